@@ -1,0 +1,187 @@
+# libxlmig: top-level, non-recursive Makefile.
+#
+#   make                 library (static + shared), tools, pkg-config file
+#   make check           install deps, unit tests under ASan+UBSan, fuzz smoke
+#   make check-xen       end-to-end tests in the nested Xen test host
+#   make bench           benchmarks
+#   make demo            boot the test host and show a live migration
+#   make install         PREFIX=/usr/local DESTDIR=
+#
+# Objects go to $(B)/ (git-ignored).  The sanitizer build lives in
+# $(B)/san/ so that `make check` never mixes instrumented and plain code.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+B          ?= build
+
+CC      ?= cc
+CLANG   ?= clang
+SONAME_MAJOR := 0
+VERSION := $(shell sed -n 's/^\#define LIBXLMIG_VERSION_STRING "\(.*\)"/\1/p' libxlmig/libxlmig.h)
+
+XEN_PKGS := xenlight xencontrol xenguest xentoollog yajl
+PKG_CFLAGS := $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-missing-field-initializers
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Ilibxlmig -Ixe-plugin \
+               $(PKG_CFLAGS)
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -DLIBXLMIG_BUILDING
+LDFLAGS  ?=
+ALL_LDFLAGS := -Wl,--as-needed -Wl,-z,relro -Wl,-z,now $(LDFLAGS)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+SAN_CFLAGS := $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -DLIBXLMIG_BUILDING
+
+LIB_SRCS := $(wildcard libxlmig/*.c)
+XE_SRCS  := xe-plugin/xe-args.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+XE_OBJS  := $(XE_SRCS:%.c=$(B)/%.o)
+
+TEST_SRCS := $(wildcard tests/unit/test-*.c)
+TESTS     := $(TEST_SRCS:tests/unit/%.c=$(B)/san/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_SECONDS ?= 10
+
+# Xen's public headers (xenctrl.h and below) use anonymous unions, a GNU
+# extension: the files that include them are built as gnu11, all others
+# as strict C11.
+XEN_HDR_OBJS := $(B)/libxlmig/xen.o $(B)/san/libxlmig/xen.o
+$(XEN_HDR_OBJS): XEN_STD := -std=gnu11
+
+SHLIB := $(B)/libxlmig.so.$(VERSION)
+TOOLS := $(B)/xlmig $(B)/xlmig-xe
+
+.PHONY: all deps check check-unit check-fuzz check-xen bench demo install \
+        uninstall clean fuzz format
+
+all: $(B)/libxlmig.a $(SHLIB) $(TOOLS) $(B)/libxlmig.pc
+
+deps:
+	@scripts/install-deps.sh
+
+# ---------------------------------------------------------------- library
+$(B)/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(XEN_STD) -c $< -o $@
+
+$(B)/libxlmig.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SHLIB): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libxlmig.so.$(SONAME_MAJOR) $(ALL_LDFLAGS) \
+	    -o $@ $^ $(PKG_LIBS)
+	ln -sf libxlmig.so.$(VERSION) $(B)/libxlmig.so.$(SONAME_MAJOR)
+	ln -sf libxlmig.so.$(SONAME_MAJOR) $(B)/libxlmig.so
+
+$(B)/libxlmig.pc: libxlmig/libxlmig.pc.in libxlmig/libxlmig.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(XEN_PKGS)|' $< > $@
+
+# The tools link the static library: they use the internal tier
+# (xlmig__*), which the shared library does not export.
+$(B)/xlmig: $(B)/tools/xlmig.o $(B)/libxlmig.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/xlmig-xe: $(B)/xe-plugin/xlmig-xe.o $(XE_OBJS) $(B)/libxlmig.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---------------------------------------------------------------- tests
+$(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(XEN_STD) -Itests/unit -c $< -o $@
+
+$(B)/san/libxlmig.a: $(LIB_SRCS:%.c=$(B)/san/%.o) $(XE_SRCS:%.c=$(B)/san/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/san/xlmig: $(B)/san/tools/xlmig.o $(B)/san/libxlmig.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/san/xlmig-xe: $(B)/san/xe-plugin/xlmig-xe.o $(B)/san/libxlmig.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/san/tests/%: $(B)/san/tests/unit/%.o $(B)/san/libxlmig.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+check: deps
+	@$(MAKE) --no-print-directory check-unit check-fuzz
+
+# Every runner prints cmocka's summary; run-tests.sh adds one line for all.
+check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe
+	@XLMIG_BIN=$(B)/san/xlmig XLMIG_XE_BIN=$(B)/san/xlmig-xe \
+	    XLMIG_SRCDIR=$(CURDIR) tests/run-tests.sh $(TESTS)
+
+# ---------------------------------------------------------------- fuzzing
+FUZZ_CFLAGS := $(BASE_CFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+               -DLIBXLMIG_BUILDING
+
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(XE_SRCS) \
+             $(wildcard libxlmig/*.h xe-plugin/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(XE_SRCS) $(PKG_LIBS)
+
+fuzz: $(FUZZERS)
+
+# A bounded run of each fuzz target from its seed corpus.
+check-fuzz: $(FUZZERS)
+	@tests/fuzz/run-fuzzers.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# ---------------------------------------------------------------- xen host
+# Our binaries, installed into the tree that becomes part of dom0's root.
+$(B)/dom0-root/.stamp: all
+	rm -rf $(B)/dom0-root
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(B)/dom0-root \
+	    PREFIX=/usr/local
+	touch $@
+
+check-xen: deps
+	@$(MAKE) --no-print-directory $(B)/dom0-root/.stamp
+	tests/xenhost/run.sh --hosts 2 --overlay $(B)/dom0-root \
+	    --test tests/xenhost/tests/check-xen.sh \
+	    --test2 tests/xenhost/tests/receiver.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory $(B)/dom0-root/.stamp
+	scripts/demo.sh --overlay $(B)/dom0-root
+
+# ---------------------------------------------------------------- bench
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run-bench.sh
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(B)/libxlmig.a $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libxlmig.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/libxlmig.so.$(SONAME_MAJOR)
+	ln -sf libxlmig.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/libxlmig.so
+	install -m 0644 libxlmig/libxlmig.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(B)/libxlmig.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,xlmig xlmig-xe) \
+	    $(DESTDIR)$(LIBDIR)/libxlmig.a $(DESTDIR)$(LIBDIR)/libxlmig.so* \
+	    $(DESTDIR)$(INCLUDEDIR)/libxlmig.h \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/libxlmig.pc
+
+format:
+	clang-format -i libxlmig/*.[ch] tools/*.c xe-plugin/*.[ch] \
+	    tests/unit/*.[ch] tests/fuzz/*.c
+
+clean:
+	rm -rf $(B)

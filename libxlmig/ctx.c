@@ -1,0 +1,134 @@
+/*
+ * The library context: the logger everything writes to, and the last
+ * error for callers that want to show it again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *libxlmig_version(void)
+{
+    return LIBXLMIG_VERSION_STRING;
+}
+
+void *xlmig__zalloc(size_t size)
+{
+    return calloc(1, size ? size : 1);
+}
+
+void xlmig__strlcpy(char *dst, const char *src, size_t len)
+{
+    size_t n;
+
+    if (!len)
+        return;
+    if (!src)
+        src = "";
+    n = strnlen(src, len - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int libxlmig_ctx_new(struct xentoollog_logger *logger,
+                     libxlmig_log_level min_level, libxlmig_ctx **ctx_r)
+{
+    libxlmig_ctx *ctx = NULL;
+    int rc;
+
+    if (!ctx_r || min_level < LIBXLMIG_LOG_DEBUG ||
+        min_level > LIBXLMIG_LOG_CRITICAL) {
+        rc = LIBXLMIG_ERR_INVALID_ARGUMENT;
+        goto out;
+    }
+
+    ctx = xlmig__zalloc(sizeof(*ctx));
+    if (!ctx) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    ctx->privcmd_path = XLMIG__PRIVCMD_PATH;
+
+    if (logger) {
+        ctx->logger = logger;
+    } else {
+        ctx->own_logger = xtl_createlogger_stdiostream(
+            stderr, (xentoollog_level)min_level, 0);
+        if (!ctx->own_logger) {
+            rc = LIBXLMIG_ERR_NO_MEMORY;
+            goto out;
+        }
+        ctx->logger = (xentoollog_logger *)ctx->own_logger;
+    }
+
+    *ctx_r = ctx;
+    ctx = NULL;                 /* the caller owns it now */
+    rc = 0;
+ out:
+    libxlmig_ctx_free(ctx);
+    return rc;
+}
+
+void libxlmig_ctx_free(libxlmig_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->own_logger)
+        xtl_logger_destroy((xentoollog_logger *)ctx->own_logger);
+    free(ctx);
+}
+
+struct xentoollog_logger *libxlmig_ctx_logger(libxlmig_ctx *ctx)
+{
+    return ctx ? ctx->logger : NULL;
+}
+
+const char *libxlmig_ctx_last_error(const libxlmig_ctx *ctx)
+{
+    return ctx ? ctx->last_error : "";
+}
+
+void xlmig__ctx_set_privcmd_path(libxlmig_ctx *ctx, const char *path)
+{
+    ctx->privcmd_path = path ? path : XLMIG__PRIVCMD_PATH;
+}
+
+static void log_va(libxlmig_ctx *ctx, xentoollog_level level, int errnoval,
+                   const char *fmt, va_list ap)
+{
+    xtl_logv(ctx->logger, level, errnoval, "libxlmig", fmt, ap);
+}
+
+void xlmig__log(libxlmig_ctx *ctx, xentoollog_level level, int errnoval,
+                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_va(ctx, level, errnoval, fmt, ap);
+    va_end(ap);
+}
+
+int xlmig__error(libxlmig_ctx *ctx, int rc, int errnoval,
+                 const char *fmt, ...)
+{
+    const size_t cap = sizeof(ctx->last_error);
+    va_list ap;
+    size_t n;
+
+    /* "NAME: message[: strerror]", truncated to fit. */
+    n = (size_t)snprintf(ctx->last_error, cap, "%s: ",
+                         libxlmig_strerror_name(rc));
+    if (n < cap) {
+        va_start(ap, fmt);
+        vsnprintf(ctx->last_error + n, cap - n, fmt, ap);
+        va_end(ap);
+    }
+    n = strlen(ctx->last_error);
+    if (errnoval > 0 && n < cap)
+        snprintf(ctx->last_error + n, cap - n, ": %s", strerror(errnoval));
+    xtl_log(ctx->logger, XTL_ERROR, -1, "libxlmig", "%s", ctx->last_error);
+    return rc;
+}

@@ -1,0 +1,20 @@
+/*
+ * The one place that knows which libxl API we build against.  Every file
+ * that talks to libxl or libxc includes this header instead of libxl.h,
+ * so that differences between Xen releases stay here.
+ *
+ * Built and tested against Xen 4.17 (Debian 12's libxen-dev).  We pin
+ * the libxl API to 0x041300, the newest stable level 4.17 offers, so
+ * that a newer libxl keeps giving us the same signatures.
+ */
+#ifndef XLMIG_XEN_COMPAT_H
+#define XLMIG_XEN_COMPAT_H
+
+#define LIBXL_API_VERSION 0x041300
+
+#include <libxl.h>
+#include <libxl_utils.h>
+#include <xenctrl.h>
+#include <xenguest.h>
+
+#endif /* XLMIG_XEN_COMPAT_H */

@@ -1,0 +1,247 @@
+/*
+ * xlmig: the low-level command-line tool of libxlmig.
+ *
+ * Sub-commands are rows of one table (name, handler, summary, usage),
+ * as in xl's xl_cmdtable.c.  Exit status: 0 success, 1 the operation
+ * failed (the error's stable name is printed), 2 bad usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "internal.h"
+
+#define EXIT_USAGE 2
+
+struct cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+    const char *usage;      /* options, one per line after the first */
+};
+
+static const struct cmd *find_cmd(const char *name);
+static void usage_of(FILE *f, const struct cmd *c);
+
+/* Print an error that was not already logged by the library. */
+static void say_error(int rc, const char *what)
+{
+    fprintf(stderr, "xlmig: %s: %s\n", libxlmig_strerror_name(rc), what);
+}
+
+/* getopt_long over the common options; returns the first free index. */
+static int parse_opts(int argc, char **argv, const struct cmd *c,
+                      int *json_r, int *verbose_r)
+{
+    static const struct option base[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "json", no_argument, NULL, 'j' },
+        { "verbose", no_argument, NULL, 'v' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hjv", base, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            usage_of(stdout, c);
+            exit(0);
+        case 'j':
+            if (!json_r) goto bad;
+            *json_r = 1;
+            break;
+        case 'v':
+            if (verbose_r)
+                *verbose_r = 1;
+            break;
+        default:
+            goto bad;
+        }
+    }
+    return optind;
+ bad:
+    usage_of(stderr, c);
+    exit(EXIT_USAGE);
+}
+
+static int print_json(const struct xlmig__kv *kv, size_t n)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    const unsigned char *buf;
+    size_t len, i;
+    int ok = 1;
+
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_config(g, yajl_gen_beautify, 1);
+    ok &= yajl_gen_map_open(g) == yajl_gen_status_ok;
+    for (i = 0; i < n; i++) {
+        ok &= yajl_gen_string(g, (const unsigned char *)kv[i].key,
+                              strlen(kv[i].key)) == yajl_gen_status_ok;
+        ok &= yajl_gen_string(g, (const unsigned char *)kv[i].value,
+                              strlen(kv[i].value)) == yajl_gen_status_ok;
+    }
+    ok &= yajl_gen_map_close(g) == yajl_gen_status_ok;
+    ok &= yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok;
+    if (ok)
+        fwrite(buf, 1, len, stdout);
+    yajl_gen_free(g);
+    return ok ? 0 : LIBXLMIG_ERR_INTERNAL;
+}
+
+static int cmd_host_info(int argc, char **argv)
+{
+    libxlmig_ctx *ctx = NULL;
+    libxlmig_host_info info;
+    struct xlmig__kv kv[XLMIG__HOST_INFO_FIELDS];
+    int json = 0, verbose = 0, rc;
+    size_t n, i;
+
+    if (parse_opts(argc, argv, find_cmd("host-info"), &json,
+                   &verbose) != argc) {
+        usage_of(stderr, find_cmd("host-info"));
+        return EXIT_USAGE;
+    }
+    rc = libxlmig_ctx_new(NULL, verbose ? LIBXLMIG_LOG_DEBUG
+                                        : LIBXLMIG_LOG_ERROR, &ctx);
+    if (rc) {
+        say_error(rc, "cannot create a libxlmig context");
+        return 1;
+    }
+    rc = libxlmig_host_info_get(ctx, &info);
+    if (rc) goto out;           /* the library has said why */
+
+    n = xlmig__host_info_fields(&info, kv);
+    if (json) {
+        rc = print_json(kv, n);
+    } else {
+        for (i = 0; i < n; i++)
+            printf("%-23s: %s\n", kv[i].key, kv[i].value);
+    }
+ out:
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}
+
+static int cmd_errors(int argc, char **argv)
+{
+    size_t i;
+
+    if (parse_opts(argc, argv, find_cmd("errors"), NULL, NULL) !=
+        argc) {
+        usage_of(stderr, find_cmd("errors"));
+        return EXIT_USAGE;
+    }
+    for (i = 0; i < xlmig__error_count(); i++) {
+        int code = xlmig__error_code_at(i);
+
+        printf("%4d  %-45s %s\n", code, libxlmig_strerror_name(code),
+               libxlmig_strerror(code));
+    }
+    return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    if (parse_opts(argc, argv, find_cmd("version"), NULL, NULL) !=
+        argc) {
+        usage_of(stderr, find_cmd("version"));
+        return EXIT_USAGE;
+    }
+    printf("xlmig %s (libxlmig %s)\n", LIBXLMIG_VERSION_STRING,
+           libxlmig_version());
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cmd cmd_table[] = {
+    { "host-info", cmd_host_info,
+      "Show this Xen host's facts: version, CPUs, memory, featuresets",
+      "[--json] [--verbose]\n"
+      "  --json       print one JSON object instead of 'key: value' lines\n"
+      "  --verbose    show libxl's and libxc's log messages\n"
+      "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0." },
+    { "errors", cmd_errors,
+      "List the stable error names that scripts can match on",
+      "" },
+    { "version", cmd_version, "Show the version", "" },
+    { "help", cmd_help, "Show the commands, or one command's help",
+      "[COMMAND]" },
+};
+
+#define CMD_TABLE_LEN (sizeof(cmd_table) / sizeof(cmd_table[0]))
+
+static const struct cmd *find_cmd(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < CMD_TABLE_LEN; i++) {
+        if (!strcmp(cmd_table[i].name, name))
+            return &cmd_table[i];
+    }
+    return NULL;
+}
+
+static void usage_of(FILE *f, const struct cmd *c)
+{
+    fprintf(f, "Usage: xlmig %s %s\n\n%s.\n", c->name, c->usage,
+            c->summary);
+}
+
+static void usage_all(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "Usage: xlmig COMMAND [OPTIONS]\n\n"
+               "Low-level tool of libxlmig, the migration extension for "
+               "libxl-based Xen hosts.\n\nCommands:\n");
+    for (i = 0; i < CMD_TABLE_LEN; i++)
+        fprintf(f, "  %-12s %s\n", cmd_table[i].name, cmd_table[i].summary);
+    fprintf(f, "\n'xlmig COMMAND --help' shows a command's options.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    const struct cmd *c;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage_all(stdout);
+        return 0;
+    }
+    c = find_cmd(argv[1]);
+    if (!c) {
+        fprintf(stderr, "xlmig: unknown command '%s'\n", argv[1]);
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    usage_of(stdout, c);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const struct cmd *c;
+
+    if (argc < 2) {
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage_all(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(1, argv);
+    c = find_cmd(argv[1]);
+    if (!c) {
+        fprintf(stderr, "xlmig: unknown command '%s'\n\n", argv[1]);
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    return c->fn(argc - 1, argv + 1);
+}

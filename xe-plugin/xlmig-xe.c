@@ -1,0 +1,180 @@
+/*
+ * xlmig-xe: the operator's CLI of libxlmig, in xe's grammar:
+ *   xlmig-xe COMMAND key=value ... [--minimal] [params=a,b]
+ *
+ * Output follows xe: a record is a block of "name ( RO): value" lines;
+ * --minimal prints only the selected values, comma-separated.
+ * Exit status: 0 success, 1 the operation failed (the error's stable
+ * name comes first on stderr, as xe prints it), 2 bad usage.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "xe-args.h"
+
+#define EXIT_USAGE 2
+
+struct xe_cmd {
+    const char *name;
+    int (*fn)(const struct xe_args *a);
+    const char *const *keys;     /* accepted key=value keys, NULL-ended */
+    const char *help;
+};
+
+/*
+ * Print fields as one xe record: the first field name left-aligned,
+ * the others right-aligned to it, as xe does.  With params= only the
+ * named fields, in the order asked; an unknown name is an error.
+ */
+static int print_record(const struct xe_args *a, const struct xlmig__kv *kv,
+                        size_t n)
+{
+    const struct xlmig__kv *sel[XE_ARGS_PARAMS_MAX + XLMIG__HOST_INFO_FIELDS];
+    size_t nsel = 0, i, j, width = 0;
+
+    if (a->nr_params == 1 && !strcmp(a->params[0], "all"))
+        goto all;
+    for (i = 0; i < a->nr_params; i++) {
+        for (j = 0; j < n && strcmp(kv[j].key, a->params[i]); j++)
+            ;
+        if (j == n) {
+            fprintf(stderr, "INVALID_VALUE: unknown field '%s' in params=\n",
+                    a->params[i]);
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+        sel[nsel++] = &kv[j];
+    }
+ all:
+    if (!nsel) {
+        for (i = 0; i < n; i++)
+            sel[nsel++] = &kv[i];
+    }
+
+    if (a->minimal) {
+        for (i = 0; i < nsel; i++)
+            printf("%s%s", i ? "," : "", sel[i]->value);
+        printf("\n");
+        return 0;
+    }
+    for (i = 0; i < nsel; i++) {
+        if (strlen(sel[i]->key) > width)
+            width = strlen(sel[i]->key);
+    }
+    for (i = 0; i < nsel; i++) {
+        if (i == 0)
+            printf("%-*s ( RO): %s\n", (int)width, sel[i]->key,
+                   sel[i]->value);
+        else
+            printf("%*s ( RO): %s\n", (int)width, sel[i]->key,
+                   sel[i]->value);
+    }
+    printf("\n");
+    return 0;
+}
+
+static int cmd_host_info(const struct xe_args *a)
+{
+    libxlmig_ctx *ctx = NULL;
+    libxlmig_host_info info;
+    struct xlmig__kv kv[XLMIG__HOST_INFO_FIELDS + 1];
+    char host[256];
+    int rc;
+    size_t n;
+
+    rc = libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx);
+    if (rc) {
+        fprintf(stderr, "%s: cannot create a libxlmig context\n",
+                libxlmig_strerror_name(rc));
+        return 1;
+    }
+    rc = libxlmig_host_info_get(ctx, &info);
+    if (rc) goto out;           /* the library has said why */
+
+    if (gethostname(host, sizeof(host)) < 0)
+        xlmig__strlcpy(host, "unknown", sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    kv[0].key = "name-label";
+    xlmig__strlcpy(kv[0].value, host, sizeof(kv[0].value));
+    n = 1 + xlmig__host_info_fields(&info, kv + 1);
+    rc = print_record(a, kv, n);
+ out:
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}
+
+static const char *const no_keys[] = { NULL };
+
+static const struct xe_cmd cmd_table[] = {
+    { "host-info", cmd_host_info, no_keys,
+      "Show this Xen host's facts as an xe record.\n"
+      "  params=a,b   only these fields ('all' for every field)\n"
+      "  --minimal    only the values, comma-separated\n"
+      "Fields: name-label xen-version xen-major xen-minor xen-capabilities\n"
+      "  cpu-vendor nr-cpus cpu-mhz memory-total-kib memory-free-kib\n"
+      "  cap-hvm cap-pv cap-hap cap-shadow featureset-host\n"
+      "  featureset-pv-max featureset-hvm-max featureset-pv-default\n"
+      "  featureset-hvm-default\n"
+      "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0." },
+};
+
+#define CMD_TABLE_LEN (sizeof(cmd_table) / sizeof(cmd_table[0]))
+
+static void usage_all(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "Usage: xlmig-xe COMMAND [key=value ...] [--minimal] "
+               "[params=a,b]\n\nCommands:\n");
+    for (i = 0; i < CMD_TABLE_LEN; i++)
+        fprintf(f, "  %s\n", cmd_table[i].name);
+    fprintf(f, "\n'xlmig-xe COMMAND --help' shows a command's arguments.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const struct xe_cmd *c = NULL;
+    struct xe_args a;
+    char err[512];
+    size_t i;
+    int rc;
+
+    if (argc < 2) {
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage_all(stdout);
+        return 0;
+    }
+    for (i = 0; i < CMD_TABLE_LEN; i++) {
+        if (!strcmp(cmd_table[i].name, argv[1]))
+            c = &cmd_table[i];
+    }
+    if (!c) {
+        fprintf(stderr, "UNKNOWN_COMMAND: '%s' is not an xlmig-xe command\n",
+                argv[1]);
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    rc = xe_args_parse(&a, argc - 2, argv + 2, err, sizeof(err));
+    if (!rc)
+        rc = xe_args_only(&a, c->keys, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "%s: %s\nSee 'xlmig-xe %s --help'.\n",
+                libxlmig_strerror_name(rc), err, c->name);
+        xe_args_dispose(&a);
+        return EXIT_USAGE;
+    }
+    if (a.help) {
+        printf("Usage: xlmig-xe %s [--minimal] [params=a,b]\n\n%s\n",
+               c->name, c->help);
+        rc = 0;
+    } else {
+        rc = c->fn(&a);
+    }
+    xe_args_dispose(&a);
+    return rc;
+}

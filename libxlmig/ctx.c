@@ -95,19 +95,13 @@ void xlmig__ctx_set_privcmd_path(libxlmig_ctx *ctx, const char *path)
     ctx->privcmd_path = path ? path : XLMIG__PRIVCMD_PATH;
 }
 
-static void log_va(libxlmig_ctx *ctx, xentoollog_level level, int errnoval,
-                   const char *fmt, va_list ap)
-{
-    xtl_logv(ctx->logger, level, errnoval, "libxlmig", fmt, ap);
-}
-
 void xlmig__log(libxlmig_ctx *ctx, xentoollog_level level, int errnoval,
                 const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    log_va(ctx, level, errnoval, fmt, ap);
+    xtl_logv(ctx->logger, level, errnoval, "libxlmig", fmt, ap);
     va_end(ap);
 }
 

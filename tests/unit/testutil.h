@@ -1,0 +1,71 @@
+/* Helpers shared by the unit tests. */
+#ifndef XLMIG_TESTUTIL_H
+#define XLMIG_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <xentoollog.h>
+
+/* A xentoollog logger that keeps every message, to assert on. */
+struct capture_logger {
+    xentoollog_logger vtable;   /* first: cast to xentoollog_logger */
+    char text[8192];
+    size_t len;
+    int count;
+    xentoollog_level last_level;
+};
+
+static void capture_vmessage(xentoollog_logger *lg, xentoollog_level level,
+                             int errnoval, const char *context,
+                             const char *fmt, va_list al)
+{
+    struct capture_logger *c = (struct capture_logger *)lg;
+    int n;
+
+    (void)errnoval;
+    (void)context;
+    n = vsnprintf(c->text + c->len, sizeof(c->text) - c->len, fmt, al);
+    if (n > 0)
+        c->len += (size_t)n < sizeof(c->text) - c->len
+                      ? (size_t)n : sizeof(c->text) - c->len - 1;
+    if (c->len < sizeof(c->text) - 1)
+        c->text[c->len++] = '\n';
+    c->text[c->len] = '\0';
+    c->count++;
+    c->last_level = level;
+}
+
+static void capture_progress(xentoollog_logger *lg, const char *context,
+                             const char *doing_what, int percent,
+                             unsigned long done, unsigned long total)
+{
+    (void)lg; (void)context; (void)doing_what; (void)percent; (void)done;
+    (void)total;
+}
+
+static void capture_destroy(xentoollog_logger *lg)
+{
+    (void)lg;
+}
+
+static inline void capture_init(struct capture_logger *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->vtable.vmessage = capture_vmessage;
+    c->vtable.progress = capture_progress;
+    c->vtable.destroy = capture_destroy;
+}
+
+#define assert_contains(haystack, needle)                                  \
+    do {                                                                   \
+        const char *h_ = (haystack), *n_ = (needle);                       \
+        if (!strstr(h_, n_))                                               \
+            fail_msg("expected \"%s\" in:\n%s", n_, h_);                   \
+    } while (0)
+
+#endif /* XLMIG_TESTUTIL_H */

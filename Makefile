@@ -115,7 +115,11 @@ $(B)/san/tests/%: $(B)/san/tests/unit/%.o $(B)/san/libxlmig.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 check: deps
-	@$(MAKE) --no-print-directory check-unit check-fuzz
+	@$(MAKE) --no-print-directory all $(TESTS) $(B)/san/xlmig \
+	    $(B)/san/xlmig-xe $(FUZZERS)
+	@tests/summarize.sh check "$(MAKE) --no-print-directory check-unit" \
+	    "$(MAKE) --no-print-directory check-fuzz" \
+	    "tests/install-test.sh"
 
 # Every runner prints cmocka's summary; run-tests.sh adds one line for all.
 check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe

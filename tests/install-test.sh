@@ -1,0 +1,65 @@
+#!/bin/sh
+# `make install` into a scratch DESTDIR, then build and run a program
+# against the installed header, shared library and pkg-config file, and
+# check that only the public API (libxlmig_*) is exported.
+# Prints "install: N passed, N failed".
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { echo "install: ok: $1"; passed=$((passed + 1)); }
+bad() { echo "install: FAILED: $1"; failed=$((failed + 1)); }
+
+if make -C "$top" --no-print-directory -s install DESTDIR="$tmp/root" \
+        PREFIX=/usr >"$tmp/install.log" 2>&1; then
+    ok "make install DESTDIR PREFIX=/usr"
+else
+    cat "$tmp/install.log"; bad "make install"
+fi
+
+for f in usr/bin/xlmig usr/bin/xlmig-xe usr/include/libxlmig.h \
+         usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
+         usr/lib/pkgconfig/libxlmig.pc; do
+    [ -e "$tmp/root/$f" ] && ok "$f installed" || bad "$f missing"
+done
+
+cat > "$tmp/use.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <libxlmig.h>
+int main(void)
+{
+    libxlmig_ctx *ctx = NULL;
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &ctx)) return 1;
+    libxlmig_ctx_free(ctx);
+    printf("%s %s\n", libxlmig_version(),
+           libxlmig_strerror_name(LIBXLMIG_ERR_VDI_CBT_ENABLED));
+    return 0;
+}
+C
+export PKG_CONFIG_SYSROOT_DIR="$tmp/root"
+export PKG_CONFIG_LIBDIR="$tmp/root/usr/lib/pkgconfig:/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig"
+if cc -std=c11 -Wall -Werror -o "$tmp/use" "$tmp/use.c" \
+        $(pkg-config --cflags libxlmig) \
+        -L"$tmp/root/usr/lib" -lxlmig 2>"$tmp/cc.log"; then
+    ok "builds with pkg-config --cflags libxlmig"
+else
+    cat "$tmp/cc.log"; bad "build against the installed library"
+fi
+out=$(LD_LIBRARY_PATH="$tmp/root/usr/lib" "$tmp/use" 2>&1)
+[ "$out" = "0.1.0 VDI_CBT_ENABLED" ] && ok "runs against libxlmig.so.0" \
+    || bad "program output '$out'"
+
+so="$tmp/root/usr/lib/libxlmig.so.0"
+exported=$(nm -D --defined-only "$so" | awk '$2 == "T" {print $3}')
+strays=$(printf '%s\n' "$exported" | grep -v '^libxlmig_' || true)
+[ -z "$strays" ] && [ -n "$exported" ] && ok "only libxlmig_* exported" \
+    || bad "unexpected exports: $strays"
+soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$soname" = libxlmig.so.0 ] && ok "SONAME libxlmig.so.0" \
+    || bad "SONAME is '$soname'"
+
+echo "install: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

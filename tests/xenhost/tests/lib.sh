@@ -1,0 +1,139 @@
+# Helpers for test scripts that run inside a test host's dom0.
+# Sourced as /xenhost/lib.sh (POSIX sh: dom0 runs them with /bin/sh).
+#
+# Everything a test prints on lines starting with "###" is shown live by
+# run.sh; "### RESULT <name>: OK|FAIL ..." lines are what it scores, against
+# the names announced beforehand with "### PLAN <name>...".
+
+# This host's number (1 or 2) and how many hosts the run has, from the
+# dom0 kernel command line that run.sh builds.
+HOST=$(sed -n 's/.*xenhost\.host=\([0-9]*\).*/\1/p' /proc/cmdline)
+HOSTS=$(sed -n 's/.*xenhost\.hosts=\([0-9]*\).*/\1/p' /proc/cmdline)
+: "${HOST:=1}" "${HOSTS:=1}"
+SHARED=/shared                      # virtio-9p directory both hosts see
+CONSOLE_LOGS=/var/log/xen/console   # xenconsoled writes guest-NAME.log here
+MIGRATE_PORT=8002                   # host 2's migration receiver (TCP)
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# say MESSAGE: a progress line, shown live by run.sh.
+say() { echo "### [h$HOST $(uptime_s)s] $*"; }
+
+# show CMD...: run CMD, echo its output to the console (shown live),
+# return its exit status.
+show() {
+    _show_out=/tmp/show.$$
+    "$@" > "$_show_out" 2>&1
+    _show_rc=$?
+    sed 's/^/### | /' "$_show_out"
+    rm -f "$_show_out"
+    return $_show_rc
+}
+
+# plan NAME...: announce the results this script will report.
+plan() { echo "### PLAN $*"; }
+
+# result NAME OK|FAIL [DETAIL...]
+result() {
+    _r_name=$1 _r_status=$2
+    shift 2
+    echo "### RESULT $_r_name: $_r_status${*:+ $*}"
+}
+
+# elapsed START: seconds since START (an uptime_s value), one decimal.
+elapsed() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---------------------------------------------------------------- guests
+
+# guest_config NAME DISK: write /etc/xen/NAME.cfg for a PVH guest booting
+# the Debian kernel with the ticking busybox initramfs, its qcow2 disk
+# served by QEMU (qdisk backend).
+guest_config() {
+    cat > "/etc/xen/$1.cfg" <<CFG
+name = "$1"
+type = "pvh"
+kernel = "/boot/vmlinuz"
+ramdisk = "/boot/guest-initrd.cpio.gz"
+extra = "console=hvc0 loglevel=4"
+memory = 128
+vcpus = 1
+vif = []
+on_crash = "preserve"
+disk = [ 'format=qcow2,vdev=xvda,access=rw,backendtype=qdisk,target=$2' ]
+CFG
+}
+
+# guest_disk FILE: a 64 MiB qcow2 whose first sector holds a marker the
+# guest reads back at boot.
+guest_disk() {
+    printf 'HELLO-FROM-QCOW2-DISK' > /tmp/disk.raw
+    truncate -s 64M /tmp/disk.raw
+    qemu-img convert -f raw -O qcow2 /tmp/disk.raw "$1"
+    _gd_rc=$?
+    rm -f /tmp/disk.raw
+    return $_gd_rc
+}
+
+# guest_log NAME [DIR]: the guest's console output so far.  Migration and
+# restore create the domain under temporary names (NAME--incoming), whose
+# logs are separate files: take them all, oldest first.
+guest_log() {
+    _gl_dir=${2:-$CONSOLE_LOGS}
+    # shellcheck disable=SC2046
+    cat $(ls -tr "$_gl_dir/guest-$1".log "$_gl_dir/guest-$1"--*.log \
+          2>/dev/null) 2>/dev/null
+}
+
+# guest_tick NAME [DIR]: highest GUEST-TICK number seen (empty if none).
+guest_tick() {
+    guest_log "$@" | awk '/GUEST-TICK/ { if (!s || $2 + 0 > m) m = $2 + 0; s = 1 }
+                          END { if (s) print m }'
+}
+
+# guest_boots NAME [DIR]: how many times the guest booted.
+guest_boots() { guest_log "$@" | grep -ac 'GUEST-BOOTED'; }
+
+# wait_tick NAME MIN TIMEOUT [DIR]: wait until the guest's tick exceeds
+# MIN, printing each new tick (so a watcher sees the guest run).
+wait_tick() {
+    _wt_n=0 _wt_last=""
+    while [ "$_wt_n" -lt "$3" ]; do
+        _wt_t=$(guest_tick "$1" "$4")
+        if [ -n "$_wt_t" ] && [ "$_wt_t" != "$_wt_last" ]; then
+            say "guest $1: GUEST-TICK $_wt_t${4:+ (log in $4)}"
+            _wt_last=$_wt_t
+        fi
+        [ -n "$_wt_t" ] && [ "$_wt_t" -gt "$2" ] && return 0
+        sleep 1
+        _wt_n=$((_wt_n + 1))
+    done
+    return 1
+}
+
+# disk_tick FILE: the TICK number the guest last wrote to its disk image
+# (at 1 MiB), read with qemu-io; empty if none.
+disk_tick() {
+    qemu-io -r -f qcow2 -c 'read -v 1048576 16' "$1" 2>/dev/null |
+        sed -n 's/.*TICK-\([0-9]\{8\}\).*/\1/p' | head -1 | sed 's/^0*\([0-9]\)/\1/'
+}
+
+# dump_guest NAME: what a person debugging a failure wants to see.
+dump_guest() {
+    say "---- xl list"; show xl list
+    say "---- console of $1 (tail)"; guest_log "$1" | tail -n 20 | sed 's/^/### | /'
+    for _dg_f in /var/log/xen/qemu-dm-"$1"*.log /var/log/xen/xl-"$1"*.log; do
+        [ -f "$_dg_f" ] || continue
+        say "---- $_dg_f (tail)"; tail -n 15 "$_dg_f" | sed 's/^/### | /'
+    done
+}
+
+# wait_file FILE TIMEOUT: wait until FILE exists (e.g. on the 9p share).
+wait_file() {
+    _wf_n=0
+    while [ "$_wf_n" -lt "$2" ]; do
+        [ -e "$1" ] && return 0
+        sleep 1
+        _wf_n=$((_wf_n + 1))
+    done
+    return 1
+}

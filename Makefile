@@ -17,19 +17,30 @@ INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR    ?=
 B          ?= build
 
+# `make V=1` shows whole command lines.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
 CC      ?= cc
 CLANG   ?= clang
 SONAME_MAJOR := 0
 VERSION := $(shell sed -n 's/^\#define LIBXLMIG_VERSION_STRING "\(.*\)"/\1/p' libxlmig/libxlmig.h)
 
-XEN_PKGS := xenlight xencontrol xenguest xentoollog yajl
+XEN_PKGS := xenlight xencontrol xenguest xentoollog yajl zlib libzstd liblz4 \
+            libxxhash libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null) -pthread
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-missing-field-initializers
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Ilibxlmig -Ixe-plugin \
-               $(PKG_CFLAGS)
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) -Ilibxlmig \
+               -Ixe-plugin $(PKG_CFLAGS)
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -DLIBXLMIG_BUILDING
 LDFLAGS  ?=
@@ -70,14 +81,17 @@ deps:
 # ---------------------------------------------------------------- library
 $(B)/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(XEN_STD) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(XEN_STD) -c $< -o $@
 
 $(B)/libxlmig.a: $(LIB_OBJS)
-	rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(SHLIB): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libxlmig.so.$(SONAME_MAJOR) $(ALL_LDFLAGS) \
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libxlmig.so.$(SONAME_MAJOR) $(ALL_LDFLAGS) \
 	    -o $@ $^ $(PKG_LIBS)
 	ln -sf libxlmig.so.$(VERSION) $(B)/libxlmig.so.$(SONAME_MAJOR)
 	ln -sf libxlmig.so.$(SONAME_MAJOR) $(B)/libxlmig.so
@@ -90,41 +104,57 @@ $(B)/libxlmig.pc: libxlmig/libxlmig.pc.in libxlmig/libxlmig.h
 # The tools link the static library: they use the internal tier
 # (xlmig__*), which the shared library does not export.
 $(B)/xlmig: $(B)/tools/xlmig.o $(B)/libxlmig.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/xlmig-xe: $(B)/xe-plugin/xlmig-xe.o $(XE_OBJS) $(B)/libxlmig.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---------------------------------------------------------------- tests
 $(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(XEN_STD) -Itests/unit -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(SAN_CFLAGS) $(XEN_STD) -Itests/unit -c $< -o $@
 
 $(B)/san/libxlmig.a: $(LIB_SRCS:%.c=$(B)/san/%.o) $(XE_SRCS:%.c=$(B)/san/%.o)
-	rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(B)/san/xlmig: $(B)/san/tools/xlmig.o $(B)/san/libxlmig.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/san/xlmig-xe: $(B)/san/xe-plugin/xlmig-xe.o $(B)/san/libxlmig.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/san/tests/%: $(B)/san/tests/unit/%.o $(B)/san/libxlmig.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(call say,LD,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+# Helper programs of the tests and benchmarks (stream generator, ...).
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TEST_TOOLS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tools/%)
+
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libxlmig.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(B)/san/xlmig \
-	    $(B)/san/xlmig-xe $(FUZZERS)
+	    $(B)/san/xlmig-xe $(FUZZERS) $(TEST_TOOLS)
 	@tests/summarize.sh check "$(MAKE) --no-print-directory check-unit" \
 	    "$(MAKE) --no-print-directory check-fuzz" \
 	    "tests/install-test.sh"
 
 # Every runner prints cmocka's summary; run-tests.sh adds one line for all.
-check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe
+check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe $(TEST_TOOLS)
 	@XLMIG_BIN=$(B)/san/xlmig XLMIG_XE_BIN=$(B)/san/xlmig-xe \
-	    XLMIG_SRCDIR=$(CURDIR) tests/run-tests.sh $(TESTS)
+	    XLMIG_SRCDIR=$(CURDIR) XLMIG_BUILDDIR=$(CURDIR)/$(B) \
+	    tests/run-tests.sh $(TESTS)
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_CFLAGS := $(BASE_CFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -133,7 +163,8 @@ FUZZ_CFLAGS := $(BASE_CFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefi
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(XE_SRCS) \
              $(wildcard libxlmig/*.h xe-plugin/*.h)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(XE_SRCS) $(PKG_LIBS)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(XE_SRCS) $(PKG_LIBS)
 
 fuzz: $(FUZZERS)
 

@@ -197,6 +197,96 @@ LIBXLMIG_API int libxlmig_host_info_get(libxlmig_ctx *ctx,
 LIBXLMIG_API int libxlmig_featureset_format(const libxlmig_featureset *fs,
                                             char *buf, size_t len);
 
+/* ------------------------------------------------------------------ */
+/* Transports and the stream channel (docs/specs/channel.md)          */
+/* ------------------------------------------------------------------ */
+
+/* A reliable byte transport: a pair of fds, or TLS over a socket. */
+typedef struct libxlmig_transport libxlmig_transport;
+
+/*
+ * A transport reading @rfd and writing @wfd (the same socket, or two
+ * pipe ends).  It takes ownership of both fds (closes them when freed);
+ * pass the same fd twice for a socket.
+ */
+LIBXLMIG_API int libxlmig_transport_fd_new(libxlmig_ctx *ctx, int rfd,
+                                           int wfd,
+                                           libxlmig_transport **t_r);
+
+/* Frees a transport not handed to a channel.  NULL-safe. */
+LIBXLMIG_API void libxlmig_transport_free(libxlmig_transport *t);
+
+/* Default level of the chosen codec. */
+#define LIBXLMIG_LEVEL_DEFAULT (-1000)
+
+typedef struct libxlmig_channel_params {
+    const char *codec;          /* "none", "zlib", "zstd", "lz4", "auto" */
+    int level;                  /* codec level, or LIBXLMIG_LEVEL_DEFAULT */
+    bool page_aware;            /* follow the records: zero pages, deltas */
+    uint32_t page_cache_pages;  /* pages remembered for deltas (default
+                                   65536 = 256 MiB; 0: no deltas) */
+    unsigned int threads;       /* encoding threads; 0: one per CPU */
+    uint64_t bwlimit;           /* bytes/s on the wire; 0: no limit */
+    uint32_t chunk_size;        /* stream bytes per frame; 0: 1 MiB */
+} libxlmig_channel_params;
+
+/* Defaults: zstd at its default level, page-aware, no limit. */
+LIBXLMIG_API void libxlmig_channel_params_init(libxlmig_channel_params *p);
+
+typedef struct libxlmig_channel_progress {
+    uint64_t bytes_in;          /* stream bytes given to send */
+    uint64_t bytes_out;         /* bytes written to the transport */
+    uint64_t frames_out;
+    uint64_t bytes_received;    /* bytes read from the transport */
+    uint64_t bytes_delivered;   /* stream bytes handed on by receive */
+    uint64_t frames_in;
+    uint64_t pages;             /* 4 KiB pages seen by the page transform */
+    uint64_t zero_pages;
+    uint64_t delta_pages;
+    uint64_t rate;              /* wire bytes/s, recent */
+    uint64_t bwlimit;           /* bytes/s now in force; 0: none */
+} libxlmig_channel_progress;
+
+typedef struct libxlmig_channel libxlmig_channel;
+
+/*
+ * Exchange hellos over @t as sender (the side whose stream is
+ * compressed) or receiver and return a channel.  Takes ownership of @t,
+ * also on failure.  @p may be NULL for defaults; a receiver's
+ * own-direction traffic (xl's short replies) is always sent uncompressed.
+ * The caller frees *ch_r with libxlmig_channel_free().
+ */
+LIBXLMIG_API int libxlmig_channel_open(libxlmig_ctx *ctx,
+                                       libxlmig_transport *t, bool sender,
+                                       const libxlmig_channel_params *p,
+                                       libxlmig_channel **ch_r);
+
+/*
+ * Send everything read from @in_fd, until its EOF, then an END frame.
+ * Bytes are sent as soon as @in_fd pauses, so interactive protocols
+ * work.  May run in one thread while libxlmig_channel_recv_fd() runs in
+ * another.
+ */
+LIBXLMIG_API int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd);
+
+/*
+ * Receive frames until the peer's END and write the stream to @out_fd.
+ * Every frame is checked whole (checksums, sequence, lengths) before any
+ * of its bytes are written; on any error nothing more is written.
+ */
+LIBXLMIG_API int libxlmig_channel_recv_fd(libxlmig_channel *ch, int out_fd);
+
+/* Change the bandwidth cap (bytes/s, 0: none) while sending. */
+LIBXLMIG_API void libxlmig_channel_set_bwlimit(libxlmig_channel *ch,
+                                               uint64_t bytes_per_sec);
+
+/* A snapshot of the counters; safe from any thread. */
+LIBXLMIG_API void libxlmig_channel_get_progress(
+    libxlmig_channel *ch, libxlmig_channel_progress *p_r);
+
+/* Close the transport and free everything.  NULL-safe. */
+LIBXLMIG_API void libxlmig_channel_free(libxlmig_channel *ch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,42 @@
+/*
+ * compress=auto: choose a codec and level per frame from what the
+ * channel measures while it runs (internal).
+ *
+ * The model: a frame's raw bytes cost enc_ns_per_byte of one thread to
+ * compress and ratio * bytes of link time.  With T threads the pipeline
+ * moves min(T / enc_ns_per_byte, link_bytes_per_s / ratio) raw bytes a
+ * second; we pick the candidate that maximises it.  Every candidate's
+ * figures are refreshed by trying it now and then, so a change in the
+ * data or the link is noticed.
+ */
+#ifndef XLMIG_CHANNEL_ADAPT_H
+#define XLMIG_CHANNEL_ADAPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+struct xlmig__adapt;
+
+int xlmig__adapt_new(unsigned int threads, struct xlmig__adapt **a_r);
+void xlmig__adapt_free(struct xlmig__adapt *a);
+
+/* The codec and level for the next frame.  Thread-safe. */
+void xlmig__adapt_choose(struct xlmig__adapt *a,
+                         const struct xlmig__codec_ops **c_r, int *level_r);
+
+/* A worker compressed @raw bytes to @wire in @ns.  Thread-safe. */
+void xlmig__adapt_report_encode(struct xlmig__adapt *a,
+                                const struct xlmig__codec_ops *c, int level,
+                                size_t raw, size_t wire, uint64_t ns);
+
+/* The writer moved @bytes in @ns of write time.  Thread-safe. */
+void xlmig__adapt_report_write(struct xlmig__adapt *a, size_t bytes,
+                               uint64_t ns);
+
+/* Which candidate was chosen how often, for tests and progress. */
+void xlmig__adapt_counts(struct xlmig__adapt *a, uint64_t *counts,
+                         unsigned int n);
+
+#endif /* XLMIG_CHANNEL_ADAPT_H */

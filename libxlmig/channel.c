@@ -1,0 +1,1106 @@
+/*
+ * The stream channel: hello, framing, codecs, the page transform,
+ * checksums, bandwidth cap and progress (docs/specs/channel.md).
+ *
+ * Sending is a pipeline, laid out here in the order data flows:
+ *   reader (the caller's thread)   reads the input, runs the page
+ *                                  transform (sequential: it owns the
+ *                                  page cache), fills job slots in seq
+ *                                  order;
+ *   workers (params.threads)       checksum and compress jobs, any order;
+ *   writer (one thread)            writes finished jobs in seq order,
+ *                                  under the bandwidth cap.
+ * Job slots form a ring indexed by seq; one mutex and one condition
+ * variable guard it (a handful of slots: contention is negligible next
+ * to compressing a MiB).
+ *
+ * Receiving is one thread: read a frame whole, check it, decode it, and
+ * only then hand its bytes on.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define XXH_STATIC_LINKING_ONLY    /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "buf.h"
+#include "channel-adapt.h"
+#include "channel-format.h"
+#include "codec.h"
+#include "internal.h"
+#include "pagex.h"
+#include "transport.h"
+
+#define DEFAULT_CACHE_PAGES 65536u
+#define MAX_THREADS 64u
+#define WRITE_PIECE (64u << 10)
+
+enum job_state { JOB_FREE, JOB_FILLED, JOB_BUSY, JOB_DONE };
+
+struct job {
+    enum job_state state;
+    uint64_t seq;
+    uint8_t type;                   /* XLMIG__FRAME_* */
+    uint8_t flags;                  /* XLMIG__FRAME_FLAG_* */
+    struct xlmig__buf in;           /* stream bytes; the first out_len go */
+    uint32_t out_len;
+    struct xlmig__buf ops;          /* page ops, when flags has PAGE */
+    struct xlmig__buf wire;         /* header + payload, ready to write */
+    unsigned int codec;             /* chosen by the worker */
+};
+
+struct libxlmig_channel {
+    libxlmig_ctx *ctx;
+    libxlmig_transport *t;
+    bool sender;
+
+    /* How this side sends. */
+    const struct xlmig__codec_ops *codec;
+    int level;
+    bool adaptive;
+    bool page;
+    uint32_t cache_pages;
+    unsigned int threads;
+    uint32_t chunk;
+    _Atomic uint64_t bwlimit;
+
+    /* What the peer said in its hello. */
+    uint32_t peer_codecs;
+    uint32_t peer_transforms;
+    uint32_t peer_max_wire;
+    uint32_t peer_max_out;
+    uint32_t peer_cache_pages;
+
+    struct xlmig__adapt *adapt;     /* compress=auto state, or NULL */
+
+    pthread_mutex_t plock;          /* guards prog */
+    libxlmig_channel_progress prog;
+    uint64_t rate_t0_ns, rate_bytes0;
+};
+
+static const char *dir_in(const libxlmig_channel *ch)
+{
+    return ch->sender ? "receiver to sender" : "sender to receiver";
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parameters and hello                                               */
+/* ------------------------------------------------------------------ */
+
+void libxlmig_channel_params_init(libxlmig_channel_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->codec = "zstd";
+    p->level = LIBXLMIG_LEVEL_DEFAULT;
+    p->page_aware = true;
+    p->page_cache_pages = DEFAULT_CACHE_PAGES;
+}
+
+static unsigned int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > (long)MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
+{
+    libxlmig_channel_params def;
+
+    if (!p) {
+        libxlmig_channel_params_init(&def);
+        p = &def;
+    }
+    if (!ch->sender) {
+        /* The receiver's own direction carries xl's short replies. */
+        ch->codec = &xlmig__codec_none;
+        ch->level = 0;
+        ch->threads = 1;
+        ch->chunk = XLMIG__CHUNK_DEFAULT;
+        atomic_store(&ch->bwlimit, 0);
+        return 0;
+    }
+    if (p->codec && !strcmp(p->codec, "auto")) {
+        ch->adaptive = true;
+        ch->codec = &xlmig__codec_zstd;
+    } else {
+        ch->codec = xlmig__codec_by_name(p->codec ? p->codec : "zstd");
+        if (!ch->codec)
+            return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "unknown codec '%s': use none, zlib, zstd, "
+                                "lz4 or auto", p->codec);
+    }
+    ch->level = p->level == LIBXLMIG_LEVEL_DEFAULT ? ch->codec->default_level
+                                                   : p->level;
+    if (!ch->adaptive && (ch->level < ch->codec->min_level ||
+                          ch->level > ch->codec->max_level))
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "level %d is out of range for %s (%d to %d)",
+                            ch->level, ch->codec->name,
+                            ch->codec->min_level, ch->codec->max_level);
+    if (p->page_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES)
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "page cache of %" PRIu32 " pages is over the "
+                            "limit of %u", p->page_cache_pages,
+                            XLMIG__PAGEX_MAX_CACHE_PAGES);
+    if (p->chunk_size > XLMIG__CHUNK_MAX ||
+        (p->chunk_size && p->chunk_size < XLMIG__PAGE_SIZE))
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "chunk size %" PRIu32 " is outside 4 KiB to "
+                            "%u bytes", p->chunk_size, XLMIG__CHUNK_MAX);
+    if (p->threads > MAX_THREADS)
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "%u threads is over the limit of %u",
+                            p->threads, MAX_THREADS);
+    ch->page = p->page_aware;
+    ch->cache_pages = p->page_cache_pages;
+    ch->threads = p->threads ? p->threads : online_cpus();
+    ch->chunk = p->chunk_size ? p->chunk_size : XLMIG__CHUNK_DEFAULT;
+    atomic_store(&ch->bwlimit, p->bwlimit);
+    return 0;
+}
+
+static void hello_pack(const libxlmig_channel *ch, uint8_t h[XLMIG__CH_HELLO_LEN])
+{
+    memset(h, 0, XLMIG__CH_HELLO_LEN);
+    memcpy(h, XLMIG__CH_MAGIC, 8);
+    xlmig__put_be16(h + 8, XLMIG__CH_VERSION);
+    h[10] = ch->sender ? XLMIG__CH_ROLE_SENDER : XLMIG__CH_ROLE_RECEIVER;
+    xlmig__put_be32(h + 12, (1u << XLMIG__CODEC_COUNT) - 1);
+    xlmig__put_be32(h + 16, XLMIG__CH_TRANSFORM_PAGE);
+    xlmig__put_be32(h + 20, XLMIG__WIRE_MAX);
+    xlmig__put_be32(h + 24, XLMIG__OUT_MAX);
+    xlmig__put_be32(h + 28, ch->page ? ch->cache_pages : 0);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (p[i])
+            return false;
+    }
+    return true;
+}
+
+static int hello_check(libxlmig_channel *ch,
+                       const uint8_t h[XLMIG__CH_HELLO_LEN])
+{
+    uint8_t want_role = ch->sender ? XLMIG__CH_ROLE_RECEIVER
+                                   : XLMIG__CH_ROLE_SENDER;
+    uint16_t version;
+
+    if (memcmp(h, XLMIG__CH_MAGIC, 8))
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "the peer is not a libxlmig stream channel "
+                            "(bad hello magic)");
+    version = xlmig__get_be16(h + 8);
+    if (version != XLMIG__CH_VERSION)
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "the peer speaks channel version %u, this side "
+                            "speaks %u: upgrade the older host",
+                            version, XLMIG__CH_VERSION);
+    if (h[10] != want_role)
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "both ends of the channel are %ss",
+                            ch->sender ? "sender" : "receiver");
+    if (h[11] || !all_zero(h + 32, 16))
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "the peer's hello has reserved fields set");
+    ch->peer_codecs = xlmig__get_be32(h + 12);
+    ch->peer_transforms = xlmig__get_be32(h + 16);
+    ch->peer_max_wire = xlmig__get_be32(h + 20);
+    ch->peer_max_out = xlmig__get_be32(h + 24);
+    ch->peer_cache_pages = xlmig__get_be32(h + 28);
+    if (ch->peer_max_wire > XLMIG__WIRE_MAX ||
+        ch->peer_max_out > XLMIG__OUT_MAX ||
+        ch->peer_max_wire < 65536 || ch->peer_max_out < 65536)
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "the peer's frame limits (%" PRIu32 ", %" PRIu32
+                            ") are out of range", ch->peer_max_wire,
+                            ch->peer_max_out);
+    if (ch->peer_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES)
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "the peer asks for a page cache of %" PRIu32
+                            " pages, over the limit of %u",
+                            ch->peer_cache_pages,
+                            XLMIG__PAGEX_MAX_CACHE_PAGES);
+    /* What we send must be something the peer can decode. */
+    if (!ch->adaptive && !(ch->peer_codecs & (1u << ch->codec->id)))
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
+                            "the peer cannot decode %s", ch->codec->name);
+    if (ch->page && !(ch->peer_transforms & XLMIG__CH_TRANSFORM_PAGE))
+        ch->page = false;
+    if (ch->chunk > ch->peer_max_out)
+        ch->chunk = ch->peer_max_out / 2;
+    return 0;
+}
+
+void libxlmig_channel_free(libxlmig_channel *ch)
+{
+    if (!ch)
+        return;
+    libxlmig_transport_free(ch->t);
+    xlmig__adapt_free(ch->adapt);
+    pthread_mutex_destroy(&ch->plock);
+    free(ch);
+}
+
+int libxlmig_channel_open(libxlmig_ctx *ctx, libxlmig_transport *t,
+                          bool sender, const libxlmig_channel_params *p,
+                          libxlmig_channel **ch_r)
+{
+    libxlmig_channel *ch = NULL;
+    uint8_t mine[XLMIG__CH_HELLO_LEN], theirs[XLMIG__CH_HELLO_LEN];
+    size_t got;
+    int rc;
+
+    if (!ctx || !t || !ch_r) {
+        libxlmig_transport_free(t);
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    }
+    ch = xlmig__zalloc(sizeof(*ch));
+    if (!ch) {
+        libxlmig_transport_free(t);
+        return LIBXLMIG_ERR_NO_MEMORY;
+    }
+    pthread_mutex_init(&ch->plock, NULL);
+    ch->ctx = ctx;
+    ch->t = t;                  /* the channel owns it now */
+    ch->sender = sender;
+
+    rc = apply_params(ch, p);
+    if (rc) goto out;
+    if (ch->adaptive) {
+        rc = xlmig__adapt_new(ch->threads, &ch->adapt);
+        if (rc) goto out;
+    }
+
+    hello_pack(ch, mine);
+    rc = t->ops->write(t, mine, sizeof(mine));
+    if (rc) goto out;
+    rc = xlmig__transport_read_exact(t, theirs, sizeof(theirs), &got);
+    if (rc) goto out;
+    if (got < sizeof(theirs)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                          "the peer closed the connection during the "
+                          "hello (%zu of %d bytes): is it a libxlmig "
+                          "channel, and did it accept us?", got,
+                          XLMIG__CH_HELLO_LEN);
+        goto out;
+    }
+    rc = hello_check(ch, theirs);
+    if (rc) goto out;
+    ch->prog.bwlimit = atomic_load(&ch->bwlimit);
+
+    *ch_r = ch;
+    ch = NULL;                  /* the caller owns it now */
+    rc = 0;
+ out:
+    libxlmig_channel_free(ch);
+    return rc;
+}
+
+void libxlmig_channel_set_bwlimit(libxlmig_channel *ch, uint64_t bps)
+{
+    atomic_store(&ch->bwlimit, bps);
+    pthread_mutex_lock(&ch->plock);
+    ch->prog.bwlimit = bps;
+    pthread_mutex_unlock(&ch->plock);
+    xlmig__log(ch->ctx, XTL_INFO, -1, "bandwidth cap now %" PRIu64
+               " bytes/s%s", bps, bps ? "" : " (none)");
+}
+
+void libxlmig_channel_get_progress(libxlmig_channel *ch,
+                                   libxlmig_channel_progress *p_r)
+{
+    pthread_mutex_lock(&ch->plock);
+    *p_r = ch->prog;
+    pthread_mutex_unlock(&ch->plock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                            */
+/* ------------------------------------------------------------------ */
+
+struct sender {
+    libxlmig_channel *ch;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct job *jobs;
+    unsigned int njobs;
+    uint64_t next_fill;         /* seq the reader fills next */
+    uint64_t next_write;        /* seq the writer writes next */
+    bool no_more;               /* the reader filled its last job */
+    int rc;                     /* first error; stops everyone */
+    struct xlmig__pagex *px;
+};
+
+static struct job *slot(struct sender *s, uint64_t seq)
+{
+    return &s->jobs[seq % s->njobs];
+}
+
+static void sender_fail(struct sender *s, int rc)
+{
+    pthread_mutex_lock(&s->lock);
+    if (!s->rc)
+        s->rc = rc;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Fill in the 40-byte header at the start of j->wire. */
+static void frame_seal(struct job *j, uint32_t raw_len, uint64_t data_csum)
+{
+    uint8_t *h = j->wire.data;
+    uint32_t wire_len = (uint32_t)(j->wire.len - XLMIG__FRAME_HDR_LEN);
+    XXH3_state_t st;
+
+    XXH3_INITSTATE(&st);
+    h[0] = j->type;
+    h[1] = (uint8_t)j->codec;
+    h[2] = j->flags;
+    h[3] = 0;
+    xlmig__put_be32(h + 4, wire_len);
+    xlmig__put_be32(h + 8, raw_len);
+    xlmig__put_be32(h + 12, j->out_len);
+    xlmig__put_be64(h + 16, j->seq);
+    xlmig__put_be64(h + 24, data_csum);
+    XXH3_64bits_reset(&st);
+    XXH3_64bits_update(&st, h, 32);
+    XXH3_64bits_update(&st, h + XLMIG__FRAME_HDR_LEN, wire_len);
+    xlmig__put_be64(h + 32, XXH3_64bits_digest(&st));
+}
+
+struct worker {
+    struct sender *s;
+    pthread_t tid;
+    void *codec_state[XLMIG__CODEC_COUNT];
+};
+
+/* Compress one job into its wire buffer.  Runs in a worker thread. */
+static int encode_job(struct worker *w, struct job *j)
+{
+    libxlmig_channel *ch = w->s->ch;
+    const struct xlmig__codec_ops *c = ch->codec;
+    const uint8_t *raw;
+    size_t raw_len, wlen = 0;
+    uint64_t data_csum, t0 = 0;
+    int level = ch->level, rc;
+
+    j->wire.len = 0;
+    if (j->type != XLMIG__FRAME_DATA) {
+        j->codec = XLMIG__CODEC_NONE;
+        rc = xlmig__buf_reserve(&j->wire, XLMIG__FRAME_HDR_LEN,
+                                XLMIG__FRAME_HDR_LEN + XLMIG__ABORT_MAX);
+        if (rc) return rc;
+        j->wire.len = XLMIG__FRAME_HDR_LEN;
+        if (j->type == XLMIG__FRAME_ABORT) {
+            rc = xlmig__buf_append(&j->wire, j->in.data, j->in.len,
+                                   XLMIG__FRAME_HDR_LEN + XLMIG__ABORT_MAX);
+            if (rc) return rc;
+        }
+        frame_seal(j, (uint32_t)(j->wire.len - XLMIG__FRAME_HDR_LEN),
+                   XXH3_64bits(j->in.data, j->in.len));
+        return 0;
+    }
+
+    raw = (j->flags & XLMIG__FRAME_FLAG_PAGE) ? j->ops.data : j->in.data;
+    raw_len = (j->flags & XLMIG__FRAME_FLAG_PAGE) ? j->ops.len : j->out_len;
+    data_csum = XXH3_64bits(j->in.data, j->out_len);
+
+    if (ch->adaptive)
+        xlmig__adapt_choose(ch->adapt, &c, &level);
+    if (!w->codec_state[c->id] && c->state_new(&w->codec_state[c->id]))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    rc = xlmig__buf_reserve(&j->wire, XLMIG__FRAME_HDR_LEN + c->bound(raw_len),
+                            XLMIG__FRAME_HDR_LEN + XLMIG__WIRE_MAX * 2);
+    if (rc) return rc;
+    if (ch->adaptive)
+        t0 = now_ns();
+    rc = c->encode(w->codec_state[c->id], level, raw, raw_len,
+                   j->wire.data + XLMIG__FRAME_HDR_LEN,
+                   j->wire.cap - XLMIG__FRAME_HDR_LEN, &wlen);
+    if (rc) return rc;
+    if (ch->adaptive)
+        xlmig__adapt_report_encode(ch->adapt, c, level, raw_len, wlen,
+                                   now_ns() - t0);
+    if (wlen >= raw_len && c->id != XLMIG__CODEC_NONE) {
+        /* Incompressible: send it as it is rather than larger. */
+        c = &xlmig__codec_none;
+        memcpy(j->wire.data + XLMIG__FRAME_HDR_LEN, raw, raw_len);
+        wlen = raw_len;
+    }
+    j->codec = c->id;
+    j->wire.len = XLMIG__FRAME_HDR_LEN + wlen;
+    frame_seal(j, (uint32_t)raw_len, data_csum);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct sender *s = w->s;
+    uint64_t seq;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        struct job *j = NULL;
+        int rc;
+
+        /* The oldest filled job nobody has taken. */
+        for (seq = s->next_write; seq < s->next_fill; seq++) {
+            if (slot(s, seq)->state == JOB_FILLED) {
+                j = slot(s, seq);
+                break;
+            }
+        }
+        if (s->rc || (!j && s->no_more))
+            break;
+        if (!j) {
+            pthread_cond_wait(&s->cond, &s->lock);
+            continue;
+        }
+        j->state = JOB_BUSY;
+        pthread_mutex_unlock(&s->lock);
+        rc = encode_job(w, j);
+        pthread_mutex_lock(&s->lock);
+        if (rc && !s->rc)
+            s->rc = rc;
+        j->state = JOB_DONE;
+        pthread_cond_broadcast(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Wait until @bytes may go out under the cap; returns when they may. */
+struct bucket {
+    uint64_t t_ns;
+    double tokens;
+};
+
+static void bucket_take(libxlmig_channel *ch, struct bucket *b, size_t bytes)
+{
+    for (;;) {
+        uint64_t limit = atomic_load(&ch->bwlimit), t = now_ns();
+        double burst;
+
+        if (!limit) {
+            b->tokens = 0;
+            b->t_ns = t;
+            return;
+        }
+        burst = (double)limit / 20.0;      /* 50 ms worth */
+        if (burst < WRITE_PIECE)
+            burst = WRITE_PIECE;
+        b->tokens += (double)(t - b->t_ns) * (double)limit / 1e9;
+        if (b->tokens > burst)
+            b->tokens = burst;
+        b->t_ns = t;
+        if (b->tokens >= (double)bytes) {
+            b->tokens -= (double)bytes;
+            return;
+        }
+        {
+            double need = ((double)bytes - b->tokens) * 1e9 / (double)limit;
+            struct timespec ts;
+
+            if (need > 1e8)
+                need = 1e8;     /* re-read the cap at least every 100 ms */
+            ts.tv_sec = 0;
+            ts.tv_nsec = (long)need;
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void progress_out(libxlmig_channel *ch, const struct job *j)
+{
+    uint64_t t = now_ns();
+
+    pthread_mutex_lock(&ch->plock);
+    ch->prog.bytes_out += j->wire.len;
+    ch->prog.frames_out++;
+    ch->prog.bytes_in += j->type == XLMIG__FRAME_DATA ? j->out_len : 0;
+    if (!ch->rate_t0_ns) {
+        ch->rate_t0_ns = t;
+        ch->rate_bytes0 = ch->prog.bytes_out;
+    } else if (t - ch->rate_t0_ns >= 250000000u) {
+        ch->prog.rate = (ch->prog.bytes_out - ch->rate_bytes0) * 1000000000u /
+                        (t - ch->rate_t0_ns);
+        ch->rate_t0_ns = t;
+        ch->rate_bytes0 = ch->prog.bytes_out;
+    }
+    pthread_mutex_unlock(&ch->plock);
+}
+
+static void *writer_main(void *arg)
+{
+    struct sender *s = arg;
+    libxlmig_channel *ch = s->ch;
+    struct bucket b = { now_ns(), 0 };
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        struct job *j = slot(s, s->next_write);
+        size_t off;
+        int rc = 0;
+        uint64_t t0;
+
+        if (s->rc)
+            break;
+        if (s->next_write == s->next_fill && s->no_more)
+            break;
+        if (s->next_write == s->next_fill || j->state != JOB_DONE) {
+            pthread_cond_wait(&s->cond, &s->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        t0 = now_ns();
+        for (off = 0; off < j->wire.len && !rc; off += WRITE_PIECE) {
+            size_t n = j->wire.len - off < WRITE_PIECE ? j->wire.len - off
+                                                       : WRITE_PIECE;
+
+            bucket_take(ch, &b, n);
+            rc = ch->t->ops->write(ch->t, j->wire.data + off, n);
+        }
+        if (!rc) {
+            progress_out(ch, j);
+            if (ch->adaptive)
+                xlmig__adapt_report_write(ch->adapt, j->wire.len,
+                                          now_ns() - t0);
+        }
+
+        pthread_mutex_lock(&s->lock);
+        if (rc && !s->rc)
+            s->rc = rc;
+        j->state = JOB_FREE;
+        s->next_write++;
+        pthread_cond_broadcast(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* The next free slot for the reader, or NULL when the pipeline failed. */
+static struct job *take_free(struct sender *s)
+{
+    struct job *j;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        j = slot(s, s->next_fill);
+        if (s->rc) {
+            j = NULL;
+            break;
+        }
+        if (j->state == JOB_FREE && s->next_fill - s->next_write < s->njobs)
+            break;
+        pthread_cond_wait(&s->cond, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return j;
+}
+
+static void submit(struct sender *s, struct job *j, bool last)
+{
+    pthread_mutex_lock(&s->lock);
+    j->seq = s->next_fill++;
+    j->state = JOB_FILLED;
+    if (last)
+        s->no_more = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Read what @fd has now, up to @room bytes, into @b.  Blocks only until
+ * the first bytes come; then takes more while more is ready at once.
+ * Sets *eof_r at EOF and *paused_r when the input has nothing more now.
+ */
+static int read_chunk(libxlmig_channel *ch, int fd, struct xlmig__buf *b,
+                      size_t room, bool *eof_r, bool *paused_r)
+{
+    size_t start = b->len;
+    int rc;
+
+    *paused_r = false;
+    rc = xlmig__buf_reserve(b, room, XLMIG__CHUNK_MAX + 2 * XLMIG__OUT_MAX);
+    if (rc) return rc;
+    while (b->len - start < room) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        ssize_t r;
+
+        if (b->len > start) {
+            int pr = poll(&pfd, 1, 0);
+
+            if (pr == 0) {
+                *paused_r = true;
+                break;
+            }
+        }
+        r = read(fd, b->data + b->len, room - (b->len - start));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return xlmig__error(ch->ctx, LIBXLMIG_ERR_IO, errno,
+                                "reading the stream to send");
+        }
+        if (r == 0) {
+            *eof_r = true;
+            break;
+        }
+        b->len += (size_t)r;
+    }
+    return 0;
+}
+
+static void progress_pages(libxlmig_channel *ch, struct xlmig__pagex *px)
+{
+    struct xlmig__pagex_stats st;
+
+    xlmig__pagex_get_stats(px, &st);
+    pthread_mutex_lock(&ch->plock);
+    ch->prog.pages = st.pages;
+    ch->prog.zero_pages = st.zero_pages;
+    ch->prog.delta_pages = st.delta_pages;
+    pthread_mutex_unlock(&ch->plock);
+}
+
+/* The reader: fills jobs from @in_fd until EOF or an error. */
+static int reader_run(struct sender *s, int in_fd)
+{
+    libxlmig_channel *ch = s->ch;
+    struct xlmig__buf carry;
+    bool eof = false;
+    int rc = 0;
+
+    xlmig__buf_init(&carry);
+    while (!eof) {
+        struct job *j = take_free(s);
+        size_t out = 0, fresh;
+        bool paused = false;
+
+        if (!j) {
+            rc = s->rc;
+            break;
+        }
+        j->type = XLMIG__FRAME_DATA;
+        j->flags = s->px ? XLMIG__FRAME_FLAG_PAGE : 0;
+        j->in.len = 0;
+        rc = xlmig__buf_append(&j->in, carry.data, carry.len,
+                               XLMIG__CHUNK_MAX + 2 * XLMIG__OUT_MAX);
+        if (rc) break;
+        carry.len = 0;
+        fresh = j->in.len;
+        rc = read_chunk(ch, in_fd, &j->in, ch->chunk, &eof, &paused);
+        if (rc) break;
+
+        if (s->px) {
+            j->ops.len = 0;
+            rc = xlmig__pagex_encode(s->px, j->in.data + fresh,
+                                     j->in.len - fresh, &j->ops,
+                                     XLMIG__RAW_MAX, &out);
+            if (!rc && (paused || eof))
+                rc = xlmig__pagex_flush(s->px, &j->ops, XLMIG__RAW_MAX,
+                                        &out);
+            if (rc) {
+                rc = xlmig__error(ch->ctx, LIBXLMIG_ERR_INTERNAL, -1,
+                                  "the page transform failed");
+                break;
+            }
+            if (out > j->in.len) {
+                rc = xlmig__error(ch->ctx, LIBXLMIG_ERR_INTERNAL, -1,
+                                  "the page transform reproduced more "
+                                  "than it was given");
+                break;
+            }
+            /* Held back bytes start the next job. */
+            rc = xlmig__buf_append(&carry, j->in.data + out, j->in.len - out,
+                                   XLMIG__OUT_MAX);
+            if (rc) break;
+        } else {
+            out = j->in.len;
+        }
+        if (s->px)
+            progress_pages(ch, s->px);
+        j->out_len = (uint32_t)out;
+        if (out == 0) {
+            /* Nothing to send (EOF with nothing left): reuse the slot. */
+            continue;
+        }
+        submit(s, j, false);
+    }
+    xlmig__buf_dispose(&carry);
+    return rc;
+}
+
+static void sender_dispose(struct sender *s)
+{
+    unsigned int i;
+
+    for (i = 0; s->jobs && i < s->njobs; i++) {
+        xlmig__buf_dispose(&s->jobs[i].in);
+        xlmig__buf_dispose(&s->jobs[i].ops);
+        xlmig__buf_dispose(&s->jobs[i].wire);
+    }
+    free(s->jobs);
+    xlmig__pagex_free(s->px);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+}
+
+/* Queue a last END or ABORT job (the pipeline must still run). */
+static void submit_last(struct sender *s, uint8_t type, const char *why)
+{
+    struct job *j = take_free(s);
+
+    if (!j)
+        return;
+    j->type = type;
+    j->flags = 0;
+    j->out_len = 0;
+    j->in.len = 0;
+    if (why)
+        xlmig__buf_append(&j->in, why, strnlen(why, XLMIG__ABORT_MAX),
+                          XLMIG__ABORT_MAX);
+    submit(s, j, true);
+}
+
+int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
+{
+    struct sender s;
+    struct worker *workers = NULL;
+    pthread_t writer;
+    bool writer_started = false;
+    unsigned int i, nstarted = 0;
+    int rc;
+
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    s.ch = ch;
+    s.njobs = 2 * ch->threads + 2;
+    s.jobs = xlmig__zalloc(sizeof(*s.jobs) * s.njobs);
+    workers = xlmig__zalloc(sizeof(*workers) * ch->threads);
+    if (!s.jobs || !workers) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    if (ch->page) {
+        rc = xlmig__pagex_new(ch->cache_pages, &s.px);
+        if (rc) goto out;
+    }
+
+    for (i = 0; i < ch->threads; i++) {
+        workers[i].s = &s;
+        if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i])) {
+            rc = xlmig__error(ch->ctx, LIBXLMIG_ERR_NO_MEMORY, errno,
+                              "cannot start encoding threads");
+            sender_fail(&s, rc);
+            goto out;
+        }
+        nstarted++;
+    }
+    if (pthread_create(&writer, NULL, writer_main, &s)) {
+        rc = xlmig__error(ch->ctx, LIBXLMIG_ERR_NO_MEMORY, errno,
+                          "cannot start the writer thread");
+        sender_fail(&s, rc);
+        goto out;
+    }
+    writer_started = true;
+
+    rc = reader_run(&s, in_fd);
+    if (rc) {
+        char why[256];
+
+        snprintf(why, sizeof(why), "%s", libxlmig_ctx_last_error(ch->ctx));
+        if (!s.rc) {
+            /* Tell the peer, then stop. */
+            submit_last(&s, XLMIG__FRAME_ABORT, why);
+        }
+    } else {
+        submit_last(&s, XLMIG__FRAME_END, NULL);
+    }
+ out:
+    if (writer_started)
+        pthread_join(writer, NULL);
+    /* Workers end when no_more is set and the queue is drained, or on error. */
+    if (!writer_started)
+        sender_fail(&s, rc ? rc : LIBXLMIG_ERR_INTERNAL);
+    pthread_mutex_lock(&s.lock);
+    s.no_more = true;
+    pthread_cond_broadcast(&s.cond);
+    pthread_mutex_unlock(&s.lock);
+    for (i = 0; i < nstarted; i++)
+        pthread_join(workers[i].tid, NULL);
+    for (i = 0; workers && i < ch->threads; i++) {
+        unsigned int c;
+
+        for (c = 0; c < XLMIG__CODEC_COUNT; c++) {
+            if (workers[i].codec_state[c])
+                xlmig__codecs[c]->state_free(workers[i].codec_state[c]);
+        }
+    }
+    if (!rc)
+        rc = s.rc;
+    free(workers);
+    sender_dispose(&s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving                                                          */
+/* ------------------------------------------------------------------ */
+
+struct receiver {
+    libxlmig_channel *ch;
+    struct xlmig__pagex *px;
+    void *codec_state[XLMIG__CODEC_COUNT];
+    struct xlmig__buf wire;
+    struct xlmig__buf raw;
+    struct xlmig__buf out;
+    uint64_t seq;               /* expected next */
+};
+
+#define FRAME_ERR(r, ...) \
+    frame_error((r), __VA_ARGS__)
+
+static int frame_error(struct receiver *r, const char *fmt, ...)
+    XLMIG__PRINTF(2, 3);
+
+/* Log "frame N (direction): reason" once and return PROTOCOL. */
+static int frame_error(struct receiver *r, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    return xlmig__error(r->ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                        "frame %" PRIu64 " (%s): %s", r->seq,
+                        dir_in(r->ch), why);
+}
+
+/* Printable copy of an untrusted reason, for messages. */
+static void sanitize(char *dst, size_t dlen, const uint8_t *src, size_t n)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < n && o + 1 < dlen; i++)
+        dst[o++] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] : '?';
+    dst[o] = '\0';
+}
+
+/*
+ * Read, check and decode one frame.  Returns 1 for END, 0 for a data
+ * frame whose bytes are in *data_r / *len_r, or a negative rc.
+ */
+static int recv_frame(struct receiver *r, const uint8_t **data_r,
+                      size_t *len_r)
+{
+    libxlmig_channel *ch = r->ch;
+    uint8_t h[XLMIG__FRAME_HDR_LEN];
+    uint32_t wire_len, raw_len, out_len;
+    uint64_t seq, data_csum, frame_csum;
+    const struct xlmig__codec_ops *c;
+    XXH3_state_t st;
+    size_t got;
+    uint8_t type, codec, flags;
+    int rc;
+
+    rc = xlmig__transport_read_exact(ch->t, h, sizeof(h), &got);
+    if (rc) return rc;
+    if (got == 0) {
+        if (r->seq == 0)
+            return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                                "the stream (%s) ended before its first "
+                                "frame", dir_in(ch));
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "the stream (%s) ended after frame %" PRIu64
+                            " without END: the peer stopped or the "
+                            "connection broke", dir_in(ch), r->seq - 1);
+    }
+    if (got < sizeof(h))
+        return FRAME_ERR(r, "truncated header (%zu of %d bytes)", got,
+                         XLMIG__FRAME_HDR_LEN);
+
+    type = h[0];
+    codec = h[1];
+    flags = h[2];
+    wire_len = xlmig__get_be32(h + 4);
+    raw_len = xlmig__get_be32(h + 8);
+    out_len = xlmig__get_be32(h + 12);
+    seq = xlmig__get_be64(h + 16);
+    data_csum = xlmig__get_be64(h + 24);
+    frame_csum = xlmig__get_be64(h + 32);
+
+    /* Everything checked before anything is allocated. */
+    if (type < XLMIG__FRAME_DATA || type > XLMIG__FRAME_ABORT)
+        return FRAME_ERR(r, "unknown frame type %u", type);
+    if (codec >= XLMIG__CODEC_COUNT)
+        return FRAME_ERR(r, "unknown codec %u", codec);
+    if (flags & ~XLMIG__FRAME_FLAG_PAGE)
+        return FRAME_ERR(r, "unknown flags 0x%02x", flags);
+    if (h[3])
+        return FRAME_ERR(r, "reserved byte set");
+    if (wire_len > XLMIG__WIRE_MAX)
+        return FRAME_ERR(r, "oversized: %" PRIu32 " payload bytes, the "
+                         "limit is %u", wire_len, XLMIG__WIRE_MAX);
+    if (raw_len > XLMIG__RAW_MAX || out_len > XLMIG__OUT_MAX)
+        return FRAME_ERR(r, "oversized: decodes to %" PRIu32 "/%" PRIu32
+                         " bytes, the limits are %u/%u", raw_len, out_len,
+                         XLMIG__RAW_MAX, XLMIG__OUT_MAX);
+    if (!(flags & XLMIG__FRAME_FLAG_PAGE) && raw_len != out_len)
+        return FRAME_ERR(r, "raw length %" PRIu32 " differs from output "
+                         "length %" PRIu32 " without the page transform",
+                         raw_len, out_len);
+    if ((flags & XLMIG__FRAME_FLAG_PAGE) && !r->px)
+        return FRAME_ERR(r, "page transform used, but the peer announced "
+                         "no page cache");
+    if (type != XLMIG__FRAME_DATA &&
+        (codec || flags || (type == XLMIG__FRAME_END && wire_len) ||
+         wire_len > XLMIG__ABORT_MAX))
+        return FRAME_ERR(r, "malformed %s frame",
+                         type == XLMIG__FRAME_END ? "END" : "ABORT");
+
+    r->wire.len = 0;
+    rc = xlmig__buf_reserve(&r->wire, wire_len, XLMIG__WIRE_MAX);
+    if (rc) return rc;
+    rc = xlmig__transport_read_exact(ch->t, r->wire.data, wire_len, &got);
+    if (rc) return rc;
+    if (got < wire_len)
+        return FRAME_ERR(r, "truncated: the stream ended after %zu of %"
+                         PRIu32 " payload bytes", got, wire_len);
+    r->wire.len = wire_len;
+    pthread_mutex_lock(&ch->plock);
+    ch->prog.bytes_received += XLMIG__FRAME_HDR_LEN + wire_len;
+    pthread_mutex_unlock(&ch->plock);
+
+    XXH3_INITSTATE(&st);
+    XXH3_64bits_reset(&st);
+    XXH3_64bits_update(&st, h, 32);
+    XXH3_64bits_update(&st, r->wire.data, wire_len);
+    if (XXH3_64bits_digest(&st) != frame_csum)
+        return FRAME_ERR(r, "checksum mismatch: the frame is corrupted");
+    if (seq < r->seq)
+        return FRAME_ERR(r, "sequence %" PRIu64 " replayed", seq);
+    if (seq > r->seq)
+        return FRAME_ERR(r, "sequence %" PRIu64 ": frames %" PRIu64 " to %"
+                         PRIu64 " are missing", seq, r->seq, seq - 1);
+
+    if (type == XLMIG__FRAME_END) {
+        r->seq++;
+        return 1;
+    }
+    if (type == XLMIG__FRAME_ABORT) {
+        char why[XLMIG__ABORT_MAX + 1];
+
+        sanitize(why, sizeof(why), r->wire.data, wire_len);
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_CANCELLED, -1,
+                            "the peer (%s) aborted the stream after "
+                            "frame %" PRIu64 ": %s", dir_in(ch), seq,
+                            why[0] ? why : "no reason given");
+    }
+
+    c = xlmig__codecs[codec];
+    if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    r->raw.len = 0;
+    rc = xlmig__buf_reserve(&r->raw, raw_len, XLMIG__RAW_MAX);
+    if (rc) return rc;
+    rc = c->decode(r->codec_state[codec], r->wire.data, wire_len,
+                   r->raw.data, raw_len);
+    if (rc)
+        return FRAME_ERR(r, "%s payload does not decode to %" PRIu32
+                         " bytes", c->name, raw_len);
+    r->raw.len = raw_len;
+
+    if (flags & XLMIG__FRAME_FLAG_PAGE) {
+        char why[256] = "";
+
+        r->out.len = 0;
+        rc = xlmig__pagex_decode(r->px, r->raw.data, raw_len, &r->out,
+                                 out_len, why, sizeof(why));
+        if (rc)
+            return FRAME_ERR(r, "page ops rejected: %s", why);
+        if (r->out.len != out_len)
+            return FRAME_ERR(r, "page ops give %zu bytes, the header says %"
+                             PRIu32, r->out.len, out_len);
+        *data_r = r->out.data;
+    } else {
+        *data_r = r->raw.data;
+    }
+    if (XXH3_64bits(*data_r, out_len) != data_csum)
+        return FRAME_ERR(r, "data checksum mismatch after decoding");
+    *len_r = out_len;
+    r->seq++;
+    return 0;
+}
+
+int libxlmig_channel_recv_fd(libxlmig_channel *ch, int out_fd)
+{
+    struct receiver r;
+    unsigned int c;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    r.ch = ch;
+    if (ch->peer_cache_pages || (ch->peer_transforms &
+                                 XLMIG__CH_TRANSFORM_PAGE)) {
+        rc = xlmig__pagex_new(ch->peer_cache_pages, &r.px);
+        if (rc) goto out;
+    }
+    for (;;) {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+
+        rc = recv_frame(&r, &data, &len);
+        if (rc == 1) {
+            rc = 0;
+            break;
+        }
+        if (rc) goto out;
+        rc = xlmig__write_all(out_fd, data, len);
+        if (rc) {
+            rc = xlmig__error(ch->ctx, LIBXLMIG_ERR_IO, -rc,
+                              "handing on the received stream");
+            goto out;
+        }
+        pthread_mutex_lock(&ch->plock);
+        ch->prog.bytes_delivered += len;
+        ch->prog.frames_in++;
+        pthread_mutex_unlock(&ch->plock);
+    }
+ out:
+    for (c = 0; c < XLMIG__CODEC_COUNT; c++) {
+        if (r.codec_state[c])
+            xlmig__codecs[c]->state_free(r.codec_state[c]);
+    }
+    xlmig__pagex_free(r.px);
+    xlmig__buf_dispose(&r.wire);
+    xlmig__buf_dispose(&r.raw);
+    xlmig__buf_dispose(&r.out);
+    return rc;
+}

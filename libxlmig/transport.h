@@ -1,0 +1,59 @@
+/*
+ * Transports of the stream channel (internal).  A transport is an ops
+ * table plus its private state; the channel reads from one thread and
+ * writes from another at the same time, so each implementation must
+ * allow one reader and one writer concurrently.
+ */
+#ifndef XLMIG_TRANSPORT_H
+#define XLMIG_TRANSPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "libxlmig.h"
+
+struct xlmig__transport_ops {
+    const char *name;           /* "tcp", "tls": for messages */
+
+    /*
+     * Read up to @len bytes (len > 0) into @buf, blocking until at least
+     * one byte is there.  Returns the count, 0 at the peer's clean end,
+     * or a negative LIBXLMIG_ERR_* (logged by the transport).
+     */
+    ssize_t (*read)(libxlmig_transport *t, void *buf, size_t len);
+
+    /*
+     * Write all @len bytes, blocking as needed.  Returns 0 or a negative
+     * LIBXLMIG_ERR_* (logged by the transport).
+     */
+    int (*write)(libxlmig_transport *t, const void *buf, size_t len);
+
+    /*
+     * No more writes: the peer's read sees a clean end once it has read
+     * everything.  Returns 0 or a negative LIBXLMIG_ERR_*.
+     */
+    int (*shutdown_write)(libxlmig_transport *t);
+
+    /* Close and free the private state (not the transport struct). */
+    void (*dispose)(libxlmig_transport *t);
+};
+
+struct libxlmig_transport {
+    const struct xlmig__transport_ops *ops;
+    libxlmig_ctx *ctx;
+    void *priv;
+};
+
+/* Read exactly @len bytes; *got_r says how many came before an EOF. */
+int xlmig__transport_read_exact(libxlmig_transport *t, void *buf,
+                                size_t len, size_t *got_r);
+
+/* Allocate a transport around @ops and @priv (owned by it from here). */
+int xlmig__transport_new(libxlmig_ctx *ctx,
+                         const struct xlmig__transport_ops *ops, void *priv,
+                         libxlmig_transport **t_r);
+
+/* write() all of @buf to @fd, retrying on EINTR and short writes. */
+int xlmig__write_all(int fd, const void *buf, size_t len);
+
+#endif /* XLMIG_TRANSPORT_H */

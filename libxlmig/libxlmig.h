@@ -287,6 +287,46 @@ LIBXLMIG_API void libxlmig_channel_get_progress(
 /* Close the transport and free everything.  NULL-safe. */
 LIBXLMIG_API void libxlmig_channel_free(libxlmig_channel *ch);
 
+/* ------------------------------------------------------------------ */
+/* TLS 1.3 transport                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * How a TLS transport authenticates the peer: either certificates
+ * (cert_file, key_file and ca_file all set: both sides present a
+ * certificate signed by the pool CA and verify the peer's against it),
+ * or a pre-shared key (psk_file set, the others NULL: TLS 1.3 external
+ * PSK, no certificates).  The PSK file holds 32 to 64 random bytes as
+ * hex (`openssl rand -hex 32`); whitespace is ignored.
+ */
+typedef struct libxlmig_tls_params {
+    const char *cert_file;      /* PEM: this host's certificate (chain) */
+    const char *key_file;       /* PEM: its private key */
+    const char *ca_file;        /* PEM: the pool CA */
+    const char *psk_file;       /* hex pre-shared key */
+    const char *peer_name;      /* certificate mode: the name the peer's
+                                   certificate must carry, or NULL for
+                                   any certificate of the pool CA */
+    const char *peer_label;     /* "host:port" for messages, or NULL: the
+                                   socket's peer address */
+    unsigned int timeout_ms;    /* handshake timeout; 0: 30 s */
+} libxlmig_tls_params;
+
+/*
+ * Run a TLS 1.3 handshake (TLS 1.3 only) on the connected socket
+ * @sockfd as server or client and return a transport over it.  Takes
+ * ownership of @sockfd, also on failure (it is closed then).  A peer
+ * that fails authentication is refused with LIBXLMIG_ERR_AUTH_FAILED
+ * (SESSION_AUTHENTICATION_FAILED) and a message naming the peer and the
+ * reason; both sides see it during this call.  The socket is switched to
+ * non-blocking mode.  The caller frees *t_r with libxlmig_transport_free()
+ * or hands it to libxlmig_channel_open().
+ */
+LIBXLMIG_API int libxlmig_transport_tls_new(libxlmig_ctx *ctx, int sockfd,
+                                            bool server,
+                                            const libxlmig_tls_params *p,
+                                            libxlmig_transport **t_r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -229,12 +229,14 @@ static int psk_load(libxlmig_ctx *ctx, struct tls_priv *p, const char *path)
     return 0;
 }
 
-static const unsigned char tls13_aes128gcm_sha256[] = { 0x13, 0x01 };
+/* The PSK's hash must be the suite's: PSK mode offers only this one. */
+#define PSK_SUITE "TLS_AES_256_GCM_SHA384"
+static const unsigned char psk_suite_id[] = { 0x13, 0x02 };
 
 /* A session carrying the external PSK, or NULL. */
 static SSL_SESSION *psk_session(SSL *ssl, struct tls_priv *p)
 {
-    const SSL_CIPHER *cipher = SSL_CIPHER_find(ssl, tls13_aes128gcm_sha256);
+    const SSL_CIPHER *cipher = SSL_CIPHER_find(ssl, psk_suite_id);
     SSL_SESSION *s;
 
     if (!cipher)
@@ -255,7 +257,7 @@ static int psk_use_cb(SSL *ssl, const EVP_MD *md, const unsigned char **id,
                       size_t *idlen, SSL_SESSION **sess)
 {
     struct tls_priv *p = SSL_get_app_data(ssl);
-    const SSL_CIPHER *cipher = SSL_CIPHER_find(ssl, tls13_aes128gcm_sha256);
+    const SSL_CIPHER *cipher = SSL_CIPHER_find(ssl, psk_suite_id);
 
     *id = NULL;
     *idlen = 0;
@@ -322,6 +324,9 @@ static int ssl_ctx_setup(libxlmig_ctx *ctx, struct tls_priv *p,
     if (p->psk_mode) {
         rc = psk_load(ctx, p, prm->psk_file);
         if (rc) return rc;
+        if (!SSL_CTX_set_ciphersuites(p->sctx, PSK_SUITE))
+            return xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
+                                "this OpenSSL lacks %s", PSK_SUITE);
         if (p->server) {
             SSL_CTX_set_psk_find_session_callback(p->sctx, psk_find_cb);
             SSL_CTX_set_verify(p->sctx, SSL_VERIFY_NONE, NULL);
@@ -362,7 +367,7 @@ static int handshake_error(libxlmig_ctx *ctx, struct tls_priv *p, int err,
     const char *hint;
 
     p->failed = true;
-    if (vr != X509_V_OK && SSL_get0_peer_certificate(p->ssl)) {
+    if (vr != X509_V_OK || lib_reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
         if (p->psk_mode)
             hint = "the peer uses certificates and we use a pre-shared "
                    "key: use the same mode on both sides";
@@ -373,7 +378,9 @@ static int handshake_error(libxlmig_ctx *ctx, struct tls_priv *p, int err,
         return xlmig__error(ctx, LIBXLMIG_ERR_AUTH_FAILED, -1,
                             "TLS handshake with %s failed: certificate "
                             "verify failed (%s): %s", p->peer,
-                            X509_verify_cert_error_string(vr), hint);
+                            vr != X509_V_OK
+                                ? X509_verify_cert_error_string(vr)
+                                : "no details", hint);
     }
     if (err == SSL_ERROR_SYSCALL && !e) {
         if (sys_errno && sys_errno != ECONNRESET && sys_errno != EPIPE)

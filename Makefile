@@ -103,13 +103,16 @@ $(B)/libxlmig.pc: libxlmig/libxlmig.pc.in libxlmig/libxlmig.h
 
 # The tools link the static library: they use the internal tier
 # (xlmig__*), which the shared library does not export.
-$(B)/xlmig: $(B)/tools/xlmig.o $(B)/libxlmig.a
+$(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/xlmig-xe: $(B)/xe-plugin/xlmig-xe.o $(XE_OBJS) $(B)/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/san/tools/xlmig.o \
+    $(B)/san/tools/cmd-channel.o: tools/cmd-channel.h
 
 # ---------------------------------------------------------------- tests
 $(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h)
@@ -122,7 +125,8 @@ $(B)/san/libxlmig.a: $(LIB_SRCS:%.c=$(B)/san/%.o) $(XE_SRCS:%.c=$(B)/san/%.o)
 	$(Q)rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(B)/san/xlmig: $(B)/san/tools/xlmig.o $(B)/san/libxlmig.a
+$(B)/san/xlmig: $(B)/san/tools/xlmig.o $(B)/san/tools/cmd-channel.o \
+                $(B)/san/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -12,6 +12,7 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "cmd-channel.h"
 #include "internal.h"
 
 #define EXIT_USAGE 2
@@ -169,6 +170,10 @@ static const struct cmd cmd_table[] = {
     { "errors", cmd_errors,
       "List the stable error names that scripts can match on",
       "" },
+    { "channel-send", xlmig_cmd_channel_send, xlmig_channel_send_summary,
+      xlmig_channel_send_usage },
+    { "channel-listen", xlmig_cmd_channel_listen,
+      xlmig_channel_listen_summary, xlmig_channel_listen_usage },
     { "version", cmd_version, "Show the version", "" },
     { "help", cmd_help, "Show the commands, or one command's help",
       "[COMMAND]" },

@@ -1,0 +1,1234 @@
+/*
+ * xlmig channel-send / channel-listen (docs/channel-cli.md).
+ *
+ * channel-send is what `xl migrate -s "xlmig channel-send ..." DOM HOST`
+ * runs as `exec xlmig channel-send ... HOST xl migrate-receive ...`: it
+ * connects to channel-listen on HOST, authenticates with TLS 1.3, asks
+ * it to start the receiving xl (the launch request), opens the channel
+ * as sender and relays its stdin (xl's stream) into the channel and the
+ * channel (the receiving xl's replies) to its stdout, both at once.
+ *
+ * channel-listen accepts connections (a child process each, or one with
+ * --once), authenticates, checks the launch request against the
+ * whitelist, starts xl with pipes on its stdin and stdout and relays
+ * between them and the channel.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd-channel.h"
+#include "internal.h"
+#include "launch.h"
+#include "transport.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_PORT 8022
+#define TLS_DIR "/etc/xlmig/tls"
+#define FAIL_GRACE_MS 3000
+
+const char xlmig_channel_send_summary[] =
+    "Carry an xl migration stream to HOST: the transport of "
+    "'xl migrate -s'";
+const char xlmig_channel_send_usage[] =
+    "[OPTIONS] HOST[:PORT] [xl ... migrate-receive ...]\n"
+    "Run by 'xl migrate -s \"xlmig channel-send [OPTIONS]\" DOM HOST', "
+    "which appends\nHOST and the receiving xl command.  Relays standard "
+    "input to HOST's\n'xlmig channel-listen' (port 8022 unless given) and "
+    "its answers to standard\noutput; exits 0 only if both directions "
+    "ended cleanly.\n"
+    "  --compress=none|zlib|zstd|lz4|auto  codec (default zstd; also "
+    "false/true)\n"
+    "  --level=N            codec level (default: the codec's)\n"
+    "  --threads=N          compression threads (default: one per CPU)\n"
+    "  --no-page-aware      do not follow the stream's pages (no zero "
+    "pages/deltas)\n"
+    "  --page-cache=PAGES   pages remembered for deltas (default 65536)\n"
+    "  --bwlimit=RATE       cap in bytes/s, k/M/G suffixes (x1024); 0: "
+    "none\n"
+    "  --tls-cert=F --tls-key=F --tls-ca=F  this host's certificate, key "
+    "and the\n"
+    "                       pool CA (default: " TLS_DIR
+    "/{cert,key,ca}.pem)\n"
+    "  --psk-file=F         TLS with a pre-shared key instead (hex, "
+    "'openssl rand -hex 32')\n"
+    "  --peer-name=NAME     the name the peer's certificate must carry\n"
+    "  --no-tls             no TLS at all: only on a trusted network\n"
+    "  --progress           a progress line on standard error every "
+    "second\n"
+    "  --control=PATH       unix socket taking 'bwlimit RATE' and "
+    "'progress' lines\n"
+    "  --verbose            debug messages\n"
+    "  --help               this text";
+const char xlmig_channel_listen_summary[] =
+    "Accept channel-send connections and run 'xl migrate-receive' for "
+    "them";
+const char xlmig_channel_listen_usage[] =
+    "[OPTIONS] [--bind ADDR] [--port N] [--once] [--xl PATH]\n"
+    "Runs on the destination.  For each connection: TLS, the launch "
+    "request (only\n'xl [-v...] [-t] [-T] migrate-receive [-F -e -d -r -p "
+    "--colo\n--userspace-colo-proxy]' is ever run), then xl with its "
+    "stdin and stdout\nrelayed to the channel; reports xl's exit "
+    "status.\n"
+    "  --bind=ADDR          address to listen on (default: all)\n"
+    "  --port=N             TCP port (default 8022; 0: any free one)\n"
+    "  --port-file=F        write the port to F once listening\n"
+    "  --once               serve one connection, exit with its status\n"
+    "  --xl=PATH            the xl to run (default: xl from PATH)\n"
+    "  --tls-cert=F --tls-key=F --tls-ca=F --psk-file=F --peer-name=NAME "
+    "--no-tls\n"
+    "                       as for channel-send\n"
+    "  --compress, --level, --threads, --no-page-aware, --page-cache,\n"
+    "  --bwlimit, --progress, --verbose  as for channel-send (they apply "
+    "to the\n"
+    "                       direction back to the sender)\n"
+    "  --control=PATH       as for channel-send; with --once only\n"
+    "  --help               this text";
+
+/* ------------------------------------------------------------------ */
+/* Options                                                            */
+/* ------------------------------------------------------------------ */
+
+struct opts {
+    const char *cmd;                /* "channel-send", for messages */
+    libxlmig_channel_params ch;
+    libxlmig_tls_params tls;
+    bool no_tls;
+    bool progress;
+    bool verbose;
+    const char *control;
+    /* channel-listen */
+    const char *bind;
+    int port;
+    const char *port_file;
+    bool once;
+    const char *xl;
+    char tls_paths[3][256];
+};
+
+enum {
+    O_COMPRESS = 0x100, O_LEVEL, O_THREADS, O_NO_PAGE, O_PAGE_CACHE,
+    O_BWLIMIT, O_CERT, O_KEY, O_CA, O_PSK, O_PEER_NAME, O_NO_TLS,
+    O_PROGRESS, O_CONTROL, O_BIND, O_PORT, O_PORT_FILE, O_ONCE, O_XL,
+};
+
+static const struct option long_opts[] = {
+    { "compress", required_argument, NULL, O_COMPRESS },
+    { "level", required_argument, NULL, O_LEVEL },
+    { "threads", required_argument, NULL, O_THREADS },
+    { "no-page-aware", no_argument, NULL, O_NO_PAGE },
+    { "page-cache", required_argument, NULL, O_PAGE_CACHE },
+    { "bwlimit", required_argument, NULL, O_BWLIMIT },
+    { "tls-cert", required_argument, NULL, O_CERT },
+    { "tls-key", required_argument, NULL, O_KEY },
+    { "tls-ca", required_argument, NULL, O_CA },
+    { "psk-file", required_argument, NULL, O_PSK },
+    { "peer-name", required_argument, NULL, O_PEER_NAME },
+    { "no-tls", no_argument, NULL, O_NO_TLS },
+    { "progress", no_argument, NULL, O_PROGRESS },
+    { "control", required_argument, NULL, O_CONTROL },
+    { "bind", required_argument, NULL, O_BIND },
+    { "port", required_argument, NULL, O_PORT },
+    { "port-file", required_argument, NULL, O_PORT_FILE },
+    { "once", no_argument, NULL, O_ONCE },
+    { "xl", required_argument, NULL, O_XL },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f, const char *cmd)
+{
+    bool send = !strcmp(cmd, "channel-send");
+
+    fprintf(f, "Usage: xlmig %s %s\n\n%s.\n", cmd,
+            send ? xlmig_channel_send_usage : xlmig_channel_listen_usage,
+            send ? xlmig_channel_send_summary
+                 : xlmig_channel_listen_summary);
+}
+
+/* "123", "64k", "1.5M", "1G" (x1024) or "none": bytes/s.  -1 if bad. */
+static int parse_rate(const char *s, uint64_t *r)
+{
+    char *end;
+    double v;
+    double mul = 1;
+
+    if (!strcmp(s, "none") || !strcmp(s, "off")) {
+        *r = 0;
+        return 0;
+    }
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -1;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k': case 'K':
+        mul = 1024.0;
+        end++;
+        break;
+    case 'm': case 'M':
+        mul = 1024.0 * 1024;
+        end++;
+        break;
+    case 'g': case 'G':
+        mul = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        return -1;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v * mul > 1e15)
+        return -1;
+    *r = (uint64_t)(v * mul);
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *r)
+{
+    char *end;
+    unsigned long v;
+
+    if (!*s || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *r = v;
+    return 0;
+}
+
+static const char *codec_of(const char *v)
+{
+    static const char *const names[] = { "none", "zlib", "zstd", "lz4",
+                                         "auto" };
+    size_t i;
+
+    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+        return "none";
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        return "zstd";
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!strcmp(v, names[i]))
+            return names[i];
+    }
+    return NULL;
+}
+
+static bool readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/*
+ * Parse the options; returns the index of the first operand, or -1
+ * after printing a usage error, or -2 after --help.
+ */
+static int parse_opts(int argc, char **argv, struct opts *o, bool send)
+{
+    int opt;
+    unsigned long v;
+    uint64_t rate;
+
+    memset(o, 0, sizeof(*o));
+    o->cmd = send ? "channel-send" : "channel-listen";
+    libxlmig_channel_params_init(&o->ch);
+    o->port = DEFAULT_PORT;
+    optind = 1;
+    opterr = 1;
+    /* '+': stop at HOST, so that xl's words after it are left alone. */
+    while ((opt = getopt_long(argc, argv, "+hv", long_opts, NULL)) != -1) {
+        const char *bad = NULL;
+
+        switch (opt) {
+        case 'h':
+            usage(stdout, o->cmd);
+            return -2;
+        case 'v':
+            o->verbose = true;
+            break;
+        case O_COMPRESS:
+            o->ch.codec = codec_of(optarg);
+            if (!o->ch.codec)
+                bad = "--compress takes none, zlib, zstd, lz4 or auto";
+            break;
+        case O_LEVEL: {
+            char *end;
+            long l;
+
+            errno = 0;
+            l = strtol(optarg, &end, 10);
+            if (errno || *end || !*optarg || l < -1000 || l > 1000)
+                bad = "--level takes a number";
+            else
+                o->ch.level = (int)l;
+            break;
+        }
+        case O_THREADS:
+            if (parse_uint(optarg, 64, &v))
+                bad = "--threads takes 0 (one per CPU) to 64";
+            else
+                o->ch.threads = (unsigned int)v;
+            break;
+        case O_NO_PAGE:
+            o->ch.page_aware = false;
+            break;
+        case O_PAGE_CACHE:
+            if (parse_uint(optarg, 1u << 20, &v))
+                bad = "--page-cache takes 0 to 1048576 pages";
+            else
+                o->ch.page_cache_pages = (uint32_t)v;
+            break;
+        case O_BWLIMIT:
+            if (parse_rate(optarg, &rate))
+                bad = "--bwlimit takes bytes/s, e.g. 500M, 2G or 0";
+            else
+                o->ch.bwlimit = rate;
+            break;
+        case O_CERT:
+            o->tls.cert_file = optarg;
+            break;
+        case O_KEY:
+            o->tls.key_file = optarg;
+            break;
+        case O_CA:
+            o->tls.ca_file = optarg;
+            break;
+        case O_PSK:
+            o->tls.psk_file = optarg;
+            break;
+        case O_PEER_NAME:
+            o->tls.peer_name = optarg;
+            break;
+        case O_NO_TLS:
+            o->no_tls = true;
+            break;
+        case O_PROGRESS:
+            o->progress = true;
+            break;
+        case O_CONTROL:
+            o->control = optarg;
+            break;
+        case O_BIND:
+        case O_PORT:
+        case O_PORT_FILE:
+        case O_ONCE:
+        case O_XL:
+            if (send) {
+                bad = "that option is for channel-listen";
+                break;
+            }
+            if (opt == O_BIND)
+                o->bind = optarg;
+            else if (opt == O_PORT_FILE)
+                o->port_file = optarg;
+            else if (opt == O_ONCE)
+                o->once = true;
+            else if (opt == O_XL)
+                o->xl = optarg;
+            else if (parse_uint(optarg, 65535, &v))
+                bad = "--port takes 0 to 65535";
+            else
+                o->port = (int)v;
+            break;
+        default:
+            usage(stderr, o->cmd);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "xlmig %s: %s\n", o->cmd, bad);
+            return -1;
+        }
+    }
+
+    /* TLS material: given, or the host's defaults, or --no-tls. */
+    if (o->no_tls) {
+        if (o->tls.cert_file || o->tls.key_file || o->tls.ca_file ||
+            o->tls.psk_file) {
+            fprintf(stderr, "xlmig %s: --no-tls and TLS files do not go "
+                    "together\n", o->cmd);
+            return -1;
+        }
+    } else if (o->tls.psk_file) {
+        if (o->tls.cert_file || o->tls.key_file || o->tls.ca_file) {
+            fprintf(stderr, "xlmig %s: give --psk-file or --tls-cert/"
+                    "--tls-key/--tls-ca, not both\n", o->cmd);
+            return -1;
+        }
+    } else if (!o->tls.cert_file && !o->tls.key_file && !o->tls.ca_file) {
+        snprintf(o->tls_paths[0], 256, "%s/cert.pem", TLS_DIR);
+        snprintf(o->tls_paths[1], 256, "%s/key.pem", TLS_DIR);
+        snprintf(o->tls_paths[2], 256, "%s/ca.pem", TLS_DIR);
+        if (readable(o->tls_paths[0]) && readable(o->tls_paths[1]) &&
+            readable(o->tls_paths[2])) {
+            o->tls.cert_file = o->tls_paths[0];
+            o->tls.key_file = o->tls_paths[1];
+            o->tls.ca_file = o->tls_paths[2];
+        } else if (snprintf(o->tls_paths[0], 256, "%s/psk", TLS_DIR) > 0 &&
+                   readable(o->tls_paths[0])) {
+            o->tls.psk_file = o->tls_paths[0];
+        } else {
+            fprintf(stderr, "xlmig %s: TLS needs --tls-cert, --tls-key "
+                    "and --tls-ca (or --psk-file, or the files in %s); "
+                    "--no-tls sends in the clear\n", o->cmd, TLS_DIR);
+            return -1;
+        }
+    } else if (!o->tls.cert_file || !o->tls.key_file || !o->tls.ca_file) {
+        fprintf(stderr, "xlmig %s: TLS with certificates needs all of "
+                "--tls-cert, --tls-key and --tls-ca\n", o->cmd);
+        return -1;
+    }
+    return optind;
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress and the control socket                                    */
+/* ------------------------------------------------------------------ */
+
+/* The channel the progress and control threads look at, or NULL. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static libxlmig_channel *live_ch;
+static const char *live_cmd = "channel";
+static char control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static void set_live(libxlmig_channel *ch)
+{
+    pthread_mutex_lock(&live_lock);
+    live_ch = ch;
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void human(char *buf, size_t len, double v)
+{
+    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    unsigned int u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+/* One progress line of the live channel into @buf; false if none. */
+static bool progress_line(char *buf, size_t len)
+{
+    libxlmig_channel_progress p;
+    char in[32], out[32], rate[32], lim[32], rcv[32], dlv[32];
+    double ratio;
+
+    pthread_mutex_lock(&live_lock);
+    if (!live_ch) {
+        pthread_mutex_unlock(&live_lock);
+        return false;
+    }
+    libxlmig_channel_get_progress(live_ch, &p);
+    pthread_mutex_unlock(&live_lock);
+    human(in, sizeof(in), (double)p.bytes_in);
+    human(out, sizeof(out), (double)p.bytes_out);
+    human(rcv, sizeof(rcv), (double)p.bytes_received);
+    human(dlv, sizeof(dlv), (double)p.bytes_delivered);
+    human(rate, sizeof(rate), (double)p.rate);
+    if (p.bwlimit)
+        human(lim, sizeof(lim), (double)p.bwlimit);
+    else
+        snprintf(lim, sizeof(lim), "none");
+    ratio = p.bytes_out ? (double)p.bytes_in / (double)p.bytes_out : 0;
+    snprintf(buf, len, "sent: in %s out %s ratio %.2f pages %" PRIu64
+             " zero %" PRIu64 " delta %" PRIu64 " rate %s/s bwlimit %s%s; "
+             "received: %s wire, %s stream",
+             in, out, ratio, p.pages, p.zero_pages, p.delta_pages, rate,
+             lim, p.bwlimit ? "/s" : "", rcv, dlv);
+    return true;
+}
+
+static void *progress_main(void *arg)
+{
+    char line[512];
+
+    (void)arg;
+    for (;;) {
+        sleep(1);
+        if (progress_line(line, sizeof(line)))
+            fprintf(stderr, "xlmig %s: %s\n", live_cmd, line);
+    }
+    return NULL;
+}
+
+static void control_reply(int fd, const char *line)
+{
+    char reply[600];
+    uint64_t rate;
+
+    if (!strncmp(line, "bwlimit ", 8)) {
+        if (parse_rate(line + 8, &rate)) {
+            snprintf(reply, sizeof(reply), "error: bad rate '%s': give "
+                     "bytes/s, e.g. 500M, 2G or 0\n", line + 8);
+        } else {
+            pthread_mutex_lock(&live_lock);
+            if (live_ch)
+                libxlmig_channel_set_bwlimit(live_ch, rate);
+            pthread_mutex_unlock(&live_lock);
+            snprintf(reply, sizeof(reply), "ok bwlimit %" PRIu64 "\n",
+                     rate);
+        }
+    } else if (!strcmp(line, "progress")) {
+        char p[512];
+
+        if (progress_line(p, sizeof(p)))
+            snprintf(reply, sizeof(reply), "%s\n", p);
+        else
+            snprintf(reply, sizeof(reply), "no stream yet\n");
+    } else {
+        snprintf(reply, sizeof(reply), "error: unknown command: use "
+                 "'bwlimit RATE' or 'progress'\n");
+    }
+    (void)xlmig__write_all(fd, reply, strlen(reply));
+}
+
+static void *control_main(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+
+    for (;;) {
+        char line[256];
+        size_t n = 0;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return NULL;
+        }
+        for (;;) {
+            ssize_t r = read(fd, line + n, 1);
+
+            if (r <= 0)
+                break;
+            if (line[n] == '\n' || n == sizeof(line) - 2) {
+                line[n] = '\0';
+                if (n && line[n - 1] == '\r')
+                    line[n - 1] = '\0';
+                control_reply(fd, line);
+                n = 0;
+                continue;
+            }
+            n++;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void control_cleanup(void)
+{
+    if (control_path[0])
+        unlink(control_path);
+}
+
+/* Start the helper threads the options ask for; 0 or -1 (said why). */
+static int start_helpers(const struct opts *o)
+{
+    pthread_t th;
+
+    live_cmd = o->cmd;
+    if (o->control) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(o->control) >= sizeof(a.sun_path)) {
+            fprintf(stderr, "xlmig %s: --control path too long\n", o->cmd);
+            return -1;
+        }
+        strcpy(a.sun_path, o->control);
+        unlink(o->control);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            listen(fd, 4) < 0) {
+            fprintf(stderr, "xlmig %s: cannot listen on the control socket "
+                    "%s: %s\n", o->cmd, o->control, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        strcpy(control_path, o->control);
+        atexit(control_cleanup);
+        if (pthread_create(&th, NULL, control_main, (void *)(intptr_t)fd)) {
+            fprintf(stderr, "xlmig %s: cannot start a thread\n", o->cmd);
+            return -1;
+        }
+        pthread_detach(th);
+    }
+    if (o->progress) {
+        if (pthread_create(&th, NULL, progress_main, NULL)) {
+            fprintf(stderr, "xlmig %s: cannot start a thread\n", o->cmd);
+            return -1;
+        }
+        pthread_detach(th);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The relay: two directions at once                                  */
+/* ------------------------------------------------------------------ */
+
+struct relay {
+    libxlmig_channel *ch;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int send_rc, recv_rc;
+    bool send_done, recv_done;
+    int send_in;                /* read by send_fd */
+    int recv_out;               /* written by recv_fd; closed after */
+};
+
+static void *relay_send(void *arg)
+{
+    struct relay *r = arg;
+    int rc = libxlmig_channel_send_fd(r->ch, r->send_in);
+
+    pthread_mutex_lock(&r->lock);
+    r->send_rc = rc;
+    r->send_done = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static void *relay_recv(void *arg)
+{
+    struct relay *r = arg;
+    int rc = libxlmig_channel_recv_fd(r->ch, r->recv_out);
+
+    /* The local peer sees the end (or the failure) now. */
+    close(r->recv_out);
+    pthread_mutex_lock(&r->lock);
+    r->recv_rc = rc;
+    r->recv_done = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Relay until both directions are done.  When one fails, @on_fail runs
+ * (it unblocks the other direction: shuts the socket down, closes
+ * pipes), and if the other direction still has not ended after a grace
+ * period the process exits with status 1 (the failure has been said).
+ * Returns 0 when both ended cleanly, else 1.
+ */
+static int relay_run(struct relay *r, void (*on_fail)(void *), void *opaque,
+                     const char *cmd)
+{
+    pthread_t ts, tr;
+    bool failed = false;
+    uint64_t give_up = 0;
+
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    if (pthread_create(&ts, NULL, relay_send, r) ||
+        pthread_create(&tr, NULL, relay_recv, r)) {
+        fprintf(stderr, "xlmig %s: cannot start the relay threads\n", cmd);
+        fflush(stderr);
+        _exit(1);
+    }
+    pthread_mutex_lock(&r->lock);
+    while (!(r->send_done && r->recv_done)) {
+        struct timespec dl;
+
+        if (!failed && ((r->send_done && r->send_rc) ||
+                        (r->recv_done && r->recv_rc))) {
+            failed = true;
+            give_up = now_ms() + FAIL_GRACE_MS;
+            pthread_mutex_unlock(&r->lock);
+            on_fail(opaque);
+            pthread_mutex_lock(&r->lock);
+            continue;
+        }
+        if (failed && now_ms() >= give_up) {
+            pthread_mutex_unlock(&r->lock);
+            fprintf(stderr, "xlmig %s: the stream failed; not waiting for "
+                    "the other direction\n", cmd);
+            fflush(stderr);
+            control_cleanup();
+            _exit(1);
+        }
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_nsec += 200 * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cond, &r->lock, &dl);
+    }
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(ts, NULL);
+    pthread_join(tr, NULL);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    return r->send_rc || r->recv_rc ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                        */
+/* ------------------------------------------------------------------ */
+
+static int make_ctx(const struct opts *o, libxlmig_ctx **ctx_r)
+{
+    int rc = libxlmig_ctx_new(NULL, o->verbose ? LIBXLMIG_LOG_DEBUG
+                                               : LIBXLMIG_LOG_WARN, ctx_r);
+
+    if (rc)
+        fprintf(stderr, "xlmig %s: %s: cannot create a libxlmig "
+                "context\n", o->cmd, libxlmig_strerror_name(rc));
+    return rc;
+}
+
+/* Wrap @fd (owned from here) in TLS or the plain transport. */
+static int open_transport(libxlmig_ctx *ctx, struct opts *o, int fd,
+                          bool server, const char *peer,
+                          libxlmig_transport **t_r)
+{
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (o->no_tls)
+        return libxlmig_transport_fd_new(ctx, fd, fd, t_r);
+    o->tls.peer_label = peer;
+    return libxlmig_transport_tls_new(ctx, fd, server, &o->tls, t_r);
+}
+
+/* Split "HOST[:PORT]" / "[V6]:PORT"; 0 or -1. */
+static int split_hostport(const char *s, char *host, size_t hlen,
+                          char *port, size_t plen)
+{
+    const char *colon;
+
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+
+        if (!end || (size_t)(end - s - 1) >= hlen)
+            return -1;
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        if (end[1] == ':')
+            snprintf(port, plen, "%s", end + 2);
+        else if (!end[1])
+            snprintf(port, plen, "%d", DEFAULT_PORT);
+        else
+            return -1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon && strchr(s, ':') != colon)
+            colon = NULL;       /* a bare IPv6 address */
+        if (colon) {
+            if ((size_t)(colon - s) >= hlen)
+                return -1;
+            memcpy(host, s, (size_t)(colon - s));
+            host[colon - s] = '\0';
+            snprintf(port, plen, "%s", colon + 1);
+        } else {
+            if (strlen(s) >= hlen)
+                return -1;
+            strcpy(host, s);
+            snprintf(port, plen, "%d", DEFAULT_PORT);
+        }
+    }
+    return host[0] && port[0] ? 0 : -1;
+}
+
+static int connect_to(const char *cmd, const char *host, const char *port,
+                      const char *label)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+    int fd = -1, r, err = 0;
+
+    r = getaddrinfo(host, port, &hints, &res);
+    if (r) {
+        fprintf(stderr, "xlmig %s: cannot resolve %s: %s\n", cmd, label,
+                gai_strerror(r));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "xlmig %s: cannot connect to %s: %s: is 'xlmig "
+                "channel-listen' running there (default port %d), and "
+                "does the firewall let it through?\n", cmd, label,
+                strerror(err), DEFAULT_PORT);
+    return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* channel-send                                                       */
+/* ------------------------------------------------------------------ */
+
+static int sock_to_shut = -1;
+
+static void send_on_fail(void *opaque)
+{
+    (void)opaque;
+    /* Both threads see the failure; xl sees our end on its pipe. */
+    if (sock_to_shut >= 0)
+        shutdown(sock_to_shut, SHUT_RDWR);
+    close(STDOUT_FILENO);
+}
+
+int xlmig_cmd_channel_send(int argc, char **argv)
+{
+    static char *default_cmd[] = { (char *)"xl", (char *)"migrate-receive",
+                                   NULL };
+    struct opts o;
+    libxlmig_ctx *ctx = NULL;
+    libxlmig_transport *t = NULL;
+    libxlmig_channel *ch = NULL;
+    struct relay r;
+    char host[256], port[16], label[300];
+    char **words;
+    unsigned int nwords;
+    int first, fd, rc, status = 1;
+
+    signal(SIGPIPE, SIG_IGN);
+    first = parse_opts(argc, argv, &o, true);
+    if (first == -2)
+        return 0;
+    if (first < 0)
+        return EXIT_USAGE;
+    if (first >= argc) {
+        fprintf(stderr, "xlmig channel-send: no HOST given\n");
+        usage(stderr, o.cmd);
+        return EXIT_USAGE;
+    }
+    if (split_hostport(argv[first], host, sizeof(host), port,
+                       sizeof(port))) {
+        fprintf(stderr, "xlmig channel-send: '%s' is not HOST[:PORT]\n",
+                argv[first]);
+        return EXIT_USAGE;
+    }
+    snprintf(label, sizeof(label), strchr(host, ':') ? "[%s]:%s" : "%s:%s",
+             host, port);
+    words = argv + first + 1;
+    nwords = (unsigned int)(argc - first - 1);
+    if (!nwords) {
+        words = default_cmd;
+        nwords = 2;
+    }
+    if (make_ctx(&o, &ctx))
+        return 1;
+    if (start_helpers(&o))
+        goto out;
+
+    fd = connect_to(o.cmd, host, port, label);
+    if (fd < 0)
+        goto out;
+    sock_to_shut = fd;
+    rc = open_transport(ctx, &o, fd, false, label, &t);
+    if (rc) goto out;           /* said by the library */
+    rc = xlmig__launch_request(ctx, t, label, nwords, words);
+    if (rc) goto out;
+    rc = libxlmig_channel_open(ctx, t, true, &o.ch, &ch);
+    t = NULL;                   /* the channel owns it, also on failure */
+    if (rc) goto out;
+    set_live(ch);
+
+    memset(&r, 0, sizeof(r));
+    r.ch = ch;
+    r.send_in = STDIN_FILENO;
+    r.recv_out = STDOUT_FILENO;
+    status = relay_run(&r, send_on_fail, NULL, o.cmd);
+    if (o.progress) {
+        char line[512];
+
+        if (progress_line(line, sizeof(line)))
+            fprintf(stderr, "xlmig %s: done: %s\n", o.cmd, line);
+    }
+    if (status)
+        fprintf(stderr, "xlmig %s: the stream to %s failed%s\n", o.cmd,
+                label, r.recv_rc ? "; the receiving side did not finish"
+                                 : "");
+ out:
+    set_live(NULL);
+    libxlmig_channel_free(ch);
+    libxlmig_transport_free(t);
+    libxlmig_ctx_free(ctx);
+    return status;
+}
+
+/* ------------------------------------------------------------------ */
+/* channel-listen                                                     */
+/* ------------------------------------------------------------------ */
+
+struct xl_child {
+    pid_t pid;
+    int in_w;                   /* xl's stdin */
+    int out_r;                  /* xl's stdout */
+    int sock;
+};
+
+/* Start @path with @req's words after argv[0]; 0, or errno. */
+static int spawn_xl(const char *path, const struct xlmig__launch_req *req,
+                    struct xl_child *x)
+{
+    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 };
+    char *args[XLMIG__LAUNCH_ARGC_MAX + 1];
+    unsigned int i;
+    int err = 0;
+    ssize_t n;
+
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
+        pipe2(ep, O_CLOEXEC)) {
+        err = errno;
+        goto fail;
+    }
+    args[0] = (char *)path;
+    for (i = 1; i < req->argc; i++)
+        args[i] = req->argv[i];
+    args[req->argc] = NULL;
+
+    x->pid = fork();
+    if (x->pid < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (x->pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        if (dup2(in[0], STDIN_FILENO) < 0 ||
+            dup2(out[1], STDOUT_FILENO) < 0)
+            err = errno;
+        else if (strchr(path, '/'))
+            execv(path, args);
+        else
+            execvp(path, args);
+        if (!err)
+            err = errno;
+        n = write(ep[1], &err, sizeof(err));
+        (void)n;
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(ep[1]);
+    do {
+        n = read(ep[0], &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    if (n == (ssize_t)sizeof(err)) {
+        close(in[1]);
+        close(out[0]);
+        waitpid(x->pid, NULL, 0);
+        return err ? err : EIO;
+    }
+    x->in_w = in[1];
+    x->out_r = out[0];
+    return 0;
+ fail:
+    for (i = 0; i < 2; i++) {
+        if (in[i] >= 0) close(in[i]);
+        if (out[i] >= 0) close(out[i]);
+        if (ep[i] >= 0) close(ep[i]);
+    }
+    return err;
+}
+
+static void listen_on_fail(void *opaque)
+{
+    struct xl_child *x = opaque;
+
+    /* Unblock both threads; xl reads EOF and gives up on its own. */
+    shutdown(x->sock, SHUT_RDWR);
+}
+
+static void describe_status(char *buf, size_t len, int st)
+{
+    if (WIFEXITED(st))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(buf, len, "was killed by signal %d", WTERMSIG(st));
+    else
+        snprintf(buf, len, "ended with wait status 0x%x", st);
+}
+
+/* One connection, start to end; the exit status. */
+static int serve(struct opts *o, int fd, const char *peer)
+{
+    libxlmig_ctx *ctx = NULL;
+    libxlmig_transport *t = NULL;
+    libxlmig_channel *ch = NULL;
+    struct xlmig__launch_req *req = NULL;
+    struct xl_child x = { .pid = -1, .in_w = -1, .out_r = -1, .sock = fd };
+    const char *xl = o->xl ? o->xl : "xl";
+    char cmdline[512] = "", what[64];
+    struct relay r;
+    int rc, err, st = 0, status = 1;
+    unsigned int i;
+
+    if (make_ctx(o, &ctx)) {
+        close(fd);
+        return 1;
+    }
+    /* Here, in the process that serves this one connection. */
+    if (start_helpers(o)) {
+        close(fd);
+        goto out;
+    }
+    rc = open_transport(ctx, o, fd, true, peer, &t);
+    if (rc) goto out;
+    req = xlmig__zalloc(sizeof(*req));
+    if (!req) goto out;
+    rc = xlmig__launch_receive(ctx, t, peer, req);
+    if (rc) goto out;
+    for (i = 0; i < req->argc; i++) {
+        size_t l = strlen(cmdline);
+
+        snprintf(cmdline + l, sizeof(cmdline) - l, "%s%s", i ? " " : "",
+                 req->argv[i]);
+    }
+
+    err = spawn_xl(xl, req, &x);
+    if (err) {
+        char why[300];
+
+        snprintf(why, sizeof(why), "cannot run %s on the destination: %s",
+                 xl, strerror(err));
+        (void)xlmig__launch_reply(ctx, t, false, why);
+        fprintf(stderr, "xlmig channel-listen: %s (for %s)\n", why, peer);
+        goto out;
+    }
+    fprintf(stderr, "xlmig channel-listen: %s: running '%s' (pid %d)\n",
+            peer, cmdline, (int)x.pid);
+    rc = xlmig__launch_reply(ctx, t, true, NULL);
+    if (rc) goto out;
+    rc = libxlmig_channel_open(ctx, t, false, &o->ch, &ch);
+    t = NULL;                   /* the channel owns it */
+    if (rc) goto out;
+    set_live(ch);
+
+    memset(&r, 0, sizeof(r));
+    r.ch = ch;
+    r.send_in = x.out_r;
+    r.recv_out = x.in_w;
+    x.in_w = -1;                /* relay_recv closes it */
+    status = relay_run(&r, listen_on_fail, &x, o->cmd);
+ out:
+    if (x.in_w >= 0)
+        close(x.in_w);
+    if (x.pid > 0) {
+        while (waitpid(x.pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        describe_status(what, sizeof(what), st);
+        fprintf(stderr, "xlmig channel-listen: %s: '%s' %s%s\n", peer,
+                cmdline, what, status ? "; the stream failed" : "");
+        if (!WIFEXITED(st) || WEXITSTATUS(st))
+            status = 1;
+    }
+    if (x.out_r >= 0)
+        close(x.out_r);
+    set_live(NULL);
+    libxlmig_channel_free(ch);
+    libxlmig_transport_free(t);
+    free(req);
+    libxlmig_ctx_free(ctx);
+    return status;
+}
+
+static void peer_name_of(const struct sockaddr_storage *ss, char *buf,
+                         size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)ss;
+
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const void *)ss;
+
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
+    }
+}
+
+static int listen_socket(const struct opts *o, int *port_r)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE }, *res, *ai;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char port[16];
+    int fd = -1, one = 1, r, err = 0;
+
+    snprintf(port, sizeof(port), "%d", o->port);
+    r = getaddrinfo(o->bind, port, &hints, &res);
+    if (r) {
+        fprintf(stderr, "xlmig channel-listen: cannot resolve %s: %s\n",
+                o->bind ? o->bind : "*", gai_strerror(r));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, 16) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        fprintf(stderr, "xlmig channel-listen: cannot listen on %s port "
+                "%d: %s\n", o->bind ? o->bind : "all addresses", o->port,
+                strerror(err));
+        return -1;
+    }
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *port_r = ntohs(ss.ss_family == AF_INET6
+                    ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                    : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+static void reap(void)
+{
+    int st;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        char what[64];
+
+        describe_status(what, sizeof(what), st);
+        fprintf(stderr, "xlmig channel-listen: connection handler %d %s\n",
+                (int)pid, what);
+    }
+}
+
+int xlmig_cmd_channel_listen(int argc, char **argv)
+{
+    struct opts o;
+    int first, lfd, port = 0;
+
+    signal(SIGPIPE, SIG_IGN);
+    first = parse_opts(argc, argv, &o, false);
+    if (first == -2)
+        return 0;
+    if (first < 0)
+        return EXIT_USAGE;
+    if (first != argc) {
+        fprintf(stderr, "xlmig channel-listen: unexpected '%s'\n",
+                argv[first]);
+        usage(stderr, o.cmd);
+        return EXIT_USAGE;
+    }
+    if (o.control && !o.once) {
+        fprintf(stderr, "xlmig channel-listen: --control needs --once "
+                "(one stream per control socket)\n");
+        return EXIT_USAGE;
+    }
+    lfd = listen_socket(&o, &port);
+    if (lfd < 0)
+        return 1;
+    fprintf(stderr, "xlmig channel-listen: listening on %s port %d (%s)\n",
+            o.bind ? o.bind : "all addresses", port,
+            o.no_tls ? "no TLS" : o.tls.psk_file ? "TLS, pre-shared key"
+                                                 : "TLS, certificates");
+    if (o.port_file) {
+        FILE *f = fopen(o.port_file, "w");
+
+        if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f)) {
+            fprintf(stderr, "xlmig channel-listen: cannot write %s: %s\n",
+                    o.port_file, strerror(errno));
+            close(lfd);
+            return 1;
+        }
+    }
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+        char peer[80];
+        int fd;
+        pid_t pid;
+
+        if (!o.once) {
+            reap();
+            if (poll(&pfd, 1, 1000) <= 0)
+                continue;
+        }
+        fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            fprintf(stderr, "xlmig channel-listen: accept: %s\n",
+                    strerror(errno));
+            close(lfd);
+            return 1;
+        }
+        peer_name_of(&ss, peer, sizeof(peer));
+        if (o.once) {
+            close(lfd);
+            return serve(&o, fd, peer);
+        }
+        pid = fork();
+        if (pid < 0) {
+            fprintf(stderr, "xlmig channel-listen: fork: %s\n",
+                    strerror(errno));
+            close(fd);
+            continue;
+        }
+        if (pid == 0) {
+            close(lfd);
+            fflush(stderr);
+            _exit(serve(&o, fd, peer));
+        }
+        close(fd);
+    }
+}

@@ -70,8 +70,8 @@ $(XEN_HDR_OBJS): XEN_STD := -std=gnu11
 SHLIB := $(B)/libxlmig.so.$(VERSION)
 TOOLS := $(B)/xlmig $(B)/xlmig-xe
 
-.PHONY: all deps check check-unit check-fuzz check-xen bench demo install \
-        uninstall clean fuzz format
+.PHONY: all deps check check-unit check-fuzz check-integration check-xen \
+        bench demo install uninstall clean fuzz format
 
 all: $(B)/libxlmig.a $(SHLIB) $(TOOLS) $(B)/libxlmig.pc
 
@@ -152,6 +152,7 @@ check: deps
 	    $(B)/san/xlmig-xe $(FUZZERS) $(TEST_TOOLS)
 	@tests/summarize.sh check "$(MAKE) --no-print-directory check-unit" \
 	    "$(MAKE) --no-print-directory check-fuzz" \
+	    "$(MAKE) --no-print-directory check-integration" \
 	    "tests/install-test.sh"
 
 # Every runner prints cmocka's summary; run-tests.sh adds one line for all.
@@ -159,6 +160,11 @@ check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe $(TEST_TOOLS)
 	@XLMIG_BIN=$(B)/san/xlmig XLMIG_XE_BIN=$(B)/san/xlmig-xe \
 	    XLMIG_SRCDIR=$(CURDIR) XLMIG_BUILDDIR=$(CURDIR)/$(B) \
 	    tests/run-tests.sh $(TESTS)
+
+# End-to-end runs of the CLIs on 127.0.0.1 (tests/integration/test-*.sh).
+check-integration: $(B)/san/xlmig $(TEST_TOOLS)
+	@XLMIG_BIN=$(CURDIR)/$(B)/san/xlmig XLMIG_SRCDIR=$(CURDIR) \
+	    XLMIG_BUILDDIR=$(CURDIR)/$(B) tests/integration/run.sh
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_CFLAGS := $(BASE_CFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -125,7 +125,7 @@ start_host() {
     xen_args+=" dom0_mem=${DOM0_MEM[n]},max:${DOM0_MEM[n]} dom0_max_vcpus=2"
     xen_args+=" noreboot console_timestamps=boot"
     # No commas here: QEMU splits the -initrd list on them.
-    dom0_args="console=hvc0 earlyprintk=xen loglevel=4"
+    dom0_args="console=hvc0 earlyprintk=xen loglevel=${XENHOST_DOM0_LOGLEVEL:-4}"
     dom0_args+=" xenhost.host=$n xenhost.hosts=$HOSTS"
     net=(-nic none)
     if [ "$HOSTS" = 2 ]; then

@@ -111,10 +111,12 @@ wait_tick() {
 }
 
 # disk_tick FILE: the TICK number the guest last wrote to its disk image
-# (at 1 MiB), read with qemu-io; empty if none.
+# (at 1 MiB), read with qemu-io; empty if none.  qemu-io's dump shows the
+# bytes as hex and as text, where it prints '-' as '.'.
 disk_tick() {
-    qemu-io -r -f qcow2 -c 'read -v 1048576 16' "$1" 2>/dev/null |
-        sed -n 's/.*TICK-\([0-9]\{8\}\).*/\1/p' | head -1 | sed 's/^0*\([0-9]\)/\1/'
+    qemu-io -r -f qcow2 -c 'read -v 1048576 16' "$1" |
+        sed -n 's/.*TICK.\([0-9]\{8\}\).*/\1/p' | head -1 |
+        sed 's/^0*\([0-9]\)/\1/'
 }
 
 # dump_guest NAME: what a person debugging a failure wants to see.
@@ -136,4 +138,75 @@ wait_file() {
         _wf_n=$((_wf_n + 1))
     done
     return 1
+}
+
+# ---------------------------------------------------------------- two hosts
+#
+# Host 2 runs tests/receiver.sh.  The hosts talk through the 9p share:
+#   host 2 -> $SHARED/.h2-ready         its migration receiver listens
+#   host 2 -> $SHARED/h2-console/       copies of its guest console logs
+#   host 1 -> $SHARED/h2-destroy        "please destroy guest NAME" ...
+#   host 2 -> $SHARED/h2-destroyed      ... done (console copies final)
+#   dom0-init -> $SHARED/.hostN-exit    host N's test script has ended
+# and the guest's memory goes over the emulated link, 10.77.0.1 -> .2.
+
+H2_CONSOLE=$SHARED/h2-console
+
+# remote_migrate NAME DISK: live-migrate guest NAME to host 2, then check it
+# keeps running there and that its disk (on the share) has the ticks it
+# wrote on host 2.  Sets REMOTE_DETAIL; returns 0 if all of that holds.
+remote_migrate() {
+    _rm_name=$1 _rm_disk=$2
+    REMOTE_DETAIL=""
+    say "waiting for host 2's migration receiver"
+    if ! wait_file "$SHARED/.h2-ready" 600; then
+        REMOTE_DETAIL="host 2 never became ready"
+        return 1
+    fi
+    if ! busybox ping -c 1 -W 10 10.77.0.2 >/dev/null 2>&1; then
+        REMOTE_DETAIL="10.77.0.2 does not answer ping"
+        return 1
+    fi
+    _rm_t0=$(guest_tick "$_rm_name")
+    say "live-migrating $_rm_name (at tick $_rm_t0) to host 2 over 10.77.0.2:$MIGRATE_PORT"
+    _rm_start=$(uptime_s)
+    # -s "": xl runs the "host" argument itself as the transport to the
+    # receiver (socat into host 2's "xl migrate-receive").
+    timeout 600 xl migrate -s "" "$_rm_name" \
+        "socat - TCP:10.77.0.2:$MIGRATE_PORT"
+    _rm_rc=$?
+    _rm_took=$(elapsed "$_rm_start")
+    say "xl migrate exited $_rm_rc after ${_rm_took}s"
+    if [ "$_rm_rc" -ne 0 ]; then
+        REMOTE_DETAIL="xl migrate failed (rc=$_rm_rc)"
+        dump_guest "$_rm_name"
+        return 1
+    fi
+    if xl domid "$_rm_name" >/dev/null 2>&1; then
+        REMOTE_DETAIL="$_rm_name still exists on host 1 after migration"
+        return 1
+    fi
+    say "watching $_rm_name's ticks on host 2 (console copies in $H2_CONSOLE)"
+    if ! wait_tick "$_rm_name" $((_rm_t0 + 2)) 180 "$H2_CONSOLE"; then
+        REMOTE_DETAIL="no ticks past $_rm_t0 on host 2 (saw: $(guest_tick "$_rm_name" "$H2_CONSOLE"))"
+        guest_log "$_rm_name" "$H2_CONSOLE" | tail -n 10 | sed 's/^/### | /'
+        return 1
+    fi
+    _rm_boots=$(guest_boots "$_rm_name" "$H2_CONSOLE")
+    # Stop the guest on host 2 so its disk is quiet, then read the disk.
+    echo "$_rm_name" > "$SHARED/h2-destroy"
+    if ! wait_file "$SHARED/h2-destroyed" 120; then
+        REMOTE_DETAIL="host 2 did not destroy the guest"
+        return 1
+    fi
+    _rm_last=$(guest_tick "$_rm_name" "$H2_CONSOLE")
+    _rm_dtick=$(disk_tick "$_rm_disk")
+    say "after the migration: tick before $_rm_t0, last tick on host 2 $_rm_last, disk says TICK-$_rm_dtick, boots on host 2 $_rm_boots"
+    REMOTE_DETAIL="migrate ${_rm_took}s, ticks $_rm_t0 -> $_rm_last on host 2, disk TICK-$_rm_dtick"
+    [ "$_rm_boots" = 0 ] || { REMOTE_DETAIL="$REMOTE_DETAIL, guest rebooted"; return 1; }
+    # The guest prints a tick, then writes it: the disk may be one behind.
+    [ -n "$_rm_dtick" ] && [ "$_rm_dtick" -gt $((_rm_t0 + 2)) ] &&
+        [ "$_rm_dtick" -ge $((_rm_last - 1)) ] ||
+        { REMOTE_DETAIL="$REMOTE_DETAIL: disk does not hold the ticks written on host 2"; return 1; }
+    return 0
 }

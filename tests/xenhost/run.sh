@@ -37,6 +37,11 @@ DOM0_MEM=("" "${XENHOST_DOM0_MEM1:-1536M}" "${XENHOST_DOM0_MEM2:-1024M}")
 QEMU_CPU=qemu64,+svm,+npt   # +svm,+npt: Xen gets HAP, which PVH guests need
 TAIL_LINES=80               # console lines shown per host on failure
 GRACE=90                    # seconds host 2 may outlive host 1
+# Now and then a nested boot stalls before dom0's /init runs (every vCPU
+# idle, nothing on the console).  A host that has not reached /init after
+# BOOT_LIMIT seconds is restarted, at most BOOT_RETRIES times.
+BOOT_LIMIT=${XENHOST_BOOT_LIMIT:-180}
+BOOT_RETRIES=2
 
 T0=${EPOCHREALTIME/./}
 # since_start: seconds since run.sh started, one decimal, without forking.
@@ -125,7 +130,7 @@ start_host() {
     xen_args+=" dom0_mem=${DOM0_MEM[n]},max:${DOM0_MEM[n]} dom0_max_vcpus=2"
     xen_args+=" noreboot console_timestamps=boot"
     # No commas here: QEMU splits the -initrd list on them.
-    dom0_args="console=hvc0 earlyprintk=xen loglevel=${XENHOST_DOM0_LOGLEVEL:-4}"
+    dom0_args="console=hvc0 earlyprintk=xen loglevel=${XENHOST_DOM0_LOGLEVEL:-6}"
     dom0_args+=" xenhost.host=$n xenhost.hosts=$HOSTS"
     net=(-nic none)
     if [ "$HOSTS" = 2 ]; then
@@ -150,6 +155,8 @@ start_host() {
         echo "${PIPESTATUS[0]}" > "$RUNDIR/qemu-h$n.rc"
     ) &
     HOST_JOB[n]=$!
+    BOOT_START[n]=$SECONDS
+    KILLED[n]=0
     log "host $n booting (QEMU -m ${MEM[n]}, dom0_mem=${DOM0_MEM[n]}), console: $LOGDIR/h$n-serial.log"
 }
 
@@ -158,7 +165,7 @@ stop_host() {
     local n=$1 pid
     pid=$(cat "$RUNDIR/qemu-h$n.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ]; then
-        kill "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null && KILLED[n]=1
     fi
     if [ -n "${HOST_JOB[n]:-}" ]; then
         wait "${HOST_JOB[n]}" 2>/dev/null || true
@@ -170,9 +177,36 @@ cleanup() {
     local n
     for n in 1 2; do stop_host "$n"; done
 }
+
+# booted N: host N's dom0 has reached /init.
+booted() { grep -aq '### .*DOM0-INIT host' "$LOGDIR/h$1-serial.log" 2>/dev/null; }
+
+# reboot_stalled N: restart host N if its boot stalled (see BOOT_LIMIT).
+reboot_stalled() {
+    local n=$1 try
+    booted "$n" && return 0
+    [ $((SECONDS - BOOT_START[n])) -ge "$BOOT_LIMIT" ] || return 0
+    try=$((BOOT_TRIES[n] + 1))
+    if [ "$try" -gt "$BOOT_RETRIES" ]; then
+        log "host $n: dom0 did not start in ${BOOT_LIMIT}s, giving up"
+        return 1
+    fi
+    BOOT_TRIES[n]=$try
+    log "host $n: dom0 did not start in ${BOOT_LIMIT}s: restarting it (retry $try of $BOOT_RETRIES)"
+    stop_host "$n"
+    mv "$LOGDIR/h$n-serial.log" "$LOGDIR/h$n-serial.stalled-$try.log"
+    mv "$LOGDIR/h$n-qemu.err" "$LOGDIR/h$n-qemu.stalled-$try.err"
+    rm -f "$RUNDIR/qemu-h$n.rc"
+    start_host "$n"
+}
+
 HOST_JOB=("" "" "")
+BOOT_START=(0 0 0)
+BOOT_TRIES=(0 0 0)
+KILLED=(0 0 0)              # 1: we stopped that QEMU, its status is ours
+INTERRUPTED=0
 trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
+trap 'INTERRUPTED=1' INT TERM
 
 [ "$HOSTS" = 2 ] && pick_ports
 # Host 2 first: it only has to be ready by the time host 1 migrates to it.
@@ -195,6 +229,15 @@ while :; do
         log "timeout after ${TIMEOUT}s: stopping the hosts"
         break
     fi
+    if [ "$INTERRUPTED" = 1 ]; then
+        log "interrupted: stopping the hosts"
+        break
+    fi
+    stalled=0
+    for n in $(seq "$HOSTS"); do
+        alive "$n" && { reboot_stalled "$n" || stalled=1; }
+    done
+    [ "$stalled" = 0 ] || break
     # Host 2 serves host 1; once host 1 is gone it gets a grace period.
     if ! alive 1 && [ "$HOSTS" = 2 ]; then
         [ -n "$h1_end" ] || h1_end=$SECONDS
@@ -219,7 +262,7 @@ for n in $(seq "$HOSTS"); do
     f=$LOGDIR/h$n-serial.log
     touch "$f"
     rc=$(cat "$RUNDIR/qemu-h$n.rc" 2>/dev/null || echo none)
-    if [ "$rc" != 0 ] && [ "$rc" != none ] && [ "$TIMED_OUT" = 0 ]; then
+    if [ "$rc" != 0 ] && [ "$rc" != none ] && [ "${KILLED[n]}" = 0 ]; then
         ERRORS+=("host $n: QEMU exited with status $rc: $(tail -n 3 "$LOGDIR/h$n-qemu.err" | tr '\n' ' ')")
     elif [ -s "$LOGDIR/h$n-qemu.err" ] && grep -qi error "$LOGDIR/h$n-qemu.err"; then
         ERRORS+=("host $n: QEMU error: $(grep -i error "$LOGDIR/h$n-qemu.err" | head -3 | tr '\n' ' ')")
@@ -247,6 +290,11 @@ for n in $(seq "$HOSTS"); do
     done
 done
 [ "$TIMED_OUT" = 0 ] || ERRORS+=("timeout: the run took longer than ${TIMEOUT}s")
+[ "$INTERRUPTED" = 0 ] || ERRORS+=("interrupted")
+for n in $(seq "$HOSTS"); do
+    [ "${BOOT_TRIES[n]}" = 0 ] ||
+        log "note: host $n needed ${BOOT_TRIES[n]} restart(s) of a stalled boot"
+done
 FAIL=$((FAIL + ${#ERRORS[@]}))
 
 if [ "$FAIL" -gt 0 ]; then

@@ -210,3 +210,17 @@ remote_migrate() {
         { REMOTE_DETAIL="$REMOTE_DETAIL: disk does not hold the ticks written on host 2"; return 1; }
     return 0
 }
+
+# watch_ticks NAME [DIR]: print each new tick of guest NAME until killed
+# (run it in the background while something else happens).
+watch_ticks() {
+    _wa_last=""
+    while :; do
+        _wa_t=$(guest_tick "$1" "$2")
+        if [ -n "$_wa_t" ] && [ "$_wa_t" != "$_wa_last" ]; then
+            say "guest $1: GUEST-TICK $_wa_t${2:+ (log in $2)}"
+            _wa_last=$_wa_t
+        fi
+        sleep 1
+    done
+}

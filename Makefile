@@ -115,7 +115,7 @@ $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-channel.o: tools/cmd-channel.h
 
 # ---------------------------------------------------------------- tests
-$(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h)
+$(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h tests/tools/*.c)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(SAN_CFLAGS) $(XEN_STD) -Itests/unit -c $< -o $@
@@ -201,9 +201,17 @@ demo: deps
 	scripts/demo.sh --overlay $(B)/dom0-root
 
 # ---------------------------------------------------------------- bench
+BENCH_SRCS := $(wildcard tests/bench/bench-*.c)
+BENCHES    := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
+
+$(B)/bench/%: $(B)/tests/bench/%.o $(B)/libxlmig.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@tests/bench/run-bench.sh
+	@$(MAKE) --no-print-directory all $(BENCHES) $(TEST_TOOLS)
+	@B=$(B) tests/bench/run-bench.sh
 
 # ---------------------------------------------------------------- install
 install: all

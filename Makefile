@@ -238,3 +238,6 @@ format:
 
 clean:
 	rm -rf $(B)
+
+# Keep intermediate objects (tests, benches) so rebuilds stay incremental.
+.SECONDARY:

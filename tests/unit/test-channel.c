@@ -18,17 +18,13 @@
 #include "channel-format.h"
 #include "internal.h"
 #include "transport.h"
+#include "testio.h"
 #include "testutil.h"
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 /* ---- helpers ------------------------------------------------------ */
-
-struct blob {
-    uint8_t *data;
-    size_t len;
-};
 
 /* Pseudo-random, compressible-ish test data with zero pages. */
 static struct blob make_data(size_t len, unsigned int seed)
@@ -48,46 +44,6 @@ static struct blob make_data(size_t len, unsigned int seed)
             b.data[i] = (uint8_t)(seed >> 16);     /* noise */
     }
     return b;
-}
-
-struct pump {
-    int fd;
-    const uint8_t *data;        /* write this, then close fd */
-    size_t len;
-    struct blob got;            /* or read all of fd into this */
-};
-
-static void *writer_thread(void *arg)
-{
-    struct pump *p = arg;
-
-    /* The other side may stop reading early (bad-input cases): fine. */
-    if (p->len)
-        (void)xlmig__write_all(p->fd, p->data, p->len);
-    close(p->fd);
-    return NULL;
-}
-
-static void *reader_thread(void *arg)
-{
-    struct pump *p = arg;
-    size_t cap = 1 << 16;
-    ssize_t r;
-
-    p->got.data = malloc(cap);
-    p->got.len = 0;
-    for (;;) {
-        if (p->got.len == cap) {
-            cap *= 2;
-            p->got.data = realloc(p->got.data, cap);
-        }
-        r = read(p->fd, p->got.data + p->got.len, cap - p->got.len);
-        if (r <= 0)
-            break;
-        p->got.len += (size_t)r;
-    }
-    close(p->fd);
-    return NULL;
 }
 
 struct side {
@@ -180,8 +136,8 @@ static struct blob round_trip(const libxlmig_channel_params *p,
                           .len = in->len };
     drain = (struct pump){ .fd = out_pipe[0] };
     sj = (struct sendjob){ .ch = snd.ch, .fd = in_pipe[0] };
-    pthread_create(&tf, NULL, writer_thread, &feed);
-    pthread_create(&td, NULL, reader_thread, &drain);
+    pthread_create(&tf, NULL, pump_feed_main, &feed);
+    pthread_create(&td, NULL, pump_drain_main, &drain);
     pthread_create(&ts, NULL, send_thread, &sj);
     rrc = libxlmig_channel_recv_fd(rcv.ch, out_pipe[1]);
     close(out_pipe[1]);
@@ -358,7 +314,7 @@ static struct blob capture_stream(const struct blob *in, const char *codec,
     xlmig__put_be32(hello + 24, XLMIG__OUT_MAX);
     assert_int_equal(xlmig__write_all(sv[1], hello, sizeof(hello)), 0);
     cap = (struct pump){ .fd = sv[1] };
-    pthread_create(&tc, NULL, reader_thread, &cap);
+    pthread_create(&tc, NULL, pump_drain_main, &cap);
     assert_int_equal(libxlmig_transport_fd_new(snd.ctx, sv[0], sv[0],
                                                &snd.t), 0);
     assert_int_equal(libxlmig_channel_open(snd.ctx, snd.t, true, &p,
@@ -366,7 +322,7 @@ static struct blob capture_stream(const struct blob *in, const char *codec,
     assert_int_equal(pipe2(in_pipe, O_CLOEXEC), 0);
     feed = (struct pump){ .fd = in_pipe[1], .data = in->data,
                           .len = in->len };
-    pthread_create(&tf, NULL, writer_thread, &feed);
+    pthread_create(&tf, NULL, pump_feed_main, &feed);
     sj = (struct sendjob){ .ch = snd.ch, .fd = in_pipe[0] };
     send_thread(&sj);
     pthread_join(tf, NULL);
@@ -412,14 +368,14 @@ static int feed_receiver(const struct blob *wire, char *err, size_t elen,
     side_init(&rcv, false);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     feed = (struct pump){ .fd = sv[1], .data = wire->data, .len = wire->len };
-    pthread_create(&tf, NULL, writer_thread, &feed);
+    pthread_create(&tf, NULL, pump_feed_main, &feed);
     assert_int_equal(libxlmig_transport_fd_new(rcv.ctx, sv[0], sv[0],
                                                &rcv.t), 0);
     rc = libxlmig_channel_open(rcv.ctx, rcv.t, false, NULL, &rcv.ch);
     if (!rc) {
         assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
         drain = (struct pump){ .fd = out_pipe[0] };
-        pthread_create(&td, NULL, reader_thread, &drain);
+        pthread_create(&td, NULL, pump_drain_main, &drain);
         rc = libxlmig_channel_recv_fd(rcv.ch, out_pipe[1]);
         close(out_pipe[1]);
         pthread_join(td, NULL);

@@ -15,49 +15,7 @@
 #include "../tools/gen-stream.c"
 
 #include "testutil.h"
-
-struct mem {
-    uint8_t *p;
-    size_t len, cap;
-    uint64_t page_off[2048];
-    uint64_t page_pfn[2048];
-    size_t npages;
-};
-
-static int mem_write(void *opaque, const void *p, size_t n)
-{
-    struct mem *m = opaque;
-
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 65536;
-
-        while (cap < m->len + n)
-            cap *= 2;
-        m->p = realloc(m->p, cap);
-        assert_non_null(m->p);
-        m->cap = cap;
-    }
-    memcpy(m->p + m->len, p, n);
-    m->len += n;
-    return 0;
-}
-
-static void mem_page_at(void *opaque, uint64_t off, uint64_t pfn)
-{
-    struct mem *m = opaque;
-
-    assert_true(m->npages < sizeof(m->page_off) / sizeof(m->page_off[0]));
-    m->page_off[m->npages] = off;
-    m->page_pfn[m->npages] = pfn;
-    m->npages++;
-}
-
-static void mem_free(struct mem *m)
-{
-    if (m)
-        free(m->p);
-    free(m);
-}
+#include "testmem.h"
 
 static struct mem *gen(uint64_t npages, const char *rounds, unsigned batch,
                        int layer, bool trailer)
@@ -65,10 +23,9 @@ static struct mem *gen(uint64_t npages, const char *rounds, unsigned batch,
     struct gs_opts o;
     struct gs_stats st;
     struct gs_sink k = { 0 };
-    struct mem *m = calloc(1, sizeof(*m));
+    struct mem *m = mem_new();
     uint8_t *img = gs_synthetic(npages, 5);
 
-    assert_non_null(m);
     assert_non_null(img);
     gs_opts_default(&o);
     o.batch = batch;
@@ -79,6 +36,8 @@ static struct mem *gen(uint64_t npages, const char *rounds, unsigned batch,
     k.page_at = mem_page_at;
     k.opaque = m;
     assert_int_equal(gs_generate(img, npages, &o, &k, &st), 0);
+    /* Every page position is recorded, to compare against. */
+    assert_true(m->npages <= MEM_MAX_PAGES);
     free(img);
     return m;
 }

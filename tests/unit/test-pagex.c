@@ -13,62 +13,11 @@
 #include "../tools/gen-stream.c"
 
 #include "testutil.h"
+#include "testmem.h"
 
 #define OPS_LIMIT (64u << 20)
 
 /* ------------------------------------------------------------ helpers */
-
-struct mem {
-    uint8_t *p;
-    size_t len, cap;
-    uint64_t page_off[4096];        /* offsets of pages, when recorded */
-    uint64_t page_pfn[4096];
-    size_t npages;
-};
-
-static int mem_write(void *opaque, const void *p, size_t n)
-{
-    struct mem *m = opaque;
-
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 65536;
-
-        while (cap < m->len + n)
-            cap *= 2;
-        m->p = realloc(m->p, cap);
-        assert_non_null(m->p);
-        m->cap = cap;
-    }
-    memcpy(m->p + m->len, p, n);
-    m->len += n;
-    return 0;
-}
-
-static void mem_page_at(void *opaque, uint64_t off, uint64_t pfn)
-{
-    struct mem *m = opaque;
-
-    if (m->npages < sizeof(m->page_off) / sizeof(m->page_off[0])) {
-        m->page_off[m->npages] = off;
-        m->page_pfn[m->npages] = pfn;
-    }
-    m->npages++;
-}
-
-static struct mem *mem_new(void)
-{
-    struct mem *m = calloc(1, sizeof(*m));
-
-    assert_non_null(m);
-    return m;
-}
-
-static void mem_free(struct mem *m)
-{
-    if (m)
-        free(m->p);
-    free(m);
-}
 
 /* A stream from a synthetic image of @npages pages. */
 static struct mem *gen(uint64_t npages, const char *rounds, unsigned batch,

@@ -19,6 +19,7 @@
 
 #include "internal.h"
 #include "transport.h"
+#include "testio.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -126,11 +127,6 @@ static void tls_pair(struct end *srv, struct end *cli)
 
 /* ---- data both ways through a channel ------------------------------ */
 
-struct blob {
-    uint8_t *data;
-    size_t len;
-};
-
 static struct blob make_data(size_t len, unsigned int seed)
 {
     struct blob b = { malloc(len), len };
@@ -141,43 +137,6 @@ static struct blob make_data(size_t len, unsigned int seed)
         b.data[i] = (i / 4096) % 3 == 0 ? 0 : (uint8_t)(seed >> 16);
     }
     return b;
-}
-
-struct pump {
-    int fd;
-    const struct blob *in;      /* write this, then close */
-    struct blob got;            /* or read everything into this */
-};
-
-static void *feed_thread(void *arg)
-{
-    struct pump *p = arg;
-
-    (void)xlmig__write_all(p->fd, p->in->data, p->in->len);
-    close(p->fd);
-    return NULL;
-}
-
-static void *drain_thread(void *arg)
-{
-    struct pump *p = arg;
-    size_t cap = 1 << 16;
-    ssize_t r;
-
-    p->got.data = malloc(cap);
-    p->got.len = 0;
-    for (;;) {
-        if (p->got.len == cap) {
-            cap *= 2;
-            p->got.data = realloc(p->got.data, cap);
-        }
-        r = read(p->fd, p->got.data + p->got.len, cap - p->got.len);
-        if (r <= 0)
-            break;
-        p->got.len += (size_t)r;
-    }
-    close(p->fd);
-    return NULL;
 }
 
 struct io {
@@ -249,18 +208,18 @@ static void channel_both_ways(struct end *srv, struct end *cli,
     assert_int_equal(pipe2(b, O_CLOEXEC), 0);
     assert_int_equal(pipe2(c, O_CLOEXEC), 0);
     assert_int_equal(pipe2(d, O_CLOEXEC), 0);
-    feed_fwd = (struct pump){ .fd = a[1], .in = fwd };
-    feed_back = (struct pump){ .fd = c[1], .in = back };
+    feed_fwd = (struct pump){ .fd = a[1], .data = fwd->data, .len = fwd->len };
+    feed_back = (struct pump){ .fd = c[1], .data = back->data, .len = back->len };
     drain_fwd = (struct pump){ .fd = b[0] };
     drain_back = (struct pump){ .fd = d[0] };
     io[0] = (struct io){ os.ch, a[0], true, 0 };
     io[1] = (struct io){ os.ch, d[1], false, 0 };
     io[2] = (struct io){ orv.ch, b[1], false, 0 };
     io[3] = (struct io){ orv.ch, c[0], true, 0 };
-    pthread_create(&th[0], NULL, feed_thread, &feed_fwd);
-    pthread_create(&th[1], NULL, feed_thread, &feed_back);
-    pthread_create(&th[2], NULL, drain_thread, &drain_fwd);
-    pthread_create(&th[3], NULL, drain_thread, &drain_back);
+    pthread_create(&th[0], NULL, pump_feed_main, &feed_fwd);
+    pthread_create(&th[1], NULL, pump_feed_main, &feed_back);
+    pthread_create(&th[2], NULL, pump_drain_main, &drain_fwd);
+    pthread_create(&th[3], NULL, pump_drain_main, &drain_back);
     for (i = 0; i < 4; i++)
         pthread_create(&th[4 + i], NULL, io_thread, &io[i]);
     for (i = 0; i < 8; i++)

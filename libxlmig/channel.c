@@ -53,7 +53,10 @@ struct job {
     struct xlmig__buf in;           /* stream bytes; the first out_len go */
     uint32_t out_len;
     struct xlmig__buf ops;          /* page ops, when flags has PAGE */
-    struct xlmig__buf wire;         /* header + payload, ready to write */
+    struct xlmig__buf wire;         /* header, then the compressed payload */
+    const uint8_t *payload;         /* wire.data + 40, or the raw bytes
+                                       themselves for codec none */
+    size_t payload_len;
     unsigned int codec;             /* chosen by the worker */
 };
 
@@ -371,7 +374,7 @@ static void sender_fail(struct sender *s, int rc)
 static void frame_seal(struct job *j, uint32_t raw_len, uint64_t data_csum)
 {
     uint8_t *h = j->wire.data;
-    uint32_t wire_len = (uint32_t)(j->wire.len - XLMIG__FRAME_HDR_LEN);
+    uint32_t wire_len = (uint32_t)j->payload_len;
     XXH3_state_t st;
 
     XXH3_INITSTATE(&st);
@@ -386,7 +389,7 @@ static void frame_seal(struct job *j, uint32_t raw_len, uint64_t data_csum)
     xlmig__put_be64(h + 24, data_csum);
     XXH3_64bits_reset(&st);
     XXH3_64bits_update(&st, h, 32);
-    XXH3_64bits_update(&st, h + XLMIG__FRAME_HDR_LEN, wire_len);
+    XXH3_64bits_update(&st, j->payload, wire_len);
     xlmig__put_be64(h + 32, XXH3_64bits_digest(&st));
 }
 
@@ -418,7 +421,9 @@ static int encode_job(struct worker *w, struct job *j)
                                    XLMIG__FRAME_HDR_LEN + XLMIG__ABORT_MAX);
             if (rc) return rc;
         }
-        frame_seal(j, (uint32_t)(j->wire.len - XLMIG__FRAME_HDR_LEN),
+        j->payload = j->wire.data + XLMIG__FRAME_HDR_LEN;
+        j->payload_len = j->wire.len - XLMIG__FRAME_HDR_LEN;
+        frame_seal(j, (uint32_t)j->payload_len,
                    XXH3_64bits(j->in.data, j->in.len));
         return 0;
     }
@@ -431,26 +436,36 @@ static int encode_job(struct worker *w, struct job *j)
         xlmig__adapt_choose(ch->adapt, &c, &level);
     if (!w->codec_state[c->id] && c->state_new(&w->codec_state[c->id]))
         return LIBXLMIG_ERR_NO_MEMORY;
-    rc = xlmig__buf_reserve(&j->wire, XLMIG__FRAME_HDR_LEN + c->bound(raw_len),
+    /* Codec none sends raw where it lies: no copy, so no room needed. */
+    rc = xlmig__buf_reserve(&j->wire, XLMIG__FRAME_HDR_LEN +
+                            (c->id == XLMIG__CODEC_NONE ? 0
+                                                        : c->bound(raw_len)),
                             XLMIG__FRAME_HDR_LEN + XLMIG__WIRE_MAX * 2);
     if (rc) return rc;
     if (ch->adaptive)
         t0 = now_ns();
-    rc = c->encode(w->codec_state[c->id], level, raw, raw_len,
-                   j->wire.data + XLMIG__FRAME_HDR_LEN,
-                   j->wire.cap - XLMIG__FRAME_HDR_LEN, &wlen);
-    if (rc) return rc;
+    if (c->id == XLMIG__CODEC_NONE) {
+        wlen = raw_len;
+    } else {
+        rc = c->encode(w->codec_state[c->id], level, raw, raw_len,
+                       j->wire.data + XLMIG__FRAME_HDR_LEN,
+                       j->wire.cap - XLMIG__FRAME_HDR_LEN, &wlen);
+        if (rc) return rc;
+    }
     if (ch->adaptive)
         xlmig__adapt_report_encode(ch->adapt, c, level, raw_len, wlen,
                                    now_ns() - t0);
-    if (wlen >= raw_len && c->id != XLMIG__CODEC_NONE) {
-        /* Incompressible: send it as it is rather than larger. */
-        c = &xlmig__codec_none;
-        memcpy(j->wire.data + XLMIG__FRAME_HDR_LEN, raw, raw_len);
-        wlen = raw_len;
-    }
     j->codec = c->id;
-    j->wire.len = XLMIG__FRAME_HDR_LEN + wlen;
+    j->wire.len = XLMIG__FRAME_HDR_LEN;
+    if (c->id == XLMIG__CODEC_NONE || wlen >= raw_len) {
+        /* Sent as it is (incompressible data goes so too, not larger). */
+        j->codec = XLMIG__CODEC_NONE;
+        j->payload = raw;
+        j->payload_len = raw_len;
+    } else {
+        j->payload = j->wire.data + XLMIG__FRAME_HDR_LEN;
+        j->payload_len = wlen;
+    }
     frame_seal(j, (uint32_t)raw_len, data_csum);
     return 0;
 }
@@ -538,7 +553,7 @@ static void progress_out(libxlmig_channel *ch, const struct job *j)
     uint64_t t = now_ns();
 
     pthread_mutex_lock(&ch->plock);
-    ch->prog.bytes_out += j->wire.len;
+    ch->prog.bytes_out += XLMIG__FRAME_HDR_LEN + j->payload_len;
     ch->prog.frames_out++;
     ch->prog.bytes_in += j->type == XLMIG__FRAME_DATA ? j->out_len : 0;
     if (!ch->rate_t0_ns) {
@@ -577,18 +592,21 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&s->lock);
 
         t0 = now_ns();
-        for (off = 0; off < j->wire.len && !rc; off += WRITE_PIECE) {
-            size_t n = j->wire.len - off < WRITE_PIECE ? j->wire.len - off
-                                                       : WRITE_PIECE;
+        bucket_take(ch, &b, XLMIG__FRAME_HDR_LEN);
+        rc = ch->t->ops->write(ch->t, j->wire.data, XLMIG__FRAME_HDR_LEN);
+        for (off = 0; off < j->payload_len && !rc; off += WRITE_PIECE) {
+            size_t n = j->payload_len - off < WRITE_PIECE
+                           ? j->payload_len - off : WRITE_PIECE;
 
             bucket_take(ch, &b, n);
-            rc = ch->t->ops->write(ch->t, j->wire.data + off, n);
+            rc = ch->t->ops->write(ch->t, j->payload + off, n);
         }
         if (!rc) {
             progress_out(ch, j);
             if (ch->adaptive)
-                xlmig__adapt_report_write(ch->adapt, j->wire.len,
-                                          now_ns() - t0);
+                xlmig__adapt_report_write(
+                    ch->adapt, XLMIG__FRAME_HDR_LEN + j->payload_len,
+                    now_ns() - t0);
         }
 
         pthread_mutex_lock(&s->lock);
@@ -925,6 +943,7 @@ static int recv_frame(struct receiver *r, const uint8_t **data_r,
     uint32_t wire_len, raw_len, out_len;
     uint64_t seq, data_csum, frame_csum;
     const struct xlmig__codec_ops *c;
+    const uint8_t *raw;
     XXH3_state_t st;
     size_t got;
     uint8_t type, codec, flags;
@@ -1025,23 +1044,32 @@ static int recv_frame(struct receiver *r, const uint8_t **data_r,
     }
 
     c = xlmig__codecs[codec];
-    if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
-        return LIBXLMIG_ERR_NO_MEMORY;
-    r->raw.len = 0;
-    rc = xlmig__buf_reserve(&r->raw, raw_len, XLMIG__RAW_MAX);
-    if (rc) return rc;
-    rc = c->decode(r->codec_state[codec], r->wire.data, wire_len,
-                   r->raw.data, raw_len);
-    if (rc)
-        return FRAME_ERR(r, "%s payload does not decode to %" PRIu32
-                         " bytes", c->name, raw_len);
-    r->raw.len = raw_len;
+    if (codec == XLMIG__CODEC_NONE) {
+        /* Used where it lies: no copy. */
+        if (wire_len != raw_len)
+            return FRAME_ERR(r, "none payload does not decode to %" PRIu32
+                             " bytes", raw_len);
+        raw = r->wire.data;
+    } else {
+        if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
+            return LIBXLMIG_ERR_NO_MEMORY;
+        r->raw.len = 0;
+        rc = xlmig__buf_reserve(&r->raw, raw_len, XLMIG__RAW_MAX);
+        if (rc) return rc;
+        rc = c->decode(r->codec_state[codec], r->wire.data, wire_len,
+                       r->raw.data, raw_len);
+        if (rc)
+            return FRAME_ERR(r, "%s payload does not decode to %" PRIu32
+                             " bytes", c->name, raw_len);
+        r->raw.len = raw_len;
+        raw = r->raw.data;
+    }
 
     if (flags & XLMIG__FRAME_FLAG_PAGE) {
         char why[256] = "";
 
         r->out.len = 0;
-        rc = xlmig__pagex_decode(r->px, r->raw.data, raw_len, &r->out,
+        rc = xlmig__pagex_decode(r->px, raw, raw_len, &r->out,
                                  out_len, why, sizeof(why));
         if (rc)
             return FRAME_ERR(r, "page ops rejected: %s", why);
@@ -1050,7 +1078,7 @@ static int recv_frame(struct receiver *r, const uint8_t **data_r,
                              PRIu32, r->out.len, out_len);
         *data_r = r->out.data;
     } else {
-        *data_r = r->raw.data;
+        *data_r = raw;
     }
     if (XXH3_64bits(*data_r, out_len) != data_csum)
         return FRAME_ERR(r, "data checksum mismatch after decoding");

@@ -33,8 +33,10 @@ else
         result host-info FAIL "xlmig host-info exited $rc"
     elif ! grep -q '4\.17' /tmp/host-info.out; then
         result host-info FAIL "no Xen version 4.17 in its output (xl info: $xen_version)"
+    elif ! grep -qF "$xen_version" /tmp/host-info.out; then
+        result host-info FAIL "its output lacks xl's xen_version $xen_version"
     else
-        result host-info OK "(xl info: Xen $xen_version)"
+        result host-info OK "(Xen $xen_version, as xl info says)"
     fi
 fi
 

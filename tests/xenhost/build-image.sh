@@ -176,7 +176,11 @@ install_modules() {
     keep=$(for m in $DOM0_MODULES; do
                chroot "$root" modprobe -S "$KVER" --show-depends "$m"
            done | awk '$1 == "insmod" {print $2}' | sort -u)
-    [ -n "$keep" ] || die "no kernel modules resolved"
+    # The shared directory and the link cannot work without these.
+    for m in 9p 9pnet_virtio virtio_pci virtio_net xen-blkback; do
+        printf '%s\n' "$keep" | grep -q "/$m\.ko" ||
+            die "kernel $KVER has no module $m"
+    done
     find "$root/$mdir/kernel" -name '*.ko*' | while read -r f; do
         case "$keep" in
             *"${f#"$root"}"*) ;;

@@ -75,11 +75,19 @@ if [ $running = 1 ]; then
         # checks the libxl (v2) stream behind it.  Its Python modules are in
         # Xen's private directory, which Debian does not put on the path.
         t=$(uptime_s)
-        if PYTHONPATH=/usr/lib/xen-4.17/lib/python \
-            show timeout 600 python3 "$VERIFY" -f xl -i "$SAVE"; then
-            result save-verify OK "(save ${save_s}s, verify $(elapsed "$t")s)"
+        PYTHONPATH=/usr/lib/xen-4.17/lib/python \
+            timeout 600 python3 "$VERIFY" -v -f xl -i "$SAVE" \
+            > /tmp/verify.out 2>&1
+        rc=$?
+        # -v lists every record: show the start, the end and a count.
+        head -n 3 /tmp/verify.out | sed 's/^/### | /'
+        echo "### | ..."
+        tail -n 4 /tmp/verify.out | sed 's/^/### | /'
+        records=$(grep -c . /tmp/verify.out)
+        if [ $rc -eq 0 ]; then
+            result save-verify OK "(save ${save_s}s, verify $(elapsed "$t")s, $records lines of records)"
         else
-            result save-verify FAIL "verify-stream-v2 rejected the image"
+            result save-verify FAIL "verify-stream-v2 rejected the image (rc=$rc)"
         fi
     else
         result save-verify FAIL "xl save failed"
@@ -139,7 +147,7 @@ fi
 if [ "$HOSTS" -gt 1 ]; then
     if [ $running = 1 ]; then
         say "STEP remote-migrate: live migration to host 2"
-        if remote_migrate "$G" "$DISK"; then
+        if remote_migrate_retry "$G" "$DISK"; then
             result remote-migrate OK "($REMOTE_DETAIL)"
         else
             result remote-migrate FAIL "$REMOTE_DETAIL"

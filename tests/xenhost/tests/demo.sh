@@ -18,9 +18,7 @@ fi
 
 say "==== STEP 2/4: start guest '$G' (PVH, 128 MiB, qcow2 disk on the shared directory)"
 t=$(uptime_s)
-guest_disk "$DISK" && guest_config "$G" "$DISK" || fail "cannot prepare the guest"
-timeout 300 xl create "/etc/xen/$G.cfg" || fail "xl create failed"
-wait_tick "$G" 3 300 || fail "the guest does not tick"
+start_guest "$G" "$DISK" || fail "the guest did not start"
 say "guest '$G' is counting (started in $(elapsed "$t")s)"
 show xl list
 
@@ -28,14 +26,14 @@ say "==== STEP 3/4: live migration to host 2 (10.77.0.2), the guest keeps runnin
 # Same transport as check-xen, with the guest's ticks shown meanwhile.
 watch_ticks "$G" &
 watcher=$!
-if remote_migrate "$G" "$DISK"; then ok=1; else ok=0; fi
+if remote_migrate_retry "$G" "$DISK"; then ok=1; else ok=0; fi
 kill $watcher 2>/dev/null
 
 say "==== STEP 4/4: result"
 show xl list
 if [ $ok = 1 ]; then
     result demo-migrate OK "($REMOTE_DETAIL)"
-    say "DEMO SUCCESS: '$G' moved live from host 1 to host 2 and kept counting"
+    say "DEMO SUCCESS: '$REMOTE_GUEST' moved live from host 1 to host 2 and kept counting"
 else
     result demo-migrate FAIL "$REMOTE_DETAIL"
     say "DEMO FAILED: $REMOTE_DETAIL"

@@ -9,21 +9,38 @@
 plan migrate-receive
 mkdir -p "$H2_CONSOLE"
 
+# mirror_logs TAG: copy the guests' console logs to the share.  Host 1
+# reads them at any moment: write a temporary file and rename it, so it
+# never sees a half-written copy.  TAG keeps concurrent callers apart.
+mirror_logs() {
+    for f in "$CONSOLE_LOGS"/guest-*.log; do
+        [ -f "$f" ] || continue
+        cp -p "$f" "$H2_CONSOLE/.tmp-$1" &&
+            mv -f "$H2_CONSOLE/.tmp-$1" "$H2_CONSOLE/${f##*/}"
+    done
+}
+
 # Console logs -> share, every second, until the end.
 (
     while :; do
-        cp -p "$CONSOLE_LOGS"/guest-*.log "$H2_CONSOLE"/ 2>/dev/null
+        mirror_logs loop
         sleep 1
     done
 ) &
 mirror_pid=$!
 
-# One migration: socat hands the connection to xl as its stdin/stdout.
+# Migrations, one at a time: socat hands each connection to xl as its
+# stdin/stdout.  A failed one is followed by a second chance (host 1 retries
+# once, see remote_migrate_retry); each exit status goes to /tmp/receive.rc.
 rm -f /tmp/receive.rc
 (
-    timeout 1500 socat "TCP-LISTEN:$MIGRATE_PORT,reuseaddr" \
-        EXEC:"xl migrate-receive -e"
-    echo $? > /tmp/receive.rc
+    for attempt in 1 2; do
+        timeout 1500 socat "TCP-LISTEN:$MIGRATE_PORT,reuseaddr" \
+            EXEC:"xl migrate-receive -e"
+        rc=$?
+        echo "$rc" >> /tmp/receive.rc
+        [ $rc -eq 0 ] && break
+    done
 ) &
 receiver_pid=$!
 
@@ -34,12 +51,12 @@ done
 touch "$SHARED/.h2-ready"
 say "migration receiver listening on 10.77.0.2:$MIGRATE_PORT"
 
-received=""
+seen=0
 n=0
 while [ ! -e "$SHARED/.host1-exit" ] && [ $n -lt 1500 ]; do
-    if [ -z "$received" ] && [ -f /tmp/receive.rc ]; then
-        received=$(cat /tmp/receive.rc)
-        say "xl migrate-receive exited $received"
+    if [ -f /tmp/receive.rc ] && [ "$(wc -l < /tmp/receive.rc)" -gt $seen ]; then
+        seen=$(wc -l < /tmp/receive.rc)
+        say "xl migrate-receive exited $(tail -n 1 /tmp/receive.rc)"
         show xl list
     fi
     if [ -f "$SHARED/h2-destroy" ]; then
@@ -48,7 +65,7 @@ while [ ! -e "$SHARED/.host1-exit" ] && [ $n -lt 1500 ]; do
         say "host 1 asks to destroy $name (last tick here: $(guest_tick "$name"))"
         xl destroy "$name"
         sleep 1
-        cp -p "$CONSOLE_LOGS"/guest-*.log "$H2_CONSOLE"/ 2>/dev/null
+        mirror_logs final
         touch "$SHARED/h2-destroyed"
     fi
     sleep 1
@@ -56,11 +73,11 @@ while [ ! -e "$SHARED/.host1-exit" ] && [ $n -lt 1500 ]; do
 done
 
 kill "$mirror_pid" 2>/dev/null
-[ -n "$received" ] || received=$(cat /tmp/receive.rc 2>/dev/null)
-if [ "$received" = 0 ]; then
-    result migrate-receive OK
+statuses=$(tr '\n' ' ' < /tmp/receive.rc 2>/dev/null)
+if grep -qx 0 /tmp/receive.rc 2>/dev/null; then
+    result migrate-receive OK "(xl migrate-receive exit statuses: $statuses)"
 else
-    result migrate-receive FAIL "${received:+xl migrate-receive rc=$received}${received:-no migration arrived}"
-    kill "$receiver_pid" 2>/dev/null
+    result migrate-receive FAIL "${statuses:+xl migrate-receive exit statuses: $statuses}${statuses:-no migration arrived}"
 fi
+kill "$receiver_pid" 2>/dev/null
 show xl list

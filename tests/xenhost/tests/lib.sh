@@ -237,23 +237,29 @@ start_guest() {
     return 1
 }
 
+# triple_faults: how many guest triple faults Xen has logged so far.
+triple_faults() {
+    xl dmesg | grep -c 'Triple fault'
+}
+
 # remote_migrate_retry NAME DISK: remote_migrate, and if the migration
-# itself failed, once more with a fresh guest NAME-retry.  Under nested
+# itself failed because the guest triple-faulted, once more with a fresh
+# guest NAME-retry.  Under nested
 # TCG a guest now and then crashes (triple fault) while log-dirty tracking
 # runs for a long cross-host transfer; the detail says when a retry was
 # needed and why, so a flake is visible but does not hide a real bug (a
 # real bug fails both attempts).  Sets REMOTE_GUEST and REMOTE_DETAIL.
 remote_migrate_retry() {
     REMOTE_GUEST=$1
+    _rr_tf=$(triple_faults)
     remote_migrate "$1" "$2" && return 0
     case $REMOTE_DETAIL in
         "xl migrate failed"*) ;;
         *) return 1 ;;
     esac
-    _rr_first=$REMOTE_DETAIL
-    if xl dmesg | grep -q 'Triple fault'; then
-        _rr_first="$_rr_first: the guest triple-faulted during the transfer"
-    fi
+    # Only the triple-fault flake earns a second try.
+    [ "$(triple_faults)" -gt "$_rr_tf" ] || return 1
+    _rr_first="$REMOTE_DETAIL: the guest triple-faulted during the transfer"
     say "first attempt failed ($_rr_first); once more with a fresh guest"
     xl destroy "$1" 2>/dev/null
     REMOTE_GUEST=$1-retry

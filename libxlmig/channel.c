@@ -573,25 +573,26 @@ static void *writer_main(void *arg)
     struct sender *s = arg;
     libxlmig_channel *ch = s->ch;
     struct bucket b = { now_ns(), 0 };
+    uint64_t last_end = 0;      /* when the previous frame was written */
+    bool waited = true;         /* did we wait for this frame? */
 
     pthread_mutex_lock(&s->lock);
     for (;;) {
         struct job *j = slot(s, s->next_write);
         size_t off;
         int rc = 0;
-        uint64_t t0;
 
         if (s->rc)
             break;
         if (s->next_write == s->next_fill && s->no_more)
             break;
         if (s->next_write == s->next_fill || j->state != JOB_DONE) {
+            waited = true;
             pthread_cond_wait(&s->cond, &s->lock);
             continue;
         }
         pthread_mutex_unlock(&s->lock);
 
-        t0 = now_ns();
         bucket_take(ch, &b, XLMIG__FRAME_HDR_LEN);
         rc = ch->t->ops->write(ch->t, j->wire.data, XLMIG__FRAME_HDR_LEN);
         for (off = 0; off < j->payload_len && !rc; off += WRITE_PIECE) {
@@ -602,11 +603,21 @@ static void *writer_main(void *arg)
             rc = ch->t->ops->write(ch->t, j->payload + off, n);
         }
         if (!rc) {
+            uint64_t t = now_ns();
+
             progress_out(ch, j);
-            if (ch->adaptive)
+            /*
+             * The link's rate shows only while frames queue up for it:
+             * time from the end of one frame to the end of the next,
+             * when this one was ready and waiting.  (Writes that merely
+             * fill socket buffers average out over many frames.)
+             */
+            if (ch->adaptive && !waited && last_end)
                 xlmig__adapt_report_write(
                     ch->adapt, XLMIG__FRAME_HDR_LEN + j->payload_len,
-                    now_ns() - t0);
+                    t - last_end);
+            last_end = t;
+            waited = false;
         }
 
         pthread_mutex_lock(&s->lock);

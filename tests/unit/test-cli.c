@@ -33,13 +33,31 @@ static void run_cmd(struct run *r, const char *bin_env, const char *args)
     r->status = WEXITSTATUS(st);
 }
 
+struct cli_case {
+    const char *args;
+    int status;
+    const char *want;           /* expected in stdout + stderr */
+};
+
+/* Run the binary named by @bin_env with each case's arguments. */
+static void run_cases(const char *bin_env, const char *name,
+                      const struct cli_case *cases, size_t n)
+{
+    struct run r;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        run_cmd(&r, bin_env, cases[i].args);
+        if (r.status != cases[i].status)
+            fail_msg("%s %s: exit %d, want %d:\n%s", name, cases[i].args,
+                     r.status, cases[i].status, r.out);
+        assert_contains(r.out, cases[i].want);
+    }
+}
+
 static void test_xlmig(void **state)
 {
-    static const struct {
-        const char *args;
-        int status;
-        const char *want;
-    } cases[] = {
+    static const struct cli_case cases[] = {
         { "--help", 0, "host-info" },
         { "help host-info", 0, "Usage: xlmig host-info" },
         { "host-info --help", 0, "--json" },
@@ -53,26 +71,14 @@ static void test_xlmig(void **state)
         { "errors", 0, "VM_INCOMPATIBLE_WITH_THIS_HOST" },
         { "version", 0, "xlmig 0." },
     };
-    struct run r;
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        run_cmd(&r, "XLMIG_BIN", cases[i].args);
-        if (r.status != cases[i].status)
-            fail_msg("xlmig %s: exit %d, want %d:\n%s", cases[i].args,
-                     r.status, cases[i].status, r.out);
-        assert_contains(r.out, cases[i].want);
-    }
+    run_cases("XLMIG_BIN", "xlmig", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_xlmig_xe(void **state)
 {
-    static const struct {
-        const char *args;
-        int status;
-        const char *want;
-    } cases[] = {
+    static const struct cli_case cases[] = {
         { "--help", 0, "host-info" },
         { "host-info --help", 0, "params=a,b" },
         { "", 2, "Usage: xlmig-xe COMMAND" },
@@ -81,17 +87,10 @@ static void test_xlmig_xe(void **state)
         { "host-info vm=x", 2, "unknown argument 'vm='" },
         { "host-info --minimal", 1, "XEN_NOT_AVAILABLE" },
     };
-    struct run r;
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        run_cmd(&r, "XLMIG_XE_BIN", cases[i].args);
-        if (r.status != cases[i].status)
-            fail_msg("xlmig-xe %s: exit %d, want %d:\n%s", cases[i].args,
-                     r.status, cases[i].status, r.out);
-        assert_contains(r.out, cases[i].want);
-    }
+    run_cases("XLMIG_XE_BIN", "xlmig-xe", cases,
+              sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

@@ -29,8 +29,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "codec.h"
 #include "internal.h"
+#include "pagex.h"
 #include "transport.h"
+
+#include <xxhash.h>
 
 #define MAX_RATES 4
 #define PIECE (64u << 10)
@@ -403,6 +408,55 @@ static double ours_decode(libxlmig_ctx *ctx, const char *wire_path)
     return c0;
 }
 
+/*
+ * The encoder alone, in memory, on one core: the page transform and the
+ * codec over 1 MiB chunks of the stream, with the data checksum, but no
+ * reads, writes or threads.  Returns stream MB per CPU second.
+ */
+static double encoder_only(const struct ours *o, const uint8_t *data,
+                           size_t len)
+{
+    const struct xlmig__codec_ops *c =
+        xlmig__codec_by_name(strcmp(o->codec, "auto") ? o->codec : "lz4");
+    int level = o->level == LIBXLMIG_LEVEL_DEFAULT ? c->default_level
+                                                   : o->level;
+    struct xlmig__pagex *px = NULL;
+    struct xlmig__buf ops;
+    uint8_t *out = malloc(c->bound(8u << 20) + 1);
+    void *st = NULL;
+    uint64_t sink = 0;
+    size_t pos, chunk = 1u << 20;
+    double c0;
+
+    xlmig__buf_init(&ops);
+    if (!out || xlmig__pagex_new(65536, &px) || c->state_new(&st))
+        die("encoder_only");
+    c0 = cpu_s();
+    for (pos = 0; pos < len; pos += chunk) {
+        size_t n = len - pos < chunk ? len - pos : chunk, done = 0, wl = 0;
+
+        ops.len = 0;
+        if (xlmig__pagex_encode(px, data + pos, n, &ops, 8u << 20, &done) ||
+            (pos + n == len &&
+             xlmig__pagex_flush(px, &ops, 8u << 20, &done)))
+            die("pagex");
+        sink += XXH3_64bits(data + pos, n);
+        if (c->id != XLMIG__CODEC_NONE &&
+            c->encode(st, level, ops.data, ops.len, out,
+                      c->bound(8u << 20), &wl))
+            die("codec");
+        sink += wl;
+    }
+    c0 = cpu_s() - c0;
+    c->state_free(st);
+    xlmig__pagex_free(px);
+    xlmig__buf_dispose(&ops);
+    free(out);
+    if (sink == 42)
+        printf(" ");            /* keep the work from being optimised out */
+    return (double)len / 1e6 / c0;
+}
+
 /* ---- report -------------------------------------------------------- */
 
 static double parse_rate(const char *s)
@@ -511,7 +565,19 @@ int main(int argc, char **argv)
             ours_link(ctx, &ours[0], stream, 0, threads, &wb);
         }
         double best_fixed[MAX_RATES] = { 0 }, auto_t[MAX_RATES] = { 0 };
-        double best_enc = 0;
+        double best_enc = 0, best_mem = 0;
+        uint8_t *sdata = malloc((size_t)sb.st_size + 1);
+        int sfd = open(stream, O_RDONLY);
+        size_t got = 0;
+
+        while (sfd >= 0 && got < (size_t)sb.st_size) {
+            ssize_t r = read(sfd, sdata + got, (size_t)sb.st_size - got);
+
+            if (r <= 0)
+                die(stream);
+            got += (size_t)r;
+        }
+        close(sfd);
 
         for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
             const struct ours *o = &ours[i];
@@ -523,9 +589,13 @@ int main(int argc, char **argv)
             if (mb / ec > best_enc)
                 best_enc = mb / ec;
 
-            printf("%-22s %10.1f %7.2f %9.0f %9.0f", o->name,
+            double eo = encoder_only(o, sdata, (size_t)sb.st_size);
+
+            if (eo > best_mem)
+                best_mem = eo;
+            printf("%-22s %10.1f %7.2f %9.0f %9.0f [%5.0f]", o->name,
                    (double)wb / 1e6, (double)sb.st_size / (double)wb,
-                   mb / ec, mb / dc);
+                   mb / ec, mb / dc, eo);
             for (k = 0; k < nrates; k++) {
                 double t = ours_link(ctx, o, stream, rates[k], threads, &wb2);
 
@@ -540,6 +610,8 @@ int main(int argc, char **argv)
             printf("\n");
             fflush(stdout);
         }
+        printf("[N]: MB/s of our encoder alone (page transform, codec, "
+               "checksum; in memory, one core)\n");
         /* The targets, as verdicts (a benchmark, not a test). */
         for (k = 0; k < nrates; k++) {
             printf("target %5.0f Mb/s: auto within 10%% of the best fixed "
@@ -560,8 +632,10 @@ int main(int argc, char **argv)
         }
         if (strstr(stream, "idle"))
             printf("target: encode >= 5000 MB/s per core on the idle image "
-                   "(best %.0f MB/s): %s\n", best_enc,
+                   "(best %.0f MB/s through the whole channel, %.0f MB/s "
+                   "for the encoder alone): %s\n", best_enc, best_mem,
                    best_enc >= 5000 ? "met" : "NOT MET");
+        free(sdata);
     }
     libxlmig_ctx_free(ctx);
     unlink(wire);

@@ -178,21 +178,30 @@ int libxlmig_host_info_get(libxlmig_ctx *ctx, libxlmig_host_info *info_r)
                           "cannot open libxc");
         goto out;
     }
-    rc = read_featureset(ctx, xch, XEN_SYSCTL_cpu_featureset_host, "host",
-                         &info.featureset_host);
-    if (rc) goto out;
-    rc = read_featureset(ctx, xch, XEN_SYSCTL_cpu_featureset_pv_max,
-                         "pv_max", &info.featureset_pv_max);
-    if (rc) goto out;
-    rc = read_featureset(ctx, xch, XEN_SYSCTL_cpu_featureset_hvm_max,
-                         "hvm_max", &info.featureset_hvm_max);
-    if (rc) goto out;
-    rc = read_featureset(ctx, xch, XEN_SYSCTL_cpu_featureset_pv,
-                         "pv_default", &info.featureset_pv_def);
-    if (rc) goto out;
-    rc = read_featureset(ctx, xch, XEN_SYSCTL_cpu_featureset_hvm,
-                         "hvm_default", &info.featureset_hvm_def);
-    if (rc) goto out;
+    {
+        const struct {
+            uint32_t index;
+            const char *what;
+            libxlmig_featureset *fs;
+        } sets[] = {
+            { XEN_SYSCTL_cpu_featureset_host, "host", &info.featureset_host },
+            { XEN_SYSCTL_cpu_featureset_pv_max, "pv_max",
+              &info.featureset_pv_max },
+            { XEN_SYSCTL_cpu_featureset_hvm_max, "hvm_max",
+              &info.featureset_hvm_max },
+            { XEN_SYSCTL_cpu_featureset_pv, "pv_default",
+              &info.featureset_pv_def },
+            { XEN_SYSCTL_cpu_featureset_hvm, "hvm_default",
+              &info.featureset_hvm_def },
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+            rc = read_featureset(ctx, xch, sets[i].index, sets[i].what,
+                                 sets[i].fs);
+            if (rc) goto out;
+        }
+    }
     rc = read_vendor(ctx, xch, info.cpu_vendor);
     if (rc) goto out;
 

@@ -53,6 +53,7 @@ log() { printf '[%6ss] xenhost: %s\n' "$(since_start)" "$*"; }
 die() { printf 'xenhost: error: %s\n' "$*" >&2; exit 1; }
 usage() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
+ORIG_ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
         --hosts) HOSTS=$2; shift 2 ;;
@@ -311,5 +312,21 @@ fi
 log "finished after $(since_start)s; logs in $LOGDIR"
 for r in "${RESULTS[@]}"; do echo "$r"; done
 for e in "${ERRORS[@]}"; do echo "xenhost: error: $e"; done
+
+# Under nested TCG a guest now and then triple-faults (seen after restore
+# and during long log-dirty phases; never reproduced outside the nested
+# setup).  When a failed run coincides with one, run everything once more
+# from fresh boots; the retry's verdict is the final one, and the first
+# attempt stays in its log directory.  Failures without a triple fault,
+# timeouts and interruptions are final at once.
+if [ "$FAIL" -gt 0 ] && [ -z "${XENHOST_RETRIED:-}" ] &&
+    [ "$TIMED_OUT" = 0 ] && [ "$INTERRUPTED" = 0 ] &&
+    grep -aq 'Triple fault' "$LOGDIR"/h*-serial.log; then
+    echo "xenhost: first attempt: $PASS passed, $FAIL failed, and a guest triple-faulted (nested-TCG flake; $LOGDIR): once more from fresh boots"
+    export XENHOST_RETRIED=$LOGDIR
+    exec "$0" "${ORIG_ARGS[@]}"
+fi
+[ -z "${XENHOST_RETRIED:-}" ] ||
+    log "note: this was a second attempt; the first is in $XENHOST_RETRIED"
 echo "xenhost: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -1,5 +1,6 @@
 /* compress=auto: see channel-adapt.h for the model. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "channel-adapt.h"
@@ -36,8 +37,8 @@ int xlmig__adapt_new(unsigned int threads, struct xlmig__adapt **a_r)
     a->threads = threads ? threads : 1;
     a->cand[0] = (struct candidate){ .codec = &xlmig__codec_none, .level = 0 };
     a->cand[1] = (struct candidate){ .codec = &xlmig__codec_lz4, .level = 1 };
-    a->cand[2] = (struct candidate){ .codec = &xlmig__codec_zstd, .level = -3 };
-    a->cand[3] = (struct candidate){ .codec = &xlmig__codec_zstd, .level = 1 };
+    a->cand[2] = (struct candidate){ .codec = &xlmig__codec_zstd, .level = 1 };
+    a->cand[3] = (struct candidate){ .codec = &xlmig__codec_zstd, .level = 2 };
     a->cand[4] = (struct candidate){ .codec = &xlmig__codec_zstd, .level = 3 };
     *a_r = a;
     return 0;
@@ -77,19 +78,41 @@ void xlmig__adapt_choose(struct xlmig__adapt *a,
         if (a->cand[i].ns_per_byte == 0 && a->cand[i].last_tried == 0)
             best = &a->cand[i];
     }
-    if (!best && a->frames % EXPLORE_EVERY == 0) {
-        best = &a->cand[0];
-        for (i = 1; i < NCAND; i++) {
-            if (a->cand[i].last_tried < best->last_tried)
-                best = &a->cand[i];
-        }
-    }
     if (!best) {
-        best = &a->cand[0];
+        struct candidate *top = &a->cand[0];
+        double top_tp;
+
         for (i = 1; i < NCAND; i++) {
-            if (throughput(a, &a->cand[i]) > throughput(a, best))
-                best = &a->cand[i];
+            if (throughput(a, &a->cand[i]) > throughput(a, top))
+                top = &a->cand[i];
         }
+        top_tp = throughput(a, top);
+        /*
+         * Now and then refresh the stalest other candidate.  Trying one
+         * that the model puts far below the best costs frames sent
+         * slowly, so those are refreshed four times less often.
+         */
+        if (a->frames % EXPLORE_EVERY == 0) {
+            struct candidate *stale = NULL;
+            uint64_t stale_age = 0;
+
+            for (i = 0; i < NCAND; i++) {
+                struct candidate *k = &a->cand[i];
+                uint64_t age = a->frames - k->last_tried;
+
+                if (k == top)
+                    continue;
+                if (throughput(a, k) < top_tp / 2)
+                    age /= 4;
+                if (!stale || age > stale_age) {
+                    stale = k;
+                    stale_age = age;
+                }
+            }
+            best = stale;
+        }
+        if (!best)
+            best = top;
     }
     best->last_tried = a->frames;
     best->chosen++;
@@ -147,5 +170,28 @@ void xlmig__adapt_counts(struct xlmig__adapt *a, uint64_t *counts,
     pthread_mutex_lock(&a->lock);
     for (i = 0; i < n && i < NCAND; i++)
         counts[i] = a->cand[i].chosen;
+    pthread_mutex_unlock(&a->lock);
+}
+
+void xlmig__adapt_summary(struct xlmig__adapt *a, char *buf, size_t len)
+{
+    size_t pos = 0;
+    unsigned int i;
+
+    if (!len)
+        return;
+    buf[0] = '\0';
+    pthread_mutex_lock(&a->lock);
+    pos += (size_t)snprintf(buf, len, "link %.0f MB/s;",
+                            a->link_bps / 1e6);
+    for (i = 0; i < NCAND && pos < len; i++) {
+        const struct candidate *k = &a->cand[i];
+
+        pos += (size_t)snprintf(buf + pos, len - pos,
+                                " %s/%d %llu frames (%.1f ns/B, ratio %.2f)",
+                                k->codec->name, k->level,
+                                (unsigned long long)k->chosen,
+                                k->ns_per_byte, k->ratio);
+    }
     pthread_mutex_unlock(&a->lock);
 }

@@ -39,4 +39,7 @@ void xlmig__adapt_report_write(struct xlmig__adapt *a, size_t bytes,
 void xlmig__adapt_counts(struct xlmig__adapt *a, uint64_t *counts,
                          unsigned int n);
 
+/* One line on what the model saw and chose, for the debug log. */
+void xlmig__adapt_summary(struct xlmig__adapt *a, char *buf, size_t len);
+
 #endif /* XLMIG_CHANNEL_ADAPT_H */

@@ -261,6 +261,12 @@ void libxlmig_channel_free(libxlmig_channel *ch)
     if (!ch)
         return;
     libxlmig_transport_free(ch->t);
+    if (ch->adapt) {
+        char sum[512];
+
+        xlmig__adapt_summary(ch->adapt, sum, sizeof(sum));
+        xlmig__log(ch->ctx, XTL_DEBUG, -1, "compress=auto: %s", sum);
+    }
     xlmig__adapt_free(ch->adapt);
     pthread_mutex_destroy(&ch->plock);
     free(ch);
@@ -568,12 +574,76 @@ static void progress_out(libxlmig_channel *ch, const struct job *j)
     pthread_mutex_unlock(&ch->plock);
 }
 
+/*
+ * The link's rate, for compress=auto.  With a socket we know how much of
+ * what we wrote the network has taken (written - SIOCOUTQ), so while the
+ * send queue never runs dry that is exactly the link's rate, whatever the
+ * buffers hold.  Samples span at least LINK_WINDOW_NS of writing without
+ * a wait for the encoders in between (a wait lets the queue drain and the
+ * link idle).  Without a socket: the old rule, whole frames that were
+ * ready when the previous one ended.
+ */
+#define LINK_WINDOW_NS 50000000u
+#define LINK_FIRST_NS 10000000u     /* the first sample: decide early */
+
+struct linkmeter {
+    bool anchored;
+    uint64_t t_ns;              /* anchor: when */
+    uint64_t taken;             /* anchor: bytes the network had taken */
+    uint64_t written;           /* everything written so far */
+    uint64_t last_end;          /* fallback: end of the previous frame */
+    bool sampled;               /* a sample went to the model */
+};
+
+static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
+                       bool waited, size_t bytes)
+{
+    uint64_t t = now_ns();
+    long unsent = ch->t->ops->unsent ? ch->t->ops->unsent(ch->t) : -1;
+
+    m->written += bytes;
+    if (unsent < 0) {
+        if (!waited && m->last_end)
+            xlmig__adapt_report_write(ch->adapt, bytes, t - m->last_end);
+        m->last_end = t;
+        return;
+    }
+    if (waited || unsent == 0) {
+        /*
+         * The queue may have run dry before this frame: start again
+         * from here.  (unsent == 0: the link kept up with us, so it is
+         * no bottleneck now; nothing to learn.)
+         */
+        m->anchored = unsent > 0;
+        m->t_ns = t;
+        m->taken = m->written - (uint64_t)unsent;
+        return;
+    }
+    if (!m->anchored) {
+        m->anchored = true;
+        m->t_ns = t;
+        m->taken = m->written - (uint64_t)unsent;
+        return;
+    }
+    if (t - m->t_ns >= (m->sampled ? LINK_WINDOW_NS : LINK_FIRST_NS)) {
+        uint64_t taken = m->written - (uint64_t)unsent;
+
+        if (taken > m->taken) {
+            xlmig__adapt_report_write(ch->adapt, taken - m->taken,
+                                      t - m->t_ns);
+            m->sampled = true;
+        }
+        m->t_ns = t;
+        m->taken = taken;
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct sender *s = arg;
     libxlmig_channel *ch = s->ch;
     struct bucket b = { now_ns(), 0 };
-    uint64_t last_end = 0;      /* when the previous frame was written */
+    struct linkmeter lm = { 0 };
     bool waited = true;         /* did we wait for this frame? */
 
     pthread_mutex_lock(&s->lock);
@@ -603,20 +673,10 @@ static void *writer_main(void *arg)
             rc = ch->t->ops->write(ch->t, j->payload + off, n);
         }
         if (!rc) {
-            uint64_t t = now_ns();
-
             progress_out(ch, j);
-            /*
-             * The link's rate shows only while frames queue up for it:
-             * time from the end of one frame to the end of the next,
-             * when this one was ready and waiting.  (Writes that merely
-             * fill socket buffers average out over many frames.)
-             */
-            if (ch->adaptive && !waited && last_end)
-                xlmig__adapt_report_write(
-                    ch->adapt, XLMIG__FRAME_HDR_LEN + j->payload_len,
-                    t - last_end);
-            last_end = t;
+            if (ch->adaptive)
+                link_frame(ch, &lm, waited,
+                           XLMIG__FRAME_HDR_LEN + j->payload_len);
             waited = false;
         }
 

@@ -1,6 +1,8 @@
 /* The plain transport: a socket, or a pair of pipe ends. */
 #include <errno.h>
 #include <stdlib.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -111,11 +113,28 @@ static void fd_dispose(libxlmig_transport *t)
     t->priv = NULL;
 }
 
+long xlmig__socket_unsent(int fd)
+{
+    int n = 0;
+
+    if (ioctl(fd, SIOCOUTQ, &n) < 0 || n < 0)
+        return -1;
+    return n;
+}
+
+static long fd_unsent(libxlmig_transport *t)
+{
+    struct fd_priv *f = t->priv;
+
+    return xlmig__socket_unsent(f->wfd);
+}
+
 static const struct xlmig__transport_ops fd_ops = {
     .name = "tcp",
     .read = fd_read,
     .write = fd_write,
     .shutdown_write = fd_shutdown_write,
+    .unsent = fd_unsent,
     .dispose = fd_dispose,
 };
 

@@ -318,6 +318,9 @@ static int ssl_ctx_setup(libxlmig_ctx *ctx, struct tls_priv *p,
                             "this OpenSSL cannot do TLS 1.3");
     SSL_CTX_set_mode(p->sctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Whole socket reads, not a header and a body per record. */
+    SSL_CTX_set_read_ahead(p->sctx, 1);
+    SSL_CTX_set_default_read_buffer_len(p->sctx, 256 * 1024);
     SSL_CTX_set_num_tickets(p->sctx, 0);    /* no resumption */
     SSL_CTX_set_session_cache_mode(p->sctx, SSL_SESS_CACHE_OFF);
 
@@ -641,11 +644,20 @@ static void tls_dispose(libxlmig_transport *t)
     t->priv = NULL;
 }
 
+/* The socket's queue; OpenSSL's own buffer holds at most one record. */
+static long tls_unsent(libxlmig_transport *t)
+{
+    struct tls_priv *p = t->priv;
+
+    return xlmig__socket_unsent(p->fd);
+}
+
 static const struct xlmig__transport_ops tls_ops = {
     .name = "tls",
     .read = tls_read,
     .write = tls_write,
     .shutdown_write = tls_shutdown_write,
+    .unsent = tls_unsent,
     .dispose = tls_dispose,
 };
 

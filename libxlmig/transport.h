@@ -34,6 +34,13 @@ struct xlmig__transport_ops {
      */
     int (*shutdown_write)(libxlmig_transport *t);
 
+    /*
+     * Bytes written but not yet taken by the network (the socket's send
+     * queue, SIOCOUTQ), or -1 when the transport cannot tell (a pipe).
+     * The channel's compress=auto measures the link with it.  Optional.
+     */
+    long (*unsent)(libxlmig_transport *t);
+
     /* Close and free the private state (not the transport struct). */
     void (*dispose)(libxlmig_transport *t);
 };
@@ -52,6 +59,9 @@ int xlmig__transport_read_exact(libxlmig_transport *t, void *buf,
 int xlmig__transport_new(libxlmig_ctx *ctx,
                          const struct xlmig__transport_ops *ops, void *priv,
                          libxlmig_transport **t_r);
+
+/* SIOCOUTQ of socket @fd, or -1 (not a socket, or no answer). */
+long xlmig__socket_unsent(int fd);
 
 /* write() all of @buf to @fd, retrying on EINTR and short writes. */
 int xlmig__write_all(int fd, const void *buf, size_t len);

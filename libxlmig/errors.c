@@ -85,6 +85,10 @@ static const struct error_entry error_table[] = {
       "the VDI is in use by another VM" },
     { LIBXLMIG_ERR_FEATURESET_INVALID, "INVALID_FEATURE_STRING",
       "a CPU featureset string is malformed" },
+    { LIBXLMIG_ERR_VENDOR_INVALID, "INVALID_CPU_VENDOR",
+      "a CPU vendor name is malformed or unknown" },
+    { LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS, "HOSTS_NOT_HOMOGENEOUS",
+      "the hosts of a pool have different CPU vendors" },
 };
 
 #define ERROR_TABLE_LEN (sizeof(error_table) / sizeof(error_table[0]))

@@ -81,8 +81,10 @@ typedef enum libxlmig_error {
     LIBXLMIG_ERR_MIRROR_FAILED = -31,
     LIBXLMIG_ERR_VDI_IN_USE = -32,
     LIBXLMIG_ERR_FEATURESET_INVALID = -33,
+    LIBXLMIG_ERR_VENDOR_INVALID = -34,
+    LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS = -35,
     /* Append new codes here; keep LIBXLMIG_ERR_LAST the last one. */
-    LIBXLMIG_ERR_LAST = -33,
+    LIBXLMIG_ERR_LAST = -35,
 } libxlmig_error;
 
 /*
@@ -188,6 +190,25 @@ typedef struct libxlmig_host_info {
 LIBXLMIG_API int libxlmig_host_info_get(libxlmig_ctx *ctx,
                                         libxlmig_host_info *info_r);
 
+/* ------------------------------------------------------------------ */
+/* CPU featuresets, vendors, levelling (docs/specs/featureset.md)     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A featureset is Xen's bitmap of CPU features: word w, bit b is feature
+ * number w * 32 + b, the words laid out as Xen's cpufeatureset.h says
+ * (libxlmig_featureset_word_source()).  Words at and beyond nr_words are
+ * zero ("zero-extended"): [1] and [1;0] are the same set.  Functions
+ * read at most LIBXLMIG_FEATURESET_MAX_WORDS words, whatever nr_words
+ * claims.  Results of set operations are trimmed: they never end in an
+ * all-zero word, so the empty set has nr_words 0 and prints as "".
+ * Parsing keeps the words the text has, trailing zeros included, so
+ * that parse and format give back the same string.
+ */
+
+/* Bytes libxlmig_featureset_format() needs at most (with the NUL). */
+#define LIBXLMIG_FEATURESET_STRING_MAX (9 * LIBXLMIG_FEATURESET_MAX_WORDS)
+
 /*
  * Write @fs in XenServer's string form: each 32-bit word as %08x, joined
  * by '-'; the empty set is "".  Needs 9 * nr_words bytes (at least 1).
@@ -196,6 +217,261 @@ LIBXLMIG_API int libxlmig_host_info_get(libxlmig_ctx *ctx,
  */
 LIBXLMIG_API int libxlmig_featureset_format(const libxlmig_featureset *fs,
                                             char *buf, size_t len);
+
+/*
+ * Parse XenServer's string form into *fs_r: 1 to 8 hex digits per word
+ * (either case), words joined by single '-', at most
+ * LIBXLMIG_FEATURESET_MAX_WORDS words; "" is the empty set.  Nothing else
+ * is accepted: no sign, "0x", space or empty word.  On a malformed string
+ * returns LIBXLMIG_ERR_FEATURESET_INVALID (INVALID_FEATURE_STRING),
+ * leaves *fs_r untouched and, when @ctx is not NULL, logs a message that
+ * names @field (the caller's label: "featureset of host h2"), the text
+ * (non-printable bytes shown as '?', long text cut around the fault) and
+ * the byte offset of the fault (from 0).  @field may be NULL
+ * ("featureset").
+ */
+LIBXLMIG_API int libxlmig_featureset_parse(libxlmig_ctx *ctx,
+                                           const char *field,
+                                           const char *text,
+                                           libxlmig_featureset *fs_r);
+
+/*
+ * Set predicates; the shorter set is zero-extended; NULL reads as the
+ * empty set.  is_subset: every feature of @a is in @b (a & b == a).  The
+ * empty set is a subset of every set, and only the empty set is a subset
+ * of the empty set (xapi's helper differs there: see the spec).
+ */
+LIBXLMIG_API bool libxlmig_featureset_is_subset(const libxlmig_featureset *a,
+                                                const libxlmig_featureset *b);
+LIBXLMIG_API bool libxlmig_featureset_equal(const libxlmig_featureset *a,
+                                           const libxlmig_featureset *b);
+LIBXLMIG_API bool libxlmig_featureset_is_empty(const libxlmig_featureset *fs);
+
+/*
+ * *result_r = a & b (intersect) or a & ~b (difference: the features of
+ * @a missing from @b), trimmed.  @result_r may be @a or @b.  NULL @a or
+ * @b reads as the empty set; NULL @result_r gives
+ * LIBXLMIG_ERR_INVALID_ARGUMENT.
+ */
+LIBXLMIG_API int libxlmig_featureset_intersect(const libxlmig_featureset *a,
+                                               const libxlmig_featureset *b,
+                                               libxlmig_featureset *result_r);
+LIBXLMIG_API int libxlmig_featureset_difference(const libxlmig_featureset *a,
+                                                const libxlmig_featureset *b,
+                                                libxlmig_featureset *result_r);
+
+/* Whether feature @bit (word * 32 + bit) is in @fs; NULL: false. */
+LIBXLMIG_API bool libxlmig_featureset_test_bit(const libxlmig_featureset *fs,
+                                              unsigned int bit);
+
+/*
+ * Add feature @bit to @fs, growing nr_words (new words zeroed) as
+ * needed.  LIBXLMIG_ERR_INVALID_ARGUMENT when @bit is beyond
+ * LIBXLMIG_FEATURESET_MAX_WORDS words or @fs is NULL.
+ */
+LIBXLMIG_API int libxlmig_featureset_set_bit(libxlmig_featureset *fs,
+                                             unsigned int bit);
+
+/*
+ * Where featureset word @word comes from, as "CPUID 0x7:0 EBX" (static
+ * string), or NULL for a word Xen 4.17 does not define.
+ */
+LIBXLMIG_API const char *libxlmig_featureset_word_source(unsigned int word);
+
+/*
+ * The name of feature @bit: Xen's name from cpufeatureset.h in lower
+ * case, as xen-cpuid prints it ("avx512f", "pku", "sse4_1"), or
+ * "wordW-bitB" ("word5-bit17") for a bit Xen does not name.  *named_r
+ * (may be NULL) says which.  Needs LIBXLMIG_FEATURE_NAME_MAX bytes at
+ * most; LIBXLMIG_ERR_INVALID_ARGUMENT (and "" in a non-empty @buf) when
+ * @buf is too small or @bit is beyond LIBXLMIG_FEATURESET_MAX_WORDS
+ * words.
+ */
+#define LIBXLMIG_FEATURE_NAME_MAX 32
+LIBXLMIG_API int libxlmig_feature_name(unsigned int bit, char *buf,
+                                       size_t len, bool *named_r);
+
+/*
+ * The feature number of @name: a Xen name in any case ("AVX512F",
+ * "avx512f") or "wordW-bitB" (decimal).  LIBXLMIG_ERR_NOT_FOUND with
+ * *bit_r untouched when there is no such feature; the caller says which
+ * field it was.
+ */
+LIBXLMIG_API int libxlmig_feature_from_name(const char *name,
+                                            unsigned int *bit_r);
+
+/*
+ * The names of the features in @fs, in bit order, joined by ", "
+ * ("avx512f, pku"); the empty set gives "".  *needed_r (may be NULL)
+ * gets the size the whole list needs, NUL included.  Returns 0 when the
+ * whole list fits.  Otherwise returns LIBXLMIG_ERR_INVALID_ARGUMENT and
+ * @buf holds the names that fit whole followed by "..." ("avx512f,
+ * pku, ..."), never a cut name, so that it can still be shown; a @buf
+ * shorter than 4 bytes then holds "".  NULL @fs is the empty set.
+ */
+LIBXLMIG_API int libxlmig_featureset_names(const libxlmig_featureset *fs,
+                                           char *buf, size_t len,
+                                           size_t *needed_r);
+
+/*
+ * Parse a list of feature names ("avx512f,pku", "avx512f, pku", as
+ * libxlmig_featureset_names() writes it, or a CLI's features=) into
+ * *fs_r, trimmed.  Names as libxlmig_feature_from_name() takes them,
+ * separated by ',', spaces around a name ignored; "" is the empty set.
+ * An unknown name or an empty item gives LIBXLMIG_ERR_FEATURESET_INVALID
+ * with a message naming @field, the item and its offset, as
+ * libxlmig_featureset_parse() does; *fs_r is then untouched.
+ */
+LIBXLMIG_API int libxlmig_featureset_parse_names(libxlmig_ctx *ctx,
+                                                 const char *field,
+                                                 const char *text,
+                                                 libxlmig_featureset *fs_r);
+
+/* The CPU vendors Xen 4.17 knows (its X86_VENDOR_*). */
+typedef enum libxlmig_cpu_vendor {
+    LIBXLMIG_CPU_VENDOR_UNKNOWN = 0,    /* not known / not recorded */
+    LIBXLMIG_CPU_VENDOR_INTEL = 1,      /* "GenuineIntel" */
+    LIBXLMIG_CPU_VENDOR_AMD = 2,        /* "AuthenticAMD" */
+    LIBXLMIG_CPU_VENDOR_CENTAUR = 3,    /* "CentaurHauls" */
+    LIBXLMIG_CPU_VENDOR_SHANGHAI = 4,   /* "  Shanghai  " */
+    LIBXLMIG_CPU_VENDOR_HYGON = 5,      /* "HygonGenuine" */
+} libxlmig_cpu_vendor;
+
+/* A CPUID vendor string: 12 characters and the NUL. */
+#define LIBXLMIG_CPU_VENDOR_STRING_SIZE 13
+
+/*
+ * Parse a vendor as records carry it: the 12-character CPUID string
+ * ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls",
+ * "  Shanghai  ") or the short form ("intel", "amd", "hygon",
+ * "centaur", "shanghai"), case-insensitive, nothing around it.  Anything
+ * else gives LIBXLMIG_ERR_VENDOR_INVALID (INVALID_CPU_VENDOR), *vendor_r
+ * untouched, and a message naming @field ("CPU vendor of host h2") and
+ * the text (sanitized as libxlmig_featureset_parse() does).
+ * libxlmig_host_info's cpu_vendor parses with this.
+ */
+LIBXLMIG_API int libxlmig_cpu_vendor_parse(libxlmig_ctx *ctx,
+                                           const char *field,
+                                           const char *text,
+                                           libxlmig_cpu_vendor *vendor_r);
+
+/*
+ * The CPUID string of @vendor ("GenuineIntel") or its short form
+ * ("intel"); static strings; NULL for LIBXLMIG_CPU_VENDOR_UNKNOWN or a
+ * value outside the enum.
+ */
+LIBXLMIG_API const char *libxlmig_cpu_vendor_string(libxlmig_cpu_vendor v);
+LIBXLMIG_API const char *libxlmig_cpu_vendor_short_name(libxlmig_cpu_vendor v);
+
+/*
+ * What a label must say about libxlmig_cpuid_local()'s result wherever
+ * it is shown: it is not what Xen offers guests.
+ */
+#define LIBXLMIG_CPUID_LOCAL_LABEL "this CPU's own CPUID, not Xen's view"
+
+/*
+ * Read the CPUID instruction of the CPU this process runs on into Xen's
+ * featureset layout (words 0 to 13, nr_words 14; leaves beyond the CPU's
+ * maximum leaves read as zero) and its vendor string from leaf 0.  This
+ * is NOT Xen's view: Xen masks and adds features for itself and for its
+ * guests (libxlmig_host_info has Xen's featuresets); in a PV dom0 this
+ * is the hardware's answer, in an HVM or PVH guest the answer of the
+ * hypervisor above.  Use it for diagnostics and on machines without Xen,
+ * labelled with LIBXLMIG_CPUID_LOCAL_LABEL.  Returns
+ * LIBXLMIG_ERR_UNSUPPORTED on CPUs that are not x86.
+ */
+LIBXLMIG_API int libxlmig_cpuid_local(
+    libxlmig_ctx *ctx, libxlmig_featureset *fs_r,
+    char vendor_r[LIBXLMIG_CPU_VENDOR_STRING_SIZE]);
+
+/* A CPU as VM records keep it (xapi's last_boot_CPU_flags). */
+typedef struct libxlmig_cpu_flags {
+    libxlmig_cpu_vendor vendor;
+    libxlmig_featureset features;
+} libxlmig_cpu_flags;
+
+/*
+ * A pool member for levelling: @name is shown in messages as "host
+ * NAME" (borrowed; NULL shows the index as "#N").  Level PV and HVM
+ * separately: fill features with each host's PV (or HVM) max featureset.
+ */
+typedef struct libxlmig_pool_host {
+    const char *name;
+    libxlmig_cpu_flags cpu;
+} libxlmig_pool_host;
+
+/*
+ * The level of a pool of @nr hosts (nr >= 1): their common vendor and
+ * the intersection of their featuresets, trimmed.  Hosts of different
+ * vendors give LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS naming the first host
+ * and the first host that differs with both vendors; a host with vendor
+ * LIBXLMIG_CPU_VENDOR_UNKNOWN, or no host, gives
+ * LIBXLMIG_ERR_INVALID_ARGUMENT.  *level_r is written only on success.
+ */
+LIBXLMIG_API int libxlmig_pool_level(libxlmig_ctx *ctx,
+                                     const libxlmig_pool_host *hosts,
+                                     size_t nr, libxlmig_cpu_flags *level_r);
+
+/*
+ * A host joining a pool whose current level is @level (@pool_name, like
+ * a host's name, for messages).  A different vendor gives
+ * LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS naming both vendors.  Otherwise
+ * returns 0 and *missing_r (may be NULL) gets level & ~host: the
+ * features the host lacks, which the pool loses when it joins (the new
+ * level is the intersection).  Whether to allow that is the caller's
+ * policy; xapi allows it and lowers the level.
+ */
+LIBXLMIG_API int libxlmig_pool_join_check(libxlmig_ctx *ctx,
+                                          const char *pool_name,
+                                          const libxlmig_cpu_flags *level,
+                                          const libxlmig_pool_host *joining,
+                                          libxlmig_featureset *missing_r);
+
+/* Which of a host's featuresets a guest gets. */
+typedef enum libxlmig_guest_type {
+    LIBXLMIG_GUEST_PV = 0,      /* PV: the PV max featureset */
+    LIBXLMIG_GUEST_HVM = 1,     /* HVM and PVH: the HVM max featureset */
+} libxlmig_guest_type;
+
+/* What a destination offers guests, for libxlmig_vm_cpu_check(). */
+typedef struct libxlmig_cpu_host {
+    const char *name;           /* "h2", shown as "host h2"; borrowed */
+    libxlmig_cpu_vendor vendor;
+    libxlmig_featureset pv_max;
+    libxlmig_featureset hvm_max;
+} libxlmig_cpu_host;
+
+/*
+ * Fill *host_r from the facts libxlmig_host_info_get() read (vendor
+ * parsed from info->cpu_vendor, Xen's PV and HVM max featuresets).
+ * @name is borrowed.  A vendor that does not parse gives
+ * LIBXLMIG_ERR_VENDOR_INVALID.
+ */
+LIBXLMIG_API int libxlmig_cpu_host_from_info(libxlmig_ctx *ctx,
+                                             const libxlmig_host_info *info,
+                                             const char *name,
+                                             libxlmig_cpu_host *host_r);
+
+/*
+ * Whether VM @vm_name, which booted with CPU @vm, may run on @dest as a
+ * guest of @type: same vendor, and vm->features a subset of the
+ * destination's PV or HVM max featureset.  Returns 0 or
+ * LIBXLMIG_ERR_VM_INCOMPATIBLE_WITH_THIS_HOST with a message such as
+ * "VM web1 cannot run on host h2: avx512f, pku missing on host h2 (HVM
+ * max featureset)" or "VM web1 cannot run on host h2: host h2 has CPU
+ * vendor AuthenticAMD, VM booted on GenuineIntel".  *missing_r (may be
+ * NULL) gets the VM's features missing from that featureset, trimmed,
+ * whenever the arguments are valid (also on a vendor mismatch).  An
+ * UNKNOWN vendor on either side gives LIBXLMIG_ERR_INVALID_ARGUMENT:
+ * decide before calling whether to check a VM that has no record (xapi
+ * skips halted VMs).  For a cross-pool migration pass the destination
+ * pool's level as @dest, as xapi does.  Makes no Xen call.
+ */
+LIBXLMIG_API int libxlmig_vm_cpu_check(libxlmig_ctx *ctx, const char *vm_name,
+                                       const libxlmig_cpu_flags *vm,
+                                       libxlmig_guest_type type,
+                                       const libxlmig_cpu_host *dest,
+                                       libxlmig_featureset *missing_r);
 
 /* ------------------------------------------------------------------ */
 /* Transports and the stream channel (docs/specs/channel.md)          */

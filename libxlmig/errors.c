@@ -89,6 +89,8 @@ static const struct error_entry error_table[] = {
       "a CPU vendor name is malformed or unknown" },
     { LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS, "HOSTS_NOT_HOMOGENEOUS",
       "the hosts of a pool have different CPU vendors" },
+    { LIBXLMIG_ERR_RECORD_INVALID, "CPU_RECORD_INVALID",
+      "a CPU record file of a host or VM is malformed" },
 };
 
 #define ERROR_TABLE_LEN (sizeof(error_table) / sizeof(error_table[0]))

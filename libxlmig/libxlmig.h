@@ -83,8 +83,9 @@ typedef enum libxlmig_error {
     LIBXLMIG_ERR_FEATURESET_INVALID = -33,
     LIBXLMIG_ERR_VENDOR_INVALID = -34,
     LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS = -35,
+    LIBXLMIG_ERR_RECORD_INVALID = -36,
     /* Append new codes here; keep LIBXLMIG_ERR_LAST the last one. */
-    LIBXLMIG_ERR_LAST = -35,
+    LIBXLMIG_ERR_LAST = -36,
 } libxlmig_error;
 
 /*

@@ -51,7 +51,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 SAN_CFLAGS := $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -DLIBXLMIG_BUILDING
 
 LIB_SRCS := $(wildcard libxlmig/*.c)
-XE_SRCS  := xe-plugin/xe-args.c
+XE_SRCS  := xe-plugin/xe-args.c xe-plugin/cmd-cpu.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 XE_OBJS  := $(XE_SRCS:%.c=$(B)/%.o)
 
@@ -162,8 +162,9 @@ check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe $(TEST_TOOLS)
 	    tests/run-tests.sh $(TESTS)
 
 # End-to-end runs of the CLIs on 127.0.0.1 (tests/integration/test-*.sh).
-check-integration: $(B)/san/xlmig $(TEST_TOOLS)
-	@XLMIG_BIN=$(CURDIR)/$(B)/san/xlmig XLMIG_SRCDIR=$(CURDIR) \
+check-integration: $(B)/san/xlmig $(B)/san/xlmig-xe $(TEST_TOOLS)
+	@XLMIG_BIN=$(CURDIR)/$(B)/san/xlmig \
+	    XLMIG_XE_BIN=$(CURDIR)/$(B)/san/xlmig-xe XLMIG_SRCDIR=$(CURDIR) \
 	    XLMIG_BUILDDIR=$(CURDIR)/$(B) tests/integration/run.sh
 
 # ---------------------------------------------------------------- fuzzing

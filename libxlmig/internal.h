@@ -74,7 +74,7 @@ int xlmig__error_code_at(size_t i);
  * printers (plain, JSON, xe records).  Keys are static; values live in
  * the struct.
  */
-#define XLMIG__KV_VALUE_MAX 512
+#define XLMIG__KV_VALUE_MAX 2048
 struct xlmig__kv {
     const char *key;
     char value[XLMIG__KV_VALUE_MAX];

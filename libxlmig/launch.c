@@ -286,10 +286,29 @@ int xlmig__launch_request(libxlmig_ctx *ctx, libxlmig_transport *t,
             reason[i] = '?';
     }
     reason[rlen] = '\0';
-    if (h[10] == XLMIG__LAUNCH_REFUSED)
+    if (h[10] == XLMIG__LAUNCH_REFUSED) {
+        /*
+         * A reason that starts with a stable error name ("VM_INCOMPATIBLE
+         * _WITH_THIS_HOST: ...") keeps that error here.
+         */
+        char name[64];
+        int code = LIBXLMIG_ERR_PERMISSION_DENIED;
+        size_t n = strspn(reason, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+
+        if (n && n < sizeof(name) && reason[n] == ':') {
+            memcpy(name, reason, n);
+            name[n] = '\0';
+            if (libxlmig_error_from_name(name, &code))
+                code = LIBXLMIG_ERR_PERMISSION_DENIED;
+        }
+        if (code != LIBXLMIG_ERR_PERMISSION_DENIED)
+            return xlmig__error(ctx, code, -1, "%s refused the migration: %s",
+                                peer, reason + n + (reason[n + 1] == ' ' ? 2
+                                                                        : 1));
         return xlmig__error(ctx, LIBXLMIG_ERR_PERMISSION_DENIED, -1,
                             "%s refused to run '%s': %s", peer, cmd,
                             rlen ? reason : "no reason given");
+    }
     xlmig__log(ctx, XTL_DEBUG, -1, "%s accepted to run '%s'", peer, cmd);
     return 0;
 }
@@ -341,11 +360,139 @@ int xlmig__launch_receive(libxlmig_ctx *ctx, libxlmig_transport *t,
                                 "%s closed the connection after %zu bytes "
                                 "of its launch request", peer, len);
     }
-    rc = xlmig__launch_check(req, why, sizeof(why));
+    rc = xlmig__launch_take_meta(req, why, sizeof(why));
+    if (!rc)
+        rc = xlmig__launch_check(req, why, sizeof(why));
     if (rc) {
         (void)xlmig__launch_reply(ctx, t, false, why);
         return xlmig__error(ctx, rc, -1, "refused the launch request from "
                             "%s: %s", peer, why);
     }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The xlmig: words                                                   */
+/* ------------------------------------------------------------------ */
+
+int xlmig__launch_meta_words(const struct xlmig__launch_meta *m,
+                             char words[][XLMIG__LAUNCH_ARG_MAX + 1])
+{
+    const size_t cap = XLMIG__LAUNCH_ARG_MAX + 1;
+    int n = 0, w;
+
+    if (m->has_vm) {
+        w = snprintf(words[n++], cap, "%svm=%s", XLMIG__LAUNCH_META_PREFIX,
+                     m->vm);
+        if (w < 0 || (size_t)w >= cap)
+            return -1;
+    }
+    if (m->has_cpu) {
+        char fs[LIBXLMIG_FEATURESET_STRING_MAX];
+        const char *v = libxlmig_cpu_vendor_short_name(m->cpu.vendor);
+
+        if (!v || libxlmig_featureset_format(&m->cpu.features, fs,
+                                             sizeof(fs)))
+            return -1;
+        w = snprintf(words[n++], cap, "%scpu=%s/%s/%s",
+                     XLMIG__LAUNCH_META_PREFIX,
+                     m->type == LIBXLMIG_GUEST_PV ? "pv" : "hvm", v, fs);
+        if (w < 0 || (size_t)w >= cap)
+            return -1;
+    }
+    if (m->force) {
+        w = snprintf(words[n++], cap, "%sforce", XLMIG__LAUNCH_META_PREFIX);
+        if (w < 0 || (size_t)w >= cap)
+            return -1;
+    }
+    return n;
+}
+
+/* A VM name as records take it: [A-Za-z0-9._-], 1..64, no leading . or -. */
+static bool vm_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (!n || n > 64 || s[0] == '.' || s[0] == '-')
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") == n;
+}
+
+static int meta_cpu(struct xlmig__launch_meta *m, const char *v)
+{
+    const char *s1 = strchr(v, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+    char vendor[32];
+    size_t vl;
+
+    if (!s1 || !s2)
+        return -1;
+    if ((size_t)(s1 - v) == 2 && !strncmp(v, "pv", 2))
+        m->type = LIBXLMIG_GUEST_PV;
+    else if ((size_t)(s1 - v) == 3 && !strncmp(v, "hvm", 3))
+        m->type = LIBXLMIG_GUEST_HVM;
+    else
+        return -1;
+    vl = (size_t)(s2 - s1 - 1);
+    if (!vl || vl >= sizeof(vendor))
+        return -1;
+    memcpy(vendor, s1 + 1, vl);
+    vendor[vl] = '\0';
+    if (libxlmig_cpu_vendor_parse(NULL, NULL, vendor, &m->cpu.vendor) ||
+        libxlmig_featureset_parse(NULL, NULL, s2 + 1, &m->cpu.features))
+        return -1;
+    return 0;
+}
+
+int xlmig__launch_take_meta(struct xlmig__launch_req *req, char *why,
+                            size_t why_len)
+{
+    struct xlmig__launch_meta m;
+    const size_t plen = strlen(XLMIG__LAUNCH_META_PREFIX);
+    unsigned int i = 0, j;
+
+    memset(&m, 0, sizeof(m));
+    for (; i < req->argc &&
+           !strncmp(req->argv[i], XLMIG__LAUNCH_META_PREFIX, plen); i++) {
+        const char *w = req->argv[i] + plen;
+        char q[XLMIG__LAUNCH_ARG_MAX + 3];
+        bool dup = false, bad = false;
+
+        if (!strncmp(w, "vm=", 3)) {
+            dup = m.has_vm;
+            bad = !vm_name_ok(w + 3);
+            if (!dup && !bad) {
+                m.has_vm = true;
+                xlmig__strlcpy(m.vm, w + 3, sizeof(m.vm));
+            }
+        } else if (!strncmp(w, "cpu=", 4)) {
+            dup = m.has_cpu;
+            bad = !dup && meta_cpu(&m, w + 4);
+            if (!dup && !bad)
+                m.has_cpu = true;
+        } else if (!strcmp(w, "force")) {
+            dup = m.force;
+            m.force = true;
+        } else {
+            bad = true;
+        }
+        if (dup || bad) {
+            xlmig__launch_quote(q, sizeof(q), req->argv[i]);
+            WHY("argument %u (%s) is %s", i + 1, q,
+                dup ? "given twice" : "not a valid xlmig: word (vm=NAME, "
+                "cpu=pv|hvm/VENDOR/FEATURESET or force)");
+            return LIBXLMIG_ERR_PROTOCOL;
+        }
+    }
+    if (m.has_cpu && !m.has_vm) {
+        WHY("xlmig:cpu= without xlmig:vm=: which VM is it?");
+        return LIBXLMIG_ERR_PROTOCOL;
+    }
+    if (i) {
+        for (j = 0; j + i <= req->argc; j++)
+            req->argv[j] = req->argv[j + i];
+        req->argc -= i;
+    }
+    req->meta = m;
     return 0;
 }

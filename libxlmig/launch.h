@@ -28,12 +28,50 @@
 #define XLMIG__LAUNCH_ACCEPTED 0
 #define XLMIG__LAUNCH_REFUSED 1
 
+/*
+ * What the sender says about the VM, in words before "xl" that start
+ * with "xlmig:" (docs/specs/channel.md, "Launch request"):
+ *   xlmig:vm=NAME                      the VM being migrated
+ *   xlmig:cpu=TYPE/VENDOR/FEATURESET   what it booted with (TYPE pv or
+ *                                      hvm; VENDOR the CPUID string or
+ *                                      its short form; XenServer's form)
+ *   xlmig:force                        skip the CPU check (say so)
+ */
+#define XLMIG__LAUNCH_META_PREFIX "xlmig:"
+
+struct xlmig__launch_meta {
+    bool has_vm;
+    char vm[65];
+    bool has_cpu;
+    libxlmig_guest_type type;
+    libxlmig_cpu_flags cpu;
+    bool force;
+};
+
 /* A decoded request.  argv[] points into args; argv[argc] is NULL. */
 struct xlmig__launch_req {
     unsigned int argc;
     char *argv[XLMIG__LAUNCH_ARGC_MAX + 1];
     char args[XLMIG__LAUNCH_TOTAL_MAX];     /* the strings, NUL-ended */
+    struct xlmig__launch_meta meta;         /* from the xlmig: words */
 };
+
+/*
+ * The xlmig: words for @m into @words (each XLMIG__LAUNCH_ARG_MAX + 1
+ * bytes), at most 3; returns how many, or -1 when one would not fit in
+ * a launch argument (or the vendor is unknown).
+ */
+int xlmig__launch_meta_words(const struct xlmig__launch_meta *m,
+                             char words[][XLMIG__LAUNCH_ARG_MAX + 1]);
+
+/*
+ * Take the leading xlmig: words out of @req into req->meta (argv then
+ * starts at "xl").  0, or LIBXLMIG_ERR_PROTOCOL with a reason naming the
+ * word in @why: an unknown key, a bad value, a repeated key, or cpu
+ * without vm.  Logs nothing (the fuzz target calls it).
+ */
+int xlmig__launch_take_meta(struct xlmig__launch_req *req, char *why,
+                            size_t why_len);
 
 /*
  * Encode a request for @argv[0..argc-1] into @buf of @cap bytes.

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cpurecord.h"
 #include "internal.h"
 #include "xen-compat.h"
 
@@ -62,28 +64,31 @@ static int read_featureset(libxlmig_ctx *ctx, xc_interface *xch,
     return 0;
 }
 
-/* The CPU vendor string from CPUID leaf 0 of Xen's host policy. */
-static int read_vendor(libxlmig_ctx *ctx, xc_interface *xch,
-                       char vendor[13])
+/*
+ * The CPUID leaves of a CPU policy: Xen's host policy (@domid < 0) or
+ * that of domain @domid.  *leaves_r is malloc'd.
+ */
+static int policy_leaves(libxlmig_ctx *ctx, xc_interface *xch, long domid,
+                         const char *what, xen_cpuid_leaf_t **leaves_r,
+                         uint32_t *nr_r)
 {
     xc_cpu_policy_t *policy = NULL;
     xen_cpuid_leaf_t *leaves = NULL;
-    uint32_t nr_leaves = 0, nr_msrs = 0, i;
+    uint32_t nr_leaves = 0, nr_msrs = 0;
     int rc;
 
-    vendor[0] = '\0';
     policy = xc_cpu_policy_init();
-    if (!policy) {
-        rc = LIBXLMIG_ERR_NO_MEMORY;
-        goto out;
-    }
-    if (xc_cpu_policy_get_system(xch, XEN_SYSCTL_cpu_policy_host, policy) ||
+    if (!policy)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    if ((domid < 0 ? xc_cpu_policy_get_system(xch, XEN_SYSCTL_cpu_policy_host,
+                                              policy)
+                   : xc_cpu_policy_get_domain(xch, (uint32_t)domid, policy)) ||
         xc_cpu_policy_get_size(xch, &nr_leaves, &nr_msrs)) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, errno,
-                          "cannot read Xen's host CPU policy");
+                          "cannot read the CPU policy of %s", what);
         goto out;
     }
-    leaves = xlmig__zalloc(sizeof(*leaves) * nr_leaves);
+    leaves = xlmig__zalloc(sizeof(*leaves) * (nr_leaves ? nr_leaves : 1));
     if (!leaves) {
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
@@ -92,23 +97,97 @@ static int read_vendor(libxlmig_ctx *ctx, xc_interface *xch,
     if (xc_cpu_policy_serialise(xch, policy, leaves, &nr_leaves, NULL,
                                 &nr_msrs)) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, errno,
-                          "cannot serialise Xen's host CPU policy");
+                          "cannot serialise the CPU policy of %s", what);
         goto out;
     }
-    for (i = 0; i < nr_leaves; i++) {
-        if (leaves[i].leaf == 0 && leaves[i].subleaf == XEN_CPUID_NO_SUBLEAF) {
-            memcpy(vendor, &leaves[i].b, 4);
-            memcpy(vendor + 4, &leaves[i].d, 4);
-            memcpy(vendor + 8, &leaves[i].c, 4);
-            vendor[12] = '\0';
-            break;
-        }
-    }
+    *leaves_r = leaves;
+    *nr_r = nr_leaves;
+    leaves = NULL;
     rc = 0;
  out:
     free(leaves);
     xc_cpu_policy_destroy(policy);
     return rc;
+}
+
+/* The leaf's registers, or zeros when the policy does not have it. */
+static const xen_cpuid_leaf_t *find_leaf(const xen_cpuid_leaf_t *leaves,
+                                         uint32_t nr, uint32_t leaf,
+                                         uint32_t subleaf)
+{
+    static const xen_cpuid_leaf_t zero;
+    uint32_t i;
+
+    for (i = 0; i < nr; i++) {
+        if (leaves[i].leaf == leaf &&
+            (leaves[i].subleaf == subleaf ||
+             leaves[i].subleaf == XEN_CPUID_NO_SUBLEAF))
+            return &leaves[i];
+    }
+    return &zero;
+}
+
+/* CPUID leaf 0's vendor string. */
+static void leaves_vendor(const xen_cpuid_leaf_t *leaves, uint32_t nr,
+                          char vendor[13])
+{
+    const xen_cpuid_leaf_t *l0 = find_leaf(leaves, nr, 0, 0);
+
+    memcpy(vendor, &l0->b, 4);
+    memcpy(vendor + 4, &l0->d, 4);
+    memcpy(vendor + 8, &l0->c, 4);
+    vendor[12] = '\0';
+}
+
+/*
+ * The featureset of a policy: each word is one CPUID register, in the
+ * order of Xen's cpufeatureset.h (x86_cpu_policy_to_featureset()).
+ */
+static void leaves_featureset(const xen_cpuid_leaf_t *leaves, uint32_t nr,
+                              libxlmig_featureset *fs)
+{
+    static const struct {
+        uint32_t leaf, subleaf;
+        char reg;
+    } words[] = {
+        { 1, 0, 'd' }, { 1, 0, 'c' },
+        { 0x80000001u, 0, 'd' }, { 0x80000001u, 0, 'c' },
+        { 0xd, 1, 'a' },
+        { 7, 0, 'b' }, { 7, 0, 'c' },
+        { 0x80000007u, 0, 'd' }, { 0x80000008u, 0, 'b' },
+        { 7, 0, 'd' }, { 7, 1, 'a' },
+        { 0x80000021u, 0, 'a' },
+        { 7, 1, 'b' }, { 7, 2, 'd' },
+    };
+    size_t i;
+
+    memset(fs, 0, sizeof(*fs));
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        const xen_cpuid_leaf_t *l = find_leaf(leaves, nr, words[i].leaf,
+                                              words[i].subleaf);
+
+        fs->words[i] = words[i].reg == 'a' ? l->a
+                     : words[i].reg == 'b' ? l->b
+                     : words[i].reg == 'c' ? l->c : l->d;
+    }
+    fs->nr_words = (unsigned int)i;
+}
+
+/* The CPU vendor string from CPUID leaf 0 of Xen's host policy. */
+static int read_vendor(libxlmig_ctx *ctx, xc_interface *xch,
+                       char vendor[13])
+{
+    xen_cpuid_leaf_t *leaves = NULL;
+    uint32_t nr = 0;
+    int rc;
+
+    vendor[0] = '\0';
+    rc = policy_leaves(ctx, xch, -1, "the host", &leaves, &nr);
+    if (rc)
+        return rc;
+    leaves_vendor(leaves, nr, vendor);
+    free(leaves);
+    return 0;
 }
 
 int libxlmig_host_info_get(libxlmig_ctx *ctx, libxlmig_host_info *info_r)
@@ -211,6 +290,72 @@ int libxlmig_host_info_get(libxlmig_ctx *ctx, libxlmig_host_info *info_r)
     if (xch)
         xc_interface_close(xch);
     libxl_physinfo_dispose(&phys);
+    if (lctx)
+        libxl_ctx_free(lctx);
+    return rc;
+}
+
+int xlmig__vm_cpu_read(libxlmig_ctx *ctx, const char *vm,
+                       struct xlmig__vm_record *r)
+{
+    struct xlmig__vm_record rec;
+    libxl_ctx *lctx = NULL;
+    xc_interface *xch = NULL;
+    libxl_dominfo dinfo;
+    xen_cpuid_leaf_t *leaves = NULL;
+    uint32_t domid, nr = 0;
+    char vendor[13], what[128], *name = NULL;
+    int rc;
+
+    libxl_dominfo_init(&dinfo);
+    memset(&rec, 0, sizeof(rec));
+    rc = xlmig__check_hypervisor(ctx);
+    if (rc) goto out;
+    if (libxl_ctx_alloc(&lctx, LIBXL_VERSION, 0, ctx->logger)) {
+        lctx = NULL;
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
+                          "cannot open libxl; is the Xen toolstack "
+                          "(xenstored) running?");
+        goto out;
+    }
+    if (libxl_name_to_domid(lctx, vm, &domid) ||
+        libxl_domain_info(lctx, &dinfo, domid)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                          "VM %s is not running on this host (`xl list` "
+                          "does not show it)", vm);
+        goto out;
+    }
+    name = libxl_domid_to_name(lctx, domid);
+    xlmig__strlcpy(rec.name, name ? name : vm, sizeof(rec.name));
+    snprintf(rec.uuid, sizeof(rec.uuid), LIBXL_UUID_FMT,
+             LIBXL_UUID_BYTES(dinfo.uuid));
+    rec.type = dinfo.domain_type == LIBXL_DOMAIN_TYPE_PV ? LIBXLMIG_GUEST_PV
+                                                         : LIBXLMIG_GUEST_HVM;
+    xch = xc_interface_open(ctx->logger, ctx->logger, 0);
+    if (!xch) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, errno,
+                          "cannot open libxc");
+        goto out;
+    }
+    snprintf(what, sizeof(what), "VM %s (domain %u)", vm, domid);
+    rc = policy_leaves(ctx, xch, domid, what, &leaves, &nr);
+    if (rc) goto out;
+    leaves_vendor(leaves, nr, vendor);
+    leaves_featureset(leaves, nr, &rec.cpu.features);
+    rc = libxlmig_cpu_vendor_parse(ctx, what, vendor, &rec.cpu.vendor);
+    if (rc) goto out;
+    if (gethostname(rec.host, sizeof(rec.host)) < 0)
+        xlmig__strlcpy(rec.host, "unknown", sizeof(rec.host));
+    rec.host[sizeof(rec.host) - 1] = '\0';
+    rec.recorded = (int64_t)time(NULL);
+    *r = rec;
+    rc = 0;
+ out:
+    free(leaves);
+    free(name);
+    if (xch)
+        xc_interface_close(xch);
+    libxl_dominfo_dispose(&dinfo);
     if (lctx)
         libxl_ctx_free(lctx);
     return rc;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "cmd-channel.h"
+#include "cpurecord.h"
 #include "internal.h"
 #include "launch.h"
 #include "transport.h"
@@ -75,6 +76,20 @@ const char xlmig_channel_send_usage[] =
     "second\n"
     "  --control=PATH       unix socket taking 'bwlimit RATE' and "
     "'progress' lines\n"
+    "  --vm=NAME            the VM being migrated: send the CPU it booted "
+    "with (its\n"
+    "                       record in the state directory, or read from "
+    "Xen and\n"
+    "                       recorded now), so that HOST refuses a VM its "
+    "CPU cannot\n"
+    "                       run (VM_INCOMPATIBLE_WITH_THIS_HOST, naming "
+    "the missing\n"
+    "                       features) before anything is sent\n"
+    "  --force              let HOST accept the VM whatever its CPU "
+    "(warns)\n"
+    "  --state-dir=DIR      where CPU records live (default $XLMIG_STATE_DIR "
+    "or\n"
+    "                       " XLMIG__STATE_DIR_DEFAULT ")\n"
     "  --verbose            debug messages\n"
     "  --help               this text";
 const char xlmig_channel_listen_summary[] =
@@ -100,6 +115,15 @@ const char xlmig_channel_listen_usage[] =
     "to the\n"
     "                       direction back to the sender)\n"
     "  --control=PATH       as for channel-send; with --once only\n"
+    "  --cpu-record=FILE    check incoming VMs (channel-send --vm) against "
+    "this host\n"
+    "                       record, e.g. the destination pool's level, "
+    "instead of\n"
+    "                       this host's own featuresets read from Xen\n"
+    "  --state-dir=DIR      where an accepted VM's CPU record is kept "
+    "(default\n"
+    "                       $XLMIG_STATE_DIR or " XLMIG__STATE_DIR_DEFAULT
+    ")\n"
     "  --help               this text";
 
 /* ------------------------------------------------------------------ */
@@ -121,12 +145,18 @@ struct opts {
     bool once;
     const char *xl;
     char tls_paths[3][256];
+    /* CPU checks */
+    const char *vm;
+    bool force;
+    const char *state_dir;
+    const char *cpu_record;
 };
 
 enum {
     O_COMPRESS = 0x100, O_LEVEL, O_THREADS, O_NO_PAGE, O_PAGE_CACHE,
     O_BWLIMIT, O_CERT, O_KEY, O_CA, O_PSK, O_PEER_NAME, O_NO_TLS,
     O_PROGRESS, O_CONTROL, O_BIND, O_PORT, O_PORT_FILE, O_ONCE, O_XL,
+    O_VM, O_FORCE, O_STATE_DIR, O_CPU_RECORD,
 };
 
 static const struct option long_opts[] = {
@@ -149,6 +179,10 @@ static const struct option long_opts[] = {
     { "port-file", required_argument, NULL, O_PORT_FILE },
     { "once", no_argument, NULL, O_ONCE },
     { "xl", required_argument, NULL, O_XL },
+    { "vm", required_argument, NULL, O_VM },
+    { "force", no_argument, NULL, O_FORCE },
+    { "state-dir", required_argument, NULL, O_STATE_DIR },
+    { "cpu-record", required_argument, NULL, O_CPU_RECORD },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -330,6 +364,24 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
             break;
         case O_CONTROL:
             o->control = optarg;
+            break;
+        case O_STATE_DIR:
+            o->state_dir = optarg;
+            break;
+        case O_VM:
+        case O_FORCE:
+            if (!send)
+                bad = "that option is for channel-send";
+            else if (opt == O_VM)
+                o->vm = optarg;
+            else
+                o->force = true;
+            break;
+        case O_CPU_RECORD:
+            if (send)
+                bad = "that option is for channel-listen";
+            else
+                o->cpu_record = optarg;
             break;
         case O_BIND:
         case O_PORT:
@@ -817,6 +869,149 @@ static void send_on_fail(void *opaque)
     close(STDOUT_FILENO);
 }
 
+/* ------------------------------------------------------------------ */
+/* CPU checks (channel-send --vm, channel-listen)                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The sender: what VM @o->vm booted with, from its record, or read from
+ * Xen now (first seen) and recorded.  Fills @m.
+ */
+static int vm_meta(libxlmig_ctx *ctx, const struct opts *o,
+                   struct xlmig__launch_meta *m)
+{
+    const char *dir = xlmig__state_dir(o->state_dir);
+    struct xlmig__vm_record rec;
+    int rc;
+
+    memset(m, 0, sizeof(*m));
+    rc = xlmig__record_name_check(ctx, "VM name (--vm)", o->vm);
+    if (rc) return rc;
+    rc = xlmig__vm_record_load(ctx, dir, o->vm, &rec);
+    if (rc == LIBXLMIG_ERR_NOT_FOUND) {
+        rc = xlmig__vm_cpu_read(ctx, o->vm, &rec);
+        if (rc) return rc;
+        rc = xlmig__vm_record_save(ctx, dir, &rec);
+        if (rc) return rc;
+        fprintf(stderr, "xlmig %s: recorded the CPU VM %s booted with in "
+                "%s\n", o->cmd, o->vm, dir);
+    } else if (rc) {
+        return rc;
+    }
+    m->has_vm = true;
+    xlmig__strlcpy(m->vm, rec.name, sizeof(m->vm));
+    m->has_cpu = true;
+    m->type = rec.type;
+    m->cpu = rec.cpu;
+    m->force = o->force;
+    return 0;
+}
+
+/* A host record from @path (the listener's --cpu-record). */
+static int host_record_file(libxlmig_ctx *ctx, const char *path,
+                            struct xlmig__host_record *r)
+{
+    uint8_t *buf = NULL;
+    struct stat st;
+    size_t got = 0;
+    int fd, rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, errno,
+                            "cannot open the host CPU record %s", path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > (off_t)XLMIG__RECORD_FILE_MAX) {
+        close(fd);
+        return xlmig__error(ctx, LIBXLMIG_ERR_RECORD_INVALID, -1,
+                            "%s is not a host CPU record (not a regular "
+                            "file of at most %u bytes)", path,
+                            XLMIG__RECORD_FILE_MAX);
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return LIBXLMIG_ERR_NO_MEMORY;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    rc = xlmig__host_record_decode(ctx, path, buf, got, r);
+    free(buf);
+    return rc;
+}
+
+/*
+ * The listener: may the VM in @m run here?  0 (also when the sender said
+ * nothing about a VM), or an error whose last_error is the reason.
+ */
+static int cpu_gate(libxlmig_ctx *ctx, const struct opts *o,
+                    const struct xlmig__launch_meta *m, const char *peer)
+{
+    struct xlmig__host_record hr;
+    libxlmig_cpu_host dest;
+    libxlmig_featureset missing;
+    char host[XLMIG__RECORD_NAME_MAX + 1];
+    int rc;
+
+    if (!m->has_vm)
+        return 0;
+    if (!m->has_cpu) {
+        fprintf(stderr, "xlmig %s: %s sent VM %s without its CPU: not "
+                "checked\n", o->cmd, peer, m->vm);
+        return 0;
+    }
+    if (gethostname(host, sizeof(host)) < 0)
+        xlmig__strlcpy(host, "unknown", sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    memset(&dest, 0, sizeof(dest));
+    if (o->cpu_record) {
+        rc = host_record_file(ctx, o->cpu_record, &hr);
+        if (rc) return rc;
+        dest.name = hr.name;
+        dest.vendor = hr.vendor;
+        dest.pv_max = hr.pv_max;
+        dest.hvm_max = hr.hvm_max;
+    } else {
+        libxlmig_host_info info;
+
+        rc = libxlmig_host_info_get(ctx, &info);
+        if (!rc)
+            rc = libxlmig_cpu_host_from_info(ctx, &info, host, &dest);
+        if (rc) return rc;
+    }
+    rc = libxlmig_vm_cpu_check(ctx, m->vm, &m->cpu, m->type, &dest,
+                               &missing);
+    if (rc == LIBXLMIG_ERR_VM_INCOMPATIBLE_WITH_THIS_HOST && m->force) {
+        fprintf(stderr, "xlmig %s: accepting VM %s anyway (--force): %s\n",
+                o->cmd, m->vm, libxlmig_ctx_last_error(ctx));
+        rc = 0;
+    }
+    if (rc) return rc;
+    {
+        struct xlmig__vm_record vr;
+
+        memset(&vr, 0, sizeof(vr));
+        xlmig__strlcpy(vr.name, m->vm, sizeof(vr.name));
+        vr.type = m->type;
+        vr.cpu = m->cpu;
+        xlmig__strlcpy(vr.host, host, sizeof(vr.host));
+        vr.recorded = (int64_t)time(NULL);
+        if (xlmig__vm_record_save(ctx, xlmig__state_dir(o->state_dir), &vr))
+            fprintf(stderr, "xlmig %s: warning: VM %s's CPU record not "
+                    "kept: %s\n", o->cmd, m->vm,
+                    libxlmig_ctx_last_error(ctx));
+    }
+    return 0;
+}
+
 int xlmig_cmd_channel_send(int argc, char **argv)
 {
     static char *default_cmd[] = { (char *)"xl", (char *)"migrate-receive",
@@ -827,6 +1022,8 @@ int xlmig_cmd_channel_send(int argc, char **argv)
     libxlmig_channel *ch = NULL;
     struct relay r;
     char host[256], port[16], label[300];
+    char meta[3][XLMIG__LAUNCH_ARG_MAX + 1];
+    char *allwords[XLMIG__LAUNCH_ARGC_MAX + 1];
     char **words;
     unsigned int nwords;
     int first, fd, rc, status = 1;
@@ -858,6 +1055,34 @@ int xlmig_cmd_channel_send(int argc, char **argv)
     }
     if (make_ctx(&o, &ctx))
         return 1;
+    if (o.vm) {
+        struct xlmig__launch_meta m;
+        unsigned int k;
+        int nm;
+
+        if (vm_meta(ctx, &o, &m)) {
+            fprintf(stderr, "xlmig %s: %s\n", o.cmd,
+                    libxlmig_ctx_last_error(ctx));
+            goto out;
+        }
+        nm = xlmig__launch_meta_words(&m, meta);
+        if (nm < 0) {
+            fprintf(stderr, "xlmig %s: VM %s's CPU record does not fit in "
+                    "the launch request\n", o.cmd, o.vm);
+            goto out;
+        }
+        if (nwords + (unsigned int)nm > XLMIG__LAUNCH_ARGC_MAX) {
+            fprintf(stderr, "xlmig %s: too many words for the receiving "
+                    "command\n", o.cmd);
+            goto out;
+        }
+        for (k = 0; k < (unsigned int)nm; k++)
+            allwords[k] = meta[k];
+        for (k = 0; k < nwords; k++)
+            allwords[nm + k] = words[k];
+        words = allwords;
+        nwords += (unsigned int)nm;
+    }
     if (start_helpers(&o))
         goto out;
 
@@ -1020,6 +1245,16 @@ static int serve(struct opts *o, int fd, const char *peer)
     if (!req) goto out;
     rc = xlmig__launch_receive(ctx, t, peer, req);
     if (rc) goto out;
+    rc = cpu_gate(ctx, o, &req->meta, peer);
+    if (rc) {
+        /* The reason starts with the error's stable name: the sender
+         * reports the same error. */
+        (void)xlmig__launch_reply(ctx, t, false,
+                                  libxlmig_ctx_last_error(ctx));
+        fprintf(stderr, "xlmig channel-listen: refused %s: %s\n", peer,
+                libxlmig_ctx_last_error(ctx));
+        goto out;
+    }
     for (i = 0; i < req->argc; i++) {
         size_t l = strlen(cmdline);
 

@@ -13,25 +13,14 @@
 
 #include "internal.h"
 #include "xe-args.h"
+#include "xe-cmd.h"
 
 #define EXIT_USAGE 2
 
-struct xe_cmd {
-    const char *name;
-    int (*fn)(const struct xe_args *a);
-    const char *const *keys;     /* accepted key=value keys, NULL-ended */
-    const char *help;
-};
-
-/*
- * Print fields as one xe record: the first field name left-aligned,
- * the others right-aligned to it, as xe does.  With params= only the
- * named fields, in the order asked; an unknown name is an error.
- */
-static int print_record(const struct xe_args *a, const struct xlmig__kv *kv,
-                        size_t n)
+int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
+                    size_t n)
 {
-    const struct xlmig__kv *sel[XE_ARGS_PARAMS_MAX + XLMIG__HOST_INFO_FIELDS];
+    const struct xlmig__kv *sel[XE_ARGS_PARAMS_MAX + XE_RECORD_FIELDS_MAX];
     size_t nsel = 0, i, j, width = 0;
 
     if (a->nr_params == 1 && !strcmp(a->params[0], "all"))
@@ -48,7 +37,7 @@ static int print_record(const struct xe_args *a, const struct xlmig__kv *kv,
     }
  all:
     if (!nsel) {
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n && nsel < XE_RECORD_FIELDS_MAX; i++)
             sel[nsel++] = &kv[i];
     }
 
@@ -98,7 +87,7 @@ static int cmd_host_info(const struct xe_args *a)
     kv[0].key = "name-label";
     xlmig__strlcpy(kv[0].value, host, sizeof(kv[0].value));
     n = 1 + xlmig__host_info_fields(&info, kv + 1);
-    rc = print_record(a, kv, n);
+    rc = xe_print_record(a, kv, n);
  out:
     libxlmig_ctx_free(ctx);
     return rc ? 1 : 0;
@@ -117,6 +106,7 @@ static const struct xe_cmd cmd_table[] = {
       "  featureset-pv-max featureset-hvm-max featureset-pv-default\n"
       "  featureset-hvm-default\n"
       "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0." },
+    XE_CPU_COMMANDS
 };
 
 #define CMD_TABLE_LEN (sizeof(cmd_table) / sizeof(cmd_table[0]))

@@ -3,7 +3,8 @@
  * first thing a listener parses from an untrusted peer.  Feeds the input
  * whole and as the listener does (exactly the bytes the decoder asks
  * for), checks that both agree, that the decoder never asks past the
- * 4 KiB cap, and runs the whitelist on whatever decodes.
+ * 4 KiB cap, and runs the xlmig: word parser and the whitelist on
+ * whatever decodes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct xlmig__launch_req req, req2;
+    static struct xlmig__launch_req req, req2, req3;
     char why[512];
     size_t need = 0, fed = 0;
     int rc_whole, rc;
@@ -35,6 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (req.argv[req.argc])
             abort();
         (void)xlmig__launch_check(&req, why, sizeof(why));
+        /* The xlmig: words, on a copy (argv still points into req). */
+        req3 = req;
+        if (!xlmig__launch_take_meta(&req3, why, sizeof(why))) {
+            if (req3.argc > req.argc || req3.argv[req3.argc])
+                abort();
+            if (req3.meta.has_cpu && !req3.meta.has_vm)
+                abort();
+            (void)xlmig__launch_check(&req3, why, sizeof(why));
+        }
     }
 
     /* Incrementally, as xlmig__launch_receive() reads. */

@@ -9,6 +9,12 @@
 #   channel-migrate live migration to this host through libxlmig's stream
 #                  channel (xl migrate -s "xlmig channel-send ..."): zstd,
 #                  page transform, TLS with a pre-shared key
+#   cpu-facts      (two hosts) host CPU facts read through libxc, both hosts
+#                  recorded, the pool level; host 2 has fewer CPU features
+#   cpu-check      the guest's boot CPU recorded; vm-cpu-check passes for
+#                  host 1 and refuses host 2 naming the missing feature
+#   cpu-refuse     xl migrate -s "xlmig channel-send --vm" to host 2 is
+#                  refused by host 2 before anything moves; the guest runs on
 #   remote-migrate live migration to host 2 (only with two hosts)
 . /xenhost/lib.sh
 
@@ -19,7 +25,7 @@ VERIFY=/usr/lib/xen-4.17/bin/verify-stream-v2
 
 if [ "$HOSTS" -gt 1 ]; then
     plan host-info pvh-create save-verify restore local-migrate \
-        channel-migrate remote-migrate
+        channel-migrate cpu-facts cpu-check cpu-refuse remote-migrate
 else
     plan host-info pvh-create save-verify restore local-migrate \
         channel-migrate
@@ -221,7 +227,63 @@ else
 fi
 [ $running = 1 ] || dump_guest "$G"
 
-# ---- (g) live migration to host 2, disk on the share
+# ---- (g) CPU checks against host 2, which has fewer CPU features
+if [ "$HOSTS" -gt 1 ]; then
+    say "STEP cpu-facts: host CPU facts through libxc, records, pool level"
+    export XLMIG_STATE_DIR=/var/lib/xlmig
+    show xlmig-xe host-cpu-info params=vendor,features_hvm_max
+    if show xlmig-xe host-cpu-record name=h1 &&
+        wait_file "$SHARED/h2.cpu.json" 300 &&
+        show xlmig-xe host-cpu-import file="$SHARED/h2.cpu.json" &&
+        show xlmig-xe pool-cpu-info > /tmp/pool-cpu.out; then
+        cat /tmp/pool-cpu.out
+        lowers=$(xlmig-xe pool-cpu-info host=h2 params=lowers_hvm --minimal)
+        if [ -n "$lowers" ]; then
+            result cpu-facts OK "(h1 $(xlmig-xe host-cpu-info params=vendor --minimal); h2 lowers the pool's HVM level by: $lowers)"
+        else
+            result cpu-facts FAIL "host 2 lowers nothing: is it started with fewer CPU features?"
+        fi
+    else
+        result cpu-facts FAIL "recording or reading the hosts' CPU facts failed"
+    fi
+
+    if [ $running = 1 ]; then
+        say "STEP cpu-check: $G's boot CPU, checked against h1 and h2"
+        show xlmig-xe vm-cpu-record vm="$G" params=name-label,type,vendor,features
+        show xlmig-xe vm-cpu-check vm="$G" host=h1 > /tmp/cpu-h1.out 2>&1
+        rc1=$?
+        show xlmig-xe vm-cpu-check vm="$G" host=h2 > /tmp/cpu-h2.out 2>&1
+        rc2=$?
+        sed 's/^/### | /' /tmp/cpu-h1.out /tmp/cpu-h2.out
+        if [ $rc1 -eq 0 ] && [ $rc2 -ne 0 ] &&
+            grep -q '^VM_INCOMPATIBLE_WITH_THIS_HOST: .*lahf_lm.* missing on host h2' /tmp/cpu-h2.out &&
+            grep -q 'Boot VM .* with at most that featureset' /tmp/cpu-h2.out; then
+            result cpu-check OK "(h1 passes; h2: $(grep -o 'VM_INC[^(]*' /tmp/cpu-h2.out | head -n 1))"
+        else
+            result cpu-check FAIL "vm-cpu-check: h1 exit $rc1, h2 exit $rc2 (wanted 0 and a refusal naming lahf_lm)"
+        fi
+
+        say "STEP cpu-refuse: xl migrate -s 'xlmig channel-send --vm=$G' to h2"
+        t0=$(guest_tick "$G")
+        if timeout 300 xl migrate -s \
+            "xlmig channel-send --vm=$G --psk-file=$SHARED/.cpu.psk" \
+            "$G" "10.77.0.2:$CPU_CHECK_PORT" > /tmp/cpu-refuse.out 2>&1; then
+            result cpu-refuse FAIL "xl migrate succeeded: host 2 did not refuse"
+        elif grep -q 'VM_INCOMPATIBLE_WITH_THIS_HOST' /tmp/cpu-refuse.out &&
+            grep -q 'lahf_lm' /tmp/cpu-refuse.out &&
+            wait_tick "$G" $((t0 + 2)) 120 && [ "$(guest_boots "$G")" = 1 ]; then
+            result cpu-refuse OK "(refused: $(grep -o 'VM_INCOMPATIBLE[^(]*' /tmp/cpu-refuse.out | head -n 1); guest ticks on h1: $t0 -> $(guest_tick "$G"))"
+        else
+            result cpu-refuse FAIL "no refusal naming lahf_lm, or the guest stopped (tick $t0 -> $(guest_tick "$G"))"
+        fi
+        sed 's/^/### | /' /tmp/cpu-refuse.out | tail -n 8
+    else
+        result cpu-check FAIL "no running guest"
+        result cpu-refuse FAIL "no running guest"
+    fi
+fi
+
+# ---- (h) live migration to host 2, disk on the share
 if [ "$HOSTS" -gt 1 ]; then
     if [ $running = 1 ]; then
         say "STEP remote-migrate: live migration to host 2"

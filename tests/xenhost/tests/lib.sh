@@ -11,6 +11,7 @@ HOST=$(sed -n 's/.*xenhost\.host=\([0-9]*\).*/\1/p' /proc/cmdline)
 HOSTS=$(sed -n 's/.*xenhost\.hosts=\([0-9]*\).*/\1/p' /proc/cmdline)
 : "${HOST:=1}" "${HOSTS:=1}"
 SHARED=/shared                      # virtio-9p directory both hosts see
+CPU_CHECK_PORT=8022                 # host 2's xlmig channel-listen
 CONSOLE_LOGS=/var/log/xen/console   # xenconsoled writes guest-NAME.log here
 MIGRATE_PORT=8002                   # host 2's migration receiver (TCP)
 

@@ -6,8 +6,24 @@
 # test has ended.  See remote_migrate in lib.sh for the protocol.
 . /xenhost/lib.sh
 
-plan migrate-receive
+plan cpu-record migrate-receive
 mkdir -p "$H2_CONSOLE"
+
+# This host's CPU record for host 1's checks, and a channel listener that
+# refuses VMs this CPU cannot run (QEMU gives host 2 fewer features).
+say "STEP cpu-record: xlmig-xe host-cpu-record name=h2"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > /tmp/cpu.psk
+cp /tmp/cpu.psk "$SHARED/.cpu.psk"
+xlmig channel-listen --bind 10.77.0.2 --port "$CPU_CHECK_PORT" \
+    --psk-file /tmp/cpu.psk > /tmp/cpu-listen.out 2>&1 &
+cpu_listen_pid=$!
+if show xlmig-xe host-cpu-record name=h2 file=/tmp/h2.cpu.json &&
+    cp /tmp/h2.cpu.json "$SHARED/.h2.cpu.tmp" &&
+    mv "$SHARED/.h2.cpu.tmp" "$SHARED/h2.cpu.json"; then
+    result cpu-record OK "($(xlmig-xe host-cpu-info params=vendor --minimal))"
+else
+    result cpu-record FAIL "xlmig-xe host-cpu-record failed"
+fi
 
 # mirror_logs TAG: copy the guests' console logs to the share.  Host 1
 # reads them at any moment: write a temporary file and rename it, so it
@@ -72,7 +88,9 @@ while [ ! -e "$SHARED/.host1-exit" ] && [ $n -lt 1500 ]; do
     n=$((n + 1))
 done
 
-kill "$mirror_pid" 2>/dev/null
+kill "$mirror_pid" "$cpu_listen_pid" 2>/dev/null
+say "channel-listen (CPU checks) said:"
+sed 's/^/### | /' /tmp/cpu-listen.out
 statuses=$(tr '\n' ' ' < /tmp/receive.rc 2>/dev/null)
 if grep -qx 0 /tmp/receive.rc 2>/dev/null; then
     result migrate-receive OK "(xl migrate-receive exit statuses: $statuses)"

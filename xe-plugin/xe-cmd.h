@@ -1,0 +1,102 @@
+/* The command table of xlmig-xe and what commands share (internal). */
+#ifndef XLMIG_XE_CMD_H
+#define XLMIG_XE_CMD_H
+
+#include <stddef.h>
+
+#include "cpurecord.h"
+#include "internal.h"
+#include "xe-args.h"
+
+#define XE_RECORD_FIELDS_MAX 32
+
+struct xe_cmd {
+    const char *name;
+    int (*fn)(const struct xe_args *a);
+    const char *const *keys;     /* accepted key=value keys, NULL-ended */
+    const char *help;
+};
+
+/*
+ * Print fields as one xe record: the first field name left-aligned,
+ * the others right-aligned to it, as xe does.  With params= only the
+ * named fields, in the order asked; an unknown name is an error.
+ * --minimal: only the values, comma-separated.
+ */
+int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
+                    size_t n);
+
+/* The CPU commands (cmd-cpu.c). */
+int xe_cmd_host_cpu_info(const struct xe_args *a);
+int xe_cmd_host_cpu_record(const struct xe_args *a);
+int xe_cmd_host_cpu_import(const struct xe_args *a);
+int xe_cmd_pool_cpu_info(const struct xe_args *a);
+int xe_cmd_vm_cpu_record(const struct xe_args *a);
+int xe_cmd_vm_cpu_check(const struct xe_args *a);
+extern const char *const xe_keys_host_cpu_info[];
+extern const char *const xe_keys_host_cpu_record[];
+extern const char *const xe_keys_host_cpu_import[];
+extern const char *const xe_keys_pool_cpu_info[];
+extern const char *const xe_keys_vm_cpu_record[];
+extern const char *const xe_keys_vm_cpu_check[];
+
+#define XE_STATE_DIR_HELP \
+    "  state-dir=DIR  where CPU records live (default $XLMIG_STATE_DIR or " \
+    XLMIG__STATE_DIR_DEFAULT ")\n"
+
+#define XE_CPU_COMMANDS \
+    { "host-cpu-info", xe_cmd_host_cpu_info, xe_keys_host_cpu_info, \
+      "Show what a host's CPU offers guests, with feature names.\n" \
+      "  (no key)       this host, as Xen reports it (libxc); needs Xen\n" \
+      "  host=NAME      the stored record of host NAME instead\n" \
+      "  cpuid=true     this CPU's own CPUID instead, NOT Xen's view (works\n" \
+      "                 without Xen; for comparison only)\n" \
+      XE_STATE_DIR_HELP \
+      "Fields: name-label source vendor features features_names\n" \
+      "  features_pv_max features_hvm_max features_pv_default\n" \
+      "  features_hvm_default recorded (those that apply)" }, \
+    { "host-cpu-record", xe_cmd_host_cpu_record, xe_keys_host_cpu_record, \
+      "Record this host's CPU (Xen's vendor, PV max and HVM max\n" \
+      "featuresets) as STATE/hosts/NAME.json, for pool levelling and checks.\n" \
+      "  name=NAME      the host's name (default: its hostname)\n" \
+      "  file=PATH      also write a copy there (to take to other hosts)\n" \
+      XE_STATE_DIR_HELP \
+      "Needs Xen.  Prints the record's path." }, \
+    { "host-cpu-import", xe_cmd_host_cpu_import, xe_keys_host_cpu_import, \
+      "Check and store another host's record (from host-cpu-record file=).\n" \
+      "  file=PATH      the record (required)\n" \
+      XE_STATE_DIR_HELP \
+      "Prints the host's name." }, \
+    { "pool-cpu-info", xe_cmd_pool_cpu_info, xe_keys_pool_cpu_info, \
+      "The pool's CPU level from the stored host records: their common\n" \
+      "vendor and the intersection of their PV and HVM featuresets; then,\n" \
+      "for each host, the features the pool would regain without it.\n" \
+      "  host=NAME      only say what host NAME (a stored record, member or\n" \
+      "                 not) lowers the level of the others by\n" \
+      XE_STATE_DIR_HELP \
+      "Fields: hosts vendor features_pv features_hvm; per host: name-label\n" \
+      "  lowers_pv lowers_hvm" }, \
+    { "vm-cpu-record", xe_cmd_vm_cpu_record, xe_keys_vm_cpu_record, \
+      "Record the CPU running VM NAME booted with (vendor and featureset\n" \
+      "of its domain's CPU policy: xapi's last_boot_CPU_flags) as\n" \
+      "STATE/vms/NAME.json.  Migrations through 'xlmig channel-send --vm'\n" \
+      "carry the record to the destination.\n" \
+      "  vm=NAME        the VM (required)\n" \
+      XE_STATE_DIR_HELP \
+      "Needs Xen." }, \
+    { "vm-cpu-check", xe_cmd_vm_cpu_check, xe_keys_vm_cpu_check, \
+      "May VM NAME move to host H?  Same vendor, and the features it\n" \
+      "booted with all offered by H (HVM/PVH: H's HVM max featureset, PV:\n" \
+      "its PV max).  Refused with VM_INCOMPATIBLE_WITH_THIS_HOST naming\n" \
+      "the missing features, and the pool level that every stored host\n" \
+      "offers (boot the VM with at most that to move it anywhere).\n" \
+      "  vm=NAME        the VM (required); its record, or read from Xen\n" \
+      "                 and recorded when first seen\n" \
+      "  host=H         the destination's stored record (required)\n" \
+      "  force=true     do not refuse; say what is missing\n" \
+      "  records-only=true  use the stored records without asking Xen\n" \
+      "                 whether the VM runs (planning elsewhere); otherwise\n" \
+      "                 a VM that does not run is halted and not checked\n" \
+      XE_STATE_DIR_HELP }
+
+#endif /* XLMIG_XE_CMD_H */

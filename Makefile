@@ -51,7 +51,9 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 SAN_CFLAGS := $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -DLIBXLMIG_BUILDING
 
 LIB_SRCS := $(wildcard libxlmig/*.c)
-XE_SRCS  := xe-plugin/xe-args.c xe-plugin/cmd-cpu.c
+XE_SRCS  := xe-plugin/xe-args.c
+# The commands: only in xlmig-xe (they need its xe_print_record).
+XE_CMD_SRCS := xe-plugin/cmd-cpu.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 XE_OBJS  := $(XE_SRCS:%.c=$(B)/%.o)
 
@@ -107,7 +109,8 @@ $(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/xlmig-xe: $(B)/xe-plugin/xlmig-xe.o $(XE_OBJS) $(B)/libxlmig.a
+$(B)/xlmig-xe: $(B)/xe-plugin/xlmig-xe.o $(XE_CMD_SRCS:%.c=$(B)/%.o) \
+               $(XE_OBJS) $(B)/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -130,7 +133,8 @@ $(B)/san/xlmig: $(B)/san/tools/xlmig.o $(B)/san/tools/cmd-channel.o \
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/san/xlmig-xe: $(B)/san/xe-plugin/xlmig-xe.o $(B)/san/libxlmig.a
+$(B)/san/xlmig-xe: $(B)/san/xe-plugin/xlmig-xe.o \
+                   $(XE_CMD_SRCS:%.c=$(B)/san/%.o) $(B)/san/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -110,6 +110,9 @@ static int policy_leaves(libxlmig_ctx *ctx, xc_interface *xch, long domid,
     return rc;
 }
 
+/* Bits of featureset word 2 that mirror word 0 on AMD (see below). */
+#define COMMON_1D_FEATURES 0x0183f3ffu  /* fpu..apic, mtrr..pse36, mmx, fxsr */
+
 /* The leaf's registers, or zeros when the policy does not have it. */
 static const xen_cpuid_leaf_t *find_leaf(const xen_cpuid_leaf_t *leaves,
                                          uint32_t nr, uint32_t leaf,
@@ -171,6 +174,14 @@ static void leaves_featureset(const xen_cpuid_leaf_t *leaves, uint32_t nr,
                      : words[i].reg == 'c' ? l->c : l->d;
     }
     fs->nr_words = (unsigned int)i;
+    /*
+     * On AMD, CPUID 0x80000001 EDX repeats 18 features of leaf 1 EDX
+     * (fpu ... fxsr), and a domain's policy has them there.  Xen's
+     * featuresets keep them in word 0 only (CPUID_COMMON_1D_FEATURES in
+     * xen/lib/x86): clear them from word 2, or a VM's record would seem
+     * to have features no host offers.
+     */
+    fs->words[2] &= ~COMMON_1D_FEATURES;
 }
 
 /* The CPU vendor string from CPUID leaf 0 of Xen's host policy. */

@@ -21,7 +21,8 @@ const char *const xe_keys_host_cpu_info[] = { "host", "cpuid", "state-dir",
 const char *const xe_keys_host_cpu_record[] = { "name", "file", "state-dir",
                                                 NULL };
 const char *const xe_keys_host_cpu_import[] = { "file", "state-dir", NULL };
-const char *const xe_keys_pool_cpu_info[] = { "host", "state-dir", NULL };
+const char *const xe_keys_pool_cpu_info[] = { "host", "file", "state-dir",
+                                              NULL };
 const char *const xe_keys_vm_cpu_record[] = { "vm", "state-dir", NULL };
 const char *const xe_keys_vm_cpu_check[] = { "vm", "host", "force",
                                              "records-only", "state-dir",
@@ -384,6 +385,39 @@ int xe_cmd_pool_cpu_info(const struct xe_args *a)
     if (rc) goto out;
     if (!nr) {
         rc = no_records(ctx, dir);
+        goto out;
+    }
+    if (xe_args_get(a, "file")) {
+        /* A host that is not a member yet: what would it lower? */
+        const char *file = xe_args_get(a, "file");
+        struct xlmig__host_record jr;
+        libxlmig_pool_host j;
+        libxlmig_featureset pv, hvm;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+
+        rc = slurp(ctx, file, &buf, &len);
+        if (!rc)
+            rc = xlmig__host_record_decode(ctx, file, buf, len, &jr);
+        free(buf);
+        if (!rc)
+            rc = level_of(ctx, recs, nr, SIZE_MAX, true, &lpv);
+        if (!rc)
+            rc = level_of(ctx, recs, nr, SIZE_MAX, false, &lhvm);
+        j.name = jr.name;
+        j.cpu.vendor = jr.vendor;
+        j.cpu.features = jr.pv_max;
+        if (!rc)
+            rc = libxlmig_pool_join_check(ctx, "the pool", &lpv, &j, &pv);
+        j.cpu.features = jr.hvm_max;
+        if (!rc)
+            rc = libxlmig_pool_join_check(ctx, "the pool", &lhvm, &j, &hvm);
+        if (rc) goto out;
+        n = 0;
+        kv_str(kv, &n, "name-label", jr.name);
+        kv_names(kv, &n, "lowers_pv", &pv);
+        kv_names(kv, &n, "lowers_hvm", &hvm);
+        rc = xe_print_record(a, kv, n);
         goto out;
     }
     if (only) {

@@ -73,6 +73,9 @@ extern const char *const xe_keys_vm_cpu_check[];
       "for each host, the features the pool would regain without it.\n" \
       "  host=NAME      only say what host NAME (a stored record, member or\n" \
       "                 not) lowers the level of the others by\n" \
+      "  file=PATH      a joining host's record (not stored): what it would\n" \
+      "                 lower the level by; HOSTS_NOT_HOMOGENEOUS if its\n" \
+      "                 vendor differs\n" \
       XE_STATE_DIR_HELP \
       "Fields: hosts vendor features_pv features_hvm; per host: name-label\n" \
       "  lowers_pv lowers_hvm" }, \

@@ -112,6 +112,20 @@ else
     not_ok "pool-cpu-info" "$d/pool.out"
 fi
 
+# ---- a host that has not joined yet -------------------------------------
+rm -f "$S/hosts/h2.json"
+"$XE" pool-cpu-info file="$d/h2.json" > "$d/join.out" 2>&1
+rc=$?
+"$XE" pool-cpu-info file="$d/h3.json" > "$d/join3.out" 2>&1
+rc3=$?
+"$XE" host-cpu-import file="$d/h2.json" > /dev/null 2>&1
+if [ $rc -eq 0 ] && grep -q 'lowers_hvm ( RO): lahf_lm, sse4a$' "$d/join.out" &&
+   [ $rc3 -eq 1 ] && grep -q 'HOSTS_NOT_HOMOGENEOUS' "$d/join3.out"; then
+    ok "pool-cpu-info file=: a joining host's lowering, or its other vendor, before it joins"
+else
+    not_ok "pool-cpu-info file= (exit $rc, $rc3)" "$d/join.out" "$d/join3.out"
+fi
+
 # ---- a different vendor cannot join the level ---------------------------
 "$XE" host-cpu-import file="$d/h3.json" > /dev/null 2>&1
 "$XE" pool-cpu-info > "$d/mixed.out" 2>&1

@@ -1152,6 +1152,78 @@ static void test_cpu_host_from_info(void **state)
                      LIBXLMIG_ERR_INVALID_ARGUMENT);
 }
 
+/*
+ * Real featuresets, read by xc_get_cpu_featureset() in the nested Xen
+ * 4.17.7 hosts of `make check-xen` (QEMU TCG, -cpu qemu64,+svm,+npt for
+ * host 1; host 2 also -lahf_lm), and the HVM default a PVH guest boots
+ * with on host 1.
+ */
+#define NESTED_TAIL "-00000000-00000000-00000000-00000000-00000000-00000000-" \
+    "00000000"
+static const char nested_h1_hvm_max[] =
+    "178bfbfd-80202001-20100800-00000007-00000000-00000000-00000000-"
+    "00000000-00100000-00000000-00000000-00000024" NESTED_TAIL;
+static const char nested_h2_hvm_max[] =
+    "178bfbfd-80202001-20100800-00000006-00000000-00000000-00000000-"
+    "00000000-00100000-00000000-00000000-00000024" NESTED_TAIL;
+static const char nested_h1_hvm_default[] =
+    "178bfbfd-80202001-20100800-00000003-00000000-00000000-00000000-"
+    "00000000-00100000-00000000-00000000-00000004" NESTED_TAIL;
+
+static void test_nested_xen_hosts(void **state)
+{
+    libxlmig_featureset h1, h2, vm, diff, lv;
+    libxlmig_pool_host hosts[2];
+    libxlmig_cpu_flags level, vmf;
+    libxlmig_cpu_host dest;
+    char names[256], back[LIBXLMIG_FEATURESET_STRING_MAX];
+
+    (void)state;
+    assert_int_equal(libxlmig_featureset_parse(NULL, NULL, nested_h1_hvm_max,
+                                               &h1), 0);
+    assert_int_equal(libxlmig_featureset_parse(NULL, NULL, nested_h2_hvm_max,
+                                               &h2), 0);
+    assert_int_equal(libxlmig_featureset_parse(NULL, NULL,
+                                               nested_h1_hvm_default, &vm),
+                     0);
+    assert_int_equal(h1.nr_words, 19);
+    assert_int_equal(libxlmig_featureset_format(&h2, back, sizeof(back)), 0);
+    assert_string_equal(back, nested_h2_hvm_max);
+    /* Host 2 is host 1 without lahf_lm. */
+    assert_true(libxlmig_featureset_is_subset(&h2, &h1));
+    assert_false(libxlmig_featureset_is_subset(&h1, &h2));
+    assert_int_equal(libxlmig_featureset_difference(&h1, &h2, &diff), 0);
+    assert_int_equal(libxlmig_featureset_names(&diff, names, sizeof(names),
+                                               NULL), 0);
+    assert_string_equal(names, "lahf_lm");
+    /* Both run as hypervisor-visible x86-64 guests: lm, hypervisor, svm. */
+    assert_true(libxlmig_featureset_test_bit(&h1, 2 * 32 + 29));  /* lm */
+    assert_true(libxlmig_featureset_test_bit(&h1, 1 * 32 + 31));
+    /* Their level is host 2's set. */
+    hosts[0] = (libxlmig_pool_host){ "h1", { LIBXLMIG_CPU_VENDOR_AMD, h1 } };
+    hosts[1] = (libxlmig_pool_host){ "h2", { LIBXLMIG_CPU_VENDOR_AMD, h2 } };
+    assert_int_equal(libxlmig_pool_level(NULL, hosts, 2, &level), 0);
+    lv = h2;
+    assert_true(libxlmig_featureset_equal(&level.features, &lv));
+    /* A guest booted with host 1's HVM default has lahf_lm: not to h2. */
+    vmf = (libxlmig_cpu_flags){ LIBXLMIG_CPU_VENDOR_AMD, vm };
+    memset(&dest, 0, sizeof(dest));
+    dest.name = "h1";
+    dest.vendor = LIBXLMIG_CPU_VENDOR_AMD;
+    dest.hvm_max = h1;
+    assert_int_equal(libxlmig_vm_cpu_check(NULL, "pvh1", &vmf,
+                                           LIBXLMIG_GUEST_HVM, &dest, NULL),
+                     0);
+    dest.name = "h2";
+    dest.hvm_max = h2;
+    assert_int_equal(libxlmig_vm_cpu_check(NULL, "pvh1", &vmf,
+                                           LIBXLMIG_GUEST_HVM, &dest, &diff),
+                     LIBXLMIG_ERR_VM_INCOMPATIBLE_WITH_THIS_HOST);
+    assert_int_equal(libxlmig_featureset_names(&diff, names, sizeof(names),
+                                               NULL), 0);
+    assert_string_equal(names, "lahf_lm");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1176,6 +1248,7 @@ int main(void)
         cmocka_unit_test(test_vm_check),
         cmocka_unit_test(test_vm_check_limits),
         cmocka_unit_test(test_cpu_host_from_info),
+        cmocka_unit_test(test_nested_xen_hosts),
     };
 
     return cmocka_run_group_tests_name("featureset", tests, group_setup,

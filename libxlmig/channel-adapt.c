@@ -24,6 +24,7 @@ struct xlmig__adapt {
     unsigned int threads;
     struct candidate cand[NCAND];
     double link_bps;            /* wire bytes/s the link drained; 0: ? */
+    bool link_idle;             /* the link kept up with us (while 0) */
     uint64_t frames;
 };
 
@@ -61,6 +62,15 @@ static double throughput(const struct xlmig__adapt *a,
     double link = a->link_bps > 0 ? a->link_bps / (c->ratio > 0 ? c->ratio
                                                                 : 1.0)
                                   : 1e12;
+
+    /*
+     * Nothing known about the link yet: assume it is slow until it shows
+     * otherwise, so the first frames compress (a middle choice) instead
+     * of flooding a slow link raw.  A link that keeps up says so quickly
+     * (xlmig__adapt_report_link_idle()); a slow one gives a rate.
+     */
+    if (a->link_bps <= 0 && !a->link_idle)
+        link = 100e6 / (c->ratio > 0 ? c->ratio : 1.0);
 
     return cpu < link ? cpu : link;
 }
@@ -159,6 +169,13 @@ void xlmig__adapt_report_write(struct xlmig__adapt *a, size_t bytes,
     pthread_mutex_lock(&a->lock);
     a->link_bps = a->link_bps == 0 ? bps
                                    : a->link_bps + ALPHA * (bps - a->link_bps);
+    pthread_mutex_unlock(&a->lock);
+}
+
+void xlmig__adapt_report_link_idle(struct xlmig__adapt *a)
+{
+    pthread_mutex_lock(&a->lock);
+    a->link_idle = true;
     pthread_mutex_unlock(&a->lock);
 }
 

@@ -608,6 +608,8 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
         m->last_end = t;
         return;
     }
+    if (unsent == 0 && !waited)
+        xlmig__adapt_report_link_idle(ch->adapt);
     if (waited || unsent == 0) {
         /*
          * The queue may have run dry before this frame: start again

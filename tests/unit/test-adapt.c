@@ -108,7 +108,7 @@ static void test_fast_link_sends_raw(void **state)
     xlmig__adapt_free(a);
 }
 
-static void test_unmeasured_link_sends_raw(void **state)
+static void test_unmeasured_link_compresses(void **state)
 {
     struct xlmig__adapt *a = NULL;
 
@@ -116,7 +116,21 @@ static void test_unmeasured_link_sends_raw(void **state)
     assert_int_equal(xlmig__adapt_new(2, &a), 0);
     count(a, 5, &xlmig__codec_none, 0);
     teach_all(a);
-    /* The link never backed up: it is no bottleneck, raw is fastest. */
+    /* Nothing known of the link: assume it slow, do not send raw. */
+    assert_true(count(a, 64, &xlmig__codec_none, 0) <= 4);
+    xlmig__adapt_free(a);
+}
+
+static void test_idle_link_sends_raw(void **state)
+{
+    struct xlmig__adapt *a = NULL;
+
+    (void)state;
+    assert_int_equal(xlmig__adapt_new(2, &a), 0);
+    count(a, 5, &xlmig__codec_none, 0);
+    teach_all(a);
+    /* The link took everything at once: it is no bottleneck. */
+    xlmig__adapt_report_link_idle(a);
     assert_true(count(a, 64, &xlmig__codec_none, 0) >= 56);
     xlmig__adapt_free(a);
 }
@@ -145,7 +159,8 @@ int main(void)
         cmocka_unit_test(test_tries_every_candidate_first),
         cmocka_unit_test(test_slow_link_compresses),
         cmocka_unit_test(test_fast_link_sends_raw),
-        cmocka_unit_test(test_unmeasured_link_sends_raw),
+        cmocka_unit_test(test_unmeasured_link_compresses),
+        cmocka_unit_test(test_idle_link_sends_raw),
         cmocka_unit_test(test_summary_names_candidates),
     };
 

@@ -250,13 +250,13 @@ if [ "$HOSTS" -gt 1 ]; then
     if [ $running = 1 ]; then
         say "STEP cpu-check: $G's boot CPU, checked against h1 and h2"
         show xlmig-xe vm-cpu-record vm="$G" params=name-label,type,vendor,features
-        show xlmig-xe vm-cpu-check vm="$G" host=h1 > /tmp/cpu-h1.out 2>&1
+        xlmig-xe vm-cpu-check vm="$G" host=h1 > /tmp/cpu-h1.out 2>&1
         rc1=$?
-        show xlmig-xe vm-cpu-check vm="$G" host=h2 > /tmp/cpu-h2.out 2>&1
+        xlmig-xe vm-cpu-check vm="$G" host=h2 > /tmp/cpu-h2.out 2>&1
         rc2=$?
         sed 's/^/### | /' /tmp/cpu-h1.out /tmp/cpu-h2.out
         if [ $rc1 -eq 0 ] && [ $rc2 -ne 0 ] &&
-            grep -q '^VM_INCOMPATIBLE_WITH_THIS_HOST: .*lahf_lm.* missing on host h2' /tmp/cpu-h2.out &&
+            grep -q 'VM_INCOMPATIBLE_WITH_THIS_HOST: .*lahf_lm.* missing on host h2' /tmp/cpu-h2.out &&
             grep -q 'Boot VM .* with at most that featureset' /tmp/cpu-h2.out; then
             result cpu-check OK "(h1 passes; h2: $(grep -o 'VM_INC[^(]*' /tmp/cpu-h2.out | head -n 1))"
         else

@@ -576,12 +576,12 @@ static void progress_out(libxlmig_channel *ch, const struct job *j)
 
 /*
  * The link's rate, for compress=auto.  With a socket we know how much of
- * what we wrote the network has taken (written - SIOCOUTQ), so while the
- * send queue never runs dry that is exactly the link's rate, whatever the
- * buffers hold.  Samples span at least LINK_WINDOW_NS of writing without
- * a wait for the encoders in between (a wait lets the queue drain and the
- * link idle).  Without a socket: the old rule, whole frames that were
- * ready when the previous one ended.
+ * what we wrote the network has taken (written - SIOCOUTQ).  Over a
+ * window of writing without a wait for the encoders, if the writer spent
+ * most of it blocked in write() (or in the bandwidth cap), the link was
+ * the bottleneck and what it took is its rate; if it hardly blocked, the
+ * link kept up with us and is no bottleneck now.  Without a socket: the
+ * old rule, whole frames that were ready when the previous one ended.
  */
 #define LINK_WINDOW_NS 50000000u
 #define LINK_FIRST_NS 10000000u     /* the first sample: decide early */
@@ -590,15 +590,17 @@ struct linkmeter {
     bool anchored;
     uint64_t t_ns;              /* anchor: when */
     uint64_t taken;             /* anchor: bytes the network had taken */
+    uint64_t blocked_ns;        /* time in write() and the cap since */
     uint64_t written;           /* everything written so far */
     uint64_t last_end;          /* fallback: end of the previous frame */
     bool sampled;               /* a sample went to the model */
 };
 
 static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
-                       bool waited, size_t bytes)
+                       bool waited, long unsent_before, size_t bytes,
+                       uint64_t out_ns)
 {
-    uint64_t t = now_ns();
+    uint64_t t = now_ns(), dt;
     long unsent = ch->t->ops->unsent ? ch->t->ops->unsent(ch->t) : -1;
 
     m->written += bytes;
@@ -608,36 +610,38 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
         m->last_end = t;
         return;
     }
-    if (unsent == 0 && !waited)
-        xlmig__adapt_report_link_idle(ch->adapt);
-    if (waited || unsent == 0) {
+    if (waited && unsent_before == 0 && m->written > bytes) {
         /*
-         * The queue may have run dry before this frame: start again
-         * from here.  (unsent == 0: the link kept up with us, so it is
-         * no bottleneck now; nothing to learn.)
+         * We waited for the encoders and the link had taken everything
+         * meanwhile: the encoders are the bottleneck, not the link.
          */
-        m->anchored = unsent > 0;
-        m->t_ns = t;
-        m->taken = m->written - (uint64_t)unsent;
-        return;
+        xlmig__adapt_report_link_idle(ch->adapt);
     }
-    if (!m->anchored) {
+    if (waited || !m->anchored) {
+        /* The queue may have run dry before this frame: start here. */
         m->anchored = true;
         m->t_ns = t;
         m->taken = m->written - (uint64_t)unsent;
+        m->blocked_ns = 0;
         return;
     }
-    if (t - m->t_ns >= (m->sampled ? LINK_WINDOW_NS : LINK_FIRST_NS)) {
+    m->blocked_ns += out_ns;
+    dt = t - m->t_ns;
+    if (dt < (m->sampled ? LINK_WINDOW_NS : LINK_FIRST_NS))
+        return;
+    if (m->blocked_ns * 2 >= dt) {
         uint64_t taken = m->written - (uint64_t)unsent;
 
         if (taken > m->taken) {
-            xlmig__adapt_report_write(ch->adapt, taken - m->taken,
-                                      t - m->t_ns);
+            xlmig__adapt_report_write(ch->adapt, taken - m->taken, dt);
             m->sampled = true;
         }
-        m->t_ns = t;
-        m->taken = taken;
+    } else if (m->blocked_ns * 10 < dt) {
+        xlmig__adapt_report_link_idle(ch->adapt);
     }
+    m->t_ns = t;
+    m->taken = m->written - (uint64_t)unsent;
+    m->blocked_ns = 0;
 }
 
 static void *writer_main(void *arg)
@@ -647,6 +651,8 @@ static void *writer_main(void *arg)
     struct bucket b = { now_ns(), 0 };
     struct linkmeter lm = { 0 };
     bool waited = true;         /* did we wait for this frame? */
+    uint64_t t_out;
+    long unsent_before;
 
     pthread_mutex_lock(&s->lock);
     for (;;) {
@@ -665,6 +671,9 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&s->lock);
 
+        t_out = now_ns();
+        unsent_before = ch->adaptive && waited && ch->t->ops->unsent
+                            ? ch->t->ops->unsent(ch->t) : -1;
         bucket_take(ch, &b, XLMIG__FRAME_HDR_LEN);
         rc = ch->t->ops->write(ch->t, j->wire.data, XLMIG__FRAME_HDR_LEN);
         for (off = 0; off < j->payload_len && !rc; off += WRITE_PIECE) {
@@ -677,8 +686,9 @@ static void *writer_main(void *arg)
         if (!rc) {
             progress_out(ch, j);
             if (ch->adaptive)
-                link_frame(ch, &lm, waited,
-                           XLMIG__FRAME_HDR_LEN + j->payload_len);
+                link_frame(ch, &lm, waited, unsent_before,
+                           XLMIG__FRAME_HDR_LEN + j->payload_len,
+                           now_ns() - t_out);
             waited = false;
         }
 

@@ -91,6 +91,8 @@ static const struct error_entry error_table[] = {
       "the hosts of a pool have different CPU vendors" },
     { LIBXLMIG_ERR_RECORD_INVALID, "CPU_RECORD_INVALID",
       "a CPU record file of a host or VM is malformed" },
+    { LIBXLMIG_ERR_POOL_STATE_INVALID, "POOL_STATE_INVALID",
+      "the pool state file of the pool master is malformed" },
 };
 
 #define ERROR_TABLE_LEN (sizeof(error_table) / sizeof(error_table[0]))

@@ -84,8 +84,9 @@ typedef enum libxlmig_error {
     LIBXLMIG_ERR_VENDOR_INVALID = -34,
     LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS = -35,
     LIBXLMIG_ERR_RECORD_INVALID = -36,
+    LIBXLMIG_ERR_POOL_STATE_INVALID = -37,
     /* Append new codes here; keep LIBXLMIG_ERR_LAST the last one. */
-    LIBXLMIG_ERR_LAST = -36,
+    LIBXLMIG_ERR_LAST = -37,
 } libxlmig_error;
 
 /*

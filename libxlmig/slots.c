@@ -233,11 +233,13 @@ size_t xlmig__slots_release(struct xlmig__slots *s, uint64_t task,
 {
     bool known;
 
-    if (!s || (!granted && max)) {
+    if (!s) {
         if (known_r)
             *known_r = false;
         return 0;
     }
+    if (!granted)
+        max = 0;
     known = forget(s, task);
     if (known_r)
         *known_r = known;
@@ -264,11 +266,13 @@ size_t xlmig__slots_release_owner(struct xlmig__slots *s, uint64_t owner,
     size_t released;
     int l;
 
-    if (!s || (!granted && max)) {
+    if (!s) {
         if (released_r)
             *released_r = 0;
         return 0;
     }
+    if (!granted)
+        max = 0;
     /* Everything of the owner goes before anyone is granted. */
     released = drop_owner(s->held, &s->nr_held, owner);
     for (l = 0; l < NR_LANES; l++)
@@ -284,9 +288,11 @@ int xlmig__slots_set_limit(struct xlmig__slots *s, unsigned limit,
 {
     size_t n;
 
-    if (!s || (!granted && max) || limit < XLMIG__SLOTS_LIMIT_MIN ||
+    if (!s || limit < XLMIG__SLOTS_LIMIT_MIN ||
         limit > XLMIG__SLOTS_LIMIT_MAX)
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    if (!granted)
+        max = 0;
     s->limit = limit;
     n = fill(s, granted, max);
     if (nr_granted_r)
@@ -297,7 +303,7 @@ int xlmig__slots_set_limit(struct xlmig__slots *s, unsigned limit,
 size_t xlmig__slots_grant_free(struct xlmig__slots *s, uint64_t *granted,
                                size_t max)
 {
-    if (!s || (!granted && max))
+    if (!s || !granted)
         return 0;
     return fill(s, granted, max);
 }

@@ -109,8 +109,8 @@ int xlmig__slots_request(struct xlmig__slots *s, uint64_t task,
  * Release @task: free the slot it holds, or take it out of its queue (a
  * cancel).  Waiters that the freed slot lets in are granted: their ids
  * go to @granted in the order they were granted, and the count is
- * returned.  A call grants at most @max tasks (@granted may be NULL when
- * @max is 0): with @max >= XLMIG__SLOTS_GRANT_MAX nothing is ever left
+ * returned.  A call grants at most @max tasks (a NULL @granted counts as
+ * @max 0): with @max >= XLMIG__SLOTS_GRANT_MAX nothing is ever left
  * over; otherwise waiters that did not fit stay waiting, with a free
  * slot, until a later call (xlmig__slots_grant_free() or any release)
  * grants them.  Releasing a task the manager does not know changes

@@ -530,6 +530,13 @@ static void test_grant_cut_short(void **state)
     assert_int_equal(g[0], 6);
     assert_stats(s, 6, 2, 6);
     assert_int_equal(xlmig__slots_grant_free(s, g, GMAX), 0);
+    /* A NULL array counts as none: the release happens, nobody is
+     * granted until a later call. */
+    assert_int_equal(xlmig__slots_release(s, 2, NULL, GMAX, NULL), 0);
+    assert_stats(s, 5, 2, 6);
+    assert_int_equal(xlmig__slots_grant_free(s, NULL, GMAX), 0);
+    assert_int_equal(xlmig__slots_grant_free(s, g, GMAX), 1);
+    assert_int_equal(g[0], 7);
     assert_int_equal(xlmig__slots_release_owner(s, 1, g, GMAX, NULL), 0);
     assert_stats(s, 0, 0, 6);
     xlmig__slots_free(s);

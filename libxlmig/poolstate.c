@@ -1,0 +1,1725 @@
+/*
+ * The pool master's state file, STATE/pool.json (poolstate.h,
+ * docs/specs/pool-state.md): JSON through yajl, written crash-safely,
+ * read with the size capped before anything is allocated.
+ *
+ * Decoding works as the CPU records' does (cpurecord.c): yajl's event
+ * parser first, with callbacks that only watch (syntax, nesting depth,
+ * NUL characters in strings, which a tree's C strings would cut
+ * silently), then yajl_tree_parse() on text known to be good, read
+ * member by member into a state of our own that replaces the caller's
+ * only when everything was read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+#include <yajl/yajl_tree.h>
+
+#include "cpurecord.h"
+#include "featureset.h"
+#include "internal.h"
+#include "poolstate.h"
+
+/* Objects and arrays nested deeper than this are refused (ours: 3). */
+#define STATE_DEPTH_MAX 16
+/* Longest path we build: STATE/pool.json.tmp.PID. */
+#define STATE_PATH_MAX 4096
+
+#define QUOTED_MAX (XLMIG__QUOTE_MAX + 8)
+
+#define NAME_RULE "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' " \
+                  "and '-', not starting with '.' or '-'"
+#define PHASE_RULE "a phase is 1 to 32 bytes of A-Z, a-z, 0-9, '.', '_' " \
+                   "and '-'"
+#define ADDRESS_RULE "an address is HOST:PORT, HOST a host name, an IPv4 " \
+                     "address or an IPv6 address in brackets, PORT 1 to " \
+                     "65535, 255 bytes at most"
+#define UUID_RULE "a uuid is 36 characters as " \
+                  "\"01234567-89ab-cdef-0123-456789abcdef\""
+
+/* ------------------------------------------------------------ values */
+
+static bool name_byte_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/*
+ * Whether @s is 1 to @max bytes of name bytes (and, when @strict, does
+ * not start with '.' or '-'); when not, @why says what is wrong and
+ * *at_r the offset to quote around.
+ */
+static bool word_ok(const char *s, size_t max, bool strict, char *why,
+                    size_t len, size_t *at_r)
+{
+    size_t n, i;
+
+    *at_r = 0;
+    if (!s) {
+        snprintf(why, len, "nothing given");
+        return false;
+    }
+    n = strnlen(s, max + 1);
+    if (n == 0) {
+        snprintf(why, len, "it is empty");
+        return false;
+    }
+    if (n > max) {
+        snprintf(why, len, "it is longer than %zu bytes", max);
+        *at_r = max;
+        return false;
+    }
+    if (strict && (s[0] == '.' || s[0] == '-')) {
+        snprintf(why, len, "it starts with '%c'", s[0]);
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        if (!name_byte_ok(s[i])) {
+            snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
+                     "or '-'", i);
+            *at_r = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool name_ok(const char *s, char *why, size_t len, size_t *at_r)
+{
+    return word_ok(s, XLMIG__POOL_NAME_MAX, true, why, len, at_r);
+}
+
+static bool phase_ok(const char *s, char *why, size_t len, size_t *at_r)
+{
+    return word_ok(s, XLMIG__POOL_PHASE_MAX, false, why, len, at_r);
+}
+
+static bool hex_digit(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+           (c >= 'A' && c <= 'F');
+}
+
+/* The canonical form of a UUID, hex digits in either case, or "". */
+static bool uuid_ok(const char *s)
+{
+    size_t i;
+
+    if (!s[0])
+        return true;
+    if (strnlen(s, XLMIG__POOL_UUID_SIZE) != XLMIG__POOL_UUID_SIZE - 1)
+        return false;
+    for (i = 0; i < XLMIG__POOL_UUID_SIZE - 1; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+        } else if (!hex_digit(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "HOST:PORT" (ADDRESS_RULE); @why and *at_r as word_ok(). */
+static bool address_ok(const char *s, char *why, size_t len, size_t *at_r)
+{
+    const char *colon;
+    size_t n, hlen, i, plen;
+    unsigned long port = 0;
+
+    *at_r = 0;
+    if (!s) {
+        snprintf(why, len, "nothing given");
+        return false;
+    }
+    n = strnlen(s, XLMIG__POOL_ADDRESS_MAX + 1);
+    if (n == 0) {
+        snprintf(why, len, "it is empty");
+        return false;
+    }
+    if (n > XLMIG__POOL_ADDRESS_MAX) {
+        snprintf(why, len, "it is longer than %d bytes",
+                 XLMIG__POOL_ADDRESS_MAX);
+        *at_r = XLMIG__POOL_ADDRESS_MAX;
+        return false;
+    }
+    colon = strrchr(s, ':');
+    if (!colon) {
+        snprintf(why, len, "it has no ':PORT'");
+        return false;
+    }
+    hlen = (size_t)(colon - s);
+    plen = n - hlen - 1;
+    *at_r = hlen;
+    if (plen == 0 || plen > 5) {
+        snprintf(why, len, "the port is %s", plen ? "longer than 5 digits"
+                                                 : "missing");
+        return false;
+    }
+    for (i = 0; i < plen; i++) {
+        if (colon[1 + i] < '0' || colon[1 + i] > '9') {
+            snprintf(why, len, "byte %zu of the port is not a digit", i);
+            *at_r = hlen + 1 + i;
+            return false;
+        }
+        port = port * 10 + (unsigned long)(colon[1 + i] - '0');
+    }
+    if (port < 1 || port > 65535) {
+        snprintf(why, len, "port %lu is not from 1 to 65535", port);
+        return false;
+    }
+    if (hlen == 0) {
+        snprintf(why, len, "the host is missing");
+        return false;
+    }
+    if (s[0] == '[') {
+        if (hlen < 3 || s[hlen - 1] != ']') {
+            snprintf(why, len, "an IPv6 address in brackets is not closed "
+                     "by ']' before the port");
+            return false;
+        }
+        for (i = 1; i < hlen - 1; i++) {
+            if (!hex_digit(s[i]) && s[i] != ':' && s[i] != '.') {
+                snprintf(why, len, "byte %zu is not part of an IPv6 "
+                         "address", i);
+                *at_r = i;
+                return false;
+            }
+        }
+        return true;
+    }
+    if (s[0] == '.' || s[0] == '-') {
+        snprintf(why, len, "the host starts with '%c'", s[0]);
+        return false;
+    }
+    for (i = 0; i < hlen; i++) {
+        if (!name_byte_ok(s[i])) {
+            snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
+                     "or '-'%s", i, s[i] == ':' ? " (IPv6 addresses go in "
+                                                  "brackets)" : "");
+            *at_r = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ state */
+
+void xlmig__pool_state_init(struct xlmig__pool_state *st)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof(*st));
+    st->compression = false;
+    st->concurrency = XLMIG__POOL_CONCURRENCY_DEFAULT;
+}
+
+void xlmig__pool_state_dispose(struct xlmig__pool_state *st)
+{
+    if (!st)
+        return;
+    free(st->tasks);
+    xlmig__pool_state_init(st);
+}
+
+int xlmig__pool_state_copy(libxlmig_ctx *ctx, struct xlmig__pool_state *dst,
+                           const struct xlmig__pool_state *src)
+{
+    struct xlmig__pool_task *tasks = NULL;
+
+    if (!dst || !src || dst == src || src->nr_tasks > XLMIG__POOL_TASKS_MAX ||
+        src->nr_members > XLMIG__POOL_MEMBERS_MAX)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state copy: no state, or too many "
+                                "members or tasks");
+    if (src->nr_tasks) {
+        tasks = malloc(sizeof(*tasks) * src->nr_tasks);
+        if (!tasks)
+            return xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
+                                    "no memory to copy %zu tasks of the "
+                                    "pool state", src->nr_tasks);
+        memcpy(tasks, src->tasks, sizeof(*tasks) * src->nr_tasks);
+    }
+    free(dst->tasks);
+    *dst = *src;
+    dst->tasks = tasks;         /* dst owns it now */
+    dst->tasks_cap = src->nr_tasks;
+    return 0;
+}
+
+static bool member_equal(const struct xlmig__pool_member *a,
+                         const struct xlmig__pool_member *b)
+{
+    return !strcmp(a->name, b->name) && !strcmp(a->address, b->address) &&
+           a->joined == b->joined;
+}
+
+static bool task_equal(const struct xlmig__pool_task *a,
+                       const struct xlmig__pool_task *b)
+{
+    return a->id == b->id && !strcmp(a->vm, b->vm) &&
+           !strcmp(a->source, b->source) &&
+           !strcmp(a->destination, b->destination) &&
+           !strcmp(a->phase, b->phase) && a->progress == b->progress &&
+           a->created == b->created && a->priority == b->priority;
+}
+
+bool xlmig__pool_state_equal(const struct xlmig__pool_state *a,
+                             const struct xlmig__pool_state *b)
+{
+    size_t i;
+
+    if (!a || !b)
+        return a == b;
+    if (strcmp(a->name, b->name) || strcmp(a->uuid, b->uuid) ||
+        a->compression != b->compression ||
+        a->concurrency != b->concurrency ||
+        a->nr_members != b->nr_members || a->nr_tasks != b->nr_tasks ||
+        a->nr_members > XLMIG__POOL_MEMBERS_MAX)
+        return false;
+    for (i = 0; i < a->nr_members; i++) {
+        if (!member_equal(&a->members[i], &b->members[i]))
+            return false;
+    }
+    for (i = 0; i < a->nr_tasks; i++) {
+        if (!task_equal(&a->tasks[i], &b->tasks[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The bounded strings of a struct end within their arrays. */
+#define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+static int member_check(libxlmig_ctx *ctx, const char *what,
+                        const struct xlmig__pool_member *m)
+{
+    char why[128], quoted[QUOTED_MAX];
+    size_t at = 0;
+
+    if (!TERMINATED(m->name) || !name_ok(m->name, why, sizeof(why), &at)) {
+        if (!TERMINATED(m->name))
+            snprintf(why, sizeof(why), "it is not NUL-terminated");
+        xlmig__quote(TERMINATED(m->name) ? m->name : "", at, quoted,
+                     sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s: host name \"%s\" is not valid: %s; %s",
+                                what, quoted, why, NAME_RULE);
+    }
+    if (!TERMINATED(m->address) ||
+        !address_ok(m->address, why, sizeof(why), &at)) {
+        if (!TERMINATED(m->address))
+            snprintf(why, sizeof(why), "it is not NUL-terminated");
+        xlmig__quote(TERMINATED(m->address) ? m->address : "", at, quoted,
+                     sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s: address \"%s\" of host %s is not "
+                                "valid: %s; %s", what, quoted, m->name, why,
+                                ADDRESS_RULE);
+    }
+    if (m->joined < 0)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s: host %s joined at %lld, before 1970",
+                                what, m->name, (long long)m->joined);
+    return 0;
+}
+
+/* A task's names: vm, source, destination. */
+static int task_name_check(libxlmig_ctx *ctx, const char *what,
+                           const char *label, const char *value, size_t size)
+{
+    char why[128], quoted[QUOTED_MAX];
+    size_t at = 0;
+
+    if (!memchr(value, '\0', size)) {
+        snprintf(why, sizeof(why), "it is not NUL-terminated");
+        value = "";
+    } else if (name_ok(value, why, sizeof(why), &at)) {
+        return 0;
+    }
+    xlmig__quote(value, at, quoted, sizeof(quoted));
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "%s: %s \"%s\" is not valid: %s; %s", what,
+                            label, quoted, why, NAME_RULE);
+}
+
+static int task_check(libxlmig_ctx *ctx, const char *what,
+                      const struct xlmig__pool_task *t)
+{
+    char why[128], quoted[QUOTED_MAX];
+    size_t at = 0;
+    int rc;
+
+    if (t->id < 1 || t->id > XLMIG__POOL_TASK_ID_MAX)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s: task id %" PRIu64 " is not from 1 to "
+                                "%" PRIu64, what, t->id,
+                                XLMIG__POOL_TASK_ID_MAX);
+    rc = task_name_check(ctx, what, "VM name", t->vm, sizeof(t->vm));
+    if (!rc)
+        rc = task_name_check(ctx, what, "source host name", t->source,
+                             sizeof(t->source));
+    if (!rc)
+        rc = task_name_check(ctx, what, "destination host name",
+                             t->destination, sizeof(t->destination));
+    if (rc)
+        return rc;
+    if (!TERMINATED(t->phase) || !phase_ok(t->phase, why, sizeof(why), &at)) {
+        if (!TERMINATED(t->phase))
+            snprintf(why, sizeof(why), "it is not NUL-terminated");
+        xlmig__quote(TERMINATED(t->phase) ? t->phase : "", at, quoted,
+                     sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s: phase \"%s\" of task %" PRIu64 " is "
+                                "not valid: %s; %s", what, quoted, t->id, why,
+                                PHASE_RULE);
+    }
+    if (t->progress > 100)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s: progress %u of task %" PRIu64 " is not "
+                                "from 0 to 100", what, t->progress, t->id);
+    if (t->created < 0)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s: task %" PRIu64 " was created at %lld, "
+                                "before 1970", what, t->id,
+                                (long long)t->created);
+    return 0;
+}
+
+static int identity_check(libxlmig_ctx *ctx, const char *name,
+                          const char *uuid)
+{
+    char why[128], quoted[QUOTED_MAX];
+    size_t at = 0;
+
+    if (!name || (name[0] && !name_ok(name, why, sizeof(why), &at))) {
+        if (!name)
+            snprintf(why, sizeof(why), "nothing given");
+        xlmig__quote(name, at, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool name \"%s\" is not valid: %s; %s, or "
+                                "\"\" before the pool is named", quoted, why,
+                                NAME_RULE);
+    }
+    if (!uuid || !uuid_ok(uuid)) {
+        xlmig__quote(uuid, 0, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool uuid \"%s\" is not valid; %s, or \"\" "
+                                "before the pool is created", quoted,
+                                UUID_RULE);
+    }
+    return 0;
+}
+
+int xlmig__pool_state_check(libxlmig_ctx *ctx,
+                            const struct xlmig__pool_state *st)
+{
+    const char *what = "pool state";
+    size_t i, j;
+    int rc;
+
+    if (!st)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no pool state");
+    if (!TERMINATED(st->name) || !TERMINATED(st->uuid))
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state: the pool's name or uuid is not "
+                                "NUL-terminated");
+    rc = identity_check(ctx, st->name, st->uuid);
+    if (rc)
+        return rc;
+    if (st->concurrency < XLMIG__POOL_CONCURRENCY_MIN ||
+        st->concurrency > XLMIG__POOL_CONCURRENCY_MAX)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state: migration-concurrency %u is "
+                                "not from %d to %d", st->concurrency,
+                                XLMIG__POOL_CONCURRENCY_MIN,
+                                XLMIG__POOL_CONCURRENCY_MAX);
+    if (st->nr_members > XLMIG__POOL_MEMBERS_MAX)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state: %zu members, more than %d",
+                                st->nr_members, XLMIG__POOL_MEMBERS_MAX);
+    if (st->nr_tasks > XLMIG__POOL_TASKS_MAX || (st->nr_tasks && !st->tasks))
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state: %zu tasks, more than %d or "
+                                "none allocated", st->nr_tasks,
+                                XLMIG__POOL_TASKS_MAX);
+    for (i = 0; i < st->nr_members; i++) {
+        rc = member_check(ctx, what, &st->members[i]);
+        if (rc)
+            return rc;
+        for (j = 0; j < i; j++) {
+            if (!strcmp(st->members[j].name, st->members[i].name))
+                return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                        "pool state: host %s is a member "
+                                        "twice", st->members[i].name);
+        }
+    }
+    for (i = 0; i < st->nr_tasks; i++) {
+        rc = task_check(ctx, what, &st->tasks[i]);
+        if (rc)
+            return rc;
+        for (j = 0; j < i; j++) {
+            if (st->tasks[j].id == st->tasks[i].id)
+                return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                        "pool state: task %" PRIu64 " is "
+                                        "there twice", st->tasks[i].id);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+/*
+ * A decode error: "pool state LABEL: ..." as
+ * LIBXLMIG_ERR_POOL_STATE_INVALID, logged only when there is a context.
+ */
+static int state_error(libxlmig_ctx *ctx, const char *label,
+                       const char *fmt, ...) XLMIG__PRINTF(3, 4);
+static int state_error(libxlmig_ctx *ctx, const char *label,
+                       const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+
+    if (!ctx)
+        return LIBXLMIG_ERR_POOL_STATE_INVALID;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return xlmig__error(ctx, LIBXLMIG_ERR_POOL_STATE_INVALID, -1,
+                        "pool state %s: %s", label, msg);
+}
+
+struct scan_state {
+    unsigned int depth;
+    bool too_deep;
+    bool nul;
+};
+
+static int scan_open(void *p)
+{
+    struct scan_state *s = p;
+
+    if (++s->depth > STATE_DEPTH_MAX) {
+        s->too_deep = true;
+        return 0;
+    }
+    return 1;
+}
+
+static int scan_close(void *p)
+{
+    struct scan_state *s = p;
+
+    s->depth--;
+    return 1;
+}
+
+static int scan_string(void *p, const unsigned char *v, size_t len)
+{
+    struct scan_state *s = p;
+
+    if (memchr(v, '\0', len)) {
+        s->nul = true;
+        return 0;
+    }
+    return 1;
+}
+
+/* Numbers are taken as text: nothing to convert or overflow here. */
+static int scan_number(void *p, const char *v, size_t len)
+{
+    (void)p; (void)v; (void)len;
+    return 1;
+}
+
+static const yajl_callbacks scan_callbacks = {
+    .yajl_number = scan_number,
+    .yajl_string = scan_string,
+    .yajl_start_map = scan_open,
+    .yajl_map_key = scan_string,
+    .yajl_end_map = scan_close,
+    .yajl_start_array = scan_open,
+    .yajl_end_array = scan_close,
+};
+
+/* The first pass: is @json one JSON value, not too deep, without NULs. */
+static int json_scan(libxlmig_ctx *ctx, const char *label,
+                     const uint8_t *json, size_t len)
+{
+    struct scan_state s = { 0, false, false };
+    yajl_handle h;
+    yajl_status st;
+    int rc = 0;
+
+    h = yajl_alloc(&scan_callbacks, NULL, &s);
+    if (!h)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
+                                "pool state %s: no memory for the JSON "
+                                "parser", label);
+    st = yajl_parse(h, json, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    if (st == yajl_status_ok)
+        goto out;
+    if (s.too_deep) {
+        rc = state_error(ctx, label, "JSON nested deeper than %d levels",
+                         STATE_DEPTH_MAX);
+    } else if (s.nul) {
+        rc = state_error(ctx, label, "a JSON string holds a NUL character "
+                         "(\\u0000)");
+    } else {
+        unsigned char *e = yajl_get_error(h, 0, NULL, 0);
+        size_t at = yajl_get_bytes_consumed(h), n;
+        char msg[160];
+
+        xlmig__strlcpy(msg, e ? (const char *)e : "syntax error",
+                       sizeof(msg));
+        if (e)
+            yajl_free_error(h, e);
+        for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' ');)
+            msg[--n] = '\0';
+        rc = state_error(ctx, label, "not valid JSON (near byte %zu): %s",
+                         at, msg);
+    }
+ out:
+    yajl_free(h);
+    return rc;
+}
+
+static const char *json_type_name(yajl_val v)
+{
+    switch (v->type) {
+    case yajl_t_string:
+        return "a string";
+    case yajl_t_number:
+        return YAJL_IS_INTEGER(v) ? "an integer"
+                                  : "a number that is not an integer in "
+                                    "range";
+    case yajl_t_object:
+        return "an object";
+    case yajl_t_array:
+        return "an array";
+    case yajl_t_true:
+        return "true";
+    case yajl_t_false:
+        return "false";
+    case yajl_t_null:
+        return "null";
+    default:
+        return "of an unknown JSON type";
+    }
+}
+
+enum json_kind { J_STRING, J_INTEGER, J_BOOL, J_OBJECT, J_ARRAY };
+
+static const char *const kind_names[] = {
+    [J_STRING] = "a string",
+    [J_INTEGER] = "an integer",
+    [J_BOOL] = "true or false",
+    [J_OBJECT] = "an object",
+    [J_ARRAY] = "an array",
+};
+
+static bool is_kind(yajl_val v, enum json_kind kind)
+{
+    switch (kind) {
+    case J_STRING:
+        return YAJL_IS_STRING(v);
+    case J_INTEGER:
+        return YAJL_IS_INTEGER(v);
+    case J_BOOL:
+        return YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v);
+    case J_OBJECT:
+        return YAJL_IS_OBJECT(v);
+    case J_ARRAY:
+        return YAJL_IS_ARRAY(v);
+    }
+    return false;
+}
+
+/*
+ * Where a member is, for messages: @in is "" at the top,
+ * "\"settings\"." or "\"tasks\"[3]." inside, and the member is named
+ * as member IN"KEY".
+ */
+struct reader {
+    libxlmig_ctx *ctx;
+    const char *label;
+};
+
+/* Member @key of object @obj, of @kind, present exactly once. */
+static int member(const struct reader *rd, yajl_val obj, const char *in,
+                  const char *key, enum json_kind kind, yajl_val *v_r)
+{
+    yajl_val found = NULL;
+    size_t i;
+
+    for (i = 0; i < obj->u.object.len; i++) {
+        if (strcmp(obj->u.object.keys[i], key))
+            continue;
+        if (found)
+            return state_error(rd->ctx, rd->label, "member %s\"%s\" "
+                               "appears more than once", in, key);
+        found = obj->u.object.values[i];
+    }
+    if (!found)
+        return state_error(rd->ctx, rd->label, "member %s\"%s\" is missing",
+                           in, key);
+    if (!is_kind(found, kind))
+        return state_error(rd->ctx, rd->label, "member %s\"%s\" is %s, not "
+                           "%s", in, key, json_type_name(found),
+                           kind_names[kind]);
+    *v_r = found;
+    return 0;
+}
+
+/* An integer member from @min to @max. */
+static int member_int(const struct reader *rd, yajl_val obj, const char *in,
+                      const char *key, long long min, long long max,
+                      long long *v_r)
+{
+    yajl_val v;
+    int rc = member(rd, obj, in, key, J_INTEGER, &v);
+
+    if (rc)
+        return rc;
+    if (YAJL_GET_INTEGER(v) < min || YAJL_GET_INTEGER(v) > max)
+        return state_error(rd->ctx, rd->label, "member %s\"%s\" is %lld, "
+                           "not from %lld to %lld", in, key,
+                           (long long)YAJL_GET_INTEGER(v), min, max);
+    *v_r = YAJL_GET_INTEGER(v);
+    return 0;
+}
+
+static int member_time(const struct reader *rd, yajl_val obj,
+                       const char *in, const char *key, int64_t *t_r)
+{
+    yajl_val v;
+    int rc = member(rd, obj, in, key, J_INTEGER, &v);
+
+    if (rc)
+        return rc;
+    if (YAJL_GET_INTEGER(v) < 0)
+        return state_error(rd->ctx, rd->label, "member %s\"%s\" is %lld, "
+                           "before 1970; expected seconds since the epoch",
+                           in, key, (long long)YAJL_GET_INTEGER(v));
+    *t_r = YAJL_GET_INTEGER(v);
+    return 0;
+}
+
+static int member_bool(const struct reader *rd, yajl_val obj, const char *in,
+                       const char *key, bool *b_r)
+{
+    yajl_val v;
+    int rc = member(rd, obj, in, key, J_BOOL, &v);
+
+    if (!rc)
+        *b_r = YAJL_IS_TRUE(v);
+    return rc;
+}
+
+typedef bool (*word_check)(const char *s, char *why, size_t len,
+                           size_t *at_r);
+
+/*
+ * A string member that passes @check (or is "" when @empty_ok), copied
+ * into @out of @size bytes; @rule says what is accepted.
+ */
+static int member_word(const struct reader *rd, yajl_val obj, const char *in,
+                       const char *key, word_check check, bool empty_ok,
+                       const char *rule, char *out, size_t size)
+{
+    char why[128], quoted[QUOTED_MAX];
+    size_t at = 0;
+    yajl_val v;
+    const char *s;
+    int rc;
+
+    rc = member(rd, obj, in, key, J_STRING, &v);
+    if (rc)
+        return rc;
+    s = YAJL_GET_STRING(v);
+    if (!(empty_ok && !s[0]) && !check(s, why, sizeof(why), &at)) {
+        xlmig__quote(s, at, quoted, sizeof(quoted));
+        return state_error(rd->ctx, rd->label, "member %s\"%s\": \"%s\" is "
+                           "not valid: %s; %s", in, key, quoted, why, rule);
+    }
+    xlmig__strlcpy(out, s, size);
+    return 0;
+}
+
+static int read_settings(const struct reader *rd, yajl_val root,
+                         struct xlmig__pool_state *st)
+{
+    const char *in = "\"settings\".";
+    long long n;
+    yajl_val obj;
+    int rc;
+
+    rc = member(rd, root, "", "settings", J_OBJECT, &obj);
+    if (rc)
+        return rc;
+    rc = member_bool(rd, obj, in, "migration-compression", &st->compression);
+    if (rc)
+        return rc;
+    rc = member_int(rd, obj, in, "migration-concurrency",
+                    XLMIG__POOL_CONCURRENCY_MIN, XLMIG__POOL_CONCURRENCY_MAX,
+                    &n);
+    if (rc)
+        return rc;
+    st->concurrency = (unsigned)n;
+    return 0;
+}
+
+static int read_members(const struct reader *rd, yajl_val root,
+                        struct xlmig__pool_state *st)
+{
+    yajl_val arr;
+    size_t i, j;
+    int rc;
+
+    rc = member(rd, root, "", "members", J_ARRAY, &arr);
+    if (rc)
+        return rc;
+    if (arr->u.array.len > XLMIG__POOL_MEMBERS_MAX)
+        return state_error(rd->ctx, rd->label, "member \"members\" has %zu "
+                           "hosts, more than the %d a pool may have",
+                           arr->u.array.len, XLMIG__POOL_MEMBERS_MAX);
+    for (i = 0; i < arr->u.array.len; i++) {
+        struct xlmig__pool_member *m = &st->members[i];
+        yajl_val obj = arr->u.array.values[i];
+        char in[48];
+
+        snprintf(in, sizeof(in), "\"members\"[%zu].", i);
+        if (!YAJL_IS_OBJECT(obj))
+            return state_error(rd->ctx, rd->label, "member \"members\"[%zu] "
+                               "is %s, not an object", i,
+                               json_type_name(obj));
+        rc = member_word(rd, obj, in, "name", name_ok, false, NAME_RULE,
+                         m->name, sizeof(m->name));
+        if (!rc)
+            rc = member_word(rd, obj, in, "address", address_ok, false,
+                             ADDRESS_RULE, m->address, sizeof(m->address));
+        if (!rc)
+            rc = member_time(rd, obj, in, "joined", &m->joined);
+        if (rc)
+            return rc;
+        for (j = 0; j < i; j++) {
+            if (!strcmp(st->members[j].name, m->name))
+                return state_error(rd->ctx, rd->label, "member "
+                                   "\"members\"[%zu].\"name\": host %s is "
+                                   "\"members\"[%zu] already", i, m->name,
+                                   j);
+        }
+        st->nr_members = i + 1;
+    }
+    return 0;
+}
+
+static int read_task(const struct reader *rd, yajl_val obj, size_t i,
+                     struct xlmig__pool_task *t)
+{
+    char in[48];
+    long long n;
+    int rc;
+
+    snprintf(in, sizeof(in), "\"tasks\"[%zu].", i);
+    if (!YAJL_IS_OBJECT(obj))
+        return state_error(rd->ctx, rd->label, "member \"tasks\"[%zu] is %s, "
+                           "not an object", i, json_type_name(obj));
+    rc = member_int(rd, obj, in, "id", 1, (long long)XLMIG__POOL_TASK_ID_MAX,
+                    &n);
+    if (rc)
+        return rc;
+    t->id = (uint64_t)n;
+    rc = member_word(rd, obj, in, "vm", name_ok, false, NAME_RULE, t->vm,
+                     sizeof(t->vm));
+    if (!rc)
+        rc = member_word(rd, obj, in, "source", name_ok, false, NAME_RULE,
+                         t->source, sizeof(t->source));
+    if (!rc)
+        rc = member_word(rd, obj, in, "destination", name_ok, false,
+                         NAME_RULE, t->destination, sizeof(t->destination));
+    if (!rc)
+        rc = member_word(rd, obj, in, "phase", phase_ok, false, PHASE_RULE,
+                         t->phase, sizeof(t->phase));
+    if (rc)
+        return rc;
+    rc = member_int(rd, obj, in, "progress", 0, 100, &n);
+    if (rc)
+        return rc;
+    t->progress = (unsigned)n;
+    rc = member_time(rd, obj, in, "created", &t->created);
+    if (!rc)
+        rc = member_bool(rd, obj, in, "priority", &t->priority);
+    return rc;
+}
+
+static int read_tasks(const struct reader *rd, yajl_val root,
+                      struct xlmig__pool_state *st)
+{
+    yajl_val arr;
+    size_t i, j, n;
+    int rc;
+
+    rc = member(rd, root, "", "tasks", J_ARRAY, &arr);
+    if (rc)
+        return rc;
+    n = arr->u.array.len;
+    if (n > XLMIG__POOL_TASKS_MAX)
+        return state_error(rd->ctx, rd->label, "member \"tasks\" has %zu "
+                           "tasks, more than the %d a pool may have", n,
+                           XLMIG__POOL_TASKS_MAX);
+    if (!n)
+        return 0;
+    st->tasks = calloc(n, sizeof(*st->tasks));
+    if (!st->tasks)
+        return xlmig__error_opt(rd->ctx, LIBXLMIG_ERR_NO_MEMORY,
+                                "pool state %s: no memory for %zu tasks",
+                                rd->label, n);
+    st->tasks_cap = n;
+    for (i = 0; i < n; i++) {
+        struct xlmig__pool_task *t = &st->tasks[i];
+
+        rc = read_task(rd, arr->u.array.values[i], i, t);
+        if (rc)
+            return rc;
+        for (j = 0; j < i; j++) {
+            if (st->tasks[j].id == t->id)
+                return state_error(rd->ctx, rd->label, "member "
+                                   "\"tasks\"[%zu].\"id\": task %" PRIu64
+                                   " is \"tasks\"[%zu] already", i, t->id,
+                                   j);
+        }
+        st->nr_tasks = i + 1;
+    }
+    return 0;
+}
+
+int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
+                             const uint8_t *json, size_t len,
+                             struct xlmig__pool_state *st)
+{
+    struct xlmig__pool_state tmp;
+    struct reader rd;
+    yajl_val root = NULL, v;
+    char *text = NULL, errbuf[256], quoted[QUOTED_MAX];
+    const char *k;
+    int rc;
+
+    xlmig__pool_state_init(&tmp);
+    if (!st || (!json && len))
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state decode: no state or text");
+    if (!label)
+        label = "(unnamed)";
+    if (!json)
+        json = (const uint8_t *)"";
+    rd.ctx = ctx;
+    rd.label = label;
+
+    if (len > XLMIG__POOL_STATE_FILE_MAX) {
+        rc = state_error(ctx, label, "%zu bytes, more than the %u a pool "
+                         "state may have", len, XLMIG__POOL_STATE_FILE_MAX);
+        goto out;
+    }
+    if (memchr(json, '\0', len)) {
+        rc = state_error(ctx, label, "a NUL byte at offset %zu; a pool "
+                         "state is JSON text",
+                         (size_t)((const uint8_t *)memchr(json, '\0', len) -
+                                  json));
+        goto out;
+    }
+    rc = json_scan(ctx, label, json, len);
+    if (rc)
+        goto out;
+    text = malloc(len + 1);
+    if (!text) {
+        rc = xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
+                              "pool state %s: no memory for %zu bytes",
+                              label, len + 1);
+        goto out;
+    }
+    memcpy(text, json, len);
+    text[len] = '\0';
+    errbuf[0] = '\0';
+    root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
+    if (!root) {
+        /* The first pass took it: only memory can fail here. */
+        rc = xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
+                              "pool state %s: cannot build the JSON tree: "
+                              "%.120s", label, errbuf);
+        goto out;
+    }
+    if (!YAJL_IS_OBJECT(root)) {
+        rc = state_error(ctx, label, "the JSON text is %s, not an object",
+                         json_type_name(root));
+        goto out;
+    }
+    rc = member(&rd, root, "", "version", J_INTEGER, &v);
+    if (rc)
+        goto out;
+    if (YAJL_GET_INTEGER(v) != XLMIG__POOL_STATE_VERSION) {
+        rc = state_error(ctx, label, "version %lld, but this libxlmig reads "
+                         "version %d only", (long long)YAJL_GET_INTEGER(v),
+                         XLMIG__POOL_STATE_VERSION);
+        goto out;
+    }
+    rc = member(&rd, root, "", "kind", J_STRING, &v);
+    if (rc)
+        goto out;
+    k = YAJL_GET_STRING(v);
+    if (strcmp(k, "pool")) {
+        xlmig__quote(k, 0, quoted, sizeof(quoted));
+        rc = state_error(ctx, label, "member \"kind\" is \"%s\", expected "
+                         "\"pool\"", quoted);
+        goto out;
+    }
+    rc = member_word(&rd, root, "", "name", name_ok, true,
+                     NAME_RULE ", or \"\" before the pool is named",
+                     tmp.name, sizeof(tmp.name));
+    if (rc)
+        goto out;
+    rc = member(&rd, root, "", "uuid", J_STRING, &v);
+    if (rc)
+        goto out;
+    if (!uuid_ok(YAJL_GET_STRING(v))) {
+        xlmig__quote(YAJL_GET_STRING(v), 0, quoted, sizeof(quoted));
+        rc = state_error(ctx, label, "member \"uuid\": \"%s\" is not a "
+                         "uuid; %s, or \"\" before the pool is created",
+                         quoted, UUID_RULE);
+        goto out;
+    }
+    xlmig__strlcpy(tmp.uuid, YAJL_GET_STRING(v), sizeof(tmp.uuid));
+    rc = read_settings(&rd, root, &tmp);
+    if (rc)
+        goto out;
+    rc = read_members(&rd, root, &tmp);
+    if (rc)
+        goto out;
+    rc = read_tasks(&rd, root, &tmp);
+    if (rc)
+        goto out;
+    xlmig__pool_state_dispose(st);
+    *st = tmp;
+    xlmig__pool_state_init(&tmp);   /* st owns the tasks now */
+ out:
+    xlmig__pool_state_dispose(&tmp);
+    yajl_tree_free(root);
+    free(text);
+    return rc;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static bool gen_key(yajl_gen g, const char *key)
+{
+    return yajl_gen_string(g, (const unsigned char *)key, strlen(key)) ==
+           yajl_gen_status_ok;
+}
+
+static bool gen_string(yajl_gen g, const char *key, const char *value)
+{
+    return gen_key(g, key) &&
+           yajl_gen_string(g, (const unsigned char *)value,
+                           strlen(value)) == yajl_gen_status_ok;
+}
+
+static bool gen_integer(yajl_gen g, const char *key, long long value)
+{
+    return gen_key(g, key) && yajl_gen_integer(g, value) == yajl_gen_status_ok;
+}
+
+static bool gen_bool(yajl_gen g, const char *key, bool value)
+{
+    return gen_key(g, key) && yajl_gen_bool(g, value) == yajl_gen_status_ok;
+}
+
+static bool gen_member(yajl_gen g, const struct xlmig__pool_member *m)
+{
+    return yajl_gen_map_open(g) == yajl_gen_status_ok &&
+           gen_string(g, "name", m->name) &&
+           gen_string(g, "address", m->address) &&
+           gen_integer(g, "joined", m->joined) &&
+           yajl_gen_map_close(g) == yajl_gen_status_ok;
+}
+
+static bool gen_task(yajl_gen g, const struct xlmig__pool_task *t)
+{
+    return yajl_gen_map_open(g) == yajl_gen_status_ok &&
+           gen_integer(g, "id", (long long)t->id) &&
+           gen_string(g, "vm", t->vm) &&
+           gen_string(g, "source", t->source) &&
+           gen_string(g, "destination", t->destination) &&
+           gen_string(g, "phase", t->phase) &&
+           gen_integer(g, "progress", t->progress) &&
+           gen_integer(g, "created", t->created) &&
+           gen_bool(g, "priority", t->priority) &&
+           yajl_gen_map_close(g) == yajl_gen_status_ok;
+}
+
+int xlmig__pool_state_encode(const struct xlmig__pool_state *st,
+                             char **text_r, size_t *len_r)
+{
+    const unsigned char *out;
+    yajl_gen g = NULL;
+    char *text = NULL;
+    size_t len, i;
+    bool ok;
+    int rc;
+
+    if (!st || !text_r || !len_r)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    rc = xlmig__pool_state_check(NULL, st);
+    if (rc)
+        return rc;
+    g = yajl_gen_alloc(NULL);
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    ok = yajl_gen_config(g, yajl_gen_beautify, 1) &&
+         yajl_gen_config(g, yajl_gen_indent_string, "  ") &&
+         yajl_gen_config(g, yajl_gen_validate_utf8, 1) &&
+         yajl_gen_map_open(g) == yajl_gen_status_ok &&
+         gen_integer(g, "version", XLMIG__POOL_STATE_VERSION) &&
+         gen_string(g, "kind", "pool") &&
+         gen_string(g, "name", st->name) &&
+         gen_string(g, "uuid", st->uuid) &&
+         gen_key(g, "settings") &&
+         yajl_gen_map_open(g) == yajl_gen_status_ok &&
+         gen_bool(g, "migration-compression", st->compression) &&
+         gen_integer(g, "migration-concurrency", st->concurrency) &&
+         yajl_gen_map_close(g) == yajl_gen_status_ok &&
+         gen_key(g, "members") &&
+         yajl_gen_array_open(g) == yajl_gen_status_ok;
+    for (i = 0; ok && i < st->nr_members; i++)
+        ok = gen_member(g, &st->members[i]);
+    ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok &&
+         gen_key(g, "tasks") &&
+         yajl_gen_array_open(g) == yajl_gen_status_ok;
+    for (i = 0; ok && i < st->nr_tasks; i++)
+        ok = gen_task(g, &st->tasks[i]);
+    ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok &&
+         yajl_gen_map_close(g) == yajl_gen_status_ok &&
+         yajl_gen_get_buf(g, &out, &len) == yajl_gen_status_ok;
+    if (!ok) {
+        rc = LIBXLMIG_ERR_INTERNAL;
+        goto out;
+    }
+    /* The caps keep every valid state below the file cap. */
+    if (len > XLMIG__POOL_STATE_FILE_MAX) {
+        rc = LIBXLMIG_ERR_INTERNAL;
+        goto out;
+    }
+    text = malloc(len + 1);
+    if (!text) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    memcpy(text, out, len);
+    text[len] = '\0';
+    *text_r = text;
+    text = NULL;                /* the caller frees it now */
+    *len_r = len;
+    rc = 0;
+ out:
+    free(text);
+    yajl_gen_free(g);
+    return rc;
+}
+
+/* ------------------------------------------------------------ files */
+
+/* The rc for a failed file operation with @errnoval. */
+static int file_rc(int errnoval)
+{
+    return errnoval == EACCES || errnoval == EPERM
+               ? LIBXLMIG_ERR_PERMISSION_DENIED
+               : LIBXLMIG_ERR_IO;
+}
+
+/* "STATE/pool.json" into @path (STATE_PATH_MAX bytes). */
+static int state_path(libxlmig_ctx *ctx, const char *state, char *path)
+{
+    int n = snprintf(path, STATE_PATH_MAX, "%s/" XLMIG__POOL_STATE_FILE,
+                     state);
+
+    if (n < 0 || n >= STATE_PATH_MAX - 40)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "state directory path \"%.80s...\" is too long",
+                            state);
+    return 0;
+}
+
+/* fsync() directory @dir, so that entries made or removed in it last. */
+static int fsync_dir(libxlmig_ctx *ctx, const char *dir)
+{
+    int fd, rc = 0;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return xlmig__error(ctx, file_rc(errno), errno,
+                            "cannot open directory %s to flush it", dir);
+    if (fsync(fd))
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                          "cannot flush directory %s to disk", dir);
+    close(fd);
+    return rc;
+}
+
+/* Make directory @dir (0700) unless it is there; its parent must be. */
+static int make_dir(libxlmig_ctx *ctx, const char *dir)
+{
+    char parent[STATE_PATH_MAX], *slash;
+    struct stat st;
+
+    if (!mkdir(dir, 0700)) {
+        xlmig__strlcpy(parent, dir, sizeof(parent));
+        slash = strrchr(parent, '/');
+        if (slash == parent)
+            slash[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        else
+            xlmig__strlcpy(parent, ".", sizeof(parent));
+        return fsync_dir(ctx, parent);
+    }
+    if (errno != EEXIST)
+        return xlmig__error(ctx, file_rc(errno), errno,
+                            "cannot create the state directory %s%s", dir,
+                            errno == EACCES ? " (run as root?)" : "");
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, ENOTDIR,
+                            "%s is in the way of the state directory", dir);
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t r = write(fd, p, len);
+
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/*
+ * Write @text (@len bytes) as @path in directory @dir: a temporary file
+ * beside it, fsync, rename over it, fsync of the directory.  On failure
+ * the temporary is removed and the old file, if any, is whole.
+ */
+static int file_write(libxlmig_ctx *ctx, const char *dir, const char *path,
+                      const char *text, size_t len)
+{
+    char tmp[STATE_PATH_MAX];
+    bool made_tmp = false;
+    int fd = -1, rc, r, tries;
+
+    r = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (r < 0 || (size_t)r >= sizeof(tmp)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "path %s is too long", path);
+        goto out;
+    }
+    for (tries = 0;; tries++) {
+        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST || tries)
+            break;
+        /* A leftover of an earlier process that had our pid. */
+        if (unlink(tmp) && errno != ENOENT)
+            break;
+    }
+    if (fd < 0) {
+        rc = xlmig__error(ctx, file_rc(errno), errno,
+                          "cannot create %s; %s is unchanged", tmp, path);
+        goto out;
+    }
+    made_tmp = true;
+    if (write_all(fd, text, len)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                          "cannot write %s; %s is unchanged", tmp, path);
+        goto out;
+    }
+    if (fsync(fd)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                          "cannot flush %s to disk; %s is unchanged", tmp,
+                          path);
+        goto out;
+    }
+    r = close(fd);
+    fd = -1;
+    if (r) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                          "cannot close %s; %s is unchanged", tmp, path);
+        goto out;
+    }
+    if (rename(tmp, path)) {
+        rc = xlmig__error(ctx, file_rc(errno), errno,
+                          "cannot rename %s to %s; %s is unchanged", tmp,
+                          path, path);
+        goto out;
+    }
+    made_tmp = false;
+    rc = fsync_dir(ctx, dir);
+ out:
+    if (fd >= 0)
+        close(fd);
+    if (made_tmp)
+        unlink(tmp);
+    return rc;
+}
+
+int xlmig__pool_state_save(libxlmig_ctx *ctx, const char *state_dir,
+                           const struct xlmig__pool_state *st)
+{
+    const char *state = xlmig__state_dir(state_dir);
+    char path[STATE_PATH_MAX], *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    rc = xlmig__pool_state_check(ctx, st);
+    if (rc)
+        goto out;
+    rc = state_path(ctx, state, path);
+    if (rc)
+        goto out;
+    rc = xlmig__pool_state_encode(st, &text, &len);
+    if (rc) {
+        rc = xlmig__error(ctx, rc, -1, "cannot encode the pool state for "
+                          "%s", path);
+        goto out;
+    }
+    rc = make_dir(ctx, state);
+    if (rc)
+        goto out;
+    rc = file_write(ctx, state, path, text, len);
+ out:
+    free(text);
+    return rc;
+}
+
+int xlmig__pool_state_load(libxlmig_ctx *ctx, const char *state_dir,
+                           struct xlmig__pool_state *st, bool *missing_r)
+{
+    const char *state = xlmig__state_dir(state_dir);
+    char path[STATE_PATH_MAX], *text = NULL;
+    size_t len = 0;
+    struct stat sb;
+    int fd = -1, rc;
+
+    if (!st)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "no pool state to load into");
+    rc = state_path(ctx, state, path);
+    if (rc)
+        goto out;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT) {
+        xlmig__pool_state_dispose(st);
+        if (missing_r)
+            *missing_r = true;
+        rc = 0;
+        goto out;
+    }
+    if (fd < 0) {
+        rc = xlmig__error(ctx, file_rc(errno), errno, "cannot open %s",
+                          path);
+        goto out;
+    }
+    if (fstat(fd, &sb)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot stat %s",
+                          path);
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        rc = state_error(ctx, path, "not a regular file");
+        goto out;
+    }
+    if (sb.st_size > (off_t)XLMIG__POOL_STATE_FILE_MAX) {
+        rc = state_error(ctx, path, "%lld bytes, more than the %u a pool "
+                         "state may have", (long long)sb.st_size,
+                         XLMIG__POOL_STATE_FILE_MAX);
+        goto out;
+    }
+    /* One byte more than the size: a file that grew is seen, not cut. */
+    text = malloc((size_t)sb.st_size + 1);
+    if (!text) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
+                          "no memory to read %s", path);
+        goto out;
+    }
+    while (len < (size_t)sb.st_size + 1) {
+        ssize_t r = read(fd, text + len, (size_t)sb.st_size + 1 - len);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot read %s",
+                              path);
+            goto out;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    if (len > (size_t)sb.st_size) {
+        rc = state_error(ctx, path, "the file grew while it was read; is "
+                         "another process writing it?");
+        goto out;
+    }
+    rc = xlmig__pool_state_decode(ctx, path, (const uint8_t *)text, len, st);
+    if (rc)
+        goto out;
+    if (missing_r)
+        *missing_r = false;
+ out:
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
+
+/* ------------------------------------------------------------ params */
+
+static const char *const param_names[] = {
+    "migration-compression",
+    "migration-concurrency",
+};
+
+#define NR_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
+#define PARAM_LIST "migration-compression, migration-concurrency"
+
+const char *xlmig__pool_param_name(size_t i)
+{
+    return i < NR_PARAMS ? param_names[i] : NULL;
+}
+
+static int unknown_param(libxlmig_ctx *ctx, const char *key)
+{
+    char quoted[QUOTED_MAX];
+
+    xlmig__quote(key, 0, quoted, sizeof(quoted));
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "unknown pool parameter \"%s\"; the pool "
+                            "parameters are " PARAM_LIST, quoted);
+}
+
+/* @value as migration-concurrency: digits only, 1 to 50. */
+static int parse_concurrency(libxlmig_ctx *ctx, const char *key,
+                             const char *value, unsigned *n_r)
+{
+    char quoted[QUOTED_MAX], why[80];
+    unsigned long n = 0;
+    size_t i, len = strlen(value);
+
+    why[0] = '\0';
+    if (!len)
+        snprintf(why, sizeof(why), "it is empty");
+    for (i = 0; i < len && !why[0]; i++) {
+        if (value[i] < '0' || value[i] > '9')
+            snprintf(why, sizeof(why), "byte %zu is not a digit", i);
+        else if (n <= 1000)
+            n = n * 10 + (unsigned long)(value[i] - '0');
+    }
+    if (!why[0] && (n < XLMIG__POOL_CONCURRENCY_MIN ||
+                    n > XLMIG__POOL_CONCURRENCY_MAX))
+        snprintf(why, sizeof(why), "it is out of range");
+    if (why[0]) {
+        xlmig__quote(value, i ? i - 1 : 0, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool parameter %s: \"%s\" is not valid: "
+                                "%s; expected a decimal integer from %d to "
+                                "%d (digits only)", key, quoted, why,
+                                XLMIG__POOL_CONCURRENCY_MIN,
+                                XLMIG__POOL_CONCURRENCY_MAX);
+    }
+    *n_r = (unsigned)n;
+    return 0;
+}
+
+int xlmig__pool_param_set(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
+                          const char *key, const char *value)
+{
+    char quoted[QUOTED_MAX];
+    unsigned n = 0;
+    int rc;
+
+    if (!st || !key)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool-param-set: no state or no key");
+    if (strcmp(key, "migration-compression") &&
+        strcmp(key, "migration-concurrency"))
+        return unknown_param(ctx, key);
+    if (!value)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool parameter %s: no value given", key);
+    if (!strcmp(key, "migration-compression")) {
+        if (!strcmp(value, "true")) {
+            st->compression = true;
+            return 0;
+        }
+        if (!strcmp(value, "false")) {
+            st->compression = false;
+            return 0;
+        }
+        xlmig__quote(value, 0, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool parameter %s: \"%s\" is not valid; "
+                                "expected true or false", key, quoted);
+    }
+    rc = parse_concurrency(ctx, key, value, &n);
+    if (rc)
+        return rc;
+    st->concurrency = n;
+    return 0;
+}
+
+int xlmig__pool_param_get(libxlmig_ctx *ctx,
+                          const struct xlmig__pool_state *st,
+                          const char *key, char *buf, size_t len)
+{
+    char value[16];
+    int n;
+
+    if (buf && len)
+        buf[0] = '\0';
+    if (!st || !key || !buf)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool-param-get: no state, key or buffer");
+    if (!strcmp(key, "migration-compression"))
+        n = snprintf(value, sizeof(value), "%s",
+                     st->compression ? "true" : "false");
+    else if (!strcmp(key, "migration-concurrency"))
+        n = snprintf(value, sizeof(value), "%u", st->concurrency);
+    else
+        return unknown_param(ctx, key);
+    if (n < 0 || (size_t)n >= len)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool parameter %s: %zu bytes are too few "
+                                "for its value", key, len);
+    memcpy(buf, value, (size_t)n + 1);
+    return 0;
+}
+
+int xlmig__pool_identity_set(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
+                             const char *name, const char *uuid)
+{
+    int rc;
+
+    if (!st)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no pool state");
+    rc = identity_check(ctx, name, uuid);
+    if (rc)
+        return rc;
+    xlmig__strlcpy(st->name, name, sizeof(st->name));
+    xlmig__strlcpy(st->uuid, uuid, sizeof(st->uuid));
+    return 0;
+}
+
+/* ------------------------------------------------------------ members */
+
+struct xlmig__pool_member *xlmig__pool_member_find(
+    struct xlmig__pool_state *st, const char *name)
+{
+    size_t i;
+
+    if (!st || !name)
+        return NULL;
+    for (i = 0; i < st->nr_members && i < XLMIG__POOL_MEMBERS_MAX; i++) {
+        if (!strcmp(st->members[i].name, name))
+            return &st->members[i];
+    }
+    return NULL;
+}
+
+int xlmig__pool_member_add(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
+                           const char *name, const char *address,
+                           int64_t joined)
+{
+    struct xlmig__pool_member m;
+    char why[128], quoted[QUOTED_MAX];
+    size_t at;
+    int rc;
+
+    if (!st)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no pool state");
+    /* Checked before copying: a long name is refused, never cut. */
+    if (!name_ok(name, why, sizeof(why), &at)) {
+        xlmig__quote(name, at, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool member: host name \"%s\" is not "
+                                "valid: %s; %s", quoted, why, NAME_RULE);
+    }
+    if (!address_ok(address, why, sizeof(why), &at)) {
+        xlmig__quote(address, at, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool member: address \"%s\" of host %s is "
+                                "not valid: %s; %s", quoted, name, why,
+                                ADDRESS_RULE);
+    }
+    memset(&m, 0, sizeof(m));
+    xlmig__strlcpy(m.name, name, sizeof(m.name));
+    xlmig__strlcpy(m.address, address, sizeof(m.address));
+    m.joined = joined;
+    rc = member_check(ctx, "pool member", &m);
+    if (rc)
+        return rc;
+    if (xlmig__pool_member_find(st, name))
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "host %s is a member of the pool already",
+                                name);
+    if (st->nr_members >= XLMIG__POOL_MEMBERS_MAX)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_UNSUPPORTED,
+                                "host %s cannot join: the pool has %d "
+                                "members, the most it may have", name,
+                                XLMIG__POOL_MEMBERS_MAX);
+    st->members[st->nr_members++] = m;
+    return 0;
+}
+
+int xlmig__pool_member_remove(libxlmig_ctx *ctx,
+                              struct xlmig__pool_state *st, const char *name)
+{
+    struct xlmig__pool_member *m = xlmig__pool_member_find(st, name);
+    size_t i;
+
+    if (!m) {
+        char quoted[QUOTED_MAX];
+
+        xlmig__quote(name, 0, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, st ? LIBXLMIG_ERR_NOT_FOUND
+                                        : LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "host %s is not a member of the pool",
+                                quoted);
+    }
+    i = (size_t)(m - st->members);
+    memmove(&st->members[i], &st->members[i + 1],
+            sizeof(st->members[0]) * (st->nr_members - i - 1));
+    st->nr_members--;
+    return 0;
+}
+
+/* ------------------------------------------------------------ tasks */
+
+struct xlmig__pool_task *xlmig__pool_task_find(struct xlmig__pool_state *st,
+                                               uint64_t id)
+{
+    size_t i;
+
+    if (!st || !st->tasks)
+        return NULL;
+    for (i = 0; i < st->nr_tasks; i++) {
+        if (st->tasks[i].id == id)
+            return &st->tasks[i];
+    }
+    return NULL;
+}
+
+int xlmig__pool_task_add(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
+                         const struct xlmig__pool_task *t)
+{
+    int rc;
+
+    if (!st || !t)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no pool state or task");
+    rc = task_check(ctx, "pool task", t);
+    if (rc)
+        return rc;
+    if (xlmig__pool_task_find(st, t->id))
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "task %" PRIu64 " is in the pool state "
+                                "already", t->id);
+    if (st->nr_tasks >= XLMIG__POOL_TASKS_MAX)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_TOO_MANY_MIGRATIONS,
+                                "cannot add task %" PRIu64 " (VM %s): the "
+                                "pool has %d migrations in flight or "
+                                "queued, the most it keeps", t->id, t->vm,
+                                XLMIG__POOL_TASKS_MAX);
+    if (st->nr_tasks == st->tasks_cap) {
+        size_t cap = st->tasks_cap ? st->tasks_cap * 2 : 16;
+        struct xlmig__pool_task *tasks;
+
+        if (cap > XLMIG__POOL_TASKS_MAX)
+            cap = XLMIG__POOL_TASKS_MAX;
+        tasks = realloc(st->tasks, sizeof(*tasks) * cap);
+        if (!tasks)
+            return xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
+                                    "no memory for %zu tasks", cap);
+        st->tasks = tasks;
+        st->tasks_cap = cap;
+    }
+    st->tasks[st->nr_tasks++] = *t;
+    return 0;
+}
+
+int xlmig__pool_task_update(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
+                            uint64_t id, const char *phase,
+                            unsigned progress)
+{
+    struct xlmig__pool_task *t = xlmig__pool_task_find(st, id), next;
+    int rc;
+
+    if (!t)
+        return xlmig__error_opt(ctx, st ? LIBXLMIG_ERR_NOT_FOUND
+                                        : LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no task %" PRIu64 " in the pool state", id);
+    next = *t;
+    if (phase) {
+        char why[128], quoted[QUOTED_MAX];
+        size_t at;
+
+        if (!phase_ok(phase, why, sizeof(why), &at)) {
+            xlmig__quote(phase, at, quoted, sizeof(quoted));
+            return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                    "pool task: phase \"%s\" of task %"
+                                    PRIu64 " is not valid: %s; %s", quoted,
+                                    id, why, PHASE_RULE);
+        }
+        xlmig__strlcpy(next.phase, phase, sizeof(next.phase));
+    }
+    next.progress = progress;
+    rc = task_check(ctx, "pool task", &next);
+    if (rc)
+        return rc;
+    *t = next;
+    return 0;
+}
+
+int xlmig__pool_task_remove(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
+                            uint64_t id)
+{
+    struct xlmig__pool_task *t = xlmig__pool_task_find(st, id);
+    size_t i;
+
+    if (!t)
+        return xlmig__error_opt(ctx, st ? LIBXLMIG_ERR_NOT_FOUND
+                                        : LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no task %" PRIu64 " in the pool state", id);
+    i = (size_t)(t - st->tasks);
+    memmove(&st->tasks[i], &st->tasks[i + 1],
+            sizeof(st->tasks[0]) * (st->nr_tasks - i - 1));
+    st->nr_tasks--;
+    return 0;
+}

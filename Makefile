@@ -53,7 +53,7 @@ SAN_CFLAGS := $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -DLIBXLMIG_BUILDING
 LIB_SRCS := $(wildcard libxlmig/*.c)
 XE_SRCS  := xe-plugin/xe-args.c
 # The commands: only in xlmig-xe (they need its xe_print_record).
-XE_CMD_SRCS := xe-plugin/cmd-cpu.c
+XE_CMD_SRCS := xe-plugin/cmd-cpu.c xe-plugin/cmd-pool.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 XE_OBJS  := $(XE_SRCS:%.c=$(B)/%.o)
 
@@ -70,7 +70,8 @@ XEN_HDR_OBJS := $(B)/libxlmig/xen.o $(B)/san/libxlmig/xen.o
 $(XEN_HDR_OBJS): XEN_STD := -std=gnu11
 
 SHLIB := $(B)/libxlmig.so.$(VERSION)
-TOOLS := $(B)/xlmig $(B)/xlmig-xe
+TOOLS := $(B)/xlmig $(B)/xlmig-xe $(B)/xlmigd
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 
 .PHONY: all deps check check-unit check-fuzz check-integration check-xen \
         bench demo install uninstall clean fuzz format
@@ -105,9 +106,18 @@ $(B)/libxlmig.pc: libxlmig/libxlmig.pc.in libxlmig/libxlmig.h
 
 # The tools link the static library: they use the internal tier
 # (xlmig__*), which the shared library does not export.
-$(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/libxlmig.a
+$(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/tools/cmd-slot.o \
+            $(B)/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/xlmigd: $(B)/tools/xlmigd.o $(B)/libxlmig.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/san/xlmigd: $(B)/san/tools/xlmigd.o $(B)/san/libxlmig.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/xlmig-xe: $(B)/xe-plugin/xlmig-xe.o $(XE_CMD_SRCS:%.c=$(B)/%.o) \
                $(XE_OBJS) $(B)/libxlmig.a
@@ -116,6 +126,8 @@ $(B)/xlmig-xe: $(B)/xe-plugin/xlmig-xe.o $(XE_CMD_SRCS:%.c=$(B)/%.o) \
 
 $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-channel.o: tools/cmd-channel.h
+$(B)/tools/xlmig.o $(B)/tools/cmd-slot.o $(B)/san/tools/xlmig.o \
+    $(B)/san/tools/cmd-slot.o: tools/cmd-slot.h
 
 # ---------------------------------------------------------------- tests
 $(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h tests/tools/*.c)
@@ -129,6 +141,7 @@ $(B)/san/libxlmig.a: $(LIB_SRCS:%.c=$(B)/san/%.o) $(XE_SRCS:%.c=$(B)/san/%.o)
 	$(Q)ar rcs $@ $^
 
 $(B)/san/xlmig: $(B)/san/tools/xlmig.o $(B)/san/tools/cmd-channel.o \
+                $(B)/san/tools/cmd-slot.o \
                 $(B)/san/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
@@ -230,9 +243,13 @@ install: all
 	ln -sf libxlmig.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/libxlmig.so
 	install -m 0644 libxlmig/libxlmig.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 $(B)/libxlmig.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	sed 's|@BINDIR@|$(BINDIR)|' tools/xlmigd.service > \
+	    $(DESTDIR)$(SYSTEMDDIR)/xlmigd.service
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,xlmig xlmig-xe) \
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,xlmig xlmig-xe xlmigd) \
+	    $(DESTDIR)$(SYSTEMDDIR)/xlmigd.service \
 	    $(DESTDIR)$(LIBDIR)/libxlmig.a $(DESTDIR)$(LIBDIR)/libxlmig.so* \
 	    $(DESTDIR)$(INCLUDEDIR)/libxlmig.h \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/libxlmig.pc

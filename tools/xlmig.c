@@ -13,6 +13,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "cmd-channel.h"
+#include "cmd-slot.h"
 #include "internal.h"
 
 #define EXIT_USAGE 2
@@ -174,6 +175,10 @@ static const struct cmd cmd_table[] = {
       xlmig_channel_send_usage },
     { "channel-listen", xlmig_cmd_channel_listen,
       xlmig_channel_listen_summary, xlmig_channel_listen_usage },
+    { "slot-run", xlmig_cmd_slot_run, xlmig_slot_run_summary,
+      xlmig_slot_run_usage },
+    { "pool-stats", xlmig_cmd_pool_stats, xlmig_pool_stats_summary,
+      xlmig_pool_stats_usage },
     { "version", cmd_version, "Show the version", "" },
     { "help", cmd_help, "Show the commands, or one command's help",
       "[COMMAND]" },

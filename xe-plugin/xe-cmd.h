@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "cpurecord.h"
+#include "poolconf.h"
 #include "internal.h"
 #include "xe-args.h"
 
@@ -39,6 +40,56 @@ extern const char *const xe_keys_host_cpu_import[];
 extern const char *const xe_keys_pool_cpu_info[];
 extern const char *const xe_keys_vm_cpu_record[];
 extern const char *const xe_keys_vm_cpu_check[];
+
+/* The pool commands (cmd-pool.c). */
+int xe_cmd_pool_join(const struct xe_args *a);
+int xe_cmd_pool_eject(const struct xe_args *a);
+int xe_cmd_host_list(const struct xe_args *a);
+int xe_cmd_pool_param_get(const struct xe_args *a);
+int xe_cmd_pool_param_set(const struct xe_args *a);
+int xe_cmd_task_list(const struct xe_args *a);
+int xe_cmd_task_cancel(const struct xe_args *a);
+extern const char *const xe_keys_pool_join[];
+extern const char *const xe_keys_pool_eject[];
+extern const char *const xe_keys_host_list[];
+extern const char *const xe_keys_pool_param_get[];
+extern const char *const xe_keys_pool_param_set[];
+extern const char *const xe_keys_task_list[];
+extern const char *const xe_keys_task_cancel[];
+
+#define XE_CONFIG_HELP \
+    "  config=FILE    the pool configuration (default $XLMIG_CONFIG or\n" \
+    "                 " XLMIG__POOLCONF_DEFAULT ")\n"
+
+#define XE_POOL_COMMANDS \
+    { "pool-join", xe_cmd_pool_join, xe_keys_pool_join, \
+      "Join this host (name and address of its pool configuration) to the\n" \
+      "pool of its configured master.\n" \
+      "  master-address=HOST:PORT  ask this xlmigd instead of the configured\n" \
+      "                 master\n" XE_CONFIG_HELP }, \
+    { "pool-eject", xe_cmd_pool_eject, xe_keys_pool_eject, \
+      "Remove host NAME from the pool.\n  host=NAME      (required)\n" \
+      XE_CONFIG_HELP }, \
+    { "host-list", xe_cmd_host_list, xe_keys_host_list, \
+      "The pool's hosts.  Fields: name-label address master joined\n" \
+      XE_CONFIG_HELP }, \
+    { "pool-param-get", xe_cmd_pool_param_get, xe_keys_pool_param_get, \
+      "One pool setting.\n  param-name=migration-concurrency|" \
+      "migration-compression\n" XE_CONFIG_HELP }, \
+    { "pool-param-set", xe_cmd_pool_param_set, xe_keys_pool_param_set, \
+      "Change pool settings (kept by the master across restarts).\n" \
+      "  migration-concurrency=N    migrations at once from this pool, 1-50\n" \
+      "                             (default 3); takes effect at once\n" \
+      "  migration-compression=BOOL compress migration streams (default\n" \
+      "                             false)\n" XE_CONFIG_HELP }, \
+    { "task-list", xe_cmd_task_list, xe_keys_task_list, \
+      "Migrations of the pool in flight (running, queued, recovered).\n" \
+      "Fields: uuid vm source destination status phase progress priority\n" \
+      XE_CONFIG_HELP }, \
+    { "task-cancel", xe_cmd_task_cancel, xe_keys_task_cancel, \
+      "Cancel a migration: a queued one leaves the queue, a running one\n" \
+      "loses its slot.\n  uuid=ID        the task (as task-list shows)\n" \
+      XE_CONFIG_HELP }
 
 #define XE_STATE_DIR_HELP \
     "  state-dir=DIR  where CPU records live (default $XLMIG_STATE_DIR or " \

@@ -106,7 +106,8 @@ static const struct xe_cmd cmd_table[] = {
       "  featureset-pv-max featureset-hvm-max featureset-pv-default\n"
       "  featureset-hvm-default\n"
       "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0." },
-    XE_CPU_COMMANDS
+    XE_CPU_COMMANDS,
+    XE_POOL_COMMANDS
 };
 
 #define CMD_TABLE_LEN (sizeof(cmd_table) / sizeof(cmd_table[0]))

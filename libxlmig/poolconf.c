@@ -1,0 +1,343 @@
+/* The pool configuration file and the client connection to a pool peer. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "poolconf.h"
+
+#define LINE_MAX_BYTES 1024
+#define FILE_MAX_BYTES (64u << 10)
+
+int xlmig__split_hostport(const char *s, char *host, size_t hlen, char *port,
+                          size_t plen)
+{
+    const char *colon;
+    size_t hl;
+    char *end;
+    long p;
+
+    if (!s || !*s)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (!close || close[1] != ':')
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        hl = (size_t)(close - s - 1);
+        colon = close + 1;
+        s++;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || strchr(s, ':') != colon)
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        hl = (size_t)(colon - s);
+    }
+    if (!hl || hl >= hlen)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 1 || p > 65535 ||
+        strlen(colon + 1) >= plen)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    snprintf(port, plen, "%ld", p);
+    return 0;
+}
+
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 64 && s[0] != '.' && s[0] != '-' &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") == n;
+}
+
+static bool uuid_ok(const char *s)
+{
+    size_t i;
+
+    if (strlen(s) != 36)
+        return false;
+    for (i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    }
+    return true;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+                     e[-1] == '\n'))
+        *--e = '\0';
+    return s;
+}
+
+int xlmig__pool_conf_load(libxlmig_ctx *ctx, const char *path,
+                          struct xlmig__pool_conf *c)
+{
+    struct xlmig__pool_conf n;
+    char line[LINE_MAX_BYTES + 2], host[256], port[16];
+    unsigned seen = 0, lineno = 0;
+    struct stat st;
+    FILE *f;
+    int rc = 0;
+
+    if (!path)
+        path = getenv("XLMIG_CONFIG");
+    if (!path || !*path)
+        path = XLMIG__POOLCONF_DEFAULT;
+    memset(&n, 0, sizeof(n));
+    xlmig__strlcpy(n.path, path, sizeof(n.path));
+    xlmig__strlcpy(n.state_dir, "/var/lib/xlmig", sizeof(n.state_dir));
+    n.orphan_grace = 30;
+    if (gethostname(n.name, sizeof(n.name)) < 0 || !name_ok(n.name))
+        n.name[0] = '\0';
+    n.name[sizeof(n.name) - 1] = '\0';
+
+    f = fopen(path, "r");
+    if (!f)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, errno,
+                            "cannot read the pool configuration %s", path);
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > (off_t)FILE_MAX_BYTES) {
+        fclose(f);
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "%s: not a regular file of at most %u bytes",
+                            path, FILE_MAX_BYTES);
+    }
+#define BAD(...) do { rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, \
+                      -1, __VA_ARGS__); goto out; } while (0)
+    while (fgets(line, sizeof(line), f)) {
+        static const char *const keys[] = {
+            "name", "address", "pool-name", "pool-uuid", "master",
+            "tls-cert", "tls-key", "tls-ca", "psk-file", "state-dir",
+            "orphan-grace",
+        };
+        char *k, *v, *eq;
+        unsigned i;
+
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f))
+            BAD("%s:%u: line longer than %u bytes", path, lineno,
+                LINE_MAX_BYTES);
+        k = trim(line);
+        if (!*k || *k == '#')
+            continue;
+        eq = strchr(k, '=');
+        if (!eq)
+            BAD("%s:%u: expected 'key = value'", path, lineno);
+        *eq = '\0';
+        v = trim(eq + 1);
+        k = trim(k);
+        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            if (!strcmp(k, keys[i]))
+                break;
+        }
+        if (i == sizeof(keys) / sizeof(keys[0]))
+            BAD("%s:%u: unknown key '%.64s'", path, lineno, k);
+        if (seen & (1u << i))
+            BAD("%s:%u: '%s' is given twice", path, lineno, k);
+        seen |= 1u << i;
+        if (strlen(v) >= 256)
+            BAD("%s:%u: the value of '%s' is too long", path, lineno, k);
+        switch (i) {
+        case 0:
+        case 2:
+            if (!name_ok(v))
+                BAD("%s:%u: %s '%.64s' is not a name (1 to 64 of "
+                    "A-Z a-z 0-9 . _ -)", path, lineno, k, v);
+            xlmig__strlcpy(i ? n.pool_name : n.name, v, 65);
+            break;
+        case 1:
+        case 4:
+            if (xlmig__split_hostport(v, host, sizeof(host), port,
+                                      sizeof(port)))
+                BAD("%s:%u: %s '%.64s' is not HOST:PORT", path, lineno, k,
+                    v);
+            xlmig__strlcpy(i == 1 ? n.address : n.master, v, 256);
+            break;
+        case 3:
+            if (!uuid_ok(v))
+                BAD("%s:%u: pool-uuid '%.64s' is not a uuid", path, lineno,
+                    v);
+            xlmig__strlcpy(n.pool_uuid, v, sizeof(n.pool_uuid));
+            break;
+        case 5: xlmig__strlcpy(n.tls_cert, v, 256); break;
+        case 6: xlmig__strlcpy(n.tls_key, v, 256); break;
+        case 7: xlmig__strlcpy(n.tls_ca, v, 256); break;
+        case 8: xlmig__strlcpy(n.psk_file, v, 256); break;
+        case 9: xlmig__strlcpy(n.state_dir, v, 256); break;
+        default: {
+            char *end;
+            unsigned long g;
+
+            errno = 0;
+            g = strtoul(v, &end, 10);
+            if (errno || *end || end == v || g > 3600)
+                BAD("%s:%u: orphan-grace takes 0 to 3600 seconds", path,
+                    lineno);
+            n.orphan_grace = (unsigned)g;
+        }
+        }
+    }
+    if (!n.name[0])
+        BAD("%s: no 'name' and the hostname is not a usable name", path);
+    if (!n.address[0] || !n.master[0] || !n.pool_uuid[0])
+        BAD("%s: needs address, master and pool-uuid", path);
+    if (!n.psk_file[0] && !(n.tls_cert[0] && n.tls_key[0] && n.tls_ca[0]))
+        BAD("%s: needs psk-file, or tls-cert, tls-key and tls-ca", path);
+    if (n.psk_file[0] && n.tls_cert[0])
+        BAD("%s: give psk-file or the certificates, not both", path);
+#undef BAD
+    *c = n;
+ out:
+    fclose(f);
+    return rc;
+}
+
+bool xlmig__pool_conf_is_master(const struct xlmig__pool_conf *c)
+{
+    return !strcmp(c->address, c->master);
+}
+
+void xlmig__pool_conf_tls(const struct xlmig__pool_conf *c,
+                          libxlmig_tls_params *p, const char *peer_label)
+{
+    memset(p, 0, sizeof(*p));
+    if (c->psk_file[0]) {
+        p->psk_file = c->psk_file;
+    } else {
+        p->cert_file = c->tls_cert;
+        p->key_file = c->tls_key;
+        p->ca_file = c->tls_ca;
+    }
+    p->peer_label = peer_label;
+    p->timeout_ms = 10000;
+}
+
+void xlmig__socket_keepalive(int fd)
+{
+    int one = 1, idle = 2, intvl = 1, cnt = 3;
+
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                        const char *address, libxlmig_transport **t_r)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char host[256], port[16];
+    libxlmig_tls_params tp;
+    int fd = -1, err = 0, r;
+
+    if (xlmig__split_hostport(address, host, sizeof(host), port,
+                              sizeof(port)))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "'%s' is not HOST:PORT", address);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    r = getaddrinfo(host, port, &hints, &res);
+    if (r)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                            "cannot resolve %s: %s", host, gai_strerror(r));
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, err,
+                            "cannot connect to xlmigd at %s", address);
+    xlmig__socket_keepalive(fd);
+    xlmig__pool_conf_tls(c, &tp, address);
+    return libxlmig_transport_tls_new(ctx, fd, false, &tp, t_r);
+}
+
+int xlmig__pool_call(libxlmig_ctx *ctx, libxlmig_transport *t,
+                     const char *peer, uint64_t id, const char *method,
+                     const char *const *kv, xlmig__rpc_event_fn *on_event,
+                     void *opaque, struct xlmig__rpc_msg *resp)
+{
+    yajl_gen g = xlmig__rpc_gen_request(id, method);
+    char *json = NULL;
+    size_t len = 0, i;
+    int rc;
+
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    for (i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
+        const char *k = kv[i], *v = kv[i + 1];
+
+        yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+        /* "key=" with '#': an unsigned number; '?': a boolean. */
+        if (v[0] == '#' && v[1]) {
+            yajl_gen_number(g, v + 1, strlen(v + 1));
+        } else if (v[0] == '?') {
+            yajl_gen_bool(g, !strcmp(v + 1, "true"));
+        } else {
+            yajl_gen_string(g, (const unsigned char *)v, strlen(v));
+        }
+    }
+    rc = xlmig__rpc_gen_finish(g, &json, &len);
+    if (rc)
+        return xlmig__error(ctx, rc, -1, "%s: cannot encode the request",
+                            method);
+    memset(resp, 0, sizeof(*resp));
+    rc = xlmig__rpc_call(ctx, t, peer, json, len, id, on_event, opaque, resp);
+    free(json);
+    return rc;
+}
+
+int xlmig__pool_open(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                     const char *address, libxlmig_transport **t_r)
+{
+    const char *kv[] = { "pool_uuid", c->pool_uuid, NULL };
+    struct xlmig__rpc_msg resp;
+    libxlmig_transport *t = NULL;
+    int rc;
+
+    if (!address)
+        address = c->master;
+    rc = xlmig__pool_connect(ctx, c, address, &t);
+    if (rc)
+        return rc;
+    rc = xlmig__pool_call(ctx, t, address, 1, "hello", kv, NULL, NULL, &resp);
+    xlmig__rpc_msg_dispose(&resp);
+    if (rc) {
+        libxlmig_transport_free(t);
+        return rc;
+    }
+    *t_r = t;
+    return 0;
+}

@@ -1,0 +1,95 @@
+/*
+ * The pool configuration file of xlmigd and of the commands that talk to
+ * the pool master (internal; docs/xlmigd.md):
+ *
+ *   # comments and blank lines are ignored
+ *   name = h2                  this host's name (default: its hostname)
+ *   address = 10.0.0.2:7700    where this host's xlmigd listens
+ *   pool-name = prod
+ *   pool-uuid = 6f3c...        the pool's uuid (36 characters)
+ *   master = 10.0.0.1:7700     the pool master's xlmigd
+ *   tls-cert = FILE            this host's certificate, signed by the
+ *   tls-key = FILE             pool CA, its key,
+ *   tls-ca = FILE              and the pool CA
+ *   psk-file = FILE            or: the pool's pre-shared key (hex)
+ *   state-dir = DIR            default /var/lib/xlmig
+ *   orphan-grace = 30          seconds a master keeps, after a restart,
+ *                              the slot of a migration in flight for its
+ *                              holder to come back
+ *
+ * Every line is "key = value"; an unknown key, a repeated key, a bad
+ * value, a line longer than 1024 bytes or a file bigger than 64 KiB is
+ * an error naming the file, the line and what is wrong.
+ */
+#ifndef XLMIG_POOLCONF_H
+#define XLMIG_POOLCONF_H
+
+#include <stdbool.h>
+
+#include "libxlmig.h"
+#include "rpc.h"
+#include "transport.h"
+
+#define XLMIG__POOLCONF_DEFAULT "/etc/xlmig/xlmigd.conf"
+#define XLMIG__POOL_PORT_DEFAULT 7700
+
+struct xlmig__pool_conf {
+    char path[256];                 /* the file it came from */
+    char name[65];
+    char address[256];
+    char pool_name[65];
+    char pool_uuid[37];
+    char master[256];
+    char tls_cert[256], tls_key[256], tls_ca[256], psk_file[256];
+    char state_dir[256];
+    unsigned orphan_grace;
+};
+
+/*
+ * Load @path (NULL: $XLMIG_CONFIG, else XLMIG__POOLCONF_DEFAULT).
+ * Needs address, master, pool-uuid, and TLS material (certificates or a
+ * key); LIBXLMIG_ERR_INVALID_ARGUMENT naming the file and line otherwise.
+ */
+int xlmig__pool_conf_load(libxlmig_ctx *ctx, const char *path,
+                          struct xlmig__pool_conf *c);
+
+/* Is this host the pool master (address equals master)? */
+bool xlmig__pool_conf_is_master(const struct xlmig__pool_conf *c);
+
+/* Split "HOST:PORT" or "[V6]:PORT"; 0 or LIBXLMIG_ERR_INVALID_ARGUMENT. */
+int xlmig__split_hostport(const char *s, char *host, size_t hlen,
+                          char *port, size_t plen);
+
+/*
+ * Connect to @address ("HOST:PORT") and run the TLS handshake as a
+ * client with the pool's material; TCP keepalive so that a dead peer is
+ * noticed within seconds.  *t_r on success.
+ */
+int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                        const char *address, libxlmig_transport **t_r);
+
+/* TLS parameters from the configuration (pointers into @c). */
+void xlmig__pool_conf_tls(const struct xlmig__pool_conf *c,
+                          libxlmig_tls_params *p, const char *peer_label);
+
+/* Short TCP keepalive on @fd: idle 2 s, probes every 1 s, 3 probes. */
+void xlmig__socket_keepalive(int fd);
+
+/*
+ * One request: @kv is NULL or key, value, key, value, ..., NULL; a value
+ * "#123" goes as the number 123, "?true"/"?false" as a boolean, anything
+ * else as a string.  As xlmig__rpc_call() (the caller disposes *resp).
+ */
+int xlmig__pool_call(libxlmig_ctx *ctx, libxlmig_transport *t,
+                     const char *peer, uint64_t id, const char *method,
+                     const char *const *kv, xlmig__rpc_event_fn *on_event,
+                     void *opaque, struct xlmig__rpc_msg *resp);
+
+/*
+ * Connect to @address (NULL: the master) and say hello with the pool's
+ * uuid (request id 1: the caller's ids start at 2).
+ */
+int xlmig__pool_open(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                     const char *address, libxlmig_transport **t_r);
+
+#endif /* XLMIG_POOLCONF_H */

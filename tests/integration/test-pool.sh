@@ -1,0 +1,319 @@
+#!/bin/bash
+# End-to-end tests of xlmigd and the pool commands: a master and two
+# members, each a separate xlmigd on its own loopback address
+# (127.0.0.1, .2, .3), TLS with the pool CA's certificates.
+#   membership, settings (and their refusals), 60 racing migrations with
+#   migration-concurrency 3 (never more than 3 at once, FIFO, all done),
+#   kill -9 of a slot holder frees its slot, a master restart keeps the
+#   settings, a certificate of another CA and malformed frames refused.
+# Ends with "integration-pool: N passed, N failed".
+#
+# Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIGD_BIN (default build/san/...),
+# XLMIG_BUILDDIR, XLMIG_SRCDIR.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
+bld=${XLMIG_BUILDDIR:-$src/build}
+XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
+XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
+XLMIGD=${XLMIGD_BIN:-$bld/san/xlmigd}
+
+passed=0
+failed=0
+pids=()
+d=$(mktemp -d /tmp/xlmig-pool.XXXXXX)
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$d"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { echo "ok   - $1"; passed=$((passed + 1)); }
+not_ok() {
+    echo "FAIL - $1"
+    shift
+    local f
+    for f in "$@"; do
+        [ -f "$f" ] && { echo "  --- $(basename "$f"):"; sed 's/^/  | /' "$f" | tail -n 25; }
+    done
+    failed=$((failed + 1))
+}
+finish() {
+    echo "integration-pool: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+for f in "$XLMIG" "$XE" "$XLMIGD"; do
+    [ -x "$f" ] || { echo "missing $f: run make first"; failed=1; finish; }
+done
+
+sh "$here/mkcerts.sh" "$d/tls" > /dev/null 2>&1 || { echo "mkcerts failed"; failed=1; finish; }
+T=$d/tls
+UUID=3f5a1c9e-7b2d-4e8f-9a6b-1c2d3e4f5a6b
+PORT=$((20000 + RANDOM % 20000))
+conf() {   # N CERT -> $d/hN.conf
+    cat > "$d/h$1.conf" <<EOT
+name = h$1
+address = 127.0.0.$1:$PORT
+master = 127.0.0.1:$PORT
+pool-name = test
+pool-uuid = $UUID
+tls-cert = $T/$2.pem
+tls-key = $T/$2.key
+tls-ca = $T/ca.pem
+state-dir = $d/state$1
+orphan-grace = 3
+EOT
+}
+conf 1 host1
+conf 2 host2
+conf 3 host2
+sed "s|$T/host2|$T/rogue|" "$d/h3.conf" > "$d/rogue.conf"
+
+start() {   # N
+    "$XLMIGD" --foreground --config "$d/h$1.conf" >> "$d/xlmigd$1.log" 2>&1 &
+    eval "D$1=$!"
+    pids+=("$!")
+}
+wait_master() {
+    local i
+    for i in $(seq 100); do
+        "$XE" host-list config="$d/h1.conf" > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- a pool of three --------------------------------------------------------
+start 1
+if wait_master; then
+    start 2
+    start 3
+    for i in $(seq 100); do
+        [ "$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2>/dev/null | wc -l)" -ge 3 ] && break
+        sleep 0.1
+    done
+fi
+names=$("$XE" host-list config="$d/h2.conf" params=name-label --minimal 2>&1 | sort | tr '\n' ' ')
+if [ "$names" = "h1 h2 h3 " ]; then
+    ok "three xlmigd: the members joined (host-list from a member: $names)"
+else
+    not_ok "pool of three (host-list: '$names')" "$d/xlmigd1.log" "$d/xlmigd2.log"
+fi
+
+# ---- settings ---------------------------------------------------------------
+v=$("$XE" pool-param-get param-name=migration-concurrency config="$d/h3.conf" 2>&1)
+c=$("$XE" pool-param-get param-name=migration-compression config="$d/h3.conf" 2>&1)
+if [ "$v" = 3 ] && [ "$c" = false ]; then
+    ok "defaults: migration-concurrency 3, migration-compression false"
+else
+    not_ok "defaults ($v, $c)"
+fi
+bad=0
+for val in 0 51 abc 3x "" -1; do
+    "$XE" pool-param-set migration-concurrency="$val" config="$d/h2.conf" > "$d/bad.out" 2>&1 && bad=1
+    grep -q 'INVALID_VALUE\|INVALID_ARGUMENT' "$d/bad.out" || bad=1
+done
+"$XE" pool-param-set migration-compression=maybe config="$d/h2.conf" > /dev/null 2>&1 && bad=1
+if [ $bad = 0 ] && [ "$("$XE" pool-param-get param-name=migration-concurrency config="$d/h1.conf")" = 3 ]; then
+    ok "pool-param-set refuses 0, 51, abc, 3x, '', -1, maybe; nothing changed"
+else
+    not_ok "pool-param-set refusals" "$d/bad.out"
+fi
+
+# ---- 60 racing migrations, limit 3 -----------------------------------------
+for i in $(seq 60); do
+    "$XLMIG" slot-run --config "$d/h$((i % 2 + 2)).conf" --vm "vm$i" \
+        --source h2 --destination h3 --hold-ms 100 > "$d/run$i.out" 2>&1 &
+    pids+=("$!")
+    sleep 0.01
+done
+wait_all() {
+    local i
+    for i in $(seq 600); do
+        [ "$(grep -l 'released task' "$d"/run*.out 2>/dev/null | wc -l)" -ge "$1" ] && return 0
+        jobs -r | grep -q slot-run || true
+        sleep 0.1
+    done
+}
+wait_all 60
+done60=$(grep -l 'released task' "$d"/run*.out | wc -l)
+stats=$("$XLMIG" pool-stats --config "$d/h1.conf" 2>&1)
+held_max=$(echo "$stats" | sed -n 's/.*held_max \([0-9]*\).*/\1/p')
+ooo=$(echo "$stats" | sed -n 's/.*out_of_order \([0-9]*\).*/\1/p')
+if [ "$done60" = 60 ] && [ "$held_max" = 3 ] && [ "$ooo" = 0 ] &&
+   echo "$stats" | grep -q 'held 0 queued 0 limit 3'; then
+    ok "60 racing migrations, limit 3: never more than 3 at once, FIFO, all done ($stats)"
+else
+    not_ok "60 migrations ($done60 finished; $stats)" "$d/run1.out" "$d/run60.out" "$d/xlmigd1.log"
+fi
+
+# ---- no waiting: TOO_MANY_MIGRATIONS [limit] ----------------------------------
+for i in 1 2 3; do
+    "$XLMIG" slot-run --config "$d/h2.conf" --vm "long$i" --source h2 \
+        --destination h3 --hold-ms 4000 > "$d/long$i.out" 2>&1 &
+    pids+=("$!")
+done
+sleep 1
+"$XLMIG" slot-run --config "$d/h2.conf" --vm quick --source h2 \
+    --destination h3 --hold-ms 10 --no-wait > "$d/nowait.out" 2>&1
+rc=$?
+tl=$("$XE" task-list config="$d/h3.conf" params=vm,status --minimal 2>&1 | tr '\n' ' ')
+if [ $rc -ne 0 ] && grep -q 'TOO_MANY_MIGRATIONS' "$d/nowait.out" &&
+   [ "$(echo "$tl" | grep -o running | wc -l)" = 3 ]; then
+    ok "--no-wait with 3 slots taken: TOO_MANY_MIGRATIONS at once; task-list from a member shows 3 running"
+else
+    not_ok "--no-wait (exit $rc; task-list: $tl)" "$d/nowait.out"
+fi
+
+# ---- a waiting task cancelled; the limit raised while they run ----------------
+"$XLMIG" slot-run --config "$d/h3.conf" --vm waiter --source h2 \
+    --destination h3 --hold-ms 10 > "$d/waiter.out" 2>&1 &
+wpid=$!
+pids+=("$wpid")
+sleep 0.5
+wid=$("$XE" task-list config="$d/h2.conf" 2>/dev/null | awk '/uuid/ {id=$NF} /vm \( RO\): waiter/ {print id}')
+"$XE" task-cancel uuid="$wid" config="$d/h2.conf" > "$d/cancel.out" 2>&1
+wait "$wpid"
+wrc=$?
+if [ -n "$wid" ] && [ $wrc -ne 0 ] && grep -q 'CANCELLED' "$d/waiter.out"; then
+    ok "task-cancel from a member takes a queued migration out of the line"
+else
+    not_ok "task-cancel of a waiting task (id '$wid', exit $wrc)" "$d/waiter.out" "$d/cancel.out"
+fi
+"$XLMIG" slot-run --config "$d/h3.conf" --vm fourth --source h2 \
+    --destination h3 --hold-ms 10 > "$d/fourth.out" 2>&1 &
+fpid=$!
+pids+=("$fpid")
+sleep 0.5
+"$XE" pool-param-set migration-concurrency=4 config="$d/h2.conf" > "$d/raise.out" 2>&1
+wait "$fpid"
+if grep -q 'granted' "$d/fourth.out" && ! grep -q released "$d/long1.out"; then
+    ok "migration-concurrency raised to 4 while 3 run: the waiting one starts at once, none broken"
+else
+    not_ok "raising the limit live" "$d/fourth.out" "$d/raise.out"
+fi
+for i in 1 2 3; do
+    wait_file_done=0
+done
+sleep 3.5
+if grep -q released "$d/long1.out" && grep -q released "$d/long3.out"; then
+    ok "the three long migrations finished normally after the change"
+else
+    not_ok "long migrations" "$d/long1.out"
+fi
+"$XE" pool-param-set migration-concurrency=3 config="$d/h2.conf" > /dev/null 2>&1
+
+# ---- kill -9 of a slot holder frees its slot ----------------------------------
+"$XLMIG" slot-run --config "$d/h2.conf" --vm victim --source h2 \
+    --destination h3 --hold-ms 60000 > "$d/victim.out" 2>&1 &
+vpid=$!
+pids+=("$vpid")
+for i in $(seq 50); do grep -q granted "$d/victim.out" && break; sleep 0.1; done
+{ kill -9 "$vpid"; wait "$vpid"; } 2>/dev/null
+t0=$(date +%s%N)
+for i in $(seq 100); do
+    "$XE" task-list config="$d/h1.conf" params=vm --minimal 2>/dev/null | grep -q victim || break
+    sleep 0.1
+done
+freed_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if ! "$XE" task-list config="$d/h1.conf" params=vm --minimal 2>/dev/null | grep -q victim &&
+   "$XLMIG" pool-stats --config "$d/h1.conf" | grep -q 'held 0 '; then
+    ok "kill -9 of a slot holder: its slot is free again (${freed_ms} ms)"
+else
+    not_ok "kill -9 of a holder" "$d/xlmigd1.log"
+fi
+
+# ---- a master restart keeps the settings and the members -----------------------
+"$XE" pool-param-set migration-concurrency=7 migration-compression=true config="$d/h2.conf" > "$d/set7.out" 2>&1
+kill -9 "$D1"
+wait "$D1" 2>/dev/null
+start 1
+wait_master
+v=$("$XE" pool-param-get param-name=migration-concurrency config="$d/h2.conf" 2>&1)
+c=$("$XE" pool-param-get param-name=migration-compression config="$d/h2.conf" 2>&1)
+n=$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2>&1 | wc -l)
+if [ "$v" = 7 ] && [ "$c" = true ] && [ "$n" = 3 ]; then
+    ok "master killed (-9) and restarted: settings (7, true) and 3 members kept"
+else
+    not_ok "master restart ($v, $c, $n members)" "$d/set7.out" "$d/xlmigd1.log"
+fi
+
+# ---- strangers are refused -------------------------------------------------------
+"$XE" host-list config="$d/rogue.conf" > "$d/rogue.out" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && grep -q 'SESSION_AUTHENTICATION_FAILED\|AUTH' "$d/rogue.out"; then
+    ok "a client with a certificate of another CA is refused"
+else
+    not_ok "rogue certificate (exit $rc)" "$d/rogue.out"
+fi
+sed "s/^pool-uuid = .*/pool-uuid = 00000000-0000-4000-8000-000000000000/" "$d/h2.conf" > "$d/wrongpool.conf"
+"$XE" host-list config="$d/wrongpool.conf" > "$d/wrongpool.out" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && grep -q 'not 00000000' "$d/wrongpool.out"; then
+    ok "a member of another pool (uuid) is refused at hello"
+else
+    not_ok "wrong pool uuid (exit $rc)" "$d/wrongpool.out"
+fi
+
+# ---- malformed frames, unknown methods ---------------------------------------------
+python3 -u - "$T" "$PORT" > "$d/raw.out" 2>&1 <<'PY'
+import socket, ssl, struct, sys, json
+tls, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.load_verify_locations(tls + "/ca.pem")
+ctx.load_cert_chain(tls + "/host2.pem", tls + "/host2.key")
+ctx.check_hostname = False
+def conn():
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+    s.recv(1)       # the server's confirmation byte (docs/specs/channel.md)
+    return s
+def send(s, b):
+    s.sendall(struct.pack(">I", len(b)) + b)
+def recv(s):
+    h = b""
+    while len(h) < 4:
+        x = s.recv(4 - len(h))
+        if not x: return None
+        h += x
+    n = struct.unpack(">I", h)[0]; b = b""
+    while len(b) < n:
+        x = s.recv(n - len(b))
+        if not x: return None
+        b += x
+    return json.loads(b)
+def req(s, i, m, p):
+    send(s, json.dumps({"v": 1, "id": i, "method": m, "params": p}).encode())
+    return recv(s)
+s = conn()
+r = req(s, 1, "hello", {"pool_uuid": "3f5a1c9e-7b2d-4e8f-9a6b-1c2d3e4f5a6b"})
+print("hello", "result" in r)
+r = req(s, 2, "pool.frobnicate", {})
+print("unknown", r["error"]["name"])
+r = req(s, 3, "pool.param_set", {"key": "migration-concurrency", "value": "51"})
+print("range", r["error"]["name"])
+send(s, b"{not json")
+r = recv(s)
+print("garbage", r["error"]["name"] if r else "closed")
+s = conn()
+s.sendall(struct.pack(">I", 10 << 20))
+r = recv(s)
+print("oversized", r["error"]["name"] if r else "closed")
+s = conn()
+r = req(s, 1, "host.list", {})
+print("nohello", r["error"]["name"])
+PY
+if grep -q '^hello True' "$d/raw.out" && grep -q '^unknown UNSUPPORTED\|^unknown NOT_SUPPORTED' "$d/raw.out" &&
+   grep -q '^range INVALID' "$d/raw.out" && grep -q '^garbage PROTOCOL' "$d/raw.out" &&
+   grep -q '^oversized closed' "$d/raw.out" && grep -q '^nohello PROTOCOL' "$d/raw.out" &&
+   [ "$("$XE" pool-param-get param-name=migration-concurrency config="$d/h2.conf")" = 7 ]; then
+    ok "raw TLS client: unknown method, out-of-range value, malformed JSON, oversized frame, no hello: each refused, nothing changed"
+else
+    not_ok "raw frames" "$d/raw.out" "$d/xlmigd1.log"
+fi
+finish

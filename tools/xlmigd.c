@@ -1,0 +1,1119 @@
+/*
+ * xlmigd: the libxlmig host daemon (docs/xlmigd.md).
+ *
+ * One per host.  The pool master's daemon holds the pool: its members,
+ * its settings, the migrations in flight and their slots (at most
+ * migration-concurrency at once per source pool, the others waiting in
+ * FIFO order, host evacuations in a priority lane).  A member's daemon
+ * joins the pool at start and stays attached.  Every connection is TLS
+ * 1.3 with the pool's certificates (pool CA) or pre-shared key: only a
+ * member can talk; requests are JSON frames (docs/specs/rpc.md).
+ *
+ * Runs in the foreground (systemd: tools/xlmigd.service); logs to
+ * standard error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "internal.h"
+#include "poolconf.h"
+#include "poolstate.h"
+#include "rpc.h"
+#include "slots.h"
+#include "transport.h"
+
+#define ORPHAN_OWNER 0              /* a recovered task nobody holds yet */
+#define MAX_CONNS 256
+
+static const char usage_text[] =
+    "Usage: xlmigd [--config FILE] [--foreground] [--help]\n"
+    "The libxlmig host daemon: pool membership, authenticated RPC and "
+    "the\nper-pool migration slots.  One per host; the host whose "
+    "address is the\nconfiguration's master holds the pool.\n"
+    "  --config FILE   the pool configuration (default $XLMIG_CONFIG or "
+    XLMIG__POOLCONF_DEFAULT ")\n"
+    "  --foreground    run in the foreground (the only mode; for systemd "
+    "and tests)\n"
+    "  --help          this text\n";
+
+/* ------------------------------------------------------------------ */
+/* The master's state                                                 */
+/* ------------------------------------------------------------------ */
+
+struct conn {
+    pthread_t tid;
+    int fd;
+    uint64_t owner;                 /* slot owner id of this connection */
+    char peer[300];
+    libxlmig_transport *t;
+    libxlmig_ctx *ctx;
+    pthread_mutex_t wlock;          /* writes: replies and pushed events */
+    bool used;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;            /* a grant, a cancel, a change */
+    struct xlmig__pool_conf conf;
+    struct xlmig__pool_state st;
+    struct xlmig__slots *slots;
+    uint64_t next_task;
+    uint64_t next_owner;
+    /* For tests and benchmarks: how the slots were served. */
+    unsigned held_max;
+    uint64_t grants;
+    uint64_t last_normal_grant;     /* FIFO check within the normal lane */
+    uint64_t out_of_order;
+    time_t started;
+    libxlmig_ctx *ctx;              /* the main thread's */
+} M = { .lock = PTHREAD_MUTEX_INITIALIZER,
+        .cond = PTHREAD_COND_INITIALIZER };
+
+static volatile sig_atomic_t stopping;
+
+static void logmsg(const char *fmt, ...) XLMIG__PRINTF(1, 2);
+static void logmsg(const char *fmt, ...)
+{
+    va_list ap;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+    fprintf(stderr, "xlmigd %s: ", ts);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Save the state; on failure log it (the change stays in memory). */
+static int save_locked(libxlmig_ctx *ctx)
+{
+    int rc = xlmig__pool_state_save(ctx, M.conf.state_dir, &M.st);
+
+    if (rc)
+        logmsg("cannot save the pool state: %s",
+               libxlmig_ctx_last_error(ctx));
+    return rc;
+}
+
+/* Book-keeping after grants; the caller holds the lock. */
+static void note_grants_locked(const uint64_t *ids, size_t n)
+{
+    unsigned held;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        struct xlmig__pool_task *t = xlmig__pool_task_find(&M.st, ids[i]);
+
+        M.grants++;
+        if (t) {
+            if (!t->priority) {
+                if (ids[i] < M.last_normal_grant)
+                    M.out_of_order++;
+                M.last_normal_grant = ids[i];
+            }
+            snprintf(t->phase, sizeof(t->phase), "running");
+        }
+    }
+    xlmig__slots_stats(M.slots, &held, NULL, NULL);
+    if (held > M.held_max)
+        M.held_max = held;
+    if (n)
+        pthread_cond_broadcast(&M.cond);
+}
+
+/* Forget task @id: its slot or queue entry, its record. */
+static void task_end_locked(libxlmig_ctx *ctx, uint64_t id)
+{
+    uint64_t granted[XLMIG__SLOTS_GRANT_MAX];
+    size_t n = xlmig__slots_release(M.slots, id, granted,
+                                    XLMIG__SLOTS_GRANT_MAX, NULL);
+
+    (void)xlmig__pool_task_remove(NULL, &M.st, id);
+    note_grants_locked(granted, n);
+    save_locked(ctx);
+    pthread_cond_broadcast(&M.cond);
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies                                                            */
+/* ------------------------------------------------------------------ */
+
+static int send_text(struct conn *c, char *json, size_t len)
+{
+    int rc;
+
+    pthread_mutex_lock(&c->wlock);
+    rc = xlmig__rpc_write_frame(c->ctx, c->t, json, len);
+    pthread_mutex_unlock(&c->wlock);
+    free(json);
+    return rc;
+}
+
+static int reply_error(struct conn *c, uint64_t id, int rc, const char *msg,
+                       const char *param)
+{
+    const char *params[1] = { param };
+    char *json = NULL;
+    size_t len = 0;
+
+    if (xlmig__rpc_encode_error(id, rc, msg, params, param ? 1 : 0, &json,
+                                &len))
+        return LIBXLMIG_ERR_INTERNAL;
+    return send_text(c, json, len);
+}
+
+static int finish_reply(struct conn *c, yajl_gen g)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = xlmig__rpc_gen_finish(g, &json, &len);
+
+    if (rc) return rc;
+    return send_text(c, json, len);
+}
+
+#define GSTR(g, s) \
+    yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+static void gen_kv_str(yajl_gen g, const char *k, const char *v)
+{
+    GSTR(g, k);
+    GSTR(g, v);
+}
+
+static void gen_kv_uint(yajl_gen g, const char *k, uint64_t v)
+{
+    GSTR(g, k);
+    yajl_gen_integer(g, (long long)v);
+}
+
+static int reply_ok(struct conn *c, uint64_t id)
+{
+    yajl_gen g = xlmig__rpc_gen_result(id);
+
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    yajl_gen_map_close(g);
+    return finish_reply(c, g);
+}
+
+static void gen_task(yajl_gen g, const struct xlmig__pool_task *t,
+                     const char *state)
+{
+    yajl_gen_map_open(g);
+    gen_kv_uint(g, "id", t->id);
+    gen_kv_str(g, "vm", t->vm);
+    gen_kv_str(g, "source", t->source);
+    gen_kv_str(g, "destination", t->destination);
+    gen_kv_str(g, "phase", t->phase);
+    gen_kv_uint(g, "progress", t->progress);
+    gen_kv_str(g, "state", state);
+    GSTR(g, "priority");
+    yajl_gen_bool(g, t->priority);
+    gen_kv_uint(g, "created", (uint64_t)t->created);
+    yajl_gen_map_close(g);
+}
+
+/* ------------------------------------------------------------------ */
+/* Methods                                                            */
+/* ------------------------------------------------------------------ */
+
+/* A required string parameter; replies the error itself when missing. */
+static const char *need_str(struct conn *c, const struct xlmig__rpc_msg *m,
+                            const char *key)
+{
+    const char *v = xlmig__rpc_get_str(m->params, key);
+    char msg[160];
+
+    if (!v) {
+        snprintf(msg, sizeof(msg), "%s: parameter '%s' (a string) is "
+                 "missing", m->method, key);
+        reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT, msg, key);
+    }
+    return v;
+}
+
+static int m_hello(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *uuid = need_str(c, m, "pool_uuid");
+    yajl_gen g;
+
+    if (!uuid) return 0;
+    if (strcmp(uuid, M.conf.pool_uuid)) {
+        char msg[200];
+
+        snprintf(msg, sizeof(msg), "this is pool %s, not %.40s",
+                 M.conf.pool_uuid, uuid);
+        return reply_error(c, m->id, LIBXLMIG_ERR_PERMISSION_DENIED, msg,
+                           NULL);
+    }
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    gen_kv_str(g, "pool_uuid", M.conf.pool_uuid);
+    gen_kv_str(g, "pool_name", M.conf.pool_name);
+    gen_kv_str(g, "master", M.conf.name);
+    gen_kv_uint(g, "version", XLMIG__RPC_VERSION);
+    yajl_gen_map_close(g);
+    return finish_reply(c, g);
+}
+
+static int m_pool_join(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *name = need_str(c, m, "name");
+    const char *addr = name ? need_str(c, m, "address") : NULL;
+    struct xlmig__pool_member *mem;
+    int rc;
+
+    if (!addr) return 0;
+    pthread_mutex_lock(&M.lock);
+    mem = xlmig__pool_member_find(&M.st, name);
+    if (mem && !strcmp(mem->address, addr)) {
+        rc = 0;                 /* already a member: a rejoin */
+    } else if (mem) {
+        rc = xlmig__error(c->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "host %s is a member already, at %s; eject it "
+                          "first", name, mem->address);
+    } else {
+        rc = xlmig__pool_member_add(c->ctx, &M.st, name, addr,
+                                    (int64_t)time(NULL));
+        if (!rc) {
+            rc = save_locked(c->ctx);
+            if (rc)
+                (void)xlmig__pool_member_remove(NULL, &M.st, name);
+            else
+                logmsg("host %s (%s) joined the pool", name, addr);
+        }
+    }
+    pthread_mutex_unlock(&M.lock);
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           NULL);
+    return reply_ok(c, m->id);
+}
+
+static int m_pool_eject(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *name = need_str(c, m, "name");
+    int rc;
+
+    if (!name) return 0;
+    if (!strcmp(name, M.conf.name))
+        return reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                           "the master cannot eject itself", NULL);
+    pthread_mutex_lock(&M.lock);
+    rc = xlmig__pool_member_remove(c->ctx, &M.st, name);
+    if (!rc)
+        rc = save_locked(c->ctx);
+    pthread_mutex_unlock(&M.lock);
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           name);
+    logmsg("host %s was ejected from the pool", name);
+    return reply_ok(c, m->id);
+}
+
+static int m_host_list(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    yajl_gen g = xlmig__rpc_gen_result(m->id);
+    size_t i;
+
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_array_open(g);
+    pthread_mutex_lock(&M.lock);
+    for (i = 0; i < M.st.nr_members; i++) {
+        yajl_gen_map_open(g);
+        gen_kv_str(g, "name", M.st.members[i].name);
+        gen_kv_str(g, "address", M.st.members[i].address);
+        gen_kv_uint(g, "joined", (uint64_t)M.st.members[i].joined);
+        GSTR(g, "master");
+        yajl_gen_bool(g, !strcmp(M.st.members[i].name, M.conf.name));
+        yajl_gen_map_close(g);
+    }
+    pthread_mutex_unlock(&M.lock);
+    yajl_gen_array_close(g);
+    return finish_reply(c, g);
+}
+
+static int m_param_get(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *key = need_str(c, m, "key");
+    char val[64];
+    yajl_gen g;
+    int rc;
+
+    if (!key) return 0;
+    pthread_mutex_lock(&M.lock);
+    rc = xlmig__pool_param_get(c->ctx, &M.st, key, val, sizeof(val));
+    pthread_mutex_unlock(&M.lock);
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           key);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    GSTR(g, val);
+    return finish_reply(c, g);
+}
+
+static int m_param_set(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *key = need_str(c, m, "key");
+    const char *val = key ? need_str(c, m, "value") : NULL;
+    struct xlmig__pool_state copy;
+    int rc;
+
+    if (!val) return 0;
+    xlmig__pool_state_init(&copy);
+    pthread_mutex_lock(&M.lock);
+    rc = xlmig__pool_state_copy(c->ctx, &copy, &M.st);
+    if (!rc)
+        rc = xlmig__pool_param_set(c->ctx, &M.st, key, val);
+    if (!rc) {
+        rc = save_locked(c->ctx);
+        if (rc) {
+            (void)xlmig__pool_state_copy(NULL, &M.st, &copy);
+        } else if (M.st.concurrency != copy.concurrency) {
+            uint64_t granted[XLMIG__SLOTS_GRANT_MAX];
+            size_t n = 0;
+
+            (void)xlmig__slots_set_limit(M.slots, M.st.concurrency, granted,
+                                         XLMIG__SLOTS_GRANT_MAX, &n);
+            note_grants_locked(granted, n);
+            logmsg("migration-concurrency is now %u (%zu waiting "
+                   "migrations let in)", M.st.concurrency, n);
+        }
+    }
+    pthread_mutex_unlock(&M.lock);
+    xlmig__pool_state_dispose(&copy);
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           key);
+    return reply_ok(c, m->id);
+}
+
+/* Is the client still there?  (It may have died while it waited.) */
+static bool peer_gone(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+    return poll(&p, 1, 0) > 0 &&
+           (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *vm = need_str(c, m, "vm");
+    const char *src = vm ? need_str(c, m, "source") : NULL;
+    const char *dst = src ? need_str(c, m, "destination") : NULL;
+    struct xlmig__pool_task t;
+    bool wait = true, prio = false, sent_queued = false;
+    unsigned pos = 0;
+    char lim[16];
+    int r, rc = 0;
+    yajl_gen g;
+
+    if (!dst) return 0;
+    (void)xlmig__rpc_get_bool(m->params, "wait", &wait);
+    (void)xlmig__rpc_get_bool(m->params, "priority", &prio);
+    memset(&t, 0, sizeof(t));
+    xlmig__strlcpy(t.vm, vm, sizeof(t.vm));
+    xlmig__strlcpy(t.source, src, sizeof(t.source));
+    xlmig__strlcpy(t.destination, dst, sizeof(t.destination));
+    xlmig__strlcpy(t.phase, "queued", sizeof(t.phase));
+    t.created = (int64_t)time(NULL);
+    t.priority = prio;
+
+    pthread_mutex_lock(&M.lock);
+    t.id = ++M.next_task;
+    rc = xlmig__pool_task_add(c->ctx, &M.st, &t);
+    if (rc) {
+        pthread_mutex_unlock(&M.lock);
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           NULL);
+    }
+    r = xlmig__slots_request(M.slots, t.id, c->owner, prio, wait, &pos);
+    if (r < 0) {
+        (void)xlmig__pool_task_remove(NULL, &M.st, t.id);
+        snprintf(lim, sizeof(lim), "%u", M.st.concurrency);
+        pthread_mutex_unlock(&M.lock);
+        return reply_error(c, m->id, r,
+                           r == LIBXLMIG_ERR_TOO_MANY_MIGRATIONS
+                           ? "no migration slot of this pool is free now "
+                             "and the caller asked not to wait" : NULL,
+                           r == LIBXLMIG_ERR_TOO_MANY_MIGRATIONS ? lim
+                                                                 : NULL);
+    }
+    if (r == XLMIG__SLOT_GRANTED)
+        note_grants_locked(&t.id, 1);
+    save_locked(c->ctx);
+    /* Wait for the grant, telling the client where it stands. */
+    while (r == XLMIG__SLOT_QUEUED) {
+        struct xlmig__slot_info info;
+        struct timespec ts;
+
+        if (xlmig__slots_find(M.slots, t.id, &info)) {
+            rc = LIBXLMIG_ERR_CANCELLED;    /* task-cancel took it out */
+            break;
+        }
+        if (info.held)
+            break;
+        if (!sent_queued || info.position != pos) {
+            pos = info.position;
+            sent_queued = true;
+            pthread_mutex_unlock(&M.lock);
+            g = xlmig__rpc_gen_event("slot.queued");
+            if (g) {
+                gen_kv_uint(g, "task", t.id);
+                gen_kv_uint(g, "position", pos);
+                if (finish_reply(c, g))
+                    rc = LIBXLMIG_ERR_IO;
+            }
+            pthread_mutex_lock(&M.lock);
+            if (rc) break;
+            continue;
+        }
+        if (stopping || peer_gone(c->fd)) {
+            rc = LIBXLMIG_ERR_IO;
+            break;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&M.cond, &M.lock, &ts);
+    }
+    if (rc) {
+        if (xlmig__pool_task_find(&M.st, t.id))
+            task_end_locked(c->ctx, t.id);
+        pthread_mutex_unlock(&M.lock);
+        if (rc == LIBXLMIG_ERR_CANCELLED)
+            return reply_error(c, m->id, rc, "the migration was cancelled "
+                               "while it waited for a slot", NULL);
+        return rc;
+    }
+    pthread_mutex_unlock(&M.lock);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    gen_kv_uint(g, "task", t.id);
+    yajl_gen_map_close(g);
+    return finish_reply(c, g);
+}
+
+/* A task this connection may act on: its own, or (cancel) any. */
+static int task_param(struct conn *c, const struct xlmig__rpc_msg *m,
+                      uint64_t *id)
+{
+    if (xlmig__rpc_get_uint(m->params, "task", id)) {
+        reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                    "parameter 'task' (a task id) is missing or not a "
+                    "number", "task");
+        return -1;
+    }
+    return 0;
+}
+
+static int m_slot_release(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct xlmig__slot_info info;
+    uint64_t id;
+
+    if (task_param(c, m, &id)) return 0;
+    pthread_mutex_lock(&M.lock);
+    if (!xlmig__pool_task_find(&M.st, id) ||
+        (!xlmig__slots_find(M.slots, id, &info) && info.owner != c->owner &&
+         info.owner != ORPHAN_OWNER)) {
+        pthread_mutex_unlock(&M.lock);
+        return reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+                           "no such migration task of this connection",
+                           NULL);
+    }
+    task_end_locked(c->ctx, id);
+    pthread_mutex_unlock(&M.lock);
+    return reply_ok(c, m->id);
+}
+
+/* After a master restart: the holder of task @id comes back for it. */
+static int m_slot_resume(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct xlmig__slot_info info;
+    uint64_t id, granted[XLMIG__SLOTS_GRANT_MAX];
+    size_t n;
+    bool prio;
+    int rc;
+
+    if (task_param(c, m, &id)) return 0;
+    pthread_mutex_lock(&M.lock);
+    rc = xlmig__slots_find(M.slots, id, &info);
+    if (rc || info.owner != ORPHAN_OWNER || !info.held) {
+        pthread_mutex_unlock(&M.lock);
+        return reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+                           "no recovered migration task with that id",
+                           NULL);
+    }
+    /* Hand the slot over: release and take it again at once. */
+    prio = info.priority;
+    n = xlmig__slots_release(M.slots, id, granted, 0, NULL);
+    (void)n;
+    rc = xlmig__slots_request(M.slots, id, c->owner, prio, false, NULL);
+    if (rc) {
+        n = xlmig__slots_grant_free(M.slots, granted, XLMIG__SLOTS_GRANT_MAX);
+        note_grants_locked(granted, n);
+        (void)xlmig__pool_task_remove(NULL, &M.st, id);
+        save_locked(c->ctx);
+        pthread_mutex_unlock(&M.lock);
+        return reply_error(c, m->id, rc, "the slot was given away", NULL);
+    }
+    pthread_mutex_unlock(&M.lock);
+    return reply_ok(c, m->id);
+}
+
+static int m_task_update(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    uint64_t id, progress = 0;
+    const char *phase;
+    int rc;
+
+    if (task_param(c, m, &id)) return 0;
+    phase = xlmig__rpc_get_str(m->params, "phase");
+    (void)xlmig__rpc_get_uint(m->params, "progress", &progress);
+    pthread_mutex_lock(&M.lock);
+    rc = xlmig__pool_task_update(c->ctx, &M.st, id, phase,
+                                 progress > 100 ? 101u : (unsigned)progress);
+    pthread_mutex_unlock(&M.lock);
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           NULL);
+    return reply_ok(c, m->id);
+}
+
+static int m_task_list(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    yajl_gen g = xlmig__rpc_gen_result(m->id);
+    size_t i;
+
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_array_open(g);
+    pthread_mutex_lock(&M.lock);
+    for (i = 0; i < M.st.nr_tasks; i++) {
+        struct xlmig__slot_info info;
+        const char *state = "unknown";
+
+        if (!xlmig__slots_find(M.slots, M.st.tasks[i].id, &info))
+            state = info.held ? (info.owner == ORPHAN_OWNER ? "recovered"
+                                                            : "running")
+                              : "queued";
+        gen_task(g, &M.st.tasks[i], state);
+    }
+    pthread_mutex_unlock(&M.lock);
+    yajl_gen_array_close(g);
+    return finish_reply(c, g);
+}
+
+static int m_task_cancel(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    uint64_t id;
+
+    if (task_param(c, m, &id)) return 0;
+    pthread_mutex_lock(&M.lock);
+    if (!xlmig__pool_task_find(&M.st, id)) {
+        pthread_mutex_unlock(&M.lock);
+        return reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+                           "no migration task with that id", NULL);
+    }
+    task_end_locked(c->ctx, id);
+    pthread_mutex_unlock(&M.lock);
+    logmsg("task %" PRIu64 " cancelled by %s", id, c->peer);
+    return reply_ok(c, m->id);
+}
+
+static int m_pool_stats(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    yajl_gen g = xlmig__rpc_gen_result(m->id);
+    unsigned held, queued, limit;
+
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    pthread_mutex_lock(&M.lock);
+    xlmig__slots_stats(M.slots, &held, &queued, &limit);
+    yajl_gen_map_open(g);
+    gen_kv_uint(g, "held", held);
+    gen_kv_uint(g, "queued", queued);
+    gen_kv_uint(g, "limit", limit);
+    gen_kv_uint(g, "held_max", M.held_max);
+    gen_kv_uint(g, "grants", M.grants);
+    gen_kv_uint(g, "out_of_order", M.out_of_order);
+    yajl_gen_map_close(g);
+    pthread_mutex_unlock(&M.lock);
+    return finish_reply(c, g);
+}
+
+static int m_ping(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    return reply_ok(c, m->id);
+}
+
+static const struct method {
+    const char *name;
+    int (*fn)(struct conn *c, const struct xlmig__rpc_msg *m);
+} methods[] = {
+    { "hello", m_hello },
+    { "ping", m_ping },
+    { "pool.join", m_pool_join },
+    { "pool.eject", m_pool_eject },
+    { "host.list", m_host_list },
+    { "pool.param_get", m_param_get },
+    { "pool.param_set", m_param_set },
+    { "pool.stats", m_pool_stats },
+    { "slot.acquire", m_slot_acquire },
+    { "slot.release", m_slot_release },
+    { "slot.resume", m_slot_resume },
+    { "task.update", m_task_update },
+    { "task.list", m_task_list },
+    { "task.cancel", m_task_cancel },
+};
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                        */
+/* ------------------------------------------------------------------ */
+
+static struct conn conns[MAX_CONNS];
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+    libxlmig_tls_params tp;
+    bool said_hello = false;
+    int rc;
+
+    xlmig__pool_conf_tls(&M.conf, &tp, c->peer);
+    rc = libxlmig_transport_tls_new(c->ctx, c->fd, true, &tp, &c->t);
+    if (rc) {
+        logmsg("refused %s: %s", c->peer, libxlmig_ctx_last_error(c->ctx));
+        goto out;
+    }
+    for (;;) {
+        struct xlmig__rpc_msg m;
+        char *json = NULL, why[XLMIG__RPC_WHY_MAX];
+        size_t len = 0, i;
+
+        rc = xlmig__rpc_read_frame(c->ctx, c->t, c->peer, &json, &len);
+        if (rc) {
+            if (rc < 0)
+                logmsg("%s: %s", c->peer, libxlmig_ctx_last_error(c->ctx));
+            break;              /* 1: the client closed */
+        }
+        memset(&m, 0, sizeof(m));
+        rc = xlmig__rpc_decode(json, len, &m, why, sizeof(why));
+        free(json);
+        if (rc || m.kind != XLMIG__RPC_REQUEST) {
+            logmsg("%s: refused a message: %s", c->peer,
+                   rc ? why : "not a request");
+            reply_error(c, rc ? 0 : m.id, LIBXLMIG_ERR_PROTOCOL,
+                        rc ? why : "only requests go to xlmigd", NULL);
+            xlmig__rpc_msg_dispose(&m);
+            if (rc) break;      /* a malformed frame ends the connection */
+            continue;
+        }
+        for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+            if (!strcmp(methods[i].name, m.method))
+                break;
+        }
+        if (i == sizeof(methods) / sizeof(methods[0])) {
+            char msg[128];
+
+            snprintf(msg, sizeof(msg), "unknown method '%s'", m.method);
+            rc = reply_error(c, m.id, LIBXLMIG_ERR_UNSUPPORTED, msg,
+                             m.method);
+        } else if (!said_hello && strcmp(m.method, "hello")) {
+            rc = reply_error(c, m.id, LIBXLMIG_ERR_PROTOCOL,
+                             "say hello (with the pool's uuid) first",
+                             NULL);
+        } else {
+            rc = methods[i].fn(c, &m);
+            if (!strcmp(m.method, "hello"))
+                said_hello = true;
+        }
+        xlmig__rpc_msg_dispose(&m);
+        if (rc < 0)
+            break;
+    }
+ out:
+    /* Whatever it held or waited for goes: the slot is never leaked. */
+    pthread_mutex_lock(&M.lock);
+    {
+        uint64_t granted[XLMIG__SLOTS_GRANT_MAX];
+        struct xlmig__slot_info *list = NULL;
+        size_t n, released = 0, nr, k;
+
+        nr = xlmig__slots_list(M.slots, NULL, 0);
+        list = nr ? calloc(nr, sizeof(*list)) : NULL;
+        if (list)
+            nr = xlmig__slots_list(M.slots, list, nr);
+        n = xlmig__slots_release_owner(M.slots, c->owner, granted,
+                                       XLMIG__SLOTS_GRANT_MAX, &released);
+        for (k = 0; list && k < nr; k++) {
+            if (list[k].owner == c->owner)
+                (void)xlmig__pool_task_remove(NULL, &M.st, list[k].task);
+        }
+        free(list);
+        note_grants_locked(granted, n);
+        if (released) {
+            logmsg("%s went away: %zu migration slot(s) or place(s) in "
+                   "the queue freed", c->peer, released);
+            save_locked(c->ctx);
+        }
+        pthread_cond_broadcast(&M.cond);
+    }
+    pthread_mutex_unlock(&M.lock);
+    libxlmig_transport_free(c->t);  /* the transport owns the socket,
+                                       also when its handshake failed */
+    libxlmig_ctx_free(c->ctx);
+    pthread_mutex_destroy(&c->wlock);
+    pthread_mutex_lock(&conns_lock);
+    c->used = false;
+    pthread_mutex_unlock(&conns_lock);
+    return NULL;
+}
+
+/* Orphans not resumed in time are released. */
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    while (!stopping) {
+        sleep(1);
+        if (time(NULL) - M.started < (time_t)M.conf.orphan_grace)
+            continue;
+        pthread_mutex_lock(&M.lock);
+        {
+            uint64_t granted[XLMIG__SLOTS_GRANT_MAX];
+            size_t released = 0, n;
+
+            n = xlmig__slots_release_owner(M.slots, ORPHAN_OWNER, granted,
+                                           XLMIG__SLOTS_GRANT_MAX, &released);
+            if (released) {
+                size_t i = 0;
+
+                /* Drop the records of tasks no longer in the slots. */
+                while (i < M.st.nr_tasks) {
+                    struct xlmig__slot_info info;
+
+                    if (xlmig__slots_find(M.slots, M.st.tasks[i].id, &info))
+                        (void)xlmig__pool_task_remove(NULL, &M.st,
+                                                      M.st.tasks[i].id);
+                    else
+                        i++;
+                }
+                note_grants_locked(granted, n);
+                logmsg("%zu recovered migration(s) not resumed in %u s: "
+                       "their slots are free", released, M.conf.orphan_grace);
+                save_locked(M.ctx);
+            }
+        }
+        pthread_mutex_unlock(&M.lock);
+    }
+    return NULL;
+}
+
+static int listen_on(const char *address)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char host[256], port[16];
+    int fd = -1, one = 1, r;
+
+    if (xlmig__split_hostport(address, host, sizeof(host), port,
+                              sizeof(port)))
+        return -1;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    r = getaddrinfo(host, port, &hints, &res);
+    if (r) {
+        logmsg("cannot resolve %s: %s", host, gai_strerror(r));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, 128))
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        logmsg("cannot listen on %s: %s", address, strerror(errno));
+    return fd;
+}
+
+static int run_master(void)
+{
+    struct xlmig__pool_state loaded;
+    pthread_t reaper;
+    bool missing = false;
+    size_t i;
+    int lfd, rc;
+
+    xlmig__pool_state_init(&M.st);
+    xlmig__pool_state_init(&loaded);
+    rc = xlmig__pool_state_load(M.ctx, M.conf.state_dir, &loaded, &missing);
+    if (rc) {
+        logmsg("%s", libxlmig_ctx_last_error(M.ctx));
+        return 1;
+    }
+    if (xlmig__pool_state_copy(M.ctx, &M.st, &loaded))
+        return 1;
+    xlmig__pool_state_dispose(&loaded);
+    if (missing) {
+        if (xlmig__pool_identity_set(M.ctx, &M.st, M.conf.pool_name,
+                                     M.conf.pool_uuid) ||
+            xlmig__pool_member_add(M.ctx, &M.st, M.conf.name,
+                                   M.conf.address, (int64_t)time(NULL)) ||
+            xlmig__pool_state_save(M.ctx, M.conf.state_dir, &M.st)) {
+            logmsg("cannot create the pool: %s",
+                   libxlmig_ctx_last_error(M.ctx));
+            return 1;
+        }
+        logmsg("created pool %s (%s) in %s", M.conf.pool_name,
+               M.conf.pool_uuid, M.conf.state_dir);
+    } else if (strcmp(M.st.uuid, M.conf.pool_uuid)) {
+        logmsg("%s/%s belongs to pool %s, the configuration says %s",
+               M.conf.state_dir, XLMIG__POOL_STATE_FILE, M.st.uuid,
+               M.conf.pool_uuid);
+        return 1;
+    }
+    if (xlmig__slots_new(M.st.concurrency, &M.slots))
+        return 1;
+    /* Migrations in flight at the last stop keep their slot a while. */
+    for (i = 0; i < M.st.nr_tasks;) {
+        struct xlmig__pool_task *t = &M.st.tasks[i];
+
+        if (t->id > M.next_task)
+            M.next_task = t->id;
+        if (strcmp(t->phase, "queued") &&
+            xlmig__slots_request(M.slots, t->id, ORPHAN_OWNER, t->priority,
+                                 false, NULL) == XLMIG__SLOT_GRANTED) {
+            i++;
+            continue;
+        }
+        (void)xlmig__pool_task_remove(NULL, &M.st, t->id);
+    }
+    if (M.st.nr_tasks)
+        logmsg("recovered %zu migration(s) in flight; their holders have "
+               "%u s to resume them", M.st.nr_tasks, M.conf.orphan_grace);
+    save_locked(M.ctx);
+    M.started = time(NULL);
+    M.next_owner = 1;
+
+    lfd = listen_on(M.conf.address);
+    if (lfd < 0)
+        return 1;
+    logmsg("pool master of %s (%s), %zu member(s), "
+           "migration-concurrency %u, listening on %s",
+           M.conf.pool_name, M.conf.pool_uuid, M.st.nr_members,
+           M.st.concurrency, M.conf.address);
+    pthread_create(&reaper, NULL, reaper_main, NULL);
+    pthread_detach(reaper);
+
+    while (!stopping) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        char host[64], serv[16];
+        struct conn *c = NULL;
+        int fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            logmsg("accept: %s", strerror(errno));
+            sleep(1);
+            continue;
+        }
+        xlmig__socket_keepalive(fd);
+        pthread_mutex_lock(&conns_lock);
+        for (i = 0; i < MAX_CONNS; i++) {
+            if (!conns[i].used) {
+                c = &conns[i];
+                break;
+            }
+        }
+        if (c) {
+            memset(c, 0, sizeof(*c));
+            c->used = true;
+        }
+        pthread_mutex_unlock(&conns_lock);
+        if (!c) {
+            logmsg("too many connections (%d): refusing one", MAX_CONNS);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        if (getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), serv,
+                        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV))
+            snprintf(c->peer, sizeof(c->peer), "a client");
+        else
+            snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
+        pthread_mutex_init(&c->wlock, NULL);
+        pthread_mutex_lock(&M.lock);
+        c->owner = M.next_owner++;
+        pthread_mutex_unlock(&M.lock);
+        if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c->ctx) ||
+            pthread_create(&c->tid, NULL, conn_main, c)) {
+            close(fd);
+            libxlmig_ctx_free(c->ctx);
+            pthread_mutex_lock(&conns_lock);
+            c->used = false;
+            pthread_mutex_unlock(&conns_lock);
+            continue;
+        }
+        pthread_detach(c->tid);
+    }
+    close(lfd);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* A member                                                           */
+/* ------------------------------------------------------------------ */
+
+static int member_call(libxlmig_transport *t, uint64_t id, const char *method,
+                       const char *k1, const char *v1, const char *k2,
+                       const char *v2)
+{
+    yajl_gen g = xlmig__rpc_gen_request(id, method);
+    struct xlmig__rpc_msg resp;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    if (k1)
+        gen_kv_str(g, k1, v1);
+    if (k2)
+        gen_kv_str(g, k2, v2);
+    rc = xlmig__rpc_gen_finish(g, &json, &len);
+    if (rc) return rc;
+    memset(&resp, 0, sizeof(resp));
+    rc = xlmig__rpc_call(M.ctx, t, M.conf.master, json, len, id, NULL, NULL,
+                         &resp);
+    free(json);
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
+
+/* Join the pool and stay attached; reconnect when the master goes. */
+static int run_member(void)
+{
+    unsigned delay = 1;
+
+    logmsg("member %s of pool %s; master %s", M.conf.name, M.conf.pool_uuid,
+           M.conf.master);
+    while (!stopping) {
+        libxlmig_transport *t = NULL;
+        uint64_t id = 1;
+        int rc = xlmig__pool_connect(M.ctx, &M.conf, M.conf.master, &t);
+
+        if (!rc)
+            rc = member_call(t, id++, "hello", "pool_uuid", M.conf.pool_uuid,
+                             NULL, NULL);
+        if (!rc)
+            rc = member_call(t, id++, "pool.join", "name", M.conf.name,
+                             "address", M.conf.address);
+        if (!rc) {
+            logmsg("attached to the master %s", M.conf.master);
+            delay = 1;
+            while (!stopping && !rc) {
+                sleep(2);
+                rc = member_call(t, id++, "ping", NULL, NULL, NULL, NULL);
+            }
+        }
+        if (rc && !stopping)
+            logmsg("master %s: %s; again in %u s", M.conf.master,
+                   libxlmig_ctx_last_error(M.ctx), delay);
+        libxlmig_transport_free(t);
+        if (stopping)
+            break;
+        sleep(delay);
+        if (delay < 16)
+            delay *= 2;
+    }
+    return 0;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "foreground", no_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config = NULL;
+    struct sigaction sa;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'f':
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "xlmigd: unexpected argument '%s'\n%s", argv[optind],
+                usage_text);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    setvbuf(stderr, NULL, _IOLBF, 0);
+
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &M.ctx))
+        return 1;
+    if (xlmig__pool_conf_load(M.ctx, config, &M.conf)) {
+        libxlmig_ctx_free(M.ctx);
+        return 1;
+    }
+    rc = xlmig__pool_conf_is_master(&M.conf) ? run_master() : run_member();
+    logmsg("stopped");
+    return rc;
+}

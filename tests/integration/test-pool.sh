@@ -243,6 +243,27 @@ else
     not_ok "master restart ($v, $c, $n members)" "$d/set7.out" "$d/xlmigd1.log"
 fi
 
+# ---- a migration in flight outlives a master restart, for a while ---------------
+"$XLMIG" slot-run --config "$d/h2.conf" --vm inflight --source h2 \
+    --destination h3 --hold-ms 60000 > "$d/inflight.out" 2>&1 &
+ipid=$!
+pids+=("$ipid")
+for i in $(seq 50); do grep -q granted "$d/inflight.out" && break; sleep 0.1; done
+kill -9 "$D1"
+wait "$D1" 2>/dev/null
+start 1
+wait_master
+st1=$("$XE" task-list config="$d/h3.conf" params=vm,status --minimal 2>&1 | tr '\n' ' ')
+sleep 5          # orphan-grace is 3 s in this pool
+st2=$("$XE" task-list config="$d/h3.conf" params=vm --minimal 2>&1)
+if [ "$st1" = "inflight,recovered " ] && [ -z "$st2" ] &&
+   "$XLMIG" pool-stats --config "$d/h1.conf" | grep -q 'held 0 '; then
+    ok "a running migration is recovered after a master restart, and its slot freed when nobody resumes it"
+else
+    not_ok "recovery of a migration in flight ('$st1', then '$st2')" "$d/xlmigd1.log"
+fi
+{ kill -9 "$ipid"; wait "$ipid"; } 2>/dev/null
+
 # ---- strangers are refused -------------------------------------------------------
 "$XE" host-list config="$d/rogue.conf" > "$d/rogue.out" 2>&1
 rc=$?

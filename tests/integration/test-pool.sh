@@ -27,6 +27,8 @@ cleanup() {
     local p
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
+    ip link del "xh$$" 2>/dev/null
+    ip netns del "xlt$$" 2>/dev/null
     rm -rf "$d"
 }
 trap cleanup EXIT
@@ -103,6 +105,20 @@ if [ "$names" = "h1 h2 h3 " ]; then
     ok "three xlmigd: the members joined (host-list from a member: $names)"
 else
     not_ok "pool of three (host-list: '$names')" "$d/xlmigd1.log" "$d/xlmigd2.log"
+fi
+
+# ---- eject and join -----------------------------------------------------------
+"$XE" pool-eject host=h3 config="$d/h2.conf" > "$d/eject.out" 2>&1
+after=$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2>&1 | sort | tr '\n' ' ')
+"$XE" pool-eject host=h1 config="$d/h2.conf" > "$d/eject1.out" 2>&1
+rc1=$?
+"$XE" pool-join config="$d/h3.conf" > "$d/join.out" 2>&1
+back=$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2>&1 | sort | tr '\n' ' ')
+if [ "$after" = "h1 h2 " ] && [ $rc1 -ne 0 ] && [ "$back" = "h1 h2 h3 " ] &&
+   grep -q 'h3 joined pool' "$d/join.out"; then
+    ok "pool-eject host=h3, then pool-join from h3; the master cannot be ejected"
+else
+    not_ok "eject/join ('$after', '$back', eject master exit $rc1)" "$d/eject.out" "$d/join.out" "$d/eject1.out"
 fi
 
 # ---- settings ---------------------------------------------------------------
@@ -263,6 +279,54 @@ else
     not_ok "recovery of a migration in flight ('$st1', then '$st2')" "$d/xlmigd1.log"
 fi
 { kill -9 "$ipid"; wait "$ipid"; } 2>/dev/null
+
+# ---- a holder's host dies without a word: its slot is freed within seconds ----
+# The holder runs in a network namespace this test creates, joined to a
+# second pool master by a veth pair; taking its end down cuts the host off
+# (no FIN, no RST): only TCP keepalive can notice.
+NS=xlt$$
+SUB=10.231.$((RANDOM % 200 + 1))
+PORTB=$((PORT + 1))
+netns_cleanup() { ip link del "xh$$" 2>/dev/null; ip netns del "$NS" 2>/dev/null; }
+if ip netns add "$NS" 2>/dev/null &&
+   ip link add "xh$$" type veth peer name "xn$$" &&
+   ip link set "xn$$" netns "$NS" &&
+   ip addr add "$SUB.1/24" dev "xh$$" && ip link set "xh$$" up &&
+   ip netns exec "$NS" ip addr add "$SUB.2/24" dev "xn$$" &&
+   ip netns exec "$NS" ip link set "xn$$" up; then
+    sed -e "s/^name = .*/name = hb/" -e "s/^address = .*/address = $SUB.1:$PORTB/" \
+        -e "s/^master = .*/master = $SUB.1:$PORTB/" -e "s|^state-dir = .*|state-dir = $d/stateB|" \
+        "$d/h1.conf" > "$d/hb.conf"
+    sed -e "s/^name = .*/name = hc/" -e "s/^address = .*/address = $SUB.2:$PORTB/" \
+        -e "s/^master = .*/master = $SUB.1:$PORTB/" "$d/h2.conf" > "$d/hc.conf"
+    "$XLMIGD" --foreground --config "$d/hb.conf" >> "$d/xlmigdb.log" 2>&1 &
+    DB=$!
+    pids+=("$DB")
+    for i in $(seq 50); do "$XLMIG" pool-stats --config "$d/hb.conf" > /dev/null 2>&1 && break; sleep 0.1; done
+    ip netns exec "$NS" "$XLMIG" slot-run --config "$d/hc.conf" --vm lost \
+        --source hc --destination hb --hold-ms 600000 > "$d/lost.out" 2>&1 &
+    lpid=$!
+    pids+=("$lpid")
+    for i in $(seq 100); do grep -q granted "$d/lost.out" && break; sleep 0.1; done
+    held_before=$("$XLMIG" pool-stats --config "$d/hb.conf" 2>&1)
+    t0=$(date +%s%N)
+    ip netns exec "$NS" ip link set "xn$$" down
+    for i in $(seq 300); do
+        "$XLMIG" pool-stats --config "$d/hb.conf" 2>/dev/null | grep -q 'held 0 ' && break
+        sleep 0.1
+    done
+    lost_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if echo "$held_before" | grep -q 'held 1 ' &&
+       "$XLMIG" pool-stats --config "$d/hb.conf" | grep -q 'held 0 ' && [ $lost_ms -le 10000 ]; then
+        ok "the holder's host cut off (its link down, no FIN): its slot freed after ${lost_ms} ms"
+    else
+        not_ok "host death ($held_before; ${lost_ms} ms)" "$d/lost.out" "$d/xlmigdb.log"
+    fi
+    { kill -9 "$lpid" "$DB"; wait "$lpid" "$DB"; } 2>/dev/null
+else
+    not_ok "host death: cannot create network namespace $NS (needs root and iproute2)"
+fi
+netns_cleanup
 
 # ---- strangers are refused -------------------------------------------------------
 "$XE" host-list config="$d/rogue.conf" > "$d/rogue.out" 2>&1

@@ -84,6 +84,8 @@ static struct {
 
 static volatile sig_atomic_t stopping;
 
+static int spawn(pthread_t *tid, void *(*fn)(void *), void *arg);
+
 static void logmsg(const char *fmt, ...) XLMIG__PRINTF(1, 2);
 static void logmsg(const char *fmt, ...)
 {
@@ -934,7 +936,8 @@ static int run_master(void)
            "migration-concurrency %u, listening on %s",
            M.conf.pool_name, M.conf.pool_uuid, M.st.nr_members,
            M.st.concurrency, M.conf.address);
-    pthread_create(&reaper, NULL, reaper_main, NULL);
+    if (spawn(&reaper, reaper_main, NULL))
+        return 1;
     pthread_detach(reaper);
 
     while (!stopping) {
@@ -980,7 +983,7 @@ static int run_master(void)
         c->owner = M.next_owner++;
         pthread_mutex_unlock(&M.lock);
         if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c->ctx) ||
-            pthread_create(&c->tid, NULL, conn_main, c)) {
+            spawn(&c->tid, conn_main, c)) {
             close(fd);
             libxlmig_ctx_free(c->ctx);
             pthread_mutex_lock(&conns_lock);
@@ -1060,6 +1063,24 @@ static int run_member(void)
             delay *= 2;
     }
     return 0;
+}
+
+/*
+ * Start a thread with SIGTERM and SIGINT blocked, so that they always
+ * reach the main thread (and interrupt its accept()).
+ */
+static int spawn(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+    sigset_t set, old;
+    int r;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    r = pthread_create(tid, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
 }
 
 static void on_signal(int sig)

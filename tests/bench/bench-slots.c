@@ -253,7 +253,13 @@ int main(int argc, char **argv)
     run(50, seconds);
 
     kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    for (i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+        usleep(100000);
+    if (i == 50) {
+        fprintf(stderr, "bench-slots: xlmigd did not stop on SIGTERM\n");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
     libxlmig_ctx_free(ctx);
     snprintf(path, sizeof(path), "rm -rf '%s'", dir);
     if (system(path))

@@ -401,4 +401,12 @@ if grep -q '^hello True' "$d/raw.out" && grep -q '^unknown UNSUPPORTED\|^unknown
 else
     not_ok "raw frames" "$d/raw.out" "$d/xlmigd1.log"
 fi
+# ---- SIGTERM stops a daemon (systemd's stop) -------------------------------------
+kill -TERM "$D1"
+for i in $(seq 50); do kill -0 "$D1" 2>/dev/null || break; sleep 0.1; done
+if ! kill -0 "$D1" 2>/dev/null && tail -n 1 "$d/xlmigd1.log" | grep -q 'stopped'; then
+    ok "SIGTERM stops xlmigd at once"
+else
+    not_ok "SIGTERM" "$d/xlmigd1.log"
+fi
 finish

@@ -3,15 +3,12 @@
  * (docs/specs/cpu-records.md): JSON through yajl, written crash-safely,
  * read with the size capped before anything is allocated.
  *
- * Decoding runs yajl twice over at most XLMIG__RECORD_FILE_MAX bytes:
- * first its event parser with callbacks that only watch (syntax, nesting
- * depth, NUL characters in strings, which a tree's C strings would cut
- * silently), then yajl_tree_parse() on text known to be good, whose tree
- * we read member by member.
+ * Decoding runs yajl twice over at most XLMIG__RECORD_FILE_MAX bytes
+ * (jsonfile.c: a first pass that only watches, then yajl_tree_parse()),
+ * and we read the tree member by member.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +16,16 @@
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "cpurecord.h"
 #include "featureset.h"
 #include "internal.h"
+#include "jsonfile.h"
 
-/* Objects and arrays nested deeper than this are refused (records: 1). */
-#define RECORD_DEPTH_MAX 16
 /* Host records xlmig__host_records_list() takes at most. */
 #define HOST_RECORDS_MAX 1024
-/* Longest path we build: STATE/hosts/NAME.json.tmp.PID. */
-#define RECORD_PATH_MAX 4096
+#define RECORD_PATH_MAX XLMIG__JSONFILE_PATH_MAX
 
 #define JSON_SUFFIX ".json"
 #define JSON_SUFFIX_LEN (sizeof(JSON_SUFFIX) - 1)
@@ -146,26 +140,25 @@ static const char *guest_type_string(libxlmig_guest_type t)
     return NULL;
 }
 
+/* What differs in records from the other JSON files (jsonfile.h). */
+static const struct xlmig__json_kind record_kind = {
+    .what = "CPU record",
+    .a_what = "a record",
+    .invalid_rc = LIBXLMIG_ERR_RECORD_INVALID,
+    .max_bytes = XLMIG__RECORD_FILE_MAX,
+    .depth_max = 16,            /* records: 1 */
+    .read_to_cap = true,
+    .dir_before = "directory ",
+    .dir_after = " for CPU records",
+    .dir_role = "the CPU records' directory",
+};
+
 /*
  * A decode error: "CPU record LABEL: ..." as LIBXLMIG_ERR_RECORD_INVALID,
  * logged only when there is a context.
  */
-static int record_error(libxlmig_ctx *ctx, const char *label,
-                        const char *fmt, ...) XLMIG__PRINTF(3, 4);
-static int record_error(libxlmig_ctx *ctx, const char *label,
-                        const char *fmt, ...)
-{
-    char msg[900];
-    va_list ap;
-
-    if (!ctx)
-        return LIBXLMIG_ERR_RECORD_INVALID;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return xlmig__error(ctx, LIBXLMIG_ERR_RECORD_INVALID, -1,
-                        "CPU record %s: %s", label, msg);
-}
+#define record_error(ctx, label, ...) \
+    xlmig__json_error(ctx, &record_kind, label, __VA_ARGS__)
 
 /*
  * The featureset module's parsers log their own error (vendor,
@@ -217,127 +210,6 @@ static const char *quiet_message(const struct libxlmig_ctx *quiet, int rc)
 
 /* ------------------------------------------------------------ decoding */
 
-struct scan_state {
-    unsigned int depth;
-    bool too_deep;
-    bool nul;
-};
-
-static int scan_open(void *p)
-{
-    struct scan_state *s = p;
-
-    if (++s->depth > RECORD_DEPTH_MAX) {
-        s->too_deep = true;
-        return 0;
-    }
-    return 1;
-}
-
-static int scan_close(void *p)
-{
-    struct scan_state *s = p;
-
-    s->depth--;
-    return 1;
-}
-
-static int scan_string(void *p, const unsigned char *v, size_t len)
-{
-    struct scan_state *s = p;
-
-    if (memchr(v, '\0', len)) {
-        s->nul = true;
-        return 0;
-    }
-    return 1;
-}
-
-/* Numbers are taken as text: nothing to convert or overflow here. */
-static int scan_number(void *p, const char *v, size_t len)
-{
-    (void)p; (void)v; (void)len;
-    return 1;
-}
-
-static const yajl_callbacks scan_callbacks = {
-    .yajl_number = scan_number,
-    .yajl_string = scan_string,
-    .yajl_start_map = scan_open,
-    .yajl_map_key = scan_string,
-    .yajl_end_map = scan_close,
-    .yajl_start_array = scan_open,
-    .yajl_end_array = scan_close,
-};
-
-/* The first pass: is @json one JSON value, not too deep, without NULs. */
-static int json_scan(libxlmig_ctx *ctx, const char *label,
-                     const uint8_t *json, size_t len)
-{
-    struct scan_state s = { 0, false, false };
-    yajl_handle h;
-    yajl_status st;
-    int rc = 0;
-
-    h = yajl_alloc(&scan_callbacks, NULL, &s);
-    if (!h)
-        return xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
-                                "CPU record %s: no memory for the JSON "
-                                "parser", label);
-    st = yajl_parse(h, json, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st == yajl_status_ok)
-        goto out;
-    if (s.too_deep) {
-        rc = record_error(ctx, label, "JSON nested deeper than %d levels",
-                          RECORD_DEPTH_MAX);
-    } else if (s.nul) {
-        rc = record_error(ctx, label, "a JSON string holds a NUL "
-                          "character (\\u0000)");
-    } else {
-        unsigned char *e = yajl_get_error(h, 0, NULL, 0);
-        size_t at = yajl_get_bytes_consumed(h), n;
-        char msg[160];
-
-        xlmig__strlcpy(msg, e ? (const char *)e : "syntax error",
-                       sizeof(msg));
-        if (e)
-            yajl_free_error(h, e);
-        for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' ');)
-            msg[--n] = '\0';
-        rc = record_error(ctx, label, "not valid JSON (near byte %zu): %s",
-                          at, msg);
-    }
- out:
-    yajl_free(h);
-    return rc;
-}
-
-static const char *json_type_name(yajl_val v)
-{
-    switch (v->type) {
-    case yajl_t_string:
-        return "a string";
-    case yajl_t_number:
-        return YAJL_IS_INTEGER(v) ? "an integer"
-                                  : "a number that is not an integer in "
-                                    "range";
-    case yajl_t_object:
-        return "an object";
-    case yajl_t_array:
-        return "an array";
-    case yajl_t_true:
-        return "true";
-    case yajl_t_false:
-        return "false";
-    case yajl_t_null:
-        return "null";
-    default:
-        return "of an unknown JSON type";
-    }
-}
-
 enum member_type { MEMBER_STRING, MEMBER_INTEGER };
 
 /*
@@ -362,10 +234,10 @@ static int member(libxlmig_ctx *ctx, const char *label, yajl_val obj,
         return record_error(ctx, label, "member \"%s\" is missing", key);
     if (type == MEMBER_STRING && !YAJL_IS_STRING(found))
         return record_error(ctx, label, "member \"%s\" is %s, not a string",
-                            key, json_type_name(found));
+                            key, xlmig__json_type_name(found));
     if (type == MEMBER_INTEGER && !YAJL_IS_INTEGER(found))
         return record_error(ctx, label, "member \"%s\" is %s, not an "
-                            "integer", key, json_type_name(found));
+                            "integer", key, xlmig__json_type_name(found));
     *v_r = found;
     return 0;
 }
@@ -467,49 +339,13 @@ static int record_parse(libxlmig_ctx *ctx, const char *label,
                         yajl_val *root_r)
 {
     yajl_val root = NULL, v;
-    char *text = NULL, errbuf[256], quoted[XLMIG__QUOTE_MAX + 8];
+    char quoted[XLMIG__QUOTE_MAX + 8];
     const char *k;
     int rc;
 
-    if (len > XLMIG__RECORD_FILE_MAX) {
-        rc = record_error(ctx, label, "%zu bytes, more than the %u a "
-                          "record may have", len, XLMIG__RECORD_FILE_MAX);
-        goto out;
-    }
-    if (memchr(json, '\0', len)) {
-        rc = record_error(ctx, label, "a NUL byte at offset %zu; a record "
-                          "is JSON text",
-                          (size_t)((const uint8_t *)memchr(json, '\0', len) -
-                                   json));
-        goto out;
-    }
-    rc = json_scan(ctx, label, json, len);
+    rc = xlmig__json_load(ctx, &record_kind, label, json, len, &root);
     if (rc)
         goto out;
-
-    text = malloc(len + 1);
-    if (!text) {
-        rc = xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
-                              "CPU record %s: no memory for %zu bytes",
-                              label, len + 1);
-        goto out;
-    }
-    memcpy(text, json, len);
-    text[len] = '\0';
-    errbuf[0] = '\0';
-    root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
-    if (!root) {
-        /* The first pass took it: only memory can fail here. */
-        rc = xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
-                              "CPU record %s: cannot build the JSON tree: "
-                              "%.120s", label, errbuf);
-        goto out;
-    }
-    if (!YAJL_IS_OBJECT(root)) {
-        rc = record_error(ctx, label, "the JSON text is %s, not an object",
-                          json_type_name(root));
-        goto out;
-    }
     rc = member(ctx, label, root, "version", MEMBER_INTEGER, &v);
     if (rc)
         goto out;
@@ -535,7 +371,6 @@ static int record_parse(libxlmig_ctx *ctx, const char *label,
     rc = 0;
  out:
     yajl_tree_free(root);
-    free(text);
     return rc;
 }
 
@@ -837,14 +672,6 @@ int xlmig__vm_record_encode(const struct xlmig__vm_record *r, char *buf,
 
 /* ------------------------------------------------------------ files */
 
-/* The rc for a failed file operation with @errnoval. */
-static int file_rc(int errnoval)
-{
-    return errnoval == EACCES || errnoval == EPERM
-               ? LIBXLMIG_ERR_PERMISSION_DENIED
-               : LIBXLMIG_ERR_IO;
-}
-
 /* "STATE/SUB" and "STATE/SUB/NAME.json" into @dir and @path. */
 static int record_paths(libxlmig_ctx *ctx, const char *state,
                         const char *sub, const char *name, char *dir,
@@ -862,66 +689,6 @@ static int record_paths(libxlmig_ctx *ctx, const char *state,
     return 0;
 }
 
-/* fsync() directory @dir, so that entries made or removed in it last. */
-static int fsync_dir(libxlmig_ctx *ctx, const char *dir)
-{
-    int fd, rc = 0;
-
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return xlmig__error(ctx, file_rc(errno), errno,
-                            "cannot open directory %s to flush it", dir);
-    if (fsync(fd))
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot flush directory %s to disk", dir);
-    close(fd);
-    return rc;
-}
-
-/* Make directory @dir (0700) unless it is there; its parent must be. */
-static int make_dir(libxlmig_ctx *ctx, const char *dir)
-{
-    char parent[RECORD_PATH_MAX], *slash;
-    struct stat st;
-
-    if (!mkdir(dir, 0700)) {
-        xlmig__strlcpy(parent, dir, sizeof(parent));
-        slash = strrchr(parent, '/');
-        if (slash == parent)
-            slash[1] = '\0';
-        else if (slash)
-            *slash = '\0';
-        else
-            xlmig__strlcpy(parent, ".", sizeof(parent));
-        return fsync_dir(ctx, parent);
-    }
-    if (errno != EEXIST)
-        return xlmig__error(ctx, file_rc(errno), errno,
-                            "cannot create directory %s for CPU records%s",
-                            dir, errno == EACCES ? " (run as root?)" : "");
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, ENOTDIR,
-                            "%s is in the way of the CPU records' "
-                            "directory", dir);
-    return 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t r = write(fd, p, len);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
 /*
  * Write @text (@len bytes) as STATE/@sub/@name.json: a temporary file in
  * the same directory, fsync, rename over the record, fsync of the
@@ -932,69 +699,17 @@ static int record_write(libxlmig_ctx *ctx, const char *state_dir,
                         const char *sub, const char *name, const char *text,
                         size_t len)
 {
-    char dir[RECORD_PATH_MAX], path[RECORD_PATH_MAX], tmp[RECORD_PATH_MAX];
+    char dir[RECORD_PATH_MAX], path[RECORD_PATH_MAX];
     const char *state = xlmig__state_dir(state_dir);
-    bool made_tmp = false;
-    int fd = -1, rc, r, tries;
+    int rc;
 
     rc = record_paths(ctx, state, sub, name, dir, path);
-    if (rc) goto out;
-    r = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (r < 0 || (size_t)r >= sizeof(tmp)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "path %s is too long", path);
-        goto out;
-    }
-    rc = make_dir(ctx, state);
-    if (rc) goto out;
-    rc = make_dir(ctx, dir);
-    if (rc) goto out;
-
-    for (tries = 0;; tries++) {
-        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-        if (fd >= 0 || errno != EEXIST || tries)
-            break;
-        /* A leftover of an earlier process that had our pid. */
-        if (unlink(tmp) && errno != ENOENT)
-            break;
-    }
-    if (fd < 0) {
-        rc = xlmig__error(ctx, file_rc(errno), errno,
-                          "cannot create %s", tmp);
-        goto out;
-    }
-    made_tmp = true;
-    if (write_all(fd, text, len)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot write %s; %s is unchanged", tmp, path);
-        goto out;
-    }
-    if (fsync(fd)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot flush %s to disk; %s is unchanged", tmp,
-                          path);
-        goto out;
-    }
-    if (close(fd)) {
-        fd = -1;
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot close %s; %s is unchanged", tmp, path);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path)) {
-        rc = xlmig__error(ctx, file_rc(errno), errno,
-                          "cannot rename %s to %s; %s is unchanged", tmp,
-                          path, path);
-        goto out;
-    }
-    made_tmp = false;
-    rc = fsync_dir(ctx, dir);
- out:
-    if (fd >= 0)
-        close(fd);
-    if (made_tmp)
-        unlink(tmp);
+    if (!rc)
+        rc = xlmig__dir_make(ctx, &record_kind, state);
+    if (!rc)
+        rc = xlmig__dir_make(ctx, &record_kind, dir);
+    if (!rc)
+        rc = xlmig__file_write(ctx, dir, path, text, len);
     return rc;
 }
 
@@ -1073,85 +788,27 @@ static int record_read(libxlmig_ctx *ctx, const char *state,
                        enum record_kind kind, const char *name, char *path,
                        char **text_r, size_t *len_r)
 {
-    char dir[RECORD_PATH_MAX], *text = NULL;
-    size_t len = 0;
-    struct stat st;
-    int fd = -1, rc;
+    char dir[RECORD_PATH_MAX];
+    int rc;
 
     rc = record_paths(ctx, state, kind == KIND_HOST ? "hosts" : "vms",
                       name, dir, path);
-    if (rc) goto out;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 && errno == ENOENT) {
-        if (kind == KIND_HOST)
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
-                              "no CPU record of host %s in %s; run "
-                              "`xlmig-xe host-cpu-record` on that host and "
-                              "copy the file to %s here, or "
-                              "`xlmig-xe host-cpu-import file=...`",
-                              name, dir, path);
-        else
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
-                              "no CPU record of VM %s in %s; run "
-                              "`xlmig-xe vm-cpu-record vm=%s` on the host "
-                              "where it runs", name, dir, name);
-        goto out;
-    }
-    if (fd < 0) {
-        rc = xlmig__error(ctx, file_rc(errno), errno, "cannot open %s",
-                          path);
-        goto out;
-    }
-    if (fstat(fd, &st)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot stat %s",
-                          path);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = record_error(ctx, path, "not a regular file");
-        goto out;
-    }
-    if (st.st_size > (off_t)XLMIG__RECORD_FILE_MAX) {
-        rc = record_error(ctx, path, "%lld bytes, more than the %u a "
-                          "record may have", (long long)st.st_size,
-                          XLMIG__RECORD_FILE_MAX);
-        goto out;
-    }
-    /* One byte more than the cap: a file that grew is seen, not cut. */
-    text = malloc(XLMIG__RECORD_FILE_MAX + 1);
-    if (!text) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
-                          "no memory to read %s", path);
-        goto out;
-    }
-    while (len < XLMIG__RECORD_FILE_MAX + 1) {
-        ssize_t r = read(fd, text + len, XLMIG__RECORD_FILE_MAX + 1 - len);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot read %s",
-                              path);
-            goto out;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
-    if (len > XLMIG__RECORD_FILE_MAX) {
-        rc = record_error(ctx, path, "more than the %u bytes a record may "
-                          "have", XLMIG__RECORD_FILE_MAX);
-        goto out;
-    }
-    *text_r = text;
-    text = NULL;                /* the caller frees it now */
-    *len_r = len;
-    rc = 0;
- out:
-    if (fd >= 0)
-        close(fd);
-    free(text);
-    return rc;
+    if (rc)
+        return rc;
+    rc = xlmig__file_read(ctx, &record_kind, path, text_r, len_r);
+    if (rc != LIBXLMIG_ERR_NOT_FOUND)
+        return rc;
+    if (kind == KIND_HOST)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                            "no CPU record of host %s in %s; run "
+                            "`xlmig-xe host-cpu-record` on that host and "
+                            "copy the file to %s here, or "
+                            "`xlmig-xe host-cpu-import file=...`",
+                            name, dir, path);
+    return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                        "no CPU record of VM %s in %s; run "
+                        "`xlmig-xe vm-cpu-record vm=%s` on the host "
+                        "where it runs", name, dir, name);
 }
 
 /* The record in file @path names @name, the name of its file. */
@@ -1237,10 +894,10 @@ int xlmig__vm_record_remove(libxlmig_ctx *ctx, const char *state_dir,
     if (unlink(path)) {
         if (errno == ENOENT)
             return 0;
-        return xlmig__error(ctx, file_rc(errno), errno,
+        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
                             "cannot remove the CPU record %s", path);
     }
-    return fsync_dir(ctx, dir);
+    return xlmig__dir_sync(ctx, dir);
 }
 
 typedef char record_name[XLMIG__RECORD_NAME_MAX + 1];
@@ -1275,7 +932,7 @@ int xlmig__host_records_list(libxlmig_ctx *ctx, const char *state_dir,
             *nr_r = 0;
             rc = 0;
         } else {
-            rc = xlmig__error(ctx, file_rc(errno), errno,
+            rc = xlmig__error(ctx, xlmig__file_rc(errno), errno,
                               "cannot read the directory %s", dir);
         }
         goto out;

@@ -3,15 +3,11 @@
  * docs/specs/pool-state.md): JSON through yajl, written crash-safely,
  * read with the size capped before anything is allocated.
  *
- * Decoding works as the CPU records' does (cpurecord.c): yajl's event
- * parser first, with callbacks that only watch (syntax, nesting depth,
- * NUL characters in strings, which a tree's C strings would cut
- * silently), then yajl_tree_parse() on text known to be good, read
- * member by member into a state of our own that replaces the caller's
- * only when everything was read.
+ * Decoding works as the CPU records' does (jsonfile.c): yajl's event
+ * parser first, with callbacks that only watch, then yajl_tree_parse()
+ * on text known to be good, read member by member into a state of our
+ * own that replaces the caller's only when everything was read.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +16,15 @@
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "cpurecord.h"
 #include "featureset.h"
 #include "internal.h"
+#include "jsonfile.h"
 #include "poolstate.h"
 
-/* Objects and arrays nested deeper than this are refused (ours: 3). */
-#define STATE_DEPTH_MAX 16
-/* Longest path we build: STATE/pool.json.tmp.PID. */
-#define STATE_PATH_MAX 4096
+#define STATE_PATH_MAX XLMIG__JSONFILE_PATH_MAX
 
 #define QUOTED_MAX (XLMIG__QUOTE_MAX + 8)
 
@@ -481,147 +474,25 @@ int xlmig__pool_state_check(libxlmig_ctx *ctx,
 
 /* ------------------------------------------------------------ decoding */
 
+/* What differs in the pool state from the other JSON files (jsonfile.h). */
+static const struct xlmig__json_kind state_kind = {
+    .what = "pool state",
+    .a_what = "a pool state",
+    .invalid_rc = LIBXLMIG_ERR_POOL_STATE_INVALID,
+    .max_bytes = XLMIG__POOL_STATE_FILE_MAX,
+    .depth_max = 16,            /* ours: 3 */
+    .read_to_cap = false,
+    .dir_before = "the state directory ",
+    .dir_after = "",
+    .dir_role = "the state directory",
+};
+
 /*
  * A decode error: "pool state LABEL: ..." as
  * LIBXLMIG_ERR_POOL_STATE_INVALID, logged only when there is a context.
  */
-static int state_error(libxlmig_ctx *ctx, const char *label,
-                       const char *fmt, ...) XLMIG__PRINTF(3, 4);
-static int state_error(libxlmig_ctx *ctx, const char *label,
-                       const char *fmt, ...)
-{
-    char msg[900];
-    va_list ap;
-
-    if (!ctx)
-        return LIBXLMIG_ERR_POOL_STATE_INVALID;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return xlmig__error(ctx, LIBXLMIG_ERR_POOL_STATE_INVALID, -1,
-                        "pool state %s: %s", label, msg);
-}
-
-struct scan_state {
-    unsigned int depth;
-    bool too_deep;
-    bool nul;
-};
-
-static int scan_open(void *p)
-{
-    struct scan_state *s = p;
-
-    if (++s->depth > STATE_DEPTH_MAX) {
-        s->too_deep = true;
-        return 0;
-    }
-    return 1;
-}
-
-static int scan_close(void *p)
-{
-    struct scan_state *s = p;
-
-    s->depth--;
-    return 1;
-}
-
-static int scan_string(void *p, const unsigned char *v, size_t len)
-{
-    struct scan_state *s = p;
-
-    if (memchr(v, '\0', len)) {
-        s->nul = true;
-        return 0;
-    }
-    return 1;
-}
-
-/* Numbers are taken as text: nothing to convert or overflow here. */
-static int scan_number(void *p, const char *v, size_t len)
-{
-    (void)p; (void)v; (void)len;
-    return 1;
-}
-
-static const yajl_callbacks scan_callbacks = {
-    .yajl_number = scan_number,
-    .yajl_string = scan_string,
-    .yajl_start_map = scan_open,
-    .yajl_map_key = scan_string,
-    .yajl_end_map = scan_close,
-    .yajl_start_array = scan_open,
-    .yajl_end_array = scan_close,
-};
-
-/* The first pass: is @json one JSON value, not too deep, without NULs. */
-static int json_scan(libxlmig_ctx *ctx, const char *label,
-                     const uint8_t *json, size_t len)
-{
-    struct scan_state s = { 0, false, false };
-    yajl_handle h;
-    yajl_status st;
-    int rc = 0;
-
-    h = yajl_alloc(&scan_callbacks, NULL, &s);
-    if (!h)
-        return xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
-                                "pool state %s: no memory for the JSON "
-                                "parser", label);
-    st = yajl_parse(h, json, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st == yajl_status_ok)
-        goto out;
-    if (s.too_deep) {
-        rc = state_error(ctx, label, "JSON nested deeper than %d levels",
-                         STATE_DEPTH_MAX);
-    } else if (s.nul) {
-        rc = state_error(ctx, label, "a JSON string holds a NUL character "
-                         "(\\u0000)");
-    } else {
-        unsigned char *e = yajl_get_error(h, 0, NULL, 0);
-        size_t at = yajl_get_bytes_consumed(h), n;
-        char msg[160];
-
-        xlmig__strlcpy(msg, e ? (const char *)e : "syntax error",
-                       sizeof(msg));
-        if (e)
-            yajl_free_error(h, e);
-        for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' ');)
-            msg[--n] = '\0';
-        rc = state_error(ctx, label, "not valid JSON (near byte %zu): %s",
-                         at, msg);
-    }
- out:
-    yajl_free(h);
-    return rc;
-}
-
-static const char *json_type_name(yajl_val v)
-{
-    switch (v->type) {
-    case yajl_t_string:
-        return "a string";
-    case yajl_t_number:
-        return YAJL_IS_INTEGER(v) ? "an integer"
-                                  : "a number that is not an integer in "
-                                    "range";
-    case yajl_t_object:
-        return "an object";
-    case yajl_t_array:
-        return "an array";
-    case yajl_t_true:
-        return "true";
-    case yajl_t_false:
-        return "false";
-    case yajl_t_null:
-        return "null";
-    default:
-        return "of an unknown JSON type";
-    }
-}
+#define state_error(ctx, label, ...) \
+    xlmig__json_error(ctx, &state_kind, label, __VA_ARGS__)
 
 enum json_kind { J_STRING, J_INTEGER, J_BOOL, J_OBJECT, J_ARRAY };
 
@@ -680,7 +551,7 @@ static int member(const struct reader *rd, yajl_val obj, const char *in,
                            in, key);
     if (!is_kind(found, kind))
         return state_error(rd->ctx, rd->label, "member %s\"%s\" is %s, not "
-                           "%s", in, key, json_type_name(found),
+                           "%s", in, key, xlmig__json_type_name(found),
                            kind_names[kind]);
     *v_r = found;
     return 0;
@@ -807,7 +678,7 @@ static int read_members(const struct reader *rd, yajl_val root,
         if (!YAJL_IS_OBJECT(obj))
             return state_error(rd->ctx, rd->label, "member \"members\"[%zu] "
                                "is %s, not an object", i,
-                               json_type_name(obj));
+                               xlmig__json_type_name(obj));
         rc = member_word(rd, obj, in, "name", name_ok, false, NAME_RULE,
                          m->name, sizeof(m->name));
         if (!rc)
@@ -839,7 +710,7 @@ static int read_task(const struct reader *rd, yajl_val obj, size_t i,
     snprintf(in, sizeof(in), "\"tasks\"[%zu].", i);
     if (!YAJL_IS_OBJECT(obj))
         return state_error(rd->ctx, rd->label, "member \"tasks\"[%zu] is %s, "
-                           "not an object", i, json_type_name(obj));
+                           "not an object", i, xlmig__json_type_name(obj));
     rc = member_int(rd, obj, in, "id", 1, (long long)XLMIG__POOL_TASK_ID_MAX,
                     &n);
     if (rc)
@@ -916,7 +787,7 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
     struct xlmig__pool_state tmp;
     struct reader rd;
     yajl_val root = NULL, v;
-    char *text = NULL, errbuf[256], quoted[QUOTED_MAX];
+    char quoted[QUOTED_MAX];
     const char *k;
     int rc;
 
@@ -931,44 +802,9 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
     rd.ctx = ctx;
     rd.label = label;
 
-    if (len > XLMIG__POOL_STATE_FILE_MAX) {
-        rc = state_error(ctx, label, "%zu bytes, more than the %u a pool "
-                         "state may have", len, XLMIG__POOL_STATE_FILE_MAX);
-        goto out;
-    }
-    if (memchr(json, '\0', len)) {
-        rc = state_error(ctx, label, "a NUL byte at offset %zu; a pool "
-                         "state is JSON text",
-                         (size_t)((const uint8_t *)memchr(json, '\0', len) -
-                                  json));
-        goto out;
-    }
-    rc = json_scan(ctx, label, json, len);
+    rc = xlmig__json_load(ctx, &state_kind, label, json, len, &root);
     if (rc)
         goto out;
-    text = malloc(len + 1);
-    if (!text) {
-        rc = xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
-                              "pool state %s: no memory for %zu bytes",
-                              label, len + 1);
-        goto out;
-    }
-    memcpy(text, json, len);
-    text[len] = '\0';
-    errbuf[0] = '\0';
-    root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
-    if (!root) {
-        /* The first pass took it: only memory can fail here. */
-        rc = xlmig__error_opt(ctx, LIBXLMIG_ERR_NO_MEMORY,
-                              "pool state %s: cannot build the JSON tree: "
-                              "%.120s", label, errbuf);
-        goto out;
-    }
-    if (!YAJL_IS_OBJECT(root)) {
-        rc = state_error(ctx, label, "the JSON text is %s, not an object",
-                         json_type_name(root));
-        goto out;
-    }
     rc = member(&rd, root, "", "version", J_INTEGER, &v);
     if (rc)
         goto out;
@@ -1019,7 +855,6 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
  out:
     xlmig__pool_state_dispose(&tmp);
     yajl_tree_free(root);
-    free(text);
     return rc;
 }
 
@@ -1142,14 +977,6 @@ int xlmig__pool_state_encode(const struct xlmig__pool_state *st,
 
 /* ------------------------------------------------------------ files */
 
-/* The rc for a failed file operation with @errnoval. */
-static int file_rc(int errnoval)
-{
-    return errnoval == EACCES || errnoval == EPERM
-               ? LIBXLMIG_ERR_PERMISSION_DENIED
-               : LIBXLMIG_ERR_IO;
-}
-
 /* "STATE/pool.json" into @path (STATE_PATH_MAX bytes). */
 static int state_path(libxlmig_ctx *ctx, const char *state, char *path)
 {
@@ -1161,131 +988,6 @@ static int state_path(libxlmig_ctx *ctx, const char *state, char *path)
                             "state directory path \"%.80s...\" is too long",
                             state);
     return 0;
-}
-
-/* fsync() directory @dir, so that entries made or removed in it last. */
-static int fsync_dir(libxlmig_ctx *ctx, const char *dir)
-{
-    int fd, rc = 0;
-
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return xlmig__error(ctx, file_rc(errno), errno,
-                            "cannot open directory %s to flush it", dir);
-    if (fsync(fd))
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot flush directory %s to disk", dir);
-    close(fd);
-    return rc;
-}
-
-/* Make directory @dir (0700) unless it is there; its parent must be. */
-static int make_dir(libxlmig_ctx *ctx, const char *dir)
-{
-    char parent[STATE_PATH_MAX], *slash;
-    struct stat st;
-
-    if (!mkdir(dir, 0700)) {
-        xlmig__strlcpy(parent, dir, sizeof(parent));
-        slash = strrchr(parent, '/');
-        if (slash == parent)
-            slash[1] = '\0';
-        else if (slash)
-            *slash = '\0';
-        else
-            xlmig__strlcpy(parent, ".", sizeof(parent));
-        return fsync_dir(ctx, parent);
-    }
-    if (errno != EEXIST)
-        return xlmig__error(ctx, file_rc(errno), errno,
-                            "cannot create the state directory %s%s", dir,
-                            errno == EACCES ? " (run as root?)" : "");
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, ENOTDIR,
-                            "%s is in the way of the state directory", dir);
-    return 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t r = write(fd, p, len);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
-/*
- * Write @text (@len bytes) as @path in directory @dir: a temporary file
- * beside it, fsync, rename over it, fsync of the directory.  On failure
- * the temporary is removed and the old file, if any, is whole.
- */
-static int file_write(libxlmig_ctx *ctx, const char *dir, const char *path,
-                      const char *text, size_t len)
-{
-    char tmp[STATE_PATH_MAX];
-    bool made_tmp = false;
-    int fd = -1, rc, r, tries;
-
-    r = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (r < 0 || (size_t)r >= sizeof(tmp)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "path %s is too long", path);
-        goto out;
-    }
-    for (tries = 0;; tries++) {
-        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-        if (fd >= 0 || errno != EEXIST || tries)
-            break;
-        /* A leftover of an earlier process that had our pid. */
-        if (unlink(tmp) && errno != ENOENT)
-            break;
-    }
-    if (fd < 0) {
-        rc = xlmig__error(ctx, file_rc(errno), errno,
-                          "cannot create %s; %s is unchanged", tmp, path);
-        goto out;
-    }
-    made_tmp = true;
-    if (write_all(fd, text, len)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot write %s; %s is unchanged", tmp, path);
-        goto out;
-    }
-    if (fsync(fd)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot flush %s to disk; %s is unchanged", tmp,
-                          path);
-        goto out;
-    }
-    r = close(fd);
-    fd = -1;
-    if (r) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                          "cannot close %s; %s is unchanged", tmp, path);
-        goto out;
-    }
-    if (rename(tmp, path)) {
-        rc = xlmig__error(ctx, file_rc(errno), errno,
-                          "cannot rename %s to %s; %s is unchanged", tmp,
-                          path, path);
-        goto out;
-    }
-    made_tmp = false;
-    rc = fsync_dir(ctx, dir);
- out:
-    if (fd >= 0)
-        close(fd);
-    if (made_tmp)
-        unlink(tmp);
-    return rc;
 }
 
 int xlmig__pool_state_save(libxlmig_ctx *ctx, const char *state_dir,
@@ -1308,10 +1010,10 @@ int xlmig__pool_state_save(libxlmig_ctx *ctx, const char *state_dir,
                           "%s", path);
         goto out;
     }
-    rc = make_dir(ctx, state);
+    rc = xlmig__dir_make(ctx, &state_kind, state);
     if (rc)
         goto out;
-    rc = file_write(ctx, state, path, text, len);
+    rc = xlmig__file_write(ctx, state, path, text, len);
  out:
     free(text);
     return rc;
@@ -1323,8 +1025,7 @@ int xlmig__pool_state_load(libxlmig_ctx *ctx, const char *state_dir,
     const char *state = xlmig__state_dir(state_dir);
     char path[STATE_PATH_MAX], *text = NULL;
     size_t len = 0;
-    struct stat sb;
-    int fd = -1, rc;
+    int rc;
 
     if (!st)
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
@@ -1332,68 +1033,22 @@ int xlmig__pool_state_load(libxlmig_ctx *ctx, const char *state_dir,
     rc = state_path(ctx, state, path);
     if (rc)
         goto out;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 && errno == ENOENT) {
+    rc = xlmig__file_read(ctx, &state_kind, path, &text, &len);
+    if (rc == LIBXLMIG_ERR_NOT_FOUND) {
         xlmig__pool_state_dispose(st);
         if (missing_r)
             *missing_r = true;
         rc = 0;
         goto out;
     }
-    if (fd < 0) {
-        rc = xlmig__error(ctx, file_rc(errno), errno, "cannot open %s",
-                          path);
+    if (rc)
         goto out;
-    }
-    if (fstat(fd, &sb)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot stat %s",
-                          path);
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        rc = state_error(ctx, path, "not a regular file");
-        goto out;
-    }
-    if (sb.st_size > (off_t)XLMIG__POOL_STATE_FILE_MAX) {
-        rc = state_error(ctx, path, "%lld bytes, more than the %u a pool "
-                         "state may have", (long long)sb.st_size,
-                         XLMIG__POOL_STATE_FILE_MAX);
-        goto out;
-    }
-    /* One byte more than the size: a file that grew is seen, not cut. */
-    text = malloc((size_t)sb.st_size + 1);
-    if (!text) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
-                          "no memory to read %s", path);
-        goto out;
-    }
-    while (len < (size_t)sb.st_size + 1) {
-        ssize_t r = read(fd, text + len, (size_t)sb.st_size + 1 - len);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot read %s",
-                              path);
-            goto out;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
-    if (len > (size_t)sb.st_size) {
-        rc = state_error(ctx, path, "the file grew while it was read; is "
-                         "another process writing it?");
-        goto out;
-    }
     rc = xlmig__pool_state_decode(ctx, path, (const uint8_t *)text, len, st);
     if (rc)
         goto out;
     if (missing_r)
         *missing_r = false;
  out:
-    if (fd >= 0)
-        close(fd);
     free(text);
     return rc;
 }

@@ -4,9 +4,9 @@
  * envelope.
  *
  * Decoding runs yajl twice over at most XLMIG__RPC_FRAME_MAX bytes, as
- * cpurecord.c does: first its event parser with callbacks that only
- * watch (syntax, nesting depth, NUL characters and UTF-8 in strings),
- * then yajl_tree_parse() on text known to be good.  The tree is then
+ * the CPU records do (jsonfile.c): first its event parser with callbacks
+ * that only watch (syntax, nesting depth, NUL characters and UTF-8 in
+ * strings), then yajl_tree_parse() on text known to be good.  The tree is then
  * checked for duplicate member names at every level, so that the
  * getters of params have one answer.  Encoding goes through yajl_gen,
  * and every text an encoder hands out is decoded once more first: what
@@ -18,10 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
+#include <yajl/yajl_tree.h>
 
 #include "featureset.h"
 #include "internal.h"
+#include "jsonfile.h"
 #include "rpc.h"
 #include "transport.h"
 
@@ -209,108 +210,17 @@ static const char *describe(yajl_val v, char *buf, size_t len)
 
 /* ------------------------------------------------------------ decoding */
 
-struct scan_state {
-    unsigned int depth;
-    bool too_deep;
-    bool nul;
-    bool bad_utf8;
+/* What differs in messages from the other JSON texts (jsonfile.h). */
+static const struct xlmig__json_kind msg_kind = {
+    .what = "RPC message",
+    .a_what = "a message",
+    .invalid_rc = LIBXLMIG_ERR_PROTOCOL,
+    .max_bytes = XLMIG__RPC_FRAME_MAX,
+    .depth_max = XLMIG__RPC_DEPTH_MAX,
+    .string_ok = utf8_ok,
+    .string_bad = "a JSON string is not valid UTF-8 (an overlong form or a "
+                  "lone surrogate)",
 };
-
-static int scan_open(void *p)
-{
-    struct scan_state *s = p;
-
-    if (++s->depth > XLMIG__RPC_DEPTH_MAX) {
-        s->too_deep = true;
-        return 0;
-    }
-    return 1;
-}
-
-static int scan_close(void *p)
-{
-    struct scan_state *s = p;
-
-    s->depth--;
-    return 1;
-}
-
-static int scan_string(void *p, const unsigned char *v, size_t len)
-{
-    struct scan_state *s = p;
-
-    if (memchr(v, '\0', len)) {
-        s->nul = true;
-        return 0;
-    }
-    if (!utf8_ok(v, len)) {
-        s->bad_utf8 = true;
-        return 0;
-    }
-    return 1;
-}
-
-/* Numbers are taken as text: nothing to convert or overflow here. */
-static int scan_number(void *p, const char *v, size_t len)
-{
-    (void)p; (void)v; (void)len;
-    return 1;
-}
-
-static const yajl_callbacks scan_callbacks = {
-    .yajl_number = scan_number,
-    .yajl_string = scan_string,
-    .yajl_start_map = scan_open,
-    .yajl_map_key = scan_string,
-    .yajl_end_map = scan_close,
-    .yajl_start_array = scan_open,
-    .yajl_end_array = scan_close,
-};
-
-/* The first pass: is @json one JSON value, not too deep, clean strings. */
-static int json_scan(const char *json, size_t len, char *why, size_t why_len)
-{
-    struct scan_state s = { 0, false, false, false };
-    yajl_handle h;
-    yajl_status st;
-    int rc = 0;
-
-    h = yajl_alloc(&scan_callbacks, NULL, &s);
-    if (!h) {
-        say(why, why_len, "no memory for the JSON parser");
-        return LIBXLMIG_ERR_NO_MEMORY;
-    }
-    st = yajl_parse(h, (const unsigned char *)json, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st == yajl_status_ok)
-        goto out;
-    rc = LIBXLMIG_ERR_PROTOCOL;
-    if (s.too_deep) {
-        say(why, why_len, "the JSON is nested deeper than %d levels",
-            XLMIG__RPC_DEPTH_MAX);
-    } else if (s.nul) {
-        say(why, why_len, "a JSON string holds a NUL character (\\u0000)");
-    } else if (s.bad_utf8) {
-        say(why, why_len, "a JSON string is not valid UTF-8 (an overlong "
-            "form or a lone surrogate)");
-    } else {
-        unsigned char *e = yajl_get_error(h, 0, NULL, 0);
-        size_t at = yajl_get_bytes_consumed(h), n;
-        char msg[160];
-
-        xlmig__strlcpy(msg, e ? (const char *)e : "syntax error",
-                       sizeof(msg));
-        if (e)
-            yajl_free_error(h, e);
-        for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' ');)
-            msg[--n] = '\0';
-        say(why, why_len, "not valid JSON (near byte %zu): %s", at, msg);
-    }
- out:
-    yajl_free(h);
-    return rc;
-}
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -594,8 +504,6 @@ int xlmig__rpc_decode(const char *json, size_t len, struct xlmig__rpc_msg *m,
                       char *why, size_t why_len)
 {
     yajl_val root = NULL;
-    char *text = NULL, errbuf[128];
-    const char *nul;
     int rc;
 
     say(why, why_len, "%s", "");
@@ -615,32 +523,10 @@ int xlmig__rpc_decode(const char *json, size_t len, struct xlmig__rpc_msg *m,
             "message may have", len, XLMIG__RPC_FRAME_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
-    nul = memchr(json, '\0', len);
-    if (nul) {
-        say(why, why_len, "a NUL byte at offset %zu; a message is JSON text",
-            (size_t)(nul - json));
-        return LIBXLMIG_ERR_PROTOCOL;
-    }
-    rc = json_scan(json, len, why, why_len);
+    rc = xlmig__json_tree(&msg_kind, (const uint8_t *)json, len, &root,
+                          why, why_len);
     if (rc)
         goto out;
-
-    text = malloc(len + 1);
-    if (!text) {
-        say(why, why_len, "no memory for %zu bytes", len + 1);
-        rc = LIBXLMIG_ERR_NO_MEMORY;
-        goto out;
-    }
-    memcpy(text, json, len);
-    text[len] = '\0';
-    errbuf[0] = '\0';
-    root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
-    if (!root) {
-        /* The first pass took it: only memory can fail here. */
-        say(why, why_len, "cannot build the JSON tree: %.100s", errbuf);
-        rc = LIBXLMIG_ERR_NO_MEMORY;
-        goto out;
-    }
     rc = decode_envelope(root, m, why, why_len);
     if (rc)
         goto out;
@@ -651,7 +537,6 @@ int xlmig__rpc_decode(const char *json, size_t len, struct xlmig__rpc_msg *m,
         memset(m, 0, sizeof(*m));
         yajl_tree_free(root);
     }
-    free(text);
     return rc;
 }
 

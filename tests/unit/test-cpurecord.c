@@ -8,18 +8,16 @@
  * disk, an oversized or non-regular file, removal, and the sorted list
  * that skips leftovers.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cpurecord.h"
 #include "internal.h"
+#include "testctx.h"
+#include "testfs.h"
 #include "testutil.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -38,28 +36,6 @@
                      libxlmig_ctx_last_error(ctx));                        \
     } while (0)
 
-static struct capture_logger cap;
-static libxlmig_ctx *ctx;
-static char tmpdir[64];
-
-static int group_setup(void **state)
-{
-    (void)state;
-    capture_init(&cap);
-    return libxlmig_ctx_new(&cap.vtable, LIBXLMIG_LOG_DEBUG, &ctx) ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    libxlmig_ctx_free(ctx);
-    return 0;
-}
-
-static void reset_log(void)
-{
-    capture_init(&cap);
-}
 
 /* ------------------------------------------------------------ fixtures */
 
@@ -675,90 +651,7 @@ static void test_state_dir(void **state)
 static int dir_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-cpurecord.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    char sub[1024];
-
-    if (lstat(path, &st))
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        d = opendir(path);
-        while (d && (de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_tree(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int dir_teardown(void **state)
-{
-    (void)state;
-    rm_tree(tmpdir);
-    return 0;
-}
-
-static const char *at(const char *rel)
-{
-    static char buf[8][512];
-    static unsigned int next;
-    char *p = buf[next++ % 8];
-
-    snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, rel);
-    return p;
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
-
-static char *read_file(const char *path)
-{
-    static char buf[8192];
-    int fd = open(path, O_RDONLY);
-    ssize_t n;
-
-    assert_true(fd >= 0);
-    n = read(fd, buf, sizeof(buf) - 1);
-    assert_true(n >= 0);
-    buf[n] = '\0';
-    close(fd);
-    return buf;
-}
-
-/* The names in @dir containing @part. */
-static int count_entries(const char *dir, const char *part)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((de = readdir(d))) {
-        if (strstr(de->d_name, part))
-            n++;
-    }
-    closedir(d);
-    return n;
+    return testfs_dir_setup("test-cpurecord");
 }
 
 static void test_save_load(void **state)
@@ -784,7 +677,7 @@ static void test_save_load(void **state)
     assert_int_equal(stat(at("state/hosts/h1.json"), &st), 0);
     assert_true(S_ISREG(st.st_mode));
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_contains(read_file(at("state/vms/web1.json")),
+    assert_contains(read_file_tmp(at("state/vms/web1.json")),
                     "\"uuid\": \"" UUID1 "\"");
 
     memset(&hb, 0, sizeof(hb));
@@ -850,31 +743,25 @@ static void test_save_fails(void **state)
     struct xlmig__host_record h = host_rec("h1"), hb;
     char dir[256];
     char old[8192];
-    struct rlimit lim, small;
-    void (*prev)(int);
+    struct fsize_cap fcap;
 
     (void)state;
     snprintf(dir, sizeof(dir), "%s", at("fail"));
     assert_ok(xlmig__host_record_save(ctx, dir, &h));
-    snprintf(old, sizeof(old), "%s", read_file(at("fail/hosts/h1.json")));
+    snprintf(old, sizeof(old), "%s", read_file_tmp(at("fail/hosts/h1.json")));
 
     /* The write fails: files may not grow past 64 bytes (EFBIG). */
     h.recorded = 5;
-    prev = signal(SIGXFSZ, SIG_IGN);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
-    small = lim;
-    small.rlim_cur = 64;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    fsize_cap_begin(&fcap, 64);
     reset_log();
     assert_int_equal(xlmig__host_record_save(ctx, dir, &h), LIBXLMIG_ERR_IO);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    signal(SIGXFSZ, prev);
+    fsize_cap_end(&fcap);
     assert_contains(libxlmig_ctx_last_error(ctx), "cannot write ");
     assert_contains(libxlmig_ctx_last_error(ctx), "/fail/hosts/h1.json.tmp.");
     assert_contains(libxlmig_ctx_last_error(ctx), "h1.json is unchanged");
     assert_contains(libxlmig_ctx_last_error(ctx), strerror(EFBIG));
     assert_int_equal(cap.count, 1);
-    assert_string_equal(read_file(at("fail/hosts/h1.json")), old);
+    assert_string_equal(read_file_tmp(at("fail/hosts/h1.json")), old);
     assert_int_equal(count_entries(at("fail/hosts"), ".tmp."), 0);
     assert_ok(xlmig__host_record_load(ctx, dir, "h1", &hb));
     assert_int_equal(hb.recorded, 1763769600);

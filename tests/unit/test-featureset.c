@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "testctx.h"
 #include "testutil.h"
 
 /* Xen's header the default way: XEN_X86_FEATURE_* constants. */
@@ -21,27 +22,6 @@
 #define XAPI_B "07c9cbf5-80082201-20100800-00000001-00000000-00000000-" \
                "00000000-00000000-00000000"
 
-static struct capture_logger cap;
-static libxlmig_ctx *ctx;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    capture_init(&cap);
-    return libxlmig_ctx_new(&cap.vtable, LIBXLMIG_LOG_DEBUG, &ctx) ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    libxlmig_ctx_free(ctx);
-    return 0;
-}
-
-static void reset_log(void)
-{
-    capture_init(&cap);
-}
 
 /* Every byte of a message printable: nothing a terminal would act on. */
 static void assert_printable(const char *s)

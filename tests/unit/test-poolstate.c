@@ -8,18 +8,16 @@
  * non-regular file refused naming it, the old file intact after a failed
  * save.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "poolstate.h"
+#include "testctx.h"
+#include "testfs.h"
 #include "testutil.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -38,28 +36,6 @@
                      libxlmig_ctx_last_error(ctx));                        \
     } while (0)
 
-static struct capture_logger cap;
-static libxlmig_ctx *ctx;
-static char tmpdir[64];
-
-static int group_setup(void **state)
-{
-    (void)state;
-    capture_init(&cap);
-    return libxlmig_ctx_new(&cap.vtable, LIBXLMIG_LOG_DEBUG, &ctx) ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    libxlmig_ctx_free(ctx);
-    return 0;
-}
-
-static void reset_log(void)
-{
-    capture_init(&cap);
-}
 
 /* ------------------------------------------------------------ fixtures */
 
@@ -1171,95 +1147,7 @@ static void test_decode_bytes(void **state)
 static int dir_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-poolstate.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    char sub[1024];
-
-    if (lstat(path, &st))
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        d = opendir(path);
-        while (d && (de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_tree(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int dir_teardown(void **state)
-{
-    (void)state;
-    rm_tree(tmpdir);
-    return 0;
-}
-
-static const char *at(const char *rel)
-{
-    static char buf[8][512];
-    static unsigned int next;
-    char *p = buf[next++ % 8];
-
-    snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, rel);
-    return p;
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
-
-/* The whole file, malloc'd and NUL-ended; free() it. */
-static char *read_file(const char *path)
-{
-    struct stat sb;
-    char *buf;
-    int fd = open(path, O_RDONLY);
-    ssize_t n;
-
-    assert_true(fd >= 0);
-    assert_int_equal(fstat(fd, &sb), 0);
-    buf = malloc((size_t)sb.st_size + 1);
-    assert_non_null(buf);
-    n = read(fd, buf, (size_t)sb.st_size);
-    assert_int_equal(n, sb.st_size);
-    buf[n] = '\0';
-    close(fd);
-    return buf;
-}
-
-/* The names in @dir containing @part. */
-static int count_entries(const char *dir, const char *part)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((de = readdir(d))) {
-        if (strstr(de->d_name, part))
-            n++;
-    }
-    closedir(d);
-    return n;
+    return testfs_dir_setup("test-poolstate");
 }
 
 static void test_load_missing(void **state)
@@ -1388,8 +1276,7 @@ static void test_save_largest(void **state)
 static void test_save_fails(void **state)
 {
     struct xlmig__pool_state st, back;
-    struct rlimit lim, small;
-    void (*prev)(int);
+    struct fsize_cap fcap;
     char dir[256], *old, *now;
 
     (void)state;
@@ -1401,15 +1288,10 @@ static void test_save_fails(void **state)
     /* The write fails: files may not grow past 64 bytes (EFBIG). */
     assert_ok(xlmig__pool_param_set(ctx, &st, "migration-concurrency",
                                     "10"));
-    prev = signal(SIGXFSZ, SIG_IGN);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
-    small = lim;
-    small.rlim_cur = 64;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    fsize_cap_begin(&fcap, 64);
     reset_log();
     assert_int_equal(xlmig__pool_state_save(ctx, dir, &st), LIBXLMIG_ERR_IO);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    signal(SIGXFSZ, prev);
+    fsize_cap_end(&fcap);
     assert_contains(libxlmig_ctx_last_error(ctx), "cannot write ");
     assert_contains(libxlmig_ctx_last_error(ctx), "/fail/pool.json.tmp.");
     assert_contains(libxlmig_ctx_last_error(ctx), "pool.json is unchanged");

@@ -1,0 +1,35 @@
+/*
+ * A library context whose log is captured (testutil.h), for the tests
+ * that assert on messages: `cap` and `ctx`, the group setup and teardown
+ * that make and free them, and reset_log() before a step whose log
+ * counts.
+ */
+#ifndef XLMIG_TESTCTX_H
+#define XLMIG_TESTCTX_H
+
+#include "libxlmig.h"
+#include "testutil.h"
+
+static struct capture_logger cap;
+static libxlmig_ctx *ctx;
+
+static inline int group_setup(void **state)
+{
+    (void)state;
+    capture_init(&cap);
+    return libxlmig_ctx_new(&cap.vtable, LIBXLMIG_LOG_DEBUG, &ctx) ? -1 : 0;
+}
+
+static inline int group_teardown(void **state)
+{
+    (void)state;
+    libxlmig_ctx_free(ctx);
+    return 0;
+}
+
+static inline void reset_log(void)
+{
+    capture_init(&cap);
+}
+
+#endif /* XLMIG_TESTCTX_H */

@@ -22,32 +22,9 @@ CORPUS=${XLMIG_CORPUS:-/work/shared/corpus/guest-busy-256m.raw.zst}
 
 case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
 
-passed=0
-failed=0
-pids=()
 d=$(mktemp -d /tmp/xlmig-integration.XXXXXX)
-
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do
-        kill -9 "$p" 2>/dev/null
-    done
-    wait 2>/dev/null
-    rm -rf "$d"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-not_ok() {
-    echo "FAIL - $1"
-    shift
-    local f
-    for f in "$@"; do
-        [ -f "$f" ] && { echo "  --- $(basename "$f"):"; sed 's/^/  | /' "$f" | tail -n 25; }
-    done
-    failed=$((failed + 1))
-}
+LABEL=integration
+. "$here/lib.sh"
 
 for f in "$XLMIG" "$FAKEXL"; do
     if [ ! -x "$f" ]; then
@@ -82,48 +59,6 @@ fi
 export FAKE_XL_EXPECT=$stream
 export FAKE_XL_LOG=$d/xl.log
 echo "# stream: $(wc -c < "$stream") bytes; xlmig: $XLMIG"
-
-# ---- helpers -----------------------------------------------------------
-LPID=
-PORT=
-# start_listener NAME OPTIONS...: a --once listener in the background.
-start_listener() {
-    local name=$1 i
-    shift
-    rm -f "$d/$name.port"
-    "$XLMIG" channel-listen --bind 127.0.0.1 --port 0 \
-        --port-file "$d/$name.port" --once --xl "$FAKEXL" "$@" \
-        2> "$d/$name.listen" &
-    LPID=$!
-    pids+=("$LPID")
-    for i in $(seq 200); do
-        [ -s "$d/$name.port" ] && break
-        sleep 0.05
-    done
-    PORT=$(cat "$d/$name.port" 2>/dev/null)
-}
-
-# wait_listener: its exit status in LRC (killed after 30 s).
-wait_listener() {
-    local i
-    for i in $(seq 600); do
-        kill -0 "$LPID" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -9 "$LPID" 2>/dev/null
-    wait "$LPID"
-    LRC=$?
-}
-
-# migrate NAME "CHANNEL-SEND OPTIONS": fake-xl migrate through channel-send;
-# exit status in MRC, its stderr in $d/NAME.xl.
-migrate() {
-    local name=$1 opts=$2
-    : > "$FAKE_XL_LOG"
-    timeout 60 "$FAKEXL" migrate -s "$XLMIG channel-send $opts" \
-        --stream "$stream" 7 "127.0.0.1:$PORT" 2> "$d/$name.xl"
-    MRC=$?
-}
 
 # ---- a full migration per codec, with certificates ----------------------
 for codec in none zlib zstd lz4 auto; do

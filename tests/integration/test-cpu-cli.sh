@@ -21,34 +21,10 @@ FAKEXL=$bld/tests/tools/fake-xl
 case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
 case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
 
-passed=0
-failed=0
-pids=()
 d=$(mktemp -d /tmp/xlmig-cpu.XXXXXX)
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$d"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+LABEL=integration-cpu
+. "$here/lib.sh"
 
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-not_ok() {
-    echo "FAIL - $1"
-    shift
-    local f
-    for f in "$@"; do
-        [ -f "$f" ] && { echo "  --- $(basename "$f"):"; sed 's/^/  | /' "$f" | tail -n 25; }
-    done
-    failed=$((failed + 1))
-}
-finish() {
-    echo "integration-cpu: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
 for f in "$XLMIG" "$XE" "$FAKEXL"; do
     if [ ! -x "$f" ]; then
         echo "missing $f: run make first"
@@ -193,42 +169,8 @@ fi
 stream=$d/stream
 head -c $((1 << 20)) /dev/urandom > "$stream"
 export FAKE_XL_EXPECT=$stream
-LPID=
-PORT=
-start_listener() {   # NAME OPTIONS...
-    local name=$1 i
-    shift
-    rm -f "$d/$name.port"
-    "$XLMIG" channel-listen --bind 127.0.0.1 --port 0 --no-tls \
-        --port-file "$d/$name.port" --once --xl "$FAKEXL" "$@" \
-        2> "$d/$name.listen" &
-    LPID=$!
-    pids+=("$LPID")
-    for i in $(seq 200); do
-        [ -s "$d/$name.port" ] && break
-        sleep 0.05
-    done
-    PORT=$(cat "$d/$name.port" 2>/dev/null)
-}
-wait_listener() {
-    local i
-    for i in $(seq 600); do
-        kill -0 "$LPID" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -9 "$LPID" 2>/dev/null
-    wait "$LPID"
-    LRC=$?
-}
-migrate() {   # NAME OPTIONS
-    : > "$FAKE_XL_LOG"
-    timeout 60 "$FAKEXL" migrate -s "$XLMIG channel-send --no-tls $2" \
-        --stream "$stream" 7 "127.0.0.1:$PORT" 2> "$d/$1.xl"
-    MRC=$?
-}
-
-start_listener refuse --cpu-record="$d/h2.json" --state-dir="$d/dst"
-migrate refuse "--vm=web1"
+start_listener refuse --no-tls --cpu-record="$d/h2.json" --state-dir="$d/dst"
+migrate refuse "--no-tls --vm=web1"
 wait_listener
 if [ "$MRC" -ne 0 ] &&
    grep -q 'VM_INCOMPATIBLE_WITH_THIS_HOST: .*refused the migration: VM web1 cannot run on host h2: lahf_lm, sse4a missing' "$d/refuse.xl" &&
@@ -239,8 +181,8 @@ else
     not_ok "channel-send --vm refused (exit $MRC)" "$d/refuse.xl" "$d/refuse.listen" "$FAKE_XL_LOG"
 fi
 
-start_listener accept --cpu-record="$d/h1.json" --state-dir="$d/dst"
-migrate accept "--vm=web1 --compress=zstd"
+start_listener accept --no-tls --cpu-record="$d/h1.json" --state-dir="$d/dst"
+migrate accept "--no-tls --vm=web1 --compress=zstd"
 wait_listener
 if [ "$MRC" -eq 0 ] && [ "$LRC" -eq 0 ] &&
    grep -q '^fake-xl migrate-receive: ok' "$FAKE_XL_LOG" &&
@@ -251,8 +193,8 @@ else
 fi
 
 rm -rf "$d/dst"
-start_listener force --cpu-record="$d/h2.json" --state-dir="$d/dst"
-migrate force "--vm=web1 --force"
+start_listener force --no-tls --cpu-record="$d/h2.json" --state-dir="$d/dst"
+migrate force "--no-tls --vm=web1 --force"
 wait_listener
 if [ "$MRC" -eq 0 ] && grep -q 'accepting VM web1 anyway (--force)' "$d/force.listen" &&
    grep -q '^fake-xl migrate-receive: ok' "$FAKE_XL_LOG"; then
@@ -261,7 +203,7 @@ else
     not_ok "channel-send --vm --force (exit $MRC)" "$d/force.xl" "$d/force.listen"
 fi
 
-migrate none "--vm=db9"
+migrate none "--no-tls --vm=db9"
 if [ "$MRC" -ne 0 ] && grep -q 'XEN_NOT_AVAILABLE' "$d/none.xl"; then
     ok "channel-send --vm of a VM without a record needs Xen to read it"
 else

@@ -19,36 +19,14 @@ XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
 XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
 XLMIGD=${XLMIGD_BIN:-$bld/san/xlmigd}
 
-passed=0
-failed=0
-pids=()
 d=$(mktemp -d /tmp/xlmig-pool.XXXXXX)
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
+LABEL=integration-pool
+. "$here/lib.sh"
+cleanup_extra() {
     ip link del "xh$$" 2>/dev/null
     ip netns del "xlt$$" 2>/dev/null
-    rm -rf "$d"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-not_ok() {
-    echo "FAIL - $1"
-    shift
-    local f
-    for f in "$@"; do
-        [ -f "$f" ] && { echo "  --- $(basename "$f"):"; sed 's/^/  | /' "$f" | tail -n 25; }
-    done
-    failed=$((failed + 1))
-}
-finish() {
-    echo "integration-pool: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
 for f in "$XLMIG" "$XE" "$XLMIGD"; do
     [ -x "$f" ] || { echo "missing $f: run make first"; failed=1; finish; }
 done
@@ -287,7 +265,6 @@ fi
 NS=xlt$$
 SUB=10.231.$((RANDOM % 200 + 1))
 PORTB=$((PORT + 1))
-netns_cleanup() { ip link del "xh$$" 2>/dev/null; ip netns del "$NS" 2>/dev/null; }
 if ip netns add "$NS" 2>/dev/null &&
    ip link add "xh$$" type veth peer name "xn$$" &&
    ip link set "xn$$" netns "$NS" &&
@@ -326,7 +303,7 @@ if ip netns add "$NS" 2>/dev/null &&
 else
     not_ok "host death: cannot create network namespace $NS (needs root and iproute2)"
 fi
-netns_cleanup
+cleanup_extra
 
 # ---- strangers are refused -------------------------------------------------------
 "$XE" host-list config="$d/rogue.conf" > "$d/rogue.out" 2>&1

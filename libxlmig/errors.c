@@ -93,6 +93,8 @@ static const struct error_entry error_table[] = {
       "a CPU record file of a host or VM is malformed" },
     { LIBXLMIG_ERR_POOL_STATE_INVALID, "POOL_STATE_INVALID",
       "the pool state file of the pool master is malformed" },
+    { LIBXLMIG_ERR_QMP_ERROR, "QMP_ERROR",
+      "QEMU refused a QMP command" },
 };
 
 #define ERROR_TABLE_LEN (sizeof(error_table) / sizeof(error_table[0]))

@@ -85,8 +85,9 @@ typedef enum libxlmig_error {
     LIBXLMIG_ERR_HOSTS_NOT_HOMOGENEOUS = -35,
     LIBXLMIG_ERR_RECORD_INVALID = -36,
     LIBXLMIG_ERR_POOL_STATE_INVALID = -37,
+    LIBXLMIG_ERR_QMP_ERROR = -38,
     /* Append new codes here; keep LIBXLMIG_ERR_LAST the last one. */
-    LIBXLMIG_ERR_LAST = -37,
+    LIBXLMIG_ERR_LAST = -38,
 } libxlmig_error;
 
 /*

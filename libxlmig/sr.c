@@ -1,0 +1,1509 @@
+/*
+ * Storage repositories of type "file" and their VDIs (sr.h,
+ * docs/specs/sr.md): SR records in STATE/srs, VDI metadata beside the
+ * images, images made and measured by qemu-img run without a shell.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "cpurecord.h"
+#include "featureset.h"
+#include "internal.h"
+#include "jsonfile.h"
+#include "sr.h"
+
+#define PATH_MAX_ XLMIG__JSONFILE_PATH_MAX
+#define JSON_SUFFIX ".json"
+#define QEMU_IMG_DEFAULT "qemu-img"
+#define QEMU_IMG_OUT_MAX (64u << 10)    /* bytes of qemu-img's stdout */
+#define QEMU_IMG_ERR_MAX 512            /* bytes of its stderr we keep */
+
+static const char *const cap_names[XLMIG__SR_CAPS_COUNT] = {
+    "VDI_SNAPSHOT", "VDI_MIRROR", "VDI_MIRROR_IN",
+};
+
+const char *xlmig__sr_cap_name(unsigned int cap)
+{
+    unsigned int i;
+
+    for (i = 0; i < XLMIG__SR_CAPS_COUNT; i++) {
+        if (cap == (1u << i))
+            return cap_names[i];
+    }
+    return NULL;
+}
+
+const char *xlmig__vdi_format_name(enum xlmig__vdi_format f)
+{
+    switch (f) {
+    case XLMIG__VDI_QCOW2:
+        return "qcow2";
+    case XLMIG__VDI_RAW:
+        return "raw";
+    }
+    return NULL;
+}
+
+const char *xlmig__vdi_on_boot_name(enum xlmig__vdi_on_boot b)
+{
+    switch (b) {
+    case XLMIG__VDI_PERSIST:
+        return "persist";
+    case XLMIG__VDI_RESET:
+        return "reset";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ checks */
+
+bool xlmig__uuid_ok(const char *s)
+{
+    size_t i;
+
+    if (!s || strnlen(s, XLMIG__UUID_LEN + 1) != XLMIG__UUID_LEN)
+        return false;
+    for (i = 0; i < XLMIG__UUID_LEN; i++) {
+        char c = s[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1])
+{
+    unsigned char b[16];
+    size_t got = 0;
+    int fd;
+
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                            "cannot open /dev/urandom for a new UUID");
+    while (got < sizeof(b)) {
+        ssize_t r = read(fd, b + got, sizeof(b) - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : -1;
+
+            close(fd);
+            return xlmig__error(ctx, LIBXLMIG_ERR_IO, e,
+                                "cannot read /dev/urandom for a new UUID");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    snprintf(out, XLMIG__UUID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+             b[10], b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+static bool name_byte_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+#define NAME_RULE "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' " \
+                  "and '-', not starting with '.' or '-'"
+
+/* Whether @name is a usable SR or VDI name; @why says why not. */
+static bool name_ok(const char *name, char *why, size_t len, size_t *at_r)
+{
+    size_t n, i;
+
+    *at_r = 0;
+    if (!name) {
+        snprintf(why, len, "no name given");
+        return false;
+    }
+    n = strnlen(name, XLMIG__SR_NAME_MAX + 1);
+    if (n == 0) {
+        snprintf(why, len, "it is empty");
+        return false;
+    }
+    if (n > XLMIG__SR_NAME_MAX) {
+        snprintf(why, len, "it is longer than %d bytes", XLMIG__SR_NAME_MAX);
+        *at_r = XLMIG__SR_NAME_MAX;
+        return false;
+    }
+    if (name[0] == '.' || name[0] == '-') {
+        snprintf(why, len, "it starts with '%c'", name[0]);
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        if (!name_byte_ok(name[i])) {
+            snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
+                     "or '-'", i);
+            *at_r = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+static int name_check(libxlmig_ctx *ctx, const char *what, const char *name)
+{
+    char why[96], quoted[XLMIG__QUOTE_MAX + 8];
+    size_t at;
+
+    if (name_ok(name, why, sizeof(why), &at))
+        return 0;
+    xlmig__quote(name, at, quoted, sizeof(quoted));
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "%s \"%s\" is not a valid name: %s; %s", what,
+                            quoted, why, NAME_RULE);
+}
+
+int xlmig__size_parse(libxlmig_ctx *ctx, const char *what, const char *text,
+                      uint64_t *size_r)
+{
+    char quoted[XLMIG__QUOTE_MAX + 8];
+    const char *p = text;
+    uint64_t v = 0, mult = 1;
+    int shift = 0;
+
+    if (!what)
+        what = "size";
+    if (!text || !*text)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no %s given; write it as bytes or with a "
+                                "suffix k, M, G or T (10G, 10GiB)", what);
+    xlmig__quote(text, 0, quoted, sizeof(quoted));
+    if (*p < '0' || *p > '9')
+        goto bad;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            goto too_big;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    switch (*p) {
+    case 'k': case 'K': shift = 10; p++; break;
+    case 'm': case 'M': shift = 20; p++; break;
+    case 'g': case 'G': shift = 30; p++; break;
+    case 't': case 'T': shift = 40; p++; break;
+    default: break;
+    }
+    if (shift && !strcmp(p, "iB"))
+        p += 2;
+    else if (!strcmp(p, "B"))
+        p += 1;
+    if (*p)
+        goto bad;
+    mult = (uint64_t)1 << shift;
+    if (v > XLMIG__VDI_SIZE_MAX / mult)
+        goto too_big;
+    v *= mult;
+    if (v == 0)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "%s \"%s\" is zero; a VDI has at least 1 "
+                                "byte", what, quoted);
+    *size_r = v;
+    return 0;
+ bad:
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "%s \"%s\" is not a size; write bytes as digits, "
+                            "optionally with a suffix k, M, G or T (binary: "
+                            "10G = 10GiB = 10737418240)", what, quoted);
+ too_big:
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "%s \"%s\" is more than the 64 TiB a VDI may "
+                            "have", what, quoted);
+}
+
+int xlmig__sr_path_check(libxlmig_ctx *ctx, const char *path)
+{
+    char quoted[XLMIG__QUOTE_MAX + 8];
+    const char *p, *why = NULL;
+    size_t n, i;
+
+    if (!path || !*path)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no SR path given; give the absolute path "
+                                "of a directory (device-config:path=DIR)");
+    n = strnlen(path, XLMIG__SR_PATH_MAX);
+    xlmig__quote(path, 0, quoted, sizeof(quoted));
+    if (n >= XLMIG__SR_PATH_MAX - XLMIG__UUID_LEN - 32)
+        why = "it is too long (at most 950 bytes)";
+    else if (path[0] != '/')
+        why = "it is not absolute";
+    for (i = 0; !why && i < n; i++) {
+        if ((unsigned char)path[i] < 0x20 || (unsigned char)path[i] >= 0x7f)
+            why = "it holds a control or non-ASCII byte";
+    }
+    for (p = path; !why && *p; ) {
+        size_t c;
+
+        while (*p == '/')
+            p++;
+        c = strcspn(p, "/");
+        if ((c == 1 && p[0] == '.') || (c == 2 && p[0] == '.' &&
+                                        p[1] == '.'))
+            why = "it has a \".\" or \"..\" component";
+        p += c;
+    }
+    if (!why)
+        return 0;
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "SR path \"%s\" cannot be used: %s; give the "
+                            "absolute path of a directory without \".\" or "
+                            "\"..\"", quoted, why);
+}
+
+/* ------------------------------------------------------------ JSON */
+
+static const struct xlmig__json_kind sr_kind = {
+    .what = "SR metadata",
+    .a_what = "an SR or VDI metadata file",
+    .invalid_rc = LIBXLMIG_ERR_INVALID_ARGUMENT,
+    .max_bytes = XLMIG__SR_FILE_MAX,
+    .depth_max = 4,
+    .read_to_cap = true,
+    .dir_before = "directory ",
+    .dir_after = " for SRs",
+    .dir_role = "the SR directory",
+};
+
+static const struct xlmig__json_kind info_kind = {
+    .what = "qemu-img info of",
+    .a_what = "qemu-img's output",
+    .invalid_rc = LIBXLMIG_ERR_IO,
+    .max_bytes = QEMU_IMG_OUT_MAX,
+    .depth_max = 32,
+    .read_to_cap = true,
+    .dir_before = "",
+    .dir_after = "",
+    .dir_role = "",
+};
+
+#define meta_error(ctx, label, ...) \
+    xlmig__json_error(ctx, &sr_kind, label, __VA_ARGS__)
+
+/* Member @key of @obj, present exactly once, in *v_r. */
+static int member(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
+                  const char *label, yajl_val obj, const char *key,
+                  yajl_val *v_r)
+{
+    yajl_val found = NULL;
+    size_t i;
+
+    for (i = 0; i < obj->u.object.len; i++) {
+        if (strcmp(obj->u.object.keys[i], key))
+            continue;
+        if (found)
+            return xlmig__json_error(ctx, kind, label, "member \"%s\" "
+                                     "appears more than once", key);
+        found = obj->u.object.values[i];
+    }
+    if (!found)
+        return xlmig__json_error(ctx, kind, label, "member \"%s\" is "
+                                 "missing", key);
+    *v_r = found;
+    return 0;
+}
+
+static int member_string(libxlmig_ctx *ctx, const char *label, yajl_val obj,
+                         const char *key, const char **s_r)
+{
+    yajl_val v;
+    int rc = member(ctx, &sr_kind, label, obj, key, &v);
+
+    if (rc)
+        return rc;
+    if (!YAJL_IS_STRING(v))
+        return meta_error(ctx, label, "member \"%s\" is %s, not a string",
+                          key, xlmig__json_type_name(v));
+    *s_r = YAJL_GET_STRING(v);
+    return 0;
+}
+
+static int member_bool(libxlmig_ctx *ctx, const char *label, yajl_val obj,
+                       const char *key, bool *b_r)
+{
+    yajl_val v;
+    int rc = member(ctx, &sr_kind, label, obj, key, &v);
+
+    if (rc)
+        return rc;
+    if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+        return meta_error(ctx, label, "member \"%s\" is %s, not true or "
+                          "false", key, xlmig__json_type_name(v));
+    *b_r = YAJL_IS_TRUE(v);
+    return 0;
+}
+
+/* A non-negative integer member of at most @max. */
+static int member_u64(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
+                      const char *label, yajl_val obj, const char *key,
+                      uint64_t max, uint64_t *v_r)
+{
+    yajl_val v;
+    int rc = member(ctx, kind, label, obj, key, &v);
+
+    if (rc)
+        return rc;
+    if (!YAJL_IS_INTEGER(v))
+        return xlmig__json_error(ctx, kind, label, "member \"%s\" is %s, "
+                                 "not an integer", key,
+                                 xlmig__json_type_name(v));
+    if (YAJL_GET_INTEGER(v) < 0 || (uint64_t)YAJL_GET_INTEGER(v) > max)
+        return xlmig__json_error(ctx, kind, label, "member \"%s\": %lld is "
+                                 "out of range (0 .. %llu)", key,
+                                 (long long)YAJL_GET_INTEGER(v),
+                                 (unsigned long long)max);
+    *v_r = (uint64_t)YAJL_GET_INTEGER(v);
+    return 0;
+}
+
+static int member_uuid(libxlmig_ctx *ctx, const char *label, yajl_val obj,
+                       const char *key, char out[XLMIG__UUID_LEN + 1])
+{
+    char quoted[XLMIG__QUOTE_MAX + 8];
+    const char *s;
+    int rc = member_string(ctx, label, obj, key, &s);
+
+    if (rc)
+        return rc;
+    if (!xlmig__uuid_ok(s)) {
+        xlmig__quote(s, 0, quoted, sizeof(quoted));
+        return meta_error(ctx, label, "member \"%s\": \"%s\" is not a "
+                          "lowercase UUID", key, quoted);
+    }
+    xlmig__strlcpy(out, s, XLMIG__UUID_LEN + 1);
+    return 0;
+}
+
+static int member_name(libxlmig_ctx *ctx, const char *label, yajl_val obj,
+                       char out[XLMIG__SR_NAME_MAX + 1])
+{
+    char why[96], quoted[XLMIG__QUOTE_MAX + 8];
+    const char *s;
+    size_t at;
+    int rc = member_string(ctx, label, obj, "name", &s);
+
+    if (rc)
+        return rc;
+    if (!name_ok(s, why, sizeof(why), &at)) {
+        xlmig__quote(s, at, quoted, sizeof(quoted));
+        return meta_error(ctx, label, "member \"name\": \"%s\" is not a "
+                          "valid name: %s", quoted, why);
+    }
+    xlmig__strlcpy(out, s, XLMIG__SR_NAME_MAX + 1);
+    return 0;
+}
+
+static int member_version(libxlmig_ctx *ctx, const char *label, yajl_val obj)
+{
+    uint64_t version;
+    int rc = member_u64(ctx, &sr_kind, label, obj, "version", 1u << 30,
+                        &version);
+
+    if (rc)
+        return rc;
+    if (version != XLMIG__SR_VERSION)
+        return meta_error(ctx, label, "version %llu is not one this "
+                          "libxlmig knows (%d)",
+                          (unsigned long long)version, XLMIG__SR_VERSION);
+    return 0;
+}
+
+/* Load @len bytes as an object, into *root_r (yajl_tree_free() it). */
+static int load(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
+                const char *label, const uint8_t *json, size_t len,
+                yajl_val *root_r)
+{
+    if (!json && len)
+        return xlmig__json_error(ctx, kind, label, "no text");
+    return xlmig__json_load(ctx, kind, label, json ? json : (const uint8_t *)"",
+                            len, root_r);
+}
+
+int xlmig__sr_decode(libxlmig_ctx *ctx, const char *label,
+                     const uint8_t *json, size_t len, struct xlmig__sr *r)
+{
+    struct xlmig__sr sr;
+    yajl_val root = NULL, caps;
+    const char *s;
+    size_t i;
+    int rc;
+
+    if (!r)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    memset(&sr, 0, sizeof(sr));
+    rc = load(ctx, &sr_kind, label, json, len, &root);
+    if (rc)
+        return rc;
+    rc = member_version(ctx, label, root);
+    if (!rc)
+        rc = member_uuid(ctx, label, root, "uuid", sr.uuid);
+    if (!rc)
+        rc = member_name(ctx, label, root, sr.name);
+    if (!rc)
+        rc = member_string(ctx, label, root, "type", &s);
+    if (rc) goto out;
+    if (strcmp(s, "file")) {
+        char quoted[XLMIG__QUOTE_MAX + 8];
+
+        xlmig__quote(s, 0, quoted, sizeof(quoted));
+        rc = meta_error(ctx, label, "member \"type\": \"%s\" is not an SR "
+                        "type this libxlmig knows (\"file\")", quoted);
+        goto out;
+    }
+    rc = member_string(ctx, label, root, "path", &s);
+    if (rc) goto out;
+    if (xlmig__sr_path_check(NULL, s)) {
+        char quoted[XLMIG__QUOTE_MAX + 8];
+
+        xlmig__quote(s, 0, quoted, sizeof(quoted));
+        rc = meta_error(ctx, label, "member \"path\": \"%s\" is not an "
+                        "absolute path without \".\" or \"..\"", quoted);
+        goto out;
+    }
+    xlmig__strlcpy(sr.path, s, sizeof(sr.path));
+    rc = member(ctx, &sr_kind, label, root, "capabilities", &caps);
+    if (rc) goto out;
+    if (!YAJL_IS_ARRAY(caps)) {
+        rc = meta_error(ctx, label, "member \"capabilities\" is %s, not an "
+                        "array", xlmig__json_type_name(caps));
+        goto out;
+    }
+    for (i = 0; i < caps->u.array.len; i++) {
+        yajl_val c = caps->u.array.values[i];
+        unsigned int b;
+        const char *cs = YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : NULL;
+
+        for (b = 0; b < XLMIG__SR_CAPS_COUNT; b++) {
+            if (cs && !strcmp(cs, cap_names[b]))
+                break;
+        }
+        if (b == XLMIG__SR_CAPS_COUNT) {
+            char quoted[XLMIG__QUOTE_MAX + 8];
+
+            xlmig__quote(cs, 0, quoted, sizeof(quoted));
+            rc = meta_error(ctx, label, "member \"capabilities\": element "
+                            "%zu (%s \"%s\") is not VDI_SNAPSHOT, "
+                            "VDI_MIRROR or VDI_MIRROR_IN", i,
+                            xlmig__json_type_name(c), quoted);
+            goto out;
+        }
+        sr.caps |= 1u << b;
+    }
+    *r = sr;
+ out:
+    yajl_tree_free(root);
+    return rc;
+}
+
+int xlmig__vdi_decode(libxlmig_ctx *ctx, const char *label,
+                      const uint8_t *json, size_t len, struct xlmig__vdi *v)
+{
+    char quoted[XLMIG__QUOTE_MAX + 8];
+    struct xlmig__vdi vdi;
+    yajl_val root = NULL;
+    const char *s;
+    int rc;
+
+    if (!v)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    memset(&vdi, 0, sizeof(vdi));
+    rc = load(ctx, &sr_kind, label, json, len, &root);
+    if (rc)
+        return rc;
+    rc = member_version(ctx, label, root);
+    if (!rc)
+        rc = member_uuid(ctx, label, root, "uuid", vdi.uuid);
+    if (!rc)
+        rc = member_name(ctx, label, root, vdi.name);
+    if (!rc)
+        rc = member_uuid(ctx, label, root, "sr_uuid", vdi.sr_uuid);
+    if (!rc)
+        rc = member_string(ctx, label, root, "format", &s);
+    if (rc) goto out;
+    if (!strcmp(s, "qcow2")) {
+        vdi.format = XLMIG__VDI_QCOW2;
+    } else if (!strcmp(s, "raw")) {
+        vdi.format = XLMIG__VDI_RAW;
+    } else {
+        xlmig__quote(s, 0, quoted, sizeof(quoted));
+        rc = meta_error(ctx, label, "member \"format\": \"%s\" is not "
+                        "\"qcow2\" or \"raw\"", quoted);
+        goto out;
+    }
+    rc = member_u64(ctx, &sr_kind, label, root, "virtual_size",
+                    XLMIG__VDI_SIZE_MAX, &vdi.virtual_size);
+    if (rc) goto out;
+    if (!vdi.virtual_size) {
+        rc = meta_error(ctx, label, "member \"virtual_size\" is 0");
+        goto out;
+    }
+    rc = member_string(ctx, label, root, "on_boot", &s);
+    if (rc) goto out;
+    if (!strcmp(s, "persist")) {
+        vdi.on_boot = XLMIG__VDI_PERSIST;
+    } else if (!strcmp(s, "reset")) {
+        vdi.on_boot = XLMIG__VDI_RESET;
+    } else {
+        xlmig__quote(s, 0, quoted, sizeof(quoted));
+        rc = meta_error(ctx, label, "member \"on_boot\": \"%s\" is not "
+                        "\"persist\" or \"reset\"", quoted);
+        goto out;
+    }
+    rc = member_bool(ctx, label, root, "cbt_enabled", &vdi.cbt_enabled);
+    if (!rc)
+        rc = member_bool(ctx, label, root, "encrypted", &vdi.encrypted);
+    if (!rc)
+        rc = member_bool(ctx, label, root, "sharable", &vdi.sharable);
+    if (rc) goto out;
+    *v = vdi;
+ out:
+    yajl_tree_free(root);
+    return rc;
+}
+
+int xlmig__qemu_img_info_decode(libxlmig_ctx *ctx, const char *label,
+                                const uint8_t *json, size_t len,
+                                uint64_t *virtual_r, uint64_t *physical_r)
+{
+    yajl_val root = NULL;
+    uint64_t virt, phys;
+    int rc;
+
+    rc = load(ctx, &info_kind, label, json, len, &root);
+    if (rc)
+        return rc;
+    rc = member_u64(ctx, &info_kind, label, root, "virtual-size",
+                    (uint64_t)INT64_MAX, &virt);
+    if (!rc)
+        rc = member_u64(ctx, &info_kind, label, root, "actual-size",
+                        (uint64_t)INT64_MAX, &phys);
+    if (!rc) {
+        if (virtual_r)
+            *virtual_r = virt;
+        if (physical_r)
+            *physical_r = phys;
+    }
+    yajl_tree_free(root);
+    return rc;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static bool gen_str(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) ==
+           yajl_gen_status_ok;
+}
+
+static bool gen_key_str(yajl_gen g, const char *key, const char *value)
+{
+    return gen_str(g, key) && gen_str(g, value);
+}
+
+static bool gen_key_int(yajl_gen g, const char *key, long long value)
+{
+    return gen_str(g, key) && yajl_gen_integer(g, value) ==
+                                  yajl_gen_status_ok;
+}
+
+static bool gen_key_bool(yajl_gen g, const char *key, bool value)
+{
+    return gen_str(g, key) && yajl_gen_bool(g, value) == yajl_gen_status_ok;
+}
+
+static yajl_gen gen_new(void)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+
+    if (!g)
+        return NULL;
+    if (!yajl_gen_config(g, yajl_gen_beautify, 1) ||
+        !yajl_gen_config(g, yajl_gen_indent_string, "  ") ||
+        !yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {
+        yajl_gen_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static int gen_finish(yajl_gen g, bool ok, char *buf, size_t cap,
+                      size_t *len_r)
+{
+    const unsigned char *out;
+    size_t len;
+
+    if (!ok || yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
+        return LIBXLMIG_ERR_INTERNAL;
+    if (len + 1 > cap)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    memcpy(buf, out, len);
+    buf[len] = '\0';
+    *len_r = len;
+    return 0;
+}
+
+static bool sr_ok(const struct xlmig__sr *r)
+{
+    char why[96];
+    size_t at;
+
+    return xlmig__uuid_ok(r->uuid) && name_ok(r->name, why, sizeof(why), &at) &&
+           !xlmig__sr_path_check(NULL, r->path) &&
+           !(r->caps & ~XLMIG__SR_CAPS_ALL);
+}
+
+static bool vdi_ok(const struct xlmig__vdi *v)
+{
+    char why[96];
+    size_t at;
+
+    return xlmig__uuid_ok(v->uuid) && xlmig__uuid_ok(v->sr_uuid) &&
+           name_ok(v->name, why, sizeof(why), &at) &&
+           xlmig__vdi_format_name(v->format) &&
+           xlmig__vdi_on_boot_name(v->on_boot) && v->virtual_size >= 1 &&
+           v->virtual_size <= XLMIG__VDI_SIZE_MAX;
+}
+
+int xlmig__sr_encode(const struct xlmig__sr *r, char *buf, size_t cap,
+                     size_t *len_r)
+{
+    yajl_gen g;
+    unsigned int b;
+    bool ok;
+    int rc;
+
+    if (!r || !buf || !len_r || !sr_ok(r))
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    g = gen_new();
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
+         gen_key_int(g, "version", XLMIG__SR_VERSION) &&
+         gen_key_str(g, "uuid", r->uuid) &&
+         gen_key_str(g, "name", r->name) &&
+         gen_key_str(g, "type", "file") &&
+         gen_key_str(g, "path", r->path) &&
+         gen_str(g, "capabilities") &&
+         yajl_gen_array_open(g) == yajl_gen_status_ok;
+    for (b = 0; ok && b < XLMIG__SR_CAPS_COUNT; b++) {
+        if (r->caps & (1u << b))
+            ok = gen_str(g, cap_names[b]);
+    }
+    ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok &&
+         yajl_gen_map_close(g) == yajl_gen_status_ok;
+    rc = gen_finish(g, ok, buf, cap, len_r);
+    yajl_gen_free(g);
+    return rc;
+}
+
+int xlmig__vdi_encode(const struct xlmig__vdi *v, char *buf, size_t cap,
+                      size_t *len_r)
+{
+    yajl_gen g;
+    bool ok;
+    int rc;
+
+    if (!v || !buf || !len_r || !vdi_ok(v))
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    g = gen_new();
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
+         gen_key_int(g, "version", XLMIG__SR_VERSION) &&
+         gen_key_str(g, "uuid", v->uuid) &&
+         gen_key_str(g, "name", v->name) &&
+         gen_key_str(g, "sr_uuid", v->sr_uuid) &&
+         gen_key_str(g, "format", xlmig__vdi_format_name(v->format)) &&
+         gen_key_int(g, "virtual_size", (long long)v->virtual_size) &&
+         gen_key_str(g, "on_boot", xlmig__vdi_on_boot_name(v->on_boot)) &&
+         gen_key_bool(g, "cbt_enabled", v->cbt_enabled) &&
+         gen_key_bool(g, "encrypted", v->encrypted) &&
+         gen_key_bool(g, "sharable", v->sharable) &&
+         yajl_gen_map_close(g) == yajl_gen_status_ok;
+    rc = gen_finish(g, ok, buf, cap, len_r);
+    yajl_gen_free(g);
+    return rc;
+}
+
+/* ------------------------------------------------------------ qemu-img */
+
+/* Append what @fd has to @buf (@cap bytes) at *len_r; past @cap drop. */
+static int drain(int fd, char *buf, size_t cap, size_t *len_r, bool *over_r)
+{
+    char tmp[4096];
+    ssize_t r = read(fd, tmp, sizeof(tmp));
+
+    if (r < 0)
+        return errno == EINTR || errno == EAGAIN ? 1 : -1;
+    if (r == 0)
+        return 0;
+    if (*len_r + (size_t)r > cap) {
+        *over_r = true;
+        r = (ssize_t)(cap - *len_r);
+    }
+    memcpy(buf + *len_r, tmp, (size_t)r);
+    *len_r += (size_t)r;
+    return 1;
+}
+
+/* "qemu-img" or $XLMIG_QEMU_IMG (tests). */
+static const char *qemu_img_bin(void)
+{
+    const char *env = getenv("XLMIG_QEMU_IMG");
+
+    return env && env[0] ? env : QEMU_IMG_DEFAULT;
+}
+
+/*
+ * Run qemu-img with @argv (argv[0] is replaced by qemu_img_bin()), no
+ * shell, stdin /dev/null.  Its stdout (at most @out_cap bytes, more is
+ * an error) into @out, *out_len_r; its stderr's first bytes, one line,
+ * into @err.  0 when it exited 0; else LIBXLMIG_ERR_IO with @err saying
+ * why (not logged: the caller names the VDI).
+ */
+static int run_qemu_img(char *const argv[], char *out, size_t out_cap,
+                        size_t *out_len_r, char *err, size_t err_len)
+{
+    int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
+    char ebuf[QEMU_IMG_ERR_MAX];
+    size_t olen = 0, elen = 0, i;
+    bool oover = false, eover = false, oopen = true, eopen = true;
+    const char *bin = qemu_img_bin();
+    pid_t pid = -1;
+    int status, rc = LIBXLMIG_ERR_IO;
+
+    err[0] = '\0';
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+        snprintf(err, err_len, "cannot make a pipe: %s", strerror(errno));
+        goto out;
+    }
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, err_len, "cannot fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+
+        if (nul >= 0)
+            dup2(nul, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        signal(SIGPIPE, SIG_DFL);
+        ((char **)argv)[0] = (char *)bin;
+        execvp(bin, argv);
+        dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    while (oopen || eopen) {
+        struct pollfd pf[2] = {
+            { .fd = oopen ? po[0] : -1, .events = POLLIN },
+            { .fd = eopen ? pe[0] : -1, .events = POLLIN },
+        };
+        int r = poll(pf, 2, -1);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        if (oopen && pf[0].revents)
+            oopen = drain(po[0], out, out_cap, &olen, &oover) > 0;
+        if (eopen && pf[1].revents)
+            eopen = drain(pe[0], ebuf, sizeof(ebuf) - 1, &elen, &eover) > 0;
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    pid = -1;
+    ebuf[elen] = '\0';
+    /* One line of text: newlines and control bytes become spaces. */
+    for (i = 0; i < elen; i++) {
+        if ((unsigned char)ebuf[i] < 0x20 || (unsigned char)ebuf[i] == 0x7f)
+            ebuf[i] = ' ';
+    }
+    while (elen && ebuf[elen - 1] == ' ')
+        ebuf[--elen] = '\0';
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        if (oover) {
+            snprintf(err, err_len, "%s printed more than %zu bytes", bin,
+                     out_cap);
+            goto out;
+        }
+        *out_len_r = olen;
+        rc = 0;
+    } else if (WIFEXITED(status)) {
+        snprintf(err, err_len, "%s exited with status %d: %s%s", bin,
+                 WEXITSTATUS(status), elen ? ebuf : "(no message)",
+                 eover ? "..." : "");
+    } else {
+        snprintf(err, err_len, "%s was killed by signal %d", bin,
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+ out:
+    for (i = 0; i < 2; i++) {
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    return rc;
+}
+
+/* ------------------------------------------------------------ files */
+
+int xlmig__vdi_path(const struct xlmig__sr *sr, const char *uuid,
+                    const char *ext, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/%s.%s", sr->path, uuid, ext);
+
+    return n < 0 || (size_t)n >= len ? LIBXLMIG_ERR_INVALID_ARGUMENT : 0;
+}
+
+/* STATE/srs into @dir; the SR file of @uuid into @path (when given). */
+static int sr_paths(libxlmig_ctx *ctx, const char *state_dir,
+                    const char *uuid, char *dir, char *path)
+{
+    const char *state = xlmig__state_dir(state_dir);
+    int n = snprintf(dir, PATH_MAX_, "%s/srs", state);
+
+    if (n < 0 || n >= PATH_MAX_ - XLMIG__UUID_LEN - 40)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "state directory path \"%.80s...\" is too long",
+                            state);
+    if (path)
+        snprintf(path, PATH_MAX_, "%s/%s" JSON_SUFFIX, dir, uuid);
+    return 0;
+}
+
+/* Encode and write @text as @path in @dir, crash-safely. */
+static int write_sr(libxlmig_ctx *ctx, const char *state_dir,
+                    const struct xlmig__sr *sr)
+{
+    char dir[PATH_MAX_], path[PATH_MAX_], text[XLMIG__SR_FILE_MAX + 1];
+    size_t len;
+    int rc;
+
+    rc = sr_paths(ctx, state_dir, sr->uuid, dir, path);
+    if (rc)
+        return rc;
+    rc = xlmig__sr_encode(sr, text, sizeof(text), &len);
+    if (rc)
+        return xlmig__error(ctx, rc, -1, "cannot encode SR %s (%s)",
+                            sr->name, sr->uuid);
+    rc = xlmig__dir_make(ctx, &sr_kind, xlmig__state_dir(state_dir));
+    if (!rc)
+        rc = xlmig__dir_make(ctx, &sr_kind, dir);
+    if (!rc)
+        rc = xlmig__file_write(ctx, dir, path, text, len);
+    return rc;
+}
+
+static int sr_load_file(libxlmig_ctx *ctx, const char *path,
+                        struct xlmig__sr *sr)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = xlmig__file_read(ctx, &sr_kind, path, &text, &len);
+
+    if (!rc)
+        rc = xlmig__sr_decode(ctx, path, (const uint8_t *)text, len, sr);
+    free(text);
+    return rc;
+}
+
+static int sr_cmp(const void *a, const void *b)
+{
+    const struct xlmig__sr *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+
+    return c ? c : strcmp(x->uuid, y->uuid);
+}
+
+/* Is @de_name "UUID.json"?  Then the UUID into @uuid. */
+static bool uuid_json_name(const char *de_name, char uuid[XLMIG__UUID_LEN + 1])
+{
+    if (strlen(de_name) != XLMIG__UUID_LEN + sizeof(JSON_SUFFIX) - 1 ||
+        strcmp(de_name + XLMIG__UUID_LEN, JSON_SUFFIX))
+        return false;
+    memcpy(uuid, de_name, XLMIG__UUID_LEN);
+    uuid[XLMIG__UUID_LEN] = '\0';
+    return xlmig__uuid_ok(uuid);
+}
+
+int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
+                   struct xlmig__sr **srs_r, size_t *nr_r)
+{
+    char dir[PATH_MAX_], path[PATH_MAX_ + 64], uuid[XLMIG__UUID_LEN + 1];
+    struct xlmig__sr *srs = NULL;
+    struct dirent *de;
+    DIR *d = NULL;
+    size_t nr = 0;
+    int rc;
+
+    if (!srs_r || !nr_r)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "SR list: nowhere to put it");
+    *srs_r = NULL;
+    *nr_r = 0;
+    rc = sr_paths(ctx, state_dir, "", dir, NULL);
+    if (rc) goto out;
+    d = opendir(dir);
+    if (!d) {
+        if (errno != ENOENT)
+            rc = xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                              "cannot read the SR directory %s", dir);
+        goto out;
+    }
+    for (;;) {
+        errno = 0;
+        de = readdir(d);
+        if (!de) {
+            if (errno)
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                                  "cannot read the SR directory %s", dir);
+            break;
+        }
+        if (!uuid_json_name(de->d_name, uuid))
+            continue;
+        if (nr == XLMIG__SRS_MAX) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
+                              "more than %d SRs in %s; forget those that "
+                              "are gone (xlmig-xe sr-forget)",
+                              XLMIG__SRS_MAX, dir);
+            goto out;
+        }
+        if (!srs) {
+            srs = calloc(XLMIG__SRS_MAX, sizeof(*srs));
+            if (!srs) {
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
+                                  "no memory to list the SRs");
+                goto out;
+            }
+        }
+        snprintf(path, sizeof(path), "%s/%.48s", dir, de->d_name);
+        rc = sr_load_file(ctx, path, &srs[nr]);
+        if (rc) goto out;
+        if (strcmp(srs[nr].uuid, uuid)) {
+            rc = meta_error(ctx, path, "member \"uuid\" is %s but the file "
+                            "is that of SR %s; do not rename SR files",
+                            srs[nr].uuid, uuid);
+            goto out;
+        }
+        nr++;
+    }
+    if (rc) goto out;
+    if (nr) {
+        qsort(srs, nr, sizeof(*srs), sr_cmp);
+        *srs_r = srs;
+        srs = NULL;             /* the caller frees it now */
+        *nr_r = nr;
+    }
+ out:
+    free(srs);
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+int xlmig__sr_find(libxlmig_ctx *ctx, const char *state_dir,
+                   const char *which, struct xlmig__sr *sr_r)
+{
+    char quoted[XLMIG__QUOTE_MAX + 8];
+    struct xlmig__sr *srs = NULL;
+    size_t nr = 0, i, hits = 0, hit = 0;
+    int rc;
+
+    if (!which || !*which)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "no SR given; name it by uuid or name-label "
+                            "(xlmig-xe sr-list shows them)");
+    rc = xlmig__sr_list(ctx, state_dir, &srs, &nr);
+    if (rc)
+        return rc;
+    for (i = 0; i < nr; i++) {
+        if (!strcmp(srs[i].uuid, which)) {
+            hits = 1;
+            hit = i;
+            break;
+        }
+        if (!strcmp(srs[i].name, which)) {
+            hits++;
+            hit = i;
+        }
+    }
+    xlmig__quote(which, 0, quoted, sizeof(quoted));
+    if (hits == 0)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                          "no SR \"%s\" in %s/srs; `xlmig-xe sr-list` shows "
+                          "the SRs, `xlmig-xe sr-create` makes one", quoted,
+                          xlmig__state_dir(state_dir));
+    else if (hits > 1)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "%zu SRs are named \"%s\"; name it by its uuid",
+                          hits, quoted);
+    else if (sr_r)
+        *sr_r = srs[hit];
+    free(srs);
+    return rc;
+}
+
+int xlmig__sr_create(libxlmig_ctx *ctx, const char *state_dir,
+                     const char *name, const char *type, const char *path,
+                     unsigned int caps, struct xlmig__sr *sr_r)
+{
+    char quoted[XLMIG__QUOTE_MAX + 8];
+    struct xlmig__sr sr, *srs = NULL;
+    struct stat st;
+    bool made = false;
+    size_t nr = 0, i;
+    int rc;
+
+    memset(&sr, 0, sizeof(sr));
+    rc = name_check(ctx, "SR name", name);
+    if (rc) goto out;
+    if (type && strcmp(type, "file")) {
+        xlmig__quote(type, 0, quoted, sizeof(quoted));
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
+                          "SR %s: type \"%s\" is not supported; the only "
+                          "type is \"file\" (a directory of images)", name,
+                          quoted);
+        goto out;
+    }
+    rc = xlmig__sr_path_check(ctx, path);
+    if (rc) goto out;
+    if (caps & ~XLMIG__SR_CAPS_ALL) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "SR %s: unknown capability bits 0x%x", name, caps);
+        goto out;
+    }
+    rc = xlmig__sr_list(ctx, state_dir, &srs, &nr);
+    if (rc) goto out;
+    for (i = 0; i < nr; i++) {
+        if (!strcmp(srs[i].name, name)) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                              "there is an SR named %s already (%s); "
+                              "choose another name", name, srs[i].uuid);
+            goto out;
+        }
+        if (!strcmp(srs[i].path, path)) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                              "SR %s (%s) already has the directory %s; "
+                              "an SR directory belongs to one SR",
+                              srs[i].name, srs[i].uuid, path);
+            goto out;
+        }
+    }
+    if (stat(path, &st)) {
+        if (errno != ENOENT) {
+            rc = xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                              "SR %s: cannot use directory %s", name, path);
+            goto out;
+        }
+        if (mkdir(path, 0700)) {
+            rc = xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                              "SR %s: cannot create directory %s (its "
+                              "parent must exist)", name, path);
+            goto out;
+        }
+        made = true;
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, ENOTDIR,
+                          "SR %s: %s is not a directory", name, path);
+        goto out;
+    }
+    rc = xlmig__uuid_generate(ctx, sr.uuid);
+    if (rc) goto out;
+    xlmig__strlcpy(sr.name, name, sizeof(sr.name));
+    xlmig__strlcpy(sr.path, path, sizeof(sr.path));
+    sr.caps = caps ? caps : XLMIG__SR_CAPS_ALL;
+    rc = write_sr(ctx, state_dir, &sr);
+    if (rc) goto out;
+    if (sr_r)
+        *sr_r = sr;
+ out:
+    if (rc && made)
+        rmdir(path);
+    free(srs);
+    return rc;
+}
+
+int xlmig__sr_forget(libxlmig_ctx *ctx, const char *state_dir,
+                     const char *uuid)
+{
+    char dir[PATH_MAX_], path[PATH_MAX_], quoted[XLMIG__QUOTE_MAX + 8];
+    int rc;
+
+    if (!xlmig__uuid_ok(uuid)) {
+        xlmig__quote(uuid, 0, quoted, sizeof(quoted));
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "\"%s\" is not an SR uuid; `xlmig-xe sr-list` "
+                            "shows them", quoted);
+    }
+    rc = sr_paths(ctx, state_dir, uuid, dir, path);
+    if (rc)
+        return rc;
+    if (unlink(path)) {
+        if (errno == ENOENT)
+            return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                                "no SR %s in %s; `xlmig-xe sr-list` shows "
+                                "the SRs", uuid, dir);
+        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                            "cannot forget SR %s (%s)", uuid, path);
+    }
+    return xlmig__dir_sync(ctx, dir);
+}
+
+int xlmig__sr_space(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                    struct xlmig__sr_space *space_r)
+{
+    struct statvfs s;
+
+    if (statvfs(sr->path, &s))
+        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                            "SR %s: cannot measure the space of %s; is the "
+                            "directory there?", sr->name, sr->path);
+    space_r->physical_size = (uint64_t)s.f_blocks * s.f_frsize;
+    space_r->free_space = (uint64_t)s.f_bavail * s.f_frsize;
+    space_r->utilisation = (uint64_t)(s.f_blocks - s.f_bfree) * s.f_frsize;
+    return 0;
+}
+
+/* ------------------------------------------------------------ VDIs */
+
+static int vdi_load_file(libxlmig_ctx *ctx, const char *path,
+                         struct xlmig__vdi *vdi)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = xlmig__file_read(ctx, &sr_kind, path, &text, &len);
+
+    if (!rc)
+        rc = xlmig__vdi_decode(ctx, path, (const uint8_t *)text, len, vdi);
+    free(text);
+    return rc;
+}
+
+static int vdi_cmp(const void *a, const void *b)
+{
+    const struct xlmig__vdi *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+
+    return c ? c : strcmp(x->uuid, y->uuid);
+}
+
+int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                    struct xlmig__vdi **vdis_r, size_t *nr_r)
+{
+    char path[PATH_MAX_ + 64], uuid[XLMIG__UUID_LEN + 1];
+    struct xlmig__vdi *vdis = NULL;
+    struct dirent *de;
+    DIR *d = NULL;
+    size_t nr = 0;
+    int rc = 0;
+
+    *vdis_r = NULL;
+    *nr_r = 0;
+    d = opendir(sr->path);
+    if (!d) {
+        rc = xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                          "SR %s: cannot read its directory %s; is it "
+                          "mounted?", sr->name, sr->path);
+        goto out;
+    }
+    for (;;) {
+        errno = 0;
+        de = readdir(d);
+        if (!de) {
+            if (errno)
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                                  "SR %s: cannot read %s", sr->name,
+                                  sr->path);
+            break;
+        }
+        if (!uuid_json_name(de->d_name, uuid))
+            continue;
+        if (nr == XLMIG__VDIS_MAX) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
+                              "SR %s: more than %d VDIs in %s", sr->name,
+                              XLMIG__VDIS_MAX, sr->path);
+            goto out;
+        }
+        if (!vdis) {
+            vdis = calloc(XLMIG__VDIS_MAX, sizeof(*vdis));
+            if (!vdis) {
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
+                                  "no memory to list the VDIs of SR %s",
+                                  sr->name);
+                goto out;
+            }
+        }
+        snprintf(path, sizeof(path), "%s/%.48s", sr->path, de->d_name);
+        rc = vdi_load_file(ctx, path, &vdis[nr]);
+        if (rc) goto out;
+        if (strcmp(vdis[nr].uuid, uuid)) {
+            rc = meta_error(ctx, path, "member \"uuid\" is %s but the file "
+                            "is that of VDI %s; do not rename VDI files",
+                            vdis[nr].uuid, uuid);
+            goto out;
+        }
+        nr++;
+    }
+    if (rc) goto out;
+    if (nr) {
+        qsort(vdis, nr, sizeof(*vdis), vdi_cmp);
+        *vdis_r = vdis;
+        vdis = NULL;            /* the caller frees it now */
+        *nr_r = nr;
+    }
+ out:
+    free(vdis);
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+int xlmig__vdi_find(libxlmig_ctx *ctx, const char *state_dir,
+                    const char *uuid, struct xlmig__sr *sr_r,
+                    struct xlmig__vdi *vdi_r)
+{
+    char path[PATH_MAX_], quoted[XLMIG__QUOTE_MAX + 8];
+    struct xlmig__sr *srs = NULL;
+    struct xlmig__vdi vdi;
+    struct stat st;
+    size_t nr = 0, i;
+    int rc;
+
+    if (!xlmig__uuid_ok(uuid)) {
+        xlmig__quote(uuid, 0, quoted, sizeof(quoted));
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "\"%s\" is not a VDI uuid (36 characters, "
+                            "lowercase); `xlmig-xe vdi-list` shows them",
+                            quoted);
+    }
+    rc = xlmig__sr_list(ctx, state_dir, &srs, &nr);
+    if (rc)
+        return rc;
+    for (i = 0; i < nr; i++) {
+        if (xlmig__vdi_path(&srs[i], uuid, "json", path, sizeof(path)) ||
+            lstat(path, &st))
+            continue;
+        rc = vdi_load_file(ctx, path, &vdi);
+        if (rc) goto out;
+        if (strcmp(vdi.uuid, uuid)) {
+            rc = meta_error(ctx, path, "member \"uuid\" is %s but the file "
+                            "is that of VDI %s", vdi.uuid, uuid);
+            goto out;
+        }
+        if (sr_r)
+            *sr_r = srs[i];
+        if (vdi_r)
+            *vdi_r = vdi;
+        goto out;
+    }
+    rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                      "no VDI %s in any of the %zu SRs; `xlmig-xe vdi-list` "
+                      "shows the VDIs", uuid, nr);
+ out:
+    free(srs);
+    return rc;
+}
+
+int xlmig__vdi_create(libxlmig_ctx *ctx, const char *state_dir,
+                      const char *sr_which, const char *name,
+                      const char *size_text, const char *format,
+                      struct xlmig__vdi *vdi_r)
+{
+    char img[PATH_MAX_], meta[PATH_MAX_], size_arg[32], why[700];
+    char text[XLMIG__SR_FILE_MAX + 1], quoted[XLMIG__QUOTE_MAX + 8];
+    char out[256];
+    struct xlmig__sr sr;
+    struct xlmig__vdi vdi;
+    struct stat st;
+    bool img_made = false;
+    size_t len, out_len;
+    uint64_t size;
+    int rc;
+
+    memset(&vdi, 0, sizeof(vdi));
+    memset(&sr, 0, sizeof(sr));
+    rc = name_check(ctx, "VDI name", name);
+    if (rc) goto out;
+    rc = xlmig__size_parse(ctx, "virtual size", size_text, &size);
+    if (rc) goto out;
+    if (!format || !strcmp(format, "qcow2")) {
+        vdi.format = XLMIG__VDI_QCOW2;
+    } else if (!strcmp(format, "raw")) {
+        vdi.format = XLMIG__VDI_RAW;
+    } else {
+        xlmig__quote(format, 0, quoted, sizeof(quoted));
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "VDI %s: format \"%s\" is not \"qcow2\" or "
+                          "\"raw\"", name, quoted);
+        goto out;
+    }
+    rc = xlmig__sr_find(ctx, state_dir, sr_which, &sr);
+    if (rc) goto out;
+    xlmig__strlcpy(vdi.name, name, sizeof(vdi.name));
+    xlmig__strlcpy(vdi.sr_uuid, sr.uuid, sizeof(vdi.sr_uuid));
+    vdi.virtual_size = (size + 511) & ~(uint64_t)511;
+    vdi.on_boot = XLMIG__VDI_PERSIST;
+    rc = xlmig__uuid_generate(ctx, vdi.uuid);
+    if (rc) goto out;
+    if (xlmig__vdi_path(&sr, vdi.uuid, xlmig__vdi_format_name(vdi.format),
+                        img, sizeof(img)) ||
+        xlmig__vdi_path(&sr, vdi.uuid, "json", meta, sizeof(meta))) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "SR %s: its path is too long", sr.name);
+        goto out;
+    }
+    if (!lstat(img, &st) || !lstat(meta, &st)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, EEXIST,
+                          "SR %s: %s or %s is there already", sr.name, img,
+                          meta);
+        goto out;
+    }
+    rc = xlmig__vdi_encode(&vdi, text, sizeof(text), &len);
+    if (rc) {
+        rc = xlmig__error(ctx, rc, -1, "cannot encode VDI %s", name);
+        goto out;
+    }
+    snprintf(size_arg, sizeof(size_arg), "%llu",
+             (unsigned long long)vdi.virtual_size);
+    {
+        char *argv[] = { "qemu-img", "create", "-q", "-f",
+                         (char *)xlmig__vdi_format_name(vdi.format), img,
+                         size_arg, NULL };
+
+        img_made = true;        /* qemu-img may leave a part behind */
+        rc = run_qemu_img(argv, out, sizeof(out), &out_len, why,
+                          sizeof(why));
+    }
+    if (rc) {
+        rc = xlmig__error(ctx, rc, -1, "VDI %s in SR %s: cannot create the "
+                          "image %s: %s; check that the directory is "
+                          "there, writable and has space, and that "
+                          "qemu-img is installed (qemu-utils)", name,
+                          sr.name, img, why);
+        goto out;
+    }
+    rc = xlmig__file_write(ctx, sr.path, meta, text, len);
+    if (rc) goto out;
+    if (vdi_r)
+        *vdi_r = vdi;
+ out:
+    if (rc && img_made) {
+        int fd;
+
+        unlink(img);
+        fd = open(sr.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);    /* best effort: the error is said */
+            close(fd);
+        }
+    }
+    return rc;
+}
+
+int xlmig__vdi_destroy(libxlmig_ctx *ctx, const char *state_dir,
+                       const char *uuid)
+{
+    char img[PATH_MAX_], meta[PATH_MAX_], lock[PATH_MAX_];
+    struct xlmig__sr sr;
+    struct xlmig__vdi vdi;
+    struct stat st;
+    int rc;
+
+    rc = xlmig__vdi_find(ctx, state_dir, uuid, &sr, &vdi);
+    if (rc)
+        return rc;
+    if (xlmig__vdi_path(&sr, uuid, xlmig__vdi_format_name(vdi.format), img,
+                        sizeof(img)) ||
+        xlmig__vdi_path(&sr, uuid, "json", meta, sizeof(meta)) ||
+        xlmig__vdi_path(&sr, uuid, "lock", lock, sizeof(lock)))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "SR %s: its path is too long", sr.name);
+    if (!lstat(lock, &st))
+        return xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
+                            "VDI %s (%s) in SR %s is in use: %s exists; "
+                            "stop what uses it (a VM, a migration) first",
+                            vdi.name, uuid, sr.name, lock);
+    /* The image first: a crash leaves the metadata, and destroy again
+     * finishes the job. */
+    if (unlink(img) && errno != ENOENT)
+        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                            "VDI %s (%s): cannot remove its image %s",
+                            vdi.name, uuid, img);
+    if (unlink(meta) && errno != ENOENT)
+        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                            "VDI %s (%s): cannot remove its metadata %s",
+                            vdi.name, uuid, meta);
+    return xlmig__dir_sync(ctx, sr.path);
+}
+
+int xlmig__vdi_sizes(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                     const struct xlmig__vdi *vdi, uint64_t *virtual_r,
+                     uint64_t *physical_r)
+{
+    char img[PATH_MAX_], why[700], label[PATH_MAX_ + 16];
+    char *out = NULL;
+    size_t out_len = 0;
+    int rc;
+
+    if (xlmig__vdi_path(sr, vdi->uuid, xlmig__vdi_format_name(vdi->format),
+                        img, sizeof(img)))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "SR %s: its path is too long", sr->name);
+    out = malloc(QEMU_IMG_OUT_MAX);
+    if (!out)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
+                            "no memory for qemu-img's output");
+    {
+        char *argv[] = { "qemu-img", "info", "-U", "--output=json", "-f",
+                         (char *)xlmig__vdi_format_name(vdi->format), img,
+                         NULL };
+
+        rc = run_qemu_img(argv, out, QEMU_IMG_OUT_MAX, &out_len, why,
+                          sizeof(why));
+    }
+    if (rc) {
+        rc = xlmig__error(ctx, rc, -1, "VDI %s (%s) in SR %s: cannot read "
+                          "the image %s: %s", vdi->name, vdi->uuid,
+                          sr->name, img, why);
+        goto out;
+    }
+    snprintf(label, sizeof(label), "%s", img);
+    rc = xlmig__qemu_img_info_decode(ctx, label, (const uint8_t *)out,
+                                     out_len, virtual_r, physical_r);
+ out:
+    free(out);
+    return rc;
+}

@@ -1,0 +1,505 @@
+/*
+ * SRs and VDIs (libxlmig/sr.c, docs/specs/sr.md), in a temporary state
+ * directory and SR directory, with the real qemu-img: SR create, find,
+ * list and forget; qcow2 and raw VDIs with their sizes as qemu-img
+ * reports them; destroy; every refusal (names, sizes, paths, unknown SR,
+ * a lock file) and a qemu-img failure that leaves nothing behind;
+ * metadata round trips and rejects; UUIDs.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sr.h"
+#include "testctx.h"
+#include "testfs.h"
+#include "testutil.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define assert_ok(expr)                                                    \
+    do {                                                                   \
+        int rc_ = (expr);                                                  \
+        if (rc_)                                                           \
+            fail_msg("%s gave %d: %s", #expr, rc_,                         \
+                     libxlmig_ctx_last_error(ctx));                        \
+    } while (0)
+
+static int dir_setup(void **state)
+{
+    (void)state;
+    unsetenv("XLMIG_QEMU_IMG");
+    return testfs_dir_setup("test-sr");
+}
+
+#define STATE at("state")
+
+/* SR "sr1" at TMPDIR/sr1. */
+static struct xlmig__sr make_sr(void)
+{
+    struct xlmig__sr sr;
+
+    assert_ok(xlmig__sr_create(ctx, STATE, "sr1", "file", at("sr1"), 0,
+                               &sr));
+    return sr;
+}
+
+/* ------------------------------------------------------------ pure */
+
+static void test_size_parse(void **state)
+{
+    static const struct { const char *text; uint64_t v; } good[] = {
+        { "1", 1 }, { "512", 512 }, { "1k", 1024 }, { "1K", 1024 },
+        { "10M", 10ull << 20 }, { "10GiB", 10ull << 30 },
+        { "10GB", 10ull << 30 }, { "2T", 2ull << 40 },
+        { "64T", 64ull << 40 }, { "100B", 100 },
+    };
+    static const char *const bad[] = {
+        "", "0", "0G", "abc", "65T", "-1", "+1", " 1", "1 ", "1X", "1KiBB",
+        "1iB", "10g5", "99999999999999999999999", "70368744177665",
+        "1.5G", "G",
+    };
+    uint64_t v;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(good); i++) {
+        assert_ok(xlmig__size_parse(ctx, "size", good[i].text, &v));
+        assert_true(v == good[i].v);
+    }
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        v = 7;
+        reset_log();
+        if (xlmig__size_parse(ctx, "virtual size", bad[i], &v) !=
+            LIBXLMIG_ERR_INVALID_ARGUMENT)
+            fail_msg("size \"%s\" was taken", bad[i]);
+        assert_true(v == 7);
+        assert_contains(libxlmig_ctx_last_error(ctx), "virtual size");
+    }
+    assert_contains((xlmig__size_parse(ctx, "size", "65T", &v),
+                     libxlmig_ctx_last_error(ctx)), "64 TiB");
+    assert_contains((xlmig__size_parse(ctx, "size", "0", &v),
+                     libxlmig_ctx_last_error(ctx)), "zero");
+}
+
+static void test_uuid(void **state)
+{
+    char a[XLMIG__UUID_LEN + 1], b[XLMIG__UUID_LEN + 1];
+
+    (void)state;
+    assert_ok(xlmig__uuid_generate(ctx, a));
+    assert_ok(xlmig__uuid_generate(ctx, b));
+    assert_true(xlmig__uuid_ok(a));
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[14], '4');
+    assert_true(strchr("89ab", a[19]) != NULL);
+    assert_false(xlmig__uuid_ok("2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D"));
+    assert_false(xlmig__uuid_ok("2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5"));
+    assert_false(xlmig__uuid_ok("../../../../etc/passwd-aaaaaaaaaaaaa"));
+    assert_false(xlmig__uuid_ok(NULL));
+}
+
+static void test_path_check(void **state)
+{
+    static const char *const bad[] = {
+        "", "relative/dir", "/srv/../etc", "/srv/..", "/srv/./x", "..",
+        "/srv/a\nb",
+    };
+    size_t i;
+
+    (void)state;
+    assert_ok(xlmig__sr_path_check(ctx, "/srv/sr1"));
+    assert_ok(xlmig__sr_path_check(ctx, "/srv/..x/a..b/"));
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        if (xlmig__sr_path_check(ctx, bad[i]) !=
+            LIBXLMIG_ERR_INVALID_ARGUMENT)
+            fail_msg("path \"%s\" was taken", bad[i]);
+    }
+    assert_int_equal(xlmig__sr_path_check(NULL, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+}
+
+#define SR_JSON(caps) \
+    "{\"version\":1,\"uuid\":\"2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\"," \
+    "\"name\":\"sr1\",\"type\":\"file\",\"path\":\"/srv/sr1\"," \
+    "\"capabilities\":[" caps "]}"
+#define VDI_JSON(fmt, size, boot) \
+    "{\"version\":1,\"uuid\":\"2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\"," \
+    "\"name\":\"d1\",\"sr_uuid\":\"3d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\"," \
+    "\"format\":\"" fmt "\",\"virtual_size\":" size "," \
+    "\"on_boot\":\"" boot "\",\"cbt_enabled\":false,\"encrypted\":true," \
+    "\"sharable\":false}"
+
+static void test_metadata(void **state)
+{
+    static const char *const bad_sr[] = {
+        SR_JSON("\"VDI_FLY\""), SR_JSON("1"),
+        "{\"version\":2,\"uuid\":\"2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\"}",
+        "[]", "{", "",
+        "{\"version\":1,\"uuid\":\"x\",\"name\":\"sr1\",\"type\":\"file\","
+        "\"path\":\"/a\",\"capabilities\":[]}",
+        "{\"version\":1,\"uuid\":\"2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\","
+        "\"name\":\"sr1\",\"type\":\"lvm\",\"path\":\"/a\","
+        "\"capabilities\":[]}",
+        "{\"version\":1,\"uuid\":\"2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\","
+        "\"name\":\"sr1\",\"type\":\"file\",\"path\":\"/a/../b\","
+        "\"capabilities\":[]}",
+    };
+    static const char *const bad_vdi[] = {
+        VDI_JSON("vmdk", "1024", "persist"), VDI_JSON("raw", "0", "persist"),
+        VDI_JSON("raw", "70368744177665", "persist"),
+        VDI_JSON("raw", "-5", "persist"), VDI_JSON("raw", "1.5", "persist"),
+        VDI_JSON("raw", "1024", "keep"),
+    };
+    struct xlmig__sr sr, back;
+    struct xlmig__vdi v, vback;
+    char buf[XLMIG__SR_FILE_MAX + 1];
+    size_t len, i;
+    const char *s;
+
+    (void)state;
+    s = SR_JSON("\"VDI_MIRROR\",\"VDI_SNAPSHOT\"");
+    assert_ok(xlmig__sr_decode(ctx, "t", (const uint8_t *)s, strlen(s),
+                               &sr));
+    assert_int_equal(sr.caps, XLMIG__SR_CAP_VDI_SNAPSHOT |
+                                  XLMIG__SR_CAP_VDI_MIRROR);
+    assert_string_equal(sr.path, "/srv/sr1");
+    assert_ok(xlmig__sr_encode(&sr, buf, sizeof(buf), &len));
+    assert_ok(xlmig__sr_decode(ctx, "t", (const uint8_t *)buf, len, &back));
+    assert_memory_equal(&sr, &back, sizeof(sr));
+    for (i = 0; i < ARRAY_LEN(bad_sr); i++) {
+        memset(&back, 0x5a, sizeof(back));
+        reset_log();
+        if (xlmig__sr_decode(ctx, "bad.json", (const uint8_t *)bad_sr[i],
+                             strlen(bad_sr[i]), &back) !=
+            LIBXLMIG_ERR_INVALID_ARGUMENT)
+            fail_msg("SR metadata %zu was taken", i);
+        assert_contains(libxlmig_ctx_last_error(ctx), "bad.json");
+        assert_int_equal(((unsigned char *)&back)[0], 0x5a);
+    }
+
+    s = VDI_JSON("qcow2", "10737418240", "reset");
+    assert_ok(xlmig__vdi_decode(ctx, "t", (const uint8_t *)s, strlen(s),
+                                &v));
+    assert_true(v.virtual_size == 10ull << 30);
+    assert_int_equal(v.format, XLMIG__VDI_QCOW2);
+    assert_int_equal(v.on_boot, XLMIG__VDI_RESET);
+    assert_true(v.encrypted);
+    assert_false(v.cbt_enabled);
+    assert_ok(xlmig__vdi_encode(&v, buf, sizeof(buf), &len));
+    memset(&vback, 0, sizeof(vback));
+    assert_ok(xlmig__vdi_decode(ctx, "t", (const uint8_t *)buf, len,
+                                &vback));
+    assert_memory_equal(&v, &vback, sizeof(v));
+    for (i = 0; i < ARRAY_LEN(bad_vdi); i++) {
+        reset_log();
+        if (xlmig__vdi_decode(ctx, "vdi.json", (const uint8_t *)bad_vdi[i],
+                              strlen(bad_vdi[i]), &vback) !=
+            LIBXLMIG_ERR_INVALID_ARGUMENT)
+            fail_msg("VDI metadata %zu was taken", i);
+        assert_contains(libxlmig_ctx_last_error(ctx), "vdi.json");
+    }
+    v.virtual_size = 0;
+    assert_int_equal(xlmig__vdi_encode(&v, buf, sizeof(buf), &len),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+}
+
+/* ------------------------------------------------------------ SRs */
+
+static void test_sr_create_find(void **state)
+{
+    struct xlmig__sr sr = make_sr(), found, *srs = NULL;
+    struct xlmig__sr_space sp;
+    struct stat st;
+    size_t nr;
+    char path[1024];
+    char *text;
+
+    (void)state;
+    assert_true(xlmig__uuid_ok(sr.uuid));
+    assert_int_equal(sr.caps, XLMIG__SR_CAPS_ALL);
+    assert_int_equal(stat(at("sr1"), &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    snprintf(path, sizeof(path), "%s/srs/%s.json", STATE, sr.uuid);
+    text = read_file(path);
+    assert_contains(text, "\"capabilities\": [");
+    assert_contains(text, "\"VDI_MIRROR_IN\"");
+    assert_contains(text, "\"type\": \"file\"");
+    free(text);
+
+    assert_ok(xlmig__sr_find(ctx, STATE, "sr1", &found));
+    assert_string_equal(found.uuid, sr.uuid);
+    assert_ok(xlmig__sr_find(ctx, STATE, sr.uuid, &found));
+    assert_string_equal(found.name, "sr1");
+    assert_ok(xlmig__sr_create(ctx, STATE, "sr0", NULL, at("sr0"),
+                               XLMIG__SR_CAP_VDI_SNAPSHOT, NULL));
+    assert_ok(xlmig__sr_list(ctx, STATE, &srs, &nr));
+    assert_int_equal(nr, 2);
+    assert_string_equal(srs[0].name, "sr0");
+    assert_int_equal(srs[0].caps, XLMIG__SR_CAP_VDI_SNAPSHOT);
+    free(srs);
+
+    assert_ok(xlmig__sr_space(ctx, &sr, &sp));
+    assert_true(sp.physical_size > 0);
+    assert_true(sp.free_space <= sp.physical_size);
+    assert_true(sp.utilisation <= sp.physical_size);
+
+    /* Refusals. */
+    reset_log();
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "sr1", "file", at("x"), 0,
+                                      NULL), LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "named sr1 already");
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "sr2", "file", at("sr1"),
+                                      0, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "already has the "
+                                                  "directory");
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "bad name", "file",
+                                      at("x"), 0, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "SR name \"bad name\"");
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "sr3", "lvm", at("x"), 0,
+                                      NULL), LIBXLMIG_ERR_UNSUPPORTED);
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "sr3", "file",
+                                      at("sr1/../x"), 0, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "\"..\"");
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "sr3", "file",
+                                      at("no/such/dir"), 0, NULL),
+                     LIBXLMIG_ERR_IO);
+    write_file(at("afile"), "x", 1);
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "sr3", "file",
+                                      at("afile"), 0, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "not a directory");
+    assert_int_equal(xlmig__sr_find(ctx, STATE, "nosuch", &found),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_contains(libxlmig_ctx_last_error(ctx), "sr-list");
+
+    /* Forget: the record goes, the directory stays. */
+    assert_ok(xlmig__sr_forget(ctx, STATE, sr.uuid));
+    assert_int_equal(stat(at("sr1"), &st), 0);
+    assert_int_equal(xlmig__sr_find(ctx, STATE, "sr1", &found),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_int_equal(xlmig__sr_forget(ctx, STATE, sr.uuid),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_int_equal(xlmig__sr_forget(ctx, STATE, "../x"),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+}
+
+/* ------------------------------------------------------------ VDIs */
+
+static void test_vdi_create_sizes_destroy(void **state)
+{
+    struct xlmig__sr sr = make_sr(), in;
+    struct xlmig__vdi q, r, *vdis = NULL, found;
+    uint64_t virt, phys;
+    char path[1024];
+    struct stat st;
+    size_t nr;
+
+    (void)state;
+    assert_ok(xlmig__vdi_create(ctx, STATE, "sr1", "disk-q", "1G", NULL,
+                                &q));
+    assert_ok(xlmig__vdi_create(ctx, STATE, sr.uuid, "disk-r", "10M", "raw",
+                                &r));
+    assert_int_equal(q.format, XLMIG__VDI_QCOW2);
+    assert_int_equal(r.format, XLMIG__VDI_RAW);
+    assert_string_equal(q.sr_uuid, sr.uuid);
+    assert_int_equal(q.on_boot, XLMIG__VDI_PERSIST);
+    assert_false(q.cbt_enabled || q.encrypted || q.sharable);
+    assert_int_equal(xlmig__vdi_path(&sr, q.uuid, "qcow2", path,
+                                     sizeof(path)), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(count_entries(at("sr1"), ".json"), 2);
+
+    assert_ok(xlmig__vdi_sizes(ctx, &sr, &q, &virt, &phys));
+    assert_true(virt == 1ull << 30);
+    assert_true(phys > 0 && phys < (4u << 20));  /* fresh qcow2: small */
+    assert_ok(xlmig__vdi_sizes(ctx, &sr, &r, &virt, &phys));
+    assert_true(virt == 10ull << 20);
+    assert_true(phys < (10u << 20));             /* raw: sparse */
+
+    /* Sizes not a multiple of 512 are rounded up, as qemu-img does. */
+    assert_ok(xlmig__vdi_create(ctx, STATE, "sr1", "odd", "1000", "raw",
+                                &found));
+    assert_true(found.virtual_size == 1024);
+    assert_ok(xlmig__vdi_sizes(ctx, &sr, &found, &virt, &phys));
+    assert_true(virt == 1024);
+
+    assert_ok(xlmig__vdi_list(ctx, &sr, &vdis, &nr));
+    assert_int_equal(nr, 3);
+    assert_string_equal(vdis[0].name, "disk-q");
+    assert_string_equal(vdis[1].name, "disk-r");
+    assert_string_equal(vdis[2].name, "odd");
+    free(vdis);
+
+    assert_ok(xlmig__vdi_find(ctx, STATE, r.uuid, &in, &found));
+    assert_string_equal(in.uuid, sr.uuid);
+    assert_string_equal(found.name, "disk-r");
+
+    /* A lock file refuses destroy. */
+    assert_int_equal(xlmig__vdi_path(&sr, q.uuid, "lock", path,
+                                     sizeof(path)), 0);
+    write_file(path, "", 0);
+    reset_log();
+    assert_int_equal(xlmig__vdi_destroy(ctx, STATE, q.uuid),
+                     LIBXLMIG_ERR_VDI_IN_USE);
+    assert_contains(libxlmig_ctx_last_error(ctx), "disk-q");
+    assert_contains(libxlmig_ctx_last_error(ctx), ".lock exists");
+    assert_int_equal(count_entries(at("sr1"), q.uuid), 3);
+    unlink(path);
+
+    assert_ok(xlmig__vdi_destroy(ctx, STATE, q.uuid));
+    assert_ok(xlmig__vdi_destroy(ctx, STATE, r.uuid));
+    assert_int_equal(count_entries(at("sr1"), q.uuid), 0);
+    assert_int_equal(count_entries(at("sr1"), r.uuid), 0);
+    assert_int_equal(xlmig__vdi_destroy(ctx, STATE, r.uuid),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_int_equal(xlmig__vdi_destroy(ctx, STATE, "nope"),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+}
+
+static void test_vdi_refusals(void **state)
+{
+    static const struct {
+        const char *sr, *name, *size, *format, *says;
+        int rc;
+    } cases[] = {
+        { "sr1", "bad/name", "1G", NULL, "VDI name", -2 },
+        { "sr1", "", "1G", NULL, "VDI name", -2 },
+        { "sr1", "d", "0", NULL, "zero", -2 },
+        { "sr1", "d", "abc", NULL, "not a size", -2 },
+        { "sr1", "d", "65T", NULL, "64 TiB", -2 },
+        { "sr1", "d", "1G", "vmdk", "format \"vmdk\"", -2 },
+        { "nosuch", "d", "1G", NULL, "no SR \"nosuch\"", -7 },
+        { "", "d", "1G", "raw", "no SR given", -2 },
+    };
+    size_t i;
+
+    (void)state;
+    make_sr();
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        reset_log();
+        if (xlmig__vdi_create(ctx, STATE, cases[i].sr, cases[i].name,
+                              cases[i].size, cases[i].format, NULL) !=
+            cases[i].rc)
+            fail_msg("case %zu: not %d: %s", i, cases[i].rc,
+                     libxlmig_ctx_last_error(ctx));
+        assert_contains(libxlmig_ctx_last_error(ctx), cases[i].says);
+    }
+    assert_int_equal(count_entries(at("sr1"), "-"), 0);
+
+    /* An SR with '..' in its path cannot even be made. */
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "srdots", "file",
+                                      at("sr1/../sr1"), 0, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+}
+
+/* qemu-img failing leaves neither image nor metadata behind. */
+static void test_qemu_img_fails(void **state)
+{
+    static const char script[] =
+        "#!/bin/sh\n"
+        "for a; do last2=$last; last=$a; done\n"
+        "echo partial > \"$last2\"\n"
+        "echo 'qemu-img: simulated failure' >&2\n"
+        "exit 1\n";
+    struct xlmig__sr sr = make_sr();
+    char fake[600];
+
+    (void)state;
+    /* The SR's directory gone: qemu-img cannot create the image. */
+    assert_int_equal(rmdir(sr.path), 0);
+    reset_log();
+    assert_int_equal(xlmig__vdi_create(ctx, STATE, "sr1", "d1", "1G", NULL,
+                                       NULL), LIBXLMIG_ERR_IO);
+    assert_contains(libxlmig_ctx_last_error(ctx), "VDI d1 in SR sr1");
+    assert_contains(libxlmig_ctx_last_error(ctx), "No such file");
+    assert_int_equal(mkdir(sr.path, 0700), 0);
+
+    /* A qemu-img that writes part of an image, then fails. */
+    snprintf(fake, sizeof(fake), "%s", at("fake-qemu-img"));
+    write_file(fake, script, sizeof(script) - 1);
+    assert_int_equal(chmod(fake, 0700), 0);
+    setenv("XLMIG_QEMU_IMG", fake, 1);
+    reset_log();
+    assert_int_equal(xlmig__vdi_create(ctx, STATE, "sr1", "d1", "1G", "raw",
+                                       NULL), LIBXLMIG_ERR_IO);
+    assert_contains(libxlmig_ctx_last_error(ctx), "simulated failure");
+    assert_contains(libxlmig_ctx_last_error(ctx), "exited with status 1");
+    assert_int_equal(count_entries(sr.path, "-"), 0);
+
+    /* No qemu-img at all. */
+    setenv("XLMIG_QEMU_IMG", at("no-such-qemu-img"), 1);
+    reset_log();
+    assert_int_equal(xlmig__vdi_create(ctx, STATE, "sr1", "d1", "1G", NULL,
+                                       NULL), LIBXLMIG_ERR_IO);
+    assert_contains(libxlmig_ctx_last_error(ctx), "qemu-utils");
+    assert_int_equal(count_entries(sr.path, "-"), 0);
+    unsetenv("XLMIG_QEMU_IMG");
+}
+
+static void test_bad_files(void **state)
+{
+    struct xlmig__sr sr = make_sr(), *srs = NULL;
+    struct xlmig__vdi *vdis = NULL;
+    char path[XLMIG__SR_PATH_MAX + 64];
+    size_t nr = 0;
+
+    (void)state;
+    /* Leftovers and strangers in the SR directory are not VDIs. */
+    write_file(at("sr1/notes.json"), "{}", 2);
+    write_file(at("sr1/x.qcow2"), "x", 1);
+    assert_ok(xlmig__vdi_list(ctx, &sr, &vdis, &nr));
+    assert_int_equal(nr, 0);
+    assert_null(vdis);
+
+    /* A broken VDI file is named. */
+    snprintf(path, sizeof(path), "%s/2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
+             ".json", sr.path);
+    write_file(path, "{\"version\":1}", 13);
+    reset_log();
+    assert_int_equal(xlmig__vdi_list(ctx, &sr, &vdis, &nr),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), path);
+    assert_contains(libxlmig_ctx_last_error(ctx), "\"uuid\" is missing");
+    unlink(path);
+
+    /* A renamed SR file is refused. */
+    snprintf(path, sizeof(path), "%s/srs/%s.json", STATE, sr.uuid);
+    assert_int_equal(rename(path, at("state/srs/"
+                                     "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
+                                     ".json")), 0);
+    reset_log();
+    assert_int_equal(xlmig__sr_list(ctx, STATE, &srs, &nr),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "do not rename");
+    assert_null(srs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_size_parse),
+        cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_path_check),
+        cmocka_unit_test(test_metadata),
+        cmocka_unit_test_setup_teardown(test_sr_create_find, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_vdi_create_sizes_destroy,
+                                        dir_setup, dir_teardown),
+        cmocka_unit_test_setup_teardown(test_vdi_refusals, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_qemu_img_fails, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_files, dir_setup,
+                                        dir_teardown),
+    };
+
+    return cmocka_run_group_tests_name("sr", tests, group_setup,
+                                       group_teardown);
+}

@@ -153,4 +153,67 @@ extern const char *const xe_keys_task_cancel[];
       "                 a VM that does not run is halted and not checked\n" \
       XE_STATE_DIR_HELP }
 
+/* The storage commands (cmd-sr.c). */
+int xe_cmd_sr_create(const struct xe_args *a);
+int xe_cmd_sr_forget(const struct xe_args *a);
+int xe_cmd_sr_list(const struct xe_args *a);
+int xe_cmd_vdi_create(const struct xe_args *a);
+int xe_cmd_vdi_destroy(const struct xe_args *a);
+int xe_cmd_vdi_list(const struct xe_args *a);
+extern const char *const xe_keys_sr_create[];
+extern const char *const xe_keys_sr_forget[];
+extern const char *const xe_keys_sr_list[];
+extern const char *const xe_keys_vdi_create[];
+extern const char *const xe_keys_vdi_destroy[];
+extern const char *const xe_keys_vdi_list[];
+
+#define XE_SR_STATE_HELP \
+    "  state-dir=DIR  where SRs are registered (default $XLMIG_STATE_DIR\n" \
+    "                 or " XLMIG__STATE_DIR_DEFAULT ")\n"
+
+#define XE_SR_COMMANDS \
+    { "sr-create", xe_cmd_sr_create, xe_keys_sr_create, \
+      "Register a storage repository: a directory of VDI images\n" \
+      "(UUID.qcow2, UUID.raw) with their metadata (UUID.json).\n" \
+      "  name-label=NAME          the SR's name (required; 1 to 64 of\n" \
+      "                           A-Z a-z 0-9 . _ -)\n" \
+      "  type=file                the only type (default)\n" \
+      "  device-config:path=DIR   absolute, without . or ..; made when\n" \
+      "                           missing (its parent must exist)\n" \
+      "  capabilities=A,B         of VDI_SNAPSHOT, VDI_MIRROR,\n" \
+      "                           VDI_MIRROR_IN (default all three)\n" \
+      XE_SR_STATE_HELP "Prints the new SR's uuid." }, \
+    { "sr-forget", xe_cmd_sr_forget, xe_keys_sr_forget, \
+      "Unregister an SR; its directory and images stay as they are.\n" \
+      "  uuid=UUID      the SR (required)\n" XE_SR_STATE_HELP }, \
+    { "sr-list", xe_cmd_sr_list, xe_keys_sr_list, \
+      "The registered SRs, with the space of their file systems (bytes).\n" \
+      "  uuid=, name-label=   only the SRs that match\n" \
+      "  --minimal      only the uuids (or the params= fields),\n" \
+      "                 comma-separated on one line\n" \
+      XE_SR_STATE_HELP \
+      "Fields: uuid name-label type path physical-size physical-utilisation\n" \
+      "  free-space capabilities" }, \
+    { "vdi-create", xe_cmd_vdi_create, xe_keys_vdi_create, \
+      "Create an empty VDI with qemu-img.\n" \
+      "  sr-uuid=SR     the SR, by uuid or name-label (required)\n" \
+      "  name-label=NAME  (required)\n" \
+      "  virtual-size=SIZE  bytes, or with k/M/G/T (binary: 10G = 10GiB);\n" \
+      "                 1 byte to 64 TiB, rounded up to 512 (required)\n" \
+      "  format=qcow2|raw  (default qcow2)\n" \
+      XE_SR_STATE_HELP "Prints the new VDI's uuid." }, \
+    { "vdi-destroy", xe_cmd_vdi_destroy, xe_keys_vdi_destroy, \
+      "Destroy a VDI: its image and metadata.  Refused (VDI_IN_USE) while\n" \
+      "its lock file UUID.lock exists.\n" \
+      "  uuid=UUID      the VDI (required)\n" XE_SR_STATE_HELP }, \
+    { "vdi-list", xe_cmd_vdi_list, xe_keys_vdi_list, \
+      "The VDIs, with their sizes as qemu-img reports them (bytes).\n" \
+      "  sr-uuid=SR     only those of this SR (uuid or name-label)\n" \
+      "  uuid=, name-label=   only the VDIs that match\n" \
+      "  --minimal      only the uuids (or the params= fields),\n" \
+      "                 comma-separated on one line\n" \
+      XE_SR_STATE_HELP \
+      "Fields: uuid name-label sr-uuid virtual-size physical-utilisation\n" \
+      "  format on-boot" }
+
 #endif /* XLMIG_XE_CMD_H */

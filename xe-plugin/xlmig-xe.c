@@ -107,7 +107,8 @@ static const struct xe_cmd cmd_table[] = {
       "  featureset-hvm-default\n"
       "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0." },
     XE_CPU_COMMANDS,
-    XE_POOL_COMMANDS
+    XE_POOL_COMMANDS,
+    XE_SR_COMMANDS
 };
 
 #define CMD_TABLE_LEN (sizeof(cmd_table) / sizeof(cmd_table[0]))

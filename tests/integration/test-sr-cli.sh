@@ -1,0 +1,195 @@
+#!/bin/bash
+# End-to-end tests of the storage commands with the real qemu-img:
+#   xlmig-xe sr-create | sr-list | vdi-create | vdi-list | vdi-destroy |
+#            sr-forget
+# in xe's grammar (--minimal, params=, --help), sizes as qemu-img reports
+# them, and the refusals (bad size, unknown SR, '..' in a path, a VDI
+# in use, a qemu-img that fails) leaving nothing behind.
+# Ends with "integration-sr: N passed, N failed".
+#
+# Environment: XLMIG_XE_BIN (default build/san/xlmig-xe), XLMIG_BUILDDIR,
+# XLMIG_SRCDIR.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
+bld=${XLMIG_BUILDDIR:-$src/build}
+XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
+case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
+
+d=$(mktemp -d /tmp/xlmig-sr.XXXXXX)
+LABEL=integration-sr
+. "$here/lib.sh"
+
+if [ ! -x "$XE" ] || ! command -v qemu-img > /dev/null; then
+    echo "missing $XE or qemu-img: run make (and scripts/install-deps.sh)"
+    failed=1
+    finish
+fi
+
+export XLMIG_STATE_DIR=$d/state
+unset XLMIG_QEMU_IMG
+
+# ---- sr-create ----------------------------------------------------------
+SR=$("$XE" sr-create name-label=local type=file device-config:path="$d/sr1" 2> "$d/c.err")
+rc=$?
+if [ $rc -eq 0 ] && [[ $SR =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] &&
+   [ -d "$d/sr1" ] && [ -f "$d/state/srs/$SR.json" ] &&
+   grep -q '"VDI_MIRROR_IN"' "$d/state/srs/$SR.json"; then
+    ok "sr-create: prints a v4 uuid, registers STATE/srs/UUID.json, makes the directory"
+else
+    not_ok "sr-create (exit $rc, '$SR')" "$d/c.err"
+fi
+SR2=$("$XE" sr-create name-label=other device-config:path="$d/sr2" capabilities=VDI_SNAPSHOT 2>&1)
+
+# ---- sr-list ------------------------------------------------------------
+"$XE" sr-list > "$d/srl.out" 2>&1
+if grep -q "^uuid *( RO): $SR\$" "$d/srl.out" &&
+   grep -q "name-label ( RO): local$" "$d/srl.out" &&
+   grep -q "path ( RO): $d/sr1\$" "$d/srl.out" &&
+   grep -q 'capabilities ( RO): VDI_SNAPSHOT; VDI_MIRROR; VDI_MIRROR_IN$' "$d/srl.out" &&
+   grep -q 'capabilities ( RO): VDI_SNAPSHOT$' "$d/srl.out" &&
+   grep -Eq 'free-space \( RO\): [1-9][0-9]*$' "$d/srl.out" &&
+   grep -Eq 'physical-size \( RO\): [1-9][0-9]*$' "$d/srl.out"; then
+    ok "sr-list: both SRs with path, capabilities and space"
+else
+    not_ok "sr-list" "$d/srl.out"
+fi
+min=$("$XE" sr-list --minimal 2>&1)
+one=$("$XE" sr-list name-label=local params=path --minimal 2>&1)
+if [ "$min" = "$SR2,$SR" ] || [ "$min" = "$SR,$SR2" ] && [ "$one" = "$d/sr1" ]; then
+    ok "sr-list --minimal: uuids on one line; params=path name-label=local"
+else
+    not_ok "sr-list --minimal ('$min', '$one')"
+fi
+
+# ---- vdi-create and vdi-list -------------------------------------------
+Q=$("$XE" vdi-create sr-uuid="$SR" name-label=disk-q virtual-size=10GiB 2> "$d/q.err")
+rcq=$?
+R=$("$XE" vdi-create sr-uuid=local name-label=disk-r virtual-size=16M format=raw 2> "$d/r.err")
+rcr=$?
+if [ $rcq -eq 0 ] && [ $rcr -eq 0 ] && [ -f "$d/sr1/$Q.qcow2" ] &&
+   [ -f "$d/sr1/$Q.json" ] && [ -f "$d/sr1/$R.raw" ] &&
+   [ "$(qemu-img info --output=json -f qcow2 "$d/sr1/$Q.qcow2" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')" = 10737418240 ]; then
+    ok "vdi-create: a 10 GiB qcow2 (by SR uuid) and a 16 MiB raw (by SR name)"
+else
+    not_ok "vdi-create (exit $rcq, $rcr)" "$d/q.err" "$d/r.err"
+fi
+"$XE" vdi-list sr-uuid="$SR" > "$d/vl.out" 2>&1
+phys=$("$XE" vdi-list uuid="$Q" params=physical-utilisation --minimal 2>&1)
+if grep -q "virtual-size ( RO): 10737418240$" "$d/vl.out" &&
+   grep -q "virtual-size ( RO): 16777216$" "$d/vl.out" &&
+   grep -q "format ( RO): raw$" "$d/vl.out" &&
+   grep -q "on-boot ( RO): persist$" "$d/vl.out" &&
+   grep -q "sr-uuid ( RO): $SR\$" "$d/vl.out" &&
+   [ "$phys" -gt 0 ] 2>/dev/null && [ "$phys" -lt 4194304 ]; then
+    ok "vdi-list: virtual sizes exact, a fresh qcow2 allocates little ($phys bytes)"
+else
+    not_ok "vdi-list (physical '$phys')" "$d/vl.out"
+fi
+names=$("$XE" vdi-list params=name-label --minimal 2>&1)
+rec=$("$XE" vdi-list name-label=disk-r params=format,virtual-size 2>&1)
+if [ "$names" = "disk-q,disk-r" ] &&
+   [ "$(printf '%s\n' "$rec" | grep -c 'RO')" = 2 ] &&
+   printf '%s\n' "$rec" | grep -q '^format *( RO): raw$'; then
+    ok "vdi-list params= and --minimal"
+else
+    not_ok "vdi-list params= ('$names')"
+fi
+"$XE" vdi-list params=nosuch > "$d/np.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "unknown field 'nosuch'" "$d/np.out"; then
+    ok "vdi-list params= with an unknown field: refused"
+else
+    not_ok "vdi-list params=nosuch (exit $rc)" "$d/np.out"
+fi
+
+# ---- refusals -----------------------------------------------------------
+check_refusal() {   # TEXT EXIT PATTERN ARGS...
+    local text=$1 want=$2 pat=$3
+    shift 3
+    "$XE" "$@" > "$d/ref.out" 2>&1
+    local rc=$?
+    if [ $rc -eq "$want" ] && grep -q -- "$pat" "$d/ref.out"; then
+        ok "$text"
+    else
+        not_ok "$text (exit $rc)" "$d/ref.out"
+    fi
+}
+before=$(ls "$d/sr1" | wc -l)
+check_refusal "vdi-create virtual-size=0 refused" 1 'INVALID_VALUE: virtual size "0" is zero' \
+    vdi-create sr-uuid=local name-label=z virtual-size=0
+check_refusal "vdi-create virtual-size=abc refused" 1 'is not a size' \
+    vdi-create sr-uuid=local name-label=z virtual-size=abc
+check_refusal "vdi-create virtual-size=65T refused" 1 'more than the 64 TiB' \
+    vdi-create sr-uuid=local name-label=z virtual-size=65T
+check_refusal "vdi-create name-label with a slash refused" 1 'VDI name "a/b"' \
+    vdi-create sr-uuid=local name-label=a/b virtual-size=1M
+check_refusal "vdi-create in an unknown SR: NOT_FOUND, says how to list" 1 'NOT_FOUND: no SR "nosuch".*sr-list' \
+    vdi-create sr-uuid=nosuch name-label=z virtual-size=1M
+check_refusal "vdi-create without virtual-size: usage" 2 'MISSING_PARAMETER: vdi-create needs virtual-size=' \
+    vdi-create sr-uuid=local name-label=z
+check_refusal "vdi-create format=vmdk refused" 1 'format "vmdk"' \
+    vdi-create sr-uuid=local name-label=z virtual-size=1M format=vmdk
+check_refusal "sr-create with '..' in the path refused" 1 'SR path .* component' \
+    sr-create name-label=dots device-config:path="$d/sr1/../x"
+check_refusal "sr-create with a relative path refused" 1 'not absolute' \
+    sr-create name-label=rel device-config:path=rel/dir
+check_refusal "sr-create type=lvm refused" 1 'NOT_SUPPORTED.*"file"' \
+    sr-create name-label=lvm type=lvm device-config:path="$d/lvm"
+check_refusal "sr-create of a name in use refused" 1 'named local already' \
+    sr-create name-label=local device-config:path="$d/sr9"
+check_refusal "sr-create unknown key refused" 2 "unknown argument 'device-config:bogus='" \
+    sr-create name-label=x device-config:bogus=1
+cat > "$d/fake-qemu-img" <<'EOF'
+#!/bin/sh
+for a; do prev=$last; last=$a; done
+echo partial > "$prev"
+echo "qemu-img: simulated failure" >&2
+exit 1
+EOF
+chmod +x "$d/fake-qemu-img"
+XLMIG_QEMU_IMG=$d/fake-qemu-img "$XE" vdi-create sr-uuid=local name-label=z virtual-size=1M > "$d/fq.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'simulated failure' "$d/fq.out" &&
+   [ "$(ls "$d/sr1" | wc -l)" = "$before" ]; then
+    ok "a failing qemu-img: its message shown, nothing left in the SR"
+else
+    not_ok "failing qemu-img (exit $rc)" "$d/fq.out"
+fi
+
+# ---- vdi-destroy --------------------------------------------------------
+: > "$d/sr1/$Q.lock"
+check_refusal "vdi-destroy of a VDI in use (lock file): VDI_IN_USE" 1 "VDI_IN_USE: VDI disk-q ($Q)" \
+    vdi-destroy uuid="$Q"
+rm -f "$d/sr1/$Q.lock"
+if [ -f "$d/sr1/$Q.qcow2" ] && "$XE" vdi-destroy uuid="$Q" > "$d/vd.out" 2>&1 &&
+   [ ! -e "$d/sr1/$Q.qcow2" ] && [ ! -e "$d/sr1/$Q.json" ] &&
+   [ "$("$XE" vdi-list --minimal 2>&1)" = "$R" ]; then
+    ok "vdi-destroy: image and metadata gone, the other VDI stays"
+else
+    not_ok "vdi-destroy" "$d/vd.out"
+fi
+check_refusal "vdi-destroy of an unknown VDI: NOT_FOUND" 1 'NOT_FOUND: no VDI' \
+    vdi-destroy uuid="$Q"
+
+# ---- sr-forget ----------------------------------------------------------
+if "$XE" sr-forget uuid="$SR2" > "$d/f.out" 2>&1 &&
+   [ "$("$XE" sr-list --minimal 2>&1)" = "$SR" ] && [ -d "$d/sr2" ]; then
+    ok "sr-forget: unregistered, the directory stays"
+else
+    not_ok "sr-forget" "$d/f.out"
+fi
+
+# ---- --help -------------------------------------------------------------
+h=0
+for c in sr-create sr-forget sr-list vdi-create vdi-destroy vdi-list; do
+    "$XE" $c --help > "$d/h.out" 2>&1 && grep -q "state-dir=DIR" "$d/h.out" || h=1
+done
+if [ $h -eq 0 ] && "$XE" --help | grep -q '^  vdi-create$'; then
+    ok "--help of every storage command"
+else
+    not_ok "--help" "$d/h.out"
+fi
+
+finish

@@ -1,0 +1,357 @@
+/*
+ * xlmig-xe's storage commands (libxlmig/sr.h, docs/specs/sr.md):
+ * sr-create, sr-forget, sr-list, vdi-create, vdi-destroy, vdi-list, in
+ * xe's grammar.  Exit status: 0 done, 1 the operation failed (the
+ * library said why on stderr), 2 bad usage.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "sr.h"
+#include "xe-args.h"
+#include "xe-cmd.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+const char *const xe_keys_sr_create[] = { "name-label", "type",
+                                          "device-config:path",
+                                          "capabilities", "state-dir",
+                                          NULL };
+const char *const xe_keys_sr_forget[] = { "uuid", "state-dir", NULL };
+const char *const xe_keys_sr_list[] = { "uuid", "name-label", "state-dir",
+                                        NULL };
+const char *const xe_keys_vdi_create[] = { "sr-uuid", "name-label",
+                                           "virtual-size", "format",
+                                           "state-dir", NULL };
+const char *const xe_keys_vdi_destroy[] = { "uuid", "state-dir", NULL };
+const char *const xe_keys_vdi_list[] = { "sr-uuid", "uuid", "name-label",
+                                         "state-dir", NULL };
+
+static libxlmig_ctx *new_ctx(void)
+{
+    libxlmig_ctx *ctx = NULL;
+    int rc = libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx);
+
+    if (rc) {
+        fprintf(stderr, "%s: cannot create a libxlmig context\n",
+                libxlmig_strerror_name(rc));
+        return NULL;
+    }
+    return ctx;
+}
+
+/* @key=, or a MISSING_PARAMETER sentence and NULL. */
+static const char *need(const struct xe_args *a, const char *cmd,
+                        const char *key)
+{
+    const char *v = xe_args_get(a, key);
+
+    if (!v || !*v)
+        fprintf(stderr, "MISSING_PARAMETER: %s needs %s=\nSee 'xlmig-xe %s "
+                "--help'.\n", cmd, key, cmd);
+    return v && *v ? v : NULL;
+}
+
+/*
+ * Records for a list command: --minimal prints the selected field
+ * (params=, default uuid) of every record on one line, comma-separated,
+ * as xe does; otherwise one block per record.
+ */
+struct listing {
+    const struct xe_args *a;
+    size_t nr;
+    bool failed;
+};
+
+static int list_add(struct listing *l, const struct xlmig__kv *kv, size_t n)
+{
+    size_t i, j;
+
+    if (!l->a->minimal)
+        return xe_print_record(l->a, kv, n);
+    for (i = 0; i < (l->a->nr_params ? l->a->nr_params : 1); i++) {
+        const char *want = l->a->nr_params ? l->a->params[i] : "uuid";
+
+        for (j = 0; j < n && strcmp(kv[j].key, want); j++)
+            ;
+        if (j == n) {
+            fprintf(stderr, "INVALID_VALUE: unknown field '%s' in params=\n",
+                    want);
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+        printf("%s%s", l->nr++ ? "," : "", kv[j].value);
+    }
+    return 0;
+}
+
+static void list_end(struct listing *l)
+{
+    if (l->a->minimal)
+        printf("\n");
+}
+
+static void kv_set(struct xlmig__kv *kv, size_t *n, const char *key,
+                   const char *fmt, ...) XLMIG__PRINTF(4, 5);
+
+static void kv_set(struct xlmig__kv *kv, size_t *n, const char *key,
+                   const char *fmt, ...)
+{
+    va_list ap;
+
+    kv[*n].key = key;
+    va_start(ap, fmt);
+    vsnprintf(kv[*n].value, sizeof(kv[*n].value), fmt, ap);
+    va_end(ap);
+    (*n)++;
+}
+
+/* "VDI_SNAPSHOT; VDI_MIRROR; ..." as xe prints sets. */
+static void caps_text(unsigned int caps, char *out, size_t len)
+{
+    unsigned int b;
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (b = 0; b < XLMIG__SR_CAPS_COUNT; b++) {
+        if (caps & (1u << b))
+            used += (size_t)snprintf(out + used, len - used, "%s%s",
+                                     used ? "; " : "",
+                                     xlmig__sr_cap_name(1u << b));
+        if (used >= len)
+            break;
+    }
+}
+
+/* "VDI_SNAPSHOT,VDI_MIRROR" into bits; a stranger is an error. */
+static int caps_parse(const char *s, unsigned int *caps_r)
+{
+    char word[32];
+    unsigned int caps = 0, b;
+
+    while (s && *s) {
+        size_t n = strcspn(s, ",;");
+
+        if (n == 0 || n >= sizeof(word))
+            goto bad;
+        memcpy(word, s, n);
+        word[n] = '\0';
+        for (b = 0; b < XLMIG__SR_CAPS_COUNT; b++) {
+            if (!strcmp(word, xlmig__sr_cap_name(1u << b)))
+                break;
+        }
+        if (b == XLMIG__SR_CAPS_COUNT)
+            goto bad;
+        caps |= 1u << b;
+        s += n;
+        if (*s)
+            s++;
+    }
+    if (!caps)
+        goto bad;
+    *caps_r = caps;
+    return 0;
+ bad:
+    fprintf(stderr, "INVALID_VALUE: capabilities= is a comma-separated "
+            "list of VDI_SNAPSHOT, VDI_MIRROR and VDI_MIRROR_IN\n");
+    return LIBXLMIG_ERR_INVALID_ARGUMENT;
+}
+
+int xe_cmd_sr_create(const struct xe_args *a)
+{
+    const char *name = need(a, "sr-create", "name-label");
+    const char *path = name ? need(a, "sr-create", "device-config:path")
+                            : NULL;
+    const char *type = xe_args_get(a, "type");
+    const char *caps_s = xe_args_get(a, "capabilities");
+    unsigned int caps = 0;
+    struct xlmig__sr sr;
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!name || !path)
+        return EXIT_USAGE;
+    if (caps_s && caps_parse(caps_s, &caps))
+        return EXIT_USAGE;
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__sr_create(ctx, xe_args_get(a, "state-dir"), name,
+                          type ? type : "file", path, caps, &sr);
+    if (!rc)
+        printf("%s\n", sr.uuid);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+int xe_cmd_sr_forget(const struct xe_args *a)
+{
+    const char *uuid = need(a, "sr-forget", "uuid");
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!uuid)
+        return EXIT_USAGE;
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__sr_forget(ctx, xe_args_get(a, "state-dir"), uuid);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+/* Does @sr pass the selectors uuid= and name-label=? */
+static bool sr_selected(const struct xe_args *a, const struct xlmig__sr *sr)
+{
+    const char *u = xe_args_get(a, "uuid"), *n = xe_args_get(a, "name-label");
+
+    return (!u || !strcmp(u, sr->uuid)) && (!n || !strcmp(n, sr->name));
+}
+
+int xe_cmd_sr_list(const struct xe_args *a)
+{
+    struct listing l = { .a = a };
+    struct xlmig__sr *srs = NULL;
+    libxlmig_ctx *ctx = new_ctx();
+    size_t nr = 0, i;
+    int rc;
+
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__sr_list(ctx, xe_args_get(a, "state-dir"), &srs, &nr);
+    for (i = 0; !rc && i < nr; i++) {
+        struct xlmig__kv kv[8];
+        struct xlmig__sr_space sp;
+        char caps[128];
+        size_t n = 0;
+
+        if (!sr_selected(a, &srs[i]))
+            continue;
+        memset(&sp, 0, sizeof(sp));
+        rc = xlmig__sr_space(ctx, &srs[i], &sp);
+        if (rc)
+            break;
+        caps_text(srs[i].caps, caps, sizeof(caps));
+        kv_set(kv, &n, "uuid", "%s", srs[i].uuid);
+        kv_set(kv, &n, "name-label", "%s", srs[i].name);
+        kv_set(kv, &n, "type", "file");
+        kv_set(kv, &n, "path", "%s", srs[i].path);
+        kv_set(kv, &n, "physical-size", "%" PRIu64, sp.physical_size);
+        kv_set(kv, &n, "physical-utilisation", "%" PRIu64, sp.utilisation);
+        kv_set(kv, &n, "free-space", "%" PRIu64, sp.free_space);
+        kv_set(kv, &n, "capabilities", "%s", caps);
+        rc = list_add(&l, kv, n);
+    }
+    if (!rc)
+        list_end(&l);
+    free(srs);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+int xe_cmd_vdi_create(const struct xe_args *a)
+{
+    const char *sr = need(a, "vdi-create", "sr-uuid");
+    const char *name = sr ? need(a, "vdi-create", "name-label") : NULL;
+    const char *size = name ? need(a, "vdi-create", "virtual-size") : NULL;
+    struct xlmig__vdi vdi;
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!sr || !name || !size)
+        return EXIT_USAGE;
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__vdi_create(ctx, xe_args_get(a, "state-dir"), sr, name, size,
+                           xe_args_get(a, "format"), &vdi);
+    if (!rc)
+        printf("%s\n", vdi.uuid);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+int xe_cmd_vdi_destroy(const struct xe_args *a)
+{
+    const char *uuid = need(a, "vdi-destroy", "uuid");
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!uuid)
+        return EXIT_USAGE;
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__vdi_destroy(ctx, xe_args_get(a, "state-dir"), uuid);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+/* Print the VDIs of @sr that pass the selectors. */
+static int list_vdis(libxlmig_ctx *ctx, struct listing *l,
+                     const struct xlmig__sr *sr)
+{
+    const char *u = xe_args_get(l->a, "uuid");
+    const char *nm = xe_args_get(l->a, "name-label");
+    struct xlmig__vdi *vdis = NULL;
+    size_t nr = 0, i;
+    int rc;
+
+    rc = xlmig__vdi_list(ctx, sr, &vdis, &nr);
+    for (i = 0; !rc && i < nr; i++) {
+        struct xlmig__kv kv[8];
+        uint64_t virt = 0, phys = 0;
+        size_t n = 0;
+
+        if ((u && strcmp(u, vdis[i].uuid)) || (nm && strcmp(nm, vdis[i].name)))
+            continue;
+        rc = xlmig__vdi_sizes(ctx, sr, &vdis[i], &virt, &phys);
+        if (rc)
+            break;
+        kv_set(kv, &n, "uuid", "%s", vdis[i].uuid);
+        kv_set(kv, &n, "name-label", "%s", vdis[i].name);
+        kv_set(kv, &n, "sr-uuid", "%s", sr->uuid);
+        kv_set(kv, &n, "virtual-size", "%" PRIu64, virt);
+        kv_set(kv, &n, "physical-utilisation", "%" PRIu64, phys);
+        kv_set(kv, &n, "format", "%s",
+               xlmig__vdi_format_name(vdis[i].format));
+        kv_set(kv, &n, "on-boot", "%s",
+               xlmig__vdi_on_boot_name(vdis[i].on_boot));
+        rc = list_add(l, kv, n);
+    }
+    free(vdis);
+    return rc;
+}
+
+int xe_cmd_vdi_list(const struct xe_args *a)
+{
+    const char *want = xe_args_get(a, "sr-uuid");
+    const char *state = xe_args_get(a, "state-dir");
+    struct listing l = { .a = a };
+    struct xlmig__sr *srs = NULL, one;
+    libxlmig_ctx *ctx = new_ctx();
+    size_t nr = 0, i;
+    int rc;
+
+    if (!ctx)
+        return EXIT_FAILED;
+    if (want) {
+        rc = xlmig__sr_find(ctx, state, want, &one);
+        if (!rc)
+            rc = list_vdis(ctx, &l, &one);
+    } else {
+        rc = xlmig__sr_list(ctx, state, &srs, &nr);
+        for (i = 0; !rc && i < nr; i++)
+            rc = list_vdis(ctx, &l, &srs[i]);
+    }
+    if (!rc)
+        list_end(&l);
+    free(srs);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}

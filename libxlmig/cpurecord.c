@@ -44,49 +44,18 @@ const char *xlmig__state_dir(const char *explicit_dir)
     return XLMIG__STATE_DIR_DEFAULT;
 }
 
-static bool name_byte_ok(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
 /*
  * Whether @name is a usable record name; when not, @why (@len bytes)
  * says what is wrong and *at_r the offset to quote around.
  */
 static bool name_ok(const char *name, char *why, size_t len, size_t *at_r)
 {
-    size_t n, i;
-
-    *at_r = 0;
     if (!name) {
         snprintf(why, len, "no name given");
+        *at_r = 0;
         return false;
     }
-    n = strnlen(name, XLMIG__RECORD_NAME_MAX + 1);
-    if (n == 0) {
-        snprintf(why, len, "it is empty");
-        return false;
-    }
-    if (n > XLMIG__RECORD_NAME_MAX) {
-        snprintf(why, len, "it is longer than %d bytes",
-                 XLMIG__RECORD_NAME_MAX);
-        *at_r = XLMIG__RECORD_NAME_MAX;
-        return false;
-    }
-    if (name[0] == '.' || name[0] == '-') {
-        snprintf(why, len, "it starts with '%c'", name[0]);
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        if (!name_byte_ok(name[i])) {
-            snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
-                     "or '-'", i);
-            *at_r = i;
-            return false;
-        }
-    }
-    return true;
+    return xlmig__word_ok(name, XLMIG__RECORD_NAME_MAX, true, why, len, at_r);
 }
 
 #define NAME_RULE "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' " \

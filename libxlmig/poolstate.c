@@ -40,60 +40,14 @@
 
 /* ------------------------------------------------------------ values */
 
-static bool name_byte_ok(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-/*
- * Whether @s is 1 to @max bytes of name bytes (and, when @strict, does
- * not start with '.' or '-'); when not, @why says what is wrong and
- * *at_r the offset to quote around.
- */
-static bool word_ok(const char *s, size_t max, bool strict, char *why,
-                    size_t len, size_t *at_r)
-{
-    size_t n, i;
-
-    *at_r = 0;
-    if (!s) {
-        snprintf(why, len, "nothing given");
-        return false;
-    }
-    n = strnlen(s, max + 1);
-    if (n == 0) {
-        snprintf(why, len, "it is empty");
-        return false;
-    }
-    if (n > max) {
-        snprintf(why, len, "it is longer than %zu bytes", max);
-        *at_r = max;
-        return false;
-    }
-    if (strict && (s[0] == '.' || s[0] == '-')) {
-        snprintf(why, len, "it starts with '%c'", s[0]);
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        if (!name_byte_ok(s[i])) {
-            snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
-                     "or '-'", i);
-            *at_r = i;
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool name_ok(const char *s, char *why, size_t len, size_t *at_r)
 {
-    return word_ok(s, XLMIG__POOL_NAME_MAX, true, why, len, at_r);
+    return xlmig__word_ok(s, XLMIG__POOL_NAME_MAX, true, why, len, at_r);
 }
 
 static bool phase_ok(const char *s, char *why, size_t len, size_t *at_r)
 {
-    return word_ok(s, XLMIG__POOL_PHASE_MAX, false, why, len, at_r);
+    return xlmig__word_ok(s, XLMIG__POOL_PHASE_MAX, false, why, len, at_r);
 }
 
 static bool hex_digit(char c)
@@ -122,7 +76,7 @@ static bool uuid_ok(const char *s)
     return true;
 }
 
-/* "HOST:PORT" (ADDRESS_RULE); @why and *at_r as word_ok(). */
+/* "HOST:PORT" (ADDRESS_RULE); @why and *at_r as xlmig__word_ok(). */
 static bool address_ok(const char *s, char *why, size_t len, size_t *at_r)
 {
     const char *colon;
@@ -195,7 +149,7 @@ static bool address_ok(const char *s, char *why, size_t len, size_t *at_r)
         return false;
     }
     for (i = 0; i < hlen; i++) {
-        if (!name_byte_ok(s[i])) {
+        if (!xlmig__name_byte_ok(s[i])) {
             snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
                      "or '-'%s", i, s[i] == ':' ? " (IPv6 addresses go in "
                                                   "brackets)" : "");

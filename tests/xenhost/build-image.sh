@@ -38,7 +38,7 @@ SECMIRROR=${SECMIRROR:-$(sed -n 's/^URIs: *//p' "$SOURCES" | grep -- -security |
 # are what the project's binaries link against.
 DOM0_PKGS="xen-utils-4.17 xenstore-utils kmod iproute2 busybox procps
 qemu-system-xen qemu-utils socat python3
-libyajl2 libssl3 zlib1g libzstd1 liblz4-1 libxxhash0"
+libyajl2 libssl3 zlib1g libzstd1 liblz4-1 libxxhash0 libnbd0"
 
 # Kernel modules dom0 loads (dependencies are resolved from modules.dep):
 # Xen backends and device nodes, virtio-net and e1000 for the link between

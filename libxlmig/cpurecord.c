@@ -521,21 +521,6 @@ static int vm_record_ok(libxlmig_ctx *ctx, const struct xlmig__vm_record *r)
     return 0;
 }
 
-static bool gen_key_string(yajl_gen g, const char *key, const char *value)
-{
-    return yajl_gen_string(g, (const unsigned char *)key, strlen(key)) ==
-               yajl_gen_status_ok &&
-           yajl_gen_string(g, (const unsigned char *)value,
-                           strlen(value)) == yajl_gen_status_ok;
-}
-
-static bool gen_key_integer(yajl_gen g, const char *key, long long value)
-{
-    return yajl_gen_string(g, (const unsigned char *)key, strlen(key)) ==
-               yajl_gen_status_ok &&
-           yajl_gen_integer(g, value) == yajl_gen_status_ok;
-}
-
 static bool gen_key_featureset(yajl_gen g, const char *key,
                                const libxlmig_featureset *fs)
 {
@@ -543,39 +528,7 @@ static bool gen_key_featureset(yajl_gen g, const char *key,
 
     if (libxlmig_featureset_format(fs, text, sizeof(text)))
         return false;
-    return gen_key_string(g, key, text);
-}
-
-/* A new generator that writes records as we store them. */
-static yajl_gen gen_new(void)
-{
-    yajl_gen g = yajl_gen_alloc(NULL);
-
-    if (!g)
-        return NULL;
-    if (!yajl_gen_config(g, yajl_gen_beautify, 1) ||
-        !yajl_gen_config(g, yajl_gen_indent_string, "  ") ||
-        !yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {
-        yajl_gen_free(g);
-        return NULL;
-    }
-    return g;
-}
-
-/* Copy what @g holds into @buf (@cap bytes, NUL-ended). */
-static int gen_finish(yajl_gen g, char *buf, size_t cap, size_t *len_r)
-{
-    const unsigned char *out;
-    size_t len;
-
-    if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
-        return LIBXLMIG_ERR_INTERNAL;
-    if (len + 1 > cap)
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    memcpy(buf, out, len);
-    buf[len] = '\0';
-    *len_r = len;
-    return 0;
+    return xlmig__gen_key_string(g, key, text);
 }
 
 int xlmig__host_record_encode(const struct xlmig__host_record *r, char *buf,
@@ -590,19 +543,19 @@ int xlmig__host_record_encode(const struct xlmig__host_record *r, char *buf,
     rc = host_record_ok(NULL, r);
     if (rc)
         return rc;
-    g = gen_new();
+    g = xlmig__gen_new();
     if (!g)
         return LIBXLMIG_ERR_NO_MEMORY;
     ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
-         gen_key_integer(g, "version", XLMIG__RECORD_VERSION) &&
-         gen_key_string(g, "kind", "host") &&
-         gen_key_string(g, "name", r->name) &&
-         gen_key_string(g, "vendor", libxlmig_cpu_vendor_string(r->vendor)) &&
+         xlmig__gen_key_integer(g, "version", XLMIG__RECORD_VERSION) &&
+         xlmig__gen_key_string(g, "kind", "host") &&
+         xlmig__gen_key_string(g, "name", r->name) &&
+         xlmig__gen_key_string(g, "vendor", libxlmig_cpu_vendor_string(r->vendor)) &&
          gen_key_featureset(g, "pv_max", &r->pv_max) &&
          gen_key_featureset(g, "hvm_max", &r->hvm_max) &&
-         gen_key_integer(g, "recorded", r->recorded) &&
+         xlmig__gen_key_integer(g, "recorded", r->recorded) &&
          yajl_gen_map_close(g) == yajl_gen_status_ok;
-    rc = ok ? gen_finish(g, buf, cap, len_r) : LIBXLMIG_ERR_INTERNAL;
+    rc = ok ? xlmig__gen_finish(g, buf, cap, len_r) : LIBXLMIG_ERR_INTERNAL;
     yajl_gen_free(g);
     return rc;
 }
@@ -619,22 +572,22 @@ int xlmig__vm_record_encode(const struct xlmig__vm_record *r, char *buf,
     rc = vm_record_ok(NULL, r);
     if (rc)
         return rc;
-    g = gen_new();
+    g = xlmig__gen_new();
     if (!g)
         return LIBXLMIG_ERR_NO_MEMORY;
     ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
-         gen_key_integer(g, "version", XLMIG__RECORD_VERSION) &&
-         gen_key_string(g, "kind", "vm") &&
-         gen_key_string(g, "name", r->name) &&
-         gen_key_string(g, "uuid", r->uuid) &&
-         gen_key_string(g, "type", guest_type_string(r->type)) &&
-         gen_key_string(g, "vendor",
+         xlmig__gen_key_integer(g, "version", XLMIG__RECORD_VERSION) &&
+         xlmig__gen_key_string(g, "kind", "vm") &&
+         xlmig__gen_key_string(g, "name", r->name) &&
+         xlmig__gen_key_string(g, "uuid", r->uuid) &&
+         xlmig__gen_key_string(g, "type", guest_type_string(r->type)) &&
+         xlmig__gen_key_string(g, "vendor",
                         libxlmig_cpu_vendor_string(r->cpu.vendor)) &&
          gen_key_featureset(g, "features", &r->cpu.features) &&
-         gen_key_string(g, "host", r->host) &&
-         gen_key_integer(g, "recorded", r->recorded) &&
+         xlmig__gen_key_string(g, "host", r->host) &&
+         xlmig__gen_key_integer(g, "recorded", r->recorded) &&
          yajl_gen_map_close(g) == yajl_gen_status_ok;
-    rc = ok ? gen_finish(g, buf, cap, len_r) : LIBXLMIG_ERR_INTERNAL;
+    rc = ok ? xlmig__gen_finish(g, buf, cap, len_r) : LIBXLMIG_ERR_INTERNAL;
     yajl_gen_free(g);
     return rc;
 }

@@ -494,3 +494,100 @@ bool xlmig__word_ok(const char *s, size_t max, bool strict, char *why,
     }
     return true;
 }
+
+/* ------------------------------------------------------------ writing */
+
+yajl_gen xlmig__gen_new(void)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+
+    if (!g)
+        return NULL;
+    if (!yajl_gen_config(g, yajl_gen_beautify, 1) ||
+        !yajl_gen_config(g, yajl_gen_indent_string, "  ") ||
+        !yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {
+        yajl_gen_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static bool gen_key(yajl_gen g, const char *key)
+{
+    return yajl_gen_string(g, (const unsigned char *)key, strlen(key)) ==
+           yajl_gen_status_ok;
+}
+
+bool xlmig__gen_key_string(yajl_gen g, const char *key, const char *value)
+{
+    return gen_key(g, key) &&
+           yajl_gen_string(g, (const unsigned char *)value,
+                           strlen(value)) == yajl_gen_status_ok;
+}
+
+bool xlmig__gen_key_integer(yajl_gen g, const char *key, long long value)
+{
+    return gen_key(g, key) && yajl_gen_integer(g, value) == yajl_gen_status_ok;
+}
+
+bool xlmig__gen_key_bool(yajl_gen g, const char *key, bool value)
+{
+    return gen_key(g, key) && yajl_gen_bool(g, value) == yajl_gen_status_ok;
+}
+
+int xlmig__gen_finish(yajl_gen g, char *buf, size_t cap, size_t *len_r)
+{
+    const unsigned char *out;
+    size_t len;
+
+    if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
+        return LIBXLMIG_ERR_INTERNAL;
+    if (len + 1 > cap)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    memcpy(buf, out, len);
+    buf[len] = '\0';
+    *len_r = len;
+    return 0;
+}
+
+/* ------------------------------------------------------------ reading */
+
+static yajl_val member(yajl_val obj, const char *key)
+{
+    const char *path[] = { key, NULL };
+
+    return YAJL_IS_OBJECT(obj) ? yajl_tree_get(obj, path, yajl_t_any) : NULL;
+}
+
+int xlmig__json_get_string(yajl_val obj, const char *key, char *buf,
+                           size_t cap)
+{
+    yajl_val v = member(obj, key);
+    const char *s;
+    size_t len;
+
+    if (!v)
+        return LIBXLMIG_ERR_NOT_FOUND;
+    s = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
+    if (!s)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    len = strlen(s);
+    if (!len || len >= cap)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    memcpy(buf, s, len + 1);
+    return 0;
+}
+
+int xlmig__json_get_integer(yajl_val obj, const char *key, long long min,
+                            long long max, long long *v_r)
+{
+    yajl_val v = member(obj, key);
+
+    if (!v)
+        return LIBXLMIG_ERR_NOT_FOUND;
+    if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < min ||
+        YAJL_GET_INTEGER(v) > max)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    *v_r = YAJL_GET_INTEGER(v);
+    return 0;
+}

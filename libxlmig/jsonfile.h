@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "internal.h"
@@ -130,5 +131,37 @@ int xlmig__file_read(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
 bool xlmig__name_byte_ok(char c);
 bool xlmig__word_ok(const char *s, size_t max, bool strict, char *why,
                     size_t len, size_t *at_r);
+
+/* ------------------------------------------------------------ writing */
+
+/*
+ * A generator for the documents we store: indented by two spaces,
+ * validating UTF-8.  NULL when out of memory; yajl_gen_free() it.
+ */
+yajl_gen xlmig__gen_new(void);
+
+/* Members "KEY": value of an object being generated; false on failure. */
+bool xlmig__gen_key_string(yajl_gen g, const char *key, const char *value);
+bool xlmig__gen_key_integer(yajl_gen g, const char *key, long long value);
+bool xlmig__gen_key_bool(yajl_gen g, const char *key, bool value);
+
+/*
+ * Copy what @g holds into @buf (@cap bytes, NUL-ended), *len_r its
+ * length.  LIBXLMIG_ERR_INVALID_ARGUMENT when it does not fit.
+ */
+int xlmig__gen_finish(yajl_gen g, char *buf, size_t cap, size_t *len_r);
+
+/* ------------------------------------------------------------ reading */
+
+/*
+ * Member @key of object @obj as a string of 1 to @cap - 1 bytes copied
+ * into @buf: 0; LIBXLMIG_ERR_NOT_FOUND when absent;
+ * LIBXLMIG_ERR_INVALID_ARGUMENT when not a string, empty or too long.
+ */
+int xlmig__json_get_string(yajl_val obj, const char *key, char *buf,
+                           size_t cap);
+/* Member @key as an integer in @min..@max (same codes). */
+int xlmig__json_get_integer(yajl_val obj, const char *key, long long min,
+                            long long max, long long *v_r);
 
 #endif

@@ -1,0 +1,285 @@
+/*
+ * Child processes: run a program and collect its output; daemons by pid
+ * and start time (proc.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "proc.h"
+
+static const char *env_or(const char *var, const char *dflt)
+{
+    const char *env = getenv(var);
+
+    return env && env[0] ? env : dflt;
+}
+
+const char *xlmig__qemu_img_bin(void)
+{
+    return env_or("XLMIG_QEMU_IMG", "qemu-img");
+}
+
+const char *xlmig__qemu_nbd_bin(void)
+{
+    return env_or("XLMIG_QEMU_NBD", "qemu-nbd");
+}
+
+const char *xlmig__qsd_bin(void)
+{
+    return env_or("XLMIG_QSD", "qemu-storage-daemon");
+}
+
+/* Append what @fd has to @buf (@cap bytes) at *len_r; past @cap drop. */
+static int drain(int fd, char *buf, size_t cap, size_t *len_r, bool *over_r)
+{
+    char tmp[4096];
+    ssize_t r = read(fd, tmp, sizeof(tmp));
+
+    if (r < 0)
+        return errno == EINTR || errno == EAGAIN ? 1 : -1;
+    if (r == 0)
+        return 0;
+    if (*len_r + (size_t)r > cap) {
+        *over_r = true;
+        r = (ssize_t)(cap - *len_r);
+    }
+    if (r > 0)
+        memcpy(buf + *len_r, tmp, (size_t)r);
+    *len_r += (size_t)r;
+    return 1;
+}
+
+int xlmig__proc_run(const char *bin, char *const argv[], char *out,
+                    size_t out_cap, size_t *out_len_r, char *err,
+                    size_t err_len)
+{
+    int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
+    char ebuf[XLMIG__PROC_ERR_MAX], dummy[1];
+    size_t olen = 0, elen = 0, i;
+    bool oover = false, eover = false, oopen = true, eopen = true;
+    pid_t pid = -1;
+    int status = 0, rc = LIBXLMIG_ERR_IO;
+
+    if (!out) {
+        out = dummy;
+        out_cap = 0;
+    }
+    err[0] = '\0';
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+        snprintf(err, err_len, "cannot make a pipe: %s", strerror(errno));
+        goto out;
+    }
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, err_len, "cannot fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+
+        if (nul >= 0)
+            dup2(nul, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        signal(SIGPIPE, SIG_DFL);
+        ((char **)argv)[0] = (char *)bin;
+        execvp(bin, argv);
+        dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    while (oopen || eopen) {
+        struct pollfd pf[2] = {
+            { .fd = oopen ? po[0] : -1, .events = POLLIN },
+            { .fd = eopen ? pe[0] : -1, .events = POLLIN },
+        };
+        int r = poll(pf, 2, -1);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        if (oopen && pf[0].revents)
+            oopen = drain(po[0], out, out_cap, &olen, &oover) > 0;
+        if (eopen && pf[1].revents)
+            eopen = drain(pe[0], ebuf, sizeof(ebuf) - 1, &elen, &eover) > 0;
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    pid = -1;
+    ebuf[elen] = '\0';
+    /* One line of text: newlines and control bytes become spaces. */
+    for (i = 0; i < elen; i++) {
+        if ((unsigned char)ebuf[i] < 0x20 || (unsigned char)ebuf[i] == 0x7f)
+            ebuf[i] = ' ';
+    }
+    while (elen && ebuf[elen - 1] == ' ')
+        ebuf[--elen] = '\0';
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        if (oover) {
+            snprintf(err, err_len, "%s printed more than %zu bytes", bin,
+                     out_cap);
+            goto out;
+        }
+        if (out_len_r)
+            *out_len_r = olen;
+        rc = 0;
+    } else if (WIFEXITED(status)) {
+        snprintf(err, err_len, "%s exited with status %d: %s%s", bin,
+                 WEXITSTATUS(status), elen ? ebuf : "(no message)",
+                 eover ? "..." : "");
+    } else {
+        snprintf(err, err_len, "%s was killed by signal %d", bin,
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+ out:
+    for (i = 0; i < 2; i++) {
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    return rc;
+}
+
+uint64_t xlmig__proc_start_time(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long start = 0;
+    char state = 0;
+    ssize_t n;
+    int fd, field;
+
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* "PID (COMM) S ...": COMM may hold spaces and ')'; the last ')'
+     * ends it.  Then field 3 is the state, field 22 the start time. */
+    p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return 0;
+    p += 2;
+    state = *p;
+    if (state == 'Z' || state == 'X')
+        return 0;
+    for (field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    if (!p || sscanf(p, "%llu", &start) != 1)
+        return 0;
+    return start ? (uint64_t)start : 1;
+}
+
+bool xlmig__proc_alive(pid_t pid, uint64_t start)
+{
+    uint64_t now = xlmig__proc_start_time(pid);
+
+    return now && now == start;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+/* Reap @pid if it is our child (a daemon we forked ourselves). */
+static void reap(pid_t pid)
+{
+    int status;
+
+    (void)waitpid(pid, &status, WNOHANG);
+}
+
+int xlmig__proc_stop(pid_t pid, uint64_t start, unsigned int grace_ms)
+{
+    unsigned int waited = 0;
+
+    if (!xlmig__proc_alive(pid, start))
+        return 0;
+    (void)kill(pid, SIGTERM);
+    while (waited < grace_ms) {
+        reap(pid);
+        if (!xlmig__proc_alive(pid, start))
+            return 0;
+        sleep_ms(20);
+        waited += 20;
+    }
+    (void)kill(pid, SIGKILL);
+    for (waited = 0; waited < 1000; waited += 20) {
+        reap(pid);
+        if (!xlmig__proc_alive(pid, start))
+            return 0;
+        sleep_ms(20);
+    }
+    return LIBXLMIG_ERR_TIMEOUT;
+}
+
+int xlmig__pidfile_read(const char *path, pid_t *pid_r)
+{
+    char buf[33];
+    char *end;
+    long v;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return LIBXLMIG_ERR_IO;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return LIBXLMIG_ERR_IO;
+    buf[n] = '\0';
+    errno = 0;
+    v = strtol(buf, &end, 10);
+    while (*end == '\n' || *end == ' ')
+        end++;
+    if (errno || end == buf || *end || v <= 1 || v > 0x3fffffff)
+        return LIBXLMIG_ERR_PROTOCOL;
+    *pid_r = (pid_t)v;
+    return 0;
+}
+
+bool xlmig__qemu_opt_append(char *buf, size_t cap, size_t *len_r,
+                            const char *value)
+{
+    size_t len = *len_r;
+
+    for (; *value; value++) {
+        size_t need = *value == ',' ? 2 : 1;
+
+        if (len + need >= cap)
+            return false;
+        buf[len++] = *value;
+        if (*value == ',')
+            buf[len++] = ',';
+    }
+    buf[len] = '\0';
+    *len_r = len;
+    return true;
+}

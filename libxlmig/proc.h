@@ -1,0 +1,65 @@
+/*
+ * Child processes (internal): qemu-img, qemu-nbd and qemu-storage-daemon
+ * run with fork/exec, their arguments as an argv array, never a shell.
+ *
+ * A daemon we start is remembered by its pid and its start time (field
+ * 22 of /proc/PID/stat), so that a record read after a crash never makes
+ * us signal a process that merely reuses the number.
+ */
+#ifndef XLMIG_PROC_H
+#define XLMIG_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define XLMIG__PROC_ERR_MAX 600     /* bytes of a child's complaint kept */
+
+/*
+ * Run @bin (looked up in PATH) with @argv (argv[0] is replaced by @bin;
+ * NULL-terminated), stdin /dev/null.  Its stdout (at most @out_cap
+ * bytes, more is an error; @out may be NULL with @out_cap 0: dropped)
+ * into @out, *out_len_r (may be NULL); its stderr's first bytes, made
+ * one line, into @err.  0 when it exited 0; else LIBXLMIG_ERR_IO with
+ * @err saying why (not logged: the caller names the VDI).
+ */
+int xlmig__proc_run(const char *bin, char *const argv[], char *out,
+                    size_t out_cap, size_t *out_len_r, char *err,
+                    size_t err_len);
+
+/* The program for qemu-img, qemu-nbd, qemu-storage-daemon: $XLMIG_QEMU_IMG,
+ * $XLMIG_QEMU_NBD, $XLMIG_QSD when set, else the name. */
+const char *xlmig__qemu_img_bin(void);
+const char *xlmig__qemu_nbd_bin(void);
+const char *xlmig__qsd_bin(void);
+
+/* The start time of process @pid (clock ticks since boot), 0 when there
+ * is no such process (or it is a zombie). */
+uint64_t xlmig__proc_start_time(pid_t pid);
+
+/* Is @pid alive and the same process (start time @start)? */
+bool xlmig__proc_alive(pid_t pid, uint64_t start);
+
+/*
+ * Stop process @pid started at @start: SIGTERM, up to @grace_ms for it
+ * to go, then SIGKILL and up to a second more.  0 when it is gone (or
+ * was never there); LIBXLMIG_ERR_TIMEOUT when it would not die.
+ */
+int xlmig__proc_stop(pid_t pid, uint64_t start, unsigned int grace_ms);
+
+/*
+ * Read a pid file written by a daemon (one decimal number, at most 32
+ * bytes).  0 and *pid_r; LIBXLMIG_ERR_IO (errno kept) or
+ * LIBXLMIG_ERR_PROTOCOL for text that is not a pid.
+ */
+int xlmig__pidfile_read(const char *path, pid_t *pid_r);
+
+/*
+ * Append @value to @buf (@cap bytes, NUL-ended, at *len_r) for QEMU's
+ * option syntax: every ',' doubled.  false when it does not fit.
+ */
+bool xlmig__qemu_opt_append(char *buf, size_t cap, size_t *len_r,
+                            const char *value);
+
+#endif /* XLMIG_PROC_H */

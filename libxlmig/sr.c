@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -65,6 +66,53 @@ const char *xlmig__vdi_on_boot_name(enum xlmig__vdi_on_boot b)
     case XLMIG__VDI_RESET:
         return "reset";
     }
+    return NULL;
+}
+
+bool xlmig__vbd_device_ok(const char *dev)
+{
+    static const char *const prefixes[] = { "xvd", "hd", "sd" };
+    const char *p = NULL;
+    size_t i, n;
+
+    if (!dev)
+        return false;
+    n = strnlen(dev, XLMIG__VBD_DEVICE_MAX + 1);
+    if (n > XLMIG__VBD_DEVICE_MAX)
+        return false;
+    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t pl = strlen(prefixes[i]);
+
+        if (!strncmp(dev, prefixes[i], pl)) {
+            p = dev + pl;
+            break;
+        }
+    }
+    if (!p || *p < 'a' || *p > 'z')
+        return false;
+    while (*p >= 'a' && *p <= 'z')
+        p++;
+    if (*p == '0')
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p == '\0';
+}
+
+const char *xlmig__vdi_other_vm(const struct xlmig__vdi *vdi, const char *vm,
+                                const struct xlmig__vbd **vbd_r)
+{
+    unsigned int i;
+
+    for (i = 0; vdi && i < vdi->nr_vbds && i < XLMIG__VDI_VBDS_MAX; i++) {
+        if (vm && !strcmp(vdi->vbds[i].vm, vm))
+            continue;
+        if (vbd_r)
+            *vbd_r = &vdi->vbds[i];
+        return vdi->vbds[i].vm;
+    }
+    if (vbd_r)
+        *vbd_r = NULL;
     return NULL;
 }
 
@@ -275,14 +323,15 @@ static const struct xlmig__json_kind info_kind = {
 #define meta_error(ctx, label, ...) \
     xlmig__json_error(ctx, &sr_kind, label, __VA_ARGS__)
 
-/* Member @key of @obj, present exactly once, in *v_r. */
-static int member(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
-                  const char *label, yajl_val obj, const char *key,
-                  yajl_val *v_r)
+/* Member @key of @obj, at most once, in *v_r (NULL when absent). */
+static int member_opt(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
+                      const char *label, yajl_val obj, const char *key,
+                      yajl_val *v_r)
 {
     yajl_val found = NULL;
     size_t i;
 
+    *v_r = NULL;
     for (i = 0; i < obj->u.object.len; i++) {
         if (strcmp(obj->u.object.keys[i], key))
             continue;
@@ -291,6 +340,21 @@ static int member(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
                                      "appears more than once", key);
         found = obj->u.object.values[i];
     }
+    *v_r = found;
+    return 0;
+}
+
+/* Member @key of @obj, present exactly once, in *v_r. */
+static int member(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
+                  const char *label, yajl_val obj, const char *key,
+                  yajl_val *v_r)
+{
+    yajl_val found = NULL;
+    int rc = member_opt(ctx, kind, label, obj, key, &found);
+
+    *v_r = NULL;
+    if (rc)
+        return rc;
     if (!found)
         return xlmig__json_error(ctx, kind, label, "member \"%s\" is "
                                  "missing", key);
@@ -490,6 +554,65 @@ int xlmig__sr_decode(libxlmig_ctx *ctx, const char *label,
     return rc;
 }
 
+/*
+ * The optional member "vbds": an array of at most XLMIG__VDI_VBDS_MAX
+ * objects {"vm": NAME, "device": DEV}, one per VM.  Absent: none (files
+ * written before VBDs existed).
+ */
+static int member_vbds(libxlmig_ctx *ctx, const char *label, yajl_val root,
+                       struct xlmig__vdi *vdi)
+{
+    char sub[PATH_MAX_ + 32], why[96], quoted[XLMIG__QUOTE_MAX + 8];
+    yajl_val arr = NULL;
+    size_t i, j, at;
+    int rc;
+
+    rc = member_opt(ctx, &sr_kind, label, root, "vbds", &arr);
+    if (rc || !arr)
+        return rc;
+    if (!YAJL_IS_ARRAY(arr))
+        return meta_error(ctx, label, "member \"vbds\" is %s, not an array",
+                          xlmig__json_type_name(arr));
+    if (arr->u.array.len > XLMIG__VDI_VBDS_MAX)
+        return meta_error(ctx, label, "member \"vbds\" has %zu entries, "
+                          "more than the %d a VDI may have",
+                          arr->u.array.len, XLMIG__VDI_VBDS_MAX);
+    for (i = 0; i < arr->u.array.len; i++) {
+        yajl_val e = arr->u.array.values[i];
+        struct xlmig__vbd *b = &vdi->vbds[i];
+        const char *vm, *dev;
+
+        snprintf(sub, sizeof(sub), "%s vbds[%zu]", label ? label : "", i);
+        if (!YAJL_IS_OBJECT(e))
+            return meta_error(ctx, sub, "it is %s, not an object",
+                              xlmig__json_type_name(e));
+        rc = member_string(ctx, sub, e, "vm", &vm);
+        if (!rc)
+            rc = member_string(ctx, sub, e, "device", &dev);
+        if (rc)
+            return rc;
+        if (!name_ok(vm, why, sizeof(why), &at)) {
+            xlmig__quote(vm, at, quoted, sizeof(quoted));
+            return meta_error(ctx, sub, "member \"vm\": \"%s\" is not a "
+                              "valid VM name: %s", quoted, why);
+        }
+        if (!xlmig__vbd_device_ok(dev)) {
+            xlmig__quote(dev, 0, quoted, sizeof(quoted));
+            return meta_error(ctx, sub, "member \"device\": \"%s\" is not "
+                              "a device name (xvda, hdb, sdc1)", quoted);
+        }
+        for (j = 0; j < i; j++) {
+            if (!strcmp(vdi->vbds[j].vm, vm))
+                return meta_error(ctx, sub, "VM %s has a VBD on this VDI "
+                                  "already (vbds[%zu])", vm, j);
+        }
+        xlmig__strlcpy(b->vm, vm, sizeof(b->vm));
+        xlmig__strlcpy(b->device, dev, sizeof(b->device));
+    }
+    vdi->nr_vbds = (unsigned int)i;
+    return 0;
+}
+
 int xlmig__vdi_decode(libxlmig_ctx *ctx, const char *label,
                       const uint8_t *json, size_t len, struct xlmig__vdi *v)
 {
@@ -549,6 +672,8 @@ int xlmig__vdi_decode(libxlmig_ctx *ctx, const char *label,
         rc = member_bool(ctx, label, root, "encrypted", &vdi.encrypted);
     if (!rc)
         rc = member_bool(ctx, label, root, "sharable", &vdi.sharable);
+    if (!rc)
+        rc = member_vbds(ctx, label, root, &vdi);
     if (rc) goto out;
     *v = vdi;
  out:
@@ -651,12 +776,27 @@ static bool vdi_ok(const struct xlmig__vdi *v)
 {
     char why[96];
     size_t at;
+    unsigned int i, j;
 
-    return xlmig__uuid_ok(v->uuid) && xlmig__uuid_ok(v->sr_uuid) &&
-           name_ok(v->name, why, sizeof(why), &at) &&
-           xlmig__vdi_format_name(v->format) &&
-           xlmig__vdi_on_boot_name(v->on_boot) && v->virtual_size >= 1 &&
-           v->virtual_size <= XLMIG__VDI_SIZE_MAX;
+    if (!(xlmig__uuid_ok(v->uuid) && xlmig__uuid_ok(v->sr_uuid) &&
+          name_ok(v->name, why, sizeof(why), &at) &&
+          xlmig__vdi_format_name(v->format) &&
+          xlmig__vdi_on_boot_name(v->on_boot) && v->virtual_size >= 1 &&
+          v->virtual_size <= XLMIG__VDI_SIZE_MAX &&
+          v->nr_vbds <= XLMIG__VDI_VBDS_MAX))
+        return false;
+    for (i = 0; i < v->nr_vbds; i++) {
+        if (!memchr(v->vbds[i].vm, '\0', sizeof(v->vbds[i].vm)) ||
+            !name_ok(v->vbds[i].vm, why, sizeof(why), &at) ||
+            !memchr(v->vbds[i].device, '\0', sizeof(v->vbds[i].device)) ||
+            !xlmig__vbd_device_ok(v->vbds[i].device))
+            return false;
+        for (j = 0; j < i; j++) {
+            if (!strcmp(v->vbds[j].vm, v->vbds[i].vm))
+                return false;
+        }
+    }
+    return true;
 }
 
 int xlmig__sr_encode(const struct xlmig__sr *r, char *buf, size_t cap,
@@ -695,6 +835,7 @@ int xlmig__vdi_encode(const struct xlmig__vdi *v, char *buf, size_t cap,
                       size_t *len_r)
 {
     yajl_gen g;
+    unsigned int i;
     bool ok;
     int rc;
 
@@ -713,8 +854,20 @@ int xlmig__vdi_encode(const struct xlmig__vdi *v, char *buf, size_t cap,
          gen_key_str(g, "on_boot", xlmig__vdi_on_boot_name(v->on_boot)) &&
          gen_key_bool(g, "cbt_enabled", v->cbt_enabled) &&
          gen_key_bool(g, "encrypted", v->encrypted) &&
-         gen_key_bool(g, "sharable", v->sharable) &&
-         yajl_gen_map_close(g) == yajl_gen_status_ok;
+         gen_key_bool(g, "sharable", v->sharable);
+    /* Written only when there are VBDs: a VDI without any has the
+     * same file as before VBDs existed. */
+    if (ok && v->nr_vbds) {
+        ok = gen_str(g, "vbds") &&
+             yajl_gen_array_open(g) == yajl_gen_status_ok;
+        for (i = 0; ok && i < v->nr_vbds; i++)
+            ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
+                 gen_key_str(g, "vm", v->vbds[i].vm) &&
+                 gen_key_str(g, "device", v->vbds[i].device) &&
+                 yajl_gen_map_close(g) == yajl_gen_status_ok;
+        ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok;
+    }
+    ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
     rc = gen_finish(g, ok, buf, cap, len_r);
     yajl_gen_free(g);
     return rc;
@@ -1197,7 +1350,7 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
     struct xlmig__vdi *vdis = NULL;
     struct dirent *de;
     DIR *d = NULL;
-    size_t nr = 0;
+    size_t nr = 0, cap = 0;
     int rc = 0;
 
     *vdis_r = NULL;
@@ -1227,14 +1380,22 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
                               XLMIG__VDIS_MAX, sr->path);
             goto out;
         }
-        if (!vdis) {
-            vdis = calloc(XLMIG__VDIS_MAX, sizeof(*vdis));
-            if (!vdis) {
+        if (nr == cap) {
+            /* Doubling, from 16 up to XLMIG__VDIS_MAX entries. */
+            size_t ncap = cap ? cap * 2 : 16;
+            struct xlmig__vdi *n;
+
+            if (ncap > XLMIG__VDIS_MAX)
+                ncap = XLMIG__VDIS_MAX;
+            n = realloc(vdis, ncap * sizeof(*vdis));
+            if (!n) {
                 rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
                                   "no memory to list the VDIs of SR %s",
                                   sr->name);
                 goto out;
             }
+            vdis = n;
+            cap = ncap;
         }
         snprintf(path, sizeof(path), "%s/%.48s", sr->path, de->d_name);
         rc = vdi_load_file(ctx, path, &vdis[nr]);
@@ -1403,40 +1564,298 @@ int xlmig__vdi_create(libxlmig_ctx *ctx, const char *state_dir,
     return rc;
 }
 
+/*
+ * The lock of VDI metadata changes: an exclusive flock() of the
+ * directory STATE/srs, released by vdi_unlock() (closing it).  Without
+ * that directory there is no SR, nothing to change: *fd_r is -1.
+ */
+static int vdi_lock(libxlmig_ctx *ctx, const char *state_dir, int *fd_r)
+{
+    char dir[PATH_MAX_];
+    int fd, rc;
+
+    *fd_r = -1;
+    rc = sr_paths(ctx, state_dir, "", dir, NULL);
+    if (rc)
+        return rc;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                            "cannot open the SR directory %s to lock it",
+                            dir);
+    }
+    while (flock(fd, LOCK_EX)) {
+        int e = errno;
+
+        if (e == EINTR)
+            continue;
+        close(fd);
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, e,
+                            "cannot lock the SR directory %s", dir);
+    }
+    *fd_r = fd;
+    return 0;
+}
+
+static void vdi_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);              /* releases the flock() */
+}
+
+/* Rewrite the metadata of @vdi in @sr crash-safely. */
+static int vdi_write(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                     const struct xlmig__vdi *vdi)
+{
+    char meta[PATH_MAX_], text[XLMIG__SR_FILE_MAX + 1];
+    size_t len;
+    int rc;
+
+    if (xlmig__vdi_path(sr, vdi->uuid, "json", meta, sizeof(meta)))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "SR %s: its path is too long", sr->name);
+    rc = xlmig__vdi_encode(vdi, text, sizeof(text), &len);
+    if (rc)
+        return xlmig__error(ctx, rc, -1, "cannot encode VDI %s (%s)",
+                            vdi->name, vdi->uuid);
+    return xlmig__file_write(ctx, sr->path, meta, text, len);
+}
+
 int xlmig__vdi_destroy(libxlmig_ctx *ctx, const char *state_dir,
                        const char *uuid)
 {
     char img[PATH_MAX_], meta[PATH_MAX_], lock[PATH_MAX_];
+    const struct xlmig__vbd *vbd;
     struct xlmig__sr sr;
     struct xlmig__vdi vdi;
     struct stat st;
-    int rc;
+    int lock_fd = -1, rc;
 
+    rc = vdi_lock(ctx, state_dir, &lock_fd);
+    if (rc) goto out;
     rc = xlmig__vdi_find(ctx, state_dir, uuid, &sr, &vdi);
-    if (rc)
-        return rc;
+    if (rc) goto out;
     if (xlmig__vdi_path(&sr, uuid, xlmig__vdi_format_name(vdi.format), img,
                         sizeof(img)) ||
         xlmig__vdi_path(&sr, uuid, "json", meta, sizeof(meta)) ||
-        xlmig__vdi_path(&sr, uuid, "lock", lock, sizeof(lock)))
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "SR %s: its path is too long", sr.name);
-    if (!lstat(lock, &st))
-        return xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
-                            "VDI %s (%s) in SR %s is in use: %s exists; "
-                            "stop what uses it (a VM, a migration) first",
-                            vdi.name, uuid, sr.name, lock);
+        xlmig__vdi_path(&sr, uuid, "lock", lock, sizeof(lock))) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "SR %s: its path is too long", sr.name);
+        goto out;
+    }
+    if (!lstat(lock, &st)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
+                          "VDI %s (%s) in SR %s is in use: %s exists; "
+                          "stop what uses it (a VM, a migration) first",
+                          vdi.name, uuid, sr.name, lock);
+        goto out;
+    }
+    if (xlmig__vdi_other_vm(&vdi, NULL, &vbd)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
+                          "VDI %s (%s) in SR %s is in use: VM %s has it as "
+                          "%s%s; detach it first (xlmig-xe vbd-destroy "
+                          "vm=%s vdi-uuid=%s)", vdi.name, uuid, sr.name,
+                          vbd->vm, vbd->device,
+                          vdi.nr_vbds > 1 ? ", and other VMs too" : "",
+                          vbd->vm, uuid);
+        goto out;
+    }
     /* The image first: a crash leaves the metadata, and destroy again
      * finishes the job. */
-    if (unlink(img) && errno != ENOENT)
-        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
-                            "VDI %s (%s): cannot remove its image %s",
-                            vdi.name, uuid, img);
-    if (unlink(meta) && errno != ENOENT)
-        return xlmig__error(ctx, xlmig__file_rc(errno), errno,
-                            "VDI %s (%s): cannot remove its metadata %s",
-                            vdi.name, uuid, meta);
-    return xlmig__dir_sync(ctx, sr.path);
+    if (unlink(img) && errno != ENOENT) {
+        rc = xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                          "VDI %s (%s): cannot remove its image %s",
+                          vdi.name, uuid, img);
+        goto out;
+    }
+    if (unlink(meta) && errno != ENOENT) {
+        rc = xlmig__error(ctx, xlmig__file_rc(errno), errno,
+                          "VDI %s (%s): cannot remove its metadata %s",
+                          vdi.name, uuid, meta);
+        goto out;
+    }
+    rc = xlmig__dir_sync(ctx, sr.path);
+ out:
+    vdi_unlock(lock_fd);
+    return rc;
+}
+
+/* ------------------------------------------------------------ VBDs */
+
+int xlmig__vbd_create(libxlmig_ctx *ctx, const char *state_dir,
+                      const char *vdi_uuid, const char *vm,
+                      const char *device, struct xlmig__vdi *vdi_r)
+{
+    char quoted[XLMIG__QUOTE_MAX + 8];
+    const struct xlmig__vbd *other;
+    struct xlmig__sr sr, *srs = NULL;
+    struct xlmig__vdi vdi, *vdis = NULL;
+    size_t nr_srs = 0, nr_vdis = 0, i, j;
+    unsigned int k;
+    int lock_fd = -1, rc;
+
+    rc = name_check(ctx, "VM name", vm);
+    if (rc) goto out;
+    if (!xlmig__vbd_device_ok(device)) {
+        xlmig__quote(device, 0, quoted, sizeof(quoted));
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "VBD of VM %s: device \"%s\" is not a device "
+                          "name; write xvd, hd or sd, then letters, then "
+                          "optionally a partition number (xvda, hdb, "
+                          "sdc1), at most %d bytes", vm, quoted,
+                          XLMIG__VBD_DEVICE_MAX);
+        goto out;
+    }
+    rc = vdi_lock(ctx, state_dir, &lock_fd);
+    if (rc) goto out;
+    rc = xlmig__vdi_find(ctx, state_dir, vdi_uuid, &sr, &vdi);
+    if (rc) goto out;
+    for (k = 0; k < vdi.nr_vbds; k++) {
+        if (!strcmp(vdi.vbds[k].vm, vm)) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                              "VM %s has VDI %s (%s) already, as %s; a VM "
+                              "uses a VDI once", vm, vdi.name, vdi.uuid,
+                              vdi.vbds[k].device);
+            goto out;
+        }
+    }
+    if (!vdi.sharable && xlmig__vdi_other_vm(&vdi, vm, &other)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
+                          "VDI %s (%s) in SR %s is used by VM %s (as %s) "
+                          "and is not sharable; detach it there first "
+                          "(xlmig-xe vbd-destroy vm=%s vdi-uuid=%s)",
+                          vdi.name, vdi.uuid, sr.name, other->vm,
+                          other->device, other->vm, vdi.uuid);
+        goto out;
+    }
+    if (vdi.nr_vbds >= XLMIG__VDI_VBDS_MAX) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
+                          "VDI %s (%s) has %d VBDs, the most a VDI may "
+                          "have; detach it from a VM first", vdi.name,
+                          vdi.uuid, XLMIG__VDI_VBDS_MAX);
+        goto out;
+    }
+    /* The device is @vm's once, over the VDIs of every SR. */
+    rc = xlmig__sr_list(ctx, state_dir, &srs, &nr_srs);
+    for (i = 0; !rc && i < nr_srs; i++) {
+        rc = xlmig__vdi_list(ctx, &srs[i], &vdis, &nr_vdis);
+        for (j = 0; !rc && j < nr_vdis; j++) {
+            for (k = 0; k < vdis[j].nr_vbds; k++) {
+                if (strcmp(vdis[j].vbds[k].vm, vm) ||
+                    strcmp(vdis[j].vbds[k].device, device))
+                    continue;
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                  "VM %s has device %s already: VDI %s "
+                                  "(%s) in SR %s; choose another device "
+                                  "(xlmig-xe vbd-list vm=%s shows them)",
+                                  vm, device, vdis[j].name, vdis[j].uuid,
+                                  srs[i].name, vm);
+                break;
+            }
+        }
+        free(vdis);
+        vdis = NULL;
+    }
+    if (rc) goto out;
+    xlmig__strlcpy(vdi.vbds[vdi.nr_vbds].vm, vm,
+                   sizeof(vdi.vbds[vdi.nr_vbds].vm));
+    xlmig__strlcpy(vdi.vbds[vdi.nr_vbds].device, device,
+                   sizeof(vdi.vbds[vdi.nr_vbds].device));
+    vdi.nr_vbds++;
+    rc = vdi_write(ctx, &sr, &vdi);
+    if (!rc && vdi_r)
+        *vdi_r = vdi;
+ out:
+    free(vdis);
+    free(srs);
+    vdi_unlock(lock_fd);
+    return rc;
+}
+
+int xlmig__vbd_destroy(libxlmig_ctx *ctx, const char *state_dir,
+                       const char *vdi_uuid, const char *vm,
+                       struct xlmig__vdi *vdi_r)
+{
+    struct xlmig__sr sr;
+    struct xlmig__vdi vdi;
+    unsigned int k;
+    int lock_fd = -1, rc;
+
+    rc = name_check(ctx, "VM name", vm);
+    if (rc) goto out;
+    rc = vdi_lock(ctx, state_dir, &lock_fd);
+    if (rc) goto out;
+    rc = xlmig__vdi_find(ctx, state_dir, vdi_uuid, &sr, &vdi);
+    if (rc) goto out;
+    for (k = 0; k < vdi.nr_vbds && strcmp(vdi.vbds[k].vm, vm); k++)
+        ;
+    if (k == vdi.nr_vbds) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                          "VM %s has no VBD on VDI %s (%s); `xlmig-xe "
+                          "vbd-list vdi-uuid=%s` shows its VBDs", vm,
+                          vdi.name, vdi.uuid, vdi.uuid);
+        goto out;
+    }
+    memmove(&vdi.vbds[k], &vdi.vbds[k + 1],
+            (vdi.nr_vbds - k - 1) * sizeof(vdi.vbds[0]));
+    vdi.nr_vbds--;
+    memset(&vdi.vbds[vdi.nr_vbds], 0, sizeof(vdi.vbds[0]));
+    rc = vdi_write(ctx, &sr, &vdi);
+    if (!rc && vdi_r)
+        *vdi_r = vdi;
+ out:
+    vdi_unlock(lock_fd);
+    return rc;
+}
+
+int xlmig__vdi_param_set(libxlmig_ctx *ctx, const char *state_dir,
+                         const char *uuid,
+                         const struct xlmig__vdi_flags *flags,
+                         struct xlmig__vdi *vdi_r)
+{
+    struct xlmig__sr sr;
+    struct xlmig__vdi vdi;
+    int lock_fd = -1, rc;
+
+    if (!flags ||
+        (flags->on_boot != -1 && flags->on_boot != XLMIG__VDI_PERSIST &&
+         flags->on_boot != XLMIG__VDI_RESET) ||
+        flags->cbt_enabled < -1 || flags->cbt_enabled > 1 ||
+        flags->encrypted < -1 || flags->encrypted > 1 ||
+        flags->sharable < -1 || flags->sharable > 1)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "VDI %s: no valid flags to set", uuid ? uuid
+                                                                  : "?");
+    rc = vdi_lock(ctx, state_dir, &lock_fd);
+    if (rc) goto out;
+    rc = xlmig__vdi_find(ctx, state_dir, uuid, &sr, &vdi);
+    if (rc) goto out;
+    if (flags->sharable == 0 && vdi.nr_vbds > 1) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
+                          "VDI %s (%s) in SR %s is used by %u VMs (%s, "
+                          "%s%s); it stays sharable while more than one "
+                          "VM uses it: detach it from all but one first "
+                          "(xlmig-xe vbd-destroy)", vdi.name, vdi.uuid,
+                          sr.name, vdi.nr_vbds, vdi.vbds[0].vm,
+                          vdi.vbds[1].vm, vdi.nr_vbds > 2 ? ", ..." : "");
+        goto out;
+    }
+    if (flags->on_boot != -1)
+        vdi.on_boot = (enum xlmig__vdi_on_boot)flags->on_boot;
+    if (flags->cbt_enabled != -1)
+        vdi.cbt_enabled = flags->cbt_enabled;
+    if (flags->encrypted != -1)
+        vdi.encrypted = flags->encrypted;
+    if (flags->sharable != -1)
+        vdi.sharable = flags->sharable;
+    rc = vdi_write(ctx, &sr, &vdi);
+    if (!rc && vdi_r)
+        *vdi_r = vdi;
+ out:
+    vdi_unlock(lock_fd);
+    return rc;
 }
 
 int xlmig__vdi_sizes(libxlmig_ctx *ctx, const struct xlmig__sr *sr,

@@ -9,7 +9,9 @@
  *   STATE/srs/UUID.json   {"version":1,"uuid","name","type":"file",
  *                          "path","capabilities":[...]}
  *   DIR/UUID.json         a VDI's metadata: name, format, virtual size,
- *                          on-boot mode, cbt/encrypted/sharable flags
+ *                          on-boot mode, cbt/encrypted/sharable flags,
+ *                          and its VBDs (which VMs use it, as which
+ *                          device)
  *
  * Images are made and measured by qemu-img (run with fork/exec, its
  * arguments as an argv array, never a shell; always with -f so that a
@@ -35,6 +37,8 @@
 #define XLMIG__VDI_SIZE_MAX (64ull << 40)   /* 64 TiB */
 #define XLMIG__SRS_MAX 1024                 /* SRs in one state dir */
 #define XLMIG__VDIS_MAX 4096                /* VDIs in one SR */
+#define XLMIG__VDI_VBDS_MAX 16              /* VBDs of one VDI */
+#define XLMIG__VBD_DEVICE_MAX 15            /* bytes of a device, no NUL */
 
 /* Capabilities, as bits (names: xlmig__sr_cap_name()). */
 #define XLMIG__SR_CAP_VDI_SNAPSHOT 0x1u
@@ -53,6 +57,15 @@ struct xlmig__sr {
 enum xlmig__vdi_format { XLMIG__VDI_QCOW2, XLMIG__VDI_RAW };
 enum xlmig__vdi_on_boot { XLMIG__VDI_PERSIST, XLMIG__VDI_RESET };
 
+/*
+ * A VBD: VM @vm uses the VDI as device @device.  VM names follow
+ * xlmig__record_name_check(); devices xlmig__vbd_device_ok().
+ */
+struct xlmig__vbd {
+    char vm[XLMIG__SR_NAME_MAX + 1];
+    char device[XLMIG__VBD_DEVICE_MAX + 1];
+};
+
 struct xlmig__vdi {
     char uuid[XLMIG__UUID_LEN + 1];
     char name[XLMIG__SR_NAME_MAX + 1];
@@ -63,6 +76,10 @@ struct xlmig__vdi {
     bool cbt_enabled;
     bool encrypted;
     bool sharable;
+    /* VBDs in the order they were made; one per VM; entries from
+     * nr_vbds on are all zero. */
+    unsigned int nr_vbds;
+    struct xlmig__vbd vbds[XLMIG__VDI_VBDS_MAX];
 };
 
 /* Space of an SR's file system (statvfs), in bytes. */
@@ -77,6 +94,21 @@ const char *xlmig__sr_cap_name(unsigned int cap);
 /* "qcow2"/"raw", "persist"/"reset"; NULL when out of range. */
 const char *xlmig__vdi_format_name(enum xlmig__vdi_format f);
 const char *xlmig__vdi_on_boot_name(enum xlmig__vdi_on_boot b);
+
+/*
+ * Is @dev a VBD device name: "xvd", "hd" or "sd", then one or more of
+ * a-z, then optionally a decimal number without a leading zero (a
+ * partition); XLMIG__VBD_DEVICE_MAX bytes at most.  "xvda", "hdc",
+ * "sdb2", "xvdaa".
+ */
+bool xlmig__vbd_device_ok(const char *dev);
+
+/*
+ * The first VM other than @vm (NULL: any VM) that @vdi's VBDs name,
+ * with its VBD in *vbd_r (may be NULL); NULL when there is none.
+ */
+const char *xlmig__vdi_other_vm(const struct xlmig__vdi *vdi, const char *vm,
+                                const struct xlmig__vbd **vbd_r);
 
 /* A new random (version 4) UUID, lowercase, from /dev/urandom. */
 int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1]);
@@ -166,7 +198,8 @@ int xlmig__vdi_create(libxlmig_ctx *ctx, const char *state_dir,
 
 /*
  * Destroy VDI @uuid (found in any registered SR): its image, then its
- * metadata.  LIBXLMIG_ERR_VDI_IN_USE while DIR/UUID.lock exists.
+ * metadata.  LIBXLMIG_ERR_VDI_IN_USE while DIR/UUID.lock exists or a
+ * VM has a VBD on it (naming the VM; xlmig__vbd_destroy() it first).
  */
 int xlmig__vdi_destroy(libxlmig_ctx *ctx, const char *state_dir,
                        const char *uuid);
@@ -182,6 +215,55 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
 int xlmig__vdi_find(libxlmig_ctx *ctx, const char *state_dir,
                     const char *uuid, struct xlmig__sr *sr_r,
                     struct xlmig__vdi *vdi_r);
+
+/*
+ * VBDs.  Both rewrite DIR/UUID.json of VDI @vdi_uuid crash-safely
+ * (xlmig__file_write()), holding an exclusive flock() of STATE/srs while
+ * they read, check and write, so that VBD changes, vdi-param-set and
+ * vdi-destroy of one state directory happen one at a time.
+ *
+ * xlmig__vbd_create: VM @vm uses the VDI as @device.  Refused:
+ *   - a bad VM name or device: LIBXLMIG_ERR_INVALID_ARGUMENT;
+ *   - a VDI that is not sharable and has a VBD of another VM:
+ *     LIBXLMIG_ERR_VDI_IN_USE naming that VM;
+ *   - a VDI @vm has already, or a device @vm has on any VDI of any SR:
+ *     LIBXLMIG_ERR_INVALID_ARGUMENT naming the VDI;
+ *   - XLMIG__VDI_VBDS_MAX VBDs on the VDI: LIBXLMIG_ERR_UNSUPPORTED.
+ * xlmig__vbd_destroy: VM @vm no longer uses the VDI;
+ *   LIBXLMIG_ERR_NOT_FOUND when it has no VBD there.
+ * *vdi_r (may be NULL) gets the VDI as written.
+ */
+int xlmig__vbd_create(libxlmig_ctx *ctx, const char *state_dir,
+                      const char *vdi_uuid, const char *vm,
+                      const char *device, struct xlmig__vdi *vdi_r);
+int xlmig__vbd_destroy(libxlmig_ctx *ctx, const char *state_dir,
+                       const char *vdi_uuid, const char *vm,
+                       struct xlmig__vdi *vdi_r);
+
+/*
+ * Changes to a VDI's flags for xlmig__vdi_param_set(): each member -1
+ * (leave it as it is) or the new value (on_boot: enum xlmig__vdi_on_boot;
+ * the others 0 or 1).
+ */
+struct xlmig__vdi_flags {
+    int on_boot;
+    int cbt_enabled;
+    int encrypted;
+    int sharable;
+};
+#define XLMIG__VDI_FLAGS_KEEP { -1, -1, -1, -1 }
+
+/*
+ * Set the flags of VDI @uuid that @flags changes, rewriting its
+ * metadata crash-safely under the lock of xlmig__vbd_create().
+ * sharable=false on a VDI whose VBDs name two VMs is refused with
+ * LIBXLMIG_ERR_VDI_IN_USE.  *vdi_r (may be NULL) gets the VDI as
+ * written.
+ */
+int xlmig__vdi_param_set(libxlmig_ctx *ctx, const char *state_dir,
+                         const char *uuid,
+                         const struct xlmig__vdi_flags *flags,
+                         struct xlmig__vdi *vdi_r);
 
 /*
  * The image's sizes as `qemu-img info -U --output=json -f FMT` reports

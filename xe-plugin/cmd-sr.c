@@ -1,7 +1,8 @@
 /*
  * xlmig-xe's storage commands (libxlmig/sr.h, docs/specs/sr.md):
- * sr-create, sr-forget, sr-list, vdi-create, vdi-destroy, vdi-list, in
- * xe's grammar.  Exit status: 0 done, 1 the operation failed (the
+ * sr-create, sr-forget, sr-list, vdi-create, vdi-destroy, vdi-list,
+ * vdi-param-set, vbd-create, vbd-destroy, vbd-list, in xe's grammar.
+ * Exit status: 0 done, 1 the operation failed (the
  * library said why on stderr), 2 bad usage.
  */
 #include <inttypes.h>
@@ -32,6 +33,16 @@ const char *const xe_keys_vdi_create[] = { "sr-uuid", "name-label",
 const char *const xe_keys_vdi_destroy[] = { "uuid", "state-dir", NULL };
 const char *const xe_keys_vdi_list[] = { "sr-uuid", "uuid", "name-label",
                                          "state-dir", NULL };
+const char *const xe_keys_vdi_param_set[] = { "uuid", "on-boot",
+                                              "cbt-enabled", "encrypted",
+                                              "sharable", "state-dir",
+                                              NULL };
+const char *const xe_keys_vbd_create[] = { "vm", "vdi-uuid", "device",
+                                           "state-dir", NULL };
+const char *const xe_keys_vbd_destroy[] = { "vm", "vdi-uuid", "state-dir",
+                                            NULL };
+const char *const xe_keys_vbd_list[] = { "vdi-uuid", "vm", "state-dir",
+                                         NULL };
 
 static libxlmig_ctx *new_ctx(void)
 {
@@ -65,6 +76,7 @@ static const char *need(const struct xe_args *a, const char *cmd,
  */
 struct listing {
     const struct xe_args *a;
+    const char *minimal_key;    /* --minimal's field; NULL: "uuid" */
     size_t nr;
     bool failed;
 };
@@ -76,7 +88,8 @@ static int list_add(struct listing *l, const struct xlmig__kv *kv, size_t n)
     if (!l->a->minimal)
         return xe_print_record(l->a, kv, n);
     for (i = 0; i < (l->a->nr_params ? l->a->nr_params : 1); i++) {
-        const char *want = l->a->nr_params ? l->a->params[i] : "uuid";
+        const char *want = l->a->nr_params ? l->a->params[i]
+                           : l->minimal_key ? l->minimal_key : "uuid";
 
         for (j = 0; j < n && strcmp(kv[j].key, want); j++)
             ;
@@ -304,7 +317,7 @@ static int list_vdis(libxlmig_ctx *ctx, struct listing *l,
 
     rc = xlmig__vdi_list(ctx, sr, &vdis, &nr);
     for (i = 0; !rc && i < nr; i++) {
-        struct xlmig__kv kv[8];
+        struct xlmig__kv kv[12];
         uint64_t virt = 0, phys = 0;
         size_t n = 0;
 
@@ -322,6 +335,12 @@ static int list_vdis(libxlmig_ctx *ctx, struct listing *l,
                xlmig__vdi_format_name(vdis[i].format));
         kv_set(kv, &n, "on-boot", "%s",
                xlmig__vdi_on_boot_name(vdis[i].on_boot));
+        kv_set(kv, &n, "sharable", "%s", vdis[i].sharable ? "true" : "false");
+        kv_set(kv, &n, "cbt-enabled", "%s",
+               vdis[i].cbt_enabled ? "true" : "false");
+        kv_set(kv, &n, "encrypted", "%s",
+               vdis[i].encrypted ? "true" : "false");
+        kv_set(kv, &n, "vbds", "%u", vdis[i].nr_vbds);
         rc = list_add(l, kv, n);
     }
     free(vdis);
@@ -349,6 +368,157 @@ int xe_cmd_vdi_list(const struct xe_args *a)
         for (i = 0; !rc && i < nr; i++)
             rc = list_vdis(ctx, &l, &srs[i]);
     }
+    if (!rc)
+        list_end(&l);
+    free(srs);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+/* "true"/"false" of @key= into *v_r (-1 when not given); else usage. */
+static int flag_arg(const struct xe_args *a, const char *key, int *v_r)
+{
+    const char *s = xe_args_get(a, key);
+
+    *v_r = -1;
+    if (!s)
+        return 0;
+    if (!strcmp(s, "true")) {
+        *v_r = 1;
+        return 0;
+    }
+    if (!strcmp(s, "false")) {
+        *v_r = 0;
+        return 0;
+    }
+    fprintf(stderr, "INVALID_VALUE: %s= is true or false\nSee 'xlmig-xe "
+            "vdi-param-set --help'.\n", key);
+    return LIBXLMIG_ERR_INVALID_ARGUMENT;
+}
+
+int xe_cmd_vdi_param_set(const struct xe_args *a)
+{
+    const char *uuid = need(a, "vdi-param-set", "uuid");
+    const char *boot = xe_args_get(a, "on-boot");
+    struct xlmig__vdi_flags flags = XLMIG__VDI_FLAGS_KEEP;
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!uuid)
+        return EXIT_USAGE;
+    if (boot && !strcmp(boot, "persist")) {
+        flags.on_boot = XLMIG__VDI_PERSIST;
+    } else if (boot && !strcmp(boot, "reset")) {
+        flags.on_boot = XLMIG__VDI_RESET;
+    } else if (boot) {
+        fprintf(stderr, "INVALID_VALUE: on-boot= is persist or reset\n"
+                "See 'xlmig-xe vdi-param-set --help'.\n");
+        return EXIT_USAGE;
+    }
+    if (flag_arg(a, "cbt-enabled", &flags.cbt_enabled) ||
+        flag_arg(a, "encrypted", &flags.encrypted) ||
+        flag_arg(a, "sharable", &flags.sharable))
+        return EXIT_USAGE;
+    if (flags.on_boot == -1 && flags.cbt_enabled == -1 &&
+        flags.encrypted == -1 && flags.sharable == -1) {
+        fprintf(stderr, "MISSING_PARAMETER: vdi-param-set needs one of "
+                "on-boot=, cbt-enabled=, encrypted=, sharable=\nSee "
+                "'xlmig-xe vdi-param-set --help'.\n");
+        return EXIT_USAGE;
+    }
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__vdi_param_set(ctx, xe_args_get(a, "state-dir"), uuid, &flags,
+                              NULL);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+int xe_cmd_vbd_create(const struct xe_args *a)
+{
+    const char *vm = need(a, "vbd-create", "vm");
+    const char *vdi = vm ? need(a, "vbd-create", "vdi-uuid") : NULL;
+    const char *dev = vdi ? need(a, "vbd-create", "device") : NULL;
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!vm || !vdi || !dev)
+        return EXIT_USAGE;
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__vbd_create(ctx, xe_args_get(a, "state-dir"), vdi, vm, dev,
+                           NULL);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+int xe_cmd_vbd_destroy(const struct xe_args *a)
+{
+    const char *vm = need(a, "vbd-destroy", "vm");
+    const char *vdi = vm ? need(a, "vbd-destroy", "vdi-uuid") : NULL;
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!vm || !vdi)
+        return EXIT_USAGE;
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__vbd_destroy(ctx, xe_args_get(a, "state-dir"), vdi, vm,
+                            NULL);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+/* Print the VBDs of the VDIs of @sr that pass the selectors. */
+static int list_vbds(libxlmig_ctx *ctx, struct listing *l,
+                     const struct xlmig__sr *sr)
+{
+    const char *u = xe_args_get(l->a, "vdi-uuid");
+    const char *vm = xe_args_get(l->a, "vm");
+    struct xlmig__vdi *vdis = NULL;
+    size_t nr = 0, i;
+    unsigned int k;
+    int rc;
+
+    rc = xlmig__vdi_list(ctx, sr, &vdis, &nr);
+    for (i = 0; !rc && i < nr; i++) {
+        if (u && strcmp(u, vdis[i].uuid))
+            continue;
+        for (k = 0; !rc && k < vdis[i].nr_vbds; k++) {
+            const struct xlmig__vbd *b = &vdis[i].vbds[k];
+            struct xlmig__kv kv[5];
+            size_t n = 0;
+
+            if (vm && strcmp(vm, b->vm))
+                continue;
+            kv_set(kv, &n, "vm", "%s", b->vm);
+            kv_set(kv, &n, "device", "%s", b->device);
+            kv_set(kv, &n, "vdi-uuid", "%s", vdis[i].uuid);
+            kv_set(kv, &n, "vdi-name-label", "%s", vdis[i].name);
+            kv_set(kv, &n, "sr-uuid", "%s", sr->uuid);
+            rc = list_add(l, kv, n);
+        }
+    }
+    free(vdis);
+    return rc;
+}
+
+int xe_cmd_vbd_list(const struct xe_args *a)
+{
+    struct listing l = { .a = a, .minimal_key = "vdi-uuid" };
+    struct xlmig__sr *srs = NULL;
+    libxlmig_ctx *ctx = new_ctx();
+    size_t nr = 0, i;
+    int rc;
+
+    if (!ctx)
+        return EXIT_FAILED;
+    rc = xlmig__sr_list(ctx, xe_args_get(a, "state-dir"), &srs, &nr);
+    for (i = 0; !rc && i < nr; i++)
+        rc = list_vbds(ctx, &l, &srs[i]);
     if (!rc)
         list_end(&l);
     free(srs);

@@ -160,12 +160,20 @@ int xe_cmd_sr_list(const struct xe_args *a);
 int xe_cmd_vdi_create(const struct xe_args *a);
 int xe_cmd_vdi_destroy(const struct xe_args *a);
 int xe_cmd_vdi_list(const struct xe_args *a);
+int xe_cmd_vdi_param_set(const struct xe_args *a);
+int xe_cmd_vbd_create(const struct xe_args *a);
+int xe_cmd_vbd_destroy(const struct xe_args *a);
+int xe_cmd_vbd_list(const struct xe_args *a);
 extern const char *const xe_keys_sr_create[];
 extern const char *const xe_keys_sr_forget[];
 extern const char *const xe_keys_sr_list[];
 extern const char *const xe_keys_vdi_create[];
 extern const char *const xe_keys_vdi_destroy[];
 extern const char *const xe_keys_vdi_list[];
+extern const char *const xe_keys_vdi_param_set[];
+extern const char *const xe_keys_vbd_create[];
+extern const char *const xe_keys_vbd_destroy[];
+extern const char *const xe_keys_vbd_list[];
 
 #define XE_SR_STATE_HELP \
     "  state-dir=DIR  where SRs are registered (default $XLMIG_STATE_DIR\n" \
@@ -204,7 +212,7 @@ extern const char *const xe_keys_vdi_list[];
       XE_SR_STATE_HELP "Prints the new VDI's uuid." }, \
     { "vdi-destroy", xe_cmd_vdi_destroy, xe_keys_vdi_destroy, \
       "Destroy a VDI: its image and metadata.  Refused (VDI_IN_USE) while\n" \
-      "its lock file UUID.lock exists.\n" \
+      "its lock file UUID.lock exists or a VM has a VBD on it.\n" \
       "  uuid=UUID      the VDI (required)\n" XE_SR_STATE_HELP }, \
     { "vdi-list", xe_cmd_vdi_list, xe_keys_vdi_list, \
       "The VDIs, with their sizes as qemu-img reports them (bytes).\n" \
@@ -214,6 +222,37 @@ extern const char *const xe_keys_vdi_list[];
       "                 comma-separated on one line\n" \
       XE_SR_STATE_HELP \
       "Fields: uuid name-label sr-uuid virtual-size physical-utilisation\n" \
-      "  format on-boot" }
+      "  format on-boot sharable cbt-enabled encrypted vbds" }, \
+    { "vdi-param-set", xe_cmd_vdi_param_set, xe_keys_vdi_param_set, \
+      "Change a VDI's flags (at least one).  Storage migration refuses a\n" \
+      "VDI with on-boot=reset, cbt-enabled=true or encrypted=true.\n" \
+      "  uuid=UUID      the VDI (required)\n" \
+      "  on-boot=persist|reset  reset: changes are dropped at each boot\n" \
+      "  cbt-enabled=true|false  changed block tracking\n" \
+      "  encrypted=true|false\n" \
+      "  sharable=true|false  may several VMs use it (false is refused\n" \
+      "                 while VBDs of two VMs are on it)\n" \
+      XE_SR_STATE_HELP }, \
+    { "vbd-create", xe_cmd_vbd_create, xe_keys_vbd_create, \
+      "Record that a VM uses a VDI as a device (kept in the VDI's\n" \
+      "metadata; at most 16 VBDs per VDI).  Refused with VDI_IN_USE when\n" \
+      "another VM has the VDI and it is not sharable.\n" \
+      "  vm=NAME        the VM (required; 1 to 64 of A-Z a-z 0-9 . _ -)\n" \
+      "  vdi-uuid=UUID  the VDI (required)\n" \
+      "  device=DEV     xvd, hd or sd, letters, optionally a partition\n" \
+      "                 number: xvda, hdb, sdc1 (required; one VDI per\n" \
+      "                 device of a VM)\n" \
+      XE_SR_STATE_HELP }, \
+    { "vbd-destroy", xe_cmd_vbd_destroy, xe_keys_vbd_destroy, \
+      "Record that a VM no longer uses a VDI.\n" \
+      "  vm=NAME        the VM (required)\n" \
+      "  vdi-uuid=UUID  the VDI (required)\n" XE_SR_STATE_HELP }, \
+    { "vbd-list", xe_cmd_vbd_list, xe_keys_vbd_list, \
+      "Which VMs use which VDIs.\n" \
+      "  vdi-uuid=, vm=   only the VBDs that match\n" \
+      "  --minimal      only the VDI uuids (or the params= fields),\n" \
+      "                 comma-separated on one line\n" \
+      XE_SR_STATE_HELP \
+      "Fields: vm device vdi-uuid vdi-name-label sr-uuid" }
 
 #endif /* XLMIG_XE_CMD_H */

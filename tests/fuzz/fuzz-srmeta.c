@@ -4,7 +4,9 @@
  * have been written by anyone with access to them, and qemu-img's output
  * about guest-written images.  Feeds the bytes to each decoder without a
  * context.  Whatever decodes must encode and decode again to the same
- * SR or VDI; a refusal must leave the output untouched.
+ * SR or VDI (its VBDs too: at most 16, valid VM names and devices, one
+ * per VM, the unused entries zero); a refusal must leave the output
+ * untouched.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,7 +43,9 @@ static void fuzz_sr(const uint8_t *data, size_t size)
 static void fuzz_vdi(const uint8_t *data, size_t size)
 {
     static char buf[XLMIG__SR_FILE_MAX + 1];
+    static const struct xlmig__vbd zero;
     struct xlmig__vdi v, back, before;
+    unsigned int i, j;
     size_t len;
 
     memset(&v, 0xa5, sizeof(v));
@@ -52,8 +56,26 @@ static void fuzz_vdi(const uint8_t *data, size_t size)
         return;
     }
     if (!xlmig__uuid_ok(v.uuid) || !xlmig__uuid_ok(v.sr_uuid) ||
-        v.virtual_size < 1 || v.virtual_size > XLMIG__VDI_SIZE_MAX)
+        v.virtual_size < 1 || v.virtual_size > XLMIG__VDI_SIZE_MAX ||
+        v.nr_vbds > XLMIG__VDI_VBDS_MAX)
         abort();
+    for (i = 0; i < XLMIG__VDI_VBDS_MAX; i++) {
+        const struct xlmig__vbd *b = &v.vbds[i];
+
+        if (i >= v.nr_vbds) {
+            if (memcmp(b, &zero, sizeof(zero)))
+                abort();
+            continue;
+        }
+        if (!xlmig__vbd_device_ok(b->device) || !b->vm[0] ||
+            !memchr(b->vm, '\0', sizeof(b->vm)) ||
+            xlmig__vdi_other_vm(&v, NULL, NULL) != v.vbds[0].vm)
+            abort();
+        for (j = 0; j < i; j++) {
+            if (!strcmp(v.vbds[j].vm, b->vm))
+                abort();
+        }
+    }
     if (xlmig__vdi_encode(&v, buf, sizeof(buf), &len) || len != strlen(buf))
         abort();
     memset(&back, 0, sizeof(back));

@@ -1,10 +1,12 @@
 #!/bin/bash
 # End-to-end tests of the storage commands with the real qemu-img:
 #   xlmig-xe sr-create | sr-list | vdi-create | vdi-list | vdi-destroy |
+#            vdi-param-set | vbd-create | vbd-list | vbd-destroy |
 #            sr-forget
 # in xe's grammar (--minimal, params=, --help), sizes as qemu-img reports
 # them, and the refusals (bad size, unknown SR, '..' in a path, a VDI
-# in use, a qemu-img that fails) leaving nothing behind.
+# in use by a lock file or another VM, a duplicate device, a qemu-img
+# that fails) leaving nothing behind.
 # Ends with "integration-sr: N passed, N failed".
 #
 # Environment: XLMIG_XE_BIN (default build/san/xlmig-xe), XLMIG_BUILDDIR,
@@ -158,6 +160,78 @@ else
     not_ok "failing qemu-img (exit $rc)" "$d/fq.out"
 fi
 
+# ---- VBDs and vdi-param-set --------------------------------------------
+if "$XE" vbd-create vm=web1 vdi-uuid="$Q" device=xvda > "$d/vb.out" 2>&1 &&
+   grep -q '"vbds"' "$d/sr1/$Q.json" && ! grep -q '"vbds"' "$d/sr1/$R.json" &&
+   [ "$("$XE" vbd-list vm=web1 --minimal 2>&1)" = "$Q" ]; then
+    ok "vbd-create: recorded in the VDI's metadata; vbd-list --minimal gives the VDI"
+else
+    not_ok "vbd-create" "$d/vb.out"
+fi
+check_refusal "vbd-create of a non-sharable VDI for another VM: VDI_IN_USE naming the VM" 1 \
+    "VDI_IN_USE: VDI disk-q ($Q) in SR local is used by VM web1 (as xvda) and is not sharable" \
+    vbd-create vm=web2 vdi-uuid="$Q" device=xvda
+check_refusal "vbd-create of a device the VM has: refused" 1 'INVALID_VALUE: VM web1 has device xvda already: VDI disk-q' \
+    vbd-create vm=web1 vdi-uuid="$R" device=xvda
+check_refusal "vbd-create with a bad device: refused" 1 'device "nvme0n1" is not a device name' \
+    vbd-create vm=web1 vdi-uuid="$R" device=nvme0n1
+check_refusal "vbd-create without device=: usage" 2 'MISSING_PARAMETER: vbd-create needs device=' \
+    vbd-create vm=web1 vdi-uuid="$R"
+"$XE" vbd-create vm=web1 vdi-uuid="$R" device=xvdb > "$d/vb2.out" 2>&1
+"$XE" vbd-list > "$d/vbl.out" 2>&1
+devs=$("$XE" vbd-list vm=web1 params=device --minimal 2>&1)
+if [ "$devs" = "xvda,xvdb" ] &&
+   grep -q "^vm *( RO): web1$" "$d/vbl.out" &&
+   grep -q "vdi-uuid ( RO): $R\$" "$d/vbl.out" &&
+   grep -q "vdi-name-label ( RO): disk-q$" "$d/vbl.out" &&
+   grep -q "sr-uuid ( RO): $SR\$" "$d/vbl.out" &&
+   [ "$(grep -c '^vm ' "$d/vbl.out")" = 2 ]; then
+    ok "vbd-list: one record per VBD (vm, device, vdi-uuid, vdi-name-label, sr-uuid); params=device"
+else
+    not_ok "vbd-list ('$devs')" "$d/vbl.out" "$d/vb2.out"
+fi
+check_refusal "vdi-destroy of a VDI a VM has: VDI_IN_USE naming the VM" 1 \
+    "VDI_IN_USE: VDI disk-q ($Q) in SR local is in use: VM web1 has it as xvda" \
+    vdi-destroy uuid="$Q"
+if "$XE" vdi-param-set uuid="$Q" sharable=true > "$d/ps.out" 2>&1 &&
+   "$XE" vbd-create vm=web2 vdi-uuid="$Q" device=xvdc >> "$d/ps.out" 2>&1 &&
+   [ "$("$XE" vdi-list uuid="$Q" params=sharable,vbds --minimal 2>&1)" = "true,2" ] &&
+   [ "$("$XE" vbd-list vdi-uuid="$Q" params=vm --minimal 2>&1)" = "web1,web2" ]; then
+    ok "vdi-param-set sharable=true: a second VM may use the VDI"
+else
+    not_ok "vdi-param-set sharable=true" "$d/ps.out"
+fi
+check_refusal "vdi-param-set sharable=false while two VMs have it: VDI_IN_USE" 1 \
+    'VDI_IN_USE: .*used by 2 VMs (web1, web2)' \
+    vdi-param-set uuid="$Q" sharable=false
+if "$XE" vdi-param-set uuid="$Q" on-boot=reset cbt-enabled=true encrypted=true > "$d/ps2.out" 2>&1 &&
+   [ "$("$XE" vdi-list uuid="$Q" params=on-boot,cbt-enabled,encrypted,sharable --minimal 2>&1)" = "reset,true,true,true" ] &&
+   grep -q '"on_boot": "reset"' "$d/sr1/$Q.json" &&
+   "$XE" vdi-param-set uuid="$Q" on-boot=persist cbt-enabled=false encrypted=false >> "$d/ps2.out" 2>&1 &&
+   [ "$("$XE" vdi-list uuid="$Q" params=on-boot,cbt-enabled,encrypted --minimal 2>&1)" = "persist,false,false" ]; then
+    ok "vdi-param-set on-boot=, cbt-enabled=, encrypted=: set and cleared"
+else
+    not_ok "vdi-param-set flags" "$d/ps2.out"
+fi
+check_refusal "vdi-param-set on-boot=keep: usage" 2 'INVALID_VALUE: on-boot= is persist or reset' \
+    vdi-param-set uuid="$Q" on-boot=keep
+check_refusal "vdi-param-set encrypted=yes: usage" 2 'INVALID_VALUE: encrypted= is true or false' \
+    vdi-param-set uuid="$Q" encrypted=yes
+check_refusal "vdi-param-set without a flag: usage" 2 'MISSING_PARAMETER: vdi-param-set needs one of' \
+    vdi-param-set uuid="$Q"
+if "$XE" vbd-destroy vm=web2 vdi-uuid="$Q" > "$d/vd2.out" 2>&1 &&
+   "$XE" vbd-destroy vm=web1 vdi-uuid="$Q" >> "$d/vd2.out" 2>&1 &&
+   "$XE" vbd-destroy vm=web1 vdi-uuid="$R" >> "$d/vd2.out" 2>&1 &&
+   [ "$("$XE" vbd-list --minimal 2>&1)" = "" ] &&
+   ! grep -q '"vbds"' "$d/sr1/$Q.json" &&
+   "$XE" vdi-param-set uuid="$Q" sharable=false >> "$d/vd2.out" 2>&1; then
+    ok "vbd-destroy: the VBDs gone, the metadata as before; sharable=false again"
+else
+    not_ok "vbd-destroy" "$d/vd2.out"
+fi
+check_refusal "vbd-destroy of a VBD that is not there: NOT_FOUND" 1 'NOT_FOUND: VM web1 has no VBD on VDI disk-q' \
+    vbd-destroy vm=web1 vdi-uuid="$Q"
+
 # ---- vdi-destroy --------------------------------------------------------
 : > "$d/sr1/$Q.lock"
 check_refusal "vdi-destroy of a VDI in use (lock file): VDI_IN_USE" 1 "VDI_IN_USE: VDI disk-q ($Q)" \
@@ -183,10 +257,12 @@ fi
 
 # ---- --help -------------------------------------------------------------
 h=0
-for c in sr-create sr-forget sr-list vdi-create vdi-destroy vdi-list; do
+for c in sr-create sr-forget sr-list vdi-create vdi-destroy vdi-list \
+         vdi-param-set vbd-create vbd-destroy vbd-list; do
     "$XE" $c --help > "$d/h.out" 2>&1 && grep -q "state-dir=DIR" "$d/h.out" || h=1
 done
-if [ $h -eq 0 ] && "$XE" --help | grep -q '^  vdi-create$'; then
+if [ $h -eq 0 ] && "$XE" --help | grep -q '^  vdi-create$' &&
+   "$XE" --help | grep -q '^  vbd-list$'; then
     ok "--help of every storage command"
 else
     not_ok "--help" "$d/h.out"

@@ -4,9 +4,14 @@
  * list and forget; qcow2 and raw VDIs with their sizes as qemu-img
  * reports them; destroy; every refusal (names, sizes, paths, unknown SR,
  * a lock file) and a qemu-img failure that leaves nothing behind;
- * metadata round trips and rejects; UUIDs.
+ * metadata round trips and rejects; UUIDs.  VBDs: the "vbds" member
+ * (old files without it still read), create and destroy with their
+ * refusals (a VDI in use by another VM, a duplicate device, 16 at
+ * most), vdi-param-set, destroy refused while a VM has the VDI, and
+ * concurrent VBD changes serialised by the lock.
  */
 #include <errno.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -481,6 +486,348 @@ static void test_bad_files(void **state)
     assert_null(srs);
 }
 
+
+/* ------------------------------------------------------------ VBDs */
+
+static void test_vbd_device(void **state)
+{
+    static const char *const good[] = {
+        "xvda", "xvdz", "xvdaa", "hda", "hdd", "sda", "sdb2", "xvda1",
+        "xvdb15", "xvdabcdefghijk", "sda123456789012",
+    };
+    static const char *const bad[] = {
+        "", "xvd", "hd", "xvdA", "xvda0", "xvda01", "vda", "xvd1",
+        "xvda-1", "xvda ", "/dev/xvda", "xvdabcdefghijklm", "sda1234567890123",
+        "hda1b", "Xvda",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(good); i++) {
+        if (!xlmig__vbd_device_ok(good[i]))
+            fail_msg("device \"%s\" refused", good[i]);
+    }
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        if (xlmig__vbd_device_ok(bad[i]))
+            fail_msg("device \"%s\" taken", bad[i]);
+    }
+    assert_false(xlmig__vbd_device_ok(NULL));
+}
+
+#define VDI_VBDS(vbds) \
+    "{\"version\":1,\"uuid\":\"2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\"," \
+    "\"name\":\"d1\",\"sr_uuid\":\"3d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d\"," \
+    "\"format\":\"raw\",\"virtual_size\":1024,\"on_boot\":\"persist\"," \
+    "\"cbt_enabled\":false,\"encrypted\":false,\"sharable\":true" vbds "}"
+#define VBD(vm, dev) "{\"vm\":\"" vm "\",\"device\":\"" dev "\"}"
+#define VBD4(p) VBD(p "1", "xvda") "," VBD(p "2", "xvda") "," \
+                VBD(p "3", "xvda") "," VBD(p "4", "xvda")
+
+static void test_vbd_metadata(void **state)
+{
+    static const struct {
+        const char *json, *says;
+    } bad[] = {
+        { VDI_VBDS(",\"vbds\":{}"), "\"vbds\" is an object, not an array" },
+        { VDI_VBDS(",\"vbds\":[1]"), "vbds[0]: it is an integer" },
+        { VDI_VBDS(",\"vbds\":[{\"vm\":\"a\"}]"),
+          "vbds[0]: member \"device\" is missing" },
+        { VDI_VBDS(",\"vbds\":[{\"device\":\"xvda\"}]"),
+          "vbds[0]: member \"vm\" is missing" },
+        { VDI_VBDS(",\"vbds\":[" VBD("a", "xvda") "," VBD("../b", "xvda")
+                   "]"), "vbds[1]: member \"vm\": \"../b\" is not a valid" },
+        { VDI_VBDS(",\"vbds\":[" VBD("a", "nvme0") "]"),
+          "\"device\": \"nvme0\" is not a device name" },
+        { VDI_VBDS(",\"vbds\":[" VBD("a", "xvda") "," VBD("a", "xvdb") "]"),
+          "VM a has a VBD on this VDI already (vbds[0])" },
+        { VDI_VBDS(",\"vbds\":[{\"vm\":\"a\",\"device\":1}]"),
+          "member \"device\" is an integer, not a string" },
+        { VDI_VBDS(",\"vbds\":[" VBD4("a") "," VBD4("b") "," VBD4("c") ","
+                   VBD4("d") "," VBD("e", "xvda") "]"),
+          "has 17 entries, more than the 16" },
+        { VDI_VBDS(",\"vbds\":[],\"vbds\":[]"), "appears more than once" },
+    };
+    char buf[XLMIG__SR_FILE_MAX + 1];
+    struct xlmig__vdi v, back;
+    const char *s;
+    size_t len, i;
+
+    (void)state;
+    /* Old files: no "vbds" is no VBD; encoded again, still none. */
+    s = VDI_VBDS("");
+    memset(&v, 0x5a, sizeof(v));
+    assert_ok(xlmig__vdi_decode(ctx, "t", (const uint8_t *)s, strlen(s),
+                                &v));
+    assert_int_equal(v.nr_vbds, 0);
+    assert_ok(xlmig__vdi_encode(&v, buf, sizeof(buf), &len));
+    assert_null(strstr(buf, "vbds"));
+
+    /* 16 VBDs, the most: round trip; an empty array is none. */
+    s = VDI_VBDS(",\"vbds\":[" VBD4("a") "," VBD4("b") "," VBD4("c") ","
+                 VBD4("dd") "]");
+    assert_ok(xlmig__vdi_decode(ctx, "t", (const uint8_t *)s, strlen(s),
+                                &v));
+    assert_int_equal(v.nr_vbds, 16);
+    assert_string_equal(v.vbds[15].vm, "dd4");
+    assert_string_equal(v.vbds[15].device, "xvda");
+    assert_ok(xlmig__vdi_encode(&v, buf, sizeof(buf), &len));
+    memset(&back, 0, sizeof(back));
+    assert_ok(xlmig__vdi_decode(ctx, "t", (const uint8_t *)buf, len, &back));
+    assert_memory_equal(&v, &back, sizeof(v));
+    s = VDI_VBDS(",\"vbds\":[]");
+    assert_ok(xlmig__vdi_decode(ctx, "t", (const uint8_t *)s, strlen(s),
+                                &v));
+    assert_int_equal(v.nr_vbds, 0);
+
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        memset(&back, 0x5a, sizeof(back));
+        reset_log();
+        if (xlmig__vdi_decode(ctx, "vdi.json", (const uint8_t *)bad[i].json,
+                              strlen(bad[i].json), &back) !=
+            LIBXLMIG_ERR_INVALID_ARGUMENT)
+            fail_msg("VBDs %zu were taken", i);
+        assert_contains(libxlmig_ctx_last_error(ctx), "vdi.json");
+        assert_contains(libxlmig_ctx_last_error(ctx), bad[i].says);
+        assert_int_equal(((unsigned char *)&back)[0], 0x5a);
+    }
+
+    /* Encode refuses what decode would. */
+    s = VDI_VBDS(",\"vbds\":[" VBD("a", "xvda") "]");
+    assert_ok(xlmig__vdi_decode(ctx, "t", (const uint8_t *)s, strlen(s),
+                                &v));
+    v.nr_vbds = 2;
+    strcpy(v.vbds[1].vm, "a");
+    strcpy(v.vbds[1].device, "xvdb");
+    assert_int_equal(xlmig__vdi_encode(&v, buf, sizeof(buf), &len),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    strcpy(v.vbds[1].vm, "b");
+    strcpy(v.vbds[1].device, "vdb");
+    assert_int_equal(xlmig__vdi_encode(&v, buf, sizeof(buf), &len),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    strcpy(v.vbds[1].device, "xvdb");
+    v.nr_vbds = XLMIG__VDI_VBDS_MAX + 1;
+    assert_int_equal(xlmig__vdi_encode(&v, buf, sizeof(buf), &len),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    v.nr_vbds = 2;
+    assert_ok(xlmig__vdi_encode(&v, buf, sizeof(buf), &len));
+}
+
+/* VDI @uuid as stored now. */
+static struct xlmig__vdi stored(const char *uuid)
+{
+    struct xlmig__vdi v;
+
+    assert_ok(xlmig__vdi_find(ctx, STATE, uuid, NULL, &v));
+    return v;
+}
+
+static void test_vbds(void **state)
+{
+    struct xlmig__sr sr = make_sr();
+    struct xlmig__vdi d1, d2, v;
+    const char *other;
+    char name[16];
+    size_t i;
+
+    (void)state;
+    assert_ok(xlmig__vdi_create(ctx, STATE, "sr1", "d1", "1M", "raw", &d1));
+    assert_ok(xlmig__vdi_create(ctx, STATE, "sr1", "d2", "1M", "raw", &d2));
+    assert_int_equal(d1.nr_vbds, 0);
+
+    assert_ok(xlmig__vbd_create(ctx, STATE, d1.uuid, "web1", "xvda", &v));
+    assert_int_equal(v.nr_vbds, 1);
+    v = stored(d1.uuid);
+    assert_int_equal(v.nr_vbds, 1);
+    assert_string_equal(v.vbds[0].vm, "web1");
+    assert_string_equal(v.vbds[0].device, "xvda");
+    assert_null(xlmig__vdi_other_vm(&v, "web1", NULL));
+    other = xlmig__vdi_other_vm(&v, NULL, NULL);
+    assert_non_null(other);
+    assert_string_equal(other, "web1");
+
+    /* Not sharable: another VM is refused, naming the one that has it. */
+    reset_log();
+    assert_int_equal(xlmig__vbd_create(ctx, STATE, d1.uuid, "web2", "xvda",
+                                       NULL), LIBXLMIG_ERR_VDI_IN_USE);
+    assert_contains(libxlmig_ctx_last_error(ctx), "used by VM web1 (as "
+                                                  "xvda) and is not "
+                                                  "sharable");
+    assert_contains(libxlmig_ctx_last_error(ctx), "vbd-destroy vm=web1");
+    /* The same VM twice on one VDI; a device the VM has on another VDI. */
+    assert_int_equal(xlmig__vbd_create(ctx, STATE, d1.uuid, "web1", "xvdb",
+                                       NULL), LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "has VDI d1");
+    assert_int_equal(xlmig__vbd_create(ctx, STATE, d2.uuid, "web1", "xvda",
+                                       NULL), LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "VM web1 has device xvda "
+                                                  "already: VDI d1");
+    /* Bad names and devices; unknown VDIs. */
+    assert_int_equal(xlmig__vbd_create(ctx, STATE, d2.uuid, "a/b", "xvdb",
+                                       NULL), LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "VM name \"a/b\"");
+    assert_int_equal(xlmig__vbd_create(ctx, STATE, d2.uuid, "web1", "vda",
+                                       NULL), LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "device \"vda\"");
+    assert_int_equal(xlmig__vbd_create(ctx, STATE,
+                                       "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d",
+                                       "web1", "xvdb", NULL),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_int_equal(xlmig__vbd_create(ctx, STATE, "../x", "web1", "xvdb",
+                                       NULL), LIBXLMIG_ERR_INVALID_ARGUMENT);
+    /* Nothing of that changed the file. */
+    v = stored(d1.uuid);
+    assert_int_equal(v.nr_vbds, 1);
+    v = stored(d2.uuid);
+    assert_int_equal(v.nr_vbds, 0);
+
+    /* Sharable: 16 VMs, not 17. */
+    assert_ok(xlmig__vdi_param_set(ctx, STATE, d1.uuid,
+                                   &(struct xlmig__vdi_flags){
+                                       -1, -1, -1, 1 }, NULL));
+    for (i = 2; i <= XLMIG__VDI_VBDS_MAX; i++) {
+        snprintf(name, sizeof(name), "web%zu", i);
+        assert_ok(xlmig__vbd_create(ctx, STATE, d1.uuid, name, "xvda",
+                                    NULL));
+    }
+    reset_log();
+    assert_int_equal(xlmig__vbd_create(ctx, STATE, d1.uuid, "web99", "xvda",
+                                       NULL), LIBXLMIG_ERR_UNSUPPORTED);
+    assert_contains(libxlmig_ctx_last_error(ctx), "has 16 VBDs");
+    v = stored(d1.uuid);
+    assert_int_equal(v.nr_vbds, 16);
+
+    /* sharable=false while two VMs have it: refused. */
+    assert_int_equal(xlmig__vdi_param_set(ctx, STATE, d1.uuid,
+                                          &(struct xlmig__vdi_flags){
+                                              -1, -1, -1, 0 }, NULL),
+                     LIBXLMIG_ERR_VDI_IN_USE);
+    assert_contains(libxlmig_ctx_last_error(ctx), "used by 16 VMs (web1, "
+                                                  "web2, ...)");
+
+    /* Destroy: the one in the middle; the order of the others stays. */
+    assert_ok(xlmig__vbd_destroy(ctx, STATE, d1.uuid, "web5", &v));
+    assert_int_equal(v.nr_vbds, 15);
+    v = stored(d1.uuid);
+    assert_int_equal(v.nr_vbds, 15);
+    assert_string_equal(v.vbds[3].vm, "web4");
+    assert_string_equal(v.vbds[4].vm, "web6");
+    assert_string_equal(v.vbds[14].vm, "web16");
+    reset_log();
+    assert_int_equal(xlmig__vbd_destroy(ctx, STATE, d1.uuid, "web5", NULL),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_contains(libxlmig_ctx_last_error(ctx), "VM web5 has no VBD on "
+                                                  "VDI d1");
+    assert_int_equal(xlmig__vbd_destroy(ctx, STATE, d1.uuid, "", NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    /* vdi-destroy refused while a VM has the VDI. */
+    reset_log();
+    assert_int_equal(xlmig__vdi_destroy(ctx, STATE, d1.uuid),
+                     LIBXLMIG_ERR_VDI_IN_USE);
+    assert_contains(libxlmig_ctx_last_error(ctx), "VM web1 has it as xvda, "
+                                                  "and other VMs too");
+    for (i = 1; i <= XLMIG__VDI_VBDS_MAX; i++) {
+        if (i == 5)
+            continue;
+        snprintf(name, sizeof(name), "web%zu", i);
+        assert_ok(xlmig__vbd_destroy(ctx, STATE, d1.uuid, name, NULL));
+    }
+    v = stored(d1.uuid);
+    assert_int_equal(v.nr_vbds, 0);
+    /* No VBD left: the file is as before VBDs, and no temporary stays. */
+    {
+        char path[XLMIG__SR_PATH_MAX + 64];
+        char *text;
+
+        snprintf(path, sizeof(path), "%s/%s.json", sr.path, d1.uuid);
+        text = read_file(path);
+        assert_null(strstr(text, "vbds"));
+        assert_contains(text, "\"sharable\": true");
+        free(text);
+        assert_int_equal(count_entries(sr.path, ".tmp"), 0);
+    }
+    assert_ok(xlmig__vdi_destroy(ctx, STATE, d1.uuid));
+    /* xvda is free for web1 again. */
+    assert_ok(xlmig__vbd_create(ctx, STATE, d2.uuid, "web1", "xvda", NULL));
+}
+
+static void test_vdi_param_set(void **state)
+{
+    struct xlmig__vdi d, v;
+    struct xlmig__vdi_flags keep = XLMIG__VDI_FLAGS_KEEP;
+    struct xlmig__vdi_flags set = { XLMIG__VDI_RESET, 1, 1, 1 };
+    struct xlmig__vdi_flags bad = { 7, -1, -1, -1 };
+
+    (void)state;
+    make_sr();
+    assert_ok(xlmig__vdi_create(ctx, STATE, "sr1", "d", "1M", "raw", &d));
+    assert_ok(xlmig__vdi_param_set(ctx, STATE, d.uuid, &set, &v));
+    v = stored(d.uuid);
+    assert_int_equal(v.on_boot, XLMIG__VDI_RESET);
+    assert_true(v.cbt_enabled && v.encrypted && v.sharable);
+    /* -1 leaves a flag as it is. */
+    assert_ok(xlmig__vdi_param_set(ctx, STATE, d.uuid, &keep, NULL));
+    set.on_boot = -1;
+    set.cbt_enabled = 0;
+    assert_ok(xlmig__vdi_param_set(ctx, STATE, d.uuid, &set, NULL));
+    v = stored(d.uuid);
+    assert_int_equal(v.on_boot, XLMIG__VDI_RESET);
+    assert_false(v.cbt_enabled);
+    assert_true(v.encrypted);
+    assert_int_equal(xlmig__vdi_param_set(ctx, STATE, d.uuid, &bad, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    bad.on_boot = -1;
+    bad.sharable = 2;
+    assert_int_equal(xlmig__vdi_param_set(ctx, STATE, d.uuid, &bad, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__vdi_param_set(ctx, STATE, d.uuid, NULL, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__vdi_param_set(ctx, STATE,
+                                          "2d5e2b1c-6a1f-4c3e-9b7a-"
+                                          "0e1f2a3b4c5d", &keep, NULL),
+                     LIBXLMIG_ERR_NOT_FOUND);
+}
+
+/*
+ * Eight processes add a VBD each to one sharable VDI at once: the lock
+ * makes each read-modify-write whole, so all eight are there.
+ */
+static void test_vbd_concurrent(void **state)
+{
+    struct xlmig__vdi d, v;
+    pid_t pids[8];
+    size_t i;
+    int status;
+
+    (void)state;
+    make_sr();
+    assert_ok(xlmig__vdi_create(ctx, STATE, "sr1", "shared", "1M", "raw",
+                                &d));
+    assert_ok(xlmig__vdi_param_set(ctx, STATE, d.uuid,
+                                   &(struct xlmig__vdi_flags){
+                                       -1, -1, -1, 1 }, NULL));
+    for (i = 0; i < ARRAY_LEN(pids); i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            libxlmig_ctx *c = NULL;
+            char vm[16];
+            int rc = 1;
+
+            snprintf(vm, sizeof(vm), "vm%zu", i);
+            if (!libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c))
+                rc = xlmig__vbd_create(c, STATE, d.uuid, vm, "xvdb", NULL);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    for (i = 0; i < ARRAY_LEN(pids); i++) {
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    v = stored(d.uuid);
+    assert_int_equal(v.nr_vbds, ARRAY_LEN(pids));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +844,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qemu_img_fails, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test(test_vbd_device),
+        cmocka_unit_test(test_vbd_metadata),
+        cmocka_unit_test_setup_teardown(test_vbds, dir_setup, dir_teardown),
+        cmocka_unit_test_setup_teardown(test_vdi_param_set, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_vbd_concurrent, dir_setup,
                                         dir_teardown),
     };
 

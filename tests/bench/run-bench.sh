@@ -2,13 +2,137 @@
 # make bench: build the benchmark streams from the shared guest RAM corpus
 # (cached in .cache/bench/, git-ignored) and run each benchmark program.
 # Every benchmark compares against the peer tools in the same run.
+#
+#   run-bench.sh [NAME...]   only these (channel, tls, slots, blkcopy);
+#                            all when none is named
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-build}
 corpus=${XLMIG_CORPUS:-$top/../shared/corpus}
 cache=$top/.cache/bench
 gen=$B/tests/tools/gen-stream
+only=" $* "
 mkdir -p "$cache"
+
+# Is benchmark $1 asked for?
+want() {
+    [ "$only" = "  " ] && return 0
+    case $only in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
+# ------------------------------------------------------------ blkcopy
+# Storage migration's bulk copy: a 1 GiB sparse qcow2 (1 MiB extents of
+# random bytes, scattered) served read-only by qemu-nbd on a unix socket,
+# copied into a fresh qcow2 served by another qemu-nbd, by us and by
+# `qemu-img convert -n --target-is-zero` (and nbdcopy when installed),
+# alternating, best of 3 each, at 10%, 20% and 40% allocated.  Wall time
+# of the whole command (connect, copy, flush, exit).  The images live in
+# $XLMIG_BENCH_DIR, by default /dev/shm: on tmpfs the disk's writeback
+# does not decide the result (docs/bench.md).
+bench_blkcopy() {
+    drv=$B/bench/bench-blkcopy
+    base=${XLMIG_BENCH_DIR:-/dev/shm}
+    [ -d "$base" ] || base=/tmp
+    d=$(mktemp -d "$base/bench-blkcopy.XXXXXX")
+    srcpid=
+    dstpid=
+    trap 'kill $srcpid $dstpid 2>/dev/null; wait 2>/dev/null; rm -rf "$d"' EXIT
+    src_uri="nbd+unix:///?socket=$d/src.sock"
+    dst_uri="nbd+unix:///?socket=$d/dst.sock"
+    nbdcopy=$(command -v nbdcopy || true)
+
+    serve() { # IMG SOCK [-r]: start qemu-nbd, wait for its socket
+        rm -f "$2"
+        qemu-nbd --persistent -f qcow2 ${3:-} -k "$2" "$1" \
+            >>"$d/qemu-nbd.log" 2>&1 &
+        i=0
+        until [ -S "$2" ]; do
+            i=$((i + 1))
+            [ $i -lt 500 ] || {
+                echo "bench: qemu-nbd did not start; see $d/qemu-nbd.log" >&2
+                exit 1
+            }
+            sleep 0.02
+        done
+    }
+    fresh_dst() {
+        if [ -n "$dstpid" ]; then
+            kill "$dstpid"
+            wait "$dstpid" 2>/dev/null || true
+        fi
+        rm -f "$d/dst.qcow2"
+        qemu-img create -q -f qcow2 "$d/dst.qcow2" 1G
+        serve "$d/dst.qcow2" "$d/dst.sock"
+        dstpid=$!
+    }
+    # timed VAR CMD...: run CMD (stdout in $d/out); VAR keeps the least
+    # wall time so far
+    timed() {
+        var=$1
+        shift
+        t0=$(date +%s.%N)
+        "$@" >"$d/out" || { echo "bench: $1 failed" >&2; exit 1; }
+        t=$(echo "$t0 $(date +%s.%N)" | awk '{print $2 - $1}')
+        eval "prev=\${$var}"
+        if [ -z "$prev" ] ||
+            [ "$(echo "$t $prev" | awk '{print ($1 < $2)}')" = 1 ]; then
+            eval "$var=$t"
+        fi
+    }
+
+    printf '\n== block copy: 1 GiB qcow2 to a fresh qcow2, qemu-nbd on both '
+    printf 'sides, best of 3, in %s\n' "$base"
+    printf '%-5s %8s %8s %10s %10s %13s %8s %10s\n' alloc "data MB" "ours s" \
+        "ours MB/s" "qemu-img s" "qemu-img MB/s" "ratio" "nbdcopy s"
+    for pct in 10 20 40; do
+        rm -f "$d/src.qcow2"
+        qemu-img create -q -f qcow2 "$d/src.qcow2" 1G
+        serve "$d/src.qcow2" "$d/src.sock"
+        srcpid=$!
+        "$drv" fill "$src_uri" "$pct" "$pct"
+        kill "$srcpid"
+        wait "$srcpid" 2>/dev/null || true
+        serve "$d/src.qcow2" "$d/src.sock" -r
+        srcpid=$!
+        ours=
+        peer=
+        nc=
+        for run in 1 2 3; do
+            fresh_dst
+            timed peer qemu-img convert -n --target-is-zero -f raw -O raw \
+                "$src_uri" "$dst_uri"
+            fresh_dst
+            timed ours "$drv" copy "$src_uri" "$dst_uri"
+            data=$(cut -d' ' -f2 "$d/out")
+            if [ -n "$nbdcopy" ]; then
+                fresh_dst
+                timed nc "$nbdcopy" --destination-is-zero "$src_uri" \
+                    "$dst_uri"
+            fi
+        done
+        kill "$srcpid" "$dstpid"
+        wait 2>/dev/null || true
+        srcpid=
+        dstpid=
+        eval "t_$pct=$ours d_$pct=$data"
+        echo "$pct $data $ours $peer ${nc:--}" | awk '{
+            printf "%-5s %8.0f %8.3f %10.0f %10.3f %13.0f %8.2f %10s\n",
+                $1 "%", $2 / 1e6, $3, $2 / 1e6 / $3, $4, $2 / 1e6 / $4,
+                $4 / $3, $5 == "-" ? "-" : sprintf("%.3f", $5) }'
+        [ "$pct" != 10 ] ||
+            ratio10=$(echo "$ours $peer" | awk '{printf "%.2f", $2 / $1}')
+    done
+    echo "ours/qemu-img at 10%: $ratio10 (throughput; target >= 0.90)"
+    # A straight line through 10% and 40%: fixed cost plus a rate.
+    echo "$t_10 $t_20 $t_40 $d_10 $d_40" | awk '{
+        b = ($3 - $1) / ($5 - $4); a = $1 - b * $4
+        printf "ours vs allocation: 20%%/10%% = %.2f, 40%%/10%% = %.2f " \
+            "(data: 2, 4); time = %.3f s + data at %.0f MB/s\n",
+            $2 / $1, $3 / $1, a, 1 / b / 1e6 }'
+    rm -rf "$d"
+    trap - EXIT
+}
 
 # The raw images, checked against the corpus README's sha256.
 image() {
@@ -28,25 +152,30 @@ image() {
         touch "$raw.ok"
     fi
 }
-image guest-idle-512m 897cf0a46b5a42196fb7d0252edfccfa5049cf856a95f5b7a0d7c0ef1c3e5a33
-image guest-busy-256m 2e4f8d2509853ee393198de1e53b58095a7454f7e9c2f01d0deedbc6a05b133c
+if want channel; then
+    image guest-idle-512m 897cf0a46b5a42196fb7d0252edfccfa5049cf856a95f5b7a0d7c0ef1c3e5a33
+    image guest-busy-256m 2e4f8d2509853ee393198de1e53b58095a7454f7e9c2f01d0deedbc6a05b133c
 
-# The streams xl would send: each image as one full pass, and the busy
-# image as a live migration sends it (full pass, then dirty rounds).
-stream() {
-    out=$cache/$1.stream
-    shift
-    [ -f "$out" ] && [ "$out" -nt "$gen" ] || "$gen" -o "$out" "$@"
-}
-stream idle-full "$cache/guest-idle-512m.raw"
-stream busy-full "$cache/guest-busy-256m.raw"
-stream busy-rounds --rounds 30,10,3 --seed 1 "$cache/guest-busy-256m.raw"
+    # The streams xl would send: each image as one full pass, and the busy
+    # image as a live migration sends it (full pass, then dirty rounds).
+    stream() {
+        out=$cache/$1.stream
+        shift
+        [ -f "$out" ] && [ "$out" -nt "$gen" ] || "$gen" -o "$out" "$@"
+    }
+    stream idle-full "$cache/guest-idle-512m.raw"
+    stream busy-full "$cache/guest-busy-256m.raw"
+    stream busy-rounds --rounds 30,10,3 --seed 1 "$cache/guest-busy-256m.raw"
 
-"$B/bench/bench-channel" --rates 1g,10g "$cache/idle-full.stream" \
-    "$cache/busy-full.stream" "$cache/busy-rounds.stream"
+    "$B/bench/bench-channel" --rates 1g,10g "$cache/idle-full.stream" \
+        "$cache/busy-full.stream" "$cache/busy-rounds.stream"
+fi
 for b in "$B"/bench/bench-*; do
     case $b in
-    */bench-channel) ;;
-    *) [ -x "$b" ] && "$b" ;;
+    */bench-channel | */bench-blkcopy) ;;
+    *) [ -x "$b" ] && want "${b##*/bench-}" && "$b" ;;
     esac
 done
+if want blkcopy; then
+    bench_blkcopy
+fi

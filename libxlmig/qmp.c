@@ -861,19 +861,14 @@ static const char *event_name(yajl_val ev)
     return xlmig__qmp_get_str(ev, "event");
 }
 
-int xlmig__qmp_next_event(struct xlmig__qmp *q, const char *name,
-                          unsigned int timeout_ms, yajl_val *event_r)
+int xlmig__qmp_take_event(struct xlmig__qmp *q, const char *name,
+                          yajl_val *event_r)
 {
-    struct xlmig__qmp_msg m;
-    char waiting[200];
-    uint64_t deadline;
     size_t i;
-    int rc;
 
-    if (event_r)
-        *event_r = NULL;
     if (!q || !event_r)
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    *event_r = NULL;
     for (i = 0; i < q->nr_events; i++) {
         const char *n = event_name(q->events[i]);
 
@@ -885,6 +880,23 @@ int xlmig__qmp_next_event(struct xlmig__qmp *q, const char *name,
             return 0;
         }
     }
+    return LIBXLMIG_ERR_NOT_FOUND;
+}
+
+int xlmig__qmp_next_event(struct xlmig__qmp *q, const char *name,
+                          unsigned int timeout_ms, yajl_val *event_r)
+{
+    struct xlmig__qmp_msg m;
+    char waiting[200];
+    uint64_t deadline;
+    int rc;
+
+    if (event_r)
+        *event_r = NULL;
+    if (!q || !event_r)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    if (!xlmig__qmp_take_event(q, name, event_r))
+        return 0;
     if (q->dead_rc)
         return dead_error(q, "wait for an event");
     snprintf(waiting, sizeof(waiting), "event %.64s",

@@ -175,6 +175,14 @@ int xlmig__qmp_execute(struct xlmig__qmp *q, const char *command,
 int xlmig__qmp_next_event(struct xlmig__qmp *q, const char *name,
                           unsigned int timeout_ms, yajl_val *event_r);
 
+/*
+ * The oldest queued event named @name (NULL: any), without reading or
+ * waiting: 0 and *event_r (yajl_tree_free() it), or
+ * LIBXLMIG_ERR_NOT_FOUND, not logged.
+ */
+int xlmig__qmp_take_event(struct xlmig__qmp *q, const char *name,
+                          yajl_val *event_r);
+
 /* How many events were dropped because the queue was full. */
 uint64_t xlmig__qmp_events_dropped(const struct xlmig__qmp *q);
 

@@ -24,13 +24,12 @@
 #include "featureset.h"
 #include "internal.h"
 #include "jsonfile.h"
+#include "proc.h"
 #include "sr.h"
 
 #define PATH_MAX_ XLMIG__JSONFILE_PATH_MAX
 #define JSON_SUFFIX ".json"
-#define QEMU_IMG_DEFAULT "qemu-img"
 #define QEMU_IMG_OUT_MAX (64u << 10)    /* bytes of qemu-img's stdout */
-#define QEMU_IMG_ERR_MAX 512            /* bytes of its stderr we keep */
 
 static const char *const cap_names[XLMIG__SR_CAPS_COUNT] = {
     "VDI_SNAPSHOT", "VDI_MIRROR", "VDI_MIRROR_IN",
@@ -715,51 +714,10 @@ static bool gen_str(yajl_gen g, const char *s)
            yajl_gen_status_ok;
 }
 
-static bool gen_key_str(yajl_gen g, const char *key, const char *value)
-{
-    return gen_str(g, key) && gen_str(g, value);
-}
-
-static bool gen_key_int(yajl_gen g, const char *key, long long value)
-{
-    return gen_str(g, key) && yajl_gen_integer(g, value) ==
-                                  yajl_gen_status_ok;
-}
-
-static bool gen_key_bool(yajl_gen g, const char *key, bool value)
-{
-    return gen_str(g, key) && yajl_gen_bool(g, value) == yajl_gen_status_ok;
-}
-
-static yajl_gen gen_new(void)
-{
-    yajl_gen g = yajl_gen_alloc(NULL);
-
-    if (!g)
-        return NULL;
-    if (!yajl_gen_config(g, yajl_gen_beautify, 1) ||
-        !yajl_gen_config(g, yajl_gen_indent_string, "  ") ||
-        !yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {
-        yajl_gen_free(g);
-        return NULL;
-    }
-    return g;
-}
-
 static int gen_finish(yajl_gen g, bool ok, char *buf, size_t cap,
                       size_t *len_r)
 {
-    const unsigned char *out;
-    size_t len;
-
-    if (!ok || yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
-        return LIBXLMIG_ERR_INTERNAL;
-    if (len + 1 > cap)
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    memcpy(buf, out, len);
-    buf[len] = '\0';
-    *len_r = len;
-    return 0;
+    return ok ? xlmig__gen_finish(g, buf, cap, len_r) : LIBXLMIG_ERR_INTERNAL;
 }
 
 static bool sr_ok(const struct xlmig__sr *r)
@@ -809,15 +767,15 @@ int xlmig__sr_encode(const struct xlmig__sr *r, char *buf, size_t cap,
 
     if (!r || !buf || !len_r || !sr_ok(r))
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    g = gen_new();
+    g = xlmig__gen_new();
     if (!g)
         return LIBXLMIG_ERR_NO_MEMORY;
     ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
-         gen_key_int(g, "version", XLMIG__SR_VERSION) &&
-         gen_key_str(g, "uuid", r->uuid) &&
-         gen_key_str(g, "name", r->name) &&
-         gen_key_str(g, "type", "file") &&
-         gen_key_str(g, "path", r->path) &&
+         xlmig__gen_key_integer(g, "version", XLMIG__SR_VERSION) &&
+         xlmig__gen_key_string(g, "uuid", r->uuid) &&
+         xlmig__gen_key_string(g, "name", r->name) &&
+         xlmig__gen_key_string(g, "type", "file") &&
+         xlmig__gen_key_string(g, "path", r->path) &&
          gen_str(g, "capabilities") &&
          yajl_gen_array_open(g) == yajl_gen_status_ok;
     for (b = 0; ok && b < XLMIG__SR_CAPS_COUNT; b++) {
@@ -841,20 +799,20 @@ int xlmig__vdi_encode(const struct xlmig__vdi *v, char *buf, size_t cap,
 
     if (!v || !buf || !len_r || !vdi_ok(v))
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    g = gen_new();
+    g = xlmig__gen_new();
     if (!g)
         return LIBXLMIG_ERR_NO_MEMORY;
     ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
-         gen_key_int(g, "version", XLMIG__SR_VERSION) &&
-         gen_key_str(g, "uuid", v->uuid) &&
-         gen_key_str(g, "name", v->name) &&
-         gen_key_str(g, "sr_uuid", v->sr_uuid) &&
-         gen_key_str(g, "format", xlmig__vdi_format_name(v->format)) &&
-         gen_key_int(g, "virtual_size", (long long)v->virtual_size) &&
-         gen_key_str(g, "on_boot", xlmig__vdi_on_boot_name(v->on_boot)) &&
-         gen_key_bool(g, "cbt_enabled", v->cbt_enabled) &&
-         gen_key_bool(g, "encrypted", v->encrypted) &&
-         gen_key_bool(g, "sharable", v->sharable);
+         xlmig__gen_key_integer(g, "version", XLMIG__SR_VERSION) &&
+         xlmig__gen_key_string(g, "uuid", v->uuid) &&
+         xlmig__gen_key_string(g, "name", v->name) &&
+         xlmig__gen_key_string(g, "sr_uuid", v->sr_uuid) &&
+         xlmig__gen_key_string(g, "format", xlmig__vdi_format_name(v->format)) &&
+         xlmig__gen_key_integer(g, "virtual_size", (long long)v->virtual_size) &&
+         xlmig__gen_key_string(g, "on_boot", xlmig__vdi_on_boot_name(v->on_boot)) &&
+         xlmig__gen_key_bool(g, "cbt_enabled", v->cbt_enabled) &&
+         xlmig__gen_key_bool(g, "encrypted", v->encrypted) &&
+         xlmig__gen_key_bool(g, "sharable", v->sharable);
     /* Written only when there are VBDs: a VDI without any has the
      * same file as before VBDs existed. */
     if (ok && v->nr_vbds) {
@@ -862,8 +820,8 @@ int xlmig__vdi_encode(const struct xlmig__vdi *v, char *buf, size_t cap,
              yajl_gen_array_open(g) == yajl_gen_status_ok;
         for (i = 0; ok && i < v->nr_vbds; i++)
             ok = yajl_gen_map_open(g) == yajl_gen_status_ok &&
-                 gen_key_str(g, "vm", v->vbds[i].vm) &&
-                 gen_key_str(g, "device", v->vbds[i].device) &&
+                 xlmig__gen_key_string(g, "vm", v->vbds[i].vm) &&
+                 xlmig__gen_key_string(g, "device", v->vbds[i].device) &&
                  yajl_gen_map_close(g) == yajl_gen_status_ok;
         ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok;
     }
@@ -875,130 +833,16 @@ int xlmig__vdi_encode(const struct xlmig__vdi *v, char *buf, size_t cap,
 
 /* ------------------------------------------------------------ qemu-img */
 
-/* Append what @fd has to @buf (@cap bytes) at *len_r; past @cap drop. */
-static int drain(int fd, char *buf, size_t cap, size_t *len_r, bool *over_r)
-{
-    char tmp[4096];
-    ssize_t r = read(fd, tmp, sizeof(tmp));
-
-    if (r < 0)
-        return errno == EINTR || errno == EAGAIN ? 1 : -1;
-    if (r == 0)
-        return 0;
-    if (*len_r + (size_t)r > cap) {
-        *over_r = true;
-        r = (ssize_t)(cap - *len_r);
-    }
-    memcpy(buf + *len_r, tmp, (size_t)r);
-    *len_r += (size_t)r;
-    return 1;
-}
-
-/* "qemu-img" or $XLMIG_QEMU_IMG (tests). */
-static const char *qemu_img_bin(void)
-{
-    const char *env = getenv("XLMIG_QEMU_IMG");
-
-    return env && env[0] ? env : QEMU_IMG_DEFAULT;
-}
-
 /*
- * Run qemu-img with @argv (argv[0] is replaced by qemu_img_bin()), no
- * shell, stdin /dev/null.  Its stdout (at most @out_cap bytes, more is
- * an error) into @out, *out_len_r; its stderr's first bytes, one line,
- * into @err.  0 when it exited 0; else LIBXLMIG_ERR_IO with @err saying
- * why (not logged: the caller names the VDI).
+ * Run qemu-img (proc.h: $XLMIG_QEMU_IMG or qemu-img) with @argv; 0, or
+ * LIBXLMIG_ERR_IO with @err saying why (not logged: the caller names the
+ * VDI).
  */
 static int run_qemu_img(char *const argv[], char *out, size_t out_cap,
                         size_t *out_len_r, char *err, size_t err_len)
 {
-    int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
-    char ebuf[QEMU_IMG_ERR_MAX];
-    size_t olen = 0, elen = 0, i;
-    bool oover = false, eover = false, oopen = true, eopen = true;
-    const char *bin = qemu_img_bin();
-    pid_t pid = -1;
-    int status, rc = LIBXLMIG_ERR_IO;
-
-    err[0] = '\0';
-    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
-        snprintf(err, err_len, "cannot make a pipe: %s", strerror(errno));
-        goto out;
-    }
-    pid = fork();
-    if (pid < 0) {
-        snprintf(err, err_len, "cannot fork: %s", strerror(errno));
-        goto out;
-    }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDONLY);
-
-        if (nul >= 0)
-            dup2(nul, 0);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        signal(SIGPIPE, SIG_DFL);
-        ((char **)argv)[0] = (char *)bin;
-        execvp(bin, argv);
-        dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    po[1] = pe[1] = -1;
-    while (oopen || eopen) {
-        struct pollfd pf[2] = {
-            { .fd = oopen ? po[0] : -1, .events = POLLIN },
-            { .fd = eopen ? pe[0] : -1, .events = POLLIN },
-        };
-        int r = poll(pf, 2, -1);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            break;
-        if (oopen && pf[0].revents)
-            oopen = drain(po[0], out, out_cap, &olen, &oover) > 0;
-        if (eopen && pf[1].revents)
-            eopen = drain(pe[0], ebuf, sizeof(ebuf) - 1, &elen, &eover) > 0;
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    pid = -1;
-    ebuf[elen] = '\0';
-    /* One line of text: newlines and control bytes become spaces. */
-    for (i = 0; i < elen; i++) {
-        if ((unsigned char)ebuf[i] < 0x20 || (unsigned char)ebuf[i] == 0x7f)
-            ebuf[i] = ' ';
-    }
-    while (elen && ebuf[elen - 1] == ' ')
-        ebuf[--elen] = '\0';
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        if (oover) {
-            snprintf(err, err_len, "%s printed more than %zu bytes", bin,
-                     out_cap);
-            goto out;
-        }
-        *out_len_r = olen;
-        rc = 0;
-    } else if (WIFEXITED(status)) {
-        snprintf(err, err_len, "%s exited with status %d: %s%s", bin,
-                 WEXITSTATUS(status), elen ? ebuf : "(no message)",
-                 eover ? "..." : "");
-    } else {
-        snprintf(err, err_len, "%s was killed by signal %d", bin,
-                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    }
- out:
-    for (i = 0; i < 2; i++) {
-        if (po[i] >= 0)
-            close(po[i]);
-        if (pe[i] >= 0)
-            close(pe[i]);
-    }
-    if (pid > 0)
-        waitpid(pid, &status, 0);
-    return rc;
+    return xlmig__proc_run(xlmig__qemu_img_bin(), argv, out, out_cap,
+                           out_len_r, err, err_len);
 }
 
 /* ------------------------------------------------------------ files */

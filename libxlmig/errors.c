@@ -95,6 +95,8 @@ static const struct error_entry error_table[] = {
       "the pool state file of the pool master is malformed" },
     { LIBXLMIG_ERR_QMP_ERROR, "QMP_ERROR",
       "QEMU refused a QMP command" },
+    { LIBXLMIG_ERR_SXM_RECORD_INVALID, "SXM_RECORD_INVALID",
+      "a storage motion task's record is malformed" },
 };
 
 #define ERROR_TABLE_LEN (sizeof(error_table) / sizeof(error_table[0]))

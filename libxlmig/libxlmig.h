@@ -86,8 +86,9 @@ typedef enum libxlmig_error {
     LIBXLMIG_ERR_RECORD_INVALID = -36,
     LIBXLMIG_ERR_POOL_STATE_INVALID = -37,
     LIBXLMIG_ERR_QMP_ERROR = -38,
+    LIBXLMIG_ERR_SXM_RECORD_INVALID = -39,
     /* Append new codes here; keep LIBXLMIG_ERR_LAST the last one. */
-    LIBXLMIG_ERR_LAST = -38,
+    LIBXLMIG_ERR_LAST = -39,
 } libxlmig_error;
 
 /*

@@ -89,6 +89,8 @@ struct xlmig__sxm_record {
     char dest[XLMIG__SXM_ADDR_MAX + 1];     /* the destination's address */
     int64_t reader_pid;
     uint64_t reader_start;
+    bool tls;                               /* a TLS object was added */
+    bool offline;                           /* no QEMU: qmp, node "-" */
     /* both: the process running the task (src: the sender; dst: the
      * exporter), so that recovery leaves a live task alone */
     int64_t owner_pid;
@@ -102,7 +104,7 @@ int xlmig__sxm_record_encode(const struct xlmig__sxm_record *r, char *buf,
                              size_t cap, size_t *len_r);
 /*
  * Decode @len bytes (more than XLMIG__SXM_RECORD_MAX refused) into *r,
- * written only on success.  LIBXLMIG_ERR_RECORD_INVALID naming @label
+ * written only on success.  LIBXLMIG_ERR_SXM_RECORD_INVALID naming @label
  * and the member; logs only when @ctx is not NULL (the fuzz target).
  */
 int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
@@ -128,6 +130,8 @@ struct xlmig__sxm_recv_req {
     const char *tls_dir;        /* NULL, or ca-cert.pem server-cert.pem
                                  * server-key.pem: clients must present
                                  * a certificate of that CA */
+    uint64_t src_allocated;     /* the source's allocated bytes, for the
+                                 * space check (0: assume all of it) */
 };
 
 /*
@@ -164,6 +168,8 @@ struct xlmig__sxm_send_req {
     const char *node;           /* its node; NULL: the node whose image
                                  * is the VDI's file */
     const char *dest;           /* the destination's address */
+    const char *vm;             /* the VM whose disk it is (NULL: none;
+                                 * then any VBD of the VDI refuses) */
     const char *tls_dir;        /* NULL, or ca-cert.pem client-cert.pem
                                  * client-key.pem */
     uint64_t bwlimit;           /* bytes/s of the copy and the mirror */
@@ -188,6 +194,39 @@ struct xlmig__sxm_send_req {
  */
 int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                     struct xlmig__sxm_record *rec_r);
+
+/* ------------------------------------------------------- on this host */
+
+struct xlmig__sxm_move_req {
+    const char *state_dir;
+    const char *vdi;            /* the VDI (uuid) */
+    const char *sr;             /* the SR to move it to, on this host */
+    const char *format;         /* "qcow2" or "raw"; NULL: as it is */
+    const char *qmp;            /* the QEMU serving it; NULL: no VM runs
+                                 * on it (an offline copy) */
+    const char *node, *vm;      /* as for xlmig__sxm_send() */
+    bool keep;                  /* a copy: the source VDI stays */
+    uint64_t bwlimit;
+    void (*progress)(void *opaque, const struct xlmig__sxm_progress *p);
+    /* Live only, as for xlmig__sxm_send(): the guest stays paused from
+     * the switch until this call returns. */
+    int (*switch_ready)(void *opaque);
+    void *opaque;
+    volatile sig_atomic_t *cancel;
+};
+
+/*
+ * Move (or, with @keep, copy) a VDI to another SR of this host, in the
+ * format asked for.  Offline: its image is read by a read-only qemu-nbd
+ * and copied into the parent.  Live: xlmig__sxm_send() to a destination
+ * served on a unix socket here, the destination finalized, then the
+ * VM's disk node is switched to the new VDI (a mirror with sync=none
+ * completed at once: nothing to copy while the guest is paused).  A
+ * move carries the VBDs and flags over and destroys the old VDI.
+ * *vdi_r gets the new VDI's uuid.
+ */
+int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
+                    char vdi_r[XLMIG__UUID_LEN + 1]);
 
 /* ---------------------------------------------------------- recovery */
 

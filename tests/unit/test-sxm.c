@@ -1,0 +1,309 @@
+/*
+ * Storage motion (libxlmig/sxm.c): records, addresses, and the
+ * destination's life with the real qemu-img and qemu-storage-daemon:
+ * receive-start serves parent and leaf over NBD on a unix socket,
+ * finalize composes them into one VDI, cancel and recovery leave
+ * nothing.  The source side runs against a real QEMU block layer in
+ * tests/integration/test-sxm.sh.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+#include "sr.h"
+#include "sxm.h"
+#include "testctx.h"
+#include "testfs.h"
+
+#define STATE at("state")
+
+static int dir_setup(void **state)
+{
+    (void)state;
+    reset_log();
+    return testfs_dir_setup("test-sxm");
+}
+
+static void test_addresses(void **state)
+{
+    static const char *const good[] = {
+        "tcp:127.0.0.1:10809", "tcp:host-2.example:1", "tcp:h:65535",
+        "unix:/run/x.sock",
+    };
+    static const char *const bad[] = {
+        "", "tcp:", "tcp:127.0.0.1", "tcp:127.0.0.1:0", "tcp:h:65536",
+        "tcp:h:012", "tcp::80", "tcp:-h:80", "tcp:h h:80", "tcp:h:8o",
+        "unix:", "unix:rel.sock", "unix:/a b", "udp:1.2.3.4:5",
+        "tcp:h:123456",
+        "unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_int_equal(xlmig__sxm_addr_check(NULL, good[i]), 0);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        reset_log();
+        assert_int_equal(xlmig__sxm_addr_check(ctx, bad[i]),
+                         LIBXLMIG_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(cap.text, "tcp:HOST:PORT"));
+    }
+}
+
+static struct xlmig__sxm_record a_src(void)
+{
+    struct xlmig__sxm_record r;
+
+    memset(&r, 0, sizeof(r));
+    strcpy(r.task, "9c8b7a6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d");
+    r.role = XLMIG__SXM_SRC;
+    r.phase = XLMIG__SXM_COPYING;
+    strcpy(r.vdi_name, "web01 disk");
+    r.virtual_size = 10737418240ull;
+    strcpy(r.vdi, "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f");
+    strcpy(r.qmp, "/run/xen/qmp-libxl-7");
+    strcpy(r.node, "disk0");
+    strcpy(r.dest, "tcp:10.0.0.2:10809");
+    r.reader_pid = 1234;
+    r.reader_start = 99;
+    r.owner_pid = 77;
+    r.owner_start = 5;
+    return r;
+}
+
+static void test_records(void **state)
+{
+    struct xlmig__sxm_record r = a_src(), back;
+    char buf[XLMIG__SXM_RECORD_MAX], bad[XLMIG__SXM_RECORD_MAX];
+    static const struct { const char *from, *to; } breaks[] = {
+        { "\"version\": 1", "\"version\": 2" },
+        { "\"role\": \"src\"", "\"role\": \"both\"" },
+        { "\"phase\": \"copying\"", "\"phase\": \"sleeping\"" },
+        { "\"dest\": \"tcp:10.0.0.2:10809\"", "\"dest\": \"tcp:10.0.0.2\"" },
+        { "\"qmp\": \"/run", "\"qmp\": \"run" },
+        { "\"virtual-size\": 10737418240", "\"virtual-size\": 0" },
+        { "\"reader-pid\": 1234", "\"reader-pid\": -1" },
+        { "\"vdi\": \"3c4d", "\"vdi\": \"XX4d" },
+        { "\"task\"", "\"tusk\"" },
+    };
+    size_t len, i;
+
+    (void)state;
+    assert_int_equal(xlmig__sxm_record_encode(&r, buf, sizeof(buf), &len),
+                     0);
+    memset(&back, 0, sizeof(back));
+    assert_int_equal(xlmig__sxm_record_decode(ctx, "t", (uint8_t *)buf, len,
+                                              &back), 0);
+    assert_memory_equal(&r, &back, sizeof(r));
+    /* Every broken member is refused, naming it; nothing written. */
+    for (i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
+        char *p = strstr(buf, breaks[i].from);
+        struct xlmig__sxm_record before;
+
+        assert_non_null(p);
+        snprintf(bad, sizeof(bad), "%.*s%s%s", (int)(p - buf), buf,
+                 breaks[i].to, p + strlen(breaks[i].from));
+        memset(&back, 0x5a, sizeof(back));
+        before = back;
+        reset_log();
+        assert_int_equal(xlmig__sxm_record_decode(ctx, "t", (uint8_t *)bad,
+                                                  strlen(bad), &back),
+                         LIBXLMIG_ERR_SXM_RECORD_INVALID);
+        assert_memory_equal(&back, &before, sizeof(back));
+        assert_non_null(strstr(cap.text, "storage motion record t"));
+    }
+    /* Too big is refused before parsing. */
+    {
+        size_t big = XLMIG__SXM_RECORD_MAX + 1;
+        char *huge = malloc(big);
+
+        assert_non_null(huge);
+        memset(huge, ' ', big);
+        assert_int_equal(xlmig__sxm_record_decode(ctx, "t", (uint8_t *)huge,
+                                                  big, &back),
+                         LIBXLMIG_ERR_SXM_RECORD_INVALID);
+        free(huge);
+    }
+}
+
+/* An SR "dst" in the state dir; the unix address for the exporter. */
+static void make_sr(struct xlmig__sr *sr)
+{
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "dst", "file", at("sr"), 0,
+                                      sr), 0);
+}
+
+static int count_files(const char *dir)
+{
+    return count_entries(dir, "") - 2;       /* "." and ".." */
+}
+
+static void test_receive_finalize(void **state)
+{
+    struct xlmig__sxm_recv_req req = { 0 };
+    struct xlmig__sxm_record rec;
+    struct xlmig__sr sr;
+    char vdi[XLMIG__UUID_LEN + 1], addr[128], leafimg[512], err[600];
+    char out[4096];
+    size_t olen;
+    struct stat st;
+
+    (void)state;
+    make_sr(&sr);
+    snprintf(addr, sizeof(addr), "unix:%s", at("nbd.sock"));
+    req.state_dir = STATE;
+    req.sr = "dst";
+    req.name = "web";
+    req.virtual_size = 64 << 20;
+    req.format = "raw";
+    req.listen = addr;
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec), 0);
+    assert_true(xlmig__proc_alive((pid_t)rec.exporter_pid,
+                                  rec.exporter_start));
+    /* The leaf is qcow2 over the raw parent; both VDIs are locked. */
+    snprintf(leafimg, sizeof(leafimg), "%s/%s.qcow2", at("sr"), rec.leaf);
+    assert_int_equal(stat(leafimg, &st), 0);
+    assert_int_equal(xlmig__vdi_destroy(ctx, STATE, rec.parent),
+                     LIBXLMIG_ERR_VDI_IN_USE);
+    /* Write through the leaf export: it must land in the parent. */
+    {
+        char uri[300];
+        char *argv[] = { "qemu-io", "-f", "raw", uri, "-c",
+                         "write -P 0x5a 1M 64k", NULL };
+
+        snprintf(uri, sizeof(uri), "nbd+unix:///leaf?socket=%s",
+                 at("nbd.sock"));
+        assert_int_equal(xlmig__proc_run("qemu-io", argv, out, sizeof(out),
+                                         &olen, err, sizeof(err)), 0);
+    }
+    assert_int_equal(xlmig__sxm_recv_finalize(ctx, STATE, rec.task, vdi), 0);
+    assert_string_equal(vdi, rec.parent);
+    assert_false(xlmig__proc_alive((pid_t)rec.exporter_pid,
+                                   rec.exporter_start));
+    assert_int_not_equal(stat(leafimg, &st), 0);
+    /* One VDI (image + metadata), no lock, no record. */
+    assert_int_equal(count_files(at("sr")), 2);
+    assert_int_equal(count_entries(at("state/sxm"), ".json"), 0);
+    {
+        char img[512];
+        char *argv[] = { "qemu-io", "-f", "raw", "-r", img, "-c",
+                         "read -P 0x5a 1M 64k", NULL };
+
+        snprintf(img, sizeof(img), "%s/%s.raw", at("sr"), vdi);
+        assert_int_equal(xlmig__proc_run("qemu-io", argv, out, sizeof(out),
+                                         &olen, err, sizeof(err)), 0);
+        out[olen] = '\0';
+        assert_null(strstr(out, "Pattern verification failed"));
+    }
+    assert_int_equal(xlmig__vdi_destroy(ctx, STATE, vdi), 0);
+    /* Finalize twice: the task is gone. */
+    assert_int_equal(xlmig__sxm_recv_finalize(ctx, STATE, rec.task, vdi),
+                     LIBXLMIG_ERR_NOT_FOUND);
+}
+
+static void test_receive_cancel_and_recover(void **state)
+{
+    struct xlmig__sxm_recv_req req = { 0 };
+    struct xlmig__sxm_record rec, rec2;
+    struct xlmig__sr sr;
+    unsigned int done = 0;
+    char addr[128];
+
+    (void)state;
+    make_sr(&sr);
+    snprintf(addr, sizeof(addr), "unix:%s", at("nbd.sock"));
+    req.state_dir = STATE;
+    req.sr = "dst";
+    req.name = "db";
+    req.virtual_size = 1 << 20;
+    req.listen = addr;
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec), 0);
+    assert_int_equal(xlmig__sxm_recv_cancel(ctx, STATE, rec.task), 0);
+    assert_int_equal(count_files(at("sr")), 0);
+    assert_false(xlmig__proc_alive((pid_t)rec.exporter_pid,
+                                   rec.exporter_start));
+
+    /* A live exporter is left alone by recovery; a dead one is undone. */
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec), 0);
+    assert_int_equal(xlmig__sxm_recover(ctx, STATE, &done), 0);
+    assert_int_equal(done, 0);
+    /* Parent and leaf: image, metadata, lock each. */
+    assert_int_equal(count_files(at("sr")), 6);
+    kill((pid_t)rec.exporter_pid, SIGKILL);
+    while (xlmig__proc_alive((pid_t)rec.exporter_pid, rec.exporter_start))
+        usleep(10000);
+    assert_int_equal(xlmig__sxm_recover(ctx, STATE, &done), 0);
+    assert_int_equal(done, 1);
+    assert_int_equal(count_files(at("sr")), 0);
+    assert_int_equal(count_entries(at("state/sxm"), ".json"), 0);
+
+    /* The same address twice: the second start fails, leaving nothing. */
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec), 0);
+    reset_log();
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec2),
+                     LIBXLMIG_ERR_IO);
+    assert_non_null(strstr(cap.text, "cannot serve its parent and leaf"));
+    assert_int_equal(count_entries(at("state/sxm"), ".json"), 1);
+    assert_int_equal(xlmig__sxm_recv_cancel(ctx, STATE, rec.task), 0);
+    assert_int_equal(count_files(at("sr")), 0);
+}
+
+static void test_receive_refusals(void **state)
+{
+    struct xlmig__sxm_recv_req req = { 0 };
+    struct xlmig__sxm_record rec;
+    struct xlmig__sr sr;
+
+    (void)state;
+    assert_int_equal(xlmig__sr_create(ctx, STATE, "nomirror", "file",
+                                      at("sr"), XLMIG__SR_CAP_VDI_SNAPSHOT,
+                                      &sr), 0);
+    req.state_dir = STATE;
+    req.sr = "nomirror";
+    req.name = "x";
+    req.virtual_size = 1 << 20;
+    req.listen = "tcp:127.0.0.1:1";
+    reset_log();
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec),
+                     LIBXLMIG_ERR_SR_DOES_NOT_SUPPORT_MIGRATION);
+    assert_non_null(strstr(cap.text, "VDI_MIRROR_IN"));
+    req.virtual_size = 1000;
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    req.virtual_size = 1 << 20;
+    req.format = "vhd";
+    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(count_files(at("sr")), 0);
+    assert_int_equal(xlmig__sxm_recv_cancel(ctx, STATE, "nonsense"),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_records),
+        cmocka_unit_test_setup_teardown(test_receive_finalize, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_receive_cancel_and_recover,
+                                        dir_setup, dir_teardown),
+        cmocka_unit_test_setup_teardown(test_receive_refusals, dir_setup,
+                                        dir_teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -14,6 +14,7 @@
 
 #include "cmd-channel.h"
 #include "cmd-slot.h"
+#include "cmd-sxm.h"
 #include "internal.h"
 
 #define EXIT_USAGE 2
@@ -179,6 +180,10 @@ static const struct cmd cmd_table[] = {
       xlmig_slot_run_usage },
     { "pool-stats", xlmig_cmd_pool_stats, xlmig_pool_stats_summary,
       xlmig_pool_stats_usage },
+#define XLMIG_SXM_ENTRY(id, name) \
+    { name, xlmig_cmd_##id, xlmig_##id##_summary, xlmig_##id##_usage },
+    XLMIG_SXM_COMMANDS(XLMIG_SXM_ENTRY)
+#undef XLMIG_SXM_ENTRY
     { "version", cmd_version, "Show the version", "" },
     { "help", cmd_help, "Show the commands, or one command's help",
       "[COMMAND]" },

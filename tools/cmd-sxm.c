@@ -1,0 +1,435 @@
+/*
+ * xlmig sxm-*: storage motion from the command line (docs/specs/sxm.md).
+ * The destination's commands make, serve, compose or remove the parent
+ * and leaf; sxm-send moves a running VM's disk through the QEMU that
+ * serves it; sxm-recover finishes or undoes what a crash left.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd-sxm.h"
+#include "internal.h"
+#include "sr.h"
+#include "sxm.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static int usage(FILE *f, const char *cmd, const char *text, int rc)
+{
+    fprintf(f, "Usage: xlmig %s %s\n", cmd, text);
+    return rc;
+}
+
+static libxlmig_ctx *ctx_new(bool verbose)
+{
+    libxlmig_ctx *ctx = NULL;
+
+    if (libxlmig_ctx_new(NULL, verbose ? LIBXLMIG_LOG_INFO :
+                         LIBXLMIG_LOG_ERROR, &ctx))
+        return NULL;
+    return ctx;
+}
+
+/* ------------------------------------------------------- receive-start */
+
+const char xlmig_sxm_receive_start_summary[] =
+    "Destination of a storage move: make the parent and leaf, serve them";
+const char xlmig_sxm_receive_start_usage[] =
+    "--sr SR --name NAME --size BYTES --listen ADDR [OPTIONS]\n"
+    "Makes, in SR (uuid or name), the VDI's parent (the final VDI, empty, "
+    "in\n--format) and its leaf (qcow2 over the parent), and serves them "
+    "over NBD at\nADDR (tcp:HOST:PORT or unix:PATH) as exports 'parent' "
+    "and 'leaf' until\nsxm-receive-finalize or sxm-receive-cancel.  Prints "
+    "task=, parent=, leaf=\nand address= lines.\n"
+    "  --format qcow2|raw  the parent's format (default qcow2)\n"
+    "  --allocated BYTES   the source's allocated bytes, for the space "
+    "check\n"
+    "                      (default: the whole size; "
+    "SR_DESTINATION_SPACE_INSUFFICIENT)\n"
+    "  --tls-dir DIR       serve with TLS: DIR holds ca-cert.pem "
+    "server-cert.pem\n"
+    "                      server-key.pem; clients need a certificate of "
+    "that CA\n"
+    "  --state-dir DIR     records (default $XLMIG_STATE_DIR or "
+    "/var/lib/xlmig)\n"
+    "  --verbose           say each step\n"
+    "  --help              this text";
+
+int xlmig_cmd_sxm_receive_start(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "sr", required_argument, NULL, 's' },
+        { "name", required_argument, NULL, 'n' },
+        { "size", required_argument, NULL, 'z' },
+        { "listen", required_argument, NULL, 'l' },
+        { "format", required_argument, NULL, 'f' },
+        { "tls-dir", required_argument, NULL, 't' },
+        { "allocated", required_argument, NULL, 'a' },
+        { "state-dir", required_argument, NULL, 'S' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char me[] = "sxm-receive-start";
+    const char *allocated = NULL;
+    struct xlmig__sxm_recv_req req;
+    struct xlmig__sxm_record rec;
+    const char *size = NULL;
+    libxlmig_ctx *ctx;
+    bool verbose = false;
+    int opt, rc;
+
+    memset(&req, 0, sizeof(req));
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': req.sr = optarg; break;
+        case 'n': req.name = optarg; break;
+        case 'z': size = optarg; break;
+        case 'l': req.listen = optarg; break;
+        case 'f': req.format = optarg; break;
+        case 't': req.tls_dir = optarg; break;
+        case 'a': allocated = optarg; break;
+        case 'S': req.state_dir = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h': return usage(stdout, me, xlmig_sxm_receive_start_usage, 0);
+        default: return usage(stderr, me, xlmig_sxm_receive_start_usage, 2);
+        }
+    }
+    if (!req.sr || !req.name || !size || !req.listen || optind < argc) {
+        fprintf(stderr, "xlmig %s: needs --sr, --name, --size and "
+                "--listen\n", me);
+        return usage(stderr, me, xlmig_sxm_receive_start_usage, 2);
+    }
+    ctx = ctx_new(verbose);
+    if (!ctx)
+        return 1;
+    rc = xlmig__size_parse(ctx, "--size", size, &req.virtual_size);
+    if (!rc && allocated)
+        rc = xlmig__size_parse(ctx, "--allocated", allocated,
+                               &req.src_allocated);
+    if (!rc)
+        rc = xlmig__sxm_recv_start(ctx, &req, &rec);
+    if (!rc)
+        printf("task=%s\nparent=%s\nleaf=%s\naddress=%s\n", rec.task,
+               rec.parent, rec.leaf, rec.listen);
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}
+
+/* ------------------------------------------------ receive-finalize/cancel */
+
+const char xlmig_sxm_receive_finalize_summary[] =
+    "Destination of a storage move: compose the leaf onto the parent";
+const char xlmig_sxm_receive_finalize_usage[] =
+    "--task TASK [--state-dir DIR] [--verbose]\n"
+    "Stops serving, commits the leaf into the parent and removes the "
+    "leaf: one\nVDI is left, whose uuid is printed.  Safe to run again "
+    "after a crash.";
+
+const char xlmig_sxm_receive_cancel_summary[] =
+    "Destination of a storage move: remove the parent and the leaf";
+const char xlmig_sxm_receive_cancel_usage[] =
+    "--task TASK [--state-dir DIR] [--verbose]\n"
+    "Stops serving and removes everything sxm-receive-start made.";
+
+static int task_cmd(int argc, char **argv, const char *me,
+                    const char *text, bool finalize)
+{
+    static const struct option opts[] = {
+        { "task", required_argument, NULL, 'T' },
+        { "state-dir", required_argument, NULL, 'S' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *task = NULL, *state_dir = NULL;
+    char vdi[XLMIG__UUID_LEN + 1];
+    libxlmig_ctx *ctx;
+    bool verbose = false;
+    int opt, rc;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'T': task = optarg; break;
+        case 'S': state_dir = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h': return usage(stdout, me, text, 0);
+        default: return usage(stderr, me, text, 2);
+        }
+    }
+    if (!task || optind < argc) {
+        fprintf(stderr, "xlmig %s: needs --task\n", me);
+        return usage(stderr, me, text, 2);
+    }
+    ctx = ctx_new(verbose);
+    if (!ctx)
+        return 1;
+    if (finalize) {
+        rc = xlmig__sxm_recv_finalize(ctx, state_dir, task, vdi);
+        if (!rc)
+            printf("vdi=%s\n", vdi);
+    } else {
+        rc = xlmig__sxm_recv_cancel(ctx, state_dir, task);
+    }
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}
+
+int xlmig_cmd_sxm_receive_finalize(int argc, char **argv)
+{
+    return task_cmd(argc, argv, "sxm-receive-finalize",
+                    xlmig_sxm_receive_finalize_usage, true);
+}
+
+int xlmig_cmd_sxm_receive_cancel(int argc, char **argv)
+{
+    return task_cmd(argc, argv, "sxm-receive-cancel",
+                    xlmig_sxm_receive_cancel_usage, false);
+}
+
+/* ------------------------------------------------------------ send */
+
+const char xlmig_sxm_send_summary[] =
+    "Source of a storage move: snapshot, mirror and copy a running disk";
+const char xlmig_sxm_send_usage[] =
+    "--vdi UUID --qmp SOCKET --dest ADDR [OPTIONS]\n"
+    "Moves VDI UUID, served by the QEMU whose QMP socket is SOCKET, to "
+    "the\ndestination that sxm-receive-start serves at ADDR: temporary "
+    "snapshot,\nmirror of new writes to the leaf, copy of the snapshot's "
+    "allocated extents\nto the parent.  Once in sync it prints 'in sync' "
+    "and keeps mirroring until\nthe switch: --switch-file appearing, "
+    "SIGUSR1, or at once with --switch-now.\nThe guest must be paused "
+    "for the switch (it ends the mirror).  Then the\nsnapshot's overlay "
+    "is committed back and the destination can be finalized.\nSIGINT or "
+    "SIGTERM cancels: everything is rolled back, the VM never stops.\n"
+    "  --node NODE        the disk's node (default: found by the VDI's "
+    "file)\n"
+    "  --vm NAME          the VM whose disk it is (its VBD); another VM's "
+    "VBD\n"
+    "                     on the VDI refuses the move (VDI_IN_USE)\n"
+    "  --tls-dir DIR      TLS to the destination: ca-cert.pem "
+    "client-cert.pem\n"
+    "                     client-key.pem\n"
+    "  --bwlimit RATE     bytes/s for the copy and for the mirror (k, M, G "
+    "suffixes)\n"
+    "  --switch-file PATH switch when PATH exists\n"
+    "  --switch-now       switch as soon as in sync (a paused or idle "
+    "guest)\n"
+    "  --progress         a progress line about every second\n"
+    "  --state-dir DIR    records (default $XLMIG_STATE_DIR)\n"
+    "  --verbose          say each step\n"
+    "Exit 0 when moved; 1 on failure (rolled back), with the error's name.";
+
+static volatile sig_atomic_t send_cancel, send_switch;
+
+static void on_cancel(int sig)
+{
+    (void)sig;
+    send_cancel = 1;
+}
+
+static void on_switch(int sig)
+{
+    (void)sig;
+    send_switch = 1;
+}
+
+struct send_ui {
+    const char *switch_file;
+    bool switch_now, progress, said_sync;
+    double last;
+};
+
+static void send_progress(void *opaque, const struct xlmig__sxm_progress *p)
+{
+    struct send_ui *ui = opaque;
+
+    if (p->in_sync && !ui->said_sync) {
+        ui->said_sync = true;
+        printf("sxm-send: in sync after %.1f s; waiting for the switch\n",
+               p->seconds);
+        fflush(stdout);
+    }
+    if (!ui->progress || p->seconds - ui->last < 1.0)
+        return;
+    ui->last = p->seconds;
+    printf("sxm-send: %s: copy %.1f/%.1f MiB (%.0f%%), mirror %.1f/%.1f "
+           "MiB%s, %.1f s\n", xlmig__sxm_phase_name(p->phase),
+           (double)p->copy_done / MIB, (double)p->copy_total / MIB,
+           p->copy_total ? 100.0 * (double)p->copy_done /
+           (double)p->copy_total : 100.0,
+           (double)p->mirror_done / MIB, (double)p->mirror_total / MIB,
+           p->in_sync ? " (in sync)" : "", p->seconds);
+    fflush(stdout);
+}
+
+static int send_switch_ready(void *opaque)
+{
+    struct send_ui *ui = opaque;
+    struct stat st;
+
+    if (ui->switch_now || send_switch)
+        return 1;
+    if (ui->switch_file && !stat(ui->switch_file, &st))
+        return 1;
+    return 0;
+}
+
+int xlmig_cmd_sxm_send(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "vdi", required_argument, NULL, 'd' },
+        { "qmp", required_argument, NULL, 'q' },
+        { "dest", required_argument, NULL, 'D' },
+        { "node", required_argument, NULL, 'n' },
+        { "vm", required_argument, NULL, 'm' },
+        { "tls-dir", required_argument, NULL, 't' },
+        { "bwlimit", required_argument, NULL, 'b' },
+        { "switch-file", required_argument, NULL, 'f' },
+        { "switch-now", no_argument, NULL, 'N' },
+        { "progress", no_argument, NULL, 'p' },
+        { "state-dir", required_argument, NULL, 'S' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char me[] = "sxm-send";
+    struct xlmig__sxm_send_req req;
+    struct xlmig__sxm_record rec;
+    struct send_ui ui;
+    struct sigaction sa;
+    const char *bw = NULL;
+    libxlmig_ctx *ctx;
+    bool verbose = false;
+    int opt, rc;
+
+    memset(&req, 0, sizeof(req));
+    memset(&ui, 0, sizeof(ui));
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': req.vdi = optarg; break;
+        case 'q': req.qmp = optarg; break;
+        case 'D': req.dest = optarg; break;
+        case 'n': req.node = optarg; break;
+        case 'm': req.vm = optarg; break;
+        case 't': req.tls_dir = optarg; break;
+        case 'b': bw = optarg; break;
+        case 'f': ui.switch_file = optarg; break;
+        case 'N': ui.switch_now = true; break;
+        case 'p': ui.progress = true; break;
+        case 'S': req.state_dir = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h': return usage(stdout, me, xlmig_sxm_send_usage, 0);
+        default: return usage(stderr, me, xlmig_sxm_send_usage, 2);
+        }
+    }
+    if (!req.vdi || !req.qmp || !req.dest || optind < argc) {
+        fprintf(stderr, "xlmig %s: needs --vdi, --qmp and --dest\n", me);
+        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+    }
+    ctx = ctx_new(verbose);
+    if (!ctx)
+        return 1;
+    if (bw && xlmig__size_parse(ctx, "--bwlimit", bw, &req.bwlimit)) {
+        libxlmig_ctx_free(ctx);
+        return 2;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_cancel;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_switch;
+    sigaction(SIGUSR1, &sa, NULL);
+    req.progress = send_progress;
+    req.switch_ready = send_switch_ready;
+    req.opaque = &ui;
+    req.cancel = &send_cancel;
+    rc = xlmig__sxm_send(ctx, &req, &rec);
+    if (!rc)
+        printf("sxm-send: VDI %s (%s) moved to %s; task %s\n", rec.vdi_name,
+               rec.vdi, rec.dest, rec.task);
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}
+
+/* ------------------------------------------------------ recover / list */
+
+const char xlmig_sxm_recover_summary[] =
+    "Finish or undo the storage moves a crash interrupted";
+const char xlmig_sxm_recover_usage[] =
+    "[--state-dir DIR] [--verbose]\n"
+    "For each record whose process is gone: a destination whose compose "
+    "had\nbegun is finished; every other destination is removed; every "
+    "source is\nrolled back (mirror cancelled, the temporary snapshot's "
+    "overlay committed\nback into the disk, with qemu-img when its QEMU is "
+    "gone).  Prints how many.";
+
+int xlmig_cmd_sxm_recover(int argc, char **argv)
+{
+    const char *state_dir = NULL;
+    bool verbose = false;
+    unsigned int done = 0;
+    libxlmig_ctx *ctx;
+    int i, rc;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help"))
+            return usage(stdout, "sxm-recover", xlmig_sxm_recover_usage, 0);
+        if (!strcmp(argv[i], "--verbose"))
+            verbose = true;
+        else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc)
+            state_dir = argv[++i];
+        else
+            return usage(stderr, "sxm-recover", xlmig_sxm_recover_usage, 2);
+    }
+    ctx = ctx_new(verbose);
+    if (!ctx)
+        return 1;
+    rc = xlmig__sxm_recover(ctx, state_dir, &done);
+    printf("sxm-recover: %u task%s handled\n", done, done == 1 ? "" : "s");
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}
+
+const char xlmig_sxm_list_summary[] = "List the storage moves in progress";
+const char xlmig_sxm_list_usage[] =
+    "[--state-dir DIR]\n"
+    "One line per task: task, role, phase, VDI name, and the process that "
+    "runs it.";
+
+int xlmig_cmd_sxm_list(int argc, char **argv)
+{
+    struct xlmig__sxm_record *recs = NULL;
+    const char *state_dir = NULL;
+    libxlmig_ctx *ctx;
+    size_t nr = 0, i;
+    int rc;
+
+    if (argc == 2 && !strcmp(argv[1], "--help"))
+        return usage(stdout, "sxm-list", xlmig_sxm_list_usage, 0);
+    if (argc == 3 && !strcmp(argv[1], "--state-dir"))
+        state_dir = argv[2];
+    else if (argc != 1)
+        return usage(stderr, "sxm-list", xlmig_sxm_list_usage, 2);
+    ctx = ctx_new(false);
+    if (!ctx)
+        return 1;
+    rc = xlmig__sxm_list(ctx, state_dir, &recs, &nr);
+    for (i = 0; !rc && i < nr; i++)
+        printf("%s %s %s %s pid=%lld\n", recs[i].task,
+               recs[i].role == XLMIG__SXM_DST ? "dst" : "src",
+               xlmig__sxm_phase_name(recs[i].phase), recs[i].vdi_name,
+               (long long)recs[i].owner_pid);
+    free(recs);
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,20 @@
+/* xlmig sxm-*: storage motion, both sides, and recovery. */
+#ifndef XLMIG_CMD_SXM_H
+#define XLMIG_CMD_SXM_H
+
+#define XLMIG_SXM_COMMANDS(X) \
+    X(sxm_receive_start, "sxm-receive-start") \
+    X(sxm_receive_finalize, "sxm-receive-finalize") \
+    X(sxm_receive_cancel, "sxm-receive-cancel") \
+    X(sxm_send, "sxm-send") \
+    X(sxm_recover, "sxm-recover") \
+    X(sxm_list, "sxm-list")
+
+#define XLMIG_SXM_DECLARE(id, name) \
+    extern const char xlmig_##id##_summary[]; \
+    extern const char xlmig_##id##_usage[]; \
+    int xlmig_cmd_##id(int argc, char **argv);
+XLMIG_SXM_COMMANDS(XLMIG_SXM_DECLARE)
+#undef XLMIG_SXM_DECLARE
+
+#endif /* XLMIG_CMD_SXM_H */

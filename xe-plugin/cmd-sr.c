@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "sr.h"
+#include "sxm.h"
 #include "xe-args.h"
 #include "xe-cmd.h"
 
@@ -43,6 +46,12 @@ const char *const xe_keys_vbd_destroy[] = { "vm", "vdi-uuid", "state-dir",
                                             NULL };
 const char *const xe_keys_vbd_list[] = { "vdi-uuid", "vm", "state-dir",
                                          NULL };
+const char *const xe_keys_vdi_copy[] = { "uuid", "sr-uuid", "format",
+                                         "bwlimit", "state-dir", NULL };
+const char *const xe_keys_vdi_pool_migrate[] = { "uuid", "sr-uuid", "format",
+                                                 "qmp", "vm", "switch-file",
+                                                 "bwlimit", "state-dir",
+                                                 NULL };
 
 static libxlmig_ctx *new_ctx(void)
 {
@@ -524,4 +533,76 @@ int xe_cmd_vbd_list(const struct xe_args *a)
     free(srs);
     libxlmig_ctx_free(ctx);
     return rc ? EXIT_FAILED : 0;
+}
+
+/* ------------------------------------------------- vdi-copy, pool-migrate */
+
+static volatile sig_atomic_t move_cancel;
+
+static void on_move_signal(int sig)
+{
+    (void)sig;
+    move_cancel = 1;
+}
+
+static int move_switch_ready(void *opaque)
+{
+    const char *file = opaque;
+    struct stat st;
+
+    return !file || !stat(file, &st);
+}
+
+static int vdi_move(const struct xe_args *a, const char *cmd, bool keep)
+{
+    const char *uuid = need(a, cmd, "uuid");
+    const char *sr = uuid ? need(a, cmd, "sr-uuid") : NULL;
+    const char *bw = xe_args_get(a, "bwlimit");
+    struct xlmig__sxm_move_req req;
+    char vdi[XLMIG__UUID_LEN + 1];
+    struct sigaction sa;
+    libxlmig_ctx *ctx;
+    int rc;
+
+    if (!uuid || !sr)
+        return EXIT_USAGE;
+    memset(&req, 0, sizeof(req));
+    req.state_dir = xe_args_get(a, "state-dir");
+    req.vdi = uuid;
+    req.sr = sr;
+    req.format = xe_args_get(a, "format");
+    req.keep = keep;
+    if (!keep) {
+        req.qmp = xe_args_get(a, "qmp");
+        req.vm = xe_args_get(a, "vm");
+        req.switch_ready = move_switch_ready;
+        req.opaque = (void *)xe_args_get(a, "switch-file");
+    }
+    req.cancel = &move_cancel;
+    ctx = new_ctx();
+    if (!ctx)
+        return EXIT_FAILED;
+    if (bw && xlmig__size_parse(ctx, "bwlimit", bw, &req.bwlimit)) {
+        libxlmig_ctx_free(ctx);
+        return EXIT_USAGE;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_move_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = xlmig__sxm_move(ctx, &req, vdi);
+    if (!rc)
+        printf("%s\n", vdi);
+    libxlmig_ctx_free(ctx);
+    return rc ? EXIT_FAILED : 0;
+}
+
+int xe_cmd_vdi_copy(const struct xe_args *a)
+{
+    return vdi_move(a, "vdi-copy", true);
+}
+
+int xe_cmd_vdi_pool_migrate(const struct xe_args *a)
+{
+    return vdi_move(a, "vdi-pool-migrate", false);
 }

@@ -164,6 +164,10 @@ int xe_cmd_vdi_param_set(const struct xe_args *a);
 int xe_cmd_vbd_create(const struct xe_args *a);
 int xe_cmd_vbd_destroy(const struct xe_args *a);
 int xe_cmd_vbd_list(const struct xe_args *a);
+int xe_cmd_vdi_copy(const struct xe_args *a);
+int xe_cmd_vdi_pool_migrate(const struct xe_args *a);
+extern const char *const xe_keys_vdi_copy[];
+extern const char *const xe_keys_vdi_pool_migrate[];
 extern const char *const xe_keys_sr_create[];
 extern const char *const xe_keys_sr_forget[];
 extern const char *const xe_keys_sr_list[];
@@ -253,6 +257,27 @@ extern const char *const xe_keys_vbd_list[];
       "  --minimal      only the VDI uuids (or the params= fields),\n" \
       "                 comma-separated on one line\n" \
       XE_SR_STATE_HELP \
-      "Fields: vm device vdi-uuid vdi-name-label sr-uuid" }
+      "Fields: vm device vdi-uuid vdi-name-label sr-uuid" }, \
+    { "vdi-copy", xe_cmd_vdi_copy, xe_keys_vdi_copy, \
+      "Copy a VDI that no running VM writes to another SR of this host,\n" \
+      "allocated extents only, optionally changing its format.\n" \
+      "  uuid=UUID      the VDI (required)\n" \
+      "  sr-uuid=SR     the SR to copy it to (required; uuid or name)\n" \
+      "  format=F       qcow2 or raw (default: the VDI's own)\n" \
+      "  bwlimit=RATE   bytes/s (k, M, G suffixes)\n" \
+      XE_SR_STATE_HELP "Prints the new VDI's uuid." }, \
+    { "vdi-pool-migrate", xe_cmd_vdi_pool_migrate, xe_keys_vdi_pool_migrate, \
+      "Move a VDI to another SR of this host; the VDI gets a new uuid,\n" \
+      "keeps its name, flags and VBDs; the old one is destroyed.\n" \
+      "  uuid=UUID      the VDI (required)\n" \
+      "  sr-uuid=SR     the SR to move it to (required; uuid or name)\n" \
+      "  format=F       qcow2 or raw (default: the VDI's own)\n" \
+      "  qmp=SOCKET     the QMP socket of the QEMU serving it when its VM\n" \
+      "                 runs: a live move (snapshot, mirror, copy, switch)\n" \
+      "  vm=NAME        that VM (its VBD)\n" \
+      "  switch-file=F  live: switch once in sync and F exists (the guest\n" \
+      "                 is paused by then); default: at once when in sync\n" \
+      "  bwlimit=RATE   bytes/s of the copy and the mirror\n" \
+      XE_SR_STATE_HELP "Prints the new VDI's uuid." }
 
 #endif /* XLMIG_XE_CMD_H */

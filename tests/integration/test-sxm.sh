@@ -1,0 +1,523 @@
+#!/bin/bash
+# End-to-end storage live migration with the real block layer:
+# qemu-storage-daemon serves the source VDI (as a VM's QEMU would) with
+# its QMP socket and an NBD export through which nbd-writer writes as a
+# guest, before, during and after the move; the destination is
+#   xlmig sxm-receive-start (its own state dir and SR, on 127.0.0.2)
+# and the source is
+#   xlmig sxm-send (QMP: snapshot, mirror; copy of the snapshot).
+# After each move the destination VDI must equal the writer's log byte
+# for byte (qemu-img compare against a reference built from the log).
+# Then the faults: kill -9 of the source at each phase, of the
+# destination's exporter, of the NBD connection; a full destination;
+# each must end with the source whole, the guest's writes landing, and
+# nothing left on either SR.
+# Ends with "integration-sxm: N passed, N failed".
+#
+# Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIG_BUILDDIR, XLMIG_SRCDIR;
+# SXM_SIZE (default 1G), SXM_QUICK=1 for fewer cases.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
+bld=${XLMIG_BUILDDIR:-$src/build}
+XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
+XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
+WRITER=$bld/tests/tools/nbd-writer
+case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
+case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
+SIZE=${SXM_SIZE:-1G}
+
+d=$(mktemp -d /tmp/xlmig-sxm.XXXXXX)
+LABEL=integration-sxm
+. "$here/lib.sh"
+
+for b in "$XLMIG" "$XE" "$WRITER"; do
+    if [ ! -x "$b" ]; then
+        echo "missing $b: run make check's build first"
+        failed=1
+        finish
+    fi
+done
+for t in qemu-img qemu-storage-daemon qemu-nbd python3; do
+    if ! command -v $t > /dev/null; then
+        echo "missing $t: run scripts/install-deps.sh"
+        failed=1
+        finish
+    fi
+done
+
+SA=$d/sA                        # the source host's state
+SB=$d/sB                        # the destination host's state
+mkdir -p "$SA" "$SB"
+SRA=$(XLMIG_STATE_DIR=$SA "$XE" sr-create name-label=srcsr device-config:path="$d/srA")
+SRB=$(XLMIG_STATE_DIR=$SB "$XE" sr-create name-label=dstsr device-config:path="$d/srB")
+PORT=$((20000 + RANDOM % 20000))
+DEST=tcp:127.0.0.2:$PORT
+
+qsd_pid=""
+writer_pid=""
+cleanup_extra() {
+    [ -n "$writer_pid" ] && kill -9 "$writer_pid" 2> /dev/null
+    [ -n "$qsd_pid" ] && kill -9 "$qsd_pid" 2> /dev/null
+    local f
+    for f in "$SB"/sxm/*.pid "$SA"/sxm/*.pid; do
+        [ -f "$f" ] && kill -9 "$(cat "$f")" 2> /dev/null
+    done
+    mountpoint -q "$d/full" 2> /dev/null && umount "$d/full"
+}
+
+# qmp COMMAND [ARGS-JSON]: run one QMP command on the source's QEMU.
+qmp() {
+    python3 - "$d/qmp.sock" "$1" "${2:-{\}}" << 'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rw')
+f.readline()
+for c in ({'execute': 'qmp_capabilities'},
+          {'execute': sys.argv[2], 'arguments': json.loads(sys.argv[3])}):
+    f.write(json.dumps(c) + '\n'); f.flush()
+    while True:
+        m = json.loads(f.readline())
+        if 'event' not in m: break
+print(json.dumps(m.get('return', m)))
+PY
+}
+
+# new_vdi NAME FORMAT: a VDI in the source SR; sets VDI and IMG.
+new_vdi() {
+    VDI=$(XLMIG_STATE_DIR=$SA "$XE" vdi-create sr-uuid="$SRA" name-label="$1" virtual-size="$SIZE" format="$2")
+    IMG=$d/srA/$VDI.$2
+    FMT=$2
+    VSIZE=$(qemu-img info -f "$FMT" --output=json "$IMG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
+}
+
+# start_vm: the VM's QEMU serving $IMG, QMP and NBD on unix sockets.
+start_vm() {
+    rm -f "$d/qmp.sock" "$d/vm.sock"
+    qemu-storage-daemon \
+        --blockdev driver=file,node-name=disk0-file,filename="$IMG" \
+        --blockdev driver="$FMT",node-name=disk0,file=disk0-file \
+        --nbd-server addr.type=unix,addr.path="$d/vm.sock" \
+        --export type=nbd,id=vm,name=vm,node-name=disk0,writable=on \
+        --chardev socket,id=m,path="$d/qmp.sock",server=on,wait=off \
+        --monitor chardev=m > "$d/qsd.log" 2>&1 &
+    qsd_pid=$!
+    pids+=("$qsd_pid")
+    for _ in $(seq 100); do
+        [ -S "$d/vm.sock" ] && [ -S "$d/qmp.sock" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+stop_vm() {
+    kill "$qsd_pid" 2> /dev/null
+    wait "$qsd_pid" 2> /dev/null
+    qsd_pid=""
+}
+VMURI() { echo "nbd+unix:///vm?socket=$d/vm.sock"; }
+
+# start_writer SEED: the guest writes until stop_writer.
+start_writer() {
+    rm -f "$d/stop"
+    "$WRITER" run --uri "$(VMURI)" --log "$d/log" --seed "$1" \
+        --stop-file "$d/stop" > "$d/writer.out" 2>&1 &
+    writer_pid=$!
+    pids+=("$writer_pid")
+}
+stop_writer() {
+    touch "$d/stop"
+    wait "$writer_pid"
+    local rc=$?
+    writer_pid=""
+    return $rc
+}
+
+# same_as_log IMAGE FORMAT: the image equals the writer's log.
+same_as_log() {
+    rm -f "$d/ref.raw"
+    "$WRITER" replay --log "$d/log" --out "$d/ref.raw" --size "$VSIZE" > "$d/replay.out" 2>&1 &&
+        qemu-img compare -q -f raw -F "$2" "$d/ref.raw" "$1" > "$d/cmp.out" 2>&1
+}
+
+# receive [FORMAT]: the destination; sets TASK, PARENT, LEAF.
+receive() {
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-start --sr dstsr --name disk \
+        --size "$VSIZE" --listen "$DEST" --format "${1:-qcow2}" > "$d/recv.out" 2> "$d/recv.err" || return 1
+    TASK=$(sed -n 's/^task=//p' "$d/recv.out")
+    PARENT=$(sed -n 's/^parent=//p' "$d/recv.out")
+    LEAF=$(sed -n 's/^leaf=//p' "$d/recv.out")
+}
+
+# nothing_left: no record, overlay, leaf, parent, node or daemon behind.
+nothing_left() {
+    local why=""
+    ls "$SA"/sxm/*.json > /dev/null 2>&1 && why="$why source-record"
+    ls "$SB"/sxm/*.json > /dev/null 2>&1 && why="$why dest-record"
+    ls "$d"/srA/*.overlay.qcow2 > /dev/null 2>&1 && why="$why overlay"
+    [ "$(ls "$d/srA" | grep -c '\.json$')" = 1 ] || why="$why srcA-vdis"
+    if [ -n "${1:-}" ]; then
+        [ "$(ls "$d/srB" | grep -c '\.json$')" = "$1" ] || why="$why srB-vdis:$(ls "$d/srB" | tr '\n' ' ')"
+    fi
+    ls "$d"/srA/*.lock > /dev/null 2>&1 && why="$why lock"
+    if [ -n "$qsd_pid" ] && qmp query-named-block-nodes '{"flat":true}' | grep -q '"xlmig-'; then
+        why="$why qemu-nodes"
+    fi
+    pgrep -f "xlmig-sxm.*(snap.sock|$PORT)" > /dev/null && why="$why daemon"
+    [ -z "$why" ] || { echo "left behind:$why"; return 1; }
+}
+
+# move NAME: a whole move under writes; status in MRC, stdout $d/send.out.
+move() {
+    rm -f "$d/switch"
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+        --dest "$DEST" --switch-file "$d/switch" --progress "$@" \
+        > "$d/send.out" 2> "$d/send.err" &
+    local sp=$!
+    for _ in $(seq 1200); do
+        grep -q "in sync" "$d/send.out" && break
+        kill -0 $sp 2> /dev/null || break
+        sleep 0.1
+    done
+    sleep 1                     # the guest writes on while in sync
+    stop_writer || echo "writer failed" >> "$d/send.err"
+    touch "$d/switch"
+    wait $sp
+    MRC=$?
+}
+
+# one_move FORMAT DEST-FORMAT PERCENT: a whole move, checked.
+one_move() {
+    local fmt=$1 dfmt=$2 pct=$3
+    rm -f "$d/log"
+    new_vdi "disk-$fmt-$dfmt-$pct" "$fmt"
+    start_vm || { not_ok "$fmt: VM's QEMU did not start" "$d/qsd.log"; return; }
+    "$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent "$pct" > "$d/fill.out" 2>&1
+    start_writer 2
+    receive "$dfmt" || { not_ok "$fmt->$dfmt: receive-start" "$d/recv.err"; stop_writer; stop_vm; return; }
+    local t0=$SECONDS
+    move
+    local secs=$((SECONDS - t0))
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-finalize --task "$TASK" > "$d/fin.out" 2> "$d/fin.err"
+    local frc=$?
+    local writes
+    writes=$(wc -l < "$d/log")
+    if [ $MRC -eq 0 ] && [ $frc -eq 0 ] && grep -q "^vdi=$PARENT\$" "$d/fin.out" &&
+       same_as_log "$d/srB/$PARENT.$dfmt" "$dfmt" && nothing_left 1; then
+        ok "$fmt -> $dfmt, $SIZE with $pct% allocated, $writes writes logged: destination equals the log ($secs s)"
+    else
+        not_ok "$fmt -> $dfmt $pct% (send $MRC, finalize $frc)" "$d/send.err" "$d/send.out" "$d/fin.err" "$d/cmp.out" "$d/replay.out"
+    fi
+    # The source is whole too, and the guest still writes to it.
+    start_writer 3
+    sleep 0.5
+    stop_writer
+    stop_vm
+    if same_as_log "$IMG" "$fmt"; then
+        ok "$fmt: the source VDI is whole after the move and takes new writes"
+    else
+        not_ok "$fmt: source after the move" "$d/cmp.out"
+    fi
+    XLMIG_STATE_DIR=$SB "$XE" vdi-destroy uuid="$PARENT" > /dev/null 2>&1
+    XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
+}
+
+# want SECTION: run it (all by default; SXM_ONLY=moves,local,... picks).
+want() { [ -z "${SXM_ONLY:-}" ] || [[ ",$SXM_ONLY," == *",$1,"* ]]; }
+
+if want moves; then
+one_move qcow2 qcow2 10
+one_move raw raw 10
+one_move qcow2 raw 100
+if [ -z "${SXM_QUICK:-}" ]; then
+    one_move raw qcow2 100
+fi
+fi
+
+# ---- on this host: vdi-copy, vdi-pool-migrate ------------------------------
+if want local; then
+SRC2=$(XLMIG_STATE_DIR=$SA "$XE" sr-create name-label=othersr device-config:path="$d/srC")
+rm -f "$d/log"
+new_vdi local qcow2
+start_vm
+"$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent 10 > "$d/fill.out" 2>&1
+stop_vm
+COPY=$(XLMIG_STATE_DIR=$SA "$XE" vdi-copy uuid="$VDI" sr-uuid=othersr format=raw 2> "$d/copy.err")
+if [ $? -eq 0 ] && same_as_log "$d/srC/$COPY.raw" raw && [ -f "$IMG" ] &&
+   [ -z "$(ls "$SA"/sxm/ 2> /dev/null | grep -v '^$')" ]; then
+    ok "vdi-copy of a halted VM's VDI, qcow2 -> raw: the copy equals the log, the source stays"
+else
+    not_ok "vdi-copy" "$d/copy.err" "$d/cmp.out"
+fi
+XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$COPY" > /dev/null 2>&1
+XLMIG_STATE_DIR=$SA "$XE" vbd-create vm=web01 vdi-uuid="$VDI" device=xvda > /dev/null
+XLMIG_STATE_DIR=$SA "$XE" vdi-param-set uuid="$VDI" sharable=true > /dev/null
+NEW=$(XLMIG_STATE_DIR=$SA "$XE" vdi-pool-migrate uuid="$VDI" sr-uuid=othersr vm=web01 2> "$d/pm.err")
+if [ $? -eq 0 ] && same_as_log "$d/srC/$NEW.qcow2" qcow2 && [ ! -e "$IMG" ] &&
+   [ "$(XLMIG_STATE_DIR=$SA "$XE" vbd-list vm=web01 params=vdi-uuid --minimal)" = "$NEW" ] &&
+   XLMIG_STATE_DIR=$SA "$XE" vdi-list uuid="$NEW" params=sharable --minimal | grep -q true; then
+    ok "vdi-pool-migrate of a halted VM's VDI: new uuid equal to the log, VBD and flags carried over, old VDI gone"
+else
+    not_ok "vdi-pool-migrate offline" "$d/pm.err" "$d/cmp.out"
+fi
+# Live: the VM's disk moves to another SR as raw while the guest writes,
+# and the guest's later writes land in the new VDI.
+VDI=$NEW
+IMG=$d/srC/$NEW.qcow2
+start_vm
+start_writer 2
+rm -f "$d/switch"
+XLMIG_STATE_DIR=$SA "$XE" vdi-pool-migrate uuid="$VDI" sr-uuid=srcsr format=raw \
+    qmp="$d/qmp.sock" vm=web01 switch-file="$d/switch" > "$d/pm.out" 2> "$d/pm.err" &
+pm=$!
+for _ in $(seq 600); do
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-list 2> /dev/null | grep -q " src synced " && break
+    kill -0 $pm 2> /dev/null || break
+    sleep 0.1
+done
+sleep 1
+stop_writer                     # the guest pauses
+touch "$d/switch"
+wait $pm
+pmrc=$?
+NEW=$(cat "$d/pm.out")
+start_writer 3                  # and runs on, on the new VDI
+sleep 1
+stop_writer
+left=$(nothing_left 2>&1)
+lrc=$?
+stop_vm
+if [ $pmrc -eq 0 ] && [ -f "$d/srA/$NEW.raw" ] && same_as_log "$d/srA/$NEW.raw" raw &&
+   [ ! -e "$IMG" ] && [ $lrc -eq 0 ]; then
+    ok "vdi-pool-migrate of a running VM's VDI, qcow2 -> raw: the guest runs on the new VDI, which equals the log ($(wc -l < "$d/log") writes)"
+else
+    not_ok "vdi-pool-migrate live (exit $pmrc; $left)" "$d/pm.err" "$d/cmp.out"
+fi
+XLMIG_STATE_DIR=$SA "$XE" vbd-destroy vm=web01 vdi-uuid="$NEW" > /dev/null 2>&1
+XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$NEW" > /dev/null 2>&1
+XLMIG_STATE_DIR=$SA "$XE" sr-forget uuid="$SRC2" > /dev/null 2>&1
+fi
+
+# ---- preflight -------------------------------------------------------------
+if want preflight; then
+rm -f "$d/log"
+new_vdi preflight qcow2
+start_vm
+pf() { # WHAT EXPECTED-ERROR [sxm-send options]
+    local what=$1 want=$2
+    shift 2
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+        --dest "$DEST" --switch-now "$@" > "$d/send.out" 2> "$d/send.err"
+    local rc=$?
+    if [ $rc -eq 1 ] && grep -q "$want" "$d/send.err" && nothing_left > /dev/null; then
+        ok "preflight: $what is refused with $want, nothing touched"
+    else
+        not_ok "preflight: $what (exit $rc)" "$d/send.err"
+    fi
+}
+XLMIG_STATE_DIR=$SA "$XE" vdi-param-set uuid="$VDI" cbt-enabled=true > /dev/null
+pf "a VDI with CBT" VDI_CBT_ENABLED
+XLMIG_STATE_DIR=$SA "$XE" vdi-param-set uuid="$VDI" cbt-enabled=false encrypted=true > /dev/null
+pf "an encrypted VDI" VDI_IS_ENCRYPTED
+XLMIG_STATE_DIR=$SA "$XE" vdi-param-set uuid="$VDI" encrypted=false on-boot=reset > /dev/null
+pf "an on-boot=reset VDI" VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION
+XLMIG_STATE_DIR=$SA "$XE" vdi-param-set uuid="$VDI" on-boot=persist sharable=true > /dev/null
+XLMIG_STATE_DIR=$SA "$XE" vbd-create vm=web01 vdi-uuid="$VDI" device=xvda > /dev/null
+XLMIG_STATE_DIR=$SA "$XE" vbd-create vm=web02 vdi-uuid="$VDI" device=xvdb > /dev/null
+pf "a VDI shared with another VM" VDI_IN_USE --vm web01
+XLMIG_STATE_DIR=$SA "$XE" vbd-destroy vm=web01 vdi-uuid="$VDI" > /dev/null
+XLMIG_STATE_DIR=$SA "$XE" vbd-destroy vm=web02 vdi-uuid="$VDI" > /dev/null
+SRN=$(XLMIG_STATE_DIR=$SA "$XE" sr-create name-label=nomirror device-config:path="$d/srN" capabilities=VDI_SNAPSHOT)
+VDIN=$(XLMIG_STATE_DIR=$SA "$XE" vdi-create sr-uuid="$SRN" name-label=n virtual-size=1M)
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDIN" --qmp "$d/qmp.sock" \
+    --dest "$DEST" --switch-now > "$d/send.out" 2> "$d/send.err"
+if [ $? -eq 1 ] && grep -q "SR_DOES_NOT_SUPPORT_MIGRATION" "$d/send.err"; then
+    ok "preflight: a source SR without VDI_MIRROR is refused with SR_DOES_NOT_SUPPORT_MIGRATION"
+else
+    not_ok "preflight: source SR capabilities" "$d/send.err"
+fi
+stop_vm
+XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
+XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDIN" > /dev/null 2>&1
+fi
+
+# ---- faults ----------------------------------------------------------------
+if want faults; then
+# fault_setup: a VDI with data, the VM, the writer, the destination.
+fault_setup() {
+    rm -f "$d/log"
+    new_vdi "fault-$1" qcow2
+    start_vm
+    "$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent "${2:-10}" > "$d/fill.out" 2>&1
+    start_writer 2
+    receive qcow2
+}
+
+# fault_check TEXT: the source whole under writes; nothing left anywhere.
+fault_check() {
+    sleep 0.5                   # writes land after the failure
+    stop_writer
+    local wrc=$?
+    local left
+    left=$(nothing_left 0)
+    local lrc=$?
+    stop_vm
+    if [ $wrc -eq 0 ] && same_as_log "$IMG" qcow2 && [ $lrc -eq 0 ]; then
+        ok "$1: source whole ($(wc -l < "$d/log") writes), nothing left on either SR"
+    else
+        not_ok "$1 (writer $wrc; $left)" "$d/send.err" "$d/rec.out" "$d/cmp.out" "$d/writer.out"
+    fi
+    XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
+}
+
+# kill -9 of the source at each phase, then recovery on both sides.
+for phase in snapshot mirroring copying synced; do
+    fault_setup "src-$phase"
+    XLMIG_SXM_TEST_STALL=$phase XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" \
+        --qmp "$d/qmp.sock" --dest "$DEST" > "$d/send.out" 2> "$d/send.err" &
+    sp=$!
+    for _ in $(seq 200); do
+        grep -q "test stall at $phase" "$d/send.err" && break
+        sleep 0.05
+    done
+    sleep 0.3
+    kill -9 $sp
+    wait $sp 2> /dev/null
+    {
+        XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose
+        XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-cancel --task "$TASK"
+    } > "$d/rec.out" 2>&1
+    fault_check "kill -9 of the source at $phase, sxm-recover, receive-cancel"
+done
+
+# kill -9 of the source mid-copy (slowed down), then recovery.
+fault_setup src-midcopy
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+    --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
+sp=$!
+for _ in $(seq 200); do
+    grep -q "copying: copy [1-9]" "$d/send.out" && break
+    sleep 0.05
+done
+kill -9 $sp
+wait $sp 2> /dev/null
+{
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-cancel --task "$TASK"
+} > "$d/rec.out" 2>&1
+fault_check "kill -9 of the source in the middle of the copy"
+
+# kill -9 of the destination's exporter mid-copy: the source rolls back
+# by itself; the destination's recovery removes parent and leaf.
+fault_setup dst-exporter
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+    --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
+sp=$!
+for _ in $(seq 200); do
+    grep -q "copying: copy [1-9]" "$d/send.out" && break
+    sleep 0.05
+done
+kill -9 "$(cat "$SB/sxm/$TASK.pid")"
+wait $sp
+src_rc=$?
+XLMIG_STATE_DIR=$SB "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+if [ $src_rc -eq 1 ] && grep -Eq "MIRROR_FAILED|IO" "$d/send.err"; then
+    ok "kill -9 of the destination: sxm-send fails ($(grep -Eo 'error: [A-Z_]+' "$d/send.err" | head -1 | sed 's/error: //')) and rolls back"
+else
+    not_ok "kill -9 of the destination: sxm-send exit $src_rc" "$d/send.err"
+fi
+fault_check "kill -9 of the destination's exporter, sxm-recover there"
+
+# The NBD connection cut while in sync (ss -K kills the sockets).
+if command -v ss > /dev/null; then
+    fault_setup nbd-cut
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+        --dest "$DEST" --switch-file "$d/never" > "$d/send.out" 2> "$d/send.err" &
+    sp=$!
+    for _ in $(seq 600); do
+        grep -q "in sync" "$d/send.out" && break
+        sleep 0.1
+    done
+    ss -K dst 127.0.0.2 dport = :$PORT > /dev/null 2>&1
+    ss -K src 127.0.0.2 sport = :$PORT > /dev/null 2>&1
+    for _ in $(seq 100); do
+        kill -0 $sp 2> /dev/null || break
+        sleep 0.1
+    done
+    if kill -0 $sp 2> /dev/null; then
+        # The mirror may have reconnected: the cut did not break it.
+        kill -TERM $sp
+    fi
+    wait $sp
+    src_rc=$?
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-cancel --task "$TASK" > "$d/rec.out" 2>&1
+    if [ $src_rc -eq 1 ]; then
+        ok "NBD connection cut: sxm-send ends with $(grep -Eo 'error: [A-Z_]+' "$d/send.err" | head -1 | sed 's/error: //')"
+    else
+        not_ok "NBD connection cut: sxm-send exit $src_rc" "$d/send.err"
+    fi
+    fault_check "NBD connection cut, receive-cancel"
+fi
+
+# A destination SR too small: the copy fails, everything is undone.
+mkdir -p "$d/full"
+if mount -t tmpfs -o size=128M tmpfs "$d/full" 2> "$d/mount.err"; then
+    SRF=$(XLMIG_STATE_DIR=$SB "$XE" sr-create name-label=fullsr device-config:path="$d/full/sr")
+    fault_setup full 30
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-cancel --task "$TASK" > /dev/null 2>&1
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-start --sr fullsr --name disk \
+        --size "$VSIZE" --listen "$DEST" > "$d/recv.out" 2> "$d/recv.err"
+    rrc=$?
+    if [ $rrc -eq 1 ] && grep -q "SR_DESTINATION_SPACE_INSUFFICIENT: SR fullsr" "$d/recv.err" &&
+       [ -z "$(ls "$d/full/sr")" ]; then
+        ok "receive-start refuses an SR without room for parent and leaf, making nothing"
+    else
+        not_ok "receive-start on a small SR: exit $rrc" "$d/recv.err"
+    fi
+    # Told the source is nearly empty, it starts; the copy then runs out.
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-start --sr fullsr --name disk \
+        --size "$VSIZE" --allocated 1M --listen "$DEST" > "$d/recv.out" 2> "$d/recv.err"
+    TASK=$(sed -n 's/^task=//p' "$d/recv.out")
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+        --dest "$DEST" --switch-now > "$d/send.out" 2> "$d/send.err"
+    src_rc=$?
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-cancel --task "$TASK" > "$d/rec.out" 2>&1
+    if [ $src_rc -eq 1 ] && grep -q "SR_DESTINATION_SPACE_INSUFFICIENT\|No space" "$d/send.err" &&
+       [ -z "$(ls "$d/full/sr")" ]; then
+        ok "destination full: $(grep -o 'SR_DESTINATION_SPACE_INSUFFICIENT' "$d/send.err" | head -1), the destination SR is empty again"
+    else
+        not_ok "destination full: exit $src_rc" "$d/send.err" "$d/rec.out"
+    fi
+    fault_check "destination full"
+    XLMIG_STATE_DIR=$SB "$XE" sr-forget uuid="$SRF" > /dev/null 2>&1
+    umount "$d/full"
+else
+    not_ok "cannot mount a small tmpfs for the full-destination case" "$d/mount.err"
+fi
+
+# Finalize after a crash in the middle of the compose finishes it.
+rm -f "$d/log"
+new_vdi compose qcow2
+start_vm
+"$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent 10 > "$d/fill.out" 2>&1
+start_writer 2
+receive qcow2
+move
+XLMIG_SXM_TEST_STALL=composing XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-finalize \
+    --task "$TASK" > "$d/fin.out" 2> "$d/fin.err" &
+fp=$!
+for _ in $(seq 200); do
+    grep -q "test stall at composing" "$d/fin.err" && break
+    sleep 0.05
+done
+kill -9 $fp
+wait $fp 2> /dev/null
+XLMIG_STATE_DIR=$SB "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+if [ $MRC -eq 0 ] && same_as_log "$d/srB/$PARENT.qcow2" qcow2 && nothing_left 1; then
+    ok "kill -9 of receive-finalize while composing: sxm-recover finishes the compose"
+else
+    not_ok "compose recovery (send $MRC)" "$d/send.err" "$d/rec.out" "$d/cmp.out"
+fi
+stop_vm
+fi
+
+finish

@@ -16,6 +16,11 @@
 #   cpu-refuse     xl migrate -s "xlmig channel-send --vm" to host 2 is
 #                  refused by host 2 before anything moves; the guest runs on
 #   remote-migrate live migration to host 2 (only with two hosts)
+#   sxm-move       storage live migration on host 1: a second guest's qcow2
+#                  VDI moves to another SR, as raw, while the guest writes
+#                  a tick to it every second (vdi-pool-migrate through the
+#                  device model's QMP socket); the guest runs on, on the
+#                  new VDI, which holds its latest ticks
 . /xenhost/lib.sh
 
 G=pvh1
@@ -25,10 +30,11 @@ VERIFY=/usr/lib/xen-4.17/bin/verify-stream-v2
 
 if [ "$HOSTS" -gt 1 ]; then
     plan host-info pvh-create save-verify restore local-migrate \
-        channel-migrate cpu-facts cpu-check cpu-refuse remote-migrate
+        channel-migrate cpu-facts cpu-check cpu-refuse remote-migrate \
+        sxm-move
 else
     plan host-info pvh-create save-verify restore local-migrate \
-        channel-migrate
+        channel-migrate sxm-move
 fi
 
 # ---- (a) the project's CLI reports the hypervisor
@@ -298,4 +304,71 @@ if [ "$HOSTS" -gt 1 ]; then
 fi
 
 xl destroy "$G" 2>/dev/null
+
+# ---- (i) storage live migration of a running guest's VDI on this host
+G2=pvh2
+say "STEP sxm-move: guest $G2 on a qcow2 VDI; vdi-pool-migrate to another SR as raw"
+export XLMIG_STATE_DIR=/var/lib/xlmig
+sxm_detail=""
+sxm_ok=0
+SRA=$(xlmig-xe sr-create name-label=sra device-config:path=/var/lib/xlmig/sra) &&
+SRB=$(xlmig-xe sr-create name-label=srb device-config:path=/var/lib/xlmig/srb) &&
+V=$(xlmig-xe vdi-create sr-uuid="$SRA" name-label=g2disk virtual-size=64M) &&
+guest_disk /var/lib/xlmig/sra/"$V".qcow2 &&
+xlmig-xe vbd-create vm="$G2" vdi-uuid="$V" device=xvda &&
+guest_config "$G2" /var/lib/xlmig/sra/"$V".qcow2 &&
+timeout 300 xl create "/etc/xen/$G2.cfg" && wait_tick "$G2" 2 300
+if [ $? -eq 0 ]; then
+    domid=$(xl domid "$G2")
+    qmp=/var/run/xen/qmp-libxl-$domid
+    t0=$(guest_tick "$G2")
+    rm -f /tmp/sxm-switch
+    t=$(uptime_s)
+    xlmig-xe vdi-pool-migrate uuid="$V" sr-uuid=srb format=raw qmp="$qmp" \
+        vm="$G2" switch-file=/tmp/sxm-switch > /tmp/sxm.out 2> /tmp/sxm.err &
+    pm=$!
+    n=0
+    while [ $n -lt 600 ]; do
+        xlmig sxm-list 2>/dev/null | grep -q " src synced " && break
+        kill -0 $pm 2>/dev/null || break
+        sleep 0.5
+        n=$((n + 1))
+    done
+    insync=$(elapsed "$t")
+    xl pause "$G2"                  # the switch: the guest is paused
+    touch /tmp/sxm-switch
+    wait $pm
+    rc=$?
+    xl unpause "$G2"
+    took=$(elapsed "$t")
+    NEW=$(cat /tmp/sxm.out)
+    sed 's/^/### | /' /tmp/sxm.err | tail -n 8
+    if [ $rc -eq 0 ] && [ -f /var/lib/xlmig/srb/"$NEW".raw ] &&
+        [ ! -e /var/lib/xlmig/sra/"$V".qcow2 ] &&
+        wait_tick "$G2" $((t0 + 4)) 120; then
+        last=$(guest_tick "$G2")
+        xl destroy "$G2"
+        dtick=$(qemu-io -r -f raw -c 'read -v 1048576 16' /var/lib/xlmig/srb/"$NEW".raw |
+            sed -n 's/.*TICK.\([0-9]\{8\}\).*/\1/p' | head -1 | sed 's/^0*\([0-9]\)/\1/')
+        sxm_detail="in sync after ${insync}s, moved in ${took}s, ticks $t0 -> $last, new raw VDI says TICK-$dtick"
+        if [ -n "$dtick" ] && [ "$dtick" -ge $((last - 1)) ] && [ "$dtick" -gt "$t0" ] &&
+            [ "$(guest_boots "$G2")" = 1 ]; then
+            sxm_ok=1
+        else
+            sxm_detail="$sxm_detail: the new VDI lacks the guest's latest ticks, or the guest rebooted"
+        fi
+    else
+        sxm_detail="vdi-pool-migrate exit $rc after ${took}s, new VDI '$NEW'"
+        dump_guest "$G2"
+    fi
+else
+    sxm_detail="setting up guest $G2 on a VDI failed"
+    dump_guest "$G2"
+fi
+xl destroy "$G2" 2>/dev/null
+if [ $sxm_ok = 1 ]; then
+    result sxm-move OK "($sxm_detail)"
+else
+    result sxm-move FAIL "$sxm_detail"
+fi
 say "check-xen done"

@@ -389,15 +389,21 @@ for phase in snapshot mirroring copying synced; do
     fault_check "kill -9 of the source at $phase, sxm-recover, receive-cancel"
 done
 
+# send_slow: sxm-send at 20 MB/s in the background (pid in sp), back
+# once the copy has begun.
+send_slow() {
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+        --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
+    sp=$!
+    for _ in $(seq 200); do
+        grep -q "copying: copy [1-9]" "$d/send.out" && break
+        sleep 0.05
+    done
+}
+
 # kill -9 of the source mid-copy (slowed down), then recovery.
 fault_setup src-midcopy
-XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
-    --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
-sp=$!
-for _ in $(seq 200); do
-    grep -q "copying: copy [1-9]" "$d/send.out" && break
-    sleep 0.05
-done
+send_slow
 kill -9 $sp
 wait $sp 2> /dev/null
 {
@@ -409,13 +415,7 @@ fault_check "kill -9 of the source in the middle of the copy"
 # kill -9 of the destination's exporter mid-copy: the source rolls back
 # by itself; the destination's recovery removes parent and leaf.
 fault_setup dst-exporter
-XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
-    --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
-sp=$!
-for _ in $(seq 200); do
-    grep -q "copying: copy [1-9]" "$d/send.out" && break
-    sleep 0.05
-done
+send_slow
 kill -9 "$(cat "$SB/sxm/$TASK.pid")"
 wait $sp
 src_rc=$?

@@ -192,7 +192,7 @@ check-integration: $(B)/san/xlmig $(B)/san/xlmig-xe $(B)/san/xlmigd \
 FUZZ_CFLAGS := $(BASE_CFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
                -DLIBXLMIG_BUILDING
 
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(XE_SRCS) \
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(XE_SRCS) tests/tools/nbd-writer.c \
              $(wildcard libxlmig/*.h xe-plugin/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)

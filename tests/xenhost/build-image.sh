@@ -37,7 +37,7 @@ SECMIRROR=${SECMIRROR:-$(sed -n 's/^URIs: *//p' "$SOURCES" | grep -- -security |
 # bookworm-security); python3 runs Xen's verify-stream-v2; the lib* packages
 # are what the project's binaries link against.
 DOM0_PKGS="xen-utils-4.17 xenstore-utils kmod iproute2 busybox procps
-qemu-system-xen qemu-utils socat python3
+qemu-system-xen qemu-system-common qemu-utils socat python3
 libyajl2 libssl3 zlib1g libzstd1 liblz4-1 libxxhash0 libnbd0"
 
 # Kernel modules dom0 loads (dependencies are resolved from modules.dep):

@@ -274,3 +274,1019 @@ int xlmig__diskstream_dec_finish(struct xlmig__diskstream_dec *d)
     }
     return LIBXLMIG_ERR_PROTOCOL;
 }
+
+/* ------------------------------------------------------------ helpers */
+
+#define URI_MAX 4096
+#define PIPE_BYTES (1u << 20)   /* asked for each pipe */
+#define READ_BUF (1u << 20)     /* receiver: bytes per read of the pipe */
+#define STAGE_BUF (4u << 20)    /* receiver: DATA gathered per write */
+#define STOP_GRACE_S 1.0        /* then the socket is shut down */
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && i < 16; i++) {
+        if (p[i])
+            return false;
+    }
+    return n <= 16 || memcmp(p, p + 16, n - 16) == 0;
+}
+
+static bool uri_ok(const char *uri, bool *tls_r)
+{
+    static const char *const plain[] = { "nbd://", "nbd+unix://" };
+    static const char *const tls[] = { "nbds://", "nbds+unix://" };
+
+    if (!uri || strnlen(uri, URI_MAX) >= URI_MAX)
+        return false;
+    for (size_t i = 0; i < 2; i++) {
+        if (!strncmp(uri, plain[i], strlen(plain[i]))) {
+            *tls_r = false;
+            return true;
+        }
+        if (!strncmp(uri, tls[i], strlen(tls[i]))) {
+            *tls_r = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int nbd_errno_or(int dflt)
+{
+    int e = nbd_get_errno();
+
+    return e > 0 ? e : dflt;
+}
+
+static const char *nbd_why(void)
+{
+    const char *e = nbd_get_error();
+
+    return e ? e : "unknown libnbd error";
+}
+
+static bool is_space_errno(int e)
+{
+    return e == ENOSPC || e == EDQUOT || e == EFBIG;
+}
+
+/* Connect to @uri (a source when @src: base:allocation asked). */
+static int nbd_open(libxlmig_ctx *ctx, const struct xlmig__diskstream_opts *o,
+                    const char *uri, bool src, struct nbd_handle **h_r)
+{
+    const char *side = src ? "source" : "destination";
+    struct nbd_handle *h = NULL;
+    bool tls = false;
+    int rc;
+
+    if (!uri_ok(uri, &tls)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "disk stream: the %s URI %.200s must be nbd://, "
+                          "nbd+unix://, nbds:// or nbds+unix:// and shorter "
+                          "than %u bytes", side, uri ? uri : "(none)",
+                          URI_MAX);
+        goto out;
+    }
+    if ((o->tls_certs_dir || o->tls_psk_file) && !tls) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "disk stream: TLS options were given but the %s "
+                          "%s does not ask for TLS; use nbds:// or "
+                          "nbds+unix://", side, uri);
+        goto out;
+    }
+    if (o->tls_certs_dir && o->tls_psk_file) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "disk stream: give NBD TLS certificates or a "
+                          "pre-shared key for %s, not both", uri);
+        goto out;
+    }
+    h = nbd_create();
+    if (!h) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "disk stream: no "
+                          "libnbd handle for the %s %s: %s", side, uri,
+                          nbd_why());
+        goto out;
+    }
+    if (nbd_set_uri_allow_local_file(h, false) < 0 ||
+        nbd_set_uri_allow_transports(h, LIBNBD_ALLOW_TRANSPORT_TCP |
+                                            LIBNBD_ALLOW_TRANSPORT_UNIX) < 0 ||
+        (src && nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) ||
+        (tls && o->tls_certs_dir &&
+         nbd_set_tls_certificates(h, o->tls_certs_dir) < 0) ||
+        (tls && o->tls_psk_file &&
+         nbd_set_tls_psk_file(h, o->tls_psk_file) < 0) ||
+        (tls && o->tls_username &&
+         nbd_set_tls_username(h, o->tls_username) < 0)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INTERNAL, -1, "disk stream: "
+                          "setting up libnbd for the %s %s: %s", side, uri,
+                          nbd_why());
+        goto out;
+    }
+    if (nbd_connect_uri(h, uri) < 0) {
+        const char *why = nbd_why();
+        bool tls_words = strstr(why, "TLS") || strstr(why, "gnutls") ||
+                         strstr(why, "certificate");
+
+        rc = xlmig__error(ctx, tls_words ? LIBXLMIG_ERR_AUTH_FAILED
+                                         : LIBXLMIG_ERR_IO, -1,
+                          "disk stream: cannot connect to the %s %s: %s; "
+                          "check that its NBD server runs, that the URI "
+                          "names its socket or host and port and the "
+                          "export%s", side, uri, why,
+                          tls_words ? ", and the TLS credentials" : "");
+        goto out;
+    }
+    *h_r = h;
+    h = NULL;                   /* the caller owns it now */
+    rc = 0;
+ out:
+    nbd_close(h);
+    return rc;
+}
+
+/* -------------------------------------------------- the guard transport */
+
+/*
+ * Wraps the caller's transport; once *stop is set, reads and writes
+ * fail with CANCELLED without a word (the call has logged why), which
+ * ends the channel without its END frame.
+ */
+struct guard {
+    libxlmig_transport *inner;
+    atomic_bool *stop;
+};
+
+static ssize_t guard_read(libxlmig_transport *t, void *buf, size_t len)
+{
+    struct guard *g = t->priv;
+
+    if (atomic_load(g->stop))
+        return LIBXLMIG_ERR_CANCELLED;
+    return g->inner->ops->read(g->inner, buf, len);
+}
+
+static int guard_write(libxlmig_transport *t, const void *buf, size_t len)
+{
+    struct guard *g = t->priv;
+
+    if (atomic_load(g->stop))
+        return LIBXLMIG_ERR_CANCELLED;
+    return g->inner->ops->write(g->inner, buf, len);
+}
+
+static int guard_shutdown_write(libxlmig_transport *t)
+{
+    struct guard *g = t->priv;
+
+    if (atomic_load(g->stop))
+        return LIBXLMIG_ERR_CANCELLED;
+    return g->inner->ops->shutdown_write(g->inner);
+}
+
+static long guard_unsent(libxlmig_transport *t)
+{
+    struct guard *g = t->priv;
+
+    return g->inner->ops->unsent ? g->inner->ops->unsent(g->inner) : -1;
+}
+
+static void guard_dispose(libxlmig_transport *t)
+{
+    struct guard *g = t->priv;
+
+    if (!g)
+        return;
+    libxlmig_transport_free(g->inner);
+    free(g);
+    t->priv = NULL;
+}
+
+static const struct xlmig__transport_ops guard_ops = {
+    .name = "guard",
+    .read = guard_read,
+    .write = guard_write,
+    .shutdown_write = guard_shutdown_write,
+    .unsent = guard_unsent,
+    .dispose = guard_dispose,
+};
+
+/* ------------------------------------------------------- one run */
+
+struct run {
+    libxlmig_ctx *ctx;
+    const struct xlmig__diskstream_opts *o;
+    bool sender;
+    const char *peer;
+    atomic_bool stop;           /* the guard's flag */
+    libxlmig_channel *ch;
+    int pfd[2];                 /* the pipe between us and the channel */
+    pthread_t tid;
+    bool started;
+    atomic_bool done;           /* the channel thread has returned */
+    int thread_rc;
+    struct nbd_handle *h;
+    uint64_t size;
+    struct xlmig__diskstream_stats st;
+    double t0, last_progress;
+};
+
+static bool cancelled(struct run *r)
+{
+    return r->o->cancel && *r->o->cancel;
+}
+
+static int cancelled_error(struct run *r)
+{
+    libxlmig_channel_progress p = { 0 };
+
+    if (r->ch)
+        libxlmig_channel_get_progress(r->ch, &p);
+    return xlmig__error(r->ctx, LIBXLMIG_ERR_CANCELLED, -1,
+                        "disk stream %s %s cancelled after %" PRIu64 " of %"
+                        PRIu64 " data bytes (%" PRIu64 " bytes on the "
+                        "wire)%s", r->sender ? "to" : "from", r->peer,
+                        r->st.data_done, r->st.data_total,
+                        r->sender ? p.bytes_out : p.bytes_received,
+                        r->sender ? "; the destination holds a partial copy"
+                                  : "; the destination holds a partial "
+                                    "copy: cancel the task");
+}
+
+static void report(struct run *r, bool force)
+{
+    double now = now_s();
+    libxlmig_channel_progress p;
+
+    r->st.seconds = now - r->t0;
+    if (r->ch) {
+        libxlmig_channel_get_progress(r->ch, &p);
+        r->st.wire_bytes = r->sender ? p.bytes_out : p.bytes_received;
+    }
+    if (!r->o->progress || (!force && now - r->last_progress < 0.1))
+        return;
+    r->last_progress = now;
+    r->o->progress(r->o->opaque, &r->st);
+}
+
+static void *chan_main(void *arg)
+{
+    struct run *r = arg;
+
+    if (r->sender) {
+        r->thread_rc = libxlmig_channel_send_fd(r->ch, r->pfd[0]);
+    } else {
+        r->thread_rc = libxlmig_channel_recv_fd(r->ch, r->pfd[1]);
+        close(r->pfd[1]);       /* EOF for the decoder */
+        r->pfd[1] = -1;
+    }
+    atomic_store(&r->done, true);
+    return NULL;
+}
+
+/*
+ * Wrap opts->transport, open the channel, make the pipe and start the
+ * channel's thread.  The transport is owned (and freed on failure).
+ */
+static int chan_start(struct run *r)
+{
+    libxlmig_transport *t = r->o->transport, *gt = NULL;
+    libxlmig_channel_params p;
+    struct guard *g = NULL;
+    int rc, wfl;
+
+    if (!t)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "disk stream: no transport to %s", r->peer);
+    g = xlmig__zalloc(sizeof(*g));
+    if (!g || xlmig__transport_new(r->ctx, &guard_ops, g, &gt)) {
+        free(g);
+        libxlmig_transport_free(t);
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
+                            "disk stream: out of memory");
+    }
+    g->inner = t;               /* the guard owns it now */
+    g->stop = &r->stop;
+    if (r->sender && r->o->params)
+        p = *r->o->params;
+    else
+        libxlmig_channel_params_init(&p);
+    p.page_aware = false;
+    p.page_cache_pages = 0;
+    rc = libxlmig_channel_open(r->ctx, gt, r->sender, &p, &r->ch);
+    if (rc)                     /* logged; it freed the transport */
+        return rc;
+    if (pipe2(r->pfd, O_CLOEXEC))
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_IO, errno,
+                            "disk stream: cannot make a pipe");
+    (void)fcntl(r->pfd[1], F_SETPIPE_SZ, PIPE_BYTES);
+    /* Our end does not block: cancel is looked at while waiting. */
+    wfl = r->sender ? r->pfd[1] : r->pfd[0];
+    (void)fcntl(wfl, F_SETFL, fcntl(wfl, F_GETFL) | O_NONBLOCK);
+    if (pthread_create(&r->tid, NULL, chan_main, r))
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_NO_MEMORY, errno,
+                            "disk stream: cannot start the channel thread");
+    r->started = true;
+    return 0;
+}
+
+/* Read and drop what the channel hands on (receiver, while stopping). */
+static void drain(struct run *r)
+{
+    uint8_t junk[65536];
+
+    if (r->sender || r->pfd[0] < 0)
+        return;
+    while (read(r->pfd[0], junk, sizeof(junk)) > 0)
+        ;
+}
+
+/*
+ * End the channel's thread: with @abort, the guard fails its next read
+ * or write; after STOP_GRACE_S the socket is shut down.  The sender's
+ * pipe end is closed first (EOF: the channel ends its stream, with END
+ * unless aborting).  Returns the thread's rc, or CANCELLED when
+ * *opts->cancel was set while waiting.
+ */
+static int chan_stop(struct run *r, bool abort)
+{
+    double t0 = now_s();
+    bool shut = false;
+    int rc = 0;
+
+    if (abort)
+        atomic_store(&r->stop, true);
+    if (r->sender && r->pfd[1] >= 0) {
+        close(r->pfd[1]);
+        r->pfd[1] = -1;
+    }
+    if (!r->started)
+        return 0;
+    while (!atomic_load(&r->done)) {
+        struct pollfd pfd = { .fd = r->sender ? -1 : r->pfd[0],
+                              .events = POLLIN };
+
+        if (!abort && cancelled(r)) {
+            /* Cancelled while the channel drains its queue. */
+            rc = cancelled_error(r);
+            atomic_store(&r->stop, true);
+            abort = true;
+            t0 = now_s();
+        }
+        drain(r);
+        (void)poll(&pfd, 1, 20);
+        if (abort && !shut && r->o->sock_fd > 0 &&
+            now_s() - t0 > STOP_GRACE_S) {
+            (void)shutdown(r->o->sock_fd, SHUT_RDWR);
+            shut = true;
+        }
+    }
+    pthread_join(r->tid, NULL);
+    r->started = false;
+    return rc ? rc : r->thread_rc;
+}
+
+static void run_dispose(struct run *r)
+{
+    if (r->started)
+        (void)chan_stop(r, true);
+    if (r->ch) {
+        report(r, false);       /* the channel's last counters */
+        libxlmig_channel_free(r->ch);
+        r->ch = NULL;
+    }
+    if (r->pfd[0] >= 0)
+        close(r->pfd[0]);
+    if (r->pfd[1] >= 0)
+        close(r->pfd[1]);
+    r->pfd[0] = r->pfd[1] = -1;
+    if (r->h) {
+        nbd_shutdown(r->h, 0);
+        nbd_close(r->h);
+        r->h = NULL;
+    }
+}
+
+static void run_init(struct run *r, libxlmig_ctx *ctx,
+                     const struct xlmig__diskstream_opts *o, bool sender)
+{
+    memset(r, 0, sizeof(*r));
+    r->ctx = ctx;
+    r->o = o;
+    r->sender = sender;
+    r->peer = o->peer_label ? o->peer_label : "the peer";
+    atomic_init(&r->stop, false);
+    atomic_init(&r->done, false);
+    r->pfd[0] = r->pfd[1] = -1;
+    r->t0 = now_s();
+    r->last_progress = r->t0 - 1;
+}
+
+/* ------------------------------------------------------------ sender */
+
+struct bs {
+    uint64_t size, asked, end;
+    struct xlmig__blkcopy_extent ext[XLMIG__BLKCOPY_EXTENTS_MAX];
+    size_t n;
+    bool got;
+    int rc;
+    char why[160];
+};
+
+static int bs_cb(void *opaque, const char *meta, uint64_t offset,
+                 uint32_t *entries, size_t nr_entries, int *error)
+{
+    struct bs *b = opaque;
+
+    if (strcmp(meta, LIBNBD_CONTEXT_BASE_ALLOCATION) || b->got)
+        return 0;
+    b->got = true;
+    b->rc = xlmig__blkcopy_extents_take(b->size, b->asked, offset, entries,
+                                        nr_entries, b->ext,
+                                        XLMIG__BLKCOPY_EXTENTS_MAX, &b->n,
+                                        &b->end, b->why, sizeof(b->why));
+    if (b->rc) {
+        b->n = 0;
+        *error = EPROTO;
+        return -1;
+    }
+    return 0;
+}
+
+/* The source's extents from @off (checked; at least one). */
+static int extents_at(struct run *r, bool meta, uint64_t off, struct bs *b)
+{
+    uint64_t len = r->size - off;
+
+    if (len > XLMIG__BLKCOPY_STATUS_SPAN)
+        len = XLMIG__BLKCOPY_STATUS_SPAN;
+    b->size = r->size;
+    b->asked = off;
+    b->n = 0;
+    b->got = false;
+    b->rc = 0;
+    b->why[0] = '\0';
+    if (!meta) {
+        b->ext[0] = (struct xlmig__blkcopy_extent){ off, len, false };
+        b->n = 1;
+        b->end = off + len;
+        return 0;
+    }
+    if (nbd_block_status(r->h, len, off,
+                         (nbd_extent_callback){ .callback = bs_cb,
+                                                .user_data = b }, 0) < 0) {
+        if (b->rc)
+            return xlmig__error(r->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                                "disk stream: the source %s sent a bad "
+                                "block status: %s", r->o->src_uri, b->why);
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_IO, nbd_errno_or(-1),
+                            "disk stream: block status of the source %s at "
+                            "offset %" PRIu64 " failed: %s", r->o->src_uri,
+                            off, nbd_why());
+    }
+    if (!b->got || !b->n || b->end <= off)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                            "disk stream: the source %s sent no allocation "
+                            "extents for offset %" PRIu64, r->o->src_uri,
+                            off);
+    return 0;
+}
+
+/* The channel's error when its thread has ended early, else 0. */
+static int chan_early(struct run *r)
+{
+    if (!atomic_load(&r->done))
+        return 0;
+    pthread_join(r->tid, NULL);
+    r->started = false;
+    if (r->thread_rc)
+        return r->thread_rc;    /* logged by the channel */
+    return xlmig__error(r->ctx, LIBXLMIG_ERR_INTERNAL, -1, "disk stream to "
+                        "%s: the channel ended before the stream", r->peer);
+}
+
+/* Write @len bytes into the pipe, waiting at most 50 ms at a time. */
+static int emit(struct run *r, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    int rc;
+
+    while (len) {
+        ssize_t w;
+
+        if (cancelled(r))
+            return cancelled_error(r);
+        rc = chan_early(r);
+        if (rc)
+            return rc;
+        w = write(r->pfd[1], p, len);
+        if (w < 0) {
+            struct pollfd pfd = { .fd = r->pfd[1], .events = POLLOUT };
+
+            if (errno != EAGAIN && errno != EINTR)
+                return xlmig__error(r->ctx, LIBXLMIG_ERR_IO, errno,
+                                    "disk stream to %s: writing to the "
+                                    "channel's pipe", r->peer);
+            report(r, false);
+            (void)poll(&pfd, 1, 50);
+            continue;
+        }
+        p += w;
+        len -= (size_t)w;
+        r->st.stream_bytes += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int emit_record(struct run *r, uint64_t off, uint64_t len,
+                       uint32_t type, const uint8_t *payload)
+{
+    uint8_t rec[XLMIG__DISKSTREAM_REC_LEN];
+    int rc;
+
+    xlmig__diskstream_put_record(rec, off, (uint32_t)len, type);
+    rc = emit(r, rec, sizeof(rec));
+    if (!rc && payload)
+        rc = emit(r, payload, (size_t)len);
+    if (!rc && type != XLMIG__DISKSTREAM_END) {
+        r->st.records++;
+        if (type == XLMIG__DISKSTREAM_ZERO)
+            r->st.zeroed += len;
+    }
+    return rc;
+}
+
+static int emit_zero(struct run *r, uint64_t off, uint64_t len)
+{
+    int rc = 0;
+
+    while (len && !rc) {
+        uint64_t n = len > XLMIG__DISKSTREAM_ZERO_MAX
+                         ? XLMIG__DISKSTREAM_ZERO_MAX : len;
+
+        rc = emit_record(r, off, n, XLMIG__DISKSTREAM_ZERO, NULL);
+        off += n;
+        len -= n;
+    }
+    return rc;
+}
+
+/*
+ * Send the piece [off, off + len) read into @buf: runs of 64 KiB grains
+ * (aligned to the disk) that read as zeros are skipped (or ZERO), the
+ * rest goes as DATA.
+ */
+static int send_piece(struct run *r, const uint8_t *buf, uint64_t off,
+                      uint64_t len, uint64_t *data_r)
+{
+    uint64_t end = off + len, g = off, run = off;
+    bool run_zero = false;
+    int rc = 0;
+
+    while (g < end) {
+        uint64_t ge = (g / XLMIG__DISKSTREAM_GRAIN + 1) *
+                      XLMIG__DISKSTREAM_GRAIN;
+        bool z;
+
+        if (ge > end)
+            ge = end;
+        z = all_zero(buf + (g - off), (size_t)(ge - g));
+        if (g == off) {
+            run_zero = z;
+        } else if (z != run_zero) {
+            rc = run_zero ? (r->o->send_zeros ? emit_zero(r, run, g - run) : 0)
+                          : emit_record(r, run, g - run,
+                                        XLMIG__DISKSTREAM_DATA,
+                                        buf + (run - off));
+            if (rc)
+                return rc;
+            if (run_zero)
+                r->st.zero_skipped += g - run;
+            else
+                *data_r += g - run;
+            run = g;
+            run_zero = z;
+        }
+        g = ge;
+    }
+    if (run_zero) {
+        r->st.zero_skipped += end - run;
+        return r->o->send_zeros ? emit_zero(r, run, end - run) : 0;
+    }
+    *data_r += end - run;
+    return emit_record(r, run, end - run, XLMIG__DISKSTREAM_DATA,
+                       buf + (run - off));
+}
+
+int xlmig__diskstream_send(libxlmig_ctx *ctx,
+                           const struct xlmig__diskstream_opts *o,
+                           struct xlmig__diskstream_stats *st_r)
+{
+    struct run r;
+    struct bs *b = NULL;
+    uint8_t *buf = NULL, hdr[XLMIG__DISKSTREAM_HDR_LEN];
+    uint64_t off, sent_data = 0;
+    size_t chunk, i;
+    bool meta;
+    int64_t sz;
+    int rc;
+
+    run_init(&r, ctx, o, true);
+    chunk = o->chunk ? o->chunk : XLMIG__DISKSTREAM_CHUNK_DEFAULT;
+    if (chunk < XLMIG__DISKSTREAM_CHUNK_MIN ||
+        chunk > XLMIG__DISKSTREAM_DATA_MAX || chunk % 4096) {
+        libxlmig_transport_free(o->transport);
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "disk stream: chunk %zu bytes: it must be a "
+                          "multiple of 4 KiB from 64 KiB to 32 MiB", chunk);
+        goto out;
+    }
+    rc = nbd_open(ctx, o, o->src_uri, true, &r.h);
+    if (rc) {
+        libxlmig_transport_free(o->transport);
+        goto out;
+    }
+    sz = nbd_get_size(r.h);
+    if (sz < 0 || (uint64_t)sz > XLMIG__DISKSTREAM_SIZE_MAX) {
+        libxlmig_transport_free(o->transport);
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "disk stream: the source %s has no size or more "
+                          "than 64 TiB (%s)", o->src_uri,
+                          sz < 0 ? nbd_why() : "too big");
+        goto out;
+    }
+    r.size = r.st.virtual_size = (uint64_t)sz;
+    meta = nbd_can_meta_context(r.h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+    if (!meta)
+        xlmig__log(ctx, XTL_WARN, -1, "disk stream: the source %s does not "
+                   "report allocation: sending all %" PRIu64 " bytes",
+                   o->src_uri, r.size);
+    b = malloc(sizeof(*b));
+    buf = malloc(chunk);
+    if (!b || !buf) {
+        libxlmig_transport_free(o->transport);
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "disk stream: "
+                          "cannot allocate %zu bytes", chunk);
+        goto out;
+    }
+
+    /* Pass 1: data_total. */
+    for (off = 0; off < r.size; off = b->end) {
+        if (cancelled(&r)) {
+            libxlmig_transport_free(o->transport);
+            rc = cancelled_error(&r);
+            goto out;
+        }
+        rc = extents_at(&r, meta, off, b);
+        if (rc) {
+            libxlmig_transport_free(o->transport);
+            goto out;
+        }
+        for (i = 0; i < b->n; i++) {
+            if (!b->ext[i].zero)
+                r.st.data_total += b->ext[i].len;
+        }
+    }
+
+    rc = chan_start(&r);        /* owns the transport from here */
+    if (rc) goto out;
+    report(&r, true);
+    xlmig__diskstream_put_header(hdr, r.size, o->send_zeros
+                                 ? XLMIG__DISKSTREAM_FLAG_ZEROS : 0);
+    rc = emit(&r, hdr, sizeof(hdr));
+    if (rc) goto out;
+
+    /* Pass 2: the records. */
+    for (off = 0; off < r.size; off = b->end) {
+        rc = extents_at(&r, meta, off, b);
+        if (rc) goto out;
+        for (i = 0; i < b->n; i++) {
+            const struct xlmig__blkcopy_extent *e = &b->ext[i];
+            uint64_t pos = e->off, end = e->off + e->len;
+
+            if (e->zero) {
+                if (o->send_zeros) {
+                    rc = emit_zero(&r, e->off, e->len);
+                    if (rc) goto out;
+                }
+                continue;
+            }
+            while (pos < end) {
+                uint64_t lim = (pos / chunk + 1) * chunk, n;
+
+                n = (lim < end ? lim : end) - pos;
+                if (cancelled(&r)) {
+                    rc = cancelled_error(&r);
+                    goto out;
+                }
+                if (nbd_pread(r.h, buf, (size_t)n, pos, 0) < 0) {
+                    rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, nbd_errno_or(-1),
+                                      "disk stream: reading %" PRIu64 " "
+                                      "bytes at offset %" PRIu64 " of the "
+                                      "source %s failed: %s; is its NBD "
+                                      "server still running?", n, pos,
+                                      o->src_uri, nbd_why());
+                    goto out;
+                }
+                rc = send_piece(&r, buf, pos, n, &sent_data);
+                if (rc) goto out;
+                r.st.data_done += n;
+                if (r.st.data_done > r.st.data_total)
+                    r.st.data_total = r.st.data_done;
+                report(&r, false);
+                pos += n;
+            }
+        }
+    }
+    rc = emit_record(&r, sent_data, 0, XLMIG__DISKSTREAM_END, NULL);
+    if (rc) goto out;
+    rc = chan_stop(&r, false);  /* EOF: the channel sends END */
+    if (rc) goto out;           /* logged by the channel */
+    r.st.data_total = r.st.data_done;
+    report(&r, true);
+    xlmig__log(ctx, XTL_INFO, -1, "disk stream: %s to %s: %" PRIu64 " data "
+               "bytes of %" PRIu64 " as %" PRIu64 " stream bytes, %" PRIu64
+               " on the wire, in %.2f s", o->src_uri, r.peer,
+               r.st.data_done, r.size, r.st.stream_bytes, r.st.wire_bytes,
+               r.st.seconds);
+    rc = 0;
+ out:
+    run_dispose(&r);
+    r.st.seconds = now_s() - r.t0;
+    if (st_r)
+        *st_r = r.st;
+    free(buf);
+    free(b);
+    return rc;
+}
+
+/* ---------------------------------------------------------- receiver */
+
+struct stage {
+    uint8_t *buf;
+    uint64_t off;               /* disk offset of buf[0] */
+    size_t len;
+};
+
+static int dst_error(struct run *r, int e, const char *what, uint64_t len,
+                     uint64_t off)
+{
+    if (is_space_errno(e))
+        return xlmig__error(r->ctx,
+                            LIBXLMIG_ERR_SR_DESTINATION_SPACE_INSUFFICIENT, e,
+                            "disk stream: the destination %s ran out of "
+                            "space %s %" PRIu64 " bytes at offset %" PRIu64
+                            " (%" PRIu64 " data bytes written); free space "
+                            "in the destination SR or choose another one",
+                            r->o->dst_uri, what, len, off, r->st.data_done);
+    return xlmig__error(r->ctx, LIBXLMIG_ERR_IO, e, "disk stream: %s %"
+                        PRIu64 " bytes at offset %" PRIu64 " of the "
+                        "destination %s failed: %s; is its NBD server still "
+                        "running?", what, len, off, r->o->dst_uri, nbd_why());
+}
+
+static int stage_flush(struct run *r, struct stage *s)
+{
+    if (!s->len)
+        return 0;
+    if (nbd_pwrite(r->h, s->buf, s->len, s->off, 0) < 0)
+        return dst_error(r, nbd_errno_or(EIO), "writing", s->len, s->off);
+    r->st.data_done += s->len;
+    s->off += s->len;
+    s->len = 0;
+    return 0;
+}
+
+static int stage_data(struct run *r, struct stage *s,
+                      const struct xlmig__diskstream_ev *ev)
+{
+    const uint8_t *p = ev->data;
+    uint64_t off = ev->offset, len = ev->len;
+    int rc;
+
+    if (s->len && off != s->off + s->len) {
+        rc = stage_flush(r, s);
+        if (rc)
+            return rc;
+    }
+    while (len) {
+        size_t n;
+
+        if (!s->len)
+            s->off = off;
+        n = STAGE_BUF - s->len;
+        if (n > len)
+            n = (size_t)len;
+        memcpy(s->buf + s->len, p, n);
+        s->len += n;
+        p += n;
+        off += n;
+        len -= n;
+        if (s->len == STAGE_BUF) {
+            rc = stage_flush(r, s);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int write_zero(struct run *r, struct stage *s, uint64_t off,
+                      uint64_t len)
+{
+    uint64_t total = len;
+    int rc = stage_flush(r, s);
+
+    if (rc)
+        return rc;
+    if (nbd_can_zero(r->h) == 1) {
+        if (nbd_zero(r->h, len, off, 0) < 0)
+            return dst_error(r, nbd_errno_or(EIO), "zeroing", len, off);
+    } else {
+        memset(s->buf, 0, STAGE_BUF);
+        while (len) {
+            size_t n = len > STAGE_BUF ? STAGE_BUF : (size_t)len;
+
+            if (nbd_pwrite(r->h, s->buf, n, off, 0) < 0)
+                return dst_error(r, nbd_errno_or(EIO), "zeroing", n, off);
+            off += n;
+            len -= n;
+        }
+    }
+    r->st.zeroed += total;
+    return 0;
+}
+
+static int flush_dst(struct run *r)
+{
+    int e;
+
+    if (nbd_can_flush(r->h) != 1)
+        return 0;
+    if (nbd_flush(r->h, 0) < 0) {
+        e = nbd_errno_or(EIO);
+        return dst_error(r, e, "flushing", 0, 0);
+    }
+    return 0;
+}
+
+static int bad_record(struct run *r, const struct xlmig__diskstream_dec *d)
+{
+    return xlmig__error(r->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                        "disk stream from %s: %s (after %" PRIu64 " stream "
+                        "bytes); nothing more is written to %s, which holds "
+                        "a partial copy: cancel the task", r->peer, d->why,
+                        d->consumed, r->o->dst_uri);
+}
+
+int xlmig__diskstream_recv(libxlmig_ctx *ctx,
+                           const struct xlmig__diskstream_opts *o,
+                           struct xlmig__diskstream_stats *st_r)
+{
+    struct xlmig__diskstream_dec d;
+    struct stage s = { 0 };
+    struct run r;
+    uint8_t *rbuf = NULL;
+    bool got_end = false, eof = false;
+    int64_t sz;
+    int rc;
+
+    run_init(&r, ctx, o, false);
+    rc = nbd_open(ctx, o, o->dst_uri, false, &r.h);
+    if (rc) {
+        libxlmig_transport_free(o->transport);
+        goto out;
+    }
+    sz = nbd_get_size(r.h);
+    if (sz < 0 || nbd_is_read_only(r.h) == 1) {
+        libxlmig_transport_free(o->transport);
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "disk stream: the destination %s is %s; export it "
+                          "writable", o->dst_uri,
+                          sz < 0 ? "without a size" : "read-only");
+        goto out;
+    }
+    r.size = r.st.virtual_size = (uint64_t)sz;
+    rbuf = malloc(READ_BUF);
+    s.buf = malloc(STAGE_BUF);
+    if (!rbuf || !s.buf) {
+        libxlmig_transport_free(o->transport);
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "disk stream: "
+                          "out of memory");
+        goto out;
+    }
+    rc = chan_start(&r);
+    if (rc) goto out;
+    xlmig__diskstream_dec_init(&d, 0);
+
+    while (!eof) {
+        struct pollfd pfd = { .fd = r.pfd[0], .events = POLLIN };
+        ssize_t got;
+        size_t pos = 0;
+
+        if (cancelled(&r)) {
+            rc = cancelled_error(&r);
+            goto out;
+        }
+        got = read(r.pfd[0], rbuf, READ_BUF);
+        if (got < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "disk stream "
+                                  "from %s: reading the channel's pipe",
+                                  r.peer);
+                goto out;
+            }
+            report(&r, false);
+            (void)poll(&pfd, 1, 50);
+            continue;
+        }
+        if (got == 0) {
+            eof = true;
+            break;
+        }
+        r.st.stream_bytes += (uint64_t)got;
+        while (pos < (size_t)got) {
+            struct xlmig__diskstream_ev ev;
+            size_t used;
+
+            rc = xlmig__diskstream_dec_next(&d, rbuf + pos,
+                                            (size_t)got - pos, &used, &ev);
+            if (rc) {
+                rc = bad_record(&r, &d);
+                goto out;
+            }
+            pos += used;
+            switch (ev.type) {
+            case XLMIG__DISKSTREAM_EV_HEADER:
+                if (ev.size != r.size) {
+                    rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                      "disk stream from %s: the source disk "
+                                      "is %" PRIu64 " bytes but the "
+                                      "destination %s is %" PRIu64 " bytes; "
+                                      "make the destination with the "
+                                      "source's virtual size", r.peer,
+                                      ev.size, o->dst_uri, r.size);
+                    goto out;
+                }
+                break;
+            case XLMIG__DISKSTREAM_EV_DATA:
+                rc = stage_data(&r, &s, &ev);
+                if (rc) goto out;
+                break;
+            case XLMIG__DISKSTREAM_EV_ZERO:
+                rc = write_zero(&r, &s, ev.offset, ev.len);
+                if (rc) goto out;
+                break;
+            case XLMIG__DISKSTREAM_EV_END:
+                rc = stage_flush(&r, &s);
+                if (!rc)
+                    rc = flush_dst(&r);
+                if (rc) goto out;
+                r.st.data_total = ev.offset;
+                got_end = true;
+                break;
+            case XLMIG__DISKSTREAM_EV_NONE:
+                break;
+            }
+        }
+        r.st.records = d.records;
+        report(&r, false);
+    }
+    /* The channel ended: its verdict first (a cut stream is its error). */
+    rc = chan_stop(&r, false);
+    if (rc) goto out;
+    if (xlmig__diskstream_dec_finish(&d)) {
+        rc = bad_record(&r, &d);
+        goto out;
+    }
+    if (!got_end) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INTERNAL, -1, "disk stream from "
+                          "%s: no END record", r.peer);
+        goto out;
+    }
+    r.st.flushed = true;
+    report(&r, true);
+    xlmig__log(ctx, XTL_INFO, -1, "disk stream: from %s into %s: %" PRIu64
+               " data bytes in %" PRIu64 " records, %" PRIu64 " on the wire, "
+               "in %.2f s", r.peer, o->dst_uri, r.st.data_done, d.records,
+               r.st.wire_bytes, r.st.seconds);
+    rc = 0;
+ out:
+    run_dispose(&r);
+    r.st.seconds = now_s() - r.t0;
+    if (st_r)
+        *st_r = r.st;
+    free(rbuf);
+    free(s.buf);
+    return rc;
+}

@@ -162,6 +162,8 @@ struct xlmig__diskstream_opts {
     /* The socket under the transport, shut down when the channel thread
      * is stuck after a cancel or failure; -1 (or 0): none. */
     int sock_fd;
+    /* Who the peer is, for messages ("tcp:10.0.0.2:10811"), or NULL. */
+    const char *peer_label;
     /* Sender: codec, level, threads, bwlimit, chunk_size (page_aware
      * is forced off).  NULL: zstd at its default level.  Receiver:
      * ignored. */

@@ -192,6 +192,14 @@ static int addr_uri(const char *addr, const char *export, bool tls,
     return n < 0 || (size_t)n >= cap ? LIBXLMIG_ERR_INVALID_ARGUMENT : 0;
 }
 
+int xlmig__sxm_export_uri(const char *addr, const char *export, bool tls,
+                          char *uri, size_t cap)
+{
+    if (!addr_ok(addr) || !export)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    return addr_uri(addr, export, tls, uri, cap);
+}
+
 /* ------------------------------------------------------------ records */
 
 int xlmig__sxm_record_encode(const struct xlmig__sxm_record *r, char *buf,
@@ -929,6 +937,7 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
     if (rc)
         goto out;
     saved = true;
+    test_stall(XLMIG__SXM_CREATING);
 
     memset(&parent, 0, sizeof(parent));
     xlmig__strlcpy(parent.uuid, r.parent, sizeof(parent.uuid));

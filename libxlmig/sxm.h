@@ -118,6 +118,15 @@ int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
  */
 int xlmig__sxm_addr_check(libxlmig_ctx *ctx, const char *addr);
 
+/*
+ * The NBD URI (libnbd's syntax) of export @export ("parent", "leaf") of
+ * a destination served at @addr (tcp:HOST:PORT or unix:PATH), nbds when
+ * @tls.  LIBXLMIG_ERR_INVALID_ARGUMENT (not logged) when @addr is
+ * malformed or the URI does not fit in @cap bytes.
+ */
+int xlmig__sxm_export_uri(const char *addr, const char *export, bool tls,
+                          char *uri, size_t cap);
+
 /* --------------------------------------------------------- destination */
 
 struct xlmig__sxm_recv_req {

@@ -494,6 +494,25 @@ else
     not_ok "cannot mount a small tmpfs for the full-destination case" "$d/mount.err"
 fi
 
+# kill -9 of receive-start while it makes the parent and leaf.
+XLMIG_SXM_TEST_STALL=creating XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-start \
+    --sr dstsr --name disk --size 1G --listen "$DEST" > "$d/recv.out" 2> "$d/recv.err" &
+rp=$!
+for _ in $(seq 200); do
+    grep -q "test stall at creating" "$d/recv.err" && break
+    sleep 0.05
+done
+kill -9 $rp
+wait $rp 2> /dev/null
+had=$(ls "$SB"/sxm/*.json 2> /dev/null | wc -l)
+XLMIG_STATE_DIR=$SB "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+if [ "$had" = 1 ] && grep -q "1 task handled" "$d/rec.out" &&
+   [ -z "$(ls "$SB"/sxm/ 2> /dev/null)" ] && [ -z "$(ls "$d/srB")" ]; then
+    ok "kill -9 of receive-start while creating: sxm-recover removes what it made"
+else
+    not_ok "receive-start killed while creating (records before: $had)" "$d/rec.out" "$d/recv.err"
+fi
+
 # Finalize after a crash in the middle of the compose finishes it.
 rm -f "$d/log"
 new_vdi compose qcow2

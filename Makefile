@@ -107,7 +107,7 @@ $(B)/libxlmig.pc: libxlmig/libxlmig.pc.in libxlmig/libxlmig.h
 # The tools link the static library: they use the internal tier
 # (xlmig__*), which the shared library does not export.
 $(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/tools/cmd-slot.o \
-            $(B)/tools/cmd-sxm.o $(B)/libxlmig.a
+            $(B)/tools/cmd-sxm.o $(B)/tools/cmd-diskstream.o $(B)/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -130,6 +130,8 @@ $(B)/tools/xlmig.o $(B)/tools/cmd-slot.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-slot.o: tools/cmd-slot.h
 $(B)/tools/xlmig.o $(B)/tools/cmd-sxm.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-sxm.o: tools/cmd-sxm.h
+$(B)/tools/xlmig.o $(B)/tools/cmd-diskstream.o $(B)/san/tools/xlmig.o \
+    $(B)/san/tools/cmd-diskstream.o: tools/cmd-diskstream.h
 
 # ---------------------------------------------------------------- tests
 $(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h tests/tools/*.c)
@@ -144,7 +146,7 @@ $(B)/san/libxlmig.a: $(LIB_SRCS:%.c=$(B)/san/%.o) $(XE_SRCS:%.c=$(B)/san/%.o)
 
 $(B)/san/xlmig: $(B)/san/tools/xlmig.o $(B)/san/tools/cmd-channel.o \
                 $(B)/san/tools/cmd-slot.o $(B)/san/tools/cmd-sxm.o \
-                $(B)/san/libxlmig.a
+                $(B)/san/tools/cmd-diskstream.o $(B)/san/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -13,6 +13,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "cmd-channel.h"
+#include "cmd-diskstream.h"
 #include "cmd-slot.h"
 #include "cmd-sxm.h"
 #include "internal.h"
@@ -183,6 +184,7 @@ static const struct cmd cmd_table[] = {
 #define XLMIG_SXM_ENTRY(id, name) \
     { name, xlmig_cmd_##id, xlmig_##id##_summary, xlmig_##id##_usage },
     XLMIG_SXM_COMMANDS(XLMIG_SXM_ENTRY)
+    XLMIG_DISKSTREAM_COMMANDS(XLMIG_SXM_ENTRY)
 #undef XLMIG_SXM_ENTRY
     { "version", cmd_version, "Show the version", "" },
     { "help", cmd_help, "Show the commands, or one command's help",

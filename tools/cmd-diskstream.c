@@ -1,0 +1,587 @@
+/*
+ * xlmig sxm-receive-data / sxm-send-data: the snapshot's allocated
+ * extents through the stream channel (docs/specs/diskstream.md), into
+ * the parent export of a destination made by sxm-receive-start.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cmd-diskstream.h"
+#include "diskstream.h"
+#include "internal.h"
+#include "sr.h"
+#include "sxm.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static volatile sig_atomic_t ds_cancel;
+
+static void on_cancel(int sig)
+{
+    (void)sig;
+    ds_cancel = 1;
+}
+
+static void signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_cancel;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int usage(FILE *f, const char *cmd, const char *text, int rc)
+{
+    fprintf(f, "Usage: xlmig %s %s\n", cmd, text);
+    return rc;
+}
+
+/* "tcp:HOST:PORT" -> HOST, PORT; 0 or -1. */
+static int split_tcp(const char *s, char *host, size_t hcap, char *port,
+                     size_t pcap)
+{
+    const char *colon;
+
+    if (strncmp(s, "tcp:", 4))
+        return -1;
+    s += 4;
+    colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1] || (size_t)(colon - s) >= hcap ||
+        strlen(colon + 1) >= pcap ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1))
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    snprintf(port, pcap, "%s", colon + 1);
+    return 0;
+}
+
+/* TLS options shared by both commands. */
+struct tls_opts {
+    libxlmig_tls_params p;
+    bool no_tls;
+};
+
+/* Checks the TLS options; 0, or 2 after saying why. */
+static int tls_check(const char *me, const struct tls_opts *t)
+{
+    bool certs = t->p.cert_file || t->p.key_file || t->p.ca_file;
+
+    if (t->p.psk_file && certs) {
+        fprintf(stderr, "xlmig %s: give --psk-file or --cert/--key/--ca, "
+                "not both\n", me);
+        return 2;
+    }
+    if (certs && !(t->p.cert_file && t->p.key_file && t->p.ca_file)) {
+        fprintf(stderr, "xlmig %s: certificates need --cert, --key and "
+                "--ca\n", me);
+        return 2;
+    }
+    if (t->no_tls && (certs || t->p.psk_file)) {
+        fprintf(stderr, "xlmig %s: --no-tls with TLS options\n", me);
+        return 2;
+    }
+    if (!t->no_tls && !certs && !t->p.psk_file) {
+        fprintf(stderr, "xlmig %s: give --psk-file, or --cert, --key and "
+                "--ca; plain TCP only with --no-tls\n", me);
+        return 2;
+    }
+    return 0;
+}
+
+static int make_transport(libxlmig_ctx *ctx, struct tls_opts *t, int fd,
+                          bool server, const char *peer,
+                          libxlmig_transport **t_r)
+{
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (t->no_tls)
+        return libxlmig_transport_fd_new(ctx, fd, fd, t_r);
+    t->p.peer_label = peer;
+    return libxlmig_transport_tls_new(ctx, fd, server, &t->p, t_r);
+}
+
+static void progress_line(void *opaque,
+                          const struct xlmig__diskstream_stats *st)
+{
+    const char *who = opaque;
+    static double last = -1;
+
+    if (st->seconds - last < 1.0 && st->data_done < st->data_total)
+        return;
+    last = st->seconds;
+    fprintf(stderr, "%s: %.1f/%.1f MiB of data (%.0f%%), %.1f MiB on the "
+            "wire, %.1f s\n", who, (double)st->data_done / MIB,
+            (double)st->data_total / MIB,
+            st->data_total ? 100.0 * (double)st->data_done /
+                             (double)st->data_total : 100.0,
+            (double)st->wire_bytes / MIB, st->seconds);
+}
+
+/* ------------------------------------------------------ receive-data */
+
+const char xlmig_sxm_receive_data_summary[] =
+    "Destination of a storage move: take the disk through the channel";
+const char xlmig_sxm_receive_data_usage[] =
+    "--task TASK --listen tcp:HOST:PORT TLS [OPTIONS]\n"
+    "For a destination made by sxm-receive-start: accepts one connection "
+    "at\nHOST:PORT, receives the disk stream of sxm-send-data (compressed, "
+    "checked\nframes) and writes it into the task's parent export.  Prints "
+    "a summary\nline; exit 0 once END arrived and everything was written "
+    "and flushed.\nTLS, one of:\n"
+    "  --psk-file F        TLS 1.3 with the pre-shared key in F (hex)\n"
+    "  --cert F --key F --ca F  TLS 1.3 with certificates of the pool CA\n"
+    "  --no-tls            plain TCP (a trusted network only)\n"
+    "Options:\n"
+    "  --nbd-tls-dir DIR   the exporter serves TLS: DIR holds ca-cert.pem\n"
+    "                      client-cert.pem client-key.pem\n"
+    "  --progress          a progress line about every second (stderr)\n"
+    "  --state-dir DIR     records (default $XLMIG_STATE_DIR or "
+    "/var/lib/xlmig)\n"
+    "  --verbose           say each step\n"
+    "  --help              this text\n"
+    "SIGINT or SIGTERM stops it; the parent then holds a partial copy "
+    "(sxm-receive-cancel).";
+
+static int find_task(libxlmig_ctx *ctx, const char *state_dir,
+                     const char *task, struct xlmig__sxm_record *rec_r)
+{
+    struct xlmig__sxm_record *recs = NULL;
+    size_t nr = 0, i;
+    int rc;
+
+    rc = xlmig__sxm_list(ctx, state_dir, &recs, &nr);
+    if (rc)
+        return rc;
+    rc = LIBXLMIG_ERR_NOT_FOUND;
+    for (i = 0; i < nr; i++) {
+        if (strcmp(recs[i].task, task))
+            continue;
+        if (recs[i].role != XLMIG__SXM_DST ||
+            recs[i].phase != XLMIG__SXM_EXPORTED) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                              "task %s is a %s in phase %s: sxm-receive-data "
+                              "needs a destination being served (exported)",
+                              task, recs[i].role == XLMIG__SXM_DST
+                                    ? "destination" : "source",
+                              xlmig__sxm_phase_name(recs[i].phase));
+            goto out;
+        }
+        *rec_r = recs[i];
+        rc = 0;
+        goto out;
+    }
+    rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no storage move task "
+                      "%s in the state directory; see 'xlmig sxm-list'",
+                      task);
+ out:
+    free(recs);
+    return rc;
+}
+
+/* Listen on HOST:PORT; the socket, or -1 after saying why. */
+static int listen_on(const char *me, const char *host, const char *port)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE }, *res, *ai;
+    int fd = -1, one = 1, r, err = 0;
+
+    r = getaddrinfo(host, port, &hints, &res);
+    if (r) {
+        fprintf(stderr, "xlmig %s: cannot resolve %s: %s\n", me, host,
+                gai_strerror(r));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "xlmig %s: cannot listen on %s port %s: %s\n", me,
+                host, port, strerror(err));
+    return fd;
+}
+
+int xlmig_cmd_sxm_receive_data(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "task", required_argument, NULL, 'T' },
+        { "listen", required_argument, NULL, 'l' },
+        { "psk-file", required_argument, NULL, 'P' },
+        { "cert", required_argument, NULL, 'c' },
+        { "key", required_argument, NULL, 'k' },
+        { "ca", required_argument, NULL, 'a' },
+        { "no-tls", no_argument, NULL, 'n' },
+        { "nbd-tls-dir", required_argument, NULL, 'N' },
+        { "progress", no_argument, NULL, 'p' },
+        { "state-dir", required_argument, NULL, 'S' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char me[] = "sxm-receive-data";
+    const char *task = NULL, *listen_addr = NULL, *state_dir = NULL;
+    const char *nbd_tls = NULL;
+    struct xlmig__diskstream_opts o;
+    struct xlmig__diskstream_stats st;
+    struct xlmig__sxm_record rec;
+    struct tls_opts t;
+    char host[256], port[16], uri[1024], peer[NI_MAXHOST + NI_MAXSERV + 2];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    libxlmig_ctx *ctx = NULL;
+    bool verbose = false, progress = false;
+    int opt, rc, lfd = -1, fd = -1;
+
+    memset(&t, 0, sizeof(t));
+    memset(&o, 0, sizeof(o));
+    memset(&st, 0, sizeof(st));
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'T': task = optarg; break;
+        case 'l': listen_addr = optarg; break;
+        case 'P': t.p.psk_file = optarg; break;
+        case 'c': t.p.cert_file = optarg; break;
+        case 'k': t.p.key_file = optarg; break;
+        case 'a': t.p.ca_file = optarg; break;
+        case 'n': t.no_tls = true; break;
+        case 'N': nbd_tls = optarg; break;
+        case 'p': progress = true; break;
+        case 'S': state_dir = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h': return usage(stdout, me, xlmig_sxm_receive_data_usage, 0);
+        default: return usage(stderr, me, xlmig_sxm_receive_data_usage, 2);
+        }
+    }
+    if (!task || !listen_addr || optind < argc) {
+        fprintf(stderr, "xlmig %s: needs --task and --listen\n", me);
+        return usage(stderr, me, xlmig_sxm_receive_data_usage, 2);
+    }
+    if (split_tcp(listen_addr, host, sizeof(host), port, sizeof(port))) {
+        fprintf(stderr, "xlmig %s: --listen %s is not tcp:HOST:PORT\n", me,
+                listen_addr);
+        return 2;
+    }
+    if (tls_check(me, &t))
+        return usage(stderr, me, xlmig_sxm_receive_data_usage, 2);
+    if (libxlmig_ctx_new(NULL, verbose ? LIBXLMIG_LOG_INFO
+                                       : LIBXLMIG_LOG_ERROR, &ctx))
+        return 1;
+    signals();
+    rc = find_task(ctx, state_dir, task, &rec);
+    if (rc) goto out;
+    if (xlmig__sxm_export_uri(rec.listen, "parent", nbd_tls != NULL, uri,
+                              sizeof(uri))) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_SXM_RECORD_INVALID, -1,
+                          "task %s: its exporter address \"%s\" gives no "
+                          "NBD URI", task, rec.listen);
+        goto out;
+    }
+    lfd = listen_on(me, host, port);
+    if (lfd < 0) {
+        rc = LIBXLMIG_ERR_IO;
+        goto out;
+    }
+    printf("%s: task %s: listening on %s:%s\n", me, task, host, port);
+    fflush(stdout);
+    while ((fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC)) < 0) {
+        if (errno == EINTR && !ds_cancel)
+            continue;
+        rc = errno == EINTR ? xlmig__error(ctx, LIBXLMIG_ERR_CANCELLED, -1,
+                                           "task %s: stopped before a sender "
+                                           "came", task)
+                            : xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
+                                           "task %s: accepting on %s", task,
+                                           listen_addr);
+        goto out;
+    }
+    close(lfd);
+    lfd = -1;
+    {
+        char h[NI_MAXHOST], s[NI_MAXSERV];
+
+        if (getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s,
+                        sizeof(s), NI_NUMERICHOST | NI_NUMERICSERV))
+            snprintf(peer, sizeof(peer), "the sender");
+        else
+            snprintf(peer, sizeof(peer), "%s:%s", h, s);
+    }
+    o.sock_fd = fd;
+    rc = make_transport(ctx, &t, fd, true, peer, &o.transport);
+    if (rc) {
+        fd = -1;                /* closed by the transport */
+        goto out;
+    }
+    fd = -1;                    /* the transport owns it now */
+    o.dst_uri = uri;
+    o.tls_certs_dir = nbd_tls;
+    o.peer_label = peer;
+    o.cancel = &ds_cancel;
+    o.progress = progress ? progress_line : NULL;
+    o.opaque = (void *)me;
+    rc = xlmig__diskstream_recv(ctx, &o, &st);
+    if (!rc)
+        printf("%s: task %s: %" PRIu64 " data bytes in %" PRIu64 " records "
+               "written into parent VDI %s (%" PRIu64 " zeroed), %" PRIu64
+               " bytes on the wire, %.2f s, flushed\n", me, task,
+               st.data_done, st.records, rec.parent, st.zeroed,
+               st.wire_bytes, st.seconds);
+ out:
+    if (lfd >= 0)
+        close(lfd);
+    if (fd >= 0)
+        close(fd);
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}
+
+/* --------------------------------------------------------- send-data */
+
+const char xlmig_sxm_send_data_summary[] =
+    "Source of a storage move: send a disk through the channel";
+const char xlmig_sxm_send_data_usage[] =
+    "--src-uri URI --to tcp:HOST:PORT TLS [OPTIONS]\n"
+    "Sends the allocated extents of the NBD export URI (e.g. the "
+    "snapshot's\nreader, nbd+unix:///snapshot?socket=PATH) to "
+    "sxm-receive-data at HOST:PORT\nthrough the stream channel.  Prints a "
+    "summary line.\nTLS, one of:\n"
+    "  --psk-file F        TLS 1.3 with the pre-shared key in F (hex)\n"
+    "  --cert F --key F --ca F  TLS 1.3 with certificates of the pool CA\n"
+    "  --no-tls            plain TCP (a trusted network only)\n"
+    "Options:\n"
+    "  --codec C           none, zlib, zstd (default), lz4, auto\n"
+    "  --level N           the codec's level\n"
+    "  --threads N         encoding threads (default: one per CPU)\n"
+    "  --bwlimit RATE      bytes/s on the wire (k, M, G suffixes)\n"
+    "  --chunk BYTES       bytes per DATA record (64k to 32M, default 4M)\n"
+    "  --send-zeros        send zero extents as ZERO records (a destination"
+    "\n                      that does not read as zeros)\n"
+    "  --nbd-tls-dir DIR   the source URI is nbds: ca-cert.pem "
+    "client-cert.pem\n                      client-key.pem\n"
+    "  --progress          a progress line about every second (stderr)\n"
+    "  --verbose           say each step\n"
+    "  --help              this text\n"
+    "SIGINT or SIGTERM cancels.";
+
+static bool codec_ok(const char *c)
+{
+    static const char *const names[] = { "none", "zlib", "zstd", "lz4",
+                                         "auto" };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!strcmp(c, names[i]))
+            return true;
+    }
+    return false;
+}
+
+static int connect_tcp(const char *me, const char *host, const char *port)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+    int fd = -1, r, err = 0;
+
+    r = getaddrinfo(host, port, &hints, &res);
+    if (r) {
+        fprintf(stderr, "xlmig %s: cannot resolve %s: %s\n", me, host,
+                gai_strerror(r));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "xlmig %s: cannot connect to %s:%s: %s: is 'xlmig "
+                "sxm-receive-data' listening there?\n", me, host, port,
+                strerror(err));
+    return fd;
+}
+
+int xlmig_cmd_sxm_send_data(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "src-uri", required_argument, NULL, 'u' },
+        { "to", required_argument, NULL, 't' },
+        { "codec", required_argument, NULL, 'C' },
+        { "level", required_argument, NULL, 'L' },
+        { "threads", required_argument, NULL, 'j' },
+        { "bwlimit", required_argument, NULL, 'b' },
+        { "chunk", required_argument, NULL, 'c' },
+        { "send-zeros", no_argument, NULL, 'z' },
+        { "psk-file", required_argument, NULL, 'P' },
+        { "cert", required_argument, NULL, 'E' },
+        { "key", required_argument, NULL, 'k' },
+        { "ca", required_argument, NULL, 'a' },
+        { "no-tls", no_argument, NULL, 'n' },
+        { "nbd-tls-dir", required_argument, NULL, 'N' },
+        { "progress", no_argument, NULL, 'p' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char me[] = "sxm-send-data";
+    const char *to = NULL, *bw = NULL, *chunk = NULL, *level = NULL;
+    const char *threads = NULL;
+    struct xlmig__diskstream_opts o;
+    struct xlmig__diskstream_stats st;
+    libxlmig_channel_params p;
+    struct tls_opts t;
+    char host[256], port[16], peer[300];
+    libxlmig_ctx *ctx = NULL;
+    bool verbose = false, progress = false;
+    uint64_t v;
+    int opt, rc, fd = -1;
+
+    memset(&t, 0, sizeof(t));
+    memset(&o, 0, sizeof(o));
+    memset(&st, 0, sizeof(st));
+    libxlmig_channel_params_init(&p);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'u': o.src_uri = optarg; break;
+        case 't': to = optarg; break;
+        case 'C': p.codec = optarg; break;
+        case 'L': level = optarg; break;
+        case 'j': threads = optarg; break;
+        case 'b': bw = optarg; break;
+        case 'c': chunk = optarg; break;
+        case 'z': o.send_zeros = true; break;
+        case 'P': t.p.psk_file = optarg; break;
+        case 'E': t.p.cert_file = optarg; break;
+        case 'k': t.p.key_file = optarg; break;
+        case 'a': t.p.ca_file = optarg; break;
+        case 'n': t.no_tls = true; break;
+        case 'N': o.tls_certs_dir = optarg; break;
+        case 'p': progress = true; break;
+        case 'v': verbose = true; break;
+        case 'h': return usage(stdout, me, xlmig_sxm_send_data_usage, 0);
+        default: return usage(stderr, me, xlmig_sxm_send_data_usage, 2);
+        }
+    }
+    if (!o.src_uri || !to || optind < argc) {
+        fprintf(stderr, "xlmig %s: needs --src-uri and --to\n", me);
+        return usage(stderr, me, xlmig_sxm_send_data_usage, 2);
+    }
+    if (split_tcp(to, host, sizeof(host), port, sizeof(port))) {
+        fprintf(stderr, "xlmig %s: --to %s is not tcp:HOST:PORT\n", me, to);
+        return 2;
+    }
+    if (!codec_ok(p.codec)) {
+        fprintf(stderr, "xlmig %s: --codec %s: none, zlib, zstd, lz4 or "
+                "auto\n", me, p.codec);
+        return 2;
+    }
+    if (level) {
+        char *end;
+        long l;
+
+        errno = 0;
+        l = strtol(level, &end, 10);
+        if (errno || *end || !*level || l < -100 || l > 100) {
+            fprintf(stderr, "xlmig %s: --level %s is not a number from -100 "
+                    "to 100\n", me, level);
+            return 2;
+        }
+        p.level = (int)l;
+    }
+    if (threads) {
+        char *end;
+        unsigned long n;
+
+        errno = 0;
+        n = strtoul(threads, &end, 10);
+        if (errno || *end || !*threads || *threads == '-' || n > 64) {
+            fprintf(stderr, "xlmig %s: --threads %s: 0 to 64\n", me,
+                    threads);
+            return 2;
+        }
+        p.threads = (unsigned int)n;
+    }
+    if (tls_check(me, &t))
+        return usage(stderr, me, xlmig_sxm_send_data_usage, 2);
+    if (libxlmig_ctx_new(NULL, verbose ? LIBXLMIG_LOG_INFO
+                                       : LIBXLMIG_LOG_ERROR, &ctx))
+        return 1;
+    if (bw) {
+        if (!strcmp(bw, "none") || !strcmp(bw, "0"))
+            p.bwlimit = 0;
+        else if (xlmig__size_parse(ctx, "--bwlimit", bw, &p.bwlimit)) {
+            libxlmig_ctx_free(ctx);
+            return 2;
+        }
+    }
+    if (chunk) {
+        if (xlmig__size_parse(ctx, "--chunk", chunk, &v)) {
+            libxlmig_ctx_free(ctx);
+            return 2;
+        }
+        o.chunk = (size_t)v;
+    }
+    signals();
+    fd = connect_tcp(me, host, port);
+    if (fd < 0) {
+        rc = LIBXLMIG_ERR_IO;
+        goto out;
+    }
+    snprintf(peer, sizeof(peer), "%s:%s", host, port);
+    o.sock_fd = fd;
+    rc = make_transport(ctx, &t, fd, false, peer, &o.transport);
+    fd = -1;                    /* the transport owns it (or closed it) */
+    if (rc) goto out;
+    o.params = &p;
+    o.peer_label = peer;
+    o.cancel = &ds_cancel;
+    o.progress = progress ? progress_line : NULL;
+    o.opaque = (void *)me;
+    rc = xlmig__diskstream_send(ctx, &o, &st);
+    if (!rc)
+        printf("%s: %" PRIu64 " data bytes of %" PRIu64 " (%" PRIu64 " found "
+               "zero), %" PRIu64 " stream bytes, %" PRIu64 " bytes on the "
+               "wire (%.3f of the data), %.2f s\n", me, st.data_done,
+               st.virtual_size, st.zero_skipped, st.stream_bytes,
+               st.wire_bytes, st.data_done ? (double)st.wire_bytes /
+                                             (double)st.data_done : 0.0,
+               st.seconds);
+ out:
+    if (fd >= 0)
+        close(fd);
+    libxlmig_ctx_free(ctx);
+    return rc ? 1 : 0;
+}

@@ -137,7 +137,7 @@ static void progress_line(void *opaque,
 const char xlmig_sxm_receive_data_summary[] =
     "Destination of a storage move: take the disk through the channel";
 const char xlmig_sxm_receive_data_usage[] =
-    "--task TASK --listen tcp:HOST:PORT TLS [OPTIONS]\n"
+    "--task TASK | --dst-uri URI, --listen tcp:HOST:PORT TLS [OPTIONS]\n"
     "For a destination made by sxm-receive-start: accepts one connection "
     "at\nHOST:PORT, receives the disk stream of sxm-send-data (compressed, "
     "checked\nframes) and writes it into the task's parent export.  Prints "
@@ -147,6 +147,9 @@ const char xlmig_sxm_receive_data_usage[] =
     "  --cert F --key F --ca F  TLS 1.3 with certificates of the pool CA\n"
     "  --no-tls            plain TCP (a trusted network only)\n"
     "Options:\n"
+    "  --dst-uri URI       write into this NBD export instead of a task's "
+    "parent\n"
+    "                      (tests, benchmarks)\n"
     "  --nbd-tls-dir DIR   the exporter serves TLS: DIR holds ca-cert.pem\n"
     "                      client-cert.pem client-key.pem\n"
     "  --progress          a progress line about every second (stderr)\n"
@@ -238,6 +241,7 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
         { "ca", required_argument, NULL, 'a' },
         { "no-tls", no_argument, NULL, 'n' },
         { "nbd-tls-dir", required_argument, NULL, 'N' },
+        { "dst-uri", required_argument, NULL, 'D' },
         { "progress", no_argument, NULL, 'p' },
         { "state-dir", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
@@ -246,7 +250,7 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
     };
     static const char me[] = "sxm-receive-data";
     const char *task = NULL, *listen_addr = NULL, *state_dir = NULL;
-    const char *nbd_tls = NULL;
+    const char *nbd_tls = NULL, *dst_uri = NULL;
     struct xlmig__diskstream_opts o;
     struct xlmig__diskstream_stats st;
     struct xlmig__sxm_record rec;
@@ -272,6 +276,7 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
         case 'a': t.p.ca_file = optarg; break;
         case 'n': t.no_tls = true; break;
         case 'N': nbd_tls = optarg; break;
+        case 'D': dst_uri = optarg; break;
         case 'p': progress = true; break;
         case 'S': state_dir = optarg; break;
         case 'v': verbose = true; break;
@@ -279,8 +284,9 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
         default: return usage(stderr, me, xlmig_sxm_receive_data_usage, 2);
         }
     }
-    if (!task || !listen_addr || optind < argc) {
-        fprintf(stderr, "xlmig %s: needs --task and --listen\n", me);
+    if (!task == !dst_uri || !listen_addr || optind < argc) {
+        fprintf(stderr, "xlmig %s: needs --task or --dst-uri, and "
+                "--listen\n", me);
         return usage(stderr, me, xlmig_sxm_receive_data_usage, 2);
     }
     if (split_tcp(listen_addr, host, sizeof(host), port, sizeof(port))) {
@@ -294,9 +300,14 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
                                        : LIBXLMIG_LOG_ERROR, &ctx))
         return 1;
     signals();
-    rc = find_task(ctx, state_dir, task, &rec);
-    if (rc) goto out;
-    if (xlmig__sxm_export_uri(rec.listen, "parent", nbd_tls != NULL, uri,
+    memset(&rec, 0, sizeof(rec));
+    if (dst_uri) {
+        task = "-";
+        xlmig__strlcpy(uri, dst_uri, sizeof(uri));
+        xlmig__strlcpy(rec.parent, "-", sizeof(rec.parent));
+    } else if ((rc = find_task(ctx, state_dir, task, &rec))) {
+        goto out;
+    } else if (xlmig__sxm_export_uri(rec.listen, "parent", nbd_tls != NULL, uri,
                               sizeof(uri))) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_SXM_RECORD_INVALID, -1,
                           "task %s: its exporter address \"%s\" gives no "

@@ -3,7 +3,8 @@
 # (cached in .cache/bench/, git-ignored) and run each benchmark program.
 # Every benchmark compares against the peer tools in the same run.
 #
-#   run-bench.sh [NAME...]   only these (channel, tls, slots, blkcopy);
+#   run-bench.sh [NAME...]   only these (channel, tls, slots, blkcopy,
+#                            diskstream);
 #                            all when none is named
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -152,6 +153,110 @@ image() {
         touch "$raw.ok"
     fi
 }
+# --------------------------------------------------------- diskstream
+# Storage migration's copy through the stream channel
+# (docs/specs/diskstream.md): a 1 GiB sparse qcow2 with 10% allocated,
+# its data the busy guest's RAM from the corpus (26 pieces of 4 MiB,
+# every tenth 4 MiB of the disk), served read-only by qemu-nbd;
+# `xlmig sxm-send-data` to `xlmig sxm-receive-data --dst-uri` (a fresh
+# qcow2 served by qemu-nbd) on 127.0.0.1, no TLS, codec none against
+# zstd, at a 100 MB/s cap (a 1 Gb/s link) and uncapped; best of 3; wall
+# time until the receiver has flushed and exited.  Images in
+# $XLMIG_BENCH_DIR (default /dev/shm).
+bench_diskstream() {
+    x=$B/xlmig
+    base=${XLMIG_BENCH_DIR:-/dev/shm}
+    [ -d "$base" ] || base=/tmp
+    d=$(mktemp -d "$base/bench-diskstream.XXXXXX")
+    srcpid=
+    dstpid=
+    trap 'kill $srcpid $dstpid 2>/dev/null; wait 2>/dev/null; rm -rf "$d"' EXIT
+    image guest-busy-256m 2e4f8d2509853ee393198de1e53b58095a7454f7e9c2f01d0deedbc6a05b133c
+    raw=$cache/guest-busy-256m.raw
+
+    serve() { # IMG SOCK [-r]
+        rm -f "$2"
+        qemu-nbd --persistent -f qcow2 ${3:-} -k "$2" "$1" \
+            >>"$d/qemu-nbd.log" 2>&1 &
+        i=0
+        until [ -S "$2" ]; do
+            i=$((i + 1))
+            [ $i -lt 500 ] || { echo "bench: qemu-nbd did not start" >&2; exit 1; }
+            sleep 0.02
+        done
+    }
+    truncate -s 1G "$d/src.raw"
+    k=0
+    while [ $k -lt 26 ]; do
+        dd if="$raw" of="$d/src.raw" bs=4M count=1 skip=$k seek=$((k * 10)) \
+            conv=notrunc,sparse status=none
+        k=$((k + 1))
+    done
+    qemu-img convert -f raw -O qcow2 "$d/src.raw" "$d/src.qcow2"
+    rm -f "$d/src.raw"
+    serve "$d/src.qcow2" "$d/src.sock" -r
+    srcpid=$!
+    src_uri="nbd+unix:///?socket=$d/src.sock"
+
+    # one CODEC BWLIMIT: a fresh destination, receiver, sender; prints
+    # "seconds wire_bytes data_bytes"
+    one() {
+        [ -z "$dstpid" ] || { kill "$dstpid"; wait "$dstpid" 2>/dev/null || true; }
+        rm -f "$d/dst.qcow2"
+        qemu-img create -q -f qcow2 "$d/dst.qcow2" 1G
+        serve "$d/dst.qcow2" "$d/dst.sock"
+        dstpid=$!
+        port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+        "$x" sxm-receive-data --dst-uri "nbd+unix:///?socket=$d/dst.sock" \
+            --listen tcp:127.0.0.1:$port --no-tls >"$d/r.out" 2>"$d/r.err" &
+        rpid=$!
+        i=0
+        until grep -q listening "$d/r.out" 2>/dev/null; do
+            i=$((i + 1))
+            [ $i -lt 500 ] || { echo "bench: receiver did not start" >&2; cat "$d/r.err" >&2; exit 1; }
+            sleep 0.01
+        done
+        t0=$(date +%s.%N)
+        "$x" sxm-send-data --src-uri "$src_uri" --to tcp:127.0.0.1:$port \
+            --no-tls --codec "$1" --bwlimit "$2" >"$d/s.out" 2>"$d/s.err" ||
+            { echo "bench: sxm-send-data failed" >&2; cat "$d/s.err" >&2; exit 1; }
+        wait "$rpid" || { echo "bench: sxm-receive-data failed" >&2; cat "$d/r.err" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        wire=$(sed -n 's/.*, \([0-9]*\) bytes on the wire.*/\1/p' "$d/s.out")
+        data=$(sed -n 's/^sxm-send-data: \([0-9]*\) data bytes.*/\1/p' "$d/s.out")
+        echo "$t0 $t1 $wire $data" | awk '{printf "%.3f %s %s\n", $2 - $1, $3, $4}'
+    }
+
+    printf '\n== disk stream: 1 GiB qcow2, 10%% allocated with guest RAM, '
+    printf 'through the channel on 127.0.0.1, best of 3, in %s\n' "$base"
+    printf '%-10s %-6s %8s %10s %10s %8s %9s\n' cap codec "data MB" "wire MB" \
+        "data/wire" seconds "vs none"
+    for cap in 100000000 none; do
+        tnone=
+        for codec in none zstd; do
+            best=
+            for run in 1 2 3; do
+                set -- $(one "$codec" "$cap")
+                if [ -z "$best" ] || [ "$(echo "$1 $best" | awk '{print ($1 < $2)}')" = 1 ]; then
+                    best=$1
+                    wire=$2
+                    data=$3
+                fi
+            done
+            [ "$codec" = none ] && tnone=$best
+            echo "$cap $codec $data $wire $best $tnone" | awk '{
+                printf "%-10s %-6s %8.1f %10.1f %10.2f %8.3f %9s\n",
+                    $1 == "none" ? "none" : sprintf("%.0fMB/s", $1 / 1e6),
+                    $2, $3 / 1e6, $4 / 1e6, $3 / $4, $5,
+                    sprintf("%.2fx", $6 / $5) }'
+        done
+    done
+    kill "$srcpid" "$dstpid" 2>/dev/null
+    wait 2>/dev/null || true
+    rm -rf "$d"
+    trap - EXIT
+}
+
 if want channel; then
     image guest-idle-512m 897cf0a46b5a42196fb7d0252edfccfa5049cf856a95f5b7a0d7c0ef1c3e5a33
     image guest-busy-256m 2e4f8d2509853ee393198de1e53b58095a7454f7e9c2f01d0deedbc6a05b133c
@@ -178,4 +283,7 @@ for b in "$B"/bench/bench-*; do
 done
 if want blkcopy; then
     bench_blkcopy
+fi
+if want diskstream; then
+    bench_diskstream
 fi

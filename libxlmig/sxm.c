@@ -1650,7 +1650,7 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
         char *argv[] = { "qemu-nbd", "--fork", "--pid-file", pidfile, "-r",
                          "-f", (char *)xlmig__vdi_format_name(vdi->format),
                          "-k", sock, "-x", "snapshot", "--persistent",
-                         "--shared=16", "--cache=none", img, NULL };
+                         "--shared=16", img, NULL };
 
         snprintf(what, sizeof(what), "VDI %s: cannot serve its temporary "
                  "snapshot %s with %s", vdi->name, img, xlmig__qemu_nbd_bin());

@@ -244,24 +244,16 @@ void xlmig__socket_keepalive(int fd)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
-                        const char *address, libxlmig_transport **t_r)
+int xlmig__tcp_connect(const char *host, const char *port, int *gai_r)
 {
     struct addrinfo hints, *res = NULL, *ai;
-    char host[256], port[16];
-    libxlmig_tls_params tp;
-    int fd = -1, err = 0, r;
+    int fd = -1, err = 0;
 
-    if (xlmig__split_hostport(address, host, sizeof(host), port,
-                              sizeof(port)))
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "'%s' is not HOST:PORT", address);
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
-    r = getaddrinfo(host, port, &hints, &res);
-    if (r)
-        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
-                            "cannot resolve %s: %s", host, gai_strerror(r));
+    *gai_r = getaddrinfo(host, port, &hints, &res);
+    if (*gai_r)
+        return -1;
     for (ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
                     ai->ai_protocol);
@@ -277,7 +269,27 @@ int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
     }
     freeaddrinfo(res);
     if (fd < 0)
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, err,
+        errno = err;
+    return fd;
+}
+
+int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                        const char *address, libxlmig_transport **t_r)
+{
+    char host[256], port[16];
+    libxlmig_tls_params tp;
+    int fd = -1, r;
+
+    if (xlmig__split_hostport(address, host, sizeof(host), port,
+                              sizeof(port)))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "'%s' is not HOST:PORT", address);
+    fd = xlmig__tcp_connect(host, port, &r);
+    if (fd < 0 && r)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                            "cannot resolve %s: %s", host, gai_strerror(r));
+    if (fd < 0)
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
                             "cannot connect to xlmigd at %s", address);
     xlmig__socket_keepalive(fd);
     xlmig__pool_conf_tls(c, &tp, address);

@@ -76,6 +76,14 @@ void xlmig__pool_conf_tls(const struct xlmig__pool_conf *c,
 void xlmig__socket_keepalive(int fd);
 
 /*
+ * A TCP connection to @host:@port (every address it resolves to, in
+ * turn): the socket (close-on-exec), or -1 with *gai_r (getaddrinfo's
+ * code, 0 when it resolved) and errno (the last connect's) saying why.
+ * Logs nothing: callers say what to check.
+ */
+int xlmig__tcp_connect(const char *host, const char *port, int *gai_r);
+
+/*
  * One request: @kv is NULL or key, value, key, value, ..., NULL; a value
  * "#123" goes as the number 123, "?true"/"?false" as a boolean, anything
  * else as a string.  As xlmig__rpc_call() (the caller disposes *resp).

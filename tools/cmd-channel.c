@@ -37,6 +37,7 @@
 #include "cmd-channel.h"
 #include "cpurecord.h"
 #include "internal.h"
+#include "poolconf.h"
 #include "launch.h"
 #include "transport.h"
 
@@ -823,29 +824,15 @@ static int split_hostport(const char *s, char *host, size_t hlen,
 static int connect_to(const char *cmd, const char *host, const char *port,
                       const char *label)
 {
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-    int fd = -1, r, err = 0;
+    int fd, r, err;
 
-    r = getaddrinfo(host, port, &hints, &res);
-    if (r) {
+    fd = xlmig__tcp_connect(host, port, &r);
+    if (fd < 0 && r) {
         fprintf(stderr, "xlmig %s: cannot resolve %s: %s\n", cmd, label,
                 gai_strerror(r));
         return -1;
     }
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        err = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
+    err = errno;
     if (fd < 0)
         fprintf(stderr, "xlmig %s: cannot connect to %s: %s: is 'xlmig "
                 "channel-listen' running there (default port %d), and "

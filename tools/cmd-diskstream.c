@@ -19,6 +19,7 @@
 #include "cmd-diskstream.h"
 #include "diskstream.h"
 #include "internal.h"
+#include "poolconf.h"
 #include "sr.h"
 #include "sxm.h"
 
@@ -414,29 +415,15 @@ static bool codec_ok(const char *c)
 
 static int connect_tcp(const char *me, const char *host, const char *port)
 {
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-    int fd = -1, r, err = 0;
+    int fd, r, err;
 
-    r = getaddrinfo(host, port, &hints, &res);
-    if (r) {
+    fd = xlmig__tcp_connect(host, port, &r);
+    if (fd < 0 && r) {
         fprintf(stderr, "xlmig %s: cannot resolve %s: %s\n", me, host,
                 gai_strerror(r));
         return -1;
     }
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        err = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
+    err = errno;
     if (fd < 0)
         fprintf(stderr, "xlmig %s: cannot connect to %s:%s: %s: is 'xlmig "
                 "sxm-receive-data' listening there?\n", me, host, port,

@@ -33,17 +33,8 @@
 #include "internal.h"
 #include "testctx.h"
 #include "testfs.h"
+#include "testnbd.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define MiB (1ull << 20)
-#define DISK (64 * MiB)
-
-#define assert_ok(expr)                                                    \
-    do {                                                                   \
-        int rc_ = (expr);                                                  \
-        if (rc_)                                                           \
-            fail_msg("%s gave %d: %s", #expr, rc_, cap.text);              \
-    } while (0)
 
 /* The sender's own context (the receiver uses testctx.h's). */
 static struct capture_logger cap2;
@@ -322,104 +313,7 @@ static void test_sticky(void **state)
 
 /* ------------------------------------------------------ with qemu-nbd */
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int run(char *const argv[])
-{
-    pid_t pid = fork();
-    int status;
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(at("cmd.log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-#define RUN_OK(...)                                                        \
-    do {                                                                   \
-        char *const argv_[] = { __VA_ARGS__, NULL };                       \
-        if (run(argv_) != 0)                                               \
-            fail_msg("%s failed; see %s", argv_[0], at("cmd.log"));        \
-    } while (0)
-
-struct server {
-    pid_t pid;
-    char uri[512];
-};
-
 static struct server src, dst;
-
-static bool probe(const char *sock)
-{
-    struct sockaddr_un un = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    bool ok;
-
-    assert_true(fd >= 0);
-    snprintf(un.sun_path, sizeof(un.sun_path), "%s", sock);
-    ok = connect(fd, (struct sockaddr *)&un, sizeof(un)) == 0;
-    close(fd);
-    return ok;
-}
-
-static void start_nbd(struct server *s, const char *img, bool readonly,
-                      const char *sock)
-{
-    int i, status;
-
-    snprintf(s->uri, sizeof(s->uri), "nbd+unix:///disk?socket=%s", sock);
-    unlink(sock);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        int fd = open(at("nbd.log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (readonly)
-            execlp("qemu-nbd", "qemu-nbd", "--persistent", "-f", "qcow2",
-                   "-x", "disk", "-r", "-k", sock, img, (char *)NULL);
-        else
-            execlp("qemu-nbd", "qemu-nbd", "--persistent", "-f", "qcow2",
-                   "-x", "disk", "-k", sock, img, (char *)NULL);
-        _exit(127);
-    }
-    for (i = 0; i < 1000; i++) {
-        if (probe(sock))
-            return;
-        if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-            fail_msg("qemu-nbd exited (status %d); see %s", status,
-                     at("nbd.log"));
-        usleep(10000);
-    }
-    fail_msg("qemu-nbd did not listen in 10 s");
-}
-
-static void stop_nbd(struct server *s)
-{
-    if (s->pid > 0) {
-        kill(s->pid, SIGTERM);
-        waitpid(s->pid, NULL, 0);
-    }
-    s->pid = -1;
-}
 
 /* 64 MiB: 1 MiB of 0xab at 1M, 512k of 0xcd at 10M, 3 MiB of 0x5a at
  * 20M, a 1 MiB data extent of zeros at 30M, 512k of 0x11 at the end. */
@@ -436,7 +330,7 @@ static void need_src(void)
            "write -P 0xcd 10M 512k", "-c", "write -P 0x5a 20M 3M", "-c",
            "write -P 0 30M 1M", "-c", "write -P 0x11 65024k 512k",
            (char *)at("src.qcow2"));
-    start_nbd(&src, at("src.qcow2"), true, at("src.sock"));
+    start_nbd(&src, at("src.qcow2"), "qcow2", true, at("src.sock"), 0, NULL);
 }
 
 /* A fresh destination (@fill: every byte that value, or -1: empty). */
@@ -452,7 +346,7 @@ static void fresh_dst(const char *size, int fill)
         snprintf(cmd, sizeof(cmd), "write -P %d 0 %s", fill, size);
         RUN_OK("qemu-io", "-f", "qcow2", "-c", cmd, (char *)at("dst.qcow2"));
     }
-    start_nbd(&dst, at("dst.qcow2"), false, at("dst.sock"));
+    start_nbd(&dst, at("dst.qcow2"), "qcow2", false, at("dst.sock"), 0, NULL);
 }
 
 static void assert_identical(void)

@@ -33,6 +33,7 @@
 
 #include "blkcopy.h"
 #include "internal.h"
+#include "proc.h"
 
 enum side { SRC, DST };
 
@@ -111,14 +112,6 @@ struct xlmig__blkcopy {
 
 /* ------------------------------------------------------------ helpers */
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool is_cancelled(struct xlmig__blkcopy *c)
 {
     return atomic_load(&c->cancelled);
@@ -149,7 +142,7 @@ static char *dup_opt(const char *s, size_t max, bool *bad)
 }
 
 /* Is @uri one of the schemes we take; *tls_r whether it asks for TLS. */
-static bool uri_scheme_ok(const char *uri, bool *tls_r)
+bool xlmig__blkcopy_uri_scheme(const char *uri, bool *tls_r)
 {
     static const struct {
         const char *prefix;
@@ -173,7 +166,7 @@ static bool uri_scheme_ok(const char *uri, bool *tls_r)
 
 /* Every byte of @p[0..n) zero?  memcmp against itself shifted by 16
  * bytes, once the first 16 are known zero: glibc's vectorised loop. */
-static bool all_zero(const unsigned char *p, size_t n)
+bool xlmig__blkcopy_all_zero(const unsigned char *p, size_t n)
 {
     size_t i;
 
@@ -202,8 +195,8 @@ int xlmig__blkcopy_new(libxlmig_ctx *ctx, const struct xlmig__blkcopy_opts *o,
                           "are needed");
         goto out;
     }
-    if (!uri_scheme_ok(o->src_uri, &tls_src) ||
-        !uri_scheme_ok(o->dst_uri, &tls_dst) ||
+    if (!xlmig__blkcopy_uri_scheme(o->src_uri, &tls_src) ||
+        !xlmig__blkcopy_uri_scheme(o->dst_uri, &tls_dst) ||
         strnlen(o->src_uri, XLMIG__BLKCOPY_URI_MAX) >= XLMIG__BLKCOPY_URI_MAX ||
         strnlen(o->dst_uri, XLMIG__BLKCOPY_URI_MAX) >= XLMIG__BLKCOPY_URI_MAX) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
@@ -513,7 +506,7 @@ static bool in_flight(struct xlmig__blkcopy *c)
 static int wait_step(struct xlmig__blkcopy *c, int ms)
 {
     enum side s;
-    double now = now_s();
+    double now = xlmig__now_s();
 
     if (is_cancelled(c))
         return cancelled_error(c);
@@ -571,7 +564,7 @@ static bool connecting(struct xlmig__blkcopy *c, enum side s)
 /* Connect to both sides at once and check what they offer. */
 static int connect_both(struct xlmig__blkcopy *c)
 {
-    double deadline = now_s() + XLMIG__BLKCOPY_CONNECT_TIMEOUT_MS / 1000.0;
+    double deadline = xlmig__now_s() + XLMIG__BLKCOPY_CONNECT_TIMEOUT_MS / 1000.0;
     int64_t sz[2], max;
     int s, rc;
     enum side bad;
@@ -584,7 +577,7 @@ static int connect_both(struct xlmig__blkcopy *c)
     while (connecting(c, SRC) || connecting(c, DST)) {
         if (is_cancelled(c))
             return cancelled_error(c);
-        if (now_s() > deadline) {
+        if (xlmig__now_s() > deadline) {
             s = connecting(c, SRC) ? SRC : DST;
             return xlmig__error(c->ctx, LIBXLMIG_ERR_TIMEOUT, -1,
                                 "block copy: no NBD handshake from the %s %s "
@@ -736,7 +729,7 @@ static int bs_done(void *opaque, int *error)
     b->err = *error;
     b->busy = false;
     b->done = true;
-    b->c->last_activity = now_s();
+    b->c->last_activity = xlmig__now_s();
     return 1;
 }
 
@@ -763,7 +756,7 @@ static int bs_issue(struct xlmig__blkcopy *c, struct bstat *b, uint64_t off)
         return 0;
     }
     b->busy = true;
-    c->last_activity = now_s();
+    c->last_activity = xlmig__now_s();
     r = nbd_aio_block_status(c->h[SRC], len, off,
                              (nbd_extent_callback){ .callback = bs_extents,
                                                     .user_data = b },
@@ -902,7 +895,7 @@ static int read_done(void *opaque, int *error)
         sl->err_side = SRC;
     }
     sl->state = SLOT_READ;
-    sl->c->last_activity = now_s();
+    sl->c->last_activity = xlmig__now_s();
     return 1;
 }
 
@@ -915,7 +908,7 @@ static int write_done(void *opaque, int *error)
         sl->err_side = DST;
     }
     sl->pending--;
-    sl->c->last_activity = now_s();
+    sl->c->last_activity = xlmig__now_s();
     return 1;
 }
 
@@ -951,7 +944,7 @@ static int dst_write(struct xlmig__blkcopy *c, struct slot *sl, uint64_t a,
                             "offset %" PRIu64 " of the destination %s: %s",
                             b - a, a, c->uri[DST], c->why);
     }
-    c->last_activity = now_s();
+    c->last_activity = xlmig__now_s();
     if (zero)
         sl->zsent += b - a;
     else
@@ -978,7 +971,7 @@ static int piece_read(struct xlmig__blkcopy *c, struct slot *sl)
         ge = (g / XLMIG__BLKCOPY_ZERO_GRAIN + 1) * XLMIG__BLKCOPY_ZERO_GRAIN;
         if (ge > end)
             ge = end;
-        z = all_zero(sl->buf + (g - sl->off), (size_t)(ge - g));
+        z = xlmig__blkcopy_all_zero(sl->buf + (g - sl->off), (size_t)(ge - g));
         if (g == sl->off) {
             run_zero = z;
         } else if (z != run_zero) {
@@ -1130,7 +1123,7 @@ static int piece_start(struct xlmig__blkcopy *c, struct slot *sl,
     }
     sl->state = SLOT_READING;
     c->tokens -= (double)sl->len;
-    c->last_activity = now_s();
+    c->last_activity = xlmig__now_s();
     r = nbd_aio_pread(c->h[SRC], sl->buf, sl->len, sl->off,
                       (nbd_completion_callback){ .callback = read_done,
                                                  .user_data = sl },
@@ -1167,7 +1160,7 @@ static int copy(struct xlmig__blkcopy *c)
     c->bs[0].done = c->bs[1].done = false;
     c->bw_rate = 0;
     c->tokens = 0;
-    c->bw_last = now_s();
+    c->bw_last = xlmig__now_s();
     rc = bs_issue(c, cu.cur, 0);
     if (rc)
         return rc;
@@ -1180,7 +1173,7 @@ static int copy(struct xlmig__blkcopy *c)
         if (rc)
             return rc;
         wait_ms = 50;
-        now = now_s();
+        now = xlmig__now_s();
         while ((sl = free_slot(c))) {
             const struct xlmig__blkcopy_extent *e;
 
@@ -1235,7 +1228,7 @@ static int flush_dst(struct xlmig__blkcopy *c)
                    "has no flush", c->uri[DST]);
         return 0;
     }
-    c->last_activity = now_s();
+    c->last_activity = xlmig__now_s();
     if (nbd_aio_flush(c->h[DST], (nbd_completion_callback){
                           .callback = flush_done, .user_data = &fl }, 0) < 0) {
         keep_nbd_error(c);
@@ -1274,14 +1267,14 @@ int xlmig__blkcopy_run(struct xlmig__blkcopy *c,
         goto out;
     }
     c->ran = true;
-    c->t0 = c->last_activity = now_s();
+    c->t0 = c->last_activity = xlmig__now_s();
     c->last_progress = c->t0 - 1;
 
     rc = connect_both(c);
     if (rc) goto out;
     rc = walk(c);
     if (rc) goto out;
-    report(c, now_s(), true);
+    report(c, xlmig__now_s(), true);
     rc = copy(c);
     if (rc) goto out;
     rc = flush_dst(c);
@@ -1294,7 +1287,7 @@ int xlmig__blkcopy_run(struct xlmig__blkcopy *c,
                    c->uri[SRC], c->st.data_total, c->st.data_done);
         c->st.data_total = c->st.data_done;
     }
-    report(c, now_s(), true);
+    report(c, xlmig__now_s(), true);
     xlmig__log(c->ctx, XTL_INFO, -1, "block copy: %s to %s: %" PRIu64
                " data bytes of %" PRIu64 " in %.2f s (%" PRIu64 " written, %"
                PRIu64 " found zero)", c->uri[SRC], c->uri[DST],
@@ -1307,7 +1300,7 @@ int xlmig__blkcopy_run(struct xlmig__blkcopy *c,
     nbd_close(c->h[SRC]);
     nbd_close(c->h[DST]);
     c->h[SRC] = c->h[DST] = NULL;
-    c->st.seconds = now_s() - c->t0;
+    c->st.seconds = xlmig__now_s() - c->t0;
     if (st_r)
         *st_r = c->st;
     return rc;

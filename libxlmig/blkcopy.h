@@ -168,4 +168,11 @@ void xlmig__blkcopy_set_bwlimit(struct xlmig__blkcopy *c, uint64_t bps);
 /* NULL-safe.  Not while xlmig__blkcopy_run() runs. */
 void xlmig__blkcopy_free(struct xlmig__blkcopy *c);
 
+/* Is @uri nbd://, nbd+unix:// (*tls_r false), nbds:// or nbds+unix://
+ * (*tls_r true)?  Only the scheme is looked at. */
+bool xlmig__blkcopy_uri_scheme(const char *uri, bool *tls_r);
+
+/* Is every byte of @p[0..n) zero? */
+bool xlmig__blkcopy_all_zero(const unsigned char *p, size_t n);
+
 #endif /* XLMIG_BLKCOPY_H */

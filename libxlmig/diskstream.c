@@ -34,6 +34,7 @@
 #include "blkcopy.h"
 #include "diskstream.h"
 #include "internal.h"
+#include "proc.h"
 #include "transport.h"
 
 /* ------------------------------------------------------------ encoding */
@@ -283,43 +284,10 @@ int xlmig__diskstream_dec_finish(struct xlmig__diskstream_dec *d)
 #define STAGE_BUF (4u << 20)    /* receiver: DATA gathered per write */
 #define STOP_GRACE_S 1.0        /* then the socket is shut down */
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n && i < 16; i++) {
-        if (p[i])
-            return false;
-    }
-    return n <= 16 || memcmp(p, p + 16, n - 16) == 0;
-}
-
 static bool uri_ok(const char *uri, bool *tls_r)
 {
-    static const char *const plain[] = { "nbd://", "nbd+unix://" };
-    static const char *const tls[] = { "nbds://", "nbds+unix://" };
-
-    if (!uri || strnlen(uri, URI_MAX) >= URI_MAX)
-        return false;
-    for (size_t i = 0; i < 2; i++) {
-        if (!strncmp(uri, plain[i], strlen(plain[i]))) {
-            *tls_r = false;
-            return true;
-        }
-        if (!strncmp(uri, tls[i], strlen(tls[i]))) {
-            *tls_r = true;
-            return true;
-        }
-    }
-    return false;
+    return uri && strnlen(uri, URI_MAX) < URI_MAX &&
+           xlmig__blkcopy_uri_scheme(uri, tls_r);
 }
 
 static int nbd_errno_or(int dflt)
@@ -525,7 +493,7 @@ static int cancelled_error(struct run *r)
 
 static void report(struct run *r, bool force)
 {
-    double now = now_s();
+    double now = xlmig__now_s();
     libxlmig_channel_progress p;
 
     r->st.seconds = now - r->t0;
@@ -620,7 +588,7 @@ static void drain(struct run *r)
  */
 static int chan_stop(struct run *r, bool abort)
 {
-    double t0 = now_s();
+    double t0 = xlmig__now_s();
     bool shut = false;
     int rc = 0;
 
@@ -641,12 +609,12 @@ static int chan_stop(struct run *r, bool abort)
             rc = cancelled_error(r);
             atomic_store(&r->stop, true);
             abort = true;
-            t0 = now_s();
+            t0 = xlmig__now_s();
         }
         drain(r);
         (void)poll(&pfd, 1, 20);
         if (abort && !shut && r->o->sock_fd > 0 &&
-            now_s() - t0 > STOP_GRACE_S) {
+            xlmig__now_s() - t0 > STOP_GRACE_S) {
             (void)shutdown(r->o->sock_fd, SHUT_RDWR);
             shut = true;
         }
@@ -688,7 +656,7 @@ static void run_init(struct run *r, libxlmig_ctx *ctx,
     atomic_init(&r->stop, false);
     atomic_init(&r->done, false);
     r->pfd[0] = r->pfd[1] = -1;
-    r->t0 = now_s();
+    r->t0 = xlmig__now_s();
     r->last_progress = r->t0 - 1;
 }
 
@@ -860,7 +828,7 @@ static int send_piece(struct run *r, const uint8_t *buf, uint64_t off,
 
         if (ge > end)
             ge = end;
-        z = all_zero(buf + (g - off), (size_t)(ge - g));
+        z = xlmig__blkcopy_all_zero(buf + (g - off), (size_t)(ge - g));
         if (g == off) {
             run_zero = z;
         } else if (z != run_zero) {
@@ -1022,7 +990,7 @@ int xlmig__diskstream_send(libxlmig_ctx *ctx,
     rc = 0;
  out:
     run_dispose(&r);
-    r.st.seconds = now_s() - r.t0;
+    r.st.seconds = xlmig__now_s() - r.t0;
     if (st_r)
         *st_r = r.st;
     free(buf);
@@ -1283,7 +1251,7 @@ int xlmig__diskstream_recv(libxlmig_ctx *ctx,
     rc = 0;
  out:
     run_dispose(&r);
-    r.st.seconds = now_s() - r.t0;
+    r.st.seconds = xlmig__now_s() - r.t0;
     if (st_r)
         *st_r = r.st;
     free(rbuf);

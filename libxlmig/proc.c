@@ -200,12 +200,20 @@ bool xlmig__proc_alive(pid_t pid, uint64_t start)
     return now && now == start;
 }
 
-static void sleep_ms(unsigned int ms)
+void xlmig__sleep_ms(unsigned int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
     while (nanosleep(&ts, &ts) && errno == EINTR)
         ;
+}
+
+double xlmig__now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Reap @pid if it is our child (a daemon we forked ourselves). */
@@ -227,7 +235,7 @@ int xlmig__proc_stop(pid_t pid, uint64_t start, unsigned int grace_ms)
         reap(pid);
         if (!xlmig__proc_alive(pid, start))
             return 0;
-        sleep_ms(20);
+        xlmig__sleep_ms(20);
         waited += 20;
     }
     (void)kill(pid, SIGKILL);
@@ -235,7 +243,7 @@ int xlmig__proc_stop(pid_t pid, uint64_t start, unsigned int grace_ms)
         reap(pid);
         if (!xlmig__proc_alive(pid, start))
             return 0;
-        sleep_ms(20);
+        xlmig__sleep_ms(20);
     }
     return LIBXLMIG_ERR_TIMEOUT;
 }

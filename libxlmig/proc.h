@@ -38,6 +38,12 @@ const char *xlmig__qsd_bin(void);
  * is no such process (or it is a zombie). */
 uint64_t xlmig__proc_start_time(pid_t pid);
 
+/* Seconds on the monotonic clock. */
+double xlmig__now_s(void);
+
+/* Sleep @ms milliseconds, whatever signals come. */
+void xlmig__sleep_ms(unsigned int ms);
+
 /* Is @pid alive and the same process (start time @start)? */
 bool xlmig__proc_alive(pid_t pid, uint64_t start);
 

@@ -69,22 +69,6 @@ const char *xlmig__sxm_phase_name(enum xlmig__sxm_phase p)
     return (unsigned int)p < XLMIG__SXM_PHASES ? phase_names[p] : NULL;
 }
 
-static void sleep_ms(unsigned int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------ addresses */
 
 static bool host_ok(const char *h, size_t len)
@@ -506,7 +490,7 @@ static void test_stall(enum xlmig__sxm_phase phase)
         return;
     fprintf(stderr, "xlmig: test stall at %s\n", phase_names[phase]);
     fflush(stderr);
-    sleep_ms(60000);
+    xlmig__sleep_ms(60000);
 }
 
 static int record_phase(libxlmig_ctx *ctx, const char *state_dir,
@@ -1212,7 +1196,7 @@ static int job_wait_gone(libxlmig_ctx *ctx, struct xlmig__qmp *q,
             return rc;
         if (!j.found)
             return 0;
-        sleep_ms(50);
+        xlmig__sleep_ms(50);
     }
     return xlmig__error(ctx, LIBXLMIG_ERR_TIMEOUT, -1, "VDI %s: block job "
                         "%s did not end within %u s", vdi, id,
@@ -1366,7 +1350,7 @@ static int overlay_commit(libxlmig_ctx *ctx, struct xlmig__qmp *q,
                 return rc;
             break;
         }
-        sleep_ms(50);
+        xlmig__sleep_ms(50);
     }
     job_error(q, n->commit, why, sizeof(why));
     if (why[0])
@@ -1587,7 +1571,7 @@ static void *copy_watcher(void *arg)
             xlmig__blkcopy_cancel(w->c);
             break;
         }
-        sleep_ms(50);
+        xlmig__sleep_ms(50);
     }
     return NULL;
 }
@@ -1602,7 +1586,7 @@ static void copy_progress_cb(void *opaque,
                              const struct xlmig__blkcopy_stats *st)
 {
     struct copy_progress *cp = opaque;
-    double now = now_s();
+    double now = xlmig__now_s();
 
     cp->p.copy_total = st->data_total;
     cp->p.copy_done = st->data_done;
@@ -1790,7 +1774,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     r.owner_pid = getpid();
     r.owner_start = xlmig__proc_start_time(getpid());
     cp.req = req;
-    cp.t0 = now_s();
+    cp.t0 = xlmig__now_s();
 
     rc = xlmig__qmp_connect(ctx, req->qmp, 0, &q);
     if (rc)
@@ -1940,7 +1924,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         cp.p.mirror_total = j.len;
         cp.p.mirror_done = j.offset;
         cp.p.in_sync = j.ready;
-        cp.p.seconds = now_s() - cp.t0;
+        cp.p.seconds = xlmig__now_s() - cp.t0;
         if (req->progress)
             req->progress(req->opaque, &cp.p);
         if (cancelled(req))
@@ -1952,7 +1936,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
             if (sw > 0)
                 break;
         }
-        sleep_ms(POLL_MS);
+        xlmig__sleep_ms(POLL_MS);
     }
 
     /* 5. Switch: the guest is paused; end the mirror in sync. */
@@ -1989,7 +1973,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     record_remove(ctx, req->state_dir, r.task);
     if (req->progress) {
         cp.p.phase = XLMIG__SXM_SWITCHING;
-        cp.p.seconds = now_s() - cp.t0;
+        cp.p.seconds = xlmig__now_s() - cp.t0;
         req->progress(req->opaque, &cp.p);
     }
     xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s is in sync at %s; the "
@@ -2087,7 +2071,7 @@ static int pivot(libxlmig_ctx *ctx, struct xlmig__qmp *q, const char *node,
             return rc;
         if (j.ready)
             break;
-        sleep_ms(20);
+        xlmig__sleep_ms(20);
     }
     rc = q_simple(q, "job-complete", "id", job);
     if (!rc)
@@ -2200,7 +2184,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         /* Offline: the image itself is read; a record for the reader. */
         memset(&cp, 0, sizeof(cp));
         cp.req = &sreq;
-        cp.t0 = now_s();
+        cp.t0 = xlmig__now_s();
         cp.p.phase = XLMIG__SXM_COPYING;
         rc = xlmig__uuid_generate(ctx, src.task);
         if (rc)

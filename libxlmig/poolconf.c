@@ -1,5 +1,6 @@
 /* The pool configuration file and the client connection to a pool peer. */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "jsonfile.h"
 #include "poolconf.h"
 
 #define LINE_MAX_BYTES 1024
@@ -352,4 +354,135 @@ int xlmig__pool_open(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
     }
     *t_r = t;
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* TLS material for NBD (QEMU and libnbd)                             */
+/* ------------------------------------------------------------------ */
+
+/* Make @link point at @target (made absolute), replacing it at once. */
+static int link_replace(libxlmig_ctx *ctx, const char *target,
+                        const char *dir, const char *name)
+{
+    char full[PATH_MAX], link[PATH_MAX], tmp[PATH_MAX + 32];
+
+    if (!realpath(target, full))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, errno,
+                            "the pool's TLS file %s", target);
+    if ((size_t)snprintf(link, sizeof(link), "%s/%s", dir, name) >=
+        sizeof(link))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "%s: path too long", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", link, (long)getpid());
+    (void)unlink(tmp);
+    if (symlink(full, tmp) || rename(tmp, link)) {
+        int e = errno;
+
+        (void)unlink(tmp);
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, e, "cannot link %s to %s",
+                            link, full);
+    }
+    return 0;
+}
+
+int xlmig__pool_nbd_tls_dir(libxlmig_ctx *ctx,
+                            const struct xlmig__pool_conf *c, char *dir,
+                            size_t cap)
+{
+    static const char *const x509[] = {     /* CA, then cert, key */
+        "ca-cert.pem", "server-cert.pem", "server-key.pem",
+        "client-cert.pem", "client-key.pem",
+    };
+    char path[PATH_MAX];
+    size_t i;
+    int rc;
+
+    if ((size_t)snprintf(dir, cap, "%s/nbd-tls", c->state_dir) >= cap ||
+        strlen(dir) + 32 >= sizeof(path))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "state directory %s: path too long",
+                            c->state_dir);
+    if ((mkdir(c->state_dir, 0700) && errno != EEXIST) ||
+        (mkdir(dir, 0700) && errno != EEXIST))
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot make %s",
+                            dir);
+    snprintf(path, sizeof(path), "%s/keys.psk", dir);
+    if (c->psk_file[0]) {
+        uint8_t key[XLMIG__TLS_PSK_MAX];
+        char text[sizeof(XLMIG__NBD_PSK_USER) + 2 * XLMIG__TLS_PSK_MAX + 2];
+        size_t len = 0, n;
+
+        rc = xlmig__tls_psk_load(ctx, c->psk_file, key, &len);
+        if (rc)
+            return rc;
+        n = (size_t)snprintf(text, sizeof(text), "%s:", XLMIG__NBD_PSK_USER);
+        for (i = 0; i < len; i++)
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%02x", key[i]);
+        text[n++] = '\n';
+        rc = xlmig__file_write(ctx, dir, path, text, n);
+        explicit_bzero(key, sizeof(key));
+        explicit_bzero(text, sizeof(text));
+        for (i = 0; i < sizeof(x509) / sizeof(x509[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", dir, x509[i]);
+            (void)unlink(path);
+        }
+        return rc;
+    }
+    if (unlink(path) && errno != ENOENT)
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot remove %s",
+                            path);
+    for (i = 0, rc = 0; !rc && i < sizeof(x509) / sizeof(x509[0]); i++)
+        rc = link_replace(ctx, i == 0 ? c->tls_ca : i % 2 ? c->tls_cert
+                                                          : c->tls_key,
+                          dir, x509[i]);
+    return rc;
+}
+
+int xlmig__pool_host_address(libxlmig_ctx *ctx,
+                             const struct xlmig__pool_conf *c,
+                             const char *name, char *addr, size_t cap)
+{
+    struct xlmig__rpc_msg resp;
+    libxlmig_transport *t = NULL;
+    size_t i;
+    int rc;
+
+    if (!strcmp(name, c->name)) {
+        xlmig__strlcpy(addr, c->address, cap);
+        return 0;
+    }
+    rc = xlmig__pool_open(ctx, c, NULL, &t);
+    if (rc)
+        return rc;
+    memset(&resp, 0, sizeof(resp));
+    rc = xlmig__pool_call(ctx, t, c->master, 2, "host.list", NULL, NULL,
+                          NULL, &resp);
+    libxlmig_transport_free(t);
+    if (rc) {
+        xlmig__rpc_msg_dispose(&resp);
+        return rc;
+    }
+    rc = LIBXLMIG_ERR_NOT_FOUND;
+    for (i = 0; YAJL_IS_ARRAY(resp.result) &&
+                i < resp.result->u.array.len; i++) {
+        yajl_val h = resp.result->u.array.values[i];
+        const char *n = xlmig__rpc_get_str(h, "name");
+        const char *a = xlmig__rpc_get_str(h, "address");
+
+        if (n && a && !strcmp(n, name)) {
+            if (strlen(a) >= cap) {
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: "
+                                  "its address is too long", name);
+            } else {
+                xlmig__strlcpy(addr, a, cap);
+                rc = 0;
+            }
+            break;
+        }
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    if (rc == LIBXLMIG_ERR_NOT_FOUND)
+        rc = xlmig__error(ctx, rc, -1, "no host %s in pool %s (see "
+                          "'xlmig-xe host-list')", name, c->pool_name);
+    return rc;
 }

@@ -100,4 +100,25 @@ int xlmig__pool_call(libxlmig_ctx *ctx, libxlmig_transport *t,
 int xlmig__pool_open(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
                      const char *address, libxlmig_transport **t_r);
 
+/*
+ * The address of host @name of the pool: this host's own, or the one
+ * the master lists (host.list).  NOT_FOUND naming the host and pool.
+ */
+int xlmig__pool_host_address(libxlmig_ctx *ctx,
+                             const struct xlmig__pool_conf *c,
+                             const char *name, char *addr, size_t cap);
+
+/*
+ * The pool's TLS material as QEMU and libnbd read it, for the NBD
+ * connections of storage motion: directory STATE/nbd-tls (0700) with
+ * links ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem,
+ * client-key.pem to the pool's files (one directory serves both ends),
+ * or, in a PSK pool, keys.psk holding "xlmig:HEXKEY".  Made or brought
+ * up to date at each call; its path into @dir.
+ */
+#define XLMIG__NBD_PSK_USER "xlmig"
+int xlmig__pool_nbd_tls_dir(libxlmig_ctx *ctx,
+                            const struct xlmig__pool_conf *c, char *dir,
+                            size_t cap);
+
 #endif /* XLMIG_POOLCONF_H */

@@ -678,6 +678,20 @@ static int run_tool(libxlmig_ctx *ctx, const char *bin, char *const argv[],
     return 0;
 }
 
+/*
+ * A TLS directory is x509 (ca-cert.pem and the endpoint's
+ * server-/client-cert.pem and -key.pem) or PSK (keys.psk: lines
+ * "USER:HEXKEY"; the client speaks as XLMIG__SXM_PSK_USER).  Which one
+ * is told by keys.psk being there.
+ */
+static bool tls_dir_is_psk(const char *dir)
+{
+    char f[PATH_MAX_];
+
+    return dir && (size_t)snprintf(f, sizeof(f), "%s/keys.psk", dir) <
+           sizeof(f) && !access(f, F_OK);
+}
+
 /* ------------------------------------------------------------ destination */
 
 /* Start the exporter of @r (files made); owner fields set. */
@@ -734,9 +748,12 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
                                host, port);
     }
     if (tls_dir) {
-        size_t tl = (size_t)snprintf(tls, sizeof(tls),
-                                     "tls-creds-x509,id=xlmig-tls,"
-                                     "endpoint=server,verify-peer=on,dir=");
+        size_t tl = (size_t)snprintf(tls, sizeof(tls), "%s",
+                                     tls_dir_is_psk(tls_dir)
+                                     ? "tls-creds-psk,id=xlmig-tls,"
+                                       "endpoint=server,dir="
+                                     : "tls-creds-x509,id=xlmig-tls,"
+                                       "endpoint=server,verify-peer=on,dir=");
 
         if (!xlmig__qemu_opt_append(tls, sizeof(tls), &tl, tls_dir) ||
             len + 25 >= sizeof(srv))
@@ -1528,9 +1545,13 @@ static int leaf_node_add(libxlmig_ctx *ctx, struct xlmig__qmp *q,
     if (!addr_split(dest, host, sizeof(host), port, sizeof(port), &upath))
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     if (tls_dir) {
+        bool psk = tls_dir_is_psk(tls_dir);
+
         g = xlmig__qmp_gen("object-add");
-        rc = q_call(q, g, g && gkv(g, "qom-type", "tls-creds-x509") &&
+        rc = q_call(q, g, g && gkv(g, "qom-type", psk ? "tls-creds-psk"
+                                                     : "tls-creds-x509") &&
                     gkv(g, "id", n->tls) && gkv(g, "endpoint", "client") &&
+                    (!psk || gkv(g, "username", XLMIG__SXM_PSK_USER)) &&
                     gkv(g, "dir", tls_dir), NULL);
         if (rc)
             return xlmig__error(ctx, rc, -1, "VDI %s: the VM's QEMU cannot "
@@ -1608,6 +1629,7 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
 {
     char sock[PATH_MAX_], pidfile[PATH_MAX_], img[PATH_MAX_], what[PATH_MAX_ + 600];
     char src_uri[PATH_MAX_ + 64], dst_uri[XLMIG__SXM_ADDR_MAX + 64];
+    char psk_file[PATH_MAX_];
     struct xlmig__blkcopy_opts o;
     struct xlmig__blkcopy_stats st;
     struct xlmig__blkcopy *c = NULL;
@@ -1659,7 +1681,13 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
     memset(&o, 0, sizeof(o));
     o.src_uri = src_uri;
     o.dst_uri = dst_uri;
-    o.tls_certs_dir = req->tls_dir;
+    if (tls_dir_is_psk(req->tls_dir)) {
+        snprintf(psk_file, sizeof(psk_file), "%s/keys.psk", req->tls_dir);
+        o.tls_psk_file = psk_file;
+        o.tls_username = XLMIG__SXM_PSK_USER;
+    } else {
+        o.tls_certs_dir = req->tls_dir;
+    }
     o.bwlimit = req->bwlimit;
     o.dst_is_zero = true;
     o.progress = copy_progress_cb;

@@ -49,6 +49,8 @@
 #define XLMIG__SXM_RECORD_MAX (16u << 10)  /* bytes of a record file */
 #define XLMIG__SXM_ADDR_MAX 300            /* "tcp:HOST:PORT", "unix:PATH" */
 #define XLMIG__SXM_TASKS_MAX 256           /* records in one state dir */
+#define XLMIG__SXM_PSK_USER "xlmig"        /* NBD TLS-PSK identity (as
+                                            * XLMIG__NBD_PSK_USER) */
 
 enum xlmig__sxm_role { XLMIG__SXM_DST, XLMIG__SXM_SRC };
 
@@ -138,7 +140,8 @@ struct xlmig__sxm_recv_req {
     const char *listen;         /* where to serve NBD (addr_check) */
     const char *tls_dir;        /* NULL, or ca-cert.pem server-cert.pem
                                  * server-key.pem: clients must present
-                                 * a certificate of that CA */
+                                 * a certificate of that CA; or keys.psk
+                                 * (lines "USER:HEXKEY"): TLS-PSK */
     uint64_t src_allocated;     /* the source's allocated bytes, for the
                                  * space check (0: assume all of it) */
 };
@@ -180,7 +183,8 @@ struct xlmig__sxm_send_req {
     const char *vm;             /* the VM whose disk it is (NULL: none;
                                  * then any VBD of the VDI refuses) */
     const char *tls_dir;        /* NULL, or ca-cert.pem client-cert.pem
-                                 * client-key.pem */
+                                 * client-key.pem; or keys.psk with a
+                                 * key for XLMIG__SXM_PSK_USER */
     uint64_t bwlimit;           /* bytes/s of the copy and the mirror */
     /* Called about 5 times a second. */
     void (*progress)(void *opaque, const struct xlmig__sxm_progress *p);

@@ -39,7 +39,7 @@
 #define DEFAULT_TIMEOUT_MS 30000u
 #define POLL_SLICE_MS 500
 #define PSK_MIN 32u
-#define PSK_MAX 64u
+#define PSK_MAX XLMIG__TLS_PSK_MAX
 #define PSK_FILE_MAX 4096
 #define PSK_IDENTITY "xlmig-psk-1"
 #define CONFIRM_BYTE 0x01
@@ -178,7 +178,8 @@ static int hexval(int c)
     return -1;
 }
 
-static int psk_load(libxlmig_ctx *ctx, struct tls_priv *p, const char *path)
+int xlmig__tls_psk_load(libxlmig_ctx *ctx, const char *path,
+                        uint8_t key[XLMIG__TLS_PSK_MAX], size_t *len_r)
 {
     char text[PSK_FILE_MAX + 1];
     size_t n, i, nibbles = 0;
@@ -204,29 +205,34 @@ static int psk_load(libxlmig_ctx *ctx, struct tls_priv *p, const char *path)
             continue;
         if (v < 0 || nibbles / 2 >= PSK_MAX) {
             explicit_bzero(text, sizeof(text));
-            explicit_bzero(p->psk, sizeof(p->psk));
+            explicit_bzero(key, XLMIG__TLS_PSK_MAX);
             return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                                 "the pre-shared key file %s must hold 32 "
                                 "to 64 bytes as hex digits (make one with "
                                 "'openssl rand -hex 32')", path);
         }
         if (nibbles % 2)
-            p->psk[nibbles / 2] = (uint8_t)(hi << 4 | v);
+            key[nibbles / 2] = (uint8_t)(hi << 4 | v);
         else
             hi = v;
         nibbles++;
     }
     explicit_bzero(text, sizeof(text));
     if (nibbles % 2 || nibbles / 2 < PSK_MIN) {
-        explicit_bzero(p->psk, sizeof(p->psk));
+        explicit_bzero(key, XLMIG__TLS_PSK_MAX);
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "the pre-shared key file %s holds %zu hex "
                             "digits: it needs 64 to 128 (32 to 64 bytes; "
                             "make one with 'openssl rand -hex 32')", path,
                             nibbles);
     }
-    p->psk_len = nibbles / 2;
+    *len_r = nibbles / 2;
     return 0;
+}
+
+static int psk_load(libxlmig_ctx *ctx, struct tls_priv *p, const char *path)
+{
+    return xlmig__tls_psk_load(ctx, path, p->psk, &p->psk_len);
 }
 
 /* The PSK's hash must be the suite's: PSK mode offers only this one. */

@@ -8,6 +8,7 @@
 #define XLMIG_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "libxlmig.h"
@@ -65,5 +66,14 @@ long xlmig__socket_unsent(int fd);
 
 /* write() all of @buf to @fd, retrying on EINTR and short writes. */
 int xlmig__write_all(int fd, const void *buf, size_t len);
+
+#define XLMIG__TLS_PSK_MAX 64u       /* bytes of a pre-shared key */
+
+/*
+ * Load a pre-shared key file (32 to 64 bytes as hex digits, white space
+ * ignored) into @key; *len_r bytes.  INVALID_ARGUMENT naming @path.
+ */
+int xlmig__tls_psk_load(libxlmig_ctx *ctx, const char *path,
+                        uint8_t key[XLMIG__TLS_PSK_MAX], size_t *len_r);
 
 #endif /* XLMIG_TRANSPORT_H */

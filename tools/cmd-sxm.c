@@ -15,6 +15,7 @@
 
 #include "cmd-sxm.h"
 #include "internal.h"
+#include "poolconf.h"
 #include "sr.h"
 #include "sxm.h"
 
@@ -200,9 +201,13 @@ int xlmig_cmd_sxm_receive_cancel(int argc, char **argv)
 const char xlmig_sxm_send_summary[] =
     "Source of a storage move: snapshot, mirror and copy a running disk";
 const char xlmig_sxm_send_usage[] =
-    "--vdi UUID --qmp SOCKET --dest ADDR [OPTIONS]\n"
+    "--vdi UUID --qmp SOCKET (--dest ADDR | --dest-host HOST --sr SR) "
+    "[OPTIONS]\n"
     "Moves VDI UUID, served by the QEMU whose QMP socket is SOCKET, to "
-    "the\ndestination that sxm-receive-start serves at ADDR: temporary "
+    "the\ndestination that sxm-receive-start serves at ADDR, or to SR "
+    "(uuid or name)\nof pool host HOST, whose xlmigd makes and serves the "
+    "destination (TLS\nwith the pool's material) and composes it once "
+    "moved: temporary "
     "snapshot,\nmirror of new writes to the leaf, copy of the snapshot's "
     "allocated extents\nto the parent.  Once in sync it prints 'in sync' "
     "and keeps mirroring until\nthe switch: --switch-file appearing, "
@@ -210,6 +215,13 @@ const char xlmig_sxm_send_usage[] =
     "for the switch (it ends the mirror).  Then the\nsnapshot's overlay "
     "is committed back and the destination can be finalized.\nSIGINT or "
     "SIGTERM cancels: everything is rolled back, the VM never stops.\n"
+    "  --dest-host HOST   a host of the pool (name, as host-list shows it)\n"
+    "  --sr SR            with --dest-host: the destination SR on HOST\n"
+    "  --format qcow2|raw with --dest-host: the new VDI's format (default: "
+    "as it is)\n"
+    "  --config FILE      with --dest-host: the pool configuration (default "
+    "\n"
+    "                     $XLMIG_CONFIG or " XLMIG__POOLCONF_DEFAULT ")\n"
     "  --node NODE        the disk's node (default: found by the VDI's "
     "file)\n"
     "  --vm NAME          the VM whose disk it is (its VBD); another VM's "
@@ -224,9 +236,12 @@ const char xlmig_sxm_send_usage[] =
     "  --switch-now       switch as soon as in sync (a paused or idle "
     "guest)\n"
     "  --progress         a progress line about every second\n"
-    "  --state-dir DIR    records (default $XLMIG_STATE_DIR)\n"
+    "  --state-dir DIR    records (default $XLMIG_STATE_DIR, else the "
+    "pool's\n"
+    "                     state-dir with --dest-host)\n"
     "  --verbose          say each step\n"
-    "Exit 0 when moved; 1 on failure (rolled back), with the error's name.";
+    "Exit 0 when moved; 1 on failure (rolled back, and with --dest-host "
+    "the\ndestination removed), with the error's name.";
 
 static volatile sig_atomic_t send_cancel, send_switch;
 
@@ -283,12 +298,115 @@ static int send_switch_ready(void *opaque)
     return 0;
 }
 
+/*
+ * --dest-host: HOST's xlmigd makes and serves the destination; the
+ * connection stays open until it is finalized or cancelled (when it
+ * breaks, the daemon cancels).
+ */
+static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
+                        const char *config, const char *host,
+                        const char *sr_name, const char *format)
+{
+    struct xlmig__pool_conf conf;
+    struct xlmig__sxm_record rec;
+    struct xlmig__rpc_msg resp;
+    struct xlmig__sr sr;
+    struct xlmig__vdi vdi;
+    libxlmig_transport *t = NULL;
+    char addr[256], tls[300], vsz[32], alloc[32];
+    char task[XLMIG__UUID_LEN + 1], dest[XLMIG__SXM_ADDR_MAX + 1];
+    const char *v;
+    uint64_t vsize, phys;
+    int rc;
+
+    memset(&resp, 0, sizeof(resp));
+    rc = xlmig__pool_conf_load(ctx, config, &conf);
+    if (rc)
+        return rc;
+    if (!req->state_dir && !getenv("XLMIG_STATE_DIR"))
+        req->state_dir = conf.state_dir;
+    rc = xlmig__vdi_find(ctx, req->state_dir, req->vdi, &sr, &vdi);
+    if (!rc)
+        rc = xlmig__vdi_sizes(ctx, &sr, &vdi, &vsize, &phys);
+    if (!rc)
+        rc = xlmig__pool_host_address(ctx, &conf, host, addr, sizeof(addr));
+    if (!rc)
+        rc = xlmig__pool_nbd_tls_dir(ctx, &conf, tls, sizeof(tls));
+    if (!rc)
+        rc = xlmig__pool_open(ctx, &conf, addr, &t);
+    if (rc)
+        return rc;
+    snprintf(vsz, sizeof(vsz), "#%" PRIu64, vsize);
+    snprintf(alloc, sizeof(alloc), "#%" PRIu64, phys);
+    {
+        const char *kv[] = { "sr", sr_name, "name", vdi.name,
+                             "virtual_size", vsz, "allocated", alloc,
+                             "format", format ? format
+                                              : xlmig__vdi_format_name(
+                                                    vdi.format),
+                             NULL };
+
+        rc = xlmig__pool_call(ctx, t, host, 2, "sxm.receive_start", kv,
+                              NULL, NULL, &resp);
+    }
+    if (!rc) {
+        const char *tk = xlmig__rpc_get_str(resp.result, "task");
+        const char *ad = xlmig__rpc_get_str(resp.result, "address");
+
+        if (!tk || !ad || strlen(tk) != XLMIG__UUID_LEN ||
+            strlen(ad) > XLMIG__SXM_ADDR_MAX)
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: "
+                              "sxm.receive_start answered without a task "
+                              "and an address", host);
+        else {
+            xlmig__strlcpy(task, tk, sizeof(task));
+            xlmig__strlcpy(dest, ad, sizeof(dest));
+        }
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    if (rc) {
+        libxlmig_transport_free(t);
+        return rc;
+    }
+    printf("sxm-send: host %s serves the destination in SR %s at %s "
+           "(task %s)\n", host, sr_name, dest, task);
+    fflush(stdout);
+    req->dest = dest;
+    req->tls_dir = tls;
+    rc = xlmig__sxm_send(ctx, req, &rec);
+    {
+        const char *kv[] = { "task", task, NULL };
+
+        if (rc) {
+            /* The move's error was reported; the daemon also cancels
+             * when the connection is gone. */
+            (void)xlmig__pool_call(ctx, t, host, 3, "sxm.receive_cancel",
+                                   kv, NULL, NULL, &resp);
+        } else {
+            rc = xlmig__pool_call(ctx, t, host, 3, "sxm.receive_finalize",
+                                  kv, NULL, NULL, &resp);
+            v = rc ? NULL : xlmig__rpc_get_str(resp.result, "vdi");
+            if (!rc)
+                printf("sxm-send: VDI %s (%s) moved to SR %s of host %s: "
+                       "VDI %s\n", vdi.name, vdi.uuid, sr_name, host,
+                       v ? v : "?");
+        }
+        xlmig__rpc_msg_dispose(&resp);
+    }
+    libxlmig_transport_free(t);
+    return rc;
+}
+
 int xlmig_cmd_sxm_send(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "vdi", required_argument, NULL, 'd' },
         { "qmp", required_argument, NULL, 'q' },
         { "dest", required_argument, NULL, 'D' },
+        { "dest-host", required_argument, NULL, 'H' },
+        { "sr", required_argument, NULL, 's' },
+        { "format", required_argument, NULL, 'F' },
+        { "config", required_argument, NULL, 'c' },
         { "node", required_argument, NULL, 'n' },
         { "vm", required_argument, NULL, 'm' },
         { "tls-dir", required_argument, NULL, 't' },
@@ -306,7 +424,8 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
     struct xlmig__sxm_record rec;
     struct send_ui ui;
     struct sigaction sa;
-    const char *bw = NULL;
+    const char *bw = NULL, *host = NULL, *sr = NULL, *format = NULL;
+    const char *config = NULL;
     libxlmig_ctx *ctx;
     bool verbose = false;
     int opt, rc;
@@ -319,6 +438,10 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         case 'd': req.vdi = optarg; break;
         case 'q': req.qmp = optarg; break;
         case 'D': req.dest = optarg; break;
+        case 'H': host = optarg; break;
+        case 's': sr = optarg; break;
+        case 'F': format = optarg; break;
+        case 'c': config = optarg; break;
         case 'n': req.node = optarg; break;
         case 'm': req.vm = optarg; break;
         case 't': req.tls_dir = optarg; break;
@@ -332,8 +455,15 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         default: return usage(stderr, me, xlmig_sxm_send_usage, 2);
         }
     }
-    if (!req.vdi || !req.qmp || !req.dest || optind < argc) {
-        fprintf(stderr, "xlmig %s: needs --vdi, --qmp and --dest\n", me);
+    if (!req.vdi || !req.qmp || !req.dest == !host || optind < argc) {
+        fprintf(stderr, "xlmig %s: needs --vdi, --qmp, and --dest or "
+                "--dest-host\n", me);
+        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+    }
+    if (host ? !sr || req.tls_dir : sr || format || config) {
+        fprintf(stderr, "xlmig %s: --dest-host needs --sr (and takes the "
+                "pool's TLS, not --tls-dir); --sr, --format and --config go "
+                "with --dest-host only\n", me);
         return usage(stderr, me, xlmig_sxm_send_usage, 2);
     }
     ctx = ctx_new(verbose);
@@ -353,10 +483,14 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
     req.switch_ready = send_switch_ready;
     req.opaque = &ui;
     req.cancel = &send_cancel;
-    rc = xlmig__sxm_send(ctx, &req, &rec);
-    if (!rc)
-        printf("sxm-send: VDI %s (%s) moved to %s; task %s\n", rec.vdi_name,
-               rec.vdi, rec.dest, rec.task);
+    if (host) {
+        rc = send_to_host(ctx, &req, config, host, sr, format);
+    } else {
+        rc = xlmig__sxm_send(ctx, &req, &rec);
+        if (!rc)
+            printf("sxm-send: VDI %s (%s) moved to %s; task %s\n",
+                   rec.vdi_name, rec.vdi, rec.dest, rec.task);
+    }
     libxlmig_ctx_free(ctx);
     return rc ? 1 : 0;
 }

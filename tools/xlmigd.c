@@ -12,17 +12,21 @@
  * Runs in the foreground (systemd: tools/xlmigd.service); logs to
  * standard error.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,16 +37,19 @@
 #include "poolstate.h"
 #include "rpc.h"
 #include "slots.h"
+#include "sxm.h"
 #include "transport.h"
 
 #define ORPHAN_OWNER 0              /* a recovered task nobody holds yet */
 #define MAX_CONNS 256
+#define CONN_SXM_MAX 16             /* storage moves per connection */
 
 static const char usage_text[] =
     "Usage: xlmigd [--config FILE] [--foreground] [--help]\n"
     "The libxlmig host daemon: pool membership, authenticated RPC and "
     "the\nper-pool migration slots.  One per host; the host whose "
-    "address is the\nconfiguration's master holds the pool.\n"
+    "address is the\nconfiguration's master holds the pool; every host "
+    "serves the destination\nside of storage moves to its SRs.\n"
     "  --config FILE   the pool configuration (default $XLMIG_CONFIG or "
     XLMIG__POOLCONF_DEFAULT ")\n"
     "  --foreground    run in the foreground (the only mode; for systemd "
@@ -62,6 +69,9 @@ struct conn {
     libxlmig_ctx *ctx;
     pthread_mutex_t wlock;          /* writes: replies and pushed events */
     bool used;
+    /* Destinations of storage moves this connection started and has not
+     * finalized or cancelled: cancelled when it goes. */
+    char sxm[CONN_SXM_MAX][XLMIG__UUID_LEN + 1];
 };
 
 static struct {
@@ -79,6 +89,7 @@ static struct {
     uint64_t out_of_order;
     time_t started;
     libxlmig_ctx *ctx;              /* the main thread's */
+    bool is_master;
 } M = { .lock = PTHREAD_MUTEX_INITIALIZER,
         .cond = PTHREAD_COND_INITIALIZER };
 
@@ -271,7 +282,7 @@ static int m_hello(struct conn *c, const struct xlmig__rpc_msg *m)
     yajl_gen_map_open(g);
     gen_kv_str(g, "pool_uuid", M.conf.pool_uuid);
     gen_kv_str(g, "pool_name", M.conf.pool_name);
-    gen_kv_str(g, "master", M.conf.name);
+    gen_kv_str(g, "master", M.is_master ? M.conf.name : M.conf.master);
     gen_kv_uint(g, "version", XLMIG__RPC_VERSION);
     yajl_gen_map_close(g);
     return finish_reply(c, g);
@@ -673,24 +684,255 @@ static int m_ping(struct conn *c, const struct xlmig__rpc_msg *m)
     return reply_ok(c, m->id);
 }
 
+/* ------------------------------------------------------------------ */
+/* Storage motion: the destination side (docs/specs/sxm.md)           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A lease file STATE/sxm/TASK.lease marks a destination this daemon
+ * serves for a connected source.  The connection's end cancels it; a
+ * daemon that starts again cancels those its last run left (their
+ * sources lost the connection with it).
+ */
+static void lease_path(const char *task, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/sxm/%s.lease", M.conf.state_dir, task);
+}
+
+static void lease_add(struct conn *c, const char *task)
+{
+    char path[512];
+    size_t i;
+    int fd;
+
+    lease_path(task, path, sizeof(path));
+    fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    for (i = 0; i < CONN_SXM_MAX; i++) {
+        if (!c->sxm[i][0]) {
+            xlmig__strlcpy(c->sxm[i], task, sizeof(c->sxm[i]));
+            return;
+        }
+    }
+}
+
+static void lease_drop(struct conn *c, const char *task)
+{
+    char path[512];
+    size_t i;
+
+    lease_path(task, path, sizeof(path));
+    (void)unlink(path);
+    for (i = 0; c && i < CONN_SXM_MAX; i++) {
+        if (!strcmp(c->sxm[i], task))
+            c->sxm[i][0] = '\0';
+    }
+}
+
+static size_t lease_count(const struct conn *c)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < CONN_SXM_MAX; i++)
+        n += c->sxm[i][0] != '\0';
+    return n;
+}
+
+/* Cancel destination @task, logging why; its lease goes. */
+static void sxm_cancel_logged(libxlmig_ctx *ctx, struct conn *c,
+                              const char *task, const char *why)
+{
+    if (xlmig__sxm_recv_cancel(ctx, M.conf.state_dir, task))
+        logmsg("storage move %s: cannot cancel it (%s): %s; run 'xlmig "
+               "sxm-recover'", task, why, libxlmig_ctx_last_error(ctx));
+    else
+        logmsg("storage move %s cancelled: %s", task, why);
+    lease_drop(c, task);
+}
+
+/* Cancel what the last run left (see lease_path). */
+static void sxm_leases_recover(void)
+{
+    char dir[300];
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "%s/sxm", M.conf.state_dir);
+    d = opendir(dir);
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        char task[XLMIG__UUID_LEN + 1];
+
+        if (n != XLMIG__UUID_LEN + 6 || strcmp(e->d_name + XLMIG__UUID_LEN,
+                                               ".lease"))
+            continue;
+        memcpy(task, e->d_name, XLMIG__UUID_LEN);
+        task[XLMIG__UUID_LEN] = '\0';
+        sxm_cancel_logged(M.ctx, NULL, task, "its source's connection "
+                          "ended with the daemon's last run");
+    }
+    closedir(d);
+}
+
+/* A free TCP port on @host (the kernel's choice). */
+static int free_port(const char *host, char *port, size_t cap)
+{
+    struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof(sa);
+    int fd, rc = -1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, "0", &hints, &res))
+        return -1;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && !bind(fd, res->ai_addr, res->ai_addrlen) &&
+        !getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+        unsigned p = ntohs(sa.ss_family == AF_INET6
+                           ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                           : ((struct sockaddr_in *)&sa)->sin_port);
+
+        snprintf(port, cap, "%u", p);
+        rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
+static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *sr = need_str(c, m, "sr");
+    const char *name = sr ? need_str(c, m, "name") : NULL;
+    struct xlmig__sxm_recv_req req;
+    struct xlmig__sxm_record rec;
+    char host[256], port[16], listen[XLMIG__SXM_ADDR_MAX + 1], tls[300];
+    yajl_gen g;
+    int rc, tries;
+
+    if (!name) return 0;
+    memset(&req, 0, sizeof(req));
+    req.state_dir = M.conf.state_dir;
+    req.sr = sr;
+    req.name = name;
+    req.format = xlmig__rpc_get_str(m->params, "format");
+    if (xlmig__rpc_get_uint(m->params, "virtual_size", &req.virtual_size))
+        return reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                           "sxm.receive_start: parameter 'virtual_size' (a "
+                           "number of bytes) is missing", "virtual_size");
+    (void)xlmig__rpc_get_uint(m->params, "allocated", &req.src_allocated);
+    if (lease_count(c) == CONN_SXM_MAX)
+        return reply_error(c, m->id, LIBXLMIG_ERR_TOO_MANY_MIGRATIONS,
+                           "this connection has as many storage moves in "
+                           "flight as one may", NULL);
+    rc = xlmig__pool_nbd_tls_dir(c->ctx, &M.conf, tls, sizeof(tls));
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           NULL);
+    req.tls_dir = tls;
+    if (xlmig__split_hostport(M.conf.address, host, sizeof(host), port,
+                              sizeof(port)))
+        return reply_error(c, m->id, LIBXLMIG_ERR_INTERNAL,
+                           "this host's address is malformed", NULL);
+    /* The port is free when chosen; another process may take it before
+     * the exporter does: then once more with another. */
+    for (tries = 0;; tries++) {
+        if (free_port(host, port, sizeof(port)))
+            return reply_error(c, m->id, LIBXLMIG_ERR_IO, "no free TCP port "
+                               "to serve the storage move on", NULL);
+        snprintf(listen, sizeof(listen), "tcp:%s:%s", host, port);
+        req.listen = listen;
+        rc = xlmig__sxm_recv_start(c->ctx, &req, &rec);
+        if (!rc || tries == 2 || rc != LIBXLMIG_ERR_IO)
+            break;
+    }
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           sr);
+    lease_add(c, rec.task);
+    logmsg("storage move %s: VDI %s into SR %s, served at %s for %s",
+           rec.task, name, sr, rec.listen, c->peer);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    gen_kv_str(g, "task", rec.task);
+    gen_kv_str(g, "parent", rec.parent);
+    gen_kv_str(g, "leaf", rec.leaf);
+    gen_kv_str(g, "address", rec.listen);
+    GSTR(g, "tls");
+    yajl_gen_bool(g, true);
+    yajl_gen_map_close(g);
+    return finish_reply(c, g);
+}
+
+static int m_sxm_receive_finalize(struct conn *c,
+                                  const struct xlmig__rpc_msg *m)
+{
+    const char *task = need_str(c, m, "task");
+    char vdi[XLMIG__UUID_LEN + 1];
+    yajl_gen g;
+    int rc;
+
+    if (!task) return 0;
+    rc = xlmig__sxm_recv_finalize(c->ctx, M.conf.state_dir, task, vdi);
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           task);
+    lease_drop(c, task);
+    logmsg("storage move %s: finalized, VDI %s", task, vdi);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    gen_kv_str(g, "vdi", vdi);
+    yajl_gen_map_close(g);
+    return finish_reply(c, g);
+}
+
+static int m_sxm_receive_cancel(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *task = need_str(c, m, "task");
+    int rc;
+
+    if (!task) return 0;
+    rc = xlmig__sxm_recv_cancel(c->ctx, M.conf.state_dir, task);
+    if (rc)
+        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                           task);
+    lease_drop(c, task);
+    logmsg("storage move %s: cancelled by %s", task, c->peer);
+    return reply_ok(c, m->id);
+}
+
+/* Methods of the pool (the master's) and of every host. */
+#define POOL true
+#define HOST false
 static const struct method {
     const char *name;
     int (*fn)(struct conn *c, const struct xlmig__rpc_msg *m);
+    bool master_only;
 } methods[] = {
-    { "hello", m_hello },
-    { "ping", m_ping },
-    { "pool.join", m_pool_join },
-    { "pool.eject", m_pool_eject },
-    { "host.list", m_host_list },
-    { "pool.param_get", m_param_get },
-    { "pool.param_set", m_param_set },
-    { "pool.stats", m_pool_stats },
-    { "slot.acquire", m_slot_acquire },
-    { "slot.release", m_slot_release },
-    { "slot.resume", m_slot_resume },
-    { "task.update", m_task_update },
-    { "task.list", m_task_list },
-    { "task.cancel", m_task_cancel },
+    { "hello", m_hello, HOST },
+    { "ping", m_ping, HOST },
+    { "pool.join", m_pool_join, POOL },
+    { "pool.eject", m_pool_eject, POOL },
+    { "host.list", m_host_list, POOL },
+    { "pool.param_get", m_param_get, POOL },
+    { "pool.param_set", m_param_set, POOL },
+    { "pool.stats", m_pool_stats, POOL },
+    { "slot.acquire", m_slot_acquire, POOL },
+    { "slot.release", m_slot_release, POOL },
+    { "slot.resume", m_slot_resume, POOL },
+    { "task.update", m_task_update, POOL },
+    { "task.list", m_task_list, POOL },
+    { "task.cancel", m_task_cancel, POOL },
+    { "sxm.receive_start", m_sxm_receive_start, HOST },
+    { "sxm.receive_finalize", m_sxm_receive_finalize, HOST },
+    { "sxm.receive_cancel", m_sxm_receive_cancel, HOST },
 };
 
 /* ------------------------------------------------------------------ */
@@ -705,6 +947,7 @@ static void *conn_main(void *arg)
     struct conn *c = arg;
     libxlmig_tls_params tp;
     bool said_hello = false;
+    size_t i;
     int rc;
 
     xlmig__pool_conf_tls(&M.conf, &tp, c->peer);
@@ -716,7 +959,7 @@ static void *conn_main(void *arg)
     for (;;) {
         struct xlmig__rpc_msg m;
         char *json = NULL, why[XLMIG__RPC_WHY_MAX];
-        size_t len = 0, i;
+        size_t len = 0;
 
         rc = xlmig__rpc_read_frame(c->ctx, c->t, c->peer, &json, &len);
         if (rc) {
@@ -750,6 +993,14 @@ static void *conn_main(void *arg)
             rc = reply_error(c, m.id, LIBXLMIG_ERR_PROTOCOL,
                              "say hello (with the pool's uuid) first",
                              NULL);
+        } else if (methods[i].master_only && !M.is_master) {
+            char msg[700];
+
+            snprintf(msg, sizeof(msg), "%s: host %s is a member of pool "
+                     "%s; ask its master, %s", m.method, M.conf.name,
+                     M.conf.pool_name, M.conf.master);
+            rc = reply_error(c, m.id, LIBXLMIG_ERR_UNSUPPORTED, msg,
+                             M.conf.master);
         } else {
             rc = methods[i].fn(c, &m);
             if (!strcmp(m.method, "hello"))
@@ -760,9 +1011,15 @@ static void *conn_main(void *arg)
             break;
     }
  out:
+    /* Storage moves it started and left: cancelled. */
+    for (i = 0; i < CONN_SXM_MAX; i++) {
+        if (c->sxm[i][0])
+            sxm_cancel_logged(c->ctx, c, c->sxm[i], "its source's "
+                              "connection ended before the move did");
+    }
     /* Whatever it held or waited for goes: the slot is never leaked. */
     pthread_mutex_lock(&M.lock);
-    {
+    if (M.is_master) {
         uint64_t granted[XLMIG__SLOTS_GRANT_MAX];
         struct xlmig__slot_info *list = NULL;
         size_t n, released = 0, nr, k;
@@ -870,6 +1127,67 @@ static int listen_on(const char *address)
     return fd;
 }
 
+/* Accept connections on @lfd until stopped: a thread each. */
+static int serve(int lfd)
+{
+    size_t i;
+
+    while (!stopping) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        char host[64], serv[16];
+        struct conn *c = NULL;
+        int fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            logmsg("accept: %s", strerror(errno));
+            sleep(1);
+            continue;
+        }
+        xlmig__socket_keepalive(fd);
+        pthread_mutex_lock(&conns_lock);
+        for (i = 0; i < MAX_CONNS; i++) {
+            if (!conns[i].used) {
+                c = &conns[i];
+                break;
+            }
+        }
+        if (c) {
+            memset(c, 0, sizeof(*c));
+            c->used = true;
+        }
+        pthread_mutex_unlock(&conns_lock);
+        if (!c) {
+            logmsg("too many connections (%d): refusing one", MAX_CONNS);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        if (getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), serv,
+                        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV))
+            snprintf(c->peer, sizeof(c->peer), "a client");
+        else
+            snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
+        pthread_mutex_init(&c->wlock, NULL);
+        pthread_mutex_lock(&M.lock);
+        c->owner = M.next_owner++;
+        pthread_mutex_unlock(&M.lock);
+        if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c->ctx) ||
+            spawn(&c->tid, conn_main, c)) {
+            close(fd);
+            libxlmig_ctx_free(c->ctx);
+            pthread_mutex_lock(&conns_lock);
+            c->used = false;
+            pthread_mutex_unlock(&conns_lock);
+            continue;
+        }
+        pthread_detach(c->tid);
+    }
+    return 0;
+}
+
 static int run_master(void)
 {
     struct xlmig__pool_state loaded;
@@ -936,65 +1254,14 @@ static int run_master(void)
            "migration-concurrency %u, listening on %s",
            M.conf.pool_name, M.conf.pool_uuid, M.st.nr_members,
            M.st.concurrency, M.conf.address);
+    sxm_leases_recover();
     if (spawn(&reaper, reaper_main, NULL))
         return 1;
     pthread_detach(reaper);
 
-    while (!stopping) {
-        struct sockaddr_storage sa;
-        socklen_t sl = sizeof(sa);
-        char host[64], serv[16];
-        struct conn *c = NULL;
-        int fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
-
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
-            logmsg("accept: %s", strerror(errno));
-            sleep(1);
-            continue;
-        }
-        xlmig__socket_keepalive(fd);
-        pthread_mutex_lock(&conns_lock);
-        for (i = 0; i < MAX_CONNS; i++) {
-            if (!conns[i].used) {
-                c = &conns[i];
-                break;
-            }
-        }
-        if (c) {
-            memset(c, 0, sizeof(*c));
-            c->used = true;
-        }
-        pthread_mutex_unlock(&conns_lock);
-        if (!c) {
-            logmsg("too many connections (%d): refusing one", MAX_CONNS);
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        if (getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), serv,
-                        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV))
-            snprintf(c->peer, sizeof(c->peer), "a client");
-        else
-            snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
-        pthread_mutex_init(&c->wlock, NULL);
-        pthread_mutex_lock(&M.lock);
-        c->owner = M.next_owner++;
-        pthread_mutex_unlock(&M.lock);
-        if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c->ctx) ||
-            spawn(&c->tid, conn_main, c)) {
-            close(fd);
-            libxlmig_ctx_free(c->ctx);
-            pthread_mutex_lock(&conns_lock);
-            c->used = false;
-            pthread_mutex_unlock(&conns_lock);
-            continue;
-        }
-        pthread_detach(c->tid);
-    }
+    rc = serve(lfd);
     close(lfd);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1027,12 +1294,11 @@ static int member_call(libxlmig_transport *t, uint64_t id, const char *method,
 }
 
 /* Join the pool and stay attached; reconnect when the master goes. */
-static int run_member(void)
+static void *attach_main(void *arg)
 {
     unsigned delay = 1;
 
-    logmsg("member %s of pool %s; master %s", M.conf.name, M.conf.pool_uuid,
-           M.conf.master);
+    (void)arg;
     while (!stopping) {
         libxlmig_transport *t = NULL;
         uint64_t id = 1;
@@ -1062,7 +1328,30 @@ static int run_member(void)
         if (delay < 16)
             delay *= 2;
     }
-    return 0;
+    return NULL;
+}
+
+/* A member: attached to the master, serving its own requests (storage
+ * moves into its SRs). */
+static int run_member(void)
+{
+    pthread_t attach;
+    int lfd, rc;
+
+    lfd = listen_on(M.conf.address);
+    if (lfd < 0)
+        return 1;
+    logmsg("member %s of pool %s; master %s; listening on %s", M.conf.name,
+           M.conf.pool_uuid, M.conf.master, M.conf.address);
+    sxm_leases_recover();
+    if (spawn(&attach, attach_main, NULL)) {
+        close(lfd);
+        return 1;
+    }
+    pthread_detach(attach);
+    rc = serve(lfd);
+    close(lfd);
+    return rc;
 }
 
 /*
@@ -1134,7 +1423,8 @@ int main(int argc, char **argv)
         libxlmig_ctx_free(M.ctx);
         return 1;
     }
-    rc = xlmig__pool_conf_is_master(&M.conf) ? run_master() : run_member();
+    M.is_master = xlmig__pool_conf_is_master(&M.conf);
+    rc = M.is_master ? run_master() : run_member();
     logmsg("stopped");
     return rc;
 }

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Make throw-away TLS material for the tests in DIR (nothing is committed):
 #   ca.pem/.key           the pool CA
-#   host1.pem/.key        host1, signed by the pool CA (SAN host1, 127.0.0.1)
-#   host2.pem/.key        host2, signed by the pool CA (SAN host2, 127.0.0.1)
+#   host1.pem/.key        host1, signed by the pool CA (SAN host1, 127.0.0.1-3)
+#   host2.pem/.key        host2, signed by the pool CA (SAN host2, 127.0.0.1-3)
 #   other-ca.pem/.key     another pool's CA
 #   rogue.pem/.key        a host of the other pool
 #   psk, psk-other        32-byte pre-shared keys as hex
@@ -28,7 +28,7 @@ ca() {
 host() { # NAME CA
     newkey "$1"
     openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
-    printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' \
+    printf 'subjectAltName=DNS:%s,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' \
         "$1" > "$1.ext"
     openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" \
         -CAcreateserial -out "$1.pem" -days 2 -extfile "$1.ext" 2>/dev/null

@@ -23,16 +23,18 @@ src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
 bld=${XLMIG_BUILDDIR:-$src/build}
 XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
 XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
+XLMIGD=${XLMIGD_BIN:-$bld/san/xlmigd}
 WRITER=$bld/tests/tools/nbd-writer
 case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
 case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
+case $XLMIGD in /*) ;; *) XLMIGD=$PWD/$XLMIGD ;; esac
 SIZE=${SXM_SIZE:-1G}
 
 d=$(mktemp -d /tmp/xlmig-sxm.XXXXXX)
 LABEL=integration-sxm
 . "$here/lib.sh"
 
-for b in "$XLMIG" "$XE" "$WRITER"; do
+for b in "$XLMIG" "$XE" "$XLMIGD" "$WRITER"; do
     if [ ! -x "$b" ]; then
         echo "missing $b: run make check's build first"
         failed=1
@@ -341,7 +343,6 @@ XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDIN" > /dev/null 2>&1
 fi
 
 # ---- faults ----------------------------------------------------------------
-if want faults; then
 # fault_setup: a VDI with data, the VM, the writer, the destination.
 fault_setup() {
     rm -f "$d/log"
@@ -349,7 +350,7 @@ fault_setup() {
     start_vm
     "$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent "${2:-10}" > "$d/fill.out" 2>&1
     start_writer 2
-    receive qcow2
+    [ "${3:-}" = nosr ] || receive qcow2
 }
 
 # fault_check TEXT: the source whole under writes; nothing left anywhere.
@@ -369,6 +370,7 @@ fault_check() {
     XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
 }
 
+if want faults; then
 # kill -9 of the source at each phase, then recovery on both sides.
 for phase in snapshot mirroring copying synced; do
     fault_setup "src-$phase"
@@ -537,6 +539,186 @@ else
     not_ok "compose recovery (send $MRC)" "$d/send.err" "$d/rec.out" "$d/cmp.out"
 fi
 stop_vm
+fi
+
+# ---- through xlmigd: the destination host's daemon serves it ---------------
+# h1 (the master, 127.0.0.1, state $SA: the source) and h2 (a member,
+# 127.0.0.2, state $SB: the destination); sxm-send --dest-host h2 asks
+# h2's xlmigd for the destination, TLS from the pool's material.
+if want pool; then
+sh "$here/mkcerts.sh" "$d/tls" > /dev/null 2>&1 || not_ok "mkcerts failed"
+PUUID=7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f
+PPORT=$((PORT + 1))
+pconf() {   # N STATE TLS-LINES -> $d/h$N.conf
+    printf 'name = h%s\naddress = 127.0.0.%s:%s\nmaster = 127.0.0.1:%s\npool-name = sxmpool\npool-uuid = %s\nstate-dir = %s\n%s\n' \
+        "$1" "$1" "$PPORT" "$PPORT" "$PUUID" "$2" "$3" > "$d/h$1.conf"
+}
+x509() { printf 'tls-cert = %s/host%s.pem\ntls-key = %s/host%s.key\ntls-ca = %s/ca.pem' "$d/tls" "$1" "$d/tls" "$1" "$d/tls"; }
+pconf 1 "$SA" "$(x509 1)"
+pconf 2 "$SB" "$(x509 2)"
+dpids=()
+start_pool() {
+    local n
+    for n in 1 2; do
+        XLMIG_STATE_DIR= "$XLMIGD" --foreground --config "$d/h$n.conf" >> "$d/xlmigd$n.log" 2>&1 &
+        dpids[$n]=$!
+        pids+=("$!")
+    done
+    for _ in $(seq 100); do
+        [ "$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2> /dev/null | tr ',' '\n' | wc -l)" -ge 2 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+stop_pool() {
+    kill "${dpids[1]}" "${dpids[2]}" 2> /dev/null
+    wait "${dpids[1]}" "${dpids[2]}" 2> /dev/null
+}
+# dst_empty: no parent, leaf, record, lease or exporter left on h2.
+dst_empty() {
+    [ "$(ls "$d/srB" | grep -c '\.json$')" = "${1:-0}" ] &&
+        [ -z "$(ls "$SB"/sxm/ 2> /dev/null | grep -v '^tls')" ] &&
+        ! pgrep -f "qemu-storage-daemon.*$d/srB" > /dev/null
+}
+# host_move FORMAT DEST-FORMAT LABEL: a move to h2 through its xlmigd.
+host_move() {
+    rm -f "$d/log" "$d/switch"
+    new_vdi "pool-$3" "$1"
+    start_vm || { not_ok "$3: VM's QEMU did not start" "$d/qsd.log"; return; }
+    "$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent 10 > "$d/fill.out" 2>&1
+    start_writer 2
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+        --dest-host h2 --sr dstsr --format "$2" --config "$d/h1.conf" \
+        --switch-file "$d/switch" > "$d/send.out" 2> "$d/send.err" &
+    local sp=$!
+    for _ in $(seq 1200); do
+        grep -q "in sync" "$d/send.out" && break
+        kill -0 $sp 2> /dev/null || break
+        sleep 0.1
+    done
+    sleep 1
+    stop_writer
+    touch "$d/switch"
+    wait $sp
+    local src=$?
+    local new
+    new=$(sed -n 's/.*moved to SR dstsr of host h2: VDI //p' "$d/send.out")
+    if [ $src -eq 0 ] && [ -n "$new" ] && same_as_log "$d/srB/$new.$2" "$2" &&
+       grep -q "served at tcp:127.0.0.2:" "$d/xlmigd2.log" && dst_empty 1 && nothing_left 1; then
+        ok "$3: sxm-send --dest-host h2, $1 -> $2: h2's xlmigd served and composed it; equals the log ($(wc -l < "$d/log") writes)"
+    else
+        not_ok "$3: sxm-send --dest-host (exit $src, new '$new')" "$d/send.err" "$d/send.out" "$d/xlmigd2.log" "$d/cmp.out"
+    fi
+    stop_vm
+    XLMIG_STATE_DIR=$SB "$XE" vdi-destroy uuid="$new" > /dev/null 2>&1
+    XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
+}
+
+if start_pool; then
+    ok "a pool of two xlmigd (x509): the member serves requests too"
+else
+    not_ok "the pool did not form" "$d/xlmigd1.log" "$d/xlmigd2.log"
+fi
+host_move qcow2 raw x509
+
+# A pool's methods go to its master; a member says so.
+sed 's/^master = .*/master = 127.0.0.2:'"$PPORT"'/' "$d/h1.conf" > "$d/tomember.conf"
+"$XE" host-list config="$d/tomember.conf" > "$d/hl.out" 2> "$d/hl.err"
+if [ $? -ne 0 ] && grep -q "host h2 is a member of pool sxmpool; ask its master, 127.0.0.1:$PPORT" "$d/hl.err"; then
+    ok "a member refuses the pool's methods, naming its master"
+else
+    not_ok "host.list on a member" "$d/hl.err" "$d/hl.out"
+fi
+
+# An SR h2 does not have: refused, nothing made.
+rm -f "$d/log"
+new_vdi pool-nosr qcow2
+start_vm
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
+    --sr nosuchsr --config "$d/h1.conf" --switch-now > "$d/send.out" 2> "$d/send.err"
+src=$?
+if [ $src -eq 1 ] && grep -q "NOT_FOUND.*nosuchsr" "$d/send.err" && dst_empty && nothing_left 0; then
+    ok "sxm-send --dest-host to an SR h2 lacks: $(grep -o 'NOT_FOUND[^;]*' "$d/send.err" | head -1)"
+else
+    not_ok "unknown destination SR (exit $src)" "$d/send.err" "$d/xlmigd2.log"
+fi
+"$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h9 --sr dstsr \
+    --config "$d/h1.conf" > "$d/send.out" 2> "$d/send.err"
+if [ $? -eq 1 ] && grep -q "no host h9 in pool sxmpool" "$d/send.err"; then
+    ok "sxm-send --dest-host to a host not in the pool: $(head -1 "$d/send.err")"
+else
+    not_ok "unknown destination host" "$d/send.err"
+fi
+stop_vm
+XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
+
+# kill -9 of the sender mid-copy: h2's xlmigd sees the connection end
+# and removes the destination; sxm-recover puts the source back.
+fault_setup pool-kill 10 nosr
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
+    --sr dstsr --config "$d/h1.conf" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
+sp=$!
+for _ in $(seq 200); do
+    grep -q "copying: copy [1-9]" "$d/send.out" && break
+    sleep 0.05
+done
+kill -9 $sp
+wait $sp 2> /dev/null
+for _ in $(seq 100); do
+    dst_empty && break
+    sleep 0.1
+done
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+if dst_empty && grep -q "cancelled: its source's connection ended" "$d/xlmigd2.log"; then
+    ok "kill -9 of sxm-send --dest-host mid-copy: h2's xlmigd cancels the destination"
+else
+    not_ok "kill -9 of the sender: destination left" "$d/xlmigd2.log"
+fi
+fault_check "kill -9 of sxm-send --dest-host mid-copy, sxm-recover"
+
+# kill -9 of both ends mid-copy: h2's xlmigd, started again, removes the
+# destination its last run served.
+fault_setup pool-both 10 nosr
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
+    --sr dstsr --config "$d/h1.conf" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
+sp=$!
+for _ in $(seq 200); do
+    grep -q "copying: copy [1-9]" "$d/send.out" && break
+    sleep 0.05
+done
+kill -9 "${dpids[2]}" $sp
+wait "${dpids[2]}" $sp 2> /dev/null
+had=$(ls "$SB"/sxm/*.lease 2> /dev/null | wc -l)
+XLMIG_STATE_DIR= "$XLMIGD" --foreground --config "$d/h2.conf" >> "$d/xlmigd2.log" 2>&1 &
+dpids[2]=$!
+pids+=("$!")
+for _ in $(seq 100); do
+    dst_empty && break
+    sleep 0.1
+done
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+if [ "$had" = 1 ] && dst_empty && grep -q "ended with the daemon's last run" "$d/xlmigd2.log"; then
+    ok "kill -9 of sxm-send and of h2's xlmigd mid-copy: xlmigd started again removes the destination"
+else
+    not_ok "both ends killed (leases before: $had)" "$d/xlmigd2.log"
+fi
+fault_check "kill -9 of both ends mid-copy, sxm-recover"
+
+# The same pool with a pre-shared key: NBD with TLS-PSK.
+stop_pool
+pconf 1 "$SA" "psk-file = $d/tls/psk"
+pconf 2 "$SB" "psk-file = $d/tls/psk"
+if start_pool; then
+    host_move qcow2 qcow2 psk
+    if grep -q "^xlmig:[0-9a-f]\{64\}$" "$SB/nbd-tls/keys.psk" && [ ! -e "$SB/nbd-tls/ca-cert.pem" ]; then
+        ok "a PSK pool's NBD key file: keys.psk, and no certificate links"
+    else
+        not_ok "the PSK pool's NBD TLS directory" "$d/xlmigd2.log"
+    fi
+else
+    not_ok "the PSK pool did not form" "$d/xlmigd1.log" "$d/xlmigd2.log"
+fi
+stop_pool
 fi
 
 finish

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,11 @@
 
 #include "blkcopy.h"
 #include "cpurecord.h"
+#include "diskstream.h"
 #include "featureset.h"
 #include "internal.h"
 #include "jsonfile.h"
+#include "poolconf.h"
 #include "proc.h"
 #include "qmp.h"
 #include "sr.h"
@@ -1603,20 +1606,104 @@ struct copy_progress {
     double t0, last;
 };
 
-static void copy_progress_cb(void *opaque,
-                             const struct xlmig__blkcopy_stats *st)
+static void copy_progress_at(struct copy_progress *cp, uint64_t total,
+                             uint64_t done)
 {
-    struct copy_progress *cp = opaque;
     double now = xlmig__now_s();
 
-    cp->p.copy_total = st->data_total;
-    cp->p.copy_done = st->data_done;
+    cp->p.copy_total = total;
+    cp->p.copy_done = done;
     cp->p.seconds = now - cp->t0;
-    if (cp->req->progress && (now - cp->last >= 0.2 ||
-                              st->data_done == st->data_total)) {
+    if (cp->req->progress && (now - cp->last >= 0.2 || done == total)) {
         cp->last = now;
         cp->req->progress(cp->req->opaque, &cp->p);
     }
+}
+
+static void copy_progress_cb(void *opaque,
+                             const struct xlmig__blkcopy_stats *st)
+{
+    copy_progress_at(opaque, st->data_total, st->data_done);
+}
+
+static void stream_progress_cb(void *opaque,
+                               const struct xlmig__diskstream_stats *st)
+{
+    copy_progress_at(opaque, st->data_total, st->data_done);
+}
+
+/*
+ * The copy through the stream channel: the snapshot at @src_uri as a
+ * disk stream to the destination's receiver at req->data_via, which
+ * writes it into the parent; then its word that all of it was written
+ * and flushed (req->data_ack).
+ */
+static int stream_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_record *r,
+                       const struct xlmig__vdi *vdi,
+                       const struct xlmig__sxm_send_req *req,
+                       const char *src_uri, struct copy_progress *cp)
+{
+    struct xlmig__diskstream_opts o;
+    struct xlmig__diskstream_stats st;
+    libxlmig_channel_params p;
+    libxlmig_transport *t = NULL;
+    libxlmig_tls_params tp;
+    char host[256], port[16];
+    int fd, gai = 0, rc;
+
+    if (!req->data_tls || !req->data_ack)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "VDI %s: "
+                            "a copy through the stream channel needs its "
+                            "TLS and the destination's acknowledgement",
+                            vdi->name);
+    if (xlmig__split_hostport(req->data_via, host, sizeof(host), port,
+                              sizeof(port)))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "VDI %s: "
+                            "the destination's disk stream address %.300s "
+                            "is not HOST:PORT", vdi->name, req->data_via);
+    fd = xlmig__tcp_connect(host, port, &gai);
+    if (fd < 0)
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, gai ? -1 : errno, "VDI %s: "
+                            "cannot connect to the destination's disk "
+                            "stream at %s%s%s", vdi->name, req->data_via,
+                            gai ? ": " : "", gai ? gai_strerror(gai) : "");
+    xlmig__socket_keepalive(fd);
+    tp = *req->data_tls;
+    if (!tp.peer_label)
+        tp.peer_label = req->data_via;
+    rc = libxlmig_transport_tls_new(ctx, fd, false, &tp, &t);
+    if (rc)
+        return rc;
+    if (req->data_params)
+        p = *req->data_params;
+    else
+        libxlmig_channel_params_init(&p);
+    if (req->bwlimit)
+        p.bwlimit = req->bwlimit;
+    memset(&o, 0, sizeof(o));
+    o.src_uri = src_uri;
+    o.transport = t;
+    o.sock_fd = fd;
+    o.peer_label = req->data_via;
+    o.params = &p;
+    o.progress = stream_progress_cb;
+    o.opaque = cp;
+    o.cancel = req->cancel;
+    rc = xlmig__diskstream_send(ctx, &o, &st);
+    if (rc)
+        return rc;
+    rc = req->data_ack(req->opaque);
+    if (rc)
+        return xlmig__error(ctx, rc, -1, "VDI %s: the destination did not "
+                            "confirm that it wrote the snapshot's data",
+                            vdi->name);
+    xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s: snapshot sent through "
+               "the channel (%s), %llu data bytes as %llu bytes on the "
+               "wire in %.1f s, written and flushed at the destination",
+               r->task, vdi->name, p.codec ? p.codec : "zstd",
+               (unsigned long long)st.data_total,
+               (unsigned long long)st.wire_bytes, st.seconds);
+    return 0;
 }
 
 /* The copy of the frozen image into the destination's parent. */
@@ -1674,6 +1761,10 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
         return rc;
     snprintf(src_uri, sizeof(src_uri), "nbd+unix:///snapshot?socket=%s",
              sock);
+    if (req->data_via) {
+        rc = stream_copy(ctx, r, vdi, req, src_uri, cp);
+        goto out;
+    }
     rc = addr_uri(r->dest, EXPORT_PARENT, req->tls_dir != NULL, dst_uri,
                   sizeof(dst_uri));
     if (rc)

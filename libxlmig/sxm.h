@@ -186,6 +186,18 @@ struct xlmig__sxm_send_req {
                                  * client-key.pem; or keys.psk with a
                                  * key for XLMIG__SXM_PSK_USER */
     uint64_t bwlimit;           /* bytes/s of the copy and the mirror */
+    /*
+     * The copy through the stream channel's codecs and TLS
+     * (diskstream.h) instead of NBD to the parent: HOST:PORT of the
+     * destination's disk stream receiver (NULL: NBD), its TLS, the
+     * channel's parameters (NULL: zstd), and, after the stream's end,
+     * the destination's word that all of it was written and flushed:
+     * 0, or an error code (logged by it).
+     */
+    const char *data_via;
+    const libxlmig_tls_params *data_tls;
+    const libxlmig_channel_params *data_params;
+    int (*data_ack)(void *opaque);
     /* Called about 5 times a second. */
     void (*progress)(void *opaque, const struct xlmig__sxm_progress *p);
     /*

@@ -401,7 +401,7 @@ const char xlmig_sxm_send_data_usage[] =
     "  --help              this text\n"
     "SIGINT or SIGTERM cancels.";
 
-static bool codec_ok(const char *c)
+bool xlmig_codec_name_ok(const char *c)
 {
     static const char *const names[] = { "none", "zlib", "zstd", "lz4",
                                          "auto" };
@@ -501,7 +501,7 @@ int xlmig_cmd_sxm_send_data(int argc, char **argv)
         fprintf(stderr, "xlmig %s: --to %s is not tcp:HOST:PORT\n", me, to);
         return 2;
     }
-    if (!codec_ok(p.codec)) {
+    if (!xlmig_codec_name_ok(p.codec)) {
         fprintf(stderr, "xlmig %s: --codec %s: none, zlib, zstd, lz4 or "
                 "auto\n", me, p.codec);
         return 2;

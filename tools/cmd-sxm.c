@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd-diskstream.h"
 #include "cmd-sxm.h"
 #include "internal.h"
 #include "poolconf.h"
@@ -219,6 +220,16 @@ const char xlmig_sxm_send_usage[] =
     "  --sr SR            with --dest-host: the destination SR on HOST\n"
     "  --format qcow2|raw with --dest-host: the new VDI's format (default: "
     "as it is)\n"
+    "  --data-via nbd|channel  with --dest-host: how the snapshot's data "
+    "goes:\n"
+    "                     NBD into the parent (default), or through the "
+    "stream\n"
+    "                     channel (compressed, checksummed, TLS), "
+    "acknowledged\n"
+    "                     by the destination once written and flushed\n"
+    "  --codec C          with --data-via channel: none, zlib, zstd "
+    "(default),\n"
+    "                     lz4, auto;  --level N: the codec's level\n"
     "  --config FILE      with --dest-host: the pool configuration (default "
     "\n"
     "                     $XLMIG_CONFIG or " XLMIG__POOLCONF_DEFAULT ")\n"
@@ -261,7 +272,41 @@ struct send_ui {
     const char *switch_file;
     bool switch_now, progress, said_sync;
     double last;
+    /* --dest-host: the connection to the destination's xlmigd */
+    libxlmig_ctx *ctx;
+    libxlmig_transport *t;
+    const char *host, *task;
 };
+
+/* --data-via channel: the destination's word on the disk stream. */
+static int send_data_ack(void *opaque)
+{
+    struct send_ui *ui = opaque;
+    const char *kv[] = { "task", ui->task, NULL };
+    struct xlmig__rpc_msg resp;
+    bool flushed = false;
+    uint64_t data = 0, wire = 0;
+    int rc;
+
+    memset(&resp, 0, sizeof(resp));
+    rc = xlmig__pool_call(ui->ctx, ui->t, ui->host, 3,
+                          "sxm.receive_data_wait", kv, NULL, NULL, &resp);
+    if (!rc) {
+        (void)xlmig__rpc_get_bool(resp.result, "flushed", &flushed);
+        (void)xlmig__rpc_get_uint(resp.result, "data_bytes", &data);
+        (void)xlmig__rpc_get_uint(resp.result, "wire_bytes", &wire);
+        if (!flushed)
+            rc = xlmig__error(ui->ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s "
+                              "did not say the disk stream was flushed",
+                              ui->host);
+        else
+            printf("sxm-send: host %s wrote and flushed the snapshot's "
+                   "%.1f MiB (%.1f MiB on the wire)\n", ui->host,
+                   (double)data / MIB, (double)wire / MIB);
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
 
 static void send_progress(void *opaque, const struct xlmig__sxm_progress *p)
 {
@@ -305,8 +350,12 @@ static int send_switch_ready(void *opaque)
  */
 static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
                         const char *config, const char *host,
-                        const char *sr_name, const char *format)
+                        const char *sr_name, const char *format,
+                        bool via_channel)
 {
+    struct send_ui *ui = req->opaque;
+    libxlmig_tls_params tp;
+    char data[300] = "";
     struct xlmig__pool_conf conf;
     struct xlmig__sxm_record rec;
     struct xlmig__rpc_msg resp;
@@ -344,6 +393,7 @@ static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
                              "format", format ? format
                                               : xlmig__vdi_format_name(
                                                     vdi.format),
+                             "data_via", via_channel ? "channel" : "nbd",
                              NULL };
 
         rc = xlmig__pool_call(ctx, t, host, 2, "sxm.receive_start", kv,
@@ -359,8 +409,16 @@ static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
                               "sxm.receive_start answered without a task "
                               "and an address", host);
         else {
+            const char *da = xlmig__rpc_get_str(resp.result, "data_address");
+
             xlmig__strlcpy(task, tk, sizeof(task));
             xlmig__strlcpy(dest, ad, sizeof(dest));
+            if (via_channel && (!da || strlen(da) >= sizeof(data)))
+                rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: "
+                                  "sxm.receive_start answered without the "
+                                  "disk stream's address", host);
+            else if (via_channel)
+                xlmig__strlcpy(data, da, sizeof(data));
         }
     }
     xlmig__rpc_msg_dispose(&resp);
@@ -373,6 +431,16 @@ static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
     fflush(stdout);
     req->dest = dest;
     req->tls_dir = tls;
+    if (via_channel) {
+        xlmig__pool_conf_tls(&conf, &tp, NULL);
+        req->data_via = data;
+        req->data_tls = &tp;
+        req->data_ack = send_data_ack;
+        ui->ctx = ctx;
+        ui->t = t;
+        ui->host = host;
+        ui->task = task;
+    }
     rc = xlmig__sxm_send(ctx, req, &rec);
     {
         const char *kv[] = { "task", task, NULL };
@@ -380,10 +448,10 @@ static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
         if (rc) {
             /* The move's error was reported; the daemon also cancels
              * when the connection is gone. */
-            (void)xlmig__pool_call(ctx, t, host, 3, "sxm.receive_cancel",
+            (void)xlmig__pool_call(ctx, t, host, 4, "sxm.receive_cancel",
                                    kv, NULL, NULL, &resp);
         } else {
-            rc = xlmig__pool_call(ctx, t, host, 3, "sxm.receive_finalize",
+            rc = xlmig__pool_call(ctx, t, host, 4, "sxm.receive_finalize",
                                   kv, NULL, NULL, &resp);
             v = rc ? NULL : xlmig__rpc_get_str(resp.result, "vdi");
             if (!rc)
@@ -407,6 +475,9 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         { "sr", required_argument, NULL, 's' },
         { "format", required_argument, NULL, 'F' },
         { "config", required_argument, NULL, 'c' },
+        { "data-via", required_argument, NULL, 'V' },
+        { "codec", required_argument, NULL, 'C' },
+        { "level", required_argument, NULL, 'L' },
         { "node", required_argument, NULL, 'n' },
         { "vm", required_argument, NULL, 'm' },
         { "tls-dir", required_argument, NULL, 't' },
@@ -425,13 +496,16 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
     struct send_ui ui;
     struct sigaction sa;
     const char *bw = NULL, *host = NULL, *sr = NULL, *format = NULL;
-    const char *config = NULL;
+    const char *config = NULL, *via = NULL, *level = NULL, *codec = NULL;
+    libxlmig_channel_params cp;
     libxlmig_ctx *ctx;
     bool verbose = false;
     int opt, rc;
 
     memset(&req, 0, sizeof(req));
     memset(&ui, 0, sizeof(ui));
+    libxlmig_channel_params_init(&cp);
+    cp.page_aware = false;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
@@ -442,6 +516,9 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         case 's': sr = optarg; break;
         case 'F': format = optarg; break;
         case 'c': config = optarg; break;
+        case 'V': via = optarg; break;
+        case 'C': codec = optarg; break;
+        case 'L': level = optarg; break;
         case 'n': req.node = optarg; break;
         case 'm': req.vm = optarg; break;
         case 't': req.tls_dir = optarg; break;
@@ -460,10 +537,36 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
                 "--dest-host\n", me);
         return usage(stderr, me, xlmig_sxm_send_usage, 2);
     }
-    if (host ? !sr || req.tls_dir : sr || format || config) {
+    if (via && strcmp(via, "nbd") && strcmp(via, "channel")) {
+        fprintf(stderr, "xlmig %s: --data-via %s: nbd or channel\n", me, via);
+        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+    }
+    if (codec && !xlmig_codec_name_ok(codec)) {
+        fprintf(stderr, "xlmig %s: --codec %s: none, zlib, zstd, lz4 or "
+                "auto\n", me, codec);
+        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+    }
+    if (codec)
+        cp.codec = codec;
+    if (level) {
+        char *end;
+        long l = strtol(level, &end, 10);
+
+        if (*end || end == level || l < -100 || l > 100) {
+            fprintf(stderr, "xlmig %s: --level %s: a number\n", me, level);
+            return usage(stderr, me, xlmig_sxm_send_usage, 2);
+        }
+        cp.level = (int)l;
+    }
+    if ((codec || level) && !(via && !strcmp(via, "channel"))) {
+        fprintf(stderr, "xlmig %s: --codec and --level go with --data-via "
+                "channel\n", me);
+        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+    }
+    if (host ? !sr || req.tls_dir : sr || format || config || via) {
         fprintf(stderr, "xlmig %s: --dest-host needs --sr (and takes the "
-                "pool's TLS, not --tls-dir); --sr, --format and --config go "
-                "with --dest-host only\n", me);
+                "pool's TLS, not --tls-dir); --sr, --format, --config and "
+                "--data-via go with --dest-host only\n", me);
         return usage(stderr, me, xlmig_sxm_send_usage, 2);
     }
     ctx = ctx_new(verbose);
@@ -484,7 +587,9 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
     req.opaque = &ui;
     req.cancel = &send_cancel;
     if (host) {
-        rc = send_to_host(ctx, &req, config, host, sr, format);
+        req.data_params = &cp;
+        rc = send_to_host(ctx, &req, config, host, sr, format,
+                          via && !strcmp(via, "channel"));
     } else {
         rc = xlmig__sxm_send(ctx, &req, &rec);
         if (!rc)

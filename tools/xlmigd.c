@@ -33,8 +33,10 @@
 #include <yajl/yajl_gen.h>
 
 #include "internal.h"
+#include "diskstream.h"
 #include "poolconf.h"
 #include "poolstate.h"
+#include "proc.h"
 #include "rpc.h"
 #include "slots.h"
 #include "sxm.h"
@@ -739,10 +741,202 @@ static size_t lease_count(const struct conn *c)
     return n;
 }
 
+/*
+ * A disk stream receiver (sxm.receive_start with data_via "channel"):
+ * a socket of its own, one connection, TLS with the pool's material,
+ * the stream written into the task's parent.  Its result is the
+ * acknowledgement sxm.receive_data_wait gives the source.
+ */
+#define RX_MAX 64
+#define RX_ACCEPT_S 120             /* for the source to connect */
+
+struct data_rx {
+    bool used, done;
+    char task[XLMIG__UUID_LEN + 1];
+    char dst_uri[XLMIG__SXM_ADDR_MAX + 64];
+    char tls[300];
+    bool psk;
+    char psk_file[320];
+    int lfd;
+    pthread_t tid;
+    volatile sig_atomic_t cancel;
+    int rc;
+    char err[600];
+    struct xlmig__diskstream_stats st;
+};
+
+static struct data_rx rxs[RX_MAX];
+static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rx_cond = PTHREAD_COND_INITIALIZER;
+
+static void *rx_main(void *arg)
+{
+    struct data_rx *x = arg;
+    struct xlmig__diskstream_opts o;
+    libxlmig_tls_params tp;
+    libxlmig_transport *t = NULL;
+    libxlmig_ctx *ctx = NULL;
+    double t0 = xlmig__now_s();
+    int fd = -1, rc;
+
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx)) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    rc = LIBXLMIG_ERR_TIMEOUT;
+    while (!x->cancel && !stopping && xlmig__now_s() - t0 < RX_ACCEPT_S) {
+        struct pollfd pf = { .fd = x->lfd, .events = POLLIN };
+
+        if (poll(&pf, 1, 200) > 0) {
+            fd = accept4(x->lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0)
+                break;
+        }
+    }
+    close(x->lfd);
+    x->lfd = -1;
+    if (fd < 0) {
+        rc = x->cancel ? LIBXLMIG_ERR_CANCELLED : rc;
+        xlmig__error(ctx, rc, -1, "storage move %s: the source did not "
+                     "connect its disk stream", x->task);
+        goto out;
+    }
+    xlmig__socket_keepalive(fd);
+    xlmig__pool_conf_tls(&M.conf, &tp, "the source's disk stream");
+    rc = libxlmig_transport_tls_new(ctx, fd, true, &tp, &t);
+    if (rc)
+        goto out;
+    memset(&o, 0, sizeof(o));
+    o.dst_uri = x->dst_uri;
+    if (x->psk) {
+        o.tls_psk_file = x->psk_file;
+        o.tls_username = XLMIG__NBD_PSK_USER;
+    } else {
+        o.tls_certs_dir = x->tls;
+    }
+    o.transport = t;
+    o.sock_fd = fd;
+    o.peer_label = "the source's disk stream";
+    o.cancel = &x->cancel;
+    rc = xlmig__diskstream_recv(ctx, &o, &x->st);
+ out:
+    pthread_mutex_lock(&rx_lock);
+    x->rc = rc;
+    xlmig__strlcpy(x->err, rc && ctx ? libxlmig_ctx_last_error(ctx) : "",
+                   sizeof(x->err));
+    x->done = true;
+    pthread_cond_broadcast(&rx_cond);
+    pthread_mutex_unlock(&rx_lock);
+    if (rc)
+        logmsg("storage move %s: disk stream: %s", x->task, x->err);
+    else
+        logmsg("storage move %s: disk stream written and flushed: %llu "
+               "data bytes from %llu bytes on the wire in %.1f s", x->task,
+               (unsigned long long)x->st.data_done,
+               (unsigned long long)x->st.wire_bytes, x->st.seconds);
+    libxlmig_ctx_free(ctx);
+    return NULL;
+}
+
+/* Start the receiver of @task on a port of @host; its "HOST:PORT". */
+static int rx_start(libxlmig_ctx *ctx, const char *task, const char *host,
+                    const char *export_addr, const char *tls, char *addr,
+                    size_t cap)
+{
+    struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof(sa);
+    struct data_rx *x = NULL;
+    size_t i;
+    int fd;
+
+    pthread_mutex_lock(&rx_lock);
+    for (i = 0; i < RX_MAX && !x; i++) {
+        if (!rxs[i].used) {
+            x = &rxs[i];
+            memset(x, 0, sizeof(*x));
+            x->used = true;
+            x->lfd = -1;
+        }
+    }
+    pthread_mutex_unlock(&rx_lock);
+    if (!x)
+        return xlmig__error(ctx, LIBXLMIG_ERR_TOO_MANY_MIGRATIONS, -1,
+                            "this host receives %d disk streams already",
+                            RX_MAX);
+    xlmig__strlcpy(x->task, task, sizeof(x->task));
+    xlmig__strlcpy(x->tls, tls, sizeof(x->tls));
+    snprintf(x->psk_file, sizeof(x->psk_file), "%s/keys.psk", tls);
+    x->psk = M.conf.psk_file[0] != '\0';
+    if (xlmig__sxm_export_uri(export_addr, "parent", true, x->dst_uri,
+                              sizeof(x->dst_uri)))
+        goto fail;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, "0", &hints, &res))
+        goto fail;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) ||
+        listen(fd, 1) || getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        goto fail;
+    }
+    freeaddrinfo(res);
+    x->lfd = fd;
+    snprintf(addr, cap, "%s:%u", host, (unsigned)ntohs(
+                 sa.ss_family == AF_INET6
+                 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                 : ((struct sockaddr_in *)&sa)->sin_port));
+    if (spawn(&x->tid, rx_main, x)) {
+        close(fd);
+        goto fail;
+    }
+    return 0;
+ fail:
+    pthread_mutex_lock(&rx_lock);
+    x->used = false;
+    pthread_mutex_unlock(&rx_lock);
+    return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "storage move %s: "
+                        "cannot listen for its disk stream on %s", task,
+                        host);
+}
+
+static struct data_rx *rx_find_locked(const char *task)
+{
+    size_t i;
+
+    for (i = 0; i < RX_MAX; i++) {
+        if (rxs[i].used && !strcmp(rxs[i].task, task))
+            return &rxs[i];
+    }
+    return NULL;
+}
+
+/* Stop the receiver of @task, if any, and forget it. */
+static void rx_stop(const char *task)
+{
+    struct data_rx *x;
+
+    pthread_mutex_lock(&rx_lock);
+    x = rx_find_locked(task);
+    pthread_mutex_unlock(&rx_lock);
+    if (!x)
+        return;
+    x->cancel = 1;
+    pthread_join(x->tid, NULL);
+    pthread_mutex_lock(&rx_lock);
+    x->used = false;
+    pthread_cond_broadcast(&rx_cond);
+    pthread_mutex_unlock(&rx_lock);
+}
+
 /* Cancel destination @task, logging why; its lease goes. */
 static void sxm_cancel_logged(libxlmig_ctx *ctx, struct conn *c,
                               const char *task, const char *why)
 {
+    rx_stop(task);
     if (xlmig__sxm_recv_cancel(ctx, M.conf.state_dir, task))
         logmsg("storage move %s: cannot cancel it (%s): %s; run 'xlmig "
                "sxm-recover'", task, why, libxlmig_ctx_last_error(ctx));
@@ -812,6 +1006,8 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
     struct xlmig__sxm_recv_req req;
     struct xlmig__sxm_record rec;
     char host[256], port[16], listen[XLMIG__SXM_ADDR_MAX + 1], tls[300];
+    char data[300];
+    const char *via;
     yajl_gen g;
     int rc, tries;
 
@@ -821,6 +1017,11 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
     req.sr = sr;
     req.name = name;
     req.format = xlmig__rpc_get_str(m->params, "format");
+    via = xlmig__rpc_get_str(m->params, "data_via");
+    if (via && strcmp(via, "nbd") && strcmp(via, "channel"))
+        return reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                           "sxm.receive_start: data_via is \"nbd\" or "
+                           "\"channel\"", "data_via");
     if (xlmig__rpc_get_uint(m->params, "virtual_size", &req.virtual_size))
         return reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
                            "sxm.receive_start: parameter 'virtual_size' (a "
@@ -854,9 +1055,24 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
     if (rc)
         return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            sr);
+    data[0] = '\0';
+    if (via && !strcmp(via, "channel")) {
+        rc = rx_start(c->ctx, rec.task, host, rec.listen, tls, data,
+                      sizeof(data));
+        if (rc) {
+            int rc2 = rc;
+            char msg[600];
+
+            xlmig__strlcpy(msg, libxlmig_ctx_last_error(c->ctx),
+                           sizeof(msg));
+            (void)xlmig__sxm_recv_cancel(c->ctx, M.conf.state_dir, rec.task);
+            return reply_error(c, m->id, rc2, msg, NULL);
+        }
+    }
     lease_add(c, rec.task);
-    logmsg("storage move %s: VDI %s into SR %s, served at %s for %s",
-           rec.task, name, sr, rec.listen, c->peer);
+    logmsg("storage move %s: VDI %s into SR %s, served at %s%s%s for %s",
+           rec.task, name, sr, rec.listen, data[0] ? ", disk stream at " : "",
+           data, c->peer);
     g = xlmig__rpc_gen_result(m->id);
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     yajl_gen_map_open(g);
@@ -866,6 +1082,8 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
     gen_kv_str(g, "address", rec.listen);
     GSTR(g, "tls");
     yajl_gen_bool(g, true);
+    if (data[0])
+        gen_kv_str(g, "data_address", data);
     yajl_gen_map_close(g);
     return finish_reply(c, g);
 }
@@ -879,6 +1097,7 @@ static int m_sxm_receive_finalize(struct conn *c,
     int rc;
 
     if (!task) return 0;
+    rx_stop(task);
     rc = xlmig__sxm_recv_finalize(c->ctx, M.conf.state_dir, task, vdi);
     if (rc)
         return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
@@ -893,12 +1112,62 @@ static int m_sxm_receive_finalize(struct conn *c,
     return finish_reply(c, g);
 }
 
+/* The source's disk stream ended: was all of it written and flushed? */
+static int m_sxm_receive_data_wait(struct conn *c,
+                                   const struct xlmig__rpc_msg *m)
+{
+    const char *task = need_str(c, m, "task");
+    struct data_rx *x;
+    struct xlmig__diskstream_stats st;
+    char err[600];
+    yajl_gen g;
+    int rc = 0;
+
+    if (!task) return 0;
+    pthread_mutex_lock(&rx_lock);
+    x = rx_find_locked(task);
+    while (x && !x->done && !stopping && !peer_gone(c->fd)) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&rx_cond, &rx_lock, &ts);
+        x = rx_find_locked(task);
+    }
+    if (x && x->done) {
+        rc = x->rc;
+        st = x->st;
+        xlmig__strlcpy(err, x->err, sizeof(err));
+    } else {
+        rc = x ? LIBXLMIG_ERR_IO : LIBXLMIG_ERR_NOT_FOUND;
+        snprintf(err, sizeof(err), x ? "the daemon is stopping"
+                 : "storage move %s receives no disk stream", task);
+    }
+    pthread_mutex_unlock(&rx_lock);
+    if (rc)
+        return reply_error(c, m->id, rc, err, task);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    GSTR(g, "flushed");
+    yajl_gen_bool(g, st.flushed);
+    gen_kv_uint(g, "data_bytes", st.data_done);
+    gen_kv_uint(g, "wire_bytes", st.wire_bytes);
+    yajl_gen_map_close(g);
+    return finish_reply(c, g);
+}
+
 static int m_sxm_receive_cancel(struct conn *c, const struct xlmig__rpc_msg *m)
 {
     const char *task = need_str(c, m, "task");
     int rc;
 
     if (!task) return 0;
+    rx_stop(task);
     rc = xlmig__sxm_recv_cancel(c->ctx, M.conf.state_dir, task);
     if (rc)
         return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
@@ -933,6 +1202,7 @@ static const struct method {
     { "sxm.receive_start", m_sxm_receive_start, HOST },
     { "sxm.receive_finalize", m_sxm_receive_finalize, HOST },
     { "sxm.receive_cancel", m_sxm_receive_cancel, HOST },
+    { "sxm.receive_data_wait", m_sxm_receive_data_wait, HOST },
 };
 
 /* ------------------------------------------------------------------ */

@@ -580,16 +580,19 @@ dst_empty() {
         [ -z "$(ls "$SB"/sxm/ 2> /dev/null | grep -v '^tls')" ] &&
         ! pgrep -f "qemu-storage-daemon.*$d/srB" > /dev/null
 }
-# host_move FORMAT DEST-FORMAT LABEL: a move to h2 through its xlmigd.
+# host_move FORMAT DEST-FORMAT LABEL [sxm-send options]: a move to h2
+# through its xlmigd.
 host_move() {
+    local fmt=$1 dfmt=$2 label=$3
+    shift 3
     rm -f "$d/log" "$d/switch"
-    new_vdi "pool-$3" "$1"
-    start_vm || { not_ok "$3: VM's QEMU did not start" "$d/qsd.log"; return; }
+    new_vdi "pool-$label" "$fmt"
+    start_vm || { not_ok "$label: VM's QEMU did not start" "$d/qsd.log"; return; }
     "$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent 10 > "$d/fill.out" 2>&1
     start_writer 2
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
-        --dest-host h2 --sr dstsr --format "$2" --config "$d/h1.conf" \
-        --switch-file "$d/switch" > "$d/send.out" 2> "$d/send.err" &
+        --dest-host h2 --sr dstsr --format "$dfmt" --config "$d/h1.conf" \
+        --switch-file "$d/switch" "$@" > "$d/send.out" 2> "$d/send.err" &
     local sp=$!
     for _ in $(seq 1200); do
         grep -q "in sync" "$d/send.out" && break
@@ -603,11 +606,16 @@ host_move() {
     local src=$?
     local new
     new=$(sed -n 's/.*moved to SR dstsr of host h2: VDI //p' "$d/send.out")
-    if [ $src -eq 0 ] && [ -n "$new" ] && same_as_log "$d/srB/$new.$2" "$2" &&
+    local via=NBD
+    if [[ " $* " == *" channel "* ]]; then
+        via="the channel ($(grep -o 'flushed the snapshot.*' "$d/send.out"))"
+        grep -q "wrote and flushed the snapshot" "$d/send.out" || src="$src, no acknowledgement"
+    fi
+    if [ "$src" = 0 ] && [ -n "$new" ] && same_as_log "$d/srB/$new.$dfmt" "$dfmt" &&
        grep -q "served at tcp:127.0.0.2:" "$d/xlmigd2.log" && dst_empty 1 && nothing_left 1; then
-        ok "$3: sxm-send --dest-host h2, $1 -> $2: h2's xlmigd served and composed it; equals the log ($(wc -l < "$d/log") writes)"
+        ok "$label: sxm-send --dest-host h2, $fmt -> $dfmt, data by $via: h2's xlmigd served and composed it; equals the log ($(wc -l < "$d/log") writes)"
     else
-        not_ok "$3: sxm-send --dest-host (exit $src, new '$new')" "$d/send.err" "$d/send.out" "$d/xlmigd2.log" "$d/cmp.out"
+        not_ok "$label: sxm-send --dest-host (exit $src, new '$new')" "$d/send.err" "$d/send.out" "$d/xlmigd2.log" "$d/cmp.out"
     fi
     stop_vm
     XLMIG_STATE_DIR=$SB "$XE" vdi-destroy uuid="$new" > /dev/null 2>&1
@@ -620,6 +628,7 @@ else
     not_ok "the pool did not form" "$d/xlmigd1.log" "$d/xlmigd2.log"
 fi
 host_move qcow2 raw x509
+host_move raw qcow2 x509-channel --data-via channel --codec zstd
 
 # A pool's methods go to its master; a member says so.
 sed 's/^master = .*/master = 127.0.0.2:'"$PPORT"'/' "$d/h1.conf" > "$d/tomember.conf"
@@ -676,6 +685,30 @@ else
 fi
 fault_check "kill -9 of sxm-send --dest-host mid-copy, sxm-recover"
 
+# The same through the channel: the receiver thread stops too.
+fault_setup pool-kill-channel 10 nosr
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
+    --sr dstsr --config "$d/h1.conf" --data-via channel --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
+sp=$!
+for _ in $(seq 200); do
+    grep -q "copying: copy [1-9]" "$d/send.out" && break
+    sleep 0.05
+done
+kill -9 $sp
+wait $sp 2> /dev/null
+for _ in $(seq 100); do
+    dst_empty && break
+    sleep 0.1
+done
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+if dst_empty && [ "$(grep -c "cancelled: its source's connection ended" "$d/xlmigd2.log")" = 2 ] &&
+   grep -q "disk stream: " "$d/xlmigd2.log"; then
+    ok "kill -9 of sxm-send --data-via channel mid-stream: h2 stops its receiver and cancels the destination"
+else
+    not_ok "kill -9 of the channel sender: destination left" "$d/xlmigd2.log" "$d/send.out"
+fi
+fault_check "kill -9 of sxm-send --data-via channel mid-stream, sxm-recover"
+
 # kill -9 of both ends mid-copy: h2's xlmigd, started again, removes the
 # destination its last run served.
 fault_setup pool-both 10 nosr
@@ -710,6 +743,7 @@ pconf 1 "$SA" "psk-file = $d/tls/psk"
 pconf 2 "$SB" "psk-file = $d/tls/psk"
 if start_pool; then
     host_move qcow2 qcow2 psk
+    host_move qcow2 raw psk-channel --data-via channel --codec lz4
     if grep -q "^xlmig:[0-9a-f]\{64\}$" "$SB/nbd-tls/keys.psk" && [ ! -e "$SB/nbd-tls/ca-cert.pem" ]; then
         ok "a PSK pool's NBD key file: keys.psk, and no certificate links"
     else

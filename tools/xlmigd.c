@@ -742,6 +742,53 @@ static size_t lease_count(const struct conn *c)
 }
 
 /*
+ * A socket listening on a port of @host that the kernel chose; the port
+ * into @port.  -1 (errno) on failure.
+ */
+static int listen_any(const char *host, char *port, size_t cap)
+{
+    struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof(sa);
+    int fd;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, "0", &hints, &res)) {
+        errno = EADDRNOTAVAIL;
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && (bind(fd, res->ai_addr, res->ai_addrlen) ||
+                    listen(fd, 1) ||
+                    getsockname(fd, (struct sockaddr *)&sa, &sl))) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd >= 0)
+        snprintf(port, cap, "%u", (unsigned)ntohs(
+                     sa.ss_family == AF_INET6
+                     ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                     : ((struct sockaddr_in *)&sa)->sin_port));
+    return fd;
+}
+
+/* A free TCP port on @host, for a daemon to listen on. */
+static int free_port(const char *host, char *port, size_t cap)
+{
+    int fd = listen_any(host, port, cap);
+
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/*
  * A disk stream receiver (sxm.receive_start with data_via "channel"):
  * a socket of its own, one connection, TLS with the pool's material,
  * the stream written into the task's parent.  Its result is the
@@ -843,10 +890,8 @@ static int rx_start(libxlmig_ctx *ctx, const char *task, const char *host,
                     const char *export_addr, const char *tls, char *addr,
                     size_t cap)
 {
-    struct addrinfo hints, *res = NULL;
-    struct sockaddr_storage sa;
-    socklen_t sl = sizeof(sa);
     struct data_rx *x = NULL;
+    char port[16];
     size_t i;
     int fd;
 
@@ -871,24 +916,11 @@ static int rx_start(libxlmig_ctx *ctx, const char *task, const char *host,
     if (xlmig__sxm_export_uri(export_addr, "parent", true, x->dst_uri,
                               sizeof(x->dst_uri)))
         goto fail;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, "0", &hints, &res))
+    fd = listen_any(host, port, sizeof(port));
+    if (fd < 0)
         goto fail;
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) ||
-        listen(fd, 1) || getsockname(fd, (struct sockaddr *)&sa, &sl)) {
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        goto fail;
-    }
-    freeaddrinfo(res);
     x->lfd = fd;
-    snprintf(addr, cap, "%s:%u", host, (unsigned)ntohs(
-                 sa.ss_family == AF_INET6
-                 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                 : ((struct sockaddr_in *)&sa)->sin_port));
+    snprintf(addr, cap, "%s:%s", host, port);
     if (spawn(&x->tid, rx_main, x)) {
         close(fd);
         goto fail;
@@ -969,34 +1001,6 @@ static void sxm_leases_recover(void)
                           "ended with the daemon's last run");
     }
     closedir(d);
-}
-
-/* A free TCP port on @host (the kernel's choice). */
-static int free_port(const char *host, char *port, size_t cap)
-{
-    struct addrinfo hints, *res = NULL;
-    struct sockaddr_storage sa;
-    socklen_t sl = sizeof(sa);
-    int fd, rc = -1;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, "0", &hints, &res))
-        return -1;
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && !bind(fd, res->ai_addr, res->ai_addrlen) &&
-        !getsockname(fd, (struct sockaddr *)&sa, &sl)) {
-        unsigned p = ntohs(sa.ss_family == AF_INET6
-                           ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                           : ((struct sockaddr_in *)&sa)->sin_port);
-
-        snprintf(port, cap, "%u", p);
-        rc = 0;
-    }
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(res);
-    return rc;
 }
 
 static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)

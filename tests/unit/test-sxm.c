@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "poolconf.h"
 #include "proc.h"
 #include "sr.h"
 #include "sxm.h"
@@ -291,6 +292,72 @@ static void test_receive_refusals(void **state)
                      LIBXLMIG_ERR_INVALID_ARGUMENT);
 }
 
+/* The pool's TLS material as QEMU and libnbd read it: links to the
+ * certificates, or keys.psk; a change of mode leaves no trace of the
+ * other. */
+static void test_pool_nbd_tls_dir(void **state)
+{
+    struct xlmig__pool_conf c;
+    char dir[512], link[600], target[600];
+    static const char hex[] =
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+    ssize_t n;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.state_dir, sizeof(c.state_dir), "%s", STATE);
+    write_file(at("ca.pem"), "ca", 2);
+    write_file(at("cert.pem"), "cert", 4);
+    write_file(at("key.pem"), "key", 3);
+    snprintf(c.tls_ca, sizeof(c.tls_ca), "%s", at("ca.pem"));
+    snprintf(c.tls_cert, sizeof(c.tls_cert), "%s", at("cert.pem"));
+    snprintf(c.tls_key, sizeof(c.tls_key), "%s", at("key.pem"));
+    assert_int_equal(xlmig__pool_nbd_tls_dir(ctx, &c, dir, sizeof(dir)), 0);
+    assert_string_equal(dir, at("state/nbd-tls"));
+    snprintf(link, sizeof(link), "%s/server-key.pem", dir);
+    n = readlink(link, target, sizeof(target) - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, at("key.pem"));
+    snprintf(link, sizeof(link), "%s/client-cert.pem", dir);
+    assert_string_equal(read_file_tmp(link), "cert");
+    snprintf(link, sizeof(link), "%s/ca-cert.pem", dir);
+    assert_string_equal(read_file_tmp(link), "ca");
+    assert_int_equal(count_entries(dir, ".pem"), 5);
+
+    /* Now a PSK pool. */
+    write_file(at("psk"), hex, sizeof(hex) - 1);
+    c.tls_ca[0] = c.tls_cert[0] = c.tls_key[0] = '\0';
+    snprintf(c.psk_file, sizeof(c.psk_file), "%s", at("psk"));
+    assert_int_equal(xlmig__pool_nbd_tls_dir(ctx, &c, dir, sizeof(dir)), 0);
+    snprintf(link, sizeof(link), "%s/keys.psk", dir);
+    assert_string_equal(read_file_tmp(link), "xlmig:00112233445566778899aa"
+                        "bbccddeeff00112233445566778899aabbccddeeff\n");
+    assert_int_equal(count_entries(dir, ".pem"), 0);
+
+    /* A bad key file: refused, naming it. */
+    write_file(at("psk"), "not hex", 7);
+    reset_log();
+    assert_int_equal(xlmig__pool_nbd_tls_dir(ctx, &c, dir, sizeof(dir)),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(libxlmig_ctx_last_error(ctx), at("psk")));
+
+    /* Back to certificates: keys.psk goes. */
+    c.psk_file[0] = '\0';
+    snprintf(c.tls_ca, sizeof(c.tls_ca), "%s", at("ca.pem"));
+    snprintf(c.tls_cert, sizeof(c.tls_cert), "%s", at("cert.pem"));
+    snprintf(c.tls_key, sizeof(c.tls_key), "%s", at("key.pem"));
+    assert_int_equal(xlmig__pool_nbd_tls_dir(ctx, &c, dir, sizeof(dir)), 0);
+    assert_int_equal(count_entries(dir, "keys.psk"), 0);
+    assert_int_equal(count_entries(dir, ".pem"), 5);
+
+    /* A certificate that is not there. */
+    snprintf(c.tls_key, sizeof(c.tls_key), "%s", at("missing.pem"));
+    assert_int_equal(xlmig__pool_nbd_tls_dir(ctx, &c, dir, sizeof(dir)),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(libxlmig_ctx_last_error(ctx), "missing.pem"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +368,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receive_cancel_and_recover,
                                         dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_receive_refusals, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_nbd_tls_dir, dir_setup,
                                         dir_teardown),
     };
 

@@ -165,11 +165,25 @@ start_host() {
     log "host $n booting (QEMU -m ${MEM[n]}, dom0_mem=${DOM0_MEM[n]}), console: $LOGDIR/h$n-serial.log"
 }
 
-# stop_host N: end host N's QEMU (by its pid file) and its reader.
+# ours PID: PID is a descendant of this script (a pid file left by
+# another run, whose pid now names someone else's QEMU, is not).
+ours() {
+    local p=$1 i
+    for i in 1 2 3 4 5 6; do
+        p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || return 1
+        [ -n "$p" ] && [ "$p" != 0 ] || return 1
+        [ "$p" = $$ ] && return 0
+    done
+    return 1
+}
+
+# stop_host N: end host N's QEMU (by its pid file, when it is this run's)
+# and its reader.
 stop_host() {
     local n=$1 pid
     pid=$(cat "$RUNDIR/qemu-h$n.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ]; then
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ] &&
+       ours "$pid"; then
         kill "$pid" 2>/dev/null && KILLED[n]=1
     fi
     if [ -n "${HOST_JOB[n]:-}" ]; then

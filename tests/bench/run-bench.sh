@@ -4,7 +4,7 @@
 # Every benchmark compares against the peer tools in the same run.
 #
 #   run-bench.sh [NAME...]   only these (channel, tls, slots, blkcopy,
-#                            diskstream);
+#                            diskstream, sxm);
 #                            all when none is named
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -153,6 +153,19 @@ image() {
         touch "$raw.ok"
     fi
 }
+# ram_disk RAW PIECES STRIDE OUT: a 1 GiB qcow2 OUT holding PIECES 4 MiB
+# pieces of RAW, one every STRIDE * 4 MiB of the disk, holes between.
+ram_disk() {
+    truncate -s 1G "$4.raw"
+    k=0
+    while [ $k -lt "$2" ]; do
+        dd if="$1" of="$4.raw" bs=4M count=1 skip=$k seek=$((k * $3)) \
+            conv=notrunc,sparse status=none
+        k=$((k + 1))
+    done
+    qemu-img convert -f raw -O qcow2 "$4.raw" "$4"
+    rm -f "$4.raw"
+}
 # --------------------------------------------------------- diskstream
 # Storage migration's copy through the stream channel
 # (docs/specs/diskstream.md): a 1 GiB sparse qcow2 with 10% allocated,
@@ -185,15 +198,7 @@ bench_diskstream() {
             sleep 0.02
         done
     }
-    truncate -s 1G "$d/src.raw"
-    k=0
-    while [ $k -lt 26 ]; do
-        dd if="$raw" of="$d/src.raw" bs=4M count=1 skip=$k seek=$((k * 10)) \
-            conv=notrunc,sparse status=none
-        k=$((k + 1))
-    done
-    qemu-img convert -f raw -O qcow2 "$d/src.raw" "$d/src.qcow2"
-    rm -f "$d/src.raw"
+    ram_disk "$raw" 26 10 "$d/src.qcow2"
     serve "$d/src.qcow2" "$d/src.sock" -r
     srcpid=$!
     src_uri="nbd+unix:///?socket=$d/src.sock"
@@ -257,6 +262,109 @@ bench_diskstream() {
     trap - EXIT
 }
 
+# ---------------------------------------------------------------- sxm
+# A whole storage move between two hosts of a pool (docs/specs/sxm.md):
+# xlmigd master on 127.0.0.1 (the source) and member on 127.0.0.2 (the
+# destination), TLS with throw-away pool certificates; the VM's QEMU is a
+# qemu-storage-daemon serving a 1 GiB qcow2 VDI, 25% allocated with the
+# busy guest's RAM (64 pieces of 4 MiB, every fourth 4 MiB of the disk),
+# the guest idle.  `xlmig sxm-send --dest-host h2 --switch-now` with the
+# snapshot's data by NBD into the parent against through the channel
+# (zstd), at a 100 MB/s cap (a 1 Gb/s link) and uncapped; best of 3;
+# wall time from the command's start until the destination is composed.
+bench_sxm() {
+    x=$B/xlmig
+    xe=$B/xlmig-xe
+    xd=$B/xlmigd
+    base=${XLMIG_BENCH_DIR:-/dev/shm}
+    [ -d "$base" ] || base=/tmp
+    d=$(mktemp -d "$base/bench-sxm.XXXXXX")
+    qsdpid=
+    d1=
+    d2=
+    trap 'kill $qsdpid $d1 $d2 2>/dev/null; wait 2>/dev/null; rm -rf "$d"' EXIT
+    image guest-busy-256m 2e4f8d2509853ee393198de1e53b58095a7454f7e9c2f01d0deedbc6a05b133c
+    raw=$cache/guest-busy-256m.raw
+    sh "$top/tests/integration/mkcerts.sh" "$d/tls" >/dev/null 2>&1 ||
+        { echo "bench: mkcerts failed" >&2; exit 1; }
+    port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+    for n in 1 2; do
+        mkdir -p "$d/s$n"
+        printf 'name = h%s\naddress = 127.0.0.%s:%s\nmaster = 127.0.0.1:%s\npool-name = bench\npool-uuid = 5b6c7d8e-9fa0-4b1c-8d2e-3f4a5b6c7d8e\nstate-dir = %s\ntls-cert = %s\ntls-key = %s\ntls-ca = %s\n' \
+            "$n" "$n" "$port" "$port" "$d/s$n" "$d/tls/host$n.pem" \
+            "$d/tls/host$n.key" "$d/tls/ca.pem" > "$d/h$n.conf"
+    done
+    XLMIG_STATE_DIR=$d/s1 "$xe" sr-create name-label=src device-config:path="$d/srA" >/dev/null
+    XLMIG_STATE_DIR=$d/s2 "$xe" sr-create name-label=dst device-config:path="$d/srB" >/dev/null
+    vdi=$(XLMIG_STATE_DIR=$d/s1 "$xe" vdi-create sr-uuid=src name-label=disk virtual-size=1GiB format=qcow2)
+    ram_disk "$raw" 64 4 "$d/srA/$vdi.qcow2"
+    "$xd" --foreground --config "$d/h1.conf" >"$d/xlmigd1.log" 2>&1 &
+    d1=$!
+    "$xd" --foreground --config "$d/h2.conf" >"$d/xlmigd2.log" 2>&1 &
+    d2=$!
+    qemu-storage-daemon \
+        --blockdev driver=file,node-name=disk0-file,filename="$d/srA/$vdi.qcow2" \
+        --blockdev driver=qcow2,node-name=disk0,file=disk0-file \
+        --chardev socket,id=m,path="$d/qmp.sock",server=on,wait=off \
+        --monitor chardev=m >"$d/qsd.log" 2>&1 &
+    qsdpid=$!
+    i=0
+    until [ -S "$d/qmp.sock" ] &&
+          [ "$("$xe" host-list config="$d/h1.conf" params=name-label --minimal 2>/dev/null | tr ',' '\n' | wc -l)" -ge 2 ]; do
+        i=$((i + 1))
+        [ $i -lt 300 ] || { echo "bench: the pool or the VM did not start" >&2; cat "$d"/*.log >&2; exit 1; }
+        sleep 0.05
+    done
+
+    # one VIA BWLIMIT: one move, the new VDI destroyed after; prints
+    # "seconds data_MiB wire_MiB" (channel) or "seconds" (nbd)
+    one() {
+        set -- "$1" "$2"
+        if [ "$1" = channel ]; then via="--data-via channel --codec zstd"; else via=; fi
+        if [ "$2" = none ]; then bw=; else bw="--bwlimit $2"; fi
+        t0=$(date +%s.%N)
+        # shellcheck disable=SC2086
+        XLMIG_STATE_DIR=$d/s1 "$x" sxm-send --vdi "$vdi" --qmp "$d/qmp.sock" \
+            --dest-host h2 --sr dst --config "$d/h1.conf" --switch-now $via $bw \
+            >"$d/send.out" 2>"$d/send.err" ||
+            { echo "bench: sxm-send failed" >&2; cat "$d/send.err" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        new=$(sed -n 's/.*moved to SR dst of host h2: VDI //p' "$d/send.out")
+        XLMIG_STATE_DIR=$d/s2 "$xe" vdi-destroy uuid="$new" >/dev/null
+        wire=$(sed -n 's/.*snapshot.s \([0-9.]*\) MiB (\([0-9.]*\) MiB on the wire).*/\1 \2/p' "$d/send.out")
+        echo "$t0 $t1 $wire" | awk '{printf "%.3f %s %s\n", $2 - $1, $3, $4}'
+    }
+
+    printf '\n== storage move through xlmigd: 1 GiB qcow2 VDI, 25%% allocated '
+    printf 'with guest RAM, 127.0.0.1 -> .2 with TLS, best of 3, in %s\n' "$base"
+    printf '%-10s %-14s %9s %9s %8s %9s\n' cap "data via" "data MiB" \
+        "wire MiB" seconds "vs nbd"
+    for cap in 100000000 none; do
+        tnbd=
+        for via in nbd channel; do
+            best=
+            for run in 1 2 3; do
+                set -- $(one "$via" "$cap")
+                if [ -z "$best" ] || [ "$(echo "$1 $best" | awk '{print ($1 < $2)}')" = 1 ]; then
+                    best=$1
+                    data=${2:--}
+                    wire=${3:--}
+                fi
+            done
+            [ "$via" = nbd ] && tnbd=$best
+            echo "$cap $via $data $wire $best $tnbd" | awk '{
+                printf "%-10s %-14s %9s %9s %8.3f %9s\n",
+                    $1 == "none" ? "none" : sprintf("%.0fMB/s", $1 / 1e6),
+                    $2 == "nbd" ? "NBD" : "channel zstd", $3, $4, $5,
+                    sprintf("%.2fx", $6 / $5) }'
+        done
+    done
+    kill "$qsdpid" "$d1" "$d2" 2>/dev/null
+    wait 2>/dev/null || true
+    rm -rf "$d"
+    trap - EXIT
+}
+
 if want channel; then
     image guest-idle-512m 897cf0a46b5a42196fb7d0252edfccfa5049cf856a95f5b7a0d7c0ef1c3e5a33
     image guest-busy-256m 2e4f8d2509853ee393198de1e53b58095a7454f7e9c2f01d0deedbc6a05b133c
@@ -286,4 +394,7 @@ if want blkcopy; then
 fi
 if want diskstream; then
     bench_diskstream
+fi
+if want sxm; then
+    bench_sxm
 fi

@@ -168,11 +168,14 @@ nothing_left() {
     [ -z "$why" ] || { echo "left behind:$why"; return 1; }
 }
 
-# move NAME: a whole move under writes; status in MRC, stdout $d/send.out.
+# move [sxm-send options]: a whole move under writes, to $DEST unless
+# the options name --dest-host; status in MRC, stdout $d/send.out.
 move() {
+    local dest=(--dest "$DEST")
+    [[ " $* " == *" --dest-host "* ]] && dest=()
     rm -f "$d/switch"
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
-        --dest "$DEST" --switch-file "$d/switch" --progress "$@" \
+        "${dest[@]}" --switch-file "$d/switch" --progress "$@" \
         > "$d/send.out" 2> "$d/send.err" &
     local sp=$!
     for _ in $(seq 1200); do
@@ -539,6 +542,8 @@ else
     not_ok "compose recovery (send $MRC)" "$d/send.err" "$d/rec.out" "$d/cmp.out"
 fi
 stop_vm
+XLMIG_STATE_DIR=$SB "$XE" vdi-destroy uuid="$PARENT" > /dev/null 2>&1
+XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
 fi
 
 # ---- through xlmigd: the destination host's daemon serves it ---------------
@@ -585,25 +590,13 @@ dst_empty() {
 host_move() {
     local fmt=$1 dfmt=$2 label=$3
     shift 3
-    rm -f "$d/log" "$d/switch"
+    rm -f "$d/log"
     new_vdi "pool-$label" "$fmt"
     start_vm || { not_ok "$label: VM's QEMU did not start" "$d/qsd.log"; return; }
     "$WRITER" fill --uri "$(VMURI)" --log "$d/log" --seed 1 --percent 10 > "$d/fill.out" 2>&1
     start_writer 2
-    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
-        --dest-host h2 --sr dstsr --format "$dfmt" --config "$d/h1.conf" \
-        --switch-file "$d/switch" "$@" > "$d/send.out" 2> "$d/send.err" &
-    local sp=$!
-    for _ in $(seq 1200); do
-        grep -q "in sync" "$d/send.out" && break
-        kill -0 $sp 2> /dev/null || break
-        sleep 0.1
-    done
-    sleep 1
-    stop_writer
-    touch "$d/switch"
-    wait $sp
-    local src=$?
+    move --dest-host h2 --sr dstsr --format "$dfmt" --config "$d/h1.conf" "$@"
+    local src=$MRC
     local new
     new=$(sed -n 's/.*moved to SR dstsr of host h2: VDI //p' "$d/send.out")
     local via=NBD
@@ -661,22 +654,32 @@ fi
 stop_vm
 XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
 
+# host_send_slow [sxm-send options]: sxm-send --dest-host h2 at 20 MB/s
+# in the background (pid in sp), back once the copy has begun.
+host_send_slow() {
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
+        --sr dstsr --config "$d/h1.conf" "$@" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
+    sp=$!
+    for _ in $(seq 200); do
+        grep -q "copying: copy [1-9]" "$d/send.out" && break
+        sleep 0.05
+    done
+}
+wait_dst_empty() {
+    for _ in $(seq 100); do
+        dst_empty && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # kill -9 of the sender mid-copy: h2's xlmigd sees the connection end
 # and removes the destination; sxm-recover puts the source back.
 fault_setup pool-kill 10 nosr
-XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
-    --sr dstsr --config "$d/h1.conf" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
-sp=$!
-for _ in $(seq 200); do
-    grep -q "copying: copy [1-9]" "$d/send.out" && break
-    sleep 0.05
-done
+host_send_slow
 kill -9 $sp
 wait $sp 2> /dev/null
-for _ in $(seq 100); do
-    dst_empty && break
-    sleep 0.1
-done
+wait_dst_empty
 XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
 if dst_empty && grep -q "cancelled: its source's connection ended" "$d/xlmigd2.log"; then
     ok "kill -9 of sxm-send --dest-host mid-copy: h2's xlmigd cancels the destination"
@@ -687,19 +690,10 @@ fault_check "kill -9 of sxm-send --dest-host mid-copy, sxm-recover"
 
 # The same through the channel: the receiver thread stops too.
 fault_setup pool-kill-channel 10 nosr
-XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
-    --sr dstsr --config "$d/h1.conf" --data-via channel --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
-sp=$!
-for _ in $(seq 200); do
-    grep -q "copying: copy [1-9]" "$d/send.out" && break
-    sleep 0.05
-done
+host_send_slow --data-via channel
 kill -9 $sp
 wait $sp 2> /dev/null
-for _ in $(seq 100); do
-    dst_empty && break
-    sleep 0.1
-done
+wait_dst_empty
 XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
 if dst_empty && [ "$(grep -c "cancelled: its source's connection ended" "$d/xlmigd2.log")" = 2 ] &&
    grep -q "disk stream: " "$d/xlmigd2.log"; then
@@ -712,23 +706,14 @@ fault_check "kill -9 of sxm-send --data-via channel mid-stream, sxm-recover"
 # kill -9 of both ends mid-copy: h2's xlmigd, started again, removes the
 # destination its last run served.
 fault_setup pool-both 10 nosr
-XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
-    --sr dstsr --config "$d/h1.conf" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
-sp=$!
-for _ in $(seq 200); do
-    grep -q "copying: copy [1-9]" "$d/send.out" && break
-    sleep 0.05
-done
+host_send_slow
 kill -9 "${dpids[2]}" $sp
 wait "${dpids[2]}" $sp 2> /dev/null
 had=$(ls "$SB"/sxm/*.lease 2> /dev/null | wc -l)
 XLMIG_STATE_DIR= "$XLMIGD" --foreground --config "$d/h2.conf" >> "$d/xlmigd2.log" 2>&1 &
 dpids[2]=$!
 pids+=("$!")
-for _ in $(seq 100); do
-    dst_empty && break
-    sleep 0.1
-done
+wait_dst_empty
 XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
 if [ "$had" = 1 ] && dst_empty && grep -q "ended with the daemon's last run" "$d/xlmigd2.log"; then
     ok "kill -9 of sxm-send and of h2's xlmigd mid-copy: xlmigd started again removes the destination"

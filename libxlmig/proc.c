@@ -58,6 +58,17 @@ static int drain(int fd, char *buf, size_t cap, size_t *len_r, bool *over_r)
     return 1;
 }
 
+void xlmig__child_signals_reset(void)
+{
+    static const int sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGHUP };
+    sigset_t none;
+    size_t i;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        signal(sigs[i], SIG_DFL);
+}
 int xlmig__proc_run(const char *bin, char *const argv[], char *out,
                     size_t out_cap, size_t *out_len_r, char *err,
                     size_t err_len)
@@ -90,7 +101,7 @@ int xlmig__proc_run(const char *bin, char *const argv[], char *out,
             dup2(nul, 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
-        signal(SIGPIPE, SIG_DFL);
+        xlmig__child_signals_reset();
         ((char **)argv)[0] = (char *)bin;
         execvp(bin, argv);
         dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));

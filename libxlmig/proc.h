@@ -68,4 +68,12 @@ int xlmig__pidfile_read(const char *path, pid_t *pid_r);
 bool xlmig__qemu_opt_append(char *buf, size_t cap, size_t *len_r,
                             const char *value);
 
+/*
+ * In a child between fork() and exec(): the signals as a fresh process
+ * has them, whatever the parent's thread blocked or ignored (xlmigd's
+ * threads block SIGTERM, and a daemon started from one would ignore the
+ * SIGTERM that stops it; SIG_IGN survives exec).
+ */
+void xlmig__child_signals_reset(void);
+
 #endif /* XLMIG_PROC_H */

@@ -37,6 +37,7 @@
 #include "cmd-channel.h"
 #include "cpurecord.h"
 #include "internal.h"
+#include "proc.h"
 #include "poolconf.h"
 #include "launch.h"
 #include "transport.h"
@@ -1146,7 +1147,7 @@ static int spawn_xl(const char *path, const struct xlmig__launch_req *req,
         goto fail;
     }
     if (x->pid == 0) {
-        signal(SIGPIPE, SIG_DFL);
+        xlmig__child_signals_reset();
         if (dup2(in[0], STDIN_FILENO) < 0 ||
             dup2(out[1], STDOUT_FILENO) < 0)
             err = errno;

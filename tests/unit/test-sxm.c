@@ -358,11 +358,48 @@ static void test_pool_nbd_tls_dir(void **state)
     assert_non_null(strstr(libxlmig_ctx_last_error(ctx), "missing.pem"));
 }
 
+/* A tool run from a thread that blocks or ignores signals starts with
+ * them as a fresh process has them (else a daemon started by xlmigd
+ * ignores the SIGTERM that stops it). */
+static void test_child_signals(void **state)
+{
+    char *const argv[] = { "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status",
+                           NULL };
+    char out[256], err[XLMIG__PROC_ERR_MAX];
+    unsigned long long blk = ~0ull, ign = ~0ull;
+    sigset_t set, old;
+    size_t olen = 0;
+    const char *p;
+    void (*was)(int);
+
+    (void)state;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &set, &old), 0);
+    was = signal(SIGTERM, SIG_IGN);
+    assert_int_equal(xlmig__proc_run("grep", argv, out, sizeof(out) - 1,
+                                     &olen, err, sizeof(err)), 0);
+    signal(SIGTERM, was);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    out[olen] = '\0';
+    p = strstr(out, "SigBlk:");
+    assert_non_null(p);
+    blk = strtoull(p + 7, NULL, 16);
+    p = strstr(out, "SigIgn:");
+    assert_non_null(p);
+    ign = strtoull(p + 7, NULL, 16);
+    assert_int_equal(blk, 0);
+    assert_int_equal(ign & (1ull << (SIGTERM - 1)), 0);
+    assert_int_equal(ign & (1ull << (SIGPIPE - 1)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_records),
+        cmocka_unit_test(test_child_signals),
         cmocka_unit_test_setup_teardown(test_receive_finalize, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_receive_cancel_and_recover,

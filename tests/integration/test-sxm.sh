@@ -738,6 +738,13 @@ else
     not_ok "the PSK pool did not form" "$d/xlmigd1.log" "$d/xlmigd2.log"
 fi
 stop_pool
+# The daemons (sanitizer builds in make check) stopped clean.
+if ! grep -q "Sanitizer\|runtime error" "$d/xlmigd1.log" "$d/xlmigd2.log" &&
+   [ "$(grep -c "stopped" "$d/xlmigd2.log")" -ge 2 ]; then
+    ok "both xlmigd stopped on SIGTERM, no sanitizer report in their logs"
+else
+    not_ok "xlmigd's logs" "$d/xlmigd1.log" "$d/xlmigd2.log"
+fi
 fi
 
 finish

@@ -732,6 +732,15 @@ static void lease_drop(struct conn *c, const char *task)
     }
 }
 
+/* Is @task still leased (not finalized or cancelled by anyone)? */
+static bool lease_held(const char *task)
+{
+    char path[512];
+
+    lease_path(task, path, sizeof(path));
+    return !access(path, F_OK);
+}
+
 static size_t lease_count(const struct conn *c)
 {
     size_t i, n = 0;
@@ -1287,7 +1296,7 @@ static void *conn_main(void *arg)
  out:
     /* Storage moves it started and left: cancelled. */
     for (i = 0; i < CONN_SXM_MAX; i++) {
-        if (c->sxm[i][0])
+        if (c->sxm[i][0] && lease_held(c->sxm[i]))
             sxm_cancel_logged(c->ctx, c, c->sxm[i], "its source's "
                               "connection ended before the move did");
     }

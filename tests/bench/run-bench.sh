@@ -153,6 +153,18 @@ image() {
         touch "$raw.ok"
     fi
 }
+# best_of_3 COMMAND...: run it 3 times; print the output line ("SECONDS
+# ...") whose first field is the least.
+best_of_3() {
+    b=
+    for run in 1 2 3; do
+        line=$("$@")
+        if [ -z "$b" ] || [ "$(echo "${line%% *} ${b%% *}" | awk '{print ($1 < $2)}')" = 1 ]; then
+            b=$line
+        fi
+    done
+    echo "$b"
+}
 # ram_disk RAW PIECES STRIDE OUT: a 1 GiB qcow2 OUT holding PIECES 4 MiB
 # pieces of RAW, one every STRIDE * 4 MiB of the disk, holes between.
 ram_disk() {
@@ -205,8 +217,8 @@ bench_diskstream() {
 
     # one CODEC BWLIMIT: a fresh destination, receiver, sender; prints
     # "seconds wire_bytes data_bytes"
+    # (Run in a command substitution: it stops its own qemu-nbd.)
     one() {
-        [ -z "$dstpid" ] || { kill "$dstpid"; wait "$dstpid" 2>/dev/null || true; }
         rm -f "$d/dst.qcow2"
         qemu-img create -q -f qcow2 "$d/dst.qcow2" 1G
         serve "$d/dst.qcow2" "$d/dst.sock"
@@ -227,6 +239,8 @@ bench_diskstream() {
             { echo "bench: sxm-send-data failed" >&2; cat "$d/s.err" >&2; exit 1; }
         wait "$rpid" || { echo "bench: sxm-receive-data failed" >&2; cat "$d/r.err" >&2; exit 1; }
         t1=$(date +%s.%N)
+        kill "$dstpid"
+        wait "$dstpid" 2>/dev/null || true
         wire=$(sed -n 's/.*, \([0-9]*\) bytes on the wire.*/\1/p' "$d/s.out")
         data=$(sed -n 's/^sxm-send-data: \([0-9]*\) data bytes.*/\1/p' "$d/s.out")
         echo "$t0 $t1 $wire $data" | awk '{printf "%.3f %s %s\n", $2 - $1, $3, $4}'
@@ -239,15 +253,10 @@ bench_diskstream() {
     for cap in 100000000 none; do
         tnone=
         for codec in none zstd; do
-            best=
-            for run in 1 2 3; do
-                set -- $(one "$codec" "$cap")
-                if [ -z "$best" ] || [ "$(echo "$1 $best" | awk '{print ($1 < $2)}')" = 1 ]; then
-                    best=$1
-                    wire=$2
-                    data=$3
-                fi
-            done
+            set -- $(best_of_3 one "$codec" "$cap")
+            best=$1
+            wire=$2
+            data=$3
             [ "$codec" = none ] && tnone=$best
             echo "$cap $codec $data $wire $best $tnone" | awk '{
                 printf "%-10s %-6s %8.1f %10.1f %10.2f %8.3f %9s\n",
@@ -256,7 +265,7 @@ bench_diskstream() {
                     sprintf("%.2fx", $6 / $5) }'
         done
     done
-    kill "$srcpid" "$dstpid" 2>/dev/null
+    kill "$srcpid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$d"
     trap - EXIT
@@ -342,15 +351,10 @@ bench_sxm() {
     for cap in 100000000 none; do
         tnbd=
         for via in nbd channel; do
-            best=
-            for run in 1 2 3; do
-                set -- $(one "$via" "$cap")
-                if [ -z "$best" ] || [ "$(echo "$1 $best" | awk '{print ($1 < $2)}')" = 1 ]; then
-                    best=$1
-                    data=${2:--}
-                    wire=${3:--}
-                fi
-            done
+            set -- $(best_of_3 one "$via" "$cap")
+            best=$1
+            data=${2:--}
+            wire=${3:--}
             [ "$via" = nbd ] && tnbd=$best
             echo "$cap $via $data $wire $best $tnbd" | awk '{
                 printf "%-10s %-14s %9s %9s %8.3f %9s\n",
@@ -359,7 +363,7 @@ bench_sxm() {
                     sprintf("%.2fx", $6 / $5) }'
         done
     done
-    kill "$qsdpid" "$d1" "$d2" 2>/dev/null
+    kill "$qsdpid" "$d1" "$d2" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$d"
     trap - EXIT

@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "jsonfile.h"
 #include "poolconf.h"
+#include "sxm.h"
 
 #define LINE_MAX_BYTES 1024
 #define FILE_MAX_BYTES (64u << 10)
@@ -246,13 +247,20 @@ void xlmig__socket_keepalive(int fd)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-int xlmig__tcp_connect(const char *host, const char *port, int *gai_r)
+/*
+ * A TCP socket on every address @host:@port resolves to, in turn:
+ * connected (@backlog < 0) or bound with SO_REUSEADDR and listening.
+ */
+static int tcp_open(const char *host, const char *port, int backlog,
+                    int *gai_r)
 {
     struct addrinfo hints, *res = NULL, *ai;
-    int fd = -1, err = 0;
+    int fd = -1, err = 0, one = 1;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
+    if (backlog >= 0)
+        hints.ai_flags = AI_PASSIVE;
     *gai_r = getaddrinfo(host, port, &hints, &res);
     if (*gai_r)
         return -1;
@@ -263,8 +271,16 @@ int xlmig__tcp_connect(const char *host, const char *port, int *gai_r)
             err = errno;
             continue;
         }
-        if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
-            break;
+        if (backlog < 0) {
+            if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+                break;
+        } else {
+            (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+                             sizeof(one));
+            if (!bind(fd, ai->ai_addr, ai->ai_addrlen) &&
+                !listen(fd, backlog))
+                break;
+        }
         err = errno;
         close(fd);
         fd = -1;
@@ -273,6 +289,45 @@ int xlmig__tcp_connect(const char *host, const char *port, int *gai_r)
     if (fd < 0)
         errno = err;
     return fd;
+}
+
+int xlmig__tcp_connect(const char *host, const char *port, int *gai_r)
+{
+    return tcp_open(host, port, -1, gai_r);
+}
+
+int xlmig__tcp_listen(const char *host, const char *port, int backlog,
+                      int *gai_r, unsigned int *port_r)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = tcp_open(host, port, backlog, gai_r);
+
+    if (fd >= 0 && port_r) {
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+            int e = errno;
+
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        *port_r = ntohs(ss.ss_family == AF_INET6
+                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                        : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return fd;
+}
+
+int xlmig__tcp_transport(libxlmig_ctx *ctx, int fd, bool server,
+                         const libxlmig_tls_params *tls,
+                         libxlmig_transport **t_r)
+{
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!tls)
+        return libxlmig_transport_fd_new(ctx, fd, fd, t_r);
+    return libxlmig_transport_tls_new(ctx, fd, server, tls, t_r);
 }
 
 int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
@@ -409,13 +464,13 @@ int xlmig__pool_nbd_tls_dir(libxlmig_ctx *ctx,
     snprintf(path, sizeof(path), "%s/keys.psk", dir);
     if (c->psk_file[0]) {
         uint8_t key[XLMIG__TLS_PSK_MAX];
-        char text[sizeof(XLMIG__NBD_PSK_USER) + 2 * XLMIG__TLS_PSK_MAX + 2];
+        char text[sizeof(XLMIG__SXM_PSK_USER) + 2 * XLMIG__TLS_PSK_MAX + 2];
         size_t len = 0, n;
 
         rc = xlmig__tls_psk_load(ctx, c->psk_file, key, &len);
         if (rc)
             return rc;
-        n = (size_t)snprintf(text, sizeof(text), "%s:", XLMIG__NBD_PSK_USER);
+        n = (size_t)snprintf(text, sizeof(text), "%s:", XLMIG__SXM_PSK_USER);
         for (i = 0; i < len; i++)
             n += (size_t)snprintf(text + n, sizeof(text) - n, "%02x", key[i]);
         text[n++] = '\n';

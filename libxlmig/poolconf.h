@@ -84,6 +84,24 @@ void xlmig__socket_keepalive(int fd);
 int xlmig__tcp_connect(const char *host, const char *port, int *gai_r);
 
 /*
+ * The transport over TCP socket @fd (owned from here, also on failure):
+ * TLS with @tls as server or client, or plain when @tls is NULL;
+ * TCP_NODELAY either way.
+ */
+int xlmig__tcp_transport(libxlmig_ctx *ctx, int fd, bool server,
+                         const libxlmig_tls_params *tls,
+                         libxlmig_transport **t_r);
+
+/*
+ * A listening TCP socket (close-on-exec, SO_REUSEADDR, @backlog) on
+ * @host:@port (@host NULL: every address; @port "0": one the kernel
+ * picks), *port_r (may be NULL) its port; or -1 with *gai_r and errno
+ * as for xlmig__tcp_connect().  Logs nothing.
+ */
+int xlmig__tcp_listen(const char *host, const char *port, int backlog,
+                      int *gai_r, unsigned int *port_r);
+
+/*
  * One request: @kv is NULL or key, value, key, value, ..., NULL; a value
  * "#123" goes as the number 123, "?true"/"?false" as a boolean, anything
  * else as a string.  As xlmig__rpc_call() (the caller disposes *resp).
@@ -113,10 +131,10 @@ int xlmig__pool_host_address(libxlmig_ctx *ctx,
  * connections of storage motion: directory STATE/nbd-tls (0700) with
  * links ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem,
  * client-key.pem to the pool's files (one directory serves both ends),
- * or, in a PSK pool, keys.psk holding "xlmig:HEXKEY".  Made or brought
+ * or, in a PSK pool, keys.psk holding "xlmig:HEXKEY" (the user
+ * XLMIG__SXM_PSK_USER, sxm.h).  Made or brought
  * up to date at each call; its path into @dir.
  */
-#define XLMIG__NBD_PSK_USER "xlmig"
 int xlmig__pool_nbd_tls_dir(libxlmig_ctx *ctx,
                             const struct xlmig__pool_conf *c, char *dir,
                             size_t cap);

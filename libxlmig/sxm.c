@@ -695,6 +695,18 @@ static bool tls_dir_is_psk(const char *dir)
            sizeof(f) && !access(f, F_OK);
 }
 
+void xlmig__sxm_nbd_tls(const char *tls_dir, struct xlmig__sxm_nbd_tls *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (tls_dir_is_psk(tls_dir)) {
+        snprintf(t->psk_path, sizeof(t->psk_path), "%s/keys.psk", tls_dir);
+        t->psk_file = t->psk_path;
+        t->username = XLMIG__SXM_PSK_USER;
+    } else {
+        t->certs_dir = tls_dir;
+    }
+}
+
 /* ------------------------------------------------------------ destination */
 
 /* Start the exporter of @r (files made); owner fields set. */
@@ -1716,7 +1728,7 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
 {
     char sock[PATH_MAX_], pidfile[PATH_MAX_], img[PATH_MAX_], what[PATH_MAX_ + 600];
     char src_uri[PATH_MAX_ + 64], dst_uri[XLMIG__SXM_ADDR_MAX + 64];
-    char psk_file[PATH_MAX_];
+    struct xlmig__sxm_nbd_tls nt;
     struct xlmig__blkcopy_opts o;
     struct xlmig__blkcopy_stats st;
     struct xlmig__blkcopy *c = NULL;
@@ -1772,13 +1784,10 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
     memset(&o, 0, sizeof(o));
     o.src_uri = src_uri;
     o.dst_uri = dst_uri;
-    if (tls_dir_is_psk(req->tls_dir)) {
-        snprintf(psk_file, sizeof(psk_file), "%s/keys.psk", req->tls_dir);
-        o.tls_psk_file = psk_file;
-        o.tls_username = XLMIG__SXM_PSK_USER;
-    } else {
-        o.tls_certs_dir = req->tls_dir;
-    }
+    xlmig__sxm_nbd_tls(req->tls_dir, &nt);
+    o.tls_certs_dir = nt.certs_dir;
+    o.tls_psk_file = nt.psk_file;
+    o.tls_username = nt.username;
     o.bwlimit = req->bwlimit;
     o.dst_is_zero = true;
     o.progress = copy_progress_cb;

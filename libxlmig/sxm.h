@@ -49,8 +49,7 @@
 #define XLMIG__SXM_RECORD_MAX (16u << 10)  /* bytes of a record file */
 #define XLMIG__SXM_ADDR_MAX 300            /* "tcp:HOST:PORT", "unix:PATH" */
 #define XLMIG__SXM_TASKS_MAX 256           /* records in one state dir */
-#define XLMIG__SXM_PSK_USER "xlmig"        /* NBD TLS-PSK identity (as
-                                            * XLMIG__NBD_PSK_USER) */
+#define XLMIG__SXM_PSK_USER "xlmig"        /* NBD TLS-PSK identity */
 
 enum xlmig__sxm_role { XLMIG__SXM_DST, XLMIG__SXM_SRC };
 
@@ -128,6 +127,17 @@ int xlmig__sxm_addr_check(libxlmig_ctx *ctx, const char *addr);
  */
 int xlmig__sxm_export_uri(const char *addr, const char *export, bool tls,
                           char *uri, size_t cap);
+
+/*
+ * The NBD client's TLS options (blkcopy.h, diskstream.h) for a TLS
+ * directory as tls_dir below (NULL: none): its certificates, or its
+ * keys.psk as user XLMIG__SXM_PSK_USER.
+ */
+struct xlmig__sxm_nbd_tls {
+    const char *certs_dir, *psk_file, *username;
+    char psk_path[4096];                /* as PATH_MAX: tls_dir + "/keys.psk" */
+};
+void xlmig__sxm_nbd_tls(const char *tls_dir, struct xlmig__sxm_nbd_tls *t);
 
 /* --------------------------------------------------------- destination */
 

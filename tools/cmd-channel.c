@@ -20,7 +20,6 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -774,13 +773,9 @@ static int open_transport(libxlmig_ctx *ctx, struct opts *o, int fd,
                           bool server, const char *peer,
                           libxlmig_transport **t_r)
 {
-    int one = 1;
-
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (o->no_tls)
-        return libxlmig_transport_fd_new(ctx, fd, fd, t_r);
     o->tls.peer_label = peer;
-    return libxlmig_transport_tls_new(ctx, fd, server, &o->tls, t_r);
+    return xlmig__tcp_transport(ctx, fd, server, o->no_tls ? NULL : &o->tls,
+                                t_r);
 }
 
 /* Split "HOST[:PORT]" / "[V6]:PORT"; 0 or -1. */
@@ -1317,46 +1312,24 @@ static void peer_name_of(const struct sockaddr_storage *ss, char *buf,
 
 static int listen_socket(const struct opts *o, int *port_r)
 {
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE }, *res, *ai;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
     char port[16];
-    int fd = -1, one = 1, r, err = 0;
+    unsigned int p = 0;
+    int fd, gai = 0;
 
     snprintf(port, sizeof(port), "%d", o->port);
-    r = getaddrinfo(o->bind, port, &hints, &res);
-    if (r) {
+    fd = xlmig__tcp_listen(o->bind, port, 16, &gai, &p);
+    if (fd < 0 && gai) {
         fprintf(stderr, "xlmig channel-listen: cannot resolve %s: %s\n",
-                o->bind ? o->bind : "*", gai_strerror(r));
+                o->bind ? o->bind : "*", gai_strerror(gai));
         return -1;
     }
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-            listen(fd, 16) == 0)
-            break;
-        err = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
     if (fd < 0) {
         fprintf(stderr, "xlmig channel-listen: cannot listen on %s port "
                 "%d: %s\n", o->bind ? o->bind : "all addresses", o->port,
-                strerror(err));
+                strerror(errno));
         return -1;
     }
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *port_r = ntohs(ss.ss_family == AF_INET6
-                    ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                    : ((struct sockaddr_in *)&ss)->sin_port);
+    *port_r = (int)p;
     return fd;
 }
 

@@ -8,7 +8,6 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,13 +106,9 @@ static int make_transport(libxlmig_ctx *ctx, struct tls_opts *t, int fd,
                           bool server, const char *peer,
                           libxlmig_transport **t_r)
 {
-    int one = 1;
-
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (t->no_tls)
-        return libxlmig_transport_fd_new(ctx, fd, fd, t_r);
     t->p.peer_label = peer;
-    return libxlmig_transport_tls_new(ctx, fd, server, &t->p, t_r);
+    return xlmig__tcp_transport(ctx, fd, server, t->no_tls ? NULL : &t->p,
+                                t_r);
 }
 
 static void progress_line(void *opaque,
@@ -200,34 +195,14 @@ static int find_task(libxlmig_ctx *ctx, const char *state_dir,
 /* Listen on HOST:PORT; the socket, or -1 after saying why. */
 static int listen_on(const char *me, const char *host, const char *port)
 {
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE }, *res, *ai;
-    int fd = -1, one = 1, r, err = 0;
+    int gai = 0, fd = xlmig__tcp_listen(host, port, 1, &gai, NULL);
 
-    r = getaddrinfo(host, port, &hints, &res);
-    if (r) {
+    if (fd < 0 && gai)
         fprintf(stderr, "xlmig %s: cannot resolve %s: %s\n", me, host,
-                gai_strerror(r));
-        return -1;
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1) == 0)
-            break;
-        err = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
+                gai_strerror(gai));
+    else if (fd < 0)
         fprintf(stderr, "xlmig %s: cannot listen on %s port %s: %s\n", me,
-                host, port, strerror(err));
+                host, port, strerror(errno));
     return fd;
 }
 

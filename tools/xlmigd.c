@@ -423,6 +423,20 @@ static int m_param_set(struct conn *c, const struct xlmig__rpc_msg *m)
     return reply_ok(c, m->id);
 }
 
+/* Wait on @cond (its @lock held) for a change, or 200 ms. */
+static void wait_a_while(pthread_cond_t *cond, pthread_mutex_t *lock)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(cond, lock, &ts);
+}
+
 /* Is the client still there?  (It may have died while it waited.) */
 static bool peer_gone(int fd)
 {
@@ -481,7 +495,6 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
     /* Wait for the grant, telling the client where it stands. */
     while (r == XLMIG__SLOT_QUEUED) {
         struct xlmig__slot_info info;
-        struct timespec ts;
 
         if (xlmig__slots_find(M.slots, t.id, &info)) {
             rc = LIBXLMIG_ERR_CANCELLED;    /* task-cancel took it out */
@@ -508,13 +521,7 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
             rc = LIBXLMIG_ERR_IO;
             break;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&M.cond, &M.lock, &ts);
+        wait_a_while(&M.cond, &M.lock);
     }
     if (rc) {
         if (xlmig__pool_task_find(&M.st, t.id))
@@ -756,33 +763,13 @@ static size_t lease_count(const struct conn *c)
  */
 static int listen_any(const char *host, char *port, size_t cap)
 {
-    struct addrinfo hints, *res = NULL;
-    struct sockaddr_storage sa;
-    socklen_t sl = sizeof(sa);
-    int fd;
+    unsigned int p = 0;
+    int gai = 0, fd = xlmig__tcp_listen(host, "0", 1, &gai, &p);
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, "0", &hints, &res)) {
+    if (fd < 0 && gai)
         errno = EADDRNOTAVAIL;
-        return -1;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && (bind(fd, res->ai_addr, res->ai_addrlen) ||
-                    listen(fd, 1) ||
-                    getsockname(fd, (struct sockaddr *)&sa, &sl))) {
-        int e = errno;
-
-        close(fd);
-        errno = e;
-        fd = -1;
-    }
-    freeaddrinfo(res);
     if (fd >= 0)
-        snprintf(port, cap, "%u", (unsigned)ntohs(
-                     sa.ss_family == AF_INET6
-                     ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                     : ((struct sockaddr_in *)&sa)->sin_port));
+        snprintf(port, cap, "%u", p);
     return fd;
 }
 
@@ -810,9 +797,9 @@ struct data_rx {
     bool used, done;
     char task[XLMIG__UUID_LEN + 1];
     char dst_uri[XLMIG__SXM_ADDR_MAX + 64];
-    char tls[300];
-    bool psk;
-    char psk_file[320];
+    char tls_dir[300];
+    struct xlmig__sxm_nbd_tls tls;  /* for the parent export; points
+                                     * into tls_dir and itself */
     int lfd;
     pthread_t tid;
     volatile sig_atomic_t cancel;
@@ -864,12 +851,9 @@ static void *rx_main(void *arg)
         goto out;
     memset(&o, 0, sizeof(o));
     o.dst_uri = x->dst_uri;
-    if (x->psk) {
-        o.tls_psk_file = x->psk_file;
-        o.tls_username = XLMIG__NBD_PSK_USER;
-    } else {
-        o.tls_certs_dir = x->tls;
-    }
+    o.tls_certs_dir = x->tls.certs_dir;
+    o.tls_psk_file = x->tls.psk_file;
+    o.tls_username = x->tls.username;
     o.transport = t;
     o.sock_fd = fd;
     o.peer_label = "the source's disk stream";
@@ -919,9 +903,8 @@ static int rx_start(libxlmig_ctx *ctx, const char *task, const char *host,
                             "this host receives %d disk streams already",
                             RX_MAX);
     xlmig__strlcpy(x->task, task, sizeof(x->task));
-    xlmig__strlcpy(x->tls, tls, sizeof(x->tls));
-    snprintf(x->psk_file, sizeof(x->psk_file), "%s/keys.psk", tls);
-    x->psk = M.conf.psk_file[0] != '\0';
+    xlmig__strlcpy(x->tls_dir, tls, sizeof(x->tls_dir));
+    xlmig__sxm_nbd_tls(x->tls_dir, &x->tls);
     if (xlmig__sxm_export_uri(export_addr, "parent", true, x->dst_uri,
                               sizeof(x->dst_uri)))
         goto fail;
@@ -1140,15 +1123,7 @@ static int m_sxm_receive_data_wait(struct conn *c,
     pthread_mutex_lock(&rx_lock);
     x = rx_find_locked(task);
     while (x && !x->done && !stopping && !peer_gone(c->fd)) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&rx_cond, &rx_lock, &ts);
+        wait_a_while(&rx_cond, &rx_lock);
         x = rx_find_locked(task);
     }
     if (x && x->done) {
@@ -1378,34 +1353,16 @@ static void *reaper_main(void *arg)
 
 static int listen_on(const char *address)
 {
-    struct addrinfo hints, *res = NULL, *ai;
     char host[256], port[16];
-    int fd = -1, one = 1, r;
+    int fd, gai = 0;
 
     if (xlmig__split_hostport(address, host, sizeof(host), port,
                               sizeof(port)))
         return -1;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    r = getaddrinfo(host, port, &hints, &res);
-    if (r) {
-        logmsg("cannot resolve %s: %s", host, gai_strerror(r));
-        return -1;
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, 128))
-            break;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
+    fd = xlmig__tcp_listen(host, port, 128, &gai, NULL);
+    if (fd < 0 && gai)
+        logmsg("cannot resolve %s: %s", host, gai_strerror(gai));
+    else if (fd < 0)
         logmsg("cannot listen on %s: %s", address, strerror(errno));
     return fd;
 }

@@ -150,6 +150,16 @@ receive() {
     LEAF=$(sed -n 's/^leaf=//p' "$d/recv.out")
 }
 
+# wait_line PATTERN FILE: until a line of FILE matches PATTERN (10 s at
+# most).
+wait_line() {
+    for _ in $(seq 200); do
+        grep -q "$1" "$2" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # nothing_left: no record, overlay, leaf, parent, node or daemon behind.
 nothing_left() {
     local why=""
@@ -380,10 +390,7 @@ for phase in snapshot mirroring copying synced; do
     XLMIG_SXM_TEST_STALL=$phase XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" \
         --qmp "$d/qmp.sock" --dest "$DEST" > "$d/send.out" 2> "$d/send.err" &
     sp=$!
-    for _ in $(seq 200); do
-        grep -q "test stall at $phase" "$d/send.err" && break
-        sleep 0.05
-    done
+    wait_line "test stall at $phase" "$d/send.err"
     sleep 0.3
     kill -9 $sp
     wait $sp 2> /dev/null
@@ -400,10 +407,7 @@ send_slow() {
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
         --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
     sp=$!
-    for _ in $(seq 200); do
-        grep -q "copying: copy [1-9]" "$d/send.out" && break
-        sleep 0.05
-    done
+    wait_line "copying: copy [1-9]" "$d/send.out"
 }
 
 # kill -9 of the source mid-copy (slowed down), then recovery.
@@ -503,10 +507,7 @@ fi
 XLMIG_SXM_TEST_STALL=creating XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-start \
     --sr dstsr --name disk --size 1G --listen "$DEST" > "$d/recv.out" 2> "$d/recv.err" &
 rp=$!
-for _ in $(seq 200); do
-    grep -q "test stall at creating" "$d/recv.err" && break
-    sleep 0.05
-done
+wait_line "test stall at creating" "$d/recv.err"
 kill -9 $rp
 wait $rp 2> /dev/null
 had=$(ls "$SB"/sxm/*.json 2> /dev/null | wc -l)
@@ -529,10 +530,7 @@ move
 XLMIG_SXM_TEST_STALL=composing XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-finalize \
     --task "$TASK" > "$d/fin.out" 2> "$d/fin.err" &
 fp=$!
-for _ in $(seq 200); do
-    grep -q "test stall at composing" "$d/fin.err" && break
-    sleep 0.05
-done
+wait_line "test stall at composing" "$d/fin.err"
 kill -9 $fp
 wait $fp 2> /dev/null
 XLMIG_STATE_DIR=$SB "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
@@ -660,10 +658,7 @@ host_send_slow() {
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
         --sr dstsr --config "$d/h1.conf" "$@" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
     sp=$!
-    for _ in $(seq 200); do
-        grep -q "copying: copy [1-9]" "$d/send.out" && break
-        sleep 0.05
-    done
+    wait_line "copying: copy [1-9]" "$d/send.out"
 }
 wait_dst_empty() {
     for _ in $(seq 100); do

@@ -66,7 +66,8 @@ FUZZ_SECONDS ?= 10
 # Xen's public headers (xenctrl.h and below) use anonymous unions, a GNU
 # extension: the files that include them are built as gnu11, all others
 # as strict C11.
-XEN_HDR_OBJS := $(B)/libxlmig/xen.o $(B)/san/libxlmig/xen.o
+XEN_HDR_OBJS := $(B)/libxlmig/xen.o $(B)/san/libxlmig/xen.o \
+                $(B)/libxlmig/hv-libxl.o $(B)/san/libxlmig/hv-libxl.o
 $(XEN_HDR_OBJS): XEN_STD := -std=gnu11
 
 SHLIB := $(B)/libxlmig.so.$(VERSION)
@@ -111,11 +112,33 @@ $(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/tools/cmd-slot.o \
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/xlmigd: $(B)/tools/xlmigd.o $(B)/libxlmig.a
+XLMIGD_SRCS := tools/xlmigd.c tools/xlmigd-vm.c tools/xlmigd-worker.c
+
+$(B)/xlmigd: $(XLMIGD_SRCS:%.c=$(B)/%.o) $(B)/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/san/xlmigd: $(B)/san/tools/xlmigd.o $(B)/san/libxlmig.a
+$(B)/san/xlmigd: $(XLMIGD_SRCS:%.c=$(B)/san/%.o) $(B)/san/libxlmig.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The daemon of the tests: the same, on the stand-in hypervisor
+# (tests/tools/fake-xen.c) instead of libxl.
+$(B)/san/tools/xlmigd-fake.o: tools/xlmigd.c $(wildcard libxlmig/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(SAN_CFLAGS) -DXLMIGD_FAKE_XEN -c $< -o $@
+
+$(B)/san/tests/tools/fake-xen-ops.o: tests/tools/fake-xen.c \
+                                     $(wildcard libxlmig/*.h tests/tools/*.c)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(SAN_CFLAGS) -std=gnu11 -DFAKE_XEN_NO_MAIN -Itests/tools \
+	    -c $< -o $@
+
+$(B)/san/xlmigd-fake: $(B)/san/tools/xlmigd-fake.o $(B)/san/tools/xlmigd-vm.o \
+                      $(B)/san/tools/xlmigd-worker.o \
+                      $(B)/san/tests/tools/fake-xen-ops.o $(B)/san/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -132,6 +155,7 @@ $(B)/tools/xlmig.o $(B)/tools/cmd-sxm.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-sxm.o: tools/cmd-sxm.h
 $(B)/tools/xlmig.o $(B)/tools/cmd-diskstream.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-diskstream.o: tools/cmd-diskstream.h
+$(XLMIGD_SRCS:%.c=$(B)/%.o) $(XLMIGD_SRCS:%.c=$(B)/san/%.o): tools/xlmigd.h
 
 # ---------------------------------------------------------------- tests
 $(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h tests/tools/*.c)

@@ -135,4 +135,12 @@ int xlmig__host_records_list(libxlmig_ctx *ctx, const char *state_dir,
 int xlmig__vm_cpu_read(libxlmig_ctx *ctx, const char *vm,
                        struct xlmig__vm_record *r);
 
+/*
+ * The CPU domain @domid runs with (its CPU policy in Xen): vendor and
+ * featureset.  @what names it in messages ("VM web1 (domain 7)").
+ * Needs Xen.
+ */
+int xlmig__dom_cpu_read(libxlmig_ctx *ctx, uint32_t domid, const char *what,
+                        libxlmig_cpu_flags *cpu_r);
+
 #endif /* XLMIG_CPURECORD_H */

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "jsonfile.h"
 #include "poolstate.h"
+#include "sr.h"
 
 #define STATE_PATH_MAX XLMIG__JSONFILE_PATH_MAX
 
@@ -218,7 +219,8 @@ static bool task_equal(const struct xlmig__pool_task *a,
            !strcmp(a->source, b->source) &&
            !strcmp(a->destination, b->destination) &&
            !strcmp(a->phase, b->phase) && a->progress == b->progress &&
-           a->created == b->created && a->priority == b->priority;
+           a->created == b->created && a->priority == b->priority &&
+           !strcmp(a->uuid, b->uuid);
 }
 
 bool xlmig__pool_state_equal(const struct xlmig__pool_state *a,
@@ -690,6 +692,19 @@ static int read_task(const struct reader *rd, yajl_val obj, size_t i,
     rc = member_time(rd, obj, in, "created", &t->created);
     if (!rc)
         rc = member_bool(rd, obj, in, "priority", &t->priority);
+    if (!rc) {
+        /* Optional: a vm-migrate task's uuid (older states lack it). */
+        const char *path[] = { "uuid", NULL };
+        yajl_val u = yajl_tree_get(obj, path, yajl_t_any);
+
+        if (u && (!YAJL_IS_STRING(u) ||
+                  (YAJL_GET_STRING(u)[0] &&
+                   !xlmig__uuid_ok(YAJL_GET_STRING(u)))))
+            return state_error(rd->ctx, rd->label, "member %s\"uuid\" is "
+                               "not a uuid", in);
+        xlmig__strlcpy(t->uuid, u ? YAJL_GET_STRING(u) : "",
+                       sizeof(t->uuid));
+    }
     return rc;
 }
 
@@ -857,6 +872,7 @@ static bool gen_task(yajl_gen g, const struct xlmig__pool_task *t)
            gen_integer(g, "progress", t->progress) &&
            gen_integer(g, "created", t->created) &&
            gen_bool(g, "priority", t->priority) &&
+           gen_string(g, "uuid", t->uuid) &&
            yajl_gen_map_close(g) == yajl_gen_status_ok;
 }
 

@@ -65,6 +65,8 @@ struct xlmig__pool_task {
     unsigned progress;                          /* percent, 0..100 */
     int64_t created;                            /* seconds since 1970 */
     bool priority;                              /* host evacuation */
+    char uuid[37];                              /* a vm-migrate task's
+                                                 * uuid, or "" */
 };
 
 /*

@@ -306,16 +306,42 @@ int libxlmig_host_info_get(libxlmig_ctx *ctx, libxlmig_host_info *info_r)
     return rc;
 }
 
+int xlmig__dom_cpu_read(libxlmig_ctx *ctx, uint32_t domid, const char *what,
+                        libxlmig_cpu_flags *cpu_r)
+{
+    xc_interface *xch = NULL;
+    xen_cpuid_leaf_t *leaves = NULL;
+    libxlmig_cpu_flags cpu;
+    uint32_t nr = 0;
+    char vendor[13];
+    int rc;
+
+    memset(&cpu, 0, sizeof(cpu));
+    xch = xc_interface_open(ctx->logger, ctx->logger, 0);
+    if (!xch)
+        return xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, errno,
+                            "cannot open libxc");
+    rc = policy_leaves(ctx, xch, domid, what, &leaves, &nr);
+    if (rc) goto out;
+    leaves_vendor(leaves, nr, vendor);
+    leaves_featureset(leaves, nr, &cpu.features);
+    rc = libxlmig_cpu_vendor_parse(ctx, what, vendor, &cpu.vendor);
+    if (rc) goto out;
+    *cpu_r = cpu;
+ out:
+    free(leaves);
+    xc_interface_close(xch);
+    return rc;
+}
+
 int xlmig__vm_cpu_read(libxlmig_ctx *ctx, const char *vm,
                        struct xlmig__vm_record *r)
 {
     struct xlmig__vm_record rec;
     libxl_ctx *lctx = NULL;
-    xc_interface *xch = NULL;
     libxl_dominfo dinfo;
-    xen_cpuid_leaf_t *leaves = NULL;
-    uint32_t domid, nr = 0;
-    char vendor[13], what[128], *name = NULL;
+    uint32_t domid;
+    char what[128], *name = NULL;
     int rc;
 
     libxl_dominfo_init(&dinfo);
@@ -342,18 +368,8 @@ int xlmig__vm_cpu_read(libxlmig_ctx *ctx, const char *vm,
              LIBXL_UUID_BYTES(dinfo.uuid));
     rec.type = dinfo.domain_type == LIBXL_DOMAIN_TYPE_PV ? LIBXLMIG_GUEST_PV
                                                          : LIBXLMIG_GUEST_HVM;
-    xch = xc_interface_open(ctx->logger, ctx->logger, 0);
-    if (!xch) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, errno,
-                          "cannot open libxc");
-        goto out;
-    }
     snprintf(what, sizeof(what), "VM %s (domain %u)", vm, domid);
-    rc = policy_leaves(ctx, xch, domid, what, &leaves, &nr);
-    if (rc) goto out;
-    leaves_vendor(leaves, nr, vendor);
-    leaves_featureset(leaves, nr, &rec.cpu.features);
-    rc = libxlmig_cpu_vendor_parse(ctx, what, vendor, &rec.cpu.vendor);
+    rc = xlmig__dom_cpu_read(ctx, domid, what, &rec.cpu);
     if (rc) goto out;
     if (gethostname(rec.host, sizeof(rec.host)) < 0)
         xlmig__strlcpy(rec.host, "unknown", sizeof(rec.host));
@@ -362,10 +378,7 @@ int xlmig__vm_cpu_read(libxlmig_ctx *ctx, const char *vm,
     *r = rec;
     rc = 0;
  out:
-    free(leaves);
     free(name);
-    if (xch)
-        xc_interface_close(xch);
     libxl_dominfo_dispose(&dinfo);
     if (lctx)
         libxl_ctx_free(lctx);

@@ -41,13 +41,22 @@
 #include "slots.h"
 #include "sxm.h"
 #include "transport.h"
+#include "xlmigd.h"
+
+#ifdef XLMIGD_FAKE_XEN
+/* The test build: the stand-in hypervisor (tests/tools/fake-xen.c). */
+extern const struct xlmig__hv_ops xlmig__hv_fake;
+#define HV_OPS (&xlmig__hv_fake)
+#else
+#define HV_OPS (&xlmig__hv_libxl)
+#endif
 
 #define ORPHAN_OWNER 0              /* a recovered task nobody holds yet */
 #define MAX_CONNS 256
-#define CONN_SXM_MAX 16             /* storage moves per connection */
 
 static const char usage_text[] =
     "Usage: xlmigd [--config FILE] [--foreground] [--help]\n"
+    "       xlmigd --worker KIND ... (started by xlmigd itself)\n"
     "The libxlmig host daemon: pool membership, authenticated RPC and "
     "the\nper-pool migration slots.  One per host; the host whose "
     "address is the\nconfiguration's master holds the pool; every host "
@@ -62,19 +71,6 @@ static const char usage_text[] =
 /* The master's state                                                 */
 /* ------------------------------------------------------------------ */
 
-struct conn {
-    pthread_t tid;
-    int fd;
-    uint64_t owner;                 /* slot owner id of this connection */
-    char peer[300];
-    libxlmig_transport *t;
-    libxlmig_ctx *ctx;
-    pthread_mutex_t wlock;          /* writes: replies and pushed events */
-    bool used;
-    /* Destinations of storage moves this connection started and has not
-     * finalized or cancelled: cancelled when it goes. */
-    char sxm[CONN_SXM_MAX][XLMIG__UUID_LEN + 1];
-};
 
 static struct {
     pthread_mutex_t lock;
@@ -95,12 +91,9 @@ static struct {
 } M = { .lock = PTHREAD_MUTEX_INITIALIZER,
         .cond = PTHREAD_COND_INITIALIZER };
 
-static volatile sig_atomic_t stopping;
+volatile sig_atomic_t xlmigd_stopping;
 
-static int spawn(pthread_t *tid, void *(*fn)(void *), void *arg);
-
-static void logmsg(const char *fmt, ...) XLMIG__PRINTF(1, 2);
-static void logmsg(const char *fmt, ...)
+void xlmigd_log(const char *fmt, ...)
 {
     va_list ap;
     char ts[32];
@@ -122,7 +115,7 @@ static int save_locked(libxlmig_ctx *ctx)
     int rc = xlmig__pool_state_save(ctx, M.conf.state_dir, &M.st);
 
     if (rc)
-        logmsg("cannot save the pool state: %s",
+        xlmigd_log("cannot save the pool state: %s",
                libxlmig_ctx_last_error(ctx));
     return rc;
 }
@@ -181,7 +174,7 @@ static int send_text(struct conn *c, char *json, size_t len)
     return rc;
 }
 
-static int reply_error(struct conn *c, uint64_t id, int rc, const char *msg,
+int xlmigd_reply_error(struct conn *c, uint64_t id, int rc, const char *msg,
                        const char *param)
 {
     const char *params[1] = { param };
@@ -194,7 +187,7 @@ static int reply_error(struct conn *c, uint64_t id, int rc, const char *msg,
     return send_text(c, json, len);
 }
 
-static int finish_reply(struct conn *c, yajl_gen g)
+int xlmigd_finish_reply(struct conn *c, yajl_gen g)
 {
     char *json = NULL;
     size_t len = 0;
@@ -207,42 +200,43 @@ static int finish_reply(struct conn *c, yajl_gen g)
 #define GSTR(g, s) \
     yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
-static void gen_kv_str(yajl_gen g, const char *k, const char *v)
+void xlmigd_gen_kv_str(yajl_gen g, const char *k, const char *v)
 {
     GSTR(g, k);
     GSTR(g, v);
 }
 
-static void gen_kv_uint(yajl_gen g, const char *k, uint64_t v)
+void xlmigd_gen_kv_uint(yajl_gen g, const char *k, uint64_t v)
 {
     GSTR(g, k);
     yajl_gen_integer(g, (long long)v);
 }
 
-static int reply_ok(struct conn *c, uint64_t id)
+int xlmigd_reply_ok(struct conn *c, uint64_t id)
 {
     yajl_gen g = xlmig__rpc_gen_result(id);
 
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     yajl_gen_map_open(g);
     yajl_gen_map_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static void gen_task(yajl_gen g, const struct xlmig__pool_task *t,
                      const char *state)
 {
     yajl_gen_map_open(g);
-    gen_kv_uint(g, "id", t->id);
-    gen_kv_str(g, "vm", t->vm);
-    gen_kv_str(g, "source", t->source);
-    gen_kv_str(g, "destination", t->destination);
-    gen_kv_str(g, "phase", t->phase);
-    gen_kv_uint(g, "progress", t->progress);
-    gen_kv_str(g, "state", state);
+    xlmigd_gen_kv_uint(g, "id", t->id);
+    xlmigd_gen_kv_str(g, "vm", t->vm);
+    xlmigd_gen_kv_str(g, "source", t->source);
+    xlmigd_gen_kv_str(g, "destination", t->destination);
+    xlmigd_gen_kv_str(g, "phase", t->phase);
+    xlmigd_gen_kv_uint(g, "progress", t->progress);
+    xlmigd_gen_kv_str(g, "state", state);
     GSTR(g, "priority");
     yajl_gen_bool(g, t->priority);
-    gen_kv_uint(g, "created", (uint64_t)t->created);
+    xlmigd_gen_kv_uint(g, "created", (uint64_t)t->created);
+    xlmigd_gen_kv_str(g, "uuid", t->uuid);
     yajl_gen_map_close(g);
 }
 
@@ -251,7 +245,7 @@ static void gen_task(yajl_gen g, const struct xlmig__pool_task *t,
 /* ------------------------------------------------------------------ */
 
 /* A required string parameter; replies the error itself when missing. */
-static const char *need_str(struct conn *c, const struct xlmig__rpc_msg *m,
+const char *xlmigd_need_str(struct conn *c, const struct xlmig__rpc_msg *m,
                             const char *key)
 {
     const char *v = xlmig__rpc_get_str(m->params, key);
@@ -260,14 +254,14 @@ static const char *need_str(struct conn *c, const struct xlmig__rpc_msg *m,
     if (!v) {
         snprintf(msg, sizeof(msg), "%s: parameter '%s' (a string) is "
                  "missing", m->method, key);
-        reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT, msg, key);
+        xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT, msg, key);
     }
     return v;
 }
 
 static int m_hello(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *uuid = need_str(c, m, "pool_uuid");
+    const char *uuid = xlmigd_need_str(c, m, "pool_uuid");
     yajl_gen g;
 
     if (!uuid) return 0;
@@ -276,24 +270,24 @@ static int m_hello(struct conn *c, const struct xlmig__rpc_msg *m)
 
         snprintf(msg, sizeof(msg), "this is pool %s, not %.40s",
                  M.conf.pool_uuid, uuid);
-        return reply_error(c, m->id, LIBXLMIG_ERR_PERMISSION_DENIED, msg,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_PERMISSION_DENIED, msg,
                            NULL);
     }
     g = xlmig__rpc_gen_result(m->id);
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     yajl_gen_map_open(g);
-    gen_kv_str(g, "pool_uuid", M.conf.pool_uuid);
-    gen_kv_str(g, "pool_name", M.conf.pool_name);
-    gen_kv_str(g, "master", M.is_master ? M.conf.name : M.conf.master);
-    gen_kv_uint(g, "version", XLMIG__RPC_VERSION);
+    xlmigd_gen_kv_str(g, "pool_uuid", M.conf.pool_uuid);
+    xlmigd_gen_kv_str(g, "pool_name", M.conf.pool_name);
+    xlmigd_gen_kv_str(g, "master", M.is_master ? M.conf.name : M.conf.master);
+    xlmigd_gen_kv_uint(g, "version", XLMIG__RPC_VERSION);
     yajl_gen_map_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static int m_pool_join(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *name = need_str(c, m, "name");
-    const char *addr = name ? need_str(c, m, "address") : NULL;
+    const char *name = xlmigd_need_str(c, m, "name");
+    const char *addr = name ? xlmigd_need_str(c, m, "address") : NULL;
     struct xlmig__pool_member *mem;
     int rc;
 
@@ -314,24 +308,24 @@ static int m_pool_join(struct conn *c, const struct xlmig__rpc_msg *m)
             if (rc)
                 (void)xlmig__pool_member_remove(NULL, &M.st, name);
             else
-                logmsg("host %s (%s) joined the pool", name, addr);
+                xlmigd_log("host %s (%s) joined the pool", name, addr);
         }
     }
     pthread_mutex_unlock(&M.lock);
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            NULL);
-    return reply_ok(c, m->id);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 static int m_pool_eject(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *name = need_str(c, m, "name");
+    const char *name = xlmigd_need_str(c, m, "name");
     int rc;
 
     if (!name) return 0;
     if (!strcmp(name, M.conf.name))
-        return reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
                            "the master cannot eject itself", NULL);
     pthread_mutex_lock(&M.lock);
     rc = xlmig__pool_member_remove(c->ctx, &M.st, name);
@@ -339,10 +333,10 @@ static int m_pool_eject(struct conn *c, const struct xlmig__rpc_msg *m)
         rc = save_locked(c->ctx);
     pthread_mutex_unlock(&M.lock);
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            name);
-    logmsg("host %s was ejected from the pool", name);
-    return reply_ok(c, m->id);
+    xlmigd_log("host %s was ejected from the pool", name);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 static int m_host_list(struct conn *c, const struct xlmig__rpc_msg *m)
@@ -355,21 +349,21 @@ static int m_host_list(struct conn *c, const struct xlmig__rpc_msg *m)
     pthread_mutex_lock(&M.lock);
     for (i = 0; i < M.st.nr_members; i++) {
         yajl_gen_map_open(g);
-        gen_kv_str(g, "name", M.st.members[i].name);
-        gen_kv_str(g, "address", M.st.members[i].address);
-        gen_kv_uint(g, "joined", (uint64_t)M.st.members[i].joined);
+        xlmigd_gen_kv_str(g, "name", M.st.members[i].name);
+        xlmigd_gen_kv_str(g, "address", M.st.members[i].address);
+        xlmigd_gen_kv_uint(g, "joined", (uint64_t)M.st.members[i].joined);
         GSTR(g, "master");
         yajl_gen_bool(g, !strcmp(M.st.members[i].name, M.conf.name));
         yajl_gen_map_close(g);
     }
     pthread_mutex_unlock(&M.lock);
     yajl_gen_array_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static int m_param_get(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *key = need_str(c, m, "key");
+    const char *key = xlmigd_need_str(c, m, "key");
     char val[64];
     yajl_gen g;
     int rc;
@@ -379,18 +373,18 @@ static int m_param_get(struct conn *c, const struct xlmig__rpc_msg *m)
     rc = xlmig__pool_param_get(c->ctx, &M.st, key, val, sizeof(val));
     pthread_mutex_unlock(&M.lock);
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            key);
     g = xlmig__rpc_gen_result(m->id);
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     GSTR(g, val);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static int m_param_set(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *key = need_str(c, m, "key");
-    const char *val = key ? need_str(c, m, "value") : NULL;
+    const char *key = xlmigd_need_str(c, m, "key");
+    const char *val = key ? xlmigd_need_str(c, m, "value") : NULL;
     struct xlmig__pool_state copy;
     int rc;
 
@@ -411,16 +405,16 @@ static int m_param_set(struct conn *c, const struct xlmig__rpc_msg *m)
             (void)xlmig__slots_set_limit(M.slots, M.st.concurrency, granted,
                                          XLMIG__SLOTS_GRANT_MAX, &n);
             note_grants_locked(granted, n);
-            logmsg("migration-concurrency is now %u (%zu waiting "
+            xlmigd_log("migration-concurrency is now %u (%zu waiting "
                    "migrations let in)", M.st.concurrency, n);
         }
     }
     pthread_mutex_unlock(&M.lock);
     xlmig__pool_state_dispose(&copy);
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            key);
-    return reply_ok(c, m->id);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 /* Wait on @cond (its @lock held) for a change, or 200 ms. */
@@ -438,7 +432,7 @@ static void wait_a_while(pthread_cond_t *cond, pthread_mutex_t *lock)
 }
 
 /* Is the client still there?  (It may have died while it waited.) */
-static bool peer_gone(int fd)
+bool xlmigd_peer_gone(int fd)
 {
     struct pollfd p = { .fd = fd, .events = POLLRDHUP };
 
@@ -448,9 +442,9 @@ static bool peer_gone(int fd)
 
 static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *vm = need_str(c, m, "vm");
-    const char *src = vm ? need_str(c, m, "source") : NULL;
-    const char *dst = src ? need_str(c, m, "destination") : NULL;
+    const char *vm = xlmigd_need_str(c, m, "vm");
+    const char *src = vm ? xlmigd_need_str(c, m, "source") : NULL;
+    const char *dst = src ? xlmigd_need_str(c, m, "destination") : NULL;
     struct xlmig__pool_task t;
     bool wait = true, prio = false, sent_queued = false;
     unsigned pos = 0;
@@ -466,6 +460,15 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
     xlmig__strlcpy(t.source, src, sizeof(t.source));
     xlmig__strlcpy(t.destination, dst, sizeof(t.destination));
     xlmig__strlcpy(t.phase, "queued", sizeof(t.phase));
+    {
+        const char *u = xlmig__rpc_get_str(m->params, "uuid");
+
+        if (u && !xlmig__uuid_ok(u))
+            return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                      "slot.acquire: uuid is not a uuid",
+                                      "uuid");
+        xlmig__strlcpy(t.uuid, u ? u : "", sizeof(t.uuid));
+    }
     t.created = (int64_t)time(NULL);
     t.priority = prio;
 
@@ -474,7 +477,7 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
     rc = xlmig__pool_task_add(c->ctx, &M.st, &t);
     if (rc) {
         pthread_mutex_unlock(&M.lock);
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            NULL);
     }
     r = xlmig__slots_request(M.slots, t.id, c->owner, prio, wait, &pos);
@@ -482,7 +485,7 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
         (void)xlmig__pool_task_remove(NULL, &M.st, t.id);
         snprintf(lim, sizeof(lim), "%u", M.st.concurrency);
         pthread_mutex_unlock(&M.lock);
-        return reply_error(c, m->id, r,
+        return xlmigd_reply_error(c, m->id, r,
                            r == LIBXLMIG_ERR_TOO_MANY_MIGRATIONS
                            ? "no migration slot of this pool is free now "
                              "and the caller asked not to wait" : NULL,
@@ -508,16 +511,16 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
             pthread_mutex_unlock(&M.lock);
             g = xlmig__rpc_gen_event("slot.queued");
             if (g) {
-                gen_kv_uint(g, "task", t.id);
-                gen_kv_uint(g, "position", pos);
-                if (finish_reply(c, g))
+                xlmigd_gen_kv_uint(g, "task", t.id);
+                xlmigd_gen_kv_uint(g, "position", pos);
+                if (xlmigd_finish_reply(c, g))
                     rc = LIBXLMIG_ERR_IO;
             }
             pthread_mutex_lock(&M.lock);
             if (rc) break;
             continue;
         }
-        if (stopping || peer_gone(c->fd)) {
+        if (xlmigd_stopping || xlmigd_peer_gone(c->fd)) {
             rc = LIBXLMIG_ERR_IO;
             break;
         }
@@ -528,7 +531,7 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
             task_end_locked(c->ctx, t.id);
         pthread_mutex_unlock(&M.lock);
         if (rc == LIBXLMIG_ERR_CANCELLED)
-            return reply_error(c, m->id, rc, "the migration was cancelled "
+            return xlmigd_reply_error(c, m->id, rc, "the migration was cancelled "
                                "while it waited for a slot", NULL);
         return rc;
     }
@@ -536,9 +539,9 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
     g = xlmig__rpc_gen_result(m->id);
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     yajl_gen_map_open(g);
-    gen_kv_uint(g, "task", t.id);
+    xlmigd_gen_kv_uint(g, "task", t.id);
     yajl_gen_map_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 /* A task this connection may act on: its own, or (cancel) any. */
@@ -546,7 +549,7 @@ static int task_param(struct conn *c, const struct xlmig__rpc_msg *m,
                       uint64_t *id)
 {
     if (xlmig__rpc_get_uint(m->params, "task", id)) {
-        reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+        xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
                     "parameter 'task' (a task id) is missing or not a "
                     "number", "task");
         return -1;
@@ -565,13 +568,13 @@ static int m_slot_release(struct conn *c, const struct xlmig__rpc_msg *m)
         (!xlmig__slots_find(M.slots, id, &info) && info.owner != c->owner &&
          info.owner != ORPHAN_OWNER)) {
         pthread_mutex_unlock(&M.lock);
-        return reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
                            "no such migration task of this connection",
                            NULL);
     }
     task_end_locked(c->ctx, id);
     pthread_mutex_unlock(&M.lock);
-    return reply_ok(c, m->id);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 /* After a master restart: the holder of task @id comes back for it. */
@@ -588,7 +591,7 @@ static int m_slot_resume(struct conn *c, const struct xlmig__rpc_msg *m)
     rc = xlmig__slots_find(M.slots, id, &info);
     if (rc || info.owner != ORPHAN_OWNER || !info.held) {
         pthread_mutex_unlock(&M.lock);
-        return reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
                            "no recovered migration task with that id",
                            NULL);
     }
@@ -603,10 +606,10 @@ static int m_slot_resume(struct conn *c, const struct xlmig__rpc_msg *m)
         (void)xlmig__pool_task_remove(NULL, &M.st, id);
         save_locked(c->ctx);
         pthread_mutex_unlock(&M.lock);
-        return reply_error(c, m->id, rc, "the slot was given away", NULL);
+        return xlmigd_reply_error(c, m->id, rc, "the slot was given away", NULL);
     }
     pthread_mutex_unlock(&M.lock);
-    return reply_ok(c, m->id);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 static int m_task_update(struct conn *c, const struct xlmig__rpc_msg *m)
@@ -623,9 +626,9 @@ static int m_task_update(struct conn *c, const struct xlmig__rpc_msg *m)
                                  progress > 100 ? 101u : (unsigned)progress);
     pthread_mutex_unlock(&M.lock);
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            NULL);
-    return reply_ok(c, m->id);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 static int m_task_list(struct conn *c, const struct xlmig__rpc_msg *m)
@@ -648,24 +651,40 @@ static int m_task_list(struct conn *c, const struct xlmig__rpc_msg *m)
     }
     pthread_mutex_unlock(&M.lock);
     yajl_gen_array_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static int m_task_cancel(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    uint64_t id;
+    const char *uuid = xlmig__rpc_get_str(m->params, "uuid");
+    uint64_t id = 0;
+    size_t i;
 
-    if (task_param(c, m, &id)) return 0;
+    if (uuid) {
+        /* A vm-migrate task, named by its uuid. */
+        pthread_mutex_lock(&M.lock);
+        for (i = 0; i < M.st.nr_tasks; i++) {
+            if (!strcmp(M.st.tasks[i].uuid, uuid))
+                id = M.st.tasks[i].id;
+        }
+        pthread_mutex_unlock(&M.lock);
+        if (!id)
+            return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+                                      "no migration task with that uuid in "
+                                      "this pool", uuid);
+    } else if (task_param(c, m, &id)) {
+        return 0;
+    }
     pthread_mutex_lock(&M.lock);
     if (!xlmig__pool_task_find(&M.st, id)) {
         pthread_mutex_unlock(&M.lock);
-        return reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
                            "no migration task with that id", NULL);
     }
     task_end_locked(c->ctx, id);
     pthread_mutex_unlock(&M.lock);
-    logmsg("task %" PRIu64 " cancelled by %s", id, c->peer);
-    return reply_ok(c, m->id);
+    xlmigd_log("task %" PRIu64 " cancelled by %s", id, c->peer);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 static int m_pool_stats(struct conn *c, const struct xlmig__rpc_msg *m)
@@ -677,20 +696,20 @@ static int m_pool_stats(struct conn *c, const struct xlmig__rpc_msg *m)
     pthread_mutex_lock(&M.lock);
     xlmig__slots_stats(M.slots, &held, &queued, &limit);
     yajl_gen_map_open(g);
-    gen_kv_uint(g, "held", held);
-    gen_kv_uint(g, "queued", queued);
-    gen_kv_uint(g, "limit", limit);
-    gen_kv_uint(g, "held_max", M.held_max);
-    gen_kv_uint(g, "grants", M.grants);
-    gen_kv_uint(g, "out_of_order", M.out_of_order);
+    xlmigd_gen_kv_uint(g, "held", held);
+    xlmigd_gen_kv_uint(g, "queued", queued);
+    xlmigd_gen_kv_uint(g, "limit", limit);
+    xlmigd_gen_kv_uint(g, "held_max", M.held_max);
+    xlmigd_gen_kv_uint(g, "grants", M.grants);
+    xlmigd_gen_kv_uint(g, "out_of_order", M.out_of_order);
     yajl_gen_map_close(g);
     pthread_mutex_unlock(&M.lock);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static int m_ping(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    return reply_ok(c, m->id);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 /* ------------------------------------------------------------------ */
@@ -761,7 +780,7 @@ static size_t lease_count(const struct conn *c)
  * A socket listening on a port of @host that the kernel chose; the port
  * into @port.  -1 (errno) on failure.
  */
-static int listen_any(const char *host, char *port, size_t cap)
+int xlmigd_listen_any(const char *host, char *port, size_t cap)
 {
     unsigned int p = 0;
     int gai = 0, fd = xlmig__tcp_listen(host, "0", 1, &gai, &p);
@@ -776,7 +795,7 @@ static int listen_any(const char *host, char *port, size_t cap)
 /* A free TCP port on @host, for a daemon to listen on. */
 static int free_port(const char *host, char *port, size_t cap)
 {
-    int fd = listen_any(host, port, cap);
+    int fd = xlmigd_listen_any(host, port, cap);
 
     if (fd < 0)
         return -1;
@@ -827,7 +846,7 @@ static void *rx_main(void *arg)
         goto out;
     }
     rc = LIBXLMIG_ERR_TIMEOUT;
-    while (!x->cancel && !stopping && xlmig__now_s() - t0 < RX_ACCEPT_S) {
+    while (!x->cancel && !xlmigd_stopping && xlmig__now_s() - t0 < RX_ACCEPT_S) {
         struct pollfd pf = { .fd = x->lfd, .events = POLLIN };
 
         if (poll(&pf, 1, 200) > 0) {
@@ -868,9 +887,9 @@ static void *rx_main(void *arg)
     pthread_cond_broadcast(&rx_cond);
     pthread_mutex_unlock(&rx_lock);
     if (rc)
-        logmsg("storage move %s: disk stream: %s", x->task, x->err);
+        xlmigd_log("storage move %s: disk stream: %s", x->task, x->err);
     else
-        logmsg("storage move %s: disk stream written and flushed: %llu "
+        xlmigd_log("storage move %s: disk stream written and flushed: %llu "
                "data bytes from %llu bytes on the wire in %.1f s", x->task,
                (unsigned long long)x->st.data_done,
                (unsigned long long)x->st.wire_bytes, x->st.seconds);
@@ -908,12 +927,12 @@ static int rx_start(libxlmig_ctx *ctx, const char *task, const char *host,
     if (xlmig__sxm_export_uri(export_addr, "parent", true, x->dst_uri,
                               sizeof(x->dst_uri)))
         goto fail;
-    fd = listen_any(host, port, sizeof(port));
+    fd = xlmigd_listen_any(host, port, sizeof(port));
     if (fd < 0)
         goto fail;
     x->lfd = fd;
     snprintf(addr, cap, "%s:%s", host, port);
-    if (spawn(&x->tid, rx_main, x)) {
+    if (xlmigd_spawn(&x->tid, rx_main, x)) {
         close(fd);
         goto fail;
     }
@@ -962,10 +981,10 @@ static void sxm_cancel_logged(libxlmig_ctx *ctx, struct conn *c,
 {
     rx_stop(task);
     if (xlmig__sxm_recv_cancel(ctx, M.conf.state_dir, task))
-        logmsg("storage move %s: cannot cancel it (%s): %s; run 'xlmig "
+        xlmigd_log("storage move %s: cannot cancel it (%s): %s; run 'xlmig "
                "sxm-recover'", task, why, libxlmig_ctx_last_error(ctx));
     else
-        logmsg("storage move %s cancelled: %s", task, why);
+        xlmigd_log("storage move %s cancelled: %s", task, why);
     lease_drop(c, task);
 }
 
@@ -997,8 +1016,8 @@ static void sxm_leases_recover(void)
 
 static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *sr = need_str(c, m, "sr");
-    const char *name = sr ? need_str(c, m, "name") : NULL;
+    const char *sr = xlmigd_need_str(c, m, "sr");
+    const char *name = sr ? xlmigd_need_str(c, m, "name") : NULL;
     struct xlmig__sxm_recv_req req;
     struct xlmig__sxm_record rec;
     char host[256], port[16], listen[XLMIG__SXM_ADDR_MAX + 1], tls[300];
@@ -1015,32 +1034,32 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
     req.format = xlmig__rpc_get_str(m->params, "format");
     via = xlmig__rpc_get_str(m->params, "data_via");
     if (via && strcmp(via, "nbd") && strcmp(via, "channel"))
-        return reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
                            "sxm.receive_start: data_via is \"nbd\" or "
                            "\"channel\"", "data_via");
     if (xlmig__rpc_get_uint(m->params, "virtual_size", &req.virtual_size))
-        return reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
                            "sxm.receive_start: parameter 'virtual_size' (a "
                            "number of bytes) is missing", "virtual_size");
     (void)xlmig__rpc_get_uint(m->params, "allocated", &req.src_allocated);
     if (lease_count(c) == CONN_SXM_MAX)
-        return reply_error(c, m->id, LIBXLMIG_ERR_TOO_MANY_MIGRATIONS,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_TOO_MANY_MIGRATIONS,
                            "this connection has as many storage moves in "
                            "flight as one may", NULL);
     rc = xlmig__pool_nbd_tls_dir(c->ctx, &M.conf, tls, sizeof(tls));
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            NULL);
     req.tls_dir = tls;
     if (xlmig__split_hostport(M.conf.address, host, sizeof(host), port,
                               sizeof(port)))
-        return reply_error(c, m->id, LIBXLMIG_ERR_INTERNAL,
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INTERNAL,
                            "this host's address is malformed", NULL);
     /* The port is free when chosen; another process may take it before
      * the exporter does: then once more with another. */
     for (tries = 0;; tries++) {
         if (free_port(host, port, sizeof(port)))
-            return reply_error(c, m->id, LIBXLMIG_ERR_IO, "no free TCP port "
+            return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_IO, "no free TCP port "
                                "to serve the storage move on", NULL);
         snprintf(listen, sizeof(listen), "tcp:%s:%s", host, port);
         req.listen = listen;
@@ -1049,7 +1068,7 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
             break;
     }
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            sr);
     data[0] = '\0';
     if (via && !strcmp(via, "channel")) {
@@ -1062,32 +1081,32 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
             xlmig__strlcpy(msg, libxlmig_ctx_last_error(c->ctx),
                            sizeof(msg));
             (void)xlmig__sxm_recv_cancel(c->ctx, M.conf.state_dir, rec.task);
-            return reply_error(c, m->id, rc2, msg, NULL);
+            return xlmigd_reply_error(c, m->id, rc2, msg, NULL);
         }
     }
     lease_add(c, rec.task);
-    logmsg("storage move %s: VDI %s into SR %s, served at %s%s%s for %s",
+    xlmigd_log("storage move %s: VDI %s into SR %s, served at %s%s%s for %s",
            rec.task, name, sr, rec.listen, data[0] ? ", disk stream at " : "",
            data, c->peer);
     g = xlmig__rpc_gen_result(m->id);
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     yajl_gen_map_open(g);
-    gen_kv_str(g, "task", rec.task);
-    gen_kv_str(g, "parent", rec.parent);
-    gen_kv_str(g, "leaf", rec.leaf);
-    gen_kv_str(g, "address", rec.listen);
+    xlmigd_gen_kv_str(g, "task", rec.task);
+    xlmigd_gen_kv_str(g, "parent", rec.parent);
+    xlmigd_gen_kv_str(g, "leaf", rec.leaf);
+    xlmigd_gen_kv_str(g, "address", rec.listen);
     GSTR(g, "tls");
     yajl_gen_bool(g, true);
     if (data[0])
-        gen_kv_str(g, "data_address", data);
+        xlmigd_gen_kv_str(g, "data_address", data);
     yajl_gen_map_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static int m_sxm_receive_finalize(struct conn *c,
                                   const struct xlmig__rpc_msg *m)
 {
-    const char *task = need_str(c, m, "task");
+    const char *task = xlmigd_need_str(c, m, "task");
     char vdi[XLMIG__UUID_LEN + 1];
     yajl_gen g;
     int rc;
@@ -1096,23 +1115,23 @@ static int m_sxm_receive_finalize(struct conn *c,
     rx_stop(task);
     rc = xlmig__sxm_recv_finalize(c->ctx, M.conf.state_dir, task, vdi);
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            task);
     lease_drop(c, task);
-    logmsg("storage move %s: finalized, VDI %s", task, vdi);
+    xlmigd_log("storage move %s: finalized, VDI %s", task, vdi);
     g = xlmig__rpc_gen_result(m->id);
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     yajl_gen_map_open(g);
-    gen_kv_str(g, "vdi", vdi);
+    xlmigd_gen_kv_str(g, "vdi", vdi);
     yajl_gen_map_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 /* The source's disk stream ended: was all of it written and flushed? */
 static int m_sxm_receive_data_wait(struct conn *c,
                                    const struct xlmig__rpc_msg *m)
 {
-    const char *task = need_str(c, m, "task");
+    const char *task = xlmigd_need_str(c, m, "task");
     struct data_rx *x;
     struct xlmig__diskstream_stats st;
     char err[600];
@@ -1122,7 +1141,7 @@ static int m_sxm_receive_data_wait(struct conn *c,
     if (!task) return 0;
     pthread_mutex_lock(&rx_lock);
     x = rx_find_locked(task);
-    while (x && !x->done && !stopping && !peer_gone(c->fd)) {
+    while (x && !x->done && !xlmigd_stopping && !xlmigd_peer_gone(c->fd)) {
         wait_a_while(&rx_cond, &rx_lock);
         x = rx_find_locked(task);
     }
@@ -1132,37 +1151,37 @@ static int m_sxm_receive_data_wait(struct conn *c,
         xlmig__strlcpy(err, x->err, sizeof(err));
     } else {
         rc = x ? LIBXLMIG_ERR_IO : LIBXLMIG_ERR_NOT_FOUND;
-        snprintf(err, sizeof(err), x ? "the daemon is stopping"
+        snprintf(err, sizeof(err), x ? "the daemon is xlmigd_stopping"
                  : "storage move %s receives no disk stream", task);
     }
     pthread_mutex_unlock(&rx_lock);
     if (rc)
-        return reply_error(c, m->id, rc, err, task);
+        return xlmigd_reply_error(c, m->id, rc, err, task);
     g = xlmig__rpc_gen_result(m->id);
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     yajl_gen_map_open(g);
     GSTR(g, "flushed");
     yajl_gen_bool(g, st.flushed);
-    gen_kv_uint(g, "data_bytes", st.data_done);
-    gen_kv_uint(g, "wire_bytes", st.wire_bytes);
+    xlmigd_gen_kv_uint(g, "data_bytes", st.data_done);
+    xlmigd_gen_kv_uint(g, "wire_bytes", st.wire_bytes);
     yajl_gen_map_close(g);
-    return finish_reply(c, g);
+    return xlmigd_finish_reply(c, g);
 }
 
 static int m_sxm_receive_cancel(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *task = need_str(c, m, "task");
+    const char *task = xlmigd_need_str(c, m, "task");
     int rc;
 
     if (!task) return 0;
     rx_stop(task);
     rc = xlmig__sxm_recv_cancel(c->ctx, M.conf.state_dir, task);
     if (rc)
-        return reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+        return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
                            task);
     lease_drop(c, task);
-    logmsg("storage move %s: cancelled by %s", task, c->peer);
-    return reply_ok(c, m->id);
+    xlmigd_log("storage move %s: cancelled by %s", task, c->peer);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 /* Methods of the pool (the master's) and of every host. */
@@ -1191,6 +1210,17 @@ static const struct method {
     { "sxm.receive_finalize", m_sxm_receive_finalize, HOST },
     { "sxm.receive_cancel", m_sxm_receive_cancel, HOST },
     { "sxm.receive_data_wait", m_sxm_receive_data_wait, HOST },
+    { "host.facts", xlmigd_m_host_facts, HOST },
+    { "vm.list", xlmigd_m_vm_list, HOST },
+    { "vm.locate", xlmigd_m_vm_locate, HOST },
+    { "vm.register", xlmigd_m_vm_register, HOST },
+    { "vm.start", xlmigd_m_vm_start, HOST },
+    { "vm.migrate", xlmigd_m_vm_migrate, HOST },
+    { "vm.task", xlmigd_m_vm_task, HOST },
+    { "vm.cancel", xlmigd_m_vm_cancel, HOST },
+    { "vm.receive_start", xlmigd_m_vm_receive_start, HOST },
+    { "vm.receive_status", xlmigd_m_vm_receive_status, HOST },
+    { "vm.receive_abort", xlmigd_m_vm_receive_abort, HOST },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1211,7 +1241,7 @@ static void *conn_main(void *arg)
     xlmig__pool_conf_tls(&M.conf, &tp, c->peer);
     rc = libxlmig_transport_tls_new(c->ctx, c->fd, true, &tp, &c->t);
     if (rc) {
-        logmsg("refused %s: %s", c->peer, libxlmig_ctx_last_error(c->ctx));
+        xlmigd_log("refused %s: %s", c->peer, libxlmig_ctx_last_error(c->ctx));
         goto out;
     }
     for (;;) {
@@ -1222,16 +1252,16 @@ static void *conn_main(void *arg)
         rc = xlmig__rpc_read_frame(c->ctx, c->t, c->peer, &json, &len);
         if (rc) {
             if (rc < 0)
-                logmsg("%s: %s", c->peer, libxlmig_ctx_last_error(c->ctx));
+                xlmigd_log("%s: %s", c->peer, libxlmig_ctx_last_error(c->ctx));
             break;              /* 1: the client closed */
         }
         memset(&m, 0, sizeof(m));
         rc = xlmig__rpc_decode(json, len, &m, why, sizeof(why));
         free(json);
         if (rc || m.kind != XLMIG__RPC_REQUEST) {
-            logmsg("%s: refused a message: %s", c->peer,
+            xlmigd_log("%s: refused a message: %s", c->peer,
                    rc ? why : "not a request");
-            reply_error(c, rc ? 0 : m.id, LIBXLMIG_ERR_PROTOCOL,
+            xlmigd_reply_error(c, rc ? 0 : m.id, LIBXLMIG_ERR_PROTOCOL,
                         rc ? why : "only requests go to xlmigd", NULL);
             xlmig__rpc_msg_dispose(&m);
             if (rc) break;      /* a malformed frame ends the connection */
@@ -1245,10 +1275,10 @@ static void *conn_main(void *arg)
             char msg[128];
 
             snprintf(msg, sizeof(msg), "unknown method '%s'", m.method);
-            rc = reply_error(c, m.id, LIBXLMIG_ERR_UNSUPPORTED, msg,
+            rc = xlmigd_reply_error(c, m.id, LIBXLMIG_ERR_UNSUPPORTED, msg,
                              m.method);
         } else if (!said_hello && strcmp(m.method, "hello")) {
-            rc = reply_error(c, m.id, LIBXLMIG_ERR_PROTOCOL,
+            rc = xlmigd_reply_error(c, m.id, LIBXLMIG_ERR_PROTOCOL,
                              "say hello (with the pool's uuid) first",
                              NULL);
         } else if (methods[i].master_only && !M.is_master) {
@@ -1257,7 +1287,7 @@ static void *conn_main(void *arg)
             snprintf(msg, sizeof(msg), "%s: host %s is a member of pool "
                      "%s; ask its master, %s", m.method, M.conf.name,
                      M.conf.pool_name, M.conf.master);
-            rc = reply_error(c, m.id, LIBXLMIG_ERR_UNSUPPORTED, msg,
+            rc = xlmigd_reply_error(c, m.id, LIBXLMIG_ERR_UNSUPPORTED, msg,
                              M.conf.master);
         } else {
             rc = methods[i].fn(c, &m);
@@ -1269,6 +1299,8 @@ static void *conn_main(void *arg)
             break;
     }
  out:
+    /* Migrations it was the source of stop, unless they are ours. */
+    xlmigd_vm_conn_end(c);
     /* Storage moves it started and left: cancelled. */
     for (i = 0; i < CONN_SXM_MAX; i++) {
         if (c->sxm[i][0] && lease_held(c->sxm[i]))
@@ -1295,7 +1327,7 @@ static void *conn_main(void *arg)
         free(list);
         note_grants_locked(granted, n);
         if (released) {
-            logmsg("%s went away: %zu migration slot(s) or place(s) in "
+            xlmigd_log("%s went away: %zu migration slot(s) or place(s) in "
                    "the queue freed", c->peer, released);
             save_locked(c->ctx);
         }
@@ -1316,7 +1348,7 @@ static void *conn_main(void *arg)
 static void *reaper_main(void *arg)
 {
     (void)arg;
-    while (!stopping) {
+    while (!xlmigd_stopping) {
         sleep(1);
         if (time(NULL) - M.started < (time_t)M.conf.orphan_grace)
             continue;
@@ -1341,7 +1373,7 @@ static void *reaper_main(void *arg)
                         i++;
                 }
                 note_grants_locked(granted, n);
-                logmsg("%zu recovered migration(s) not resumed in %u s: "
+                xlmigd_log("%zu recovered migration(s) not resumed in %u s: "
                        "their slots are free", released, M.conf.orphan_grace);
                 save_locked(M.ctx);
             }
@@ -1349,6 +1381,28 @@ static void *reaper_main(void *arg)
         pthread_mutex_unlock(&M.lock);
     }
     return NULL;
+}
+
+/* The VM side's housekeeping: workers that ended, unknown outcomes. */
+static void *vm_reaper_main(void *arg)
+{
+    (void)arg;
+    xlmigd_vm_recover_all();
+    while (!xlmigd_stopping) {
+        sleep(1);
+        xlmigd_vm_reap();
+    }
+    return NULL;
+}
+
+static int vm_reaper_start(void)
+{
+    pthread_t tid;
+
+    if (xlmigd_spawn(&tid, vm_reaper_main, NULL))
+        return -1;
+    pthread_detach(tid);
+    return 0;
 }
 
 static int listen_on(const char *address)
@@ -1361,9 +1415,9 @@ static int listen_on(const char *address)
         return -1;
     fd = xlmig__tcp_listen(host, port, 128, &gai, NULL);
     if (fd < 0 && gai)
-        logmsg("cannot resolve %s: %s", host, gai_strerror(gai));
+        xlmigd_log("cannot resolve %s: %s", host, gai_strerror(gai));
     else if (fd < 0)
-        logmsg("cannot listen on %s: %s", address, strerror(errno));
+        xlmigd_log("cannot listen on %s: %s", address, strerror(errno));
     return fd;
 }
 
@@ -1372,7 +1426,7 @@ static int serve(int lfd)
 {
     size_t i;
 
-    while (!stopping) {
+    while (!xlmigd_stopping) {
         struct sockaddr_storage sa;
         socklen_t sl = sizeof(sa);
         char host[64], serv[16];
@@ -1382,7 +1436,7 @@ static int serve(int lfd)
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
-            logmsg("accept: %s", strerror(errno));
+            xlmigd_log("accept: %s", strerror(errno));
             sleep(1);
             continue;
         }
@@ -1400,7 +1454,7 @@ static int serve(int lfd)
         }
         pthread_mutex_unlock(&conns_lock);
         if (!c) {
-            logmsg("too many connections (%d): refusing one", MAX_CONNS);
+            xlmigd_log("too many connections (%d): refusing one", MAX_CONNS);
             close(fd);
             continue;
         }
@@ -1415,7 +1469,7 @@ static int serve(int lfd)
         c->owner = M.next_owner++;
         pthread_mutex_unlock(&M.lock);
         if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c->ctx) ||
-            spawn(&c->tid, conn_main, c)) {
+            xlmigd_spawn(&c->tid, conn_main, c)) {
             close(fd);
             libxlmig_ctx_free(c->ctx);
             pthread_mutex_lock(&conns_lock);
@@ -1440,7 +1494,7 @@ static int run_master(void)
     xlmig__pool_state_init(&loaded);
     rc = xlmig__pool_state_load(M.ctx, M.conf.state_dir, &loaded, &missing);
     if (rc) {
-        logmsg("%s", libxlmig_ctx_last_error(M.ctx));
+        xlmigd_log("%s", libxlmig_ctx_last_error(M.ctx));
         return 1;
     }
     if (xlmig__pool_state_copy(M.ctx, &M.st, &loaded))
@@ -1452,14 +1506,14 @@ static int run_master(void)
             xlmig__pool_member_add(M.ctx, &M.st, M.conf.name,
                                    M.conf.address, (int64_t)time(NULL)) ||
             xlmig__pool_state_save(M.ctx, M.conf.state_dir, &M.st)) {
-            logmsg("cannot create the pool: %s",
+            xlmigd_log("cannot create the pool: %s",
                    libxlmig_ctx_last_error(M.ctx));
             return 1;
         }
-        logmsg("created pool %s (%s) in %s", M.conf.pool_name,
+        xlmigd_log("created pool %s (%s) in %s", M.conf.pool_name,
                M.conf.pool_uuid, M.conf.state_dir);
     } else if (strcmp(M.st.uuid, M.conf.pool_uuid)) {
-        logmsg("%s/%s belongs to pool %s, the configuration says %s",
+        xlmigd_log("%s/%s belongs to pool %s, the configuration says %s",
                M.conf.state_dir, XLMIG__POOL_STATE_FILE, M.st.uuid,
                M.conf.pool_uuid);
         return 1;
@@ -1481,7 +1535,7 @@ static int run_master(void)
         (void)xlmig__pool_task_remove(NULL, &M.st, t->id);
     }
     if (M.st.nr_tasks)
-        logmsg("recovered %zu migration(s) in flight; their holders have "
+        xlmigd_log("recovered %zu migration(s) in flight; their holders have "
                "%u s to resume them", M.st.nr_tasks, M.conf.orphan_grace);
     save_locked(M.ctx);
     M.started = time(NULL);
@@ -1490,12 +1544,12 @@ static int run_master(void)
     lfd = listen_on(M.conf.address);
     if (lfd < 0)
         return 1;
-    logmsg("pool master of %s (%s), %zu member(s), "
+    xlmigd_log("pool master of %s (%s), %zu member(s), "
            "migration-concurrency %u, listening on %s",
            M.conf.pool_name, M.conf.pool_uuid, M.st.nr_members,
            M.st.concurrency, M.conf.address);
     sxm_leases_recover();
-    if (spawn(&reaper, reaper_main, NULL))
+    if (xlmigd_spawn(&reaper, reaper_main, NULL) || vm_reaper_start())
         return 1;
     pthread_detach(reaper);
 
@@ -1520,9 +1574,9 @@ static int member_call(libxlmig_transport *t, uint64_t id, const char *method,
 
     if (!g) return LIBXLMIG_ERR_NO_MEMORY;
     if (k1)
-        gen_kv_str(g, k1, v1);
+        xlmigd_gen_kv_str(g, k1, v1);
     if (k2)
-        gen_kv_str(g, k2, v2);
+        xlmigd_gen_kv_str(g, k2, v2);
     rc = xlmig__rpc_gen_finish(g, &json, &len);
     if (rc) return rc;
     memset(&resp, 0, sizeof(resp));
@@ -1539,7 +1593,7 @@ static void *attach_main(void *arg)
     unsigned delay = 1;
 
     (void)arg;
-    while (!stopping) {
+    while (!xlmigd_stopping) {
         libxlmig_transport *t = NULL;
         uint64_t id = 1;
         int rc = xlmig__pool_connect(M.ctx, &M.conf, M.conf.master, &t);
@@ -1551,18 +1605,18 @@ static void *attach_main(void *arg)
             rc = member_call(t, id++, "pool.join", "name", M.conf.name,
                              "address", M.conf.address);
         if (!rc) {
-            logmsg("attached to the master %s", M.conf.master);
+            xlmigd_log("attached to the master %s", M.conf.master);
             delay = 1;
-            while (!stopping && !rc) {
+            while (!xlmigd_stopping && !rc) {
                 sleep(2);
                 rc = member_call(t, id++, "ping", NULL, NULL, NULL, NULL);
             }
         }
-        if (rc && !stopping)
-            logmsg("master %s: %s; again in %u s", M.conf.master,
+        if (rc && !xlmigd_stopping)
+            xlmigd_log("master %s: %s; again in %u s", M.conf.master,
                    libxlmig_ctx_last_error(M.ctx), delay);
         libxlmig_transport_free(t);
-        if (stopping)
+        if (xlmigd_stopping)
             break;
         sleep(delay);
         if (delay < 16)
@@ -1581,10 +1635,10 @@ static int run_member(void)
     lfd = listen_on(M.conf.address);
     if (lfd < 0)
         return 1;
-    logmsg("member %s of pool %s; master %s; listening on %s", M.conf.name,
+    xlmigd_log("member %s of pool %s; master %s; listening on %s", M.conf.name,
            M.conf.pool_uuid, M.conf.master, M.conf.address);
     sxm_leases_recover();
-    if (spawn(&attach, attach_main, NULL)) {
+    if (xlmigd_spawn(&attach, attach_main, NULL) || vm_reaper_start()) {
         close(lfd);
         return 1;
     }
@@ -1598,7 +1652,7 @@ static int run_member(void)
  * Start a thread with SIGTERM and SIGINT blocked, so that they always
  * reach the main thread (and interrupt its accept()).
  */
-static int spawn(pthread_t *tid, void *(*fn)(void *), void *arg)
+int xlmigd_spawn(pthread_t *tid, void *(*fn)(void *), void *arg)
 {
     sigset_t set, old;
     int r;
@@ -1615,7 +1669,7 @@ static int spawn(pthread_t *tid, void *(*fn)(void *), void *arg)
 static void on_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
+    xlmigd_stopping = 1;
 }
 
 int main(int argc, char **argv)
@@ -1630,6 +1684,8 @@ int main(int argc, char **argv)
     struct sigaction sa;
     int opt, rc;
 
+    if (argc > 1 && !strcmp(argv[1], "--worker"))
+        return xlmigd_worker_main(argc - 1, argv + 1, HV_OPS);
     while ((opt = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -1664,7 +1720,9 @@ int main(int argc, char **argv)
         return 1;
     }
     M.is_master = xlmig__pool_conf_is_master(&M.conf);
+    xlmigd_vm_init(&M.conf, M.conf.path, HV_OPS);
     rc = M.is_master ? run_master() : run_member();
-    logmsg("stopped");
+    xlmigd_vm_stop();
+    xlmigd_log("stopped");
     return rc;
 }

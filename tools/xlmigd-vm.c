@@ -1,0 +1,1418 @@
+/*
+ * xlmigd's VMs: what it knows of them (vm.list, vm.locate, vm.register,
+ * vm.start, host.facts), the migrations whose source it is (vm.migrate,
+ * vm.task, vm.cancel) or destination (vm.receive_*), and the workers
+ * that run them (docs/specs/vm-migrate.md).
+ *
+ * The daemon reads facts through the hypervisor table but never saves,
+ * restores or destroys a domain itself: its workers do (xlmigd-worker.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpurecord.h"
+#include "migrate-check.h"
+#include "migrate-run.h"
+#include "migrate-wire.h"
+#include "proc.h"
+#include "vmrec.h"
+#include "xlmigd.h"
+
+#define WORKERS_MAX 128
+#define WAIT_WORKER_S 60            /* a recover or start worker */
+#define RETRY_UNKNOWN_S 5
+
+struct worker {
+    bool used;
+    char task[XLMIG__UUID_LEN + 1];
+    enum xlmig__mig_role role;
+    bool recovery;                  /* a recover worker */
+    pid_t pid;
+    uint64_t start;
+    int pipe_w;                     /* -1: adopted after a restart */
+    bool child;
+};
+
+static struct {
+    const struct xlmig__pool_conf *conf;
+    const char *config_path;
+    const struct xlmig__hv_ops *hv;
+    pthread_mutex_t lock;
+    struct worker w[WORKERS_MAX];
+    time_t last_unknown;
+} V = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void xlmigd_vm_init(const struct xlmig__pool_conf *conf,
+                    const char *config_path, const struct xlmig__hv_ops *hv)
+{
+    V.conf = conf;
+    V.config_path = config_path;
+    V.hv = hv;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static struct worker *worker_find_locked(const char *task,
+                                         enum xlmig__mig_role role)
+{
+    size_t i;
+
+    for (i = 0; i < WORKERS_MAX; i++) {
+        if (V.w[i].used && V.w[i].role == role &&
+            !strcmp(V.w[i].task, task))
+            return &V.w[i];
+    }
+    return NULL;
+}
+
+static struct worker *worker_slot_locked(void)
+{
+    size_t i;
+
+    for (i = 0; i < WORKERS_MAX; i++) {
+        if (!V.w[i].used) {
+            memset(&V.w[i], 0, sizeof(V.w[i]));
+            V.w[i].pipe_w = -1;
+            return &V.w[i];
+        }
+    }
+    return NULL;
+}
+
+/* The task's log: STATE/migrate[-in]/TASK.log. */
+static int log_open(const char *task, enum xlmig__mig_role role)
+{
+    char path[600];
+
+    snprintf(path, sizeof(path), "%s/%s", V.conf->state_dir,
+             role == XLMIG__MIG_DST ? "migrate-in" : "migrate");
+    (void)mkdir(path, 0700);
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s.log",
+             task);
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
+/*
+ * Start `xlmigd --worker KIND --task TASK ...` (this very program), its
+ * stdin a pipe from here, stdout and stderr the task's log, @listen_fd
+ * (or -1) as its fd 3.
+ */
+static int worker_start(libxlmig_ctx *ctx, const char *kind,
+                        const char *task, enum xlmig__mig_role role,
+                        const char *remote, int listen_fd, pid_t *pid_r)
+{
+    char *argv[16];
+    struct worker *w;
+    int p[2] = { -1, -1 }, logfd, ep[2] = { -1, -1 }, err = 0, n = 0;
+    pid_t pid;
+    ssize_t r;
+
+    argv[n++] = "xlmigd";
+    argv[n++] = "--worker";
+    argv[n++] = (char *)kind;
+    argv[n++] = strcmp(kind, "start") ? "--task" : "--vm";
+    argv[n++] = (char *)task;
+    argv[n++] = "--config";
+    argv[n++] = (char *)V.config_path;
+    if (!strcmp(kind, "recover")) {
+        argv[n++] = "--role";
+        argv[n++] = role == XLMIG__MIG_DST ? "dst" : "src";
+    }
+    if (remote && remote[0]) {
+        argv[n++] = "--remote-config";
+        argv[n++] = (char *)remote;
+    }
+    argv[n] = NULL;
+    logfd = log_open(task, role);
+    if (logfd < 0 || pipe2(p, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
+        err = errno;
+        goto fail;
+    }
+    pid = fork();
+    if (pid < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (pid == 0) {
+        xlmig__child_signals_reset();
+        if (dup2(p[0], STDIN_FILENO) < 0 || dup2(logfd, STDOUT_FILENO) < 0 ||
+            dup2(logfd, STDERR_FILENO) < 0 ||
+            (listen_fd >= 0 && dup2(listen_fd, 3) < 0))
+            err = errno;
+        else
+            execv("/proc/self/exe", argv);
+        if (!err)
+            err = errno;
+        r = write(ep[1], &err, sizeof(err));
+        (void)r;
+        _exit(127);
+    }
+    close(p[0]);
+    p[0] = -1;
+    close(ep[1]);
+    ep[1] = -1;
+    do {
+        r = read(ep[0], &err, sizeof(err));
+    } while (r < 0 && errno == EINTR);
+    close(ep[0]);
+    ep[0] = -1;
+    close(logfd);
+    logfd = -1;
+    if (r == (ssize_t)sizeof(err)) {
+        waitpid(pid, NULL, 0);
+        goto fail;
+    }
+    pthread_mutex_lock(&V.lock);
+    w = worker_slot_locked();
+    if (w) {
+        w->used = true;
+        xlmig__strlcpy(w->task, task, sizeof(w->task));
+        w->role = role;
+        w->recovery = !strcmp(kind, "recover");
+        w->pid = pid;
+        w->start = xlmig__proc_start_time(pid);
+        w->pipe_w = p[1];
+        w->child = true;
+        p[1] = -1;
+    }
+    pthread_mutex_unlock(&V.lock);
+    if (p[1] >= 0)
+        close(p[1]);
+    xlmigd_log("migration %s: %s worker started (pid %d)", task, kind,
+               (int)pid);
+    if (pid_r)
+        *pid_r = pid;
+    return 0;
+ fail:
+    if (logfd >= 0)
+        close(logfd);
+    if (p[0] >= 0) close(p[0]);
+    if (p[1] >= 0) close(p[1]);
+    if (ep[0] >= 0) close(ep[0]);
+    if (ep[1] >= 0) close(ep[1]);
+    return xlmig__error(ctx, LIBXLMIG_ERR_IO, err, "cannot start the %s "
+                        "worker of migration %s", kind, task);
+}
+
+/* Start a worker and wait for it (recover, start); its exit status. */
+static int worker_run(libxlmig_ctx *ctx, const char *kind, const char *task,
+                      enum xlmig__mig_role role, const char *remote)
+{
+    pid_t pid;
+    double until = xlmig__now_s() + WAIT_WORKER_S;
+    int rc = worker_start(ctx, kind, task, role, remote, -1, &pid);
+
+    if (rc)
+        return rc;
+    for (;;) {
+        bool alive;
+
+        pthread_mutex_lock(&V.lock);
+        alive = worker_find_locked(task, role) != NULL;
+        pthread_mutex_unlock(&V.lock);
+        if (!alive)
+            return 0;
+        if (xlmig__now_s() > until)
+            return xlmig__error(ctx, LIBXLMIG_ERR_TIMEOUT, -1, "the %s "
+                                "worker of %s is still at work", kind, task);
+        xlmig__sleep_ms(100);
+    }
+}
+
+static void worker_forget_locked(struct worker *w)
+{
+    if (w->pipe_w >= 0)
+        close(w->pipe_w);
+    w->used = false;
+}
+
+/* Ask a task's worker to stop (SIGTERM: it rolls back if it still can). */
+static bool worker_signal(const char *task, enum xlmig__mig_role role)
+{
+    struct worker *w;
+    bool sent = false;
+
+    pthread_mutex_lock(&V.lock);
+    w = worker_find_locked(task, role);
+    if (w && !w->recovery && xlmig__proc_alive(w->pid, w->start))
+        sent = kill(w->pid, SIGTERM) == 0;
+    pthread_mutex_unlock(&V.lock);
+    return sent;
+}
+
+static int load(libxlmig_ctx *ctx, enum xlmig__mig_role role,
+                const char *task, struct xlmig__mig_record *r)
+{
+    return xlmig__mig_record_load(ctx, V.conf->state_dir, role, task, r);
+}
+
+/* Recover @task's journal in a worker, unless one runs it already. */
+static void recover_async(libxlmig_ctx *ctx, const char *task,
+                          enum xlmig__mig_role role, const char *remote)
+{
+    bool busy;
+
+    pthread_mutex_lock(&V.lock);
+    busy = worker_find_locked(task, role) != NULL;
+    pthread_mutex_unlock(&V.lock);
+    if (!busy && worker_start(ctx, "recover", task, role, remote, -1, NULL))
+        xlmigd_log("migration %s: %s", task, libxlmig_ctx_last_error(ctx));
+}
+
+void xlmigd_vm_recover_all(void)
+{
+    enum xlmig__mig_role roles[] = { XLMIG__MIG_SRC, XLMIG__MIG_DST };
+    libxlmig_ctx *ctx = NULL;
+    size_t k, i;
+
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx))
+        return;
+    for (k = 0; k < 2; k++) {
+        struct xlmig__mig_record *recs = NULL;
+        size_t nr = 0;
+
+        if (xlmig__mig_record_list(ctx, V.conf->state_dir, roles[k], &recs,
+                                   &nr)) {
+            xlmigd_log("%s", libxlmig_ctx_last_error(ctx));
+            continue;
+        }
+        for (i = 0; i < nr; i++) {
+            struct xlmig__mig_record *r = &recs[i];
+
+            if (r->state != XLMIG__MIG_RUNNING)
+                continue;
+            if (r->worker_pid > 0 &&
+                xlmig__proc_alive((pid_t)r->worker_pid, r->worker_start)) {
+                struct worker *w;
+
+                /* Left running by a clean stop: adopt it. */
+                pthread_mutex_lock(&V.lock);
+                w = worker_slot_locked();
+                if (w) {
+                    w->used = true;
+                    xlmig__strlcpy(w->task, r->task, sizeof(w->task));
+                    w->role = roles[k];
+                    w->pid = (pid_t)r->worker_pid;
+                    w->start = r->worker_start;
+                }
+                pthread_mutex_unlock(&V.lock);
+                xlmigd_log("migration %s: its worker (pid %lld) goes on",
+                           r->task, (long long)r->worker_pid);
+                continue;
+            }
+            xlmigd_log("migration %s of VM %s was left in phase %s: "
+                       "recovering", r->task, r->vm,
+                       xlmig__mig_phase_name(r->phase));
+            recover_async(ctx, r->task, roles[k], r->remote_config);
+        }
+        free(recs);
+        xlmig__mig_record_prune(ctx, V.conf->state_dir, roles[k]);
+    }
+    libxlmig_ctx_free(ctx);
+}
+
+void xlmigd_vm_reap(void)
+{
+    struct { char task[XLMIG__UUID_LEN + 1]; enum xlmig__mig_role role;
+             bool recovery; } ended[WORKERS_MAX];
+    libxlmig_ctx *ctx = NULL;
+    size_t n = 0, i;
+
+    pthread_mutex_lock(&V.lock);
+    for (i = 0; i < WORKERS_MAX; i++) {
+        struct worker *w = &V.w[i];
+        int st;
+
+        if (!w->used)
+            continue;
+        if (w->child ? waitpid(w->pid, &st, WNOHANG) == w->pid
+                     : !xlmig__proc_alive(w->pid, w->start)) {
+            xlmig__strlcpy(ended[n].task, w->task, sizeof(ended[n].task));
+            ended[n].role = w->role;
+            ended[n].recovery = w->recovery;
+            n++;
+            worker_forget_locked(w);
+        }
+    }
+    pthread_mutex_unlock(&V.lock);
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx))
+        return;
+    /* A worker that ended with its task still running crashed. */
+    for (i = 0; i < n; i++) {
+        struct xlmig__mig_record r;
+
+        if (load(ctx, ended[i].role, ended[i].task, &r) ||
+            r.state != XLMIG__MIG_RUNNING || ended[i].recovery)
+            continue;
+        xlmigd_log("migration %s of VM %s: its worker ended in phase %s: "
+                   "recovering", r.task, r.vm,
+                   xlmig__mig_phase_name(r.phase));
+        recover_async(ctx, r.task, ended[i].role, r.remote_config);
+    }
+    /* Sources whose outcome is unknown ask again. */
+    if (time(NULL) - V.last_unknown >= RETRY_UNKNOWN_S) {
+        struct xlmig__mig_record *recs = NULL;
+        size_t nr = 0;
+
+        V.last_unknown = time(NULL);
+        if (!xlmig__mig_record_list(ctx, V.conf->state_dir, XLMIG__MIG_SRC,
+                                    &recs, &nr)) {
+            for (i = 0; i < nr; i++) {
+                if (recs[i].state == XLMIG__MIG_RUNNING &&
+                    recs[i].phase == XLMIG__MIG_GO_SENT &&
+                    !xlmig__proc_alive((pid_t)recs[i].worker_pid,
+                                       recs[i].worker_start))
+                    recover_async(ctx, recs[i].task, XLMIG__MIG_SRC,
+                                  recs[i].remote_config);
+            }
+        }
+        free(recs);
+    }
+    libxlmig_ctx_free(ctx);
+}
+
+void xlmigd_vm_stop(void)
+{
+    size_t i;
+
+    pthread_mutex_lock(&V.lock);
+    for (i = 0; i < WORKERS_MAX; i++) {
+        if (V.w[i].used && V.w[i].pipe_w >= 0) {
+            (void)xlmig__write_all(V.w[i].pipe_w, "detach\n", 7);
+            close(V.w[i].pipe_w);
+            V.w[i].pipe_w = -1;
+        }
+    }
+    pthread_mutex_unlock(&V.lock);
+}
+
+void xlmigd_vm_conn_end(struct conn *c)
+{
+    size_t i;
+
+    for (i = 0; i < CONN_MIG_MAX; i++) {
+        if (!c->mig[i][0])
+            continue;
+        if (worker_signal(c->mig[i], XLMIG__MIG_DST))
+            xlmigd_log("migration %s: its source's connection ended; the "
+                       "receiving worker stops unless the VM is ours",
+                       c->mig[i]);
+        c->mig[i][0] = '\0';
+    }
+}
+
+/* ------------------------------------------------------------ replies */
+
+static int reply_last(struct conn *c, const struct xlmig__rpc_msg *m,
+                      int rc, const char *param)
+{
+    return xlmigd_reply_error(c, m->id, rc, libxlmig_ctx_last_error(c->ctx),
+                              param);
+}
+
+static struct xlmig__hv *hv_open(struct conn *c)
+{
+    struct xlmig__hv *h = NULL;
+
+    if (V.hv->open(c->ctx, &h))
+        return NULL;
+    return h;
+}
+
+/* ------------------------------------------------------------ facts */
+
+static int facts_here(libxlmig_ctx *ctx, struct xlmig__host_facts *f)
+{
+    libxlmig_host_info info;
+    struct xlmig__hv *h = NULL;
+    int rc = V.hv->open(ctx, &h);
+
+    if (!rc)
+        rc = V.hv->host_info(h, &info);
+    V.hv->close(h);
+    if (!rc)
+        rc = xlmig__host_facts_local(ctx, V.conf->name, &info,
+                                     V.conf->state_dir, f);
+    return rc;
+}
+
+int xlmigd_m_host_facts(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct xlmig__host_facts *f = xlmig__zalloc(sizeof(*f));
+    yajl_gen g;
+    int rc;
+
+    if (!f)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    rc = facts_here(c->ctx, f);
+    if (rc) {
+        free(f);
+        return reply_last(c, m, rc, NULL);
+    }
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g || !xlmig__host_facts_gen(g, f)) {
+        free(f);
+        if (g)
+            yajl_gen_free(g);
+        return LIBXLMIG_ERR_NO_MEMORY;
+    }
+    free(f);
+    return xlmigd_finish_reply(c, g);
+}
+
+/* ------------------------------------------------------------ VMs */
+
+/* VM @which here: a domain (*running), or a halted VM's record. */
+static int vm_find(libxlmig_ctx *ctx, struct xlmig__hv *h, const char *which,
+                   struct xlmig__dom *d, struct xlmig__vmrec *rec,
+                   bool *running)
+{
+    int rc = V.hv->find(h, which, d);
+
+    *running = rc == 0;
+    if (!rc)
+        return 0;
+    if (rc != LIBXLMIG_ERR_NOT_FOUND)
+        return rc;
+    rc = xlmig__vmrec_find(ctx, V.conf->state_dir, which, rec);
+    if (rc == LIBXLMIG_ERR_NOT_FOUND)
+        return xlmig__error(ctx, rc, -1, "no VM %s on host %s (neither "
+                            "running nor recorded halted)", which,
+                            V.conf->name);
+    return rc;
+}
+
+static void gen_vm(yajl_gen g, const char *name, const char *uuid,
+                   const char *power, uint32_t domid, uint64_t mem_kib)
+{
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "name", name);
+    xlmigd_gen_kv_str(g, "uuid", uuid);
+    xlmigd_gen_kv_str(g, "power_state", power);
+    xlmigd_gen_kv_uint(g, "domid", domid);
+    xlmigd_gen_kv_uint(g, "memory_mib", mem_kib / 1024);
+    xlmigd_gen_kv_str(g, "host", V.conf->name);
+    yajl_gen_map_close(g);
+}
+
+int xlmigd_m_vm_list(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct xlmig__dom *doms = NULL;
+    struct xlmig__vmrec *recs = NULL;
+    struct xlmig__hv *h = hv_open(c);
+    size_t nd = 0, nr = 0, i, k;
+    yajl_gen g;
+    int rc;
+
+    if (!h)
+        return reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
+    rc = V.hv->list(h, &doms, &nd);
+    if (!rc)
+        rc = xlmig__vmrec_list(c->ctx, V.conf->state_dir, &recs, &nr);
+    V.hv->close(h);
+    if (rc) {
+        free(doms);
+        return reply_last(c, m, rc, NULL);
+    }
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) {
+        free(doms);
+        free(recs);
+        return LIBXLMIG_ERR_NO_MEMORY;
+    }
+    yajl_gen_array_open(g);
+    for (i = 0; i < nd; i++)
+        gen_vm(g, doms[i].name, doms[i].uuid,
+               xlmig__dom_state_name(doms[i].state), doms[i].domid,
+               doms[i].memory_kib);
+    for (i = 0; i < nr; i++) {
+        for (k = 0; k < nd && strcmp(doms[k].uuid, recs[i].uuid); k++)
+            ;
+        if (k == nd)
+            gen_vm(g, recs[i].name, recs[i].uuid, "halted", 0, 0);
+    }
+    yajl_gen_array_close(g);
+    free(doms);
+    free(recs);
+    return xlmigd_finish_reply(c, g);
+}
+
+int xlmigd_m_vm_locate(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *vm = xlmigd_need_str(c, m, "vm");
+    struct xlmig__dom d;
+    struct xlmig__vmrec rec;
+    struct xlmig__hv *h;
+    bool running = false;
+    yajl_gen g;
+    int rc;
+
+    if (!vm)
+        return 0;
+    h = hv_open(c);
+    if (!h)
+        return reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
+    rc = vm_find(c->ctx, h, vm, &d, &rec, &running);
+    V.hv->close(h);
+    if (rc)
+        return reply_last(c, m, rc, vm);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    if (running)
+        gen_vm(g, d.name, d.uuid, xlmig__dom_state_name(d.state), d.domid,
+               d.memory_kib);
+    else
+        gen_vm(g, rec.name, rec.uuid, "halted", 0, 0);
+    return xlmigd_finish_reply(c, g);
+}
+
+int xlmigd_m_vm_register(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *vm = xlmigd_need_str(c, m, "vm");
+    struct xlmig__hv *h;
+    struct xlmig__dom d;
+    char *cfg = NULL;
+    int rc;
+
+    if (!vm)
+        return 0;
+    h = hv_open(c);
+    if (!h)
+        return reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
+    rc = V.hv->find(h, vm, &d);
+    if (rc)
+        rc = xlmig__error(c->ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "VM %s does "
+                          "not run on host %s", vm, V.conf->name);
+    if (!rc)
+        rc = V.hv->config(h, d.domid, &cfg);
+    if (!rc)
+        rc = xlmig__vmrec_save(c->ctx, V.conf->state_dir, d.uuid, d.name, cfg,
+                               strlen(cfg));
+    V.hv->close(h);
+    free(cfg);
+    if (rc)
+        return reply_last(c, m, rc, vm);
+    return xlmigd_reply_ok(c, m->id);
+}
+
+int xlmigd_m_vm_start(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *vm = xlmigd_need_str(c, m, "vm");
+    struct xlmig__vmrec rec;
+    struct xlmig__dom d;
+    struct xlmig__hv *h;
+    bool running = false;
+    int rc;
+
+    if (!vm)
+        return 0;
+    h = hv_open(c);
+    if (!h)
+        return reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
+    rc = vm_find(c->ctx, h, vm, &d, &rec, &running);
+    V.hv->close(h);
+    if (!rc && running)
+        rc = xlmig__error(c->ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1, "VM "
+                          "%s runs already (domain %" PRIu32 ")", vm,
+                          d.domid);
+    /* The worker's task slot carries the VM's uuid here. */
+    if (!rc)
+        rc = worker_run(c->ctx, "start", rec.uuid, XLMIG__MIG_DST, NULL);
+    if (!rc && (h = hv_open(c))) {
+        if (V.hv->find(h, rec.uuid, &d))
+            rc = xlmig__error(c->ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
+                              "VM %s did not start; see %s/migrate-in/%s.log",
+                              vm, V.conf->state_dir, rec.uuid);
+        V.hv->close(h);
+    }
+    if (rc)
+        return reply_last(c, m, rc, vm);
+    return xlmigd_reply_ok(c, m->id);
+}
+
+/* ------------------------------------------------------------ migrate */
+
+/* Each disk that is a VDI of a registered SR: its vdev and VDI. */
+static int plan_disks(libxlmig_ctx *ctx, struct xlmig__mig_plan *p)
+{
+    struct xlmig__sr *srs = NULL;
+    size_t nsr = 0, i, k, d;
+    int rc = xlmig__sr_list(ctx, V.conf->state_dir, &srs, &nsr);
+
+    for (i = 0; !rc && i < nsr; i++) {
+        struct xlmig__vdi *vdis = NULL;
+        size_t nv = 0;
+
+        if (xlmig__vdi_list(ctx, &srs[i], &vdis, &nv))
+            continue;
+        for (k = 0; k < nv; k++) {
+            char path[XLMIG__SR_PATH_MAX + 64];
+
+            if (xlmig__vdi_path(&srs[i], vdis[k].uuid,
+                                xlmig__vdi_format_name(vdis[k].format), path,
+                                sizeof(path)))
+                continue;
+            for (d = 0; d < p->cfg.nr_disks; d++) {
+                const struct xlmig__vmcfg_disk *dk = &p->cfg.disks[d];
+
+                if (dk->cdrom || strcmp(dk->path, path) ||
+                    p->nr_vdis == XLMIG__MIG_VDIS_MAX)
+                    continue;
+                xlmig__strlcpy(p->vdis[p->nr_vdis].vdev, dk->vdev,
+                               sizeof(p->vdis[0].vdev));
+                xlmig__strlcpy(p->vdis[p->nr_vdis].vdi, vdis[k].uuid,
+                               sizeof(p->vdis[0].vdi));
+                p->nr_vdis++;
+            }
+        }
+        free(vdis);
+    }
+    free(srs);
+    return rc;
+}
+
+/* vdi_map "VDI=SR,VDI=SR": each VDI one of the VM's, each SR @dst's. */
+static int plan_vdi_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
+                        const char *map, const struct xlmig__host_facts *dst)
+{
+    char buf[4096], *save = NULL, *item;
+
+    if (!map || !*map)
+        return 0;
+    if (strlen(map) >= sizeof(buf))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "the VDI "
+                            "map is too long");
+    xlmig__strlcpy(buf, map, sizeof(buf));
+    for (item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        size_t i;
+        int k;
+
+        if (!eq)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "vdi:%s needs =SR", item);
+        *eq = '\0';
+        for (i = 0; i < p->nr_vdis && strcmp(p->vdis[i].vdi, item); i++)
+            ;
+        if (i == p->nr_vdis)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "vdi:%s: VM %s has no disk on VDI %s "
+                                "(vbd-list vm=%s shows its VDIs)", item,
+                                p->vm, item, p->vm);
+        k = xlmig__host_facts_sr(dst, eq + 1);
+        if (k == -2)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "host %s has two SRs named %s; give its "
+                                "uuid", dst->name, eq + 1);
+        if (k < 0)
+            return xlmig__error(ctx, LIBXLMIG_ERR_HOST_CANNOT_SEE_SR, -1,
+                                "vdi:%s=%s: host %s has no SR %s (sr-list "
+                                "there shows them)", item, eq + 1, dst->name,
+                                eq + 1);
+        xlmig__strlcpy(p->vdis[i].sr, dst->srs[k].uuid,
+                       sizeof(p->vdis[i].sr));
+    }
+    return 0;
+}
+
+/* vif_map "MAC=BRIDGE,...": each MAC one of the VM's. */
+static int plan_vif_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
+                        const char *map)
+{
+    char buf[2048], *save = NULL, *item;
+
+    if (!map || !*map)
+        return 0;
+    if (strlen(map) >= sizeof(buf))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "the VIF "
+                            "map is too long");
+    xlmig__strlcpy(buf, map, sizeof(buf));
+    for (item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        const struct xlmig__vmcfg_nic *nic;
+
+        if (!eq || !eq[1] || strlen(eq + 1) > XLMIG__VMCFG_BRIDGE_MAX)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "vif:%s needs =BRIDGE (at most %d "
+                                "characters)", item, XLMIG__VMCFG_BRIDGE_MAX);
+        *eq = '\0';
+        nic = xlmig__vmcfg_nic(&p->cfg, item);
+        if (!nic)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "vif:%s: VM %s has no VIF with that MAC",
+                                item, p->vm);
+        if (p->nr_nics == XLMIG__MIG_NICS_MAX)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "too many VIFs in the map");
+        xlmig__strlcpy(p->nics[p->nr_nics].mac, nic->mac,
+                       sizeof(p->nics[0].mac));
+        xlmig__strlcpy(p->nics[p->nr_nics].bridge, eq + 1,
+                       sizeof(p->nics[0].bridge));
+        p->nr_nics++;
+    }
+    return 0;
+}
+
+/* One call on a fresh connection to the xlmigd at @addr. */
+static int call_once(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
+                     const char *label, const char *addr, const char *method,
+                     const char *const *kv, struct xlmig__rpc_msg *resp)
+{
+    libxlmig_transport *t = NULL;
+    int fd, rc = xlmig__mig_connect(ctx, pc, label, addr, &t, &fd);
+
+    memset(resp, 0, sizeof(*resp));
+    if (!rc)
+        rc = xlmig__pool_call(ctx, t, addr, 2, method, kv, NULL, NULL, resp);
+    libxlmig_transport_free(t);
+    return rc;
+}
+
+/* A pool's hosts from its master: names and addresses. */
+struct hosts {
+    size_t n;
+    char name[64][65];
+    char addr[64][256];
+};
+
+static int pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
+                      const char *what, struct hosts *hs)
+{
+    struct xlmig__rpc_msg resp;
+    yajl_val a;
+    size_t i;
+    int rc = call_once(ctx, pc, what, pc->master, "host.list", NULL, &resp);
+
+    hs->n = 0;
+    a = rc ? NULL : resp.result;
+    for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len && hs->n < 64; i++) {
+        const char *nm = xlmig__rpc_get_str(a->u.array.values[i], "name");
+        const char *ad = xlmig__rpc_get_str(a->u.array.values[i], "address");
+
+        if (!nm || !ad || strlen(nm) >= 65 || strlen(ad) >= 256)
+            continue;
+        xlmig__strlcpy(hs->name[hs->n], nm, 65);
+        xlmig__strlcpy(hs->addr[hs->n], ad, 256);
+        hs->n++;
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
+
+static int facts_of(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
+                    const char *name, const char *addr,
+                    struct xlmig__host_facts *f)
+{
+    struct xlmig__rpc_msg resp;
+    char why[256];
+    int rc = call_once(ctx, pc, name, addr, "host.facts", NULL, &resp);
+
+    if (!rc && xlmig__host_facts_decode(resp.result, f, why, sizeof(why)))
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: %s",
+                          name, why);
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
+
+/* Across pools: the CPU level of every host of the destination pool. */
+static int pool_level(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
+                      const struct hosts *hs, libxlmig_guest_type type,
+                      libxlmig_cpu_flags *level)
+{
+    libxlmig_pool_host ph[64];
+    struct xlmig__host_facts *f = calloc(hs->n ? hs->n : 1, sizeof(*f));
+    size_t i;
+    int rc = f ? 0 : LIBXLMIG_ERR_NO_MEMORY;
+
+    for (i = 0; !rc && i < hs->n; i++) {
+        rc = facts_of(ctx, pc, hs->name[i], hs->addr[i], &f[i]);
+        ph[i].name = hs->name[i];
+        ph[i].cpu.vendor = f[i].vendor;
+        ph[i].cpu.features = type == LIBXLMIG_GUEST_PV ? f[i].pv_max
+                                                       : f[i].hvm_max;
+    }
+    if (!rc)
+        rc = libxlmig_pool_level(ctx, ph, hs->n, level);
+    free(f);
+    return rc;
+}
+
+static bool migrating(libxlmig_ctx *ctx, const char *uuid)
+{
+    struct xlmig__mig_record *recs = NULL;
+    size_t nr = 0, i;
+    bool busy = false;
+
+    if (xlmig__mig_record_list(ctx, V.conf->state_dir, XLMIG__MIG_SRC, &recs,
+                               &nr))
+        return false;
+    for (i = 0; i < nr; i++)
+        busy = busy || (recs[i].state == XLMIG__MIG_RUNNING &&
+                        !strcmp(recs[i].vm_uuid, uuid));
+    free(recs);
+    return busy;
+}
+
+/* The pool's migration-compression, from its master (false if not). */
+static bool pool_compresses(libxlmig_ctx *ctx)
+{
+    struct xlmig__rpc_msg resp;
+    const char *kv[] = { "key", "migration-compression", NULL };
+    bool on = false;
+
+    if (!call_once(ctx, V.conf, "the pool master", V.conf->master,
+                   "pool.param_get", kv, &resp))
+        on = YAJL_IS_STRING(resp.result) &&
+             !strcmp(resp.result->u.string, "true");
+    xlmig__rpc_msg_dispose(&resp);
+    return on;
+}
+
+struct mig_req {
+    const char *vm, *host, *remote_master, *remote_config;
+    const char *vdi_map, *vif_map, *compress;
+    bool copy, force, check, live;
+    uint64_t bwlimit;
+};
+
+/*
+ * Everything before the checks: the VM, the destination, the maps.
+ * Errors are bad input, said at once (logged in @ctx).
+ */
+static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
+                     struct xlmig__mig_plan *p, struct xlmig__pool_conf *dc,
+                     struct xlmig__host_facts *dst, char *daddr, size_t dcap,
+                     libxlmig_cpu_flags *level, bool *has_level)
+{
+    struct xlmig__hv *h = NULL;
+    struct xlmig__dom d;
+    struct xlmig__vmrec rec;
+    struct hosts hs;
+    char *cfg = NULL;
+    size_t i;
+    int rc;
+
+    memset(p, 0, sizeof(*p));
+    *has_level = false;
+    rc = V.hv->open(ctx, &h);
+    if (!rc)
+        rc = vm_find(ctx, h, q->vm, &d, &rec, &p->running);
+    if (rc)
+        goto out;
+    if (p->running) {
+        rc = V.hv->config(h, d.domid, &cfg);
+        if (!rc)
+            rc = V.hv->cpu(h, d.domid, &p->cpu);
+        if (rc)
+            goto out;
+        p->has_cpu = true;
+        p->domid = d.domid;
+        p->memory_kib = d.memory_kib;
+        p->vcpus = d.vcpus;
+        xlmig__strlcpy(p->vm, d.name, sizeof(p->vm));
+        xlmig__strlcpy(p->vm_uuid, d.uuid, sizeof(p->vm_uuid));
+    } else {
+        rc = xlmig__vmrec_config(ctx, V.conf->state_dir, rec.uuid, &cfg);
+        if (rc)
+            goto out;
+        xlmig__strlcpy(p->vm, rec.name, sizeof(p->vm));
+        xlmig__strlcpy(p->vm_uuid, rec.uuid, sizeof(p->vm_uuid));
+    }
+    rc = xlmig__vmcfg_parse(ctx, p->vm, cfg, strlen(cfg), &p->cfg);
+    if (rc)
+        goto out;
+    if (!p->running) {
+        p->memory_kib = p->cfg.target_memkb;
+        p->vcpus = p->cfg.max_vcpus;
+    }
+    p->type = strcmp(p->cfg.type, "pv") ? LIBXLMIG_GUEST_HVM
+                                        : LIBXLMIG_GUEST_PV;
+    p->force = q->force;
+    if (q->copy && p->running) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1, "copy="
+                          "true needs a halted VM; VM %s runs (shut it "
+                          "down first, or migrate it without copy)", p->vm);
+        goto out;
+    }
+    if (!q->live && p->running) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "live="
+                          "false: VM %s runs and moves live; shut it down "
+                          "for a cold migration", p->vm);
+        goto out;
+    }
+    if (migrating(ctx, p->vm_uuid)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS, -1,
+                          "VM %s is being migrated already (task-list shows "
+                          "it)", p->vm);
+        goto out;
+    }
+    rc = plan_disks(ctx, p);
+    if (rc)
+        goto out;
+
+    /* The destination and its pool. */
+    if (q->remote_config && *q->remote_config) {
+        rc = xlmig__pool_conf_load(ctx, q->remote_config, dc);
+        if (rc)
+            goto out;
+        if (q->remote_master && *q->remote_master)
+            xlmig__strlcpy(dc->master, q->remote_master, sizeof(dc->master));
+    } else if (q->remote_master && *q->remote_master) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "remote-master=%s needs remote-config=FILE with "
+                          "that pool's uuid and credentials",
+                          q->remote_master);
+        goto out;
+    } else {
+        *dc = *V.conf;
+    }
+    if (!(q->remote_config && *q->remote_config) &&
+        !strcmp(q->host, V.conf->name)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "VM %s is "
+                          "on host %s already%s", p->vm, V.conf->name,
+                          q->vdi_map && *q->vdi_map
+                              ? "; move its disks with vdi-pool-migrate"
+                              : "; name another host");
+        goto out;
+    }
+    rc = pool_hosts(ctx, dc, q->remote_config ? "the remote pool's master"
+                                              : "the pool master", &hs);
+    if (rc)
+        goto out;
+    for (i = 0; i < hs.n && strcmp(hs.name[i], q->host); i++)
+        ;
+    if (i == hs.n) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no host %s in "
+                          "pool %s (host-list shows its hosts)", q->host,
+                          dc->pool_uuid);
+        goto out;
+    }
+    xlmig__strlcpy(daddr, hs.addr[i], dcap);
+    rc = facts_of(ctx, dc, q->host, daddr, dst);
+    if (!rc && q->remote_config && *q->remote_config) {
+        rc = pool_level(ctx, dc, &hs, p->type, level);
+        *has_level = !rc;
+    }
+    if (!rc)
+        rc = plan_vdi_map(ctx, p, q->vdi_map, dst);
+    if (!rc)
+        rc = plan_vif_map(ctx, p, q->vif_map);
+ out:
+    free(cfg);
+    V.hv->close(h);
+    return rc;
+}
+
+int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct mig_req q;
+    struct xlmig__mig_plan *p = NULL;
+    struct xlmig__pool_conf *dc = NULL;
+    struct xlmig__host_facts *dst = NULL, *src = NULL;
+    struct xlmig__mig_record *r = NULL;
+    struct xlmig__collect coll;
+    libxlmig_cpu_flags level;
+    libxlmig_ctx *cctx = NULL;
+    char daddr[256];
+    bool has_level = false;
+    unsigned int fails;
+    yajl_gen g;
+    size_t i;
+    int rc;
+
+    memset(&q, 0, sizeof(q));
+    q.vm = xlmigd_need_str(c, m, "vm");
+    q.host = q.vm ? xlmigd_need_str(c, m, "host") : NULL;
+    if (!q.host)
+        return 0;
+    q.remote_master = xlmig__rpc_get_str(m->params, "remote_master");
+    q.remote_config = xlmig__rpc_get_str(m->params, "remote_config");
+    q.vdi_map = xlmig__rpc_get_str(m->params, "vdi_map");
+    q.vif_map = xlmig__rpc_get_str(m->params, "vif_map");
+    q.compress = xlmig__rpc_get_str(m->params, "compress");
+    q.live = true;
+    (void)xlmig__rpc_get_bool(m->params, "copy", &q.copy);
+    (void)xlmig__rpc_get_bool(m->params, "force", &q.force);
+    (void)xlmig__rpc_get_bool(m->params, "check", &q.check);
+    (void)xlmig__rpc_get_bool(m->params, "live", &q.live);
+    (void)xlmig__rpc_get_uint(m->params, "bwlimit", &q.bwlimit);
+    if (q.compress && strcmp(q.compress, "true") &&
+        strcmp(q.compress, "false"))
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                  "compress is true or false", "compress");
+    p = xlmig__zalloc(sizeof(*p));
+    dc = xlmig__zalloc(sizeof(*dc));
+    dst = xlmig__zalloc(sizeof(*dst));
+    src = xlmig__zalloc(sizeof(*src));
+    r = xlmig__zalloc(sizeof(*r));
+    if (!p || !dc || !dst || !src || !r) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    rc = plan_make(c->ctx, &q, p, dc, dst, daddr, sizeof(daddr), &level,
+                   &has_level);
+    if (!rc)
+        rc = facts_here(c->ctx, src);
+    if (rc) {
+        rc = reply_last(c, m, rc, NULL);
+        goto out;
+    }
+    /* Every check, every failure kept. */
+    xlmig__collect_init(&coll, NULL);
+    if (libxlmig_ctx_new(&coll.vtable, LIBXLMIG_LOG_WARN, &cctx)) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    fails = xlmig__mig_check(cctx, V.conf->state_dir, p, src, dst,
+                             has_level ? &level : NULL);
+    if (fails || q.check) {
+        g = xlmig__rpc_gen_result(m->id);
+        if (!g) {
+            rc = LIBXLMIG_ERR_NO_MEMORY;
+            goto out;
+        }
+        yajl_gen_map_open(g);
+        xlmigd_gen_kv_str(g, "vm", p->vm);
+        xlmigd_gen_kv_str(g, "task", "");
+        yajl_gen_string(g, (const unsigned char *)"failures", 8);
+        yajl_gen_array_open(g);
+        for (i = 0; i < coll.n; i++)
+            yajl_gen_string(g, (const unsigned char *)coll.msgs[i],
+                            strlen(coll.msgs[i]));
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        if (fails)
+            xlmigd_log("migration of VM %s to %s refused: %u check(s) "
+                       "failed", p->vm, q.host, fails);
+        rc = xlmigd_finish_reply(c, g);
+        goto out;
+    }
+
+    /* The journal, then the worker. */
+    rc = xlmig__uuid_generate(c->ctx, r->task);
+    if (rc) {
+        rc = reply_last(c, m, rc, NULL);
+        goto out;
+    }
+    r->role = XLMIG__MIG_SRC;
+    r->phase = XLMIG__MIG_QUEUED;
+    r->state = XLMIG__MIG_RUNNING;
+    xlmig__strlcpy(r->vm, p->vm, sizeof(r->vm));
+    xlmig__strlcpy(r->vm_uuid, p->vm_uuid, sizeof(r->vm_uuid));
+    r->domid = p->domid;
+    r->live = p->running;
+    r->copy = q.copy;
+    r->force = q.force;
+    r->compress = q.compress ? !strcmp(q.compress, "true")
+                             : pool_compresses(c->ctx);
+    r->bwlimit = q.bwlimit;
+    xlmig__strlcpy(r->source, V.conf->name, sizeof(r->source));
+    xlmig__strlcpy(r->destination, q.host, sizeof(r->destination));
+    xlmig__strlcpy(r->dest_address, daddr, sizeof(r->dest_address));
+    xlmig__strlcpy(r->remote_config, q.remote_config ? q.remote_config : "",
+                   sizeof(r->remote_config));
+    for (i = 0; i < p->nr_vdis; i++)
+        r->vdis[r->nr_vdis++] = p->vdis[i];
+    for (i = 0; i < p->nr_nics; i++)
+        r->nics[r->nr_nics++] = p->nics[i];
+    r->started = (int64_t)time(NULL);
+    rc = xlmig__mig_record_save(c->ctx, V.conf->state_dir, r);
+    if (!rc)
+        rc = worker_start(c->ctx, "send", r->task, XLMIG__MIG_SRC,
+                          r->remote_config, -1, NULL);
+    if (rc) {
+        rc = reply_last(c, m, rc, NULL);
+        goto out;
+    }
+    xlmigd_log("migration %s: VM %s to host %s (%s%s)", r->task, r->vm,
+               q.host, r->live ? "live" : "halted, cold",
+               r->compress ? ", compressed" : "");
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "vm", r->vm);
+    xlmigd_gen_kv_str(g, "task", r->task);
+    yajl_gen_string(g, (const unsigned char *)"failures", 8);
+    yajl_gen_array_open(g);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    rc = xlmigd_finish_reply(c, g);
+ out:
+    libxlmig_ctx_free(cctx);
+    free(p);
+    free(dc);
+    free(dst);
+    free(src);
+    free(r);
+    return rc;
+}
+
+static void gen_task_record(yajl_gen g, const struct xlmig__mig_record *r)
+{
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "task", r->task);
+    xlmigd_gen_kv_str(g, "role", r->role == XLMIG__MIG_DST ? "dst" : "src");
+    xlmigd_gen_kv_str(g, "vm", r->vm);
+    xlmigd_gen_kv_str(g, "vm_uuid", r->vm_uuid);
+    xlmigd_gen_kv_str(g, "source", r->source);
+    xlmigd_gen_kv_str(g, "destination", r->destination);
+    xlmigd_gen_kv_str(g, "phase", xlmig__mig_phase_name(r->phase));
+    xlmigd_gen_kv_str(g, "state", xlmig__mig_state_name(r->state));
+    xlmigd_gen_kv_uint(g, "progress", r->progress);
+    xlmigd_gen_kv_str(g, "error", r->error);
+    xlmigd_gen_kv_str(g, "message", r->message);
+    xlmigd_gen_kv_uint(g, "downtime_ms", r->downtime_ms);
+    xlmigd_gen_kv_uint(g, "total_ms", r->total_ms);
+    xlmigd_gen_kv_uint(g, "wire_bytes", r->wire_bytes);
+    xlmigd_gen_kv_uint(g, "stream_bytes", r->stream_bytes);
+    yajl_gen_map_close(g);
+}
+
+int xlmigd_m_vm_task(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *task = xlmigd_need_str(c, m, "task");
+    struct xlmig__mig_record r;
+    yajl_gen g;
+    int rc;
+
+    if (!task)
+        return 0;
+    rc = load(c->ctx, XLMIG__MIG_SRC, task, &r);
+    if (rc == LIBXLMIG_ERR_NOT_FOUND)
+        rc = load(c->ctx, XLMIG__MIG_DST, task, &r);
+    if (rc)
+        return reply_last(c, m, rc, task);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    gen_task_record(g, &r);
+    return xlmigd_finish_reply(c, g);
+}
+
+int xlmigd_m_vm_cancel(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *task = xlmigd_need_str(c, m, "task");
+    struct xlmig__mig_record r;
+    int rc;
+
+    if (!task)
+        return 0;
+    rc = load(c->ctx, XLMIG__MIG_SRC, task, &r);
+    if (rc)
+        return reply_last(c, m, rc, task);
+    if (r.state != XLMIG__MIG_RUNNING)
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                  "the migration has ended already", task);
+    if (r.phase >= XLMIG__MIG_GO_SENT && r.phase != XLMIG__MIG_ROLLBACK)
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_UNSUPPORTED,
+                                  "too late: the VM is switching to its "
+                                  "destination", task);
+    if (!worker_signal(task, XLMIG__MIG_SRC))
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+                                  "the migration's worker is not running",
+                                  task);
+    xlmigd_log("migration %s of VM %s: cancel asked by %s", task, r.vm,
+               c->peer);
+    return xlmigd_reply_ok(c, m->id);
+}
+
+/* ------------------------------------------------------------ receive */
+
+int xlmigd_m_vm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *task = xlmigd_need_str(c, m, "task");
+    const char *vm = task ? xlmigd_need_str(c, m, "vm") : NULL;
+    const char *uuid = vm ? xlmigd_need_str(c, m, "vm_uuid") : NULL;
+    const char *source = uuid ? xlmigd_need_str(c, m, "source") : NULL;
+    const char *vdis = xlmig__rpc_get_str(m->params, "vdis");
+    struct xlmig__mig_record *r = NULL;
+    char host[256], port[16], buf[XLMIG__MIG_VDIS_MAX * 40 + 1];
+    char *save = NULL, *item;
+    bool live = true;
+    size_t i;
+    yajl_gen g;
+    int fd = -1, rc;
+
+    if (!source)
+        return 0;
+    (void)xlmig__rpc_get_bool(m->params, "live", &live);
+    if (!xlmig__uuid_ok(task) || !xlmig__uuid_ok(uuid) ||
+        strlen(vm) > XLMIG__DOM_NAME_MAX || strlen(source) > 64 ||
+        (vdis && strlen(vdis) >= sizeof(buf)))
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                  "vm.receive_start: a parameter is "
+                                  "malformed", NULL);
+    r = xlmig__zalloc(sizeof(*r));
+    if (!r)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    if (!load(c->ctx, XLMIG__MIG_DST, task, r)) {
+        rc = xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "this host knows that task already", task);
+        goto out;
+    }
+    memset(r, 0, sizeof(*r));
+    xlmig__strlcpy(buf, vdis ? vdis : "", sizeof(buf));
+    for (item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (r->nr_vdis == XLMIG__MIG_VDIS_MAX || !xlmig__uuid_ok(item) ||
+            xlmig__vdi_find(c->ctx, V.conf->state_dir, item, NULL, NULL)) {
+            rc = xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_NOT_FOUND,
+                                    "vm.receive_start names a VDI this host "
+                                    "does not have", item);
+            goto out;
+        }
+        xlmig__strlcpy(r->vdis[r->nr_vdis++].dst_vdi, item,
+                       sizeof(r->vdis[0].dst_vdi));
+    }
+    for (i = 0; i < CONN_MIG_MAX && c->mig[i][0]; i++)
+        ;
+    if (i == CONN_MIG_MAX) {
+        rc = xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_TOO_MANY_MIGRATIONS,
+                                "this connection has as many migrations in "
+                                "flight as one may", NULL);
+        goto out;
+    }
+    if (xlmig__split_hostport(V.conf->address, host, sizeof(host), port,
+                              sizeof(port)) ||
+        (fd = xlmigd_listen_any(host, port, sizeof(port))) < 0) {
+        rc = xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_IO, "cannot listen "
+                                "for the memory stream", NULL);
+        goto out;
+    }
+    xlmig__strlcpy(r->task, task, sizeof(r->task));
+    r->role = XLMIG__MIG_DST;
+    r->phase = XLMIG__MIG_LISTENING;
+    r->state = XLMIG__MIG_RUNNING;
+    xlmig__strlcpy(r->vm, vm, sizeof(r->vm));
+    xlmig__strlcpy(r->vm_uuid, uuid, sizeof(r->vm_uuid));
+    xlmig__strlcpy(r->source, source, sizeof(r->source));
+    xlmig__strlcpy(r->destination, V.conf->name, sizeof(r->destination));
+    r->live = live;
+    r->started = (int64_t)time(NULL);
+    rc = xlmig__mig_record_save(c->ctx, V.conf->state_dir, r);
+    if (!rc)
+        rc = worker_start(c->ctx, "receive", task, XLMIG__MIG_DST, NULL, fd,
+                          NULL);
+    close(fd);
+    if (rc) {
+        rc = reply_last(c, m, rc, NULL);
+        goto out;
+    }
+    xlmig__strlcpy(c->mig[i], task, sizeof(c->mig[i]));
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    snprintf(buf, sizeof(buf), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+             port);
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "data_address", buf);
+    yajl_gen_map_close(g);
+    rc = xlmigd_finish_reply(c, g);
+ out:
+    free(r);
+    return rc;
+}
+
+/* Wait until @task's worker of @role is gone (up to @s seconds). */
+static bool worker_wait_gone(const char *task, enum xlmig__mig_role role,
+                             unsigned int s)
+{
+    double until = xlmig__now_s() + s;
+
+    for (;;) {
+        bool alive;
+
+        pthread_mutex_lock(&V.lock);
+        alive = worker_find_locked(task, role) != NULL;
+        pthread_mutex_unlock(&V.lock);
+        if (!alive)
+            return true;
+        if (xlmig__now_s() > until)
+            return false;
+        xlmig__sleep_ms(100);
+    }
+}
+
+int xlmigd_m_vm_receive_status(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *task = xlmigd_need_str(c, m, "task");
+    struct xlmig__mig_record r;
+    const char *outcome;
+    yajl_gen g;
+    int rc;
+
+    if (!task)
+        return 0;
+    rc = load(c->ctx, XLMIG__MIG_DST, task, &r);
+    if (!rc && r.state == XLMIG__MIG_RUNNING && r.phase != XLMIG__MIG_GO &&
+        !xlmig__proc_alive((pid_t)r.worker_pid, r.worker_start)) {
+        /* Its worker died: decide now, by the journal. */
+        if (worker_wait_gone(task, XLMIG__MIG_DST, 1))
+            (void)worker_run(c->ctx, "recover", task, XLMIG__MIG_DST, NULL);
+        rc = load(c->ctx, XLMIG__MIG_DST, task, &r);
+    }
+    if (rc == LIBXLMIG_ERR_NOT_FOUND)
+        outcome = "aborted";        /* it never got as far as a journal */
+    else if (rc)
+        return reply_last(c, m, rc, task);
+    else if (r.state == XLMIG__MIG_DONE || r.phase == XLMIG__MIG_GO)
+        outcome = "committed";
+    else if (r.state == XLMIG__MIG_FAILED)
+        outcome = "aborted";
+    else
+        outcome = "pending";
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "outcome", outcome);
+    yajl_gen_map_close(g);
+    return xlmigd_finish_reply(c, g);
+}
+
+int xlmigd_m_vm_receive_abort(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *task = xlmigd_need_str(c, m, "task");
+    struct xlmig__mig_record r;
+    int rc;
+
+    if (!task)
+        return 0;
+    rc = load(c->ctx, XLMIG__MIG_DST, task, &r);
+    if (rc == LIBXLMIG_ERR_NOT_FOUND)
+        return xlmigd_reply_ok(c, m->id);
+    if (rc)
+        return reply_last(c, m, rc, task);
+    if (r.state != XLMIG__MIG_RUNNING)
+        return xlmigd_reply_ok(c, m->id);
+    if (r.phase == XLMIG__MIG_GO)
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_UNSUPPORTED,
+                                  "too late: VM runs here now", task);
+    (void)worker_signal(task, XLMIG__MIG_DST);
+    if (!worker_wait_gone(task, XLMIG__MIG_DST, 30))
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_TIMEOUT, "the "
+                                  "receiving worker did not stop", task);
+    if (!load(c->ctx, XLMIG__MIG_DST, task, &r) &&
+        r.state == XLMIG__MIG_RUNNING)
+        (void)worker_run(c->ctx, "recover", task, XLMIG__MIG_DST, NULL);
+    xlmigd_log("migration %s: aborted by its source %s", task, c->peer);
+    return xlmigd_reply_ok(c, m->id);
+}

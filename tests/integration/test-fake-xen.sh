@@ -402,6 +402,7 @@ else
 fi
 
 # ---- pause, unpause, rename -------------------------------------------------
+g1="" g2="" s1=""
 "$FX" pause --dir "$A" web1 > "$d/p.out" 2>&1 && g1=$(pstate "$writer_pid") &&
     s1=$("$FX" list --dir "$A") &&
     "$FX" unpause --dir "$A" 1 >> "$d/p.out" 2>&1 && g2=$(pstate "$writer_pid") &&
@@ -429,6 +430,7 @@ else
     not_ok "destroy on B (exit $rc)" "$d/d1.out"
 fi
 
+disown "$writer_pid" "$qsd_pid"   # killed by destroy: no job report
 "$FX" destroy --dir "$A" 1 > "$d/d2.out" 2>&1
 rc=$?
 sleep 0.2
@@ -439,7 +441,6 @@ if [ $rc -eq 0 ] && [ "$(pstate "$qsd_pid")" = gone ] &&
 else
     not_ok "destroy on A (exit $rc, guest $(pstate "$writer_pid"))" "$d/d2.out"
 fi
-{ wait "$writer_pid" "$qsd_pid"; } 2> /dev/null
 writer_pid=""
 qsd_pid=""
 

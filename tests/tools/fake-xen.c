@@ -2311,20 +2311,32 @@ static int fx_cli_find(struct fx_cli *cli, const char *which,
     return 0;
 }
 
-/* Read a configuration file (at most XLMIG__DOM_CONFIG_MAX bytes). */
+/* Read a configuration file (at most XLMIG__DOM_CONFIG_MAX bytes) as a
+ * NUL-ended text. */
 static int fx_cli_config(struct fx_cli *cli, const char *path, char **text_r)
 {
+    char *text = NULL, *t;
     size_t len;
-    int rc = xlmig__file_read(cli->ctx, &cfg_kind, path, text_r, &len);
+    int rc = xlmig__file_read(cli->ctx, &cfg_kind, path, &text, &len);
 
     if (rc == LIBXLMIG_ERR_NOT_FOUND)
         fprintf(stderr, "fake-xen: no configuration file %s\n", path);
-    if (!rc && strlen(*text_r) != len) {
+    if (rc)
+        return 1;
+    if (memchr(text, '\0', len)) {
         fprintf(stderr, "fake-xen: %s holds a NUL byte\n", path);
-        free(*text_r);
-        rc = LIBXLMIG_ERR_INVALID_ARGUMENT;
+        free(text);
+        return 1;
     }
-    return rc ? 1 : 0;
+    t = realloc(text, len + 1);
+    if (!t) {
+        fprintf(stderr, "fake-xen: out of memory\n");
+        free(text);
+        return 1;
+    }
+    t[len] = '\0';
+    *text_r = t;
+    return 0;
 }
 
 static int cmd_host(const struct fx_cmd *c, int argc, char **argv)

@@ -236,7 +236,13 @@ static void gen_task(yajl_gen g, const struct xlmig__pool_task *t,
     GSTR(g, "priority");
     yajl_gen_bool(g, t->priority);
     xlmigd_gen_kv_uint(g, "created", (uint64_t)t->created);
-    xlmigd_gen_kv_str(g, "uuid", t->uuid);
+    /* vm-migrate tasks by their uuid; slot-run's by the number. */
+    {
+        char id[24];
+
+        snprintf(id, sizeof(id), "%" PRIu64, t->id);
+        xlmigd_gen_kv_str(g, "uuid", t->uuid[0] ? t->uuid : id);
+    }
     yajl_gen_map_close(g);
 }
 

@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "poolconf.h"
 #include "rpc.h"
+#include "sr.h"
 #include "xe-args.h"
 #include "xe-cmd.h"
 
@@ -181,7 +182,7 @@ int xe_cmd_host_list(const struct xe_args *a)
 
 int xe_cmd_task_list(const struct xe_args *a)
 {
-    static const char *const f[] = { "id", "vm", "source", "destination",
+    static const char *const f[] = { "uuid", "vm", "source", "destination",
                                      "state", "phase", "progress",
                                      "priority", NULL };
     static const char *const l[] = { "uuid", "vm", "source", "destination",
@@ -196,11 +197,14 @@ int xe_cmd_task_cancel(const struct xe_args *a)
     const char *id = xe_args_get(a, "uuid");
     char num[32];
     const char *kv[] = { "task", num, NULL };
+    const char *kvu[] = { "uuid", id, NULL };
 
+    if (id && xlmig__uuid_ok(id))
+        return simple(a, "task.cancel", kvu);
     if (!id || !*id || strspn(id, "0123456789") != strlen(id) ||
         strlen(id) > 19) {
-        fprintf(stderr, "INVALID_VALUE: task-cancel needs uuid=ID (the "
-                "number task-list shows)\n");
+        fprintf(stderr, "INVALID_VALUE: task-cancel needs uuid=ID (as "
+                "task-list shows it: a migration's uuid, or a number)\n");
         return 2;
     }
     snprintf(num, sizeof(num), "#%s", id);

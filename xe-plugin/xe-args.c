@@ -186,7 +186,12 @@ int xe_args_only(const struct xe_args *a, const char *const *allowed,
 
     for (i = 0; i < a->nr_kv; i++) {
         for (j = 0; allowed && allowed[j]; j++) {
-            if (!strcmp(a->kv[i].key, allowed[j]))
+            size_t n = strlen(allowed[j]);
+
+            /* "vdi:" admits "vdi:UUID" (a map entry), not "vdi:" alone. */
+            if (!strcmp(a->kv[i].key, allowed[j]) ||
+                (n && allowed[j][n - 1] == ':' &&
+                 !strncmp(a->kv[i].key, allowed[j], n) && a->kv[i].key[n]))
                 break;
         }
         if (!allowed || !allowed[j]) {

@@ -47,8 +47,10 @@ int xe_args_parse(struct xe_args *a, int argc, char *const *argv, char *err,
 const char *xe_args_get(const struct xe_args *a, const char *key);
 
 /*
- * Check that every key is one of @allowed (NULL-terminated); on a
- * stranger write a sentence into @err and return LIBXLMIG_ERR_INVALID_ARGUMENT.
+ * Check that every key is one of @allowed (NULL-terminated); an allowed
+ * key ending in ':' ("vdi:") admits every key it begins ("vdi:UUID").
+ * On a stranger write a sentence into @err and return
+ * LIBXLMIG_ERR_INVALID_ARGUMENT.
  */
 int xe_args_only(const struct xe_args *a, const char *const *allowed,
                  char *err, size_t err_len);

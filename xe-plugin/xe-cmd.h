@@ -153,6 +153,62 @@ extern const char *const xe_keys_task_cancel[];
       "                 a VM that does not run is halted and not checked\n" \
       XE_STATE_DIR_HELP }
 
+/* The VM commands (cmd-vm.c). */
+int xe_cmd_vm_migrate(const struct xe_args *a);
+int xe_cmd_vm_assert_can_migrate(const struct xe_args *a);
+int xe_cmd_vm_list(const struct xe_args *a);
+int xe_cmd_vm_register(const struct xe_args *a);
+int xe_cmd_vm_start(const struct xe_args *a);
+extern const char *const xe_keys_vm_migrate[];
+extern const char *const xe_keys_vm_list[];
+extern const char *const xe_keys_vm_one[];
+
+#define XE_VM_MIGRATE_ARGS \
+    "  vm=NAME|UUID   the VM (required); found on any host of the pool\n" \
+    "  host=NAME      the destination host (required; host-uuid= the same)\n" \
+    "  vdi:VDI=SR     move VDI (a disk of the VM) to SR of the destination\n" \
+    "                 (uuid or name); a disk not named stays on its SR,\n" \
+    "                 which the destination must have too\n" \
+    "  vif:MAC=BRIDGE the VIF's bridge at the destination (default: same)\n" \
+    "  remote-master=HOST:PORT remote-config=FILE  another pool: its\n" \
+    "                 master, and a pool configuration of that pool (its\n" \
+    "                 pool-uuid and TLS credentials)\n" \
+    "  compress=true|false  the memory stream zstd-compressed (default:\n" \
+    "                 the pool's migration-compression)\n" \
+    "  copy=true      a halted VM only: copy it, keep the original\n" \
+    "  force=true     report CPU check failures and go on\n" \
+    "  live=true      a running VM moves live (the only way)\n" \
+    "  bwlimit=RATE   bytes/s on the wire (k, M, G suffixes)\n" \
+    XE_CONFIG_HELP
+
+#define XE_VM_COMMANDS \
+    { "vm-migrate", xe_cmd_vm_migrate, xe_keys_vm_migrate, \
+      "Move a VM, memory and disks, to another host of this pool or of\n" \
+      "another pool: every check first, a slot of the pool's migration\n" \
+      "limit, the disks by storage motion, the memory live through the\n" \
+      "stream channel, and everything undone on any failure.  Prints the\n" \
+      "task's uuid, then its phase and percent until it ends; interrupted,\n" \
+      "the migration goes on (task-cancel uuid= stops it).\n" \
+      XE_VM_MIGRATE_ARGS \
+      "  --minimal      only the task's uuid" }, \
+    { "vm-assert-can-migrate", xe_cmd_vm_assert_can_migrate, \
+      xe_keys_vm_migrate, \
+      "Every check of vm-migrate, nothing moved: each failure on its own\n" \
+      "line, by its stable name (VM_INCOMPATIBLE_WITH_THIS_HOST,\n" \
+      "HOST_NOT_ENOUGH_FREE_MEMORY, VDI_NOT_IN_MAP, ...); exit 1 if any.\n" \
+      XE_VM_MIGRATE_ARGS }, \
+    { "vm-list", xe_cmd_vm_list, xe_keys_vm_list, \
+      "The VMs of every host of the pool, running or halted (recorded).\n" \
+      "Fields: uuid name-label power-state resident-on dom-id\n" \
+      "  memory-static-max (MiB)\n" XE_CONFIG_HELP }, \
+    { "vm-register", xe_cmd_vm_register, xe_keys_vm_one, \
+      "Record a VM running on this host (its libxl configuration), so\n" \
+      "that it stays known when halted: vm-list, vm-migrate, vm-start.\n" \
+      "  vm=NAME|UUID   (required)\n" XE_CONFIG_HELP }, \
+    { "vm-start", xe_cmd_vm_start, xe_keys_vm_one, \
+      "Boot a halted VM from its record, on the host that has it.\n" \
+      "  vm=NAME|UUID   (required)\n" XE_CONFIG_HELP }
+
 /* The storage commands (cmd-sr.c). */
 int xe_cmd_sr_create(const struct xe_args *a);
 int xe_cmd_sr_forget(const struct xe_args *a);

@@ -1,0 +1,205 @@
+#!/bin/bash
+# vm-migrate end to end where no Xen runs: two xlmigd daemons (h1, the
+# master, 127.0.0.1; h2, 127.0.0.2) built on the stand-in hypervisor
+# (build/san/xlmigd-fake, tests/tools/fake-xen.c: real libxl v2 streams,
+# a qemu-storage-daemon as each domain's device model).  The VM's disk is
+# a VDI on h1's SR, its guest nbd-writer writing to it throughout; the
+# migration's storage motion, stream channel, END hold, two-phase commit
+# and cleanup are the product's own.  After each move the new VDI must
+# equal the writer's log byte for byte, the VM run only on h2, and
+# nothing else be left on either host.
+# Ends with "integration-vm-migrate: N passed, N failed".
+#
+# Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIG_BUILDDIR, XLMIG_SRCDIR;
+# VMM_ONLY=a,b picks sections.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
+bld=${XLMIG_BUILDDIR:-$src/build}
+XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
+XLMIGD=$bld/san/xlmigd-fake
+FX=$bld/tests/tools/fake-xen
+WRITER=$bld/tests/tools/nbd-writer
+case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
+case $XLMIGD in /*) ;; *) XLMIGD=$PWD/$XLMIGD ;; esac
+case $FX in /*) ;; *) FX=$PWD/$FX ;; esac
+case $WRITER in /*) ;; *) WRITER=$PWD/$WRITER ;; esac
+
+d=$(mktemp -d /tmp/xlmig-vmm.XXXXXX)
+LABEL=integration-vm-migrate
+. "$here/lib.sh"
+
+for b in "$XE" "$XLMIGD" "$FX" "$WRITER"; do
+    if [ ! -x "$b" ]; then
+        echo "missing $b: run make check's build first"
+        failed=1
+        finish
+    fi
+done
+for t in qemu-img qemu-storage-daemon qemu-nbd python3 openssl; do
+    if ! command -v $t > /dev/null; then
+        echo "missing $t: run scripts/install-deps.sh"
+        failed=1
+        finish
+    fi
+done
+
+want() { [ -z "${VMM_ONLY:-}" ] || [[ ",$VMM_ONLY," == *",$1,"* ]]; }
+
+S1=$d/s1; S2=$d/s2              # state directories
+X1=$d/x1; X2=$d/x2              # the stand-in hypervisor's hosts
+mkdir -p "$S1" "$S2" "$X1" "$X2"
+"$FX" host --dir "$X1" > /dev/null
+"$FX" host --dir "$X2" > /dev/null
+SR1=$(XLMIG_STATE_DIR=$S1 "$XE" sr-create name-label=local1 device-config:path="$d/sr1")
+SR2=$(XLMIG_STATE_DIR=$S2 "$XE" sr-create name-label=local2 device-config:path="$d/sr2")
+
+sh "$here/mkcerts.sh" "$d/tls" > /dev/null 2>&1 || not_ok "mkcerts failed"
+PORT=$((20000 + RANDOM % 20000))
+PUUID=3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+conf() {    # N -> $d/h$N.conf
+    printf 'name = h%s\naddress = 127.0.0.%s:%s\nmaster = 127.0.0.1:%s\npool-name = vmpool\npool-uuid = %s\nstate-dir = %s\ntls-cert = %s/host%s.pem\ntls-key = %s/host%s.key\ntls-ca = %s/ca.pem\n' \
+        "$1" "$1" "$PORT" "$PORT" "$PUUID" "$d/s$1" "$d/tls" "$1" "$d/tls" "$1" "$d/tls" > "$d/h$1.conf"
+}
+conf 1
+conf 2
+C1=$d/h1.conf
+dpid=("" "" "")
+start_daemon() {
+    XLMIG_FAKE_XEN=$d/x$1 XLMIG_STATE_DIR= "$XLMIGD" --foreground \
+        --config "$d/h$1.conf" >> "$d/xlmigd$1.log" 2>&1 &
+    dpid[$1]=$!
+    pids+=("$!")
+}
+start_pool() {
+    start_daemon 1
+    start_daemon 2
+    for _ in $(seq 150); do
+        [ "$("$XE" host-list config="$C1" params=name-label --minimal 2> /dev/null | tr ',' '\n' | wc -l)" -ge 2 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+qsd_pid=""
+writer_pid=""
+cleanup_extra() {
+    [ -n "$writer_pid" ] && kill -9 "$writer_pid" 2> /dev/null
+    [ -n "$qsd_pid" ] && kill -9 "$qsd_pid" 2> /dev/null
+    local f
+    for f in "$X1"/dm-*.pid "$X2"/dm-*.pid "$S1"/sxm/*.pid "$S2"/sxm/*.pid; do
+        [ -f "$f" ] && kill -9 "$(cat "$f")" 2> /dev/null
+    done
+    pkill -9 -f "xlmigd-fake --worker" 2> /dev/null
+}
+
+# config FILE NAME DISK: the VM's libxl configuration.
+config() {
+    cat > "$1" << EOF
+{
+    "c_info": { "type": "pvh", "name": "$2", "uuid": "$VMUUID" },
+    "b_info": { "max_vcpus": 1, "max_memkb": 65536, "target_memkb": 65536,
+                "type.pvh": {} },
+    "disks": [ { "pdev_path": "$3", "vdev": "xvda", "backend": "qdisk",
+                 "format": "qcow2", "readwrite": 1 } ],
+    "nics": []
+}
+EOF
+}
+
+# new_vm NAME: a VDI on h1's SR, its device model, its guest writing,
+# the domain on h1.  Sets VDI, IMG, VMUUID.
+new_vm() {
+    local name=$1
+    VMUUID=$(python3 -c 'import uuid; print(uuid.uuid4())')
+    VDI=$(XLMIG_STATE_DIR=$S1 "$XE" vdi-create sr-uuid="$SR1" name-label="$name-disk" virtual-size=64M)
+    IMG=$d/sr1/$VDI.qcow2
+    XLMIG_STATE_DIR=$S1 "$XE" vbd-create vm="$name" vdi-uuid="$VDI" device=xvda > /dev/null
+    rm -f "$d/vm.sock" "$d/qmp-$name.sock" "$d/log" "$d/stop"
+    qemu-storage-daemon \
+        --blockdev driver=file,node-name=xvda-file,filename="$IMG" \
+        --blockdev driver=qcow2,node-name=xvda,file=xvda-file \
+        --nbd-server addr.type=unix,addr.path="$d/vm.sock" \
+        --export type=nbd,id=xvda,name=xvda,node-name=xvda,writable=on \
+        --chardev socket,id=m,path="$d/qmp-$name.sock",server=on,wait=off \
+        --monitor chardev=m > "$d/qsd-$name.log" 2>&1 &
+    qsd_pid=$!
+    for _ in $(seq 100); do
+        [ -S "$d/vm.sock" ] && [ -S "$d/qmp-$name.sock" ] && break
+        sleep 0.05
+    done
+    "$WRITER" fill --uri "nbd+unix:///xvda?socket=$d/vm.sock" --log "$d/log" \
+        --seed 1 --percent 20 > "$d/fill.out" 2>&1
+    "$WRITER" run --uri "nbd+unix:///xvda?socket=$d/vm.sock" --log "$d/log" \
+        --seed 2 --interval-ms 5 --stop-file "$d/stop" > "$d/writer.out" 2>&1 &
+    writer_pid=$!
+    head -c $((4 << 20)) /dev/urandom > "$d/$name.ram"
+    head -c $((12 << 20)) /dev/zero >> "$d/$name.ram"
+    config "$d/$name.json" "$name" "$IMG"
+    "$FX" create --dir "$X1" --name "$name" --config "$d/$name.json" \
+        --qmp "$d/qmp-$name.sock" --dm-pid "$qsd_pid" --guest-pid "$writer_pid" \
+        --ram "$d/$name.ram" > /dev/null
+}
+
+# same_as_log IMAGE FORMAT: the image equals the guest's log.
+same_as_log() {
+    rm -f "$d/ref.raw"
+    "$WRITER" replay --log "$d/log" --out "$d/ref.raw" --size 64M > "$d/replay.out" 2>&1 &&
+        qemu-img compare -q -f raw -F "$2" "$d/ref.raw" "$1" > "$d/cmp.out" 2>&1
+}
+
+# runs_on X NAME: the stand-in host X has one domain NAME, running.
+runs_on() { "$FX" list --dir "$1" | grep -q " $2 [0-9a-f-]* running$"; }
+absent_on() { ! "$FX" list --dir "$1" | grep -q " $2 "; }
+
+# left HOST-N: what a host has beyond its VDIs and ended journals.
+left() {
+    local s=$d/s$1 why=""
+    ls "$s"/sxm/*.json > /dev/null 2>&1 && why="$why sxm-records"
+    ls "$s"/sxm/*.lease > /dev/null 2>&1 && why="$why leases"
+    ls "$d"/sr$1/*.overlay.qcow2 "$d"/sr$1/*.lock > /dev/null 2>&1 && why="$why overlay-or-lock"
+    grep -l '"state": "running"' "$s"/migrate*/*.json > /dev/null 2>&1 && why="$why running-journal"
+    pgrep -f "xlmigd-fake --worker" > /dev/null && why="$why workers"
+    pgrep -f "qemu-storage-daemon.*$s/sxm" > /dev/null && why="$why exporters"
+    echo "$why"
+}
+nvdis() { ls "$d/sr$1" | grep -c '\.json$'; }
+
+# migrate NAME ARGS...: vm-migrate from the CLI; MRC, $d/mig.out/.err.
+migrate() {
+    "$XE" vm-migrate vm="$1" config="$C1" "${@:2}" > "$d/mig.out" 2> "$d/mig.err"
+    MRC=$?
+}
+
+if ! start_pool; then
+    not_ok "the pool did not form" "$d/xlmigd1.log" "$d/xlmigd2.log"
+    finish
+fi
+ok "a pool of two xlmigd on the stand-in hypervisor"
+
+# ---- within the pool, with storage -----------------------------------------
+if want main; then
+new_vm web1
+sleep 0.5
+migrate web1 host=h2 vdi:"$VDI"=local2 compress=true
+task=$(head -1 "$d/mig.out")
+NEW=$(ls "$d/sr2" | sed -n 's/\.qcow2$//p' | head -1)
+if [ $MRC = 0 ] && runs_on "$X2" web1 && absent_on "$X1" web1 &&
+   [ ! -e "$IMG" ] && [ "$(nvdis 2)" = 1 ] && [ "$(nvdis 1)" = 0 ] &&
+   same_as_log "$d/sr2/$NEW.qcow2" qcow2 && [ -z "$(left 1)$(left 2)" ]; then
+    ok "vm-migrate web1 to h2 with its disk, compressed: runs only on h2, its VDI on h2's SR equals the guest's log ($(wc -l < "$d/log") writes), the source VDI gone, nothing left ($(tail -1 "$d/mig.out"))"
+else
+    not_ok "vm-migrate web1 (exit $MRC; left: $(left 1) / $(left 2); task $task)" \
+        "$d/mig.err" "$d/mig.out" "$d/xlmigd1.log" "$d/xlmigd2.log" \
+        "$S1/migrate/$task.log" "$S2/migrate-in/$task.log" "$d/cmp.out"
+fi
+if XLMIG_STATE_DIR=$S2 "$XE" vbd-list vm=web1 params=vdi-uuid --minimal | grep -q "$NEW" &&
+   [ -f "$S2/vm/$VMUUID.json" ] && [ ! -f "$S1/vm/$VMUUID.json" ]; then
+    ok "the VM's records moved: its VBD on the new VDI and its configuration at h2 only"
+else
+    not_ok "records after the move" "$d/mig.err"
+fi
+fi
+
+finish

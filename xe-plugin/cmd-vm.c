@@ -1,0 +1,549 @@
+/*
+ * xlmig-xe's VM commands (docs/vm-migrate.md): vm-migrate,
+ * vm-assert-can-migrate, vm-list, vm-register, vm-start.  They talk to
+ * the xlmigd of the VM's host, which runs the migration as a task of its
+ * own: the command waits for it and shows its progress, and an
+ * interrupted command leaves it running.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "internal.h"
+#include "migrate-wire.h"
+#include "poolconf.h"
+#include "proc.h"
+#include "progress.h"
+#include "rpc.h"
+#include "sr.h"
+#include "xe-args.h"
+#include "xe-cmd.h"
+
+#define POLL_MS 250
+#define RECONNECT_S 30              /* the source's daemon may restart */
+
+const char *const xe_keys_vm_migrate[] = {
+    "vm", "host", "host-uuid", "live", "vdi:", "vif:", "remote-master",
+    "remote-config", "compress", "copy", "force", "bwlimit", "config",
+    NULL };
+const char *const xe_keys_vm_list[] = { "config", NULL };
+const char *const xe_keys_vm_one[] = { "vm", "config", NULL };
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+struct vm_session {
+    libxlmig_ctx *ctx;
+    struct xlmig__pool_conf conf;
+    libxlmig_transport *t;          /* to the VM's host */
+    int fd;
+    char host[65];
+    char addr[256];
+    uint64_t id;
+};
+
+static void session_close(struct vm_session *s)
+{
+    libxlmig_transport_free(s->t);
+    s->t = NULL;
+}
+
+static int say_error(struct vm_session *s, int rc)
+{
+    const char *e = libxlmig_ctx_last_error(s->ctx);
+
+    if (e[0])
+        fprintf(stderr, "%s\n", e);
+    else
+        fprintf(stderr, "%s: %s\n", libxlmig_strerror_name(rc),
+                libxlmig_strerror(rc));
+    return 1;
+}
+
+static int call(struct vm_session *s, const char *method,
+                const char *const *kv, struct xlmig__rpc_msg *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    return xlmig__pool_call(s->ctx, s->t, s->addr, s->id++, method, kv, NULL,
+                            NULL, resp);
+}
+
+static int connect_to(struct vm_session *s, const char *name,
+                      const char *addr)
+{
+    session_close(s);
+    xlmig__strlcpy(s->host, name, sizeof(s->host));
+    xlmig__strlcpy(s->addr, addr, sizeof(s->addr));
+    s->id = 2;
+    return xlmig__mig_connect(s->ctx, &s->conf, name, addr, &s->t, &s->fd);
+}
+
+/*
+ * The host of VM @vm: this host first, then every host of the pool.
+ * Leaves the session connected to it.
+ */
+static int locate(struct vm_session *s, const char *vm)
+{
+    const char *kv[] = { "vm", vm, NULL };
+    struct xlmig__rpc_msg resp;
+    yajl_val a = NULL;
+    size_t i;
+    int rc;
+
+    rc = connect_to(s, s->conf.name, s->conf.address);
+    if (!rc) {
+        rc = call(s, "vm.locate", kv, &resp);
+        xlmig__rpc_msg_dispose(&resp);
+        if (!rc)
+            return 0;
+        if (rc != LIBXLMIG_ERR_NOT_FOUND)
+            return rc;
+    }
+    /* Elsewhere in the pool? */
+    rc = connect_to(s, "the pool master", s->conf.master);
+    if (!rc)
+        rc = call(s, "host.list", NULL, &resp);
+    if (rc)
+        return rc;
+    a = resp.result;
+    for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len; i++) {
+        const char *nm = xlmig__rpc_get_str(a->u.array.values[i], "name");
+        const char *ad = xlmig__rpc_get_str(a->u.array.values[i], "address");
+        struct xlmig__rpc_msg r2;
+
+        if (!nm || !ad || !strcmp(nm, s->conf.name))
+            continue;
+        if (connect_to(s, nm, ad))
+            continue;
+        rc = call(s, "vm.locate", kv, &r2);
+        xlmig__rpc_msg_dispose(&r2);
+        if (!rc) {
+            xlmig__rpc_msg_dispose(&resp);
+            return 0;
+        }
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    session_close(s);
+    return xlmig__error(s->ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no VM %s on any "
+                        "host of pool %s (vm-list shows the VMs)", vm,
+                        s->conf.pool_uuid);
+}
+
+static int session_open(struct vm_session *s, const struct xe_args *a)
+{
+    memset(s, 0, sizeof(*s));
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &s->ctx))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    return xlmig__pool_conf_load(s->ctx, xe_args_get(a, "config"), &s->conf);
+}
+
+static void session_free(struct vm_session *s)
+{
+    session_close(s);
+    libxlmig_ctx_free(s->ctx);
+}
+
+static bool bool_arg(const struct xe_args *a, const char *key, bool dflt,
+                     bool *ok)
+{
+    const char *v = xe_args_get(a, key);
+
+    if (!v)
+        return dflt;
+    if (!strcmp(v, "true"))
+        return true;
+    if (!strcmp(v, "false"))
+        return false;
+    fprintf(stderr, "INVALID_VALUE: %s=%s: true or false\n", key, v);
+    *ok = false;
+    return dflt;
+}
+
+/* "vdi:UUID=SR vdi:UUID=SR" into "UUID=SR,UUID=SR" (@prefix "vdi:"). */
+static bool map_of(const struct xe_args *a, const char *prefix, char *out,
+                   size_t cap)
+{
+    size_t i, n = strlen(prefix), len = 0;
+
+    out[0] = '\0';
+    for (i = 0; i < a->nr_kv; i++) {
+        const char *k = a->kv[i].key;
+        int w;
+
+        if (strncmp(k, prefix, n))
+            continue;
+        if (!a->kv[i].value[0] || strchr(k + n, ',') ||
+            strchr(a->kv[i].value, ',')) {
+            fprintf(stderr, "INVALID_VALUE: %s=%s: give %sKEY=VALUE\n", k,
+                    a->kv[i].value, prefix);
+            return false;
+        }
+        w = snprintf(out + len, cap - len, "%s%s=%s", len ? "," : "", k + n,
+                     a->kv[i].value);
+        if (w < 0 || (size_t)w >= cap - len) {
+            fprintf(stderr, "INVALID_VALUE: the %s map is too long\n",
+                    prefix);
+            return false;
+        }
+        len += (size_t)w;
+    }
+    return true;
+}
+
+/*
+ * vm.migrate on the VM's host: *task_r gets the task's uuid ("" for a
+ * check), failures are printed; returns the exit status so far (0 all
+ * checks passed, 1 some failed or an error, 2 bad usage).
+ */
+static int migrate_request(struct vm_session *s, const struct xe_args *a,
+                           bool check, char *task, size_t tcap)
+{
+    const char *vm = xe_args_get(a, "vm");
+    const char *host = xe_args_get(a, "host");
+    const char *compress = xe_args_get(a, "compress");
+    const char *bw = xe_args_get(a, "bwlimit");
+    char vdis[2048], vifs[1024], bwn[32] = "";
+    struct xlmig__rpc_msg resp;
+    bool ok = true, copy, force, live;
+    yajl_val f;
+    size_t i;
+    int rc;
+
+    task[0] = '\0';
+    if (!host)
+        host = xe_args_get(a, "host-uuid");
+    if (!vm || !host) {
+        fprintf(stderr, "MISSING_PARAMETER: needs vm= and host= (or "
+                "host-uuid=)\n");
+        return 2;
+    }
+    copy = bool_arg(a, "copy", false, &ok);
+    force = bool_arg(a, "force", false, &ok);
+    live = bool_arg(a, "live", true, &ok);
+    if (compress && strcmp(compress, "true") && strcmp(compress, "false")) {
+        fprintf(stderr, "INVALID_VALUE: compress=%s: true or false (the "
+                "pool's migration-compression when not given)\n", compress);
+        ok = false;
+    }
+    if (bw) {
+        uint64_t v;
+
+        if (xlmig__size_parse(s->ctx, "bwlimit=", bw, &v)) {
+            fprintf(stderr, "%s\n", libxlmig_ctx_last_error(s->ctx));
+            ok = false;
+        } else {
+            snprintf(bwn, sizeof(bwn), "#%" PRIu64, v);
+        }
+    }
+    if (!ok || !map_of(a, "vdi:", vdis, sizeof(vdis)) ||
+        !map_of(a, "vif:", vifs, sizeof(vifs)))
+        return 2;
+    rc = locate(s, vm);
+    if (rc)
+        return say_error(s, rc);
+    {
+        const char *kv[32];
+        size_t n = 0;
+
+        kv[n++] = "vm"; kv[n++] = vm;
+        kv[n++] = "host"; kv[n++] = host;
+        kv[n++] = "copy"; kv[n++] = copy ? "?true" : "?false";
+        kv[n++] = "force"; kv[n++] = force ? "?true" : "?false";
+        kv[n++] = "live"; kv[n++] = live ? "?true" : "?false";
+        kv[n++] = "check"; kv[n++] = check ? "?true" : "?false";
+        if (vdis[0]) { kv[n++] = "vdi_map"; kv[n++] = vdis; }
+        if (vifs[0]) { kv[n++] = "vif_map"; kv[n++] = vifs; }
+        if (compress) { kv[n++] = "compress"; kv[n++] = compress; }
+        if (bwn[0]) { kv[n++] = "bwlimit"; kv[n++] = bwn; }
+        if (xe_args_get(a, "remote-master")) {
+            kv[n++] = "remote_master";
+            kv[n++] = xe_args_get(a, "remote-master");
+        }
+        if (xe_args_get(a, "remote-config")) {
+            kv[n++] = "remote_config";
+            kv[n++] = xe_args_get(a, "remote-config");
+        }
+        kv[n] = NULL;
+        rc = call(s, "vm.migrate", kv, &resp);
+    }
+    if (rc) {
+        xlmig__rpc_msg_dispose(&resp);
+        return say_error(s, rc);
+    }
+    f = xlmig__rpc_get(resp.result, "failures");
+    for (i = 0; YAJL_IS_ARRAY(f) && i < f->u.array.len; i++) {
+        yajl_val m = f->u.array.values[i];
+
+        if (YAJL_IS_STRING(m))
+            fprintf(stderr, "%s\n", m->u.string);
+    }
+    ok = !YAJL_IS_ARRAY(f) || f->u.array.len == 0;
+    {
+        const char *t = xlmig__rpc_get_str(resp.result, "task");
+
+        xlmig__strlcpy(task, t ? t : "", tcap);
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    return ok ? 0 : 1;
+}
+
+int xe_cmd_vm_assert_can_migrate(const struct xe_args *a)
+{
+    struct vm_session s;
+    char task[64];
+    int st;
+
+    if (session_open(&s, a)) {
+        st = say_error(&s, LIBXLMIG_ERR_INVALID_ARGUMENT);
+        session_free(&s);
+        return st;
+    }
+    st = migrate_request(&s, a, true, task, sizeof(task));
+    if (!st && !a->minimal)
+        printf("VM %s can migrate to host %s\n", xe_args_get(a, "vm"),
+               xe_args_get(a, "host") ? xe_args_get(a, "host")
+                                      : xe_args_get(a, "host-uuid"));
+    session_free(&s);
+    return st;
+}
+
+/* The task's state as vm.task gives it. */
+struct task_view {
+    char phase[32], state[16], error[64], message[600], destination[65];
+    char vm[130];
+    uint64_t progress, downtime_ms, total_ms, wire, stream;
+};
+
+static int task_get(struct vm_session *s, const char *task,
+                    struct task_view *v)
+{
+    const char *kv[] = { "task", task, NULL };
+    struct xlmig__rpc_msg resp;
+    int rc = call(s, "vm.task", kv, &resp);
+
+    if (!rc) {
+        const char *strs[] = { "phase", "state", "error", "message",
+                               "destination", "vm" };
+        char *outs[] = { v->phase, v->state, v->error, v->message,
+                         v->destination, v->vm };
+        size_t caps[] = { sizeof(v->phase), sizeof(v->state),
+                          sizeof(v->error), sizeof(v->message),
+                          sizeof(v->destination), sizeof(v->vm) };
+        size_t i;
+
+        for (i = 0; i < 6; i++) {
+            const char *x = xlmig__rpc_get_str(resp.result, strs[i]);
+
+            xlmig__strlcpy(outs[i], x ? x : "", caps[i]);
+        }
+        (void)xlmig__rpc_get_uint(resp.result, "progress", &v->progress);
+        (void)xlmig__rpc_get_uint(resp.result, "downtime_ms",
+                                  &v->downtime_ms);
+        (void)xlmig__rpc_get_uint(resp.result, "total_ms", &v->total_ms);
+        (void)xlmig__rpc_get_uint(resp.result, "wire_bytes", &v->wire);
+        (void)xlmig__rpc_get_uint(resp.result, "stream_bytes", &v->stream);
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
+
+/* Follow the task to its end, showing phase and percent. */
+static int follow(struct vm_session *s, const char *task, bool quiet)
+{
+    struct xlmig__progress pr;
+    struct task_view v;
+    double lost = 0;
+    int rc;
+
+    xlmig__progress_init(&pr, stderr, "vm-migrate", quiet);
+    for (;;) {
+        if (interrupted) {
+            xlmig__progress_end(&pr);
+            fprintf(stderr, "vm-migrate: interrupted; the migration goes on "
+                    "as task %s (xlmig-xe task-cancel uuid=%s stops it)\n",
+                    task, task);
+            return 130;
+        }
+        memset(&v, 0, sizeof(v));
+        rc = s->t ? task_get(s, task, &v) : LIBXLMIG_ERR_IO;
+        if (rc) {
+            /* The VM's host daemon went away: it may come back. */
+            if (!lost)
+                lost = xlmig__now_s();
+            if (xlmig__now_s() - lost > RECONNECT_S) {
+                xlmig__progress_end(&pr);
+                fprintf(stderr, "CANNOT_CONTACT_HOST: lost host %s's xlmigd "
+                        "for %d s; task %s's outcome is in that host's "
+                        "journal (vm-migrate's task-list and the host's "
+                        "xlmigd once it runs again)\n", s->host, RECONNECT_S,
+                        task);
+                return 1;
+            }
+            xlmig__sleep_ms(1000);
+            (void)connect_to(s, s->host, s->addr);
+            continue;
+        }
+        lost = 0;
+        xlmig__progress_show(&pr, v.phase, (unsigned int)v.progress);
+        if (strcmp(v.state, "running"))
+            break;
+        xlmig__sleep_ms(POLL_MS);
+    }
+    xlmig__progress_end(&pr);
+    if (!strcmp(v.state, "done")) {
+        if (!quiet)
+            printf("VM %s moved to host %s in %.1f s (suspended to running "
+                   "there: %" PRIu64 " ms; memory %.1f MiB, %.1f MiB on the "
+                   "wire)\n", v.vm, v.destination, v.total_ms / 1000.0,
+                   v.downtime_ms, v.stream / 1048576.0, v.wire / 1048576.0);
+        return 0;
+    }
+    fprintf(stderr, "%s%s%s\n", v.message[0] ? "" : v.error,
+            v.message[0] ? "" : ": ", v.message[0] ? v.message
+                                                   : "the migration failed");
+    return 1;
+}
+
+int xe_cmd_vm_migrate(const struct xe_args *a)
+{
+    struct vm_session s;
+    struct sigaction sa;
+    char task[64];
+    int st;
+
+    if (session_open(&s, a)) {
+        st = say_error(&s, LIBXLMIG_ERR_INVALID_ARGUMENT);
+        session_free(&s);
+        return st;
+    }
+    st = migrate_request(&s, a, false, task, sizeof(task));
+    if (st || !task[0]) {
+        session_free(&s);
+        return st ? st : 1;
+    }
+    printf("%s\n", task);
+    fflush(stdout);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    st = follow(&s, task, a->minimal);
+    session_free(&s);
+    return st;
+}
+
+/* ------------------------------------------------------------ others */
+
+static void vm_record(const struct xe_args *a, yajl_val o)
+{
+    static const char *const f[] = { "uuid", "name", "power_state", "host",
+                                     "domid", "memory_mib" };
+    static const char *const l[] = { "uuid", "name-label", "power-state",
+                                     "resident-on", "dom-id",
+                                     "memory-static-max" };
+    struct xlmig__kv kv[6];
+    size_t i;
+
+    for (i = 0; i < 6; i++) {
+        yajl_val v = xlmig__rpc_get(o, f[i]);
+
+        kv[i].key = l[i];
+        if (YAJL_IS_STRING(v))
+            xlmig__strlcpy(kv[i].value, v->u.string, sizeof(kv[i].value));
+        else if (YAJL_IS_NUMBER(v))
+            xlmig__strlcpy(kv[i].value, YAJL_GET_NUMBER(v),
+                           sizeof(kv[i].value));
+        else
+            kv[i].value[0] = '\0';
+    }
+    (void)xe_print_record(a, kv, 6);
+}
+
+int xe_cmd_vm_list(const struct xe_args *a)
+{
+    struct vm_session s;
+    struct xlmig__rpc_msg hl;
+    yajl_val h;
+    size_t i, k;
+    int rc;
+
+    memset(&hl, 0, sizeof(hl));
+    rc = session_open(&s, a);
+    if (!rc)
+        rc = connect_to(&s, "the pool master", s.conf.master);
+    if (!rc)
+        rc = call(&s, "host.list", NULL, &hl);
+    if (rc) {
+        xlmig__rpc_msg_dispose(&hl);
+        rc = say_error(&s, rc);
+        session_free(&s);
+        return rc;
+    }
+    h = hl.result;
+    for (i = 0; YAJL_IS_ARRAY(h) && i < h->u.array.len; i++) {
+        const char *nm = xlmig__rpc_get_str(h->u.array.values[i], "name");
+        const char *ad = xlmig__rpc_get_str(h->u.array.values[i], "address");
+        struct xlmig__rpc_msg resp;
+
+        if (!nm || !ad)
+            continue;
+        if (connect_to(&s, nm, ad) || call(&s, "vm.list", NULL, &resp)) {
+            fprintf(stderr, "%s\n", libxlmig_ctx_last_error(s.ctx));
+            rc = 1;
+            continue;
+        }
+        for (k = 0; YAJL_IS_ARRAY(resp.result) &&
+                    k < resp.result->u.array.len; k++)
+            vm_record(a, resp.result->u.array.values[k]);
+        xlmig__rpc_msg_dispose(&resp);
+    }
+    xlmig__rpc_msg_dispose(&hl);
+    session_free(&s);
+    return rc ? 1 : 0;
+}
+
+static int one_vm(const struct xe_args *a, const char *method, bool here)
+{
+    const char *vm = xe_args_get(a, "vm");
+    const char *kv[] = { "vm", vm, NULL };
+    struct vm_session s;
+    struct xlmig__rpc_msg resp;
+    int rc;
+
+    if (!vm) {
+        fprintf(stderr, "MISSING_PARAMETER: needs vm=\n");
+        return 2;
+    }
+    memset(&resp, 0, sizeof(resp));
+    rc = session_open(&s, a);
+    if (!rc)
+        rc = here ? connect_to(&s, s.conf.name, s.conf.address)
+                  : locate(&s, vm);
+    if (!rc)
+        rc = call(&s, method, kv, &resp);
+    xlmig__rpc_msg_dispose(&resp);
+    if (rc)
+        rc = say_error(&s, rc);
+    session_free(&s);
+    return rc;
+}
+
+int xe_cmd_vm_register(const struct xe_args *a)
+{
+    return one_vm(a, "vm.register", true);
+}
+
+int xe_cmd_vm_start(const struct xe_args *a)
+{
+    return one_vm(a, "vm.start", false);
+}

@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "jsonfile.h"
+#include "proc.h"
 #include "qmp.h"
 #include "rpc.h"
 
@@ -32,6 +33,7 @@
 #define BUF_START 65536u
 #define BUF_MAX (XLMIG__QMP_LINE_MAX + 2u)   /* the line and "\r\n" */
 #define ID_PREFIX "xlmig-"
+#define CONNECT_RETRY_MS 20u          /* a full backlog: connect again */
 
 /* ------------------------------------------------------------ decoding */
 
@@ -962,14 +964,66 @@ static int connect_rc(int e)
     }
 }
 
+/*
+ * Connect @q->fd to its socket by @deadline.  QEMU's monitor serves one
+ * client at a time and takes the next from a short backlog; when that
+ * is full too, connect() says EAGAIN: then again, until @deadline.
+ */
+static int connect_socket(struct xlmig__qmp *q, uint64_t deadline)
+{
+    struct sockaddr_un sa;
+    int e;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, q->path, strlen(q->path));
+    for (;;) {
+        q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                       0);
+        if (q->fd < 0)
+            return xlmig__error(q->ctx, LIBXLMIG_ERR_IO, errno, "QMP socket "
+                                "%s: cannot make a socket", q->path);
+        if (!connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)))
+            return 0;
+        e = errno;
+        if (e != EAGAIN || now_ms() >= deadline)
+            break;
+        close(q->fd);
+        q->fd = -1;
+        xlmig__sleep_ms(CONNECT_RETRY_MS);
+    }
+    if (e == EINPROGRESS) {
+        socklen_t sl = sizeof(e);
+        int w = wait_fd(q->fd, POLLOUT, deadline);
+
+        if (w == 1)
+            return xlmig__error(q->ctx, LIBXLMIG_ERR_TIMEOUT, -1,
+                                "QMP socket %s: connecting timed out",
+                                q->path);
+        if (w < 0 || getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0)
+            e = w < 0 ? -w : errno;
+        if (!e)
+            return 0;
+    }
+    return xlmig__error(q->ctx, e == EAGAIN ? LIBXLMIG_ERR_TIMEOUT
+                        : connect_rc(e), e, "cannot connect to the QMP "
+                        "socket %s of QEMU%s", q->path,
+                        e == ENOENT ? " (no such socket: is QEMU running, "
+                        "with this QMP path?)"
+                        : e == ECONNREFUSED ? " (nothing listens there: "
+                        "QEMU exited?)"
+                        : e == EAGAIN ? " (other clients hold it and wait "
+                        "for it: QEMU serves one at a time)" : "");
+}
+
 int xlmig__qmp_connect(libxlmig_ctx *ctx, const char *socket_path,
                        unsigned int timeout_ms, struct xlmig__qmp **q_r)
 {
-    struct sockaddr_un sa;
     struct xlmig__qmp *q = NULL;
     struct xlmig__qmp_msg m;
+    uint64_t deadline;
     yajl_gen g;
-    int rc, e;
+    int rc;
 
     memset(&m, 0, sizeof(m));
     if (q_r)
@@ -978,10 +1032,12 @@ int xlmig__qmp_connect(libxlmig_ctx *ctx, const char *socket_path,
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "QMP connect: no socket path or nowhere to put "
                             "the handle");
-    if (!socket_path[0] || strlen(socket_path) >= sizeof(sa.sun_path))
+    if (!socket_path[0] ||
+        strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "QMP socket %.200s: the path must have 1 to %zu "
-                            "bytes", socket_path, sizeof(sa.sun_path) - 1);
+                            "bytes", socket_path,
+                            sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     q = xlmig__zalloc(sizeof(*q));
     if (!q)
         return xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
@@ -990,44 +1046,14 @@ int xlmig__qmp_connect(libxlmig_ctx *ctx, const char *socket_path,
     q->fd = -1;
     q->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
     xlmig__strlcpy(q->path, socket_path, sizeof(q->path));
+    deadline = now_ms() + q->timeout_ms;
 
-    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (q->fd < 0) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "QMP socket %s: "
-                          "cannot make a socket", q->path);
+    rc = connect_socket(q, deadline);
+    if (rc)
         goto out;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, q->path, strlen(q->path));
-    if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        e = errno;
-        if (e == EINPROGRESS || e == EAGAIN) {
-            socklen_t sl = sizeof(e);
-            int w = wait_fd(q->fd, POLLOUT, now_ms() + q->timeout_ms);
-
-            if (w == 1) {
-                rc = xlmig__error(ctx, LIBXLMIG_ERR_TIMEOUT, -1,
-                                  "QMP socket %s: connecting timed out",
-                                  q->path);
-                goto out;
-            }
-            if (w < 0 ||
-                getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0)
-                e = w < 0 ? -w : errno;
-        }
-        if (e) {
-            rc = xlmig__error(ctx, connect_rc(e), e, "cannot connect to the "
-                              "QMP socket %s of QEMU%s", q->path,
-                              e == ENOENT ? " (no such socket: is QEMU "
-                              "running, with this QMP path?)"
-                              : e == ECONNREFUSED ? " (nothing listens "
-                              "there: QEMU exited?)" : "");
-            goto out;
-        }
-    }
-
-    rc = read_msg(q, now_ms() + q->timeout_ms, "the QMP greeting", &m);
+    /* QEMU greets a client once the one before it has left. */
+    rc = read_msg(q, deadline, "the QMP greeting (QEMU greets one client "
+                  "at a time: does another hold the socket?)", &m);
     if (rc)
         goto out;
     if (m.kind != XLMIG__QMP_GREETING) {
@@ -1049,6 +1075,26 @@ int xlmig__qmp_connect(libxlmig_ctx *ctx, const char *socket_path,
     q = NULL;                   /* the caller owns it now */
  out:
     xlmig__qmp_msg_dispose(&m);
+    xlmig__qmp_close(q);
+    return rc;
+}
+
+int xlmig__qmp_call_once(libxlmig_ctx *ctx, const char *socket_path,
+                         unsigned int timeout_ms, yajl_gen g,
+                         yajl_val *return_r)
+{
+    struct xlmig__qmp *q = NULL;
+    int rc;
+
+    if (return_r)
+        *return_r = NULL;
+    rc = xlmig__qmp_connect(ctx, socket_path, timeout_ms, &q);
+    if (rc) {
+        if (g)
+            yajl_gen_free(g);
+        return rc;
+    }
+    rc = xlmig__qmp_call(q, g, return_r);
     xlmig__qmp_close(q);
     return rc;
 }

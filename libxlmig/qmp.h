@@ -107,16 +107,33 @@ struct xlmig__qmp;
 /*
  * Connect to QMP socket @socket_path, read the greeting, send
  * qmp_capabilities and check its return.  @timeout_ms (0: 30000) bounds
- * each step here, and each later call and wait without its own.
+ * the connect and the greeting together, the capabilities on their
+ * own, and each later call and wait without its own.  QEMU's monitor
+ * serves one client at a time: while another holds the socket, QEMU
+ * takes the connection into its backlog and greets it only once the
+ * other has left, and a full backlog refuses it (EAGAIN); the connect
+ * waits for both, tried again every 20 ms, within the timeout.
  * *q_r is the handle (free it with xlmig__qmp_close()); NULL on
  * failure.  Errors are logged naming the socket: NOT_FOUND (no such
- * socket), PERMISSION_DENIED, IO (refused: nothing listens), TIMEOUT,
- * PROTOCOL (not a QMP greeting), QMP_ERROR (QEMU refused the
- * capabilities), INVALID_ARGUMENT (a path longer than sun_path),
- * NO_MEMORY.
+ * socket), PERMISSION_DENIED, IO (refused: nothing listens), TIMEOUT
+ * (no greeting in time: another client held the socket), PROTOCOL (not
+ * a QMP greeting), QMP_ERROR (QEMU refused the capabilities),
+ * INVALID_ARGUMENT (a path longer than sun_path), NO_MEMORY.
  */
 int xlmig__qmp_connect(libxlmig_ctx *ctx, const char *socket_path,
                        unsigned int timeout_ms, struct xlmig__qmp **q_r);
+
+/*
+ * One command on a connection of its own: xlmig__qmp_connect(), then
+ * xlmig__qmp_call() of @g (freed in every case), then the connection
+ * closed.  For callers that must leave the socket to other clients
+ * (libxl needs the device model's) between commands.  Events that come
+ * meanwhile are lost: QEMU sends them to the client connected then.
+ * Errors as for the two calls.
+ */
+int xlmig__qmp_call_once(libxlmig_ctx *ctx, const char *socket_path,
+                         unsigned int timeout_ms, yajl_gen g,
+                         yajl_val *return_r);
 
 /* Close the socket, drop queued events, free @q.  NULL-safe. */
 void xlmig__qmp_close(struct xlmig__qmp *q);

@@ -9,12 +9,15 @@
  * BLOCK_JOB_COMPLETED events, an NBD export on a unix socket read back
  * by qemu-img, a wait for an event that does not come, a command built
  * wrong (not sent), the daemon killed with SIGKILL mid-session, and a
- * missing socket.  Against a scripted server: the event queue's cap,
- * and a line over the cap.  And the pure line classifier, table-driven.
+ * missing socket; a socket another client holds (connect waits, also
+ * through a full backlog) and one command per connection.  Against a
+ * scripted server: the event queue's cap, and a line over the cap.  And
+ * the pure line classifier, table-driven.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -37,6 +40,7 @@
 static char tmpdir[64];
 static char qsd_path[256];      /* "" when not installed */
 static pid_t qsd_pid = -1;
+static pid_t busy_pid = -1;     /* test_busy_socket's */
 static char qsd_sock[128];
 static struct xlmig__qmp *qmp;  /* the session of the tests below */
 
@@ -165,6 +169,7 @@ static int teardown(void **state)
     xlmig__qmp_close(qmp);
     qmp = NULL;
     stop_qsd(&qsd_pid);
+    stop_qsd(&busy_pid);
     remove_tree(tmpdir);
     return group_teardown(state);
 }
@@ -721,6 +726,129 @@ static void test_killed(void **state)
     assert_contains(cap.text, "nothing listens");
 }
 
+/* A raw client of @sock: connected (non-blocking), or -1 (EAGAIN: the
+ * backlog is full). */
+static int raw_client(const char *sock)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+    assert_true(fd >= 0);
+    xlmig__strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+        assert_int_equal(errno, EAGAIN);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Wait up to @ms for QEMU's greeting on raw client @fd. */
+static bool raw_greeted(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    char buf[256];
+
+    return poll(&p, 1, ms) == 1 && read(fd, buf, sizeof(buf)) > 8 &&
+           !strncmp(buf, "{\"QMP\"", 6);
+}
+
+struct holders {
+    int fd[8];
+    int n;
+    unsigned int after_ms;
+};
+
+static void *holders_leave(void *opaque)
+{
+    struct holders *h = opaque;
+    int i;
+
+    usleep(h->after_ms * 1000);
+    for (i = 0; i < h->n; i++)
+        close(h->fd[i]);
+    return NULL;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * QEMU's monitor serves one client at a time: the next waits in its
+ * backlog for the greeting, and a full backlog refuses connect() with
+ * EAGAIN.  A connect waits for both within its timeout.
+ */
+static void test_busy_socket(void **state)
+{
+    char sock[128], img[128];
+    struct xlmig__qmp *q = NULL;
+    struct holders h = { .n = 0, .after_ms = 400 };
+    yajl_gen g;
+    yajl_val ret = NULL;
+    pthread_t th;
+    double t0;
+    int fd;
+
+    (void)state;
+    need_qsd();
+    make_image("busy.qcow2", "1M");
+    snprintf(sock, sizeof(sock), "%s/busy.sock", tmpdir);
+    snprintf(img, sizeof(img), "%s/busy.qcow2", tmpdir);
+    busy_pid = start_qsd(sock, img, "busy.log");
+
+    /* Held by another client: no greeting in time, said so. */
+    h.fd[h.n] = raw_client(sock);
+    assert_true(h.fd[h.n] >= 0);
+    assert_true(raw_greeted(h.fd[h.n++], 5000));
+    reset_log();
+    t0 = mono_s();
+    assert_int_equal(xlmig__qmp_connect(ctx, sock, 300, &q),
+                     LIBXLMIG_ERR_TIMEOUT);
+    assert_true(mono_s() - t0 < 2.0);
+    assert_null(q);
+    assert_contains(cap.text, "greeting");
+    assert_contains(cap.text, "another hold the socket");
+
+    /* Held, and its backlog full: the connect waits for both and gets
+     * in once they leave. */
+    while (h.n < 8 && (fd = raw_client(sock)) >= 0)
+        h.fd[h.n++] = fd;
+    assert_true(h.n < 8);       /* the backlog did fill */
+    assert_int_equal(pthread_create(&th, NULL, holders_leave, &h), 0);
+    reset_log();
+    t0 = mono_s();
+    if (xlmig__qmp_connect(ctx, sock, 10000, &q))
+        fail_msg("connect to a busy socket: %s", cap.text);
+    assert_true(mono_s() - t0 >= 0.3);
+    pthread_join(th, NULL);
+    xlmig__qmp_close(q);
+    q = NULL;
+
+    /* One command on its own connection: nothing is held after it. */
+    g = xlmig__qmp_gen("query-version");
+    reset_log();
+    if (xlmig__qmp_call_once(ctx, sock, 5000, g, &ret))
+        fail_msg("call_once: %s", cap.text);
+    assert_true(YAJL_IS_OBJECT(ret));
+    yajl_tree_free(ret);
+    fd = raw_client(sock);
+    assert_true(fd >= 0);
+    assert_true(raw_greeted(fd, 1000));
+    /* ...and one that cannot connect frees its command. */
+    g = xlmig__qmp_gen("query-version");
+    reset_log();
+    assert_int_equal(xlmig__qmp_call_once(ctx, sock, 200, g, &ret),
+                     LIBXLMIG_ERR_TIMEOUT);
+    assert_null(ret);
+    close(fd);
+    stop_qsd(&busy_pid);
+}
+
 /* ------------------------------------------------------------ scripted */
 
 struct fake {
@@ -914,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_event_timeout),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_killed),
+        cmocka_unit_test(test_busy_socket),
         cmocka_unit_test(test_scripted_queue_and_cap),
     };
 

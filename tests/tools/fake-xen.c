@@ -1242,56 +1242,83 @@ static int fx_dm_qmp(struct xlmig__hv *h, uint32_t domid, char *path,
 }
 
 /*
- * Change domain @domid from a state of @from (a bit per state) to @to,
- * signalling its guest process @sig.  @verb for messages ("resume").
+ * Run @fn on domain @domid under the host's lock (it writes back what
+ * it changes).
  */
-static int fx_set_state(struct xlmig__hv *h, uint32_t domid, unsigned int from,
-                        enum xlmig__dom_state to, int sig, const char *verb)
+static int fx_dom_locked(struct xlmig__hv *h, uint32_t domid,
+                         int (*fn)(struct xlmig__hv *h, struct fx_dom *d,
+                                   const void *arg),
+                         const void *arg)
 {
     struct fx_dom d;
     int rc;
 
+    memset(&d, 0, sizeof(d));
     rc = fx_lock(h);
     if (rc)
         return rc;
     rc = fx_dom_get(h, domid, &d);
-    if (rc) goto out;
-    if (!(from & (1u << d.d.state))) {
-        rc = xlmig__error(h->ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
-                          "cannot %s domain %" PRIu32 " (%s): it is %s",
-                          verb, domid, d.d.name, fx_state_name(d.d.state));
-        goto out;
-    }
-    fx_signal(d.guest_pid, d.guest_start, sig);
-    if (d.d.state != to) {
-        d.d.state = to;
-        rc = fx_dom_write(h, &d);
-    }
- out:
+    if (!rc)
+        rc = fn(h, &d, arg);
     fx_dom_dispose(&d);
     fx_unlock(h);
     return rc;
 }
 
+/* A change of state: from one of @from (a bit per state) to @to, the
+ * guest process sent @sig. */
+struct fx_transition {
+    const char *verb;           /* "resume", for messages */
+    unsigned int from;
+    enum xlmig__dom_state to;
+    int sig;
+};
+
 #define FX_FROM(s) (1u << (s))
+
+static const struct fx_transition fx_to_running = {
+    "resume", FX_FROM(XLMIG__DOM_SUSPENDED), XLMIG__DOM_RUNNING, SIGCONT,
+};
+static const struct fx_transition fx_to_paused = {
+    "pause", FX_FROM(XLMIG__DOM_RUNNING) | FX_FROM(XLMIG__DOM_PAUSED),
+    XLMIG__DOM_PAUSED, SIGSTOP,
+};
+static const struct fx_transition fx_to_unpaused = {
+    "unpause", FX_FROM(XLMIG__DOM_PAUSED), XLMIG__DOM_RUNNING, SIGCONT,
+};
+static const struct fx_transition fx_to_suspended = {
+    "suspend", FX_FROM(XLMIG__DOM_RUNNING), XLMIG__DOM_SUSPENDED, SIGSTOP,
+};
+
+static int fx_transit(struct xlmig__hv *h, struct fx_dom *d, const void *arg)
+{
+    const struct fx_transition *t = arg;
+
+    if (!(t->from & FX_FROM(d->d.state)))
+        return xlmig__error(h->ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
+                            "cannot %s domain %" PRIu32 " (%s): it is %s",
+                            t->verb, d->d.domid, d->d.name,
+                            fx_state_name(d->d.state));
+    fx_signal(d->guest_pid, d->guest_start, t->sig);
+    if (d->d.state == t->to)
+        return 0;
+    d->d.state = t->to;
+    return fx_dom_write(h, d);
+}
 
 static int fx_resume(struct xlmig__hv *h, uint32_t domid)
 {
-    return fx_set_state(h, domid, FX_FROM(XLMIG__DOM_SUSPENDED),
-                        XLMIG__DOM_RUNNING, SIGCONT, "resume");
+    return fx_dom_locked(h, domid, fx_transit, &fx_to_running);
 }
 
 static int fx_pause(struct xlmig__hv *h, uint32_t domid)
 {
-    return fx_set_state(h, domid, FX_FROM(XLMIG__DOM_RUNNING) |
-                        FX_FROM(XLMIG__DOM_PAUSED), XLMIG__DOM_PAUSED,
-                        SIGSTOP, "pause");
+    return fx_dom_locked(h, domid, fx_transit, &fx_to_paused);
 }
 
 static int fx_unpause(struct xlmig__hv *h, uint32_t domid)
 {
-    return fx_set_state(h, domid, FX_FROM(XLMIG__DOM_PAUSED),
-                        XLMIG__DOM_RUNNING, SIGCONT, "unpause");
+    return fx_dom_locked(h, domid, fx_transit, &fx_to_unpaused);
 }
 
 /* A domain name: 1 to XLMIG__DOM_NAME_MAX printable bytes, not a domid. */
@@ -1347,30 +1374,24 @@ static int fx_config_edit(struct xlmig__hv *h, struct fx_dom *d,
     return 0;
 }
 
+static int fx_renamed(struct xlmig__hv *h, struct fx_dom *d, const void *arg)
+{
+    const char *name = arg;
+    int rc = fx_name_free(h, name, d->d.domid);
+
+    if (!rc)
+        rc = fx_config_edit(h, d, name, NULL);
+    if (rc)
+        return rc;
+    xlmig__strlcpy(d->d.name, name, sizeof(d->d.name));
+    return fx_dom_write(h, d);
+}
+
 static int fx_rename(struct xlmig__hv *h, uint32_t domid, const char *name)
 {
-    struct fx_dom d;
-    int rc;
+    int rc = fx_name_check(h, name);
 
-    memset(&d, 0, sizeof(d));
-    rc = fx_name_check(h, name);
-    if (rc)
-        return rc;
-    rc = fx_lock(h);
-    if (rc)
-        return rc;
-    rc = fx_dom_get(h, domid, &d);
-    if (rc) goto out;
-    rc = fx_name_free(h, name, domid);
-    if (rc) goto out;
-    rc = fx_config_edit(h, &d, name, NULL);
-    if (rc) goto out;
-    xlmig__strlcpy(d.d.name, name, sizeof(d.d.name));
-    rc = fx_dom_write(h, &d);
- out:
-    fx_dom_dispose(&d);
-    fx_unlock(h);
-    return rc;
+    return rc ? rc : fx_dom_locked(h, domid, fx_renamed, name);
 }
 
 /*
@@ -1401,24 +1422,18 @@ static int fx_dom_remove(struct xlmig__hv *h, uint32_t domid)
     return xlmig__dir_sync(h->ctx, h->domains);
 }
 
+static int fx_destroyed(struct xlmig__hv *h, struct fx_dom *d,
+                        const void *arg)
+{
+    int rc = fx_teardown(h, d);
+
+    (void)arg;
+    return rc ? rc : fx_dom_remove(h, d->d.domid);
+}
+
 static int fx_destroy(struct xlmig__hv *h, uint32_t domid)
 {
-    struct fx_dom d;
-    int rc;
-
-    memset(&d, 0, sizeof(d));
-    rc = fx_lock(h);
-    if (rc)
-        return rc;
-    rc = fx_dom_get(h, domid, &d);
-    if (rc) goto out;
-    rc = fx_teardown(h, &d);
-    if (rc) goto out;
-    rc = fx_dom_remove(h, domid);
- out:
-    fx_dom_dispose(&d);
-    fx_unlock(h);
-    return rc;
+    return fx_dom_locked(h, domid, fx_destroyed, NULL);
 }
 
 /* ------------------------------------------------------------ suspend */
@@ -1443,27 +1458,6 @@ struct fx_sink {
     uint64_t owed_ns;
 };
 
-/* Stop the guest and mark the domain suspended, as libxl does before
- * the last round. */
-static int fx_guest_suspend(struct xlmig__hv *h, uint32_t domid)
-{
-    struct fx_dom d;
-    int rc;
-
-    rc = fx_lock(h);
-    if (rc)
-        return rc;
-    rc = fx_dom_get(h, domid, &d);
-    if (!rc) {
-        fx_signal(d.guest_pid, d.guest_start, SIGSTOP);
-        d.d.state = XLMIG__DOM_SUSPENDED;
-        rc = fx_dom_write(h, &d);
-    }
-    fx_dom_dispose(&d);
-    fx_unlock(h);
-    return rc;
-}
-
 static int fx_sink_write(void *opaque, const void *p, size_t n)
 {
     struct fx_sink *s = opaque;
@@ -1476,7 +1470,8 @@ static int fx_sink_write(void *opaque, const void *p, size_t n)
      * header of the last round's first record (or, non-live, the
      * stream's first byte). */
     if (!s->in_page && !s->stopped && s->pages == s->stop_at) {
-        s->rc = fx_guest_suspend(s->h, s->domid);
+        s->rc = fx_dom_locked(s->h, s->domid, fx_transit,
+                              &fx_to_suspended);
         if (s->rc)
             return -1;
         s->stopped = true;
@@ -1670,7 +1665,7 @@ static int fx_suspend(struct xlmig__hv *h, uint32_t domid, int fd, bool live)
     was_pending = !sigpending(&pending) && sigismember(&pending, SIGPIPE);
     g = gs_generate(image, npages, &o, &k, &st);
     if (!g && !s.stopped && !s.rc)
-        s.rc = fx_guest_suspend(h, domid);
+        s.rc = fx_dom_locked(h, domid, fx_transit, &fx_to_suspended);
     if (!was_pending && !sigpending(&pending) &&
         sigismember(&pending, SIGPIPE)) {
         struct timespec zero = { 0, 0 };
@@ -2187,8 +2182,10 @@ struct fx_cmd {
 struct fx_arg {
     const char *name;
     const char **value;         /* its text; a flag gets "1" */
-    bool flag;
+    bool flag;                  /* takes no value */
+    bool needed;                /* positional arguments always are */
 };
+#define FX_NARGS(a) (sizeof(a) / sizeof((a)[0]))
 
 static void fx_cmd_usage(const struct fx_cmd *c, FILE *f)
 {
@@ -2245,8 +2242,9 @@ static int fx_parse(const struct fx_cmd *c, int argc, char **argv,
         *args[j].value = a;
     }
     for (j = 0; j < nargs; j++) {
-        if (!args[j].name && !*args[j].value)
-            return fx_usage_error(c, "missing argument");
+        if ((args[j].needed || !args[j].name) && !*args[j].value)
+            return fx_usage_error(c, "missing %s", args[j].name
+                                  ? args[j].name : "argument");
     }
     return 0;
 }
@@ -2269,12 +2267,9 @@ struct fx_cli {
 };
 
 /* The fake host at @dir (it becomes $XLMIG_FAKE_XEN); 1 on failure. */
-static int fx_cli_open(const struct fx_cmd *c, const char *dir,
-                       struct fx_cli *cli)
+static int fx_cli_open(const char *dir, struct fx_cli *cli)
 {
     memset(cli, 0, sizeof(*cli));
-    if (!dir)
-        return fx_usage_error(c, "missing --dir DIR");
     if (setenv("XLMIG_FAKE_XEN", dir, 1) ||
         libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &cli->ctx)) {
         fprintf(stderr, "fake-xen: out of memory\n");
@@ -2286,6 +2281,22 @@ static int fx_cli_open(const struct fx_cmd *c, const char *dir,
         return 1;
     }
     return 0;
+}
+
+/* fx_parse(), then the host of --dir opened: as fx_parse, 1 on failure. */
+static int fx_cli_begin(const struct fx_cmd *c, int argc, char **argv,
+                        const struct fx_arg *args, size_t nargs,
+                        struct fx_cli *cli)
+{
+    int rc = fx_parse(c, argc, argv, args, nargs);
+    size_t j;
+
+    if (rc)
+        return rc;
+    for (j = 0; j < nargs && (!args[j].name || strcmp(args[j].name,
+                                                      "--dir")); j++)
+        ;
+    return fx_cli_open(*args[j].value, cli);
 }
 
 static int fx_cli_close(struct fx_cli *cli, int rc)
@@ -2345,16 +2356,16 @@ static int cmd_host(const struct fx_cmd *c, int argc, char **argv)
     const char *cpus = NULL, *xen = NULL, *vendor = NULL, *hvm = NULL;
     const char *pv = NULL;
     const struct fx_arg args[] = {
-        { "--dir", &dir, false }, { "--free-mib", &free_mib, false },
-        { "--total-mib", &total_mib, false }, { "--cpus", &cpus, false },
-        { "--xen", &xen, false }, { "--vendor", &vendor, false },
-        { "--hvm-max", &hvm, false }, { "--pv-max", &pv, false },
+        { "--dir", &dir, false, true }, { "--free-mib", &free_mib },
+        { "--total-mib", &total_mib }, { "--cpus", &cpus },
+        { "--xen", &xen }, { "--vendor", &vendor }, { "--hvm-max", &hvm },
+        { "--pv-max", &pv },
     };
     unsigned long fmib = 0, tmib = 0, ncpus = 0;
     libxlmig_cpu_vendor v;
     struct fx_host o;
     struct fx_cli cli;
-    int rc = fx_parse(c, argc, argv, args, sizeof(args) / sizeof(args[0]));
+    int rc = fx_parse(c, argc, argv, args, FX_NARGS(args));
 
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -2374,12 +2385,12 @@ static int cmd_host(const struct fx_cmd *c, int argc, char **argv)
                                   "4.17.7", xen);
         xlmig__strlcpy(o.xen_extra, xen + n, sizeof(o.xen_extra));
     }
-    if (dir && mkdir(dir, 0700) && errno != EEXIST) {
+    if (mkdir(dir, 0700) && errno != EEXIST) {
         fprintf(stderr, "fake-xen: cannot create %s: %s\n", dir,
                 strerror(errno));
         return 1;
     }
-    rc = fx_cli_open(c, dir, &cli);
+    rc = fx_cli_open(dir, &cli);
     if (rc)
         return rc;
     if (vendor && !(rc = libxlmig_cpu_vendor_parse(cli.ctx, "--vendor",
@@ -2446,12 +2457,12 @@ static int cmd_create(const struct fx_cmd *c, int argc, char **argv)
     const char *qmp = NULL, *dm_pid = NULL, *guest_pid = NULL, *ram = NULL;
     const char *memory = NULL, *vcpus = NULL, *type = NULL;
     const struct fx_arg args[] = {
-        { "--dir", &dir, false }, { "--name", &name, false },
-        { "--uuid", &uuid, false }, { "--config", &config, false },
-        { "--qmp", &qmp, false }, { "--dm-pid", &dm_pid, false },
-        { "--guest-pid", &guest_pid, false }, { "--ram", &ram, false },
-        { "--memory-mib", &memory, false }, { "--vcpus", &vcpus, false },
-        { "--type", &type, false },
+        { "--dir", &dir, false, true }, { "--name", &name, false, true },
+        { "--uuid", &uuid }, { "--config", &config, false, true },
+        { "--qmp", &qmp }, { "--dm-pid", &dm_pid },
+        { "--guest-pid", &guest_pid }, { "--ram", &ram },
+        { "--memory-mib", &memory }, { "--vcpus", &vcpus },
+        { "--type", &type },
     };
     char u[XLMIG__UUID_LEN + 1], what[XLMIG__DOM_NAME_MAX + 32];
     unsigned long mib = 0, nvcpus = 0;
@@ -2459,14 +2470,12 @@ static int cmd_create(const struct fx_cmd *c, int argc, char **argv)
     struct fx_dom d;
     struct fx_cli cli;
     bool locked = false, ram_made = false;
-    int rc = fx_parse(c, argc, argv, args, sizeof(args) / sizeof(args[0]));
+    int rc = fx_parse(c, argc, argv, args, FX_NARGS(args));
     int ram_fd = -1;
 
     memset(&d, 0, sizeof(d));
     if (rc)
         return rc < 0 ? 0 : rc;
-    if (!name || !config)
-        return fx_usage_error(c, "--name and --config are needed");
     if (!qmp != !dm_pid)
         return fx_usage_error(c, "--qmp and --dm-pid go together");
     if (type && strcmp(type, "pv") && strcmp(type, "pvh") &&
@@ -2478,7 +2487,7 @@ static int cmd_create(const struct fx_cmd *c, int argc, char **argv)
     if ((rc = fx_num(c, "--memory-mib", memory, 1ul << 30, &mib)) ||
         (rc = fx_num(c, "--vcpus", vcpus, 4096, &nvcpus)))
         return rc;
-    rc = fx_cli_open(c, dir, &cli);
+    rc = fx_cli_open(dir, &cli);
     if (rc)
         return rc;
     snprintf(what, sizeof(what), "domain %s", name);
@@ -2541,66 +2550,37 @@ static int cmd_create(const struct fx_cmd *c, int argc, char **argv)
     return fx_cli_close(&cli, rc);
 }
 
-/* Through the operations: boot and restore print the new domid. */
-static int cmd_boot(const struct fx_cmd *c, int argc, char **argv)
-{
-    const char *dir = NULL, *config = NULL;
-    const struct fx_arg args[] = {
-        { "--dir", &dir, false }, { "--config", &config, false },
-    };
-    struct fx_cli cli;
-    char *text = NULL;
-    uint32_t domid;
-    int rc = fx_parse(c, argc, argv, args, sizeof(args) / sizeof(args[0]));
-
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    if (!config)
-        return fx_usage_error(c, "missing --config FILE");
-    rc = fx_cli_open(c, dir, &cli);
-    if (rc)
-        return rc;
-    rc = fx_cli_config(&cli, config, &text) ||
-         xlmig__hv_fake.create(cli.h, text, &domid);
-    if (!rc)
-        printf("%" PRIu32 "\n", domid);
-    free(text);
-    return fx_cli_close(&cli, rc);
-}
-
-static int cmd_restore(const struct fx_cmd *c, int argc, char **argv)
+/* boot and restore, through the operations: print the new domid. */
+static int cmd_new(const struct fx_cmd *c, int argc, char **argv)
 {
     const char *dir = NULL, *config = NULL, *in = NULL;
+    bool restore = !strcmp(c->name, "restore");
     const struct fx_arg args[] = {
-        { "--dir", &dir, false }, { "--config", &config, false },
-        { "--in", &in, false },
+        { "--dir", &dir, false, true }, { "--config", &config, false, true },
+        { "--in", &in, false, true },
     };
     struct fx_cli cli;
     char *text = NULL;
     uint32_t domid;
     int fd = -1;
-    int rc = fx_parse(c, argc, argv, args, sizeof(args) / sizeof(args[0]));
+    int rc = fx_cli_begin(c, argc, argv, args, restore ? 3 : 2, &cli);
 
     if (rc)
         return rc < 0 ? 0 : rc;
-    if (!config || !in)
-        return fx_usage_error(c, "--config and --in are needed");
-    rc = fx_cli_open(c, dir, &cli);
-    if (rc)
-        return rc;
     rc = fx_cli_config(&cli, config, &text);
-    if (rc) goto out;
-    fd = strcmp(in, "-") ? open(in, O_RDONLY | O_CLOEXEC) : 0;
-    if (fd < 0) {
-        fprintf(stderr, "fake-xen: cannot open %s: %s\n", in,
-                strerror(errno));
-        rc = 1;
-        goto out;
+    if (!rc && restore) {
+        fd = strcmp(in, "-") ? open(in, O_RDONLY | O_CLOEXEC) : 0;
+        if (fd < 0) {
+            fprintf(stderr, "fake-xen: cannot open %s: %s\n", in,
+                    strerror(errno));
+            rc = 1;
+        }
     }
-    rc = xlmig__hv_fake.restore(cli.h, text, fd, &domid);
+    if (!rc)
+        rc = restore ? xlmig__hv_fake.restore(cli.h, text, fd, &domid)
+                     : xlmig__hv_fake.create(cli.h, text, &domid);
     if (!rc)
         printf("%" PRIu32 "\n", domid);
- out:
     if (fd > 0)
         close(fd);
     free(text);
@@ -2611,21 +2591,16 @@ static int cmd_suspend(const struct fx_cmd *c, int argc, char **argv)
 {
     const char *dir = NULL, *dom = NULL, *out = NULL, *non_live = NULL;
     const struct fx_arg args[] = {
-        { "--dir", &dir, false }, { "--out", &out, false },
-        { "--non-live", &non_live, true }, { NULL, &dom, false },
+        { "--dir", &dir, false, true }, { "--out", &out, false, true },
+        { "--non-live", &non_live, true }, { NULL, &dom },
     };
     struct fx_cli cli;
     uint32_t domid;
     int fd = -1;
-    int rc = fx_parse(c, argc, argv, args, sizeof(args) / sizeof(args[0]));
+    int rc = fx_cli_begin(c, argc, argv, args, FX_NARGS(args), &cli);
 
     if (rc)
         return rc < 0 ? 0 : rc;
-    if (!out)
-        return fx_usage_error(c, "missing --out FILE");
-    rc = fx_cli_open(c, dir, &cli);
-    if (rc)
-        return rc;
     rc = fx_cli_find(&cli, dom, &domid);
     if (rc) goto out;
     fd = strcmp(out, "-") ? open(out, O_WRONLY | O_CREAT | O_TRUNC |
@@ -2649,20 +2624,16 @@ static int cmd_suspend(const struct fx_cmd *c, int argc, char **argv)
 static int cmd_dom(const struct fx_cmd *c, int argc, char **argv)
 {
     const char *dir = NULL, *dom = NULL, *name = NULL;
-    struct fx_arg args[] = {
-        { "--dir", &dir, false }, { NULL, &dom, false },
-        { NULL, &name, false },
+    const struct fx_arg args[] = {
+        { "--dir", &dir, false, true }, { NULL, &dom }, { NULL, &name },
     };
     size_t nargs = strcmp(c->name, "rename") ? 2 : 3;
     struct fx_cli cli;
     uint32_t domid;
-    int rc = fx_parse(c, argc, argv, args, nargs);
+    int rc = fx_cli_begin(c, argc, argv, args, nargs, &cli);
 
     if (rc)
         return rc < 0 ? 0 : rc;
-    rc = fx_cli_open(c, dir, &cli);
-    if (rc)
-        return rc;
     rc = fx_cli_find(&cli, dom, &domid);
     if (rc) goto out;
     if (!strcmp(c->name, "destroy"))
@@ -2692,17 +2663,14 @@ static int cmd_dom(const struct fx_cmd *c, int argc, char **argv)
 static int cmd_list(const struct fx_cmd *c, int argc, char **argv)
 {
     const char *dir = NULL;
-    const struct fx_arg args[] = { { "--dir", &dir, false } };
+    const struct fx_arg args[] = { { "--dir", &dir, false, true } };
     struct xlmig__dom *doms = NULL;
     struct fx_cli cli;
     size_t nr = 0, i;
-    int rc = fx_parse(c, argc, argv, args, 1);
+    int rc = fx_cli_begin(c, argc, argv, args, 1, &cli);
 
     if (rc)
         return rc < 0 ? 0 : rc;
-    rc = fx_cli_open(c, dir, &cli);
-    if (rc)
-        return rc;
     rc = xlmig__hv_fake.list(cli.h, &doms, &nr);
     for (i = 0; !rc && i < nr; i++)
         printf("%" PRIu32 " %s %s %s\n", doms[i].domid, doms[i].name,
@@ -2715,7 +2683,7 @@ static int cmd_list(const struct fx_cmd *c, int argc, char **argv)
 static int cmd_follow(const struct fx_cmd *c, int argc, char **argv)
 {
     const char *in = NULL;
-    const struct fx_arg args[] = { { "--in", &in, false } };
+    const struct fx_arg args[] = { { "--in", &in, false, true } };
     struct xlmig__follow *f = NULL;
     uint8_t buf[65536];
     uint64_t total = 0, done_at = 0, pages = 0;
@@ -2724,8 +2692,6 @@ static int cmd_follow(const struct fx_cmd *c, int argc, char **argv)
 
     if (rc)
         return rc < 0 ? 0 : rc;
-    if (!in)
-        return fx_usage_error(c, "missing --in FILE");
     fd = strcmp(in, "-") ? open(in, O_RDONLY | O_CLOEXEC) : 0;
     f = malloc(sizeof(*f));
     if (fd < 0 || !f) {
@@ -2784,7 +2750,7 @@ static const struct fx_cmd fx_cmds[] = {
       "--dir DIR --name N [--uuid U] --config FILE.json [--qmp SOCK "
       "--dm-pid P] [--guest-pid P] [--ram FILE] [--memory-mib N] "
       "[--vcpus N] [--type pv|pvh|hvm]" },
-    { "boot", cmd_boot, "Create a domain through the create operation (its "
+    { "boot", cmd_new, "Create a domain through the create operation (its "
       "own device model, synthetic RAM, running); prints its domid.",
       "--dir DIR --config FILE.json" },
     { "list", cmd_list, "One line per domain: domid name uuid state.",
@@ -2796,7 +2762,7 @@ static const struct fx_cmd fx_cmds[] = {
       "into FILE ('-': standard output) as a libxl v2 stream, live unless "
       "--non-live; it is then suspended.",
       "--dir DIR DOM --out FILE [--non-live]" },
-    { "restore", cmd_restore, "Restore a domain from the stream in FILE "
+    { "restore", cmd_new, "Restore a domain from the stream in FILE "
       "('-': standard input, read up to its END and no further); prints "
       "its domid, the domain is paused.",
       "--dir DIR --config FILE.json --in FILE" },

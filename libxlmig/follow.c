@@ -488,3 +488,113 @@ const char *xlmig__follow_why(const struct xlmig__follow *f)
 {
     return f->status == XLMIG__FOLLOW_STOPPED ? f->why : "";
 }
+
+bool xlmig__follow_libxl_rec_at(const struct xlmig__follow *f,
+                                uint64_t *at_r)
+{
+    if (f->state != S_LIBXL_REC)
+        return false;
+    *at_r = f->offset - f->hdr_have;
+    return true;
+}
+
+static const char *libxl_rec_name(uint32_t type)
+{
+    static const char *const names[] = {
+        [XLMIG__LIBXL_REC_END] = "END",
+        [XLMIG__LIBXL_REC_LIBXC_CONTEXT] = "LIBXC_CONTEXT",
+        [XLMIG__LIBXL_REC_EMULATOR_XENSTORE_DATA] = "EMULATOR_XENSTORE_DATA",
+        [XLMIG__LIBXL_REC_EMULATOR_CONTEXT] = "EMULATOR_CONTEXT",
+        [XLMIG__LIBXL_REC_CHECKPOINT_END] = "CHECKPOINT_END",
+        [XLMIG__LIBXL_REC_CHECKPOINT_STATE] = "CHECKPOINT_STATE",
+    };
+
+    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
+}
+
+static const char *libxc_rec_name(uint32_t type)
+{
+    static const char *const names[] = {
+        [XLMIG__LIBXC_REC_END] = "END",
+        [XLMIG__LIBXC_REC_PAGE_DATA] = "PAGE_DATA",
+        [XLMIG__LIBXC_REC_X86_PV_INFO] = "X86_PV_INFO",
+        [XLMIG__LIBXC_REC_X86_PV_P2M_FRAMES] = "X86_PV_P2M_FRAMES",
+        [XLMIG__LIBXC_REC_X86_PV_VCPU_BASIC] = "X86_PV_VCPU_BASIC",
+        [XLMIG__LIBXC_REC_X86_PV_VCPU_EXTENDED] = "X86_PV_VCPU_EXTENDED",
+        [XLMIG__LIBXC_REC_X86_PV_VCPU_XSAVE] = "X86_PV_VCPU_XSAVE",
+        [XLMIG__LIBXC_REC_SHARED_INFO] = "SHARED_INFO",
+        [XLMIG__LIBXC_REC_X86_TSC_INFO] = "X86_TSC_INFO",
+        [XLMIG__LIBXC_REC_HVM_CONTEXT] = "HVM_CONTEXT",
+        [XLMIG__LIBXC_REC_HVM_PARAMS] = "HVM_PARAMS",
+        [XLMIG__LIBXC_REC_TOOLSTACK] = "TOOLSTACK",
+        [XLMIG__LIBXC_REC_X86_PV_VCPU_MSRS] = "X86_PV_VCPU_MSRS",
+        [XLMIG__LIBXC_REC_VERIFY] = "VERIFY",
+        [XLMIG__LIBXC_REC_CHECKPOINT] = "CHECKPOINT",
+        [XLMIG__LIBXC_REC_CHECKPOINT_DIRTY_PFN_LIST] =
+            "CHECKPOINT_DIRTY_PFN_LIST",
+        [XLMIG__LIBXC_REC_STATIC_DATA_END] = "STATIC_DATA_END",
+        [XLMIG__LIBXC_REC_X86_CPUID_POLICY] = "X86_CPUID_POLICY",
+        [XLMIG__LIBXC_REC_X86_MSR_POLICY] = "X86_MSR_POLICY",
+    };
+    uint32_t t = type & ~XLMIG__LIBXC_REC_OPTIONAL;
+
+    return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
+}
+
+void xlmig__follow_where(const struct xlmig__follow *f, char *buf,
+                         size_t size)
+{
+    const char *after = f->libxc_seen ? ", after the libxc stream's END" : "";
+
+    switch (f->state) {
+    case S_START:
+        snprintf(buf, size, "in the stream's first 8 bytes");
+        break;
+    case S_XL_HDR:
+        snprintf(buf, size, "in the xl header");
+        break;
+    case S_XL_OPT:
+        snprintf(buf, size, "in the xl header's optional data (the "
+                 "domain's configuration)");
+        break;
+    case S_LIBXL_HDR:
+        snprintf(buf, size, "in the libxl header");
+        break;
+    case S_LIBXL_REC:
+        if (f->hdr_have)
+            snprintf(buf, size, "in a libxl record header (%u of 8 "
+                     "bytes)%s", f->hdr_have, after);
+        else
+            snprintf(buf, size, "between libxl records%s", after);
+        break;
+    case S_LIBXL_BODY:
+        snprintf(buf, size, "in libxl record type %u (%s) of %u bytes",
+                 f->rec_type, libxl_rec_name(f->rec_type), f->rec_len);
+        break;
+    case S_LIBXC_IHDR:
+        snprintf(buf, size, "in the libxc image header");
+        break;
+    case S_LIBXC_DHDR:
+        snprintf(buf, size, "in the libxc domain header");
+        break;
+    case S_LIBXC_REC:
+        snprintf(buf, size, "%s, after %llu libxc records",
+                 f->hdr_have ? "in a libxc record header"
+                             : "between libxc records",
+                 (unsigned long long)f->records_seen);
+        break;
+    case S_LIBXC_BODY:
+    case S_PD_HDR:
+    case S_PD_PFN:
+    case S_PD_PAGES:
+        snprintf(buf, size, "in libxc record type 0x%x (%s) of %u bytes",
+                 f->rec_type, libxc_rec_name(f->rec_type), f->rec_len);
+        break;
+    default:
+        if (f->status == XLMIG__FOLLOW_STOPPED)
+            snprintf(buf, size, "where following stopped: %s", f->why);
+        else
+            snprintf(buf, size, "after the last END record");
+        break;
+    }
+}

@@ -89,4 +89,24 @@ enum xlmig__follow_status xlmig__follow_status(const struct xlmig__follow *f);
 /* Why following stopped ("" while following or when done). */
 const char *xlmig__follow_why(const struct xlmig__follow *f);
 
+/*
+ * Whether the follower is between two libxl records: the next bytes (and
+ * the ones of it collected so far) are a libxl record header.  If so,
+ * *at_r is the stream offset of that header's first byte.  The bytes of
+ * a libxl record header are always pieces of their own, so a relay that
+ * asks before each xlmig__follow_next knows where the libxl END record
+ * starts: it is the header that makes the status DONE (8 bytes from
+ * *at_r).  False at the xl and libxc layers, once done and once stopped.
+ */
+bool xlmig__follow_libxl_rec_at(const struct xlmig__follow *f,
+                                uint64_t *at_r);
+
+/*
+ * Where in the stream the follower is, in words, for messages ("in libxc
+ * record type 0x1 (PAGE_DATA)", "between libxl records, after the libxc
+ * stream's END"); at most @size bytes with the NUL, into @buf.
+ */
+void xlmig__follow_where(const struct xlmig__follow *f, char *buf,
+                         size_t size);
+
 #endif /* XLMIG_FOLLOW_H */

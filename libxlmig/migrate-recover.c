@@ -42,8 +42,11 @@ void xlmig__mig_dst_undo(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
                          struct xlmig__hv *hv, struct xlmig__mig_record *r)
 {
     struct xlmig__dom d;
+    libxlmig_ctx *quiet = NULL;
     size_t i;
 
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &quiet))
+        return;
     if (r->live && hv && !run->hv->find(hv, r->vm_uuid, &d)) {
         /* Ours only while it carries the incoming name. */
         char incoming[XLMIG__DOM_NAME_MAX + 1];
@@ -58,11 +61,12 @@ void xlmig__mig_dst_undo(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
         const char *vdi = r->vdis[i].dst_vdi;
         int rc;
 
-        if (!vdi[0] || xlmig__vdi_find(ctx, run->state_dir, vdi, NULL, NULL))
+        if (!vdi[0] || xlmig__vdi_find(quiet, run->state_dir, vdi, NULL,
+                                       NULL))
             continue;
         /* Still a storage move's parent: cancel that; else destroy it. */
         rc = sxm_cancel_parent(ctx, run->state_dir, vdi);
-        if (!rc && !xlmig__vdi_find(ctx, run->state_dir, vdi, NULL, NULL)) {
+        if (!rc && !xlmig__vdi_find(quiet, run->state_dir, vdi, NULL, NULL)) {
             (void)xlmig__vbd_destroy(ctx, run->state_dir, vdi, r->vm, NULL);
             rc = xlmig__vdi_destroy(ctx, run->state_dir, vdi);
         }
@@ -71,6 +75,7 @@ void xlmig__mig_dst_undo(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
                        "%s is left: %s", r->task, vdi, r->vm,
                        libxlmig_ctx_last_error(ctx));
     }
+    libxlmig_ctx_free(quiet);
 }
 
 void xlmig__mig_dst_abort(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
@@ -78,17 +83,23 @@ void xlmig__mig_dst_abort(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
                           libxlmig_transport *t)
 {
     libxlmig_transport *own = NULL;
+    libxlmig_ctx *quiet = NULL;
     struct xlmig__rpc_msg resp;
     const char *kv[] = { "task", r->task, NULL };
     size_t i;
     int fd;
 
-    if (!r->dest_address[0])
+    if (!r->dest_address[0] ||
+        libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL,
+                         &quiet))
         return;
+    ctx = quiet;    /* what it cannot do is said by the destination */
     if (!t) {
         if (xlmig__mig_connect(ctx, run->dconf, r->destination,
-                               r->dest_address, &own, &fd))
+                               r->dest_address, &own, &fd)) {
+            libxlmig_ctx_free(quiet);
             return;         /* its own recovery, at its restart, covers it */
+        }
         t = own;
     }
     for (i = 0; i < r->nr_vdis; i++) {
@@ -106,6 +117,7 @@ void xlmig__mig_dst_abort(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
                            kv, NULL, NULL, &resp);
     xlmig__rpc_msg_dispose(&resp);
     libxlmig_transport_free(own);
+    libxlmig_ctx_free(quiet);
 }
 
 static void ended(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,

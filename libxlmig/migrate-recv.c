@@ -321,13 +321,13 @@ int xlmig__mig_recv_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
                  libxlmig_strerror_name(rc), libxlmig_ctx_last_error(ctx));
         (void)xlmig__mig_line_write(v->link->to_peer, msg);
     }
-    (void)journal(v, XLMIG__MIG_ROLLBACK);
-    xlmig__mig_dst_undo(ctx, run, v->hv, &v->r);
-    v->r.state = XLMIG__MIG_FAILED;
     xlmig__strlcpy(v->r.error, libxlmig_strerror_name(rc),
                    sizeof(v->r.error));
     xlmig__strlcpy(v->r.message, libxlmig_ctx_last_error(ctx),
                    sizeof(v->r.message));
+    (void)journal(v, XLMIG__MIG_ROLLBACK);
+    xlmig__mig_dst_undo(ctx, run, v->hv, &v->r);
+    v->r.state = XLMIG__MIG_FAILED;
     v->r.ended = (int64_t)time(NULL);
     (void)journal(v, XLMIG__MIG_ENDED);
  out:

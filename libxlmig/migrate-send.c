@@ -262,16 +262,20 @@ static int slot_update(struct send *s, bool force)
 static void slot_release(struct send *s)
 {
     struct xlmig__rpc_msg resp;
+    libxlmig_ctx *quiet = NULL;
     char id[32];
     const char *kv[] = { "task", id, NULL };
 
-    if (s->mt && s->r.slot_task) {
+    /* After a task-cancel the master has let it go already. */
+    if (s->mt && s->r.slot_task &&
+        !libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &quiet)) {
         snprintf(id, sizeof(id), "#%" PRIu64, s->r.slot_task);
         memset(&resp, 0, sizeof(resp));
-        (void)xlmig__pool_call(s->ctx, s->mt, s->run->conf->master,
+        (void)xlmig__pool_call(quiet, s->mt, s->run->conf->master,
                                s->mid++, "slot.release", kv, NULL, NULL,
                                &resp);
         xlmig__rpc_msg_dispose(&resp);
+        libxlmig_ctx_free(quiet);
     }
     libxlmig_transport_free(s->mt);
     s->mt = NULL;
@@ -922,16 +926,22 @@ static int prepare(struct send *s)
                               &s->cfg);
 }
 
+/* The error that failed the task, kept before the roll back logs more. */
+static void failed(struct send *s, int rc)
+{
+    s->r.state = XLMIG__MIG_FAILED;
+    xlmig__strlcpy(s->r.error, libxlmig_strerror_name(rc),
+                   sizeof(s->r.error));
+    xlmig__strlcpy(s->r.message, libxlmig_ctx_last_error(s->ctx),
+                   sizeof(s->r.message));
+}
+
 static void finish(struct send *s, int rc)
 {
     s->r.ended = (int64_t)time(NULL);
     s->r.total_ms = (uint64_t)((xlmig__now_s() - s->t0) * 1000);
     if (rc) {
         s->r.state = XLMIG__MIG_FAILED;
-        xlmig__strlcpy(s->r.error, libxlmig_strerror_name(rc),
-                       sizeof(s->r.error));
-        xlmig__strlcpy(s->r.message, libxlmig_ctx_last_error(s->ctx),
-                       sizeof(s->r.message));
     } else {
         s->r.state = XLMIG__MIG_DONE;
         s->r.progress = 100;
@@ -996,9 +1006,10 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
         rc = memory(s);
     if (!rc)
         rc = do_switch(s);
-    if (!rc)
+    if (!rc) {
         rc = xlmig__endhold_finish(s->hold);
-    s->hold = NULL;
+        s->hold = NULL;
+    }
     if (rc)
         goto fail;
 
@@ -1041,6 +1052,8 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
 
  fail:
  fail_after_switch:
+    failed(s, rc);
+    s->r.state = XLMIG__MIG_RUNNING;
     s->r.phase = XLMIG__MIG_ROLLBACK;
     (void)xlmig__mig_record_save(ctx, run->state_dir, &s->r);
     memory_undo(s);

@@ -202,4 +202,127 @@ else
 fi
 fi
 
+# migrate_bg NAME ARGS...: vm-migrate in the background; MPID, TASK.
+migrate_bg() {
+    rm -f "$d/mig.out"
+    "$XE" vm-migrate vm="$1" config="$C1" "${@:2}" > "$d/mig.out" 2> "$d/mig.err" &
+    MPID=$!
+    TASK=""
+    for _ in $(seq 100); do
+        TASK=$(head -1 "$d/mig.out" 2> /dev/null)
+        [ -n "$TASK" ] && break
+        sleep 0.1
+    done
+}
+# phase_is PHASE [SECONDS]: wait until the source journal is in PHASE.
+phase_is() {
+    local i
+    for i in $(seq $((${2:-30} * 10))); do
+        grep -q "\"phase\": \"$1\"" "$S1/migrate/$TASK.json" 2> /dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_mig() { wait "$MPID"; MRC=$?; }
+# rolled_back LABEL: the VM runs on h1 on its own VDI, which still
+# takes the guest's writes and equals its log; nothing on h2.
+rolled_back() {
+    local why=""
+    runs_on "$X1" web1 || why="$why not-running-on-h1"
+    absent_on "$X2" web1 || why="$why domain-on-h2"
+    [ -f "$IMG" ] || why="$why source-vdi-gone"
+    [ "$(nvdis 2)" = 0 ] || why="$why vdis-on-h2:$(nvdis 2)"
+    [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+    # The guest goes on writing to its disk; stop it and compare.
+    sleep 0.3
+    touch "$d/stop"
+    wait "$writer_pid" 2> /dev/null
+    writer_pid=""
+    "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
+    qsd_pid=""
+    same_as_log "$IMG" qcow2 || why="$why disk-differs-from-log"
+    echo "$why"
+}
+# reset_vm: forget web1 and its VDI on h1 (after a rolled-back case).
+reset_vm() {
+    XLMIG_STATE_DIR=$S1 "$XE" vbd-destroy vm=web1 vdi-uuid="$VDI" > /dev/null 2>&1
+    XLMIG_STATE_DIR=$S1 "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
+}
+
+# ---- cancel during storage and during memory -------------------------------
+if want cancel; then
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=2M
+if phase_is storage && sleep 1 && "$XE" task-cancel uuid="$TASK" config="$C1" > "$d/cancel.out" 2>&1; then
+    wait_mig
+    why=$(rolled_back)
+    if [ $MRC = 1 ] && grep -q TASK_CANCELLED "$d/mig.err" && [ -z "$why" ]; then
+        ok "task-cancel during storage: the migration fails with TASK_CANCELLED, the VM runs on at h1 on its own disk (equal to its log), nothing left on h2"
+    else
+        not_ok "cancel during storage (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$d/cmp.out"
+    fi
+else
+    not_ok "cancel during storage: never in storage, or task-cancel failed" "$d/cancel.out" "$d/mig.err"
+    wait_mig
+fi
+reset_vm
+
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+if phase_is memory 60 && sleep 2 && "$XE" task-cancel uuid="$TASK" config="$C1" > "$d/cancel.out" 2>&1; then
+    wait_mig
+    why=$(rolled_back)
+    if [ $MRC = 1 ] && grep -q TASK_CANCELLED "$d/mig.err" && [ -z "$why" ]; then
+        ok "task-cancel during memory: the VM runs on at h1 (resumed if it was suspended) on its own disk, nothing left on h2"
+    else
+        not_ok "cancel during memory (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$S2/migrate-in/$TASK.log" "$d/cmp.out"
+    fi
+else
+    not_ok "cancel during memory: never in memory, or task-cancel failed" "$d/cancel.out" "$d/mig.err" "$S1/migrate/$TASK.log"
+    wait_mig
+fi
+reset_vm
+fi
+
+# ---- a daemon killed ---------------------------------------------------------
+if want kill; then
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=2M
+if phase_is storage && sleep 1; then
+    kill -9 "${dpid[1]}"
+    wait_mig
+    start_daemon 1
+    sleep 3
+    why=$(rolled_back)
+    if [ -z "$why" ] && [ "$MRC" != 0 ]; then
+        ok "kill -9 of h1's xlmigd during storage: its worker rolls back at once; h1's daemon started again; the VM runs on at h1 on its own disk, nothing left on h2"
+    else
+        not_ok "kill -9 h1 during storage (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$d/xlmigd1.log" "$d/xlmigd2.log"
+    fi
+else
+    not_ok "kill h1: never in storage" "$d/mig.err"
+    wait_mig
+fi
+reset_vm
+
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+if phase_is memory 60 && sleep 2; then
+    kill -9 "${dpid[2]}"
+    wait_mig
+    start_daemon 2
+    sleep 3
+    why=$(rolled_back)
+    if [ -z "$why" ] && [ "$MRC" = 1 ]; then
+        ok "kill -9 of h2's xlmigd during memory: the source stops at once ($(head -c 160 "$d/mig.err" | tr '\n' ' ')); h2's daemon started again; the VM runs on at h1, nothing left on h2"
+    else
+        not_ok "kill -9 h2 during memory (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$S2/migrate-in/$TASK.log" "$d/xlmigd2.log"
+    fi
+else
+    not_ok "kill h2: never in memory" "$d/mig.err"
+    wait_mig
+fi
+reset_vm
+fi
+
 finish

@@ -50,6 +50,7 @@ struct vm_session {
     char host[65];
     char addr[256];
     uint64_t id;
+    char err[1200];                 /* the last error a daemon answered */
 };
 
 static void session_close(struct vm_session *s)
@@ -60,7 +61,7 @@ static void session_close(struct vm_session *s)
 
 static int say_error(struct vm_session *s, int rc)
 {
-    const char *e = libxlmig_ctx_last_error(s->ctx);
+    const char *e = s->err[0] ? s->err : libxlmig_ctx_last_error(s->ctx);
 
     if (e[0])
         fprintf(stderr, "%s\n", e);
@@ -70,12 +71,28 @@ static int say_error(struct vm_session *s, int rc)
     return 1;
 }
 
+/* A call; a daemon's refusal is kept as it said it, for say_error(). */
 static int call(struct vm_session *s, const char *method,
                 const char *const *kv, struct xlmig__rpc_msg *resp)
 {
+    int rc;
+
     memset(resp, 0, sizeof(*resp));
-    return xlmig__pool_call(s->ctx, s->t, s->addr, s->id++, method, kv, NULL,
-                            NULL, resp);
+    rc = xlmig__pool_call(s->ctx, s->t, s->addr, s->id++, method, kv, NULL,
+                          NULL, resp);
+    s->err[0] = '\0';
+    if (rc && resp->is_error) {
+        size_t n = strlen(resp->err_name);
+
+        /* xlmigd's messages start with the name already. */
+        if (!strncmp(resp->err_message, resp->err_name, n) &&
+            !strncmp(resp->err_message + n, ": ", 2))
+            xlmig__strlcpy(s->err, resp->err_message, sizeof(s->err));
+        else
+            snprintf(s->err, sizeof(s->err), "%s: %s", resp->err_name,
+                     resp->err_message);
+    }
+    return rc;
 }
 
 static int connect_to(struct vm_session *s, const char *name,
@@ -134,6 +151,7 @@ static int locate(struct vm_session *s, const char *vm)
     }
     xlmig__rpc_msg_dispose(&resp);
     session_close(s);
+    s->err[0] = '\0';
     return xlmig__error(s->ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no VM %s on any "
                         "host of pool %s (vm-list shows the VMs)", vm,
                         s->conf.pool_uuid);

@@ -325,4 +325,79 @@ fi
 reset_vm
 fi
 
+# ---- refusals and bad input: nothing moves ---------------------------------
+if want refuse; then
+new_vm web1
+journals() { ls "$S1"/migrate/*.json 2> /dev/null | wc -l; }
+j0=$(journals)
+# h2 without lahf_lm (featureset word 3, bit 0) and with 32 MiB free.
+nolahf=$(python3 -c 'import json,sys
+w=json.load(open(sys.argv[1]))["featureset_hvm_max"].split("-")
+w[3]="%08x" % (int(w[3],16) & ~1); print("-".join(w))' "$X1/host.json" 2> /dev/null ||
+         python3 -c 'print("")')
+if [ -z "$nolahf" ]; then
+    "$FX" host --dir "$d/xtmp" > /dev/null
+    nolahf=$(python3 -c 'import json,sys
+w=json.load(open(sys.argv[1]))["featureset_hvm_max"].split("-")
+w[3]="%08x" % (int(w[3],16) & ~1); print("-".join(w))' "$d/xtmp/host.json")
+fi
+"$FX" host --dir "$X2" --free-mib 32 --hvm-max "$nolahf" > /dev/null
+"$XE" vm-assert-can-migrate vm=web1 host=h2 vdi:"$VDI"=local2 config="$C1" > "$d/assert.out" 2> "$d/assert.err"
+rc=$?
+if [ $rc = 1 ] && grep -q '^VM_INCOMPATIBLE_WITH_THIS_HOST: .*lahf_lm' "$d/assert.err" &&
+   grep -q '^HOST_NOT_ENOUGH_FREE_MEMORY: VM web1 needs 64 MiB; host h2 has 32 MiB free' "$d/assert.err"; then
+    ok "vm-assert-can-migrate reports every failed check at once: $(cut -d: -f1 "$d/assert.err" | sort -u | tr '\n' ' ')"
+else
+    not_ok "vm-assert-can-migrate (exit $rc)" "$d/assert.err" "$d/assert.out"
+fi
+migrate web1 host=h2 vdi:"$VDI"=local2
+if [ $MRC = 1 ] && grep -q VM_INCOMPATIBLE_WITH_THIS_HOST "$d/mig.err" &&
+   [ ! -s "$d/mig.out" ] && [ "$(journals)" = "$j0" ] && runs_on "$X1" web1 &&
+   [ -z "$(left 1)$(left 2)" ] && [ "$(nvdis 2)" = 0 ]; then
+    ok "vm-migrate refuses the same before anything moves: no task, the VM runs on at h1"
+else
+    not_ok "vm-migrate refusal (exit $MRC)" "$d/mig.err" "$d/mig.out"
+fi
+migrate web1 host=h2 vdi:"$VDI"=local2 force=true
+if [ $MRC = 1 ] && ! grep -q VM_INCOMPATIBLE "$d/mig.err" &&
+   grep -q HOST_NOT_ENOUGH_FREE_MEMORY "$d/mig.err"; then
+    ok "force=true passes the CPU check by (reported in h1's log), the memory check still refuses"
+else
+    not_ok "force=true (exit $MRC)" "$d/mig.err"
+fi
+"$FX" host --dir "$X2" > /dev/null
+
+# bad ARGS... EXPECT-EXIT EXPECT-TEXT: refused at once, nothing changed.
+bad() {
+    local want_rc=$1 want=$2
+    shift 2
+    "$XE" vm-migrate config="$C1" "$@" > "$d/bad.out" 2> "$d/bad.err"
+    local rc=$?
+    if [ $rc = "$want_rc" ] && grep -q -- "$want" "$d/bad.err" &&
+       [ "$(journals)" = "$j0" ] && runs_on "$X1" web1 &&
+       { [ -n "${BUSY:-}" ] || [ "$(nvdis 2)" = 0 ]; }; then
+        ok "refused, nothing changed: $* -> $(head -1 "$d/bad.err" | cut -c1-110)"
+    else
+        not_ok "bad input $* (exit $rc, wanted $want_rc and '$want')" "$d/bad.err" "$d/bad.out"
+    fi
+}
+bad 1 "^NOT_FOUND: no VM nosuch on any host" vm=nosuch host=h2
+bad 1 "^NOT_FOUND: no host h9 in pool" vm=web1 host=h9 vdi:"$VDI"=local2
+bad 1 "^INVALID_VALUE: vdi:0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f: VM web1 has no disk" vm=web1 host=h2 vdi:0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f=local2
+bad 1 "^HOST_CANNOT_SEE_SR: vdi:$VDI=nosr: host h2 has no SR nosr" vm=web1 host=h2 vdi:"$VDI"=nosr
+bad 2 "^INVALID_VALUE: compress=maybe" vm=web1 host=h2 compress=maybe
+bad 1 "^INVALID_VALUE: VM web1 is on host h1 already" vm=web1 host=h1
+bad 1 "^VDI_NOT_IN_MAP: VDI $VDI" vm=web1 host=h2
+bad 2 "^MISSING_PARAMETER" vm=web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=1M
+phase_is storage > /dev/null
+j0=$(journals)
+BUSY=1 bad 1 "^OTHER_OPERATION_IN_PROGRESS: VM web1 is being migrated already" vm=web1 host=h2 vdi:"$VDI"=local2
+"$XE" task-cancel uuid="$TASK" config="$C1" > /dev/null 2>&1
+wait_mig
+why=$(rolled_back)
+[ -z "$why" ] || not_ok "after the refusals: $why"
+reset_vm
+fi
+
 finish

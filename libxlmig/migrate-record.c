@@ -511,7 +511,7 @@ void xlmig__mig_record_prune(libxlmig_ctx *ctx, const char *state_dir,
     size_t nr = 0, ended = 0, i;
     char dir[PATH_MAX_], path[PATH_MAX_ + 64];
 
-    if (xlmig__mig_record_list(ctx, state_dir, role, &recs, &nr) ||
+    if (xlmig__mig_record_list(ctx, state_dir, role, &recs, &nr) || !nr ||
         dir_of(ctx, state_dir, role, dir, sizeof(dir), false)) {
         free(recs);
         return;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cpurecord.h"
@@ -89,6 +90,12 @@ static int remote_conf(libxlmig_ctx *ctx, const char *path,
     if (rc)
         return rc;
     /* Its NBD TLS directory must not be this pool's. */
+    {
+        char dir[300];
+
+        snprintf(dir, sizeof(dir), "%.200s/remote", mine->state_dir);
+        (void)mkdir(dir, 0700);
+    }
     if ((size_t)snprintf(c->state_dir, sizeof(c->state_dir), "%.200s/"
                          "remote/%.36s", mine->state_dir, c->pool_uuid) >=
         sizeof(c->state_dir))

@@ -66,9 +66,10 @@ conf 1
 conf 2
 C1=$d/h1.conf
 dpid=("" "" "")
-start_daemon() {
-    XLMIG_FAKE_XEN=$d/x$1 XLMIG_STATE_DIR= "$XLMIGD" --foreground \
-        --config "$d/h$1.conf" >> "$d/xlmigd$1.log" 2>&1 &
+start_daemon() {     # N [CONFIG]
+    XLMIG_FAKE_XEN=$d/x$1 XLMIG_FAKE_XEN_PAUSE_SIGNAL=USR1 XLMIG_STATE_DIR= \
+        "$XLMIGD" --foreground \
+        --config "${2:-$d/h$1.conf}" >> "$d/xlmigd$1.log" 2>&1 &
     dpid[$1]=$!
     pids+=("$!")
 }
@@ -109,31 +110,34 @@ EOF
 }
 
 # new_vm NAME: a VDI on h1's SR, its device model, its guest writing,
-# the domain on h1.  Sets VDI, IMG, VMUUID.
+# the domain on h1.  Sets VDI, IMG, VMUUID (also VDIS[NAME], WPIDS[NAME]).
+declare -A VDIS WPIDS
 new_vm() {
-    local name=$1
+    local name=$1 sock=$d/$1.sock
     VMUUID=$(python3 -c 'import uuid; print(uuid.uuid4())')
     VDI=$(XLMIG_STATE_DIR=$S1 "$XE" vdi-create sr-uuid="$SR1" name-label="$name-disk" virtual-size=64M)
     IMG=$d/sr1/$VDI.qcow2
+    VDIS[$name]=$VDI
     XLMIG_STATE_DIR=$S1 "$XE" vbd-create vm="$name" vdi-uuid="$VDI" device=xvda > /dev/null
-    rm -f "$d/vm.sock" "$d/qmp-$name.sock" "$d/log" "$d/stop"
+    rm -f "$sock" "$d/qmp-$name.sock" "$d/$name.log" "$d/$name.stop"
     qemu-storage-daemon \
         --blockdev driver=file,node-name=xvda-file,filename="$IMG" \
         --blockdev driver=qcow2,node-name=xvda,file=xvda-file \
-        --nbd-server addr.type=unix,addr.path="$d/vm.sock" \
+        --nbd-server addr.type=unix,addr.path="$sock" \
         --export type=nbd,id=xvda,name=xvda,node-name=xvda,writable=on \
         --chardev socket,id=m,path="$d/qmp-$name.sock",server=on,wait=off \
         --monitor chardev=m > "$d/qsd-$name.log" 2>&1 &
     qsd_pid=$!
     for _ in $(seq 100); do
-        [ -S "$d/vm.sock" ] && [ -S "$d/qmp-$name.sock" ] && break
+        [ -S "$sock" ] && [ -S "$d/qmp-$name.sock" ] && break
         sleep 0.05
     done
-    "$WRITER" fill --uri "nbd+unix:///xvda?socket=$d/vm.sock" --log "$d/log" \
-        --seed 1 --percent 20 > "$d/fill.out" 2>&1
-    "$WRITER" run --uri "nbd+unix:///xvda?socket=$d/vm.sock" --log "$d/log" \
-        --seed 2 --interval-ms 5 --stop-file "$d/stop" > "$d/writer.out" 2>&1 &
+    "$WRITER" fill --uri "nbd+unix:///xvda?socket=$sock" --log "$d/$name.log" \
+        --seed 1 --percent "${FILL:-20}" > "$d/fill.out" 2>&1
+    "$WRITER" run --uri "nbd+unix:///xvda?socket=$sock" --log "$d/$name.log" \
+        --seed 2 --interval-ms 5 --stop-file "$d/$name.stop" > "$d/writer-$name.out" 2>&1 &
     writer_pid=$!
+    WPIDS[$name]=$writer_pid
     head -c $((4 << 20)) /dev/urandom > "$d/$name.ram"
     head -c $((12 << 20)) /dev/zero >> "$d/$name.ram"
     config "$d/$name.json" "$name" "$IMG"
@@ -142,10 +146,10 @@ new_vm() {
         --ram "$d/$name.ram" > /dev/null
 }
 
-# same_as_log IMAGE FORMAT: the image equals the guest's log.
+# same_as_log IMAGE FORMAT [NAME]: the image equals the guest's log.
 same_as_log() {
     rm -f "$d/ref.raw"
-    "$WRITER" replay --log "$d/log" --out "$d/ref.raw" --size 64M > "$d/replay.out" 2>&1 &&
+    "$WRITER" replay --log "$d/${3:-web1}.log" --out "$d/ref.raw" --size 64M > "$d/replay.out" 2>&1 &&
         qemu-img compare -q -f raw -F "$2" "$d/ref.raw" "$1" > "$d/cmp.out" 2>&1
 }
 
@@ -166,6 +170,36 @@ left() {
 }
 nvdis() { ls "$d/sr$1" | grep -c '\.json$'; }
 
+# moved NAME: what is wrong with NAME having moved to h2 with its disk
+# (empty when all is right); NEW gets the new VDI.
+moved() {
+    local why=""
+    NEW=$(ls "$d/sr2" | sed -n 's/\.qcow2$//p' | head -1)
+    runs_on "$X2" "$1" || why="$why not-running-on-h2"
+    absent_on "$X1" "$1" || why="$why still-on-h1"
+    [ ! -e "$IMG" ] || why="$why source-vdi-left"
+    [ "$(nvdis 2)" = 1 ] || why="$why vdis-on-h2:$(nvdis 2)"
+    [ "$(nvdis 1)" = 0 ] || why="$why vdis-on-h1:$(nvdis 1)"
+    same_as_log "$d/sr2/$NEW.qcow2" qcow2 "$1" || why="$why disk-differs-from-log"
+    [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+    echo "$why"
+}
+
+# clean_h2: no VM, VDI or VBD left on h2 (between cases).
+clean_h2() {
+    local dom v
+    for dom in $("$FX" list --dir "$X2" | awk '{print $2}'); do
+        "$FX" destroy --dir "$X2" "$dom" > /dev/null 2>&1
+    done
+    for v in $(ls "$d/sr2" | sed -n 's/\.json$//p'); do
+        for dom in $(XLMIG_STATE_DIR=$S2 "$XE" vbd-list vdi-uuid="$v" params=vm --minimal 2> /dev/null | tr ',' ' '); do
+            XLMIG_STATE_DIR=$S2 "$XE" vbd-destroy vm="$dom" vdi-uuid="$v" > /dev/null 2>&1
+        done
+        XLMIG_STATE_DIR=$S2 "$XE" vdi-destroy uuid="$v" > /dev/null 2>&1
+    done
+    rm -f "$S2"/vm/*.json
+}
+
 # migrate NAME ARGS...: vm-migrate from the CLI; MRC, $d/mig.out/.err.
 migrate() {
     "$XE" vm-migrate vm="$1" config="$C1" "${@:2}" > "$d/mig.out" 2> "$d/mig.err"
@@ -184,15 +218,15 @@ new_vm web1
 sleep 0.5
 migrate web1 host=h2 vdi:"$VDI"=local2 compress=true
 task=$(head -1 "$d/mig.out")
+why=$(moved web1)
 NEW=$(ls "$d/sr2" | sed -n 's/\.qcow2$//p' | head -1)
-if [ $MRC = 0 ] && runs_on "$X2" web1 && absent_on "$X1" web1 &&
-   [ ! -e "$IMG" ] && [ "$(nvdis 2)" = 1 ] && [ "$(nvdis 1)" = 0 ] &&
-   same_as_log "$d/sr2/$NEW.qcow2" qcow2 && [ -z "$(left 1)$(left 2)" ]; then
-    ok "vm-migrate web1 to h2 with its disk, compressed: runs only on h2, its VDI on h2's SR equals the guest's log ($(wc -l < "$d/log") writes), the source VDI gone, nothing left ($(tail -1 "$d/mig.out"))"
+if [ $MRC = 0 ] && [ -z "$why" ]; then
+    ok "vm-migrate web1 to h2 with its disk, compressed: runs only on h2, its VDI on h2's SR equals the guest's log ($(wc -l < "$d/web1.log") writes), the source VDI gone, nothing left ($(tail -1 "$d/mig.out"))"
 else
-    not_ok "vm-migrate web1 (exit $MRC; left: $(left 1) / $(left 2); task $task)" \
+    not_ok "vm-migrate web1 (exit $MRC:$why; task $task)" \
         "$d/mig.err" "$d/mig.out" "$d/xlmigd1.log" "$d/xlmigd2.log" \
-        "$S1/migrate/$task.log" "$S2/migrate-in/$task.log" "$d/cmp.out"
+        "$S1/migrate/$task.log" "$S2/migrate-in/$task.log" "$d/cmp.out" \
+        "$d/replay.out" "$d/writer-web1.out"
 fi
 if XLMIG_STATE_DIR=$S2 "$XE" vbd-list vm=web1 params=vdi-uuid --minimal | grep -q "$NEW" &&
    [ -f "$S2/vm/$VMUUID.json" ] && [ ! -f "$S1/vm/$VMUUID.json" ]; then
@@ -200,6 +234,7 @@ if XLMIG_STATE_DIR=$S2 "$XE" vbd-list vm=web1 params=vdi-uuid --minimal | grep -
 else
     not_ok "records after the move" "$d/mig.err"
 fi
+clean_h2
 fi
 
 # migrate_bg NAME ARGS...: vm-migrate in the background; MPID, TASK.
@@ -235,7 +270,7 @@ rolled_back() {
     [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
     # The guest goes on writing to its disk; stop it and compare.
     sleep 0.3
-    touch "$d/stop"
+    touch "$d/web1.stop"
     wait "$writer_pid" 2> /dev/null
     writer_pid=""
     "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
@@ -397,6 +432,90 @@ BUSY=1 bad 1 "^OTHER_OPERATION_IN_PROGRESS: VM web1 is being migrated already" v
 wait_mig
 why=$(rolled_back)
 [ -z "$why" ] || not_ok "after the refusals: $why"
+reset_vm
+fi
+
+# ---- the limit: four at once, three slots -----------------------------------
+if want limit; then
+"$XE" pool-param-set migration-concurrency=3 config="$C1" > /dev/null
+for n in 1 2 3 4; do FILL=5 new_vm "lim$n"; done
+mpids=()
+for n in 1 2 3 4; do
+    "$XE" vm-migrate vm="lim$n" host=h2 vdi:"${VDIS[lim$n]}"=local2 \
+        compress=false bwlimit=2M config="$C1" > "$d/lim$n.out" 2> "$d/lim$n.err" &
+    mpids+=("$!")
+done
+seen=""
+for _ in $(seq 300); do
+    "$XE" task-list config="$C1" params=status --minimal > "$d/tl.out" 2> /dev/null
+    r=$(tr ',' '\n' < "$d/tl.out" | grep -c '^running$')
+    q=$(tr ',' '\n' < "$d/tl.out" | grep -c '^queued$')
+    if [ "$r" = 3 ] && [ "$q" = 1 ]; then
+        seen="3 running, 1 queued"
+        "$XE" task-list config="$C1" > "$d/tl-full.out" 2>&1
+        break
+    fi
+    sleep 0.1
+done
+lrc=0
+for p in "${mpids[@]}"; do wait "$p" || lrc=1; done
+all=1
+for n in 1 2 3 4; do
+    runs_on "$X2" "lim$n" && absent_on "$X1" "lim$n" || all=0
+done
+if [ -n "$seen" ] && [ $lrc = 0 ] && [ $all = 1 ] && [ -z "$(left 1)$(left 2)" ]; then
+    ok "four migrations asked at once, migration-concurrency=3: task-list showed $seen; all four finished, each VM runs on h2"
+else
+    not_ok "the limit (seen '$seen', exits $lrc, all on h2: $all, left: $(left 1)/$(left 2))" "$d/lim1.err" "$d/lim4.err" "$d/tl-full.out" "$d/xlmigd1.log"
+fi
+clean_h2
+fi
+
+# ---- across pools: h1 and h2 two pools of one host each -------------------
+if want xpool; then
+clean_h2
+"$XE" pool-eject host=h2 config="$C1" > /dev/null 2>&1
+kill "${dpid[2]}"; wait "${dpid[2]}" 2> /dev/null
+PUUID2=9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d
+sed -e "s/^master = .*/master = 127.0.0.2:$PORT/" -e "s/^pool-uuid = .*/pool-uuid = $PUUID2/" \
+    -e "s/^pool-name = .*/pool-name = other/" "$d/h2.conf" > "$d/p2.conf"
+start_daemon 2 "$d/p2.conf"
+for _ in $(seq 100); do
+    "$XE" host-list config="$d/p2.conf" > /dev/null 2>&1 && break
+    sleep 0.1
+done
+new_vm web1
+migrate web1 host=h2 remote-master=127.0.0.2:$PORT remote-config="$d/p2.conf" \
+    vdi:"$VDI"=local2 compress=true
+why=$(moved web1)
+if [ $MRC = 0 ] && [ -z "$why" ]; then
+    ok "across pools: vm-migrate with remote-master and the other pool's credentials: web1 runs only on h2 of pool 'other', its disk equal to its log ($(tail -1 "$d/mig.out" | cut -c1-70))"
+else
+    not_ok "across pools (exit $MRC:$why)" "$d/mig.err" "$d/xlmigd1.log" "$d/xlmigd2.log"
+fi
+clean_h2
+
+new_vm web1
+j0=$(ls "$S1"/migrate/*.json 2> /dev/null | wc -l)
+xbad() {
+    local want=$1
+    shift
+    "$XE" vm-migrate vm=web1 host=h2 config="$C1" vdi:"$VDI"=local2 "$@" > "$d/bad.out" 2> "$d/bad.err"
+    local rc=$?
+    if [ $rc = 1 ] && grep -q -- "$want" "$d/bad.err" && runs_on "$X1" web1 &&
+       [ "$(ls "$S1"/migrate/*.json 2> /dev/null | wc -l)" = "$j0" ] && [ "$(nvdis 2)" = 0 ]; then
+        ok "across pools, refused before anything moves: $(head -1 "$d/bad.err" | cut -c1-120)"
+    else
+        not_ok "across pools, bad: $* (exit $rc, wanted '$want')" "$d/bad.err"
+    fi
+}
+xbad "^CANNOT_CONTACT_HOST: cannot reach host the remote pool's master's xlmigd at 127.0.0.9" \
+    remote-master=127.0.0.9:$PORT remote-config="$d/p2.conf"
+sed -e "s#host2.pem#rogue.pem#" -e "s#host2.key#rogue.key#" -e "s#/ca.pem#/other-ca.pem#" \
+    "$d/p2.conf" > "$d/p2-wrong.conf"
+xbad "^SESSION_AUTHENTICATION_FAILED" remote-master=127.0.0.2:$PORT remote-config="$d/p2-wrong.conf"
+touch "$d/web1.stop"; wait "$writer_pid" 2> /dev/null; writer_pid=""
+"$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
 reset_vm
 fi
 

@@ -309,11 +309,47 @@ static bool fx_decimal(const char *s, size_t len, unsigned long *v_r)
     return true;
 }
 
-/* Send @sig to a process of a domain if it is still that process. */
+/* Is process @pid stopped (state T or t in /proc/PID/stat)? */
+static bool fx_stopped(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return false;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    return p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
+/*
+ * Send @sig to a process of a domain if it is still that process.  A
+ * stop is cooperative when $XLMIG_FAKE_XEN_PAUSE_SIGNAL is USR1: the
+ * guest (nbd-writer run) takes SIGUSR1 between two writes and stops
+ * itself there, so that no write is half done when the domain pauses,
+ * as a real guest's vCPUs stop between instructions; SIGSTOP after 2 s
+ * if it does not.
+ */
 static void fx_signal(long long pid, long long start, int sig)
 {
-    if (pid > 0 && xlmig__proc_alive((pid_t)pid, (uint64_t)start))
-        kill((pid_t)pid, sig);
+    const char *coop = getenv("XLMIG_FAKE_XEN_PAUSE_SIGNAL");
+    int i;
+
+    if (pid <= 0 || !xlmig__proc_alive((pid_t)pid, (uint64_t)start))
+        return;
+    if (sig == SIGSTOP && coop && !strcmp(coop, "USR1")) {
+        kill((pid_t)pid, SIGUSR1);
+        for (i = 0; i < 200 && !fx_stopped((pid_t)pid); i++)
+            xlmig__sleep_ms(10);
+        if (fx_stopped((pid_t)pid))
+            return;
+    }
+    kill((pid_t)pid, sig);
 }
 
 /* ------------------------------------------------------------ host */

@@ -18,6 +18,9 @@
  *       at the last whole sector.  Stops after --count writes, on SIGTERM
  *       or SIGINT, or when F exists (checked between writes); then
  *       flushes the disk and prints "nbd-writer: N writes, B bytes".
+ *       SIGUSR1 stops the process (SIGSTOP to itself) between two
+ *       writes, so that a paused guest has no write half done (the
+ *       stand-in hypervisor pauses its guests so; SIGCONT goes on).
  *   nbd-writer replay --log LOG --out REF --size BYTES
  *       Builds the raw image REF (sparse, --size bytes) from the log.
  *   nbd-writer verify --uri URI --log LOG
@@ -857,6 +860,7 @@ static int nw_writer_init(struct nw_writer *w, const struct nw_args *a,
     sigemptyset(&w->stop_signals);
     sigaddset(&w->stop_signals, SIGTERM);
     sigaddset(&w->stop_signals, SIGINT);
+    sigaddset(&w->stop_signals, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &w->stop_signals, NULL)) {
         nw_err("sigprocmask: %s", strerror(errno));
         return -1;
@@ -886,7 +890,11 @@ static bool nw_writer_wait(struct nw_writer *w, uint64_t ms)
     struct timespec ts = nw_ms(ms);
 
     while (!w->stop) {
-        if (sigtimedwait(&w->stop_signals, NULL, &ts) > 0)
+        int sig = sigtimedwait(&w->stop_signals, NULL, &ts);
+
+        if (sig == SIGUSR1)
+            raise(SIGSTOP);     /* a pause between two writes */
+        else if (sig > 0)
             w->stop = true;
         else if (errno != EINTR)
             break;              /* EAGAIN: the time is up */

@@ -300,10 +300,13 @@ static int put(struct xlmig__endhold *h, struct iovec *iov, int n)
     return 0;
 }
 
-static void set_held(struct xlmig__endhold *h)
+/* Tell the waiters: *@flag is true now, and *@rc_field (if any) @rc. */
+static void tell(struct xlmig__endhold *h, bool *flag, int *rc_field, int rc)
 {
     pthread_mutex_lock(&h->lock);
-    h->held = true;
+    *flag = true;
+    if (rc_field)
+        *rc_field = rc;
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->lock);
 }
@@ -362,7 +365,7 @@ static int relay_chunk(struct xlmig__endhold *h, int *late_rc_r)
     if (rc)
         return rc;
     if (h->core.end_held && !h->held)
-        set_held(h);
+        tell(h, &h->held, NULL, 0);
     if (st == XLMIG__ENDHOLD_FAILED) {
         rc = core_error(h);
         if (!h->core.end_held)
@@ -379,11 +382,7 @@ static int release_end(struct xlmig__endhold *h)
                          .iov_len = XLMIG__REC_HDR_LEN };
     int rc = put(h, &iov, 1);
 
-    pthread_mutex_lock(&h->lock);
-    h->release_done = true;
-    h->release_rc = rc;
-    pthread_cond_broadcast(&h->cond);
-    pthread_mutex_unlock(&h->lock);
+    tell(h, &h->release_done, &h->release_rc, rc);
     return rc;
 }
 
@@ -440,11 +439,7 @@ static void *relay_main(void *arg)
 
     rc = relay(h);
 
-    pthread_mutex_lock(&h->lock);
-    h->rc = rc;
-    h->ended = true;
-    pthread_cond_broadcast(&h->cond);
-    pthread_mutex_unlock(&h->lock);
+    tell(h, &h->ended, &h->rc, rc);
     return NULL;
 }
 

@@ -752,6 +752,28 @@ static void test_relay_abort(void **state)
     mem_free(m);
 }
 
+/* The channel's reader gone: IO, named, from _wait and _finish. */
+static void test_relay_output_gone(void **state)
+{
+    struct mem *m = gen(4, "", GS_LAYER_LIBXL, true);
+    struct rig_opts o = { .len = m->len, .no_drain = true };
+    struct rig r;
+
+    (void)state;
+    reset_log();
+    rig_start(&r, m, &o);
+    close(r.out[0]);
+    r.out[0] = -1;
+    assert_int_equal(xlmig__endhold_wait(r.h, WAIT_MS), LIBXLMIG_ERR_IO);
+    assert_int_equal(xlmig__endhold_finish(r.h), LIBXLMIG_ERR_IO);
+    assert_contains(cap.text, "IO_ERROR: migration stream relay: writing "
+                    "to the stream channel");
+    assert_int_equal(cap.count, 1);
+    assert_int_equal(rig_end(&r), 0);
+    free(r.d.p);
+    mem_free(m);
+}
+
 /* _finish without _release: END is never written; NULL-safe calls. */
 static void test_relay_finish_without_release(void **state)
 {
@@ -781,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_relay_end_in_pieces),
         cmocka_unit_test(test_relay_bad_streams),
         cmocka_unit_test(test_relay_abort),
+        cmocka_unit_test(test_relay_output_gone),
         cmocka_unit_test(test_relay_finish_without_release),
     };
 

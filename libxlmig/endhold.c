@@ -34,6 +34,12 @@ static void core_fail(struct xlmig__endhold_core *c, const char *fmt, ...)
     va_end(ap);
 }
 
+static void core_fail_after_end(struct xlmig__endhold_core *c, uint64_t at)
+{
+    core_fail(c, "bytes after the libxl END record (from stream byte %"
+              PRIu64 "): nothing follows END in libxl's stream", at);
+}
+
 void xlmig__endhold_core_init(struct xlmig__endhold_core *c)
 {
     /* The follower zeroes what it needs of itself (not its pfn array). */
@@ -100,9 +106,7 @@ xlmig__endhold_core_feed(struct xlmig__endhold_core *c, const uint8_t *in,
     c->fed += len;
     if (c->state == XLMIG__ENDHOLD_HELD) {
         if (len)
-            core_fail(c, "bytes after the libxl END record (from stream "
-                      "byte %" PRIu64 "): nothing follows END in libxl's "
-                      "stream", base);
+            core_fail_after_end(c, base);
         return c->state;
     }
 
@@ -118,9 +122,7 @@ xlmig__endhold_core_feed(struct xlmig__endhold_core *c, const uint8_t *in,
         c->end_held = true;
         c->state = XLMIG__ENDHOLD_HELD;
         if (n < len)
-            core_fail(c, "bytes after the libxl END record (from stream "
-                      "byte %" PRIu64 "): nothing follows END in libxl's "
-                      "stream", base + n);
+            core_fail_after_end(c, base + n);
         w = end_at;
     } else if (c->state == XLMIG__ENDHOLD_FAILED) {
         return c->state;            /* nothing of a failed stream */

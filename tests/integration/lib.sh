@@ -5,6 +5,7 @@
 #   finish                            print "LABEL: N passed, N failed", exit
 #   pids+=(PID)                       killed (-9) on exit
 #   cleanup_extra()                   define it for more cleanup on exit
+# (KEEP=1 in the environment keeps $d, for looking at a failure.)
 # and, with XLMIG and FAKEXL set, the channel's fake-xl round trip:
 #   start_listener NAME OPTIONS...    a --once channel-listen on 127.0.0.1
 #   wait_listener                     its exit status in LRC
@@ -24,7 +25,7 @@ cleanup() {
     if declare -F cleanup_extra > /dev/null; then
         cleanup_extra
     fi
-    rm -rf "$d"
+    [ -n "${KEEP:-}" ] || rm -rf "$d"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -134,6 +134,7 @@ int xlmig__vmrec_save(libxlmig_ctx *ctx, const char *state_dir,
                       size_t len)
 {
     char dir[PATH_MAX_], path[PATH_MAX_ + 64], why[256];
+    struct xlmig__vmcfg *cfg;
     yajl_val root = NULL;
     yajl_gen g = NULL;
     const unsigned char *buf;
@@ -144,6 +145,14 @@ int xlmig__vmrec_save(libxlmig_ctx *ctx, const char *state_dir,
         strlen(name) > XLMIG__DOM_NAME_MAX)
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "a VM record needs a uuid and a name");
+    /* What load() will ask of it, asked now: never a record it refuses. */
+    cfg = malloc(sizeof(*cfg));
+    if (!cfg)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    rc = xlmig__vmcfg_parse(ctx, name, config, len, cfg);
+    free(cfg);
+    if (rc)
+        return rc;
     rc = xlmig__vmcfg_tree(config, len, &root, why, sizeof(why));
     if (rc)
         return xlmig__error(ctx, rc, -1, "VM %s's configuration: %s", name,

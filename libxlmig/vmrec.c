@@ -107,7 +107,7 @@ static int load(libxlmig_ctx *ctx, const char *state_dir, const char *uuid,
                 struct xlmig__vmrec *r, char **config_r)
 {
     char dir[PATH_MAX_], path[PATH_MAX_ + 64];
-    char *text = NULL;
+    char *text = NULL, *config = NULL;
     size_t len = 0;
     int rc;
 
@@ -121,11 +121,16 @@ static int load(libxlmig_ctx *ctx, const char *state_dir, const char *uuid,
     if (rc)
         return rc;
     rc = xlmig__vmrec_decode(ctx, path, (const uint8_t *)text, len, r,
-                             config_r);
+                             config_r ? &config : NULL);
     free(text);
     if (!rc && strcmp(r->uuid, uuid))
         rc = xlmig__error(ctx, LIBXLMIG_ERR_RECORD_INVALID, -1, "%s holds "
                           "VM %s", path, r->uuid);
+    if (!rc && config_r) {
+        *config_r = config;
+        config = NULL;          /* the caller frees it now */
+    }
+    free(config);
     return rc;
 }
 

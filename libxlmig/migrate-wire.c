@@ -219,7 +219,7 @@ int xlmig__mig_line_read(libxlmig_ctx *ctx, int fd, const char *peer,
                                 "the connection to %s ended", peer);
         if (c == '\n')
             break;
-        if ((unsigned char)c < 0x20 || n + 1 >= cap)
+        if ((unsigned char)c < 0x20 || c == 0x7f || n + 1 >= cap)
             return xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "%s sent "
                                 "a control line that is too long or not "
                                 "text", peer);

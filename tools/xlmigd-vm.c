@@ -492,6 +492,32 @@ static int vm_find(libxlmig_ctx *ctx, struct xlmig__hv *h, const char *which,
     return rc;
 }
 
+/*
+ * The VM a method names (parameter "vm") on this host; replies the
+ * error itself and returns false when there is none.
+ */
+static bool vm_param(struct conn *c, const struct xlmig__rpc_msg *m,
+                     struct xlmig__dom *d, struct xlmig__vmrec *rec,
+                     bool *running)
+{
+    const char *vm = xlmigd_need_str(c, m, "vm");
+    struct xlmig__hv *h;
+    int rc;
+
+    if (!vm)
+        return false;
+    h = hv_open(c);
+    if (!h) {
+        reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
+        return false;
+    }
+    rc = vm_find(c->ctx, h, vm, d, rec, running);
+    V.hv->close(h);
+    if (rc)
+        reply_last(c, m, rc, vm);
+    return rc == 0;
+}
+
 static void gen_vm(yajl_gen g, const char *name, const char *uuid,
                    const char *power, uint32_t domid, uint64_t mem_kib)
 {
@@ -549,23 +575,13 @@ int xlmigd_m_vm_list(struct conn *c, const struct xlmig__rpc_msg *m)
 
 int xlmigd_m_vm_locate(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *vm = xlmigd_need_str(c, m, "vm");
     struct xlmig__dom d;
     struct xlmig__vmrec rec;
-    struct xlmig__hv *h;
     bool running = false;
     yajl_gen g;
-    int rc;
 
-    if (!vm)
+    if (!vm_param(c, m, &d, &rec, &running))
         return 0;
-    h = hv_open(c);
-    if (!h)
-        return reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
-    rc = vm_find(c->ctx, h, vm, &d, &rec, &running);
-    V.hv->close(h);
-    if (rc)
-        return reply_last(c, m, rc, vm);
     g = xlmig__rpc_gen_result(m->id);
     if (!g)
         return LIBXLMIG_ERR_NO_MEMORY;
@@ -608,21 +624,16 @@ int xlmigd_m_vm_register(struct conn *c, const struct xlmig__rpc_msg *m)
 
 int xlmigd_m_vm_start(struct conn *c, const struct xlmig__rpc_msg *m)
 {
-    const char *vm = xlmigd_need_str(c, m, "vm");
+    const char *vm = xlmig__rpc_get_str(m->params, "vm");
     struct xlmig__vmrec rec;
     struct xlmig__dom d;
     struct xlmig__hv *h;
     bool running = false;
-    int rc;
+    int rc = 0;
 
-    if (!vm)
+    if (!vm_param(c, m, &d, &rec, &running))
         return 0;
-    h = hv_open(c);
-    if (!h)
-        return reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
-    rc = vm_find(c->ctx, h, vm, &d, &rec, &running);
-    V.hv->close(h);
-    if (!rc && running)
+    if (running)
         rc = xlmig__error(c->ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1, "VM "
                           "%s runs already (domain %" PRIu32 ")", vm,
                           d.domid);

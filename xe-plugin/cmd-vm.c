@@ -315,26 +315,6 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
     return ok ? 0 : 1;
 }
 
-int xe_cmd_vm_assert_can_migrate(const struct xe_args *a)
-{
-    struct vm_session s;
-    char task[64];
-    int st;
-
-    if (session_open(&s, a)) {
-        st = say_error(&s, LIBXLMIG_ERR_INVALID_ARGUMENT);
-        session_free(&s);
-        return st;
-    }
-    st = migrate_request(&s, a, true, task, sizeof(task));
-    if (!st && !a->minimal)
-        printf("VM %s can migrate to host %s\n", xe_args_get(a, "vm"),
-               xe_args_get(a, "host") ? xe_args_get(a, "host")
-                                      : xe_args_get(a, "host-uuid"));
-    session_free(&s);
-    return st;
-}
-
 /* The task's state as vm.task gives it. */
 struct task_view {
     char phase[32], state[16], error[64], message[600], destination[65];
@@ -432,7 +412,8 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
     return 1;
 }
 
-int xe_cmd_vm_migrate(const struct xe_args *a)
+/* vm-migrate, or with @check vm-assert-can-migrate. */
+static int migrate_cmd(const struct xe_args *a, bool check)
 {
     struct vm_session s;
     struct sigaction sa;
@@ -444,10 +425,14 @@ int xe_cmd_vm_migrate(const struct xe_args *a)
         session_free(&s);
         return st;
     }
-    st = migrate_request(&s, a, false, task, sizeof(task));
-    if (st || !task[0]) {
+    st = migrate_request(&s, a, check, task, sizeof(task));
+    if (check || st || !task[0]) {
+        if (check && !st && !a->minimal)
+            printf("VM %s can migrate to host %s\n", xe_args_get(a, "vm"),
+                   xe_args_get(a, "host") ? xe_args_get(a, "host")
+                                          : xe_args_get(a, "host-uuid"));
         session_free(&s);
-        return st ? st : 1;
+        return st ? st : check ? 0 : 1;
     }
     printf("%s\n", task);
     fflush(stdout);
@@ -458,6 +443,16 @@ int xe_cmd_vm_migrate(const struct xe_args *a)
     st = follow(&s, task, a->minimal);
     session_free(&s);
     return st;
+}
+
+int xe_cmd_vm_migrate(const struct xe_args *a)
+{
+    return migrate_cmd(a, false);
+}
+
+int xe_cmd_vm_assert_can_migrate(const struct xe_args *a)
+{
+    return migrate_cmd(a, true);
 }
 
 /* ------------------------------------------------------------ others */

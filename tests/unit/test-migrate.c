@@ -474,7 +474,8 @@ static void test_record_values_refused(void **state)
           "member \"message\" holds a control character" },
         { "vm", "\"web\\n1\"", "member \"vm\" holds a control character" },
         { "vm-uuid", "\"x\"", "member \"vm-uuid\" is not a uuid" },
-        { "domid", "4294967296", "member \"domid\" is not an integer in range" },
+        { "domid", "4294967296",
+          "member \"domid\" is not an integer in range" },
         { "domid", "-1", "member \"domid\" is not an integer in range" },
         { "live", "\"true\"", "member \"live\" is not true or false" },
         { "copy", "null", "member \"copy\" is not true or false" },
@@ -736,18 +737,12 @@ static void test_record_prune(void **state)
 
 /* ------------------------------------------------------------ facts */
 
-#define FS_VM "0000000f-00000003"
-#define FS_ALL "ffffffff-ffffffff-0000ffff"
-#define FS_NO_W1B1 "ffffffff-fffffffd-0000ffff"    /* feature 33 missing */
-
-static libxlmig_featureset fs_of(const char *text)
-{
-    libxlmig_featureset fs;
-
-    if (libxlmig_featureset_parse(NULL, "test", text, &fs))
-        fail_msg("cannot parse \"%s\"", text);
-    return fs;
-}
+/* The VM's features; a host's; the host's without feature 33. */
+static const libxlmig_featureset fs_vm = { 2, { 0xf, 0x3 } };
+static const libxlmig_featureset fs_all = {
+    3, { 0xffffffff, 0xffffffff, 0xffff } };
+static const libxlmig_featureset fs_no_33 = {
+    3, { 0xffffffff, 0xfffffffd, 0xffff } };
 
 static struct xlmig__host_facts facts(const char *name)
 {
@@ -762,20 +757,12 @@ static struct xlmig__host_facts facts(const char *name)
     f.nr_cpus = 8;
     f.free_memory_kib = 8ull << 20;
     f.vendor = LIBXLMIG_CPU_VENDOR_INTEL;
-    f.pv_max = fs_of(FS_ALL);
-    f.hvm_max = fs_of(FS_ALL);
+    f.pv_max = fs_all;
+    f.hvm_max = fs_all;
     f.nr_bridges = 2;
     strcpy(f.bridges[0], "xenbr0");
     strcpy(f.bridges[1], "br-dmz");
     return f;
-}
-
-static void assert_fs_same(const libxlmig_featureset *a,
-                           const libxlmig_featureset *b)
-{
-    assert_int_equal(a->nr_words, b->nr_words);
-    assert_memory_equal(a->words, b->words,
-                        sizeof(a->words[0]) * a->nr_words);
 }
 
 static void assert_facts_same(const struct xlmig__host_facts *a,
@@ -791,8 +778,11 @@ static void assert_facts_same(const struct xlmig__host_facts *a,
     assert_int_equal(a->nr_cpus, b->nr_cpus);
     assert_int_equal(a->free_memory_kib, b->free_memory_kib);
     assert_int_equal(a->vendor, b->vendor);
-    assert_fs_same(&a->pv_max, &b->pv_max);
-    assert_fs_same(&a->hvm_max, &b->hvm_max);
+    /* The same words, as many of them. */
+    assert_int_equal(a->pv_max.nr_words, b->pv_max.nr_words);
+    assert_true(libxlmig_featureset_equal(&a->pv_max, &b->pv_max));
+    assert_int_equal(a->hvm_max.nr_words, b->hvm_max.nr_words);
+    assert_true(libxlmig_featureset_equal(&a->hvm_max, &b->hvm_max));
     assert_int_equal(a->nr_srs, b->nr_srs);
     for (i = 0; i < a->nr_srs; i++) {
         assert_string_equal(a->srs[i].uuid, b->srs[i].uuid);
@@ -856,9 +846,11 @@ static void test_facts_round_trip(void **state)
     f->nr_cpus = 65536;
     f->free_memory_kib = UINT64_MAX >> 1;
     f->vendor = LIBXLMIG_CPU_VENDOR_HYGON;
-    f->pv_max = fs_of("1-2-3-4-5-6-7-8-9-a-b-c-d-e-f-10-11-12-13-14-15-16-"
-                      "17-18-19-1a-1b-1c-1d-1e-1f-ffffffff");
-    f->hvm_max = fs_of("");
+    for (i = 0; i < LIBXLMIG_FEATURESET_MAX_WORDS; i++)
+        f->pv_max.words[i] = (uint32_t)i * 0x01010101u;
+    f->pv_max.words[i - 1] = 0xffffffff;
+    f->pv_max.nr_words = LIBXLMIG_FEATURESET_MAX_WORDS;
+    memset(&f->hvm_max, 0, sizeof(f->hvm_max));
     f->nr_srs = XLMIG__FACTS_SRS_MAX;
     for (i = 0; i < f->nr_srs; i++) {
         uuid_of(500 + (unsigned int)i, f->srs[i].uuid);
@@ -1074,7 +1066,7 @@ static struct xlmig__mig_plan *plan_new(void)
     p->vcpus = 2;
     p->has_cpu = true;
     p->cpu.vendor = LIBXLMIG_CPU_VENDOR_INTEL;
-    p->cpu.features = fs_of(FS_VM);
+    p->cpu.features = fs_vm;
     p->type = LIBXLMIG_GUEST_HVM;
     strcpy(p->cfg.name, "web1");
     strcpy(p->cfg.type, "hvm");
@@ -1093,86 +1085,242 @@ struct setup {
     bool with_level;
 };
 
-static void older_xen(struct setup *s) { s->dst.xen_minor = 16;
-    strcpy(s->dst.xen_version, "4.16.5"); }
-static void older_xen_major(struct setup *s) { s->dst.xen_major = 3;
-    s->dst.xen_minor = 20; strcpy(s->dst.xen_version, "3.20.0"); }
-static void older_xen_extra(struct setup *s) {
-    strcpy(s->dst.xen_version, "4.17.2"); }
-static void newer_xen(struct setup *s) { s->dst.xen_minor = 18;
-    strcpy(s->dst.xen_version, "4.18.0"); }
-static void xen_extra_10(struct setup *s) {
+/* What each case changes from a plan and hosts that pass every check. */
+static void older_xen(struct setup *s)
+{
+    s->dst.xen_minor = 16;
+    strcpy(s->dst.xen_version, "4.16.5");
+}
+
+static void older_xen_major(struct setup *s)
+{
+    s->dst.xen_major = 3;
+    s->dst.xen_minor = 20;
+    strcpy(s->dst.xen_version, "3.20.0");
+}
+
+static void older_xen_extra(struct setup *s)
+{
+    strcpy(s->dst.xen_version, "4.17.2");
+}
+
+static void newer_xen(struct setup *s)
+{
+    s->dst.xen_minor = 18;
+    strcpy(s->dst.xen_version, "4.18.0");
+}
+
+static void xen_extra_10(struct setup *s)
+{
     strcpy(s->src.xen_version, "4.17.9");
-    strcpy(s->dst.xen_version, "4.17.10"); }
-static void older_libxlmig(struct setup *s) {
-    strcpy(s->dst.version, "0.0.9"); }
-static void newer_libxlmig(struct setup *s) {
-    strcpy(s->dst.version, "0.10.0"); }
-static void little_memory(struct setup *s) {
-    s->dst.free_memory_kib = 512u << 10; }
-static void memory_just_enough(struct setup *s) {
-    s->dst.free_memory_kib = s->p->memory_kib; }
-static void halted_little_memory(struct setup *s) { s->p->running = false;
-    s->dst.free_memory_kib = 0; s->dst.nr_cpus = 1; }
-static void few_pcpus(struct setup *s) { s->dst.nr_cpus = 1; }
-static void amd(struct setup *s) { s->dst.vendor = LIBXLMIG_CPU_VENDOR_AMD; }
-static void no_feature(struct setup *s) { s->dst.hvm_max = fs_of(FS_NO_W1B1); }
-static void no_pv_feature(struct setup *s) {
-    s->dst.pv_max = fs_of(FS_NO_W1B1); }
-static void pv_no_pv_feature(struct setup *s) { s->p->type = LIBXLMIG_GUEST_PV;
-    s->dst.pv_max = fs_of(FS_NO_W1B1); }
-static void halted_amd(struct setup *s) { s->p->running = false;
-    s->dst.vendor = LIBXLMIG_CPU_VENDOR_AMD; }
-static void no_cpu_known(struct setup *s) { s->p->has_cpu = false;
-    s->dst.vendor = LIBXLMIG_CPU_VENDOR_AMD; }
-static void forced_no_feature(struct setup *s) { s->p->force = true;
-    s->dst.hvm_max = fs_of(FS_NO_W1B1); }
-static void level_lacks(struct setup *s) { s->with_level = true;
+    strcpy(s->dst.xen_version, "4.17.10");
+}
+
+static void older_libxlmig(struct setup *s)
+{
+    strcpy(s->dst.version, "0.0.9");
+}
+
+static void newer_libxlmig(struct setup *s)
+{
+    strcpy(s->dst.version, "0.10.0");
+}
+
+static void little_memory(struct setup *s)
+{
+    s->dst.free_memory_kib = 512u << 10;
+}
+
+static void memory_just_enough(struct setup *s)
+{
+    s->dst.free_memory_kib = s->p->memory_kib;
+}
+
+static void halted_little_memory(struct setup *s)
+{
+    s->p->running = false;
+    s->dst.free_memory_kib = 0;
+    s->dst.nr_cpus = 1;
+}
+
+static void few_pcpus(struct setup *s)
+{
+    s->dst.nr_cpus = 1;
+}
+
+static void amd(struct setup *s)
+{
+    s->dst.vendor = LIBXLMIG_CPU_VENDOR_AMD;
+}
+
+static void no_feature(struct setup *s)
+{
+    s->dst.hvm_max = fs_no_33;
+}
+
+static void no_pv_feature(struct setup *s)
+{
+    s->dst.pv_max = fs_no_33;
+}
+
+static void pv_no_pv_feature(struct setup *s)
+{
+    s->p->type = LIBXLMIG_GUEST_PV;
+    s->dst.pv_max = fs_no_33;
+}
+
+static void halted_amd(struct setup *s)
+{
+    s->p->running = false;
+    s->dst.vendor = LIBXLMIG_CPU_VENDOR_AMD;
+}
+
+static void no_cpu_known(struct setup *s)
+{
+    s->p->has_cpu = false;
+    s->dst.vendor = LIBXLMIG_CPU_VENDOR_AMD;
+}
+
+static void forced_no_feature(struct setup *s)
+{
+    s->p->force = true;
+    s->dst.hvm_max = fs_no_33;
+}
+
+static void level_lacks(struct setup *s)
+{
+    s->with_level = true;
     s->level.vendor = LIBXLMIG_CPU_VENDOR_INTEL;
-    s->level.features = fs_of(FS_NO_W1B1); }
-static void level_ok(struct setup *s) { s->with_level = true;
+    s->level.features = fs_no_33;
+}
+
+static void level_ok(struct setup *s)
+{
+    s->with_level = true;
     s->level.vendor = LIBXLMIG_CPU_VENDOR_INTEL;
-    s->level.features = fs_of(FS_VM); }
-static void level_amd(struct setup *s) { s->with_level = true;
+    s->level.features = fs_vm;
+}
+
+static void level_amd(struct setup *s)
+{
+    s->with_level = true;
     s->level.vendor = LIBXLMIG_CPU_VENDOR_AMD;
-    s->level.features = fs_of(FS_ALL); }
-static void forced_level(struct setup *s) { level_lacks(s);
-    forced_no_feature(s); }
-static void pci(struct setup *s) { s->p->cfg.nr_pcidevs = 1;
-    s->p->cfg.pcidevs[0].domain = 0xfffe; s->p->cfg.pcidevs[0].bus = 0xfe;
-    s->p->cfg.pcidevs[0].dev = 0x1e; s->p->cfg.pcidevs[0].func = 6; }
-static void gfx(struct setup *s) { s->p->cfg.gfx_passthru = true; }
-static void usbctrl(struct setup *s) { s->p->cfg.nr_usbctrls = 1; }
-static void usbdevs(struct setup *s) { s->p->cfg.nr_usbdevs = 2; }
-static void nested(struct setup *s) { s->p->cfg.nested_hvm = true; }
-static void halted_nested(struct setup *s) { s->p->running = false;
-    s->p->cfg.nested_hvm = true; }
-static void no_bridge(struct setup *s) {
-    strcpy(s->p->cfg.nics[0].bridge, "xenbr1"); }
-static void bridge_mapped(struct setup *s) { no_bridge(s);
-    s->p->nr_nics = 1; strcpy(s->p->nics[0].mac, MAC1);
-    strcpy(s->p->nics[0].bridge, "br-dmz"); }
-static void mapped_to_none(struct setup *s) { s->p->nr_nics = 1;
-    strcpy(s->p->nics[0].mac, MAC1); strcpy(s->p->nics[0].bridge, "br9"); }
-static void other_mac_mapped(struct setup *s) { no_bridge(s);
-    s->p->nr_nics = 1; strcpy(s->p->nics[0].mac, MAC2);
-    strcpy(s->p->nics[0].bridge, "xenbr0"); }
-static void no_bridge_set(struct setup *s) { s->p->cfg.nics[0].bridge[0] = 0;
-    s->dst.nr_bridges = 0; }
-static void two_nics_none_there(struct setup *s) { s->dst.nr_bridges = 0;
-    s->p->cfg.nr_nics = 2; strcpy(s->p->cfg.nics[1].mac, MAC2);
-    strcpy(s->p->cfg.nics[1].bridge, "xenbr1"); }
-static void disk_no_vdi(struct setup *s) { s->p->cfg.nr_disks = 1;
+    s->level.features = fs_all;
+}
+
+static void forced_level(struct setup *s)
+{
+    level_lacks(s);
+    forced_no_feature(s);
+}
+
+static void pci(struct setup *s)
+{
+    s->p->cfg.nr_pcidevs = 1;
+    s->p->cfg.pcidevs[0].domain = 0xfffe;
+    s->p->cfg.pcidevs[0].bus = 0xfe;
+    s->p->cfg.pcidevs[0].dev = 0x1e;
+    s->p->cfg.pcidevs[0].func = 6;
+}
+
+static void gfx(struct setup *s)
+{
+    s->p->cfg.gfx_passthru = true;
+}
+
+static void usbctrl(struct setup *s)
+{
+    s->p->cfg.nr_usbctrls = 1;
+}
+
+static void usbdevs(struct setup *s)
+{
+    s->p->cfg.nr_usbdevs = 2;
+}
+
+static void nested(struct setup *s)
+{
+    s->p->cfg.nested_hvm = true;
+}
+
+static void halted_nested(struct setup *s)
+{
+    s->p->running = false;
+    s->p->cfg.nested_hvm = true;
+}
+
+static void no_bridge(struct setup *s)
+{
+    strcpy(s->p->cfg.nics[0].bridge, "xenbr1");
+}
+
+static void bridge_mapped(struct setup *s)
+{
+    no_bridge(s);
+    s->p->nr_nics = 1;
+    strcpy(s->p->nics[0].mac, MAC1);
+    strcpy(s->p->nics[0].bridge, "br-dmz");
+}
+
+static void mapped_to_none(struct setup *s)
+{
+    s->p->nr_nics = 1;
+    strcpy(s->p->nics[0].mac, MAC1);
+    strcpy(s->p->nics[0].bridge, "br9");
+}
+
+static void other_mac_mapped(struct setup *s)
+{
+    no_bridge(s);
+    s->p->nr_nics = 1;
+    strcpy(s->p->nics[0].mac, MAC2);
+    strcpy(s->p->nics[0].bridge, "xenbr0");
+}
+
+static void no_bridge_set(struct setup *s)
+{
+    s->p->cfg.nics[0].bridge[0] = 0;
+    s->dst.nr_bridges = 0;
+}
+
+static void two_nics_none_there(struct setup *s)
+{
+    s->dst.nr_bridges = 0;
+    s->p->cfg.nr_nics = 2;
+    strcpy(s->p->cfg.nics[1].mac, MAC2);
+    strcpy(s->p->cfg.nics[1].bridge, "xenbr1");
+}
+
+static void disk_no_vdi(struct setup *s)
+{
+    s->p->cfg.nr_disks = 1;
     strcpy(s->p->cfg.disks[0].vdev, "xvda");
-    strcpy(s->p->cfg.disks[0].path, "/srv/loose/web1.qcow2"); }
-static void cdroms_skipped(struct setup *s) { s->p->cfg.nr_disks = 2;
+    strcpy(s->p->cfg.disks[0].path, "/srv/loose/web1.qcow2");
+}
+
+static void cdroms_skipped(struct setup *s)
+{
+    s->p->cfg.nr_disks = 2;
     strcpy(s->p->cfg.disks[0].vdev, "hdc");
     strcpy(s->p->cfg.disks[0].path, "/iso/debian.iso");
     s->p->cfg.disks[0].cdrom = true;
-    strcpy(s->p->cfg.disks[1].vdev, "hdd"); }
-static void everything(struct setup *s) { older_xen(s); older_libxlmig(s);
-    little_memory(s); few_pcpus(s); no_feature(s); level_lacks(s); pci(s);
-    gfx(s); usbctrl(s); nested(s); two_nics_none_there(s); }
+    strcpy(s->p->cfg.disks[1].vdev, "hdd");
+}
+
+static void everything(struct setup *s)
+{
+    older_xen(s);
+    older_libxlmig(s);
+    little_memory(s);
+    few_pcpus(s);
+    no_feature(s);
+    level_lacks(s);
+    pci(s);
+    gfx(s);
+    usbctrl(s);
+    nested(s);
+    two_nics_none_there(s);
+}
 
 static const struct check_case {
     const char *what;
@@ -1266,7 +1414,7 @@ static void test_check(void **state)
     size_t i, k;
 
     (void)state;
-    /* The feature FS_NO_W1B1 lacks, as the messages name it. */
+    /* The feature fs_no_33 lacks, as the messages name it. */
     assert_int_equal(libxlmig_feature_name(33, missing, sizeof(missing),
                                            NULL), 0);
     for (i = 0; i < ARRAY_LEN(check_cases); i++) {

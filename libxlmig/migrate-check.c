@@ -152,9 +152,14 @@ static bool gkv(yajl_gen g, const char *k, const char *v)
     return GS(g, k) && GS(g, v);
 }
 
+/* As its own text: yajl_gen_integer() would write one over INT64_MAX < 0. */
 static bool gki(yajl_gen g, const char *k, uint64_t v)
 {
-    return GS(g, k) && yajl_gen_integer(g, (long long)v) == yajl_gen_status_ok;
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+
+    return GS(g, k) &&
+           yajl_gen_number(g, num, (size_t)n) == yajl_gen_status_ok;
 }
 
 bool xlmig__host_facts_gen(yajl_gen g, const struct xlmig__host_facts *f)

@@ -871,6 +871,22 @@ static void test_facts_round_trip(void **state)
     assert_facts_same(f, back);
     free(text);
 
+    /* Numbers of every size the decoder takes come back the same. */
+    *f = facts("h4");
+    f->free_memory_kib = UINT64_MAX;
+    f->nr_srs = 2;
+    uuid_of(510, f->srs[0].uuid);
+    strcpy(f->srs[0].name, "huge");
+    f->srs[0].free_space = UINT64_MAX;
+    uuid_of(511, f->srs[1].uuid);
+    strcpy(f->srs[1].name, "big");
+    f->srs[1].free_space = (UINT64_MAX >> 1) + 1;
+    text = facts_text(f);
+    if (facts_decode(text, back, why, sizeof(why)))
+        fail_msg("%s:\n%s", why, text);
+    assert_facts_same(f, back);
+    free(text);
+
     /* A host whose vendor is not known, with no SRs or bridges. */
     *f = facts("h3");
     f->vendor = LIBXLMIG_CPU_VENDOR_UNKNOWN;

@@ -122,7 +122,7 @@ static int parse_disk(libxlmig_ctx *ctx, const char *label, yajl_val o,
         return bad(ctx, label, "a disk is not an object");
     rc = opt_str(ctx, label, "a disk's", o, "vdev", d->vdev, sizeof(d->vdev));
     if (rc < 0) return rc;
-    if (rc)
+    if (rc || !d->vdev[0])      /* a disk is known by it: "" is none */
         return bad(ctx, label, "a disk has no vdev");
     if ((rc = opt_str(ctx, label, d->vdev, o, "pdev_path", d->path,
                       sizeof(d->path))) < 0 ||

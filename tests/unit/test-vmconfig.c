@@ -530,6 +530,9 @@ static const struct bad_case {
     { "a disk without vdev", "{\"c_info\": {\"type\": \"pv\", \"name\": "
       "\"a\"}, \"b_info\": {\"max_memkb\": 1}, \"disks\": [{\"pdev_path\": "
       "\"/a\"}]}", NULL, "a disk has no vdev" },
+    { "vdev empty", "{\"c_info\": {\"type\": \"pv\", \"name\": \"a\"}, "
+      "\"b_info\": {\"max_memkb\": 1}, \"disks\": [{\"vdev\": \"\", "
+      "\"pdev_path\": \"/a\"}]}", NULL, "a disk has no vdev" },
     { "vdev too long", "{\"c_info\": {\"type\": \"pv\", \"name\": \"a\"}, "
       "\"b_info\": {\"max_memkb\": 1}, \"disks\": [{\"vdev\": "
       "\"xvdaaaaaaaaaaaaa\"}]}", NULL, "a disk's member vdev" },

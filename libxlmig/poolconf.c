@@ -330,8 +330,11 @@ int xlmig__tcp_transport(libxlmig_ctx *ctx, int fd, bool server,
     return libxlmig_transport_tls_new(ctx, fd, server, tls, t_r);
 }
 
-int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
-                        const char *address, libxlmig_transport **t_r)
+/* As xlmig__pool_connect(); *fd_r the socket under the TLS. */
+static int pool_connect_fd(libxlmig_ctx *ctx,
+                           const struct xlmig__pool_conf *c,
+                           const char *address, libxlmig_transport **t_r,
+                           int *fd_r)
 {
     char host[256], port[16];
     libxlmig_tls_params tp;
@@ -350,7 +353,16 @@ int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
                             "cannot connect to xlmigd at %s", address);
     xlmig__socket_keepalive(fd);
     xlmig__pool_conf_tls(c, &tp, address);
+    *fd_r = fd;
     return libxlmig_transport_tls_new(ctx, fd, false, &tp, t_r);
+}
+
+int xlmig__pool_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                        const char *address, libxlmig_transport **t_r)
+{
+    int fd;
+
+    return pool_connect_fd(ctx, c, address, t_r, &fd);
 }
 
 int xlmig__pool_call(libxlmig_ctx *ctx, libxlmig_transport *t,
@@ -391,6 +403,15 @@ int xlmig__pool_call(libxlmig_ctx *ctx, libxlmig_transport *t,
 int xlmig__pool_open(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
                      const char *address, libxlmig_transport **t_r)
 {
+    int fd;
+
+    return xlmig__pool_open_fd(ctx, c, address, t_r, &fd);
+}
+
+int xlmig__pool_open_fd(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                        const char *address, libxlmig_transport **t_r,
+                        int *fd_r)
+{
     const char *kv[] = { "pool_uuid", c->pool_uuid, NULL };
     struct xlmig__rpc_msg resp;
     libxlmig_transport *t = NULL;
@@ -398,7 +419,7 @@ int xlmig__pool_open(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
 
     if (!address)
         address = c->master;
-    rc = xlmig__pool_connect(ctx, c, address, &t);
+    rc = pool_connect_fd(ctx, c, address, &t, fd_r);
     if (rc)
         return rc;
     rc = xlmig__pool_call(ctx, t, address, 1, "hello", kv, NULL, NULL, &resp);

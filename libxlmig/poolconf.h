@@ -114,9 +114,14 @@ int xlmig__pool_call(libxlmig_ctx *ctx, libxlmig_transport *t,
 /*
  * Connect to @address (NULL: the master) and say hello with the pool's
  * uuid (request id 1: the caller's ids start at 2).
+ * xlmig__pool_open_fd() also gives the socket under the TLS in *fd_r,
+ * to poll() for the peer's end (POLLRDHUP); the transport owns it.
  */
 int xlmig__pool_open(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
                      const char *address, libxlmig_transport **t_r);
+int xlmig__pool_open_fd(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                        const char *address, libxlmig_transport **t_r,
+                        int *fd_r);
 
 /*
  * The address of host @name of the pool: this host's own, or the one

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@
 #define LEAF_OPTS "extended_l2=on,cluster_size=16k"
 #define MIRROR_GRANULARITY 65536
 #define POLL_MS 200
+#define STOP_POLL_MS 50             /* cancel and peer looked at */
+#define MIRROR_END_MS 5000          /* a broken mirror concludes */
 #define JOB_END_MS 60000            /* a cancelled or completed job ends */
 #define STOP_GRACE_MS 3000          /* SIGTERM, then SIGKILL */
 
@@ -709,7 +712,12 @@ void xlmig__sxm_nbd_tls(const char *tls_dir, struct xlmig__sxm_nbd_tls *t)
 
 /* ------------------------------------------------------------ destination */
 
-/* Start the exporter of @r (files made); owner fields set. */
+/*
+ * Start the exporter of @r (files made); exporter fields set.  The
+ * owner stays the process that started the destination (the daemon, or
+ * the command), so that recovery sees the task die with it although
+ * the exporter, a daemon of its own, serves on.
+ */
 static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
                           const struct xlmig__sr *sr,
                           struct xlmig__sxm_record *r, const char *tls_dir)
@@ -813,8 +821,6 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
                             what, pidfile);
     r->exporter_pid = pid;
     r->exporter_start = xlmig__proc_start_time(pid);
-    r->owner_pid = r->exporter_pid;
-    r->owner_start = r->exporter_start;
     if (!r->exporter_start)
         return xlmig__error(ctx, LIBXLMIG_ERR_IO, -1, "%s: it exited", what);
     return 0;
@@ -838,7 +844,21 @@ static void exporter_stop(libxlmig_ctx *ctx, const char *state_dir,
         unlink_quiet(ctx, r->listen + 5);
 }
 
-/* Undo a destination: exporter, leaf, parent, record. */
+/*
+ * The destination's lease, STATE/sxm/TASK.lease: the daemon that serves
+ * it for a connected source marks it so (docs/specs/sxm.md); it goes
+ * with the task, after the record.
+ */
+static void lease_remove(libxlmig_ctx *ctx, const char *state_dir,
+                         const char *task)
+{
+    char path[PATH_MAX_];
+
+    if (!task_path(ctx, state_dir, task, "lease", path, sizeof(path)))
+        unlink_quiet(ctx, path);
+}
+
+/* Undo a destination: exporter, leaf, parent, record, lease. */
 static int dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
                         struct xlmig__sxm_record *r)
 {
@@ -857,6 +877,7 @@ static int dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
     vdi_files_remove(ctx, &sr, r->leaf, XLMIG__VDI_QCOW2);
     vdi_files_remove(ctx, &sr, r->parent, r->format);
     record_remove(ctx, state_dir, r->task);
+    lease_remove(ctx, state_dir, r->task);
     xlmig__log(ctx, XTL_INFO, -1, "task %s: parent %s and leaf %s of VDI "
                "%s removed from SR %s", r->task, r->parent, r->leaf,
                r->vdi_name, sr.name);
@@ -939,7 +960,8 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
     r.virtual_size = req->virtual_size;
     xlmig__strlcpy(r.sr, sr.uuid, sizeof(r.sr));
     xlmig__strlcpy(r.listen, req->listen, sizeof(r.listen));
-    /* Until the exporter runs, this process owns the task. */
+    /* This process (xlmigd, or the command) owns the task; once it is
+     * gone, recovery stops the exporter and removes the rest. */
     r.owner_pid = getpid();
     r.owner_start = xlmig__proc_start_time(getpid());
     if (xlmig__vdi_path(&sr, r.parent, xlmig__vdi_format_name(r.format),
@@ -1070,6 +1092,7 @@ static int dst_compose(libxlmig_ctx *ctx, const char *state_dir,
         unlink_quiet(ctx, lpath);
     (void)xlmig__dir_sync(ctx, sr.path);
     record_remove(ctx, state_dir, r->task);
+    lease_remove(ctx, state_dir, r->task);
     xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s composed: %s in SR %s",
                r->task, r->vdi_name, r->parent, sr.name);
     if (vdi_r)
@@ -1139,8 +1162,22 @@ static bool gkv(yajl_gen g, const char *k, const char *v)
     return gs(g, k) && gs(g, v);
 }
 
+/*
+ * The QEMU serving the disk, through its QMP socket.  The socket serves
+ * one client at a time and the toolstack (libxl) needs it too, so each
+ * command has a connection of its own (xlmig__qmp_call_once): between
+ * commands nothing is held.  Events go only to the client connected
+ * when they come, so none is waited for: the jobs are made with
+ * auto-dismiss off, and one that ended stays, "concluded" with its
+ * error, until job_finish() reads it and dismisses it.
+ */
+struct qemu {
+    libxlmig_ctx *ctx;
+    const char *sock;
+};
+
 /* Finish the arguments and the command of @g, and run it. */
-static int q_call(struct xlmig__qmp *q, yajl_gen g, bool ok, yajl_val *ret)
+static int q_call(const struct qemu *qm, yajl_gen g, bool ok, yajl_val *ret)
 {
     if (!g)
         return LIBXLMIG_ERR_NO_MEMORY;
@@ -1148,29 +1185,51 @@ static int q_call(struct xlmig__qmp *q, yajl_gen g, bool ok, yajl_val *ret)
         yajl_gen_free(g);
         return LIBXLMIG_ERR_INTERNAL;
     }
-    return xlmig__qmp_call(q, g, ret);
+    return xlmig__qmp_call_once(qm->ctx, qm->sock, 0, g, ret);
+}
+
+static int q_simple(const struct qemu *qm, const char *cmd, const char *k,
+                    const char *v)
+{
+    yajl_gen g = xlmig__qmp_gen(cmd);
+
+    return q_call(qm, g, g && gkv(g, k, v), NULL);
+}
+
+/* "auto-dismiss": false, so that the job's end and error stay to read. */
+static bool g_keep_job(yajl_gen g)
+{
+    return gs(g, "auto-dismiss") && yajl_gen_bool(g, 0) == yajl_gen_status_ok;
 }
 
 struct job {
     bool found, ready;
     uint64_t len, offset;
     char status[32];
+    char error[512];            /* why it failed (QEMU's words), or "" */
 };
 
-static int job_query(struct xlmig__qmp *q, const char *id, struct job *j)
+static bool job_concluded(const struct job *j)
 {
+    return !strcmp(j->status, "concluded");
+}
+
+static int job_query(const struct qemu *qm, const char *id, struct job *j)
+{
+    yajl_gen g = xlmig__qmp_gen("query-block-jobs");
     yajl_val ret = NULL;
     size_t i;
     int rc;
 
     memset(j, 0, sizeof(*j));
-    rc = xlmig__qmp_execute(q, "query-block-jobs", NULL, &ret);
+    rc = q_call(qm, g, true, &ret);
     if (rc)
         return rc;
     for (i = 0; YAJL_IS_ARRAY(ret) && i < ret->u.array.len; i++) {
         yajl_val o = ret->u.array.values[i];
         const char *dev = xlmig__qmp_get_str(o, "device");
         const char *st = xlmig__qmp_get_str(o, "status");
+        const char *err = xlmig__qmp_get_str(o, "error");
         long long v;
 
         if (!dev || strcmp(dev, id))
@@ -1188,51 +1247,47 @@ static int job_query(struct xlmig__qmp *q, const char *id, struct job *j)
             j->offset = (uint64_t)v;
         if (st)
             xlmig__strlcpy(j->status, st, sizeof(j->status));
+        if (err)
+            xlmig__strlcpy(j->error, err, sizeof(j->error));
     }
     yajl_tree_free(ret);
     return 0;
 }
 
-/* The error a finished job @id left in its BLOCK_JOB_COMPLETED event. */
-static void job_error(struct xlmig__qmp *q, const char *id, char *why,
-                      size_t cap)
+/*
+ * Wait up to @ms until job @id has concluded, and dismiss it: its error
+ * (QEMU's words; "" when none, or when the job was gone already) into
+ * @why.
+ */
+static int job_finish(libxlmig_ctx *ctx, const struct qemu *qm,
+                      const char *id, const char *vdi, unsigned int ms,
+                      char *why, size_t cap)
 {
-    yajl_val ev = NULL;
-
-    why[0] = '\0';
-    while (!why[0] &&
-           !xlmig__qmp_take_event(q, "BLOCK_JOB_COMPLETED", &ev)) {
-        const char *path[] = { "data", NULL };
-        yajl_val data = yajl_tree_get(ev, path, yajl_t_object);
-        const char *dev = xlmig__qmp_get_str(data, "device");
-        const char *err = xlmig__qmp_get_str(data, "error");
-
-        if (dev && !strcmp(dev, id) && err)
-            xlmig__strlcpy(why, err, cap);
-        yajl_tree_free(ev);
-        ev = NULL;
-    }
-}
-
-/* Wait until job @id is gone (up to JOB_END_MS). */
-static int job_wait_gone(libxlmig_ctx *ctx, struct xlmig__qmp *q,
-                         const char *id, const char *vdi)
-{
-    struct job j;
     unsigned int waited;
+    struct job j;
     int rc;
 
-    for (waited = 0; waited < JOB_END_MS; waited += 50) {
-        rc = job_query(q, id, &j);
+    why[0] = '\0';
+    for (waited = 0;; waited += 50) {
+        rc = job_query(qm, id, &j);
         if (rc)
             return rc;
         if (!j.found)
             return 0;
+        if (job_concluded(&j))
+            break;
+        if (waited >= ms)
+            return xlmig__error(ctx, LIBXLMIG_ERR_TIMEOUT, -1, "VDI %s: "
+                                "block job %s did not end within %u s",
+                                vdi, id, ms / 1000);
         xlmig__sleep_ms(50);
     }
-    return xlmig__error(ctx, LIBXLMIG_ERR_TIMEOUT, -1, "VDI %s: block job "
-                        "%s did not end within %u s", vdi, id,
-                        JOB_END_MS / 1000);
+    xlmig__strlcpy(why, j.error, cap);
+    rc = q_simple(qm, "job-dismiss", "id", id);
+    if (rc)
+        return xlmig__error(ctx, rc, -1, "VDI %s: cannot dismiss the ended "
+                            "block job %s", vdi, id);
+    return 0;
 }
 
 struct node_info {
@@ -1244,7 +1299,7 @@ struct node_info {
  * format node (driver @drv) of that file into @node_r; *xlmig_r when
  * any node of ours (xlmig-) is there.
  */
-static int nodes_query(struct xlmig__qmp *q, const char *want,
+static int nodes_query(const struct qemu *qm, const char *want,
                        struct node_info *wi, const char *file,
                        const char *drv, char *node_r, size_t node_cap,
                        bool *xlmig_r)
@@ -1260,7 +1315,7 @@ static int nodes_query(struct xlmig__qmp *q, const char *want,
         node_r[0] = '\0';
     if (xlmig_r)
         *xlmig_r = false;
-    rc = q_call(q, g, g && gs(g, "flat") &&
+    rc = q_call(qm, g, g && gs(g, "flat") &&
                 yajl_gen_bool(g, 1) == yajl_gen_status_ok, &ret);
     if (rc)
         return rc;
@@ -1295,17 +1350,18 @@ static int nodes_query(struct xlmig__qmp *q, const char *want,
  * the chain)?  From the block graph (x-debug-query-block-graph, the
  * only query that shows a node's children; QEMU 2.12 and later).
  */
-static int overlay_state(struct xlmig__qmp *q, const char *name,
+static int overlay_state(const struct qemu *qm, const char *name,
                          struct node_info *ni)
 {
     const char *npath[] = { "nodes", NULL }, *epath[] = { "edges", NULL };
+    yajl_gen g = xlmig__qmp_gen("x-debug-query-block-graph");
     yajl_val ret = NULL, nodes, edges;
     long long id = -1, v;
     size_t i;
     int rc;
 
     memset(ni, 0, sizeof(*ni));
-    rc = xlmig__qmp_execute(q, "x-debug-query-block-graph", NULL, &ret);
+    rc = q_call(qm, g, true, &ret);
     if (rc)
         return rc;
     nodes = yajl_tree_get(ret, npath, yajl_t_array);
@@ -1333,58 +1389,47 @@ static int overlay_state(struct xlmig__qmp *q, const char *name,
     return 0;
 }
 
-static int q_simple(struct xlmig__qmp *q, const char *cmd, const char *k,
-                    const char *v)
-{
-    yajl_gen g = xlmig__qmp_gen(cmd);
-
-    return q_call(q, g, g && gkv(g, k, v), NULL);
-}
-
 /* Commit overlay @ov into what is below it; the job ends by itself
  * (when @ov has no parent) or is completed when ready. */
-static int overlay_commit(libxlmig_ctx *ctx, struct xlmig__qmp *q,
+static int overlay_commit(libxlmig_ctx *ctx, const struct qemu *qm,
                           const struct names *n, const char *vdi)
 {
-    yajl_gen g = xlmig__qmp_gen("block-commit");
     unsigned int waited;
     char why[512];
     struct job j;
     int rc;
 
-    rc = job_query(q, n->commit, &j);
+    rc = job_query(qm, n->commit, &j);
     if (rc)
         return rc;
     if (!j.found) {
-        rc = q_call(q, g, g && gkv(g, "job-id", n->commit) &&
-                    gkv(g, "device", n->ov), NULL);
-        g = NULL;
+        yajl_gen g = xlmig__qmp_gen("block-commit");
+
+        rc = q_call(qm, g, g && gkv(g, "job-id", n->commit) &&
+                    gkv(g, "device", n->ov) && g_keep_job(g), NULL);
         if (rc)
             return xlmig__error(ctx, rc, -1, "VDI %s: cannot commit the "
                                 "temporary snapshot's overlay %s back into "
                                 "the disk", vdi, n->ov);
-    } else {
-        yajl_gen_free(g);
     }
     for (waited = 0; waited < 10 * JOB_END_MS; waited += 50) {
-        rc = job_query(q, n->commit, &j);
+        rc = job_query(qm, n->commit, &j);
         if (rc)
             return rc;
-        if (!j.found)
+        if (!j.found || job_concluded(&j))
             break;
         if (j.ready) {
-            rc = q_simple(q, "job-complete", "id", n->commit);
+            rc = q_simple(qm, "job-complete", "id", n->commit);
             if (rc)
                 return xlmig__error(ctx, rc, -1, "VDI %s: cannot complete "
                                     "commit job %s", vdi, n->commit);
-            rc = job_wait_gone(ctx, q, n->commit, vdi);
-            if (rc)
-                return rc;
             break;
         }
         xlmig__sleep_ms(50);
     }
-    job_error(q, n->commit, why, sizeof(why));
+    rc = job_finish(ctx, qm, n->commit, vdi, JOB_END_MS, why, sizeof(why));
+    if (rc)
+        return rc;
     if (why[0])
         return xlmig__error(ctx, LIBXLMIG_ERR_IO, -1, "VDI %s: committing "
                             "the overlay back failed: %s", vdi, why);
@@ -1392,29 +1437,54 @@ static int overlay_commit(libxlmig_ctx *ctx, struct xlmig__qmp *q,
 }
 
 /* Delete what of ours is in the QEMU: overlay, leaf client, TLS. */
-static int nodes_del(libxlmig_ctx *ctx, struct xlmig__qmp *q,
+static int nodes_del(libxlmig_ctx *ctx, const struct qemu *qm,
                      const struct names *n, const char *vdi, bool tls)
 {
     struct node_info ov, leaf;
     int rc;
 
-    rc = overlay_state(q, n->ov, &ov);
+    rc = overlay_state(qm, n->ov, &ov);
     if (!rc)
-        rc = overlay_state(q, n->leaf, &leaf);
+        rc = overlay_state(qm, n->leaf, &leaf);
     if (rc)
         return rc;
-    if (ov.found && (rc = q_simple(q, "blockdev-del", "node-name", n->ov)))
+    if (ov.found && (rc = q_simple(qm, "blockdev-del", "node-name", n->ov)))
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot remove the "
                             "temporary snapshot's overlay node %s", vdi,
                             n->ov);
     if (leaf.found &&
-        (rc = q_simple(q, "blockdev-del", "node-name", n->leaf)))
+        (rc = q_simple(qm, "blockdev-del", "node-name", n->leaf)))
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot remove node %s",
                             vdi, n->leaf);
-    if (tls && (rc = q_simple(q, "object-del", "id", n->tls)))
+    if (tls && (rc = q_simple(qm, "object-del", "id", n->tls)))
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot remove TLS "
                             "object %s", vdi, n->tls);
     return 0;
+}
+
+/*
+ * Cancel mirror @id, whatever its state, and dismiss it once it has
+ * ended (a mirror that broke has concluded already).
+ */
+static int mirror_stop(libxlmig_ctx *ctx, const struct qemu *qm,
+                       const char *id, const char *vdi)
+{
+    char why[512];
+    struct job j;
+    int rc;
+
+    rc = job_query(qm, id, &j);
+    if (rc || !j.found)
+        return rc;
+    if (!job_concluded(&j) && strcmp(j.status, "aborting")) {
+        yajl_gen g = xlmig__qmp_gen("block-job-cancel");
+
+        rc = q_call(qm, g, g && gkv(g, "device", id) && gs(g, "force") &&
+                    yajl_gen_bool(g, 1) == yajl_gen_status_ok, NULL);
+        if (rc)
+            return rc;
+    }
+    return job_finish(ctx, qm, id, vdi, JOB_END_MS, why, sizeof(why));
 }
 
 /* ------------------------------------------------------------ source */
@@ -1456,21 +1526,20 @@ static int overlay_path(libxlmig_ctx *ctx, const char *state_dir,
 
 /*
  * Undo a source: reader, mirror, overlay (committed back), nodes, files,
- * record.  @q may be NULL (connect); when QEMU is gone the overlay file
- * is committed with qemu-img.
+ * record.  When its QEMU is gone (no socket, or nothing listens) the
+ * overlay file is committed with qemu-img.
  */
 static int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
-                        struct xlmig__sxm_record *r, struct xlmig__qmp *q)
+                        struct xlmig__sxm_record *r)
 {
     char ovpath[PATH_MAX_], what[PATH_MAX_ + 600];
-    struct xlmig__qmp *own = NULL;
+    struct qemu qm = { ctx, r->qmp };
+    struct xlmig__qmp *probe = NULL;
     struct xlmig__sr sr;
     struct xlmig__vdi vdi;
     struct node_info ov;
     struct names n;
     struct stat st;
-    struct job j;
-    bool snapshot = r->phase >= XLMIG__SXM_SNAPSHOT;
     int rc;
 
     names_of(r->task, &n);
@@ -1483,71 +1552,62 @@ static int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
     rc = overlay_path(ctx, state_dir, r, ovpath, sizeof(ovpath), &sr, &vdi);
     if (rc)
         return rc;
-    (void)snapshot;
     if (r->offline) {
         record_remove(ctx, state_dir, r->task);
         xlmig__log(ctx, XTL_INFO, -1, "task %s: copy of VDI %s stopped; "
                    "the VDI is as it was", r->task, vdi.name);
         return 0;
     }
-    if (!q) {
-        rc = xlmig__qmp_connect(ctx, r->qmp, 10000, &own);
+    /* Is the QEMU there?  One that is busy is not gone: it still holds
+     * the disk, which qemu-img must not touch. */
+    rc = xlmig__qmp_connect(ctx, r->qmp, 10000, &probe);
+    xlmig__qmp_close(probe);
+    if (!rc) {
+        rc = mirror_stop(ctx, &qm, n.mirror, vdi.name);
         if (rc)
-            xlmig__log(ctx, XTL_WARN, -1, "task %s: the QEMU serving VDI %s "
-                       "is not reachable at %s; undoing its files offline",
-                       r->task, vdi.name, r->qmp);
-        q = own;
-    }
-    if (q) {
-        rc = job_query(q, n.mirror, &j);
+            return rc;
+        rc = overlay_state(&qm, n.ov, &ov);
         if (rc)
-            goto out;
-        if (j.found) {
-            yajl_gen g = xlmig__qmp_gen("block-job-cancel");
-
-            rc = q_call(q, g, g && gkv(g, "device", n.mirror) && gs(g, "force")
-                        && yajl_gen_bool(g, 1) == yajl_gen_status_ok, NULL);
-            if (rc)
-                goto out;
-            rc = job_wait_gone(ctx, q, n.mirror, vdi.name);
-            if (rc)
-                goto out;
-        }
-        rc = overlay_state(q, n.ov, &ov);
-        if (rc)
-            goto out;
+            return rc;
         if (ov.found && ov.has_backing) {
-            rc = overlay_commit(ctx, q, &n, vdi.name);
+            rc = overlay_commit(ctx, &qm, &n, vdi.name);
             if (rc)
-                goto out;
+                return rc;
         }
-        rc = nodes_del(ctx, q, &n, vdi.name, r->tls);
+        rc = nodes_del(ctx, &qm, &n, vdi.name, r->tls);
         if (rc)
-            goto out;
-    } else if (!lstat(ovpath, &st)) {
-        char *argv[] = { "qemu-img", "commit", "-q", "-f", "qcow2", ovpath,
-                         NULL };
+            return rc;
+    } else if (rc != LIBXLMIG_ERR_NOT_FOUND && rc != LIBXLMIG_ERR_IO) {
+        xlmig__log(ctx, XTL_ERROR, -1, "task %s: the QEMU serving VDI %s "
+                   "did not answer at %s; the record stays: run `xlmig "
+                   "sxm-recover` again", r->task, vdi.name, r->qmp);
+        return rc;
+    } else {
+        xlmig__log(ctx, XTL_WARN, -1, "task %s: the QEMU serving VDI %s is "
+                   "gone from %s; undoing its files offline", r->task,
+                   vdi.name, r->qmp);
+        if (!lstat(ovpath, &st)) {
+            char *argv[] = { "qemu-img", "commit", "-q", "-f", "qcow2",
+                             ovpath, NULL };
 
-        snprintf(what, sizeof(what), "VDI %s: cannot commit the overlay %s "
-                 "back (the record stays; run `xlmig sxm-recover` again)",
-                 vdi.name, ovpath);
-        rc = run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
-        if (rc)
-            goto out;
+            snprintf(what, sizeof(what), "VDI %s: cannot commit the overlay "
+                     "%s back (the record stays; run `xlmig sxm-recover` "
+                     "again)", vdi.name, ovpath);
+            rc = run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+            if (rc)
+                return rc;
+        }
     }
     unlink_quiet(ctx, ovpath);
     (void)xlmig__dir_sync(ctx, sr.path);
     record_remove(ctx, state_dir, r->task);
     xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s rolled back; it is whole "
                "in SR %s", r->task, vdi.name, sr.name);
-    rc = 0;
- out:
-    xlmig__qmp_close(own);
-    return rc;
+    return 0;
 }
 
 /* blockdev-add of the NBD client node of the destination's leaf. */
-static int leaf_node_add(libxlmig_ctx *ctx, struct xlmig__qmp *q,
+static int leaf_node_add(libxlmig_ctx *ctx, const struct qemu *qm,
                          const struct names *n, const char *dest,
                          const char *tls_dir, const char *vdi)
 {
@@ -1563,8 +1623,8 @@ static int leaf_node_add(libxlmig_ctx *ctx, struct xlmig__qmp *q,
         bool psk = tls_dir_is_psk(tls_dir);
 
         g = xlmig__qmp_gen("object-add");
-        rc = q_call(q, g, g && gkv(g, "qom-type", psk ? "tls-creds-psk"
-                                                     : "tls-creds-x509") &&
+        rc = q_call(qm, g, g && gkv(g, "qom-type", psk ? "tls-creds-psk"
+                                                      : "tls-creds-x509") &&
                     gkv(g, "id", n->tls) && gkv(g, "endpoint", "client") &&
                     (!psk || gkv(g, "username", XLMIG__SXM_PSK_USER)) &&
                     gkv(g, "dir", tls_dir), NULL);
@@ -1584,7 +1644,7 @@ static int leaf_node_add(libxlmig_ctx *ctx, struct xlmig__qmp *q,
     ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
     if (ok && tls_dir)
         ok = gkv(g, "tls-creds", n->tls);
-    rc = q_call(q, g, ok, NULL);
+    rc = q_call(qm, g, ok, NULL);
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: the VM's QEMU cannot "
                             "connect to the destination's leaf at %s", vdi,
@@ -1592,22 +1652,63 @@ static int leaf_node_add(libxlmig_ctx *ctx, struct xlmig__qmp *q,
     return 0;
 }
 
+/*
+ * Should the move stop?  CANCELLED (not logged) when the caller's cancel
+ * flag is set; the peer's error (logged by req->peer_check) when the
+ * destination's side is gone; else 0.
+ */
+static int stop_asked(const struct xlmig__sxm_send_req *req)
+{
+    int rc;
+
+    if (req->cancel && *req->cancel)
+        return LIBXLMIG_ERR_CANCELLED;
+    rc = req->peer_check ? req->peer_check(req->opaque) : 0;
+    return rc < 0 ? rc : 0;
+}
+
+/* Sleep @ms, looking at stop_asked() every STOP_POLL_MS: its answer. */
+static int idle(const struct xlmig__sxm_send_req *req, unsigned int ms)
+{
+    unsigned int slept;
+    int rc = 0;
+
+    for (slept = 0; !rc && slept < ms; slept += STOP_POLL_MS) {
+        xlmig__sleep_ms(ms - slept < STOP_POLL_MS ? ms - slept
+                                                  : STOP_POLL_MS);
+        rc = stop_asked(req);
+    }
+    return rc;
+}
+
+/*
+ * While the copy runs on the calling thread, this one looks at
+ * stop_asked() every STOP_POLL_MS and stops the copy (blkcopy's cancel,
+ * or the disk stream's flag) with the reason in stop_rc.
+ */
 struct copy_watch {
-    struct xlmig__blkcopy *c;
-    volatile sig_atomic_t *cancel;
-    volatile int done;
+    const struct xlmig__sxm_send_req *req;
+    struct xlmig__blkcopy *c;       /* NULL: a disk stream */
+    volatile sig_atomic_t stop;     /* the disk stream's cancel flag */
+    int stop_rc;                    /* read after the join */
+    atomic_bool done;
 };
 
 static void *copy_watcher(void *arg)
 {
     struct copy_watch *w = arg;
 
-    while (!w->done) {
-        if (w->cancel && *w->cancel) {
-            xlmig__blkcopy_cancel(w->c);
+    while (!atomic_load(&w->done)) {
+        int rc = stop_asked(w->req);
+
+        if (rc) {
+            w->stop_rc = rc;
+            w->stop = 1;
+            if (w->c)
+                xlmig__blkcopy_cancel(w->c);
             break;
         }
-        xlmig__sleep_ms(50);
+        xlmig__sleep_ms(STOP_POLL_MS);
     }
     return NULL;
 }
@@ -1647,16 +1748,16 @@ static void stream_progress_cb(void *opaque,
 /*
  * The copy through the stream channel: the snapshot at @src_uri as a
  * disk stream to the destination's receiver at req->data_via, which
- * writes it into the parent; then its word that all of it was written
- * and flushed (req->data_ack).
+ * writes it into the parent; stopped by @cancel.  *codec_r and @st_r
+ * for the message once the destination has confirmed it.
  */
-static int stream_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_record *r,
-                       const struct xlmig__vdi *vdi,
+static int stream_copy(libxlmig_ctx *ctx, const struct xlmig__vdi *vdi,
                        const struct xlmig__sxm_send_req *req,
-                       const char *src_uri, struct copy_progress *cp)
+                       const char *src_uri, struct copy_progress *cp,
+                       volatile sig_atomic_t *cancel, const char **codec_r,
+                       struct xlmig__diskstream_stats *st_r)
 {
     struct xlmig__diskstream_opts o;
-    struct xlmig__diskstream_stats st;
     libxlmig_channel_params p;
     libxlmig_transport *t = NULL;
     libxlmig_tls_params tp;
@@ -1692,6 +1793,7 @@ static int stream_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_record *r,
         libxlmig_channel_params_init(&p);
     if (req->bwlimit)
         p.bwlimit = req->bwlimit;
+    *codec_r = p.codec ? p.codec : "zstd";
     memset(&o, 0, sizeof(o));
     o.src_uri = src_uri;
     o.transport = t;
@@ -1700,44 +1802,41 @@ static int stream_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_record *r,
     o.params = &p;
     o.progress = stream_progress_cb;
     o.opaque = cp;
-    o.cancel = req->cancel;
-    rc = xlmig__diskstream_send(ctx, &o, &st);
-    if (rc)
-        return rc;
-    rc = req->data_ack(req->opaque);
-    if (rc)
-        return xlmig__error(ctx, rc, -1, "VDI %s: the destination did not "
-                            "confirm that it wrote the snapshot's data",
-                            vdi->name);
-    xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s: snapshot sent through "
-               "the channel (%s), %llu data bytes as %llu bytes on the "
-               "wire in %.1f s, written and flushed at the destination",
-               r->task, vdi->name, p.codec ? p.codec : "zstd",
-               (unsigned long long)st.data_total,
-               (unsigned long long)st.wire_bytes, st.seconds);
-    return 0;
+    o.cancel = cancel;
+    return xlmig__diskstream_send(ctx, &o, st_r);
 }
 
-/* The copy of the frozen image into the destination's parent. */
+/*
+ * The copy of the frozen image into the destination's parent: by NBD,
+ * or through the stream channel and then the destination's word that
+ * all of it was written and flushed (req->data_ack).  *stopped_r when
+ * stop_asked() ended it (the rc is its answer).
+ */
 static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
                          struct xlmig__sxm_record *r,
                          const struct xlmig__sr *sr,
                          const struct xlmig__vdi *vdi,
                          const struct xlmig__sxm_send_req *req,
-                         struct copy_progress *cp)
+                         struct copy_progress *cp, bool *stopped_r)
 {
     char sock[PATH_MAX_], pidfile[PATH_MAX_], img[PATH_MAX_], what[PATH_MAX_ + 600];
     char src_uri[PATH_MAX_ + 64], dst_uri[XLMIG__SXM_ADDR_MAX + 64];
     struct xlmig__sxm_nbd_tls nt;
     struct xlmig__blkcopy_opts o;
     struct xlmig__blkcopy_stats st;
+    struct xlmig__diskstream_stats dst;
     struct xlmig__blkcopy *c = NULL;
-    struct copy_watch w = { 0 };
+    struct copy_watch w;
+    const char *codec = NULL;
     pthread_t th;
     bool th_started = false;
     pid_t pid;
     int rc;
 
+    *stopped_r = false;
+    memset(&w, 0, sizeof(w));
+    w.req = req;
+    atomic_init(&w.done, false);
     if ((rc = task_path(ctx, state_dir, r->task, "snap.sock", sock,
                         sizeof(sock))) ||
         (rc = task_path(ctx, state_dir, r->task, "reader.pid", pidfile,
@@ -1773,67 +1872,87 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
         return rc;
     snprintf(src_uri, sizeof(src_uri), "nbd+unix:///snapshot?socket=%s",
              sock);
-    if (req->data_via) {
-        rc = stream_copy(ctx, r, vdi, req, src_uri, cp);
-        goto out;
+    if (!req->data_via) {
+        rc = addr_uri(r->dest, EXPORT_PARENT, req->tls_dir != NULL, dst_uri,
+                      sizeof(dst_uri));
+        if (rc)
+            goto out;
+        memset(&o, 0, sizeof(o));
+        o.src_uri = src_uri;
+        o.dst_uri = dst_uri;
+        xlmig__sxm_nbd_tls(req->tls_dir, &nt);
+        o.tls_certs_dir = nt.certs_dir;
+        o.tls_psk_file = nt.psk_file;
+        o.tls_username = nt.username;
+        o.bwlimit = req->bwlimit;
+        o.dst_is_zero = true;
+        o.progress = copy_progress_cb;
+        o.opaque = cp;
+        rc = xlmig__blkcopy_new(ctx, &o, &c);
+        if (rc)
+            goto out;
+        w.c = c;
     }
-    rc = addr_uri(r->dest, EXPORT_PARENT, req->tls_dir != NULL, dst_uri,
-                  sizeof(dst_uri));
-    if (rc)
-        return rc;
-    memset(&o, 0, sizeof(o));
-    o.src_uri = src_uri;
-    o.dst_uri = dst_uri;
-    xlmig__sxm_nbd_tls(req->tls_dir, &nt);
-    o.tls_certs_dir = nt.certs_dir;
-    o.tls_psk_file = nt.psk_file;
-    o.tls_username = nt.username;
-    o.bwlimit = req->bwlimit;
-    o.dst_is_zero = true;
-    o.progress = copy_progress_cb;
-    o.opaque = cp;
-    rc = xlmig__blkcopy_new(ctx, &o, &c);
-    if (rc)
-        goto out;
-    w.c = c;
-    w.cancel = req->cancel;
     if (!pthread_create(&th, NULL, copy_watcher, &w))
         th_started = true;
-    rc = xlmig__blkcopy_run(c, &st);
-    w.done = 1;
+    if (req->data_via)
+        rc = stream_copy(ctx, vdi, req, src_uri, cp, &w.stop, &codec, &dst);
+    else
+        rc = xlmig__blkcopy_run(c, &st);
+    atomic_store(&w.done, true);
     if (th_started)
         pthread_join(th, NULL);
+    if (rc && w.stop_rc) {
+        rc = w.stop_rc;
+        *stopped_r = true;
+        goto out;
+    }
     if (rc)
         goto out;
-    xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s: snapshot copied, %llu "
-               "data bytes of %llu in %.1f s", r->task, vdi->name,
-               (unsigned long long)st.data_total,
-               (unsigned long long)st.virtual_size, st.seconds);
+    if (req->data_via) {
+        rc = req->data_ack(req->opaque);
+        if (rc) {
+            rc = xlmig__error(ctx, rc, -1, "VDI %s: the destination did not "
+                              "confirm that it wrote the snapshot's data",
+                              vdi->name);
+            goto out;
+        }
+        xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s: snapshot sent "
+                   "through the channel (%s), %llu data bytes as %llu bytes "
+                   "on the wire in %.1f s, written and flushed at the "
+                   "destination", r->task, vdi->name, codec,
+                   (unsigned long long)dst.data_total,
+                   (unsigned long long)dst.wire_bytes, dst.seconds);
+    } else {
+        xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s: snapshot copied, "
+                   "%llu data bytes of %llu in %.1f s", r->task, vdi->name,
+                   (unsigned long long)st.data_total,
+                   (unsigned long long)st.virtual_size, st.seconds);
+    }
  out:
     xlmig__blkcopy_free(c);
     reader_stop(ctx, state_dir, r);
     return rc;
 }
 
-static bool cancelled(const struct xlmig__sxm_send_req *req)
-{
-    return req->cancel && *req->cancel;
-}
-
-/* Mirror job @n->mirror is there and healthy: else MIRROR_FAILED. */
-static int mirror_check(libxlmig_ctx *ctx, struct xlmig__qmp *q,
+/*
+ * Mirror job @n->mirror is there and healthy: else MIRROR_FAILED with
+ * QEMU's reason, read from the job that concluded (then dismissed).
+ */
+static int mirror_check(libxlmig_ctx *ctx, const struct qemu *qm,
                         const struct names *n, const char *vdi,
                         const char *dest, struct job *j)
 {
-    char why[512];
-    int rc = job_query(q, n->mirror, j);
+    char why[512] = "";
+    int rc = job_query(qm, n->mirror, j);
 
     if (rc)
         return rc;
-    if (j->found && strcmp(j->status, "aborting") &&
-        strcmp(j->status, "concluded"))
+    if (j->found && strcmp(j->status, "aborting") && !job_concluded(j))
         return 0;
-    job_error(q, n->mirror, why, sizeof(why));
+    if (j->found)
+        (void)job_finish(ctx, qm, n->mirror, vdi, MIRROR_END_MS, why,
+                         sizeof(why));
     return xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: the "
                         "mirror to the destination's leaf at %s broke%s%s; "
                         "the VDI stays where it is", vdi, dest,
@@ -1844,14 +1963,14 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                     struct xlmig__sxm_record *rec_r)
 {
     struct xlmig__sxm_record r;
-    struct xlmig__qmp *q = NULL;
+    struct qemu qm = { ctx, req->qmp };
     struct xlmig__sr sr;
     struct xlmig__vdi vdi;
     struct copy_progress cp;
     struct names n;
     struct job j;
     char img[PATH_MAX_], ovpath[PATH_MAX_], what[PATH_MAX_ + 600];
-    bool saved = false, ours = false;
+    bool saved = false, ours = false, stopped;
     int rc, sw;
 
     memset(&r, 0, sizeof(r));
@@ -1904,11 +2023,12 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     cp.req = req;
     cp.t0 = xlmig__now_s();
 
-    rc = xlmig__qmp_connect(ctx, req->qmp, 0, &q);
+    rc = stop_asked(req);
     if (rc)
-        return rc;
-    rc = nodes_query(q, NULL, NULL, img, xlmig__vdi_format_name(vdi.format),
-                     r.node, sizeof(r.node), &ours);
+        goto stop;
+    rc = nodes_query(&qm, NULL, NULL, img,
+                     xlmig__vdi_format_name(vdi.format), r.node,
+                     sizeof(r.node), &ours);
     if (rc)
         goto out;
     if (ours) {
@@ -1958,6 +2078,9 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         if (rc)
             goto out;
     }
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
     {
         yajl_gen g = xlmig__qmp_gen("blockdev-add");
         bool ok = g && gkv(g, "driver", "qcow2") && gkv(g, "node-name", n.ov)
@@ -1968,11 +2091,11 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                   yajl_gen_map_close(g) == yajl_gen_status_ok &&
                   gs(g, "backing") && yajl_gen_null(g) == yajl_gen_status_ok;
 
-        rc = q_call(q, g, ok, NULL);
+        rc = q_call(&qm, g, ok, NULL);
         if (rc)
             goto out;
         g = xlmig__qmp_gen("blockdev-snapshot");
-        rc = q_call(q, g, g && gkv(g, "node", r.node) &&
+        rc = q_call(&qm, g, g && gkv(g, "node", r.node) &&
                     gkv(g, "overlay", n.ov), NULL);
         if (rc) {
             rc = xlmig__error(ctx, rc, -1, "VDI %s: cannot take the "
@@ -1981,8 +2104,9 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
             goto out;
         }
     }
-    if (cancelled(req))
-        goto cancel;
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
 
     /* 2. The mirror of the writes since then. */
     rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_MIRRORING);
@@ -1994,14 +2118,17 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         if (rc)
             goto out;
     }
-    rc = leaf_node_add(ctx, q, &n, req->dest, req->tls_dir, vdi.name);
+    rc = leaf_node_add(ctx, &qm, &n, req->dest, req->tls_dir, vdi.name);
     if (rc)
         goto out;
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
     {
         yajl_gen g = xlmig__qmp_gen("blockdev-mirror");
         bool ok = g && gkv(g, "job-id", n.mirror) && gkv(g, "device", n.ov) &&
                   gkv(g, "target", n.leaf) && gkv(g, "sync", "top") &&
-                  gkv(g, "copy-mode", "write-blocking") &&
+                  gkv(g, "copy-mode", "write-blocking") && g_keep_job(g) &&
                   gs(g, "granularity") &&
                   yajl_gen_integer(g, MIRROR_GRANULARITY) ==
                       yajl_gen_status_ok;
@@ -2010,7 +2137,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
             ok = gs(g, "speed") && yajl_gen_integer(g, (long long)
                                                     req->bwlimit) ==
                                        yajl_gen_status_ok;
-        rc = q_call(q, g, ok, NULL);
+        rc = q_call(&qm, g, ok, NULL);
         if (rc) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: "
                               "cannot start the mirror to %s", vdi.name,
@@ -2018,20 +2145,26 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
             goto out;
         }
     }
-    if (cancelled(req))
-        goto cancel;
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
 
     /* 3. The copy of the snapshot. */
     rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_COPYING);
     if (rc)
         goto out;
     cp.p.phase = XLMIG__SXM_COPYING;
-    rc = snapshot_copy(ctx, req->state_dir, &r, &sr, &vdi, req, &cp);
-    if (rc == LIBXLMIG_ERR_CANCELLED)
-        goto cancel;
+    rc = snapshot_copy(ctx, req->state_dir, &r, &sr, &vdi, req, &cp,
+                       &stopped);
+    if (stopped)
+        goto stop;
     if (rc) {
         /* A copy broken by a destination that went away: say so once. */
-        if (!mirror_check(ctx, q, &n, vdi.name, req->dest, &j))
+        int why = stop_asked(req);
+
+        if (why && why != LIBXLMIG_ERR_CANCELLED)
+            rc = why;
+        else if (!mirror_check(ctx, &qm, &n, vdi.name, req->dest, &j))
             rc = xlmig__error(ctx, rc, -1, "VDI %s: the copy of the "
                               "temporary snapshot failed; rolling back",
                               vdi.name);
@@ -2046,7 +2179,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         goto out;
     cp.p.phase = XLMIG__SXM_SYNCED;
     for (;;) {
-        rc = mirror_check(ctx, q, &n, vdi.name, req->dest, &j);
+        rc = mirror_check(ctx, &qm, &n, vdi.name, req->dest, &j);
         if (rc)
             goto out;
         cp.p.mirror_total = j.len;
@@ -2055,16 +2188,21 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         cp.p.seconds = xlmig__now_s() - cp.t0;
         if (req->progress)
             req->progress(req->opaque, &cp.p);
-        if (cancelled(req))
-            goto cancel;
+        rc = stop_asked(req);
+        if (rc)
+            goto stop;
         if (j.ready) {
             sw = req->switch_ready ? req->switch_ready(req->opaque) : 1;
-            if (sw < 0)
-                goto cancel;
+            if (sw < 0) {
+                rc = LIBXLMIG_ERR_CANCELLED;
+                goto stop;
+            }
             if (sw > 0)
                 break;
         }
-        xlmig__sleep_ms(POLL_MS);
+        rc = idle(req, POLL_MS);
+        if (rc)
+            goto stop;
     }
 
     /* 5. Switch: the guest is paused; end the mirror in sync. */
@@ -2072,16 +2210,16 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     if (rc)
         goto out;
     cp.p.phase = XLMIG__SXM_SWITCHING;
-    rc = q_simple(q, "block-job-cancel", "device", n.mirror);
-    if (rc)
-        goto out;
-    rc = job_wait_gone(ctx, q, n.mirror, vdi.name);
+    rc = q_simple(&qm, "block-job-cancel", "device", n.mirror);
     if (rc)
         goto out;
     {
         char why[512];
 
-        job_error(q, n.mirror, why, sizeof(why));
+        rc = job_finish(ctx, &qm, n.mirror, vdi.name, JOB_END_MS, why,
+                        sizeof(why));
+        if (rc)
+            goto out;
         if (why[0]) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: "
                               "the mirror's last writes failed: %s",
@@ -2090,10 +2228,10 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         }
     }
     /* 6. The temporary snapshot goes: the overlay is committed back. */
-    rc = overlay_commit(ctx, q, &n, vdi.name);
+    rc = overlay_commit(ctx, &qm, &n, vdi.name);
     if (rc)
         goto out;
-    rc = nodes_del(ctx, q, &n, vdi.name, r.tls);
+    rc = nodes_del(ctx, &qm, &n, vdi.name, r.tls);
     if (rc)
         goto out;
     unlink_quiet(ctx, ovpath);
@@ -2109,12 +2247,14 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     rc = 0;
     goto done;
 
- cancel:
-    rc = xlmig__error(ctx, LIBXLMIG_ERR_CANCELLED, -1, "VDI %s: the move "
-                      "was cancelled; rolling back", vdi.name);
+ stop:
+    /* The peer's end was logged by peer_check; a cancel is said here. */
+    if (rc == LIBXLMIG_ERR_CANCELLED)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_CANCELLED, -1, "VDI %s: the "
+                          "move was cancelled; rolling back", vdi.name);
  out:
     if (rc && saved) {
-        int rb = src_rollback(ctx, req->state_dir, &r, q);
+        int rb = src_rollback(ctx, req->state_dir, &r);
 
         if (rb)
             xlmig__log(ctx, XTL_ERROR, -1, "task %s: VDI %s: the roll back "
@@ -2124,7 +2264,6 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
  done:
     if (rec_r)
         *rec_r = r;
-    xlmig__qmp_close(q);
     return rc;
 }
 
@@ -2164,11 +2303,11 @@ static int move_identity(libxlmig_ctx *ctx, const char *state_dir,
  * with sync=none to a new node of it, completed at once.  The guest is
  * paused and the two images are equal, so nothing is copied.
  */
-static int pivot(libxlmig_ctx *ctx, struct xlmig__qmp *q, const char *node,
+static int pivot(libxlmig_ctx *ctx, const struct qemu *qm, const char *node,
                  const char *task, const char *newvdi, const char *img,
                  const char *fmt, const char *vdi)
 {
-    char nn[48], nf[48], job[48];
+    char nn[48], nf[48], job[48], why[512];
     unsigned int waited;
     struct job j;
     yajl_gen g;
@@ -2179,7 +2318,7 @@ static int pivot(libxlmig_ctx *ctx, struct xlmig__qmp *q, const char *node,
     snprintf(nf, sizeof(nf), "vdi-%.8s-file", newvdi);
     snprintf(job, sizeof(job), "xlmig-%.8s-pivot", task);
     g = xlmig__qmp_gen("blockdev-add");
-    rc = q_call(q, g, g && gkv(g, "driver", fmt) && gkv(g, "node-name", nn)
+    rc = q_call(qm, g, g && gkv(g, "driver", fmt) && gkv(g, "node-name", nn)
                 && gs(g, "file") && yajl_gen_map_open(g) == yajl_gen_status_ok
                 && gkv(g, "driver", "file") && gkv(g, "node-name", nf) &&
                 gkv(g, "filename", img) &&
@@ -2188,32 +2327,39 @@ static int pivot(libxlmig_ctx *ctx, struct xlmig__qmp *q, const char *node,
         return xlmig__error(ctx, rc, -1, "VDI %s: the VM's QEMU cannot open "
                             "the new VDI %s", vdi, img);
     g = xlmig__qmp_gen("blockdev-mirror");
-    rc = q_call(q, g, g && gkv(g, "job-id", job) && gkv(g, "device", node) &&
-                gkv(g, "target", nn) && gkv(g, "sync", "none"), NULL);
+    rc = q_call(qm, g, g && gkv(g, "job-id", job) && gkv(g, "device", node) &&
+                gkv(g, "target", nn) && gkv(g, "sync", "none") &&
+                g_keep_job(g), NULL);
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot switch the disk "
                             "to %s", vdi, img);
     for (waited = 0; waited < JOB_END_MS; waited += 20) {
-        rc = job_query(q, job, &j);
+        rc = job_query(qm, job, &j);
         if (rc)
             return rc;
-        if (j.ready)
+        if (j.ready || !j.found || job_concluded(&j))
             break;
         xlmig__sleep_ms(20);
     }
-    rc = q_simple(q, "job-complete", "id", job);
+    if (j.ready)
+        rc = q_simple(qm, "job-complete", "id", job);
+    else if (j.found && !job_concluded(&j))
+        rc = LIBXLMIG_ERR_TIMEOUT;      /* never ready */
     if (!rc)
-        rc = job_wait_gone(ctx, q, job, vdi);
+        rc = job_finish(ctx, qm, job, vdi, JOB_END_MS, why, sizeof(why));
+    if (!rc && (why[0] || !j.ready))
+        rc = LIBXLMIG_ERR_IO;
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: the switch to %s did not "
-                            "complete", vdi, img);
+                            "complete%s%s", vdi, img, why[0] ? ": " : "",
+                            why);
     /* The old image's nodes, now unused, are closed when they are ours
      * to close (a -drive's are not). */
     {
         yajl_gen d = xlmig__qmp_gen("blockdev-del");
 
         if (d && gkv(d, "node-name", node))
-            (void)xlmig__qmp_call(q, d, NULL);
+            (void)xlmig__qmp_call_once(ctx, qm->sock, 0, d, NULL);
         else if (d)
             yajl_gen_free(d);
     }
@@ -2234,7 +2380,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
     char img[PATH_MAX_], tag[XLMIG__UUID_LEN + 1];
     enum xlmig__vdi_format fmt;
     uint64_t virt, alloc;
-    bool dst_made = false, src_saved = false;
+    bool dst_made = false, src_saved = false, stopped;
     int rc;
 
     memset(&dst, 0, sizeof(dst));
@@ -2331,7 +2477,8 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         if (rc)
             goto out;
         src_saved = true;
-        rc = snapshot_copy(ctx, req->state_dir, &src, &sr, &vdi, &sreq, &cp);
+        rc = snapshot_copy(ctx, req->state_dir, &src, &sr, &vdi, &sreq, &cp,
+                           &stopped);
         if (rc)
             goto out;
     }
@@ -2340,18 +2487,15 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         goto out;
     dst_made = false;           /* the VDI is whole; it stays */
     if (req->qmp) {
-        struct xlmig__qmp *q = NULL;
+        struct qemu qm = { ctx, req->qmp };
 
         if (xlmig__vdi_path(&dsr, newvdi, xlmig__vdi_format_name(fmt), img,
                             sizeof(img))) {
             rc = LIBXLMIG_ERR_INVALID_ARGUMENT;
             goto out;
         }
-        rc = xlmig__qmp_connect(ctx, req->qmp, 0, &q);
-        if (!rc)
-            rc = pivot(ctx, q, src.node, src.task, newvdi, img,
-                       xlmig__vdi_format_name(fmt), vdi.name);
-        xlmig__qmp_close(q);
+        rc = pivot(ctx, &qm, src.node, src.task, newvdi, img,
+                   xlmig__vdi_format_name(fmt), vdi.name);
         if (rc) {
             xlmig__log(ctx, XTL_ERROR, -1, "VDI %s: the VM still runs on it "
                        "(whole); the copy %s in SR %s is complete and may "
@@ -2369,7 +2513,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         xlmig__strlcpy(vdi_r, newvdi, XLMIG__UUID_LEN + 1);
  out:
     if (rc && src_saved)
-        (void)src_rollback(ctx, req->state_dir, &src, NULL);
+        (void)src_rollback(ctx, req->state_dir, &src);
     if (rc && dst_made)
         (void)xlmig__sxm_recv_cancel(ctx, req->state_dir, dst.task);
     return rc;
@@ -2405,7 +2549,7 @@ int xlmig__sxm_recover(libxlmig_ctx *ctx, const char *state_dir,
         else if (r->role == XLMIG__SXM_DST)
             rc = dst_rollback(ctx, state_dir, r);
         else
-            rc = src_rollback(ctx, state_dir, r, NULL);
+            rc = src_rollback(ctx, state_dir, r);
         if (rc && !first)
             first = rc;
         if (!rc)

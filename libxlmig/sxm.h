@@ -93,7 +93,9 @@ struct xlmig__sxm_record {
     bool tls;                               /* a TLS object was added */
     bool offline;                           /* no QEMU: qmp, node "-" */
     /* both: the process running the task (src: the sender; dst: the
-     * exporter), so that recovery leaves a live task alone */
+     * one that started the destination, xlmigd or xlmig, and later the
+     * one composing it; not the exporter, which outlives it), so that
+     * recovery leaves a live task alone */
     int64_t owner_pid;
     uint64_t owner_start;
 };
@@ -165,11 +167,12 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
                           struct xlmig__sxm_record *rec_r);
 
 /* Stop serving, compose, leave the parent as the VDI; *vdi_r its uuid
- * (may be NULL). */
+ * (may be NULL).  The record and the lease file (STATE/sxm/TASK.lease,
+ * xlmigd's) go. */
 int xlmig__sxm_recv_finalize(libxlmig_ctx *ctx, const char *state_dir,
                              const char *task, char vdi_r[XLMIG__UUID_LEN + 1]);
 
-/* Stop serving and remove parent and leaf. */
+/* Stop serving and remove parent, leaf, record and lease file. */
 int xlmig__sxm_recv_cancel(libxlmig_ctx *ctx, const char *state_dir,
                            const char *task);
 
@@ -215,6 +218,17 @@ struct xlmig__sxm_send_req {
      * paused, switch now; 0 = keep mirroring; negative = cancel.
      */
     int (*switch_ready)(void *opaque);
+    /*
+     * NULL, or is the destination's side still there (the daemon that
+     * serves it, say)?  0 while it is; a negative LIBXLMIG_ERR_* once it
+     * is gone, which the callback logs (naming the host, saying what to
+     * do) the first time and returns again, unlogged, on later calls.
+     * Polled every 50 ms through every phase up to the switch, from the
+     * calling thread or, during the copy, from a thread of the call's
+     * own (never from two at once); the move then rolls back with that
+     * error, the copy stopped within about 100 ms.
+     */
+    int (*peer_check)(void *opaque);
     void *opaque;
     volatile sig_atomic_t *cancel;  /* set (any time) to roll back */
 };
@@ -225,7 +239,9 @@ struct xlmig__sxm_send_req {
  * source VDI is whole; the caller then has the destination finalize.
  * On failure or cancel everything is rolled back (the destination's
  * cancel is the caller's).  Errors name the VDI: MIRROR_FAILED when the
- * mirror broke (the destination went away), CANCELLED, IO, QMP_ERROR.
+ * mirror broke (the destination went away), CANCELLED, IO, QMP_ERROR,
+ * or req->peer_check's.  The QMP socket is held one command at a time
+ * (xlmig__qmp_call_once), never in between: libxl can use it meanwhile.
  */
 int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                     struct xlmig__sxm_record *rec_r);

@@ -6,10 +6,12 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,7 +219,10 @@ const char xlmig_sxm_send_usage[] =
     "for the switch (it ends the mirror).  Then the\nsnapshot's overlay "
     "is committed back and the destination can be finalized.\nSIGINT or "
     "SIGTERM cancels: everything is rolled back, the VM never stops.\n"
-    "  --dest-host HOST   a host of the pool (name, as host-list shows it)\n"
+    "  --dest-host HOST   a host of the pool (name, as host-list shows it);\n"
+    "                     when its xlmigd goes away, the move is rolled "
+    "back at\n"
+    "                     once (CANNOT_CONTACT_HOST)\n"
     "  --sr SR            with --dest-host: the destination SR on HOST\n"
     "  --format qcow2|raw with --dest-host: the new VDI's format (default: "
     "as it is)\n"
@@ -273,11 +278,47 @@ struct send_ui {
     const char *switch_file;
     bool switch_now, progress, said_sync;
     double last;
-    /* --dest-host: the connection to the destination's xlmigd */
+    /* --dest-host: the connection to the destination's xlmigd, which
+     * holds the destination's lease; its socket, watched for its end */
     libxlmig_ctx *ctx;
     libxlmig_transport *t;
-    const char *host, *task;
+    int fd;
+    int peer_rc;                /* 0, or the daemon was found gone */
+    const char *host, *addr, *task;
 };
+
+/*
+ * --dest-host: is HOST's xlmigd still there?  Its end shows on the
+ * connection: POLLRDHUP or POLLHUP when the daemon died (its exporter
+ * serves on), POLLERR when TCP keepalive found the host gone.
+ */
+static int send_peer_check(void *opaque)
+{
+    struct send_ui *ui = opaque;
+    struct pollfd p = { .fd = ui->fd, .events = POLLRDHUP };
+    socklen_t sl = sizeof(int);
+    int err = 0;
+
+    if (ui->peer_rc)
+        return ui->peer_rc;
+    if (poll(&p, 1, 0) <= 0 ||
+        !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return 0;
+    /* Keepalive's ETIMEDOUT, say, is worth showing. */
+    if (!(p.revents & POLLERR) ||
+        getsockopt(ui->fd, SOL_SOCKET, SO_ERROR, &err, &sl) || !err)
+        err = -1;
+    ui->peer_rc = xlmig__error(ui->ctx, LIBXLMIG_ERR_CANNOT_CONTACT_HOST,
+                               err, "host %s (%s): its xlmigd, "
+                               "which serves the destination of task %s, "
+                               "is gone (the connection to it ended); the "
+                               "move is rolled back here.  Check that "
+                               "xlmigd runs on %s: started again, it "
+                               "removes the destination; or run `xlmig "
+                               "sxm-recover` there", ui->host, ui->addr,
+                               ui->task, ui->host);
+    return ui->peer_rc;
+}
 
 /* --data-via channel: the destination's word on the disk stream. */
 static int send_data_ack(void *opaque)
@@ -383,7 +424,7 @@ static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
     if (!rc)
         rc = xlmig__pool_nbd_tls_dir(ctx, &conf, tls, sizeof(tls));
     if (!rc)
-        rc = xlmig__pool_open(ctx, &conf, addr, &t);
+        rc = xlmig__pool_open_fd(ctx, &conf, addr, &t, &ui->fd);
     if (rc)
         return rc;
     snprintf(vsz, sizeof(vsz), "#%" PRIu64, vsize);
@@ -432,26 +473,28 @@ static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
     fflush(stdout);
     req->dest = dest;
     req->tls_dir = tls;
+    ui->ctx = ctx;
+    ui->t = t;
+    ui->host = host;
+    ui->addr = addr;
+    ui->task = task;
+    req->peer_check = send_peer_check;
     if (via_channel) {
         xlmig__pool_conf_tls(&conf, &tp, NULL);
         req->data_via = data;
         req->data_tls = &tp;
         req->data_ack = send_data_ack;
-        ui->ctx = ctx;
-        ui->t = t;
-        ui->host = host;
-        ui->task = task;
     }
     rc = xlmig__sxm_send(ctx, req, &rec);
     {
         const char *kv[] = { "task", task, NULL };
 
-        if (rc) {
+        if (rc && !ui->peer_rc) {
             /* The move's error was reported; the daemon also cancels
              * when the connection is gone. */
             (void)xlmig__pool_call(ctx, t, host, 4, "sxm.receive_cancel",
                                    kv, NULL, NULL, &resp);
-        } else {
+        } else if (!rc) {
             rc = xlmig__pool_call(ctx, t, host, 4, "sxm.receive_finalize",
                                   kv, NULL, NULL, &resp);
             v = rc ? NULL : xlmig__rpc_get_str(resp.result, "vdi");
@@ -505,6 +548,7 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
 
     memset(&req, 0, sizeof(req));
     memset(&ui, 0, sizeof(ui));
+    ui.fd = -1;
     libxlmig_channel_params_init(&cp);
     cp.page_aware = false;
     optind = 1;
@@ -607,11 +651,13 @@ const char xlmig_sxm_recover_summary[] =
     "Finish or undo the storage moves a crash interrupted";
 const char xlmig_sxm_recover_usage[] =
     "[--state-dir DIR] [--verbose]\n"
-    "For each record whose process is gone: a destination whose compose "
-    "had\nbegun is finished; every other destination is removed; every "
-    "source is\nrolled back (mirror cancelled, the temporary snapshot's "
-    "overlay committed\nback into the disk, with qemu-img when its QEMU is "
-    "gone).  Prints how many.";
+    "For each record whose process is gone (a source's sender; a "
+    "destination's\nxlmigd or sxm-receive-start, not its exporter): a "
+    "destination whose compose\nhad begun is finished; every other "
+    "destination is removed (exporter\nstopped; parent, leaf and lease "
+    "removed); every source is rolled back\n(mirror cancelled, the "
+    "temporary snapshot's overlay committed back into\nthe disk, with "
+    "qemu-img when its QEMU is gone).  Prints how many.";
 
 int xlmig_cmd_sxm_recover(int argc, char **argv)
 {

@@ -85,6 +85,36 @@ print(json.dumps(m.get('return', m)))
 PY
 }
 
+# qmp_rounds N: N sessions of another QMP client (as libxl is) on the
+# source's QEMU, 0.2 s apart: connect, greeting, qmp_capabilities,
+# query-version, query-block-jobs, close.  Prints the slowest in
+# seconds; fails when one took a second or more (or got no answer).
+qmp_rounds() {
+    python3 - "$d/qmp.sock" "$1" << 'PY'
+import json, socket, sys, time
+worst = 0.0
+for _ in range(int(sys.argv[2])):
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_UNIX); s.settimeout(1.0)
+    try:
+        s.connect(sys.argv[1]); f = s.makefile('rw')
+        if 'QMP' not in json.loads(f.readline()): sys.exit('no greeting')
+        for c in ('qmp_capabilities', 'query-version', 'query-block-jobs'):
+            f.write(json.dumps({'execute': c}) + '\n'); f.flush()
+            while True:
+                m = json.loads(f.readline())
+                if 'event' not in m: break
+            if 'return' not in m: sys.exit('%s: %s' % (c, m))
+    except (OSError, ValueError) as e:
+        print('%.2f' % (time.monotonic() - t0)); sys.exit('no answer: %s' % e)
+    s.close()
+    worst = max(worst, time.monotonic() - t0)
+    time.sleep(0.2)
+print('%.2f' % worst)
+sys.exit(worst >= 1.0)
+PY
+}
+
 # new_vdi NAME FORMAT: a VDI in the source SR; sets VDI and IMG.
 new_vdi() {
     VDI=$(XLMIG_STATE_DIR=$SA "$XE" vdi-create sr-uuid="$SRA" name-label="$1" virtual-size="$SIZE" format="$2")
@@ -410,6 +440,18 @@ send_slow() {
     wait_line "copying: copy [1-9]" "$d/send.out"
 }
 
+# send_synced: sxm-send in the background (pid in sp) that never
+# switches, back once it says "in sync" (60 s at most).
+send_synced() {
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
+        --dest "$DEST" --switch-file "$d/never" > "$d/send.out" 2> "$d/send.err" &
+    sp=$!
+    for _ in $(seq 600); do
+        grep -q "in sync" "$d/send.out" && break
+        sleep 0.1
+    done
+}
+
 # kill -9 of the source mid-copy (slowed down), then recovery.
 fault_setup src-midcopy
 send_slow
@@ -421,14 +463,26 @@ wait $sp 2> /dev/null
 } > "$d/rec.out" 2>&1
 fault_check "kill -9 of the source in the middle of the copy"
 
+# exporter_killed: kill -9 of the destination's exporter while sxm-send
+# ($sp) runs; its exit status (10 s at most, then SIGTERM) in src_rc;
+# then sxm-recover on the destination.
+exporter_killed() {
+    kill -9 "$(cat "$SB/sxm/$TASK.pid")"
+    for _ in $(seq 100); do
+        kill -0 $sp 2> /dev/null || break
+        sleep 0.1
+    done
+    kill -TERM $sp 2> /dev/null
+    wait $sp
+    src_rc=$?
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+}
+
 # kill -9 of the destination's exporter mid-copy: the source rolls back
 # by itself; the destination's recovery removes parent and leaf.
 fault_setup dst-exporter
 send_slow
-kill -9 "$(cat "$SB/sxm/$TASK.pid")"
-wait $sp
-src_rc=$?
-XLMIG_STATE_DIR=$SB "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+exporter_killed
 if [ $src_rc -eq 1 ] && grep -Eq "MIRROR_FAILED|IO" "$d/send.err"; then
     ok "kill -9 of the destination: sxm-send fails ($(grep -Eo 'error: [A-Z_]+' "$d/send.err" | head -1 | sed 's/error: //')) and rolls back"
 else
@@ -436,16 +490,31 @@ else
 fi
 fault_check "kill -9 of the destination's exporter, sxm-recover there"
 
+# In sync, the QMP socket is free between sxm-send's commands: another
+# client (libxl) gets its answers at once, again and again.  Then the
+# destination's exporter is killed: the broken mirror is still reported
+# as MIRROR_FAILED with QEMU's reason (read from the concluded job).
+fault_setup qmp-shared
+send_synced
+worst=$(qmp_rounds 15 2> "$d/qmp.err")
+qrc=$?
+if grep -q "in sync" "$d/send.out" && kill -0 $sp 2> /dev/null && [ $qrc -eq 0 ]; then
+    ok "in sync, another QMP client gets its answers 15 times while sxm-send waits for the switch (slowest: $worst s)"
+else
+    not_ok "another QMP client while in sync (slowest: $worst s)" "$d/qmp.err" "$d/send.err"
+fi
+exporter_killed
+if [ $src_rc -eq 1 ] && grep -q "MIRROR_FAILED: VDI fault-qmp-shared: the mirror to the destination's leaf at $DEST broke: [A-Za-z]" "$d/send.err"; then
+    ok "the destination killed while in sync: $(grep -o 'MIRROR_FAILED.*broke: [^;]*' "$d/send.err" | head -1 | sed 's/: VDI.*broke//')"
+else
+    not_ok "the destination killed while in sync: sxm-send exit $src_rc" "$d/send.err"
+fi
+fault_check "the destination killed while in sync, sxm-recover there"
+
 # The NBD connection cut while in sync (ss -K kills the sockets).
 if command -v ss > /dev/null; then
     fault_setup nbd-cut
-    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
-        --dest "$DEST" --switch-file "$d/never" > "$d/send.out" 2> "$d/send.err" &
-    sp=$!
-    for _ in $(seq 600); do
-        grep -q "in sync" "$d/send.out" && break
-        sleep 0.1
-    done
+    send_synced
     ss -K dst 127.0.0.2 dport = :$PORT > /dev/null 2>&1
     ss -K src 127.0.0.2 sport = :$PORT > /dev/null 2>&1
     for _ in $(seq 100); do
@@ -716,6 +785,78 @@ else
     not_ok "both ends killed (leases before: $had)" "$d/xlmigd2.log"
 fi
 fault_check "kill -9 of both ends mid-copy, sxm-recover"
+
+# kill -9 of h2's xlmigd mid-copy: its exporter serves on, but sxm-send
+# watches the connection to it (which holds the lease) and rolls back
+# at once with CANNOT_CONTACT_HOST; h2's xlmigd, started again, removes
+# the destination.
+fault_setup pool-peer 10 nosr
+host_send_slow
+kill -9 "${dpids[2]}"
+t0=$(date +%s%N)
+wait "${dpids[2]}" 2> /dev/null
+for _ in $(seq 200); do
+    kill -0 $sp 2> /dev/null || break
+    sleep 0.05
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -TERM $sp 2> /dev/null
+wait $sp
+src_rc=$?
+left_exporter=$(pgrep -f "qemu-storage-daemon.*$d/srB" | wc -l)
+XLMIG_STATE_DIR= "$XLMIGD" --foreground --config "$d/h2.conf" >> "$d/xlmigd2.log" 2>&1 &
+dpids[2]=$!
+pids+=("$!")
+wait_dst_empty
+if [ $src_rc -eq 1 ] && [ $ms -lt 3000 ] &&
+   [ "$(grep -Eo 'error: [A-Z_]+' "$d/send.err" | head -1)" = "error: CANNOT_CONTACT_HOST" ] &&
+   grep -q "host h2 (127.0.0.2:$PPORT): its xlmigd.*is gone" "$d/send.err" &&
+   ! grep -q "moved to SR" "$d/send.out" && dst_empty; then
+    ok "kill -9 of h2's xlmigd mid-copy (its exporter served on: $left_exporter): sxm-send rolls back with CANNOT_CONTACT_HOST $ms ms after the kill; h2's xlmigd started again removes the destination"
+else
+    not_ok "kill -9 of h2's xlmigd mid-copy: sxm-send exit $src_rc after $ms ms" "$d/send.err" "$d/send.out" "$d/xlmigd2.log"
+fi
+fault_check "kill -9 of h2's xlmigd mid-copy"
+
+# kill -9 of both ends mid-copy, then sxm-recover on h2 (its daemon
+# still down): the destination's record names the dead daemon as its
+# owner, so recovery stops the exporter and removes the rest.
+fault_setup pool-recover 10 nosr
+host_send_slow
+kill -9 "${dpids[2]}" $sp
+wait "${dpids[2]}" $sp 2> /dev/null
+had=$(pgrep -f "qemu-storage-daemon.*$d/srB" | wc -l)
+XLMIG_STATE_DIR= "$XLMIG" sxm-recover --state-dir "$SB" --verbose > "$d/rec.out" 2>&1
+rrc=$?
+if [ $rrc -eq 0 ] && [ "$had" = 1 ] && grep -q "1 task handled" "$d/rec.out" &&
+   ! pgrep -f "qemu-storage-daemon.*$d/srB" > /dev/null && dst_empty; then
+    ok "kill -9 of sxm-send and h2's xlmigd mid-copy: sxm-recover --state-dir on h2 stops the exporter, removes parent, leaf, record and lease"
+else
+    not_ok "sxm-recover on h2 after its xlmigd died (exit $rrc, exporters before: $had; left: $(ls "$SB/sxm" "$d/srB" | tr '\n' ' '))" "$d/rec.out"
+fi
+XLMIG_STATE_DIR= "$XLMIGD" --foreground --config "$d/h2.conf" >> "$d/xlmigd2.log" 2>&1 &
+dpids[2]=$!
+pids+=("$!")
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+fault_check "kill -9 of both ends mid-copy, sxm-recover on each"
+
+# sxm-receive-cancel by hand on h2 of a destination its xlmigd serves:
+# the lease file goes with it; the source rolls back.
+fault_setup pool-cancel 10 nosr
+host_send_slow
+task=$(sed -n 's/.*(task \(.*\))$/\1/p' "$d/send.out")
+had=$(ls "$SB/sxm/$task.lease" 2> /dev/null | wc -l)
+XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-cancel --task "$task" > "$d/rec.out" 2>&1
+crc=$?
+lease=$(ls "$SB/sxm/$task.lease" 2> /dev/null | wc -l)
+wait $sp
+src_rc=$?
+if [ $crc -eq 0 ] && [ "$had" = 1 ] && [ "$lease" = 0 ] && [ $src_rc -eq 1 ] && dst_empty; then
+    ok "sxm-receive-cancel on h2 of a destination its xlmigd serves: parent, leaf, record and lease gone; sxm-send fails ($(grep -Eo 'error: [A-Z_]+' "$d/send.err" | head -1 | sed 's/error: //')) and rolls back"
+else
+    not_ok "sxm-receive-cancel of a leased destination (exit $crc, lease before $had, after $lease; send $src_rc)" "$d/rec.out" "$d/send.err"
+fi
+fault_check "sxm-receive-cancel on h2 mid-copy"
 
 # The same pool with a pre-shared key: NBD with TLS-PSK.
 stop_pool

@@ -124,6 +124,20 @@ static pid_t start_qsd(const char *sock, const char *img, const char *log)
     return -1;
 }
 
+/* A daemon of a test's own: image NAME.qcow2 (1 MiB), QMP at NAME.sock
+ * (into @sock of @len bytes), log NAME.log. */
+static pid_t start_own_qsd(const char *name, char *sock, size_t len)
+{
+    char file[64], img[128], log[64];
+
+    snprintf(file, sizeof(file), "%s.qcow2", name);
+    snprintf(log, sizeof(log), "%s.log", name);
+    make_image(file, "1M");
+    snprintf(sock, len, "%s/%s.sock", tmpdir, name);
+    snprintf(img, sizeof(img), "%s/%s", tmpdir, file);
+    return start_qsd(sock, img, log);
+}
+
 static void stop_qsd(pid_t *pid)
 {
     if (*pid > 0) {
@@ -689,16 +703,13 @@ static void test_close(void **state)
 
 static void test_killed(void **state)
 {
-    char sock[128], img[128];
+    char sock[128];
     struct xlmig__qmp *q = NULL;
     pid_t pid;
 
     (void)state;
     need_qsd();
-    make_image("kill.qcow2", "1M");
-    snprintf(sock, sizeof(sock), "%s/kill.sock", tmpdir);
-    snprintf(img, sizeof(img), "%s/kill.qcow2", tmpdir);
-    pid = start_qsd(sock, img, "kill.log");
+    pid = start_own_qsd("kill", sock, sizeof(sock));
     reset_log();
     if (xlmig__qmp_connect(ctx, sock, TIMEOUT_MS, &q))
         fail_msg("connect: %s", cap.text);
@@ -785,7 +796,7 @@ static double mono_s(void)
  */
 static void test_busy_socket(void **state)
 {
-    char sock[128], img[128];
+    char sock[128];
     struct xlmig__qmp *q = NULL;
     struct holders h = { .n = 0, .after_ms = 400 };
     yajl_gen g;
@@ -796,10 +807,7 @@ static void test_busy_socket(void **state)
 
     (void)state;
     need_qsd();
-    make_image("busy.qcow2", "1M");
-    snprintf(sock, sizeof(sock), "%s/busy.sock", tmpdir);
-    snprintf(img, sizeof(img), "%s/busy.qcow2", tmpdir);
-    busy_pid = start_qsd(sock, img, "busy.log");
+    busy_pid = start_own_qsd("busy", sock, sizeof(sock));
 
     /* Held by another client: no greeting in time, said so. */
     h.fd[h.n] = raw_client(sock);

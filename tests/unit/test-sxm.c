@@ -3,7 +3,9 @@
  * destination's life with the real qemu-img and qemu-storage-daemon:
  * receive-start serves parent and leaf over NBD on a unix socket,
  * finalize composes them into one VDI, cancel and recovery leave
- * nothing.  The source side runs against a real QEMU block layer in
+ * nothing (no lease file either), and recovery leaves a destination
+ * alone while the process that started it lives, not its exporter.
+ * The source side runs against a real QEMU block layer in
  * tests/integration/test-sxm.sh.
  */
 #include <setjmp.h>
@@ -29,11 +31,24 @@
 
 #define STATE at("state")
 
+static pid_t owner_child = -1;  /* test_recover_owner_gone's */
+
 static int dir_setup(void **state)
 {
     (void)state;
     reset_log();
     return testfs_dir_setup("test-sxm");
+}
+
+/* dir_teardown(), and the owner process a failed test left. */
+static int owner_teardown(void **state)
+{
+    if (owner_child > 0) {
+        kill(owner_child, SIGKILL);
+        waitpid(owner_child, NULL, 0);
+    }
+    owner_child = -1;
+    return dir_teardown(state);
 }
 
 static void test_addresses(void **state)
@@ -151,12 +166,36 @@ static int count_files(const char *dir)
     return count_entries(dir, "") - 2;       /* "." and ".." */
 }
 
+/* The lease file xlmigd keeps for destination @task. */
+static void lease_make(const struct xlmig__sxm_record *rec, char *path,
+                       size_t len)
+{
+    snprintf(path, len, "%s/sxm/%s.lease", STATE, rec->task);
+    write_file(path, "", 0);
+}
+
+/* A 1 MiB destination "db" in SR "dst" (made), served at @addr. */
+static void db_req(struct xlmig__sxm_recv_req *req, char *addr, size_t len)
+{
+    struct xlmig__sr sr;
+
+    make_sr(&sr);
+    snprintf(addr, len, "unix:%s", at("nbd.sock"));
+    memset(req, 0, sizeof(*req));
+    req->state_dir = STATE;
+    req->sr = "dst";
+    req->name = "db";
+    req->virtual_size = 1 << 20;
+    req->listen = addr;
+}
+
 static void test_receive_finalize(void **state)
 {
     struct xlmig__sxm_recv_req req = { 0 };
     struct xlmig__sxm_record rec;
     struct xlmig__sr sr;
     char vdi[XLMIG__UUID_LEN + 1], addr[128], leafimg[512], err[600];
+    char lease[600];
     char out[4096];
     size_t olen;
     struct stat st;
@@ -178,6 +217,7 @@ static void test_receive_finalize(void **state)
     assert_int_equal(stat(leafimg, &st), 0);
     assert_int_equal(xlmig__vdi_destroy(ctx, STATE, rec.parent),
                      LIBXLMIG_ERR_VDI_IN_USE);
+    lease_make(&rec, lease, sizeof(lease));
     /* Write through the leaf export: it must land in the parent. */
     {
         char uri[300];
@@ -194,9 +234,10 @@ static void test_receive_finalize(void **state)
     assert_false(xlmig__proc_alive((pid_t)rec.exporter_pid,
                                    rec.exporter_start));
     assert_int_not_equal(stat(leafimg, &st), 0);
-    /* One VDI (image + metadata), no lock, no record. */
+    /* One VDI (image + metadata), no lock, no record, no lease. */
     assert_int_equal(count_files(at("sr")), 2);
-    assert_int_equal(count_entries(at("state/sxm"), ".json"), 0);
+    assert_int_equal(count_files(at("state/sxm")), 0);
+    assert_int_not_equal(stat(lease, &st), 0);
     {
         char img[512];
         char *argv[] = { "qemu-io", "-f", "raw", "-r", img, "-c",
@@ -216,39 +257,25 @@ static void test_receive_finalize(void **state)
 
 static void test_receive_cancel_and_recover(void **state)
 {
-    struct xlmig__sxm_recv_req req = { 0 };
+    struct xlmig__sxm_recv_req req;
     struct xlmig__sxm_record rec, rec2;
-    struct xlmig__sr sr;
-    unsigned int done = 0;
-    char addr[128];
+    char addr[128], lease[600];
+    struct stat st;
 
     (void)state;
-    make_sr(&sr);
-    snprintf(addr, sizeof(addr), "unix:%s", at("nbd.sock"));
-    req.state_dir = STATE;
-    req.sr = "dst";
-    req.name = "db";
-    req.virtual_size = 1 << 20;
-    req.listen = addr;
+    db_req(&req, addr, sizeof(addr));
     assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec), 0);
+    /* The starter owns the task, not the exporter. */
+    assert_int_equal(rec.owner_pid, getpid());
+    assert_int_not_equal(rec.exporter_pid, getpid());
+    lease_make(&rec, lease, sizeof(lease));
     assert_int_equal(xlmig__sxm_recv_cancel(ctx, STATE, rec.task), 0);
     assert_int_equal(count_files(at("sr")), 0);
     assert_false(xlmig__proc_alive((pid_t)rec.exporter_pid,
                                    rec.exporter_start));
-
-    /* A live exporter is left alone by recovery; a dead one is undone. */
-    assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec), 0);
-    assert_int_equal(xlmig__sxm_recover(ctx, STATE, &done), 0);
-    assert_int_equal(done, 0);
-    /* Parent and leaf: image, metadata, lock each. */
-    assert_int_equal(count_files(at("sr")), 6);
-    kill((pid_t)rec.exporter_pid, SIGKILL);
-    while (xlmig__proc_alive((pid_t)rec.exporter_pid, rec.exporter_start))
-        usleep(10000);
-    assert_int_equal(xlmig__sxm_recover(ctx, STATE, &done), 0);
-    assert_int_equal(done, 1);
-    assert_int_equal(count_files(at("sr")), 0);
-    assert_int_equal(count_entries(at("state/sxm"), ".json"), 0);
+    /* Its lease goes with it. */
+    assert_int_not_equal(stat(lease, &st), 0);
+    assert_int_equal(count_files(at("state/sxm")), 0);
 
     /* The same address twice: the second start fails, leaving nothing. */
     assert_int_equal(xlmig__sxm_recv_start(ctx, &req, &rec), 0);
@@ -259,6 +286,63 @@ static void test_receive_cancel_and_recover(void **state)
     assert_int_equal(count_entries(at("state/sxm"), ".json"), 1);
     assert_int_equal(xlmig__sxm_recv_cancel(ctx, STATE, rec.task), 0);
     assert_int_equal(count_files(at("sr")), 0);
+}
+
+/*
+ * A destination started by another process (as xlmigd does): recovery
+ * leaves it alone while that process lives, and once it is gone (kill
+ * -9) stops the exporter, which serves on by itself, and removes
+ * parent, leaf, record and lease.
+ */
+static void test_recover_owner_gone(void **state)
+{
+    struct xlmig__sxm_recv_req req;
+    struct xlmig__sxm_record rec;
+    unsigned int done = 9;
+    char addr[128], lease[600];
+    int p[2], status;
+    struct stat st;
+    pid_t owner;
+
+    (void)state;
+    db_req(&req, addr, sizeof(addr));
+    assert_int_equal(pipe(p), 0);
+    owner = owner_child = fork();
+    assert_true(owner >= 0);
+    if (owner == 0) {
+        int rc = xlmig__sxm_recv_start(ctx, &req, &rec);
+
+        if (write(p[1], &rc, sizeof(rc)) != sizeof(rc) ||
+            (!rc && write(p[1], &rec, sizeof(rec)) != sizeof(rec)))
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    assert_int_equal(read(p[0], &status, sizeof(status)), sizeof(status));
+    assert_int_equal(status, 0);
+    assert_int_equal(read(p[0], &rec, sizeof(rec)), sizeof(rec));
+    close(p[0]);
+    assert_int_equal(rec.owner_pid, owner);
+    lease_make(&rec, lease, sizeof(lease));
+
+    assert_int_equal(xlmig__sxm_recover(ctx, STATE, &done), 0);
+    assert_int_equal(done, 0);
+    /* Parent and leaf: image, metadata, lock each. */
+    assert_int_equal(count_files(at("sr")), 6);
+
+    kill(owner, SIGKILL);
+    assert_int_equal(waitpid(owner, NULL, 0), owner);
+    owner_child = -1;
+    assert_true(xlmig__proc_alive((pid_t)rec.exporter_pid,
+                                  rec.exporter_start));
+    assert_int_equal(xlmig__sxm_recover(ctx, STATE, &done), 0);
+    assert_int_equal(done, 1);
+    assert_false(xlmig__proc_alive((pid_t)rec.exporter_pid,
+                                   rec.exporter_start));
+    assert_int_equal(count_files(at("sr")), 0);
+    assert_int_equal(count_files(at("state/sxm")), 0);
+    assert_int_not_equal(stat(lease, &st), 0);
 }
 
 static void test_receive_refusals(void **state)
@@ -404,6 +488,8 @@ int main(void)
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_receive_cancel_and_recover,
                                         dir_setup, dir_teardown),
+        cmocka_unit_test_setup_teardown(test_recover_owner_gone, dir_setup,
+                                        owner_teardown),
         cmocka_unit_test_setup_teardown(test_receive_refusals, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_pool_nbd_tls_dir, dir_setup,

@@ -164,7 +164,8 @@ static bool gki(yajl_gen g, const char *k, uint64_t v)
 
 bool xlmig__host_facts_gen(yajl_gen g, const struct xlmig__host_facts *f)
 {
-    char pv[LIBXLMIG_FEATURESET_STRING_MAX], hvm[LIBXLMIG_FEATURESET_STRING_MAX];
+    char pv[LIBXLMIG_FEATURESET_STRING_MAX];
+    char hvm[LIBXLMIG_FEATURESET_STRING_MAX];
     const char *vendor = libxlmig_cpu_vendor_string(f->vendor);
     size_t i;
     bool ok;

@@ -95,8 +95,8 @@ void xlmig__mig_dst_abort(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
         return;
     ctx = quiet;    /* what it cannot do is said by the destination */
     if (!t) {
-        if (xlmig__mig_connect(ctx, run->dconf, r->destination,
-                               r->dest_address, &own, &fd)) {
+        if (xlmig__pool_open_fd(ctx, run->dconf, r->dest_address, &own,
+                                &fd)) {
             libxlmig_ctx_free(quiet);
             return;         /* its own recovery, at its restart, covers it */
         }
@@ -148,7 +148,7 @@ static int ask(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
     const char *st;
     int fd, rc;
 
-    rc = xlmig__mig_connect(ctx, run->dconf, r->destination, r->dest_address,
+    rc = xlmig__pool_open_fd(ctx, run->dconf, r->dest_address,
                             &t, &fd);
     if (rc)
         return LIBXLMIG_ERR_MIGRATION_OUTCOME_UNKNOWN;

@@ -171,8 +171,8 @@ static int slot_acquire(struct send *s)
     bool done = false;
     int rc;
 
-    rc = xlmig__mig_connect(s->ctx, s->run->conf, "the pool master",
-                            s->run->conf->master, &s->mt, &s->mfd);
+    rc = xlmig__pool_open_fd(s->ctx, s->run->conf, s->run->conf->master,
+                             &s->mt, &s->mfd);
     if (rc)
         return rc;
     s->mid = 2;
@@ -239,8 +239,8 @@ static int slot_update(struct send *s, bool force)
         /* A master restart: the slot is ours for its grace period. */
         libxlmig_transport_free(s->mt);
         s->mt = NULL;
-        if (!xlmig__mig_connect(s->ctx, s->run->conf, "the pool master",
-                                s->run->conf->master, &s->mt, &s->mfd)) {
+        if (!xlmig__pool_open_fd(s->ctx, s->run->conf, s->run->conf->master,
+                                 &s->mt, &s->mfd)) {
             const char *k2[] = { "task", id, NULL };
 
             s->mid = 2;
@@ -323,6 +323,18 @@ static int disk_switch(void *opaque)
     if (d->s->sxm_cancel)
         return -1;
     return d->s->switch_now ? 1 : 0;
+}
+
+/* sxm's peer check: the destination's daemon is there (see dest_check). */
+static int disk_peer_check(void *opaque)
+{
+    struct disk *d = opaque;
+
+    if (d->s->dt && xlmig__sock_peer_gone(d->s->dfd))
+        return xlmig__error(d->ctx, LIBXLMIG_ERR_CANNOT_CONTACT_HOST, -1,
+                            "host %s's xlmigd went away during the move of "
+                            "disk %s", d->s->r.destination, d->v->vdev);
+    return 0;
 }
 
 static void *disk_main(void *arg)
@@ -434,6 +446,7 @@ static int storage_start(struct send *s)
         d->req.bwlimit = s->r.bwlimit;
         d->req.progress = disk_progress;
         d->req.switch_ready = disk_switch;
+        d->req.peer_check = disk_peer_check;
         d->req.opaque = d;
         d->req.cancel = &s->sxm_cancel;
         if (pthread_create(&d->tid, NULL, disk_main, d))
@@ -814,8 +827,8 @@ static int outcome(struct send *s, bool *committed_r)
         libxlmig_transport *t = NULL;
         int fd = -1, rc;
 
-        rc = xlmig__mig_connect(s->ctx, s->run->dconf, s->r.destination,
-                                s->r.dest_address, &t, &fd);
+        rc = xlmig__pool_open_fd(s->ctx, s->run->dconf, s->r.dest_address,
+                                 &t, &fd);
         if (!rc) {
             struct xlmig__rpc_msg resp;
             const char *kv[] = { "task", s->r.task, NULL };
@@ -983,8 +996,8 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
         rc = slot_acquire(s);
     if (rc)
         goto fail;
-    rc = xlmig__mig_connect(ctx, run->dconf, s->r.destination,
-                            s->r.dest_address, &s->dt, &s->dfd);
+    rc = xlmig__pool_open_fd(ctx, run->dconf, s->r.dest_address, &s->dt,
+                             &s->dfd);
     s->did = 2;
     if (rc)
         goto fail;

@@ -285,47 +285,6 @@ int xlmig__mig_preamble_read(libxlmig_ctx *ctx, int fd, const char *peer,
     return 0;
 }
 
-int xlmig__mig_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
-                       const char *host_label, const char *address,
-                       libxlmig_transport **t_r, int *fd_r)
-{
-    const char *kv[] = { "pool_uuid", c->pool_uuid, NULL };
-    struct xlmig__rpc_msg resp;
-    libxlmig_tls_params tp;
-    libxlmig_transport *t = NULL;
-    char host[256], port[16];
-    int fd, gai = 0, rc;
-
-    if (xlmig__split_hostport(address, host, sizeof(host), port,
-                              sizeof(port)))
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "host %s: '%s' is not HOST:PORT", host_label,
-                            address);
-    fd = xlmig__tcp_connect(host, port, &gai);
-    if (fd < 0)
-        return xlmig__error(ctx, LIBXLMIG_ERR_CANNOT_CONTACT_HOST,
-                            gai ? -1 : errno, "cannot reach host %s's xlmigd "
-                            "at %s%s%s; is it running, and does the network "
-                            "let port %s through?", host_label, address,
-                            gai ? ": " : "", gai ? gai_strerror(gai) : "",
-                            port);
-    xlmig__socket_keepalive(fd);
-    xlmig__pool_conf_tls(c, &tp, address);
-    rc = libxlmig_transport_tls_new(ctx, fd, false, &tp, &t);
-    if (rc)
-        return rc;
-    memset(&resp, 0, sizeof(resp));
-    rc = xlmig__pool_call(ctx, t, address, 1, "hello", kv, NULL, NULL, &resp);
-    xlmig__rpc_msg_dispose(&resp);
-    if (rc) {
-        libxlmig_transport_free(t);
-        return rc;
-    }
-    *t_r = t;
-    *fd_r = fd;
-    return 0;
-}
-
 bool xlmig__sock_peer_gone(int fd)
 {
     struct pollfd p = { .fd = fd, .events = POLLRDHUP };

@@ -98,16 +98,6 @@ int xlmig__mig_preamble_read(libxlmig_ctx *ctx, int fd, const char *peer,
 int xlmig__mig_preamble_tree(const char *json, size_t len, yajl_val *root_r,
                              char *why, size_t why_len);
 
-/*
- * Connect to the xlmigd at @address with the pool configuration @c
- * (TLS, keepalive) and say hello: the transport and its socket (for
- * watching and shutting down).  An address that does not answer is
- * LIBXLMIG_ERR_CANNOT_CONTACT_HOST naming @host_label and the address.
- */
-int xlmig__mig_connect(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
-                       const char *host_label, const char *address,
-                       libxlmig_transport **t_r, int *fd_r);
-
 /* Is the peer of socket @fd gone (closed, reset, keepalive expired)? */
 bool xlmig__sock_peer_gone(int fd);
 

@@ -345,12 +345,12 @@ static int pool_connect_fd(libxlmig_ctx *ctx,
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "'%s' is not HOST:PORT", address);
     fd = xlmig__tcp_connect(host, port, &r);
-    if (fd < 0 && r)
-        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
-                            "cannot resolve %s: %s", host, gai_strerror(r));
     if (fd < 0)
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                            "cannot connect to xlmigd at %s", address);
+        return xlmig__error(ctx, LIBXLMIG_ERR_CANNOT_CONTACT_HOST,
+                            r ? -1 : errno, "cannot reach xlmigd at %s%s%s; "
+                            "is it running there, and does the network let "
+                            "port %s through?", address, r ? ": " : "",
+                            r ? gai_strerror(r) : "", port);
     xlmig__socket_keepalive(fd);
     xlmig__pool_conf_tls(c, &tp, address);
     *fd_r = fd;

@@ -779,11 +779,11 @@ static int plan_vif_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
 
 /* One call on a fresh connection to the xlmigd at @addr. */
 static int call_once(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
-                     const char *label, const char *addr, const char *method,
+                     const char *addr, const char *method,
                      const char *const *kv, struct xlmig__rpc_msg *resp)
 {
     libxlmig_transport *t = NULL;
-    int fd, rc = xlmig__mig_connect(ctx, pc, label, addr, &t, &fd);
+    int fd, rc = xlmig__pool_open_fd(ctx, pc, addr, &t, &fd);
 
     memset(resp, 0, sizeof(*resp));
     if (!rc)
@@ -800,12 +800,12 @@ struct hosts {
 };
 
 static int pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
-                      const char *what, struct hosts *hs)
+                      struct hosts *hs)
 {
     struct xlmig__rpc_msg resp;
     yajl_val a;
     size_t i;
-    int rc = call_once(ctx, pc, what, pc->master, "host.list", NULL, &resp);
+    int rc = call_once(ctx, pc, pc->master, "host.list", NULL, &resp);
 
     hs->n = 0;
     a = rc ? NULL : resp.result;
@@ -829,7 +829,7 @@ static int facts_of(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
 {
     struct xlmig__rpc_msg resp;
     char why[256];
-    int rc = call_once(ctx, pc, name, addr, "host.facts", NULL, &resp);
+    int rc = call_once(ctx, pc, addr, "host.facts", NULL, &resp);
 
     if (!rc && xlmig__host_facts_decode(resp.result, f, why, sizeof(why)))
         rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: %s",
@@ -884,8 +884,8 @@ static bool pool_compresses(libxlmig_ctx *ctx)
     const char *kv[] = { "key", "migration-compression", NULL };
     bool on = false;
 
-    if (!call_once(ctx, V.conf, "the pool master", V.conf->master,
-                   "pool.param_get", kv, &resp))
+    if (!call_once(ctx, V.conf, V.conf->master, "pool.param_get", kv,
+                   &resp))
         on = YAJL_IS_STRING(resp.result) &&
              !strcmp(resp.result->u.string, "true");
     xlmig__rpc_msg_dispose(&resp);
@@ -999,8 +999,7 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
                               : "; name another host");
         goto out;
     }
-    rc = pool_hosts(ctx, dc, q->remote_config ? "the remote pool's master"
-                                              : "the pool master", &hs);
+    rc = pool_hosts(ctx, dc, &hs);
     if (rc)
         goto out;
     for (i = 0; i < hs.n && strcmp(hs.name[i], q->host); i++)

@@ -102,7 +102,7 @@ static int connect_to(struct vm_session *s, const char *name,
     xlmig__strlcpy(s->host, name, sizeof(s->host));
     xlmig__strlcpy(s->addr, addr, sizeof(s->addr));
     s->id = 2;
-    return xlmig__mig_connect(s->ctx, &s->conf, name, addr, &s->t, &s->fd);
+    return xlmig__pool_open_fd(s->ctx, &s->conf, addr, &s->t, &s->fd);
 }
 
 /*

@@ -509,7 +509,7 @@ xbad() {
         not_ok "across pools, bad: $* (exit $rc, wanted '$want')" "$d/bad.err"
     fi
 }
-xbad "^CANNOT_CONTACT_HOST: cannot reach host the remote pool's master's xlmigd at 127.0.0.9" \
+xbad "^CANNOT_CONTACT_HOST: cannot reach xlmigd at 127.0.0.9:$PORT" \
     remote-master=127.0.0.9:$PORT remote-config="$d/p2.conf"
 sed -e "s#host2.pem#rogue.pem#" -e "s#host2.key#rogue.key#" -e "s#/ca.pem#/other-ca.pem#" \
     "$d/p2.conf" > "$d/p2-wrong.conf"

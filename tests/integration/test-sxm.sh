@@ -204,7 +204,7 @@ nothing_left() {
     if [ -n "$qsd_pid" ] && qmp query-named-block-nodes '{"flat":true}' | grep -q '"xlmig-'; then
         why="$why qemu-nodes"
     fi
-    pgrep -f "xlmig-sxm.*(snap.sock|$PORT)" > /dev/null && why="$why daemon"
+    pgrep -f "$d/.*(snap\.sock|$PORT)" > /dev/null && why="$why daemon"
     [ -z "$why" ] || { echo "left behind:$why"; return 1; }
 }
 

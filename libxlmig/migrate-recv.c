@@ -175,6 +175,17 @@ static int configure(struct recv *v)
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
     }
+    /* A copy is another VM: a uuid of its own. */
+    {
+        yajl_val cp = xlmig__rpc_get(root, "copy");
+
+        if (YAJL_IS_TRUE(cp)) {
+            rc = xlmig__uuid_generate(v->ctx, v->r.vm_uuid);
+            if (rc)
+                goto out;
+            e.uuid = v->r.vm_uuid;
+        }
+    }
     snprintf(incoming, sizeof(incoming), "%.100s--incoming", v->r.vm);
     e.name = incoming;
     rc = xlmig__vmcfg_rewrite(v->ctx, (const char *)buf, blen, &e,

@@ -337,17 +337,24 @@ static int disk_peer_check(void *opaque)
     return 0;
 }
 
+/*
+ * A running VM's disk: storage motion up to the switch.  A halted VM's:
+ * the offline copy, which is "in sync" once complete.
+ */
 static void *disk_main(void *arg)
 {
     struct disk *d = arg;
     struct xlmig__sxm_record rec;
-    int rc = xlmig__sxm_send(d->ctx, &d->req, &rec);
+    int rc = d->s->r.live ? xlmig__sxm_send(d->ctx, &d->req, &rec)
+                          : xlmig__sxm_copy(d->ctx, &d->req);
 
     pthread_mutex_lock(&d->s->lock);
     d->rc = rc;
     if (rc)
         xlmig__strlcpy(d->err, libxlmig_ctx_last_error(d->ctx),
                        sizeof(d->err));
+    if (!rc && !d->s->r.live)
+        d->in_sync = true;
     d->done = true;
     pthread_mutex_unlock(&d->s->lock);
     return NULL;
@@ -428,7 +435,8 @@ static int storage_start(struct send *s)
     for (i = 0; i < s->nr_disks; i++) {
         struct disk *d = &s->disks[i];
 
-        rc = s->run->hv->dm_qmp(s->hv, s->r.domid, d->qmp, sizeof(d->qmp));
+        rc = s->r.live ? s->run->hv->dm_qmp(s->hv, s->r.domid, d->qmp,
+                                             sizeof(d->qmp)) : 0;
         if (rc)
             return xlmig__error(s->ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "VM %s "
                                 "(domain %" PRIu32 ") has no device model "
@@ -439,7 +447,7 @@ static int storage_start(struct send *s)
             return LIBXLMIG_ERR_NO_MEMORY;
         d->req.state_dir = s->run->state_dir;
         d->req.vdi = d->v->vdi;
-        d->req.qmp = d->qmp;
+        d->req.qmp = s->r.live ? d->qmp : NULL;
         d->req.dest = d->addr;
         d->req.vm = s->r.vm;
         d->req.tls_dir = d->tls;
@@ -485,7 +493,9 @@ static int storage_sync(struct send *s)
             done += s->disks[i].copy_done;
             total += s->disks[i].copy_total;
             all = all && s->disks[i].in_sync;
-            failed = failed || s->disks[i].done;
+            /* A live disk's thread ends only at the switch or failing. */
+            failed = failed || (s->disks[i].done && s->disks[i].rc) ||
+                     (s->disks[i].done && s->r.live);
         }
         pthread_mutex_unlock(&s->lock);
         if (failed)
@@ -573,6 +583,7 @@ static int preamble(struct send *s, char **json_r, size_t *len_r)
          xlmig__gen_key_string(g, "task", s->r.task) &&
          xlmig__gen_key_string(g, "vm", s->r.vm) &&
          xlmig__gen_key_string(g, "source", s->r.source) &&
+         xlmig__gen_key_bool(g, "copy", s->r.copy) &&
          yajl_gen_string(g, (const unsigned char *)"config", 6) ==
              yajl_gen_status_ok &&
          !xlmig__rpc_gen_value(g, cfg) &&
@@ -666,7 +677,8 @@ static int memory(struct send *s)
         }
         const char *kv[] = { "task", s->r.task, "vm", s->r.vm,
                              "vm_uuid", s->r.vm_uuid, "source", s->r.source,
-                             "vdis", vdis, NULL };
+                             "vdis", vdis, "live",
+                             s->r.live ? "?true" : "?false", NULL };
 
         rc = dcall(s, "vm.receive_start", kv, &resp);
     }
@@ -694,6 +706,10 @@ static int memory(struct send *s)
         return xlmig__error(s->ctx, rc, -1, "cannot send VM %s's "
                             "configuration to host %s", s->r.vm,
                             s->r.destination);
+    if (!s->r.live) {
+        s->t_held = xlmig__now_s();
+        return 0;               /* a halted VM: its configuration is all */
+    }
     if (pipe2(p, O_CLOEXEC))
         return xlmig__error(s->ctx, LIBXLMIG_ERR_IO, errno, "pipe");
     s->lib_r = p[0];
@@ -815,7 +831,7 @@ static int do_switch(struct send *s)
             return rc;
     }
     s->t_composed = xlmig__now_s();
-    return xlmig__endhold_release(s->hold);
+    return s->hold ? xlmig__endhold_release(s->hold) : 0;
 }
 
 /* ------------------------------------------------------------ commit */
@@ -1023,7 +1039,7 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
         rc = memory(s);
     if (!rc)
         rc = do_switch(s);
-    if (!rc) {
+    if (!rc && s->hold) {
         rc = xlmig__endhold_finish(s->hold);
         s->hold = NULL;
     }

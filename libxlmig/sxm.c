@@ -2267,6 +2267,50 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     return rc;
 }
 
+int xlmig__sxm_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req)
+{
+    struct xlmig__sxm_record src;
+    struct xlmig__sr sr;
+    struct xlmig__vdi vdi;
+    struct copy_progress cp;
+    bool stopped;
+    int rc;
+
+    memset(&src, 0, sizeof(src));
+    memset(&cp, 0, sizeof(cp));
+    rc = xlmig__sxm_addr_check(ctx, req->dest);
+    if (!rc)
+        rc = xlmig__vdi_find(ctx, req->state_dir, req->vdi, &sr, &vdi);
+    if (!rc)
+        rc = xlmig__uuid_generate(ctx, src.task);
+    if (rc)
+        return rc;
+    cp.req = req;
+    cp.t0 = xlmig__now_s();
+    cp.p.phase = XLMIG__SXM_COPYING;
+    /* The image itself is read; a record for the reader. */
+    src.role = XLMIG__SXM_SRC;
+    src.offline = true;
+    xlmig__strlcpy(src.vdi_name, vdi.name, sizeof(src.vdi_name));
+    src.virtual_size = vdi.virtual_size;
+    xlmig__strlcpy(src.vdi, vdi.uuid, sizeof(src.vdi));
+    strcpy(src.qmp, "-");
+    strcpy(src.node, "-");
+    xlmig__strlcpy(src.dest, req->dest, sizeof(src.dest));
+    src.owner_pid = getpid();
+    src.owner_start = xlmig__proc_start_time(getpid());
+    rc = record_phase(ctx, req->state_dir, &src, XLMIG__SXM_COPYING);
+    if (rc)
+        return rc;
+    rc = snapshot_copy(ctx, req->state_dir, &src, &sr, &vdi, req, &cp,
+                       &stopped);
+    if (rc)
+        (void)src_rollback(ctx, req->state_dir, &src);
+    else
+        record_remove(ctx, req->state_dir, src.task);
+    return rc;
+}
+
 /* ------------------------------------------------------------ this host */
 
 /* Carry @old's VBDs and flags over to @new_uuid, then destroy @old. */
@@ -2375,12 +2419,11 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
     struct xlmig__sr sr, dsr;
     struct xlmig__vdi vdi;
     struct xlmig__sr_space space, dspace;
-    struct copy_progress cp;
     char listen[PATH_MAX_ + 8], sock[PATH_MAX_], newvdi[XLMIG__UUID_LEN + 1];
     char img[PATH_MAX_], tag[XLMIG__UUID_LEN + 1];
     enum xlmig__vdi_format fmt;
     uint64_t virt, alloc;
-    bool dst_made = false, src_saved = false, stopped;
+    bool dst_made = false, src_saved = false;
     int rc;
 
     memset(&dst, 0, sizeof(dst));
@@ -2455,30 +2498,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         if (rc)
             goto out;
     } else {
-        /* Offline: the image itself is read; a record for the reader. */
-        memset(&cp, 0, sizeof(cp));
-        cp.req = &sreq;
-        cp.t0 = xlmig__now_s();
-        cp.p.phase = XLMIG__SXM_COPYING;
-        rc = xlmig__uuid_generate(ctx, src.task);
-        if (rc)
-            goto out;
-        src.role = XLMIG__SXM_SRC;
-        src.offline = true;
-        xlmig__strlcpy(src.vdi_name, vdi.name, sizeof(src.vdi_name));
-        src.virtual_size = vdi.virtual_size;
-        xlmig__strlcpy(src.vdi, vdi.uuid, sizeof(src.vdi));
-        strcpy(src.qmp, "-");
-        strcpy(src.node, "-");
-        xlmig__strlcpy(src.dest, listen, sizeof(src.dest));
-        src.owner_pid = getpid();
-        src.owner_start = xlmig__proc_start_time(getpid());
-        rc = record_phase(ctx, req->state_dir, &src, XLMIG__SXM_COPYING);
-        if (rc)
-            goto out;
-        src_saved = true;
-        rc = snapshot_copy(ctx, req->state_dir, &src, &sr, &vdi, &sreq, &cp,
-                           &stopped);
+        rc = xlmig__sxm_copy(ctx, &sreq);
         if (rc)
             goto out;
     }

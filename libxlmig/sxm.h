@@ -246,6 +246,17 @@ struct xlmig__sxm_send_req {
 int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                     struct xlmig__sxm_record *rec_r);
 
+/*
+ * The offline copy: VDI req->vdi, which no running VM writes (a halted
+ * VM's), read through a read-only qemu-nbd and copied, allocated extents
+ * only, into the parent of the destination served at req->dest (with
+ * req->tls_dir, bwlimit, progress, cancel and peer_check as for
+ * xlmig__sxm_send(); qmp, node, switch_ready and data_via unused).  A
+ * record covers the reader while it runs.  The caller has the
+ * destination finalized (or cancelled) after.
+ */
+int xlmig__sxm_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req);
+
 /* ------------------------------------------------------- on this host */
 
 struct xlmig__sxm_move_req {

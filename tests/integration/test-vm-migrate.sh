@@ -519,4 +519,71 @@ touch "$d/web1.stop"; wait "$writer_pid" 2> /dev/null; writer_pid=""
 reset_vm
 fi
 
+# ---- halted VMs: cold, and copy=true ----------------------------------------
+if want halted; then
+# halt NAME: record the running VM's configuration, stop its guest, and
+# destroy its domain: a halted VM known by its record.
+halt() {
+    XLMIG_STATE_DIR= "$XE" vm-register vm="$1" config="$C1" > "$d/reg.out" 2>&1 || return 1
+    touch "$d/$1.stop"
+    wait "${WPIDS[$1]}" 2> /dev/null
+    writer_pid=""
+    "$FX" destroy --dir "$X1" "$1" > /dev/null 2>&1
+    "$XE" vm-list config="$C1" params=name-label,power-state --minimal 2> /dev/null | grep -q "$1,halted"
+}
+new_vm cold1
+if halt cold1; then
+    migrate cold1 host=h2 vdi:"$VDI"=local2
+    NEW=$(ls "$d/sr2" | sed -n 's/\.qcow2$//p' | head -1)
+    why=""
+    [ -f "$S2/vm/$VMUUID.json" ] || why="$why no-record-on-h2"
+    [ ! -f "$S1/vm/$VMUUID.json" ] || why="$why record-left-on-h1"
+    [ ! -e "$IMG" ] || why="$why source-vdi-left"
+    same_as_log "$d/sr2/$NEW.qcow2" qcow2 cold1 || why="$why disk-differs-from-log"
+    [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+    "$XE" vm-start vm=cold1 config="$C1" > "$d/start.out" 2>&1 || why="$why vm-start-failed"
+    runs_on "$X2" cold1 || why="$why not-started-on-h2"
+    "$FX" show --dir "$X2" cold1 2> /dev/null | grep -q "\"pdev_path\": \"$d/sr2/$NEW.qcow2\"" ||
+        why="$why config-not-on-new-vdi"
+    if [ $MRC = 0 ] && [ -z "$why" ]; then
+        ok "a halted VM moved cold: its disk copied offline to h2 (equal to its log), its record moved; vm-start there boots it on the new VDI"
+    else
+        not_ok "halted VM (exit $MRC:$why)" "$d/mig.err" "$d/start.out" "$d/xlmigd1.log" "$d/xlmigd2.log"
+    fi
+else
+    not_ok "could not make cold1 a halted VM" "$d/reg.out"
+fi
+clean_h2
+
+new_vm cold2
+SRCVDI=$VDI
+if halt cold2; then
+    migrate cold2 host=h2 vdi:"$VDI"=local2 copy=true
+    NEW=$(ls "$d/sr2" | sed -n 's/\.qcow2$//p' | head -1)
+    copies=$(ls "$S2"/vm/*.json 2> /dev/null | wc -l)
+    why=""
+    [ -f "$S1/vm/$VMUUID.json" ] || why="$why source-record-gone"
+    [ -e "$IMG" ] || why="$why source-vdi-gone"
+    [ "$copies" = 1 ] || why="$why records-on-h2:$copies"
+    [ ! -f "$S2/vm/$VMUUID.json" ] || why="$why copy-has-the-same-uuid"
+    same_as_log "$d/sr2/$NEW.qcow2" qcow2 cold2 || why="$why copy-differs"
+    same_as_log "$IMG" qcow2 cold2 || why="$why source-differs"
+    if [ $MRC = 0 ] && [ -z "$why" ]; then
+        ok "copy=true: the halted VM stays whole at h1 (record and disk), h2 has a copy with a uuid of its own and an equal disk"
+    else
+        not_ok "copy=true (exit $MRC:$why)" "$d/mig.err" "$d/xlmigd1.log"
+    fi
+else
+    not_ok "could not make cold2 a halted VM" "$d/reg.out"
+fi
+new_vm web1
+migrate web1 host=h2 vdi:"$VDI"=local2 copy=true
+if [ $MRC = 1 ] && grep -q "^VM_BAD_POWER_STATE: copy=true needs a halted VM" "$d/mig.err" && runs_on "$X1" web1; then
+    ok "copy=true of a running VM is refused: $(head -1 "$d/mig.err" | cut -c1-90)"
+else
+    not_ok "copy=true of a running VM (exit $MRC)" "$d/mig.err"
+fi
+clean_h2
+fi
+
 finish

@@ -125,21 +125,6 @@ static const struct xlmig__json_kind cfg_kind = {
     .depth_max = 32,
 };
 
-/* What a domain file's "state" says. */
-static const char *const fx_state_names[] = {
-    [XLMIG__DOM_RUNNING] = "running",
-    [XLMIG__DOM_PAUSED] = "paused",
-    [XLMIG__DOM_SUSPENDED] = "suspended",
-    [XLMIG__DOM_SHUTDOWN] = "shutdown",
-    [XLMIG__DOM_DYING] = "dying",
-};
-#define FX_NR_STATES (sizeof(fx_state_names) / sizeof(fx_state_names[0]))
-
-static const char *fx_state_name(enum xlmig__dom_state s)
-{
-    return (size_t)s < FX_NR_STATES ? fx_state_names[s] : "unknown";
-}
-
 /*
  * Plausible featuresets of an AMD EPYC host under Xen 4.17 (14 words):
  * the host's, what HVM guests may get (hypervisor and x2apic added) and
@@ -590,9 +575,11 @@ static int fx_dom_decode(struct xlmig__hv *h, const char *path,
     d->d.memory_kib = (uint64_t)mem;
     d->d.max_memory_kib = (uint64_t)maxmem;
     d->d.vcpus = (unsigned int)vcpus;
-    for (i = 0; i < FX_NR_STATES && strcmp(state, fx_state_names[i]); i++)
+    for (i = XLMIG__DOM_RUNNING; i <= XLMIG__DOM_DYING &&
+         strcmp(state, xlmig__dom_state_name((enum xlmig__dom_state)i));
+         i++)
         ;
-    if (i == FX_NR_STATES)
+    if (i > XLMIG__DOM_DYING)
         return xlmig__json_error(h->ctx, &dom_kind, path, "member \"state\" "
                                  "is \"%s\", not running, paused, suspended, "
                                  "shutdown or dying", state);
@@ -710,7 +697,7 @@ static int fx_dom_write(struct xlmig__hv *h, const struct fx_dom *d)
         !xlmig__gen_key_integer(g, "domid", d->d.domid) ||
         !xlmig__gen_key_string(g, "name", d->d.name) ||
         !xlmig__gen_key_string(g, "uuid", d->d.uuid) ||
-        !xlmig__gen_key_string(g, "state", fx_state_name(d->d.state)) ||
+        !xlmig__gen_key_string(g, "state", xlmig__dom_state_name(d->d.state)) ||
         !xlmig__gen_key_string(g, "type", d->d.type) ||
         !xlmig__gen_key_integer(g, "memory_kib",
                                 (long long)d->d.memory_kib) ||
@@ -1334,7 +1321,7 @@ static int fx_transit(struct xlmig__hv *h, struct fx_dom *d, const void *arg)
         return xlmig__error(h->ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
                             "cannot %s domain %" PRIu32 " (%s): it is %s",
                             t->verb, d->d.domid, d->d.name,
-                            fx_state_name(d->d.state));
+                            xlmig__dom_state_name(d->d.state));
     fx_signal(d->guest_pid, d->guest_start, t->sig);
     if (d->d.state == t->to)
         return 0;
@@ -1654,7 +1641,7 @@ static int fx_suspend(struct xlmig__hv *h, uint32_t domid, int fd, bool live)
     if (d.d.state != XLMIG__DOM_RUNNING) {
         rc = xlmig__error(h->ctx, LIBXLMIG_ERR_IO, -1, "cannot save domain "
                           "%" PRIu32 " (%s): it is %s, not running", domid,
-                          d.d.name, fx_state_name(d.d.state));
+                          d.d.name, xlmig__dom_state_name(d.d.state));
         goto out;
     }
     gs_opts_default(&o);
@@ -2710,7 +2697,7 @@ static int cmd_list(const struct fx_cmd *c, int argc, char **argv)
     rc = xlmig__hv_fake.list(cli.h, &doms, &nr);
     for (i = 0; !rc && i < nr; i++)
         printf("%" PRIu32 " %s %s %s\n", doms[i].domid, doms[i].name,
-               doms[i].uuid, fx_state_name(doms[i].state));
+               doms[i].uuid, xlmig__dom_state_name(doms[i].state));
     free(doms);
     return fx_cli_close(&cli, rc);
 }

@@ -846,7 +846,7 @@ static void test_busy_socket(void **state)
     yajl_tree_free(ret);
     fd = raw_client(sock);
     assert_true(fd >= 0);
-    assert_true(raw_greeted(fd, 1000));
+    assert_true(raw_greeted(fd, 5000));
     /* ...and one that cannot connect frees its command. */
     g = xlmig__qmp_gen("query-version");
     reset_log();

@@ -46,6 +46,16 @@ for t in qemu-img qemu-storage-daemon qemu-nbd python3 openssl; do
 done
 
 want() { [ -z "${VMM_ONLY:-}" ] || [[ ",$VMM_ONLY," == *",$1,"* ]]; }
+# gone PID: wait (up to 30 s) until a process of ours that is not a job
+# has exited.
+gone() {
+    local i
+    for i in $(seq 300); do
+        kill -0 "$1" 2> /dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 S1=$d/s1; S2=$d/s2              # state directories
 X1=$d/x1; X2=$d/x2              # the stand-in hypervisor's hosts
@@ -71,6 +81,7 @@ start_daemon() {     # N [CONFIG]
         "$XLMIGD" --foreground \
         --config "${2:-$d/h$1.conf}" >> "$d/xlmigd$1.log" 2>&1 &
     dpid[$1]=$!
+    disown "${dpid[$1]}"      # killed on purpose: no job reports
     pids+=("$!")
 }
 start_pool() {
@@ -128,6 +139,7 @@ new_vm() {
         --chardev socket,id=m,path="$d/qmp-$name.sock",server=on,wait=off \
         --monitor chardev=m > "$d/qsd-$name.log" 2>&1 &
     qsd_pid=$!
+    disown "$qsd_pid"
     for _ in $(seq 100); do
         [ -S "$sock" ] && [ -S "$d/qmp-$name.sock" ] && break
         sleep 0.05
@@ -137,6 +149,7 @@ new_vm() {
     "$WRITER" run --uri "nbd+unix:///xvda?socket=$sock" --log "$d/$name.log" \
         --seed 2 --interval-ms 5 --stop-file "$d/$name.stop" > "$d/writer-$name.out" 2>&1 &
     writer_pid=$!
+    disown "$writer_pid"
     WPIDS[$name]=$writer_pid
     head -c $((4 << 20)) /dev/urandom > "$d/$name.ram"
     head -c $((12 << 20)) /dev/zero >> "$d/$name.ram"
@@ -271,7 +284,7 @@ rolled_back() {
     # The guest goes on writing to its disk; stop it and compare.
     sleep 0.3
     touch "$d/web1.stop"
-    wait "$writer_pid" 2> /dev/null
+    gone "$writer_pid"
     writer_pid=""
     "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
     qsd_pid=""
@@ -324,7 +337,7 @@ if want kill; then
 new_vm web1
 migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=2M
 if phase_is storage && sleep 1; then
-    kill -9 "${dpid[1]}"
+    kill -9 "${dpid[1]}"; gone "${dpid[1]}"
     wait_mig
     start_daemon 1
     sleep 3
@@ -343,7 +356,7 @@ reset_vm
 new_vm web1
 migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
 if phase_is memory 60 && sleep 2; then
-    kill -9 "${dpid[2]}"
+    kill -9 "${dpid[2]}"; gone "${dpid[2]}"
     wait_mig
     start_daemon 2
     sleep 3
@@ -475,7 +488,7 @@ fi
 if want xpool; then
 clean_h2
 "$XE" pool-eject host=h2 config="$C1" > /dev/null 2>&1
-kill "${dpid[2]}"; wait "${dpid[2]}" 2> /dev/null
+kill "${dpid[2]}"; gone "${dpid[2]}"
 PUUID2=9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d
 sed -e "s/^master = .*/master = 127.0.0.2:$PORT/" -e "s/^pool-uuid = .*/pool-uuid = $PUUID2/" \
     -e "s/^pool-name = .*/pool-name = other/" "$d/h2.conf" > "$d/p2.conf"
@@ -514,9 +527,16 @@ xbad "^CANNOT_CONTACT_HOST: cannot reach xlmigd at 127.0.0.9:$PORT" \
 sed -e "s#host2.pem#rogue.pem#" -e "s#host2.key#rogue.key#" -e "s#/ca.pem#/other-ca.pem#" \
     "$d/p2.conf" > "$d/p2-wrong.conf"
 xbad "^SESSION_AUTHENTICATION_FAILED" remote-master=127.0.0.2:$PORT remote-config="$d/p2-wrong.conf"
-touch "$d/web1.stop"; wait "$writer_pid" 2> /dev/null; writer_pid=""
+touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
 "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
 reset_vm
+# One pool again for what follows: h2 rejoins h1's.
+kill "${dpid[2]}"; gone "${dpid[2]}"
+start_daemon 2
+for _ in $(seq 150); do
+    [ "$("$XE" host-list config="$C1" params=name-label --minimal 2> /dev/null | tr ',' '\n' | wc -l)" -ge 2 ] && break
+    sleep 0.1
+done
 fi
 
 # ---- halted VMs: cold, and copy=true ----------------------------------------
@@ -526,7 +546,7 @@ if want halted; then
 halt() {
     XLMIG_STATE_DIR= "$XE" vm-register vm="$1" config="$C1" > "$d/reg.out" 2>&1 || return 1
     touch "$d/$1.stop"
-    wait "${WPIDS[$1]}" 2> /dev/null
+    gone "${WPIDS[$1]}"
     writer_pid=""
     "$FX" destroy --dir "$X1" "$1" > /dev/null 2>&1
     "$XE" vm-list config="$C1" params=name-label,power-state --minimal 2> /dev/null | grep -q "$1,halted"
@@ -576,12 +596,78 @@ if halt cold2; then
 else
     not_ok "could not make cold2 a halted VM" "$d/reg.out"
 fi
+XLMIG_STATE_DIR=$S1 "$XE" vbd-destroy vm=cold2 vdi-uuid="$SRCVDI" > /dev/null 2>&1
+XLMIG_STATE_DIR=$S1 "$XE" vdi-destroy uuid="$SRCVDI" > /dev/null 2>&1
+rm -f "$S1"/vm/*.json
 new_vm web1
 migrate web1 host=h2 vdi:"$VDI"=local2 copy=true
 if [ $MRC = 1 ] && grep -q "^VM_BAD_POWER_STATE: copy=true needs a halted VM" "$d/mig.err" && runs_on "$X1" web1; then
     ok "copy=true of a running VM is refused: $(head -1 "$d/mig.err" | cut -c1-90)"
 else
     not_ok "copy=true of a running VM (exit $MRC)" "$d/mig.err"
+fi
+touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+"$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
+reset_vm
+clean_h2
+fi
+
+# ---- workers killed; the master restarted ----------------------------------
+if want worker; then
+# worker_pid_of TASK ROLE-DIR: the pid a journal names.
+worker_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["worker-pid"])' "$1" 2> /dev/null; }
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=2M
+if phase_is storage && sleep 1; then
+    kill -9 "$(worker_of "$S1/migrate/$TASK.json")"
+    wait_mig
+    sleep 3
+    why=$(rolled_back)
+    if [ "$MRC" = 1 ] && [ -z "$why" ] && grep -q '"state": "failed"' "$S1/migrate/$TASK.json"; then
+        ok "kill -9 of the source worker during storage: its daemon recovers the task at once from the journal; the VM runs on at h1 on its own disk, nothing left on h2"
+    else
+        not_ok "kill -9 source worker (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$d/xlmigd1.log"
+    fi
+else
+    not_ok "source worker: never in storage" "$d/mig.err"; wait_mig
+fi
+reset_vm
+
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+if phase_is memory 60 && sleep 2; then
+    kill -9 "$(worker_of "$S2/migrate-in/$TASK.json")"
+    wait_mig
+    sleep 3
+    why=$(rolled_back)
+    if [ "$MRC" = 1 ] && [ -z "$why" ]; then
+        ok "kill -9 of the destination worker during memory: the source rolls back, h2's daemon removes what the worker made; the VM runs on at h1"
+    else
+        not_ok "kill -9 destination worker (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$S2/migrate-in/$TASK.log" "$d/xlmigd2.log"
+    fi
+else
+    not_ok "destination worker: never in memory" "$d/mig.err"; wait_mig
+fi
+reset_vm
+
+# The master (h1, the source too) stopped and started while a migration
+# waits in storage: the worker goes on alone, resumes its slot, finishes.
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=4M
+if phase_is storage && sleep 1; then
+    kill "${dpid[1]}"; gone "${dpid[1]}"
+    start_daemon 1
+    sleep 2
+    "$XE" task-list config="$C1" > "$d/tl.out" 2>&1
+    wait_mig
+    why=$(moved web1)
+    if [ "$MRC" = 0 ] && [ -z "$why" ] && grep -q "$TASK" "$d/tl.out"; then
+        ok "the pool master restarted mid-migration (it is the source host too): the migration kept its slot (task-list lists it after the restart) and finished; web1 runs on h2, its disk equal to its log"
+    else
+        not_ok "master restart (exit $MRC:$why)" "$d/mig.err" "$d/tl.out" "$S1/migrate/$TASK.log" "$d/xlmigd1.log"
+    fi
+else
+    not_ok "master restart: never in storage" "$d/mig.err"; wait_mig
 fi
 clean_h2
 fi

@@ -207,7 +207,7 @@ build_stage() {
     cp "$KDIR/boot/vmlinuz-$KVER" "$dir/boot/vmlinuz"
     build_guest_initrd "$dir/boot/guest-initrd.cpio.gz"
     # Guest consoles go to files that the tests read.
-    echo 'XENCONSOLED_ARGS="--log=guest --log-dir=/var/log/xen/console"' \
+    echo 'XENCONSOLED_ARGS="--log=guest --timestamp=guest --log-dir=/var/log/xen/console"' \
         >> "$dir/etc/default/xen"
     # The project installs its libraries under /usr/local/lib.
     echo /usr/local/lib > "$dir/etc/ld.so.conf.d/00-xlmig.conf"
@@ -216,6 +216,50 @@ build_stage() {
 }
 
 # ---------------------------------------------------------------- per run
+
+# pool_tls DIR: throw-away TLS material for the xlmigd pools of the test
+# hosts (tests/lib.sh, "pool"), made afresh for each run (well under a
+# second), valid 2 days.  Three CAs, one per pool: "pool" (both hosts) and
+# "solo1", "solo2" (host 1's and host 2's one-host pools).  Each signs a
+# certificate for each host, PREFIX-hN.pem/.key, with CN hN and the SANs
+# DNS:hN and IP:10.77.0.N (NBD clients check the address they dial); a
+# host's certificate of the other host's one-host pool is the credential
+# for migrations into that pool.  Each pool also has a pre-shared key,
+# PREFIX.psk (32 bytes, hex).  The CA keys are not kept.
+pool_tls() {
+    local d=$1 tmp ca n
+    tmp=$(mktemp -d)
+    mkdir -p "$d"
+    (
+        umask 077
+        cd "$tmp"
+        for ca in pool solo1 solo2; do
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+                -out "$ca-ca.key" 2>/dev/null
+            openssl req -x509 -new -key "$ca-ca.key" -out "$d/$ca-ca.pem" \
+                -days 2 -subj "/CN=xenhost $ca CA" \
+                -addext "basicConstraints=critical,CA:TRUE" \
+                -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+            for n in 1 2; do
+                openssl genpkey -algorithm EC \
+                    -pkeyopt ec_paramgen_curve:P-256 -out "$d/$ca-h$n.key" 2>/dev/null
+                openssl req -new -key "$d/$ca-h$n.key" -out "h$n.csr" \
+                    -subj "/CN=h$n" 2>/dev/null
+                printf 'subjectAltName=DNS:h%s,IP:10.77.0.%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' \
+                    "$n" "$n" > "h$n.ext"
+                openssl x509 -req -in "h$n.csr" -CA "$d/$ca-ca.pem" \
+                    -CAkey "$ca-ca.key" -CAcreateserial -out "$d/$ca-h$n.pem" \
+                    -days 2 -extfile "h$n.ext" 2>/dev/null
+            done
+            openssl rand -hex 32 > "$d/$ca.psk"
+        done
+    ) || die "making the pools' TLS material failed"
+    rm -rf "$tmp" "$d"/*.srl
+    for n in 1 2; do
+        openssl verify -CAfile "$d/pool-ca.pem" "$d/pool-h$n.pem" >/dev/null ||
+            die "pool_tls: pool-h$n.pem does not verify"
+    done
+}
 
 # assemble OUTDIR STAGE: stage + /init + overlay + files -> OUTDIR/dom0.cpio
 assemble() {
@@ -230,6 +274,7 @@ assemble() {
         log "applying overlay $OVERLAY"
         cp -a --remove-destination "$OVERLAY/." "$root/"
     fi
+    pool_tls "$root/etc/xlmig/tls"
     cp "$HERE/dom0-init.sh" "$root/init"
     chmod 755 "$root/init"
     mkdir -p "$root/xenhost"

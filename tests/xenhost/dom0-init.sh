@@ -45,6 +45,15 @@ fi
 if mount -t 9p -o trans=virtio,version=9p2000.L,cache=none xlshared "$SHARED"
 then
     say "DOM0-INIT shared directory mounted on $SHARED"
+    # The clock starts from QEMU's RTC, in whole seconds: set it from the
+    # build machine's, as the share's file times show it, so that the
+    # hosts' clocks (and Xen's wall clocks, which dom0 sets) agree; see
+    # "clocks" in lib.sh.
+    if off=$(clock_offset set); then
+        say "DOM0-INIT clock stepped by ${off% *}s to the build machine's (+-${off#* }s)"
+    else
+        say "DOM0-INIT warning: the clock could not be set from the share"
+    fi
 else
     say "DOM0-INIT warning: cannot mount the 9p share xlshared"
 fi

@@ -18,9 +18,11 @@
 #   remote-migrate live migration to host 2 (only with two hosts)
 #   sxm-move       storage live migration on host 1: a second guest's qcow2
 #                  VDI moves to another SR, as raw, while the guest writes
-#                  a tick to it every second (vdi-pool-migrate through the
+#                  its latest tick to it (vdi-pool-migrate through the
 #                  device model's QMP socket); the guest runs on, on the
-#                  new VDI, which holds its latest ticks
+#                  new VDI, which holds the last tick it wrote
+# The guest ticks TICK_HZ (10) times a second: "2 s of ticks past t0" is
+# t0 + 2 * TICK_HZ.
 . /xenhost/lib.sh
 
 G=pvh1
@@ -87,6 +89,7 @@ if [ $running = 1 ]; then
     t=$(uptime_s)
     if timeout 300 xl save "$G" "$SAVE"; then
         save_s=$(elapsed "$t")
+        t0=$(guest_tick "$G")       # the last tick before it stopped
         say "saved in ${save_s}s: $(ls -l "$SAVE" | awk '{print $5}') bytes; $VERIFY -f xl"
         # The file starts with xl's own header; "-f xl" skips it and then
         # checks the libxl (v2) stream behind it.  Its Python modules are in
@@ -125,7 +128,8 @@ restore_once() {
         return 1
     fi
     _ro_s=$(elapsed "$_ro_t")
-    if wait_tick "$1" $(($2 + 2)) 180 && [ "$(guest_boots "$1")" = 1 ]; then
+    if wait_tick "$1" $(($2 + 2 * TICK_HZ)) 180 &&
+        [ "$(guest_boots "$1")" = 1 ]; then
         RESTORE_DETAIL="restore ${_ro_s}s, tick $2 -> $(guest_tick "$1"), no reboot"
         return 0
     fi
@@ -145,8 +149,8 @@ if [ -f "$SAVE" ] && [ $running = 1 ]; then
         say "$first; once more with a fresh guest"
         xl destroy "$G" 2>/dev/null
         G=$G-r2
-        if start_guest "$G" "$DISK" && t0=$(guest_tick "$G") &&
-            timeout 300 xl save "$G" "$SAVE" && restore_once "$G" "$t0"; then
+        if start_guest "$G" "$DISK" && timeout 300 xl save "$G" "$SAVE" &&
+            t0=$(guest_tick "$G") && restore_once "$G" "$t0"; then
             result restore OK "($RESTORE_DETAIL; second attempt, first: $first)"
         else
             result restore FAIL "$first; retry: $RESTORE_DETAIL"
@@ -170,7 +174,8 @@ if [ $running = 1 ]; then
     t=$(uptime_s)
     if timeout 300 xl migrate -s "" "$G" "xl migrate-receive -e"; then
         mig_s=$(elapsed "$t")
-        if wait_tick "$G" $((t0 + 2)) 180 && [ "$(guest_boots "$G")" = 1 ]; then
+        if wait_tick "$G" $((t0 + 2 * TICK_HZ)) 180 &&
+            [ "$(guest_boots "$G")" = 1 ]; then
             result local-migrate OK "(migrate ${mig_s}s, tick $t0 -> $(guest_tick "$G"), no reboot)"
         else
             result local-migrate FAIL "guest did not continue (tick $t0 -> $(guest_tick "$G"), boots $(guest_boots "$G"))"
@@ -212,7 +217,7 @@ channel_migrate() {
         tail -n 2 /tmp/channel-send.err | sed 's/^/### | /'
         _cm_sent=$(grep -a 'done: sent' /tmp/channel-send.err | tail -n 1 |
             sed 's/.*done: sent: \(in .* delta [0-9]*\).*/\1/')
-        if wait_tick "$1" $((_cm_t0 + 2)) 180 &&
+        if wait_tick "$1" $((_cm_t0 + 2 * TICK_HZ)) 180 &&
             [ "$(guest_boots "$1")" = 1 ]; then
             CH_DETAIL="migrate ${_cm_s}s, tick $_cm_t0 -> $(guest_tick "$1"), no reboot; $_cm_sent"
             _cm_rc=0
@@ -302,7 +307,8 @@ if [ "$HOSTS" -gt 1 ]; then
             result cpu-refuse FAIL "xl migrate succeeded: host 2 did not refuse"
         elif grep -q 'VM_INCOMPATIBLE_WITH_THIS_HOST' /tmp/cpu-refuse.out &&
             grep -q 'lahf_lm' /tmp/cpu-refuse.out &&
-            wait_tick "$G" $((t0 + 2)) 120 && [ "$(guest_boots "$G")" = 1 ]; then
+            wait_tick "$G" $((t0 + 2 * TICK_HZ)) 120 &&
+            [ "$(guest_boots "$G")" = 1 ]; then
             result cpu-refuse OK "(refused: $(grep -o 'VM_INCOMPATIBLE[^(]*' /tmp/cpu-refuse.out | head -n 1); guest ticks on h1: $t0 -> $(guest_tick "$G"))"
         else
             result cpu-refuse FAIL "no refusal naming lahf_lm, or the guest stopped (tick $t0 -> $(guest_tick "$G"))"
@@ -365,18 +371,25 @@ if [ $? -eq 0 ]; then
     wait $pm
     rc=$?
     xl unpause "$G2"
+    tsw=$(guest_tick "$G2")         # ticks past it come after the switch
     took=$(elapsed "$t")
     NEW=$(cat /tmp/sxm.out)
     sed 's/^/### | /' /tmp/sxm.err | tail -n 8
     if [ $rc -eq 0 ] && [ -f /var/lib/xlmig/srb/"$NEW".raw ] &&
         [ ! -e /var/lib/xlmig/sra/"$V".qcow2 ] &&
-        wait_tick "$G2" $((t0 + 4)) 120; then
+        wait_tick "$G2" $((t0 + 4 * TICK_HZ)) 120 &&
+        wait_wrote "$G2" $((tsw + TICK_HZ)) 120; then
         last=$(guest_tick "$G2")
         xl destroy "$G2"
-        dtick=$(qemu-io -r -f raw -c 'read -v 1048576 16' /var/lib/xlmig/srb/"$NEW".raw |
-            sed -n 's/.*TICK.\([0-9]\{8\}\).*/\1/p' | head -1 | sed 's/^0*\([0-9]\)/\1/')
-        sxm_detail="in sync after ${insync}s, moved in ${took}s, ticks $t0 -> $last, new raw VDI says TICK-$dtick"
-        if [ -n "$dtick" ] && [ "$dtick" -ge $((last - 1)) ] && [ "$dtick" -gt "$t0" ] &&
+        # The guest says a tick is written once it is flushed: the new
+        # VDI must hold that one (or a later one), from a second after the
+        # switch (a tick the console had not shown yet at the switch is
+        # no proof).
+        wrote=$(guest_wrote "$G2")
+        dtick=$(disk_tick /var/lib/xlmig/srb/"$NEW".raw raw)
+        sxm_detail="in sync after ${insync}s, moved in ${took}s, ticks $t0 -> $last, last written $wrote, new raw VDI says TICK-$dtick"
+        if [ -n "$dtick" ] && [ -n "$wrote" ] && [ "$dtick" -ge "$wrote" ] &&
+            [ "$wrote" -gt $((tsw + TICK_HZ)) ] &&
             [ "$(guest_boots "$G2")" = 1 ]; then
             sxm_ok=1
         else

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Demo, run in host 1's dom0 by scripts/demo.sh: start a guest that counts
-# every second, live-migrate it to host 2 while it counts, and show that it
-# carries on there with its disk.  Host 2 runs tests/receiver.sh.
+# ten times a second, live-migrate it to host 2 while it counts, and show
+# that it carries on there with its disk.  Host 2 runs tests/receiver.sh.
 . /xenhost/lib.sh
 
 G=demo

@@ -2,8 +2,8 @@
 # Host 2's default test script: the receiving end of a cross-host live
 # migration.  It listens on 10.77.0.2:$MIGRATE_PORT with "xl
 # migrate-receive", copies its guests' console logs onto the share so host 1
-# can watch them, destroys a guest when host 1 asks, and ends when host 1's
-# test has ended.  See remote_migrate in lib.sh for the protocol.
+# can watch them (start_agent), destroys a guest when host 1 asks, and ends
+# when host 1's test has ended.  See remote_migrate in lib.sh for the protocol.
 . /xenhost/lib.sh
 
 plan cpu-record migrate-receive
@@ -25,25 +25,9 @@ else
     result cpu-record FAIL "xlmig-xe host-cpu-record failed"
 fi
 
-# mirror_logs TAG: copy the guests' console logs to the share.  Host 1
-# reads them at any moment: write a temporary file and rename it, so it
-# never sees a half-written copy.  TAG keeps concurrent callers apart.
-mirror_logs() {
-    for f in "$CONSOLE_LOGS"/guest-*.log; do
-        [ -f "$f" ] || continue
-        cp -p "$f" "$H2_CONSOLE/.tmp-$1" &&
-            mv -f "$H2_CONSOLE/.tmp-$1" "$H2_CONSOLE/${f##*/}"
-    done
-}
-
-# Console logs -> share, every second, until the end.
-(
-    while :; do
-        mirror_logs loop
-        sleep 1
-    done
-) &
-mirror_pid=$!
+# Console logs -> share ($H2_CONSOLE), every second, until the end; the
+# same loop answers host 1's clock_skew.
+start_agent
 
 # Migrations, one at a time: socat hands each connection to xl as its
 # stdin/stdout.  A failed one is followed by a second chance (host 1 retries
@@ -81,14 +65,14 @@ while [ ! -e "$SHARED/.host1-exit" ] && [ $n -lt 1500 ]; do
         say "host 1 asks to destroy $name (last tick here: $(guest_tick "$name"))"
         xl destroy "$name"
         sleep 1
-        mirror_logs final
+        mirror_consoles final
         touch "$SHARED/h2-destroyed"
     fi
     sleep 1
     n=$((n + 1))
 done
 
-kill "$mirror_pid" "$cpu_listen_pid" 2>/dev/null
+kill "$(cat /run/xenhost-agent.pid)" "$cpu_listen_pid" 2>/dev/null
 say "channel-listen (CPU checks) said:"
 sed 's/^/### | /' /tmp/cpu-listen.out
 statuses=$(tr '\n' ' ' < /tmp/receive.rc 2>/dev/null)

@@ -1,0 +1,441 @@
+#!/bin/sh
+# vm-migrate on two real (nested) Xen hosts, each with a local SR of its
+# own, both running xlmigd (lib.sh's pool helpers).  Run as both hosts'
+# script; host 1 drives, host 2 serves and answers host 1's requests
+# through the share (h2_do below).
+#   tests/xenhost/run.sh --hosts 2 --overlay build/dom0-root \
+#       --test tests/xenhost/tests/vm-migrate.sh \
+#       --test2 tests/xenhost/tests/vm-migrate.sh
+# Host 1's results (VMM_ONLY=a,b picks some; the guests tick every 100 ms
+# to their console and to their disk):
+#   vmm-pool        a running guest on h1's local SR moves to h2 and h2's SR
+#                   (compress=true): it ticks on; after, it runs only on h2,
+#                   its disk is one VDI in h2's SR holding its last tick, the
+#                   source VDI is gone, nothing else is left; the downtime
+#                   (largest tick gap) and total time
+#   vmm-xpool       the same with h1 and h2 two pools of one host each
+#                   (remote-master, remote-config)
+#   vmm-halted      a halted VM moved cold; vm-start boots it on h2
+#   vmm-copy        copy=true: the halted VM stays whole on h1
+#   vmm-cancel-storage, vmm-cancel-memory   task-cancel in each phase
+#   vmm-kill-src    kill -9 of h1's xlmigd during storage, then its restart
+#   vmm-kill-dst    kill -9 of h2's xlmigd during memory, then its restart
+#                   (each time the guest ticks on at h1 on an intact disk
+#                   and nothing is left on h2)
+#   vmm-refuse      a guest with h1's whole CPU and more memory than h2 has
+#                   free: vm-assert-can-migrate reports both at once
+#   vmm-limit       four migrations at once with migration-concurrency=3:
+#                   task-list shows three running and one queued; all finish
+. /xenhost/lib.sh
+
+want() { [ -z "${VMM_ONLY:-}" ] || case ,$VMM_ONLY, in *,$1,*) return 0 ;; *) return 1 ;; esac; }
+REQ=$SHARED/.vmm-req
+ANS=$SHARED/.vmm-ans
+
+# ---------------------------------------------------------------- host 2
+
+# h2_facts: what host 2 has, one "key=value" a line.
+h2_facts() {
+    echo "domains=$(xl list | awk 'NR > 2 { print $1 }' | tr '\n' ' ')"
+    echo "vdis=$(ls "$LOCAL_SR_PATH" 2>/dev/null | grep -c '\.json$')"
+    echo "sxm=$(ls "$XLMIG_STATE"/sxm/*.json 2>/dev/null | wc -l)"
+    echo "journals=$(grep -l '"state": "running"' "$XLMIG_STATE"/migrate-in/*.json 2>/dev/null | wc -l)"
+    echo "workers=$(pgrep -f 'xlmigd --worker' | wc -l)"
+    echo "exporters=$(pgrep -f qemu-storage-daemon | wc -l)"
+}
+
+# h2_serve: answer host 1's requests until it has ended.
+h2_serve() {
+    while [ ! -e "$SHARED/.host1-exit" ]; do
+        if [ -f "$REQ" ]; then
+            set -- $(cat "$REQ")
+            rm -f "$REQ"
+            say "host 1 asks: $*"
+            case $1 in
+                facts) h2_facts ;;
+                check)      # NAME: stop it, then its disk's last tick
+                    xl destroy "$2" 2>/dev/null
+                    sleep 1
+                    mirror_consoles check
+                    v=$(xlmig-xe vbd-list vm="$2" params=vdi-uuid --minimal 2>/dev/null | cut -d, -f1)
+                    echo "vdi=$v"
+                    echo "disk_tick=$(disk_tick "$LOCAL_SR_PATH/$v.qcow2")"
+                    h2_facts ;;
+                clean)      # every guest and VDI of the local SR
+                    for dom in $(xl list | awk 'NR > 2 { print $1 }'); do
+                        vdi_guest_destroy "$dom"
+                    done
+                    for v in $(ls "$LOCAL_SR_PATH" | sed -n 's/\.json$//p'); do
+                        for vm in $(xlmig-xe vbd-list vdi-uuid="$v" params=vm --minimal 2>/dev/null | tr ',' ' '); do
+                            xlmig-xe vbd-destroy vm="$vm" vdi-uuid="$v"
+                        done
+                        xlmig-xe vdi-destroy uuid="$v"
+                    done
+                    rm -f "$XLMIG_STATE"/vm/*.json
+                    h2_facts ;;
+                kill-xlmigd) kill_xlmigd; echo "rc=$?" ;;
+                restart-xlmigd) restart_xlmigd; echo "rc=$?" ;;
+                pool) start_pool "$2"; echo "rc=$?" ;;
+                *) echo "unknown=$1" ;;
+            esac > "$ANS.tmp" 2>&1
+            mv -f "$ANS.tmp" "$ANS"
+        fi
+        sleep 0.5
+    done
+}
+
+# h2_do REQUEST [TIMEOUT]: have host 2 do REQUEST; its answer in H2 (lines
+# key=value) and on stdout.
+h2_do() {
+    rm -f "$ANS"
+    echo "$1" > "$REQ.tmp" && mv -f "$REQ.tmp" "$REQ"
+    if ! wait_file "$ANS" "${2:-300}"; then
+        H2="timeout"
+        return 1
+    fi
+    H2=$(cat "$ANS")
+    rm -f "$ANS"
+    echo "$H2"
+}
+h2_get() { echo "$H2" | sed -n "s/^$1=//p"; }
+
+if [ "$HOST" = 2 ]; then
+    plan vmm-serve
+    if start_pool joint; then
+        mkdir -p "$H2_CONSOLE"
+        h2_serve
+        result vmm-serve OK "(answered host 1 until it ended)"
+    else
+        result vmm-serve FAIL "the pool did not start here"
+        dump_xlmigd 30
+    fi
+    exit 0
+fi
+
+# ---------------------------------------------------------------- host 1
+
+ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit"
+PLANNED=""
+for n in $ALL; do want "${n#vmm-}" && PLANNED="$PLANNED $n"; done
+plan $PLANNED
+
+if ! start_pool joint || ! wait_pool_hosts 2 900; then
+    for n in $PLANNED; do result "$n" FAIL "the pool did not form"; done
+    dump_xlmigd 30
+    exit 0
+fi
+peer_local_sr > /dev/null
+say "pool: $(xlmig-xe host-list params=name-label --minimal); h2's SR $PEER_SR"
+
+# h1_left: what host 1 has beyond its guests' VDIs: sxm records, overlays,
+# running journals, workers.
+h1_left() {
+    _hl=""
+    [ -z "$(ls "$XLMIG_STATE"/sxm/*.json 2>/dev/null)" ] || _hl="$_hl sxm-records"
+    [ -z "$(ls "$LOCAL_SR_PATH"/*.overlay.qcow2 2>/dev/null)" ] || _hl="$_hl overlay"
+    grep -ql '"state": "running"' "$XLMIG_STATE"/migrate/*.json 2>/dev/null && _hl="$_hl running-journal"
+    pgrep -f 'xlmigd --worker' > /dev/null && _hl="$_hl workers"
+    echo "$_hl"
+}
+
+# h2_empty: host 2 has no guest, VDI, storage move, journal or worker.
+h2_empty() {
+    h2_do facts > /dev/null &&
+        [ -z "$(h2_get domains | tr -d ' ')" ] && [ "$(h2_get vdis)" = 0 ] &&
+        [ "$(h2_get sxm)" = 0 ] && [ "$(h2_get journals)" = 0 ] &&
+        [ "$(h2_get workers)" = 0 ]
+}
+
+# migrate_bg NAME ARGS...: vm-migrate in the background (its output in
+# /tmp/mig-NAME.out and .err); MPID, and TASK once it printed it.
+migrate_bg() {
+    _mb=$1
+    shift
+    xlmig-xe vm-migrate vm="$_mb" host=h2 "$@" > "/tmp/mig-$_mb.out" 2> "/tmp/mig-$_mb.err" &
+    MPID=$!
+    TASK=""
+    _mb_n=0
+    while [ -z "$TASK" ] && [ $_mb_n -lt 100 ]; do
+        TASK=$(head -n 1 "/tmp/mig-$_mb.out" 2>/dev/null)
+        sleep 0.2
+        _mb_n=$((_mb_n + 1))
+    done
+}
+
+# phase_is PHASE [TIMEOUT]: the source journal of TASK is in PHASE.
+phase_is() {
+    _pi_n=0
+    while [ $_pi_n -lt $((${2:-120} * 5)) ]; do
+        grep -q "\"phase\": \"$1\"" "$XLMIG_STATE/migrate/$TASK.json" 2>/dev/null && return 0
+        sleep 0.2
+        _pi_n=$((_pi_n + 1))
+    done
+    return 1
+}
+
+# runs_on_h1_intact NAME: the guest ticks on at h1 and its disk (its own
+# VDI) takes its writes: 2 s more ticks and a written tick past the one
+# before; then it is destroyed and its disk read.  Sets WHY.
+runs_on_h1_intact() {
+    WHY=""
+    _ri_t=$(guest_tick "$1")
+    xl domid "$1" > /dev/null 2>&1 || WHY="$WHY not-on-h1"
+    wait_tick "$1" $((_ri_t + 2 * TICK_HZ)) 120 || WHY="$WHY no-ticks"
+    wait_wrote "$1" $((_ri_t + TICK_HZ)) 120 || WHY="$WHY nothing-written"
+    _ri_w=$(guest_wrote "$1")
+    [ "$(guest_boots "$1")" = 1 ] || WHY="$WHY rebooted"
+    xl destroy "$1" 2>/dev/null
+    _ri_d=$(disk_tick "$GUEST_VDI_FILE")
+    [ -n "$_ri_d" ] && [ "$_ri_d" -ge "${_ri_w:-999999999}" ] || WHY="$WHY disk-says-$_ri_d-wrote-$_ri_w"
+    [ -z "$(h1_left)" ] || WHY="$WHY left-on-h1:$(h1_left)"
+    h2_empty || WHY="$WHY left-on-h2:$(echo "$H2" | tr '\n' ' ')"
+    RUN_DETAIL="ticks $_ri_t -> $(guest_tick "$1") at h1, disk TICK-$_ri_d"
+    vdi_guest_destroy "$1"
+    [ -z "$WHY" ]
+}
+
+# moved_to_h2 NAME T0 TOOK: the guest ticks on h2 only, its disk a VDI of
+# h2's SR holding its last tick, the source VDI gone, nothing else left.
+moved_to_h2() {
+    WHY=""
+    _mv_h1=$(guest_tick "$1")
+    xl domid "$1" > /dev/null 2>&1 && WHY="$WHY still-on-h1"
+    wait_tick "$1" $((_mv_h1 + 2 * TICK_HZ)) 180 "$PEER_CONSOLE" || WHY="$WHY no-ticks-on-h2"
+    wait_wrote "$1" $((_mv_h1 + TICK_HZ)) 180 "$PEER_CONSOLE" || WHY="$WHY nothing-written-on-h2"
+    [ ! -e "$GUEST_VDI_FILE" ] || WHY="$WHY source-vdi-left"
+    [ -z "$(h1_left)" ] || WHY="$WHY left-on-h1:$(h1_left)"
+    h2_do "check $1" > /dev/null
+    _mv_last=$(guest_tick "$1" "$PEER_CONSOLE")
+    _mv_wrote=$(guest_wrote "$1" "$PEER_CONSOLE")
+    _mv_disk=$(h2_get disk_tick)
+    [ "$(h2_get vdis)" = 1 ] || WHY="$WHY vdis-on-h2:$(h2_get vdis)"
+    [ "$(h2_get sxm)$(h2_get journals)$(h2_get workers)" = 000 ] || WHY="$WHY left-on-h2:$(echo "$H2" | tr '\n' ' ')"
+    [ -n "$_mv_disk" ] && [ "$_mv_disk" -ge "${_mv_wrote:-999999999}" ] || WHY="$WHY disk-says-$_mv_disk-wrote-$_mv_wrote"
+    [ "$(guest_boots "$1" "$PEER_CONSOLE")" = 0 ] || WHY="$WHY rebooted"
+    downtime "$1" "$2" "$3" > /dev/null
+    MOVE_DETAIL="ticks $2 -> $_mv_last, on h2 disk TICK-$_mv_disk; $DOWNTIME_TEXT"
+    h2_do clean > /dev/null
+    [ -z "$WHY" ]
+}
+
+# ---- within the pool, with storage
+if want pool; then
+    say "STEP vmm-pool: vm-migrate with its disk to h2's SR, compressed"
+    if vdi_guest vmm1; then
+        t0=$(guest_tick vmm1)
+        t=$(uptime_s)
+        show xlmig-xe vm-migrate vm=vmm1 host=h2 vdi:"$GUEST_VDI"="$PEER_SR" compress=true
+        rc=$?
+        took=$(elapsed "$t")
+        if [ $rc = 0 ] && moved_to_h2 vmm1 "$t0" "$took"; then
+            result vmm-pool OK "($MOVE_DETAIL)"
+        else
+            result vmm-pool FAIL "exit $rc:$WHY; $MOVE_DETAIL"
+            dump_guest vmm1
+        fi
+    else
+        result vmm-pool FAIL "the guest did not start"
+    fi
+    h2_do clean > /dev/null
+fi
+
+# ---- across pools: two pools of one host each
+if want xpool; then
+    say "STEP vmm-xpool: h1 and h2 two pools; vm-migrate with remote-master"
+    if start_pool solo && h2_do "pool solo" > /dev/null && [ "$(h2_get rc)" = 0 ] &&
+        vdi_guest vmm2; then
+        t0=$(guest_tick vmm2)
+        t=$(uptime_s)
+        show xlmig-xe vm-migrate vm=vmm2 host=h2 vdi:"$GUEST_VDI"="$PEER_SR" \
+            remote-master=10.77.0.2:$POOL_PORT remote-config="$REMOTE_CONF" compress=true
+        rc=$?
+        took=$(elapsed "$t")
+        if [ $rc = 0 ] && moved_to_h2 vmm2 "$t0" "$took"; then
+            result vmm-xpool OK "(pools $(_conf_get "$XLMIG_ETC/solo.conf" pool-name) -> $(_conf_get "$REMOTE_CONF" pool-name); $MOVE_DETAIL)"
+        else
+            result vmm-xpool FAIL "exit $rc:$WHY; $MOVE_DETAIL"
+            dump_guest vmm2
+        fi
+    else
+        result vmm-xpool FAIL "two pools and a guest could not be set up ($(echo "$H2" | tr '\n' ' '))"
+    fi
+    vdi_guest_destroy vmm2
+    h2_do clean > /dev/null
+    start_pool joint > /dev/null
+    h2_do "pool joint" > /dev/null
+    wait_pool_hosts 2 300 || say "the joint pool did not come back"
+fi
+
+# ---- halted VMs: cold, and a copy
+# halted NAME: a guest on a local VDI made halted: its configuration
+# recorded (vm-register) while it runs, then destroyed.
+halted() {
+    vdi_guest "$1" || return 1
+    xlmig-xe vm-register vm="$1" || return 1
+    xl destroy "$1"
+    xlmig-xe vm-list params=name-label,power-state --minimal | grep -q "$1,halted"
+}
+if want halted; then
+    say "STEP vmm-halted: a halted VM moved cold, started on h2"
+    if halted cold1; then
+        show xlmig-xe vm-migrate vm=cold1 host=h2 vdi:"$GUEST_VDI"="$PEER_SR"
+        rc=$?
+        WHY=""
+        [ ! -e "$GUEST_VDI_FILE" ] || WHY="$WHY source-vdi-left"
+        xlmig-xe vm-list params=name-label,resident-on,power-state --minimal > /tmp/vl.out
+        grep -q "cold1,h2,halted" /tmp/vl.out || WHY="$WHY not-halted-on-h2:$(cat /tmp/vl.out)"
+        show xlmig-xe vm-start vm=cold1 || WHY="$WHY vm-start-failed"
+        wait_tick cold1 1 300 "$PEER_CONSOLE" || WHY="$WHY no-ticks-on-h2"
+        guest_log cold1 "$PEER_CONSOLE" | grep -aq "GUEST-DISK-READ: HELLO-FROM-VDI-$GUEST_VDI" ||
+            WHY="$WHY did-not-read-its-disk"
+        [ -z "$(h1_left)" ] || WHY="$WHY left-on-h1:$(h1_left)"
+        if [ $rc = 0 ] && [ -z "$WHY" ]; then
+            result vmm-halted OK "(moved cold; vm-start booted it on h2 from the new VDI, which holds its marker)"
+        else
+            result vmm-halted FAIL "exit $rc:$WHY"
+        fi
+    else
+        result vmm-halted FAIL "could not make a halted VM"
+    fi
+    h2_do clean > /dev/null
+fi
+if want copy; then
+    say "STEP vmm-copy: copy=true of a halted VM"
+    if halted cold2; then
+        show xlmig-xe vm-migrate vm=cold2 host=h2 vdi:"$GUEST_VDI"="$PEER_SR" copy=true
+        rc=$?
+        WHY=""
+        [ -e "$GUEST_VDI_FILE" ] || WHY="$WHY source-vdi-gone"
+        xlmig-xe vm-list params=name-label,resident-on,power-state --minimal > /tmp/vl.out
+        grep -q "cold2,h1,halted" /tmp/vl.out || WHY="$WHY source-vm-gone"
+        grep -q "cold2,h2,halted" /tmp/vl.out || WHY="$WHY no-copy-on-h2"
+        [ "$(disk_tick "$GUEST_VDI_FILE")" != "" ] || WHY="$WHY source-disk-unreadable"
+        if [ $rc = 0 ] && [ -z "$WHY" ]; then
+            result vmm-copy OK "(h1 keeps cold2 and its disk; h2 has a copy: $(tr '\n' ' ' < /tmp/vl.out))"
+        else
+            result vmm-copy FAIL "exit $rc:$WHY"
+        fi
+    else
+        result vmm-copy FAIL "could not make a halted VM"
+    fi
+    vdi_guest_destroy cold2
+    rm -f "$XLMIG_STATE"/vm/*.json
+    h2_do clean > /dev/null
+fi
+
+# ---- cancels and kills: the guest ticks on at h1, nothing left on h2
+# fault NAME PHASE ACTION...: a guest, a slowed migration to h2 in the
+# background, ACTION once it is in PHASE; then the checks.
+fault() {
+    _f=$1 _fp=$2
+    shift 2
+    say "STEP $_f: $* during $_fp"
+    if ! vdi_guest "$_f"; then
+        result "$_f" FAIL "the guest did not start"
+        return
+    fi
+    # The link is slow enough; the cap keeps each phase long enough to act.
+    migrate_bg "$_f" vdi:"$GUEST_VDI"="$PEER_SR" bwlimit=1M compress=false
+    if [ -n "$TASK" ] && phase_is "$_fp" 300; then
+        sleep 2
+        "$@"
+        wait "$MPID"
+        rc=$?
+        sed 's/^/### | /' "/tmp/mig-$_f.err" | tail -n 4
+        sleep 3
+        if [ $rc != 0 ] && runs_on_h1_intact "$_f"; then
+            result "$_f" OK "(vm-migrate exit $rc: $(grep -v '^vm-migrate:' "/tmp/mig-$_f.err" | head -n 1 | cut -c1-100); $RUN_DETAIL; nothing left on h2)"
+        else
+            result "$_f" FAIL "exit $rc:$WHY"
+            dump_guest "$_f"
+        fi
+    else
+        result "$_f" FAIL "never in phase $_fp (task '$TASK')"
+        kill "$MPID" 2>/dev/null
+        sed 's/^/### | /' "/tmp/mig-$_f.err" | tail -n 5
+        [ -z "$TASK" ] || xlmig-xe task-cancel uuid="$TASK" 2>/dev/null
+        wait "$MPID"
+        vdi_guest_destroy "$_f"
+    fi
+    h2_do clean > /dev/null
+}
+cancel_task() { show xlmig-xe task-cancel uuid="$TASK"; }
+kill_src() { kill_xlmigd; sleep 2; restart_xlmigd; }
+kill_dst() { h2_do kill-xlmigd > /dev/null; sleep 2; h2_do restart-xlmigd > /dev/null; }
+want cancel-storage && fault vmm-cancel-storage storage cancel_task
+want cancel-memory && fault vmm-cancel-memory memory cancel_task
+want kill-src && fault vmm-kill-src storage kill_src
+want kill-dst && fault vmm-kill-dst memory kill_dst
+
+# ---- refusals: every failed check at once
+if want refuse; then
+    say "STEP vmm-refuse: h1's whole CPU and more memory than h2 has free"
+    h2free=$(peer_fact free_memory)
+    if vdi_guest vmmbig $((h2free + 64)) ""; then
+        xlmig-xe vm-assert-can-migrate vm=vmmbig host=h2 vdi:"$GUEST_VDI"="$PEER_SR" > /tmp/assert.out 2> /tmp/assert.err
+        rc=$?
+        sed 's/^/### | /' /tmp/assert.err
+        if [ $rc = 1 ] && grep -q '^VM_INCOMPATIBLE_WITH_THIS_HOST: .*lahf' /tmp/assert.err &&
+            grep -q '^HOST_NOT_ENOUGH_FREE_MEMORY' /tmp/assert.err && h2_empty; then
+            result vmm-refuse OK "(both at once: $(cut -d: -f1 /tmp/assert.err | sort -u | tr '\n' ' '))"
+        else
+            result vmm-refuse FAIL "exit $rc; $(tr '\n' ' ' < /tmp/assert.err)"
+        fi
+    else
+        result vmm-refuse FAIL "the big guest did not start (h2 has ${h2free} MiB free)"
+    fi
+    vdi_guest_destroy vmmbig
+fi
+
+# ---- the limit: four at once, three slots
+if want limit; then
+    say "STEP vmm-limit: four migrations at once, migration-concurrency=3"
+    show xlmig-xe pool-param-set migration-concurrency=3
+    ok=1
+    vdis=""
+    for n in 1 2 3 4; do
+        vdi_guest "lim$n" 64 || ok=0
+        vdis="$vdis $GUEST_VDI"
+    done
+    if [ $ok = 1 ]; then
+        set -- $vdis
+        pids=""
+        for n in 1 2 3 4; do
+            eval "v=\$$n"
+            xlmig-xe vm-migrate vm="lim$n" host=h2 vdi:"$v"="$PEER_SR" compress=false \
+                bwlimit=2M > "/tmp/lim$n.out" 2> "/tmp/lim$n.err" &
+            pids="$pids $!"
+        done
+        seen=""
+        n=0
+        while [ -z "$seen" ] && [ $n -lt 600 ]; do
+            st=$(xlmig-xe task-list params=status --minimal 2>/dev/null | tr ',' '\n')
+            if [ "$(echo "$st" | grep -c '^running$')" = 3 ] &&
+                [ "$(echo "$st" | grep -c '^queued$')" = 1 ]; then
+                seen="3 running, 1 queued"
+                show xlmig-xe task-list params=uuid,vm,status,phase,progress
+            fi
+            sleep 0.5
+            n=$((n + 1))
+        done
+        rcs=""
+        for p in $pids; do wait "$p"; rcs="$rcs$?"; done
+        moved=0
+        for n in 1 2 3 4; do
+            xl domid "lim$n" > /dev/null 2>&1 || moved=$((moved + 1))
+        done
+        h2_do facts > /dev/null
+        if [ -n "$seen" ] && [ "$rcs" = 0000 ] && [ $moved = 4 ] &&
+            [ "$(h2_get domains | wc -w)" = 4 ]; then
+            result vmm-limit OK "(task-list showed $seen; all four finished; h2 runs $(h2_get domains))"
+        else
+            result vmm-limit FAIL "seen '$seen', exits $rcs, $moved moved, h2 runs '$(h2_get domains)'"
+        fi
+    else
+        result vmm-limit FAIL "the four guests did not start"
+    fi
+    for n in 1 2 3 4; do vdi_guest_destroy "lim$n"; done
+    h2_do clean > /dev/null
+fi
+
+say "vm-migrate tests done"

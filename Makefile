@@ -195,7 +195,8 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libxlmig.a
 
 check: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(B)/san/xlmig \
-	    $(B)/san/xlmig-xe $(B)/san/xlmigd $(FUZZERS) $(TEST_TOOLS)
+	    $(B)/san/xlmig-xe $(B)/san/xlmigd $(B)/san/xlmigd-fake $(FUZZERS) \
+	    $(TEST_TOOLS)
 	@tests/summarize.sh check "$(MAKE) --no-print-directory check-unit" \
 	    "$(MAKE) --no-print-directory check-fuzz" \
 	    "$(MAKE) --no-print-directory check-integration" \
@@ -209,7 +210,7 @@ check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe $(TEST_TOOLS)
 
 # End-to-end runs of the CLIs on 127.0.0.1 (tests/integration/test-*.sh).
 check-integration: $(B)/san/xlmig $(B)/san/xlmig-xe $(B)/san/xlmigd \
-                   $(TEST_TOOLS)
+                   $(B)/san/xlmigd-fake $(TEST_TOOLS)
 	@XLMIG_BIN=$(CURDIR)/$(B)/san/xlmig \
 	    XLMIG_XE_BIN=$(CURDIR)/$(B)/san/xlmig-xe \
 	    XLMIGD_BIN=$(CURDIR)/$(B)/san/xlmigd XLMIG_SRCDIR=$(CURDIR) \

@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "jsonfile.h"
 #include "migrate.h"
+#include "migrate-check.h"
 #include "migrate-run.h"
 #include "migrate-wire.h"
 #include "proc.h"
@@ -41,6 +42,7 @@ struct disk {
     struct send *s;
     struct xlmig__mig_vdi *v;
     libxlmig_ctx *ctx;
+    struct xlmig__collect coll;         /* keeps its first error */
     struct xlmig__sxm_send_req req;
     char qmp[256], tls[300], addr[XLMIG__SXM_ADDR_MAX + 1];
     char name[XLMIG__SR_NAME_MAX + 1];
@@ -350,8 +352,10 @@ static void *disk_main(void *arg)
 
     pthread_mutex_lock(&d->s->lock);
     d->rc = rc;
+    /* The first error is the cause; a roll back may log more after it. */
     if (rc)
-        xlmig__strlcpy(d->err, libxlmig_ctx_last_error(d->ctx),
+        xlmig__strlcpy(d->err, d->coll.n ? d->coll.msgs[0]
+                                         : libxlmig_ctx_last_error(d->ctx),
                        sizeof(d->err));
     if (!rc && !d->s->r.live)
         d->in_sync = true;
@@ -442,8 +446,8 @@ static int storage_start(struct send *s)
                                 "(domain %" PRIu32 ") has no device model "
                                 "QMP socket for its disk %s", s->r.vm,
                                 s->r.domid, d->v->vdev);
-        if (libxlmig_ctx_new(libxlmig_ctx_logger(s->ctx),
-                             LIBXLMIG_LOG_ERROR, &d->ctx))
+        xlmig__collect_init(&d->coll, libxlmig_ctx_logger(s->ctx));
+        if (libxlmig_ctx_new(&d->coll.vtable, LIBXLMIG_LOG_ERROR, &d->ctx))
             return LIBXLMIG_ERR_NO_MEMORY;
         d->req.state_dir = s->run->state_dir;
         d->req.vdi = d->v->vdi;
@@ -472,8 +476,16 @@ static int disk_failed(struct send *s)
     for (i = 0; i < s->nr_disks; i++) {
         struct disk *d = &s->disks[i];
 
-        if (d->done && d->rc)
-            return xlmig__error(s->ctx, d->rc, -1, "%s", d->err);
+        if (d->done && d->rc) {
+            const char *name = libxlmig_strerror_name(d->rc);
+            size_t n = strlen(name);
+            const char *msg = d->err;
+
+            /* The disk's message has its name already. */
+            if (!strncmp(msg, name, n) && !strncmp(msg + n, ": ", 2))
+                msg += n + 2;
+            return xlmig__error(s->ctx, d->rc, -1, "%s", msg);
+        }
     }
     return 0;
 }

@@ -796,7 +796,13 @@ POOL_CPUID=host,lahfsahf=0
 local_sr() {
     LOCAL_SR=$(xlmig-xe sr-list name-label="$LOCAL_SR_NAME" --minimal 2>/dev/null)
     if [ -z "$LOCAL_SR" ]; then
-        mkdir -p "${LOCAL_SR_PATH%/*}"
+        # dom0's root is an initramfs, whose free space statvfs does not
+        # tell: the SR gets a tmpfs of its own, so that the space checks
+        # of storage motion see real numbers.
+        mkdir -p "$LOCAL_SR_PATH"
+        mountpoint -q "$LOCAL_SR_PATH" ||
+            mount -t tmpfs -o "size=${LOCAL_SR_MB:-448}m,mode=0700" tmpfs \
+                "$LOCAL_SR_PATH" || { say "local_sr: no tmpfs"; return 1; }
         LOCAL_SR=$(xlmig-xe sr-create name-label="$LOCAL_SR_NAME" type=file \
             device-config:path="$LOCAL_SR_PATH") || {
             say "local_sr: sr-create failed"; return 1; }

@@ -73,6 +73,7 @@ h2_serve() {
                     done
                     rm -f "$XLMIG_STATE"/vm/*.json
                     h2_facts ;;
+                log) tail -n 40 "$XLMIG_STATE/migrate-in/$2.log" 2>&1 ;;
                 kill-xlmigd) kill_xlmigd; echo "rc=$?" ;;
                 restart-xlmigd) restart_xlmigd; echo "rc=$?" ;;
                 pool) start_pool "$2"; echo "rc=$?" ;;
@@ -218,6 +219,14 @@ moved_to_h2() {
     [ -z "$WHY" ]
 }
 
+# task_logs TASK: the tails of the task's logs on both hosts.
+task_logs() {
+    say "---- the source's log of task $1"
+    tail -n 40 "$XLMIG_STATE/migrate/$1.log" 2>&1 | sed 's/^/### | /'
+    say "---- the destination's log of task $1"
+    h2_do "log $1" | sed 's/^/### | /'
+}
+
 # ---- within the pool, with storage
 if want pool; then
     say "STEP vmm-pool: vm-migrate with its disk to h2's SR, compressed"
@@ -232,6 +241,7 @@ if want pool; then
         else
             result vmm-pool FAIL "exit $rc:$WHY; $MOVE_DETAIL"
             dump_guest vmm1
+            task_logs "$(ls -t "$XLMIG_STATE"/migrate/*.json | head -n 1 | sed 's#.*/##; s#\.json##')"
         fi
     else
         result vmm-pool FAIL "the guest did not start"

@@ -19,43 +19,6 @@
 #define LINE_MAX_BYTES 1024
 #define FILE_MAX_BYTES (64u << 10)
 
-int xlmig__split_hostport(const char *s, char *host, size_t hlen, char *port,
-                          size_t plen)
-{
-    const char *colon;
-    size_t hl;
-    char *end;
-    long p;
-
-    if (!s || !*s)
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-
-        if (!close || close[1] != ':')
-            return LIBXLMIG_ERR_INVALID_ARGUMENT;
-        hl = (size_t)(close - s - 1);
-        colon = close + 1;
-        s++;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon || strchr(s, ':') != colon)
-            return LIBXLMIG_ERR_INVALID_ARGUMENT;
-        hl = (size_t)(colon - s);
-    }
-    if (!hl || hl >= hlen)
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    errno = 0;
-    p = strtol(colon + 1, &end, 10);
-    if (errno || *end || end == colon + 1 || p < 1 || p > 65535 ||
-        strlen(colon + 1) >= plen)
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    snprintf(port, plen, "%ld", p);
-    return 0;
-}
-
 static bool name_ok(const char *s)
 {
     size_t n = strlen(s);

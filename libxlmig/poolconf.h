@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 
+#include "addr.h"                   /* the addresses it holds */
 #include "libxlmig.h"
 #include "rpc.h"
 #include "transport.h"
@@ -55,10 +56,6 @@ int xlmig__pool_conf_load(libxlmig_ctx *ctx, const char *path,
 
 /* Is this host the pool master (address equals master)? */
 bool xlmig__pool_conf_is_master(const struct xlmig__pool_conf *c);
-
-/* Split "HOST:PORT" or "[V6]:PORT"; 0 or LIBXLMIG_ERR_INVALID_ARGUMENT. */
-int xlmig__split_hostport(const char *s, char *host, size_t hlen,
-                          char *port, size_t plen);
 
 /*
  * Connect to @address ("HOST:PORT") and run the TLS handshake as a

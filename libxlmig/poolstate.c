@@ -33,9 +33,6 @@
                   "and '-', not starting with '.' or '-'"
 #define PHASE_RULE "a phase is 1 to 32 bytes of A-Z, a-z, 0-9, '.', '_' " \
                    "and '-'"
-#define ADDRESS_RULE "an address is HOST:PORT, HOST a host name, an IPv4 " \
-                     "address or an IPv6 address in brackets, PORT 1 to " \
-                     "65535, 255 bytes at most"
 #define UUID_RULE "a uuid is 36 characters as " \
                   "\"01234567-89ab-cdef-0123-456789abcdef\""
 
@@ -71,90 +68,6 @@ static bool uuid_ok(const char *s)
             if (s[i] != '-')
                 return false;
         } else if (!hex_digit(s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* "HOST:PORT" (ADDRESS_RULE); @why and *at_r as xlmig__word_ok(). */
-static bool address_ok(const char *s, char *why, size_t len, size_t *at_r)
-{
-    const char *colon;
-    size_t n, hlen, i, plen;
-    unsigned long port = 0;
-
-    *at_r = 0;
-    if (!s) {
-        snprintf(why, len, "nothing given");
-        return false;
-    }
-    n = strnlen(s, XLMIG__POOL_ADDRESS_MAX + 1);
-    if (n == 0) {
-        snprintf(why, len, "it is empty");
-        return false;
-    }
-    if (n > XLMIG__POOL_ADDRESS_MAX) {
-        snprintf(why, len, "it is longer than %d bytes",
-                 XLMIG__POOL_ADDRESS_MAX);
-        *at_r = XLMIG__POOL_ADDRESS_MAX;
-        return false;
-    }
-    colon = strrchr(s, ':');
-    if (!colon) {
-        snprintf(why, len, "it has no ':PORT'");
-        return false;
-    }
-    hlen = (size_t)(colon - s);
-    plen = n - hlen - 1;
-    *at_r = hlen;
-    if (plen == 0 || plen > 5) {
-        snprintf(why, len, "the port is %s", plen ? "longer than 5 digits"
-                                                 : "missing");
-        return false;
-    }
-    for (i = 0; i < plen; i++) {
-        if (colon[1 + i] < '0' || colon[1 + i] > '9') {
-            snprintf(why, len, "byte %zu of the port is not a digit", i);
-            *at_r = hlen + 1 + i;
-            return false;
-        }
-        port = port * 10 + (unsigned long)(colon[1 + i] - '0');
-    }
-    if (port < 1 || port > 65535) {
-        snprintf(why, len, "port %lu is not from 1 to 65535", port);
-        return false;
-    }
-    if (hlen == 0) {
-        snprintf(why, len, "the host is missing");
-        return false;
-    }
-    if (s[0] == '[') {
-        if (hlen < 3 || s[hlen - 1] != ']') {
-            snprintf(why, len, "an IPv6 address in brackets is not closed "
-                     "by ']' before the port");
-            return false;
-        }
-        for (i = 1; i < hlen - 1; i++) {
-            if (!hex_digit(s[i]) && s[i] != ':' && s[i] != '.') {
-                snprintf(why, len, "byte %zu is not part of an IPv6 "
-                         "address", i);
-                *at_r = i;
-                return false;
-            }
-        }
-        return true;
-    }
-    if (s[0] == '.' || s[0] == '-') {
-        snprintf(why, len, "the host starts with '%c'", s[0]);
-        return false;
-    }
-    for (i = 0; i < hlen; i++) {
-        if (!xlmig__name_byte_ok(s[i])) {
-            snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
-                     "or '-'%s", i, s[i] == ':' ? " (IPv6 addresses go in "
-                                                  "brackets)" : "");
-            *at_r = i;
             return false;
         }
     }
@@ -266,7 +179,7 @@ static int member_check(libxlmig_ctx *ctx, const char *what,
                                 what, quoted, why, NAME_RULE);
     }
     if (!TERMINATED(m->address) ||
-        !address_ok(m->address, why, sizeof(why), &at)) {
+        !xlmig__hostport_ok(m->address, why, sizeof(why), &at)) {
         if (!TERMINATED(m->address))
             snprintf(why, sizeof(why), "it is not NUL-terminated");
         xlmig__quote(TERMINATED(m->address) ? m->address : "", at, quoted,
@@ -274,7 +187,7 @@ static int member_check(libxlmig_ctx *ctx, const char *what,
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "%s: address \"%s\" of host %s is not "
                                 "valid: %s; %s", what, quoted, m->name, why,
-                                ADDRESS_RULE);
+                                XLMIG__HOSTPORT_RULE);
     }
     if (m->joined < 0)
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
@@ -638,8 +551,9 @@ static int read_members(const struct reader *rd, yajl_val root,
         rc = member_word(rd, obj, in, "name", name_ok, false, NAME_RULE,
                          m->name, sizeof(m->name));
         if (!rc)
-            rc = member_word(rd, obj, in, "address", address_ok, false,
-                             ADDRESS_RULE, m->address, sizeof(m->address));
+            rc = member_word(rd, obj, in, "address", xlmig__hostport_ok,
+                             false, XLMIG__HOSTPORT_RULE, m->address,
+                             sizeof(m->address));
         if (!rc)
             rc = member_time(rd, obj, in, "joined", &m->joined);
         if (rc)
@@ -1196,12 +1110,12 @@ int xlmig__pool_member_add(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
                                 "pool member: host name \"%s\" is not "
                                 "valid: %s; %s", quoted, why, NAME_RULE);
     }
-    if (!address_ok(address, why, sizeof(why), &at)) {
+    if (!xlmig__hostport_ok(address, why, sizeof(why), &at)) {
         xlmig__quote(address, at, quoted, sizeof(quoted));
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool member: address \"%s\" of host %s is "
                                 "not valid: %s; %s", quoted, name, why,
-                                ADDRESS_RULE);
+                                XLMIG__HOSTPORT_RULE);
     }
     memset(&m, 0, sizeof(m));
     xlmig__strlcpy(m.name, name, sizeof(m.name));

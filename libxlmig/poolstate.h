@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "libxlmig.h"
 #include "slots.h"
 
@@ -36,7 +37,7 @@
 #define XLMIG__POOL_STATE_FILE_MAX (2u << 20)
 #define XLMIG__POOL_NAME_MAX 64         /* bytes of a name, no NUL */
 #define XLMIG__POOL_UUID_SIZE 37        /* 36 characters and the NUL */
-#define XLMIG__POOL_ADDRESS_MAX 255     /* bytes of "host:port", no NUL */
+#define XLMIG__POOL_ADDRESS_MAX XLMIG__HOSTPORT_MAX  /* 255, addr.h */
 #define XLMIG__POOL_PHASE_MAX 32        /* bytes of a task's phase, no NUL */
 #define XLMIG__POOL_MEMBERS_MAX 64
 #define XLMIG__POOL_TASKS_MAX XLMIG__SLOTS_ENTRIES_MAX  /* 4096 */

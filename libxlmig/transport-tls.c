@@ -15,10 +15,8 @@
  * lets a refused client learn it inside libxlmig_transport_tls_new()
  * instead of at its first read.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,6 +31,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "addr.h"
 #include "internal.h"
 #include "transport.h"
 
@@ -135,8 +134,6 @@ static void peer_label(int fd, const char *label, char *dst, size_t len)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned int port = 0;
 
     if (label) {
         xlmig__strlcpy(dst, label, len);
@@ -146,21 +143,8 @@ static void peer_label(int fd, const char *label, char *dst, size_t len)
         xlmig__strlcpy(dst, "the peer", len);
         return;
     }
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        port = ntohs(a->sin_port);
-        snprintf(dst, len, "%s:%u", host, port);
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        port = ntohs(a->sin6_port);
-        snprintf(dst, len, "[%s]:%u", host, port);
-    } else {
+    if (!xlmig__sockaddr_label((struct sockaddr *)&ss, dst, len))
         xlmig__strlcpy(dst, "the local peer", len);
-    }
 }
 
 /* ------------------------------------------------------------------ */

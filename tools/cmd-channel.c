@@ -13,13 +13,11 @@
  * whitelist, starts xl with pipes on its stdin and stdout and relays
  * between them and the channel.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cmd-channel.h"
 #include "cpurecord.h"
 #include "internal.h"
@@ -778,45 +777,6 @@ static int open_transport(libxlmig_ctx *ctx, struct opts *o, int fd,
                                 t_r);
 }
 
-/* Split "HOST[:PORT]" / "[V6]:PORT"; 0 or -1. */
-static int split_hostport(const char *s, char *host, size_t hlen,
-                          char *port, size_t plen)
-{
-    const char *colon;
-
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-
-        if (!end || (size_t)(end - s - 1) >= hlen)
-            return -1;
-        memcpy(host, s + 1, (size_t)(end - s - 1));
-        host[end - s - 1] = '\0';
-        if (end[1] == ':')
-            snprintf(port, plen, "%s", end + 2);
-        else if (!end[1])
-            snprintf(port, plen, "%d", DEFAULT_PORT);
-        else
-            return -1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon && strchr(s, ':') != colon)
-            colon = NULL;       /* a bare IPv6 address */
-        if (colon) {
-            if ((size_t)(colon - s) >= hlen)
-                return -1;
-            memcpy(host, s, (size_t)(colon - s));
-            host[colon - s] = '\0';
-            snprintf(port, plen, "%s", colon + 1);
-        } else {
-            if (strlen(s) >= hlen)
-                return -1;
-            strcpy(host, s);
-            snprintf(port, plen, "%d", DEFAULT_PORT);
-        }
-    }
-    return host[0] && port[0] ? 0 : -1;
-}
-
 static int connect_to(const char *cmd, const char *host, const char *port,
                       const char *label)
 {
@@ -1022,14 +982,14 @@ int xlmig_cmd_channel_send(int argc, char **argv)
         usage(stderr, o.cmd);
         return EXIT_USAGE;
     }
-    if (split_hostport(argv[first], host, sizeof(host), port,
-                       sizeof(port))) {
-        fprintf(stderr, "xlmig channel-send: '%s' is not HOST[:PORT]\n",
-                argv[first]);
+    if (xlmig__split_hostport_dflt(argv[first], DEFAULT_PORT, host,
+                                   sizeof(host), port, sizeof(port))) {
+        fprintf(stderr, "xlmig channel-send: '%s' is not HOST[:PORT] "
+                "(PORT 1 to 65535; an IPv6 address with a port in "
+                "brackets, [V6]:PORT)\n", argv[first]);
         return EXIT_USAGE;
     }
-    snprintf(label, sizeof(label), strchr(host, ':') ? "[%s]:%s" : "%s:%s",
-             host, port);
+    xlmig__join_hostport(host, port, label, sizeof(label));
     words = argv + first + 1;
     nwords = (unsigned int)(argc - first - 1);
     if (!nwords) {
@@ -1292,24 +1252,6 @@ static int serve(struct opts *o, int fd, const char *peer)
     return status;
 }
 
-static void peer_name_of(const struct sockaddr_storage *ss, char *buf,
-                         size_t len)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const void *)ss;
-
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
-    } else {
-        const struct sockaddr_in *a = (const void *)ss;
-
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
-    }
-}
-
 static int listen_socket(const struct opts *o, int *port_r)
 {
     char port[16];
@@ -1408,7 +1350,9 @@ int xlmig_cmd_channel_listen(int argc, char **argv)
             close(lfd);
             return 1;
         }
-        peer_name_of(&ss, peer, sizeof(peer));
+        if (!xlmig__sockaddr_label((const struct sockaddr *)&ss, peer,
+                                   sizeof(peer)))
+            xlmig__strlcpy(peer, "a peer", sizeof(peer));
         if (o.once) {
             close(lfd);
             return serve(&o, fd, peer);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cmd-diskstream.h"
 #include "diskstream.h"
 #include "internal.h"
@@ -47,26 +48,6 @@ static int usage(FILE *f, const char *cmd, const char *text, int rc)
 {
     fprintf(f, "Usage: xlmig %s %s\n", cmd, text);
     return rc;
-}
-
-/* "tcp:HOST:PORT" -> HOST, PORT; 0 or -1. */
-static int split_tcp(const char *s, char *host, size_t hcap, char *port,
-                     size_t pcap)
-{
-    const char *colon;
-
-    if (strncmp(s, "tcp:", 4))
-        return -1;
-    s += 4;
-    colon = strrchr(s, ':');
-    if (!colon || colon == s || !colon[1] || (size_t)(colon - s) >= hcap ||
-        strlen(colon + 1) >= pcap ||
-        strspn(colon + 1, "0123456789") != strlen(colon + 1))
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    snprintf(port, pcap, "%s", colon + 1);
-    return 0;
 }
 
 /* TLS options shared by both commands. */
@@ -231,7 +212,7 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
     struct xlmig__diskstream_stats st;
     struct xlmig__sxm_record rec;
     struct tls_opts t;
-    char host[256], port[16], uri[1024], peer[NI_MAXHOST + NI_MAXSERV + 2];
+    char host[256], port[16], uri[1024], peer[300];
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     libxlmig_ctx *ctx = NULL;
@@ -265,9 +246,10 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
                 "--listen\n", me);
         return usage(stderr, me, xlmig_sxm_receive_data_usage, 2);
     }
-    if (split_tcp(listen_addr, host, sizeof(host), port, sizeof(port))) {
-        fprintf(stderr, "xlmig %s: --listen %s is not tcp:HOST:PORT\n", me,
-                listen_addr);
+    if (xlmig__split_tcp(listen_addr, host, sizeof(host), port,
+                         sizeof(port))) {
+        fprintf(stderr, "xlmig %s: --listen %s is not tcp:HOST:PORT (an "
+                "IPv6 HOST in brackets)\n", me, listen_addr);
         return 2;
     }
     if (tls_check(me, &t))
@@ -310,15 +292,8 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
     }
     close(lfd);
     lfd = -1;
-    {
-        char h[NI_MAXHOST], s[NI_MAXSERV];
-
-        if (getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), s,
-                        sizeof(s), NI_NUMERICHOST | NI_NUMERICSERV))
-            snprintf(peer, sizeof(peer), "the sender");
-        else
-            snprintf(peer, sizeof(peer), "%s:%s", h, s);
-    }
+    if (!xlmig__sockaddr_label((struct sockaddr *)&ss, peer, sizeof(peer)))
+        xlmig__strlcpy(peer, "the sender", sizeof(peer));
     o.sock_fd = fd;
     rc = make_transport(ctx, &t, fd, true, peer, &o.transport);
     if (rc) {
@@ -472,8 +447,9 @@ int xlmig_cmd_sxm_send_data(int argc, char **argv)
         fprintf(stderr, "xlmig %s: needs --src-uri and --to\n", me);
         return usage(stderr, me, xlmig_sxm_send_data_usage, 2);
     }
-    if (split_tcp(to, host, sizeof(host), port, sizeof(port))) {
-        fprintf(stderr, "xlmig %s: --to %s is not tcp:HOST:PORT\n", me, to);
+    if (xlmig__split_tcp(to, host, sizeof(host), port, sizeof(port))) {
+        fprintf(stderr, "xlmig %s: --to %s is not tcp:HOST:PORT (an IPv6 HOST "
+                "in brackets)\n", me, to);
         return 2;
     }
     if (!xlmig_codec_name_ok(p.codec)) {
@@ -533,7 +509,7 @@ int xlmig_cmd_sxm_send_data(int argc, char **argv)
         rc = LIBXLMIG_ERR_IO;
         goto out;
     }
-    snprintf(peer, sizeof(peer), "%s:%s", host, port);
+    xlmig__join_hostport(host, port, peer, sizeof(peer));
     o.sock_fd = fd;
     rc = make_transport(ctx, &t, fd, false, peer, &o.transport);
     fd = -1;                    /* the transport owns it (or closed it) */

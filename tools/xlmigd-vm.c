@@ -1330,8 +1330,7 @@ int xlmigd_m_vm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
     }
-    snprintf(buf, sizeof(buf), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
-             port);
+    xlmig__join_hostport(host, port, buf, sizeof(buf));
     yajl_gen_map_open(g);
     xlmigd_gen_kv_str(g, "data_address", buf);
     yajl_gen_map_close(g);

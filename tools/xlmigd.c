@@ -937,7 +937,7 @@ static int rx_start(libxlmig_ctx *ctx, const char *task, const char *host,
     if (fd < 0)
         goto fail;
     x->lfd = fd;
-    snprintf(addr, cap, "%s:%s", host, port);
+    xlmig__join_hostport(host, port, addr, cap);
     if (xlmigd_spawn(&x->tid, rx_main, x)) {
         close(fd);
         goto fail;
@@ -1435,7 +1435,6 @@ static int serve(int lfd)
     while (!xlmigd_stopping) {
         struct sockaddr_storage sa;
         socklen_t sl = sizeof(sa);
-        char host[64], serv[16];
         struct conn *c = NULL;
         int fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
 
@@ -1465,11 +1464,9 @@ static int serve(int lfd)
             continue;
         }
         c->fd = fd;
-        if (getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), serv,
-                        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV))
-            snprintf(c->peer, sizeof(c->peer), "a client");
-        else
-            snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
+        if (!xlmig__sockaddr_label((struct sockaddr *)&sa, c->peer,
+                                   sizeof(c->peer)))
+            xlmig__strlcpy(c->peer, "a client", sizeof(c->peer));
         pthread_mutex_init(&c->wlock, NULL);
         pthread_mutex_lock(&M.lock);
         c->owner = M.next_owner++;

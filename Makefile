@@ -220,11 +220,22 @@ check-integration: $(B)/san/xlmig $(B)/san/xlmig-xe $(B)/san/xlmigd \
 FUZZ_CFLAGS := $(BASE_CFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
                -DLIBXLMIG_BUILDING
 
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(XE_SRCS) tests/tools/nbd-writer.c \
+# The library is compiled once for all targets (coverage, sanitizers);
+# each target links its harness against those objects.
+FUZZ_OBJ_CFLAGS := $(BASE_CFLAGS) -std=gnu11 -g -O1 \
+                   -fsanitize=fuzzer-no-link,address,undefined -DLIBXLMIG_BUILDING
+FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz-obj/%.o,$(LIB_SRCS) $(XE_SRCS))
+
+$(B)/fuzz-obj/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZCC,$@)
+	$(Q)$(CLANG) $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) tests/tools/nbd-writer.c \
              $(wildcard libxlmig/*.h xe-plugin/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(XE_SRCS) $(PKG_LIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
 
 fuzz: $(FUZZERS)
 
@@ -245,6 +256,9 @@ check-xen: deps
 	tests/xenhost/run.sh --hosts 2 --overlay $(B)/dom0-root \
 	    --test tests/xenhost/tests/check-xen.sh \
 	    --test2 tests/xenhost/tests/receiver.sh
+	tests/xenhost/run.sh --hosts 2 --overlay $(B)/dom0-root --timeout 2400 \
+	    --test tests/xenhost/tests/vm-migrate.sh \
+	    --test2 tests/xenhost/tests/vm-migrate.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/dom0-root/.stamp

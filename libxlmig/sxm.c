@@ -236,6 +236,10 @@ int xlmig__sxm_record_encode(const struct xlmig__sxm_record *r, char *buf,
                                     (long long)r->reader_pid) &&
              xlmig__gen_key_integer(g, "reader-start",
                                     (long long)r->reader_start) &&
+             xlmig__gen_key_integer(g, "proxy-pid",
+                                    (long long)r->proxy_pid) &&
+             xlmig__gen_key_integer(g, "proxy-start",
+                                    (long long)r->proxy_start) &&
              xlmig__gen_key_bool(g, "tls", r->tls) &&
              xlmig__gen_key_bool(g, "offline", r->offline);
     ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
@@ -414,6 +418,18 @@ int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
                      &rc))
             goto out;
         r.reader_start = (uint64_t)v;
+        /* The leaf's proxy: absent in records older than it. */
+        if (xlmig__json_get_integer(root, "proxy-pid", 0, 0, &v) !=
+            LIBXLMIG_ERR_NOT_FOUND) {
+            if (!get_int(ctx, label, root, "proxy-pid", 0, 0x3fffffff, &v,
+                         &rc))
+                goto out;
+            r.proxy_pid = v;
+            if (!get_int(ctx, label, root, "proxy-start", 0, INT64_MAX, &v,
+                         &rc))
+                goto out;
+            r.proxy_start = (uint64_t)v;
+        }
         if (!get_bool(ctx, label, root, "tls", &r.tls, &rc) ||
             !get_bool(ctx, label, root, "offline", &r.offline, &rc))
             goto out;
@@ -1481,13 +1497,19 @@ static int mirror_stop(libxlmig_ctx *ctx, const struct qemu *qm,
 
         rc = q_call(qm, g, g && gkv(g, "device", id) && gs(g, "force") &&
                     yajl_gen_bool(g, 1) == yajl_gen_status_ok, NULL);
-        if (rc)
+        /* A job that broke between the query and the cancel has
+         * concluded by itself: that is an end too. */
+        if (rc && (job_query(qm, id, &j) || !j.found ||
+                   !job_concluded(&j)))
             return rc;
     }
     return job_finish(ctx, qm, id, vdi, JOB_END_MS, why, sizeof(why));
 }
 
 /* ------------------------------------------------------------ source */
+
+static void proxy_stop(libxlmig_ctx *ctx, const char *state_dir,
+                       struct xlmig__sxm_record *r);
 
 static void reader_stop(libxlmig_ctx *ctx, const char *state_dir,
                         struct xlmig__sxm_record *r)
@@ -1598,6 +1620,7 @@ static int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
                 return rc;
         }
     }
+    proxy_stop(ctx, state_dir, r);
     unlink_quiet(ctx, ovpath);
     (void)xlmig__dir_sync(ctx, sr.path);
     record_remove(ctx, state_dir, r->task);
@@ -1606,31 +1629,129 @@ static int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
     return 0;
 }
 
-/* blockdev-add of the NBD client node of the destination's leaf. */
-static int leaf_node_add(libxlmig_ctx *ctx, const struct qemu *qm,
-                         const struct names *n, const char *dest,
-                         const char *tls_dir, const char *vdi)
+/*
+ * The leaf's proxy: a qemu-storage-daemon on the source, the NBD client
+ * of the destination's leaf over TLS, serving it again without TLS on
+ * STATE/sxm/TASK.leaf.sock for the VM's QEMU.  A Xen device model is
+ * often built without GnuTLS (Debian's qemu-system-xen is), so the VM's
+ * QEMU never speaks TLS itself; what it mirrors is acknowledged only
+ * once the destination has it (the proxy caches nothing), so the mirror
+ * keeps its meaning.  Its pid goes into the record before anything
+ * depends on it; proxy_stop() ends it.
+ */
+static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
+                       struct xlmig__sxm_record *r, const char *tls_dir,
+                       const char *host, const char *port, char *sock,
+                       size_t sock_cap)
 {
-    char host[256], port[8];
+    char pidfile[PATH_MAX_], tls[PATH_MAX_ + 96], srv[PATH_MAX_ + 96];
+    char bl[600], what[PATH_MAX_ + 600];
+    char *argv[20];
+    size_t len, n = 0;
+    bool psk = tls_dir_is_psk(tls_dir);
+    pid_t pid;
+    int rc;
+
+    if ((rc = task_path(ctx, state_dir, r->task, "proxy.pid", pidfile,
+                        sizeof(pidfile))) ||
+        (rc = task_path(ctx, state_dir, r->task, "leaf.sock", sock,
+                        sock_cap)))
+        return rc;
+    if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "VDI %s: the state directory must be short "
+                            "enough for a socket: %s", r->vdi_name, sock);
+    unlink_quiet(ctx, pidfile);
+    unlink_quiet(ctx, sock);
+    len = (size_t)snprintf(tls, sizeof(tls), "%s",
+                           psk ? "tls-creds-psk,id=xlmig-tls,endpoint=client,"
+                                 "username=" XLMIG__SXM_PSK_USER ",dir="
+                               : "tls-creds-x509,id=xlmig-tls,"
+                                 "endpoint=client,dir=");
+    if (!xlmig__qemu_opt_append(tls, sizeof(tls), &len, tls_dir))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "TLS directory %s: path too long", tls_dir);
+    snprintf(bl, sizeof(bl), "driver=nbd,node-name=leaf,server.type=inet,"
+             "server.host=%s,server.port=%s,export=" EXPORT_LEAF
+             ",tls-creds=xlmig-tls", host, port);
+    len = (size_t)snprintf(srv, sizeof(srv), "addr.type=unix,addr.path=");
+    if (!xlmig__qemu_opt_append(srv, sizeof(srv), &len, sock))
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    argv[n++] = "qemu-storage-daemon";
+    argv[n++] = "--daemonize";
+    argv[n++] = "--pidfile";
+    argv[n++] = pidfile;
+    argv[n++] = "--object";
+    argv[n++] = tls;
+    argv[n++] = "--blockdev";
+    argv[n++] = bl;
+    argv[n++] = "--nbd-server";
+    argv[n++] = srv;
+    argv[n++] = "--export";
+    argv[n++] = "type=nbd,id=" EXPORT_LEAF ",name=" EXPORT_LEAF
+                ",node-name=leaf,writable=on";
+    argv[n] = NULL;
+    snprintf(what, sizeof(what), "VDI %s: cannot reach the destination's "
+             "leaf at %s:%s over TLS with %s", r->vdi_name, host, port,
+             xlmig__qsd_bin());
+    rc = run_tool(ctx, xlmig__qsd_bin(), argv, what);
+    if (rc)
+        return rc;
+    if (xlmig__pidfile_read(pidfile, &pid))
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "%s: no pid in %s",
+                            what, pidfile);
+    r->proxy_pid = pid;
+    r->proxy_start = xlmig__proc_start_time(pid);
+    rc = record_save(ctx, state_dir, r);
+    if (!rc && !r->proxy_start)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, -1, "%s: it exited", what);
+    return rc;
+}
+
+static void proxy_stop(libxlmig_ctx *ctx, const char *state_dir,
+                       struct xlmig__sxm_record *r)
+{
+    char path[PATH_MAX_];
+
+    if (r->proxy_pid &&
+        xlmig__proc_stop((pid_t)r->proxy_pid, r->proxy_start,
+                         STOP_GRACE_MS))
+        xlmig__log(ctx, XTL_WARN, -1, "task %s: the leaf's proxy (pid %lld) "
+                   "would not stop", r->task, (long long)r->proxy_pid);
+    r->proxy_pid = 0;
+    r->proxy_start = 0;
+    if (!task_path(ctx, state_dir, r->task, "proxy.pid", path, sizeof(path)))
+        unlink_quiet(ctx, path);
+    if (!task_path(ctx, state_dir, r->task, "leaf.sock", path, sizeof(path)))
+        unlink_quiet(ctx, path);
+}
+
+/*
+ * blockdev-add of the NBD client node of the destination's leaf: over
+ * the proxy when the leaf is behind TLS, else straight to it.
+ */
+static int leaf_node_add(libxlmig_ctx *ctx, const struct qemu *qm,
+                         const struct names *n, const char *state_dir,
+                         struct xlmig__sxm_record *r, const char *tls_dir)
+{
+    char host[256], port[8], sock[PATH_MAX_];
     const char *upath;
     yajl_gen g;
     bool ok;
     int rc;
 
-    if (!addr_split(dest, host, sizeof(host), port, sizeof(port), &upath))
+    if (!addr_split(r->dest, host, sizeof(host), port, sizeof(port), &upath))
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     if (tls_dir) {
-        bool psk = tls_dir_is_psk(tls_dir);
-
-        g = xlmig__qmp_gen("object-add");
-        rc = q_call(qm, g, g && gkv(g, "qom-type", psk ? "tls-creds-psk"
-                                                      : "tls-creds-x509") &&
-                    gkv(g, "id", n->tls) && gkv(g, "endpoint", "client") &&
-                    (!psk || gkv(g, "username", XLMIG__SXM_PSK_USER)) &&
-                    gkv(g, "dir", tls_dir), NULL);
+        if (upath)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "VDI %s: TLS is for a destination on TCP, "
+                                "not %s", r->vdi_name, r->dest);
+        rc = proxy_start(ctx, state_dir, r, tls_dir, host, port, sock,
+                         sizeof(sock));
         if (rc)
-            return xlmig__error(ctx, rc, -1, "VDI %s: the VM's QEMU cannot "
-                                "load TLS credentials from %s", vdi, tls_dir);
+            return rc;
+        upath = sock;
     }
     g = xlmig__qmp_gen("blockdev-add");
     ok = g && gkv(g, "driver", "nbd") && gkv(g, "node-name", n->leaf) &&
@@ -1642,13 +1763,12 @@ static int leaf_node_add(libxlmig_ctx *ctx, const struct qemu *qm,
         ok = gkv(g, "type", "inet") && gkv(g, "host", host) &&
              gkv(g, "port", port);
     ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
-    if (ok && tls_dir)
-        ok = gkv(g, "tls-creds", n->tls);
     rc = q_call(qm, g, ok, NULL);
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: the VM's QEMU cannot "
-                            "connect to the destination's leaf at %s", vdi,
-                            dest);
+                            "connect to the destination's leaf at %s%s",
+                            r->vdi_name, r->dest,
+                            tls_dir ? " (through its proxy)" : "");
     return 0;
 }
 
@@ -2112,13 +2232,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_MIRRORING);
     if (rc)
         goto out;
-    if (req->tls_dir) {
-        r.tls = true;
-        rc = record_save(ctx, req->state_dir, &r);
-        if (rc)
-            goto out;
-    }
-    rc = leaf_node_add(ctx, &qm, &n, req->dest, req->tls_dir, vdi.name);
+    rc = leaf_node_add(ctx, &qm, &n, req->state_dir, &r, req->tls_dir);
     if (rc)
         goto out;
     rc = stop_asked(req);
@@ -2234,6 +2348,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     rc = nodes_del(ctx, &qm, &n, vdi.name, r.tls);
     if (rc)
         goto out;
+    proxy_stop(ctx, req->state_dir, &r);
     unlink_quiet(ctx, ovpath);
     (void)xlmig__dir_sync(ctx, sr.path);
     record_remove(ctx, req->state_dir, r.task);

@@ -90,7 +90,9 @@ struct xlmig__sxm_record {
     char dest[XLMIG__SXM_ADDR_MAX + 1];     /* the destination's address */
     int64_t reader_pid;
     uint64_t reader_start;
-    bool tls;                               /* a TLS object was added */
+    int64_t proxy_pid;                      /* the leaf's TLS proxy */
+    uint64_t proxy_start;
+    bool tls;       /* a TLS object in the VM's QEMU (older records) */
     bool offline;                           /* no QEMU: qmp, node "-" */
     /* both: the process running the task (src: the sender; dst: the
      * one that started the destination, xlmigd or xlmig, and later the

@@ -1,8 +1,8 @@
 #!/bin/bash
-# `make demo`: live migration of a running guest between two nested Xen
-# hosts, narrated as it happens.  Until the product's own migration
-# commands exist this shows the platform they build on: plain `xl
-# migrate` of a PVH guest whose disk is on storage both hosts see.
+# `make demo`: `xlmig-xe vm-migrate` of a running guest and its disk
+# between two nested Xen hosts, narrated as it happens: the two hosts
+# form a pool, the guest runs on host 1 with its disk on host 1's local
+# SR, and moves live, memory and disk, to host 2 and host 2's SR.
 #
 # Usage: scripts/demo.sh [--overlay DIR] [--timeout SECONDS]
 #   --overlay DIR  the project's `make install DESTDIR=DIR` tree, copied
@@ -25,16 +25,18 @@ done
 
 cat <<'TXT'
 ==================================================================
- libxlmig demo: live migration between two Xen 4.17 hosts
+ libxlmig demo: vm-migrate between two Xen 4.17 hosts
    host 1 (10.77.0.1) and host 2 (10.77.0.2) are Xen machines
-   emulated by QEMU on this computer, joined by a private link;
-   the guest prints GUEST-TICK n every second and writes n to its
-   disk.  It moves from host 1 to host 2 while it runs.
+   emulated by QEMU on this computer, joined by a private link,
+   each with an SR of its own; their xlmigd form one pool.  The
+   guest prints GUEST-TICK n ten times a second and writes n to
+   its disk.  It moves, memory and disk, from host 1 to host 2
+   while it runs.
 ==================================================================
 TXT
 
 args=(--hosts 2 --test "$REPO/tests/xenhost/tests/demo.sh"
-      --test2 "$REPO/tests/xenhost/tests/receiver.sh" --timeout "$TIMEOUT")
+      --test2 "$REPO/tests/xenhost/tests/demo.sh" --timeout "$TIMEOUT")
 [ -z "$OVERLAY" ] || args+=(--overlay "$OVERLAY")
 
 out=$(mktemp)
@@ -44,12 +46,12 @@ set +e
 "$REPO/tests/xenhost/run.sh" "${args[@]}" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 set -e
-detail=$(grep -a '^### RESULT demo-migrate: ' "$out" | tail -1 |
-         sed 's/^### RESULT demo-migrate: //')
+detail=$(grep -a '^### RESULT vmm-pool: ' "$out" | tail -1 |
+         sed 's/^### RESULT vmm-pool: //')
 
 echo "=================================================================="
 if [ "$rc" = 0 ]; then
-    echo "demo: SUCCESS in $((SECONDS - start))s: the guest migrated live to host 2 and kept counting"
+    echo "demo: SUCCESS in $((SECONDS - start))s: vm-migrate moved the running guest and its disk to host 2; it kept counting"
     echo "demo: $detail"
 else
     echo "demo: FAILED (exit $rc) after $((SECONDS - start))s${detail:+: $detail}"

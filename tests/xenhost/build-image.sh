@@ -278,7 +278,8 @@ assemble() {
     cp "$HERE/dom0-init.sh" "$root/init"
     chmod 755 "$root/init"
     mkdir -p "$root/xenhost"
-    cp "$HERE/tests/lib.sh" "$root/xenhost/lib.sh"
+    # lib.sh and the test scripts, which may source one another.
+    cp "$HERE"/tests/*.sh "$root/xenhost/"
     for spec in "${FILES[@]}"; do
         src=${spec%%=*}; dest=${spec#*=}
         [ -f "$src" ] || die "--file: no such file: $src"

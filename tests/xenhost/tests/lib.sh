@@ -56,6 +56,15 @@ show() {
     return $_show_rc
 }
 
+# show_live CMD...: show, each line as it comes (a long command's progress).
+show_live() {
+    { "$@" 2>&1; echo "$?" > /tmp/show-live.rc.$$; } |
+        while IFS= read -r _sl; do echo "### | $_sl"; done
+    _show_rc=$(cat /tmp/show-live.rc.$$ 2>/dev/null)
+    rm -f /tmp/show-live.rc.$$
+    return "${_show_rc:-1}"
+}
+
 # plan NAME...: announce the results this script will report.
 plan() { echo "### PLAN $*"; }
 
@@ -95,6 +104,7 @@ memory = ${3:-128}
 vcpus = 1
 vif = []
 on_crash = "preserve"
+on_reboot = "preserve"
 disk = [ 'format=qcow2,vdev=xvda,access=rw,backendtype=qdisk,target=$2' ]
 CFG
         [ -z "$4" ] || echo "cpuid = \"$4\""
@@ -189,6 +199,7 @@ dump_guest() {
         [ -f "$_dg_f" ] || continue
         say "---- $_dg_f (tail)"; tail -n 15 "$_dg_f" | sed 's/^/### | /'
     done
+    say "---- xl dmesg (tail)"; xl dmesg 2>&1 | tail -n 25 | sed 's/^/### | /'
     ! xlmigd_running || dump_xlmigd 15
 }
 

@@ -127,6 +127,12 @@ if ! start_pool joint || ! wait_pool_hosts 2 900; then
 fi
 peer_local_sr > /dev/null
 say "pool: $(xlmig-xe host-list params=name-label --minimal); h2's SR $PEER_SR"
+if [ -n "${VMM_DEMO:-}" ]; then
+    say "==== STEP 1/4: two Xen hosts, one pool (xlmigd on each, TLS between them)"
+    show xl info | grep -E '^### \| (host|xen_version|nr_cpus|free_memory) '
+    show xlmig-xe host-list params=name-label,address,master
+    show xlmig-xe sr-list params=uuid,name-label
+fi
 
 # h1_left: what host 1 has beyond its guests' VDIs: sxm records, overlays,
 # running journals, workers.
@@ -227,17 +233,41 @@ task_logs() {
     h2_do "log $1" | sed 's/^/### | /'
 }
 
+# demo_say TEXT: a step of `make demo`'s narration (VMM_DEMO set).
+demo_say() { [ -z "${VMM_DEMO:-}" ] || say "$*"; }
+# xl_list_h2: host 2's domains, as it tells them.
+xl_list_h2() { h2_do facts > /dev/null; echo "domains on h2: $(h2_get domains)"; }
+
 # ---- within the pool, with storage
 if want pool; then
     say "STEP vmm-pool: vm-migrate with its disk to h2's SR, compressed"
+    demo_say "==== STEP 2/4: start guest vmm1 on h1, its disk a VDI of h1's local SR"
     if vdi_guest vmm1; then
+        if [ -n "${VMM_DEMO:-}" ]; then
+            show xlmig-xe vm-list
+            show xlmig-xe vdi-list sr-uuid="$LOCAL_SR" params=uuid,name-label,virtual-size
+            demo_say "==== STEP 3/4: xlmig-xe vm-migrate vm=vmm1 host=h2 vdi:$GUEST_VDI=$PEER_SR compress=true"
+            demo_say "(the guest keeps ticking on h1 while its disk and memory move; its ticks come from h2 after the switch)"
+            watch_ticks vmm1 &
+            watch1=$!
+            watch_ticks vmm1 "$PEER_CONSOLE" &
+            watch2=$!
+        fi
         t0=$(guest_tick vmm1)
         t=$(uptime_s)
-        show xlmig-xe vm-migrate vm=vmm1 host=h2 vdi:"$GUEST_VDI"="$PEER_SR" compress=true
+        if [ -n "${VMM_DEMO:-}" ]; then
+            show_live xlmig-xe vm-migrate vm=vmm1 host=h2 vdi:"$GUEST_VDI"="$PEER_SR" compress=true
+        else
+            show xlmig-xe vm-migrate vm=vmm1 host=h2 vdi:"$GUEST_VDI"="$PEER_SR" compress=true
+        fi
         rc=$?
         took=$(elapsed "$t")
+        [ -z "${VMM_DEMO:-}" ] || { sleep 3; kill $watch1 $watch2 2>/dev/null; }
+        demo_say "==== STEP 4/4: where the guest runs now"
+        [ -z "${VMM_DEMO:-}" ] || { say "h1:"; show xl list; say "h2:"; show xl_list_h2; }
         if [ $rc = 0 ] && moved_to_h2 vmm1 "$t0" "$took"; then
             result vmm-pool OK "($MOVE_DETAIL)"
+            demo_say "DEMO SUCCESS: vmm1 moved live with its disk from h1 to h2: $DOWNTIME_TEXT"
         else
             result vmm-pool FAIL "exit $rc:$WHY; $MOVE_DETAIL"
             dump_guest vmm1

@@ -77,9 +77,27 @@ h2_serve() {
                 kill-xlmigd) kill_xlmigd; echo "rc=$?" ;;
                 restart-xlmigd) restart_xlmigd; echo "rc=$?" ;;
                 pool) start_pool "$2"; echo "rc=$?" ;;
+                xl-receive)     # one `xl migrate-receive` (lib.sh's remote_migrate)
+                    rm -f "$SHARED/.h2-ready"
+                    (timeout 900 socat "TCP-LISTEN:$MIGRATE_PORT,reuseaddr" \
+                        EXEC:"xl migrate-receive -e" > /tmp/xl-receive.out 2>&1) &
+                    n=0
+                    while ! ss -Hltn | grep -q ":$MIGRATE_PORT\b" && [ $n -lt 30 ]; do
+                        sleep 1; n=$((n + 1))
+                    done
+                    touch "$SHARED/.h2-ready"
+                    echo "rc=0" ;;
                 *) echo "unknown=$1" ;;
             esac > "$ANS.tmp" 2>&1
             mv -f "$ANS.tmp" "$ANS"
+        fi
+        # remote_migrate's request to stop a guest it moved here.
+        if [ -f "$SHARED/h2-destroy" ]; then
+            xl destroy "$(cat "$SHARED/h2-destroy")" 2>/dev/null
+            rm -f "$SHARED/h2-destroy"
+            sleep 1
+            mirror_consoles destroy
+            touch "$SHARED/h2-destroyed"
         fi
         sleep 0.5
     done
@@ -115,9 +133,13 @@ fi
 
 # ---------------------------------------------------------------- host 1
 
+# The guests' memory (MiB): small, so that the log-dirty phase under
+# nested TCG stays short (a long one now and then triple-faults a guest).
+VMM_MB=${VMM_MB:-64}
 ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit"
 PLANNED=""
 for n in $ALL; do want "${n#vmm-}" && PLANNED="$PLANNED $n"; done
+case ,${VMM_ONLY:-}, in *,bench,*) PLANNED="$PLANNED vmm-bench" ;; esac
 plan $PLANNED
 
 if ! start_pool joint || ! wait_pool_hosts 2 900; then
@@ -180,25 +202,34 @@ phase_is() {
     return 1
 }
 
-# runs_on_h1_intact NAME: the guest ticks on at h1 and its disk (its own
-# VDI) takes its writes: 2 s more ticks and a written tick past the one
-# before; then it is destroyed and its disk read.  Sets WHY.
-runs_on_h1_intact() {
+# intact_on_h1 NAME: the guest ticks on at h1 and its disk takes its
+# writes (2 s more ticks, a written tick past the one before, no reboot),
+# and neither host has anything of a migration left.  Sets WHY and
+# RUN_DETAIL; the guest runs on.
+intact_on_h1() {
     WHY=""
     _ri_t=$(guest_tick "$1")
     xl domid "$1" > /dev/null 2>&1 || WHY="$WHY not-on-h1"
     wait_tick "$1" $((_ri_t + 2 * TICK_HZ)) 120 || WHY="$WHY no-ticks"
     wait_wrote "$1" $((_ri_t + TICK_HZ)) 120 || WHY="$WHY nothing-written"
-    _ri_w=$(guest_wrote "$1")
     [ "$(guest_boots "$1")" = 1 ] || WHY="$WHY rebooted"
-    xl destroy "$1" 2>/dev/null
-    _ri_d=$(disk_tick "$GUEST_VDI_FILE")
-    [ -n "$_ri_d" ] && [ "$_ri_d" -ge "${_ri_w:-999999999}" ] || WHY="$WHY disk-says-$_ri_d-wrote-$_ri_w"
     [ -z "$(h1_left)" ] || WHY="$WHY left-on-h1:$(h1_left)"
     h2_empty || WHY="$WHY left-on-h2:$(echo "$H2" | tr '\n' ' ')"
-    RUN_DETAIL="ticks $_ri_t -> $(guest_tick "$1") at h1, disk TICK-$_ri_d"
-    vdi_guest_destroy "$1"
+    RUN_DETAIL="ticks $_ri_t -> $(guest_tick "$1") at h1"
     [ -z "$WHY" ]
+}
+
+# disk_intact NAME: the guest stopped, its disk (its own VDI on h1) holds
+# its last written tick.  Appends to WHY and RUN_DETAIL; the VDI goes.
+disk_intact() {
+    _di_w=$(guest_wrote "$1")
+    xl destroy "$1" 2>/dev/null
+    _di_d=$(disk_tick "$GUEST_VDI_FILE")
+    RUN_DETAIL="$RUN_DETAIL, disk TICK-$_di_d (last written $_di_w)"
+    vdi_guest_destroy "$1"
+    [ -n "$_di_d" ] && [ "$_di_d" -ge "${_di_w:-999999999}" ] && return 0
+    WHY="$WHY disk-says-$_di_d-wrote-$_di_w"
+    return 1
 }
 
 # moved_to_h2 NAME T0 TOOK: the guest ticks on h2 only, its disk a VDI of
@@ -242,7 +273,7 @@ xl_list_h2() { h2_do facts > /dev/null; echo "domains on h2: $(h2_get domains)";
 if want pool; then
     say "STEP vmm-pool: vm-migrate with its disk to h2's SR, compressed"
     demo_say "==== STEP 2/4: start guest vmm1 on h1, its disk a VDI of h1's local SR"
-    if vdi_guest vmm1; then
+    if vdi_guest vmm1 "$VMM_MB"; then
         if [ -n "${VMM_DEMO:-}" ]; then
             show xlmig-xe vm-list
             show xlmig-xe vdi-list sr-uuid="$LOCAL_SR" params=uuid,name-label,virtual-size
@@ -266,6 +297,8 @@ if want pool; then
         demo_say "==== STEP 4/4: where the guest runs now"
         [ -z "${VMM_DEMO:-}" ] || { say "h1:"; show xl list; say "h2:"; show xl_list_h2; }
         if [ $rc = 0 ] && moved_to_h2 vmm1 "$t0" "$took"; then
+            # The source's account of the switch, step by step.
+            grep -h "moved to" "$XLMIG_STATE"/migrate/*.log 2>/dev/null | tail -n 1 | sed 's/^/### | /'
             result vmm-pool OK "($MOVE_DETAIL)"
             demo_say "DEMO SUCCESS: vmm1 moved live with its disk from h1 to h2: $DOWNTIME_TEXT"
         else
@@ -283,7 +316,7 @@ fi
 if want xpool; then
     say "STEP vmm-xpool: h1 and h2 two pools; vm-migrate with remote-master"
     if start_pool solo && h2_do "pool solo" > /dev/null && [ "$(h2_get rc)" = 0 ] &&
-        vdi_guest vmm2; then
+        vdi_guest vmm2 "$VMM_MB"; then
         t0=$(guest_tick vmm2)
         t=$(uptime_s)
         show xlmig-xe vm-migrate vm=vmm2 host=h2 vdi:"$GUEST_VDI"="$PEER_SR" \
@@ -310,7 +343,7 @@ fi
 # halted NAME: a guest on a local VDI made halted: its configuration
 # recorded (vm-register) while it runs, then destroyed.
 halted() {
-    vdi_guest "$1" || return 1
+    vdi_guest "$1" "$VMM_MB" || return 1
     xlmig-xe vm-register vm="$1" || return 1
     xl destroy "$1"
     xlmig-xe vm-list params=name-label,power-state --minimal | grep -q "$1,halted"
@@ -364,38 +397,53 @@ if want copy; then
 fi
 
 # ---- cancels and kills: the guest ticks on at h1, nothing left on h2
-# fault NAME PHASE ACTION...: a guest, a slowed migration to h2 in the
-# background, ACTION once it is in PHASE; then the checks.
+# One guest for them all (it stays at h1 each time); its disk is read
+# after the last one.
+# fault NAME PHASE ACTION...: a slowed migration of the guest to h2 in
+# the background, ACTION once it is in PHASE; then the checks.
+FAULT_VM=vmmf
+FAULTS=""
+for n in cancel-storage cancel-memory kill-src kill-dst; do
+    want "$n" && FAULTS="$FAULTS $n"
+done
+LAST_FAULT=${FAULTS##* }
 fault() {
     _f=$1 _fp=$2
     shift 2
     say "STEP $_f: $* during $_fp"
-    if ! vdi_guest "$_f"; then
+    if ! xl domid "$FAULT_VM" > /dev/null 2>&1 && ! vdi_guest "$FAULT_VM" "$VMM_MB"; then
         result "$_f" FAIL "the guest did not start"
         return
     fi
     # The link is slow enough; the cap keeps each phase long enough to act.
-    migrate_bg "$_f" vdi:"$GUEST_VDI"="$PEER_SR" bwlimit=1M compress=false
+    migrate_bg "$FAULT_VM" vdi:"$GUEST_VDI"="$PEER_SR" bwlimit=1M compress=false
     if [ -n "$TASK" ] && phase_is "$_fp" 300; then
         sleep 2
         "$@"
         wait "$MPID"
         rc=$?
-        sed 's/^/### | /' "/tmp/mig-$_f.err" | tail -n 4
+        sed 's/^/### | /' "/tmp/mig-$FAULT_VM.err" | tail -n 4
         sleep 3
-        if [ $rc != 0 ] && runs_on_h1_intact "$_f"; then
-            result "$_f" OK "(vm-migrate exit $rc: $(grep -v '^vm-migrate:' "/tmp/mig-$_f.err" | head -n 1 | cut -c1-100); $RUN_DETAIL; nothing left on h2)"
+        ok=0
+        [ $rc != 0 ] && intact_on_h1 "$FAULT_VM" && ok=1
+        if [ "vmm-$LAST_FAULT" = "$_f" ]; then
+            disk_intact "$FAULT_VM" || ok=0
+        fi
+        if [ $ok = 1 ]; then
+            result "$_f" OK "(vm-migrate exit $rc: $(grep -v '^vm-migrate:' "/tmp/mig-$FAULT_VM.err" | head -n 1 | cut -c1-100); $RUN_DETAIL; nothing left on h2)"
         else
             result "$_f" FAIL "exit $rc:$WHY"
-            dump_guest "$_f"
+            dump_guest "$FAULT_VM"
+            [ -z "$TASK" ] || task_logs "$TASK"
         fi
     else
         result "$_f" FAIL "never in phase $_fp (task '$TASK')"
         kill "$MPID" 2>/dev/null
-        sed 's/^/### | /' "/tmp/mig-$_f.err" | tail -n 5
+        sed 's/^/### | /' "/tmp/mig-$FAULT_VM.err" | tail -n 5
         [ -z "$TASK" ] || xlmig-xe task-cancel uuid="$TASK" 2>/dev/null
         wait "$MPID"
-        vdi_guest_destroy "$_f"
+        xl destroy "$FAULT_VM" 2>/dev/null
+        vdi_guest_destroy "$FAULT_VM"
     fi
     h2_do clean > /dev/null
 }
@@ -476,6 +524,59 @@ if want limit; then
     fi
     for n in 1 2 3 4; do vdi_guest_destroy "lim$n"; done
     h2_do clean > /dev/null
+fi
+
+# ---- make bench: vm-migrate, compressed and not, against xl migrate
+# (only when VMM_ONLY names it: tests/xenhost/tests/bench.sh).  The same
+# guest (VMM_MB MiB, ticking, writing) each time: vm-migrate moves its
+# memory and its disk (a local VDI to h2's SR); xl migrate moves its
+# memory only, its disk a qcow2 on the share both hosts see.
+want_bench() { case ,${VMM_ONLY:-}, in *,bench,*) return 0 ;; *) return 1 ;; esac; }
+if want_bench; then
+    BENCH=""
+    for c in true false; do
+        say "STEP vmm-bench: vm-migrate compress=$c"
+        if vdi_guest "bench-$c" "$VMM_MB"; then
+            t0=$(guest_tick "bench-$c")
+            t=$(uptime_s)
+            xlmig-xe vm-migrate vm="bench-$c" host=h2 vdi:"$GUEST_VDI"="$PEER_SR" \
+                compress=$c > /tmp/bench.out 2> /tmp/bench.err
+            rc=$?
+            took=$(elapsed "$t")
+            sed 's/^/### | /' /tmp/bench.out /tmp/bench.err
+            what=$(sed -n 's/.*(suspended to running there: \(.*\))$/\1/p' /tmp/bench.out)
+            if [ $rc = 0 ] && moved_to_h2 "bench-$c" "$t0" "$took"; then
+                say "BENCH vm-migrate compress=$c: total ${took} s, downtime ${DOWNTIME} s (largest tick gap); suspended to running $what"
+                BENCH="$BENCH vm-migrate compress=$c: ${took} s total, ${DOWNTIME} s down ($what);"
+            else
+                BENCH="$BENCH vm-migrate compress=$c: FAILED (exit $rc:$WHY);"
+            fi
+        else
+            BENCH="$BENCH vm-migrate compress=$c: the guest did not start;"
+        fi
+        h2_do clean > /dev/null
+    done
+    say "STEP vmm-bench: xl migrate of the same guest, its disk on the share"
+    h2_do xl-receive > /dev/null
+    rm -f "$CONSOLE_LOGS"/guest-benchxl*.log
+    if guest_disk "$SHARED/benchxl.qcow2" && guest_config benchxl "$SHARED/benchxl.qcow2" "$VMM_MB" "$POOL_CPUID" &&
+        timeout 300 xl create /etc/xen/benchxl.cfg && wait_tick benchxl 1 300; then
+        if remote_migrate benchxl "$SHARED/benchxl.qcow2"; then
+            say "BENCH xl migrate: $REMOTE_DETAIL"
+            BENCH="$BENCH xl migrate (memory only): $REMOTE_DETAIL"
+        else
+            BENCH="$BENCH xl migrate: FAILED ($REMOTE_DETAIL)"
+        fi
+    else
+        BENCH="$BENCH xl migrate: the guest did not start"
+        dump_guest benchxl
+    fi
+    xl destroy benchxl 2>/dev/null
+    h2_do clean > /dev/null
+    case $BENCH in
+        *FAILED*|*"did not start"*) result vmm-bench FAIL "$BENCH" ;;
+        *) result vmm-bench OK "($BENCH)" ;;
+    esac
 fi
 
 say "vm-migrate tests done"

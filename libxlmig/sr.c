@@ -26,6 +26,7 @@
 #include "jsonfile.h"
 #include "proc.h"
 #include "sr.h"
+#include "units.h"
 
 #define PATH_MAX_ XLMIG__JSONFILE_PATH_MAX
 #define JSON_SUFFIX ".json"
@@ -196,62 +197,6 @@ static int name_check(libxlmig_ctx *ctx, const char *what, const char *name)
     return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                             "%s \"%s\" is not a valid name: %s; %s", what,
                             quoted, why, NAME_RULE);
-}
-
-int xlmig__size_parse(libxlmig_ctx *ctx, const char *what, const char *text,
-                      uint64_t *size_r)
-{
-    char quoted[XLMIG__QUOTE_MAX + 8];
-    const char *p = text;
-    uint64_t v = 0, mult = 1;
-    int shift = 0;
-
-    if (!what)
-        what = "size";
-    if (!text || !*text)
-        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                                "no %s given; write it as bytes or with a "
-                                "suffix k, M, G or T (10G, 10GiB)", what);
-    xlmig__quote(text, 0, quoted, sizeof(quoted));
-    if (*p < '0' || *p > '9')
-        goto bad;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            goto too_big;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    switch (*p) {
-    case 'k': case 'K': shift = 10; p++; break;
-    case 'm': case 'M': shift = 20; p++; break;
-    case 'g': case 'G': shift = 30; p++; break;
-    case 't': case 'T': shift = 40; p++; break;
-    default: break;
-    }
-    if (shift && !strcmp(p, "iB"))
-        p += 2;
-    else if (!strcmp(p, "B"))
-        p += 1;
-    if (*p)
-        goto bad;
-    mult = (uint64_t)1 << shift;
-    if (v > XLMIG__VDI_SIZE_MAX / mult)
-        goto too_big;
-    v *= mult;
-    if (v == 0)
-        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                                "%s \"%s\" is zero; a VDI has at least 1 "
-                                "byte", what, quoted);
-    *size_r = v;
-    return 0;
- bad:
-    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                            "%s \"%s\" is not a size; write bytes as digits, "
-                            "optionally with a suffix k, M, G or T (binary: "
-                            "10G = 10GiB = 10737418240)", what, quoted);
- too_big:
-    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                            "%s \"%s\" is more than the 64 TiB a VDI may "
-                            "have", what, quoted);
 }
 
 int xlmig__sr_path_check(libxlmig_ctx *ctx, const char *path)

@@ -116,15 +116,6 @@ int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1]);
 bool xlmig__uuid_ok(const char *s);
 
 /*
- * Parse a size: decimal digits with an optional suffix k, M, G or T
- * (either case), alone or followed by "B" or "iB" (all binary: 1k =
- * 1024), or "B" alone.  1 byte .. XLMIG__VDI_SIZE_MAX.  Errors:
- * LIBXLMIG_ERR_INVALID_ARGUMENT naming @what and the text.
- */
-int xlmig__size_parse(libxlmig_ctx *ctx, const char *what, const char *text,
-                      uint64_t *size_r);
-
-/*
  * Is @path usable as an SR's directory: absolute, shorter than
  * XLMIG__SR_PATH_MAX, printable ASCII, no "." or ".." component.
  */
@@ -184,9 +175,10 @@ int xlmig__sr_space(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
                     struct xlmig__sr_space *space_r);
 
 /*
- * Create VDI @name of @size_text bytes (xlmig__size_parse(); rounded up
- * to a multiple of 512, as qemu-img does) in format @format ("qcow2",
- * the default when NULL, or "raw") in SR @sr_which (uuid or name):
+ * Create VDI @name of @size_text bytes (xlmig__size_parse(), units.h;
+ * rounded up to a multiple of 512, as qemu-img does) in format @format
+ * ("qcow2", the default when NULL, or "raw") in SR @sr_which (uuid or
+ * name):
  * `qemu-img create -f FMT DIR/UUID.FMT SIZE`, then DIR/UUID.json.  On
  * any failure both are removed; qemu-img's complaint is in the message.
  * *vdi_r (may be NULL) gets the new VDI.

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "cmd-channel.h"
 #include "cpurecord.h"
 #include "internal.h"
@@ -39,8 +40,8 @@
 #include "poolconf.h"
 #include "launch.h"
 #include "transport.h"
+#include "units.h"
 
-#define EXIT_USAGE 2
 #define DEFAULT_PORT 8022
 #define TLS_DIR "/etc/xlmig/tls"
 #define FAIL_GRACE_MS 3000
@@ -55,23 +56,16 @@ const char xlmig_channel_send_usage[] =
     "input to HOST's\n'xlmig channel-listen' (port 8022 unless given) and "
     "its answers to standard\noutput; exits 0 only if both directions "
     "ended cleanly.\n"
-    "  --compress=none|zlib|zstd|lz4|auto  codec (default zstd; also "
-    "false/true)\n"
+    "  --codec=C            " XLMIG__CODEC_RULE " (default zstd)\n"
     "  --level=N            codec level (default: the codec's)\n"
     "  --threads=N          compression threads (default: one per CPU)\n"
     "  --no-page-aware      do not follow the stream's pages (no zero "
     "pages/deltas)\n"
     "  --page-cache=PAGES   pages remembered for deltas (default 65536)\n"
-    "  --bwlimit=RATE       cap in bytes/s, k/M/G suffixes (x1024); 0: "
-    "none\n"
-    "  --tls-cert=F --tls-key=F --tls-ca=F  this host's certificate, key "
-    "and the\n"
-    "                       pool CA (default: " TLS_DIR
-    "/{cert,key,ca}.pem)\n"
-    "  --psk-file=F         TLS with a pre-shared key instead (hex, "
-    "'openssl rand -hex 32')\n"
-    "  --peer-name=NAME     the name the peer's certificate must carry\n"
-    "  --no-tls             no TLS at all: only on a trusted network\n"
+    "  --bwlimit=RATE       " XLMIG__RATE_HELP "\n"
+    XLMIG__CLI_TLS_HELP
+    "                       (none given: " TLS_DIR "/{cert,key,ca}.pem,\n"
+    "                       else " TLS_DIR "/psk)\n"
     "  --progress           a progress line on standard error every "
     "second\n"
     "  --control=PATH       unix socket taking 'bwlimit RATE' and "
@@ -110,7 +104,7 @@ const char xlmig_channel_listen_usage[] =
     "  --tls-cert=F --tls-key=F --tls-ca=F --psk-file=F --peer-name=NAME "
     "--no-tls\n"
     "                       as for channel-send\n"
-    "  --compress, --level, --threads, --no-page-aware, --page-cache,\n"
+    "  --codec, --level, --threads, --no-page-aware, --page-cache,\n"
     "  --bwlimit, --progress, --verbose  as for channel-send (they apply "
     "to the\n"
     "                       direction back to the sender)\n"
@@ -133,8 +127,7 @@ const char xlmig_channel_listen_usage[] =
 struct opts {
     const char *cmd;                /* "channel-send", for messages */
     libxlmig_channel_params ch;
-    libxlmig_tls_params tls;
-    bool no_tls;
+    struct xlmig__cli_tls tls;
     bool progress;
     bool verbose;
     const char *control;
@@ -144,7 +137,6 @@ struct opts {
     const char *port_file;
     bool once;
     const char *xl;
-    char tls_paths[3][256];
     /* CPU checks */
     const char *vm;
     bool force;
@@ -153,25 +145,21 @@ struct opts {
 };
 
 enum {
-    O_COMPRESS = 0x100, O_LEVEL, O_THREADS, O_NO_PAGE, O_PAGE_CACHE,
-    O_BWLIMIT, O_CERT, O_KEY, O_CA, O_PSK, O_PEER_NAME, O_NO_TLS,
-    O_PROGRESS, O_CONTROL, O_BIND, O_PORT, O_PORT_FILE, O_ONCE, O_XL,
-    O_VM, O_FORCE, O_STATE_DIR, O_CPU_RECORD,
+    O_CODEC = 0x100, O_LEVEL, O_THREADS, O_NO_PAGE, O_PAGE_CACHE,
+    O_BWLIMIT, O_PROGRESS, O_CONTROL, O_BIND, O_PORT, O_PORT_FILE, O_ONCE,
+    O_XL, O_VM, O_FORCE, O_STATE_DIR, O_CPU_RECORD,
 };
 
 static const struct option long_opts[] = {
-    { "compress", required_argument, NULL, O_COMPRESS },
+    { "codec", required_argument, NULL, O_CODEC },
+    /* The spelling of old (README, scripts): not in --help. */
+    { "compress", required_argument, NULL, O_CODEC },
     { "level", required_argument, NULL, O_LEVEL },
     { "threads", required_argument, NULL, O_THREADS },
     { "no-page-aware", no_argument, NULL, O_NO_PAGE },
     { "page-cache", required_argument, NULL, O_PAGE_CACHE },
     { "bwlimit", required_argument, NULL, O_BWLIMIT },
-    { "tls-cert", required_argument, NULL, O_CERT },
-    { "tls-key", required_argument, NULL, O_KEY },
-    { "tls-ca", required_argument, NULL, O_CA },
-    { "psk-file", required_argument, NULL, O_PSK },
-    { "peer-name", required_argument, NULL, O_PEER_NAME },
-    { "no-tls", no_argument, NULL, O_NO_TLS },
+    XLMIG__CLI_TLS_OPTIONS,
     { "progress", no_argument, NULL, O_PROGRESS },
     { "control", required_argument, NULL, O_CONTROL },
     { "bind", required_argument, NULL, O_BIND },
@@ -198,97 +186,20 @@ static void usage(FILE *f, const char *cmd)
                  : xlmig_channel_listen_summary);
 }
 
-/* "123", "64k", "1.5M", "1G" (x1024) or "none": bytes/s.  -1 if bad. */
-static int parse_rate(const char *s, uint64_t *r)
-{
-    char *end;
-    double v;
-    double mul = 1;
-
-    if (!strcmp(s, "none") || !strcmp(s, "off")) {
-        *r = 0;
-        return 0;
-    }
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return -1;
-    switch (*end) {
-    case '\0':
-        break;
-    case 'k': case 'K':
-        mul = 1024.0;
-        end++;
-        break;
-    case 'm': case 'M':
-        mul = 1024.0 * 1024;
-        end++;
-        break;
-    case 'g': case 'G':
-        mul = 1024.0 * 1024 * 1024;
-        end++;
-        break;
-    default:
-        return -1;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end || v * mul > 1e15)
-        return -1;
-    *r = (uint64_t)(v * mul);
-    return 0;
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *r)
-{
-    char *end;
-    unsigned long v;
-
-    if (!*s || *s == '-')
-        return -1;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *r = v;
-    return 0;
-}
-
-static const char *codec_of(const char *v)
-{
-    static const char *const names[] = { "none", "zlib", "zstd", "lz4",
-                                         "auto" };
-    size_t i;
-
-    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
-        return "none";
-    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
-        return "zstd";
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!strcmp(v, names[i]))
-            return names[i];
-    }
-    return NULL;
-}
-
-static bool readable(const char *path)
-{
-    return access(path, R_OK) == 0;
-}
-
 /*
  * Parse the options; returns the index of the first operand, or -1
  * after printing a usage error, or -2 after --help.
  */
 static int parse_opts(int argc, char **argv, struct opts *o, bool send)
 {
+    char why[256];
     int opt;
     unsigned long v;
-    uint64_t rate;
 
     memset(o, 0, sizeof(*o));
     o->cmd = send ? "channel-send" : "channel-listen";
     libxlmig_channel_params_init(&o->ch);
+    xlmig__cli_tls_init(&o->tls);
     o->port = DEFAULT_PORT;
     optind = 1;
     opterr = 1;
@@ -303,61 +214,34 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
         case 'v':
             o->verbose = true;
             break;
-        case O_COMPRESS:
-            o->ch.codec = codec_of(optarg);
-            if (!o->ch.codec)
-                bad = "--compress takes none, zlib, zstd, lz4 or auto";
+        case O_CODEC:
+            if (!xlmig__cli_codec("--codec", optarg, &o->ch.codec, why,
+                                  sizeof(why)))
+                bad = why;
             break;
-        case O_LEVEL: {
-            char *end;
-            long l;
-
-            errno = 0;
-            l = strtol(optarg, &end, 10);
-            if (errno || *end || !*optarg || l < -1000 || l > 1000)
-                bad = "--level takes a number";
-            else
-                o->ch.level = (int)l;
+        case O_LEVEL:
+            if (!xlmig__cli_level("--level", optarg, &o->ch.level, why,
+                                  sizeof(why)))
+                bad = why;
             break;
-        }
         case O_THREADS:
-            if (parse_uint(optarg, 64, &v))
-                bad = "--threads takes 0 (one per CPU) to 64";
-            else
-                o->ch.threads = (unsigned int)v;
+            if (!xlmig__cli_threads("--threads", optarg, &o->ch.threads,
+                                    why, sizeof(why)))
+                bad = why;
             break;
         case O_NO_PAGE:
             o->ch.page_aware = false;
             break;
         case O_PAGE_CACHE:
-            if (parse_uint(optarg, 1u << 20, &v))
+            if (!xlmig__cli_uint(optarg, 1u << 20, &v))
                 bad = "--page-cache takes 0 to 1048576 pages";
             else
                 o->ch.page_cache_pages = (uint32_t)v;
             break;
         case O_BWLIMIT:
-            if (parse_rate(optarg, &rate))
-                bad = "--bwlimit takes bytes/s, e.g. 500M, 2G or 0";
-            else
-                o->ch.bwlimit = rate;
-            break;
-        case O_CERT:
-            o->tls.cert_file = optarg;
-            break;
-        case O_KEY:
-            o->tls.key_file = optarg;
-            break;
-        case O_CA:
-            o->tls.ca_file = optarg;
-            break;
-        case O_PSK:
-            o->tls.psk_file = optarg;
-            break;
-        case O_PEER_NAME:
-            o->tls.peer_name = optarg;
-            break;
-        case O_NO_TLS:
-            o->no_tls = true;
+            if (!xlmig__rate_ok("--bwlimit", optarg, &o->ch.bwlimit, why,
+                                sizeof(why)))
+                bad = why;
             break;
         case O_PROGRESS:
             o->progress = true;
@@ -400,12 +284,14 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
                 o->once = true;
             else if (opt == O_XL)
                 o->xl = optarg;
-            else if (parse_uint(optarg, 65535, &v))
+            else if (!xlmig__cli_uint(optarg, 65535, &v))
                 bad = "--port takes 0 to 65535";
             else
                 o->port = (int)v;
             break;
         default:
+            if (xlmig__cli_tls_opt(&o->tls, opt, optarg))
+                break;
             usage(stderr, o->cmd);
             return -1;
         }
@@ -416,40 +302,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
     }
 
     /* TLS material: given, or the host's defaults, or --no-tls. */
-    if (o->no_tls) {
-        if (o->tls.cert_file || o->tls.key_file || o->tls.ca_file ||
-            o->tls.psk_file) {
-            fprintf(stderr, "xlmig %s: --no-tls and TLS files do not go "
-                    "together\n", o->cmd);
-            return -1;
-        }
-    } else if (o->tls.psk_file) {
-        if (o->tls.cert_file || o->tls.key_file || o->tls.ca_file) {
-            fprintf(stderr, "xlmig %s: give --psk-file or --tls-cert/"
-                    "--tls-key/--tls-ca, not both\n", o->cmd);
-            return -1;
-        }
-    } else if (!o->tls.cert_file && !o->tls.key_file && !o->tls.ca_file) {
-        snprintf(o->tls_paths[0], 256, "%s/cert.pem", TLS_DIR);
-        snprintf(o->tls_paths[1], 256, "%s/key.pem", TLS_DIR);
-        snprintf(o->tls_paths[2], 256, "%s/ca.pem", TLS_DIR);
-        if (readable(o->tls_paths[0]) && readable(o->tls_paths[1]) &&
-            readable(o->tls_paths[2])) {
-            o->tls.cert_file = o->tls_paths[0];
-            o->tls.key_file = o->tls_paths[1];
-            o->tls.ca_file = o->tls_paths[2];
-        } else if (snprintf(o->tls_paths[0], 256, "%s/psk", TLS_DIR) > 0 &&
-                   readable(o->tls_paths[0])) {
-            o->tls.psk_file = o->tls_paths[0];
-        } else {
-            fprintf(stderr, "xlmig %s: TLS needs --tls-cert, --tls-key "
-                    "and --tls-ca (or --psk-file, or the files in %s); "
-                    "--no-tls sends in the clear\n", o->cmd, TLS_DIR);
-            return -1;
-        }
-    } else if (!o->tls.cert_file || !o->tls.key_file || !o->tls.ca_file) {
-        fprintf(stderr, "xlmig %s: TLS with certificates needs all of "
-                "--tls-cert, --tls-key and --tls-ca\n", o->cmd);
+    if (!xlmig__cli_tls_check(&o->tls, TLS_DIR, why, sizeof(why))) {
+        fprintf(stderr, "xlmig %s: %s\n", o->cmd, why);
         return -1;
     }
     return optind;
@@ -531,13 +385,12 @@ static void *progress_main(void *arg)
 
 static void control_reply(int fd, const char *line)
 {
-    char reply[600];
+    char reply[600], why[256];
     uint64_t rate;
 
     if (!strncmp(line, "bwlimit ", 8)) {
-        if (parse_rate(line + 8, &rate)) {
-            snprintf(reply, sizeof(reply), "error: bad rate '%s': give "
-                     "bytes/s, e.g. 500M, 2G or 0\n", line + 8);
+        if (!xlmig__rate_ok("bwlimit", line + 8, &rate, why, sizeof(why))) {
+            snprintf(reply, sizeof(reply), "error: %s\n", why);
         } else {
             pthread_mutex_lock(&live_lock);
             if (live_ch)
@@ -697,8 +550,8 @@ static uint64_t now_ms(void)
  * Relay until both directions are done.  When one fails, @on_fail runs
  * (it unblocks the other direction: shuts the socket down, closes
  * pipes), and if the other direction still has not ended after a grace
- * period the process exits with status 1 (the failure has been said).
- * Returns 0 when both ended cleanly, else 1.
+ * period the process exits with XLMIG__EXIT_FAILED (the failure has
+ * been said).  The exit status: XLMIG__EXIT_OK when both ended cleanly.
  */
 static int relay_run(struct relay *r, void (*on_fail)(void *), void *opaque,
                      const char *cmd)
@@ -713,7 +566,7 @@ static int relay_run(struct relay *r, void (*on_fail)(void *), void *opaque,
         pthread_create(&tr, NULL, relay_recv, r)) {
         fprintf(stderr, "xlmig %s: cannot start the relay threads\n", cmd);
         fflush(stderr);
-        _exit(1);
+        _exit(XLMIG__EXIT_FAILED);
     }
     pthread_mutex_lock(&r->lock);
     while (!(r->send_done && r->recv_done)) {
@@ -734,7 +587,7 @@ static int relay_run(struct relay *r, void (*on_fail)(void *), void *opaque,
                     "the other direction\n", cmd);
             fflush(stderr);
             control_cleanup();
-            _exit(1);
+            _exit(XLMIG__EXIT_FAILED);
         }
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_nsec += 200 * 1000000L;
@@ -749,7 +602,8 @@ static int relay_run(struct relay *r, void (*on_fail)(void *), void *opaque,
     pthread_join(tr, NULL);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
-    return r->send_rc || r->recv_rc ? 1 : 0;
+    return r->send_rc || r->recv_rc ? XLMIG__EXIT_FAILED
+                                     : XLMIG__EXIT_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -772,9 +626,8 @@ static int open_transport(libxlmig_ctx *ctx, struct opts *o, int fd,
                           bool server, const char *peer,
                           libxlmig_transport **t_r)
 {
-    o->tls.peer_label = peer;
-    return xlmig__tcp_transport(ctx, fd, server, o->no_tls ? NULL : &o->tls,
-                                t_r);
+    return xlmig__tcp_transport(ctx, fd, server,
+                                xlmig__cli_tls_params(&o->tls, peer), t_r);
 }
 
 static int connect_to(const char *cmd, const char *host, const char *port,
@@ -969,25 +822,25 @@ int xlmig_cmd_channel_send(int argc, char **argv)
     char *allwords[XLMIG__LAUNCH_ARGC_MAX + 1];
     char **words;
     unsigned int nwords;
-    int first, fd, rc, status = 1;
+    int first, fd, rc, status = XLMIG__EXIT_FAILED;
 
     signal(SIGPIPE, SIG_IGN);
     first = parse_opts(argc, argv, &o, true);
     if (first == -2)
         return 0;
     if (first < 0)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     if (first >= argc) {
         fprintf(stderr, "xlmig channel-send: no HOST given\n");
         usage(stderr, o.cmd);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     if (xlmig__split_hostport_dflt(argv[first], DEFAULT_PORT, host,
                                    sizeof(host), port, sizeof(port))) {
         fprintf(stderr, "xlmig channel-send: '%s' is not HOST[:PORT] "
                 "(PORT 1 to 65535; an IPv6 address with a port in "
                 "brackets, [V6]:PORT)\n", argv[first]);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     xlmig__join_hostport(host, port, label, sizeof(label));
     words = argv + first + 1;
@@ -997,7 +850,7 @@ int xlmig_cmd_channel_send(int argc, char **argv)
         nwords = 2;
     }
     if (make_ctx(&o, &ctx))
-        return 1;
+        return XLMIG__EXIT_FAILED;
     if (o.vm) {
         struct xlmig__launch_meta m;
         unsigned int k;
@@ -1170,12 +1023,12 @@ static int serve(struct opts *o, int fd, const char *peer)
     const char *xl = o->xl ? o->xl : "xl";
     char cmdline[512] = "", what[64];
     struct relay r;
-    int rc, err, st = 0, status = 1;
+    int rc, err, st = 0, status = XLMIG__EXIT_FAILED;
     unsigned int i;
 
     if (make_ctx(o, &ctx)) {
         close(fd);
-        return 1;
+        return XLMIG__EXIT_FAILED;
     }
     /* Here, in the process that serves this one connection. */
     if (start_helpers(o)) {
@@ -1240,7 +1093,7 @@ static int serve(struct opts *o, int fd, const char *peer)
         fprintf(stderr, "xlmig channel-listen: %s: '%s' %s%s\n", peer,
                 cmdline, what, status ? "; the stream failed" : "");
         if (!WIFEXITED(st) || WEXITSTATUS(st))
-            status = 1;
+            status = XLMIG__EXIT_FAILED;
     }
     if (x.out_r >= 0)
         close(x.out_r);
@@ -1299,25 +1152,26 @@ int xlmig_cmd_channel_listen(int argc, char **argv)
     if (first == -2)
         return 0;
     if (first < 0)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     if (first != argc) {
         fprintf(stderr, "xlmig channel-listen: unexpected '%s'\n",
                 argv[first]);
         usage(stderr, o.cmd);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     if (o.control && !o.once) {
         fprintf(stderr, "xlmig channel-listen: --control needs --once "
                 "(one stream per control socket)\n");
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     lfd = listen_socket(&o, &port);
     if (lfd < 0)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     fprintf(stderr, "xlmig channel-listen: listening on %s port %d (%s)\n",
             o.bind ? o.bind : "all addresses", port,
-            o.no_tls ? "no TLS" : o.tls.psk_file ? "TLS, pre-shared key"
-                                                 : "TLS, certificates");
+            o.tls.no_tls ? "no TLS"
+                         : o.tls.p.psk_file ? "TLS, pre-shared key"
+                                            : "TLS, certificates");
     if (o.port_file) {
         FILE *f = fopen(o.port_file, "w");
 
@@ -1325,7 +1179,7 @@ int xlmig_cmd_channel_listen(int argc, char **argv)
             fprintf(stderr, "xlmig channel-listen: cannot write %s: %s\n",
                     o.port_file, strerror(errno));
             close(lfd);
-            return 1;
+            return XLMIG__EXIT_FAILED;
         }
     }
     for (;;) {
@@ -1348,7 +1202,7 @@ int xlmig_cmd_channel_listen(int argc, char **argv)
             fprintf(stderr, "xlmig channel-listen: accept: %s\n",
                     strerror(errno));
             close(lfd);
-            return 1;
+            return XLMIG__EXIT_FAILED;
         }
         if (!xlmig__sockaddr_label((const struct sockaddr *)&ss, peer,
                                    sizeof(peer)))

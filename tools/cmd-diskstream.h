@@ -14,10 +14,4 @@
 XLMIG_DISKSTREAM_COMMANDS(XLMIG_DISKSTREAM_DECLARE)
 #undef XLMIG_DISKSTREAM_DECLARE
 
-#include <stdbool.h>
-
-/* Is @c a codec name of the stream channel (none, zlib, zstd, lz4,
- * auto)?  For --codec of the commands that send through it. */
-bool xlmig_codec_name_ok(const char *c);
-
 #endif /* XLMIG_CMD_DISKSTREAM_H */

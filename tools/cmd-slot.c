@@ -14,6 +14,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "cli.h"
 #include "cmd-slot.h"
 #include "internal.h"
 #include "poolconf.h"
@@ -94,7 +95,7 @@ int xlmig_cmd_slot_run(int argc, char **argv)
             if (*end || end == optarg || hold < 0 || hold > 86400000) {
                 fprintf(stderr, "xlmig slot-run: --hold-ms takes 0 to "
                         "86400000\n");
-                return 2;
+                return XLMIG__EXIT_USAGE;
             }
             break;
         }
@@ -106,17 +107,17 @@ int xlmig_cmd_slot_run(int argc, char **argv)
         default:
             fprintf(stderr, "Usage: xlmig slot-run %s\n",
                     xlmig_slot_run_usage);
-            return 2;
+            return XLMIG__EXIT_USAGE;
         }
     }
     if (!vm || !src || !dst || optind < argc) {
         fprintf(stderr, "xlmig slot-run: needs --vm, --source and "
                 "--destination\nUsage: xlmig slot-run %s\n",
                 xlmig_slot_run_usage);
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx))
-        return 1;
+        return XLMIG__EXIT_FAILED;
     memset(&resp, 0, sizeof(resp));
     if (xlmig__pool_conf_load(ctx, config, &conf) ||
         xlmig__pool_open(ctx, &conf, NULL, &t))
@@ -195,10 +196,10 @@ int xlmig_cmd_pool_stats(int argc, char **argv)
     else if (argc != 1) {
         fprintf(stderr, "Usage: xlmig pool-stats %s\n",
                 xlmig_pool_stats_usage);
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx))
-        return 1;
+        return XLMIG__EXIT_FAILED;
     memset(&resp, 0, sizeof(resp));
     if (xlmig__pool_conf_load(ctx, config, &conf) ||
         xlmig__pool_open(ctx, &conf, NULL, &t) ||

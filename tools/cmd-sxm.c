@@ -15,12 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd-diskstream.h"
+#include "cli.h"
 #include "cmd-sxm.h"
 #include "internal.h"
 #include "poolconf.h"
 #include "sr.h"
 #include "sxm.h"
+#include "units.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -56,7 +57,7 @@ const char xlmig_sxm_receive_start_usage[] =
     "check\n"
     "                      (default: the whole size; "
     "SR_DESTINATION_SPACE_INSUFFICIENT)\n"
-    "  --tls-dir DIR       serve with TLS: DIR holds ca-cert.pem "
+    "  --nbd-tls-dir DIR   serve with TLS: DIR holds ca-cert.pem "
     "server-cert.pem\n"
     "                      server-key.pem; clients need a certificate of "
     "that CA;\n"
@@ -74,7 +75,8 @@ int xlmig_cmd_sxm_receive_start(int argc, char **argv)
         { "size", required_argument, NULL, 'z' },
         { "listen", required_argument, NULL, 'l' },
         { "format", required_argument, NULL, 'f' },
-        { "tls-dir", required_argument, NULL, 't' },
+        { "nbd-tls-dir", required_argument, NULL, 't' },
+        { "tls-dir", required_argument, NULL, 't' },  /* of old, hidden */
         { "allocated", required_argument, NULL, 'a' },
         { "state-dir", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
@@ -104,17 +106,20 @@ int xlmig_cmd_sxm_receive_start(int argc, char **argv)
         case 'S': req.state_dir = optarg; break;
         case 'v': verbose = true; break;
         case 'h': return usage(stdout, me, xlmig_sxm_receive_start_usage, 0);
-        default: return usage(stderr, me, xlmig_sxm_receive_start_usage, 2);
+        default:
+            return usage(stderr, me, xlmig_sxm_receive_start_usage,
+                         XLMIG__EXIT_USAGE);
         }
     }
     if (!req.sr || !req.name || !size || !req.listen || optind < argc) {
         fprintf(stderr, "xlmig %s: needs --sr, --name, --size and "
                 "--listen\n", me);
-        return usage(stderr, me, xlmig_sxm_receive_start_usage, 2);
+        return usage(stderr, me, xlmig_sxm_receive_start_usage,
+                     XLMIG__EXIT_USAGE);
     }
     ctx = ctx_new(verbose);
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__size_parse(ctx, "--size", size, &req.virtual_size);
     if (!rc && allocated)
         rc = xlmig__size_parse(ctx, "--allocated", allocated,
@@ -125,7 +130,7 @@ int xlmig_cmd_sxm_receive_start(int argc, char **argv)
         printf("task=%s\nparent=%s\nleaf=%s\naddress=%s\n", rec.task,
                rec.parent, rec.leaf, rec.listen);
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* ------------------------------------------------ receive-finalize/cancel */
@@ -167,16 +172,17 @@ static int task_cmd(int argc, char **argv, const char *me,
         case 'S': state_dir = optarg; break;
         case 'v': verbose = true; break;
         case 'h': return usage(stdout, me, text, 0);
-        default: return usage(stderr, me, text, 2);
+        default:
+            return usage(stderr, me, text, XLMIG__EXIT_USAGE);
         }
     }
     if (!task || optind < argc) {
         fprintf(stderr, "xlmig %s: needs --task\n", me);
-        return usage(stderr, me, text, 2);
+        return usage(stderr, me, text, XLMIG__EXIT_USAGE);
     }
     ctx = ctx_new(verbose);
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     if (finalize) {
         rc = xlmig__sxm_recv_finalize(ctx, state_dir, task, vdi);
         if (!rc)
@@ -185,7 +191,7 @@ static int task_cmd(int argc, char **argv, const char *me,
         rc = xlmig__sxm_recv_cancel(ctx, state_dir, task);
     }
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xlmig_cmd_sxm_receive_finalize(int argc, char **argv)
@@ -244,11 +250,11 @@ const char xlmig_sxm_send_usage[] =
     "  --vm NAME          the VM whose disk it is (its VBD); another VM's "
     "VBD\n"
     "                     on the VDI refuses the move (VDI_IN_USE)\n"
-    "  --tls-dir DIR      TLS to the destination: ca-cert.pem "
+    "  --nbd-tls-dir DIR  TLS to the destination: ca-cert.pem "
     "client-cert.pem\n"
     "                     client-key.pem, or keys.psk (xlmig:HEXKEY)\n"
-    "  --bwlimit RATE     bytes/s for the copy and for the mirror (k, M, G "
-    "suffixes)\n"
+    "  --bwlimit RATE     cap of the copy and of the mirror, in\n"
+    "                     " XLMIG__RATE_HELP "\n"
     "  --switch-file PATH switch when PATH exists\n"
     "  --switch-now       switch as soon as in sync (a paused or idle "
     "guest)\n"
@@ -524,7 +530,8 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         { "level", required_argument, NULL, 'L' },
         { "node", required_argument, NULL, 'n' },
         { "vm", required_argument, NULL, 'm' },
-        { "tls-dir", required_argument, NULL, 't' },
+        { "nbd-tls-dir", required_argument, NULL, 't' },
+        { "tls-dir", required_argument, NULL, 't' },  /* of old, hidden */
         { "bwlimit", required_argument, NULL, 'b' },
         { "switch-file", required_argument, NULL, 'f' },
         { "switch-now", no_argument, NULL, 'N' },
@@ -543,6 +550,7 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
     const char *config = NULL, *via = NULL, *level = NULL, *codec = NULL;
     libxlmig_channel_params cp;
     libxlmig_ctx *ctx;
+    char why[256];
     bool verbose = false;
     int opt, rc;
 
@@ -574,52 +582,43 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         case 'S': req.state_dir = optarg; break;
         case 'v': verbose = true; break;
         case 'h': return usage(stdout, me, xlmig_sxm_send_usage, 0);
-        default: return usage(stderr, me, xlmig_sxm_send_usage, 2);
+        default:
+            return usage(stderr, me, xlmig_sxm_send_usage, XLMIG__EXIT_USAGE);
         }
     }
     if (!req.vdi || !req.qmp || !req.dest == !host || optind < argc) {
         fprintf(stderr, "xlmig %s: needs --vdi, --qmp, and --dest or "
                 "--dest-host\n", me);
-        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+        return usage(stderr, me, xlmig_sxm_send_usage, XLMIG__EXIT_USAGE);
     }
     if (via && strcmp(via, "nbd") && strcmp(via, "channel")) {
         fprintf(stderr, "xlmig %s: --data-via %s: nbd or channel\n", me, via);
-        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+        return usage(stderr, me, xlmig_sxm_send_usage, XLMIG__EXIT_USAGE);
     }
-    if (codec && !xlmig_codec_name_ok(codec)) {
-        fprintf(stderr, "xlmig %s: --codec %s: none, zlib, zstd, lz4 or "
-                "auto\n", me, codec);
-        return usage(stderr, me, xlmig_sxm_send_usage, 2);
-    }
-    if (codec)
-        cp.codec = codec;
-    if (level) {
-        char *end;
-        long l = strtol(level, &end, 10);
-
-        if (*end || end == level || l < -100 || l > 100) {
-            fprintf(stderr, "xlmig %s: --level %s: a number\n", me, level);
-            return usage(stderr, me, xlmig_sxm_send_usage, 2);
-        }
-        cp.level = (int)l;
+    if ((codec && !xlmig__cli_codec("--codec", codec, &cp.codec, why,
+                                    sizeof(why))) ||
+        (level && !xlmig__cli_level("--level", level, &cp.level, why,
+                                    sizeof(why)))) {
+        fprintf(stderr, "xlmig %s: %s\n", me, why);
+        return usage(stderr, me, xlmig_sxm_send_usage, XLMIG__EXIT_USAGE);
     }
     if ((codec || level) && !(via && !strcmp(via, "channel"))) {
         fprintf(stderr, "xlmig %s: --codec and --level go with --data-via "
                 "channel\n", me);
-        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+        return usage(stderr, me, xlmig_sxm_send_usage, XLMIG__EXIT_USAGE);
     }
     if (host ? !sr || req.tls_dir : sr || format || config || via) {
         fprintf(stderr, "xlmig %s: --dest-host needs --sr (and takes the "
-                "pool's TLS, not --tls-dir); --sr, --format, --config and "
-                "--data-via go with --dest-host only\n", me);
-        return usage(stderr, me, xlmig_sxm_send_usage, 2);
+                "pool's TLS, not --nbd-tls-dir); --sr, --format, --config "
+                "and --data-via go with --dest-host only\n", me);
+        return usage(stderr, me, xlmig_sxm_send_usage, XLMIG__EXIT_USAGE);
     }
     ctx = ctx_new(verbose);
     if (!ctx)
-        return 1;
-    if (bw && xlmig__size_parse(ctx, "--bwlimit", bw, &req.bwlimit)) {
+        return XLMIG__EXIT_FAILED;
+    if (bw && xlmig__rate_parse(ctx, "--bwlimit", bw, &req.bwlimit)) {
         libxlmig_ctx_free(ctx);
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_cancel;
@@ -642,7 +641,7 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
                    rec.vdi_name, rec.vdi, rec.dest, rec.task);
     }
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* ------------------------------------------------------ recover / list */
@@ -675,15 +674,16 @@ int xlmig_cmd_sxm_recover(int argc, char **argv)
         else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc)
             state_dir = argv[++i];
         else
-            return usage(stderr, "sxm-recover", xlmig_sxm_recover_usage, 2);
+            return usage(stderr, "sxm-recover", xlmig_sxm_recover_usage,
+                         XLMIG__EXIT_USAGE);
     }
     ctx = ctx_new(verbose);
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__sxm_recover(ctx, state_dir, &done);
     printf("sxm-recover: %u task%s handled\n", done, done == 1 ? "" : "s");
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 const char xlmig_sxm_list_summary[] = "List the storage moves in progress";
@@ -705,10 +705,11 @@ int xlmig_cmd_sxm_list(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "--state-dir"))
         state_dir = argv[2];
     else if (argc != 1)
-        return usage(stderr, "sxm-list", xlmig_sxm_list_usage, 2);
+        return usage(stderr, "sxm-list", xlmig_sxm_list_usage,
+                     XLMIG__EXIT_USAGE);
     ctx = ctx_new(false);
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__sxm_list(ctx, state_dir, &recs, &nr);
     for (i = 0; !rc && i < nr; i++)
         printf("%s %s %s %s pid=%lld\n", recs[i].task,
@@ -717,5 +718,5 @@ int xlmig_cmd_sxm_list(int argc, char **argv)
                (long long)recs[i].owner_pid);
     free(recs);
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }

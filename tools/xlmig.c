@@ -12,13 +12,12 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "cli.h"
 #include "cmd-channel.h"
 #include "cmd-diskstream.h"
 #include "cmd-slot.h"
 #include "cmd-sxm.h"
 #include "internal.h"
-
-#define EXIT_USAGE 2
 
 struct cmd {
     const char *name;
@@ -69,7 +68,7 @@ static int parse_opts(int argc, char **argv, const struct cmd *c,
     return optind;
  bad:
     usage_of(stderr, c);
-    exit(EXIT_USAGE);
+    exit(XLMIG__EXIT_USAGE);
 }
 
 static int print_json(const struct xlmig__kv *kv, size_t n)
@@ -108,13 +107,13 @@ static int cmd_host_info(int argc, char **argv)
     if (parse_opts(argc, argv, find_cmd("host-info"), &json,
                    &verbose) != argc) {
         usage_of(stderr, find_cmd("host-info"));
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     rc = libxlmig_ctx_new(NULL, verbose ? LIBXLMIG_LOG_DEBUG
                                         : LIBXLMIG_LOG_ERROR, &ctx);
     if (rc) {
         say_error(rc, "cannot create a libxlmig context");
-        return 1;
+        return XLMIG__EXIT_FAILED;
     }
     rc = libxlmig_host_info_get(ctx, &info);
     if (rc) goto out;           /* the library has said why */
@@ -128,7 +127,7 @@ static int cmd_host_info(int argc, char **argv)
     }
  out:
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 static int cmd_errors(int argc, char **argv)
@@ -138,7 +137,7 @@ static int cmd_errors(int argc, char **argv)
     if (parse_opts(argc, argv, find_cmd("errors"), NULL, NULL) !=
         argc) {
         usage_of(stderr, find_cmd("errors"));
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     for (i = 0; i < xlmig__error_count(); i++) {
         int code = xlmig__error_code_at(i);
@@ -154,7 +153,7 @@ static int cmd_version(int argc, char **argv)
     if (parse_opts(argc, argv, find_cmd("version"), NULL, NULL) !=
         argc) {
         usage_of(stderr, find_cmd("version"));
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     printf("xlmig %s (libxlmig %s)\n", LIBXLMIG_VERSION_STRING,
            libxlmig_version());
@@ -234,7 +233,7 @@ static int cmd_help(int argc, char **argv)
     if (!c) {
         fprintf(stderr, "xlmig: unknown command '%s'\n", argv[1]);
         usage_all(stderr);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     usage_of(stdout, c);
     return 0;
@@ -246,7 +245,7 @@ int main(int argc, char **argv)
 
     if (argc < 2) {
         usage_all(stderr);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage_all(stdout);
@@ -258,7 +257,7 @@ int main(int argc, char **argv)
     if (!c) {
         fprintf(stderr, "xlmig: unknown command '%s'\n\n", argv[1]);
         usage_all(stderr);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     return c->fn(argc - 1, argv + 1);
 }

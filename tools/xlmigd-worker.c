@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cpurecord.h"
 #include "migrate-run.h"
 #include "vmrec.h"
@@ -149,7 +150,7 @@ int xlmigd_worker_main(int argc, char **argv,
 
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? XLMIG__EXIT_USAGE : XLMIG__EXIT_OK;
     }
     kind = argv[1];
     optind = 2;
@@ -161,13 +162,13 @@ int xlmigd_worker_main(int argc, char **argv,
         case 'R': remote = optarg; break;
         case 'v': vm = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        default: fputs(usage, stderr); return XLMIG__EXIT_USAGE;
         }
     }
     if (!config || (strcmp(kind, "start") ? !task : !vm) ||
         (!strcmp(kind, "recover") && !role)) {
         fputs(usage, stderr);
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
     memset(&sa, 0, sizeof(sa));
@@ -176,7 +177,7 @@ int xlmigd_worker_main(int argc, char **argv,
     sigaction(SIGINT, &sa, NULL);
     setvbuf(stderr, NULL, _IOLBF, 0);
     if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_INFO, &ctx))
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__pool_conf_load(ctx, config, &conf);
     if (!rc && remote)
         rc = remote_conf(ctx, remote, &conf, &rconf);
@@ -209,5 +210,5 @@ int xlmigd_worker_main(int argc, char **argv,
     }
  out:
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }

@@ -32,6 +32,7 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "cli.h"
 #include "internal.h"
 #include "diskstream.h"
 #include "poolconf.h"
@@ -1498,10 +1499,10 @@ static int run_master(void)
     rc = xlmig__pool_state_load(M.ctx, M.conf.state_dir, &loaded, &missing);
     if (rc) {
         xlmigd_log("%s", libxlmig_ctx_last_error(M.ctx));
-        return 1;
+        return XLMIG__EXIT_FAILED;
     }
     if (xlmig__pool_state_copy(M.ctx, &M.st, &loaded))
-        return 1;
+        return XLMIG__EXIT_FAILED;
     xlmig__pool_state_dispose(&loaded);
     if (missing) {
         if (xlmig__pool_identity_set(M.ctx, &M.st, M.conf.pool_name,
@@ -1511,7 +1512,7 @@ static int run_master(void)
             xlmig__pool_state_save(M.ctx, M.conf.state_dir, &M.st)) {
             xlmigd_log("cannot create the pool: %s",
                    libxlmig_ctx_last_error(M.ctx));
-            return 1;
+            return XLMIG__EXIT_FAILED;
         }
         xlmigd_log("created pool %s (%s) in %s", M.conf.pool_name,
                M.conf.pool_uuid, M.conf.state_dir);
@@ -1519,10 +1520,10 @@ static int run_master(void)
         xlmigd_log("%s/%s belongs to pool %s, the configuration says %s",
                M.conf.state_dir, XLMIG__POOL_STATE_FILE, M.st.uuid,
                M.conf.pool_uuid);
-        return 1;
+        return XLMIG__EXIT_FAILED;
     }
     if (xlmig__slots_new(M.st.concurrency, &M.slots))
-        return 1;
+        return XLMIG__EXIT_FAILED;
     /* Migrations in flight at the last stop keep their slot a while. */
     for (i = 0; i < M.st.nr_tasks;) {
         struct xlmig__pool_task *t = &M.st.tasks[i];
@@ -1546,14 +1547,14 @@ static int run_master(void)
 
     lfd = listen_on(M.conf.address);
     if (lfd < 0)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     xlmigd_log("pool master of %s (%s), %zu member(s), "
            "migration-concurrency %u, listening on %s",
            M.conf.pool_name, M.conf.pool_uuid, M.st.nr_members,
            M.st.concurrency, M.conf.address);
     sxm_leases_recover();
     if (xlmigd_spawn(&reaper, reaper_main, NULL) || vm_reaper_start())
-        return 1;
+        return XLMIG__EXIT_FAILED;
     pthread_detach(reaper);
 
     rc = serve(lfd);
@@ -1637,13 +1638,13 @@ static int run_member(void)
 
     lfd = listen_on(M.conf.address);
     if (lfd < 0)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     xlmigd_log("member %s of pool %s; master %s; listening on %s", M.conf.name,
            M.conf.pool_uuid, M.conf.master, M.conf.address);
     sxm_leases_recover();
     if (xlmigd_spawn(&attach, attach_main, NULL) || vm_reaper_start()) {
         close(lfd);
-        return 1;
+        return XLMIG__EXIT_FAILED;
     }
     pthread_detach(attach);
     rc = serve(lfd);
@@ -1701,13 +1702,13 @@ int main(int argc, char **argv)
             return 0;
         default:
             fputs(usage_text, stderr);
-            return 2;
+            return XLMIG__EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "xlmigd: unexpected argument '%s'\n%s", argv[optind],
                 usage_text);
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
     memset(&sa, 0, sizeof(sa));
@@ -1717,10 +1718,10 @@ int main(int argc, char **argv)
     setvbuf(stderr, NULL, _IOLBF, 0);
 
     if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &M.ctx))
-        return 1;
+        return XLMIG__EXIT_FAILED;
     if (xlmig__pool_conf_load(M.ctx, config, &M.conf)) {
         libxlmig_ctx_free(M.ctx);
-        return 1;
+        return XLMIG__EXIT_FAILED;
     }
     M.is_master = xlmig__pool_conf_is_master(&M.conf);
     xlmigd_vm_init(&M.conf, M.conf.path, HV_OPS);

@@ -154,15 +154,15 @@ int xe_cmd_host_cpu_info(const struct xe_args *a)
     int rc;
 
     if (get_bool(a, "cpuid", &cpuid))
-        return 2;
+        return XLMIG__EXIT_USAGE;
     if (cpuid && host) {
         fprintf(stderr, "INVALID_VALUE: host= and cpuid=true do not go "
                 "together: cpuid reads the CPU this runs on\n");
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     ctx = new_ctx();
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     if (cpuid) {
         libxlmig_featureset fs;
         libxlmig_cpu_vendor v;
@@ -213,7 +213,7 @@ int xe_cmd_host_cpu_info(const struct xe_args *a)
     rc = xe_print_record(a, kv, n);
  out:
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_host_cpu_record(const struct xe_args *a)
@@ -232,7 +232,7 @@ int xe_cmd_host_cpu_record(const struct xe_args *a)
         this_host(name, sizeof(name));
     ctx = new_ctx();
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__record_name_check(ctx, "host name", name);
     if (!rc)
         rc = host_from_xen(ctx, name, &r, &info);
@@ -256,7 +256,7 @@ int xe_cmd_host_cpu_record(const struct xe_args *a)
     if (!rc)
         printf("%s/hosts/%s.json\n", dir, r.name);
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* Read a whole small file (capped) into a malloc'd buffer. */
@@ -299,10 +299,10 @@ int xe_cmd_host_cpu_import(const struct xe_args *a)
     int rc;
 
     if (!file)
-        return 2;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = slurp(ctx, file, &buf, &len);
     if (!rc)
         rc = xlmig__host_record_decode(ctx, file, buf, len, &r);
@@ -312,7 +312,7 @@ int xe_cmd_host_cpu_import(const struct xe_args *a)
         printf("%s\n", r.name);
     free(buf);
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* The level of @recs (skipping index @skip; SIZE_MAX: none), PV or HVM. */
@@ -380,7 +380,7 @@ int xe_cmd_pool_cpu_info(const struct xe_args *a)
 
     ctx = new_ctx();
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__host_records_list(ctx, dir, &recs, &nr);
     if (rc) goto out;
     if (!nr) {
@@ -475,7 +475,7 @@ int xe_cmd_pool_cpu_info(const struct xe_args *a)
  out:
     free(recs);
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 static void vm_fields(struct xlmig__kv *kv, size_t *n,
@@ -502,10 +502,10 @@ int xe_cmd_vm_cpu_record(const struct xe_args *a)
     int rc;
 
     if (!vm)
-        return 2;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__record_name_check(ctx, "VM name", vm);
     if (!rc)
         rc = xlmig__vm_cpu_read(ctx, vm, &r);
@@ -516,7 +516,7 @@ int xe_cmd_vm_cpu_record(const struct xe_args *a)
         rc = xe_print_record(a, kv, n);
     }
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_vm_cpu_check(const struct xe_args *a)
@@ -535,10 +535,10 @@ int xe_cmd_vm_cpu_check(const struct xe_args *a)
 
     if (!vm || !host || get_bool(a, "force", &force) ||
         get_bool(a, "records-only", &records_only))
-        return 2;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return 1;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__record_name_check(ctx, "VM name", vm);
     if (rc) goto out;
     if (!records_only) {
@@ -610,5 +610,5 @@ int xe_cmd_vm_cpu_check(const struct xe_args *a)
  out:
     free(recs);
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }

@@ -77,7 +77,7 @@ static int simple(const struct xe_args *a, const char *method,
         rc = call(&s, method, kv, &resp);
     xlmig__rpc_msg_dispose(&resp);
     close_session(&s);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_pool_join(const struct xe_args *a)
@@ -100,7 +100,7 @@ int xe_cmd_pool_join(const struct xe_args *a)
     }
     xlmig__rpc_msg_dispose(&resp);
     close_session(&s);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_pool_eject(const struct xe_args *a)
@@ -110,7 +110,7 @@ int xe_cmd_pool_eject(const struct xe_args *a)
 
     if (!host) {
         fprintf(stderr, "MISSING_PARAMETER: pool-eject needs host=\n");
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     return simple(a, "pool.eject", kv);
 }
@@ -167,7 +167,7 @@ static int list_cmd(const struct xe_args *a, const char *method,
         rc = print_records(a, resp.result, fields, labels);
     xlmig__rpc_msg_dispose(&resp);
     close_session(&s);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_host_list(const struct xe_args *a)
@@ -205,7 +205,7 @@ int xe_cmd_task_cancel(const struct xe_args *a)
         strlen(id) > 19) {
         fprintf(stderr, "INVALID_VALUE: task-cancel needs uuid=ID (as "
                 "task-list shows it: a migration's uuid, or a number)\n");
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     snprintf(num, sizeof(num), "#%s", id);
     return simple(a, "task.cancel", kv);
@@ -222,7 +222,7 @@ int xe_cmd_pool_param_get(const struct xe_args *a)
     if (!key) {
         fprintf(stderr, "MISSING_PARAMETER: pool-param-get needs "
                 "param-name=\n");
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     memset(&resp, 0, sizeof(resp));
     rc = open_session(&s, a, NULL);
@@ -233,7 +233,7 @@ int xe_cmd_pool_param_get(const struct xe_args *a)
                            ? YAJL_GET_STRING(resp.result) : "");
     xlmig__rpc_msg_dispose(&resp);
     close_session(&s);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_pool_param_set(const struct xe_args *a)
@@ -245,7 +245,7 @@ int xe_cmd_pool_param_set(const struct xe_args *a)
     if (!a->nr_kv || (a->nr_kv == 1 && xe_args_get(a, "config"))) {
         fprintf(stderr, "MISSING_PARAMETER: pool-param-set needs "
                 "migration-concurrency=N or migration-compression=BOOL\n");
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     rc = open_session(&s, a, NULL);
     for (i = 0; !rc && i < a->nr_kv; i++) {
@@ -260,5 +260,5 @@ int xe_cmd_pool_param_set(const struct xe_args *a)
         xlmig__rpc_msg_dispose(&resp);
     }
     close_session(&s);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }

@@ -17,11 +17,9 @@
 #include "internal.h"
 #include "sr.h"
 #include "sxm.h"
+#include "units.h"
 #include "xe-args.h"
 #include "xe-cmd.h"
-
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
 
 const char *const xe_keys_sr_create[] = { "name-label", "type",
                                           "device-config:path",
@@ -197,18 +195,18 @@ int xe_cmd_sr_create(const struct xe_args *a)
     int rc;
 
     if (!name || !path)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     if (caps_s && caps_parse(caps_s, &caps))
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__sr_create(ctx, xe_args_get(a, "state-dir"), name,
                           type ? type : "file", path, caps, &sr);
     if (!rc)
         printf("%s\n", sr.uuid);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_sr_forget(const struct xe_args *a)
@@ -218,13 +216,13 @@ int xe_cmd_sr_forget(const struct xe_args *a)
     int rc;
 
     if (!uuid)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__sr_forget(ctx, xe_args_get(a, "state-dir"), uuid);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* Does @sr pass the selectors uuid= and name-label=? */
@@ -244,7 +242,7 @@ int xe_cmd_sr_list(const struct xe_args *a)
     int rc;
 
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__sr_list(ctx, xe_args_get(a, "state-dir"), &srs, &nr);
     for (i = 0; !rc && i < nr; i++) {
         struct xlmig__kv kv[8];
@@ -273,7 +271,7 @@ int xe_cmd_sr_list(const struct xe_args *a)
         list_end(&l);
     free(srs);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_vdi_create(const struct xe_args *a)
@@ -286,16 +284,16 @@ int xe_cmd_vdi_create(const struct xe_args *a)
     int rc;
 
     if (!sr || !name || !size)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__vdi_create(ctx, xe_args_get(a, "state-dir"), sr, name, size,
                            xe_args_get(a, "format"), &vdi);
     if (!rc)
         printf("%s\n", vdi.uuid);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_vdi_destroy(const struct xe_args *a)
@@ -305,13 +303,13 @@ int xe_cmd_vdi_destroy(const struct xe_args *a)
     int rc;
 
     if (!uuid)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__vdi_destroy(ctx, xe_args_get(a, "state-dir"), uuid);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* Print the VDIs of @sr that pass the selectors. */
@@ -367,7 +365,7 @@ int xe_cmd_vdi_list(const struct xe_args *a)
     int rc;
 
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     if (want) {
         rc = xlmig__sr_find(ctx, state, want, &one);
         if (!rc)
@@ -381,7 +379,7 @@ int xe_cmd_vdi_list(const struct xe_args *a)
         list_end(&l);
     free(srs);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* "true"/"false" of @key= into *v_r (-1 when not given); else usage. */
@@ -414,7 +412,7 @@ int xe_cmd_vdi_param_set(const struct xe_args *a)
     int rc;
 
     if (!uuid)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     if (boot && !strcmp(boot, "persist")) {
         flags.on_boot = XLMIG__VDI_PERSIST;
     } else if (boot && !strcmp(boot, "reset")) {
@@ -422,26 +420,26 @@ int xe_cmd_vdi_param_set(const struct xe_args *a)
     } else if (boot) {
         fprintf(stderr, "INVALID_VALUE: on-boot= is persist or reset\n"
                 "See 'xlmig-xe vdi-param-set --help'.\n");
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     if (flag_arg(a, "cbt-enabled", &flags.cbt_enabled) ||
         flag_arg(a, "encrypted", &flags.encrypted) ||
         flag_arg(a, "sharable", &flags.sharable))
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     if (flags.on_boot == -1 && flags.cbt_enabled == -1 &&
         flags.encrypted == -1 && flags.sharable == -1) {
         fprintf(stderr, "MISSING_PARAMETER: vdi-param-set needs one of "
                 "on-boot=, cbt-enabled=, encrypted=, sharable=\nSee "
                 "'xlmig-xe vdi-param-set --help'.\n");
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__vdi_param_set(ctx, xe_args_get(a, "state-dir"), uuid, &flags,
                               NULL);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_vbd_create(const struct xe_args *a)
@@ -453,14 +451,14 @@ int xe_cmd_vbd_create(const struct xe_args *a)
     int rc;
 
     if (!vm || !vdi || !dev)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__vbd_create(ctx, xe_args_get(a, "state-dir"), vdi, vm, dev,
                            NULL);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_vbd_destroy(const struct xe_args *a)
@@ -471,14 +469,14 @@ int xe_cmd_vbd_destroy(const struct xe_args *a)
     int rc;
 
     if (!vm || !vdi)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__vbd_destroy(ctx, xe_args_get(a, "state-dir"), vdi, vm,
                             NULL);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* Print the VBDs of the VDIs of @sr that pass the selectors. */
@@ -524,7 +522,7 @@ int xe_cmd_vbd_list(const struct xe_args *a)
     int rc;
 
     if (!ctx)
-        return EXIT_FAILED;
+        return XLMIG__EXIT_FAILED;
     rc = xlmig__sr_list(ctx, xe_args_get(a, "state-dir"), &srs, &nr);
     for (i = 0; !rc && i < nr; i++)
         rc = list_vbds(ctx, &l, &srs[i]);
@@ -532,7 +530,7 @@ int xe_cmd_vbd_list(const struct xe_args *a)
         list_end(&l);
     free(srs);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 /* ------------------------------------------------- vdi-copy, pool-migrate */
@@ -565,7 +563,7 @@ static int vdi_move(const struct xe_args *a, const char *cmd, bool keep)
     int rc;
 
     if (!uuid || !sr)
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     memset(&req, 0, sizeof(req));
     req.state_dir = xe_args_get(a, "state-dir");
     req.vdi = uuid;
@@ -581,10 +579,10 @@ static int vdi_move(const struct xe_args *a, const char *cmd, bool keep)
     req.cancel = &move_cancel;
     ctx = new_ctx();
     if (!ctx)
-        return EXIT_FAILED;
-    if (bw && xlmig__size_parse(ctx, "bwlimit", bw, &req.bwlimit)) {
+        return XLMIG__EXIT_FAILED;
+    if (bw && xlmig__rate_parse(ctx, "bwlimit=", bw, &req.bwlimit)) {
         libxlmig_ctx_free(ctx);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_move_signal;
@@ -594,7 +592,7 @@ static int vdi_move(const struct xe_args *a, const char *cmd, bool keep)
     if (!rc)
         printf("%s\n", vdi);
     libxlmig_ctx_free(ctx);
-    return rc ? EXIT_FAILED : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 int xe_cmd_vdi_copy(const struct xe_args *a)

@@ -20,7 +20,7 @@
 #include "proc.h"
 #include "progress.h"
 #include "rpc.h"
-#include "sr.h"
+#include "units.h"
 #include "xe-args.h"
 #include "xe-cmd.h"
 
@@ -68,7 +68,7 @@ static int say_error(struct vm_session *s, int rc)
     else
         fprintf(stderr, "%s: %s\n", libxlmig_strerror_name(rc),
                 libxlmig_strerror(rc));
-    return 1;
+    return XLMIG__EXIT_FAILED;
 }
 
 /* A call; a daemon's refusal is kept as it said it, for say_error(). */
@@ -243,7 +243,7 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
     if (!vm || !host) {
         fprintf(stderr, "MISSING_PARAMETER: needs vm= and host= (or "
                 "host-uuid=)\n");
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     copy = bool_arg(a, "copy", false, &ok);
     force = bool_arg(a, "force", false, &ok);
@@ -256,16 +256,16 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
     if (bw) {
         uint64_t v;
 
-        if (xlmig__size_parse(s->ctx, "bwlimit=", bw, &v)) {
+        if (xlmig__rate_parse(s->ctx, "bwlimit=", bw, &v)) {
             fprintf(stderr, "%s\n", libxlmig_ctx_last_error(s->ctx));
             ok = false;
-        } else {
+        } else if (v) {         /* 0: no limit, as when not given */
             snprintf(bwn, sizeof(bwn), "#%" PRIu64, v);
         }
     }
     if (!ok || !map_of(a, "vdi:", vdis, sizeof(vdis)) ||
         !map_of(a, "vif:", vifs, sizeof(vifs)))
-        return 2;
+        return XLMIG__EXIT_USAGE;
     rc = locate(s, vm);
     if (rc)
         return say_error(s, rc);
@@ -370,7 +370,7 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
             fprintf(stderr, "vm-migrate: interrupted; the migration goes on "
                     "as task %s (xlmig-xe task-cancel uuid=%s stops it)\n",
                     task, task);
-            return 130;
+            return XLMIG__EXIT_INTERRUPTED;
         }
         memset(&v, 0, sizeof(v));
         rc = s->t ? task_get(s, task, &v) : LIBXLMIG_ERR_IO;
@@ -385,7 +385,7 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
                         "journal (vm-migrate's task-list and the host's "
                         "xlmigd once it runs again)\n", s->host, RECONNECT_S,
                         task);
-                return 1;
+                return XLMIG__EXIT_FAILED;
             }
             xlmig__sleep_ms(1000);
             (void)connect_to(s, s->host, s->addr);
@@ -409,7 +409,7 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
     fprintf(stderr, "%s%s%s\n", v.message[0] ? "" : v.error,
             v.message[0] ? "" : ": ", v.message[0] ? v.message
                                                    : "the migration failed");
-    return 1;
+    return XLMIG__EXIT_FAILED;
 }
 
 /* vm-migrate, or with @check vm-assert-can-migrate. */
@@ -522,7 +522,7 @@ int xe_cmd_vm_list(const struct xe_args *a)
     }
     xlmig__rpc_msg_dispose(&hl);
     session_free(&s);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 static int one_vm(const struct xe_args *a, const char *method, bool here)
@@ -535,7 +535,7 @@ static int one_vm(const struct xe_args *a, const char *method, bool here)
 
     if (!vm) {
         fprintf(stderr, "MISSING_PARAMETER: needs vm=\n");
-        return 2;
+        return XLMIG__EXIT_USAGE;
     }
     memset(&resp, 0, sizeof(resp));
     rc = session_open(&s, a);

@@ -4,9 +4,11 @@
 
 #include <stddef.h>
 
+#include "cli.h"
 #include "cpurecord.h"
 #include "poolconf.h"
 #include "internal.h"
+#include "units.h"
 #include "xe-args.h"
 
 #define XE_RECORD_FIELDS_MAX 32
@@ -178,7 +180,8 @@ extern const char *const xe_keys_vm_one[];
     "  copy=true      a halted VM only: copy it, keep the original\n" \
     "  force=true     report CPU check failures and go on\n" \
     "  live=true      a running VM moves live (the only way)\n" \
-    "  bwlimit=RATE   bytes/s on the wire (k, M, G suffixes)\n" \
+    "  bwlimit=RATE   cap on the wire, in\n" \
+    "                 " XLMIG__RATE_HELP "\n" \
     XE_CONFIG_HELP
 
 #define XE_VM_COMMANDS \
@@ -320,7 +323,7 @@ extern const char *const xe_keys_vbd_list[];
       "  uuid=UUID      the VDI (required)\n" \
       "  sr-uuid=SR     the SR to copy it to (required; uuid or name)\n" \
       "  format=F       qcow2 or raw (default: the VDI's own)\n" \
-      "  bwlimit=RATE   bytes/s (k, M, G suffixes)\n" \
+      "  bwlimit=RATE   " XLMIG__RATE_HELP "\n" \
       XE_SR_STATE_HELP "Prints the new VDI's uuid." }, \
     { "vdi-pool-migrate", xe_cmd_vdi_pool_migrate, xe_keys_vdi_pool_migrate, \
       "Move a VDI to another SR of this host; the VDI gets a new uuid,\n" \
@@ -333,7 +336,8 @@ extern const char *const xe_keys_vbd_list[];
       "  vm=NAME        that VM (its VBD)\n" \
       "  switch-file=F  live: switch once in sync and F exists (the guest\n" \
       "                 is paused by then); default: at once when in sync\n" \
-      "  bwlimit=RATE   bytes/s of the copy and the mirror\n" \
+      "  bwlimit=RATE   cap of the copy and of the mirror, in\n" \
+      "                 " XLMIG__RATE_HELP "\n" \
       XE_SR_STATE_HELP "Prints the new VDI's uuid." }
 
 #endif /* XLMIG_XE_CMD_H */

@@ -15,7 +15,6 @@
 #include "xe-args.h"
 #include "xe-cmd.h"
 
-#define EXIT_USAGE 2
 
 int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
                     size_t n)
@@ -76,7 +75,7 @@ static int cmd_host_info(const struct xe_args *a)
     if (rc) {
         fprintf(stderr, "%s: cannot create a libxlmig context\n",
                 libxlmig_strerror_name(rc));
-        return 1;
+        return XLMIG__EXIT_FAILED;
     }
     rc = libxlmig_host_info_get(ctx, &info);
     if (rc) goto out;           /* the library has said why */
@@ -90,7 +89,7 @@ static int cmd_host_info(const struct xe_args *a)
     rc = xe_print_record(a, kv, n);
  out:
     libxlmig_ctx_free(ctx);
-    return rc ? 1 : 0;
+    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 static const char *const no_keys[] = { NULL };
@@ -135,7 +134,7 @@ int main(int argc, char **argv)
 
     if (argc < 2) {
         usage_all(stderr);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
@@ -150,7 +149,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "UNKNOWN_COMMAND: '%s' is not an xlmig-xe command\n",
                 argv[1]);
         usage_all(stderr);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     rc = xe_args_parse(&a, argc - 2, argv + 2, err, sizeof(err));
     if (!rc)
@@ -159,7 +158,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\nSee 'xlmig-xe %s --help'.\n",
                 libxlmig_strerror_name(rc), err, c->name);
         xe_args_dispose(&a);
-        return EXIT_USAGE;
+        return XLMIG__EXIT_USAGE;
     }
     if (a.help) {
         printf("Usage: xlmig-xe %s [--minimal] [params=a,b]\n\n%s\n",

@@ -1,12 +1,20 @@
 /*
  * The CLIs as an operator meets them on a machine without Xen: help,
  * usage errors, and the clear "no hypervisor" error.  Runs the binaries
- * named by XLMIG_BIN and XLMIG_XE_BIN (the sanitizer builds).
+ * named by XLMIG_BIN and XLMIG_XE_BIN (the sanitizer builds).  Also the
+ * options the tools share (libxlmig/cli.c): the parsers' accepted and
+ * refused values, the TLS choice, and each option's one spelling (with
+ * the hidden spellings of old still taken) in every command.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "testutil.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 struct run {
     int status;                 /* exit status */
@@ -93,11 +101,283 @@ static void test_xlmig_xe(void **state)
               sizeof(cases) / sizeof(cases[0]));
 }
 
+static void test_value_parsers(void **state)
+{
+    static const struct { const char *in, *codec; } codecs[] = {
+        { "none", "none" }, { "zlib", "zlib" }, { "zstd", "zstd" },
+        { "lz4", "lz4" }, { "auto", "auto" }, { "false", "none" },
+        { "no", "none" }, { "off", "none" }, { "true", "zstd" },
+        { "yes", "zstd" }, { "on", "zstd" }, { "gzip", NULL },
+        { "ZSTD", NULL }, { "", NULL }, { "zstd ", NULL }, { NULL, NULL },
+    };
+    static const struct { const char *in; int v; bool ok; } levels[] = {
+        { "0", 0, true }, { "3", 3, true }, { "-7", -7, true },
+        { "100", 100, true }, { "-100", -100, true }, { "101", 0, false },
+        { "-101", 0, false }, { "-1000", 0, false }, { "", 0, false },
+        { "-", 0, false }, { "+3", 0, false }, { " 3", 0, false },
+        { "3x", 0, false }, { "--3", 0, false }, { NULL, 0, false },
+    };
+    static const struct { const char *in; unsigned v; bool ok; } thr[] = {
+        { "0", 0, true }, { "1", 1, true }, { "64", 64, true },
+        { "65", 0, false }, { "-1", 0, false }, { "", 0, false },
+        { "4k", 0, false }, { "99999999999999999999999", 0, false },
+    };
+    char why[256];
+    const char *c;
+    unsigned long ul;
+    unsigned int t;
+    size_t i;
+    int l;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(codecs); i++) {
+        c = "untouched";
+        if (xlmig__cli_codec("--codec", codecs[i].in, &c, why,
+                             sizeof(why)) != (codecs[i].codec != NULL))
+            fail_msg("codec \"%s\": %s", codecs[i].in ? codecs[i].in
+                                                      : "(null)", why);
+        assert_string_equal(c, codecs[i].codec ? codecs[i].codec
+                                               : "untouched");
+        if (!codecs[i].codec)
+            assert_contains(why, "--codec \"");
+    }
+    assert_string_equal(why, "--codec \"\" is not a codec; give none, "
+                             "zlib, zstd, lz4 or auto");
+    for (i = 0; i < ARRAY_LEN(levels); i++) {
+        l = 12345;
+        if (xlmig__cli_level("--level", levels[i].in, &l, why,
+                             sizeof(why)) != levels[i].ok)
+            fail_msg("level \"%s\"", levels[i].in ? levels[i].in : "");
+        assert_int_equal(l, levels[i].ok ? levels[i].v : 12345);
+        if (!levels[i].ok)
+            assert_contains(why, "is not a level; give a number from -100 "
+                                 "to 100");
+    }
+    for (i = 0; i < ARRAY_LEN(thr); i++) {
+        t = 12345;
+        if (xlmig__cli_threads("--threads", thr[i].in, &t, why,
+                               sizeof(why)) != thr[i].ok)
+            fail_msg("threads \"%s\"", thr[i].in);
+        assert_int_equal(t, thr[i].ok ? thr[i].v : 12345);
+        if (!thr[i].ok)
+            assert_contains(why, "0 (one per CPU) to 64");
+    }
+    assert_true(xlmig__cli_uint("65535", 65535, &ul) && ul == 65535);
+    assert_false(xlmig__cli_uint("65536", 65535, &ul));
+    assert_true(xlmig__cli_uint("0", 0, &ul) && ul == 0);
+    assert_false(xlmig__cli_uint("1", 0, &ul));
+    assert_false(xlmig__cli_uint("18446744073709551616", ~0ul, &ul));
+    assert_true(xlmig__cli_uint("18446744073709551615", ~0ul, &ul) &&
+                ul == ~0ul);
+}
+
+/* getopt_long's codes for @args through the shared TLS rows. */
+static void tls_take(struct xlmig__cli_tls *t, const char *const *args)
+{
+    static const struct option opts[] = {
+        XLMIG__CLI_TLS_OPTIONS,
+        { NULL, 0, NULL, 0 },
+    };
+    char *argv[16];
+    int argc = 0, opt;
+
+    argv[argc++] = (char *)"test";
+    while (*args && argc < 15)
+        argv[argc++] = (char *)*args++;
+    argv[argc] = NULL;
+    xlmig__cli_tls_init(t);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1)
+        assert_true(xlmig__cli_tls_opt(t, opt, optarg));
+}
+
+static void test_tls_choice(void **state)
+{
+    static const struct {
+        const char *args[8];
+        const char *why;        /* NULL: taken */
+    } cases[] = {
+        { { "--tls-cert=c", "--tls-key=k", "--tls-ca=a" }, NULL },
+        { { "--psk-file=p", "--peer-name=h2" }, NULL },
+        { { "--no-tls" }, NULL },
+        { { "--tls-cert=c", "--tls-key=k" }, "needs all of --tls-cert, "
+                                             "--tls-key and --tls-ca" },
+        { { "--psk-file=p", "--tls-ca=a" }, "not both" },
+        { { "--no-tls", "--psk-file=p" }, "do not go together" },
+        { { "--no-tls", "--tls-cert=c" }, "do not go together" },
+        { { NULL }, "TLS needs --tls-cert, --tls-key and --tls-ca, or "
+                    "--psk-file; plain TCP only with --no-tls" },
+    };
+    struct xlmig__cli_tls t;
+    char why[256], dir[] = "/tmp/test-cli.XXXXXX", path[300];
+    size_t i;
+    FILE *f;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        tls_take(&t, cases[i].args);
+        why[0] = '\0';
+        if (xlmig__cli_tls_check(&t, NULL, why, sizeof(why)) !=
+            !cases[i].why)
+            fail_msg("TLS case %zu: %s", i, why);
+        if (cases[i].why)
+            assert_contains(why, cases[i].why);
+    }
+    tls_take(&t, cases[0].args);
+    assert_ptr_equal(xlmig__cli_tls_params(&t, "peer"), &t.p);
+    assert_string_equal(t.p.peer_label, "peer");
+    assert_string_equal(t.p.cert_file, "c");
+    tls_take(&t, cases[2].args);
+    assert_null(xlmig__cli_tls_params(&t, "peer"));
+
+    /* A default directory: its psk, then its certificates first. */
+    assert_non_null(mkdtemp(dir));
+    tls_take(&t, cases[7].args);
+    assert_false(xlmig__cli_tls_check(&t, dir, why, sizeof(why)));
+    assert_contains(why, "or the files in /tmp/test-cli.");
+    snprintf(path, sizeof(path), "%s/psk", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fclose(f);
+    tls_take(&t, cases[7].args);
+    assert_true(xlmig__cli_tls_check(&t, dir, why, sizeof(why)));
+    assert_string_equal(t.p.psk_file, path);
+    assert_null(t.p.cert_file);
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fclose(f);
+    tls_take(&t, cases[7].args);
+    assert_true(xlmig__cli_tls_check(&t, dir, why, sizeof(why)));
+    assert_non_null(t.p.psk_file);      /* no ca.pem: still the key */
+    snprintf(path, sizeof(path), "%s/ca.pem", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fclose(f);
+    tls_take(&t, cases[7].args);
+    assert_true(xlmig__cli_tls_check(&t, dir, why, sizeof(why)));
+    assert_null(t.p.psk_file);
+    assert_string_equal(t.p.ca_file, path);
+    /* Given files win over the directory's. */
+    tls_take(&t, cases[1].args);
+    assert_true(xlmig__cli_tls_check(&t, dir, why, sizeof(why)));
+    assert_string_equal(t.p.psk_file, "p");
+    assert_null(t.p.cert_file);
+    for (i = 0; i < 4; i++) {
+        static const char *const names[] = { "psk", "cert.pem", "key.pem",
+                                             "ca.pem" };
+
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* One spelling per option in every command, the old ones still taken. */
+static void test_spellings(void **state)
+{
+    static const struct cli_case xlmig[] = {
+        /* channel-send: --codec, and --compress of old */
+        { "channel-send --codec=zlib --no-tls 127.0.0.1:1", 1,
+          "cannot connect to 127.0.0.1:1" },
+        { "channel-send --compress=zlib --no-tls 127.0.0.1:1", 1,
+          "cannot connect to 127.0.0.1:1" },
+        { "channel-send --codec=gzip --no-tls h", 2,
+          "xlmig channel-send: --codec \"gzip\" is not a codec; give none, "
+          "zlib, zstd, lz4 or auto" },
+        { "channel-send --compress=gzip --no-tls h", 2,
+          "--codec \"gzip\" is not a codec" },
+        { "channel-send --level=101 --no-tls h", 2,
+          "--level \"101\" is not a level" },
+        { "channel-send --threads=65 --no-tls h", 2,
+          "--threads \"65\" is not a number of threads" },
+        /* --bwlimit: one parser, one message */
+        { "channel-send --bwlimit=1.5M --no-tls 127.0.0.1:1", 1,
+          "cannot connect" },
+        { "channel-send --bwlimit=none --no-tls 127.0.0.1:1", 1,
+          "cannot connect" },
+        { "channel-send --bwlimit=fast --no-tls h", 2,
+          "xlmig channel-send: --bwlimit \"fast\" is not a rate; give "
+          "bytes/s" },
+        { "sxm-send-data --src-uri x --to tcp:127.0.0.1:1 --no-tls "
+          "--bwlimit fast", 2, "--bwlimit \"fast\" is not a rate; give "
+          "bytes/s" },
+        { "sxm-send-data --src-uri x --to tcp:127.0.0.1:1 --no-tls "
+          "--bwlimit 0", 1, "cannot connect to 127.0.0.1:1" },
+        { "sxm-send-data --src-uri x --to tcp:127.0.0.1:1 --no-tls "
+          "--bwlimit 1.5M", 1, "cannot connect to 127.0.0.1:1" },
+        { "sxm-send --vdi v --qmp q --dest tcp:h:1 --bwlimit fast", 2,
+          "--bwlimit \"fast\" is not a rate; give bytes/s" },
+        /* addresses */
+        { "channel-send --no-tls h:0", 2, "'h:0' is not HOST[:PORT]" },
+        { "channel-send --no-tls 127.0.0.1", 1,
+          "cannot connect to 127.0.0.1:8022" },
+        { "channel-send --no-tls ::1", 1, "[::1]:8022" },
+        { "sxm-send-data --src-uri x --to tcp:::1:7000 --no-tls", 2,
+          "--to tcp:::1:7000 is not tcp:HOST:PORT" },
+        /* TLS: --tls-*, and --cert/--key/--ca of old in sxm-*-data */
+        { "channel-send --tls-cert=c h", 2,
+          "needs all of --tls-cert, --tls-key and --tls-ca" },
+        { "sxm-send-data --src-uri x --to tcp:127.0.0.1:1 --tls-cert=c", 2,
+          "needs all of --tls-cert, --tls-key and --tls-ca" },
+        { "sxm-send-data --src-uri x --to tcp:127.0.0.1:1 --cert c "
+          "--psk-file p", 2, "give --psk-file or --tls-cert" },
+        { "sxm-send-data --src-uri x --to tcp:127.0.0.1:1 --cert c "
+          "--key k --ca a", 1, "cannot connect to 127.0.0.1:1" },
+        { "sxm-receive-data --task x --listen tcp:127.0.0.1:1", 2,
+          "plain TCP only with --no-tls" },
+        { "sxm-receive-data --task x --listen tcp:127.0.0.1:1 --no-tls "
+          "--psk-file p", 2, "--no-tls and TLS files do not go together" },
+        /* the NBD TLS directory: --nbd-tls-dir, and --tls-dir of old */
+        { "sxm-send --vdi v --qmp q --dest-host h --sr s --nbd-tls-dir d",
+          2, "not --nbd-tls-dir" },
+        { "sxm-send --vdi v --qmp q --dest-host h --sr s --tls-dir d", 2,
+          "not --nbd-tls-dir" },
+        /* --help says the one spelling */
+        { "channel-send --help", 0, "--codec=C" },
+        { "sxm-send-data --help", 0, "--tls-cert=F --tls-key=F" },
+        { "sxm-receive-start --help", 0, "--nbd-tls-dir DIR" },
+    };
+    static const struct cli_case xe[] = {
+        { "vdi-copy uuid=x sr-uuid=y bwlimit=fast", 2,
+          "bwlimit= \"fast\" is not a rate; give bytes/s" },
+        { "vdi-pool-migrate uuid=x sr-uuid=y bwlimit=1Q", 2,
+          "bwlimit= \"1Q\" is not a rate" },
+    };
+    static const char *const hidden[][2] = {
+        { "channel-send --help", "--compress" },
+        { "channel-listen --help", "--compress" },
+        { "sxm-send-data --help", "--cert F" },
+        { "sxm-receive-data --help", "--cert F" },
+        { "sxm-send --help", "--tls-dir" },
+        { "sxm-receive-start --help", "--tls-dir" },
+    };
+    struct run r;
+    size_t i;
+
+    (void)state;
+    run_cases("XLMIG_BIN", "xlmig", xlmig, ARRAY_LEN(xlmig));
+    run_cases("XLMIG_XE_BIN", "xlmig-xe", xe, ARRAY_LEN(xe));
+    for (i = 0; i < ARRAY_LEN(hidden); i++) {
+        char want[64];
+
+        run_cmd(&r, "XLMIG_BIN", hidden[i][0]);
+        assert_int_equal(r.status, 0);
+        /* Only whole options: --tls-dir is part of --nbd-tls-dir. */
+        snprintf(want, sizeof(want), " %s", hidden[i][1]);
+        if (strstr(r.out, want))
+            fail_msg("xlmig %s shows %s", hidden[i][0], hidden[i][1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xlmig),
         cmocka_unit_test(test_xlmig_xe),
+        cmocka_unit_test(test_value_parsers),
+        cmocka_unit_test(test_tls_choice),
+        cmocka_unit_test(test_spellings),
     };
 
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

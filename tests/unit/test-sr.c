@@ -54,42 +54,6 @@ static struct xlmig__sr make_sr(void)
 
 /* ------------------------------------------------------------ pure */
 
-static void test_size_parse(void **state)
-{
-    static const struct { const char *text; uint64_t v; } good[] = {
-        { "1", 1 }, { "512", 512 }, { "1k", 1024 }, { "1K", 1024 },
-        { "10M", 10ull << 20 }, { "10GiB", 10ull << 30 },
-        { "10GB", 10ull << 30 }, { "2T", 2ull << 40 },
-        { "64T", 64ull << 40 }, { "100B", 100 },
-    };
-    static const char *const bad[] = {
-        "", "0", "0G", "abc", "65T", "-1", "+1", " 1", "1 ", "1X", "1KiBB",
-        "1iB", "10g5", "99999999999999999999999", "70368744177665",
-        "1.5G", "G",
-    };
-    uint64_t v;
-    size_t i;
-
-    (void)state;
-    for (i = 0; i < ARRAY_LEN(good); i++) {
-        assert_ok(xlmig__size_parse(ctx, "size", good[i].text, &v));
-        assert_true(v == good[i].v);
-    }
-    for (i = 0; i < ARRAY_LEN(bad); i++) {
-        v = 7;
-        reset_log();
-        if (xlmig__size_parse(ctx, "virtual size", bad[i], &v) !=
-            LIBXLMIG_ERR_INVALID_ARGUMENT)
-            fail_msg("size \"%s\" was taken", bad[i]);
-        assert_true(v == 7);
-        assert_contains(libxlmig_ctx_last_error(ctx), "virtual size");
-    }
-    assert_contains((xlmig__size_parse(ctx, "size", "65T", &v),
-                     libxlmig_ctx_last_error(ctx)), "64 TiB");
-    assert_contains((xlmig__size_parse(ctx, "size", "0", &v),
-                     libxlmig_ctx_last_error(ctx)), "zero");
-}
-
 static void test_uuid(void **state)
 {
     char a[XLMIG__UUID_LEN + 1], b[XLMIG__UUID_LEN + 1];
@@ -831,7 +795,6 @@ static void test_vbd_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_size_parse),
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_path_check),
         cmocka_unit_test(test_metadata),

@@ -1,0 +1,113 @@
+/*
+ * What the command-line tools share (internal: xlmig, xlmigd, xlmig-xe;
+ * nothing here is exported): their exit statuses, and the options that
+ * more than one command takes, each with one spelling and one parser
+ * (docs/style.md, "One spelling").  Sizes and rates are in units.h,
+ * addresses in addr.h.
+ *
+ * The parsers log nothing: they return false with @why (of @len bytes)
+ * one sentence naming @what, the option as the command spells it, and
+ * the text; the command prints it with its own prefix.  The output is
+ * written only on success.
+ */
+#ifndef XLMIG_CLI_H
+#define XLMIG_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "libxlmig.h"
+
+/* Exit statuses of every tool. */
+#define XLMIG__EXIT_OK 0
+#define XLMIG__EXIT_FAILED 1        /* the operation failed (said why) */
+#define XLMIG__EXIT_USAGE 2         /* bad usage (said why) */
+#define XLMIG__EXIT_INTERRUPTED 130 /* 128 + SIGINT, as a shell says it */
+
+/*
+ * --codec: "none", "zlib", "zstd", "lz4" (codec.h's table) or "auto";
+ * also "false"/"no"/"off" for none and "true"/"yes"/"on" for zstd, as
+ * channel-send has always taken.  *codec_r: the canonical name (static).
+ */
+#define XLMIG__CODEC_RULE "none, zlib, zstd, lz4 or auto"
+bool xlmig__cli_codec(const char *what, const char *text,
+                      const char **codec_r, char *why, size_t len);
+
+/* --level: -100 to 100 (the codec checks its own range when it opens). */
+#define XLMIG__CLI_LEVEL_MAX 100
+bool xlmig__cli_level(const char *what, const char *text, int *level_r,
+                      char *why, size_t len);
+
+/* --threads: 0 (one per CPU) to 64. */
+#define XLMIG__CLI_THREADS_MAX 64
+bool xlmig__cli_threads(const char *what, const char *text,
+                        unsigned int *threads_r, char *why, size_t len);
+
+/* A whole number, decimal digits only, 0 to @max. */
+bool xlmig__cli_uint(const char *text, unsigned long max,
+                     unsigned long *v_r);
+
+/*
+ * The TLS of a channel the command opens itself (channel-send,
+ * channel-listen, sxm-send-data, sxm-receive-data): one of
+ *   --tls-cert F --tls-key F --tls-ca F   certificates of the pool CA
+ *   --psk-file F                          a pre-shared key (hex)
+ *   --no-tls                              plain TCP
+ * and --peer-name NAME, the name the peer's certificate must carry.
+ * XLMIG__CLI_TLS_OPTIONS are their rows for getopt_long's table;
+ * xlmig__cli_tls_opt() takes one that getopt_long returned.
+ */
+enum {
+    XLMIG__OPT_TLS_CERT = 0x1000,
+    XLMIG__OPT_TLS_KEY,
+    XLMIG__OPT_TLS_CA,
+    XLMIG__OPT_PSK_FILE,
+    XLMIG__OPT_PEER_NAME,
+    XLMIG__OPT_NO_TLS,
+};
+
+#define XLMIG__CLI_TLS_OPTIONS \
+    { "tls-cert", required_argument, NULL, XLMIG__OPT_TLS_CERT }, \
+    { "tls-key", required_argument, NULL, XLMIG__OPT_TLS_KEY }, \
+    { "tls-ca", required_argument, NULL, XLMIG__OPT_TLS_CA }, \
+    { "psk-file", required_argument, NULL, XLMIG__OPT_PSK_FILE }, \
+    { "peer-name", required_argument, NULL, XLMIG__OPT_PEER_NAME }, \
+    { "no-tls", no_argument, NULL, XLMIG__OPT_NO_TLS }
+
+/* For the commands' --help (23 columns of options). */
+#define XLMIG__CLI_TLS_HELP \
+    "  --tls-cert=F --tls-key=F --tls-ca=F  TLS 1.3 with this host's " \
+    "certificate,\n" \
+    "                       its key and the pool CA\n" \
+    "  --psk-file=F         TLS 1.3 with a pre-shared key instead (hex: " \
+    "'openssl\n" \
+    "                       rand -hex 32')\n" \
+    "  --peer-name=NAME     the name the peer's certificate must carry\n" \
+    "  --no-tls             plain TCP: only on a trusted network\n"
+
+struct xlmig__cli_tls {
+    libxlmig_tls_params p;          /* pointers to argv or to paths[] */
+    bool no_tls;
+    char paths[3][256];             /* the files found in a default dir */
+};
+
+/* Nothing chosen yet. */
+void xlmig__cli_tls_init(struct xlmig__cli_tls *t);
+
+/* Take option @opt (with @arg): true when it was one of the TLS ones. */
+bool xlmig__cli_tls_opt(struct xlmig__cli_tls *t, int opt, const char *arg);
+
+/*
+ * After the options: is the choice whole and one?  With @default_dir
+ * (NULL: none) and nothing chosen, DIR/cert.pem, key.pem and ca.pem, or
+ * else DIR/psk, when readable.
+ */
+bool xlmig__cli_tls_check(struct xlmig__cli_tls *t, const char *default_dir,
+                          char *why, size_t len);
+
+/* The parameters for xlmig__tcp_transport(): NULL with --no-tls. */
+libxlmig_tls_params *xlmig__cli_tls_params(struct xlmig__cli_tls *t,
+                                           const char *peer_label);
+
+#endif /* XLMIG_CLI_H */

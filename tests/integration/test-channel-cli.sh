@@ -64,16 +64,16 @@ echo "# stream: $(wc -c < "$stream") bytes; xlmig: $XLMIG"
 for codec in none zlib zstd lz4 auto; do
     name=cert-$codec
     start_listener "$name" $CERT2
-    migrate "$name" "--compress=$codec --threads=2 $CERT1"
+    migrate "$name" "--codec=$codec --threads=2 $CERT1"
     wait_listener
     if [ "$MRC" -eq 0 ] && [ "$LRC" -eq 0 ] &&
        grep -q "^fake-xl migrate-receive: ok: $(wc -c < "$stream") bytes" "$FAKE_XL_LOG" &&
        grep -q "Migration successful" "$d/$name.xl" &&
        grep -q "transport process exited with status 0" "$d/$name.xl" &&
        grep -q "'xl migrate-receive' exited with status 0" "$d/$name.listen"; then
-        ok "migration over TLS (certificates), --compress=$codec"
+        ok "migration over TLS (certificates), --codec=$codec"
     else
-        not_ok "migration over TLS (certificates), --compress=$codec" \
+        not_ok "migration over TLS (certificates), --codec=$codec" \
             "$d/$name.xl" "$d/$name.listen" "$FAKE_XL_LOG"
     fi
 done
@@ -83,6 +83,7 @@ for mode in psk notls; do
     name=$mode
     if [ $mode = psk ]; then o=$PSK; else o=--no-tls; fi
     start_listener "$name" $o
+    # --compress: the spelling of old of --codec, still taken.
     migrate "$name" "--compress=zstd --progress $o"
     wait_listener
     if [ "$MRC" -eq 0 ] && [ "$LRC" -eq 0 ] &&
@@ -187,7 +188,7 @@ start_listener "$name" $PSK
 t0=$(date +%s.%N)
 : > "$FAKE_XL_LOG"
 timeout 60 "$FAKEXL" migrate \
-    -s "$XLMIG channel-send --compress=none --bwlimit=512k --control=$d/ctl $PSK" \
+    -s "$XLMIG channel-send --codec=none --bwlimit=512k --control=$d/ctl $PSK" \
     --stream "$stream" 7 "127.0.0.1:$PORT" 2> "$d/$name.xl" &
 mpid=$!
 pids+=("$mpid")
@@ -219,7 +220,7 @@ name=kill9
 start_listener "$name" $PSK
 : > "$FAKE_XL_LOG"
 timeout 60 "$FAKEXL" migrate \
-    -s "$XLMIG channel-send --compress=none --bwlimit=2M $PSK" \
+    -s "$XLMIG channel-send --codec=none --bwlimit=2M $PSK" \
     --stream "$stream" 7 "127.0.0.1:$PORT" 2> "$d/$name.xl" &
 mpid=$!
 pids+=("$mpid")
@@ -248,7 +249,7 @@ name=listener-dies
 start_listener "$name" $PSK
 : > "$FAKE_XL_LOG"
 timeout 60 "$FAKEXL" migrate \
-    -s "$XLMIG channel-send --compress=none --bwlimit=2M $PSK" \
+    -s "$XLMIG channel-send --codec=none --bwlimit=2M $PSK" \
     --stream "$stream" 7 "127.0.0.1:$PORT" 2> "$d/$name.xl" &
 mpid=$!
 pids+=("$mpid")

@@ -182,7 +182,7 @@ else
 fi
 
 start_listener accept --no-tls --cpu-record="$d/h1.json" --state-dir="$d/dst"
-migrate accept "--no-tls --vm=web1 --compress=zstd"
+migrate accept "--no-tls --vm=web1 --codec=zstd"
 wait_listener
 if [ "$MRC" -eq 0 ] && [ "$LRC" -eq 0 ] &&
    grep -q '^fake-xl migrate-receive: ok' "$FAKE_XL_LOG" &&

@@ -22,6 +22,7 @@
 #include "featureset.h"
 #include "internal.h"
 #include "jsonfile.h"
+#include "uuid.h"
 
 /* Host records xlmig__host_records_list() takes at most. */
 #define HOST_RECORDS_MAX 1024
@@ -75,27 +76,10 @@ int xlmig__record_name_check(libxlmig_ctx *ctx, const char *what,
                             what ? what : "name", quoted, why, NAME_RULE);
 }
 
-/* The canonical form of a UUID, hex digits in either case, or "". */
+/* A UUID, hex digits in either case (uuid.h), or "". */
 static bool uuid_ok(const char *s)
 {
-    size_t i;
-
-    if (!s[0])
-        return true;
-    if (strnlen(s, 37) != 36)
-        return false;
-    for (i = 0; i < 36; i++) {
-        char c = s[i];
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
+    return !s[0] || xlmig__uuid_ok_any_case(s);
 }
 
 static const char *guest_type_string(libxlmig_guest_type t)

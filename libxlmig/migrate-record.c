@@ -2,8 +2,6 @@
  * The journals of vm-migrate tasks (migrate.h): one JSON file per task,
  * written crash-safely before every step that leaves something behind.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +13,7 @@
 #include "jsonfile.h"
 #include "migrate.h"
 #include "rpc.h"
+#include "uuid.h"
 
 #define PATH_MAX_ 4096
 #define RECORDS_MAX 1024
@@ -449,15 +448,27 @@ static int started_cmp(const void *a, const void *b)
     return strcmp(x->task, y->task);
 }
 
+/* What list_one needs: the directory's state and role. */
+struct list_ctx {
+    const char *state_dir;
+    enum xlmig__mig_role role;
+};
+
+static int list_one(libxlmig_ctx *ctx, void *opaque, const char *task,
+                    void *rec)
+{
+    const struct list_ctx *l = opaque;
+
+    return xlmig__mig_record_load(ctx, l->state_dir, l->role, task, rec);
+}
+
 int xlmig__mig_record_list(libxlmig_ctx *ctx, const char *state_dir,
                            enum xlmig__mig_role role,
                            struct xlmig__mig_record **recs_r, size_t *nr_r)
 {
-    struct xlmig__mig_record *recs = NULL;
+    struct list_ctx l = { .state_dir = state_dir, .role = role };
     char dir[PATH_MAX_];
-    struct dirent *e;
-    size_t nr = 0;
-    DIR *dh;
+    void *recs;
     int rc;
 
     *recs_r = NULL;
@@ -465,43 +476,10 @@ int xlmig__mig_record_list(libxlmig_ctx *ctx, const char *state_dir,
     rc = dir_of(ctx, state_dir, role, dir, sizeof(dir), false);
     if (rc)
         return rc;
-    dh = opendir(dir);
-    if (!dh)
-        return errno == ENOENT ? 0
-               : xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot read %s",
-                              dir);
-    while ((e = readdir(dh))) {
-        char task[XLMIG__UUID_LEN + 1];
-        struct xlmig__mig_record *grown;
-
-        if (strlen(e->d_name) != XLMIG__UUID_LEN + 5 ||
-            strcmp(e->d_name + XLMIG__UUID_LEN, ".json"))
-            continue;
-        memcpy(task, e->d_name, XLMIG__UUID_LEN);
-        task[XLMIG__UUID_LEN] = '\0';
-        if (!xlmig__uuid_ok(task) || nr == RECORDS_MAX)
-            continue;
-        grown = realloc(recs, (nr + 1) * sizeof(*recs));
-        if (!grown) {
-            rc = LIBXLMIG_ERR_NO_MEMORY;
-            break;
-        }
-        recs = grown;
-        rc = xlmig__mig_record_load(ctx, state_dir, role, task, &recs[nr]);
-        if (rc)
-            break;
-        nr++;
-    }
-    closedir(dh);
-    if (rc) {
-        free(recs);
-        return rc;
-    }
-    if (nr)
-        qsort(recs, nr, sizeof(*recs), started_cmp);
+    rc = xlmig__uuid_records(ctx, dir, sizeof(**recs_r), RECORDS_MAX,
+                             list_one, &l, started_cmp, &recs, nr_r);
     *recs_r = recs;
-    *nr_r = nr;
-    return 0;
+    return rc;
 }
 
 void xlmig__mig_record_prune(libxlmig_ctx *ctx, const char *state_dir,

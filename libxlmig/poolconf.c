@@ -15,6 +15,7 @@
 #include "jsonfile.h"
 #include "poolconf.h"
 #include "sxm.h"
+#include "uuid.h"
 
 #define LINE_MAX_BYTES 1024
 #define FILE_MAX_BYTES (64u << 10)
@@ -26,21 +27,6 @@ static bool name_ok(const char *s)
     return n >= 1 && n <= 64 && s[0] != '.' && s[0] != '-' &&
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                      "0123456789._-") == n;
-}
-
-static bool uuid_ok(const char *s)
-{
-    size_t i;
-
-    if (strlen(s) != 36)
-        return false;
-    for (i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-        if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    }
-    return true;
 }
 
 static char *trim(char *s)
@@ -141,7 +127,7 @@ int xlmig__pool_conf_load(libxlmig_ctx *ctx, const char *path,
             xlmig__strlcpy(i == 1 ? n.address : n.master, v, 256);
             break;
         case 3:
-            if (!uuid_ok(v))
+            if (!xlmig__uuid_ok_any_case(v))
                 BAD("%s:%u: pool-uuid '%.64s' is not a uuid", path, lineno,
                     v);
             xlmig__strlcpy(n.pool_uuid, v, sizeof(n.pool_uuid));

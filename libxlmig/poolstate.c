@@ -24,6 +24,7 @@
 #include "jsonfile.h"
 #include "poolstate.h"
 #include "sr.h"
+#include "uuid.h"
 
 #define STATE_PATH_MAX XLMIG__JSONFILE_PATH_MAX
 
@@ -48,30 +49,10 @@ static bool phase_ok(const char *s, char *why, size_t len, size_t *at_r)
     return xlmig__word_ok(s, XLMIG__POOL_PHASE_MAX, false, why, len, at_r);
 }
 
-static bool hex_digit(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-           (c >= 'A' && c <= 'F');
-}
-
-/* The canonical form of a UUID, hex digits in either case, or "". */
+/* A UUID, hex digits in either case (uuid.h), or "". */
 static bool uuid_ok(const char *s)
 {
-    size_t i;
-
-    if (!s[0])
-        return true;
-    if (strnlen(s, XLMIG__POOL_UUID_SIZE) != XLMIG__POOL_UUID_SIZE - 1)
-        return false;
-    for (i = 0; i < XLMIG__POOL_UUID_SIZE - 1; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!hex_digit(s[i])) {
-            return false;
-        }
-    }
-    return true;
+    return !s[0] || xlmig__uuid_ok_any_case(s);
 }
 
 /* ------------------------------------------------------------ state */

@@ -118,60 +118,6 @@ const char *xlmig__vdi_other_vm(const struct xlmig__vdi *vdi, const char *vm,
 
 /* ------------------------------------------------------------ checks */
 
-bool xlmig__uuid_ok(const char *s)
-{
-    size_t i;
-
-    if (!s || strnlen(s, XLMIG__UUID_LEN + 1) != XLMIG__UUID_LEN)
-        return false;
-    for (i = 0; i < XLMIG__UUID_LEN; i++) {
-        char c = s[i];
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1])
-{
-    unsigned char b[16];
-    size_t got = 0;
-    int fd;
-
-    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                            "cannot open /dev/urandom for a new UUID");
-    while (got < sizeof(b)) {
-        ssize_t r = read(fd, b + got, sizeof(b) - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : -1;
-
-            close(fd);
-            return xlmig__error(ctx, LIBXLMIG_ERR_IO, e,
-                                "cannot read /dev/urandom for a new UUID");
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-    snprintf(out, XLMIG__UUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
-    return 0;
-}
-
 #define NAME_RULE "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' " \
                   "and '-', not starting with '.' or '-'"
 
@@ -861,16 +807,6 @@ static int sr_cmp(const void *a, const void *b)
 }
 
 /* Is @de_name "UUID.json"?  Then the UUID into @uuid. */
-static bool uuid_json_name(const char *de_name, char uuid[XLMIG__UUID_LEN + 1])
-{
-    if (strlen(de_name) != XLMIG__UUID_LEN + sizeof(JSON_SUFFIX) - 1 ||
-        strcmp(de_name + XLMIG__UUID_LEN, JSON_SUFFIX))
-        return false;
-    memcpy(uuid, de_name, XLMIG__UUID_LEN);
-    uuid[XLMIG__UUID_LEN] = '\0';
-    return xlmig__uuid_ok(uuid);
-}
-
 int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
                    struct xlmig__sr **srs_r, size_t *nr_r)
 {
@@ -904,7 +840,7 @@ int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
                                   "cannot read the SR directory %s", dir);
             break;
         }
-        if (!uuid_json_name(de->d_name, uuid))
+        if (!xlmig__uuid_file_name(de->d_name, JSON_SUFFIX, uuid))
             continue;
         if (nr == XLMIG__SRS_MAX) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
@@ -1161,7 +1097,7 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
                                   sr->path);
             break;
         }
-        if (!uuid_json_name(de->d_name, uuid))
+        if (!xlmig__uuid_file_name(de->d_name, JSON_SUFFIX, uuid))
             continue;
         if (nr == XLMIG__VDIS_MAX) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,

@@ -28,12 +28,12 @@
 #include <stdint.h>
 
 #include "libxlmig.h"
+#include "uuid.h"                   /* the uuids it holds */
 
 #define XLMIG__SR_VERSION 1
 #define XLMIG__SR_FILE_MAX (16u << 10)      /* bytes of an SR or VDI file */
 #define XLMIG__SR_NAME_MAX 64               /* bytes of a name, no NUL */
 #define XLMIG__SR_PATH_MAX 1024             /* bytes of an SR path + NUL */
-#define XLMIG__UUID_LEN 36
 #define XLMIG__VDI_SIZE_MAX (64ull << 40)   /* 64 TiB */
 #define XLMIG__SRS_MAX 1024                 /* SRs in one state dir */
 #define XLMIG__VDIS_MAX 4096                /* VDIs in one SR */
@@ -109,11 +109,6 @@ bool xlmig__vbd_device_ok(const char *dev);
  */
 const char *xlmig__vdi_other_vm(const struct xlmig__vdi *vdi, const char *vm,
                                 const struct xlmig__vbd **vbd_r);
-
-/* A new random (version 4) UUID, lowercase, from /dev/urandom. */
-int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1]);
-/* 36 characters 8-4-4-4-12 of lowercase hex digits. */
-bool xlmig__uuid_ok(const char *s);
 
 /*
  * Is @path usable as an SR's directory: absolute, shorter than

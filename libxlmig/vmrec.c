@@ -1,7 +1,6 @@
 /*
  * VM records (vmrec.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "jsonfile.h"
 #include "rpc.h"
 #include "sr.h"
+#include "uuid.h"
 #include "vmconfig.h"
 #include "vmrec.h"
 
@@ -232,14 +232,17 @@ static int name_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->uuid, y->uuid);
 }
 
+static int list_one(libxlmig_ctx *ctx, void *opaque, const char *uuid,
+                    void *rec)
+{
+    return load(ctx, opaque, uuid, rec, NULL);
+}
+
 int xlmig__vmrec_list(libxlmig_ctx *ctx, const char *state_dir,
                       struct xlmig__vmrec **recs_r, size_t *nr_r)
 {
-    struct xlmig__vmrec *recs = NULL;
     char dir[PATH_MAX_];
-    struct dirent *e;
-    size_t nr = 0;
-    DIR *dh;
+    void *recs;
     int rc;
 
     *recs_r = NULL;
@@ -247,42 +250,11 @@ int xlmig__vmrec_list(libxlmig_ctx *ctx, const char *state_dir,
     rc = vm_dir(ctx, state_dir, dir, sizeof(dir), false);
     if (rc)
         return rc;
-    dh = opendir(dir);
-    if (!dh)
-        return errno == ENOENT ? 0 : xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                                                  "cannot read %s", dir);
-    while ((e = readdir(dh))) {
-        char uuid[XLMIG__UUID_LEN + 1];
-        struct xlmig__vmrec *grown;
-
-        if (strlen(e->d_name) != XLMIG__UUID_LEN + 5 ||
-            strcmp(e->d_name + XLMIG__UUID_LEN, ".json"))
-            continue;
-        memcpy(uuid, e->d_name, XLMIG__UUID_LEN);
-        uuid[XLMIG__UUID_LEN] = '\0';
-        if (!xlmig__uuid_ok(uuid) || nr == XLMIG__VMRECS_MAX)
-            continue;
-        grown = realloc(recs, (nr + 1) * sizeof(*recs));
-        if (!grown) {
-            rc = LIBXLMIG_ERR_NO_MEMORY;
-            break;
-        }
-        recs = grown;
-        rc = load(ctx, state_dir, uuid, &recs[nr], NULL);
-        if (rc)
-            break;
-        nr++;
-    }
-    closedir(dh);
-    if (rc) {
-        free(recs);
-        return rc;
-    }
-    if (nr)
-        qsort(recs, nr, sizeof(*recs), name_cmp);
+    rc = xlmig__uuid_records(ctx, dir, sizeof(**recs_r), XLMIG__VMRECS_MAX,
+                             list_one, (void *)state_dir, name_cmp, &recs,
+                             nr_r);
     *recs_r = recs;
-    *nr_r = nr;
-    return 0;
+    return rc;
 }
 
 int xlmig__vmrec_find(libxlmig_ctx *ctx, const char *state_dir,

@@ -42,6 +42,7 @@
 #include "slots.h"
 #include "sxm.h"
 #include "transport.h"
+#include "uuid.h"
 #include "xlmigd.h"
 
 #ifdef XLMIGD_FAKE_XEN
@@ -1007,14 +1008,10 @@ static void sxm_leases_recover(void)
     if (!d)
         return;
     while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
         char task[XLMIG__UUID_LEN + 1];
 
-        if (n != XLMIG__UUID_LEN + 6 || strcmp(e->d_name + XLMIG__UUID_LEN,
-                                               ".lease"))
+        if (!xlmig__uuid_file_name(e->d_name, ".lease", task))
             continue;
-        memcpy(task, e->d_name, XLMIG__UUID_LEN);
-        task[XLMIG__UUID_LEN] = '\0';
         sxm_cancel_logged(M.ctx, NULL, task, "its source's connection "
                           "ended with the daemon's last run");
     }

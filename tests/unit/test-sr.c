@@ -54,23 +54,6 @@ static struct xlmig__sr make_sr(void)
 
 /* ------------------------------------------------------------ pure */
 
-static void test_uuid(void **state)
-{
-    char a[XLMIG__UUID_LEN + 1], b[XLMIG__UUID_LEN + 1];
-
-    (void)state;
-    assert_ok(xlmig__uuid_generate(ctx, a));
-    assert_ok(xlmig__uuid_generate(ctx, b));
-    assert_true(xlmig__uuid_ok(a));
-    assert_string_not_equal(a, b);
-    assert_int_equal(a[14], '4');
-    assert_true(strchr("89ab", a[19]) != NULL);
-    assert_false(xlmig__uuid_ok("2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D"));
-    assert_false(xlmig__uuid_ok("2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5"));
-    assert_false(xlmig__uuid_ok("../../../../etc/passwd-aaaaaaaaaaaaa"));
-    assert_false(xlmig__uuid_ok(NULL));
-}
-
 static void test_path_check(void **state)
 {
     static const char *const bad[] = {
@@ -795,7 +778,6 @@ static void test_vbd_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_path_check),
         cmocka_unit_test(test_metadata),
         cmocka_unit_test_setup_teardown(test_sr_create_find, dir_setup,

@@ -1,0 +1,53 @@
+/*
+ * UUIDs (internal): the identifiers of SRs, VDIs, VMs and tasks, made,
+ * checked, and as the names of the records a state directory keeps
+ * (DIR/UUID.json).  The one home of their rules.
+ */
+#ifndef XLMIG_UUID_H
+#define XLMIG_UUID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "libxlmig.h"
+
+#define XLMIG__UUID_LEN 36
+
+/* A new random (version 4) UUID, lowercase, from /dev/urandom. */
+int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1]);
+
+/* 36 characters 8-4-4-4-12 of lowercase hex digits (as we make them). */
+bool xlmig__uuid_ok(const char *s);
+
+/*
+ * The same with hex digits of either case, as an operator may write a
+ * pool's uuid (the pool configuration, the pool state, CPU records).
+ */
+bool xlmig__uuid_ok_any_case(const char *s);
+
+/*
+ * Is directory entry @name "UUID" followed by @suffix (".json",
+ * ".lease"), UUID as xlmig__uuid_ok()?  Its UUID into @uuid when so.
+ * Anything else (a "UUID.json.tmp.PID" being written, a stray file) is
+ * not.
+ */
+bool xlmig__uuid_file_name(const char *name, const char *suffix,
+                           char uuid[XLMIG__UUID_LEN + 1]);
+
+/*
+ * Load the records of directory @dir named UUID.json
+ * (xlmig__uuid_file_name()), at most @max of them (those past it are
+ * passed over), into an array of @size-byte records: @load fills the
+ * next one from its UUID, or fails the whole listing.  Sorted by @cmp
+ * (NULL: in the directory's order).  A missing directory holds none.
+ * *recs_r (NULL when none; the caller frees it) and *nr_r: what was
+ * loaded, or NULL and 0 on failure.
+ */
+typedef int xlmig__uuid_load_fn(libxlmig_ctx *ctx, void *opaque,
+                                const char *uuid, void *rec);
+int xlmig__uuid_records(libxlmig_ctx *ctx, const char *dir, size_t size,
+                        size_t max, xlmig__uuid_load_fn *load, void *opaque,
+                        int (*cmp)(const void *, const void *),
+                        void **recs_r, size_t *nr_r);
+
+#endif /* XLMIG_UUID_H */

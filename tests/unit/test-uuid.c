@@ -1,0 +1,224 @@
+/*
+ * UUIDs (libxlmig/uuid.c): made (version 4, lowercase, each new), the
+ * lowercase and either-case checks, record file names, and the listing
+ * of a directory of UUID.json records (other names passed over, the
+ * cap, a missing directory, a failing load, the order).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "testctx.h"
+#include "testfs.h"
+#include "testutil.h"
+#include "uuid.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define assert_ok(expr)                                                    \
+    do {                                                                   \
+        int rc_ = (expr);                                                  \
+        if (rc_)                                                           \
+            fail_msg("%s gave %d: %s", #expr, rc_,                         \
+                     libxlmig_ctx_last_error(ctx));                        \
+    } while (0)
+
+#define U1 "0f5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
+#define U2 "1d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
+#define U3 "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
+
+static void test_generate(void **state)
+{
+    char a[XLMIG__UUID_LEN + 1], b[XLMIG__UUID_LEN + 1];
+
+    (void)state;
+    assert_ok(xlmig__uuid_generate(ctx, a));
+    assert_ok(xlmig__uuid_generate(ctx, b));
+    assert_true(xlmig__uuid_ok(a));
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[14], '4');
+    assert_true(strchr("89ab", a[19]) != NULL);
+}
+
+static void test_forms(void **state)
+{
+    static const struct { const char *s; bool lower, any; } cases[] = {
+        { U1, true, true },
+        { "2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D", false, true },
+        { "2d5E2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d", false, true },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5", false, false },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5dd", false, false },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5g", false, false },
+        { "2d5e2b1c06a1f-4c3e-9b7a-0e1f2a3b4c5d", false, false },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c-d", false, false },
+        { "../../../../etc/passwd-aaaaaaaaaaaaa", false, false },
+        { "", false, false },
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        if (xlmig__uuid_ok(cases[i].s) != cases[i].lower ||
+            xlmig__uuid_ok_any_case(cases[i].s) != cases[i].any)
+            fail_msg("\"%s\"", cases[i].s);
+    }
+    assert_false(xlmig__uuid_ok(NULL));
+    assert_false(xlmig__uuid_ok_any_case(NULL));
+}
+
+static void test_file_name(void **state)
+{
+    static const struct { const char *name, *suffix; bool ok; } cases[] = {
+        { U1 ".json", ".json", true },
+        { U1 ".lease", ".lease", true },
+        { U1 ".json", ".lease", false },
+        { U1 ".json.tmp.123", ".json", false },
+        { U1, ".json", false },
+        { ".json", ".json", false },
+        { "2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D.json", ".json", false },
+        { "x" U1 ".json", ".json", false },
+        { "web1.json", ".json", false },
+    };
+    char uuid[XLMIG__UUID_LEN + 1];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        strcpy(uuid, "untouched");
+        if (xlmig__uuid_file_name(cases[i].name, cases[i].suffix, uuid) !=
+            cases[i].ok)
+            fail_msg("\"%s\" with \"%s\"", cases[i].name, cases[i].suffix);
+        assert_string_equal(uuid, cases[i].ok ? U1 : "untouched");
+    }
+}
+
+struct rec {
+    char uuid[XLMIG__UUID_LEN + 1];
+    int n;
+};
+
+/* Fails for @opaque's uuid, when given. */
+static int load_rec(libxlmig_ctx *c, void *opaque, const char *uuid,
+                    void *r)
+{
+    struct rec *rec = r;
+
+    if (opaque && !strcmp(opaque, uuid))
+        return xlmig__error(c, LIBXLMIG_ERR_RECORD_INVALID, -1,
+                            "record %s is bad", uuid);
+    strcpy(rec->uuid, uuid);
+    rec->n = 7;
+    return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct rec *)a)->uuid,
+                  ((const struct rec *)b)->uuid);
+}
+
+static void test_records(void **state)
+{
+    static const char *const files[] = {
+        U3 ".json", U1 ".json", U2 ".json", U1 ".json.tmp.77",
+        "web1.json", "2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D.json",
+        U2 ".lease",
+    };
+    struct rec *recs;
+    void *v;
+    size_t nr, i;
+
+    (void)state;
+    /* A missing directory holds none. */
+    v = (void *)1;
+    nr = 9;
+    assert_ok(xlmig__uuid_records(ctx, at("none"), sizeof(struct rec), 10,
+                                  load_rec, NULL, rec_cmp, &v, &nr));
+    assert_null(v);
+    assert_int_equal(nr, 0);
+
+    for (i = 0; i < ARRAY_LEN(files); i++)
+        write_file(at(files[i]), "{}", 2);
+    assert_ok(xlmig__uuid_records(ctx, tmpdir, sizeof(struct rec), 10,
+                                  load_rec, NULL, rec_cmp, &v, &nr));
+    recs = v;
+    assert_int_equal(nr, 3);
+    assert_string_equal(recs[0].uuid, U1);
+    assert_string_equal(recs[1].uuid, U2);
+    assert_string_equal(recs[2].uuid, U3);
+    assert_int_equal(recs[2].n, 7);
+    free(recs);
+
+    /* The cap: those past it are passed over. */
+    assert_ok(xlmig__uuid_records(ctx, tmpdir, sizeof(struct rec), 2,
+                                  load_rec, NULL, rec_cmp, &v, &nr));
+    assert_int_equal(nr, 2);
+    free(v);
+
+    /* One bad record fails the listing, and nothing is returned. */
+    reset_log();
+    v = (void *)1;
+    assert_int_equal(xlmig__uuid_records(ctx, tmpdir, sizeof(struct rec), 10,
+                                         load_rec, (void *)U2, rec_cmp, &v,
+                                         &nr),
+                     LIBXLMIG_ERR_RECORD_INVALID);
+    assert_null(v);
+    assert_int_equal(nr, 0);
+    assert_contains(cap.text, "record " U2 " is bad");
+
+    /* Not a directory. */
+    reset_log();
+    assert_int_equal(xlmig__uuid_records(ctx, at(U1 ".json"),
+                                         sizeof(struct rec), 10, load_rec,
+                                         NULL, NULL, &v, &nr),
+                     LIBXLMIG_ERR_IO);
+    assert_contains(cap.text, "cannot read");
+}
+
+/* More records than one growth step, unsorted (the directory's order). */
+static void test_records_many(void **state)
+{
+    char name[64], uuid[XLMIG__UUID_LEN + 1];
+    struct rec *recs;
+    void *v;
+    size_t nr, i, j;
+
+    (void)state;
+    for (i = 0; i < 40; i++) {
+        assert_ok(xlmig__uuid_generate(ctx, uuid));
+        snprintf(name, sizeof(name), "%s.json", uuid);
+        write_file(at(name), "{}", 2);
+    }
+    assert_ok(xlmig__uuid_records(ctx, tmpdir, sizeof(struct rec), 1000,
+                                  load_rec, NULL, NULL, &v, &nr));
+    recs = v;
+    assert_int_equal(nr, 40);
+    for (i = 0; i < nr; i++) {
+        assert_true(xlmig__uuid_ok(recs[i].uuid));
+        for (j = 0; j < i; j++)
+            assert_string_not_equal(recs[i].uuid, recs[j].uuid);
+    }
+    free(recs);
+}
+
+static int dir_setup(void **state)
+{
+    (void)state;
+    return testfs_dir_setup("test-uuid");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_forms),
+        cmocka_unit_test(test_file_name),
+        cmocka_unit_test_setup_teardown(test_records, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_records_many, dir_setup,
+                                        dir_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -463,51 +463,87 @@ int xlmig__pool_nbd_tls_dir(libxlmig_ctx *ctx,
     return rc;
 }
 
+int xlmig__pool_call_once(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                          const char *address, const char *method,
+                          const char *const *kv, struct xlmig__rpc_msg *resp)
+{
+    libxlmig_transport *t = NULL;
+    int rc;
+
+    memset(resp, 0, sizeof(*resp));
+    rc = xlmig__pool_open(ctx, c, address, &t);
+    if (!rc)
+        rc = xlmig__pool_call(ctx, t, address ? address : c->master, 2,
+                              method, kv, NULL, NULL, resp);
+    libxlmig_transport_free(t);
+    return rc;
+}
+
+int xlmig__pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                      struct xlmig__pool_hosts *hs)
+{
+    struct xlmig__rpc_msg resp;
+    yajl_val a;
+    size_t i;
+    int rc = xlmig__pool_call_once(ctx, c, NULL, "host.list", NULL, &resp);
+
+    hs->n = 0;
+    a = rc ? NULL : resp.result;
+    for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len &&
+                hs->n < XLMIG__POOL_HOSTS_MAX; i++) {
+        const char *nm = xlmig__rpc_get_str(a->u.array.values[i], "name");
+        const char *ad = xlmig__rpc_get_str(a->u.array.values[i], "address");
+
+        if (!nm || !ad || strlen(nm) >= sizeof(hs->h[0].name) ||
+            strlen(ad) >= sizeof(hs->h[0].address))
+            continue;
+        xlmig__strlcpy(hs->h[hs->n].name, nm, sizeof(hs->h[0].name));
+        xlmig__strlcpy(hs->h[hs->n].address, ad, sizeof(hs->h[0].address));
+        hs->n++;
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
+
+const char *xlmig__pool_hosts_address(const struct xlmig__pool_hosts *hs,
+                                      const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < hs->n; i++) {
+        if (!strcmp(hs->h[i].name, name))
+            return hs->h[i].address;
+    }
+    return NULL;
+}
+
 int xlmig__pool_host_address(libxlmig_ctx *ctx,
                              const struct xlmig__pool_conf *c,
                              const char *name, char *addr, size_t cap)
 {
-    struct xlmig__rpc_msg resp;
-    libxlmig_transport *t = NULL;
-    size_t i;
+    struct xlmig__pool_hosts *hs;
+    const char *a;
     int rc;
 
     if (!strcmp(name, c->name)) {
         xlmig__strlcpy(addr, c->address, cap);
         return 0;
     }
-    rc = xlmig__pool_open(ctx, c, NULL, &t);
-    if (rc)
-        return rc;
-    memset(&resp, 0, sizeof(resp));
-    rc = xlmig__pool_call(ctx, t, c->master, 2, "host.list", NULL, NULL,
-                          NULL, &resp);
-    libxlmig_transport_free(t);
-    if (rc) {
-        xlmig__rpc_msg_dispose(&resp);
-        return rc;
-    }
-    rc = LIBXLMIG_ERR_NOT_FOUND;
-    for (i = 0; YAJL_IS_ARRAY(resp.result) &&
-                i < resp.result->u.array.len; i++) {
-        yajl_val h = resp.result->u.array.values[i];
-        const char *n = xlmig__rpc_get_str(h, "name");
-        const char *a = xlmig__rpc_get_str(h, "address");
-
-        if (n && a && !strcmp(n, name)) {
-            if (strlen(a) >= cap) {
-                rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: "
-                                  "its address is too long", name);
-            } else {
-                xlmig__strlcpy(addr, a, cap);
-                rc = 0;
-            }
-            break;
-        }
-    }
-    xlmig__rpc_msg_dispose(&resp);
-    if (rc == LIBXLMIG_ERR_NOT_FOUND)
-        rc = xlmig__error(ctx, rc, -1, "no host %s in pool %s (see "
-                          "'xlmig-xe host-list')", name, c->pool_name);
+    hs = malloc(sizeof(*hs));
+    if (!hs)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "no memory "
+                            "for the pool's hosts");
+    rc = xlmig__pool_hosts(ctx, c, hs);
+    a = rc ? NULL : xlmig__pool_hosts_address(hs, name);
+    if (!rc && !a)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no host %s in "
+                          "pool %s (see 'xlmig-xe host-list')", name,
+                          c->pool_name);
+    else if (!rc && strlen(a) >= cap)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: its "
+                          "address is too long", name);
+    else if (!rc)
+        xlmig__strlcpy(addr, a, cap);
+    free(hs);
     return rc;
 }

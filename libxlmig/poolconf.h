@@ -121,6 +121,37 @@ int xlmig__pool_open_fd(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
                         int *fd_r);
 
 /*
+ * One request to the xlmigd at @address (NULL: the master) on a
+ * connection of its own: xlmig__pool_open(), xlmig__pool_call() with id
+ * 2, closed.  *resp as xlmig__pool_call() (the caller disposes it).
+ */
+int xlmig__pool_call_once(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                          const char *address, const char *method,
+                          const char *const *kv, struct xlmig__rpc_msg *resp);
+
+/* The pool's hosts as its master lists them (host.list). */
+#define XLMIG__POOL_HOSTS_MAX 64
+struct xlmig__pool_hosts {
+    size_t n;
+    struct {
+        char name[65];
+        char address[256];
+    } h[XLMIG__POOL_HOSTS_MAX];
+};
+
+/*
+ * Ask @c's master for the pool's hosts: entries without a name or an
+ * address, or with a longer one than the fields hold, are passed over,
+ * and those past XLMIG__POOL_HOSTS_MAX.  @hs->n is 0 on failure.
+ */
+int xlmig__pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
+                      struct xlmig__pool_hosts *hs);
+
+/* Host @name's address in @hs, or NULL. */
+const char *xlmig__pool_hosts_address(const struct xlmig__pool_hosts *hs,
+                                      const char *name);
+
+/*
  * The address of host @name of the pool: this host's own, or the one
  * the master lists (host.list).  NOT_FOUND naming the host and pool.
  */

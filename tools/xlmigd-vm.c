@@ -777,59 +777,15 @@ static int plan_vif_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
     return 0;
 }
 
-/* One call on a fresh connection to the xlmigd at @addr. */
-static int call_once(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
-                     const char *addr, const char *method,
-                     const char *const *kv, struct xlmig__rpc_msg *resp)
-{
-    libxlmig_transport *t = NULL;
-    int fd, rc = xlmig__pool_open_fd(ctx, pc, addr, &t, &fd);
-
-    memset(resp, 0, sizeof(*resp));
-    if (!rc)
-        rc = xlmig__pool_call(ctx, t, addr, 2, method, kv, NULL, NULL, resp);
-    libxlmig_transport_free(t);
-    return rc;
-}
-
-/* A pool's hosts from its master: names and addresses. */
-struct hosts {
-    size_t n;
-    char name[64][65];
-    char addr[64][256];
-};
-
-static int pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
-                      struct hosts *hs)
-{
-    struct xlmig__rpc_msg resp;
-    yajl_val a;
-    size_t i;
-    int rc = call_once(ctx, pc, pc->master, "host.list", NULL, &resp);
-
-    hs->n = 0;
-    a = rc ? NULL : resp.result;
-    for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len && hs->n < 64; i++) {
-        const char *nm = xlmig__rpc_get_str(a->u.array.values[i], "name");
-        const char *ad = xlmig__rpc_get_str(a->u.array.values[i], "address");
-
-        if (!nm || !ad || strlen(nm) >= 65 || strlen(ad) >= 256)
-            continue;
-        xlmig__strlcpy(hs->name[hs->n], nm, 65);
-        xlmig__strlcpy(hs->addr[hs->n], ad, 256);
-        hs->n++;
-    }
-    xlmig__rpc_msg_dispose(&resp);
-    return rc;
-}
-
+/* Host @name's facts, asked of its xlmigd at @addr. */
 static int facts_of(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
                     const char *name, const char *addr,
                     struct xlmig__host_facts *f)
 {
     struct xlmig__rpc_msg resp;
     char why[256];
-    int rc = call_once(ctx, pc, addr, "host.facts", NULL, &resp);
+    int rc = xlmig__pool_call_once(ctx, pc, addr, "host.facts", NULL,
+                                   &resp);
 
     if (!rc && xlmig__host_facts_decode(resp.result, f, why, sizeof(why)))
         rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: %s",
@@ -840,7 +796,8 @@ static int facts_of(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
 
 /* Across pools: the CPU level of every host of the destination pool. */
 static int pool_level(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
-                      const struct hosts *hs, libxlmig_guest_type type,
+                      const struct xlmig__pool_hosts *hs,
+                      libxlmig_guest_type type,
                       libxlmig_cpu_flags *level)
 {
     libxlmig_pool_host ph[64];
@@ -849,8 +806,8 @@ static int pool_level(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
     int rc = f ? 0 : LIBXLMIG_ERR_NO_MEMORY;
 
     for (i = 0; !rc && i < hs->n; i++) {
-        rc = facts_of(ctx, pc, hs->name[i], hs->addr[i], &f[i]);
-        ph[i].name = hs->name[i];
+        rc = facts_of(ctx, pc, hs->h[i].name, hs->h[i].address, &f[i]);
+        ph[i].name = hs->h[i].name;
         ph[i].cpu.vendor = f[i].vendor;
         ph[i].cpu.features = type == LIBXLMIG_GUEST_PV ? f[i].pv_max
                                                        : f[i].hvm_max;
@@ -884,7 +841,7 @@ static bool pool_compresses(libxlmig_ctx *ctx)
     const char *kv[] = { "key", "migration-compression", NULL };
     bool on = false;
 
-    if (!call_once(ctx, V.conf, V.conf->master, "pool.param_get", kv,
+    if (!xlmig__pool_call_once(ctx, V.conf, NULL, "pool.param_get", kv,
                    &resp))
         on = YAJL_IS_STRING(resp.result) &&
              !strcmp(resp.result->u.string, "true");
@@ -911,9 +868,9 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
     struct xlmig__hv *h = NULL;
     struct xlmig__dom d;
     struct xlmig__vmrec rec;
-    struct hosts hs;
+    struct xlmig__pool_hosts hs;
+    const char *haddr;
     char *cfg = NULL;
-    size_t i;
     int rc;
 
     memset(p, 0, sizeof(*p));
@@ -999,18 +956,17 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
                               : "; name another host");
         goto out;
     }
-    rc = pool_hosts(ctx, dc, &hs);
+    rc = xlmig__pool_hosts(ctx, dc, &hs);
     if (rc)
         goto out;
-    for (i = 0; i < hs.n && strcmp(hs.name[i], q->host); i++)
-        ;
-    if (i == hs.n) {
+    haddr = xlmig__pool_hosts_address(&hs, q->host);
+    if (!haddr) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no host %s in "
                           "pool %s (host-list shows its hosts)", q->host,
                           dc->pool_uuid);
         goto out;
     }
-    xlmig__strlcpy(daddr, hs.addr[i], dcap);
+    xlmig__strlcpy(daddr, haddr, dcap);
     rc = facts_of(ctx, dc, q->host, daddr, dst);
     if (!rc && q->remote_config && *q->remote_config) {
         rc = pool_level(ctx, dc, &hs, p->type, level);

@@ -112,8 +112,8 @@ static int connect_to(struct vm_session *s, const char *name,
 static int locate(struct vm_session *s, const char *vm)
 {
     const char *kv[] = { "vm", vm, NULL };
+    struct xlmig__pool_hosts hs;
     struct xlmig__rpc_msg resp;
-    yajl_val a = NULL;
     size_t i;
     int rc;
 
@@ -127,29 +127,20 @@ static int locate(struct vm_session *s, const char *vm)
             return rc;
     }
     /* Elsewhere in the pool? */
-    rc = connect_to(s, "the pool master", s->conf.master);
-    if (!rc)
-        rc = call(s, "host.list", NULL, &resp);
+    session_close(s);
+    s->err[0] = '\0';
+    rc = xlmig__pool_hosts(s->ctx, &s->conf, &hs);
     if (rc)
         return rc;
-    a = resp.result;
-    for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len; i++) {
-        const char *nm = xlmig__rpc_get_str(a->u.array.values[i], "name");
-        const char *ad = xlmig__rpc_get_str(a->u.array.values[i], "address");
-        struct xlmig__rpc_msg r2;
-
-        if (!nm || !ad || !strcmp(nm, s->conf.name))
+    for (i = 0; i < hs.n; i++) {
+        if (!strcmp(hs.h[i].name, s->conf.name) ||
+            connect_to(s, hs.h[i].name, hs.h[i].address))
             continue;
-        if (connect_to(s, nm, ad))
-            continue;
-        rc = call(s, "vm.locate", kv, &r2);
-        xlmig__rpc_msg_dispose(&r2);
-        if (!rc) {
-            xlmig__rpc_msg_dispose(&resp);
+        rc = call(s, "vm.locate", kv, &resp);
+        xlmig__rpc_msg_dispose(&resp);
+        if (!rc)
             return 0;
-        }
     }
-    xlmig__rpc_msg_dispose(&resp);
     session_close(s);
     s->err[0] = '\0';
     return xlmig__error(s->ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no VM %s on any "
@@ -484,35 +475,28 @@ static void vm_record(const struct xe_args *a, yajl_val o)
 
 int xe_cmd_vm_list(const struct xe_args *a)
 {
+    struct xlmig__pool_hosts hs;
     struct vm_session s;
-    struct xlmig__rpc_msg hl;
-    yajl_val h;
     size_t i, k;
     int rc;
 
-    memset(&hl, 0, sizeof(hl));
     rc = session_open(&s, a);
     if (!rc)
-        rc = connect_to(&s, "the pool master", s.conf.master);
-    if (!rc)
-        rc = call(&s, "host.list", NULL, &hl);
+        rc = xlmig__pool_hosts(s.ctx, &s.conf, &hs);
     if (rc) {
-        xlmig__rpc_msg_dispose(&hl);
         rc = say_error(&s, rc);
         session_free(&s);
         return rc;
     }
-    h = hl.result;
-    for (i = 0; YAJL_IS_ARRAY(h) && i < h->u.array.len; i++) {
-        const char *nm = xlmig__rpc_get_str(h->u.array.values[i], "name");
-        const char *ad = xlmig__rpc_get_str(h->u.array.values[i], "address");
+    for (i = 0; i < hs.n; i++) {
         struct xlmig__rpc_msg resp;
 
-        if (!nm || !ad)
-            continue;
-        if (connect_to(&s, nm, ad) || call(&s, "vm.list", NULL, &resp)) {
+        memset(&resp, 0, sizeof(resp));
+        if (connect_to(&s, hs.h[i].name, hs.h[i].address) ||
+            call(&s, "vm.list", NULL, &resp)) {
             fprintf(stderr, "%s\n", libxlmig_ctx_last_error(s.ctx));
-            rc = 1;
+            xlmig__rpc_msg_dispose(&resp);
+            rc = LIBXLMIG_ERR_IO;   /* said; the others are listed */
             continue;
         }
         for (k = 0; YAJL_IS_ARRAY(resp.result) &&
@@ -520,7 +504,6 @@ int xe_cmd_vm_list(const struct xe_args *a)
             vm_record(a, resp.result->u.array.values[k]);
         xlmig__rpc_msg_dispose(&resp);
     }
-    xlmig__rpc_msg_dispose(&hl);
     session_free(&s);
     return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }

@@ -14,6 +14,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "cpurecord.h"
 #include "featureset.h"
 #include "jsonfile.h"
 
@@ -291,6 +292,22 @@ int xlmig__dir_make(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
         return xlmig__error(ctx, LIBXLMIG_ERR_IO, ENOTDIR,
                             "%s is in the way of %s", dir, kind->dir_role);
     return 0;
+}
+
+int xlmig__state_subdir(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
+                        const char *state_dir, const char *sub, bool make,
+                        char *dir, size_t cap)
+{
+    const char *state = xlmig__state_dir(state_dir);
+    int n = snprintf(dir, cap, "%s/%s", state, sub), rc;
+
+    if (n < 0 || (size_t)n >= cap)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "state directory %s: path too long", state);
+    if (!make)
+        return 0;
+    rc = xlmig__dir_make(ctx, kind, state);
+    return rc ? rc : xlmig__dir_make(ctx, kind, dir);
 }
 
 static int write_all(int fd, const char *p, size_t len)

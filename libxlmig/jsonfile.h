@@ -104,6 +104,16 @@ int xlmig__dir_make(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
                     const char *dir);
 
 /*
+ * STATE/@sub, STATE being xlmig__state_dir(@state_dir) (cpurecord.h),
+ * into @dir of @cap bytes; with @make, STATE and STATE/@sub are made
+ * when missing (xlmig__dir_make(), with @kind's words).  A path longer
+ * than @cap is LIBXLMIG_ERR_INVALID_ARGUMENT naming the state directory.
+ */
+int xlmig__state_subdir(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
+                        const char *state_dir, const char *sub, bool make,
+                        char *dir, size_t cap);
+
+/*
  * Write @text (@len bytes) as @path in directory @dir (which must be
  * there): a temporary file beside it (O_CREAT|O_EXCL), fsync, rename
  * over it, fsync of the directory.  On failure the temporary is removed

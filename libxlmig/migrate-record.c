@@ -372,16 +372,8 @@ static int dir_of(libxlmig_ctx *ctx, const char *state_dir,
                   enum xlmig__mig_role role, char *dir, size_t cap,
                   bool make)
 {
-    const char *state = xlmig__state_dir(state_dir);
-    int n = snprintf(dir, cap, "%s/%s", state, role_dir(role)), rc;
-
-    if (n < 0 || (size_t)n >= cap)
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "state directory %s: path too long", state);
-    if (!make)
-        return 0;
-    rc = xlmig__dir_make(ctx, &mig_kind, state);
-    return rc ? rc : xlmig__dir_make(ctx, &mig_kind, dir);
+    return xlmig__state_subdir(ctx, &mig_kind, state_dir, role_dir(role),
+                               make, dir, cap);
 }
 
 int xlmig__mig_record_save(libxlmig_ctx *ctx, const char *state_dir,

@@ -31,16 +31,8 @@ static const struct xlmig__json_kind vmrec_kind = {
 static int vm_dir(libxlmig_ctx *ctx, const char *state_dir, char *dir,
                   size_t cap, bool make)
 {
-    const char *state = xlmig__state_dir(state_dir);
-    int n = snprintf(dir, cap, "%s/vm", state), rc;
-
-    if (n < 0 || (size_t)n >= cap)
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "state directory %s: path too long", state);
-    if (!make)
-        return 0;
-    rc = xlmig__dir_make(ctx, &vmrec_kind, state);
-    return rc ? rc : xlmig__dir_make(ctx, &vmrec_kind, dir);
+    return xlmig__state_subdir(ctx, &vmrec_kind, state_dir, "vm", make, dir,
+                               cap);
 }
 
 int xlmig__vmrec_decode(libxlmig_ctx *ctx, const char *label,

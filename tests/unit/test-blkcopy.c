@@ -528,7 +528,8 @@ static void test_cancel(void **state)
     fresh_dst("cancel.qcow2", "qcow2", "64M");
     assert_int_equal(copy_poked(1 * MiB, &p, &st, &end),
                      LIBXLMIG_ERR_CANCELLED);
-    if (end - p.at >= 1.0)
+    /* Against 16 s under the cap: prompt, on a loaded machine too. */
+    if (end - p.at >= 4.0)
         fail_msg("cancel took %.2f s", end - p.at);
     assert_true(st.data_done < BIG_DATA);
     assert_contains(cap.text, "TASK_CANCELLED");

@@ -69,6 +69,58 @@ void xlmig__child_signals_reset(void)
     for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         signal(sigs[i], SIG_DFL);
 }
+int xlmig__proc_spawn(const char *path, char *const argv[], const int *fds,
+                      int nfds, pid_t *pid_r)
+{
+    int ep[2] = { -1, -1 }, err = 0, i;
+    pid_t pid;
+    ssize_t n;
+
+    /* The exec's failure comes back through @ep, closed by a success. */
+    if (pipe2(ep, O_CLOEXEC))
+        return errno;
+    pid = fork();
+    if (pid < 0) {
+        err = errno;
+        close(ep[0]);
+        close(ep[1]);
+        return err;
+    }
+    if (pid == 0) {
+        xlmig__child_signals_reset();
+        for (i = 0; i < nfds && !err; i++) {
+            if (fds[i] < 0)
+                continue;
+            /* dup2 onto itself keeps close-on-exec: clear it instead. */
+            if (fds[i] == i ? fcntl(i, F_SETFD, 0) < 0
+                            : dup2(fds[i], i) < 0)
+                err = errno;
+        }
+        if (!err) {
+            if (strchr(path, '/'))
+                execv(path, argv);
+            else
+                execvp(path, argv);
+            err = errno;
+        }
+        n = write(ep[1], &err, sizeof(err));
+        (void)n;
+        _exit(127);
+    }
+    close(ep[1]);
+    do {
+        n = read(ep[0], &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    if (n == (ssize_t)sizeof(err)) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return err ? err : EIO;
+    }
+    *pid_r = pid;
+    return 0;
+}
+
 int xlmig__proc_run(const char *bin, char *const argv[], char *out,
                     size_t out_cap, size_t *out_len_r, char *err,
                     size_t err_len)

@@ -76,4 +76,16 @@ bool xlmig__qemu_opt_append(char *buf, size_t cap, size_t *len_r,
  */
 void xlmig__child_signals_reset(void);
 
+/*
+ * Start @path (looked up in PATH unless it holds a '/') with @argv
+ * (NULL-terminated), its descriptor i being @fds[i] for i < @nfds (-1:
+ * left as it is; 0 stdin, 1 stdout, 2 stderr, 3 and up), the signals
+ * reset (xlmig__child_signals_reset()).  No @fds[i] may be a number
+ * below @nfds other than i.  0 and *pid_r once the program runs (the
+ * caller waits for it); else an errno value, the fork's, a dup2's or the
+ * exec's, with nothing left running.
+ */
+int xlmig__proc_spawn(const char *path, char *const argv[], const int *fds,
+                      int nfds, pid_t *pid_r);
+
 #endif /* XLMIG_PROC_H */

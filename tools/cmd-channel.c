@@ -933,14 +933,12 @@ struct xl_child {
 static int spawn_xl(const char *path, const struct xlmig__launch_req *req,
                     struct xl_child *x)
 {
-    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 };
+    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, fds[2];
     char *args[XLMIG__LAUNCH_ARGC_MAX + 1];
     unsigned int i;
-    int err = 0;
-    ssize_t n;
+    int err;
 
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
-        pipe2(ep, O_CLOEXEC)) {
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
         err = errno;
         goto fail;
     }
@@ -948,40 +946,13 @@ static int spawn_xl(const char *path, const struct xlmig__launch_req *req,
     for (i = 1; i < req->argc; i++)
         args[i] = req->argv[i];
     args[req->argc] = NULL;
-
-    x->pid = fork();
-    if (x->pid < 0) {
-        err = errno;
+    fds[0] = in[0];
+    fds[1] = out[1];
+    err = xlmig__proc_spawn(path, args, fds, 2, &x->pid);
+    if (err)
         goto fail;
-    }
-    if (x->pid == 0) {
-        xlmig__child_signals_reset();
-        if (dup2(in[0], STDIN_FILENO) < 0 ||
-            dup2(out[1], STDOUT_FILENO) < 0)
-            err = errno;
-        else if (strchr(path, '/'))
-            execv(path, args);
-        else
-            execvp(path, args);
-        if (!err)
-            err = errno;
-        n = write(ep[1], &err, sizeof(err));
-        (void)n;
-        _exit(127);
-    }
     close(in[0]);
     close(out[1]);
-    close(ep[1]);
-    do {
-        n = read(ep[0], &err, sizeof(err));
-    } while (n < 0 && errno == EINTR);
-    close(ep[0]);
-    if (n == (ssize_t)sizeof(err)) {
-        close(in[1]);
-        close(out[0]);
-        waitpid(x->pid, NULL, 0);
-        return err ? err : EIO;
-    }
     x->in_w = in[1];
     x->out_r = out[0];
     return 0;
@@ -989,8 +960,8 @@ static int spawn_xl(const char *path, const struct xlmig__launch_req *req,
     for (i = 0; i < 2; i++) {
         if (in[i] >= 0) close(in[i]);
         if (out[i] >= 0) close(out[i]);
-        if (ep[i] >= 0) close(ep[i]);
     }
+    x->pid = -1;
     return err;
 }
 

@@ -113,9 +113,8 @@ static int worker_start(libxlmig_ctx *ctx, const char *kind,
 {
     char *argv[16];
     struct worker *w;
-    int p[2] = { -1, -1 }, logfd, ep[2] = { -1, -1 }, err = 0, n = 0;
+    int p[2] = { -1, -1 }, logfd, fds[4], err = 0, n = 0;
     pid_t pid;
-    ssize_t r;
 
     argv[n++] = "xlmigd";
     argv[n++] = "--worker";
@@ -134,44 +133,21 @@ static int worker_start(libxlmig_ctx *ctx, const char *kind,
     }
     argv[n] = NULL;
     logfd = log_open(task, role);
-    if (logfd < 0 || pipe2(p, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
+    if (logfd < 0 || pipe2(p, O_CLOEXEC)) {
         err = errno;
         goto fail;
     }
-    pid = fork();
-    if (pid < 0) {
-        err = errno;
-        goto fail;
-    }
-    if (pid == 0) {
-        xlmig__child_signals_reset();
-        if (dup2(p[0], STDIN_FILENO) < 0 || dup2(logfd, STDOUT_FILENO) < 0 ||
-            dup2(logfd, STDERR_FILENO) < 0 ||
-            (listen_fd >= 0 && dup2(listen_fd, 3) < 0))
-            err = errno;
-        else
-            execv("/proc/self/exe", argv);
-        if (!err)
-            err = errno;
-        r = write(ep[1], &err, sizeof(err));
-        (void)r;
-        _exit(127);
-    }
+    fds[0] = p[0];
+    fds[1] = logfd;
+    fds[2] = logfd;
+    fds[3] = listen_fd;
+    err = xlmig__proc_spawn("/proc/self/exe", argv, fds, 4, &pid);
     close(p[0]);
     p[0] = -1;
-    close(ep[1]);
-    ep[1] = -1;
-    do {
-        r = read(ep[0], &err, sizeof(err));
-    } while (r < 0 && errno == EINTR);
-    close(ep[0]);
-    ep[0] = -1;
     close(logfd);
     logfd = -1;
-    if (r == (ssize_t)sizeof(err)) {
-        waitpid(pid, NULL, 0);
+    if (err)
         goto fail;
-    }
     pthread_mutex_lock(&V.lock);
     w = worker_slot_locked();
     if (w) {
@@ -198,8 +174,6 @@ static int worker_start(libxlmig_ctx *ctx, const char *kind,
         close(logfd);
     if (p[0] >= 0) close(p[0]);
     if (p[1] >= 0) close(p[1]);
-    if (ep[0] >= 0) close(ep[0]);
-    if (ep[1] >= 0) close(ep[1]);
     return xlmig__error(ctx, LIBXLMIG_ERR_IO, err, "cannot start the %s "
                         "worker of migration %s", kind, task);
 }

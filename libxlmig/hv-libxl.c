@@ -123,26 +123,7 @@ static int lx_list(struct xlmig__hv *h, struct xlmig__dom **doms_r,
 static int lx_find(struct xlmig__hv *h, const char *which,
                    struct xlmig__dom *d_r)
 {
-    struct xlmig__dom *doms = NULL;
-    size_t nr = 0, i;
-    int rc = lx_list(h, &doms, &nr);
-
-    if (rc)
-        return rc;
-    rc = LIBXLMIG_ERR_NOT_FOUND;
-    for (i = 0; i < nr; i++) {
-        char id[16];
-
-        snprintf(id, sizeof(id), "%" PRIu32, doms[i].domid);
-        if (!strcmp(doms[i].name, which) || !strcmp(doms[i].uuid, which) ||
-            !strcmp(id, which)) {
-            *d_r = doms[i];
-            rc = 0;
-            break;
-        }
-    }
-    free(doms);
-    return rc;
+    return xlmig__hv_find_listed(h, lx_list, which, d_r);
 }
 
 static int lx_config(struct xlmig__hv *h, uint32_t domid, char **json_r)

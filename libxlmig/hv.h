@@ -137,4 +137,15 @@ struct xlmig__hv_ops {
 /* libxl's table (hv-libxl.c). */
 extern const struct xlmig__hv_ops xlmig__hv_libxl;
 
+/*
+ * find() for a table that can list(): the first domain @list gives
+ * whose name or uuid is @which, or whose domid is @which in decimal
+ * (hv.c; the one rule of every table's find()).
+ */
+int xlmig__hv_find_listed(struct xlmig__hv *h,
+                          int (*list)(struct xlmig__hv *h,
+                                      struct xlmig__dom **doms_r,
+                                      size_t *nr_r),
+                          const char *which, struct xlmig__dom *d_r);
+
 #endif /* XLMIG_HV_H */

@@ -279,11 +279,3 @@ int xlmig__vmrec_find(libxlmig_ctx *ctx, const char *state_dir,
                             which);
     return found ? 0 : LIBXLMIG_ERR_NOT_FOUND;
 }
-
-const char *xlmig__dom_state_name(enum xlmig__dom_state s)
-{
-    static const char *const names[] = { "running", "paused", "suspended",
-                                         "shutdown", "dying" };
-
-    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}

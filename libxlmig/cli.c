@@ -1,4 +1,5 @@
 /* The options the command-line tools share (cli.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,16 @@
 /* @text quoted for a message (cut around its start when long). */
 #define QUOTE(text, buf) (xlmig__quote((text) ? (text) : "", 0, (buf), \
                                        sizeof(buf)), (buf))
+
+void xlmig__cli_on_stop(void (*handler)(int))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 bool xlmig__cli_uint(const char *text, unsigned long max, unsigned long *v_r)
 {

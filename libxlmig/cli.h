@@ -26,6 +26,12 @@
 #define XLMIG__EXIT_INTERRUPTED 130 /* 128 + SIGINT, as a shell says it */
 
 /*
+ * SIGINT and SIGTERM run @handler, without SA_RESTART (a blocking call
+ * returns EINTR), for the commands that stop cleanly when asked.
+ */
+void xlmig__cli_on_stop(void (*handler)(int));
+
+/*
  * --codec: "none", "zlib", "zstd", "lz4" (codec.h's table) or "auto";
  * also "false"/"no"/"off" for none and "true"/"yes"/"on" for zstd, as
  * channel-send has always taken.  *codec_r: the canonical name (static).

@@ -37,12 +37,7 @@ static void on_cancel(int sig)
 
 static void signals(void)
 {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_cancel;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    xlmig__cli_on_stop(on_cancel);
     signal(SIGPIPE, SIG_IGN);
 }
 

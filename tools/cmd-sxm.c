@@ -620,10 +620,8 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         libxlmig_ctx_free(ctx);
         return XLMIG__EXIT_USAGE;
     }
+    xlmig__cli_on_stop(on_cancel);
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_cancel;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_switch;
     sigaction(SIGUSR1, &sa, NULL);
     req.progress = send_progress;

@@ -143,7 +143,6 @@ int xlmigd_worker_main(int argc, char **argv,
     const char *remote = NULL, *vm = NULL;
     struct xlmig__pool_conf conf, rconf;
     struct xlmig__mig_run run;
-    struct sigaction sa;
     libxlmig_ctx *ctx = NULL;
     pthread_t watcher;
     int opt, rc;
@@ -171,10 +170,7 @@ int xlmigd_worker_main(int argc, char **argv,
         return XLMIG__EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_cancel;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    xlmig__cli_on_stop(on_cancel);
     setvbuf(stderr, NULL, _IOLBF, 0);
     if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_INFO, &ctx))
         return XLMIG__EXIT_FAILED;

@@ -1682,7 +1682,6 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL;
-    struct sigaction sa;
     int opt, rc;
 
     if (argc > 1 && !strcmp(argv[1], "--worker"))
@@ -1708,10 +1707,7 @@ int main(int argc, char **argv)
         return XLMIG__EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    xlmig__cli_on_stop(on_signal);
     setvbuf(stderr, NULL, _IOLBF, 0);
 
     if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &M.ctx))

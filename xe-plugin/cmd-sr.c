@@ -558,7 +558,6 @@ static int vdi_move(const struct xe_args *a, const char *cmd, bool keep)
     const char *bw = xe_args_get(a, "bwlimit");
     struct xlmig__sxm_move_req req;
     char vdi[XLMIG__UUID_LEN + 1];
-    struct sigaction sa;
     libxlmig_ctx *ctx;
     int rc;
 
@@ -584,10 +583,7 @@ static int vdi_move(const struct xe_args *a, const char *cmd, bool keep)
         libxlmig_ctx_free(ctx);
         return XLMIG__EXIT_USAGE;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_move_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    xlmig__cli_on_stop(on_move_signal);
     rc = xlmig__sxm_move(ctx, &req, vdi);
     if (!rc)
         printf("%s\n", vdi);

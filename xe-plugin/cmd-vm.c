@@ -407,7 +407,6 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
 static int migrate_cmd(const struct xe_args *a, bool check)
 {
     struct vm_session s;
-    struct sigaction sa;
     char task[64];
     int st;
 
@@ -423,14 +422,11 @@ static int migrate_cmd(const struct xe_args *a, bool check)
                    xe_args_get(a, "host") ? xe_args_get(a, "host")
                                           : xe_args_get(a, "host-uuid"));
         session_free(&s);
-        return st ? st : check ? 0 : 1;
+        return st ? st : check ? XLMIG__EXIT_OK : XLMIG__EXIT_FAILED;
     }
     printf("%s\n", task);
     fflush(stdout);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_interrupt;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    xlmig__cli_on_stop(on_interrupt);
     st = follow(&s, task, a->minimal);
     session_free(&s);
     return st;

@@ -6,6 +6,7 @@
  * refused values, the TLS choice, and each option's one spelling (with
  * the hidden spellings of old still taken) in every command.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -169,6 +170,30 @@ static void test_value_parsers(void **state)
     assert_false(xlmig__cli_uint("18446744073709551616", ~0ul, &ul));
     assert_true(xlmig__cli_uint("18446744073709551615", ~0ul, &ul) &&
                 ul == ~0ul);
+}
+
+static volatile sig_atomic_t stops;
+
+static void on_stop(int sig)
+{
+    stops += sig == SIGINT ? 1 : 100;
+}
+
+static void test_on_stop(void **state)
+{
+    struct sigaction sa;
+
+    (void)state;
+    xlmig__cli_on_stop(on_stop);
+    raise(SIGINT);
+    raise(SIGTERM);
+    assert_int_equal(stops, 101);
+    /* No SA_RESTART: a blocking call sees EINTR. */
+    assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
+    assert_ptr_equal(sa.sa_handler, on_stop);
+    assert_false(sa.sa_flags & SA_RESTART);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
 }
 
 /* getopt_long's codes for @args through the shared TLS rows. */
@@ -377,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_xlmig_xe),
         cmocka_unit_test(test_value_parsers),
         cmocka_unit_test(test_tls_choice),
+        cmocka_unit_test(test_on_stop),
         cmocka_unit_test(test_spellings),
     };
 

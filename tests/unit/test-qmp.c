@@ -106,13 +106,21 @@ static pid_t start_qsd(const char *sock, const char *img, const char *log)
               "driver=qcow2,node-name=disk0,file=file0", (char *)NULL);
         _exit(127);
     }
-    /* The socket is there once QEMU listens (wait=off). */
+    /* QEMU listens once a connection is taken (wait=off): the socket's
+     * file is there a moment before (bind, then listen), which a loaded
+     * machine makes long enough to see. */
     for (i = 0; i < 1000; i++) {
-        struct stat st;
-        int status;
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        int status, fd;
 
-        if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
+        snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && !connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+            close(fd);
             return pid;
+        }
+        if (fd >= 0)
+            close(fd);
         if (waitpid(pid, &status, WNOHANG) == pid)
             fail_msg(QSD " exited (status %d) before it listened; see %s",
                      status, logpath);

@@ -812,10 +812,9 @@ int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
 {
     char dir[PATH_MAX_], path[PATH_MAX_ + 64], uuid[XLMIG__UUID_LEN + 1];
     struct xlmig__sr *srs = NULL;
-    struct dirent *de;
     DIR *d = NULL;
     size_t nr = 0;
-    int rc;
+    int rc, r;
 
     if (!srs_r || !nr_r)
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
@@ -831,17 +830,7 @@ int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
                               "cannot read the SR directory %s", dir);
         goto out;
     }
-    for (;;) {
-        errno = 0;
-        de = readdir(d);
-        if (!de) {
-            if (errno)
-                rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                                  "cannot read the SR directory %s", dir);
-            break;
-        }
-        if (!xlmig__uuid_file_name(de->d_name, JSON_SUFFIX, uuid))
-            continue;
+    while ((r = xlmig__uuid_dir_next(d, JSON_SUFFIX, uuid)) > 0) {
         if (nr == XLMIG__SRS_MAX) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
                               "more than %d SRs in %s; forget those that "
@@ -857,7 +846,7 @@ int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
                 goto out;
             }
         }
-        snprintf(path, sizeof(path), "%s/%.48s", dir, de->d_name);
+        snprintf(path, sizeof(path), "%s/%s" JSON_SUFFIX, dir, uuid);
         rc = sr_load_file(ctx, path, &srs[nr]);
         if (rc) goto out;
         if (strcmp(srs[nr].uuid, uuid)) {
@@ -868,7 +857,11 @@ int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
         }
         nr++;
     }
-    if (rc) goto out;
+    if (r < 0) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, -r,
+                          "cannot read the SR directory %s", dir);
+        goto out;
+    }
     if (nr) {
         qsort(srs, nr, sizeof(*srs), sr_cmp);
         *srs_r = srs;
@@ -1073,10 +1066,9 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
 {
     char path[PATH_MAX_ + 64], uuid[XLMIG__UUID_LEN + 1];
     struct xlmig__vdi *vdis = NULL;
-    struct dirent *de;
     DIR *d = NULL;
     size_t nr = 0, cap = 0;
-    int rc = 0;
+    int rc = 0, r;
 
     *vdis_r = NULL;
     *nr_r = 0;
@@ -1087,18 +1079,7 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
                           "mounted?", sr->name, sr->path);
         goto out;
     }
-    for (;;) {
-        errno = 0;
-        de = readdir(d);
-        if (!de) {
-            if (errno)
-                rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                                  "SR %s: cannot read %s", sr->name,
-                                  sr->path);
-            break;
-        }
-        if (!xlmig__uuid_file_name(de->d_name, JSON_SUFFIX, uuid))
-            continue;
+    while ((r = xlmig__uuid_dir_next(d, JSON_SUFFIX, uuid)) > 0) {
         if (nr == XLMIG__VDIS_MAX) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1,
                               "SR %s: more than %d VDIs in %s", sr->name,
@@ -1122,7 +1103,7 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
             vdis = n;
             cap = ncap;
         }
-        snprintf(path, sizeof(path), "%s/%.48s", sr->path, de->d_name);
+        snprintf(path, sizeof(path), "%s/%s" JSON_SUFFIX, sr->path, uuid);
         rc = vdi_load_file(ctx, path, &vdis[nr]);
         if (rc) goto out;
         if (strcmp(vdis[nr].uuid, uuid)) {
@@ -1133,7 +1114,11 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
         }
         nr++;
     }
-    if (rc) goto out;
+    if (r < 0) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, -r, "SR %s: cannot read %s",
+                          sr->name, sr->path);
+        goto out;
+    }
     if (nr) {
         qsort(vdis, nr, sizeof(*vdis), vdi_cmp);
         *vdis_r = vdis;

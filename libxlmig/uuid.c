@@ -92,6 +92,21 @@ bool xlmig__uuid_file_name(const char *name, const char *suffix,
     return true;
 }
 
+int xlmig__uuid_dir_next(DIR *d, const char *suffix,
+                         char uuid[XLMIG__UUID_LEN + 1])
+{
+    struct dirent *e;
+
+    for (;;) {
+        errno = 0;
+        e = readdir(d);
+        if (!e)
+            return errno ? -errno : 0;
+        if (xlmig__uuid_file_name(e->d_name, suffix, uuid))
+            return 1;
+    }
+}
+
 int xlmig__uuid_records(libxlmig_ctx *ctx, const char *dir, size_t size,
                         size_t max, xlmig__uuid_load_fn *load, void *opaque,
                         int (*cmp)(const void *, const void *),
@@ -99,9 +114,8 @@ int xlmig__uuid_records(libxlmig_ctx *ctx, const char *dir, size_t size,
 {
     char *recs = NULL, uuid[XLMIG__UUID_LEN + 1];
     size_t nr = 0, cap = 0;
-    struct dirent *e;
     DIR *dh;
-    int rc = 0;
+    int rc = 0, r;
 
     *recs_r = NULL;
     *nr_r = 0;
@@ -110,16 +124,8 @@ int xlmig__uuid_records(libxlmig_ctx *ctx, const char *dir, size_t size,
         return errno == ENOENT ? 0
                : xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "cannot read %s",
                               dir);
-    for (;;) {
-        errno = 0;
-        e = readdir(dh);
-        if (!e) {
-            if (errno)
-                rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                                  "cannot read %s", dir);
-            break;
-        }
-        if (!xlmig__uuid_file_name(e->d_name, ".json", uuid) || nr == max)
+    while ((r = xlmig__uuid_dir_next(dh, ".json", uuid)) > 0) {
+        if (nr == max)
             continue;
         if (nr == cap) {
             /* Doubling from 16, up to @max records. */
@@ -142,6 +148,8 @@ int xlmig__uuid_records(libxlmig_ctx *ctx, const char *dir, size_t size,
             break;
         nr++;
     }
+    if (r < 0 && !rc)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, -r, "cannot read %s", dir);
     closedir(dh);
     if (rc) {
         free(recs);

@@ -6,6 +6,7 @@
 #ifndef XLMIG_UUID_H
 #define XLMIG_UUID_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,6 +34,15 @@ bool xlmig__uuid_ok_any_case(const char *s);
  */
 bool xlmig__uuid_file_name(const char *name, const char *suffix,
                            char uuid[XLMIG__UUID_LEN + 1]);
+
+/*
+ * The next entry of directory stream @d named "UUID@suffix"
+ * (xlmig__uuid_file_name()), its UUID into @uuid: 1; 0 at the end; a
+ * negative errno value when readdir() fails.  Other names are passed
+ * over.
+ */
+int xlmig__uuid_dir_next(DIR *d, const char *suffix,
+                         char uuid[XLMIG__UUID_LEN + 1]);
 
 /*
  * Load the records of directory @dir named UUID.json

@@ -1,7 +1,7 @@
 /*
  * UUIDs (libxlmig/uuid.c): made (version 4, lowercase, each new), the
- * lowercase and either-case checks, record file names, and the listing
- * of a directory of UUID.json records (other names passed over, the
+ * lowercase and either-case checks, record file names, the walk over
+ * such names, and the listing of a directory of UUID.json records (other names passed over, the
  * cap, a missing directory, a failing load, the order).
  */
 #include <stdint.h>
@@ -149,6 +149,27 @@ static void test_records(void **state)
     assert_string_equal(recs[2].uuid, U3);
     assert_int_equal(recs[2].n, 7);
     free(recs);
+
+    /* The walk under it: only UUID.json, then the end. */
+    {
+        DIR *d = opendir(tmpdir);
+        char uuid[XLMIG__UUID_LEN + 1];
+        int n = 0, r;
+
+        assert_non_null(d);
+        while ((r = xlmig__uuid_dir_next(d, ".json", uuid)) > 0) {
+            assert_true(!strcmp(uuid, U1) || !strcmp(uuid, U2) ||
+                        !strcmp(uuid, U3));
+            n++;
+        }
+        assert_int_equal(r, 0);
+        assert_int_equal(n, 3);
+        rewinddir(d);
+        assert_int_equal(xlmig__uuid_dir_next(d, ".lease", uuid), 1);
+        assert_string_equal(uuid, U2);
+        assert_int_equal(xlmig__uuid_dir_next(d, ".lease", uuid), 0);
+        closedir(d);
+    }
 
     /* The cap: those past it are passed over. */
     assert_ok(xlmig__uuid_records(ctx, tmpdir, sizeof(struct rec), 2,

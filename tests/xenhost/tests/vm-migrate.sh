@@ -134,8 +134,9 @@ fi
 # ---------------------------------------------------------------- host 1
 
 # The guests' memory (MiB): small, so that the log-dirty phase under
-# nested TCG stays short (a long one now and then triple-faults a guest).
-VMM_MB=${VMM_MB:-64}
+# nested TCG stays short (a long one now and then triple-faults a guest),
+# but more than the 58 MiB of the guest's kernel.
+VMM_MB=${VMM_MB:-96}
 ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit"
 PLANNED=""
 for n in $ALL; do want "${n#vmm-}" && PLANNED="$PLANNED $n"; done
@@ -522,7 +523,7 @@ if want limit; then
     ok=1
     vdis=""
     for n in 1 2 3 4; do
-        vdi_guest "lim$n" 64 || ok=0
+        vdi_guest "lim$n" "$VMM_MB" || ok=0
         vdis="$vdis $GUEST_VDI"
     done
     if [ $ok = 1 ]; then

@@ -40,6 +40,7 @@
 #define LEAF_OPTS "extended_l2=on,cluster_size=16k"
 #define MIRROR_GRANULARITY 65536
 #define POLL_MS 200
+#define QMP_HOLD_MS 5000            /* the switch's connection, to have */
 #define STOP_POLL_MS 50             /* cancel and peer looked at */
 #define MIRROR_END_MS 5000          /* a broken mirror concludes */
 #define JOB_END_MS 60000            /* a cancelled or completed job ends */
@@ -1185,12 +1186,23 @@ static bool gkv(yajl_gen g, const char *k, const char *v)
  * commands nothing is held.  Events go only to the client connected
  * when they come, so none is waited for: the jobs are made with
  * auto-dismiss off, and one that ended stays, "concluded" with its
- * error, until job_finish() reads it and dismisses it.
+ * error, until job_finish() reads it and dismisses it.  The switch, a
+ * dozen commands while the guest stands still and libxl is done with
+ * the socket, holds one connection for them all (@held): a connection
+ * costs more than its command (greeting, capabilities), and that time
+ * is downtime.
  */
 struct qemu {
     libxlmig_ctx *ctx;
     const char *sock;
+    struct xlmig__qmp *held;        /* NULL: a connection per command */
 };
+
+static void q_release(struct qemu *qm)
+{
+    xlmig__qmp_close(qm->held);
+    qm->held = NULL;
+}
 
 /* Finish the arguments and the command of @g, and run it. */
 static int q_call(const struct qemu *qm, yajl_gen g, bool ok, yajl_val *ret)
@@ -1200,6 +1212,11 @@ static int q_call(const struct qemu *qm, yajl_gen g, bool ok, yajl_val *ret)
     if (!ok) {
         yajl_gen_free(g);
         return LIBXLMIG_ERR_INTERNAL;
+    }
+    if (qm->held) {
+        if (ret)
+            *ret = NULL;
+        return xlmig__qmp_call(qm->held, g, ret);
     }
     return xlmig__qmp_call_once(qm->ctx, qm->sock, 0, g, ret);
 }
@@ -1555,7 +1572,7 @@ static int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
                         struct xlmig__sxm_record *r)
 {
     char ovpath[PATH_MAX_], what[PATH_MAX_ + 600];
-    struct qemu qm = { ctx, r->qmp };
+    struct qemu qm = { .ctx = ctx, .sock = r->qmp };
     struct xlmig__qmp *probe = NULL;
     struct xlmig__sr sr;
     struct xlmig__vdi vdi;
@@ -2083,7 +2100,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                     struct xlmig__sxm_record *rec_r)
 {
     struct xlmig__sxm_record r;
-    struct qemu qm = { ctx, req->qmp };
+    struct qemu qm = { .ctx = ctx, .sock = req->qmp };
     struct xlmig__sr sr;
     struct xlmig__vdi vdi;
     struct copy_progress cp;
@@ -2324,6 +2341,10 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     if (rc)
         goto out;
     cp.p.phase = XLMIG__SXM_SWITCHING;
+    /* One connection for the switch's commands (a connection per command
+     * when this one cannot be had). */
+    if (xlmig__qmp_connect(ctx, qm.sock, QMP_HOLD_MS, &qm.held))
+        qm.held = NULL;
     rc = q_simple(&qm, "block-job-cancel", "device", n.mirror);
     if (rc)
         goto out;
@@ -2346,6 +2367,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     if (rc)
         goto out;
     rc = nodes_del(ctx, &qm, &n, vdi.name, r.tls);
+    q_release(&qm);
     if (rc)
         goto out;
     proxy_stop(ctx, req->state_dir, &r);
@@ -2368,6 +2390,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         rc = xlmig__error(ctx, LIBXLMIG_ERR_CANCELLED, -1, "VDI %s: the "
                           "move was cancelled; rolling back", vdi.name);
  out:
+    q_release(&qm);             /* the roll back connects per command */
     if (rc && saved) {
         int rb = src_rollback(ctx, req->state_dir, &r);
 
@@ -2622,7 +2645,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         goto out;
     dst_made = false;           /* the VDI is whole; it stays */
     if (req->qmp) {
-        struct qemu qm = { ctx, req->qmp };
+        struct qemu qm = { .ctx = ctx, .sock = req->qmp };
 
         if (xlmig__vdi_path(&dsr, newvdi, xlmig__vdi_format_name(fmt), img,
                             sizeof(img))) {

@@ -211,7 +211,7 @@ channel_migrate() {
     _cm_port=$(cat /tmp/xlmig.port 2>/dev/null)
     _cm_t=$(uptime_s)
     if [ -n "$_cm_port" ] && timeout 300 xl migrate -s \
-        "xlmig channel-send --psk-file=$_cm_psk --compress=lz4 --progress" \
+        "xlmig channel-send --psk-file=$_cm_psk --codec=lz4 --progress" \
         "$1" "127.0.0.1:$_cm_port" 2> /tmp/channel-send.err; then
         _cm_s=$(elapsed "$_cm_t")
         tail -n 2 /tmp/channel-send.err | sed 's/^/### | /'

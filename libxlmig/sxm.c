@@ -715,6 +715,48 @@ static bool tls_dir_is_psk(const char *dir)
            sizeof(f) && !access(f, F_OK);
 }
 
+/*
+ * QEMU's --object for the TLS directory @dir as @server or client (id
+ * xlmig-tls) into @buf: x509 (a server verifies its peer) or PSK (a
+ * client speaks as XLMIG__SXM_PSK_USER).  False when it does not fit.
+ */
+static bool tls_object(const char *dir, bool server, char *buf, size_t cap)
+{
+    bool psk = tls_dir_is_psk(dir);
+    size_t len = (size_t)snprintf(buf, cap, "tls-creds-%s,id=xlmig-tls,"
+                                  "endpoint=%s,%sdir=", psk ? "psk" : "x509",
+                                  server ? "server" : "client",
+                                  psk ? (server ? "" : "username="
+                                         XLMIG__SXM_PSK_USER ",")
+                                      : (server ? "verify-peer=on," : ""));
+
+    return len < cap && xlmig__qemu_opt_append(buf, cap, &len, dir);
+}
+
+/*
+ * Run a qemu-storage-daemon of @argv (with --daemonize and --pidfile
+ * @pidfile) and read its pid and start time: the daemon serves on once
+ * this returns 0.  @what begins the messages.
+ */
+static int qsd_daemon(libxlmig_ctx *ctx, char *const argv[],
+                      const char *what, const char *pidfile,
+                      int64_t *pid_r, uint64_t *start_r)
+{
+    pid_t pid;
+    int rc = run_tool(ctx, xlmig__qsd_bin(), argv, what);
+
+    if (rc)
+        return rc;
+    if (xlmig__pidfile_read(pidfile, &pid))
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "%s: no pid in %s",
+                            what, pidfile);
+    *pid_r = pid;
+    *start_r = xlmig__proc_start_time(pid);
+    if (!*start_r)
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, -1, "%s: it exited", what);
+    return 0;
+}
+
 void xlmig__sxm_nbd_tls(const char *tls_dir, struct xlmig__sxm_nbd_tls *t)
 {
     memset(t, 0, sizeof(*t));
@@ -746,7 +788,6 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
     const char *upath;
     char *argv[24];
     size_t len, n = 0;
-    pid_t pid;
     int rc;
 
     rc = task_path(ctx, state_dir, r->task, "pid", pidfile, sizeof(pidfile));
@@ -788,14 +829,7 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
                                host, port);
     }
     if (tls_dir) {
-        size_t tl = (size_t)snprintf(tls, sizeof(tls), "%s",
-                                     tls_dir_is_psk(tls_dir)
-                                     ? "tls-creds-psk,id=xlmig-tls,"
-                                       "endpoint=server,dir="
-                                     : "tls-creds-x509,id=xlmig-tls,"
-                                       "endpoint=server,verify-peer=on,dir=");
-
-        if (!xlmig__qemu_opt_append(tls, sizeof(tls), &tl, tls_dir) ||
+        if (!tls_object(tls_dir, true, tls, sizeof(tls)) ||
             len + 25 >= sizeof(srv))
             return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                                 "TLS directory %s: path too long", tls_dir);
@@ -830,17 +864,8 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
              "at %s with %s (check that the address is free and "
              "qemu-system-common is installed)", r->vdi_name, r->listen,
              xlmig__qsd_bin());
-    rc = run_tool(ctx, xlmig__qsd_bin(), argv, what);
-    if (rc)
-        return rc;
-    if (xlmig__pidfile_read(pidfile, &pid))
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "%s: no pid in %s",
-                            what, pidfile);
-    r->exporter_pid = pid;
-    r->exporter_start = xlmig__proc_start_time(pid);
-    if (!r->exporter_start)
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, -1, "%s: it exited", what);
-    return 0;
+    return qsd_daemon(ctx, argv, what, pidfile, &r->exporter_pid,
+                      &r->exporter_start);
 }
 
 static void exporter_stop(libxlmig_ctx *ctx, const char *state_dir,
@@ -1665,8 +1690,6 @@ static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
     char bl[600], what[PATH_MAX_ + 600];
     char *argv[20];
     size_t len, n = 0;
-    bool psk = tls_dir_is_psk(tls_dir);
-    pid_t pid;
     int rc;
 
     if ((rc = task_path(ctx, state_dir, r->task, "proxy.pid", pidfile,
@@ -1680,12 +1703,7 @@ static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
                             "enough for a socket: %s", r->vdi_name, sock);
     unlink_quiet(ctx, pidfile);
     unlink_quiet(ctx, sock);
-    len = (size_t)snprintf(tls, sizeof(tls), "%s",
-                           psk ? "tls-creds-psk,id=xlmig-tls,endpoint=client,"
-                                 "username=" XLMIG__SXM_PSK_USER ",dir="
-                               : "tls-creds-x509,id=xlmig-tls,"
-                                 "endpoint=client,dir=");
-    if (!xlmig__qemu_opt_append(tls, sizeof(tls), &len, tls_dir))
+    if (!tls_object(tls_dir, false, tls, sizeof(tls)))
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "TLS directory %s: path too long", tls_dir);
     snprintf(bl, sizeof(bl), "driver=nbd,node-name=leaf,server.type=inet,"
@@ -1711,17 +1729,14 @@ static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
     snprintf(what, sizeof(what), "VDI %s: cannot reach the destination's "
              "leaf at %s:%s over TLS with %s", r->vdi_name, host, port,
              xlmig__qsd_bin());
-    rc = run_tool(ctx, xlmig__qsd_bin(), argv, what);
-    if (rc)
-        return rc;
-    if (xlmig__pidfile_read(pidfile, &pid))
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "%s: no pid in %s",
-                            what, pidfile);
-    r->proxy_pid = pid;
-    r->proxy_start = xlmig__proc_start_time(pid);
-    rc = record_save(ctx, state_dir, r);
-    if (!rc && !r->proxy_start)
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, -1, "%s: it exited", what);
+    rc = qsd_daemon(ctx, argv, what, pidfile, &r->proxy_pid,
+                    &r->proxy_start);
+    /* Recorded, so that a roll back stops it, whatever happened. */
+    if (r->proxy_pid) {
+        int rs = record_save(ctx, state_dir, r);
+
+        rc = rc ? rc : rs;
+    }
     return rc;
 }
 

@@ -14,8 +14,6 @@
 /* Xen's header the default way: XEN_X86_FEATURE_* constants. */
 #include <xen/arch-x86/cpufeatureset.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 /* The xapi test strings (xen-api ocaml/xenopsd/test/test_cpuid.ml). */
 #define XAPI_A "07cbfbff-04082201-20100800-00000001-00000000-00000000-" \
                "00000000-00000000-00000000"

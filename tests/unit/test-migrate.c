@@ -38,19 +38,6 @@
 #include "testfs.h"
 #include "testutil.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* 0, else fail showing what the library said last. */
-#define assert_ok(expr)                                                    \
-    assert_int_equal(shown(expr), 0)
-
-static int shown(int rc)
-{
-    if (rc)
-        print_message("library: %s\n", libxlmig_ctx_last_error(ctx));
-    return rc;
-}
-
 static int dir_setup(void **state)
 {
     (void)state;

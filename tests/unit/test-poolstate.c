@@ -20,21 +20,10 @@
 #include "testfs.h"
 #include "testutil.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 #define UUID1 "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
 #define NAME64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define NAME65 NAME64 "a"
-
-/* @expr gives 0; else fail showing the library's message. */
-#define assert_ok(expr)                                                    \
-    do {                                                                   \
-        int rc_ = (expr);                                                  \
-        if (rc_)                                                           \
-            fail_msg("%s gave %d: %s", #expr, rc_,                         \
-                     libxlmig_ctx_last_error(ctx));                        \
-    } while (0)
 
 
 /* ------------------------------------------------------------ fixtures */

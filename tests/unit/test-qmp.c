@@ -33,7 +33,6 @@
 #include "qmp.h"
 #include "testctx.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define QSD "qemu-storage-daemon"
 #define TIMEOUT_MS 20000u
 

@@ -23,16 +23,6 @@
 #include "testfs.h"
 #include "testutil.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_ok(expr)                                                    \
-    do {                                                                   \
-        int rc_ = (expr);                                                  \
-        if (rc_)                                                           \
-            fail_msg("%s gave %d: %s", #expr, rc_,                         \
-                     libxlmig_ctx_last_error(ctx));                        \
-    } while (0)
-
 static int dir_setup(void **state)
 {
     (void)state;

@@ -10,16 +10,6 @@
 #include "testutil.h"
 #include "units.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_ok(expr)                                                    \
-    do {                                                                   \
-        int rc_ = (expr);                                                  \
-        if (rc_)                                                           \
-            fail_msg("%s gave %d: %s", #expr, rc_,                         \
-                     libxlmig_ctx_last_error(ctx));                        \
-    } while (0)
-
 static void test_size_parse(void **state)
 {
     static const struct { const char *text; uint64_t v; } good[] = {

@@ -14,16 +14,6 @@
 #include "testutil.h"
 #include "uuid.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_ok(expr)                                                    \
-    do {                                                                   \
-        int rc_ = (expr);                                                  \
-        if (rc_)                                                           \
-            fail_msg("%s gave %d: %s", #expr, rc_,                         \
-                     libxlmig_ctx_last_error(ctx));                        \
-    } while (0)
-
 #define U1 "0f5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
 #define U2 "1d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"
 #define U3 "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d"

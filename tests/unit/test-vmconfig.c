@@ -23,21 +23,11 @@
 #include "testfs.h"
 #include "testutil.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 #define UUID1 "5a3c1e2f-8b4d-4e6a-9c7b-1d2e3f405162"
 #define UUID2 "0f1e2d3c-4b5a-4968-8776-655443322110"
 #define UUID3 "c0ffee00-1234-4abc-8def-0123456789ab"
 
 /* @rc, and what the library said last when it is not 0. */
-static int said(int rc)
-{
-    if (rc)
-        print_message("%s\n", libxlmig_ctx_last_error(ctx));
-    return rc;
-}
-#define assert_ok(expr) assert_int_equal(said(expr), 0)
-
 /* ------------------------------------------------------------ fixtures */
 
 /*

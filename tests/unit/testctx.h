@@ -2,7 +2,7 @@
  * A library context whose log is captured (testutil.h), for the tests
  * that assert on messages: `cap` and `ctx`, the group setup and teardown
  * that make and free them, and reset_log() before a step whose log
- * counts.
+ * counts; assert_ok() and ARRAY_LEN() for them all.
  */
 #ifndef XLMIG_TESTCTX_H
 #define XLMIG_TESTCTX_H
@@ -31,5 +31,16 @@ static inline void reset_log(void)
 {
     capture_init(&cap);
 }
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* @expr must give 0; else the test fails with what the library said. */
+#define assert_ok(expr)                                                    \
+    do {                                                                   \
+        int rc_ = (expr);                                                  \
+        if (rc_)                                                           \
+            fail_msg("%s gave %d: %s", #expr, rc_,                         \
+                     libxlmig_ctx_last_error(ctx));                        \
+    } while (0)
 
 #endif /* XLMIG_TESTCTX_H */

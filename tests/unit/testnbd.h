@@ -17,16 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MiB (1ull << 20)
 #define DISK (64 * MiB)
-
-#define assert_ok(expr)                                                    \
-    do {                                                                   \
-        int rc_ = (expr);                                                  \
-        if (rc_)                                                           \
-            fail_msg("%s gave %d: %s", #expr, rc_, cap.text);              \
-    } while (0)
 
 static inline double now_s(void)
 {

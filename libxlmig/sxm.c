@@ -1553,23 +1553,35 @@ static int mirror_stop(libxlmig_ctx *ctx, const struct qemu *qm,
 static void proxy_stop(libxlmig_ctx *ctx, const char *state_dir,
                        struct xlmig__sxm_record *r);
 
-static void reader_stop(libxlmig_ctx *ctx, const char *state_dir,
-                        struct xlmig__sxm_record *r)
+/*
+ * Stop a daemon of a source task (*pid_r, *start_r; 0: none), named
+ * @what in the warning, and remove its files STATE/sxm/TASK.@pid_ext
+ * and TASK.@sock_ext.  The record's fields are zeroed.
+ */
+static void task_daemon_stop(libxlmig_ctx *ctx, const char *state_dir,
+                             const char *task, const char *what,
+                             int64_t *pid_r, uint64_t *start_r,
+                             const char *pid_ext, const char *sock_ext)
 {
     char path[PATH_MAX_];
 
-    if (r->reader_pid &&
-        xlmig__proc_stop((pid_t)r->reader_pid, r->reader_start,
-                         STOP_GRACE_MS))
-        xlmig__log(ctx, XTL_WARN, -1, "task %s: the snapshot reader (pid "
-                   "%lld) would not stop", r->task,
-                   (long long)r->reader_pid);
-    r->reader_pid = 0;
-    r->reader_start = 0;
-    if (!task_path(ctx, state_dir, r->task, "reader.pid", path, sizeof(path)))
+    if (*pid_r && xlmig__proc_stop((pid_t)*pid_r, *start_r, STOP_GRACE_MS))
+        xlmig__log(ctx, XTL_WARN, -1, "task %s: %s (pid %lld) would not "
+                   "stop", task, what, (long long)*pid_r);
+    *pid_r = 0;
+    *start_r = 0;
+    if (!task_path(ctx, state_dir, task, pid_ext, path, sizeof(path)))
         unlink_quiet(ctx, path);
-    if (!task_path(ctx, state_dir, r->task, "snap.sock", path, sizeof(path)))
+    if (!task_path(ctx, state_dir, task, sock_ext, path, sizeof(path)))
         unlink_quiet(ctx, path);
+}
+
+static void reader_stop(libxlmig_ctx *ctx, const char *state_dir,
+                        struct xlmig__sxm_record *r)
+{
+    task_daemon_stop(ctx, state_dir, r->task, "the snapshot reader",
+                     &r->reader_pid, &r->reader_start, "reader.pid",
+                     "snap.sock");
 }
 
 static int overlay_path(libxlmig_ctx *ctx, const char *state_dir,
@@ -1743,19 +1755,9 @@ static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
 static void proxy_stop(libxlmig_ctx *ctx, const char *state_dir,
                        struct xlmig__sxm_record *r)
 {
-    char path[PATH_MAX_];
-
-    if (r->proxy_pid &&
-        xlmig__proc_stop((pid_t)r->proxy_pid, r->proxy_start,
-                         STOP_GRACE_MS))
-        xlmig__log(ctx, XTL_WARN, -1, "task %s: the leaf's proxy (pid %lld) "
-                   "would not stop", r->task, (long long)r->proxy_pid);
-    r->proxy_pid = 0;
-    r->proxy_start = 0;
-    if (!task_path(ctx, state_dir, r->task, "proxy.pid", path, sizeof(path)))
-        unlink_quiet(ctx, path);
-    if (!task_path(ctx, state_dir, r->task, "leaf.sock", path, sizeof(path)))
-        unlink_quiet(ctx, path);
+    task_daemon_stop(ctx, state_dir, r->task, "the leaf's proxy",
+                     &r->proxy_pid, &r->proxy_start, "proxy.pid",
+                     "leaf.sock");
 }
 
 /*

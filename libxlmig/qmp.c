@@ -34,6 +34,7 @@
 #define BUF_MAX (XLMIG__QMP_LINE_MAX + 2u)   /* the line and "\r\n" */
 #define ID_PREFIX "xlmig-"
 #define CONNECT_RETRY_MS 20u          /* a full backlog: connect again */
+#define QMP_STALE_MAX 64             /* messages skipped before a greeting */
 
 /* ------------------------------------------------------------ decoding */
 
@@ -1051,11 +1052,21 @@ int xlmig__qmp_connect(libxlmig_ctx *ctx, const char *socket_path,
     rc = connect_socket(q, deadline);
     if (rc)
         goto out;
-    /* QEMU greets a client once the one before it has left. */
-    rc = read_msg(q, deadline, "the QMP greeting (QEMU greets one client "
-                  "at a time: does another hold the socket?)", &m);
-    if (rc)
-        goto out;
+    /* QEMU greets a client once the one before it has left.  What that
+     * one left behind can come first on the new connection: an event
+     * emitted while the monitor still counted it as negotiated, or the
+     * answer to a command it sent just before it went.  Those are
+     * skipped, up to QMP_STALE_MAX of them. */
+    for (int stale = 0;; stale++) {
+        rc = read_msg(q, deadline, "the QMP greeting (QEMU greets one "
+                      "client at a time: does another hold the socket?)",
+                      &m);
+        if (rc)
+            goto out;
+        if (m.kind == XLMIG__QMP_GREETING || stale >= QMP_STALE_MAX)
+            break;
+        xlmig__qmp_msg_dispose(&m);
+    }
     if (m.kind != XLMIG__QMP_GREETING) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "QMP socket %s: "
                           "the first line is not a QMP greeting; is this a "

@@ -868,7 +868,7 @@ static void test_busy_socket(void **state)
 
 struct fake {
     int lfd;
-    int step;       /* 0: the event flood; 1: a not-QMP greeting */
+    int step;       /* 0: the event flood; 1: answers and no greeting */
 };
 
 static bool fake_send(int fd, const char *s, size_t n)
@@ -917,12 +917,21 @@ static void *fake_main(void *opaque)
     if (fd < 0)
         return NULL;
     if (f->step == 1) {
-        fake_sends(fd, "{\"return\": {}}\r\n");
+        /* Answers, and never a greeting. */
+        for (i = 0; i < 100; i++)
+            fake_sends(fd, "{\"return\": {}}\r\n");
         fake_line(fd, line, sizeof(line));
         close(fd);
         return NULL;
     }
-    if (!fake_sends(fd, "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 9, "
+    /* What an earlier client left behind comes before the greeting: an
+     * event and the answer to its last command. */
+    if (!fake_sends(fd, "{\"event\": \"JOB_STATUS_CHANGE\", \"data\": "
+                        "{\"id\": \"j\", \"status\": \"ready\"}, "
+                        "\"timestamp\": {\"seconds\": 1, "
+                        "\"microseconds\": 0}}\r\n") ||
+        !fake_sends(fd, "{\"return\": [], \"id\": \"xlmig-7\"}\r\n") ||
+        !fake_sends(fd, "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 9, "
                         "\"minor\": 1, \"micro\": 0}}, "
                         "\"capabilities\": []}}\r\n") ||
         !fake_line(fd, line, sizeof(line)) ||
@@ -1026,7 +1035,7 @@ static void test_scripted_queue_and_cap(void **state)
     pthread_join(th, NULL);
     close(f.lfd);
 
-    /* Not a QMP monitor: the first line is no greeting. */
+    /* Not a QMP monitor: answers, and no greeting among the first 64. */
     f.step = 1;
     f.lfd = fake_listen(path);
     assert_int_equal(pthread_create(&th, NULL, fake_main, &f), 0);

@@ -115,6 +115,14 @@ static const struct error_entry error_table[] = {
       "the journal of a migration task is malformed" },
     { LIBXLMIG_ERR_MIGRATION_OUTCOME_UNKNOWN, "MIGRATION_OUTCOME_UNKNOWN",
       "the destination cannot say whether it took the VM" },
+    { LIBXLMIG_ERR_WLB_TIMEOUT, "WLB_TIMEOUT",
+      "the workload balancer (wlb-hook) did not answer in time" },
+    { LIBXLMIG_ERR_WLB_MALFORMED_RESPONSE, "WLB_MALFORMED_RESPONSE",
+      "the workload balancer's answer is not what the protocol asks" },
+    { LIBXLMIG_ERR_WLB_INTERNAL_ERROR, "WLB_INTERNAL_ERROR",
+      "the workload balancer could not run or exited with an error" },
+    { LIBXLMIG_ERR_NO_HOSTS_AVAILABLE, "NO_HOSTS_AVAILABLE",
+      "no host can take the VM" },
 };
 
 #define ERROR_TABLE_LEN (sizeof(error_table) / sizeof(error_table[0]))

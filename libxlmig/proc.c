@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -353,4 +354,221 @@ bool xlmig__qemu_opt_append(char *buf, size_t cap, size_t *len_r,
     buf[len] = '\0';
     *len_r = len;
     return true;
+}
+
+/* ------------------------------------------------------------ filter */
+
+/* Keep the last bytes of a child's stderr: append @n bytes of @buf. */
+static void tail_add(struct xlmig__proc_filter_io *io, size_t *len,
+                     const char *buf, size_t n)
+{
+    const size_t cap = sizeof(io->err) - 1;
+
+    if (n >= cap) {
+        memcpy(io->err, buf + n - cap, cap);
+        *len = cap;
+        io->err_cut = true;
+        return;
+    }
+    if (*len + n > cap) {
+        size_t drop = *len + n - cap;
+
+        memmove(io->err, io->err + drop, *len - drop);
+        *len -= drop;
+        io->err_cut = true;
+    }
+    memcpy(io->err + *len, buf, n);
+    *len += n;
+}
+
+/* Its stderr's tail as one line: no control bytes, no broken character
+ * at the front, no spaces at either end. */
+static void tail_finish(struct xlmig__proc_filter_io *io, size_t len)
+{
+    size_t i, start = 0;
+
+    io->err[len] = '\0';
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)io->err[i] < 0x20 ||
+            (unsigned char)io->err[i] == 0x7f)
+            io->err[i] = ' ';
+    }
+    if (io->err_cut) {
+        while (start < len && ((unsigned char)io->err[start] & 0xc0) == 0x80)
+            start++;
+    }
+    while (start < len && io->err[start] == ' ')
+        start++;
+    while (len > start && io->err[len - 1] == ' ')
+        len--;
+    memmove(io->err, io->err + start, len - start);
+    io->err[len - start] = '\0';
+}
+
+/*
+ * What @fd has now: stdout into io->out (past out_cap: out_over), or
+ * stderr into the tail.  false at end of file or on an error.
+ */
+static bool filter_read(struct xlmig__proc_filter_io *io, int fd, bool is_out,
+                        size_t *elen)
+{
+    char tmp[4096];
+    ssize_t r = read(fd, tmp, sizeof(tmp));
+
+    if (r < 0)
+        return errno == EINTR || errno == EAGAIN;
+    if (r == 0)
+        return false;
+    if (!is_out) {
+        tail_add(io, elen, tmp, (size_t)r);
+    } else if (io->out_len + (size_t)r > io->out_cap) {
+        io->out_over = true;
+    } else {
+        memcpy(io->out + io->out_len, tmp, (size_t)r);
+        io->out_len += (size_t)r;
+    }
+    return true;
+}
+
+int xlmig__proc_filter(const char *path, char *const argv[],
+                       struct xlmig__proc_filter_io *io)
+{
+    int sv[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 };
+    bool in_open, out_open = true, err_open = true, exited = false;
+    size_t sent = 0, elen = 0, i;
+    double deadline, end;
+    pid_t pid = -1;
+    int rc = LIBXLMIG_ERR_IO, r, poll_errno = 0;
+
+    io->out_len = 0;
+    io->out_over = io->timed_out = io->err_cut = false;
+    io->status = 0;
+    io->pid = -1;
+    io->err[0] = '\0';
+    /* Its stdin is a socket, so that we write with MSG_NOSIGNAL: a child
+     * that leaves it unread must not SIGPIPE a daemon. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
+        pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+        snprintf(io->err, sizeof(io->err), "cannot make a pipe: %s",
+                 strerror(errno));
+        goto out;
+    }
+    pid = fork();
+    if (pid < 0) {
+        snprintf(io->err, sizeof(io->err), "cannot fork: %s",
+                 strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        (void)setpgid(0, 0);
+        if (dup2(sv[1], 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+            _exit(127);
+        (void)close_range(3, ~0U, 0);   /* a daemon's sockets stay ours */
+        xlmig__child_signals_reset();
+        if (strchr(path, '/'))
+            execv(path, argv);
+        else
+            execvp(path, argv);
+        dprintf(2, "cannot run %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    (void)setpgid(pid, pid);    /* the child does it too: whoever is first */
+    io->pid = pid;
+    rc = 0;
+    close(sv[1]);
+    close(po[1]);
+    close(pe[1]);
+    sv[1] = po[1] = pe[1] = -1;
+    (void)fcntl(po[0], F_SETFL, O_NONBLOCK);
+    (void)fcntl(pe[0], F_SETFL, O_NONBLOCK);
+    in_open = io->in_len > 0;
+    if (!in_open) {
+        close(sv[0]);
+        sv[0] = -1;
+    }
+
+    /* Until the leader exits: it may leave a child holding its stdout. */
+    deadline = xlmig__now_s() + io->timeout_ms / 1000.0;
+    while (!exited) {
+        struct pollfd pf[3] = {
+            { .fd = in_open ? sv[0] : -1, .events = POLLOUT },
+            { .fd = out_open ? po[0] : -1, .events = POLLIN },
+            { .fd = err_open ? pe[0] : -1, .events = POLLIN },
+        };
+        double left = deadline - xlmig__now_s();
+        siginfo_t si;
+
+        if (left <= 0) {
+            io->timed_out = true;
+            break;
+        }
+        if (poll(pf, 3, left < 0.05 ? (int)(left * 1000) + 1 : 50) < 0 &&
+            errno != EINTR) {
+            poll_errno = errno;
+            break;
+        }
+        if (in_open && pf[0].revents) {
+            ssize_t n = send(sv[0], io->in + sent, io->in_len - sent,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+
+            if (n > 0)
+                sent += (size_t)n;
+            /* All sent: end of file.  It stopped reading: so be it. */
+            if (sent == io->in_len ||
+                (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                close(sv[0]);
+                sv[0] = -1;
+                in_open = false;
+            }
+        }
+        if (out_open && pf[1].revents)
+            out_open = filter_read(io, po[0], true, &elen);
+        if (err_open && pf[2].revents)
+            err_open = filter_read(io, pe[0], false, &elen);
+        if (io->out_over)
+            break;
+        /* Exited, not reaped: its group's id stays reserved for kill().
+         * (ECHILD: reaped by someone else, SIGCHLD ignored.) */
+        memset(&si, 0, sizeof(si));
+        r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        if ((r == 0 && si.si_pid == pid) || (r < 0 && errno == ECHILD))
+            exited = true;
+    }
+
+    /* Whatever runs of it goes; what it wrote before is still read. */
+    (void)kill(-pid, SIGKILL);
+    if (!exited)
+        (void)kill(pid, SIGKILL);
+    end = xlmig__now_s() + 2;
+    while ((out_open || err_open) && xlmig__now_s() < end) {
+        struct pollfd pf[2] = {
+            { .fd = out_open ? po[0] : -1, .events = POLLIN },
+            { .fd = err_open ? pe[0] : -1, .events = POLLIN },
+        };
+
+        if (poll(pf, 2, 100) < 0 && errno != EINTR)
+            break;
+        if (out_open && pf[0].revents)
+            out_open = filter_read(io, po[0], true, &elen);
+        if (err_open && pf[1].revents)
+            err_open = filter_read(io, pe[0], false, &elen);
+    }
+    while (waitpid(pid, &io->status, 0) < 0 && errno == EINTR)
+        ;
+    tail_finish(io, elen);
+    if (poll_errno) {
+        snprintf(io->err, sizeof(io->err), "cannot watch it (poll: %s); it "
+                 "was killed", strerror(poll_errno));
+        rc = LIBXLMIG_ERR_IO;
+    }
+ out:
+    for (i = 0; i < 2; i++) {
+        if (sv[i] >= 0)
+            close(sv[i]);
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
+    return rc;
 }

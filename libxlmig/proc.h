@@ -88,4 +88,43 @@ void xlmig__child_signals_reset(void);
 int xlmig__proc_spawn(const char *path, char *const argv[], const int *fds,
                       int nfds, pid_t *pid_r);
 
+/*
+ * A run of xlmig__proc_filter(): what goes in (the caller sets it) and
+ * what came out (xlmig__proc_filter() sets it).
+ */
+struct xlmig__proc_filter_io {
+    const char *in;             /* bytes for its stdin, then end of file */
+    size_t in_len;
+    char *out;                  /* where its stdout goes ... */
+    size_t out_cap;             /* ... at most this many bytes of it */
+    unsigned int timeout_ms;    /* from its start until it is killed */
+
+    size_t out_len;             /* bytes of stdout in out */
+    bool out_over;              /* it printed more than out_cap: killed */
+    bool timed_out;             /* timeout_ms passed: killed */
+    int status;                 /* the leader's wait status (WIFEXITED...) */
+    pid_t pid;                  /* the leader, also its group's id */
+    char err[XLMIG__PROC_ERR_MAX];  /* the last bytes of its stderr, made
+                                     * one line */
+    bool err_cut;               /* earlier bytes of its stderr dropped */
+};
+
+/*
+ * Run @path (looked up in PATH unless it holds a '/') with @argv
+ * (NULL-terminated) as the leader of a process group of its own: its
+ * stdin io->in (a socket; it may leave it unread), its stdout into
+ * io->out, the tail of its stderr into io->err, no other descriptor,
+ * the signals reset.  It ends when the leader has exited, once it
+ * printed more than out_cap bytes, or when timeout_ms have passed; then
+ * its whole process group is killed (SIGKILL: whatever the leader left
+ * running goes too, unless it made a group or session of its own) and
+ * the leader reaped, so that nothing of it runs when this returns.
+ * 0 once it ran (then see status, out_over, timed_out);
+ * LIBXLMIG_ERR_IO with io->err saying why when it could not be started
+ * (or watched: then it was killed).
+ * Logs nothing: the caller names what it ran.
+ */
+int xlmig__proc_filter(const char *path, char *const argv[],
+                       struct xlmig__proc_filter_io *io);
+
 #endif /* XLMIG_PROC_H */

@@ -3,9 +3,14 @@
  * put in place (stdin, stdout, a fd 3, one already at its number with
  * close-on-exec), the program found in PATH or by its path, and an exec
  * that fails said as its errno with no child left behind.
+ * xlmig__proc_filter: stdin in, stdout out (capped: killed at once),
+ * stderr's tail, a time limit, no descriptor of ours passed on, and
+ * nothing of the child's process group left running.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,12 +115,216 @@ static void test_spawn_fails(void **state)
     assert_int_equal(errno, ECHILD);
 }
 
+/* ------------------------------------------------------------ filter */
+
+/* Run `sh -c SCRIPT` through xlmig__proc_filter(): the seconds it took. */
+static double filter(const char *script, const char *in, size_t in_len,
+                     char *out, size_t out_cap, unsigned int timeout_ms,
+                     struct xlmig__proc_filter_io *io)
+{
+    char *argv[] = { "sh", "-c", (char *)script, NULL };
+    double t0 = xlmig__now_s();
+
+    memset(io, 0x5a, sizeof(*io));
+    io->in = in;
+    io->in_len = in_len;
+    io->out = out;
+    io->out_cap = out_cap;
+    io->timeout_ms = timeout_ms;
+    assert_int_equal(xlmig__proc_filter("/bin/sh", argv, io), 0);
+    return xlmig__now_s() - t0;
+}
+
+/* Is @pid running (a zombie is not)?  Waits up to a second for it to go. */
+static bool still_running(pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        if (!xlmig__proc_start_time(pid))
+            return false;
+        xlmig__sleep_ms(20);
+    }
+    return true;
+}
+
+static void no_child_left(void)
+{
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+/* stdin in, stdout out, stderr's words, the exit status. */
+static void test_filter_io(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    char out[64];
+
+    (void)state;
+    filter("tr a-z A-Z; echo 'it \tbroke' >&2; exit 4", "hello\n", 6, out,
+           sizeof(out), 5000, &io);
+    assert_int_equal(io.out_len, 6);
+    assert_memory_equal(out, "HELLO\n", 6);
+    assert_true(WIFEXITED(io.status));
+    assert_int_equal(WEXITSTATUS(io.status), 4);
+    assert_string_equal(io.err, "it  broke");
+    assert_false(io.err_cut);
+    assert_false(io.timed_out);
+    assert_false(io.out_over);
+    assert_true(io.pid > 1);
+    no_child_left();
+}
+
+/* No descriptor of ours but 0, 1 and 2 reaches it; its group is its own. */
+static void test_filter_fds(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    char out[256], *p;
+    int fd = dup2(1, 40);       /* not close-on-exec */
+
+    (void)state;
+    assert_int_equal(fd, 40);
+    filter("cd /proc/$$/fd && echo *; cut -d' ' -f5 /proc/$$/stat", NULL, 0,
+           out, sizeof(out) - 1, 5000, &io);
+    close(fd);
+    out[io.out_len] = '\0';
+    /* Its 0 1 2, and the directory the shell reads them from. */
+    p = strchr(out, '\n');
+    assert_non_null(p);
+    *p++ = '\0';
+    assert_string_equal(out, "0 1 2 3");
+    assert_int_equal(atoi(p), (int)io.pid);
+    no_child_left();
+}
+
+/* A child that never reads its stdin: no SIGPIPE for us. */
+static void test_filter_stdin_unread(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    size_t len = 4u << 20;
+    char *in = malloc(len), out[16];
+
+    (void)state;
+    assert_non_null(in);
+    memset(in, 'x', len);
+    filter("head -c 3; exit 0", in, len, out, sizeof(out), 5000, &io);
+    assert_int_equal(io.out_len, 3);
+    assert_true(WIFEXITED(io.status));
+    assert_int_equal(WEXITSTATUS(io.status), 0);
+    free(in);
+    no_child_left();
+}
+
+/* Past the time limit: it and its child are killed, in about that time. */
+static void test_filter_timeout(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    char out[64];
+    double took;
+
+    (void)state;
+    took = filter("sleep 600 & echo $!; wait", NULL, 0, out,
+                  sizeof(out) - 1, 300, &io);
+    assert_true(io.timed_out);
+    assert_true(took >= 0.29);
+    assert_true(took < 0.3 + 3);
+    assert_true(WIFSIGNALED(io.status));
+    assert_int_equal(WTERMSIG(io.status), SIGKILL);
+    out[io.out_len] = '\0';
+    assert_true(atoi(out) > 1);
+    assert_false(still_running(atoi(out)));
+    assert_false(still_running(io.pid));
+    no_child_left();
+}
+
+/* More output than the cap: killed at once, not at the time limit. */
+static void test_filter_cap(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    char out[1000];
+    double took;
+
+    (void)state;
+    took = filter("exec yes", NULL, 0, out, sizeof(out), 20000, &io);
+    assert_true(io.out_over);
+    assert_false(io.timed_out);
+    assert_true(io.out_len <= sizeof(out));
+    assert_true(took < 5);
+    assert_true(WIFSIGNALED(io.status));
+    no_child_left();
+}
+
+/* The leader exits, a child of it holds stdout: we end, the child dies. */
+static void test_filter_leftover(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    char out[64];
+    double took;
+
+    (void)state;
+    took = filter("sleep 600 & echo $!", NULL, 0, out, sizeof(out) - 1,
+                  20000, &io);
+    assert_true(took < 5);
+    assert_false(io.timed_out);
+    assert_true(WIFEXITED(io.status));
+    assert_int_equal(WEXITSTATUS(io.status), 0);
+    out[io.out_len] = '\0';
+    assert_true(atoi(out) > 1);
+    assert_false(still_running(atoi(out)));
+    no_child_left();
+}
+
+/* Only the tail of a long stderr, one line, no broken character. */
+static void test_filter_stderr_tail(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    size_t len;
+
+    (void)state;
+    filter("i=0; while [ $i -lt 300 ]; do printf '\\303\\251' >&2; "
+           "i=$((i + 1)); done; printf 'the\\nend\\n' >&2", NULL, 0, NULL,
+           0, 5000, &io);
+    assert_true(io.err_cut);
+    len = strlen(io.err);
+    assert_true(len <= XLMIG__PROC_ERR_MAX - 1);
+    assert_true(len > 500);
+    assert_string_equal(io.err + len - 7, "the end");
+    /* It starts on a whole character. */
+    assert_int_equal((unsigned char)io.err[0], 0xc3);
+    no_child_left();
+}
+
+/* A program that cannot be run: exit 127 and why, from the child. */
+static void test_filter_cannot_exec(void **state)
+{
+    struct xlmig__proc_filter_io io;
+    char *argv[] = { "x", NULL };
+
+    (void)state;
+    memset(&io, 0, sizeof(io));
+    io.timeout_ms = 5000;
+    assert_int_equal(xlmig__proc_filter("/nonexistent/x", argv, &io), 0);
+    assert_true(WIFEXITED(io.status));
+    assert_int_equal(WEXITSTATUS(io.status), 127);
+    assert_string_equal(io.err, "cannot run /nonexistent/x: No such file or "
+                        "directory");
+    no_child_left();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spawn_fds),
         cmocka_unit_test(test_spawn_fd_in_place),
         cmocka_unit_test(test_spawn_fails),
+        cmocka_unit_test(test_filter_io),
+        cmocka_unit_test(test_filter_fds),
+        cmocka_unit_test(test_filter_stdin_unread),
+        cmocka_unit_test(test_filter_timeout),
+        cmocka_unit_test(test_filter_cap),
+        cmocka_unit_test(test_filter_leftover),
+        cmocka_unit_test(test_filter_stderr_tail),
+        cmocka_unit_test(test_filter_cannot_exec),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

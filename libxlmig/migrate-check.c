@@ -436,10 +436,23 @@ static void check_vm(libxlmig_ctx *ctx, const struct xlmig__mig_plan *p,
     }
 }
 
+int xlmig__mig_host_disabled(libxlmig_ctx *ctx, const char *host,
+                             const char *vm, const char *verb)
+{
+    return xlmig__error(ctx, LIBXLMIG_ERR_HOST_DISABLED, -1, "host %s is "
+                        "disabled (maintenance): VM %s may not %s there; "
+                        "run 'xlmig-xe host-enable host=%s' first, or "
+                        "choose another host", host, vm, verb, host);
+}
+
 static void check_host(libxlmig_ctx *ctx, const struct xlmig__mig_plan *p,
                        const struct xlmig__host_facts *src,
                        const struct xlmig__host_facts *dst, unsigned int *n)
 {
+    if (p->dst_disabled) {
+        (void)xlmig__mig_host_disabled(ctx, dst->name, p->vm, "arrive");
+        (*n)++;
+    }
     if (dst->xen_major < src->xen_major ||
         (dst->xen_major == src->xen_major &&
          dst->xen_minor < src->xen_minor) ||

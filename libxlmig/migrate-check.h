@@ -88,6 +88,8 @@ struct xlmig__mig_plan {
     size_t nr_nics;                     /* the VIF map */
     struct xlmig__mig_nic nics[XLMIG__MIG_NICS_MAX];
     bool force;
+    bool dst_disabled;                  /* the destination pool's master
+                                         * lists the host disabled */
 };
 
 /*
@@ -103,6 +105,16 @@ unsigned int xlmig__mig_check(libxlmig_ctx *ctx, const char *state_dir,
                               const struct xlmig__host_facts *src,
                               const struct xlmig__host_facts *dst,
                               const libxlmig_cpu_flags *level);
+
+/*
+ * Log (through @ctx) and return
+ * LIBXLMIG_ERR_HOST_DISABLED: host @host is disabled (host-disable) and
+ * VM @vm may not @verb there ("arrive", "start"); the sentence says how
+ * to enable it.  The one wording of the preflight, the master's slot and
+ * the destination's refusals.
+ */
+int xlmig__mig_host_disabled(libxlmig_ctx *ctx, const char *host,
+                             const char *vm, const char *verb);
 
 /*
  * A logger that keeps the error messages logged through it (and passes

@@ -499,22 +499,33 @@ int xlmig__pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
             continue;
         xlmig__strlcpy(hs->h[hs->n].name, nm, sizeof(hs->h[0].name));
         xlmig__strlcpy(hs->h[hs->n].address, ad, sizeof(hs->h[0].address));
+        hs->h[hs->n].enabled = true;
+        (void)xlmig__rpc_get_bool(a->u.array.values[i], "enabled",
+                                  &hs->h[hs->n].enabled);
         hs->n++;
     }
     xlmig__rpc_msg_dispose(&resp);
     return rc;
 }
 
-const char *xlmig__pool_hosts_address(const struct xlmig__pool_hosts *hs,
-                                      const char *name)
+const struct xlmig__pool_host *xlmig__pool_hosts_find(
+    const struct xlmig__pool_hosts *hs, const char *name)
 {
     size_t i;
 
     for (i = 0; i < hs->n; i++) {
         if (!strcmp(hs->h[i].name, name))
-            return hs->h[i].address;
+            return &hs->h[i];
     }
     return NULL;
+}
+
+const char *xlmig__pool_hosts_address(const struct xlmig__pool_hosts *hs,
+                                      const char *name)
+{
+    const struct xlmig__pool_host *h = xlmig__pool_hosts_find(hs, name);
+
+    return h ? h->address : NULL;
 }
 
 int xlmig__pool_host_address(libxlmig_ctx *ctx,

@@ -131,23 +131,29 @@ int xlmig__pool_call_once(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
 
 /* The pool's hosts as its master lists them (host.list). */
 #define XLMIG__POOL_HOSTS_MAX 64
+struct xlmig__pool_host {
+    char name[65];
+    char address[256];
+    bool enabled;                   /* false: host-disable'd, no VM may
+                                     * start or arrive there */
+};
 struct xlmig__pool_hosts {
     size_t n;
-    struct {
-        char name[65];
-        char address[256];
-    } h[XLMIG__POOL_HOSTS_MAX];
+    struct xlmig__pool_host h[XLMIG__POOL_HOSTS_MAX];
 };
 
 /*
  * Ask @c's master for the pool's hosts: entries without a name or an
  * address, or with a longer one than the fields hold, are passed over,
- * and those past XLMIG__POOL_HOSTS_MAX.  @hs->n is 0 on failure.
+ * and those past XLMIG__POOL_HOSTS_MAX; a host without "enabled" (a
+ * master of before host-disable) is enabled.  @hs->n is 0 on failure.
  */
 int xlmig__pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
                       struct xlmig__pool_hosts *hs);
 
-/* Host @name's address in @hs, or NULL. */
+/* Host @name in @hs, or NULL; _address: its address, or NULL. */
+const struct xlmig__pool_host *xlmig__pool_hosts_find(
+    const struct xlmig__pool_hosts *hs, const char *name);
 const char *xlmig__pool_hosts_address(const struct xlmig__pool_hosts *hs,
                                       const char *name);
 

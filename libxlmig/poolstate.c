@@ -103,7 +103,7 @@ static bool member_equal(const struct xlmig__pool_member *a,
                          const struct xlmig__pool_member *b)
 {
     return !strcmp(a->name, b->name) && !strcmp(a->address, b->address) &&
-           a->joined == b->joined;
+           a->joined == b->joined && a->enabled == b->enabled;
 }
 
 static bool task_equal(const struct xlmig__pool_task *a,
@@ -452,6 +452,25 @@ static int member_bool(const struct reader *rd, yajl_val obj, const char *in,
     return rc;
 }
 
+/*
+ * A boolean member that older files lack: *b_r is @dflt when it is
+ * missing; when present it is read as member_bool() reads (once, true
+ * or false).
+ */
+static int member_bool_opt(const struct reader *rd, yajl_val obj,
+                           const char *in, const char *key, bool dflt,
+                           bool *b_r)
+{
+    size_t i;
+
+    for (i = 0; i < obj->u.object.len; i++) {
+        if (!strcmp(obj->u.object.keys[i], key))
+            return member_bool(rd, obj, in, key, b_r);
+    }
+    *b_r = dflt;
+    return 0;
+}
+
 typedef bool (*word_check)(const char *s, char *why, size_t len,
                            size_t *at_r);
 
@@ -537,6 +556,9 @@ static int read_members(const struct reader *rd, yajl_val root,
                              sizeof(m->address));
         if (!rc)
             rc = member_time(rd, obj, in, "joined", &m->joined);
+        /* Files written before host-disable existed: enabled. */
+        if (!rc)
+            rc = member_bool_opt(rd, obj, in, "enabled", true, &m->enabled);
         if (rc)
             return rc;
         for (j = 0; j < i; j++) {
@@ -753,6 +775,7 @@ static bool gen_member(yajl_gen g, const struct xlmig__pool_member *m)
            gen_string(g, "name", m->name) &&
            gen_string(g, "address", m->address) &&
            gen_integer(g, "joined", m->joined) &&
+           gen_bool(g, "enabled", m->enabled) &&
            yajl_gen_map_close(g) == yajl_gen_status_ok;
 }
 
@@ -1102,6 +1125,7 @@ int xlmig__pool_member_add(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
     xlmig__strlcpy(m.name, name, sizeof(m.name));
     xlmig__strlcpy(m.address, address, sizeof(m.address));
     m.joined = joined;
+    m.enabled = true;
     rc = member_check(ctx, "pool member", &m);
     if (rc)
         return rc;
@@ -1137,6 +1161,31 @@ int xlmig__pool_member_remove(libxlmig_ctx *ctx,
     memmove(&st->members[i], &st->members[i + 1],
             sizeof(st->members[0]) * (st->nr_members - i - 1));
     st->nr_members--;
+    return 0;
+}
+
+int xlmig__pool_member_set_enabled(libxlmig_ctx *ctx,
+                                   struct xlmig__pool_state *st,
+                                   const char *name, bool enabled,
+                                   bool *changed_r)
+{
+    struct xlmig__pool_member *m = xlmig__pool_member_find(st, name);
+
+    if (changed_r)
+        *changed_r = false;
+    if (!m) {
+        char quoted[QUOTED_MAX];
+
+        xlmig__quote(name, 0, quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, st ? LIBXLMIG_ERR_NOT_FOUND
+                                        : LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "host %s is not a member of pool %s "
+                                "(host-list shows its hosts)", quoted,
+                                st && st->name[0] ? st->name : "(unnamed)");
+    }
+    if (changed_r)
+        *changed_r = m->enabled != enabled;
+    m->enabled = enabled;
     return 0;
 }
 

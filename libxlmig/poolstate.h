@@ -54,6 +54,9 @@ struct xlmig__pool_member {
     char name[XLMIG__POOL_NAME_MAX + 1];        /* a name, see below */
     char address[XLMIG__POOL_ADDRESS_MAX + 1];  /* "HOST:PORT" */
     int64_t joined;                             /* seconds since 1970 */
+    bool enabled;                               /* may VMs start or arrive
+                                                 * here (host-disable
+                                                 * clears it) */
 };
 
 /* A migration in flight (queued or running). */
@@ -196,11 +199,15 @@ int xlmig__pool_param_get(libxlmig_ctx *ctx,
 const char *xlmig__pool_param_name(size_t i);
 
 /*
- * Members.  _add: LIBXLMIG_ERR_INVALID_ARGUMENT for a bad name, address
- * or time, or a name that is a member already; LIBXLMIG_ERR_UNSUPPORTED
- * when the pool has XLMIG__POOL_MEMBERS_MAX; nothing changed on error.
- * _remove: LIBXLMIG_ERR_NOT_FOUND when @name is not a member.  _find:
- * the member or NULL (a pointer into *st, valid until it changes).
+ * Members.  _add (the member enabled): LIBXLMIG_ERR_INVALID_ARGUMENT for
+ * a bad name, address or time, or a name that is a member already;
+ * LIBXLMIG_ERR_UNSUPPORTED when the pool has XLMIG__POOL_MEMBERS_MAX;
+ * nothing changed on error.  _remove: LIBXLMIG_ERR_NOT_FOUND when @name
+ * is not a member.  _find: the member or NULL (a pointer into *st, valid
+ * until it changes).  _set_enabled: host-enable / host-disable;
+ * LIBXLMIG_ERR_NOT_FOUND naming the pool when @name is not a member;
+ * *changed_r (may be NULL) says whether the flag was not @enabled
+ * already (setting it again is no error).
  */
 int xlmig__pool_member_add(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
                            const char *name, const char *address,
@@ -210,6 +217,10 @@ int xlmig__pool_member_remove(libxlmig_ctx *ctx,
                               const char *name);
 struct xlmig__pool_member *xlmig__pool_member_find(
     struct xlmig__pool_state *st, const char *name);
+int xlmig__pool_member_set_enabled(libxlmig_ctx *ctx,
+                                   struct xlmig__pool_state *st,
+                                   const char *name, bool enabled,
+                                   bool *changed_r);
 
 /*
  * Tasks, kept in the order they were added.  _add copies *t after

@@ -611,6 +611,8 @@ int xlmigd_m_vm_start(struct conn *c, const struct xlmig__rpc_msg *m)
         rc = xlmig__error(c->ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1, "VM "
                           "%s runs already (domain %" PRIu32 ")", vm,
                           d.domid);
+    if (!rc)
+        rc = xlmigd_host_check_enabled(c->ctx, rec.name, "start");
     /* The worker's task slot carries the VM's uuid here. */
     if (!rc)
         rc = worker_run(c->ctx, "start", rec.uuid, XLMIG__MIG_DST, NULL);
@@ -843,7 +845,7 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
     struct xlmig__dom d;
     struct xlmig__vmrec rec;
     struct xlmig__pool_hosts hs;
-    const char *haddr;
+    const struct xlmig__pool_host *hd;
     char *cfg = NULL;
     int rc;
 
@@ -933,14 +935,16 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
     rc = xlmig__pool_hosts(ctx, dc, &hs);
     if (rc)
         goto out;
-    haddr = xlmig__pool_hosts_address(&hs, q->host);
-    if (!haddr) {
+    hd = xlmig__pool_hosts_find(&hs, q->host);
+    if (!hd) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no host %s in "
                           "pool %s (host-list shows its hosts)", q->host,
                           dc->pool_uuid);
         goto out;
     }
-    xlmig__strlcpy(daddr, haddr, dcap);
+    xlmig__strlcpy(daddr, hd->address, dcap);
+    /* A check, not bad input: reported with the others. */
+    p->dst_disabled = !hd->enabled;
     rc = facts_of(ctx, dc, q->host, daddr, dst);
     if (!rc && q->remote_config && *q->remote_config) {
         rc = pool_level(ctx, dc, &hs, p->type, level);
@@ -1198,6 +1202,10 @@ int xlmigd_m_vm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
         return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                   "vm.receive_start: a parameter is "
                                   "malformed", NULL);
+    /* Disabled since the source's checks: nothing made here yet. */
+    rc = xlmigd_host_check_enabled(c->ctx, vm, "arrive");
+    if (rc)
+        return reply_last(c, m, rc, V.conf->name);
     r = xlmig__zalloc(sizeof(*r));
     if (!r)
         return LIBXLMIG_ERR_NO_MEMORY;

@@ -35,6 +35,7 @@
 #include "cli.h"
 #include "internal.h"
 #include "diskstream.h"
+#include "migrate-check.h"
 #include "poolconf.h"
 #include "poolstate.h"
 #include "proc.h"
@@ -55,6 +56,10 @@ extern const struct xlmig__hv_ops xlmig__hv_fake;
 
 #define ORPHAN_OWNER 0              /* a recovered task nobody holds yet */
 #define MAX_CONNS 256
+#define WATCH_S 2                   /* host.watch answers at least this
+                                     * often: the member's liveness ping */
+#define CONFIRM_S 3                 /* host-disable waits this long for an
+                                     * attached host to confirm */
 
 static const char usage_text[] =
     "Usage: xlmigd [--config FILE] [--foreground] [--help]\n"
@@ -90,7 +95,21 @@ static struct {
     time_t started;
     libxlmig_ctx *ctx;              /* the main thread's */
     bool is_master;
-} M = { .lock = PTHREAD_MUTEX_INITIALIZER,
+    /*
+     * The master: which enabled flag each host watching it (host.watch,
+     * one entry per connection) last said it knows.
+     */
+    struct watcher {
+        uint64_t owner;             /* the connection; 0: entry unused */
+        char name[XLMIG__POOL_NAME_MAX + 1];
+        bool known;
+    } watchers[MAX_CONNS];
+    /*
+     * A member: this host's flag as its master last told it; enabled
+     * until the master has said anything since this daemon started.
+     */
+    bool here_enabled;
+} M = { .here_enabled = true, .lock = PTHREAD_MUTEX_INITIALIZER,
         .cond = PTHREAD_COND_INITIALIZER };
 
 volatile sig_atomic_t xlmigd_stopping;
@@ -362,6 +381,8 @@ static int m_host_list(struct conn *c, const struct xlmig__rpc_msg *m)
         xlmigd_gen_kv_uint(g, "joined", (uint64_t)M.st.members[i].joined);
         GSTR(g, "master");
         yajl_gen_bool(g, !strcmp(M.st.members[i].name, M.conf.name));
+        GSTR(g, "enabled");
+        yajl_gen_bool(g, M.st.members[i].enabled);
         yajl_gen_map_close(g);
     }
     pthread_mutex_unlock(&M.lock);
@@ -448,6 +469,152 @@ bool xlmigd_peer_gone(int fd)
            (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
+/* Is pool member @name enabled?  (Not a member: nothing disables it.) */
+static bool member_enabled_locked(const char *name)
+{
+    struct xlmig__pool_member *mem = xlmig__pool_member_find(&M.st, name);
+
+    return !mem || mem->enabled;
+}
+
+/*
+ * Does every host @name that watches (host.watch) know @enabled?  Waits
+ * up to CONFIRM_S for them to say so; true when none watches.
+ */
+static bool watchers_confirm_locked(const char *name, bool enabled)
+{
+    double until = xlmig__now_s() + CONFIRM_S;
+
+    for (;;) {
+        bool all = true;
+        size_t i;
+
+        for (i = 0; i < MAX_CONNS; i++) {
+            if (M.watchers[i].owner && !strcmp(M.watchers[i].name, name) &&
+                M.watchers[i].known != enabled)
+                all = false;
+        }
+        if (all)
+            return true;
+        if (xlmigd_stopping || xlmig__now_s() >= until)
+            return false;
+        wait_a_while(&M.cond, &M.lock);
+    }
+}
+
+/*
+ * host.disable / host.enable: the flag saved before the answer; an
+ * attached host has confirmed it too (up to CONFIRM_S), so that when the
+ * operator's command returns, the host refuses (or takes) VMs itself.
+ */
+static int host_set_enabled(struct conn *c, const struct xlmig__rpc_msg *m,
+                            bool enabled)
+{
+    const char *name = xlmigd_need_str(c, m, "name");
+    bool changed = false, confirmed = true;
+    int rc;
+
+    if (!name) return 0;
+    pthread_mutex_lock(&M.lock);
+    rc = xlmig__pool_member_set_enabled(c->ctx, &M.st, name, enabled,
+                                        &changed);
+    if (!rc && changed) {
+        rc = save_locked(c->ctx);
+        if (rc)
+            (void)xlmig__pool_member_set_enabled(NULL, &M.st, name,
+                                                 !enabled, NULL);
+    }
+    if (!rc && changed) {
+        pthread_cond_broadcast(&M.cond);    /* host.watch answers */
+        confirmed = watchers_confirm_locked(name, enabled);
+    }
+    pthread_mutex_unlock(&M.lock);
+    if (rc)
+        return xlmigd_reply_error(c, m->id, rc,
+                                  libxlmig_ctx_last_error(c->ctx), name);
+    if (changed)
+        xlmigd_log("host %s %s by %s%s%s", name,
+                   enabled ? "enabled" : "disabled", c->peer,
+                   enabled ? "" : ": no VM may start or arrive there until "
+                                  "host-enable",
+                   confirmed ? "" : "; the host has not confirmed it yet "
+                                    "and learns it when it reaches the "
+                                    "master again");
+    return xlmigd_reply_ok(c, m->id);
+}
+
+static int m_host_disable(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    return host_set_enabled(c, m, false);
+}
+
+static int m_host_enable(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    return host_set_enabled(c, m, true);
+}
+
+/*
+ * A member's long poll: "name" is the member, "enabled" (optional) the
+ * flag it knows.  Answered with its flag at once when it knows none or
+ * another, else when the flag changes or after WATCH_S (the member's
+ * sign that the master lives).
+ */
+static int m_host_watch(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *name = xlmigd_need_str(c, m, "name");
+    double until = xlmig__now_s() + WATCH_S;
+    bool known = true, has_known, on;
+    struct watcher *w = NULL;
+    yajl_gen g;
+    size_t i;
+
+    if (!name) return 0;
+    has_known = !xlmig__rpc_get_bool(m->params, "enabled", &known);
+    pthread_mutex_lock(&M.lock);
+    for (i = 0; i < MAX_CONNS && !w; i++) {
+        if (M.watchers[i].owner == c->owner)
+            w = &M.watchers[i];
+    }
+    for (i = 0; i < MAX_CONNS && !w; i++) {
+        if (!M.watchers[i].owner)
+            w = &M.watchers[i];
+    }
+    if (w && has_known) {
+        w->owner = c->owner;
+        xlmig__strlcpy(w->name, name, sizeof(w->name));
+        w->known = known;
+        pthread_cond_broadcast(&M.cond);    /* host-disable waits */
+    }
+    for (;;) {
+        on = member_enabled_locked(name);
+        if (!has_known || on != known || xlmigd_stopping ||
+            xlmig__now_s() >= until || xlmigd_peer_gone(c->fd))
+            break;
+        wait_a_while(&M.cond, &M.lock);
+    }
+    pthread_mutex_unlock(&M.lock);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    GSTR(g, "enabled");
+    yajl_gen_bool(g, on);
+    yajl_gen_map_close(g);
+    return xlmigd_finish_reply(c, g);
+}
+
+int xlmigd_host_check_enabled(libxlmig_ctx *ctx, const char *vm,
+                              const char *verb)
+{
+    bool on;
+
+    pthread_mutex_lock(&M.lock);
+    on = M.is_master ? member_enabled_locked(M.conf.name) : M.here_enabled;
+    pthread_mutex_unlock(&M.lock);
+    if (on)
+        return 0;
+    return xlmig__mig_host_disabled(ctx, M.conf.name, vm, verb);
+}
+
 static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
 {
     const char *vm = xlmigd_need_str(c, m, "vm");
@@ -481,6 +648,12 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
     t.priority = prio;
 
     pthread_mutex_lock(&M.lock);
+    if (!member_enabled_locked(dst)) {
+        pthread_mutex_unlock(&M.lock);
+        rc = xlmig__mig_host_disabled(c->ctx, dst, vm, "arrive");
+        return xlmigd_reply_error(c, m->id, rc,
+                                  libxlmig_ctx_last_error(c->ctx), dst);
+    }
     t.id = ++M.next_task;
     rc = xlmig__pool_task_add(c->ctx, &M.st, &t);
     if (rc) {
@@ -513,6 +686,10 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
         }
         if (info.held)
             break;
+        if (!member_enabled_locked(dst)) {
+            rc = LIBXLMIG_ERR_HOST_DISABLED;
+            break;
+        }
         if (!sent_queued || info.position != pos) {
             pos = info.position;
             sent_queued = true;
@@ -534,6 +711,10 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
         }
         wait_a_while(&M.cond, &M.lock);
     }
+    /* Disabled while it waited: it goes no further. */
+    if ((!rc && !member_enabled_locked(dst)) ||
+        rc == LIBXLMIG_ERR_HOST_DISABLED)
+        rc = xlmig__mig_host_disabled(c->ctx, dst, vm, "arrive");
     if (rc) {
         if (xlmig__pool_task_find(&M.st, t.id))
             task_end_locked(c->ctx, t.id);
@@ -541,6 +722,9 @@ static int m_slot_acquire(struct conn *c, const struct xlmig__rpc_msg *m)
         if (rc == LIBXLMIG_ERR_CANCELLED)
             return xlmigd_reply_error(c, m->id, rc, "the migration was cancelled "
                                "while it waited for a slot", NULL);
+        if (rc == LIBXLMIG_ERR_HOST_DISABLED)
+            return xlmigd_reply_error(c, m->id, rc,
+                                      libxlmig_ctx_last_error(c->ctx), dst);
         return rc;
     }
     pthread_mutex_unlock(&M.lock);
@@ -1201,6 +1385,9 @@ static const struct method {
     { "pool.join", m_pool_join, POOL },
     { "pool.eject", m_pool_eject, POOL },
     { "host.list", m_host_list, POOL },
+    { "host.disable", m_host_disable, POOL },
+    { "host.enable", m_host_enable, POOL },
+    { "host.watch", m_host_watch, POOL },
     { "pool.param_get", m_param_get, POOL },
     { "pool.param_set", m_param_set, POOL },
     { "pool.stats", m_pool_stats, POOL },
@@ -1324,6 +1511,10 @@ static void *conn_main(void *arg)
             nr = xlmig__slots_list(M.slots, list, nr);
         n = xlmig__slots_release_owner(M.slots, c->owner, granted,
                                        XLMIG__SLOTS_GRANT_MAX, &released);
+        for (k = 0; k < MAX_CONNS; k++) {
+            if (M.watchers[k].owner == c->owner)
+                M.watchers[k].owner = 0;    /* it watches no more */
+        }
         for (k = 0; list && k < nr; k++) {
             if (list[k].owner == c->owner)
                 (void)xlmig__pool_task_remove(NULL, &M.st, list[k].task);
@@ -1588,6 +1779,54 @@ static int member_call(libxlmig_transport *t, uint64_t id, const char *method,
     return rc;
 }
 
+/*
+ * One turn of a member's attachment: host.watch, which the master answers
+ * when this host's enabled flag is not what we know, or after WATCH_S
+ * (so it is the liveness ping as well); what it says is this host's flag
+ * from then on.  A master of before host-disable does not know
+ * host.watch: then a ping every 2 s, and the flag stays as it is.
+ */
+static int member_watch(libxlmig_transport *t, uint64_t id, bool *old_master)
+{
+    struct xlmig__rpc_msg resp;
+    const char *kv[] = { "name", M.conf.name, "enabled", NULL, NULL };
+    bool on = true, was;
+    int rc;
+
+    if (*old_master) {
+        sleep(2);
+        return member_call(t, id, "ping", NULL, NULL, NULL, NULL);
+    }
+    pthread_mutex_lock(&M.lock);
+    was = M.here_enabled;
+    pthread_mutex_unlock(&M.lock);
+    kv[3] = was ? "?true" : "?false";
+    memset(&resp, 0, sizeof(resp));
+    rc = xlmig__pool_call(M.ctx, t, M.conf.master, id, "host.watch", kv,
+                          NULL, NULL, &resp);
+    if (rc == LIBXLMIG_ERR_UNSUPPORTED && resp.is_error) {
+        xlmigd_log("master %s does not tell its hosts whether they are "
+                   "enabled (an older xlmigd): this host takes VMs unless "
+                   "it heard otherwise", M.conf.master);
+        *old_master = true;
+        rc = 0;
+    } else if (!rc && xlmig__rpc_get_bool(resp.result, "enabled", &on)) {
+        rc = xlmig__error(M.ctx, LIBXLMIG_ERR_PROTOCOL, -1, "master %s "
+                          "answered host.watch without \"enabled\"",
+                          M.conf.master);
+    } else if (!rc) {
+        pthread_mutex_lock(&M.lock);
+        M.here_enabled = on;
+        pthread_mutex_unlock(&M.lock);
+        if (on != was)
+            xlmigd_log("the master says host %s is %s", M.conf.name,
+                       on ? "enabled: VMs may start and arrive here again"
+                          : "disabled: no VM may start or arrive here");
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
+
 /* Join the pool and stay attached; reconnect when the master goes. */
 static void *attach_main(void *arg)
 {
@@ -1606,12 +1845,12 @@ static void *attach_main(void *arg)
             rc = member_call(t, id++, "pool.join", "name", M.conf.name,
                              "address", M.conf.address);
         if (!rc) {
+            bool old_master = false;
+
             xlmigd_log("attached to the master %s", M.conf.master);
             delay = 1;
-            while (!xlmigd_stopping && !rc) {
-                sleep(2);
-                rc = member_call(t, id++, "ping", NULL, NULL, NULL, NULL);
-            }
+            while (!xlmigd_stopping && !rc)
+                rc = member_watch(t, id++, &old_master);
         }
         if (rc && !xlmigd_stopping)
             xlmigd_log("master %s: %s; again in %u s", M.conf.master,

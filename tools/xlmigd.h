@@ -57,6 +57,17 @@ const char *xlmigd_need_str(struct conn *c, const struct xlmig__rpc_msg *m,
 /* A socket listening on a port the kernel chose on @host; -1 (errno). */
 int xlmigd_listen_any(const char *host, char *port, size_t cap);
 bool xlmigd_peer_gone(int fd);
+/*
+ * May VMs start or arrive on this host (host-disable)?  0, or
+ * LIBXLMIG_ERR_HOST_DISABLED logged in @ctx naming this host, VM @vm and
+ * what it may not do (@verb: "start", "arrive").  The master's word: on
+ * the master its pool state; on a member what the master last told it
+ * (host.watch, within milliseconds of a change), kept while the master
+ * cannot be reached, and "enabled" until the master has said anything
+ * since this daemon started.  Never waits for the network.
+ */
+int xlmigd_host_check_enabled(libxlmig_ctx *ctx, const char *vm,
+                              const char *verb);
 
 /* ------------------------------------------------------------ VMs */
 

@@ -19,6 +19,7 @@
 const char *const xe_keys_pool_join[] = { "master-address", "config", NULL };
 const char *const xe_keys_pool_eject[] = { "host", "config", NULL };
 const char *const xe_keys_host_list[] = { "config", NULL };
+const char *const xe_keys_host_enable[] = { "host", "config", NULL };
 const char *const xe_keys_pool_param_get[] = { "param-name", "config",
                                                NULL };
 const char *const xe_keys_pool_param_set[] = { "migration-compression",
@@ -103,16 +104,33 @@ int xe_cmd_pool_join(const struct xe_args *a)
     return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
-int xe_cmd_pool_eject(const struct xe_args *a)
+/* A method of the master on host=NAME: pool.eject, host.disable, ... */
+static int on_host(const struct xe_args *a, const char *cmd,
+                   const char *method)
 {
     const char *host = xe_args_get(a, "host");
     const char *kv[] = { "name", host, NULL };
 
     if (!host) {
-        fprintf(stderr, "MISSING_PARAMETER: pool-eject needs host=\n");
+        fprintf(stderr, "MISSING_PARAMETER: %s needs host=\n", cmd);
         return XLMIG__EXIT_USAGE;
     }
-    return simple(a, "pool.eject", kv);
+    return simple(a, method, kv);
+}
+
+int xe_cmd_pool_eject(const struct xe_args *a)
+{
+    return on_host(a, "pool-eject", "pool.eject");
+}
+
+int xe_cmd_host_disable(const struct xe_args *a)
+{
+    return on_host(a, "host-disable", "host.disable");
+}
+
+int xe_cmd_host_enable(const struct xe_args *a)
+{
+    return on_host(a, "host-enable", "host.enable");
 }
 
 /* Print each element of the array @arr as one record of @fields. */
@@ -173,9 +191,9 @@ static int list_cmd(const struct xe_args *a, const char *method,
 int xe_cmd_host_list(const struct xe_args *a)
 {
     static const char *const f[] = { "name", "address", "master", "joined",
-                                     NULL };
+                                     "enabled", NULL };
     static const char *const l[] = { "name-label", "address", "master",
-                                     "joined", NULL };
+                                     "joined", "enabled", NULL };
 
     return list_cmd(a, "host.list", f, l);
 }

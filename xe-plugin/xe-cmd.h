@@ -47,6 +47,8 @@ extern const char *const xe_keys_vm_cpu_check[];
 int xe_cmd_pool_join(const struct xe_args *a);
 int xe_cmd_pool_eject(const struct xe_args *a);
 int xe_cmd_host_list(const struct xe_args *a);
+int xe_cmd_host_disable(const struct xe_args *a);
+int xe_cmd_host_enable(const struct xe_args *a);
 int xe_cmd_pool_param_get(const struct xe_args *a);
 int xe_cmd_pool_param_set(const struct xe_args *a);
 int xe_cmd_task_list(const struct xe_args *a);
@@ -54,6 +56,7 @@ int xe_cmd_task_cancel(const struct xe_args *a);
 extern const char *const xe_keys_pool_join[];
 extern const char *const xe_keys_pool_eject[];
 extern const char *const xe_keys_host_list[];
+extern const char *const xe_keys_host_enable[];   /* and host-disable */
 extern const char *const xe_keys_pool_param_get[];
 extern const char *const xe_keys_pool_param_set[];
 extern const char *const xe_keys_task_list[];
@@ -74,7 +77,16 @@ extern const char *const xe_keys_task_cancel[];
       XE_CONFIG_HELP }, \
     { "host-list", xe_cmd_host_list, xe_keys_host_list, \
       "The pool's hosts.  Fields: name-label address master joined\n" \
-      XE_CONFIG_HELP }, \
+      "  enabled\n" XE_CONFIG_HELP }, \
+    { "host-disable", xe_cmd_host_disable, xe_keys_host_enable, \
+      "Maintenance mode: no VM may start on host NAME or migrate to it\n" \
+      "(HOST_DISABLED) until host-enable; its running VMs stay, and a\n" \
+      "migration already under way finishes.  Kept by the master across\n" \
+      "restarts; nothing changes for a host disabled already.\n" \
+      "  host=NAME      (required)\n" XE_CONFIG_HELP }, \
+    { "host-enable", xe_cmd_host_enable, xe_keys_host_enable, \
+      "End host-disable: VMs may start on host NAME and migrate to it.\n" \
+      "  host=NAME      (required)\n" XE_CONFIG_HELP }, \
     { "pool-param-get", xe_cmd_pool_param_get, xe_keys_pool_param_get, \
       "One pool setting.\n  param-name=migration-concurrency|" \
       "migration-compression\n" XE_CONFIG_HELP }, \

@@ -4,8 +4,8 @@
  * Decodes the bytes without a context into a state that holds something
  * already.  A refusal must be POOL_STATE_INVALID and leave that state
  * untouched; whatever decodes must pass the state check, encode, decode
- * again to an equal state, and survive the param, member and task
- * helpers.
+ * again to an equal state, and survive the param, member (with its
+ * enabled flag) and task helpers.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,12 +78,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (i = 0; i < st.nr_members; i++) {
         struct xlmig__pool_member m = st.members[i];
+        bool changed = false;
 
         if (xlmig__pool_member_find(&copy, m.name) == NULL ||
             xlmig__pool_member_add(NULL, &copy, m.name, m.address,
                                    m.joined) != LIBXLMIG_ERR_INVALID_ARGUMENT ||
             xlmig__pool_member_remove(NULL, &copy, m.name) ||
-            xlmig__pool_member_add(NULL, &copy, m.name, m.address, m.joined))
+            xlmig__pool_member_add(NULL, &copy, m.name, m.address, m.joined) ||
+            !xlmig__pool_member_find(&copy, m.name)->enabled)
+            abort();
+        /* Added enabled: the other value is a change only for an enabled
+         * one; back to the file's is always one. */
+        if (xlmig__pool_member_set_enabled(NULL, &copy, m.name, !m.enabled,
+                                           &changed) || changed != m.enabled ||
+            xlmig__pool_member_set_enabled(NULL, &copy, m.name, m.enabled,
+                                           &changed) || !changed)
             abort();
     }
     for (i = 0; i < st.nr_tasks; i++) {

@@ -2,7 +2,9 @@
 # End-to-end tests of xlmigd and the pool commands: a master and two
 # members, each a separate xlmigd on its own loopback address
 # (127.0.0.1, .2, .3), TLS with the pool CA's certificates.
-#   membership, settings (and their refusals), 60 racing migrations with
+#   membership, maintenance mode (host-disable: the master refuses a
+#   slot to the host, the host itself a migration into it; host-enable),
+#   settings (and their refusals), 60 racing migrations with
 #   migration-concurrency 3 (never more than 3 at once, FIFO, all done),
 #   kill -9 of a slot holder frees its slot, a master restart keeps the
 #   settings, a certificate of another CA and malformed frames refused.
@@ -97,6 +99,146 @@ if [ "$after" = "h1 h2 " ] && [ $rc1 -ne 0 ] && [ "$back" = "h1 h2 h3 " ] &&
     ok "pool-eject host=h3, then pool-join from h3; the master cannot be ejected"
 else
     not_ok "eject/join ('$after', '$back', eject master exit $rc1)" "$d/eject.out" "$d/join.out" "$d/eject1.out"
+fi
+
+# ---- maintenance mode: host-disable, host-enable -----------------------------
+# rpc ADDRESS METHOD JSON: one request to the xlmigd at ADDRESS (after
+# hello); prints "ok RESULT" or "NAME: message".
+rpc() {
+    python3 - "$T" "$1" "$2" "$3" "$UUID" <<'PY'
+import socket, ssl, struct, sys, json
+tls, addr, method, params, uuid = sys.argv[1:6]
+host, port = addr.rsplit(":", 1)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.load_verify_locations(tls + "/ca.pem")
+ctx.load_cert_chain(tls + "/host2.pem", tls + "/host2.key")
+ctx.check_hostname = False
+s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10))
+s.recv(1)
+def read(n):
+    b = b""
+    while len(b) < n:
+        x = s.recv(n - len(b))
+        if not x: sys.exit("the connection ended")
+        b += x
+    return b
+def call(i, m, p):
+    b = json.dumps({"v": 1, "id": i, "method": m, "params": p}).encode()
+    s.sendall(struct.pack(">I", len(b)) + b)
+    return json.loads(read(struct.unpack(">I", read(4))[0]))
+call(1, "hello", {"pool_uuid": uuid})
+r = call(2, method, json.loads(params))
+if "error" in r:
+    print("%s: %s" % (r["error"]["name"], r["error"].get("message", "")))
+else:
+    print("ok", json.dumps(r["result"]))
+PY
+}
+enabled_list() {   # CONFIG: "h1,true h2,false ..." sorted
+    "$XE" host-list config="$1" params=name-label,enabled --minimal 2>&1 | sort | tr '\n' ' '
+}
+"$XE" host-disable host=h2 config="$d/h3.conf" > "$d/dis.out" 2>&1
+rc=$?
+hl=$(enabled_list "$d/h1.conf")
+"$XE" host-list config="$d/h2.conf" > "$d/hl.out" 2>&1
+if [ $rc = 0 ] && [ "$hl" = "h1,true h2,false h3,true " ] &&
+   grep -q '^   enabled ( RO): false$' "$d/hl.out" &&
+   grep -q '^   address ( RO): 127.0.0.2' "$d/hl.out"; then
+    ok "host-disable host=h2 from a member; host-list shows enabled false for h2 only ($hl)"
+else
+    not_ok "host-disable h2 (exit $rc; $hl)" "$d/dis.out" "$d/hl.out" "$d/xlmigd1.log"
+fi
+"$XLMIG" slot-run --config "$d/h3.conf" --vm tod2 --source h3 \
+    --destination h2 --hold-ms 10 > "$d/tod2.out" 2>&1
+rc=$?
+tl=$("$XE" task-list config="$d/h1.conf" params=vm --minimal 2>&1)
+if [ $rc != 0 ] && grep -q 'HOST_DISABLED: .*host h2 is disabled (maintenance): VM tod2 may not arrive there; run .xlmig-xe host-enable host=h2. first' "$d/tod2.out" &&
+   [ -z "$tl" ] && "$XLMIG" pool-stats --config "$d/h1.conf" | grep -q 'held 0 queued 0'; then
+    ok "a slot for a migration to disabled h2: the master refuses it (HOST_DISABLED, saying host-enable), nothing queued"
+else
+    not_ok "slot to a disabled host (exit $rc; task-list '$tl')" "$d/tod2.out"
+fi
+# The destination refuses too, on its own: the master told it at once.
+MIGT=6d1f4c2a-3b5e-4f70-8a9b-0c1d2e3f4a5b
+r=$(rpc "127.0.0.2:$PORT" vm.receive_start "{\"task\": \"$MIGT\", \"vm\": \"web9\", \"vm_uuid\": \"$MIGT\", \"source\": \"h3\"}" 2>&1)
+if echo "$r" | grep -q '^HOST_DISABLED: .*host h2 is disabled (maintenance): VM web9 may not arrive there; run .xlmig-xe host-enable host=h2.' &&
+   [ ! -e "$d/state2/migrate-in/$MIGT.json" ] &&
+   grep -q 'the master says host h2 is disabled' "$d/xlmigd2.log"; then
+    ok "h2 itself refuses a migration into it (vm.receive_start) right after host-disable returned; no journal made"
+else
+    not_ok "vm.receive_start at disabled h2 ($r)" "$d/xlmigd2.log"
+fi
+"$XE" host-disable host=h2 config="$d/h1.conf" > "$d/dis2.out" 2>&1
+rc=$?
+"$XE" host-disable host=h9 config="$d/h2.conf" > "$d/dis9.out" 2>&1
+rc9=$?
+"$XE" host-enable host=h9 config="$d/h2.conf" > "$d/en9.out" 2>&1
+rce9=$?
+"$XE" host-disable config="$d/h2.conf" > "$d/disnone.out" 2>&1
+rcn=$?
+hl=$(enabled_list "$d/h1.conf")
+if [ $rc = 0 ] && [ $rc9 = 1 ] && [ $rce9 = 1 ] && [ $rcn = 2 ] &&
+   grep -q 'NOT_FOUND: .*host h9 is not a member of pool test (host-list shows its hosts)' "$d/dis9.out" &&
+   grep -q 'NOT_FOUND: .*host h9 is not a member of pool test' "$d/en9.out" &&
+   grep -q 'MISSING_PARAMETER: host-disable needs host=' "$d/disnone.out" &&
+   [ "$hl" = "h1,true h2,false h3,true " ]; then
+    ok "host-disable again is no error; unknown host h9 is NOT_FOUND naming the pool; host= missing is a usage error; nothing changed"
+else
+    not_ok "host-disable again / unknown host (exits $rc $rc9 $rce9 $rcn; $hl)" "$d/dis2.out" "$d/dis9.out" "$d/en9.out" "$d/disnone.out"
+fi
+sed "s/^master = .*/master = 127.0.0.2:$PORT/" "$d/h3.conf" > "$d/tomember.conf"
+"$XE" host-enable host=h2 config="$d/tomember.conf" > "$d/tomember.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "NOT_SUPPORTED: .*host.enable: host h2 is a member of pool test; ask its master, 127.0.0.1:$PORT" "$d/tomember.out" &&
+   [ "$(enabled_list "$d/h1.conf")" = "h1,true h2,false h3,true " ]; then
+    ok "a member asked to host-enable refuses, naming the master; nothing changed"
+else
+    not_ok "host-enable at a member (exit $rc)" "$d/tomember.out"
+fi
+# A migration waiting for a slot when its destination is disabled goes no
+# further; one running (holding its slot) finishes.
+"$XE" host-enable host=h2 config="$d/h3.conf" > "$d/en.out" 2>&1
+rc=$?
+"$XE" pool-param-set migration-concurrency=1 config="$d/h1.conf" > /dev/null 2>&1
+"$XLMIG" slot-run --config "$d/h3.conf" --vm holder --source h3 \
+    --destination h2 --hold-ms 4000 > "$d/holder.out" 2>&1 &
+hpid=$!
+pids+=("$hpid")
+for i in $(seq 50); do grep -q granted "$d/holder.out" && break; sleep 0.1; done
+"$XLMIG" slot-run --config "$d/h3.conf" --vm waiter2 --source h3 \
+    --destination h2 --hold-ms 10 > "$d/waiter2.out" 2>&1 &
+wpid=$!
+pids+=("$wpid")
+for i in $(seq 50); do
+    "$XE" task-list config="$d/h1.conf" params=vm,status --minimal 2>/dev/null | grep -q 'waiter2,queued' && break
+    sleep 0.1
+done
+"$XE" host-disable host=h2 config="$d/h1.conf" > /dev/null 2>&1
+wait "$wpid"
+wrc=$?
+wait "$hpid"
+hrc=$?
+if [ $rc = 0 ] && [ $wrc != 0 ] && grep -q 'HOST_DISABLED: .*VM waiter2 may not arrive there' "$d/waiter2.out" &&
+   [ $hrc = 0 ] && grep -q released "$d/holder.out" && ! grep -q HOST_DISABLED "$d/holder.out"; then
+    ok "host-disable while one migration to h2 holds the only slot and one waits: the running one finishes, the waiting one is refused (HOST_DISABLED)"
+else
+    not_ok "disable with a migration running and one waiting (exits $rc $hrc $wrc)" "$d/holder.out" "$d/waiter2.out"
+fi
+"$XE" host-enable host=h2 config="$d/h2.conf" > "$d/en2.out" 2>&1
+rc=$?
+"$XE" pool-param-set migration-concurrency=3 config="$d/h1.conf" > /dev/null 2>&1
+"$XLMIG" slot-run --config "$d/h3.conf" --vm tod2b --source h3 \
+    --destination h2 --hold-ms 10 > "$d/tod2b.out" 2>&1
+src=$?
+r=$(rpc "127.0.0.2:$PORT" vm.receive_start "{\"task\": \"$MIGT\", \"vm\": \"web9\", \"vm_uuid\": \"$MIGT\", \"source\": \"h3\", \"vdis\": \"$MIGT\"}" 2>&1)
+if [ $rc = 0 ] && [ $src = 0 ] && grep -q 'released task' "$d/tod2b.out" &&
+   [ "$(enabled_list "$d/h1.conf")" = "h1,true h2,true h3,true " ] &&
+   echo "$r" | grep -q '^NOT_FOUND: vm.receive_start names a VDI this host does not have' &&
+   grep -q 'the master says host h2 is enabled' "$d/xlmigd2.log"; then
+    ok "host-enable host=h2: host-list shows it enabled, a slot to h2 is granted, and h2 takes a migration again (it goes on to its next check)"
+else
+    not_ok "host-enable h2 (exits $rc $src; $r)" "$d/en2.out" "$d/tod2b.out" "$d/xlmigd2.log"
 fi
 
 # ---- settings ---------------------------------------------------------------
@@ -225,6 +367,7 @@ fi
 
 # ---- a master restart keeps the settings and the members -----------------------
 "$XE" pool-param-set migration-concurrency=7 migration-compression=true config="$d/h2.conf" > "$d/set7.out" 2>&1
+"$XE" host-disable host=h3 config="$d/h2.conf" >> "$d/set7.out" 2>&1
 kill -9 "$D1"
 wait "$D1" 2>/dev/null
 start 1
@@ -232,11 +375,14 @@ wait_master
 v=$("$XE" pool-param-get param-name=migration-concurrency config="$d/h2.conf" 2>&1)
 c=$("$XE" pool-param-get param-name=migration-compression config="$d/h2.conf" 2>&1)
 n=$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2>&1 | wc -l)
-if [ "$v" = 7 ] && [ "$c" = true ] && [ "$n" = 3 ]; then
-    ok "master killed (-9) and restarted: settings (7, true) and 3 members kept"
+hl=$(enabled_list "$d/h1.conf")
+if [ "$v" = 7 ] && [ "$c" = true ] && [ "$n" = 3 ] && [ "$hl" = "h1,true h2,true h3,false " ]; then
+    ok "master killed (-9) and restarted: settings (7, true), 3 members and h3 disabled kept"
 else
-    not_ok "master restart ($v, $c, $n members)" "$d/set7.out" "$d/xlmigd1.log"
+    not_ok "master restart ($v, $c, $n members; $hl)" "$d/set7.out" "$d/xlmigd1.log"
 fi
+"$XE" host-enable host=h3 config="$d/h2.conf" > "$d/en3.out" 2>&1 ||
+    not_ok "host-enable h3 after the restart" "$d/en3.out"
 
 # ---- a migration in flight outlives a master restart, for a while ---------------
 "$XLMIG" slot-run --config "$d/h2.conf" --vm inflight --source h2 \

@@ -11,15 +11,16 @@
 # Ends with "integration-vm-migrate: N passed, N failed".
 #
 # Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIG_BUILDDIR, XLMIG_SRCDIR;
-# VMM_ONLY=a,b picks sections (main cancel kill refuse limit xpool halted
-# worker), "all" every one.  By default (make check) the sections that
-# only stand-ins can show: the workers killed and the master restarted,
-# with the main move, the refusals and halted VMs; cancel, kill -9 of the
+# VMM_ONLY=a,b picks sections (main cancel kill refuse disabled limit
+# xpool halted worker), "all" every one.  By default (make check) the
+# sections that only stand-ins can show: the workers killed and the
+# master restarted, with the main move, the refusals, maintenance mode
+# (host-disable) and halted VMs; cancel, kill -9 of the
 # daemons, the limit and across pools run on the nested Xen hosts (make
 # check-xen, tests/xenhost/tests/vm-migrate.sh), and here with
 # `make check-vm-migrate`.
 set -u
-VMM_ONLY=${VMM_ONLY-main,refuse,halted,worker}
+VMM_ONLY=${VMM_ONLY-main,refuse,disabled,halted,worker}
 [ "$VMM_ONLY" != all ] || VMM_ONLY=""
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -454,6 +455,66 @@ wait_mig
 why=$(rolled_back)
 [ -z "$why" ] || not_ok "after the refusals: $why"
 reset_vm
+fi
+
+# ---- maintenance mode: host-disable, host-enable ----------------------------
+if want disabled; then
+new_vm web1
+njournals() { ls "$S1"/migrate/*.json "$S2"/migrate-in/*.json 2> /dev/null | wc -l; }
+j0=$(njournals)
+"$XE" host-disable host=h2 config="$C1" > "$d/dis.out" 2>&1
+drc=$?
+"$XE" vm-assert-can-migrate vm=web1 host=h2 vdi:"$VDI"=local2 config="$C1" > "$d/assert.out" 2> "$d/assert.err"
+arc=$?
+if [ $drc = 0 ] && [ $arc = 1 ] &&
+   grep -qx "HOST_DISABLED: host h2 is disabled (maintenance): VM web1 may not arrive there; run 'xlmig-xe host-enable host=h2' first, or choose another host" "$d/assert.err" &&
+   [ "$(grep -c . "$d/assert.err")" = 1 ]; then
+    ok "host-disable host=h2: vm-assert-can-migrate reports HOST_DISABLED (and nothing else) with its way out"
+else
+    not_ok "vm-assert-can-migrate to a disabled host (exits $drc $arc)" "$d/dis.out" "$d/assert.err" "$d/assert.out"
+fi
+migrate web1 host=h2 vdi:"$VDI"=local2
+if [ $MRC = 1 ] && grep -q '^HOST_DISABLED: host h2 is disabled' "$d/mig.err" &&
+   [ ! -s "$d/mig.out" ] && [ "$(njournals)" = "$j0" ] && runs_on "$X1" web1 &&
+   absent_on "$X2" web1 && [ "$(nvdis 2)" = 0 ] && [ -f "$IMG" ] &&
+   [ -z "$(left 1)$(left 2)" ]; then
+    ok "vm-migrate to disabled h2 is refused before anything moves: no task, no journal, web1 runs on at h1 on its own disk, nothing on h2"
+else
+    not_ok "vm-migrate to a disabled host (exit $MRC)" "$d/mig.err" "$d/mig.out" "$d/xlmigd1.log"
+fi
+"$XE" host-enable host=h2 config="$C1" > "$d/en.out" 2>&1
+erc=$?
+migrate web1 host=h2 vdi:"$VDI"=local2
+why=$(moved web1)
+if [ $erc = 0 ] && [ $MRC = 0 ] && [ -z "$why" ]; then
+    ok "host-enable host=h2: the same vm-migrate goes; web1 runs only on h2, its disk equal to its log"
+else
+    not_ok "vm-migrate after host-enable (exits $erc $MRC:$why)" "$d/en.out" "$d/mig.err" "$d/xlmigd1.log" "$d/xlmigd2.log"
+fi
+# web1 halted at h2 (its record moved with it): vm-start there.
+touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+"$FX" destroy --dir "$X2" web1 > /dev/null 2>&1
+"$XE" host-disable host=h2 config="$C1" > "$d/dis.out" 2>&1
+drc=$?
+"$XE" vm-start vm=web1 config="$C1" > "$d/start.out" 2> "$d/start.err"
+src=$?
+if [ $drc = 0 ] && [ $src = 1 ] && absent_on "$X2" web1 &&
+   grep -qx "HOST_DISABLED: host h2 is disabled (maintenance): VM web1 may not start there; run 'xlmig-xe host-enable host=h2' first, or choose another host" "$d/start.err" &&
+   "$XE" vm-list config="$C1" params=name-label,power-state,resident-on --minimal 2> /dev/null | grep -qx 'web1,halted,h2'; then
+    ok "vm-start of halted web1 on disabled h2 is refused (HOST_DISABLED, said by h2 itself); it stays halted"
+else
+    not_ok "vm-start on a disabled host (exits $drc $src)" "$d/start.err" "$d/xlmigd2.log"
+fi
+"$XE" host-enable host=h2 config="$C1" > "$d/en.out" 2>&1
+erc=$?
+"$XE" vm-start vm=web1 config="$C1" > "$d/start.out" 2> "$d/start.err"
+src=$?
+if [ $erc = 0 ] && [ $src = 0 ] && runs_on "$X2" web1; then
+    ok "host-enable host=h2: vm-start boots web1 there"
+else
+    not_ok "vm-start after host-enable (exits $erc $src)" "$d/start.err" "$d/xlmigd2.log"
+fi
+clean_h2
 fi
 
 # ---- the limit: four at once, three slots -----------------------------------

@@ -1310,8 +1310,14 @@ static void cdroms_skipped(struct setup *s)
     strcpy(s->p->cfg.disks[1].vdev, "hdd");
 }
 
+static void disabled(struct setup *s)
+{
+    s->p->dst_disabled = true;
+}
+
 static void everything(struct setup *s)
 {
+    disabled(s);
     older_xen(s);
     older_libxlmig(s);
     little_memory(s);
@@ -1401,9 +1407,12 @@ static const struct check_case {
     { "a disk that is no VDI", disk_no_vdi, 1, { "HOST_CANNOT_SEE_SR" },
       "disk xvda of VM web1 (/srv/loose/web1.qcow2) is in no SR" },
     { "CD-ROMs and empty drives", cdroms_skipped, 0, { NULL }, NULL },
-    { "everything at once", everything, 12,
+    { "a disabled destination", disabled, 1, { "HOST_DISABLED" },
+      "host h2 is disabled (maintenance): VM web1 may not arrive there; "
+      "run 'xlmig-xe host-enable host=h2' first, or choose another host" },
+    { "everything at once", everything, 13,
       { "VM_INCOMPATIBLE_WITH_THIS_HOST", "VM_INCOMPATIBLE_WITH_THIS_HOST",
-        "VM_HOST_INCOMPATIBLE_VERSION_MIGRATE",
+        "HOST_DISABLED", "VM_HOST_INCOMPATIBLE_VERSION_MIGRATE",
         "VM_HOST_INCOMPATIBLE_VERSION_MIGRATE", "HOST_NOT_ENOUGH_FREE_MEMORY",
         "HOST_NOT_ENOUGH_PCPUS", "VM_HAS_PCI_ATTACHED", "VM_HAS_VGPU",
         "VM_HAS_VUSBS", "VM_IS_USING_NESTED_VIRT", "BRIDGE_NOT_AVAILABLE",

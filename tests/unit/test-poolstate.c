@@ -3,7 +3,9 @@
  * JSON round trips (also of the largest state there can be), every way
  * the decoder refuses a file (table-driven, naming the file and the
  * member, the state untouched), pool-param-set's refusals with nothing
- * changed, members and tasks with their caps, and the file: defaults
+ * changed, members and tasks with their caps, a member's enabled flag
+ * (host-disable: kept, and read as enabled from files written before
+ * it existed), and the file: defaults
  * when missing, save and load, a corrupted, oversized, truncated or
  * non-regular file refused naming it, the old file intact after a failed
  * save.
@@ -87,6 +89,9 @@ static void fill_largest(struct xlmig__pool_state *st)
         memset(addr, 'a', XLMIG__POOL_ADDRESS_MAX);
         snprintf(addr + XLMIG__POOL_ADDRESS_MAX - 9, 10, "%03zu:65535", i);
         assert_ok(xlmig__pool_member_add(ctx, st, name, addr, INT64_MAX));
+        /* "false" is longer than "true" */
+        assert_ok(xlmig__pool_member_set_enabled(ctx, st, name, false,
+                                                 NULL));
     }
     for (i = 0; i < XLMIG__POOL_TASKS_MAX; i++) {
         struct xlmig__pool_task t = task_of(XLMIG__POOL_TASK_ID_MAX - i,
@@ -763,6 +768,7 @@ static const struct part parts[] = {
     { "members.name", "\"h1\"" },
     { "members.address", "\"192.0.2.1:8555\"" },
     { "members.joined", "1763769600" },
+    { "members.enabled", "true" },
     { "tasks.id", "7" },
     { "tasks.vm", "\"web1\"" },
     { "tasks.source", "\"h1\"" },
@@ -930,6 +936,17 @@ static const struct bad_case bad_cases[] = {
                               "before 1970" },
     { "members.joined", "1e9", "is a number that is not an integer" },
     { "members.joined", "99999999999999999999", "is a number that is not" },
+    { "members.enabled", "\"false\"", "member \"members\"[0].\"enabled\" is "
+                                   "a string, not true or false" },
+    { "members.enabled", "0", "member \"members\"[0].\"enabled\" is an "
+                              "integer, not true or false" },
+    { "members.enabled", "null", "is null, not true or false" },
+    { NULL, "{\"version\":1,\"kind\":\"pool\",\"name\":\"\",\"uuid\":\"\","
+      "\"settings\":{\"migration-compression\":false,"
+      "\"migration-concurrency\":3},\"members\":[{\"name\":\"h1\","
+      "\"address\":\"h1:1\",\"joined\":0,\"enabled\":false,"
+      "\"enabled\":true}],\"tasks\":[]}",
+      "member \"members\"[0].\"enabled\" appears more than once" },
     { "tasks", NULL, "member \"tasks\" is missing" },
     { "tasks", "null", "member \"tasks\" is null, not an array" },
     { "tasks", "[[]]", "member \"tasks\"[0] is an array, not an object" },
@@ -1027,6 +1044,115 @@ static void test_decode_table_base(void **state)
     assert_int_equal(st.tasks[0].id, 8);
     assert_int_equal(st.tasks[1].id, 7);
     assert_string_equal(st.members[1].name, "h2");
+    xlmig__pool_state_dispose(&st);
+}
+
+/* Two hosts as a file of before host-disable has them; %s: more of h2. */
+#define OLD_FILE \
+    "{\"version\":1,\"kind\":\"pool\",\"name\":\"p\",\"uuid\":\"\"," \
+    "\"settings\":{\"migration-compression\":false," \
+    "\"migration-concurrency\":3},\"members\":[{\"name\":\"h1\"," \
+    "\"address\":\"h1:1\",\"joined\":0},{\"name\":\"h2\"," \
+    "\"address\":\"h2:1\",\"joined\":0%s}],\"tasks\":[]}"
+
+/*
+ * host-disable / host-enable: a member's flag, set idempotently, kept
+ * through copies, the JSON and the file; a file written before the flag
+ * existed reads as every host enabled.
+ */
+static void test_member_enabled(void **state)
+{
+    struct xlmig__pool_state st, back, before;
+    bool changed = true;
+    char *text = NULL, old[8192];
+    size_t len = 0;
+
+    (void)state;
+    fill_state(&st);
+    assert_true(st.members[0].enabled);
+    assert_true(st.members[1].enabled);
+    assert_true(st.members[2].enabled);
+    xlmig__pool_state_init(&back);
+    assert_ok(xlmig__pool_state_copy(ctx, &back, &st));
+
+    /* Disable h2, twice: the second time changes nothing, no error. */
+    assert_ok(xlmig__pool_member_set_enabled(ctx, &st, "h2.example.com",
+                                             false, &changed));
+    assert_true(changed);
+    assert_false(st.members[1].enabled);
+    assert_true(st.members[0].enabled);
+    assert_false(xlmig__pool_state_equal(&st, &back));
+    before = st;
+    assert_ok(xlmig__pool_member_set_enabled(ctx, &st, "h2.example.com",
+                                             false, &changed));
+    assert_false(changed);
+    assert_memory_equal(&st, &before, sizeof(st));
+
+    /* An unknown host: NOT_FOUND naming it and the pool, nothing changed. */
+    reset_log();
+    changed = true;
+    assert_int_equal(xlmig__pool_member_set_enabled(ctx, &st, "h9", false,
+                                                    &changed),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_false(changed);
+    assert_int_equal(cap.count, 1);
+    assert_contains(libxlmig_ctx_last_error(ctx), "NOT_FOUND: host h9 is "
+                    "not a member of pool pool-a (host-list shows its "
+                    "hosts)");
+    assert_memory_equal(&st, &before, sizeof(st));
+    assert_int_equal(xlmig__pool_member_set_enabled(ctx, &st, NULL, true,
+                                                    NULL),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_int_equal(xlmig__pool_member_set_enabled(ctx, NULL, "h1", true,
+                                                    NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    /* JSON round trip: both values written, read back as they were. */
+    assert_ok(xlmig__pool_state_encode(&st, &text, &len));
+    assert_contains(text, "\"enabled\": false");
+    assert_contains(text, "\"enabled\": true");
+    assert_ok(decode(text, &back));
+    assert_true(xlmig__pool_state_equal(&st, &back));
+    assert_true(back.members[0].enabled);
+    assert_false(back.members[1].enabled);
+    assert_true(back.members[2].enabled);
+    free(text);
+
+    /* Copies keep it; a removed and re-added host is enabled again. */
+    assert_ok(xlmig__pool_state_copy(ctx, &back, &st));
+    assert_false(back.members[1].enabled);
+    assert_ok(xlmig__pool_member_remove(ctx, &back, "h2.example.com"));
+    assert_ok(xlmig__pool_member_add(ctx, &back, "h2.example.com",
+                                     "h2.example.com:8555", 1763769601));
+    assert_true(xlmig__pool_member_find(&back, "h2.example.com")->enabled);
+
+    /* Enable again. */
+    assert_ok(xlmig__pool_member_set_enabled(ctx, &st, "h2.example.com",
+                                             true, &changed));
+    assert_true(changed);
+    assert_true(st.members[1].enabled);
+
+    /* A file of before the flag: the same version, every host enabled. */
+    snprintf(old, sizeof(old), OLD_FILE, "");
+    reset_log();
+    assert_ok(decode(old, &back));
+    assert_int_equal(cap.count, 0);
+    assert_int_equal(back.nr_members, 2);
+    assert_true(back.members[0].enabled);
+    assert_true(back.members[1].enabled);
+    /* Written again, it says so. */
+    assert_ok(xlmig__pool_state_encode(&back, &text, &len));
+    assert_contains(text, "\"version\": 1");
+    assert_contains(text, "\"enabled\": true");
+    assert_null(strstr(text, "\"enabled\": false"));
+    free(text);
+    /* One host with it, one without. */
+    snprintf(old, sizeof(old), OLD_FILE, ",\"enabled\":false");
+    assert_ok(decode(old, &back));
+    assert_true(back.members[0].enabled);
+    assert_false(back.members[1].enabled);
+
+    xlmig__pool_state_dispose(&back);
     xlmig__pool_state_dispose(&st);
 }
 
@@ -1197,6 +1323,14 @@ static void test_save_load(void **state)
     assert_ok(xlmig__pool_state_load(ctx, dir, &back, &missing));
     assert_false(missing);
     assert_true(xlmig__pool_state_equal(&st, &back));
+
+    /* A disabled host is saved as such (host-disable survives restarts). */
+    assert_ok(xlmig__pool_member_set_enabled(ctx, &st, "h3", false, NULL));
+    assert_ok(xlmig__pool_state_save(ctx, dir, &st));
+    assert_ok(xlmig__pool_state_load(ctx, dir, &back, NULL));
+    assert_true(xlmig__pool_state_equal(&st, &back));
+    assert_false(xlmig__pool_member_find(&back, "h3")->enabled);
+    assert_true(xlmig__pool_member_find(&back, "h1")->enabled);
 
     /* Saved over, again and again: the last one is read; no leftovers. */
     for (i = 0; i < 5; i++) {
@@ -1467,6 +1601,7 @@ int main(void)
         cmocka_unit_test(test_tasks),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_decode_table_base),
+        cmocka_unit_test(test_member_enabled),
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_decode_caps),
         cmocka_unit_test(test_decode_bytes),

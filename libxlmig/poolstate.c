@@ -36,6 +36,9 @@
                    "and '-'"
 #define UUID_RULE "a uuid is 36 characters as " \
                   "\"01234567-89ab-cdef-0123-456789abcdef\""
+#define WLB_HOOK_RULE "a wlb-hook is a command line of at most 1024 " \
+                      "bytes of printable ASCII (space to '~'), or \"\" " \
+                      "for none"
 
 /* ------------------------------------------------------------ values */
 
@@ -47,6 +50,27 @@ static bool name_ok(const char *s, char *why, size_t len, size_t *at_r)
 static bool phase_ok(const char *s, char *why, size_t len, size_t *at_r)
 {
     return xlmig__word_ok(s, XLMIG__POOL_PHASE_MAX, false, why, len, at_r);
+}
+
+/* A wlb-hook: "" or up to 1024 bytes from ' ' to '~'. */
+static bool wlb_hook_ok(const char *s, char *why, size_t len, size_t *at_r)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++) {
+        if (i == XLMIG__POOL_WLB_HOOK_MAX) {
+            snprintf(why, len, "it is longer than %d bytes",
+                     XLMIG__POOL_WLB_HOOK_MAX);
+            *at_r = i;
+            return false;
+        }
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) {
+            snprintf(why, len, "byte %zu is not printable ASCII", i);
+            *at_r = i;
+            return false;
+        }
+    }
+    return true;
 }
 
 /* A UUID, hex digits in either case (uuid.h), or "". */
@@ -64,6 +88,7 @@ void xlmig__pool_state_init(struct xlmig__pool_state *st)
     memset(st, 0, sizeof(*st));
     st->compression = false;
     st->concurrency = XLMIG__POOL_CONCURRENCY_DEFAULT;
+    st->wlb_hook_timeout = XLMIG__POOL_WLB_TIMEOUT_DEFAULT;
 }
 
 void xlmig__pool_state_dispose(struct xlmig__pool_state *st)
@@ -127,6 +152,8 @@ bool xlmig__pool_state_equal(const struct xlmig__pool_state *a,
     if (strcmp(a->name, b->name) || strcmp(a->uuid, b->uuid) ||
         a->compression != b->compression ||
         a->concurrency != b->concurrency ||
+        strncmp(a->wlb_hook, b->wlb_hook, sizeof(a->wlb_hook)) ||
+        a->wlb_hook_timeout != b->wlb_hook_timeout ||
         a->nr_members != b->nr_members || a->nr_tasks != b->nr_tasks ||
         a->nr_members > XLMIG__POOL_MEMBERS_MAX)
         return false;
@@ -268,7 +295,8 @@ int xlmig__pool_state_check(libxlmig_ctx *ctx,
                             const struct xlmig__pool_state *st)
 {
     const char *what = "pool state";
-    size_t i, j;
+    char why[128], quoted[QUOTED_MAX];
+    size_t i, j, at = 0;
     int rc;
 
     if (!st)
@@ -288,6 +316,23 @@ int xlmig__pool_state_check(libxlmig_ctx *ctx,
                                 "not from %d to %d", st->concurrency,
                                 XLMIG__POOL_CONCURRENCY_MIN,
                                 XLMIG__POOL_CONCURRENCY_MAX);
+    if (!TERMINATED(st->wlb_hook) ||
+        !wlb_hook_ok(st->wlb_hook, why, sizeof(why), &at)) {
+        if (!TERMINATED(st->wlb_hook))
+            snprintf(why, sizeof(why), "it is not NUL-terminated");
+        xlmig__quote(TERMINATED(st->wlb_hook) ? st->wlb_hook : "", at,
+                     quoted, sizeof(quoted));
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state: wlb-hook \"%s\" is not valid: "
+                                "%s; %s", quoted, why, WLB_HOOK_RULE);
+    }
+    if (st->wlb_hook_timeout < XLMIG__POOL_WLB_TIMEOUT_MIN ||
+        st->wlb_hook_timeout > XLMIG__POOL_WLB_TIMEOUT_MAX)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state: wlb-hook-timeout %u is not "
+                                "from %d to %d", st->wlb_hook_timeout,
+                                XLMIG__POOL_WLB_TIMEOUT_MIN,
+                                XLMIG__POOL_WLB_TIMEOUT_MAX);
     if (st->nr_members > XLMIG__POOL_MEMBERS_MAX)
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool state: %zu members, more than %d",
@@ -452,6 +497,18 @@ static int member_bool(const struct reader *rd, yajl_val obj, const char *in,
     return rc;
 }
 
+/* Whether object @obj has member @key (for members older files lack). */
+static bool has_member(yajl_val obj, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < obj->u.object.len; i++) {
+        if (!strcmp(obj->u.object.keys[i], key))
+            return true;
+    }
+    return false;
+}
+
 /*
  * A boolean member that older files lack: *b_r is @dflt when it is
  * missing; when present it is read as member_bool() reads (once, true
@@ -461,12 +518,8 @@ static int member_bool_opt(const struct reader *rd, yajl_val obj,
                            const char *in, const char *key, bool dflt,
                            bool *b_r)
 {
-    size_t i;
-
-    for (i = 0; i < obj->u.object.len; i++) {
-        if (!strcmp(obj->u.object.keys[i], key))
-            return member_bool(rd, obj, in, key, b_r);
-    }
+    if (has_member(obj, key))
+        return member_bool(rd, obj, in, key, b_r);
     *b_r = dflt;
     return 0;
 }
@@ -521,6 +574,21 @@ static int read_settings(const struct reader *rd, yajl_val root,
     if (rc)
         return rc;
     st->concurrency = (unsigned)n;
+    /* Files written before placement existed: no balancer. */
+    if (has_member(obj, "wlb-hook")) {
+        rc = member_word(rd, obj, in, "wlb-hook", wlb_hook_ok, true,
+                         WLB_HOOK_RULE, st->wlb_hook, sizeof(st->wlb_hook));
+        if (rc)
+            return rc;
+    }
+    if (has_member(obj, "wlb-hook-timeout")) {
+        rc = member_int(rd, obj, in, "wlb-hook-timeout",
+                        XLMIG__POOL_WLB_TIMEOUT_MIN,
+                        XLMIG__POOL_WLB_TIMEOUT_MAX, &n);
+        if (rc)
+            return rc;
+        st->wlb_hook_timeout = (unsigned)n;
+    }
     return 0;
 }
 
@@ -824,6 +892,8 @@ int xlmig__pool_state_encode(const struct xlmig__pool_state *st,
          yajl_gen_map_open(g) == yajl_gen_status_ok &&
          gen_bool(g, "migration-compression", st->compression) &&
          gen_integer(g, "migration-concurrency", st->concurrency) &&
+         gen_string(g, "wlb-hook", st->wlb_hook) &&
+         gen_integer(g, "wlb-hook-timeout", st->wlb_hook_timeout) &&
          yajl_gen_map_close(g) == yajl_gen_status_ok &&
          gen_key(g, "members") &&
          yajl_gen_array_open(g) == yajl_gen_status_ok;
@@ -946,14 +1016,28 @@ int xlmig__pool_state_load(libxlmig_ctx *ctx, const char *state_dir,
 static const char *const param_names[] = {
     "migration-compression",
     "migration-concurrency",
+    "wlb-hook",
+    "wlb-hook-timeout",
 };
 
 #define NR_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
-#define PARAM_LIST "migration-compression, migration-concurrency"
+#define PARAM_LIST "migration-compression, migration-concurrency, " \
+                   "wlb-hook, wlb-hook-timeout"
 
 const char *xlmig__pool_param_name(size_t i)
 {
     return i < NR_PARAMS ? param_names[i] : NULL;
+}
+
+static bool param_known(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < NR_PARAMS; i++) {
+        if (!strcmp(key, param_names[i]))
+            return true;
+    }
+    return false;
 }
 
 static int unknown_param(libxlmig_ctx *ctx, const char *key)
@@ -966,9 +1050,9 @@ static int unknown_param(libxlmig_ctx *ctx, const char *key)
                             "parameters are " PARAM_LIST, quoted);
 }
 
-/* @value as migration-concurrency: digits only, 1 to 50. */
-static int parse_concurrency(libxlmig_ctx *ctx, const char *key,
-                             const char *value, unsigned *n_r)
+/* @value as parameter @key: digits only, @min to @max. */
+static int parse_uint(libxlmig_ctx *ctx, const char *key, const char *value,
+                      unsigned min, unsigned max, unsigned *n_r)
 {
     char quoted[QUOTED_MAX], why[80];
     unsigned long n = 0;
@@ -983,64 +1067,90 @@ static int parse_concurrency(libxlmig_ctx *ctx, const char *key,
         else if (n <= 1000)
             n = n * 10 + (unsigned long)(value[i] - '0');
     }
-    if (!why[0] && (n < XLMIG__POOL_CONCURRENCY_MIN ||
-                    n > XLMIG__POOL_CONCURRENCY_MAX))
+    if (!why[0] && (n < min || n > max))
         snprintf(why, sizeof(why), "it is out of range");
     if (why[0]) {
         xlmig__quote(value, i ? i - 1 : 0, quoted, sizeof(quoted));
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool parameter %s: \"%s\" is not valid: "
-                                "%s; expected a decimal integer from %d to "
-                                "%d (digits only)", key, quoted, why,
-                                XLMIG__POOL_CONCURRENCY_MIN,
-                                XLMIG__POOL_CONCURRENCY_MAX);
+                                "%s; expected a decimal integer from %u to "
+                                "%u (digits only)", key, quoted, why, min,
+                                max);
     }
     *n_r = (unsigned)n;
     return 0;
 }
 
+static int parse_bool(libxlmig_ctx *ctx, const char *key, const char *value,
+                      bool *b_r)
+{
+    char quoted[QUOTED_MAX];
+
+    if (!strcmp(value, "true") || !strcmp(value, "false")) {
+        *b_r = !strcmp(value, "true");
+        return 0;
+    }
+    xlmig__quote(value, 0, quoted, sizeof(quoted));
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "pool parameter %s: \"%s\" is not valid; "
+                            "expected true or false", key, quoted);
+}
+
+static int parse_wlb_hook(libxlmig_ctx *ctx, const char *key,
+                          const char *value)
+{
+    char quoted[QUOTED_MAX], why[80];
+    size_t at = 0;
+
+    if (wlb_hook_ok(value, why, sizeof(why), &at))
+        return 0;
+    xlmig__quote(value, at, quoted, sizeof(quoted));
+    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                            "pool parameter %s: \"%s\" is not valid: %s; "
+                            "%s", key, quoted, why, WLB_HOOK_RULE);
+}
+
 int xlmig__pool_param_set(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
                           const char *key, const char *value)
 {
-    char quoted[QUOTED_MAX];
     unsigned n = 0;
+    bool b = false;
     int rc;
 
     if (!st || !key)
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool-param-set: no state or no key");
-    if (strcmp(key, "migration-compression") &&
-        strcmp(key, "migration-concurrency"))
+    if (!param_known(key))
         return unknown_param(ctx, key);
     if (!value)
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool parameter %s: no value given", key);
     if (!strcmp(key, "migration-compression")) {
-        if (!strcmp(value, "true")) {
-            st->compression = true;
-            return 0;
-        }
-        if (!strcmp(value, "false")) {
-            st->compression = false;
-            return 0;
-        }
-        xlmig__quote(value, 0, quoted, sizeof(quoted));
-        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                                "pool parameter %s: \"%s\" is not valid; "
-                                "expected true or false", key, quoted);
+        rc = parse_bool(ctx, key, value, &b);
+        if (!rc)
+            st->compression = b;
+    } else if (!strcmp(key, "migration-concurrency")) {
+        rc = parse_uint(ctx, key, value, XLMIG__POOL_CONCURRENCY_MIN,
+                        XLMIG__POOL_CONCURRENCY_MAX, &n);
+        if (!rc)
+            st->concurrency = n;
+    } else if (!strcmp(key, "wlb-hook")) {
+        rc = parse_wlb_hook(ctx, key, value);
+        if (!rc)
+            xlmig__strlcpy(st->wlb_hook, value, sizeof(st->wlb_hook));
+    } else {
+        rc = parse_uint(ctx, key, value, XLMIG__POOL_WLB_TIMEOUT_MIN,
+                        XLMIG__POOL_WLB_TIMEOUT_MAX, &n);
+        if (!rc)
+            st->wlb_hook_timeout = n;
     }
-    rc = parse_concurrency(ctx, key, value, &n);
-    if (rc)
-        return rc;
-    st->concurrency = n;
-    return 0;
+    return rc;
 }
 
 int xlmig__pool_param_get(libxlmig_ctx *ctx,
                           const struct xlmig__pool_state *st,
                           const char *key, char *buf, size_t len)
 {
-    char value[16];
     int n;
 
     if (buf && len)
@@ -1049,17 +1159,23 @@ int xlmig__pool_param_get(libxlmig_ctx *ctx,
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool-param-get: no state, key or buffer");
     if (!strcmp(key, "migration-compression"))
-        n = snprintf(value, sizeof(value), "%s",
-                     st->compression ? "true" : "false");
+        n = snprintf(buf, len, "%s", st->compression ? "true" : "false");
     else if (!strcmp(key, "migration-concurrency"))
-        n = snprintf(value, sizeof(value), "%u", st->concurrency);
+        n = snprintf(buf, len, "%u", st->concurrency);
+    else if (!strcmp(key, "wlb-hook"))
+        n = snprintf(buf, len, "%.*s", (int)sizeof(st->wlb_hook) - 1,
+                     st->wlb_hook);
+    else if (!strcmp(key, "wlb-hook-timeout"))
+        n = snprintf(buf, len, "%u", st->wlb_hook_timeout);
     else
         return unknown_param(ctx, key);
-    if (n < 0 || (size_t)n >= len)
+    if (n < 0 || (size_t)n >= len) {
+        if (len)
+            buf[0] = '\0';
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool parameter %s: %zu bytes are too few "
                                 "for its value", key, len);
-    memcpy(buf, value, (size_t)n + 1);
+    }
     return 0;
 }
 

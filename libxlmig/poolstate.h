@@ -3,8 +3,9 @@
  * docs/specs/pool-state.md):
  *
  *   STATE/pool.json    the pool's identity (name, uuid), its settings
- *                      (migration-compression, migration-concurrency),
- *                      its members and the migrations in flight
+ *                      (migration-compression, migration-concurrency,
+ *                      wlb-hook, wlb-hook-timeout), its members and the
+ *                      migrations in flight
  *
  * One JSON file (yajl), written crash-safely (a temporary file, fsync,
  * rename, fsync of the directory), read with its size capped before
@@ -49,6 +50,19 @@
 #define XLMIG__POOL_CONCURRENCY_MAX XLMIG__SLOTS_LIMIT_MAX
 #define XLMIG__POOL_CONCURRENCY_DEFAULT XLMIG__SLOTS_LIMIT_DEFAULT
 
+/*
+ * wlb-hook: the pool's workload balancer, a command line run by
+ * /bin/sh -c (docs/specs/wlb-hook.md), "" for none; printable ASCII.
+ * wlb-hook-timeout: the seconds it may take.
+ */
+#define XLMIG__POOL_WLB_HOOK_MAX 1024       /* bytes, no NUL */
+#define XLMIG__POOL_WLB_TIMEOUT_MIN 1
+#define XLMIG__POOL_WLB_TIMEOUT_MAX 120
+#define XLMIG__POOL_WLB_TIMEOUT_DEFAULT 10
+
+/* Bytes of the longest pool parameter's value, with its NUL. */
+#define XLMIG__POOL_PARAM_VALUE_MAX (XLMIG__POOL_WLB_HOOK_MAX + 1)
+
 /* A host of the pool. */
 struct xlmig__pool_member {
     char name[XLMIG__POOL_NAME_MAX + 1];        /* a name, see below */
@@ -88,6 +102,8 @@ struct xlmig__pool_state {
     char uuid[XLMIG__POOL_UUID_SIZE];
     bool compression;                   /* migration-compression */
     unsigned concurrency;               /* migration-concurrency */
+    char wlb_hook[XLMIG__POOL_WLB_HOOK_MAX + 1];    /* wlb-hook */
+    unsigned wlb_hook_timeout;          /* wlb-hook-timeout, seconds */
     size_t nr_members;
     struct xlmig__pool_member members[XLMIG__POOL_MEMBERS_MAX];
     size_t nr_tasks;                    /* in the order they were added */
@@ -97,7 +113,8 @@ struct xlmig__pool_state {
 
 /*
  * Set *st to the defaults: no name or uuid, migration-compression false,
- * migration-concurrency 3, no members, no tasks.  Allocates nothing.
+ * migration-concurrency 3, no wlb-hook, wlb-hook-timeout 10, no
+ * members, no tasks.  Allocates nothing.
  * _dispose frees what the state owns and sets the defaults again;
  * idempotent.  Every state passed to the functions below must have been
  * initialised.
@@ -183,12 +200,16 @@ int xlmig__pool_identity_set(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
  * Pool parameters, as `xlmig-xe pool-param-set`/`-get` name them:
  *   migration-compression   "true" or "false"
  *   migration-concurrency   a decimal integer from 1 to 50 (digits only)
+ *   wlb-hook                a command line, 0 to 1024 bytes of printable
+ *                           ASCII ("": no balancer)
+ *   wlb-hook-timeout        seconds, a decimal integer from 1 to 120
  * _set parses @value into *st; anything else ("0", "51", "abc", "3x",
- * " 3", "", "yes", an unknown key) gives LIBXLMIG_ERR_INVALID_ARGUMENT
- * with a message naming the key, the value and what is accepted, and
- * changes nothing.  _get writes the value as _set takes it into @buf
- * (@len bytes); LIBXLMIG_ERR_INVALID_ARGUMENT (and "" in a non-empty
- * @buf) for an unknown key or a @buf too small.  @ctx may be NULL.
+ * " 3", "", "yes", a tab in a hook, an unknown key) gives
+ * LIBXLMIG_ERR_INVALID_ARGUMENT with a message naming the key, the value
+ * and what is accepted, and changes nothing.  _get writes the value as
+ * _set takes it into @buf (@len bytes; XLMIG__POOL_PARAM_VALUE_MAX hold
+ * any); LIBXLMIG_ERR_INVALID_ARGUMENT (and "" in a non-empty @buf) for
+ * an unknown key or a @buf too small.  @ctx may be NULL.
  * _name(i) is the i-th key, in the order above, or NULL past the last.
  */
 int xlmig__pool_param_set(libxlmig_ctx *ctx, struct xlmig__pool_state *st,

@@ -35,7 +35,7 @@ static void prefill(struct xlmig__pool_state *st)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct xlmig__pool_state st, before, back, copy;
-    char *text = NULL, buf[16];
+    char *text = NULL, buf[XLMIG__POOL_PARAM_VALUE_MAX];
     size_t len = 0, i;
     int rc;
 

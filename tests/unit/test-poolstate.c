@@ -5,7 +5,8 @@
  * member, the state untouched), pool-param-set's refusals with nothing
  * changed, members and tasks with their caps, a member's enabled flag
  * (host-disable: kept, and read as enabled from files written before
- * it existed), and the file: defaults
+ * it existed), the wlb-hook settings (read as their defaults from files
+ * written before them), and the file: defaults
  * when missing, save and load, a corrupted, oversized, truncated or
  * non-regular file refused naming it, the old file intact after a failed
  * save.
@@ -55,6 +56,10 @@ static void fill_state(struct xlmig__pool_state *st)
     assert_ok(xlmig__pool_param_set(ctx, st, "migration-compression",
                                     "true"));
     assert_ok(xlmig__pool_param_set(ctx, st, "migration-concurrency", "5"));
+    assert_ok(xlmig__pool_param_set(ctx, st, "wlb-hook",
+                                    "python3 /etc/xlmig/prefer.py 'h2' "
+                                    "\"x\\y\""));
+    assert_ok(xlmig__pool_param_set(ctx, st, "wlb-hook-timeout", "7"));
     assert_ok(xlmig__pool_member_add(ctx, st, "h1", "192.0.2.1:8555",
                                      1763769600));
     assert_ok(xlmig__pool_member_add(ctx, st, "h2.example.com",
@@ -83,6 +88,10 @@ static void fill_largest(struct xlmig__pool_state *st)
     xlmig__pool_state_init(st);
     assert_ok(xlmig__pool_identity_set(ctx, st, NAME64, UUID1));
     assert_ok(xlmig__pool_param_set(ctx, st, "migration-concurrency", "50"));
+    assert_ok(xlmig__pool_param_set(ctx, st, "wlb-hook-timeout", "120"));
+    /* '"' and '\\' take two bytes each in JSON. */
+    memset(st->wlb_hook, '"', XLMIG__POOL_WLB_HOOK_MAX);
+    st->wlb_hook[XLMIG__POOL_WLB_HOOK_MAX] = '\0';
     for (i = 0; i < XLMIG__POOL_MEMBERS_MAX; i++) {
         memset(name, 'h', XLMIG__POOL_NAME_MAX);
         snprintf(name + XLMIG__POOL_NAME_MAX - 3, 4, "%03zu", i);
@@ -138,12 +147,21 @@ static void test_defaults(void **state)
     assert_ok(xlmig__pool_param_get(ctx, &st, "migration-concurrency", buf,
                                     sizeof(buf)));
     assert_string_equal(buf, "3");
+    assert_string_equal(st.wlb_hook, "");
+    assert_int_equal(st.wlb_hook_timeout, 10);
+    assert_ok(xlmig__pool_param_get(ctx, &st, "wlb-hook", buf, sizeof(buf)));
+    assert_string_equal(buf, "");
+    assert_ok(xlmig__pool_param_get(ctx, &st, "wlb-hook-timeout", buf,
+                                    sizeof(buf)));
+    assert_string_equal(buf, "10");
     xlmig__pool_state_dispose(&st);
     xlmig__pool_state_dispose(&st);     /* idempotent */
     xlmig__pool_state_dispose(NULL);
     assert_string_equal(xlmig__pool_param_name(0), "migration-compression");
     assert_string_equal(xlmig__pool_param_name(1), "migration-concurrency");
-    assert_null(xlmig__pool_param_name(2));
+    assert_string_equal(xlmig__pool_param_name(2), "wlb-hook");
+    assert_string_equal(xlmig__pool_param_name(3), "wlb-hook-timeout");
+    assert_null(xlmig__pool_param_name(4));
 }
 
 static void test_round_trip(void **state)
@@ -160,6 +178,9 @@ static void test_round_trip(void **state)
     assert_contains(text, "\"kind\": \"pool\"");
     assert_contains(text, "\"migration-compression\": true");
     assert_contains(text, "\"migration-concurrency\": 5");
+    assert_contains(text, "\"wlb-hook\": \"python3 /etc/xlmig/prefer.py "
+                    "'h2' \\\"x\\\\y\\\"\"");
+    assert_contains(text, "\"wlb-hook-timeout\": 7");
     assert_contains(text, "\"address\": \"[2001:db8::3]:65535\"");
     assert_contains(text, "\"priority\": true");
     xlmig__pool_state_init(&back);
@@ -172,6 +193,9 @@ static void test_round_trip(void **state)
     assert_int_equal(back.tasks[0].progress, 42);
     assert_string_equal(back.tasks[0].phase, "memory");
     assert_true(back.tasks[1].priority);
+    assert_string_equal(back.wlb_hook, "python3 /etc/xlmig/prefer.py 'h2' "
+                        "\"x\\y\"");
+    assert_int_equal(back.wlb_hook_timeout, 7);
     free(text);
 
     /* Copies are equal and independent. */
@@ -224,6 +248,9 @@ static void test_decode_example(void **state)
     assert_string_equal(st.name, "p");
     assert_string_equal(st.uuid, "2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D");
     assert_int_equal(st.concurrency, 50);
+    /* A file of before placement: no balancer, its default limit. */
+    assert_string_equal(st.wlb_hook, "");
+    assert_int_equal(st.wlb_hook_timeout, 10);
     assert_int_equal(st.nr_members, 1);
     assert_string_equal(st.members[0].address, "10.0.0.1:1");
     assert_int_equal(st.members[0].joined, 5);
@@ -254,6 +281,7 @@ static void test_largest(void **state)
     assert_true(xlmig__pool_state_equal(&st, &back));
     assert_int_equal(back.tasks[0].id, INT64_MAX);
     assert_int_equal(back.members[63].joined, INT64_MAX);
+    assert_int_equal(strlen(back.wlb_hook), XLMIG__POOL_WLB_HOOK_MAX);
     free(text);
     xlmig__pool_state_dispose(&back);
     xlmig__pool_state_dispose(&st);
@@ -288,6 +316,15 @@ static void test_param_set(void **state)
         { "migration-compression", "", "expected true or false" },
         { "migration-compression", " true", "expected true or false" },
         { "migration-compression", "true ", "expected true or false" },
+        { "wlb-hook", "a\tb", "byte 1 is not printable ASCII" },
+        { "wlb-hook", "prefer.py\n", "byte 9 is not printable ASCII" },
+        { "wlb-hook", "\x7f", "byte 0 is not printable ASCII" },
+        { "wlb-hook", "caf\xc3\xa9", "byte 3 is not printable ASCII" },
+        { "wlb-hook-timeout", "0", "out of range" },
+        { "wlb-hook-timeout", "121", "out of range" },
+        { "wlb-hook-timeout", "", "it is empty" },
+        { "wlb-hook-timeout", "10s", "byte 2 is not a digit" },
+        { "wlb-hook-timeout", "-1", "byte 0 is not a digit" },
     };
     struct xlmig__pool_state st, before;
     size_t i;
@@ -309,12 +346,21 @@ static void test_param_set(void **state)
         assert_contains(libxlmig_ctx_last_error(ctx), bad[i].key);
         snprintf(quoted, sizeof(quoted), "\"%s\"",
                  bad[i].value[0] == '\xff' ? "?" : bad[i].value);
-        if (strlen(bad[i].value) < 40)
+        if (strlen(bad[i].value) < 40 && !strchr(bad[i].value, '\t') &&
+            !strchr(bad[i].value, '\n') && !strchr(bad[i].value, '\x7f') &&
+            !strchr(bad[i].value, '\xc3'))
             assert_contains(libxlmig_ctx_last_error(ctx), quoted);
         assert_contains(libxlmig_ctx_last_error(ctx), bad[i].want);
         if (!strcmp(bad[i].key, "migration-concurrency"))
             assert_contains(libxlmig_ctx_last_error(ctx),
                             "expected a decimal integer from 1 to 50");
+        if (!strcmp(bad[i].key, "wlb-hook-timeout"))
+            assert_contains(libxlmig_ctx_last_error(ctx),
+                            "expected a decimal integer from 1 to 120");
+        if (!strcmp(bad[i].key, "wlb-hook"))
+            assert_contains(libxlmig_ctx_last_error(ctx),
+                            "a wlb-hook is a command line of at most 1024 "
+                            "bytes of printable ASCII");
         /* Without a context: the same answer. */
         assert_int_equal(xlmig__pool_param_set(NULL, &st, bad[i].key,
                                                bad[i].value),
@@ -330,7 +376,7 @@ static void test_param_set(void **state)
     assert_contains(libxlmig_ctx_last_error(ctx),
                     "unknown pool parameter \"migration-speed\"; the pool "
                     "parameters are migration-compression, "
-                    "migration-concurrency");
+                    "migration-concurrency, wlb-hook, wlb-hook-timeout");
     assert_int_equal(xlmig__pool_param_set(ctx, &st, "", "3"),
                      LIBXLMIG_ERR_INVALID_ARGUMENT);
     assert_int_equal(xlmig__pool_param_set(ctx, &st, NULL, "3"),
@@ -374,6 +420,40 @@ static void test_param_set(void **state)
         assert_ok(xlmig__pool_param_set(ctx, &st, "migration-compression",
                                         "true"));
         assert_true(st.compression);
+    }
+
+    /* wlb-hook: 1024 bytes, not 1025; "" takes it away. */
+    {
+        char hook[XLMIG__POOL_WLB_HOOK_MAX + 2];
+        char buf[XLMIG__POOL_PARAM_VALUE_MAX];
+
+        memset(hook, '~', sizeof(hook) - 1);
+        hook[sizeof(hook) - 1] = '\0';
+        before = st;
+        reset_log();
+        assert_int_equal(xlmig__pool_param_set(ctx, &st, "wlb-hook", hook),
+                         LIBXLMIG_ERR_INVALID_ARGUMENT);
+        assert_contains(libxlmig_ctx_last_error(ctx),
+                        "it is longer than 1024 bytes");
+        assert_memory_equal(&st, &before, sizeof(st));
+        hook[XLMIG__POOL_WLB_HOOK_MAX] = '\0';
+        assert_ok(xlmig__pool_param_set(ctx, &st, "wlb-hook", hook));
+        assert_ok(xlmig__pool_param_get(ctx, &st, "wlb-hook", buf,
+                                        sizeof(buf)));
+        assert_string_equal(buf, hook);
+        assert_int_equal(xlmig__pool_param_get(ctx, &st, "wlb-hook", buf,
+                                               sizeof(buf) - 1),
+                         LIBXLMIG_ERR_INVALID_ARGUMENT);
+        assert_string_equal(buf, "");
+        assert_ok(xlmig__pool_param_set(ctx, &st, "wlb-hook", ""));
+        assert_string_equal(st.wlb_hook, "");
+        assert_ok(xlmig__pool_param_set(ctx, &st, "wlb-hook-timeout", "1"));
+        assert_int_equal(st.wlb_hook_timeout, 1);
+        assert_ok(xlmig__pool_param_set(ctx, &st, "wlb-hook-timeout",
+                                        "120"));
+        assert_ok(xlmig__pool_param_get(ctx, &st, "wlb-hook-timeout", buf,
+                                        sizeof(buf)));
+        assert_string_equal(buf, "120");
     }
     xlmig__pool_state_dispose(&st);
 }
@@ -711,6 +791,23 @@ static void test_check(void **state)
     assert_ptr_equal(text, (char *)1);
     assert_int_equal(len, 7);
     st.concurrency = 3;
+    st.wlb_hook_timeout = 121;
+    assert_int_equal(xlmig__pool_state_check(ctx, &st),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx),
+                    "wlb-hook-timeout 121 is not from 1 to 120");
+    st.wlb_hook_timeout = 10;
+    st.wlb_hook[3] = '\001';
+    assert_int_equal(xlmig__pool_state_check(ctx, &st),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "pool state: wlb-hook ");
+    assert_contains(libxlmig_ctx_last_error(ctx),
+                    "byte 3 is not printable ASCII");
+    memset(st.wlb_hook, 'x', sizeof(st.wlb_hook));
+    assert_int_equal(xlmig__pool_state_check(ctx, &st),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "not NUL-terminated");
+    st.wlb_hook[0] = '\0';
     st.members[1] = st.members[0];
     assert_int_equal(xlmig__pool_state_check(ctx, &st),
                      LIBXLMIG_ERR_INVALID_ARGUMENT);
@@ -765,6 +862,8 @@ static const struct part parts[] = {
     { "uuid", "\"" UUID1 "\"" },
     { "settings.migration-compression", "true" },
     { "settings.migration-concurrency", "3" },
+    { "settings.wlb-hook", "\"/usr/bin/wlb --pool a\"" },
+    { "settings.wlb-hook-timeout", "10" },
     { "members.name", "\"h1\"" },
     { "members.address", "\"192.0.2.1:8555\"" },
     { "members.joined", "1763769600" },
@@ -913,6 +1012,26 @@ static const struct bad_case bad_cases[] = {
                                                "integer" },
     { "settings.migration-concurrency", "\"3\"", "is a string, not an "
                                                  "integer" },
+    { "settings.wlb-hook", "5", "member \"settings\".\"wlb-hook\" is an "
+                                "integer, not a string" },
+    { "settings.wlb-hook", "\"a\\tb\"", "member \"settings\".\"wlb-hook\": "
+                                      "\"a?b\" is not valid: byte 1 is not "
+                                      "printable ASCII" },
+    { "settings.wlb-hook", "\"caf\xc3\xa9\"", "byte 3 is not printable "
+                                           "ASCII" },
+    { "settings.wlb-hook", "null", "is null, not a string" },
+    { "settings.wlb-hook-timeout", "0", "member \"settings\"."
+                                        "\"wlb-hook-timeout\" is 0, not from "
+                                        "1 to 120" },
+    { "settings.wlb-hook-timeout", "121", "is 121, not from 1 to 120" },
+    { "settings.wlb-hook-timeout", "\"10\"", "is a string, not an integer" },
+    { "settings.wlb-hook-timeout", "1.5", "is a number that is not an "
+                                          "integer" },
+    { NULL, "{\"version\":1,\"kind\":\"pool\",\"name\":\"\",\"uuid\":\"\","
+      "\"settings\":{\"migration-compression\":false,"
+      "\"migration-concurrency\":3,\"wlb-hook\":\"\",\"wlb-hook\":\"x\"},"
+      "\"members\":[],\"tasks\":[]}",
+      "member \"settings\".\"wlb-hook\" appears more than once" },
     { "members", NULL, "member \"members\" is missing" },
     { "members", "{}", "member \"members\" is an object, not an array" },
     { "members", "[1]", "member \"members\"[0] is an integer, not an "
@@ -1044,6 +1163,19 @@ static void test_decode_table_base(void **state)
     assert_int_equal(st.tasks[0].id, 8);
     assert_int_equal(st.tasks[1].id, 7);
     assert_string_equal(st.members[1].name, "h2");
+    assert_string_equal(st.wlb_hook, "/usr/bin/wlb --pool a");
+    assert_int_equal(st.wlb_hook_timeout, 10);
+    /* Each setting of placement may be left out: its default. */
+    build(text, sizeof(text), "settings.wlb-hook", NULL);
+    assert_ok(decode(text, &st));
+    assert_string_equal(st.wlb_hook, "");
+    build(text, sizeof(text), "settings.wlb-hook-timeout", NULL);
+    assert_ok(decode(text, &st));
+    assert_string_equal(st.wlb_hook, "/usr/bin/wlb --pool a");
+    assert_int_equal(st.wlb_hook_timeout, 10);
+    build(text, sizeof(text), "settings.wlb-hook-timeout", "120");
+    assert_ok(decode(text, &st));
+    assert_int_equal(st.wlb_hook_timeout, 120);
     xlmig__pool_state_dispose(&st);
 }
 

@@ -1,8 +1,10 @@
 /*
  * xlmigd's VMs: what it knows of them (vm.list, vm.locate, vm.register,
- * vm.start, host.facts), the migrations whose source it is (vm.migrate,
- * vm.task, vm.cancel) or destination (vm.receive_*), and the workers
- * that run them (docs/specs/vm-migrate.md).
+ * vm.start, host.facts), where one goes when nobody names a host
+ * (vm.place: placement.h, docs/specs/wlb-hook.md), the migrations whose
+ * source it is (vm.migrate, vm.task, vm.cancel) or destination
+ * (vm.receive_*), and the workers that run them
+ * (docs/specs/vm-migrate.md).
  *
  * The daemon reads facts through the hypervisor table but never saves,
  * restores or destroys a domain itself: its workers do (xlmigd-worker.c).
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +27,8 @@
 #include "migrate-check.h"
 #include "migrate-run.h"
 #include "migrate-wire.h"
+#include "placement.h"
+#include "poolstate.h"
 #include "proc.h"
 #include "vmrec.h"
 #include "xlmigd.h"
@@ -31,6 +36,7 @@
 #define WORKERS_MAX 128
 #define WAIT_WORKER_S 60            /* a recover or start worker */
 #define RETRY_UNKNOWN_S 5
+#define FACTS_WAIT_MS 5000          /* each host's facts, placing a VM */
 
 struct worker {
     bool used;
@@ -669,7 +675,11 @@ static int plan_disks(libxlmig_ctx *ctx, struct xlmig__mig_plan *p)
     return rc;
 }
 
-/* vdi_map "VDI=SR,VDI=SR": each VDI one of the VM's, each SR @dst's. */
+/*
+ * vdi_map "VDI=SR,VDI=SR": each VDI one of the VM's, each SR @dst's (by
+ * uuid or name; in the plan by uuid).  @dst NULL: the VDIs only (a
+ * placement resolves the SRs for each candidate).
+ */
 static int plan_vdi_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
                         const char *map, const struct xlmig__host_facts *dst)
 {
@@ -687,7 +697,7 @@ static int plan_vdi_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
         size_t i;
         int k;
 
-        if (!eq)
+        if (!eq || !eq[1])
             return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                                 "vdi:%s needs =SR", item);
         *eq = '\0';
@@ -698,6 +708,8 @@ static int plan_vdi_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
                                 "vdi:%s: VM %s has no disk on VDI %s "
                                 "(vbd-list vm=%s shows its VDIs)", item,
                                 p->vm, item, p->vm);
+        if (!dst)
+            continue;
         k = xlmig__host_facts_sr(dst, eq + 1);
         if (k == -2)
             return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
@@ -810,19 +822,29 @@ static bool migrating(libxlmig_ctx *ctx, const char *uuid)
     return busy;
 }
 
+/* Pool setting @key, from the master, into @buf ("" on failure). */
+static int pool_param(libxlmig_ctx *ctx, const char *key, char *buf,
+                      size_t cap)
+{
+    struct xlmig__rpc_msg resp;
+    const char *kv[] = { "key", key, NULL };
+    int rc = xlmig__pool_call_once(ctx, V.conf, NULL, "pool.param_get", kv,
+                                   &resp);
+
+    buf[0] = '\0';
+    if (!rc && YAJL_IS_STRING(resp.result))
+        xlmig__strlcpy(buf, resp.result->u.string, cap);
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
+}
+
 /* The pool's migration-compression, from its master (false if not). */
 static bool pool_compresses(libxlmig_ctx *ctx)
 {
-    struct xlmig__rpc_msg resp;
-    const char *kv[] = { "key", "migration-compression", NULL };
-    bool on = false;
+    char v[8];
 
-    if (!xlmig__pool_call_once(ctx, V.conf, NULL, "pool.param_get", kv,
-                   &resp))
-        on = YAJL_IS_STRING(resp.result) &&
-             !strcmp(resp.result->u.string, "true");
-    xlmig__rpc_msg_dispose(&resp);
-    return on;
+    return !pool_param(ctx, "migration-compression", v, sizeof(v)) &&
+           !strcmp(v, "true");
 }
 
 struct mig_req {
@@ -833,24 +855,20 @@ struct mig_req {
 };
 
 /*
- * Everything before the checks: the VM, the destination, the maps.
- * Errors are bad input, said at once (logged in @ctx).
+ * The VM's half of a plan: the VM here, its configuration, CPU and
+ * disks, and what its state allows.  Errors are bad input, said at once
+ * (logged in @ctx).
  */
-static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
-                     struct xlmig__mig_plan *p, struct xlmig__pool_conf *dc,
-                     struct xlmig__host_facts *dst, char *daddr, size_t dcap,
-                     libxlmig_cpu_flags *level, bool *has_level)
+static int plan_vm(libxlmig_ctx *ctx, const struct mig_req *q,
+                   struct xlmig__mig_plan *p)
 {
     struct xlmig__hv *h = NULL;
     struct xlmig__dom d;
     struct xlmig__vmrec rec;
-    struct xlmig__pool_hosts hs;
-    const struct xlmig__pool_host *hd;
     char *cfg = NULL;
     int rc;
 
     memset(p, 0, sizeof(*p));
-    *has_level = false;
     rc = V.hv->open(ctx, &h);
     if (!rc)
         rc = vm_find(ctx, h, q->vm, &d, &rec, &p->running);
@@ -904,8 +922,29 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
         goto out;
     }
     rc = plan_disks(ctx, p);
+ out:
+    free(cfg);
+    V.hv->close(h);
+    return rc;
+}
+
+/*
+ * Everything before the checks: the VM, the destination, the maps.
+ * Errors are bad input, said at once (logged in @ctx).
+ */
+static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
+                     struct xlmig__mig_plan *p, struct xlmig__pool_conf *dc,
+                     struct xlmig__host_facts *dst, char *daddr, size_t dcap,
+                     libxlmig_cpu_flags *level, bool *has_level)
+{
+    struct xlmig__pool_hosts *hs = NULL;
+    const struct xlmig__pool_host *hd;
+    int rc;
+
+    *has_level = false;
+    rc = plan_vm(ctx, q, p);
     if (rc)
-        goto out;
+        return rc;
 
     /* The destination and its pool. */
     if (q->remote_config && *q->remote_config) {
@@ -932,10 +971,11 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
                               : "; name another host");
         goto out;
     }
-    rc = xlmig__pool_hosts(ctx, dc, &hs);
+    hs = xlmig__zalloc(sizeof(*hs));
+    rc = hs ? xlmig__pool_hosts(ctx, dc, hs) : LIBXLMIG_ERR_NO_MEMORY;
     if (rc)
         goto out;
-    hd = xlmig__pool_hosts_find(&hs, q->host);
+    hd = xlmig__pool_hosts_find(hs, q->host);
     if (!hd) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no host %s in "
                           "pool %s (host-list shows its hosts)", q->host,
@@ -947,7 +987,7 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
     p->dst_disabled = !hd->enabled;
     rc = facts_of(ctx, dc, q->host, daddr, dst);
     if (!rc && q->remote_config && *q->remote_config) {
-        rc = pool_level(ctx, dc, &hs, p->type, level);
+        rc = pool_level(ctx, dc, hs, p->type, level);
         *has_level = !rc;
     }
     if (!rc)
@@ -955,9 +995,496 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
     if (!rc)
         rc = plan_vif_map(ctx, p, q->vif_map);
  out:
-    free(cfg);
-    V.hv->close(h);
+    free(hs);
     return rc;
+}
+
+/* ------------------------------------------------------------ placement */
+
+/*
+ * One host's host.facts for a placement, asked by a thread of its own,
+ * so that the placement waits FACTS_WAIT_MS at most for any host: one
+ * that is down, cut off or stopped is a refused candidate, not a hang.
+ * A job the placement stops waiting for is left to its thread, which
+ * ends by itself (the socket shut down, or TLS's own time limit); the
+ * last of the two to let go frees it.  Everything here is under
+ * facts_lock.
+ */
+struct facts_job {
+    int refs;                       /* the thread, the placement */
+    bool done;
+    int rc;
+    int fd;                         /* its socket while it asks, or -1 */
+    char name[XLMIG__WLB_HOST_MAX + 1];
+    char addr[256];
+    char why[XLMIG__PLACE_MSG_MAX];     /* "NAME: sentence" when rc */
+    struct xlmig__host_facts f;
+};
+
+static pthread_mutex_t facts_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t facts_cond = PTHREAD_COND_INITIALIZER;
+
+static void facts_job_put_locked(struct facts_job *j)
+{
+    if (--j->refs == 0)
+        free(j);
+}
+
+static void *facts_job_main(void *arg)
+{
+    struct facts_job *j = arg;
+    libxlmig_transport *t = NULL;
+    struct xlmig__rpc_msg resp;
+    libxlmig_ctx *ctx = NULL;
+    char why[256];
+    int fd = -1, rc;
+
+    memset(&resp, 0, sizeof(resp));
+    rc = libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &ctx);
+    if (!rc)
+        rc = xlmig__pool_open_fd(ctx, V.conf, j->addr, &t, &fd);
+    if (!rc) {
+        pthread_mutex_lock(&facts_lock);
+        j->fd = fd;
+        pthread_mutex_unlock(&facts_lock);
+        rc = xlmig__pool_call(ctx, t, j->addr, 2, "host.facts", NULL, NULL,
+                              NULL, &resp);
+        if (!rc &&
+            xlmig__host_facts_decode(resp.result, &j->f, why, sizeof(why)))
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s "
+                              "answered host.facts with %s", j->name, why);
+        pthread_mutex_lock(&facts_lock);
+        j->fd = -1;                 /* closed with the transport, below */
+        pthread_mutex_unlock(&facts_lock);
+    }
+    xlmig__rpc_msg_dispose(&resp);
+    libxlmig_transport_free(t);
+    pthread_mutex_lock(&facts_lock);
+    j->rc = rc;
+    if (rc)
+        snprintf(j->why, sizeof(j->why), "%s", ctx
+                 ? libxlmig_ctx_last_error(ctx)
+                 : "NO_MEMORY: no memory to ask for host.facts");
+    j->done = true;
+    pthread_cond_broadcast(&facts_cond);
+    facts_job_put_locked(j);
+    pthread_mutex_unlock(&facts_lock);
+    libxlmig_ctx_free(ctx);
+    return NULL;
+}
+
+/* Make @h a host that cannot take the VM, for @why ("NAME: sentence"). */
+static void place_refuse(struct xlmig__place_host *h, const char *why)
+{
+    h->nr_failures = 1;
+    h->nr_refusals = 1;
+    xlmig__strlcpy(h->refusals[0], why, sizeof(h->refusals[0]));
+}
+
+/* What a placement weighed and what it found (about 1 MiB: allocate). */
+struct placement {
+    struct xlmig__pool_hosts hs;
+    size_t n;                       /* hosts[i] is hs.h[i] */
+    struct xlmig__place_host hosts[XLMIG__PLACE_HOSTS_MAX];
+    bool unreachable[XLMIG__PLACE_HOSTS_MAX];   /* no facts: refused */
+    char why[XLMIG__PLACE_HOSTS_MAX][XLMIG__PLACE_MSG_MAX];
+    char hook[XLMIG__POOL_PARAM_VALUE_MAX];     /* the pool's wlb-hook */
+    unsigned int timeout_s;
+    struct xlmig__place_ranking rk;
+    /* NO_HOSTS_AVAILABLE: rc and its sentence (rk.n is 0); else 0. */
+    int rc;
+    char msg[XLMIG__PLACE_MSG_MAX + 200];
+};
+
+/*
+ * The facts of every host of pl->hs into pl->hosts (this host's are
+ * @src): all asked at once, each waited for until FACTS_WAIT_MS after
+ * the first was asked.  A host without an answer by then, or that
+ * answered an error, is marked unreachable with the reason in pl->why.
+ */
+static void place_facts(const struct xlmig__host_facts *src,
+                        struct placement *pl)
+{
+    struct facts_job *jobs[XLMIG__PLACE_HOSTS_MAX] = { NULL };
+    struct timespec until;
+    size_t i;
+    bool all;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += FACTS_WAIT_MS / 1000;
+    until.tv_nsec += (long)(FACTS_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    for (i = 0; i < pl->n; i++) {
+        const struct xlmig__pool_host *ph = &pl->hs.h[i];
+        struct facts_job *j;
+        pthread_t tid;
+
+        if (!strcmp(ph->name, V.conf->name)) {
+            pl->hosts[i].facts = *src;
+            continue;
+        }
+        j = xlmig__zalloc(sizeof(*j));
+        if (!j) {
+            pl->unreachable[i] = true;
+            snprintf(pl->why[i], sizeof(pl->why[i]), "NO_MEMORY: no memory "
+                     "to ask host %s for its facts", ph->name);
+            continue;
+        }
+        j->refs = 2;
+        j->fd = -1;
+        xlmig__strlcpy(j->name, ph->name, sizeof(j->name));
+        xlmig__strlcpy(j->addr, ph->address, sizeof(j->addr));
+        if (xlmigd_spawn(&tid, facts_job_main, j)) {
+            free(j);
+            pl->unreachable[i] = true;
+            snprintf(pl->why[i], sizeof(pl->why[i]), "INTERNAL_ERROR: "
+                     "cannot start a thread to ask host %s for its facts",
+                     ph->name);
+            continue;
+        }
+        pthread_detach(tid);
+        jobs[i] = j;
+    }
+    pthread_mutex_lock(&facts_lock);
+    for (;;) {
+        for (all = true, i = 0; i < pl->n && all; i++)
+            all = !jobs[i] || jobs[i]->done;
+        if (all || pthread_cond_timedwait(&facts_cond, &facts_lock,
+                                          &until) == ETIMEDOUT)
+            break;
+    }
+    for (i = 0; i < pl->n; i++) {
+        struct facts_job *j = jobs[i];
+
+        if (!j)
+            continue;
+        if (j->done && !j->rc) {
+            pl->hosts[i].facts = j->f;
+        } else if (j->done) {
+            pl->unreachable[i] = true;
+            xlmig__strlcpy(pl->why[i], j->why, sizeof(pl->why[i]));
+        } else {
+            /* Its thread reads no more: it ends and frees the job. */
+            if (j->fd >= 0)
+                shutdown(j->fd, SHUT_RDWR);
+            pl->unreachable[i] = true;
+            snprintf(pl->why[i], sizeof(pl->why[i]), "CANNOT_CONTACT_HOST: "
+                     "host %s (xlmigd at %s) did not answer host.facts "
+                     "within %d s; check that its xlmigd runs and answers",
+                     pl->hs.h[i].name, pl->hs.h[i].address,
+                     FACTS_WAIT_MS / 1000);
+        }
+        facts_job_put_locked(j);
+    }
+    pthread_mutex_unlock(&facts_lock);
+    /* The pool's name for each host, whatever its facts say. */
+    for (i = 0; i < pl->n; i++) {
+        xlmig__strlcpy(pl->hosts[i].facts.name, pl->hs.h[i].name,
+                       sizeof(pl->hosts[i].facts.name));
+        pl->hosts[i].enabled = pl->hs.h[i].enabled;
+    }
+}
+
+/*
+ * The verdict on each host of @pl for @p (as plan_vm() made it, from
+ * this host, whose facts are @src): a host without facts is refused
+ * with why it has none; a vdi map's SRs (@vdi_map, by uuid or name) are
+ * looked up on each candidate, and one without them is refused; every
+ * other check is xlmig__place_evaluate()'s.
+ */
+static int place_evaluate(libxlmig_ctx *ctx, const char *vdi_map,
+                          const struct xlmig__mig_plan *p,
+                          const struct xlmig__host_facts *src,
+                          struct placement *pl)
+{
+    struct xlmig__mig_plan *hp = xlmig__zalloc(sizeof(*hp));
+    libxlmig_ctx *quiet = NULL;
+    size_t i;
+    int rc;
+
+    if (!hp || libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &quiet)) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "no memory to "
+                          "place VM %s", p->vm);
+        goto out;
+    }
+    for (i = 0; i < pl->n; i++) {
+        struct xlmig__place_host *h = &pl->hosts[i];
+        const struct xlmig__mig_plan *use = p;
+
+        /* Disabled, or where the VM is: the module's refusal. */
+        if (h->enabled && strcmp(h->facts.name, src->name)) {
+            if (pl->unreachable[i]) {
+                place_refuse(h, pl->why[i]);
+                continue;
+            }
+            if (vdi_map && *vdi_map) {
+                *hp = *p;
+                if (plan_vdi_map(quiet, hp, vdi_map, &h->facts)) {
+                    place_refuse(h, libxlmig_ctx_last_error(quiet));
+                    continue;
+                }
+                use = hp;
+            }
+        }
+        rc = xlmig__place_evaluate(ctx, V.conf->state_dir, use, src, NULL, h,
+                                   1);
+        if (rc)
+            goto out;
+    }
+    rc = 0;
+ out:
+    libxlmig_ctx_free(quiet);
+    free(hp);
+    return rc;
+}
+
+/*
+ * Place the VM of @p (plan_vm()'s; its maps checked, @q's vdi map still
+ * by SR name or uuid) now on this host, whose facts are @src: the
+ * pool's hosts and wlb-hook from its master, each host's facts, each
+ * one's verdict, then the ranking into *@pl.  0 with pl->rk.n >= 1, or
+ * with pl->rc NO_HOSTS_AVAILABLE (logged) when no host can take it;
+ * else an error logged in @ctx (the master could not be asked, no
+ * memory).  Nothing is done to any host, VM or disk.
+ */
+static int place_vm(libxlmig_ctx *ctx, const struct mig_req *q,
+                    const struct xlmig__mig_plan *p,
+                    const struct xlmig__host_facts *src,
+                    struct placement *pl)
+{
+    struct xlmig__wlb_hook hook;
+    char tmo[16] = "";
+    size_t i;
+    int rc;
+
+    memset(pl, 0, sizeof(*pl));
+    rc = xlmig__pool_hosts(ctx, V.conf, &pl->hs);
+    if (rc)
+        return rc;
+    pl->n = pl->hs.n;
+    if (pl->n > XLMIG__PLACE_HOSTS_MAX)
+        pl->n = XLMIG__PLACE_HOSTS_MAX;
+    /* A master of before placement knows no wlb-hook: none. */
+    rc = pool_param(ctx, "wlb-hook", pl->hook, sizeof(pl->hook));
+    if (!rc)
+        rc = pool_param(ctx, "wlb-hook-timeout", tmo, sizeof(tmo));
+    if (rc && rc != LIBXLMIG_ERR_INVALID_ARGUMENT)
+        return rc;
+    pl->timeout_s = (unsigned int)strtoul(tmo, NULL, 10);
+    if (rc || !pl->timeout_s || pl->timeout_s > XLMIG__POOL_WLB_TIMEOUT_MAX)
+        pl->timeout_s = XLMIG__POOL_WLB_TIMEOUT_DEFAULT;
+    if (rc)
+        pl->hook[0] = '\0';
+    place_facts(src, pl);
+    rc = place_evaluate(ctx, q->vdi_map, p, src, pl);
+    if (rc)
+        return rc;
+    hook.command = pl->hook;
+    hook.timeout_ms = pl->timeout_s * 1000;
+    rc = xlmig__place(ctx, &hook, p, V.conf->name, pl->hosts, pl->n,
+                      &pl->rk);
+    if (rc == LIBXLMIG_ERR_NO_HOSTS_AVAILABLE) {
+        pl->rc = rc;
+        xlmig__strlcpy(pl->msg, libxlmig_ctx_last_error(ctx),
+                       sizeof(pl->msg));
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (pl->rk.fallback[0])
+        xlmigd_log("%s", pl->rk.fallback);
+    xlmigd_log("placing VM %s: host %s (%s: %s)", p->vm,
+               pl->rk.recs[0].name,
+               xlmig__place_source_name(pl->rk.source),
+               pl->rk.recs[0].reason);
+    for (i = 0; i < pl->n; i++) {
+        if (pl->hosts[i].nr_failures && pl->unreachable[i])
+            xlmigd_log("placing VM %s: %s", p->vm, pl->why[i]);
+    }
+    return 0;
+}
+
+/* A placement's request: the VM's half of a plan and its maps. */
+static int place_plan(libxlmig_ctx *ctx, const struct mig_req *q,
+                      struct xlmig__mig_plan *p)
+{
+    int rc;
+
+    if ((q->remote_master && *q->remote_master) ||
+        (q->remote_config && *q->remote_config))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "VM %s: "
+                            "remote-master= and remote-config= need host= "
+                            "(a host of that pool): placement chooses among "
+                            "this pool's hosts only", q->vm);
+    rc = plan_vm(ctx, q, p);
+    if (!rc)
+        rc = plan_vdi_map(ctx, p, q->vdi_map, NULL);
+    if (!rc)
+        rc = plan_vif_map(ctx, p, q->vif_map);
+    return rc;
+}
+
+/*
+ * A placement as vm.place answers it (docs/xlmigd.md): the ranking,
+ * where it came from, the hook's failure, the refused hosts.
+ */
+static void gen_placement(yajl_gen g, const struct xlmig__mig_plan *p,
+                          const struct placement *pl)
+{
+    const struct xlmig__place_ranking *rk = &pl->rk;
+    size_t i, k;
+
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "vm", p->vm);
+    xlmigd_gen_kv_str(g, "from", V.conf->name);
+    xlmigd_gen_kv_str(g, "source", xlmig__place_source_name(rk->source));
+    xlmigd_gen_kv_str(g, "fallback_error", rk->fallback_rc
+                      ? libxlmig_strerror_name(rk->fallback_rc) : "");
+    xlmigd_gen_kv_str(g, "fallback", rk->fallback);
+    xlmigd_gen_kv_str(g, "error", pl->rc ? libxlmig_strerror_name(pl->rc)
+                                         : "");
+    xlmigd_gen_kv_str(g, "message", pl->rc ? pl->msg : "");
+    yajl_gen_string(g, (const unsigned char *)"recommendations", 15);
+    yajl_gen_array_open(g);
+    for (i = 0; !pl->rc && i < rk->n; i++) {
+        yajl_gen_map_open(g);
+        xlmigd_gen_kv_str(g, "host", rk->recs[i].name);
+        yajl_gen_string(g, (const unsigned char *)"score", 5);
+        yajl_gen_double(g, rk->recs[i].score);
+        xlmigd_gen_kv_str(g, "reason", rk->recs[i].reason);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_string(g, (const unsigned char *)"refused", 7);
+    yajl_gen_array_open(g);
+    for (i = 0; i < pl->n; i++) {
+        const struct xlmig__place_host *h = &pl->hosts[i];
+
+        if (!h->nr_failures)
+            continue;
+        yajl_gen_map_open(g);
+        xlmigd_gen_kv_str(g, "host", h->facts.name);
+        yajl_gen_string(g, (const unsigned char *)"refusals", 8);
+        yajl_gen_array_open(g);
+        for (k = 0; k < h->nr_refusals; k++)
+            yajl_gen_string(g, (const unsigned char *)h->refusals[k],
+                            strlen(h->refusals[k]));
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+}
+
+int xlmigd_m_vm_place(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct mig_req q;
+    struct xlmig__mig_plan *p = NULL;
+    struct xlmig__host_facts *src = NULL;
+    struct placement *pl = NULL;
+    yajl_gen g;
+    int rc;
+
+    memset(&q, 0, sizeof(q));
+    q.vm = xlmigd_need_str(c, m, "vm");
+    if (!q.vm)
+        return 0;
+    q.vdi_map = xlmig__rpc_get_str(m->params, "vdi_map");
+    q.vif_map = xlmig__rpc_get_str(m->params, "vif_map");
+    q.live = true;
+    (void)xlmig__rpc_get_bool(m->params, "force", &q.force);
+    p = xlmig__zalloc(sizeof(*p));
+    src = xlmig__zalloc(sizeof(*src));
+    pl = xlmig__zalloc(sizeof(*pl));
+    if (!p || !src || !pl) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    rc = place_plan(c->ctx, &q, p);
+    if (!rc)
+        rc = facts_here(c->ctx, src);
+    if (!rc)
+        rc = place_vm(c->ctx, &q, p, src, pl);
+    if (rc) {
+        rc = reply_last(c, m, rc, q.vm);
+        goto out;
+    }
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    gen_placement(g, p, pl);
+    rc = xlmigd_finish_reply(c, g);
+ out:
+    free(pl);
+    free(src);
+    free(p);
+    return rc;
+}
+
+/* What the reply of a placed vm.migrate says of its placement. */
+static void gen_placed(yajl_gen g, const struct placement *pl)
+{
+    const struct xlmig__place_ranking *rk = &pl->rk;
+
+    xlmigd_gen_kv_str(g, "placed_by", xlmig__place_source_name(rk->source));
+    xlmigd_gen_kv_str(g, "placed_reason", rk->recs[0].reason);
+    xlmigd_gen_kv_str(g, "fallback_error", rk->fallback_rc
+                      ? libxlmig_strerror_name(rk->fallback_rc) : "");
+    xlmigd_gen_kv_str(g, "fallback", rk->fallback);
+}
+
+/*
+ * A vm.migrate without a host that no host can take: its failures are
+ * NO_HOSTS_AVAILABLE's sentence, then every refusal of every host.
+ */
+static int reply_no_hosts(struct conn *c, const struct xlmig__rpc_msg *m,
+                          const struct xlmig__mig_plan *p,
+                          const struct placement *pl)
+{
+    yajl_gen g = xlmig__rpc_gen_result(m->id);
+    size_t i, k;
+
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "vm", p->vm);
+    xlmigd_gen_kv_str(g, "task", "");
+    xlmigd_gen_kv_str(g, "host", "");
+    yajl_gen_string(g, (const unsigned char *)"failures", 8);
+    yajl_gen_array_open(g);
+    yajl_gen_string(g, (const unsigned char *)pl->msg, strlen(pl->msg));
+    for (i = 0; i < pl->n; i++) {
+        for (k = 0; k < pl->hosts[i].nr_refusals; k++)
+            yajl_gen_string(g,
+                            (const unsigned char *)pl->hosts[i].refusals[k],
+                            strlen(pl->hosts[i].refusals[k]));
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    xlmigd_log("migration of VM %s refused: no host can take it", p->vm);
+    return xlmigd_finish_reply(c, g);
+}
+
+/* The task's log says where a placed VM goes, and why, first. */
+static void log_placement(const struct xlmig__mig_record *r,
+                          const struct placement *pl)
+{
+    const struct xlmig__place_ranking *rk = &pl->rk;
+    int fd = log_open(r->task, XLMIG__MIG_SRC);
+
+    if (fd < 0)
+        return;
+    if (rk->fallback[0])
+        dprintf(fd, "xlmigd: warning: %s\n", rk->fallback);
+    dprintf(fd, "xlmigd: VM %s placed on host %s (%s: %s)\n", r->vm,
+            rk->recs[0].name, xlmig__place_source_name(rk->source),
+            rk->recs[0].reason);
+    close(fd);
 }
 
 int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
@@ -967,6 +1494,7 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     struct xlmig__pool_conf *dc = NULL;
     struct xlmig__host_facts *dst = NULL, *src = NULL;
     struct xlmig__mig_record *r = NULL;
+    struct placement *pl = NULL;
     struct xlmig__collect coll;
     libxlmig_cpu_flags level;
     libxlmig_ctx *cctx = NULL;
@@ -979,9 +1507,12 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
 
     memset(&q, 0, sizeof(q));
     q.vm = xlmigd_need_str(c, m, "vm");
-    q.host = q.vm ? xlmigd_need_str(c, m, "host") : NULL;
-    if (!q.host)
+    if (!q.vm)
         return 0;
+    /* No host: placed (below). */
+    q.host = xlmig__rpc_get_str(m->params, "host");
+    if (q.host && !*q.host)
+        q.host = NULL;
     q.remote_master = xlmig__rpc_get_str(m->params, "remote_master");
     q.remote_config = xlmig__rpc_get_str(m->params, "remote_config");
     q.vdi_map = xlmig__rpc_get_str(m->params, "vdi_map");
@@ -1005,6 +1536,24 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     if (!p || !dc || !dst || !src || !r) {
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
+    }
+    if (!q.host) {
+        pl = xlmig__zalloc(sizeof(*pl));
+        rc = pl ? place_plan(c->ctx, &q, p) : LIBXLMIG_ERR_NO_MEMORY;
+        if (!rc)
+            rc = facts_here(c->ctx, src);
+        if (!rc)
+            rc = place_vm(c->ctx, &q, p, src, pl);
+        if (rc) {
+            rc = reply_last(c, m, rc, q.vm);
+            goto out;
+        }
+        if (pl->rc) {
+            rc = reply_no_hosts(c, m, p, pl);
+            goto out;
+        }
+        /* The chosen host, then as if it had been named. */
+        q.host = pl->rk.recs[0].name;
     }
     rc = plan_make(c->ctx, &q, p, dc, dst, daddr, sizeof(daddr), &level,
                    &has_level);
@@ -1031,6 +1580,9 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
         yajl_gen_map_open(g);
         xlmigd_gen_kv_str(g, "vm", p->vm);
         xlmigd_gen_kv_str(g, "task", "");
+        xlmigd_gen_kv_str(g, "host", q.host);
+        if (pl)
+            gen_placed(g, pl);
         yajl_gen_string(g, (const unsigned char *)"failures", 8);
         yajl_gen_array_open(g);
         for (i = 0; i < coll.n; i++)
@@ -1074,6 +1626,8 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
         r->nics[r->nr_nics++] = p->nics[i];
     r->started = (int64_t)time(NULL);
     rc = xlmig__mig_record_save(c->ctx, V.conf->state_dir, r);
+    if (!rc && pl)
+        log_placement(r, pl);
     if (!rc)
         rc = worker_start(c->ctx, "send", r->task, XLMIG__MIG_SRC,
                           r->remote_config, -1, NULL);
@@ -1092,12 +1646,16 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     yajl_gen_map_open(g);
     xlmigd_gen_kv_str(g, "vm", r->vm);
     xlmigd_gen_kv_str(g, "task", r->task);
+    xlmigd_gen_kv_str(g, "host", q.host);
+    if (pl)
+        gen_placed(g, pl);
     yajl_gen_string(g, (const unsigned char *)"failures", 8);
     yajl_gen_array_open(g);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
     rc = xlmigd_finish_reply(c, g);
  out:
+    free(pl);
     libxlmig_ctx_free(cctx);
     free(p);
     free(dc);

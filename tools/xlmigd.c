@@ -393,7 +393,7 @@ static int m_host_list(struct conn *c, const struct xlmig__rpc_msg *m)
 static int m_param_get(struct conn *c, const struct xlmig__rpc_msg *m)
 {
     const char *key = xlmigd_need_str(c, m, "key");
-    char val[64];
+    char val[XLMIG__POOL_PARAM_VALUE_MAX];
     yajl_gen g;
     int rc;
 
@@ -436,6 +436,8 @@ static int m_param_set(struct conn *c, const struct xlmig__rpc_msg *m)
             note_grants_locked(granted, n);
             xlmigd_log("migration-concurrency is now %u (%zu waiting "
                    "migrations let in)", M.st.concurrency, n);
+        } else if (!strncmp(key, "wlb-", 4)) {
+            xlmigd_log("%s is now '%s'", key, val);
         }
     }
     pthread_mutex_unlock(&M.lock);
@@ -1407,6 +1409,7 @@ static const struct method {
     { "vm.register", xlmigd_m_vm_register, HOST },
     { "vm.start", xlmigd_m_vm_start, HOST },
     { "vm.migrate", xlmigd_m_vm_migrate, HOST },
+    { "vm.place", xlmigd_m_vm_place, HOST },
     { "vm.task", xlmigd_m_vm_task, HOST },
     { "vm.cancel", xlmigd_m_vm_cancel, HOST },
     { "vm.receive_start", xlmigd_m_vm_receive_start, HOST },

@@ -93,6 +93,7 @@ int xlmigd_m_vm_locate(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_register(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_start(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m);
+int xlmigd_m_vm_place(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_task(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_cancel(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m);

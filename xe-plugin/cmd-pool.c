@@ -24,6 +24,8 @@ const char *const xe_keys_pool_param_get[] = { "param-name", "config",
                                                NULL };
 const char *const xe_keys_pool_param_set[] = { "migration-compression",
                                                "migration-concurrency",
+                                               "wlb-hook",
+                                               "wlb-hook-timeout",
                                                "config", NULL };
 const char *const xe_keys_task_list[] = { "config", NULL };
 const char *const xe_keys_task_cancel[] = { "uuid", "config", NULL };
@@ -262,7 +264,8 @@ int xe_cmd_pool_param_set(const struct xe_args *a)
 
     if (!a->nr_kv || (a->nr_kv == 1 && xe_args_get(a, "config"))) {
         fprintf(stderr, "MISSING_PARAMETER: pool-param-set needs "
-                "migration-concurrency=N or migration-compression=BOOL\n");
+                "migration-concurrency=N, migration-compression=BOOL, "
+                "wlb-hook=COMMAND or wlb-hook-timeout=S\n");
         return XLMIG__EXIT_USAGE;
     }
     rc = open_session(&s, a, NULL);

@@ -1,12 +1,14 @@
 /*
  * xlmig-xe's VM commands (docs/vm-migrate.md): vm-migrate,
- * vm-assert-can-migrate, vm-list, vm-register, vm-start.  They talk to
- * the xlmigd of the VM's host, which runs the migration as a task of its
- * own: the command waits for it and shows its progress, and an
- * interrupted command leaves it running.
+ * vm-assert-can-migrate, vm-retrieve-wlb-recommendations, vm-list,
+ * vm-register, vm-start.  They talk to the xlmigd of the VM's host,
+ * which places the VM when no host is named and runs the migration as a
+ * task of its own: the command waits for it and shows its progress, and
+ * an interrupted command leaves it running.
  */
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,8 @@ const char *const xe_keys_vm_migrate[] = {
     "vm", "host", "host-uuid", "live", "vdi:", "vif:", "remote-master",
     "remote-config", "compress", "copy", "force", "bwlimit", "config",
     NULL };
+const char *const xe_keys_vm_wlb[] = { "vm", "vdi:", "vif:", "config",
+                                       NULL };
 const char *const xe_keys_vm_list[] = { "config", NULL };
 const char *const xe_keys_vm_one[] = { "vm", "config", NULL };
 
@@ -209,13 +213,30 @@ static bool map_of(const struct xe_args *a, const char *prefix, char *out,
     return true;
 }
 
+/* What vm.migrate answered: the task, and where a placed VM goes. */
+struct migrate_reply {
+    char task[64];
+    char host[65];              /* the destination, named or placed */
+    char placed_by[16];         /* "" when host= named it */
+    char placed_reason[256];
+};
+
+static void str_of(yajl_val o, const char *key, char *out, size_t cap)
+{
+    const char *v = xlmig__rpc_get_str(o, key);
+
+    xlmig__strlcpy(out, v ? v : "", cap);
+}
+
 /*
- * vm.migrate on the VM's host: *task_r gets the task's uuid ("" for a
- * check), failures are printed; returns the exit status so far (0 all
- * checks passed, 1 some failed or an error, 2 bad usage).
+ * vm.migrate on the VM's host: *out gets the task's uuid ("" for a
+ * check) and the destination; failures are printed, and the wlb-hook's
+ * failure when it placed the VM; returns the exit status so far (0 all
+ * checks passed, 1 some failed or an error, 2 bad usage).  Without
+ * host= the VM's host places it.
  */
 static int migrate_request(struct vm_session *s, const struct xe_args *a,
-                           bool check, char *task, size_t tcap)
+                           bool check, struct migrate_reply *out)
 {
     const char *vm = xe_args_get(a, "vm");
     const char *host = xe_args_get(a, "host");
@@ -228,12 +249,12 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
     size_t i;
     int rc;
 
-    task[0] = '\0';
+    memset(out, 0, sizeof(*out));
     if (!host)
         host = xe_args_get(a, "host-uuid");
-    if (!vm || !host) {
-        fprintf(stderr, "MISSING_PARAMETER: needs vm= and host= (or "
-                "host-uuid=)\n");
+    if (!vm) {
+        fprintf(stderr, "MISSING_PARAMETER: needs vm= (and host= or "
+                "host-uuid=, or the VM is placed)\n");
         return XLMIG__EXIT_USAGE;
     }
     copy = bool_arg(a, "copy", false, &ok);
@@ -265,7 +286,7 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
         size_t n = 0;
 
         kv[n++] = "vm"; kv[n++] = vm;
-        kv[n++] = "host"; kv[n++] = host;
+        if (host) { kv[n++] = "host"; kv[n++] = host; }
         kv[n++] = "copy"; kv[n++] = copy ? "?true" : "?false";
         kv[n++] = "force"; kv[n++] = force ? "?true" : "?false";
         kv[n++] = "live"; kv[n++] = live ? "?true" : "?false";
@@ -289,6 +310,21 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
         xlmig__rpc_msg_dispose(&resp);
         return say_error(s, rc);
     }
+    str_of(resp.result, "task", out->task, sizeof(out->task));
+    str_of(resp.result, "host", out->host, sizeof(out->host));
+    str_of(resp.result, "placed_by", out->placed_by,
+           sizeof(out->placed_by));
+    str_of(resp.result, "placed_reason", out->placed_reason,
+           sizeof(out->placed_reason));
+    {
+        const char *fb = xlmig__rpc_get_str(resp.result, "fallback");
+
+        /* The balancer failed: said, the built-in choice taken. */
+        if (fb && *fb)
+            fprintf(stderr, "%s\n", fb);
+    }
+    if (!out->host[0] && host)
+        xlmig__strlcpy(out->host, host, sizeof(out->host));
     f = xlmig__rpc_get(resp.result, "failures");
     for (i = 0; YAJL_IS_ARRAY(f) && i < f->u.array.len; i++) {
         yajl_val m = f->u.array.values[i];
@@ -297,11 +333,6 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
             fprintf(stderr, "%s\n", m->u.string);
     }
     ok = !YAJL_IS_ARRAY(f) || f->u.array.len == 0;
-    {
-        const char *t = xlmig__rpc_get_str(resp.result, "task");
-
-        xlmig__strlcpy(task, t ? t : "", tcap);
-    }
     xlmig__rpc_msg_dispose(&resp);
     return ok ? 0 : 1;
 }
@@ -406,8 +437,8 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
 /* vm-migrate, or with @check vm-assert-can-migrate. */
 static int migrate_cmd(const struct xe_args *a, bool check)
 {
+    struct migrate_reply r;
     struct vm_session s;
-    char task[64];
     int st;
 
     if (session_open(&s, a)) {
@@ -415,19 +446,25 @@ static int migrate_cmd(const struct xe_args *a, bool check)
         session_free(&s);
         return st;
     }
-    st = migrate_request(&s, a, check, task, sizeof(task));
-    if (check || st || !task[0]) {
-        if (check && !st && !a->minimal)
+    st = migrate_request(&s, a, check, &r);
+    if (check || st || !r.task[0]) {
+        if (check && !st && !a->minimal && r.placed_by[0])
+            printf("VM %s can migrate to host %s (placed by the %s "
+                   "choice: %s)\n", xe_args_get(a, "vm"), r.host,
+                   r.placed_by, r.placed_reason);
+        else if (check && !st && !a->minimal)
             printf("VM %s can migrate to host %s\n", xe_args_get(a, "vm"),
-                   xe_args_get(a, "host") ? xe_args_get(a, "host")
-                                          : xe_args_get(a, "host-uuid"));
+                   r.host);
         session_free(&s);
         return st ? st : check ? XLMIG__EXIT_OK : XLMIG__EXIT_FAILED;
     }
-    printf("%s\n", task);
+    printf("%s\n", r.task);
+    if (!a->minimal && r.placed_by[0])
+        printf("VM %s placed on host %s (%s: %s)\n", xe_args_get(a, "vm"),
+               r.host, r.placed_by, r.placed_reason);
     fflush(stdout);
     xlmig__cli_on_stop(on_interrupt);
-    st = follow(&s, task, a->minimal);
+    st = follow(&s, r.task, a->minimal);
     session_free(&s);
     return st;
 }
@@ -440,6 +477,136 @@ int xe_cmd_vm_migrate(const struct xe_args *a)
 int xe_cmd_vm_assert_can_migrate(const struct xe_args *a)
 {
     return migrate_cmd(a, true);
+}
+
+/* ------------------------------------------------------------ placement */
+
+/* One line of the recommendations: "HOST  : TEXT", keys padded. */
+static void wlb_line(int width, const char *host, const char *fmt, ...)
+    XLMIG__PRINTF(3, 4);
+static void wlb_line(int width, const char *host, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("%-*s : ", width, host);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+}
+
+static double number_of(yajl_val v)
+{
+    if (YAJL_IS_DOUBLE(v))
+        return YAJL_GET_DOUBLE(v);
+    if (YAJL_IS_INTEGER(v))
+        return (double)YAJL_GET_INTEGER(v);
+    return 0;
+}
+
+/*
+ * Print vm.place's answer @res as xe prints WLB recommendations: a
+ * header, one line per host (the ranked ones first, then each refused
+ * one with every refusal), or with --minimal the ranked hosts' names.
+ */
+static void wlb_print(const struct xe_args *a, yajl_val res)
+{
+    yajl_val recs = xlmig__rpc_get(res, "recommendations");
+    yajl_val refused = xlmig__rpc_get(res, "refused");
+    const char *source = xlmig__rpc_get_str(res, "source");
+    size_t nrec = YAJL_IS_ARRAY(recs) ? recs->u.array.len : 0;
+    size_t nref = YAJL_IS_ARRAY(refused) ? refused->u.array.len : 0;
+    int width = (int)strlen("Host");
+    size_t i, k;
+
+    for (i = 0; i < nrec + nref; i++) {
+        yajl_val o = i < nrec ? recs->u.array.values[i]
+                              : refused->u.array.values[i - nrec];
+        const char *h = xlmig__rpc_get_str(o, "host");
+
+        if (h && (int)strlen(h) > width)
+            width = (int)strlen(h);
+    }
+    if (a->minimal) {
+        for (i = 0; i < nrec; i++) {
+            const char *h = xlmig__rpc_get_str(recs->u.array.values[i],
+                                               "host");
+
+            printf("%s%s", i ? "," : "", h ? h : "");
+        }
+        printf("\n");
+        return;
+    }
+    wlb_line(width, "Host", "Source, Score, Reason");
+    for (i = 0; i < nrec; i++) {
+        yajl_val o = recs->u.array.values[i];
+        const char *h = xlmig__rpc_get_str(o, "host");
+        const char *why = xlmig__rpc_get_str(o, "reason");
+
+        wlb_line(width, h ? h : "?", "%s, %.15g, %s", source ? source : "?",
+                 number_of(xlmig__rpc_get(o, "score")), why ? why : "");
+    }
+    for (i = 0; i < nref; i++) {
+        yajl_val o = refused->u.array.values[i];
+        yajl_val why = xlmig__rpc_get(o, "refusals");
+        const char *h = xlmig__rpc_get_str(o, "host");
+
+        printf("%-*s : refused: ", width, h ? h : "?");
+        for (k = 0; YAJL_IS_ARRAY(why) && k < why->u.array.len; k++) {
+            yajl_val w = why->u.array.values[k];
+
+            printf("%s%s", k ? "; " : "", YAJL_IS_STRING(w)
+                   ? YAJL_GET_STRING(w) : "?");
+        }
+        printf("\n");
+    }
+}
+
+int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a)
+{
+    const char *vm = xe_args_get(a, "vm");
+    char vdis[2048], vifs[1024];
+    struct xlmig__rpc_msg resp;
+    struct vm_session s;
+    const char *fb;
+    int rc;
+
+    if (!vm) {
+        fprintf(stderr, "MISSING_PARAMETER: vm-retrieve-wlb-recommendations "
+                "needs vm=\n");
+        return XLMIG__EXIT_USAGE;
+    }
+    if (!map_of(a, "vdi:", vdis, sizeof(vdis)) ||
+        !map_of(a, "vif:", vifs, sizeof(vifs)))
+        return XLMIG__EXIT_USAGE;
+    memset(&resp, 0, sizeof(resp));
+    rc = session_open(&s, a);
+    if (!rc)
+        rc = locate(&s, vm);
+    if (!rc) {
+        const char *kv[8];
+        size_t n = 0;
+
+        kv[n++] = "vm"; kv[n++] = vm;
+        if (vdis[0]) { kv[n++] = "vdi_map"; kv[n++] = vdis; }
+        if (vifs[0]) { kv[n++] = "vif_map"; kv[n++] = vifs; }
+        kv[n] = NULL;
+        rc = call(&s, "vm.place", kv, &resp);
+    }
+    if (rc) {
+        rc = say_error(&s, rc);
+        xlmig__rpc_msg_dispose(&resp);
+        session_free(&s);
+        return rc;
+    }
+    /* The balancer failed: said first, then the built-in ranking. */
+    fb = xlmig__rpc_get_str(resp.result, "fallback");
+    if (fb && *fb)
+        fprintf(stderr, "%s\n", fb);
+    wlb_print(a, resp.result);
+    xlmig__rpc_msg_dispose(&resp);
+    session_free(&s);
+    return XLMIG__EXIT_OK;
 }
 
 /* ------------------------------------------------------------ others */

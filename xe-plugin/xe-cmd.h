@@ -89,13 +89,23 @@ extern const char *const xe_keys_task_cancel[];
       "  host=NAME      (required)\n" XE_CONFIG_HELP }, \
     { "pool-param-get", xe_cmd_pool_param_get, xe_keys_pool_param_get, \
       "One pool setting.\n  param-name=migration-concurrency|" \
-      "migration-compression\n" XE_CONFIG_HELP }, \
+      "migration-compression|\n" \
+      "             wlb-hook|wlb-hook-timeout\n" XE_CONFIG_HELP }, \
     { "pool-param-set", xe_cmd_pool_param_set, xe_keys_pool_param_set, \
       "Change pool settings (kept by the master across restarts).\n" \
       "  migration-concurrency=N    migrations at once from this pool, 1-50\n" \
       "                             (default 3); takes effect at once\n" \
       "  migration-compression=BOOL compress migration streams (default\n" \
-      "                             false)\n" XE_CONFIG_HELP }, \
+      "                             false)\n" \
+      "  wlb-hook=COMMAND           the workload balancer that ranks hosts\n" \
+      "                             for vm-migrate without host= (run by\n" \
+      "                             /bin/sh -c on the VM's host: it must\n" \
+      "                             exist on every host; at most 1024\n" \
+      "                             bytes of printable ASCII; empty: none,\n" \
+      "                             the default; docs/specs/wlb-hook.md)\n" \
+      "  wlb-hook-timeout=S         seconds it may take, 1-120 (default\n" \
+      "                             10); then the built-in choice is taken\n" \
+      XE_CONFIG_HELP }, \
     { "task-list", xe_cmd_task_list, xe_keys_task_list, \
       "Migrations of the pool in flight (running, queued, recovered).\n" \
       "Fields: uuid vm source destination status phase progress priority\n" \
@@ -173,15 +183,21 @@ int xe_cmd_vm_assert_can_migrate(const struct xe_args *a);
 int xe_cmd_vm_list(const struct xe_args *a);
 int xe_cmd_vm_register(const struct xe_args *a);
 int xe_cmd_vm_start(const struct xe_args *a);
+int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a);
 extern const char *const xe_keys_vm_migrate[];
+extern const char *const xe_keys_vm_wlb[];
 extern const char *const xe_keys_vm_list[];
 extern const char *const xe_keys_vm_one[];
 
 #define XE_VM_MIGRATE_ARGS \
     "  vm=NAME|UUID   the VM (required); found on any host of the pool\n" \
-    "  host=NAME      the destination host (required; host-uuid= the same)\n" \
+    "  host=NAME      the destination host (host-uuid= the same); without\n" \
+    "                 it the VM is placed: the first host of\n" \
+    "                 vm-retrieve-wlb-recommendations (the pool's wlb-hook,\n" \
+    "                 or the most free memory), NO_HOSTS_AVAILABLE if none\n" \
     "  vdi:VDI=SR     move VDI (a disk of the VM) to SR of the destination\n" \
-    "                 (uuid or name); a disk not named stays on its SR,\n" \
+    "                 (uuid or name; placed: a host without that SR is\n" \
+    "                 not a candidate); a disk not named stays on its SR,\n" \
     "                 which the destination must have too\n" \
     "  vif:MAC=BRIDGE the VIF's bridge at the destination (default: same)\n" \
     "  remote-master=HOST:PORT remote-config=FILE  another pool: its\n" \
@@ -205,13 +221,30 @@ extern const char *const xe_keys_vm_one[];
       "task's uuid, then its phase and percent until it ends; interrupted,\n" \
       "the migration goes on (task-cancel uuid= stops it).\n" \
       XE_VM_MIGRATE_ARGS \
+      "Placed (no host=), it says which host and why after the uuid.\n" \
       "  --minimal      only the task's uuid" }, \
     { "vm-assert-can-migrate", xe_cmd_vm_assert_can_migrate, \
       xe_keys_vm_migrate, \
       "Every check of vm-migrate, nothing moved: each failure on its own\n" \
       "line, by its stable name (VM_INCOMPATIBLE_WITH_THIS_HOST,\n" \
       "HOST_NOT_ENOUGH_FREE_MEMORY, VDI_NOT_IN_MAP, ...); exit 1 if any.\n" \
+      "Without host=: the host placement chooses, or NO_HOSTS_AVAILABLE\n" \
+      "and every host's refusals.\n" \
       XE_VM_MIGRATE_ARGS }, \
+    { "vm-retrieve-wlb-recommendations", \
+      xe_cmd_vm_retrieve_wlb_recommendations, xe_keys_vm_wlb, \
+      "Where VM NAME would go without host=: one line per host of the\n" \
+      "pool, the hosts that can take it best first, each with the source\n" \
+      "of the ranking (wlb-hook: the pool's balancer; built-in: the most\n" \
+      "free memory), its score and reason; then the hosts that cannot\n" \
+      "take it, each with what it failed (refused: NAME: why).  When the\n" \
+      "wlb-hook failed, its error (WLB_TIMEOUT, WLB_MALFORMED_RESPONSE,\n" \
+      "WLB_INTERNAL_ERROR) is said on stderr and the built-in ranking\n" \
+      "shown.  Nothing moves.  Exit 0 also when no host can take it.\n" \
+      "  vm=NAME|UUID   the VM (required); found on any host of the pool\n" \
+      "  vdi:VDI=SR, vif:MAC=BRIDGE  as vm-migrate's\n" \
+      "  --minimal      only the ranked hosts' names, comma-separated\n" \
+      XE_CONFIG_HELP }, \
     { "vm-list", xe_cmd_vm_list, xe_keys_vm_list, \
       "The VMs of every host of the pool, running or halted (recorded).\n" \
       "Fields: uuid name-label power-state resident-on dom-id\n" \

@@ -11,16 +11,18 @@
 # Ends with "integration-vm-migrate: N passed, N failed".
 #
 # Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIG_BUILDDIR, XLMIG_SRCDIR;
-# VMM_ONLY=a,b picks sections (main cancel kill refuse disabled limit
-# xpool halted worker), "all" every one.  By default (make check) the
-# sections that only stand-ins can show: the workers killed and the
+# VMM_ONLY=a,b picks sections (main cancel kill refuse disabled place
+# limit xpool halted worker), "all" every one.  By default (make check)
+# the sections that only stand-ins can show: the workers killed and the
 # master restarted, with the main move, the refusals, maintenance mode
-# (host-disable) and halted VMs; cancel, kill -9 of the
+# (host-disable), placement without host= (a third host joins for it:
+# the built-in choice, the wlb-hook and its failures) and halted VMs;
+# cancel, kill -9 of the
 # daemons, the limit and across pools run on the nested Xen hosts (make
 # check-xen, tests/xenhost/tests/vm-migrate.sh), and here with
 # `make check-vm-migrate`.
 set -u
-VMM_ONLY=${VMM_ONLY-main,refuse,disabled,halted,worker}
+VMM_ONLY=${VMM_ONLY-main,refuse,disabled,place,halted,worker}
 [ "$VMM_ONLY" != all ] || VMM_ONLY=""
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -109,7 +111,8 @@ cleanup_extra() {
     [ -n "$writer_pid" ] && kill -9 "$writer_pid" 2> /dev/null
     [ -n "$qsd_pid" ] && kill -9 "$qsd_pid" 2> /dev/null
     local f
-    for f in "$X1"/dm-*.pid "$X2"/dm-*.pid "$S1"/sxm/*.pid "$S2"/sxm/*.pid; do
+    for f in "$X1"/dm-*.pid "$X2"/dm-*.pid "$d"/x3/dm-*.pid "$S1"/sxm/*.pid \
+             "$S2"/sxm/*.pid "$d"/s3/sxm/*.pid; do
         [ -f "$f" ] && kill -9 "$(cat "$f")" 2> /dev/null
     done
     pkill -9 -f "xlmigd-fake --worker" 2> /dev/null
@@ -193,33 +196,36 @@ left() {
 nvdis() { ls "$d/sr$1" | grep -c '\.json$'; }
 
 # moved NAME: what is wrong with NAME having moved to h2 with its disk
-# (empty when all is right); NEW gets the new VDI.
-moved() {
-    local why=""
-    NEW=$(ls "$d/sr2" | sed -n 's/\.qcow2$//p' | head -1)
-    runs_on "$X2" "$1" || why="$why not-running-on-h2"
-    absent_on "$X1" "$1" || why="$why still-on-h1"
+# (empty when all is right); NEW gets the new VDI.  moved_to N NAME: the
+# same for host hN.
+moved() { moved_to 2 "$1"; }
+moved_to() {
+    local n=$1 why=""
+    NEW=$(ls "$d/sr$n" | sed -n 's/\.qcow2$//p' | head -1)
+    runs_on "$d/x$n" "$2" || why="$why not-running-on-h$n"
+    absent_on "$X1" "$2" || why="$why still-on-h1"
     [ ! -e "$IMG" ] || why="$why source-vdi-left"
-    [ "$(nvdis 2)" = 1 ] || why="$why vdis-on-h2:$(nvdis 2)"
+    [ "$(nvdis "$n")" = 1 ] || why="$why vdis-on-h$n:$(nvdis "$n")"
     [ "$(nvdis 1)" = 0 ] || why="$why vdis-on-h1:$(nvdis 1)"
-    same_as_log "$d/sr2/$NEW.qcow2" qcow2 "$1" || why="$why disk-differs-from-log"
-    [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+    same_as_log "$d/sr$n/$NEW.qcow2" qcow2 "$2" || why="$why disk-differs-from-log"
+    [ -z "$(left 1)$(left "$n")" ] || why="$why left:$(left 1)/$(left "$n")"
     echo "$why"
 }
 
-# clean_h2: no VM, VDI or VBD left on h2 (between cases).
-clean_h2() {
-    local dom v
-    for dom in $("$FX" list --dir "$X2" | awk '{print $2}'); do
-        "$FX" destroy --dir "$X2" "$dom" > /dev/null 2>&1
+# clean_h2: no VM, VDI or VBD left on h2 (between cases); clean_h N: hN.
+clean_h2() { clean_h 2; }
+clean_h() {
+    local dom v x=$d/x$1 s=$d/s$1
+    for dom in $("$FX" list --dir "$x" | awk '{print $2}'); do
+        "$FX" destroy --dir "$x" "$dom" > /dev/null 2>&1
     done
-    for v in $(ls "$d/sr2" | sed -n 's/\.json$//p'); do
-        for dom in $(XLMIG_STATE_DIR=$S2 "$XE" vbd-list vdi-uuid="$v" params=vm --minimal 2> /dev/null | tr ',' ' '); do
-            XLMIG_STATE_DIR=$S2 "$XE" vbd-destroy vm="$dom" vdi-uuid="$v" > /dev/null 2>&1
+    for v in $(ls "$d/sr$1" | sed -n 's/\.json$//p'); do
+        for dom in $(XLMIG_STATE_DIR=$s "$XE" vbd-list vdi-uuid="$v" params=vm --minimal 2> /dev/null | tr ',' ' '); do
+            XLMIG_STATE_DIR=$s "$XE" vbd-destroy vm="$dom" vdi-uuid="$v" > /dev/null 2>&1
         done
-        XLMIG_STATE_DIR=$S2 "$XE" vdi-destroy uuid="$v" > /dev/null 2>&1
+        XLMIG_STATE_DIR=$s "$XE" vdi-destroy uuid="$v" > /dev/null 2>&1
     done
-    rm -f "$S2"/vm/*.json
+    rm -f "$s"/vm/*.json
 }
 
 # migrate NAME ARGS...: vm-migrate from the CLI; MRC, $d/mig.out/.err.
@@ -445,7 +451,10 @@ bad 1 "^HOST_CANNOT_SEE_SR: vdi:$VDI=nosr: host h2 has no SR nosr" vm=web1 host=
 bad 2 "^INVALID_VALUE: compress=maybe" vm=web1 host=h2 compress=maybe
 bad 1 "^INVALID_VALUE: VM web1 is on host h1 already" vm=web1 host=h1
 bad 1 "^VDI_NOT_IN_MAP: VDI $VDI" vm=web1 host=h2
-bad 2 "^MISSING_PARAMETER" vm=web1
+bad 2 "^MISSING_PARAMETER: needs vm=" host=h2
+# No host: placed; h2 lacks the disk's SR, so no host can take it.
+bad 1 "^NO_HOSTS_AVAILABLE: no host can take VM web1: h1 (INVALID_VALUE: host h1 is where VM web1 is now); h2 (VDI_NOT_IN_MAP: VDI $VDI" vm=web1
+bad 1 "^INVALID_VALUE: VM web1: remote-master= and remote-config= need host=" vm=web1 remote-master=127.0.0.2:$PORT remote-config="$C1"
 migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=1M
 phase_is storage > /dev/null
 j0=$(journals)
@@ -515,6 +524,225 @@ else
     not_ok "vm-start after host-enable (exits $erc $src)" "$d/start.err" "$d/xlmigd2.log"
 fi
 clean_h2
+fi
+
+# ---- placement: vm-migrate without host=, the wlb-hook ----------------------
+if want place; then
+# h3 joins (127.0.0.3, host2's certificate names it too), with an SR
+# named local2 like h2's.  h1 has the VM; h2 3072 MiB free... set below.
+S3=$d/s3; X3=$d/x3
+mkdir -p "$S3" "$X3"
+conf 3
+sed -i -e "s#host3.pem#host2.pem#" -e "s#host3.key#host2.key#" "$d/h3.conf"
+SR3=$(XLMIG_STATE_DIR=$S3 "$XE" sr-create name-label=local2 device-config:path="$d/sr3")
+"$FX" host --dir "$X2" --free-mib 2048 > /dev/null
+"$FX" host --dir "$X3" --free-mib 4096 > /dev/null
+start_daemon 3
+for _ in $(seq 150); do
+    [ "$("$XE" host-list config="$C1" params=name-label --minimal 2> /dev/null | tr ',' '\n' | wc -l)" -ge 3 ] && break
+    sleep 0.1
+done
+if "$XE" host-list config="$C1" params=name-label --minimal 2> /dev/null | grep -q h3; then
+    ok "h3 joined the pool (three hosts: h1 with the VM, h2 2048 MiB free, h3 4096 MiB free)"
+else
+    not_ok "h3 did not join" "$d/xlmigd3.log" "$d/xlmigd1.log"
+fi
+new_vm web1
+pj0=$(ls "$S1"/migrate/*.json 2> /dev/null | wc -l)
+# recs ARGS...: vm-retrieve-wlb-recommendations of web1; RRC, $d/rec.out/.err.
+recs() {
+    "$XE" vm-retrieve-wlb-recommendations vm=web1 config="$C1" "$@" > "$d/rec.out" 2> "$d/rec.err"
+    RRC=$?
+}
+recs vdi:"$VDI"=local2
+if [ $RRC = 0 ] && [ ! -s "$d/rec.err" ] &&
+   [ "$(sed -n 1p "$d/rec.out")" = "Host : Source, Score, Reason" ] &&
+   [ "$(sed -n 2p "$d/rec.out")" = "h3   : built-in, 4096, most free memory: 4096 MiB" ] &&
+   [ "$(sed -n 3p "$d/rec.out")" = "h2   : built-in, 2048, most free memory: 2048 MiB" ] &&
+   [ "$(sed -n 4p "$d/rec.out")" = "h1   : refused: INVALID_VALUE: host h1 is where VM web1 is now" ] &&
+   [ "$(wc -l < "$d/rec.out")" = 4 ]; then
+    ok "vm-retrieve-wlb-recommendations (built-in): h3 (4096 MiB free) before h2 (2048), h1 refused as the VM's own host"
+else
+    not_ok "recommendations, built-in (exit $RRC)" "$d/rec.out" "$d/rec.err" "$d/xlmigd1.log"
+fi
+recs vdi:"$VDI"=local2 --minimal
+m1=$(cat "$d/rec.out")
+"$XE" vm-assert-can-migrate vm=web1 vdi:"$VDI"=local2 config="$C1" > "$d/assert.out" 2> "$d/assert.err"
+arc=$?
+if [ "$m1" = "h3,h2" ] && [ $arc = 0 ] &&
+   [ "$(cat "$d/assert.out")" = "VM web1 can migrate to host h3 (placed by the built-in choice: most free memory: 4096 MiB)" ]; then
+    ok "--minimal gives '$m1'; vm-assert-can-migrate without host= names h3 and why"
+else
+    not_ok "minimal '$m1', assert (exit $arc)" "$d/assert.out" "$d/assert.err"
+fi
+# The map by h2's SR uuid: h3 has an SR named local2, not that one.
+recs vdi:"$VDI"="$SR2"
+if [ $RRC = 0 ] && [ "$(sed -n 2p "$d/rec.out" | cut -c1-15)" = "h2   : built-in" ] &&
+   grep -qx "h3   : refused: HOST_CANNOT_SEE_SR: vdi:$VDI=$SR2: host h3 has no SR $SR2 (sr-list there shows them)" "$d/rec.out"; then
+    ok "vdi:VDI=SR-UUID of h2: h3 (more free memory, but not that SR) is refused with HOST_CANNOT_SEE_SR, h2 recommended"
+else
+    not_ok "vdi map by uuid (exit $RRC)" "$d/rec.out" "$d/rec.err"
+fi
+"$XE" host-disable host=h3 config="$C1" > /dev/null 2>&1
+recs vdi:"$VDI"=local2 --minimal
+m1=$(cat "$d/rec.out")
+recs vdi:"$VDI"=local2
+"$XE" host-enable host=h3 config="$C1" > /dev/null 2>&1
+if [ "$m1" = h2 ] && grep -q "^h3   : refused: HOST_DISABLED: host h3 is disabled" "$d/rec.out"; then
+    ok "a disabled host is never chosen: h3 disabled, the ranking is '$m1', h3 refused with HOST_DISABLED"
+else
+    not_ok "disabled h3 (minimal '$m1')" "$d/rec.out" "$d/rec.err"
+fi
+
+# The example balancer of docs/specs/wlb-hook.md, preferring h2.
+python3 - "$src/docs/specs/wlb-hook.md" "$d/prefer.py" << 'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r"<!-- wlb-example: begin -->\s*```python\n(.*?)```", t, re.S)
+open(sys.argv[2], "w").write(m.group(1))
+PY
+hook() { "$XE" pool-param-set wlb-hook="$1" config="$C1" > "$d/hook.out" 2>&1 || not_ok "pool-param-set wlb-hook='$1'" "$d/hook.out"; }
+hook "python3 $d/prefer.py h2"
+hv=$("$XE" pool-param-get param-name=wlb-hook config="$d/h2.conf" 2>&1)
+recs vdi:"$VDI"=local2
+if [ "$hv" = "python3 $d/prefer.py h2" ] && [ $RRC = 0 ] && [ ! -s "$d/rec.err" ] &&
+   [ "$(sed -n 2p "$d/rec.out")" = "h2   : wlb-hook, 1, preferred host" ] &&
+   [ "$(sed -n 3p "$d/rec.out")" = "h3   : wlb-hook, 0.5, 4096 MiB free" ]; then
+    ok "wlb-hook (the spec's example balancer, preferring h2): h2 first by the hook, h3 second; pool-param-get shows the hook"
+else
+    not_ok "wlb-hook preferring h2 (exit $RRC; '$hv')" "$d/rec.out" "$d/rec.err" "$d/xlmigd1.log"
+fi
+
+# fallback NAME TEXT: the hook failed with NAME, and the built-in ranking
+# was shown (h3 first), exit 0.
+fallback() {
+    [ $RRC = 0 ] &&
+        grep -q "^$1: wlb-hook '.*' .*$2" "$d/rec.err" &&
+        grep -q "placing VM web1 by the built-in choice (most free memory) instead$" "$d/rec.err" &&
+        [ "$(sed -n 2p "$d/rec.out")" = "h3   : built-in, 4096, most free memory: 4096 MiB" ]
+}
+"$XE" pool-param-set wlb-hook-timeout=2 config="$C1" > /dev/null 2>&1
+hook "sleep 29.5"
+t0=$(date +%s%N)
+recs vdi:"$VDI"=local2
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if fallback WLB_TIMEOUT "gave no answer for VM web1 within 2.000 s" && [ $ms -ge 2000 ] && [ $ms -lt 5000 ] &&
+   ! pgrep -f "sleep 29.5" > /dev/null; then
+    ok "a hook that hangs (wlb-hook-timeout=2): WLB_TIMEOUT after $ms ms, the hook killed, the built-in ranking shown: $(head -c 100 "$d/rec.err")"
+else
+    not_ok "hanging hook ($ms ms, exit $RRC)" "$d/rec.out" "$d/rec.err"
+fi
+"$XE" pool-param-set wlb-hook-timeout=10 config="$C1" > /dev/null 2>&1
+hook "echo not json"
+recs vdi:"$VDI"=local2
+if fallback WLB_MALFORMED_RESPONSE "not valid JSON"; then
+    ok "a hook answering garbage: WLB_MALFORMED_RESPONSE, the built-in ranking"
+else
+    not_ok "garbage hook (exit $RRC)" "$d/rec.out" "$d/rec.err"
+fi
+hook "echo '{\"recommendations\": [{\"host\": \"h9\", \"score\": 1, \"reason\": \"x\"}]}'"
+recs vdi:"$VDI"=local2
+if fallback WLB_MALFORMED_RESPONSE "h9"; then
+    ok "a hook naming an unknown host: WLB_MALFORMED_RESPONSE naming it, the built-in ranking"
+else
+    not_ok "unknown host hook (exit $RRC)" "$d/rec.out" "$d/rec.err"
+fi
+hook "echo broken >&2; exit 3"
+recs vdi:"$VDI"=local2
+if fallback WLB_INTERNAL_ERROR "3.*broken"; then
+    ok "a hook exiting 3: WLB_INTERNAL_ERROR with its status and stderr, the built-in ranking"
+else
+    not_ok "exit 3 hook (exit $RRC)" "$d/rec.out" "$d/rec.err"
+fi
+
+# A member that does not answer: refused, within the time limit.
+kill -STOP "${dpid[3]}"
+t0=$(date +%s%N)
+recs vdi:"$VDI"=local2
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT "${dpid[3]}"
+if [ $RRC = 0 ] && [ $ms -lt 9000 ] &&
+   grep -q "^h3   : refused: CANNOT_CONTACT_HOST: host h3 (xlmigd at 127.0.0.3:$PORT) did not answer host.facts within 5 s" "$d/rec.out" &&
+   [ "$(sed -n 2p "$d/rec.out" | cut -c1-15)" = "h2   : built-in" ]; then
+    ok "h3's xlmigd stopped (SIGSTOP): refused with CANNOT_CONTACT_HOST after $ms ms, h2 recommended"
+else
+    not_ok "stopped member ($ms ms, exit $RRC)" "$d/rec.out" "$d/rec.err" "$d/xlmigd1.log"
+fi
+"$XE" vm-retrieve-wlb-recommendations vm=nosuch config="$C1" > "$d/rec.out" 2> "$d/rec.err"
+rc=$?
+if [ $rc = 1 ] && grep -q "^NOT_FOUND: no VM nosuch on any host" "$d/rec.err" && [ ! -s "$d/rec.out" ]; then
+    ok "vm-retrieve-wlb-recommendations of an unknown VM fails: $(head -1 "$d/rec.err" | cut -c1-60)"
+else
+    not_ok "unknown VM (exit $rc)" "$d/rec.out" "$d/rec.err"
+fi
+
+# vm-migrate without host=: the hook fails, the built-in choice goes.
+hook "echo not json"
+migrate web1 vdi:"$VDI"=local2
+task=$(head -1 "$d/mig.out")
+why=$(moved_to 3 web1)
+if [ $MRC = 0 ] && [ -z "$why" ] &&
+   [ "$(sed -n 2p "$d/mig.out")" = "VM web1 placed on host h3 (built-in: most free memory: 4096 MiB)" ] &&
+   grep -q "^WLB_MALFORMED_RESPONSE: .*placing VM web1 by the built-in choice" "$d/mig.err" &&
+   grep -q "^xlmigd: warning: WLB_MALFORMED_RESPONSE" "$S1/migrate/$task.log" &&
+   grep -q "^xlmigd: VM web1 placed on host h3 (built-in: most free memory: 4096 MiB)" "$S1/migrate/$task.log" &&
+   grep -q "placing VM web1: host h3 (built-in" "$d/xlmigd1.log"; then
+    ok "vm-migrate web1 without host= (the hook answering garbage): placed on h3 by the built-in choice, said in its output, its task's log and the daemon's; web1 runs only on h3, its disk on h3's local2 equal to its log"
+else
+    not_ok "vm-migrate placed (exit $MRC:$why)" "$d/mig.out" "$d/mig.err" "$S1/migrate/$task.log" "$d/xlmigd1.log" "$d/xlmigd3.log"
+fi
+clean_h 3
+
+# vm-migrate without host=, the hook preferring h2: it goes there.
+FILL=5 new_vm web2
+hook "python3 $d/prefer.py h2"
+migrate web2 vdi:"$VDI"=local2
+why=$(moved_to 2 web2)
+if [ $MRC = 0 ] && [ -z "$why" ] && ! grep -q "^WLB_" "$d/mig.err" &&
+   [ "$(sed -n 2p "$d/mig.out")" = "VM web2 placed on host h2 (wlb-hook: preferred host)" ] &&
+   absent_on "$X3" web2; then
+    ok "vm-migrate web2 without host=, the wlb-hook preferring h2: it moved to h2 (not h3, which has more free memory)"
+else
+    not_ok "vm-migrate placed by the hook (exit $MRC:$why)" "$d/mig.out" "$d/mig.err" "$d/xlmigd1.log"
+fi
+clean_h2
+
+# Nobody can take it: NO_HOSTS_AVAILABLE, the hook not asked, nothing done.
+FILL=5 new_vm web3
+"$FX" host --dir "$X2" --free-mib 32 > /dev/null
+"$FX" host --dir "$X3" --free-mib 32 > /dev/null
+hook "touch $d/hook-asked; echo not json"
+pj0=$(ls "$S1"/migrate/*.json 2> /dev/null | wc -l)
+migrate web3 vdi:"$VDI"=local2
+if [ $MRC = 1 ] && [ ! -s "$d/mig.out" ] &&
+   [ "$(head -1 "$d/mig.err")" = "NO_HOSTS_AVAILABLE: no host can take VM web3: h1 (INVALID_VALUE: host h1 is where VM web3 is now); h2 (HOST_NOT_ENOUGH_FREE_MEMORY: VM web3 needs 64 MiB; host h2 has 32 MiB free); h3 (HOST_NOT_ENOUGH_FREE_MEMORY: VM web3 needs 64 MiB; host h3 has 32 MiB free); fix what a host lacks, enable one, or add one to the pool" ] &&
+   grep -qx "HOST_NOT_ENOUGH_FREE_MEMORY: VM web3 needs 64 MiB; host h3 has 32 MiB free" "$d/mig.err" &&
+   [ ! -e "$d/hook-asked" ] && [ "$(ls "$S1"/migrate/*.json 2> /dev/null | wc -l)" = "$pj0" ] &&
+   runs_on "$X1" web3 && [ -f "$IMG" ] && [ "$(nvdis 2)" = 0 ] && [ "$(nvdis 3)" = 0 ] &&
+   [ -z "$(left 1)$(left 2)$(left 3)" ]; then
+    ok "no host can take web3 (32 MiB free each): NO_HOSTS_AVAILABLE naming each host's refusal, then every refusal on its own line; the hook not asked, no task, web3 runs on at h1 on its own disk"
+else
+    not_ok "NO_HOSTS_AVAILABLE (exit $MRC)" "$d/mig.out" "$d/mig.err"
+fi
+"$XE" vm-retrieve-wlb-recommendations vm=web3 vdi:"$VDI"=local2 config="$C1" --minimal > "$d/rec.out" 2> "$d/rec.err"
+rc=$?
+"$XE" vm-retrieve-wlb-recommendations vm=web3 vdi:"$VDI"=local2 config="$C1" > "$d/rec2.out" 2> "$d/rec2.err"
+rc2=$?
+if [ $rc = 0 ] && [ $rc2 = 0 ] && [ "$(cat "$d/rec.out")" = "" ] &&
+   [ "$(grep -c ': refused: ' "$d/rec2.out")" = 3 ] && [ "$(wc -l < "$d/rec2.out")" = 4 ]; then
+    ok "vm-retrieve-wlb-recommendations when no host can take it: exit 0, every host refused, --minimal empty"
+else
+    not_ok "recommendations, none (exits $rc $rc2)" "$d/rec.out" "$d/rec2.out" "$d/rec2.err"
+fi
+touch "$d/web3.stop"; gone "$writer_pid"; writer_pid=""
+"$FX" destroy --dir "$X1" web3 > /dev/null 2>&1
+reset_vm
+
+# Back to two hosts, no hook.
+hook ""
+"$FX" host --dir "$X2" > /dev/null
+"$XE" pool-eject host=h3 config="$C1" > /dev/null 2>&1
+kill "${dpid[3]}"; gone "${dpid[3]}"
 fi
 
 # ---- the limit: four at once, three slots -----------------------------------

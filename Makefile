@@ -62,7 +62,7 @@ TEST_SRCS := $(wildcard tests/unit/test-*.c)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(B)/san/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 8
 
 # Xen's public headers (xenctrl.h and below) use anonymous unions, a GNU
 # extension: the files that include them are built as gnu11, all others

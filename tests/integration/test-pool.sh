@@ -244,10 +244,12 @@ fi
 # ---- settings ---------------------------------------------------------------
 v=$("$XE" pool-param-get param-name=migration-concurrency config="$d/h3.conf" 2>&1)
 c=$("$XE" pool-param-get param-name=migration-compression config="$d/h3.conf" 2>&1)
-if [ "$v" = 3 ] && [ "$c" = false ]; then
-    ok "defaults: migration-concurrency 3, migration-compression false"
+w=$("$XE" pool-param-get param-name=wlb-hook config="$d/h3.conf" 2>&1)
+t=$("$XE" pool-param-get param-name=wlb-hook-timeout config="$d/h3.conf" 2>&1)
+if [ "$v" = 3 ] && [ "$c" = false ] && [ -z "$w" ] && [ "$t" = 10 ]; then
+    ok "defaults: migration-concurrency 3, migration-compression false, no wlb-hook, wlb-hook-timeout 10"
 else
-    not_ok "defaults ($v, $c)"
+    not_ok "defaults ($v, $c, '$w', $t)"
 fi
 bad=0
 for val in 0 51 abc 3x "" -1; do
@@ -255,8 +257,16 @@ for val in 0 51 abc 3x "" -1; do
     grep -q 'INVALID_VALUE\|INVALID_ARGUMENT' "$d/bad.out" || bad=1
 done
 "$XE" pool-param-set migration-compression=maybe config="$d/h2.conf" > /dev/null 2>&1 && bad=1
-if [ $bad = 0 ] && [ "$("$XE" pool-param-get param-name=migration-concurrency config="$d/h1.conf")" = 3 ]; then
-    ok "pool-param-set refuses 0, 51, abc, 3x, '', -1, maybe; nothing changed"
+for val in 0 121 10s ""; do
+    "$XE" pool-param-set wlb-hook-timeout="$val" config="$d/h2.conf" > "$d/bad.out" 2>&1 && bad=1
+    grep -q "INVALID_VALUE: .* pool parameter wlb-hook-timeout: \"$val\" is not valid" "$d/bad.out" || bad=1
+done
+"$XE" pool-param-set wlb-hook="$(printf 'a\tb')" config="$d/h2.conf" > "$d/bad.out" 2>&1 && bad=1
+grep -q 'INVALID_VALUE: .* pool parameter wlb-hook: "a?b" is not valid: byte 1 is not printable ASCII' "$d/bad.out" || bad=1
+if [ $bad = 0 ] && [ "$("$XE" pool-param-get param-name=migration-concurrency config="$d/h1.conf")" = 3 ] &&
+   [ -z "$("$XE" pool-param-get param-name=wlb-hook config="$d/h1.conf")" ] &&
+   [ "$("$XE" pool-param-get param-name=wlb-hook-timeout config="$d/h1.conf")" = 10 ]; then
+    ok "pool-param-set refuses 0, 51, abc, 3x, '', -1, maybe; wlb-hook-timeout 0, 121, 10s, ''; a wlb-hook with a tab; nothing changed"
 else
     not_ok "pool-param-set refusals" "$d/bad.out"
 fi
@@ -366,7 +376,8 @@ else
 fi
 
 # ---- a master restart keeps the settings and the members -----------------------
-"$XE" pool-param-set migration-concurrency=7 migration-compression=true config="$d/h2.conf" > "$d/set7.out" 2>&1
+"$XE" pool-param-set migration-concurrency=7 migration-compression=true \
+    wlb-hook="/usr/local/bin/wlb --prefer 'h3'" wlb-hook-timeout=30 config="$d/h2.conf" > "$d/set7.out" 2>&1
 "$XE" host-disable host=h3 config="$d/h2.conf" >> "$d/set7.out" 2>&1
 kill -9 "$D1"
 wait "$D1" 2>/dev/null
@@ -374,12 +385,15 @@ start 1
 wait_master
 v=$("$XE" pool-param-get param-name=migration-concurrency config="$d/h2.conf" 2>&1)
 c=$("$XE" pool-param-get param-name=migration-compression config="$d/h2.conf" 2>&1)
+w=$("$XE" pool-param-get param-name=wlb-hook config="$d/h3.conf" 2>&1)
+t=$("$XE" pool-param-get param-name=wlb-hook-timeout config="$d/h3.conf" 2>&1)
 n=$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2>&1 | wc -l)
 hl=$(enabled_list "$d/h1.conf")
-if [ "$v" = 7 ] && [ "$c" = true ] && [ "$n" = 3 ] && [ "$hl" = "h1,true h2,true h3,false " ]; then
-    ok "master killed (-9) and restarted: settings (7, true), 3 members and h3 disabled kept"
+if [ "$v" = 7 ] && [ "$c" = true ] && [ "$n" = 3 ] && [ "$hl" = "h1,true h2,true h3,false " ] &&
+   [ "$w" = "/usr/local/bin/wlb --prefer 'h3'" ] && [ "$t" = 30 ]; then
+    ok "master killed (-9) and restarted: settings (7, true, the wlb-hook and its 30 s), 3 members and h3 disabled kept"
 else
-    not_ok "master restart ($v, $c, $n members; $hl)" "$d/set7.out" "$d/xlmigd1.log"
+    not_ok "master restart ($v, $c, '$w', $t, $n members; $hl)" "$d/set7.out" "$d/xlmigd1.log"
 fi
 "$XE" host-enable host=h3 config="$d/h2.conf" > "$d/en3.out" 2>&1 ||
     not_ok "host-enable h3 after the restart" "$d/en3.out"

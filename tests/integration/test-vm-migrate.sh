@@ -595,7 +595,7 @@ else
 fi
 
 # The example balancer of docs/specs/wlb-hook.md, preferring h2.
-python3 - "$src/docs/specs/wlb-hook.md" "$d/prefer.py" << 'PY'
+python3 - "$here/../../docs/specs/wlb-hook.md" "$d/prefer.py" << 'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 m = re.search(r"<!-- wlb-example: begin -->\s*```python\n(.*?)```", t, re.S)
@@ -736,13 +736,16 @@ else
 fi
 touch "$d/web3.stop"; gone "$writer_pid"; writer_pid=""
 "$FX" destroy --dir "$X1" web3 > /dev/null 2>&1
-reset_vm
+XLMIG_STATE_DIR=$S1 "$XE" vbd-destroy vm=web3 vdi-uuid="$VDI" > /dev/null 2>&1
+XLMIG_STATE_DIR=$S1 "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
 
 # Back to two hosts, no hook.
 hook ""
 "$FX" host --dir "$X2" > /dev/null
 "$XE" pool-eject host=h3 config="$C1" > /dev/null 2>&1
 kill "${dpid[3]}"; gone "${dpid[3]}"
+[ "$(nvdis 1)$(nvdis 2)$(nvdis 3)" = 000 ] && [ -z "$(left 1)$(left 2)$(left 3)" ] ||
+    not_ok "placement left VDIs ($(nvdis 1) $(nvdis 2) $(nvdis 3)) or more: $(left 1)/$(left 2)/$(left 3)"
 fi
 
 # ---- the limit: four at once, three slots -----------------------------------

@@ -242,6 +242,43 @@ const char *xlmig__json_type_name(yajl_val v)
     }
 }
 
+bool xlmig__json_equal(yajl_val a, yajl_val b)
+{
+    size_t i;
+
+    if (!a || !b)
+        return a == b;
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case yajl_t_string:
+        return !strcmp(a->u.string, b->u.string);
+    case yajl_t_number:
+        return !strcmp(a->u.number.r, b->u.number.r);
+    case yajl_t_object:
+        if (a->u.object.len != b->u.object.len)
+            return false;
+        for (i = 0; i < a->u.object.len; i++) {
+            if (strcmp(a->u.object.keys[i], b->u.object.keys[i]) ||
+                !xlmig__json_equal(a->u.object.values[i],
+                                   b->u.object.values[i]))
+                return false;
+        }
+        return true;
+    case yajl_t_array:
+        if (a->u.array.len != b->u.array.len)
+            return false;
+        for (i = 0; i < a->u.array.len; i++) {
+            if (!xlmig__json_equal(a->u.array.values[i],
+                                   b->u.array.values[i]))
+                return false;
+        }
+        return true;
+    default:
+        return true;            /* true, false, null: the type says all */
+    }
+}
+
 /* ------------------------------------------------------------ files */
 
 int xlmig__file_rc(int errnoval)

@@ -87,6 +87,13 @@ int xlmig__json_error(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
                       const char *label, const char *fmt, ...)
     XLMIG__PRINTF(4, 5);
 
+/*
+ * Whether @a and @b are the same JSON value: the same types, strings and
+ * numbers as written, objects' members in the same order.  NULL equals
+ * only NULL.  Pure.
+ */
+bool xlmig__json_equal(yajl_val a, yajl_val b);
+
 /* What @v is, for "member X is ...": "a string", "an integer", ... */
 const char *xlmig__json_type_name(yajl_val v);
 

@@ -1327,6 +1327,48 @@ static int place_plan(libxlmig_ctx *ctx, const struct mig_req *q,
     return rc;
 }
 
+/* place_plan(), this host's facts into @src, then place_vm(). */
+static int place_here(libxlmig_ctx *ctx, const struct mig_req *q,
+                      struct xlmig__mig_plan *p,
+                      struct xlmig__host_facts *src, struct placement *pl)
+{
+    int rc = place_plan(ctx, q, p);
+
+    if (!rc)
+        rc = facts_here(ctx, src);
+    if (!rc)
+        rc = place_vm(ctx, q, p, src, pl);
+    return rc;
+}
+
+/*
+ * A vm.migrate's (or vm.place's) parameters into @q; the strings point
+ * into @m.  False, with the error answered, without "vm".
+ */
+static bool mig_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
+                         struct mig_req *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->vm = xlmigd_need_str(c, m, "vm");
+    if (!q->vm)
+        return false;
+    q->host = xlmig__rpc_get_str(m->params, "host");
+    if (q->host && !*q->host)
+        q->host = NULL;         /* no host: placed */
+    q->remote_master = xlmig__rpc_get_str(m->params, "remote_master");
+    q->remote_config = xlmig__rpc_get_str(m->params, "remote_config");
+    q->vdi_map = xlmig__rpc_get_str(m->params, "vdi_map");
+    q->vif_map = xlmig__rpc_get_str(m->params, "vif_map");
+    q->compress = xlmig__rpc_get_str(m->params, "compress");
+    q->live = true;
+    (void)xlmig__rpc_get_bool(m->params, "copy", &q->copy);
+    (void)xlmig__rpc_get_bool(m->params, "force", &q->force);
+    (void)xlmig__rpc_get_bool(m->params, "check", &q->check);
+    (void)xlmig__rpc_get_bool(m->params, "live", &q->live);
+    (void)xlmig__rpc_get_uint(m->params, "bwlimit", &q->bwlimit);
+    return true;
+}
+
 /*
  * A placement as vm.place answers it (docs/xlmigd.md): the ranking,
  * where it came from, the hook's failure, the refused hosts.
@@ -1388,14 +1430,8 @@ int xlmigd_m_vm_place(struct conn *c, const struct xlmig__rpc_msg *m)
     yajl_gen g;
     int rc;
 
-    memset(&q, 0, sizeof(q));
-    q.vm = xlmigd_need_str(c, m, "vm");
-    if (!q.vm)
+    if (!mig_req_read(c, m, &q))
         return 0;
-    q.vdi_map = xlmig__rpc_get_str(m->params, "vdi_map");
-    q.vif_map = xlmig__rpc_get_str(m->params, "vif_map");
-    q.live = true;
-    (void)xlmig__rpc_get_bool(m->params, "force", &q.force);
     p = xlmig__zalloc(sizeof(*p));
     src = xlmig__zalloc(sizeof(*src));
     pl = xlmig__zalloc(sizeof(*pl));
@@ -1403,11 +1439,7 @@ int xlmigd_m_vm_place(struct conn *c, const struct xlmig__rpc_msg *m)
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
     }
-    rc = place_plan(c->ctx, &q, p);
-    if (!rc)
-        rc = facts_here(c->ctx, src);
-    if (!rc)
-        rc = place_vm(c->ctx, &q, p, src, pl);
+    rc = place_here(c->ctx, &q, p, src, pl);
     if (rc) {
         rc = reply_last(c, m, rc, q.vm);
         goto out;
@@ -1505,25 +1537,8 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     size_t i;
     int rc;
 
-    memset(&q, 0, sizeof(q));
-    q.vm = xlmigd_need_str(c, m, "vm");
-    if (!q.vm)
+    if (!mig_req_read(c, m, &q))
         return 0;
-    /* No host: placed (below). */
-    q.host = xlmig__rpc_get_str(m->params, "host");
-    if (q.host && !*q.host)
-        q.host = NULL;
-    q.remote_master = xlmig__rpc_get_str(m->params, "remote_master");
-    q.remote_config = xlmig__rpc_get_str(m->params, "remote_config");
-    q.vdi_map = xlmig__rpc_get_str(m->params, "vdi_map");
-    q.vif_map = xlmig__rpc_get_str(m->params, "vif_map");
-    q.compress = xlmig__rpc_get_str(m->params, "compress");
-    q.live = true;
-    (void)xlmig__rpc_get_bool(m->params, "copy", &q.copy);
-    (void)xlmig__rpc_get_bool(m->params, "force", &q.force);
-    (void)xlmig__rpc_get_bool(m->params, "check", &q.check);
-    (void)xlmig__rpc_get_bool(m->params, "live", &q.live);
-    (void)xlmig__rpc_get_uint(m->params, "bwlimit", &q.bwlimit);
     if (q.compress && strcmp(q.compress, "true") &&
         strcmp(q.compress, "false"))
         return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
@@ -1539,11 +1554,7 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     }
     if (!q.host) {
         pl = xlmig__zalloc(sizeof(*pl));
-        rc = pl ? place_plan(c->ctx, &q, p) : LIBXLMIG_ERR_NO_MEMORY;
-        if (!rc)
-            rc = facts_here(c->ctx, src);
-        if (!rc)
-            rc = place_vm(c->ctx, &q, p, src, pl);
+        rc = pl ? place_here(c->ctx, &q, p, src, pl) : LIBXLMIG_ERR_NO_MEMORY;
         if (rc) {
             rc = reply_last(c, m, rc, q.vm);
             goto out;

@@ -14,51 +14,17 @@
 #include <string.h>
 
 #include "internal.h"
+#include "jsonfile.h"
 #include "rpc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool same_value(yajl_val a, yajl_val b)
-{
-    size_t i;
-
-    if (!a || !b)
-        return a == b;
-    if (a->type != b->type)
-        return false;
-    switch (a->type) {
-    case yajl_t_string:
-        return !strcmp(a->u.string, b->u.string);
-    case yajl_t_number:
-        return !strcmp(a->u.number.r, b->u.number.r);
-    case yajl_t_object:
-        if (a->u.object.len != b->u.object.len)
-            return false;
-        for (i = 0; i < a->u.object.len; i++) {
-            if (strcmp(a->u.object.keys[i], b->u.object.keys[i]) ||
-                !same_value(a->u.object.values[i], b->u.object.values[i]))
-                return false;
-        }
-        return true;
-    case yajl_t_array:
-        if (a->u.array.len != b->u.array.len)
-            return false;
-        for (i = 0; i < a->u.array.len; i++) {
-            if (!same_value(a->u.array.values[i], b->u.array.values[i]))
-                return false;
-        }
-        return true;
-    default:
-        return true;
-    }
-}
 
 /* Params of a request or event: absent and {} are the same. */
 static bool same_params(yajl_val a, yajl_val b)
 {
     if (!a && b && YAJL_IS_OBJECT(b) && b->u.object.len == 0)
         return true;
-    return same_value(a, b);
+    return xlmig__json_equal(a, b);
 }
 
 static void check_invariants(const struct xlmig__rpc_msg *m)
@@ -173,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (back.kind != m.kind || back.id != m.id ||
             strcmp(back.method, m.method) || back.is_error != m.is_error ||
             !same_params(m.params, back.params) ||
-            !same_value(m.result, back.result) ||
+            !xlmig__json_equal(m.result, back.result) ||
             strcmp(back.err_name, m.err_name) ||
             strcmp(back.err_message, m.err_message) ||
             back.nr_err_params != m.nr_err_params)

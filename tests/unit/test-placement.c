@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "jsonfile.h"
 #include "placement.h"
 #include "proc.h"
 #include "sr.h"
@@ -439,40 +440,6 @@ static void test_request(void **state)
     free(h);
 }
 
-/* Two JSON values equal: same types, members in the same order. */
-static bool json_equal(yajl_val a, yajl_val b)
-{
-    size_t i;
-
-    if (a->type != b->type)
-        return false;
-    switch (a->type) {
-    case yajl_t_string:
-        return !strcmp(a->u.string, b->u.string);
-    case yajl_t_number:
-        return !strcmp(a->u.number.r, b->u.number.r);
-    case yajl_t_object:
-        if (a->u.object.len != b->u.object.len)
-            return false;
-        for (i = 0; i < a->u.object.len; i++) {
-            if (strcmp(a->u.object.keys[i], b->u.object.keys[i]) ||
-                !json_equal(a->u.object.values[i], b->u.object.values[i]))
-                return false;
-        }
-        return true;
-    case yajl_t_array:
-        if (a->u.array.len != b->u.array.len)
-            return false;
-        for (i = 0; i < a->u.array.len; i++) {
-            if (!json_equal(a->u.array.values[i], b->u.array.values[i]))
-                return false;
-        }
-        return true;
-    default:
-        return true;
-    }
-}
-
 /* The spec's example request is what the library writes. */
 static void test_request_is_the_spec_example(void **state)
 {
@@ -488,7 +455,7 @@ static void test_request_is_the_spec_example(void **state)
     theirs = yajl_tree_parse(doc, err, sizeof(err));
     if (!theirs)
         fail_msg("the spec's request is not JSON: %s", err);
-    if (!json_equal(ours, theirs)) {
+    if (!xlmig__json_equal(ours, theirs)) {
         /* What to paste there. */
         const char *b = getenv("XLMIG_BUILDDIR");
         char out[4096];

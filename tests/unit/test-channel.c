@@ -368,7 +368,7 @@ static int feed_receiver(const struct blob *wire, char *err, size_t elen,
     side_init(&rcv, false);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     feed = (struct pump){ .fd = sv[1], .data = wire->data, .len = wire->len };
-    pthread_create(&tf, NULL, pump_feed_main, &feed);
+    pthread_create(&tf, NULL, pump_feed_peer_main, &feed);
     assert_int_equal(libxlmig_transport_fd_new(rcv.ctx, sv[0], sv[0],
                                                &rcv.t), 0);
     rc = libxlmig_channel_open(rcv.ctx, rcv.t, false, NULL, &rcv.ch);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "transport.h"
@@ -32,6 +33,27 @@ static inline void *pump_feed_main(void *arg)
     /* The reader may stop early (bad-input cases): that is fine. */
     if (p->len)
         (void)xlmig__write_all(p->fd, p->data, p->len);
+    close(p->fd);
+    return NULL;
+}
+
+/*
+ * Thread body for a socket whose other end also writes back (a channel's
+ * hello, its acknowledgements): p->data written, the write side shut,
+ * then what comes back read and dropped until the other end closes.
+ * Closing at once instead would make those writes fail with EPIPE now
+ * and then, which is not the error a bad-input case is after.
+ */
+static inline void *pump_feed_peer_main(void *arg)
+{
+    struct pump *p = arg;
+    char sink[4096];
+
+    if (p->len)
+        (void)xlmig__write_all(p->fd, p->data, p->len);
+    (void)shutdown(p->fd, SHUT_WR);
+    while (read(p->fd, sink, sizeof(sink)) > 0)
+        ;
     close(p->fd);
     return NULL;
 }

@@ -118,7 +118,8 @@ int xlmig__mig_record_encode(const struct xlmig__mig_record *r, char *buf,
          KS("vm", r->vm) && KS("vm-uuid", r->vm_uuid) &&
          KI("domid", r->domid) && KB("live", r->live) &&
          KB("copy", r->copy) && KB("force", r->force) &&
-         KB("compress", r->compress) && KI("bwlimit", r->bwlimit) &&
+         KB("compress", r->compress) && KB("priority", r->priority) &&
+         KI("bwlimit", r->bwlimit) &&
          KS("source", r->source) && KS("destination", r->destination) &&
          KS("dest-address", r->dest_address) &&
          KS("remote-config", r->remote_config) &&
@@ -208,6 +209,16 @@ static bool get_b(struct rd *d, yajl_val o, const char *key, bool *v_r)
         return member_bad(d, key, v ? "is not true or false" : "is missing");
     *v_r = YAJL_IS_TRUE(v);
     return true;
+}
+
+/* A member journals written before it existed lack: false then. */
+static bool get_b_opt(struct rd *d, yajl_val o, const char *key, bool *v_r)
+{
+    if (!xlmig__rpc_get(o, key)) {
+        *v_r = false;
+        return true;
+    }
+    return get_b(d, o, key, v_r);
 }
 
 static bool get_enum(struct rd *d, yajl_val o, const char *key,
@@ -315,6 +326,7 @@ int xlmig__mig_record_decode(libxlmig_ctx *ctx, const char *label,
         !get_b(&d, root, "copy", &r->copy) ||
         !get_b(&d, root, "force", &r->force) ||
         !get_b(&d, root, "compress", &r->compress) ||
+        !get_b_opt(&d, root, "priority", &r->priority) ||
         !get_u(&d, root, "bwlimit", UINT64_MAX >> 1, &r->bwlimit) ||
         !get_s(&d, root, "source", r->source, sizeof(r->source)) ||
         !get_s(&d, root, "destination", r->destination,

@@ -149,7 +149,9 @@ static void *slot_main(void *arg)
     struct xlmig__rpc_msg resp;
     const char *kv[] = { "vm", s->r.vm, "source", s->r.source,
                          "destination", s->r.destination, "uuid", s->r.task,
-                         "wait", "?true", NULL };
+                         "wait", "?true",
+                         "priority", s->r.priority ? "?true" : "?false",
+                         NULL };
     int rc;
 
     memset(&resp, 0, sizeof(resp));

@@ -86,6 +86,8 @@ struct xlmig__mig_record {
     uint32_t domid;                         /* its domain here, 0: none */
     bool live;                              /* running: a live migration */
     bool copy, force, compress;
+    bool priority;                          /* src: the slots' priority
+                                             * lane (host evacuation) */
     uint64_t bwlimit;                       /* bytes/s, 0: none */
     char source[65];                        /* host names */
     char destination[65];

@@ -82,7 +82,8 @@ static void batch_init(const struct hspec *hs, size_t n,
 
         xlmig__strlcpy(p->vm, vs[i].name, sizeof(p->vm));
         snprintf(p->vm_uuid, sizeof(p->vm_uuid),
-                 "8f2a6c1e-4b7d-4e0a-9c3f-2d1e5a6b7c%02x", (unsigned int)(i & 0xff));
+                 "8f2a6c1e-4b7d-4e0a-9c3f-2d1e5a6b7c%02x",
+                 (unsigned int)(i & 0xff));
         p->running = vs[i].running;
         p->memory_kib = (uint64_t)vs[i].mib * 1024;
         p->vcpus = 2;

@@ -53,8 +53,8 @@ SAN_CFLAGS := $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -DLIBXLMIG_BUILDING
 LIB_SRCS := $(wildcard libxlmig/*.c)
 XE_SRCS  := xe-plugin/xe-args.c
 # The commands: only in xlmig-xe (they need its xe_print_record).
-XE_CMD_SRCS := xe-plugin/cmd-cpu.c xe-plugin/cmd-pool.c xe-plugin/cmd-sr.c \
-               xe-plugin/cmd-vm.c
+XE_CMD_SRCS := xe-plugin/cmd-batch.c xe-plugin/cmd-cpu.c \
+               xe-plugin/cmd-pool.c xe-plugin/cmd-sr.c xe-plugin/cmd-vm.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 XE_OBJS  := $(XE_SRCS:%.c=$(B)/%.o)
 

@@ -101,14 +101,16 @@ static void say_promised(struct xlmig__place_host *h, size_t hi,
     }
 }
 
-/* Every different refusal of every host into @v. */
-static void keep_refusals(struct xlmig__batch_vm *v,
+/* Every different refusal of every host but @src into @v. */
+static void keep_refusals(struct xlmig__batch_vm *v, const char *src,
                           const struct xlmig__place_host *hosts, size_t n)
 {
     size_t h, i, k;
 
     v->nr_refusals = 0;
     for (h = 0; h < n; h++) {
+        if (src && !strcmp(hosts[h].facts.name, src))
+            continue;
         for (i = 0; i < hosts[h].nr_refusals; i++) {
             const char *m = hosts[h].refusals[i];
 
@@ -205,7 +207,7 @@ int xlmig__batch_plan(libxlmig_ctx *ctx, const struct xlmig__batch *b,
             v->rc = prc;
             xlmig__strlcpy(v->msg, libxlmig_ctx_last_error(quiet),
                            sizeof(v->msg));
-            keep_refusals(v, scratch, b->n);
+            keep_refusals(v, b->src_name, scratch, b->n);
             libxlmig_ctx_free(quiet);
             xlmig__log(ctx, XTL_DETAIL, -1, "batch: VM %s stays: %s",
                        v->plan->vm, v->msg);

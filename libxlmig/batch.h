@@ -58,8 +58,8 @@ struct xlmig__batch_vm {
     char fallback[XLMIG__BATCH_MSG_MAX];  /* what was said of it, or "" */
     int rc;                             /* not placed: why (negative) */
     char msg[XLMIG__BATCH_MSG_MAX];     /* not placed: "NAME: sentence" */
-    /* Not placed by the planner: every different refusal of every host,
-     * the first XLMIG__BATCH_REFUSALS_MAX. */
+    /* Not placed by the planner: every different refusal of every host
+     * but the VM's own, the first XLMIG__BATCH_REFUSALS_MAX. */
     size_t nr_refusals;
     char refusals[XLMIG__BATCH_REFUSALS_MAX][XLMIG__PLACE_MSG_MAX];
 };

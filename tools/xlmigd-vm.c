@@ -3,8 +3,9 @@
  * vm.start, host.facts), where one goes when nobody names a host
  * (vm.place: placement.h, docs/specs/wlb-hook.md), the migrations whose
  * source it is (vm.migrate, vm.task, vm.cancel) or destination
- * (vm.receive_*), and the workers that run them
- * (docs/specs/vm-migrate.md).
+ * (vm.receive_*), many VMs of this host planned and moved at once
+ * (vm.migrate_many, host.evacuate: batch.h, docs/specs/pool-ops.md),
+ * and the workers that run them (docs/specs/vm-migrate.md).
  *
  * The daemon reads facts through the hypervisor table but never saves,
  * restores or destroys a domain itself: its workers do (xlmigd-worker.c).
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cpurecord.h"
 #include "migrate-check.h"
 #include "migrate-run.h"
@@ -850,9 +852,51 @@ static bool pool_compresses(libxlmig_ctx *ctx)
 struct mig_req {
     const char *vm, *host, *remote_master, *remote_config;
     const char *vdi_map, *vif_map, *compress;
-    bool copy, force, check, live;
+    const char *vdi_given;      /* the vdi_map asked for */
+    const char *sr;             /* every disk not in it to this SR */
+    bool copy, force, check, live, priority;
     uint64_t bwlimit;
+    char map[4096];             /* vdi_map: vdi_given and sr's entries */
 };
+
+/*
+ * The VDI map of @q for @p (plan_vm()'s): the one given, and with sr=
+ * an entry VDI=SR for each VDI of the VM it does not name, into q->map
+ * (q->vdi_map points to it then).  INVALID_ARGUMENT when too long.
+ */
+static int req_map(libxlmig_ctx *ctx, struct mig_req *q,
+                   const struct xlmig__mig_plan *p)
+{
+    const char *given = q->vdi_given ? q->vdi_given : "";
+    size_t len, i, vl = XLMIG__UUID_LEN;
+    int w;
+
+    q->vdi_map = q->vdi_given;
+    if (!q->sr || !*q->sr)
+        return 0;
+    w = snprintf(q->map, sizeof(q->map), "%s", given);
+    len = (size_t)w;
+    for (i = 0; w >= 0 && len < sizeof(q->map) && i < p->nr_vdis; i++) {
+        const char *v = p->vdis[i].vdi, *at;
+
+        /* Named in the map already: that entry wins. */
+        for (at = strstr(given, v); at; at = strstr(at + 1, v)) {
+            if ((at == given || at[-1] == ',') && at[vl] == '=')
+                break;
+        }
+        if (at)
+            continue;
+        w = snprintf(q->map + len, sizeof(q->map) - len, "%s%s=%s",
+                     len ? "," : "", v, q->sr);
+        len += w > 0 ? (size_t)w : 0;
+    }
+    if (w < 0 || len >= sizeof(q->map))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1, "VM %s: "
+                            "its VDI map with sr=%s is too long", p->vm,
+                            q->sr);
+    q->vdi_map = q->map;
+    return 0;
+}
 
 /*
  * The VM's half of a plan: the VM here, its configuration, CPU and
@@ -932,7 +976,7 @@ static int plan_vm(libxlmig_ctx *ctx, const struct mig_req *q,
  * Everything before the checks: the VM, the destination, the maps.
  * Errors are bad input, said at once (logged in @ctx).
  */
-static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
+static int plan_make(libxlmig_ctx *ctx, struct mig_req *q,
                      struct xlmig__mig_plan *p, struct xlmig__pool_conf *dc,
                      struct xlmig__host_facts *dst, char *daddr, size_t dcap,
                      libxlmig_cpu_flags *level, bool *has_level)
@@ -943,6 +987,8 @@ static int plan_make(libxlmig_ctx *ctx, const struct mig_req *q,
 
     *has_level = false;
     rc = plan_vm(ctx, q, p);
+    if (!rc)
+        rc = req_map(ctx, q, p);
     if (rc)
         return rc;
 
@@ -1190,15 +1236,17 @@ static void place_facts(const struct xlmig__host_facts *src,
 
 /*
  * The verdict on each host of @pl for @p (as plan_vm() made it, from
- * this host, whose facts are @src): a host without facts is refused
- * with why it has none; a vdi map's SRs (@vdi_map, by uuid or name) are
- * looked up on each candidate, and one without them is refused; every
- * other check is xlmig__place_evaluate()'s.
+ * this host, whose facts are @src), into @hosts (pl->hosts, or a copy of
+ * them with other free memory: a batch's): a host without facts is
+ * refused with why it has none; a vdi map's SRs (@vdi_map, by uuid or
+ * name) are looked up on each candidate, and one without them is
+ * refused; every other check is xlmig__place_evaluate()'s.
  */
 static int place_evaluate(libxlmig_ctx *ctx, const char *vdi_map,
                           const struct xlmig__mig_plan *p,
                           const struct xlmig__host_facts *src,
-                          struct placement *pl)
+                          const struct placement *pl,
+                          struct xlmig__place_host *hosts)
 {
     struct xlmig__mig_plan *hp = xlmig__zalloc(sizeof(*hp));
     libxlmig_ctx *quiet = NULL;
@@ -1211,7 +1259,7 @@ static int place_evaluate(libxlmig_ctx *ctx, const char *vdi_map,
         goto out;
     }
     for (i = 0; i < pl->n; i++) {
-        struct xlmig__place_host *h = &pl->hosts[i];
+        struct xlmig__place_host *h = &hosts[i];
         const struct xlmig__mig_plan *use = p;
 
         /* Disabled, or where the VM is: the module's refusal. */
@@ -1242,28 +1290,33 @@ static int place_evaluate(libxlmig_ctx *ctx, const char *vdi_map,
 }
 
 /*
- * Place the VM of @p (plan_vm()'s; its maps checked, @q's vdi map still
- * by SR name or uuid) now on this host, whose facts are @src: the
- * pool's hosts and wlb-hook from its master, each host's facts, each
- * one's verdict, then the ranking into *@pl.  0 with pl->rk.n >= 1, or
- * with pl->rc NO_HOSTS_AVAILABLE (logged) when no host can take it;
- * else an error logged in @ctx (the master could not be asked, no
- * memory).  Nothing is done to any host, VM or disk.
+ * What a placement weighs, into *@pl: the pool's hosts (only host @only
+ * when it is not NULL: NOT_FOUND when the pool has none of that name)
+ * and wlb-hook from its master, each host's facts (this host's are
+ * @src).  0, or an error logged in @ctx (the master could not be
+ * asked).
  */
-static int place_vm(libxlmig_ctx *ctx, const struct mig_req *q,
-                    const struct xlmig__mig_plan *p,
-                    const struct xlmig__host_facts *src,
-                    struct placement *pl)
+static int place_setup(libxlmig_ctx *ctx, const char *only,
+                       const struct xlmig__host_facts *src,
+                       struct placement *pl)
 {
-    struct xlmig__wlb_hook hook;
+    const struct xlmig__pool_host *h;
     char tmo[16] = "";
-    size_t i;
     int rc;
 
     memset(pl, 0, sizeof(*pl));
     rc = xlmig__pool_hosts(ctx, V.conf, &pl->hs);
     if (rc)
         return rc;
+    if (only) {
+        h = xlmig__pool_hosts_find(&pl->hs, only);
+        if (!h)
+            return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "no host "
+                                "%s in pool %s (host-list shows its hosts)",
+                                only, V.conf->pool_uuid);
+        pl->hs.h[0] = *h;
+        pl->hs.n = 1;
+    }
     pl->n = pl->hs.n;
     if (pl->n > XLMIG__PLACE_HOSTS_MAX)
         pl->n = XLMIG__PLACE_HOSTS_MAX;
@@ -1279,7 +1332,30 @@ static int place_vm(libxlmig_ctx *ctx, const struct mig_req *q,
     if (rc)
         pl->hook[0] = '\0';
     place_facts(src, pl);
-    rc = place_evaluate(ctx, q->vdi_map, p, src, pl);
+    return 0;
+}
+
+/*
+ * Place the VM of @p (plan_vm()'s; its maps checked, @q's vdi map still
+ * by SR name or uuid) now on this host, whose facts are @src: the
+ * pool's hosts and wlb-hook from its master, each host's facts, each
+ * one's verdict, then the ranking into *@pl.  0 with pl->rk.n >= 1, or
+ * with pl->rc NO_HOSTS_AVAILABLE (logged) when no host can take it;
+ * else an error logged in @ctx (the master could not be asked, no
+ * memory).  Nothing is done to any host, VM or disk.
+ */
+static int place_vm(libxlmig_ctx *ctx, const struct mig_req *q,
+                    const struct xlmig__mig_plan *p,
+                    const struct xlmig__host_facts *src,
+                    struct placement *pl)
+{
+    struct xlmig__wlb_hook hook;
+    size_t i;
+    int rc;
+
+    rc = place_setup(ctx, NULL, src, pl);
+    if (!rc)
+        rc = place_evaluate(ctx, q->vdi_map, p, src, pl, pl->hosts);
     if (rc)
         return rc;
     hook.command = pl->hook;
@@ -1308,7 +1384,7 @@ static int place_vm(libxlmig_ctx *ctx, const struct mig_req *q,
 }
 
 /* A placement's request: the VM's half of a plan and its maps. */
-static int place_plan(libxlmig_ctx *ctx, const struct mig_req *q,
+static int place_plan(libxlmig_ctx *ctx, struct mig_req *q,
                       struct xlmig__mig_plan *p)
 {
     int rc;
@@ -1321,6 +1397,8 @@ static int place_plan(libxlmig_ctx *ctx, const struct mig_req *q,
                             "this pool's hosts only", q->vm);
     rc = plan_vm(ctx, q, p);
     if (!rc)
+        rc = req_map(ctx, q, p);
+    if (!rc)
         rc = plan_vdi_map(ctx, p, q->vdi_map, NULL);
     if (!rc)
         rc = plan_vif_map(ctx, p, q->vif_map);
@@ -1328,7 +1406,7 @@ static int place_plan(libxlmig_ctx *ctx, const struct mig_req *q,
 }
 
 /* place_plan(), this host's facts into @src, then place_vm(). */
-static int place_here(libxlmig_ctx *ctx, const struct mig_req *q,
+static int place_here(libxlmig_ctx *ctx, struct mig_req *q,
                       struct xlmig__mig_plan *p,
                       struct xlmig__host_facts *src, struct placement *pl)
 {
@@ -1357,7 +1435,9 @@ static bool mig_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
         q->host = NULL;         /* no host: placed */
     q->remote_master = xlmig__rpc_get_str(m->params, "remote_master");
     q->remote_config = xlmig__rpc_get_str(m->params, "remote_config");
-    q->vdi_map = xlmig__rpc_get_str(m->params, "vdi_map");
+    q->vdi_given = xlmig__rpc_get_str(m->params, "vdi_map");
+    q->vdi_map = q->vdi_given;
+    q->sr = xlmig__rpc_get_str(m->params, "sr");
     q->vif_map = xlmig__rpc_get_str(m->params, "vif_map");
     q->compress = xlmig__rpc_get_str(m->params, "compress");
     q->live = true;
@@ -1365,6 +1445,7 @@ static bool mig_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
     (void)xlmig__rpc_get_bool(m->params, "force", &q->force);
     (void)xlmig__rpc_get_bool(m->params, "check", &q->check);
     (void)xlmig__rpc_get_bool(m->params, "live", &q->live);
+    (void)xlmig__rpc_get_bool(m->params, "priority", &q->priority);
     (void)xlmig__rpc_get_uint(m->params, "bwlimit", &q->bwlimit);
     return true;
 }
@@ -1502,21 +1583,94 @@ static int reply_no_hosts(struct conn *c, const struct xlmig__rpc_msg *m,
     return xlmigd_finish_reply(c, g);
 }
 
-/* The task's log says where a placed VM goes, and why, first. */
+/* Where a placed VM goes and why: what its task's log says first. */
+struct placed {
+    enum xlmig__place_source source;
+    const char *reason;
+    const char *fallback;           /* the hook's failure, or "" */
+};
+
 static void log_placement(const struct xlmig__mig_record *r,
-                          const struct placement *pl)
+                          const struct placed *pd)
 {
-    const struct xlmig__place_ranking *rk = &pl->rk;
     int fd = log_open(r->task, XLMIG__MIG_SRC);
 
     if (fd < 0)
         return;
-    if (rk->fallback[0])
-        dprintf(fd, "xlmigd: warning: %s\n", rk->fallback);
+    if (pd->fallback[0])
+        dprintf(fd, "xlmigd: warning: %s\n", pd->fallback);
     dprintf(fd, "xlmigd: VM %s placed on host %s (%s: %s)\n", r->vm,
-            rk->recs[0].name, xlmig__place_source_name(rk->source),
-            rk->recs[0].reason);
+            r->destination, xlmig__place_source_name(pd->source),
+            pd->reason);
     close(fd);
+}
+
+/*
+ * The task of a migration of @p (its checks passed) to host @host,
+ * whose xlmigd is at @daddr, with @q's options: its journal, then its
+ * worker; *@r the journal (r->task its uuid).  @pd: where and why it
+ * was placed, or NULL.  0, or an error logged in @ctx (nothing started
+ * then; a journal written is marked failed).
+ */
+static int task_submit(libxlmig_ctx *ctx, const struct mig_req *q,
+                       const struct xlmig__mig_plan *p, const char *host,
+                       const char *daddr, bool compress,
+                       const struct placed *pd, struct xlmig__mig_record *r)
+{
+    size_t i;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    rc = xlmig__uuid_generate(ctx, r->task);
+    if (rc)
+        return rc;
+    r->role = XLMIG__MIG_SRC;
+    r->phase = XLMIG__MIG_QUEUED;
+    r->state = XLMIG__MIG_RUNNING;
+    xlmig__strlcpy(r->vm, p->vm, sizeof(r->vm));
+    xlmig__strlcpy(r->vm_uuid, p->vm_uuid, sizeof(r->vm_uuid));
+    r->domid = p->domid;
+    r->live = p->running;
+    r->copy = q->copy;
+    r->force = q->force;
+    r->compress = compress;
+    r->priority = q->priority;
+    r->bwlimit = q->bwlimit;
+    xlmig__strlcpy(r->source, V.conf->name, sizeof(r->source));
+    xlmig__strlcpy(r->destination, host, sizeof(r->destination));
+    xlmig__strlcpy(r->dest_address, daddr, sizeof(r->dest_address));
+    xlmig__strlcpy(r->remote_config, q->remote_config ? q->remote_config
+                                                      : "",
+                   sizeof(r->remote_config));
+    for (i = 0; i < p->nr_vdis; i++)
+        r->vdis[r->nr_vdis++] = p->vdis[i];
+    for (i = 0; i < p->nr_nics; i++)
+        r->nics[r->nr_nics++] = p->nics[i];
+    r->started = (int64_t)time(NULL);
+    rc = xlmig__mig_record_save(ctx, V.conf->state_dir, r);
+    if (rc)
+        return rc;
+    if (pd)
+        log_placement(r, pd);
+    rc = worker_start(ctx, "send", r->task, XLMIG__MIG_SRC,
+                      r->remote_config, -1, NULL);
+    if (rc) {
+        /* Not started: the journal says so, for vm.task. */
+        r->state = XLMIG__MIG_FAILED;
+        r->phase = XLMIG__MIG_ENDED;
+        xlmig__strlcpy(r->error, libxlmig_strerror_name(rc),
+                       sizeof(r->error));
+        xlmig__strlcpy(r->message, libxlmig_ctx_last_error(ctx),
+                       sizeof(r->message));
+        r->ended = (int64_t)time(NULL);
+        (void)xlmig__mig_record_save(ctx, V.conf->state_dir, r);
+        return rc;
+    }
+    xlmigd_log("migration %s: VM %s to host %s (%s%s%s)", r->task, r->vm,
+               host, r->live ? "live" : "halted, cold",
+               r->compress ? ", compressed" : "",
+               r->priority ? ", priority lane" : "");
+    return 0;
 }
 
 int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
@@ -1527,6 +1681,7 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     struct xlmig__host_facts *dst = NULL, *src = NULL;
     struct xlmig__mig_record *r = NULL;
     struct placement *pl = NULL;
+    struct placed pd;
     struct xlmig__collect coll;
     libxlmig_cpu_flags level;
     libxlmig_ctx *cctx = NULL;
@@ -1609,46 +1764,19 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     }
 
     /* The journal, then the worker. */
-    rc = xlmig__uuid_generate(c->ctx, r->task);
+    if (pl) {
+        pd.source = pl->rk.source;
+        pd.reason = pl->rk.recs[0].reason;
+        pd.fallback = pl->rk.fallback;
+    }
+    rc = task_submit(c->ctx, &q, p, q.host, daddr,
+                     q.compress ? !strcmp(q.compress, "true")
+                                : pool_compresses(c->ctx),
+                     pl ? &pd : NULL, r);
     if (rc) {
         rc = reply_last(c, m, rc, NULL);
         goto out;
     }
-    r->role = XLMIG__MIG_SRC;
-    r->phase = XLMIG__MIG_QUEUED;
-    r->state = XLMIG__MIG_RUNNING;
-    xlmig__strlcpy(r->vm, p->vm, sizeof(r->vm));
-    xlmig__strlcpy(r->vm_uuid, p->vm_uuid, sizeof(r->vm_uuid));
-    r->domid = p->domid;
-    r->live = p->running;
-    r->copy = q.copy;
-    r->force = q.force;
-    r->compress = q.compress ? !strcmp(q.compress, "true")
-                             : pool_compresses(c->ctx);
-    r->bwlimit = q.bwlimit;
-    xlmig__strlcpy(r->source, V.conf->name, sizeof(r->source));
-    xlmig__strlcpy(r->destination, q.host, sizeof(r->destination));
-    xlmig__strlcpy(r->dest_address, daddr, sizeof(r->dest_address));
-    xlmig__strlcpy(r->remote_config, q.remote_config ? q.remote_config : "",
-                   sizeof(r->remote_config));
-    for (i = 0; i < p->nr_vdis; i++)
-        r->vdis[r->nr_vdis++] = p->vdis[i];
-    for (i = 0; i < p->nr_nics; i++)
-        r->nics[r->nr_nics++] = p->nics[i];
-    r->started = (int64_t)time(NULL);
-    rc = xlmig__mig_record_save(c->ctx, V.conf->state_dir, r);
-    if (!rc && pl)
-        log_placement(r, pl);
-    if (!rc)
-        rc = worker_start(c->ctx, "send", r->task, XLMIG__MIG_SRC,
-                          r->remote_config, -1, NULL);
-    if (rc) {
-        rc = reply_last(c, m, rc, NULL);
-        goto out;
-    }
-    xlmigd_log("migration %s: VM %s to host %s (%s%s)", r->task, r->vm,
-               q.host, r->live ? "live" : "halted, cold",
-               r->compress ? ", compressed" : "");
     g = xlmig__rpc_gen_result(m->id);
     if (!g) {
         rc = LIBXLMIG_ERR_NO_MEMORY;
@@ -1673,6 +1801,664 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     free(dst);
     free(src);
     free(r);
+    return rc;
+}
+
+/* ------------------------------------------------------------ batches */
+
+#define BATCH_VM_ROOM 700           /* bytes of a VM's reply, its
+                                     * sentences aside */
+#define BATCH_LISTED_MAX 16         /* halted, arriving VMs named */
+
+/*
+ * A batch (docs/specs/pool-ops.md): VMs of this host planned at once
+ * (batch.h), each then a task of its own.  About 3 MiB: allocate.
+ */
+struct batch {
+    libxlmig_ctx *ctx;
+    struct mig_req q;               /* every task's options */
+    bool pinned;                    /* q.host named: the one candidate */
+    size_t n;
+    struct xlmig__mig_plan plans[XLMIG__BATCH_VMS_MAX];
+    struct xlmig__batch_vm vms[XLMIG__BATCH_VMS_MAX];
+    struct xlmig__host_facts src;
+    struct placement pl;
+    uint64_t reserved[XLMIG__PLACE_HOSTS_MAX];
+    /* Submitted: each placed VM's task, or why it did not start. */
+    char task[XLMIG__BATCH_VMS_MAX][XLMIG__UUID_LEN + 1];
+    int submit_rc[XLMIG__BATCH_VMS_MAX];
+    char submit_msg[XLMIG__BATCH_VMS_MAX][XLMIG__PLACE_MSG_MAX];
+};
+
+/* batch.h's evaluate: the VM's sr= map looked up on each host. */
+static int batch_evaluate(void *opaque, size_t vm,
+                          struct xlmig__place_host *hosts, size_t n)
+{
+    struct batch *b = opaque;
+    struct mig_req q = b->q;
+    int rc;
+
+    (void)n;                        /* b->pl.n, as planned */
+    rc = req_map(b->ctx, &q, &b->plans[vm]);
+    if (!rc)
+        rc = place_evaluate(b->ctx, q.vdi_map, &b->plans[vm], &b->src,
+                            &b->pl, hosts);
+    return rc;
+}
+
+/* "h2=KIB,h3=KIB" (memory promised by other batches) into b->reserved. */
+static int batch_reserved(struct batch *b, const char *list)
+{
+    char buf[4096], *save = NULL, *item;
+    size_t i;
+
+    if (!list || !*list)
+        return 0;
+    if (strlen(list) >= sizeof(buf))
+        return xlmig__error(b->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "reserved is too long");
+    xlmig__strlcpy(buf, list, sizeof(buf));
+    for (item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '='), *end = NULL;
+        unsigned long long kib;
+
+        if (eq) {
+            errno = 0;
+            kib = strtoull(eq + 1, &end, 10);
+        }
+        if (!eq || !end || end == eq + 1 || *end || errno ||
+            eq[1] == '-')
+            return xlmig__error(b->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "reserved: '%s' is not HOST=KIB", item);
+        *eq = '\0';
+        for (i = 0; i < b->pl.n; i++) {
+            if (!strcmp(b->pl.hs.h[i].name, item))
+                b->reserved[i] += kib;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Plan the VMs @ids[0 .. @n - 1] (names or uuids of VMs of this host)
+ * with b->q's options: each VM's half of a plan, the pool's hosts (only
+ * b->q.host when it is named) and their facts, the memory @reserved
+ * elsewhere ("HOST=KIB,...", or NULL), then xlmig__batch_plan().  A VM
+ * that its own state keeps here (migrating already) is refused in the
+ * batch.  Bad input is an error logged in b->ctx, nothing planned: a
+ * VM not here (NOT_FOUND), a VM named twice, a named host that is not
+ * in the pool or lacks the SR of sr=.
+ */
+static int batch_prepare(struct batch *b, char *const *ids, size_t n,
+                         const char *reserved)
+{
+    libxlmig_ctx *quiet = NULL;
+    struct xlmig__wlb_hook hook;
+    struct xlmig__batch bp;
+    size_t i, k;
+    int rc = 0, sk;
+
+    b->n = n;
+    b->pinned = b->q.host != NULL;
+    for (i = 0; i < n; i++) {
+        struct xlmig__batch_vm *v = &b->vms[i];
+        struct mig_req q = b->q;
+
+        q.vm = ids[i];
+        v->plan = &b->plans[i];
+        if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &quiet))
+            return xlmig__error(b->ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "no "
+                                "memory to plan VM %s", ids[i]);
+        rc = plan_vm(quiet, &q, &b->plans[i]);
+        if (rc == LIBXLMIG_ERR_NOT_FOUND || rc == LIBXLMIG_ERR_NO_MEMORY ||
+            rc == LIBXLMIG_ERR_INVALID_ARGUMENT) {
+            rc = xlmig__error(b->ctx, rc, -1, "%s",
+                              libxlmig_ctx_last_error(quiet));
+            goto out;
+        }
+        if (rc) {
+            v->rc = rc;
+            xlmig__strlcpy(v->msg, libxlmig_ctx_last_error(quiet),
+                           sizeof(v->msg));
+            if (!b->plans[i].vm[0])
+                xlmig__strlcpy(b->plans[i].vm, ids[i],
+                               sizeof(b->plans[i].vm));
+        }
+        libxlmig_ctx_free(quiet);
+        quiet = NULL;
+        for (k = 0; k < i; k++) {
+            if (b->plans[i].vm_uuid[0] &&
+                !strcmp(b->plans[k].vm_uuid, b->plans[i].vm_uuid)) {
+                rc = xlmig__error(b->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                  "VM %s is named twice (as %s and %s); "
+                                  "name each VM once", b->plans[i].vm,
+                                  ids[k], ids[i]);
+                goto out;
+            }
+        }
+    }
+    rc = facts_here(b->ctx, &b->src);
+    if (!rc)
+        rc = place_setup(b->ctx, b->q.host, &b->src, &b->pl);
+    if (!rc)
+        rc = batch_reserved(b, reserved);
+    if (rc)
+        goto out;
+    for (i = 0; i < b->pl.n; i++) {
+        if (b->pl.unreachable[i])
+            xlmigd_log("planning a batch of %zu VM(s): %s", n,
+                       b->pl.why[i]);
+    }
+    if (b->pinned && b->q.sr && *b->q.sr && !b->pl.unreachable[0]) {
+        sk = xlmig__host_facts_sr(&b->pl.hosts[0].facts, b->q.sr);
+        if (sk == -2) {
+            rc = xlmig__error(b->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                              "host %s has two SRs named %s; give its "
+                              "uuid", b->q.host, b->q.sr);
+            goto out;
+        }
+        if (sk < 0) {
+            rc = xlmig__error(b->ctx, LIBXLMIG_ERR_HOST_CANNOT_SEE_SR, -1,
+                              "sr=%s: host %s has no SR %s (sr-list there "
+                              "shows them)", b->q.sr, b->q.host, b->q.sr);
+            goto out;
+        }
+    }
+    hook.command = b->pl.hook;
+    hook.timeout_ms = b->pl.timeout_s * 1000;
+    memset(&bp, 0, sizeof(bp));
+    bp.hook = !b->pinned && b->pl.hook[0] ? &hook : NULL;
+    bp.src_name = V.conf->name;
+    bp.hosts = b->pl.hosts;
+    bp.n = b->pl.n;
+    bp.reserved_kib = b->reserved;
+    bp.evaluate = batch_evaluate;
+    bp.opaque = b;
+    rc = xlmig__batch_plan(b->ctx, &bp, b->vms, n);
+ out:
+    libxlmig_ctx_free(quiet);
+    return rc;
+}
+
+/* How many VMs of @b have no destination. */
+static size_t batch_refused(const struct batch *b)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < b->n; i++)
+        k += !b->vms[i].placed;
+    return k;
+}
+
+/*
+ * A task for each VM of @b that has a destination, with b->q's options
+ * (compressed when @compress).  A VM whose task could not start gets
+ * its error in b->submit_rc/_msg; the others go on.
+ */
+static void batch_submit(struct batch *b, bool compress)
+{
+    struct xlmig__mig_plan *hp = xlmig__zalloc(sizeof(*hp));
+    struct xlmig__mig_record *r = xlmig__zalloc(sizeof(*r));
+    libxlmig_ctx *quiet = NULL;
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        const struct xlmig__batch_vm *v = &b->vms[i];
+        struct mig_req q = b->q;
+        struct placed pd = { v->source, v->reason, v->fallback };
+        int rc;
+
+        if (!v->placed)
+            continue;
+        if (!hp || !r ||
+            libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &quiet)) {
+            b->submit_rc[i] = LIBXLMIG_ERR_NO_MEMORY;
+            snprintf(b->submit_msg[i], sizeof(b->submit_msg[i]), "NO_MEMORY:"
+                     " no memory to start the migration of VM %s",
+                     v->plan->vm);
+            continue;
+        }
+        *hp = b->plans[i];
+        rc = req_map(quiet, &q, hp);
+        if (!rc)
+            rc = plan_vdi_map(quiet, hp, q.vdi_map,
+                              &b->pl.hosts[v->host].facts);
+        if (!rc)
+            rc = task_submit(quiet, &q, hp, b->pl.hs.h[v->host].name,
+                             b->pl.hs.h[v->host].address, compress,
+                             b->pinned ? NULL : &pd, r);
+        if (rc) {
+            b->submit_rc[i] = rc;
+            xlmig__strlcpy(b->submit_msg[i], libxlmig_ctx_last_error(quiet),
+                           sizeof(b->submit_msg[i]));
+            xlmigd_log("migration of VM %s to host %s did not start: %s",
+                       v->plan->vm, b->pl.hs.h[v->host].name,
+                       b->submit_msg[i]);
+        } else {
+            xlmig__strlcpy(b->task[i], r->task, sizeof(b->task[i]));
+        }
+        libxlmig_ctx_free(quiet);
+        quiet = NULL;
+    }
+    free(r);
+    free(hp);
+}
+
+static size_t gen_len(yajl_gen g)
+{
+    const unsigned char *buf;
+    size_t len = 0;
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+        return XLMIG__RPC_FRAME_MAX;
+    return len;
+}
+
+/* @v as a string of at most @room bytes, cut between two characters. */
+static void gen_str_cut(yajl_gen g, const char *v, size_t room)
+{
+    size_t len = strlen(v);
+
+    if (len > room) {
+        len = room;
+        while (len && ((unsigned char)v[len] & 0xc0) == 0x80)
+            len--;
+    }
+    yajl_gen_string(g, (const unsigned char *)v, len);
+}
+
+/* The stable name of a "NAME: sentence" into @out. */
+static void name_of(const char *msg, char *out, size_t cap)
+{
+    size_t n = strcspn(msg, ":");
+
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, msg, n);
+    out[n] = '\0';
+}
+
+/*
+ * VM @i of @b as the batch methods answer it (docs/xlmigd.md), its
+ * sentences cut so that @later VMs still fit in a frame after it.
+ */
+static void gen_batch_vm(yajl_gen g, const struct batch *b, size_t i,
+                         size_t later)
+{
+    const struct xlmig__batch_vm *v = &b->vms[i];
+    const char *err = "", *msg = "";
+    char name[64] = "";
+    size_t budget = XLMIG__RPC_FRAME_MAX - 2048 - later * BATCH_VM_ROOM;
+    size_t used, room, k, first = 0;
+    bool placed_by = v->placed && !b->pinned;
+
+    if (!v->placed && b->pinned && v->nr_refusals) {
+        /* One host named: what it refused, not NO_HOSTS_AVAILABLE. */
+        name_of(v->refusals[0], name, sizeof(name));
+        err = name;
+        msg = v->refusals[0];
+        first = 1;
+    } else if (!v->placed) {
+        err = libxlmig_strerror_name(v->rc);
+        msg = v->msg;
+    } else if (b->submit_rc[i]) {
+        err = libxlmig_strerror_name(b->submit_rc[i]);
+        msg = b->submit_msg[i];
+    }
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "vm", v->plan->vm);
+    xlmigd_gen_kv_str(g, "uuid", v->plan->vm_uuid);
+    xlmigd_gen_kv_str(g, "power_state", !v->plan->vm_uuid[0] ? ""
+                      : v->plan->running ? "running" : "halted");
+    xlmigd_gen_kv_str(g, "host", v->placed ? b->pl.hs.h[v->host].name : "");
+    /* What it takes there: other batches' "reserved". */
+    xlmigd_gen_kv_uint(g, "memory_kib", v->plan->running
+                       ? v->plan->memory_kib : 0);
+    xlmigd_gen_kv_str(g, "task", b->task[i]);
+    xlmigd_gen_kv_str(g, "placed_by", placed_by
+                      ? xlmig__place_source_name(v->source) : "");
+    xlmigd_gen_kv_str(g, "placed_reason", placed_by ? v->reason : "");
+    xlmigd_gen_kv_str(g, "error", err);
+    used = gen_len(g);
+    room = budget > used ? budget - used : 0;
+    yajl_gen_string(g, (const unsigned char *)"message", 7);
+    gen_str_cut(g, msg, room);
+    used = gen_len(g);
+    room = budget > used ? budget - used : 0;
+    yajl_gen_string(g, (const unsigned char *)"fallback", 8);
+    gen_str_cut(g, placed_by ? v->fallback : "", room);
+    yajl_gen_string(g, (const unsigned char *)"refusals", 8);
+    yajl_gen_array_open(g);
+    for (k = first; !v->placed && k < v->nr_refusals; k++) {
+        used = gen_len(g);
+        if (used + strlen(v->refusals[k]) + 8 > budget)
+            break;
+        yajl_gen_string(g, (const unsigned char *)v->refusals[k],
+                        strlen(v->refusals[k]));
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+}
+
+/* The members every batch reply has: "vms", in the order asked. */
+static void gen_batch(yajl_gen g, const struct batch *b)
+{
+    size_t i;
+
+    yajl_gen_string(g, (const unsigned char *)"vms", 3);
+    yajl_gen_array_open(g);
+    for (i = 0; i < b->n; i++)
+        gen_batch_vm(g, b, i, b->n - i - 1);
+    yajl_gen_array_close(g);
+}
+
+/* A batch's options of @m into b->q; false with the error answered. */
+static bool batch_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
+                           struct batch *b)
+{
+    struct mig_req *q = &b->q;
+
+    memset(q, 0, sizeof(*q));
+    q->host = xlmig__rpc_get_str(m->params, "host");
+    if (q->host && !*q->host)
+        q->host = NULL;
+    q->sr = xlmig__rpc_get_str(m->params, "sr");
+    if (q->sr && !*q->sr)
+        q->sr = NULL;
+    q->compress = xlmig__rpc_get_str(m->params, "compress");
+    q->live = true;
+    (void)xlmig__rpc_get_bool(m->params, "force", &q->force);
+    (void)xlmig__rpc_get_bool(m->params, "live", &q->live);
+    (void)xlmig__rpc_get_bool(m->params, "check", &q->check);
+    (void)xlmig__rpc_get_bool(m->params, "priority", &q->priority);
+    (void)xlmig__rpc_get_uint(m->params, "bwlimit", &q->bwlimit);
+    if (q->compress && strcmp(q->compress, "true") &&
+        strcmp(q->compress, "false")) {
+        xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                           "compress is true or false", "compress");
+        return false;
+    }
+    b->ctx = c->ctx;
+    return true;
+}
+
+static bool batch_compresses(const struct batch *b)
+{
+    return b->q.compress ? !strcmp(b->q.compress, "true")
+                         : pool_compresses(b->ctx);
+}
+
+int xlmigd_m_vm_migrate_many(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *list = xlmigd_need_str(c, m, "vms");
+    char buf[XLMIG__BATCH_VMS_MAX * (XLMIG__DOM_NAME_MAX + 2)];
+    char *ids[XLMIG__BATCH_VMS_MAX], *save = NULL, *item;
+    struct batch *b = NULL;
+    size_t n = 0, i;
+    yajl_gen g;
+    int rc;
+
+    if (!list)
+        return 0;
+    if (strlen(list) >= sizeof(buf))
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                  "vms is too long", "vms");
+    xlmig__strlcpy(buf, list, sizeof(buf));
+    for (item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (n == XLMIG__BATCH_VMS_MAX)
+            return xlmigd_reply_error(c, m->id,
+                                      LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                      "vms names more VMs than a batch "
+                                      "may move (64)", "vms");
+        ids[n++] = item;
+    }
+    if (!n)
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                  "vms names no VM", "vms");
+    b = xlmig__zalloc(sizeof(*b));
+    if (!b)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    if (!batch_req_read(c, m, b)) {
+        rc = 0;
+        goto out;
+    }
+    rc = batch_prepare(b, ids, n, xlmig__rpc_get_str(m->params,
+                                                     "reserved"));
+    if (rc) {
+        rc = reply_last(c, m, rc, NULL);
+        goto out;
+    }
+    if (!b->q.check)
+        batch_submit(b, batch_compresses(b));
+    for (i = 0; i < n; i++) {
+        if (!b->vms[i].placed)
+            xlmigd_log("batch: VM %s refused: %s", b->plans[i].vm,
+                       b->vms[i].rc ? b->vms[i].msg : "?");
+    }
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "from", V.conf->name);
+    gen_batch(g, b);
+    yajl_gen_map_close(g);
+    rc = xlmigd_finish_reply(c, g);
+ out:
+    free(b);
+    return rc;
+}
+
+/* The VMs arriving here: running receive journals (their uuids). */
+static bool arriving(const struct xlmig__mig_record *in, size_t nin,
+                     const char *uuid)
+{
+    size_t i;
+
+    for (i = 0; i < nin; i++) {
+        if (in[i].state == XLMIG__MIG_RUNNING &&
+            !strcmp(in[i].vm_uuid, uuid))
+            return true;
+    }
+    return false;
+}
+
+/* Is there an enabled host in the pool besides this one? */
+static int other_enabled(libxlmig_ctx *ctx, bool *any)
+{
+    struct xlmig__pool_hosts *hs = xlmig__zalloc(sizeof(*hs));
+    size_t i;
+    int rc = hs ? xlmig__pool_hosts(ctx, V.conf, hs)
+                : LIBXLMIG_ERR_NO_MEMORY;
+
+    *any = false;
+    for (i = 0; !rc && i < hs->n; i++)
+        *any = *any || (hs->h[i].enabled &&
+                        strcmp(hs->h[i].name, V.conf->name));
+    free(hs);
+    return rc;
+}
+
+/* @what: names (and uuids) of VMs, the first BATCH_LISTED_MAX. */
+static void gen_listed(yajl_gen g, const char *what,
+                       const struct xlmig__vmrec *l, size_t n)
+{
+    size_t i;
+
+    yajl_gen_string(g, (const unsigned char *)what, strlen(what));
+    yajl_gen_array_open(g);
+    for (i = 0; i < n && i < BATCH_LISTED_MAX; i++) {
+        yajl_gen_map_open(g);
+        xlmigd_gen_kv_str(g, "vm", l[i].name);
+        xlmigd_gen_kv_str(g, "uuid", l[i].uuid);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    xlmigd_gen_kv_uint(g, what[0] == 'h' ? "nr_halted" : "nr_arriving", n);
+}
+
+int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct xlmig__dom *doms = NULL;
+    struct xlmig__vmrec *recs = NULL, *halted = NULL, *coming = NULL;
+    struct xlmig__mig_record *in = NULL;
+    struct xlmig__hv *h = NULL;
+    struct batch *b = NULL;
+    char *ids[XLMIG__BATCH_VMS_MAX], msg[XLMIG__BATCH_MSG_MAX] = "";
+    const char *err = "";
+    size_t nd = 0, nr = 0, nin = 0, n = 0, nh = 0, na = 0, i, k, refused;
+    bool skip = false, any = false, disabled = false;
+    yajl_gen g;
+    int rc;
+
+    b = xlmig__zalloc(sizeof(*b));
+    if (!b)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    if (!batch_req_read(c, m, b)) {
+        rc = 0;
+        goto out;
+    }
+    (void)xlmig__rpc_get_bool(m->params, "skip_unmovable", &skip);
+    /* Every VM leaves by placement, live, in the priority lane. */
+    b->q.host = NULL;
+    b->q.live = true;
+    b->q.priority = true;
+
+    /* Running here: each a candidate, but those arriving now. */
+    rc = V.hv->open(c->ctx, &h);
+    if (!rc)
+        rc = V.hv->list(h, &doms, &nd);
+    V.hv->close(h);
+    if (!rc)
+        rc = xlmig__vmrec_list(c->ctx, V.conf->state_dir, &recs, &nr);
+    if (!rc)
+        rc = xlmig__mig_record_list(c->ctx, V.conf->state_dir,
+                                    XLMIG__MIG_DST, &in, &nin);
+    if (rc) {
+        rc = reply_last(c, m, rc, NULL);
+        goto out;
+    }
+    halted = calloc(nr + 1, sizeof(*halted));
+    coming = calloc(nd + 1, sizeof(*coming));
+    if (!halted || !coming) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    for (i = 0; i < nd; i++) {
+        if (arriving(in, nin, doms[i].uuid)) {
+            xlmig__strlcpy(coming[na].name, doms[i].name,
+                           sizeof(coming[na].name));
+            xlmig__strlcpy(coming[na++].uuid, doms[i].uuid,
+                           sizeof(coming[0].uuid));
+            continue;
+        }
+        if (n == XLMIG__BATCH_VMS_MAX) {
+            rc = xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                    "host runs more VMs than one "
+                                    "evacuation may move (64): move some "
+                                    "with vm-migrate first", V.conf->name);
+            goto out;
+        }
+        ids[n++] = doms[i].uuid;
+    }
+    for (i = 0; i < nr; i++) {
+        for (k = 0; k < nd && strcmp(doms[k].uuid, recs[i].uuid); k++)
+            ;
+        if (k == nd)
+            halted[nh++] = recs[i];
+    }
+
+    if (!b->q.check) {
+        rc = other_enabled(c->ctx, &any);
+        if (!rc && !any)
+            rc = xlmig__error(c->ctx, LIBXLMIG_ERR_NO_HOSTS_AVAILABLE, -1,
+                              "host %s is the last enabled host of pool "
+                              "%s: its VMs would have nowhere to go; "
+                              "enable another host (host-enable) or add "
+                              "one (pool-join), then evacuate host %s; "
+                              "nothing was done", V.conf->name,
+                              V.conf->pool_uuid, V.conf->name);
+        if (rc) {
+            rc = reply_last(c, m, rc, V.conf->name);
+            goto out;
+        }
+    }
+    if (n) {
+        rc = batch_prepare(b, ids, n, NULL);
+        if (rc) {
+            rc = reply_last(c, m, rc, NULL);
+            goto out;
+        }
+    }
+    refused = batch_refused(b);
+    if (!b->q.check && refused && !skip) {
+        size_t len;
+
+        err = libxlmig_strerror_name(LIBXLMIG_ERR_NO_HOSTS_AVAILABLE);
+        len = (size_t)snprintf(msg, sizeof(msg), "%s: host %s cannot be "
+                               "evacuated: %zu of its %zu running VM(s) "
+                               "have nowhere to go:", err, V.conf->name,
+                               refused, n);
+        for (i = 0, k = 0; i < n && len < sizeof(msg); i++) {
+            if (b->vms[i].placed)
+                continue;
+            len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s %s",
+                                    k++ ? "," : "", b->plans[i].vm);
+        }
+        if (len < sizeof(msg))
+            snprintf(msg + len, sizeof(msg) - len, "; nothing was moved "
+                     "and host %s was not disabled; fix what they lack, "
+                     "or give skip-unmovable=true to move the others",
+                     V.conf->name);
+        xlmigd_log("%s", msg);
+    } else if (!b->q.check) {
+        const char *kv[] = { "name", V.conf->name, NULL };
+        struct xlmig__rpc_msg resp;
+
+        /* Disabled first: nothing arrives while they leave. */
+        rc = xlmig__pool_call_once(c->ctx, V.conf, NULL, "host.disable", kv,
+                                   &resp);
+        xlmig__rpc_msg_dispose(&resp);
+        if (rc) {
+            rc = xlmig__error(c->ctx, rc, -1, "cannot disable host %s to "
+                              "evacuate it (%s); nothing was moved",
+                              V.conf->name, libxlmig_ctx_last_error(c->ctx));
+            rc = reply_last(c, m, rc, V.conf->name);
+            goto out;
+        }
+        disabled = true;
+        xlmigd_log("evacuating host %s: disabled; %zu running VM(s), %zu "
+                   "of them refused%s", V.conf->name, n, refused,
+                   refused ? " (skip-unmovable)" : "");
+        if (n)
+            batch_submit(b, batch_compresses(b));
+    }
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) {
+        rc = LIBXLMIG_ERR_NO_MEMORY;
+        goto out;
+    }
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "from", V.conf->name);
+    xlmigd_gen_kv_str(g, "error", err);
+    xlmigd_gen_kv_str(g, "message", msg);
+    yajl_gen_string(g, (const unsigned char *)"disabled", 8);
+    yajl_gen_bool(g, disabled);
+    gen_listed(g, "halted", halted, nh);
+    gen_listed(g, "arriving", coming, na);
+    gen_batch(g, b);
+    yajl_gen_map_close(g);
+    rc = xlmigd_finish_reply(c, g);
+ out:
+    free(coming);
+    free(halted);
+    free(in);
+    free(recs);
+    free(doms);
+    free(b);
     return rc;
 }
 

@@ -1410,6 +1410,8 @@ static const struct method {
     { "vm.start", xlmigd_m_vm_start, HOST },
     { "vm.migrate", xlmigd_m_vm_migrate, HOST },
     { "vm.place", xlmigd_m_vm_place, HOST },
+    { "vm.migrate_many", xlmigd_m_vm_migrate_many, HOST },
+    { "host.evacuate", xlmigd_m_host_evacuate, HOST },
     { "vm.task", xlmigd_m_vm_task, HOST },
     { "vm.cancel", xlmigd_m_vm_cancel, HOST },
     { "vm.receive_start", xlmigd_m_vm_receive_start, HOST },

@@ -94,6 +94,8 @@ int xlmigd_m_vm_register(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_start(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_place(struct conn *c, const struct xlmig__rpc_msg *m);
+int xlmigd_m_vm_migrate_many(struct conn *c, const struct xlmig__rpc_msg *m);
+int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_task(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_cancel(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m);

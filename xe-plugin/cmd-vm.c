@@ -4,7 +4,8 @@
  * vm-register, vm-start.  They talk to the xlmigd of the VM's host,
  * which places the VM when no host is named and runs the migration as a
  * task of its own: the command waits for it and shows its progress, and
- * an interrupted command leaves it running.
+ * an interrupted command leaves it running.  A list of VMs (vm=a,b or
+ * vm=@FILE) goes to cmd-batch.c.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -30,9 +31,9 @@
 #define RECONNECT_S 30              /* the source's daemon may restart */
 
 const char *const xe_keys_vm_migrate[] = {
-    "vm", "host", "host-uuid", "live", "vdi:", "vif:", "remote-master",
-    "remote-config", "compress", "copy", "force", "bwlimit", "config",
-    NULL };
+    "vm", "host", "host-uuid", "live", "vdi:", "vif:", "sr",
+    "remote-master", "remote-config", "compress", "copy", "force", "bwlimit",
+    "config", NULL };
 const char *const xe_keys_vm_wlb[] = { "vm", "vdi:", "vif:", "config",
                                        NULL };
 const char *const xe_keys_vm_list[] = { "config", NULL };
@@ -46,24 +47,13 @@ static void on_interrupt(int sig)
     interrupted = 1;
 }
 
-struct vm_session {
-    libxlmig_ctx *ctx;
-    struct xlmig__pool_conf conf;
-    libxlmig_transport *t;          /* to the VM's host */
-    int fd;
-    char host[65];
-    char addr[256];
-    uint64_t id;
-    char err[1200];                 /* the last error a daemon answered */
-};
-
-static void session_close(struct vm_session *s)
+static void session_close(struct xe_vm_session *s)
 {
     libxlmig_transport_free(s->t);
     s->t = NULL;
 }
 
-static int say_error(struct vm_session *s, int rc)
+int xe_vm_say_error(struct xe_vm_session *s, int rc)
 {
     const char *e = s->err[0] ? s->err : libxlmig_ctx_last_error(s->ctx);
 
@@ -75,9 +65,8 @@ static int say_error(struct vm_session *s, int rc)
     return XLMIG__EXIT_FAILED;
 }
 
-/* A call; a daemon's refusal is kept as it said it, for say_error(). */
-static int call(struct vm_session *s, const char *method,
-                const char *const *kv, struct xlmig__rpc_msg *resp)
+int xe_vm_call(struct xe_vm_session *s, const char *method,
+               const char *const *kv, struct xlmig__rpc_msg *resp)
 {
     int rc;
 
@@ -99,8 +88,8 @@ static int call(struct vm_session *s, const char *method,
     return rc;
 }
 
-static int connect_to(struct vm_session *s, const char *name,
-                      const char *addr)
+int xe_vm_connect(struct xe_vm_session *s, const char *name,
+                  const char *addr)
 {
     session_close(s);
     xlmig__strlcpy(s->host, name, sizeof(s->host));
@@ -109,11 +98,7 @@ static int connect_to(struct vm_session *s, const char *name,
     return xlmig__pool_open_fd(s->ctx, &s->conf, addr, &s->t, &s->fd);
 }
 
-/*
- * The host of VM @vm: this host first, then every host of the pool.
- * Leaves the session connected to it.
- */
-static int locate(struct vm_session *s, const char *vm)
+int xe_vm_locate(struct xe_vm_session *s, const char *vm)
 {
     const char *kv[] = { "vm", vm, NULL };
     struct xlmig__pool_hosts hs;
@@ -121,9 +106,9 @@ static int locate(struct vm_session *s, const char *vm)
     size_t i;
     int rc;
 
-    rc = connect_to(s, s->conf.name, s->conf.address);
+    rc = xe_vm_connect(s, s->conf.name, s->conf.address);
     if (!rc) {
-        rc = call(s, "vm.locate", kv, &resp);
+        rc = xe_vm_call(s, "vm.locate", kv, &resp);
         xlmig__rpc_msg_dispose(&resp);
         if (!rc)
             return 0;
@@ -138,9 +123,9 @@ static int locate(struct vm_session *s, const char *vm)
         return rc;
     for (i = 0; i < hs.n; i++) {
         if (!strcmp(hs.h[i].name, s->conf.name) ||
-            connect_to(s, hs.h[i].name, hs.h[i].address))
+            xe_vm_connect(s, hs.h[i].name, hs.h[i].address))
             continue;
-        rc = call(s, "vm.locate", kv, &resp);
+        rc = xe_vm_call(s, "vm.locate", kv, &resp);
         xlmig__rpc_msg_dispose(&resp);
         if (!rc)
             return 0;
@@ -152,7 +137,7 @@ static int locate(struct vm_session *s, const char *vm)
                         s->conf.pool_uuid);
 }
 
-static int session_open(struct vm_session *s, const struct xe_args *a)
+int xe_vm_session_open(struct xe_vm_session *s, const struct xe_args *a)
 {
     memset(s, 0, sizeof(*s));
     if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL, &s->ctx))
@@ -160,14 +145,14 @@ static int session_open(struct vm_session *s, const struct xe_args *a)
     return xlmig__pool_conf_load(s->ctx, xe_args_get(a, "config"), &s->conf);
 }
 
-static void session_free(struct vm_session *s)
+void xe_vm_session_free(struct xe_vm_session *s)
 {
     session_close(s);
     libxlmig_ctx_free(s->ctx);
 }
 
-static bool bool_arg(const struct xe_args *a, const char *key, bool dflt,
-                     bool *ok)
+bool xe_bool_arg(const struct xe_args *a, const char *key, bool dflt,
+                 bool *ok)
 {
     const char *v = xe_args_get(a, key);
 
@@ -235,7 +220,7 @@ static void str_of(yajl_val o, const char *key, char *out, size_t cap)
  * checks passed, 1 some failed or an error, 2 bad usage).  Without
  * host= the VM's host places it.
  */
-static int migrate_request(struct vm_session *s, const struct xe_args *a,
+static int migrate_request(struct xe_vm_session *s, const struct xe_args *a,
                            bool check, struct migrate_reply *out)
 {
     const char *vm = xe_args_get(a, "vm");
@@ -257,9 +242,9 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
                 "host-uuid=, or the VM is placed)\n");
         return XLMIG__EXIT_USAGE;
     }
-    copy = bool_arg(a, "copy", false, &ok);
-    force = bool_arg(a, "force", false, &ok);
-    live = bool_arg(a, "live", true, &ok);
+    copy = xe_bool_arg(a, "copy", false, &ok);
+    force = xe_bool_arg(a, "force", false, &ok);
+    live = xe_bool_arg(a, "live", true, &ok);
     if (compress && strcmp(compress, "true") && strcmp(compress, "false")) {
         fprintf(stderr, "INVALID_VALUE: compress=%s: true or false (the "
                 "pool's migration-compression when not given)\n", compress);
@@ -278,9 +263,9 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
     if (!ok || !map_of(a, "vdi:", vdis, sizeof(vdis)) ||
         !map_of(a, "vif:", vifs, sizeof(vifs)))
         return XLMIG__EXIT_USAGE;
-    rc = locate(s, vm);
+    rc = xe_vm_locate(s, vm);
     if (rc)
-        return say_error(s, rc);
+        return xe_vm_say_error(s, rc);
     {
         const char *kv[32];
         size_t n = 0;
@@ -293,6 +278,10 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
         kv[n++] = "check"; kv[n++] = check ? "?true" : "?false";
         if (vdis[0]) { kv[n++] = "vdi_map"; kv[n++] = vdis; }
         if (vifs[0]) { kv[n++] = "vif_map"; kv[n++] = vifs; }
+        if (xe_args_get(a, "sr")) {
+            kv[n++] = "sr";
+            kv[n++] = xe_args_get(a, "sr");
+        }
         if (compress) { kv[n++] = "compress"; kv[n++] = compress; }
         if (bwn[0]) { kv[n++] = "bwlimit"; kv[n++] = bwn; }
         if (xe_args_get(a, "remote-master")) {
@@ -304,11 +293,11 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
             kv[n++] = xe_args_get(a, "remote-config");
         }
         kv[n] = NULL;
-        rc = call(s, "vm.migrate", kv, &resp);
+        rc = xe_vm_call(s, "vm.migrate", kv, &resp);
     }
     if (rc) {
         xlmig__rpc_msg_dispose(&resp);
-        return say_error(s, rc);
+        return xe_vm_say_error(s, rc);
     }
     str_of(resp.result, "task", out->task, sizeof(out->task));
     str_of(resp.result, "host", out->host, sizeof(out->host));
@@ -337,19 +326,12 @@ static int migrate_request(struct vm_session *s, const struct xe_args *a,
     return ok ? 0 : 1;
 }
 
-/* The task's state as vm.task gives it. */
-struct task_view {
-    char phase[32], state[16], error[64], message[600], destination[65];
-    char vm[130];
-    uint64_t progress, downtime_ms, total_ms, wire, stream;
-};
-
-static int task_get(struct vm_session *s, const char *task,
-                    struct task_view *v)
+int xe_vm_task_get(struct xe_vm_session *s, const char *task,
+                   struct xe_task_view *v)
 {
     const char *kv[] = { "task", task, NULL };
     struct xlmig__rpc_msg resp;
-    int rc = call(s, "vm.task", kv, &resp);
+    int rc = xe_vm_call(s, "vm.task", kv, &resp);
 
     if (!rc) {
         const char *strs[] = { "phase", "state", "error", "message",
@@ -378,10 +360,10 @@ static int task_get(struct vm_session *s, const char *task,
 }
 
 /* Follow the task to its end, showing phase and percent. */
-static int follow(struct vm_session *s, const char *task, bool quiet)
+static int follow(struct xe_vm_session *s, const char *task, bool quiet)
 {
     struct xlmig__progress pr;
-    struct task_view v;
+    struct xe_task_view v;
     double lost = 0;
     int rc;
 
@@ -395,7 +377,7 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
             return XLMIG__EXIT_INTERRUPTED;
         }
         memset(&v, 0, sizeof(v));
-        rc = s->t ? task_get(s, task, &v) : LIBXLMIG_ERR_IO;
+        rc = s->t ? xe_vm_task_get(s, task, &v) : LIBXLMIG_ERR_IO;
         if (rc) {
             /* The VM's host daemon went away: it may come back. */
             if (!lost)
@@ -410,7 +392,7 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
                 return XLMIG__EXIT_FAILED;
             }
             xlmig__sleep_ms(1000);
-            (void)connect_to(s, s->host, s->addr);
+            (void)xe_vm_connect(s, s->host, s->addr);
             continue;
         }
         lost = 0;
@@ -438,12 +420,12 @@ static int follow(struct vm_session *s, const char *task, bool quiet)
 static int migrate_cmd(const struct xe_args *a, bool check)
 {
     struct migrate_reply r;
-    struct vm_session s;
+    struct xe_vm_session s;
     int st;
 
-    if (session_open(&s, a)) {
-        st = say_error(&s, LIBXLMIG_ERR_INVALID_ARGUMENT);
-        session_free(&s);
+    if (xe_vm_session_open(&s, a)) {
+        st = xe_vm_say_error(&s, LIBXLMIG_ERR_INVALID_ARGUMENT);
+        xe_vm_session_free(&s);
         return st;
     }
     st = migrate_request(&s, a, check, &r);
@@ -455,7 +437,7 @@ static int migrate_cmd(const struct xe_args *a, bool check)
         else if (check && !st && !a->minimal)
             printf("VM %s can migrate to host %s\n", xe_args_get(a, "vm"),
                    r.host);
-        session_free(&s);
+        xe_vm_session_free(&s);
         return st ? st : check ? XLMIG__EXIT_OK : XLMIG__EXIT_FAILED;
     }
     printf("%s\n", r.task);
@@ -465,17 +447,21 @@ static int migrate_cmd(const struct xe_args *a, bool check)
     fflush(stdout);
     xlmig__cli_on_stop(on_interrupt);
     st = follow(&s, r.task, a->minimal);
-    session_free(&s);
+    xe_vm_session_free(&s);
     return st;
 }
 
 int xe_cmd_vm_migrate(const struct xe_args *a)
 {
+    if (xe_vm_is_list(xe_args_get(a, "vm")))
+        return xe_cmd_vm_migrate_many(a, false);
     return migrate_cmd(a, false);
 }
 
 int xe_cmd_vm_assert_can_migrate(const struct xe_args *a)
 {
+    if (xe_vm_is_list(xe_args_get(a, "vm")))
+        return xe_cmd_vm_migrate_many(a, true);
     return migrate_cmd(a, true);
 }
 
@@ -567,7 +553,7 @@ int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a)
     const char *vm = xe_args_get(a, "vm");
     char vdis[2048], vifs[1024];
     struct xlmig__rpc_msg resp;
-    struct vm_session s;
+    struct xe_vm_session s;
     const char *fb;
     int rc;
 
@@ -580,9 +566,9 @@ int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a)
         !map_of(a, "vif:", vifs, sizeof(vifs)))
         return XLMIG__EXIT_USAGE;
     memset(&resp, 0, sizeof(resp));
-    rc = session_open(&s, a);
+    rc = xe_vm_session_open(&s, a);
     if (!rc)
-        rc = locate(&s, vm);
+        rc = xe_vm_locate(&s, vm);
     if (!rc) {
         const char *kv[8];
         size_t n = 0;
@@ -591,12 +577,12 @@ int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a)
         if (vdis[0]) { kv[n++] = "vdi_map"; kv[n++] = vdis; }
         if (vifs[0]) { kv[n++] = "vif_map"; kv[n++] = vifs; }
         kv[n] = NULL;
-        rc = call(&s, "vm.place", kv, &resp);
+        rc = xe_vm_call(&s, "vm.place", kv, &resp);
     }
     if (rc) {
-        rc = say_error(&s, rc);
+        rc = xe_vm_say_error(&s, rc);
         xlmig__rpc_msg_dispose(&resp);
-        session_free(&s);
+        xe_vm_session_free(&s);
         return rc;
     }
     /* The balancer failed: said first, then the built-in ranking. */
@@ -605,7 +591,7 @@ int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a)
         fprintf(stderr, "%s\n", fb);
     wlb_print(a, resp.result);
     xlmig__rpc_msg_dispose(&resp);
-    session_free(&s);
+    xe_vm_session_free(&s);
     return XLMIG__EXIT_OK;
 }
 
@@ -639,24 +625,24 @@ static void vm_record(const struct xe_args *a, yajl_val o)
 int xe_cmd_vm_list(const struct xe_args *a)
 {
     struct xlmig__pool_hosts hs;
-    struct vm_session s;
+    struct xe_vm_session s;
     size_t i, k;
     int rc;
 
-    rc = session_open(&s, a);
+    rc = xe_vm_session_open(&s, a);
     if (!rc)
         rc = xlmig__pool_hosts(s.ctx, &s.conf, &hs);
     if (rc) {
-        rc = say_error(&s, rc);
-        session_free(&s);
+        rc = xe_vm_say_error(&s, rc);
+        xe_vm_session_free(&s);
         return rc;
     }
     for (i = 0; i < hs.n; i++) {
         struct xlmig__rpc_msg resp;
 
         memset(&resp, 0, sizeof(resp));
-        if (connect_to(&s, hs.h[i].name, hs.h[i].address) ||
-            call(&s, "vm.list", NULL, &resp)) {
+        if (xe_vm_connect(&s, hs.h[i].name, hs.h[i].address) ||
+            xe_vm_call(&s, "vm.list", NULL, &resp)) {
             fprintf(stderr, "%s\n", libxlmig_ctx_last_error(s.ctx));
             xlmig__rpc_msg_dispose(&resp);
             rc = LIBXLMIG_ERR_IO;   /* said; the others are listed */
@@ -667,7 +653,7 @@ int xe_cmd_vm_list(const struct xe_args *a)
             vm_record(a, resp.result->u.array.values[k]);
         xlmig__rpc_msg_dispose(&resp);
     }
-    session_free(&s);
+    xe_vm_session_free(&s);
     return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
@@ -675,7 +661,7 @@ static int one_vm(const struct xe_args *a, const char *method, bool here)
 {
     const char *vm = xe_args_get(a, "vm");
     const char *kv[] = { "vm", vm, NULL };
-    struct vm_session s;
+    struct xe_vm_session s;
     struct xlmig__rpc_msg resp;
     int rc;
 
@@ -684,16 +670,16 @@ static int one_vm(const struct xe_args *a, const char *method, bool here)
         return XLMIG__EXIT_USAGE;
     }
     memset(&resp, 0, sizeof(resp));
-    rc = session_open(&s, a);
+    rc = xe_vm_session_open(&s, a);
     if (!rc)
-        rc = here ? connect_to(&s, s.conf.name, s.conf.address)
-                  : locate(&s, vm);
+        rc = here ? xe_vm_connect(&s, s.conf.name, s.conf.address)
+                  : xe_vm_locate(&s, vm);
     if (!rc)
-        rc = call(&s, method, kv, &resp);
+        rc = xe_vm_call(&s, method, kv, &resp);
     xlmig__rpc_msg_dispose(&resp);
     if (rc)
-        rc = say_error(&s, rc);
-    session_free(&s);
+        rc = xe_vm_say_error(&s, rc);
+    xe_vm_session_free(&s);
     return rc;
 }
 

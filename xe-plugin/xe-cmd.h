@@ -2,12 +2,15 @@
 #ifndef XLMIG_XE_CMD_H
 #define XLMIG_XE_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli.h"
 #include "cpurecord.h"
 #include "poolconf.h"
 #include "internal.h"
+#include "rpc.h"
 #include "units.h"
 #include "xe-args.h"
 
@@ -177,6 +180,51 @@ extern const char *const xe_keys_task_cancel[];
       "                 a VM that does not run is halted and not checked\n" \
       XE_STATE_DIR_HELP }
 
+/*
+ * A connection to one host's xlmigd, for the VM commands (cmd-vm.c,
+ * cmd-batch.c).
+ */
+struct xe_vm_session {
+    libxlmig_ctx *ctx;
+    struct xlmig__pool_conf conf;
+    libxlmig_transport *t;          /* to the host */
+    int fd;
+    char host[65];
+    char addr[256];
+    uint64_t id;
+    char err[1200];                 /* the last error a daemon answered */
+};
+
+/* The session's context and configuration (config= of @a). */
+int xe_vm_session_open(struct xe_vm_session *s, const struct xe_args *a);
+/* Its connection and context; after a failed open too. */
+void xe_vm_session_free(struct xe_vm_session *s);
+/* (Re)connect to host @name's xlmigd at @addr. */
+int xe_vm_connect(struct xe_vm_session *s, const char *name,
+                  const char *addr);
+/* A call; a daemon's refusal is kept as it said it, for say_error. */
+int xe_vm_call(struct xe_vm_session *s, const char *method,
+               const char *const *kv, struct xlmig__rpc_msg *resp);
+/* The last error on stderr (the daemon's, or @rc's); exit status 1. */
+int xe_vm_say_error(struct xe_vm_session *s, int rc);
+/*
+ * The host of VM @vm: this host first, then every host of the pool.
+ * Leaves the session connected to it.
+ */
+int xe_vm_locate(struct xe_vm_session *s, const char *vm);
+/* key=true|false of @a, @dflt when absent; else said, *ok false. */
+bool xe_bool_arg(const struct xe_args *a, const char *key, bool dflt,
+                 bool *ok);
+
+/* A migration task as vm.task gives it. */
+struct xe_task_view {
+    char phase[32], state[16], error[64], message[600], destination[65];
+    char vm[130];
+    uint64_t progress, downtime_ms, total_ms, wire, stream;
+};
+int xe_vm_task_get(struct xe_vm_session *s, const char *task,
+                   struct xe_task_view *v);
+
 /* The VM commands (cmd-vm.c). */
 int xe_cmd_vm_migrate(const struct xe_args *a);
 int xe_cmd_vm_assert_can_migrate(const struct xe_args *a);
@@ -189,8 +237,56 @@ extern const char *const xe_keys_vm_wlb[];
 extern const char *const xe_keys_vm_list[];
 extern const char *const xe_keys_vm_one[];
 
+/* Many VMs at once (cmd-batch.c). */
+bool xe_vm_is_list(const char *vm);
+int xe_cmd_vm_migrate_many(const struct xe_args *a, bool check);
+int xe_cmd_host_evacuate(const struct xe_args *a);
+int xe_cmd_host_get_vms_which_prevent_evacuation(const struct xe_args *a);
+extern const char *const xe_keys_host_evacuate[];
+extern const char *const xe_keys_host_prevent[];
+
+#define XE_BATCH_COMMANDS \
+    { "host-evacuate", xe_cmd_host_evacuate, xe_keys_host_evacuate, \
+      "Move every running VM of host NAME to other hosts of the pool:\n" \
+      "each VM's destination planned before the first moves (memory\n" \
+      "accounted, as vm-migrate without host= places, the wlb-hook\n" \
+      "asked per VM), the host disabled (host-disable), then each VM its\n" \
+      "own migration in the slots' priority lane, within the pool's\n" \
+      "migration-concurrency.  Refused at once, nothing moved and the\n" \
+      "host not disabled, when a VM has nowhere to go (each named, with\n" \
+      "why), or when NAME is the last enabled host (NO_HOSTS_AVAILABLE).\n" \
+      "Halted VMs stay (as xapi), said at the end.  One line per change\n" \
+      "of a VM's phase, then moved, refused, failed; exit 0 only when\n" \
+      "every running VM left.\n" \
+      "  host=NAME      (required)\n" \
+      "  skip-unmovable=true  move the VMs that can go, report the others\n" \
+      "                 refused (default false: refuse the evacuation)\n" \
+      "  sr=SR          move every disk of each VM to the SR of that name\n" \
+      "                 (or uuid) of its destination; default: disks stay\n" \
+      "                 on their SRs, which the destination must have\n" \
+      "  --minimal      only the tasks' uuids, comma-separated\n" \
+      XE_CONFIG_HELP }, \
+    { "host-get-vms-which-prevent-evacuation", \
+      xe_cmd_host_get_vms_which_prevent_evacuation, xe_keys_host_prevent, \
+      "The running VMs of host NAME that an evacuation could not move\n" \
+      "now, planned as host-evacuate plans them (nothing moves, the host\n" \
+      "is not disabled): one record each, uuid, name-label and every\n" \
+      "reason (NAME: sentence: CPU, memory, a disk without an SR to go\n" \
+      "to, a device no migration takes, ...).  Nothing printed when every\n" \
+      "VM could go.  Exit 0 either way; 1 only when the request fails.\n" \
+      "  host=NAME      (required)\n" \
+      "  sr=SR          as host-evacuate's\n" \
+      "  --minimal      only the VMs' uuids, comma-separated\n" \
+      XE_CONFIG_HELP }
+
 #define XE_VM_MIGRATE_ARGS \
     "  vm=NAME|UUID   the VM (required); found on any host of the pool\n" \
+    "  vm=A,B,C or vm=@FILE  a list of VMs (FILE: one a line, # comments;\n" \
+    "                 at most 64): each VM its own migration, planned\n" \
+    "                 together (memory accounted), a summary at the end;\n" \
+    "                 an unknown VM or one named twice refuses the list\n" \
+    "                 (nothing moves); not with vdi:, vif:, copy=true or\n" \
+    "                 another pool\n" \
     "  host=NAME      the destination host (host-uuid= the same); without\n" \
     "                 it the VM is placed: the first host of\n" \
     "                 vm-retrieve-wlb-recommendations (the pool's wlb-hook,\n" \
@@ -199,6 +295,9 @@ extern const char *const xe_keys_vm_one[];
     "                 (uuid or name; placed: a host without that SR is\n" \
     "                 not a candidate); a disk not named stays on its SR,\n" \
     "                 which the destination must have too\n" \
+    "  sr=SR          every disk not named by vdi: moves to SR (uuid or\n" \
+    "                 name) of the destination (placed: of each\n" \
+    "                 candidate; a list: of each VM's destination)\n" \
     "  vif:MAC=BRIDGE the VIF's bridge at the destination (default: same)\n" \
     "  remote-master=HOST:PORT remote-config=FILE  another pool: its\n" \
     "                 master, and a pool configuration of that pool (its\n" \
@@ -222,7 +321,10 @@ extern const char *const xe_keys_vm_one[];
       "the migration goes on (task-cancel uuid= stops it).\n" \
       XE_VM_MIGRATE_ARGS \
       "Placed (no host=), it says which host and why after the uuid.\n" \
-      "  --minimal      only the task's uuid" }, \
+      "A list: each VM's task and destination (or why it is refused),\n" \
+      "one line per change of a VM's phase, then a summary (moved,\n" \
+      "refused, failed); exit 1 if any VM was refused or failed.\n" \
+      "  --minimal      only the task's uuid (a list: the uuids)" }, \
     { "vm-assert-can-migrate", xe_cmd_vm_assert_can_migrate, \
       xe_keys_vm_migrate, \
       "Every check of vm-migrate, nothing moved: each failure on its own\n" \

@@ -107,6 +107,7 @@ static const struct xe_cmd cmd_table[] = {
       "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0." },
     XE_CPU_COMMANDS,
     XE_POOL_COMMANDS,
+    XE_BATCH_COMMANDS,
     XE_VM_COMMANDS,
     XE_SR_COMMANDS
 };

@@ -12,17 +12,20 @@
 #
 # Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIG_BUILDDIR, XLMIG_SRCDIR;
 # VMM_ONLY=a,b picks sections (main cancel kill refuse disabled place
-# limit xpool halted worker), "all" every one.  By default (make check)
-# the sections that only stand-ins can show: the workers killed and the
-# master restarted, with the main move, the refusals, maintenance mode
-# (host-disable), placement without host= (a third host joins for it:
-# the built-in choice, the wlb-hook and its failures) and halted VMs;
-# cancel, kill -9 of the
-# daemons, the limit and across pools run on the nested Xen hosts (make
-# check-xen, tests/xenhost/tests/vm-migrate.sh), and here with
+# limit xpool halted worker evacuate bulk), "all" every one.  By default
+# (make check) the sections that only stand-ins can show: the workers
+# killed and the master restarted, with the main move, the refusals,
+# maintenance mode (host-disable), placement without host= (a third host
+# joins for it: the built-in choice, the wlb-hook and its failures),
+# halted VMs, host evacuation (host-evacuate,
+# host-get-vms-which-prevent-evacuation: h3 joins again) and lists of
+# VMs (vm-migrate vm=a,b,c: the bad lists, the summaries, memory counted
+# across a list); cancel, kill -9 of the daemons, the limit and across
+# pools run on the nested Xen hosts (make check-xen,
+# tests/xenhost/tests/vm-migrate.sh), and here with
 # `make check-vm-migrate`.
 set -u
-VMM_ONLY=${VMM_ONLY-main,refuse,disabled,place,halted,worker}
+VMM_ONLY=${VMM_ONLY-main,refuse,disabled,place,halted,worker,evacuate,bulk}
 [ "$VMM_ONLY" != all ] || VMM_ONLY=""
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,9 +90,9 @@ conf 1
 conf 2
 C1=$d/h1.conf
 dpid=("" "" "")
-start_daemon() {     # N [CONFIG]
+start_daemon() {     # N [CONFIG]; SUSPEND_MS=N: memory streams slowed
     XLMIG_FAKE_XEN=$d/x$1 XLMIG_FAKE_XEN_PAUSE_SIGNAL=USR1 XLMIG_STATE_DIR= \
-        "$XLMIGD" --foreground \
+        XLMIG_FAKE_XEN_SUSPEND_MS=${SUSPEND_MS:-0} "$XLMIGD" --foreground \
         --config "${2:-$d/h$1.conf}" >> "$d/xlmigd$1.log" 2>&1 &
     dpid[$1]=$!
     disown "${dpid[$1]}"      # killed on purpose: no job reports
@@ -133,7 +136,8 @@ EOF
 }
 
 # new_vm NAME: a VDI on h1's SR, its device model, its guest writing,
-# the domain on h1.  Sets VDI, IMG, VMUUID (also VDIS[NAME], WPIDS[NAME]).
+# the domain on h1 (of MEM_MIB MiB when set, else 64).  Sets VDI, IMG,
+# VMUUID (also VDIS[NAME], WPIDS[NAME]).
 declare -A VDIS WPIDS
 new_vm() {
     local name=$1 sock=$d/$1.sock
@@ -168,7 +172,7 @@ new_vm() {
     config "$d/$name.json" "$name" "$IMG"
     "$FX" create --dir "$X1" --name "$name" --config "$d/$name.json" \
         --qmp "$d/qmp-$name.sock" --dm-pid "$qsd_pid" --guest-pid "$writer_pid" \
-        --ram "$d/$name.ram" > /dev/null
+        --ram "$d/$name.ram" ${MEM_MIB:+--memory-mib "$MEM_MIB"} > /dev/null
 }
 
 # same_as_log IMAGE FORMAT [NAME]: the image equals the guest's log.
@@ -970,6 +974,305 @@ else
     not_ok "master restart: never in storage" "$d/mig.err"; wait_mig
 fi
 clean_h2
+fi
+
+# ---- many VMs: helpers of the sections evacuate and bulk --------------------
+# join_h3 FREE2 FREE3: h3 in the pool (as section place makes it, with an
+# SR named local2 like h2's); h2 and h3 with that many MiB free.
+join_h3() {
+    S3=$d/s3; X3=$d/x3
+    mkdir -p "$S3" "$X3"
+    if [ ! -f "$d/h3.conf" ]; then
+        conf 3
+        sed -i -e "s#host3.pem#host2.pem#" -e "s#host3.key#host2.key#" "$d/h3.conf"
+    fi
+    [ -n "$(XLMIG_STATE_DIR=$S3 "$XE" sr-list name-label=local2 --minimal 2> /dev/null)" ] ||
+        XLMIG_STATE_DIR=$S3 "$XE" sr-create name-label=local2 device-config:path="$d/sr3" > /dev/null
+    "$FX" host --dir "$X2" --free-mib "$1" > /dev/null
+    "$FX" host --dir "$X3" --free-mib "$2" > /dev/null
+    if [ -z "${dpid[3]:-}" ] || ! kill -0 "${dpid[3]}" 2> /dev/null; then
+        start_daemon 3
+    fi
+    pool_of 3
+}
+# pool_of N: wait (15 s) until host-list names N hosts.
+pool_of() {
+    for _ in $(seq 150); do
+        [ "$("$XE" host-list config="$C1" params=name-label --minimal 2> /dev/null | tr ',' '\n' | grep -c .)" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# restart_h1 [SUSPEND-MS]: h1's xlmigd (the master) stopped and started
+# again, its migrations' memory streams slowed by that much per MiB.
+restart_h1() {
+    kill "${dpid[1]}"; gone "${dpid[1]}"
+    SUSPEND_MS=${1:-0} start_daemon 1
+    pool_of 3
+}
+# landed N NAME: what is wrong with NAME having moved to hN with its disk
+# (empty when all is right): it runs there only, its VBD on a VDI of hN's
+# SR equal to its guest's log, its source VDI gone.
+landed() {
+    local n=$1 why="" v
+    runs_on "$d/x$n" "$2" || why="$why not-running-on-h$n"
+    absent_on "$X1" "$2" || why="$why still-on-h1"
+    v=$(XLMIG_STATE_DIR=$d/s$n "$XE" vbd-list vm="$2" params=vdi-uuid --minimal 2> /dev/null)
+    if [ -n "$v" ] && [ -f "$d/sr$n/$v.qcow2" ]; then
+        same_as_log "$d/sr$n/$v.qcow2" qcow2 "$2" || why="$why disk-differs-from-log"
+    else
+        why="$why no-vdi-on-h$n"
+    fi
+    [ ! -e "$d/sr1/${VDIS[$2]}.qcow2" ] || why="$why source-vdi-left"
+    echo "$why"
+}
+# drop_vm NAME: a VM still on h1 gone, with its disk.
+drop_vm() {
+    [ -n "${WPIDS[$1]:-}" ] && { touch "$d/$1.stop"; gone "${WPIDS[$1]}"; }
+    "$FX" destroy --dir "$X1" "$1" > /dev/null 2>&1
+    XLMIG_STATE_DIR=$S1 "$XE" vbd-destroy vm="$1" vdi-uuid="${VDIS[$1]}" > /dev/null 2>&1
+    XLMIG_STATE_DIR=$S1 "$XE" vdi-destroy uuid="${VDIS[$1]}" > /dev/null 2>&1
+}
+alljournals() { ls "$S1"/migrate/*.json "$S2"/migrate-in/*.json "$d"/s3/migrate-in/*.json 2> /dev/null | wc -l; }
+enabled_of() { "$XE" host-list config="$C1" params=name-label,enabled --minimal 2> /dev/null | grep "^$1," | cut -d, -f2; }
+
+# ---- host evacuation ---------------------------------------------------------
+if want evacuate; then
+join_h3 2048 4096 || not_ok "h3 did not join" "$d/xlmigd3.log"
+"$XE" pool-param-set migration-concurrency=2 config="$C1" > /dev/null
+for n in 1 2 3; do FILL=5 new_vm "ev$n"; done
+# evh: halted, known by its record; big1: 8192 MiB, more than h2 or h3 has.
+FILL=5 new_vm evh
+XLMIG_STATE_DIR= "$XE" vm-register vm=evh config="$C1" > "$d/reg.out" 2>&1 ||
+    not_ok "vm-register evh" "$d/reg.out"
+drop_guest() { touch "$d/$1.stop"; gone "${WPIDS[$1]}"; "$FX" destroy --dir "$X1" "$1" > /dev/null 2>&1; }
+drop_guest evh
+FILL=5 MEM_MIB=8192 new_vm big1
+BIGUUID=$VMUUID
+j0=$(alljournals)
+# nothing_moved: every VM of h1 still there, no journal, h1 enabled.
+nothing_moved() {
+    local why="" n
+    for n in ev1 ev2 ev3 big1; do runs_on "$X1" "$n" || why="$why $n-not-on-h1"; done
+    [ "$(alljournals)" = "$j0" ] || why="$why journals:$(alljournals)"
+    [ "$(enabled_of h1)" = true ] || why="$why h1-disabled"
+    [ "$(nvdis 2)$(nvdis 3)" = 00 ] || why="$why vdis-moved"
+    echo "$why"
+}
+
+"$XE" host-get-vms-which-prevent-evacuation host=h1 sr=local2 config="$C1" > "$d/prev.out" 2> "$d/prev.err"
+rc=$?
+"$XE" host-get-vms-which-prevent-evacuation host=h1 sr=local2 config="$C1" --minimal > "$d/prevm.out" 2>&1
+rcm=$?
+why=$(nothing_moved)
+if [ $rc = 0 ] && [ $rcm = 0 ] && [ -z "$why" ] &&
+   grep -qx "uuid       ( RO): $BIGUUID" "$d/prev.out" &&
+   grep -qx "name-label ( RO): big1" "$d/prev.out" &&
+   grep -q "^    reason ( RO): NO_HOSTS_AVAILABLE: no host can take VM big1: " "$d/prev.out" &&
+   grep -qx "    reason ( RO): HOST_NOT_ENOUGH_FREE_MEMORY: VM big1 needs 8192 MiB; host h2 has 2048 MiB free" "$d/prev.out" &&
+   grep -qx "    reason ( RO): HOST_NOT_ENOUGH_FREE_MEMORY: VM big1 needs 8192 MiB; host h3 has 4096 MiB free" "$d/prev.out" &&
+   [ "$(grep -c "name-label ( RO)" "$d/prev.out")" = 1 ] &&
+   [ "$(cat "$d/prevm.out")" = "$BIGUUID" ]; then
+    ok "host-get-vms-which-prevent-evacuation host=h1: names big1 (8192 MiB) alone, its uuid and every reason (NO_HOSTS_AVAILABLE, h2's and h3's memory); --minimal its uuid; nothing moved, h1 enabled"
+else
+    not_ok "host-get-vms-which-prevent-evacuation (exits $rc $rcm:$why)" "$d/prev.out" "$d/prev.err" "$d/prevm.out" "$d/xlmigd1.log"
+fi
+
+"$XE" host-evacuate host=h1 sr=local2 config="$C1" > "$d/evac.out" 2> "$d/evac.err"
+rc=$?
+why=$(nothing_moved)
+if [ $rc = 1 ] && [ -z "$why" ] && [ ! -s "$d/evac.out" ] &&
+   grep -qx "NO_HOSTS_AVAILABLE: host h1 cannot be evacuated: 1 of its 4 running VM(s) have nowhere to go: big1; nothing was moved and host h1 was not disabled; fix what they lack, or give skip-unmovable=true to move the others" "$d/evac.err" &&
+   grep -qx "VM big1 ($BIGUUID): HOST_NOT_ENOUGH_FREE_MEMORY: VM big1 needs 8192 MiB; host h3 has 4096 MiB free" "$d/evac.err"; then
+    ok "host-evacuate host=h1 with big1 unable to go: refused at once naming big1 and why; nothing moved, no journal, h1 still enabled"
+else
+    not_ok "host-evacuate refused (exit $rc:$why)" "$d/evac.out" "$d/evac.err" "$d/xlmigd1.log"
+fi
+
+"$XE" host-disable host=h2 config="$C1" > /dev/null 2>&1
+"$XE" host-disable host=h3 config="$C1" > /dev/null 2>&1
+"$XE" host-evacuate host=h1 skip-unmovable=true config="$C1" > "$d/evac.out" 2> "$d/evac.err"
+rc=$?
+why=$(nothing_moved)
+"$XE" host-enable host=h2 config="$C1" > /dev/null 2>&1
+"$XE" host-enable host=h3 config="$C1" > /dev/null 2>&1
+if [ $rc = 1 ] && [ -z "$why" ] && [ ! -s "$d/evac.out" ] &&
+   grep -q "^NO_HOSTS_AVAILABLE: host h1 is the last enabled host of pool $PUUID: its VMs would have nowhere to go; enable another host (host-enable) or add one (pool-join), then evacuate host h1; nothing was done" "$d/evac.err"; then
+    ok "host-evacuate of the last enabled host (h2 and h3 disabled), even with skip-unmovable=true: NO_HOSTS_AVAILABLE, nothing moved, h1 still enabled"
+else
+    not_ok "last enabled host (exit $rc:$why)" "$d/evac.out" "$d/evac.err"
+fi
+
+# Slow memory streams: two migrations hold the slots for seconds, the
+# third waits in the priority lane while task-list is read.
+restart_h1 150 || not_ok "h1 did not come back" "$d/xlmigd1.log"
+"$XE" host-evacuate host=h1 sr=local2 skip-unmovable=true config="$C1" > "$d/evac.out" 2> "$d/evac.err" &
+epid=$!
+seen=""
+for _ in $(seq 300); do
+    "$XE" task-list config="$C1" params=status,priority --minimal > "$d/tl.out" 2> /dev/null
+    if [ "$(grep -c '^running,true$' "$d/tl.out")" = 2 ] &&
+       [ "$(grep -c '^queued,true$' "$d/tl.out")" = 1 ] && [ "$(grep -c . "$d/tl.out")" = 3 ]; then
+        seen=yes
+        "$XE" task-list config="$C1" > "$d/tl-full.out" 2>&1
+        break
+    fi
+    sleep 0.1
+done
+dis=$(enabled_of h1)
+wait $epid
+rc=$?
+why=""
+for n in ev1 ev2 ev3; do
+    w=$(landed 3 "$n")
+    [ -z "$w" ] || why="$why $n:$w"
+done
+runs_on "$X1" big1 || why="$why big1-not-on-h1"
+"$XE" vm-list config="$C1" params=name-label,power-state,resident-on --minimal 2> /dev/null |
+    grep -qx 'evh,halted,h1' || why="$why evh-not-halted-on-h1"
+[ -z "$(left 1)$(left 2)$(left 3)" ] || why="$why left:$(left 1)/$(left 2)/$(left 3)"
+if [ -n "$seen" ] && [ "$dis" = false ] && [ $rc = 1 ] && [ -z "$why" ] &&
+   [ "$(enabled_of h1)" = false ] &&
+   grep -qx "host h1 disabled; 4 running VM(s) to move" "$d/evac.out" &&
+   grep -q "^VM ev1: task [0-9a-f-]*, to host h3 (placed: built-in: most free memory: " "$d/evac.out" &&
+   grep -qx "host-evacuate: 4 VM(s): 3 moved, 1 refused, 0 failed" "$d/evac.out" &&
+   grep -q "^moved: VM ev2 to host h3 (" "$d/evac.out" &&
+   grep -q "^refused: VM big1: NO_HOSTS_AVAILABLE: no host can take VM big1" "$d/evac.out" &&
+   grep -q "^not moved: VM evh is halted: an evacuation moves running VMs only" "$d/evac.out" &&
+   grep -q "^host-evacuate: VM ev3: memory " "$d/evac.err" &&
+   [ "$(grep -c "^host-evacuate: VM ev3: memory " "$d/evac.err")" = 1 ]; then
+    ok "host-evacuate host=h1 skip-unmovable=true, migration-concurrency=2: task-list showed two running and one queued, all in the priority lane; h1 disabled; ev1-3 run on h3 with their disks equal to their logs, big1 refused and still on h1, halted evh said and kept; exit 1 (a VM stayed)"
+else
+    not_ok "host-evacuate (seen '$seen', h1 enabled during: $dis, exit $rc:$why)" "$d/evac.out" "$d/evac.err" "$d/tl.out" "$d/tl-full.out" "$d/xlmigd1.log"
+fi
+
+# Back as before: h1 enabled, fast, the limit 3, nothing on h2, h3.
+"$XE" host-enable host=h1 config="$C1" > /dev/null 2>&1
+restart_h1
+"$XE" pool-param-set migration-concurrency=3 config="$C1" > /dev/null
+drop_vm big1
+drop_vm evh
+rm -f "$S1"/vm/*.json
+clean_h 2
+clean_h 3
+fi
+
+# ---- many VMs: vm-migrate of a list ------------------------------------------
+if want bulk; then
+join_h3 2048 4096 || not_ok "h3 did not join" "$d/xlmigd3.log"
+for n in 1 2 3; do FILL=5 new_vm "b$n"; done
+B1VDI=${VDIS[b1]}
+B1VM=$(XLMIG_STATE_DIR= "$XE" vm-list config="$C1" params=name-label,uuid --minimal 2> /dev/null | grep '^b1,' | cut -d, -f2)
+j0=$(alljournals)
+# badlist EXIT TEXT ARGS...: refused at once, nothing moved.
+badlist() {
+    local want_rc=$1 want=$2
+    shift 2
+    "$XE" vm-migrate config="$C1" "$@" > "$d/bad.out" 2> "$d/bad.err"
+    local rc=$? n why=""
+    for n in b1 b2 b3; do runs_on "$X1" "$n" || why="$why $n-moved"; done
+    [ "$(alljournals)" = "$j0" ] || why="$why journals"
+    if [ $rc = "$want_rc" ] && grep -q -- "$want" "$d/bad.err" && [ -z "$why" ] &&
+       [ ! -s "$d/bad.out" ]; then
+        ok "a bad list refused, nothing moved: $* -> $(head -1 "$d/bad.err" | cut -c1-100)"
+    else
+        not_ok "bad list $* (exit $rc, wanted $want_rc and '$want':$why)" "$d/bad.err" "$d/bad.out"
+    fi
+}
+badlist 1 "^NOT_FOUND: no VM nosuch on any host of pool $PUUID" vm=b1,nosuch,b2 host=h2 sr=local2
+badlist 2 "^INVALID_VALUE: VM b1 is named twice in vm=; name each VM once" vm=b1,b2,b1 host=h2 sr=local2
+badlist 1 "^INVALID_VALUE: VM b1 is named twice (as b1 and $B1VM)" vm=b1,"$B1VM" host=h2 sr=local2
+: > "$d/empty.list"
+badlist 2 "^INVALID_VALUE: @$d/empty.list names no VM" vm=@"$d/empty.list" host=h2
+badlist 2 "^INVALID_VALUE: vdi:$B1VDI= with a list of VMs: .*give sr=SR" vm=b1,b2 host=h2 vdi:"$B1VDI"=local2
+badlist 1 "^HOST_CANNOT_SEE_SR: sr=nosr: host h2 has no SR nosr" vm=b1,b2 host=h2 sr=nosr
+
+"$XE" vm-assert-can-migrate vm=b1,b2,b3 host=h2 sr=local2 config="$C1" > "$d/assert.out" 2> "$d/assert.err"
+rc=$?
+if [ $rc = 0 ] && [ "$(grep -c '^VM b[123] can migrate to host h2$' "$d/assert.out")" = 3 ] &&
+   [ "$(alljournals)" = "$j0" ] && runs_on "$X1" b2; then
+    ok "vm-assert-can-migrate vm=b1,b2,b3 host=h2 sr=local2: each can go, nothing moved"
+else
+    not_ok "vm-assert-can-migrate of a list (exit $rc)" "$d/assert.out" "$d/assert.err"
+fi
+
+"$XE" vm-migrate vm=b1,b2,b3 host=h2 sr=local2 config="$C1" > "$d/bulk.out" 2> "$d/bulk.err"
+rc=$?
+why=""
+for n in b1 b2 b3; do
+    w=$(landed 2 "$n")
+    [ -z "$w" ] || why="$why $n:$w"
+    # One line per phase: never the same phase of a VM twice.
+    [ -z "$(grep "^vm-migrate: VM $n: " "$d/bulk.err" | cut -d' ' -f1-4 | sort | uniq -d)" ] || why="$why $n-phase-twice"
+    grep -q "^vm-migrate: VM $n: storage " "$d/bulk.err" || why="$why $n-no-storage-line"
+done
+[ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+if [ $rc = 0 ] && [ -z "$why" ] &&
+   [ "$(grep -c '^VM b[123]: task [0-9a-f-]*, to host h2$' "$d/bulk.out")" = 3 ] &&
+   grep -qx "vm-migrate: 3 VM(s): 3 moved, 0 refused, 0 failed" "$d/bulk.out" &&
+   [ "$(grep -c '^moved: VM b[123] to host h2 (' "$d/bulk.out")" = 3 ]; then
+    ok "vm-migrate vm=b1,b2,b3 host=h2 sr=local2: three tasks, a line per phase change, the summary '3 moved'; each runs on h2, its disk on h2's local2 equal to its log"
+else
+    not_ok "bulk to h2 (exit $rc:$why)" "$d/bulk.out" "$d/bulk.err" "$d/xlmigd1.log"
+fi
+clean_h 2
+
+# One VM refused by its checks (4000 MiB, h2 has 2048), the other moves.
+FILL=5 new_vm b4
+FILL=5 MEM_MIB=4000 new_vm b5
+"$XE" vm-migrate vm=b5,b4 host=h2 sr=local2 config="$C1" > "$d/bulk.out" 2> "$d/bulk.err"
+rc=$?
+why=$(landed 2 b4)
+if [ $rc = 1 ] && [ -z "$why" ] && runs_on "$X1" b5 &&
+   grep -qx "VM b5: refused: HOST_NOT_ENOUGH_FREE_MEMORY: VM b5 needs 4000 MiB; host h2 has 2048 MiB free" "$d/bulk.out" &&
+   grep -qx "vm-migrate: 2 VM(s): 1 moved, 1 refused, 0 failed" "$d/bulk.out" &&
+   grep -qx "refused: VM b5: HOST_NOT_ENOUGH_FREE_MEMORY: VM b5 needs 4000 MiB; host h2 has 2048 MiB free" "$d/bulk.out" &&
+   grep -q "^moved: VM b4 to host h2 (" "$d/bulk.out"; then
+    ok "vm-migrate vm=b5,b4 host=h2: b5 (4000 MiB) refused by its memory check and said, b4 moved; exit 1"
+else
+    not_ok "bulk with one refused (exit $rc:$why)" "$d/bulk.out" "$d/bulk.err" "$d/xlmigd1.log"
+fi
+clean_h 2
+drop_vm b5
+
+# Placed, memory counted: h3 fits one of the two (120 MiB), h2 the other.
+"$FX" host --dir "$X2" --free-mib 100 > /dev/null
+"$FX" host --dir "$X3" --free-mib 120 > /dev/null
+FILL=5 new_vm m1
+FILL=5 new_vm m2
+printf '# two VMs\nm1\n\n  m2  \n' > "$d/vms.list"
+"$XE" vm-migrate vm=@"$d/vms.list" sr=local2 config="$C1" > "$d/bulk.out" 2> "$d/bulk.err"
+rc=$?
+w1=$(landed 3 m1)
+w2=$(landed 2 m2)
+if [ $rc = 0 ] && [ -z "$w1$w2" ] &&
+   grep -q "^VM m1: task [0-9a-f-]*, to host h3 (placed: built-in: most free memory: 120 MiB)$" "$d/bulk.out" &&
+   grep -q "^VM m2: task [0-9a-f-]*, to host h2 (placed: built-in: most free memory: 100 MiB)$" "$d/bulk.out" &&
+   grep -qx "vm-migrate: 2 VM(s): 2 moved, 0 refused, 0 failed" "$d/bulk.out"; then
+    ok "vm-migrate vm=@FILE without host=: m1 to h3 (120 MiB free), then m2 to h2 (100 MiB, more than the 56 h3 has left): memory counted across the list"
+else
+    not_ok "memory-aware placement of a list (exit $rc: m1:$w1 m2:$w2)" "$d/bulk.out" "$d/bulk.err" "$d/xlmigd1.log"
+fi
+clean_h 2
+clean_h 3
+"$FX" host --dir "$X2" > /dev/null
+
+# sr= means the same for one VM: every disk to that SR of the host.
+FILL=5 new_vm one1
+migrate one1 host=h2 sr=local2
+why=$(landed 2 one1)
+if [ $MRC = 0 ] && [ -z "$why" ] && grep -q "^VM one1 moved to host h2 in " "$d/mig.out"; then
+    ok "vm-migrate vm=one1 host=h2 sr=local2 (one VM, no vdi: map): its disk moved to h2's local2, equal to its log"
+else
+    not_ok "one VM with sr= (exit $MRC:$why)" "$d/mig.out" "$d/mig.err"
+fi
+clean_h 2
+fi
+
+# After the sections with h3: the pool of two again.
+if [ -n "${dpid[3]:-}" ] && kill -0 "${dpid[3]}" 2> /dev/null; then
+    "$XE" pool-eject host=h3 config="$C1" > /dev/null 2>&1
+    kill "${dpid[3]}"; gone "${dpid[3]}"
 fi
 
 finish

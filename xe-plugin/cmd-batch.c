@@ -541,14 +541,19 @@ static int follow_all(struct run *r, bool quiet)
     }
 }
 
-/* What was asked of each VM, as its host answered, on stdout. */
-static void say_plan(const struct run *r, bool check)
+/*
+ * What was asked of each VM of group @gi (SIZE_MAX: of every group), as
+ * its host answered, on stdout.
+ */
+static void say_plan(const struct run *r, size_t gi, bool check)
 {
     size_t i;
 
     for (i = 0; i < r->n; i++) {
         const struct bvm *v = &r->vms[i];
 
+        if (gi != SIZE_MAX && v->grp != gi)
+            continue;
         if (v->fallback[0])
             fprintf(stderr, "%s\n", v->fallback);
         if (v->error[0] && !v->task[0] && !v->host[0])
@@ -717,8 +722,14 @@ static int ask_group(struct run *r, size_t gi, bool check,
         rc = xe_vm_call(&r->g[gi].s, "vm.migrate_many", kv, &resp);
     else
         memset(&resp, 0, sizeof(resp));
-    if (!rc)
+    if (!rc) {
+        char why[200];
+
         reply_read(r, gi, resp.result);
+        snprintf(why, sizeof(why), "PROTOCOL_ERROR: host %s's answer "
+                 "did not name this VM", r->g[gi].host);
+        unanswered(r, gi, why);
+    }
     xlmig__rpc_msg_dispose(&resp);
     return rc;
 }
@@ -800,8 +811,12 @@ int xe_cmd_vm_migrate_many(const struct xe_args *a, bool check)
         goto out;
     }
     for (gi = 0; gi < r->ng; gi++) {
-        if (!ask_group(r, gi, check, bwn))
+        if (!ask_group(r, gi, check, bwn)) {
+            /* Said at once: these tasks run whatever comes next. */
+            if (!check && !a->minimal)
+                say_plan(r, gi, false);
             continue;
+        }
         xlmig__strlcpy(err, group_error(r, gi), sizeof(err));
         if (gi == 0) {
             /* Bad input: the first host refuses it before any task. */
@@ -815,7 +830,7 @@ int xe_cmd_vm_migrate_many(const struct xe_args *a, bool check)
         unanswered(r, gi, err);
     }
     if (check) {
-        say_plan(r, true);
+        say_plan(r, SIZE_MAX, true);
         for (st = XLMIG__EXIT_OK, i = 0; i < r->n; i++) {
             if (r->vms[i].error[0])
                 st = XLMIG__EXIT_FAILED;
@@ -824,8 +839,6 @@ int xe_cmd_vm_migrate_many(const struct xe_args *a, bool check)
     }
     if (a->minimal)
         say_tasks(r);
-    else
-        say_plan(r, false);
     st = follow_all(r, a->minimal);
     if (!st)
         st = summary(r, a->minimal);
@@ -973,7 +986,7 @@ static int evacuate(const struct xe_args *a, bool check)
     if (a->minimal)
         say_tasks(r);
     else
-        say_plan(r, false);
+        say_plan(r, 0, false);
     st = follow_all(r, a->minimal);
     if (!st)
         st = summary(r, a->minimal);

@@ -34,7 +34,7 @@ const char *const xe_keys_vm_migrate[] = {
     "vm", "host", "host-uuid", "live", "vdi:", "vif:", "sr",
     "remote-master", "remote-config", "compress", "copy", "force", "bwlimit",
     "config", NULL };
-const char *const xe_keys_vm_wlb[] = { "vm", "vdi:", "vif:", "config",
+const char *const xe_keys_vm_wlb[] = { "vm", "vdi:", "vif:", "sr", "config",
                                        NULL };
 const char *const xe_keys_vm_list[] = { "config", NULL };
 const char *const xe_keys_vm_one[] = { "vm", "config", NULL };
@@ -570,12 +570,16 @@ int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a)
     if (!rc)
         rc = xe_vm_locate(&s, vm);
     if (!rc) {
-        const char *kv[8];
+        const char *kv[10];
         size_t n = 0;
 
         kv[n++] = "vm"; kv[n++] = vm;
         if (vdis[0]) { kv[n++] = "vdi_map"; kv[n++] = vdis; }
         if (vifs[0]) { kv[n++] = "vif_map"; kv[n++] = vifs; }
+        if (xe_args_get(a, "sr")) {
+            kv[n++] = "sr";
+            kv[n++] = xe_args_get(a, "sr");
+        }
         kv[n] = NULL;
         rc = xe_vm_call(&s, "vm.place", kv, &resp);
     }

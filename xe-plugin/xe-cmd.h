@@ -344,7 +344,7 @@ extern const char *const xe_keys_host_prevent[];
       "WLB_INTERNAL_ERROR) is said on stderr and the built-in ranking\n" \
       "shown.  Nothing moves.  Exit 0 also when no host can take it.\n" \
       "  vm=NAME|UUID   the VM (required); found on any host of the pool\n" \
-      "  vdi:VDI=SR, vif:MAC=BRIDGE  as vm-migrate's\n" \
+      "  vdi:VDI=SR, vif:MAC=BRIDGE, sr=SR  as vm-migrate's\n" \
       "  --minimal      only the ranked hosts' names, comma-separated\n" \
       XE_CONFIG_HELP }, \
     { "vm-list", xe_cmd_vm_list, xe_keys_vm_list, \

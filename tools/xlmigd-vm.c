@@ -1806,8 +1806,8 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
 
 /* ------------------------------------------------------------ batches */
 
-#define BATCH_VM_ROOM 700           /* bytes of a VM's reply, its
-                                     * sentences aside */
+#define BATCH_VM_ROOM 900           /* bytes of a VM's reply, its
+                                     * sentences aside, at most */
 #define BATCH_LISTED_MAX 16         /* halted, arriving VMs named */
 
 /*
@@ -2089,7 +2089,7 @@ static void gen_batch_vm(yajl_gen g, const struct batch *b, size_t i,
     const struct xlmig__batch_vm *v = &b->vms[i];
     const char *err = "", *msg = "";
     char name[64] = "";
-    size_t budget = XLMIG__RPC_FRAME_MAX - 2048 - later * BATCH_VM_ROOM;
+    size_t budget = XLMIG__RPC_FRAME_MAX - 4096 - later * BATCH_VM_ROOM;
     size_t used, room, k, first = 0;
     bool placed_by = v->placed && !b->pinned;
 

@@ -374,7 +374,7 @@ if [ $? -eq 0 ]; then
     tsw=$(guest_tick "$G2")         # ticks past it come after the switch
     took=$(elapsed "$t")
     NEW=$(cat /tmp/sxm.out)
-    sed 's/^/### | /' /tmp/sxm.err | tail -n 8
+    sed 's/^/### | /' /tmp/sxm.err | tail -n 30
     if [ $rc -eq 0 ] && [ -f /var/lib/xlmig/srb/"$NEW".raw ] &&
         [ ! -e /var/lib/xlmig/sra/"$V".qcow2 ] &&
         wait_tick "$G2" $((t0 + 4 * TICK_HZ)) 120 &&

@@ -233,6 +233,11 @@ dump_guest() {
         say "---- $_dg_f (tail)"; tail -n 15 "$_dg_f" | sed 's/^/### | /'
     done
     say "---- xl dmesg (tail)"; xl dmesg 2>&1 | tail -n 25 | sed 's/^/### | /'
+    # Its device model: alive?  A QEMU that crashed leaves a line in
+    # dom0's kernel log (segfault, killed), not in its own log.
+    _dg_id=$(xl domid "$1" 2> /dev/null)
+    say "---- device model of $1 (domid ${_dg_id:-?}): $(pgrep -f "xen-domid ${_dg_id:-none} " > /dev/null && echo running || echo 'not running')"
+    say "---- dom0 kernel log (tail)"; dmesg 2>&1 | tail -n 15 | sed 's/^/### | /'
     ! xlmigd_running || dump_xlmigd 15
 }
 

@@ -123,6 +123,18 @@ static const struct error_entry error_table[] = {
       "the workload balancer could not run or exited with an error" },
     { LIBXLMIG_ERR_NO_HOSTS_AVAILABLE, "NO_HOSTS_AVAILABLE",
       "no host can take the VM" },
+    { LIBXLMIG_ERR_NOT_SUPPORTED_DURING_UPGRADE,
+      "NOT_SUPPORTED_DURING_UPGRADE",
+      "the operation is not supported while the pool is mid-upgrade" },
+    { LIBXLMIG_ERR_UPDATE_APPLY_FAILED, "UPDATE_APPLY_FAILED",
+      "the upgrade command failed on the host" },
+    { LIBXLMIG_ERR_UPDATE_APPLY_TIMEOUT, "UPDATE_APPLY_TIMEOUT",
+      "the upgrade command ran past its time limit and was killed" },
+    { LIBXLMIG_ERR_HOST_NOT_BACK_AFTER_UPGRADE,
+      "HOST_NOT_BACK_AFTER_UPGRADE",
+      "the host's xlmigd did not answer again in time after its upgrade" },
+    { LIBXLMIG_ERR_HOST_NOT_UPGRADED, "HOST_NOT_UPGRADED",
+      "the host came back without a newer version after its upgrade" },
 };
 
 #define ERROR_TABLE_LEN (sizeof(error_table) / sizeof(error_table[0]))

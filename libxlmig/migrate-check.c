@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "jsonfile.h"
 #include "migrate-check.h"
+#include "units.h"
 #include "rpc.h"
 #include "sxm-preflight.h"
 
@@ -324,23 +325,6 @@ int xlmig__host_facts_sr(const struct xlmig__host_facts *f, const char *which)
 
 /* ------------------------------------------------------------ checks */
 
-/* "4.17.7", "0.1.0": a < b as numbers, part by part. */
-static bool version_older(const char *a, const char *b)
-{
-    while (*a || *b) {
-        unsigned long x = strtoul(a, (char **)&a, 10);
-        unsigned long y = strtoul(b, (char **)&b, 10);
-
-        if (x != y)
-            return x < y;
-        while (*a && (*a < '0' || *a > '9'))
-            a++;
-        while (*b && (*b < '0' || *b > '9'))
-            b++;
-    }
-    return false;
-}
-
 static void check_cpu(libxlmig_ctx *ctx, const struct xlmig__mig_plan *p,
                       const struct xlmig__host_facts *dst,
                       const libxlmig_cpu_flags *level, unsigned int *n)
@@ -456,14 +440,14 @@ static void check_host(libxlmig_ctx *ctx, const struct xlmig__mig_plan *p,
     if (dst->xen_major < src->xen_major ||
         (dst->xen_major == src->xen_major &&
          dst->xen_minor < src->xen_minor) ||
-        version_older(dst->xen_version, src->xen_version)) {
+        xlmig__version_cmp(dst->xen_version, src->xen_version) < 0) {
         xlmig__error(ctx, LIBXLMIG_ERR_VM_HOST_INCOMPATIBLE_VERSION_MIGRATE,
                      -1, "host %s runs Xen %s, older than Xen %s of host %s; "
                      "upgrade %s first", dst->name, dst->xen_version,
                      src->xen_version, src->name, dst->name);
         (*n)++;
     }
-    if (version_older(dst->version, src->version)) {
+    if (xlmig__version_cmp(dst->version, src->version) < 0) {
         xlmig__error(ctx, LIBXLMIG_ERR_VM_HOST_INCOMPATIBLE_VERSION_MIGRATE,
                      -1, "host %s runs libxlmig %s, older than %s of host "
                      "%s; upgrade %s first", dst->name, dst->version,

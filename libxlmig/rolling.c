@@ -16,47 +16,17 @@
 #include "internal.h"
 #include "launch.h"
 #include "rolling.h"
+#include "units.h"
 
 /* ------------------------------------------------------------ versions */
-
-/* The next number of a version, skipping what is not a digit; a number
- * too large to hold stays at its cap. */
-static unsigned long next_part(const char **s)
-{
-    unsigned long v = 0;
-
-    while (**s && (**s < '0' || **s > '9'))
-        (*s)++;
-    while (**s >= '0' && **s <= '9') {
-        if (v < 100000000UL)
-            v = v * 10 + (unsigned long)(**s - '0');
-        (*s)++;
-    }
-    return v;
-}
-
-/*
- * The order migrate-check.c's version_older() gives (kept there as a
- * static for now; the two belong in one home once that file is free).
- */
-int xlmig__rolling_version_cmp(const char *a, const char *b)
-{
-    while (*a || *b) {
-        unsigned long x = next_part(&a), y = next_part(&b);
-
-        if (x != y)
-            return x < y ? -1 : 1;
-    }
-    return 0;
-}
 
 bool xlmig__rolling_version_at(const struct xlmig__rolling_version *v,
                                const struct xlmig__rolling_version *target)
 {
     return (!target->xen[0] ||
-            xlmig__rolling_version_cmp(v->xen, target->xen) >= 0) &&
+            xlmig__version_cmp(v->xen, target->xen) >= 0) &&
            (!target->libxlmig[0] ||
-            xlmig__rolling_version_cmp(v->libxlmig, target->libxlmig) >= 0);
+            xlmig__version_cmp(v->libxlmig, target->libxlmig) >= 0);
 }
 
 void xlmig__rolling_newest(const struct xlmig__rolling_host *hosts, size_t n,
@@ -68,10 +38,10 @@ void xlmig__rolling_newest(const struct xlmig__rolling_host *hosts, size_t n,
     for (i = 0; i < n; i++) {
         const struct xlmig__rolling_version *v = &hosts[i].version;
 
-        if (!i || xlmig__rolling_version_cmp(v->xen, newest_r->xen) > 0)
+        if (!i || xlmig__version_cmp(v->xen, newest_r->xen) > 0)
             xlmig__strlcpy(newest_r->xen, v->xen, sizeof(newest_r->xen));
         if (!i ||
-            xlmig__rolling_version_cmp(v->libxlmig, newest_r->libxlmig) > 0)
+            xlmig__version_cmp(v->libxlmig, newest_r->libxlmig) > 0)
             xlmig__strlcpy(newest_r->libxlmig, v->libxlmig,
                            sizeof(newest_r->libxlmig));
     }
@@ -80,8 +50,8 @@ void xlmig__rolling_newest(const struct xlmig__rolling_host *hosts, size_t n,
 static bool version_same(const struct xlmig__rolling_version *a,
                          const struct xlmig__rolling_version *b)
 {
-    return !xlmig__rolling_version_cmp(a->xen, b->xen) &&
-           !xlmig__rolling_version_cmp(a->libxlmig, b->libxlmig);
+    return !xlmig__version_cmp(a->xen, b->xen) &&
+           !xlmig__version_cmp(a->libxlmig, b->libxlmig);
 }
 
 /* "libxlmig 0.2.0 / Xen 4.17.8"; a part that is "" is left out. */

@@ -279,10 +279,6 @@ int xlmig__rolling_abandon(libxlmig_ctx *ctx,
 void xlmig__rolling_order(const struct xlmig__rolling_host *hosts, size_t n,
                           size_t *order_r);
 
-/* Versions "4.17.10", "0.2.0": <0, 0, >0 as @a is older, the same,
- * newer than @b, part by part as numbers.  Pure. */
-int xlmig__rolling_version_cmp(const char *a, const char *b);
-
 /* Is @v not older than @target in either part ("" in @target: any)?
  * Pure. */
 bool xlmig__rolling_version_at(const struct xlmig__rolling_version *v,

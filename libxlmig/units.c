@@ -148,3 +148,30 @@ int xlmig__rate_parse(libxlmig_ctx *ctx, const char *what, const char *text,
         return 0;
     return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, "%s", why);
 }
+
+/* The next number of a version, skipping what is not a digit; a number
+ * too large to hold stays at its cap. */
+static unsigned long version_part(const char **s)
+{
+    unsigned long v = 0;
+
+    while (**s && (**s < '0' || **s > '9'))
+        (*s)++;
+    while (**s >= '0' && **s <= '9') {
+        if (v < 100000000UL)
+            v = v * 10 + (unsigned long)(**s - '0');
+        (*s)++;
+    }
+    return v;
+}
+
+int xlmig__version_cmp(const char *a, const char *b)
+{
+    while (*a || *b) {
+        unsigned long x = version_part(&a), y = version_part(&b);
+
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return 0;
+}

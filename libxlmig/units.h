@@ -53,4 +53,12 @@ bool xlmig__rate_ok(const char *what, const char *text, uint64_t *rate_r,
 int xlmig__rate_parse(libxlmig_ctx *ctx, const char *what, const char *text,
                       uint64_t *rate_r);
 
+/*
+ * Compare two versions ("4.17.7", "0.2.0-rc1"): their numbers in order,
+ * what is not a digit only separating them, a missing number 0, each
+ * capped at 10^8.  <0, 0 or >0 as @a is older than, the same as or newer
+ * than @b.  Pure.
+ */
+int xlmig__version_cmp(const char *a, const char *b);
+
 #endif /* XLMIG_UNITS_H */

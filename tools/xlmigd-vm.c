@@ -1420,16 +1420,14 @@ static int place_here(libxlmig_ctx *ctx, struct mig_req *q,
 }
 
 /*
- * A vm.migrate's (or vm.place's) parameters into @q; the strings point
- * into @m.  False, with the error answered, without "vm".
+ * The options of a vm.migrate, vm.place or batch request into @q (the
+ * strings point into @m; "" for host or sr is none).  False, with the
+ * error answered, when compress is neither true nor false.
  */
-static bool mig_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
-                         struct mig_req *q)
+static bool mig_opts_read(struct conn *c, const struct xlmig__rpc_msg *m,
+                          struct mig_req *q)
 {
     memset(q, 0, sizeof(*q));
-    q->vm = xlmigd_need_str(c, m, "vm");
-    if (!q->vm)
-        return false;
     q->host = xlmig__rpc_get_str(m->params, "host");
     if (q->host && !*q->host)
         q->host = NULL;         /* no host: placed */
@@ -1438,6 +1436,8 @@ static bool mig_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
     q->vdi_given = xlmig__rpc_get_str(m->params, "vdi_map");
     q->vdi_map = q->vdi_given;
     q->sr = xlmig__rpc_get_str(m->params, "sr");
+    if (q->sr && !*q->sr)
+        q->sr = NULL;
     q->vif_map = xlmig__rpc_get_str(m->params, "vif_map");
     q->compress = xlmig__rpc_get_str(m->params, "compress");
     q->live = true;
@@ -1447,7 +1447,23 @@ static bool mig_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
     (void)xlmig__rpc_get_bool(m->params, "live", &q->live);
     (void)xlmig__rpc_get_bool(m->params, "priority", &q->priority);
     (void)xlmig__rpc_get_uint(m->params, "bwlimit", &q->bwlimit);
+    if (q->compress && strcmp(q->compress, "true") &&
+        strcmp(q->compress, "false")) {
+        xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                           "compress is true or false", "compress");
+        return false;
+    }
     return true;
+}
+
+/* mig_opts_read() and "vm"; false, with the error answered, without. */
+static bool mig_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
+                         struct mig_req *q)
+{
+    if (!mig_opts_read(c, m, q))
+        return false;
+    q->vm = xlmigd_need_str(c, m, "vm");
+    return q->vm != NULL;
 }
 
 /*
@@ -1694,10 +1710,6 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
 
     if (!mig_req_read(c, m, &q))
         return 0;
-    if (q.compress && strcmp(q.compress, "true") &&
-        strcmp(q.compress, "false"))
-        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                                  "compress is true or false", "compress");
     p = xlmig__zalloc(sizeof(*p));
     dc = xlmig__zalloc(sizeof(*dc));
     dst = xlmig__zalloc(sizeof(*dst));
@@ -2157,28 +2169,8 @@ static void gen_batch(yajl_gen g, const struct batch *b)
 static bool batch_req_read(struct conn *c, const struct xlmig__rpc_msg *m,
                            struct batch *b)
 {
-    struct mig_req *q = &b->q;
-
-    memset(q, 0, sizeof(*q));
-    q->host = xlmig__rpc_get_str(m->params, "host");
-    if (q->host && !*q->host)
-        q->host = NULL;
-    q->sr = xlmig__rpc_get_str(m->params, "sr");
-    if (q->sr && !*q->sr)
-        q->sr = NULL;
-    q->compress = xlmig__rpc_get_str(m->params, "compress");
-    q->live = true;
-    (void)xlmig__rpc_get_bool(m->params, "force", &q->force);
-    (void)xlmig__rpc_get_bool(m->params, "live", &q->live);
-    (void)xlmig__rpc_get_bool(m->params, "check", &q->check);
-    (void)xlmig__rpc_get_bool(m->params, "priority", &q->priority);
-    (void)xlmig__rpc_get_uint(m->params, "bwlimit", &q->bwlimit);
-    if (q->compress && strcmp(q->compress, "true") &&
-        strcmp(q->compress, "false")) {
-        xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                           "compress is true or false", "compress");
+    if (!mig_opts_read(c, m, &b->q))
         return false;
-    }
     b->ctx = c->ctx;
     return true;
 }

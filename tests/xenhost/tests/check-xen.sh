@@ -63,10 +63,8 @@ fi
 say "STEP pvh-create: PVH guest $G, 128 MiB, qcow2 disk $DISK (qdisk)"
 running=0
 t=$(uptime_s)
-if guest_disk "$DISK" && guest_config "$G" "$DISK" &&
-    timeout 300 xl create "/etc/xen/$G.cfg"; then
-    say "xl create done in $(elapsed "$t")s, waiting for the guest to tick"
-    if wait_tick "$G" 1 300; then
+if guest_disk "$DISK" && guest_config "$G" "$DISK"; then
+    if boot_guest "$G"; then
         running=1
         if guest_log "$G" | grep -aq 'GUEST-DISK-READ: HELLO-FROM-QCOW2-DISK'
         then
@@ -78,7 +76,7 @@ if guest_disk "$DISK" && guest_config "$G" "$DISK" &&
         result pvh-create FAIL "guest never ticked"
     fi
 else
-    result pvh-create FAIL "xl create failed"
+    result pvh-create FAIL "its disk or config could not be made"
 fi
 [ $running = 1 ] || dump_guest "$G"
 
@@ -348,7 +346,7 @@ V=$(xlmig-xe vdi-create sr-uuid="$SRA" name-label=g2disk virtual-size=64M) &&
 guest_disk /var/lib/xlmig/sra/"$V".qcow2 &&
 xlmig-xe vbd-create vm="$G2" vdi-uuid="$V" device=xvda &&
 guest_config "$G2" /var/lib/xlmig/sra/"$V".qcow2 &&
-timeout 300 xl create "/etc/xen/$G2.cfg" && wait_tick "$G2" 2 300
+boot_guest "$G2"
 if [ $? -eq 0 ]; then
     domid=$(xl domid "$G2")
     qmp=/var/run/xen/qmp-libxl-$domid

@@ -210,6 +210,20 @@ wait_boot() {
     return 1
 }
 
+# boot_guest NAME: xl create /etc/xen/NAME.cfg, then wait_boot; a guest
+# that triple-faulted while it booted (nested TCG, now and then) is
+# created once more, saying so; any other failure is the failure.
+boot_guest() {
+    _bt_tf=$(triple_faults)
+    timeout 300 xl create "/etc/xen/$1.cfg" && wait_boot "$1" 300 && return 0
+    [ "$(triple_faults)" -gt "$_bt_tf" ] || return 1
+    say "guest $1 triple-faulted while it booted (nested TCG): once more"
+    xl dmesg | grep -a 'Triple fault' | tail -n 1 | sed 's/^/### | /'
+    xl destroy "$1" 2> /dev/null
+    rm -f "$CONSOLE_LOGS/guest-$1".log
+    timeout 300 xl create "/etc/xen/$1.cfg" && wait_boot "$1" 300
+}
+
 # wait_wrote NAME MIN TIMEOUT [DIR]: the same for GUEST-WROTE: wait until
 # a tick past MIN is on the guest's disk.
 wait_wrote() { _wait_count guest_wrote GUEST-WROTE "$@"; }
@@ -548,8 +562,7 @@ watch_ticks() {
 # the guest ticks.  Returns non-zero (after a dump) if any step fails.
 start_guest() {
     rm -f "$CONSOLE_LOGS/guest-$1".log "$CONSOLE_LOGS/guest-$1"--*.log
-    guest_disk "$2" && guest_config "$1" "$2" &&
-        timeout 300 xl create "/etc/xen/$1.cfg" && wait_tick "$1" 1 300 &&
+    guest_disk "$2" && guest_config "$1" "$2" && boot_guest "$1" &&
         return 0
     dump_guest "$1"
     return 1
@@ -916,11 +929,10 @@ vdi_guest() {
     fi
     GUEST_VDI_FILE=$LOCAL_SR_PATH/$GUEST_VDI.qcow2
     _vg_t=$(uptime_s)
-    _vg_tf=$(triple_faults)
     if guest_disk "$GUEST_VDI_FILE" "HELLO-FROM-VDI-$GUEST_VDI" &&
         xlmig-xe vbd-create vm="$_vg_name" vdi-uuid="$GUEST_VDI" device=xvda &&
         guest_config "$_vg_name" "$GUEST_VDI_FILE" "$_vg_mem" "$_vg_cpuid" &&
-        { vdi_guest_boot || vdi_guest_boot_again; } &&
+        boot_guest "$_vg_name" &&
         guest_log "$_vg_name" | grep -aq "GUEST-DISK-READ: HELLO-FROM-VDI-$GUEST_VDI" &&
         xlmig-xe vm-cpu-record vm="$_vg_name" > /dev/null; then
         say "vdi_guest $_vg_name: ${_vg_mem} MiB, cpuid '${_vg_cpuid}', VDI $GUEST_VDI of $LOCAL_SR_NAME: ticking after $(elapsed "$_vg_t")s"
@@ -929,20 +941,6 @@ vdi_guest() {
     say "vdi_guest $_vg_name: setting it up failed"
     dump_guest "$_vg_name"
     return 1
-}
-
-vdi_guest_boot() {
-    timeout 300 xl create "/etc/xen/$_vg_name.cfg" && wait_boot "$_vg_name" 600
-}
-# A guest that triple-faulted while it booted (nested TCG, now and then)
-# is started once more, saying so; any other failure is the failure.
-vdi_guest_boot_again() {
-    [ "$(triple_faults)" -gt "$_vg_tf" ] || return 1
-    say "vdi_guest $_vg_name: the guest triple-faulted while it booted (nested TCG): once more"
-    xl dmesg | grep -a 'Triple fault' | tail -n 1 | sed 's/^/### | /'
-    xl destroy "$_vg_name" 2> /dev/null
-    rm -f "$CONSOLE_LOGS/guest-$_vg_name".log
-    vdi_guest_boot
 }
 
 # big_vdi_guest NAME: vdi_guest NAME with more memory than the other host

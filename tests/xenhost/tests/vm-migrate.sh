@@ -268,23 +268,29 @@ task_logs() {
 # retry_tf CASE TRY CLEAN: TRY (which sets CASE_DETAIL and says 0 or 1),
 # and the result.  When a guest triple-faulted during a failed try (the
 # nested-TCG flake that run.sh knows too, seen in log-dirty phases and
-# in stalled block I/O alike), CLEAN and TRY once more; the detail says so.
+# in stalled block I/O alike), CLEAN and TRY again, up to VMM_TF_TRIES
+# tries in all (3); a failure without a triple fault is the result.  The
+# detail says how many tries it took and why.
 retry_tf() {
-    _rt_tf=$(triple_faults)
-    if "$2"; then
-        result "$1" OK "($CASE_DETAIL)"
-        return 0
-    fi
-    if [ "$(triple_faults)" -gt "$_rt_tf" ]; then
-        _rt_first=$CASE_DETAIL
-        say "$1: a guest triple-faulted (nested TCG) during the failed try: once more"
-        "$3"
+    _rt_n=1 _rt_why=""
+    while :; do
+        _rt_tf=$(triple_faults)
         if "$2"; then
-            result "$1" OK "($CASE_DETAIL; the second try: the first ended in a guest's triple fault: $_rt_first)"
+            if [ "$_rt_n" = 1 ]; then
+                result "$1" OK "($CASE_DETAIL)"
+            else
+                result "$1" OK "($CASE_DETAIL; try $_rt_n: the earlier ones ended in a guest's triple fault:$_rt_why)"
+            fi
             return 0
         fi
-    fi
-    result "$1" FAIL "$CASE_DETAIL"
+        [ "$(triple_faults)" -gt "$_rt_tf" ] || break
+        [ "$_rt_n" -lt "${VMM_TF_TRIES:-3}" ] || break
+        _rt_why="$_rt_why [$_rt_n] $CASE_DETAIL"
+        say "$1: a guest triple-faulted (nested TCG) during try $_rt_n: once more"
+        "$3"
+        _rt_n=$((_rt_n + 1))
+    done
+    result "$1" FAIL "$CASE_DETAIL${_rt_why:+ (earlier tries ended in a guest's triple fault:$_rt_why)}"
     return 1
 }
 

@@ -290,7 +290,8 @@ retry_tf() {
         "$3"
         _rt_n=$((_rt_n + 1))
     done
-    result "$1" FAIL "$CASE_DETAIL${_rt_why:+ (earlier tries ended in a guest's triple fault:$_rt_why)}"
+    [ -z "$_rt_why" ] || _rt_why=" (earlier tries ended in a guest's triple fault:$_rt_why)"
+    result "$1" FAIL "$CASE_DETAIL$_rt_why"
     return 1
 }
 

@@ -17,11 +17,11 @@
 #include "internal.h"
 #include "sr.h"
 #include "testctx.h"
+#include "testfs.h"
 
 /* ------------------------------------------------------------ fixtures */
 
 static struct xlmig__host_facts src;
-static char tmpdir[64];
 
 struct hspec {
     const char *name;
@@ -142,17 +142,12 @@ static int setup(void **state)
     if (group_setup(state))
         return -1;
     facts(&src, "h1", 4096);
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-batch.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return testfs_dir_setup("test-batch");
 }
 
 static int teardown(void **state)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        return -1;
+    rm_tree(tmpdir);
     return group_teardown(state);
 }
 

@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "sr.h"
 #include "testctx.h"
+#include "testfs.h"
 
 /* ------------------------------------------------------------ fixtures */
 
@@ -30,7 +31,6 @@
 
 static struct xlmig__mig_plan plan;
 static struct xlmig__host_facts src;
-static char tmpdir[64];
 
 /* One host of a table: its name, MiB free, enabled, Xen 4.MINOR, pCPUs. */
 struct hspec {
@@ -117,17 +117,12 @@ static int setup(void **state)
     plan.memory_kib = VM_MIB * 1024;
     plan.vcpus = 2;
     facts(&src, &s);
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-placement.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return testfs_dir_setup("test-placement");
 }
 
 static int teardown(void **state)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        return -1;
+    rm_tree(tmpdir);
     return group_teardown(state);
 }
 
@@ -179,19 +174,6 @@ static char *doc_block(const char *name)
     assert_non_null(out);
     free(doc);
     return out;
-}
-
-/* Write @text into tmpdir/@name; the path into @path. */
-static void write_file(const char *name, const char *text, char *path,
-                       size_t path_len)
-{
-    FILE *f;
-
-    snprintf(path, path_len, "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* ------------------------------------------------------------ built-in */
@@ -690,19 +672,6 @@ static void test_decode_bad(void **state)
 
 /* ------------------------------------------------------------ hooks */
 
-/* Is @pid running (a zombie is not)?  Waits up to a second for it to go. */
-static bool still_running(pid_t pid)
-{
-    int i;
-
-    for (i = 0; i < 50; i++) {
-        if (!xlmig__proc_start_time(pid))
-            return false;
-        xlmig__sleep_ms(20);
-    }
-    return true;
-}
-
 /* The pid a hook wrote into tmpdir/@name. */
 static pid_t pid_in(const char *name)
 {
@@ -741,7 +710,8 @@ static void test_hook_spec_example(void **state)
 
     (void)state;
     assert_non_null(r);
-    write_file("prefer.py", script, file, sizeof(file));
+    snprintf(file, sizeof(file), "%s", at("prefer.py"));
+    write_file(file, script, strlen(script));
     snprintf(cmd, sizeof(cmd), "python3 '%s' h3", file);
     reset_log();
     assert_ok(xlmig__place(ctx, &hook, &plan, "h1", h, 4, r));
@@ -867,7 +837,7 @@ static void test_hook_failures(void **state)
             }
         }
         *p = '\0';
-        write_file("hook.sh", text, file, sizeof(file));
+        write_file(at("hook.sh"), text, strlen(text));
         snprintf(file, sizeof(file), "%s/pid", tmpdir);
         unlink(file);
         snprintf(file, sizeof(file), "%s/bg", tmpdir);

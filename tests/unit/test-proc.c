@@ -135,19 +135,6 @@ static double filter(const char *script, const char *in, size_t in_len,
     return xlmig__now_s() - t0;
 }
 
-/* Is @pid running (a zombie is not)?  Waits up to a second for it to go. */
-static bool still_running(pid_t pid)
-{
-    int i;
-
-    for (i = 0; i < 50; i++) {
-        if (!xlmig__proc_start_time(pid))
-            return false;
-        xlmig__sleep_ms(20);
-    }
-    return true;
-}
-
 static void no_child_left(void)
 {
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);

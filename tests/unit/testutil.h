@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdbool.h>
+#include <sys/types.h>
 #include <xentoollog.h>
+
+#include "proc.h"
 
 /* A xentoollog logger that keeps every message, to assert on. */
 struct capture_logger {
@@ -67,5 +71,18 @@ static inline void capture_init(struct capture_logger *c)
         if (!strstr(h_, n_))                                               \
             fail_msg("expected \"%s\" in:\n%s", n_, h_);                   \
     } while (0)
+
+/* Is @pid running (a zombie is not)?  Waits up to a second for it to go. */
+static inline bool still_running(pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        if (!xlmig__proc_start_time(pid))
+            return false;
+        xlmig__sleep_ms(20);
+    }
+    return true;
+}
 
 #endif /* XLMIG_TESTUTIL_H */

@@ -20,6 +20,16 @@ const char *xlmig__place_source_name(enum xlmig__place_source s)
     return s == XLMIG__PLACE_HOOK ? "wlb-hook" : "built-in";
 }
 
+void xlmig__place_refusal_name(const char *msg, char *out, size_t cap)
+{
+    size_t n = strcspn(msg, ":");
+
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, msg, n);
+    out[n] = '\0';
+}
+
 /* ------------------------------------------------------------ verdicts */
 
 static void refuse(struct xlmig__place_host *h, int rc, const char *fmt, ...)

@@ -89,6 +89,9 @@ struct xlmig__wlb_hook {
 /* "built-in" or "wlb-hook", static. */
 const char *xlmig__place_source_name(enum xlmig__place_source s);
 
+/* The stable name of a refusal "NAME: sentence" into @out (@cap > 0). */
+void xlmig__place_refusal_name(const char *msg, char *out, size_t cap);
+
 /*
  * The verdict on each of @hosts[0 .. @n - 1] for a migration of @p from
  * @src: a disabled host, or one named as @src, is refused without

@@ -2080,17 +2080,6 @@ static void gen_str_cut(yajl_gen g, const char *v, size_t room)
     yajl_gen_string(g, (const unsigned char *)v, len);
 }
 
-/* The stable name of a "NAME: sentence" into @out. */
-static void name_of(const char *msg, char *out, size_t cap)
-{
-    size_t n = strcspn(msg, ":");
-
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, msg, n);
-    out[n] = '\0';
-}
-
 /*
  * VM @i of @b as the batch methods answer it (docs/xlmigd.md), its
  * sentences cut so that @later VMs still fit in a frame after it.
@@ -2107,7 +2096,7 @@ static void gen_batch_vm(yajl_gen g, const struct batch *b, size_t i,
 
     if (!v->placed && b->pinned && v->nr_refusals) {
         /* One host named: what it refused, not NO_HOSTS_AVAILABLE. */
-        name_of(v->refusals[0], name, sizeof(name));
+        xlmig__place_refusal_name(v->refusals[0], name, sizeof(name));
         err = name;
         msg = v->refusals[0];
         first = 1;

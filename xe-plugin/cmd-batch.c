@@ -410,17 +410,6 @@ static void reply_read(struct run *r, size_t gi, yajl_val res)
     }
 }
 
-/* The stable name of "NAME: sentence" into @out. */
-static void name_of(const char *msg, char *out, size_t cap)
-{
-    size_t n = strcspn(msg, ":");
-
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, msg, n);
-    out[n] = '\0';
-}
-
 /* Each VM of group @gi its host gave no answer for: refused, @why. */
 static void unanswered(struct run *r, size_t gi, const char *why)
 {
@@ -431,7 +420,7 @@ static void unanswered(struct run *r, size_t gi, const char *why)
 
         if (v->grp != gi || v->answered)
             continue;
-        name_of(why, v->error, sizeof(v->error));
+        xlmig__place_refusal_name(why, v->error, sizeof(v->error));
         xlmig__strlcpy(v->message, why, sizeof(v->message));
         if (!v->name[0])
             xlmig__strlcpy(v->name, v->asked, sizeof(v->name));

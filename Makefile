@@ -54,7 +54,8 @@ LIB_SRCS := $(wildcard libxlmig/*.c)
 XE_SRCS  := xe-plugin/xe-args.c
 # The commands: only in xlmig-xe (they need its xe_print_record).
 XE_CMD_SRCS := xe-plugin/cmd-batch.c xe-plugin/cmd-cpu.c \
-               xe-plugin/cmd-pool.c xe-plugin/cmd-sr.c xe-plugin/cmd-vm.c
+               xe-plugin/cmd-pool.c xe-plugin/cmd-rolling.c \
+               xe-plugin/cmd-sr.c xe-plugin/cmd-vm.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 XE_OBJS  := $(XE_SRCS:%.c=$(B)/%.o)
 
@@ -113,7 +114,8 @@ $(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/tools/cmd-slot.o \
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-XLMIGD_SRCS := tools/xlmigd.c tools/xlmigd-vm.c tools/xlmigd-worker.c
+XLMIGD_SRCS := tools/xlmigd.c tools/xlmigd-vm.c tools/xlmigd-worker.c \
+               tools/xlmigd-upgrade.c
 
 $(B)/xlmigd: $(XLMIGD_SRCS:%.c=$(B)/%.o) $(B)/libxlmig.a
 	$(call say,LD,$@)
@@ -139,6 +141,7 @@ $(B)/san/tests/tools/fake-xen-ops.o: tests/tools/fake-xen.c \
 
 $(B)/san/xlmigd-fake: $(B)/san/tools/xlmigd-fake.o $(B)/san/tools/xlmigd-vm.o \
                       $(B)/san/tools/xlmigd-worker.o \
+                      $(B)/san/tools/xlmigd-upgrade.o \
                       $(B)/san/tests/tools/fake-xen-ops.o $(B)/san/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)

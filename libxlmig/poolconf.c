@@ -81,7 +81,7 @@ int xlmig__pool_conf_load(libxlmig_ctx *ctx, const char *path,
         static const char *const keys[] = {
             "name", "address", "pool-name", "pool-uuid", "master",
             "tls-cert", "tls-key", "tls-ca", "psk-file", "state-dir",
-            "orphan-grace",
+            "orphan-grace", "test-version-file",
         };
         char *k, *v, *eq;
         unsigned i;
@@ -137,6 +137,12 @@ int xlmig__pool_conf_load(libxlmig_ctx *ctx, const char *path,
         case 7: xlmig__strlcpy(n.tls_ca, v, 256); break;
         case 8: xlmig__strlcpy(n.psk_file, v, 256); break;
         case 9: xlmig__strlcpy(n.state_dir, v, 256); break;
+        case 11:
+            if (v[0] != '/')
+                BAD("%s:%u: test-version-file takes an absolute path",
+                    path, lineno);
+            xlmig__strlcpy(n.test_version_file, v, 256);
+            break;
         default: {
             char *end;
             unsigned long g;
@@ -502,6 +508,9 @@ int xlmig__pool_hosts(libxlmig_ctx *ctx, const struct xlmig__pool_conf *c,
         hs->h[hs->n].enabled = true;
         (void)xlmig__rpc_get_bool(a->u.array.values[i], "enabled",
                                   &hs->h[hs->n].enabled);
+        hs->h[hs->n].master = false;
+        (void)xlmig__rpc_get_bool(a->u.array.values[i], "master",
+                                  &hs->h[hs->n].master);
         hs->n++;
     }
     xlmig__rpc_msg_dispose(&resp);

@@ -16,6 +16,10 @@
  *   orphan-grace = 30          seconds a master keeps, after a restart,
  *                              the slot of a migration in flight for its
  *                              holder to come back
+ *   test-version-file = FILE   a test hook, not for production: the
+ *                              versions host.facts reports are read from
+ *                              FILE when it exists (docs/xlmigd.md,
+ *                              "Test hooks")
  *
  * Every line is "key = value"; an unknown key, a repeated key, a bad
  * value, a line longer than 1024 bytes or a file bigger than 64 KiB is
@@ -44,6 +48,7 @@ struct xlmig__pool_conf {
     char tls_cert[256], tls_key[256], tls_ca[256], psk_file[256];
     char state_dir[256];
     unsigned orphan_grace;
+    char test_version_file[256];    /* "": none */
 };
 
 /*
@@ -136,6 +141,7 @@ struct xlmig__pool_host {
     char address[256];
     bool enabled;                   /* false: host-disable'd, no VM may
                                      * start or arrive there */
+    bool master;                    /* the pool's master */
 };
 struct xlmig__pool_hosts {
     size_t n;

@@ -154,6 +154,8 @@ bool xlmig__pool_state_equal(const struct xlmig__pool_state *a,
         a->concurrency != b->concurrency ||
         strncmp(a->wlb_hook, b->wlb_hook, sizeof(a->wlb_hook)) ||
         a->wlb_hook_timeout != b->wlb_hook_timeout ||
+        a->rolling_upgrading != b->rolling_upgrading ||
+        strncmp(a->rolling_held, b->rolling_held, sizeof(a->rolling_held)) ||
         a->nr_members != b->nr_members || a->nr_tasks != b->nr_tasks ||
         a->nr_members > XLMIG__POOL_MEMBERS_MAX)
         return false;
@@ -333,6 +335,12 @@ int xlmig__pool_state_check(libxlmig_ctx *ctx,
                                 "from %d to %d", st->wlb_hook_timeout,
                                 XLMIG__POOL_WLB_TIMEOUT_MIN,
                                 XLMIG__POOL_WLB_TIMEOUT_MAX);
+    if (!TERMINATED(st->rolling_held) ||
+        (st->rolling_held[0] &&
+         !name_ok(st->rolling_held, why, sizeof(why), &at)))
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state: the rolling upgrade's held host "
+                                "is not a host name; %s", NAME_RULE);
     if (st->nr_members > XLMIG__POOL_MEMBERS_MAX)
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool state: %zu members, more than %d",
@@ -588,6 +596,18 @@ static int read_settings(const struct reader *rd, yajl_val root,
         if (rc)
             return rc;
         st->wlb_hook_timeout = (unsigned)n;
+    }
+    /* Files written before the rolling upgrade existed: not in one. */
+    rc = member_bool_opt(rd, obj, in, "rolling-upgrade-in-progress", false,
+                         &st->rolling_upgrading);
+    if (rc)
+        return rc;
+    if (has_member(obj, "rolling-upgrade-held")) {
+        rc = member_word(rd, obj, in, "rolling-upgrade-held", name_ok, true,
+                         NAME_RULE, st->rolling_held,
+                         sizeof(st->rolling_held));
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -894,6 +914,8 @@ int xlmig__pool_state_encode(const struct xlmig__pool_state *st,
          gen_integer(g, "migration-concurrency", st->concurrency) &&
          gen_string(g, "wlb-hook", st->wlb_hook) &&
          gen_integer(g, "wlb-hook-timeout", st->wlb_hook_timeout) &&
+         gen_bool(g, "rolling-upgrade-in-progress", st->rolling_upgrading) &&
+         gen_string(g, "rolling-upgrade-held", st->rolling_held) &&
          yajl_gen_map_close(g) == yajl_gen_status_ok &&
          gen_key(g, "members") &&
          yajl_gen_array_open(g) == yajl_gen_status_ok;

@@ -104,6 +104,13 @@ struct xlmig__pool_state {
     unsigned concurrency;               /* migration-concurrency */
     char wlb_hook[XLMIG__POOL_WLB_HOOK_MAX + 1];    /* wlb-hook */
     unsigned wlb_hook_timeout;          /* wlb-hook-timeout, seconds */
+    /*
+     * The rolling pool upgrade's state (libxlmig/rolling.h, struct
+     * xlmig__rolling_state): mid-upgrade, and the host the upgrade
+     * disabled and has not enabled again ("" for none).
+     */
+    bool rolling_upgrading;
+    char rolling_held[XLMIG__POOL_NAME_MAX + 1];
     size_t nr_members;
     struct xlmig__pool_member members[XLMIG__POOL_MEMBERS_MAX];
     size_t nr_tasks;                    /* in the order they were added */

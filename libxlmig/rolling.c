@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "jsonfile.h"
 #include "launch.h"
 #include "rolling.h"
 #include "units.h"
@@ -175,6 +176,10 @@ static void rerun_line(const struct xlmig__rolling_params *p, char *buf,
         add(buf, len, &o, " upgrade-timeout=%u", p->upgrade_timeout_s);
     if (p->back_timeout_s)
         add(buf, len, &o, " back-timeout=%u", p->back_timeout_s);
+    if (p->sr && p->sr[0]) {
+        add(buf, len, &o, " sr=");
+        shell_word(buf, len, &o, p->sr);
+    }
     if (p->config && p->config[0]) {
         add(buf, len, &o, " config=");
         shell_word(buf, len, &o, p->config);
@@ -285,30 +290,125 @@ static bool target_ok(const char *s, size_t max)
     return true;
 }
 
-static int check_params(struct run *r)
+int xlmig__rolling_command_check(libxlmig_ctx *ctx, const char *command)
 {
-    const struct xlmig__rolling_params *p = r->p;
     size_t i;
 
-    if (!p->command || !p->command[0])
-        return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+    if (!command || !command[0])
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "pool-rolling-upgrade needs upgrade-command=CMD: "
                             "the command that upgrades a host, run on each "
                             "host by its xlmigd; nothing was done");
-    for (i = 0; p->command[i]; i++) {
+    for (i = 0; command[i]; i++) {
         if (i == XLMIG__ROLLING_COMMAND_MAX)
-            return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                                 "upgrade-command is longer than %d bytes: "
                                 "put the command in a script on every host "
                                 "and give its path; nothing was done",
                                 XLMIG__ROLLING_COMMAND_MAX);
-        if ((unsigned char)p->command[i] < 0x20 ||
-            (unsigned char)p->command[i] > 0x7e)
-            return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+        if ((unsigned char)command[i] < 0x20 ||
+            (unsigned char)command[i] > 0x7e)
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                                 "byte %zu of upgrade-command is not "
                                 "printable ASCII (one line, space to '~'); "
                                 "nothing was done", i);
     }
+    return 0;
+}
+
+int xlmig__rolling_version_parse(const char *text, size_t len,
+                                 struct xlmig__rolling_version *v,
+                                 char *why, size_t why_len)
+{
+    struct xlmig__rolling_version n = *v;
+    bool seen_lib = false, seen_xen = false;
+    unsigned lineno = 0;
+    size_t at = 0;
+
+    if (len > XLMIG__ROLLING_VERSION_FILE_MAX) {
+        snprintf(why, why_len, "it is longer than %d bytes",
+                 XLMIG__ROLLING_VERSION_FILE_MAX);
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    }
+    while (at < len) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - text) : len, k = at, e = end;
+        char line[XLMIG__ROLLING_VERSION_FILE_MAX + 1], *eq, *val;
+
+        lineno++;
+        while (k < e && (text[k] == ' ' || text[k] == '\t'))
+            k++;
+        while (e > k && (text[e - 1] == ' ' || text[e - 1] == '\t' ||
+                         text[e - 1] == '\r'))
+            e--;
+        at = end + 1;
+        if (k == e || text[k] == '#')
+            continue;
+        memcpy(line, text + k, e - k);
+        line[e - k] = '\0';
+        if (memchr(line, '\0', e - k)) {
+            snprintf(why, why_len, "line %u holds a NUL byte", lineno);
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+        eq = strchr(line, '=');
+        if (!eq) {
+            snprintf(why, why_len, "line %u is not KEY=VERSION", lineno);
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+        *eq = '\0';
+        val = eq + 1;
+        if (!strcmp(line, "libxlmig") && !seen_lib &&
+            target_ok(val, XLMIG__ROLLING_VERSION_MAX)) {
+            xlmig__strlcpy(n.libxlmig, val, sizeof(n.libxlmig));
+            seen_lib = true;
+        } else if (!strcmp(line, "xen") && !seen_xen &&
+                   target_ok(val, XLMIG__ROLLING_XEN_MAX)) {
+            xlmig__strlcpy(n.xen, val, sizeof(n.xen));
+            seen_xen = true;
+        } else {
+            snprintf(why, why_len, "line %u: expected libxlmig=VERSION or "
+                     "xen=VERSION, each once (a digit first, then digits, "
+                     "letters and . + - _)", lineno);
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+    }
+    *v = n;
+    return 0;
+}
+
+static const struct xlmig__json_kind version_file_kind = {
+    .what = "test version file",
+    .a_what = "a version file",
+    .invalid_rc = LIBXLMIG_ERR_INVALID_ARGUMENT,
+    .max_bytes = XLMIG__ROLLING_VERSION_FILE_MAX,
+    .depth_max = 1,
+};
+
+int xlmig__rolling_version_file(libxlmig_ctx *ctx, const char *path,
+                                struct xlmig__rolling_version *v)
+{
+    char *text = NULL, why[200];
+    size_t len = 0;
+    int rc = xlmig__file_read(ctx, &version_file_kind, path, &text, &len);
+
+    if (rc == LIBXLMIG_ERR_NOT_FOUND)
+        return 0;
+    if (!rc && xlmig__rolling_version_parse(text, len, v, why, sizeof(why)))
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                          "test version file %s (test-version-file, a test "
+                          "hook): %s; fix or remove it", path, why);
+    free(text);
+    return rc;
+}
+
+static int check_params(struct run *r)
+{
+    const struct xlmig__rolling_params *p = r->p;
+
+    int rc = xlmig__rolling_command_check(r->ctx, p->command);
+
+    if (rc)
+        return rc;
     if (p->version && !target_ok(p->version, XLMIG__ROLLING_VERSION_MAX))
         return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "version= is not a libxlmig version (a digit "

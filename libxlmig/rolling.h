@@ -212,6 +212,8 @@ struct xlmig__rolling_params {
     unsigned int back_timeout_s;        /* back-timeout=, 0: default */
     const char *config;         /* config=FILE for the rerun line; NULL
                                  * or "": the default */
+    const char *sr;             /* sr=SR for the rerun line (the
+                                 * evacuate hook's), or NULL */
 };
 
 /* What happened to a host. */
@@ -274,6 +276,36 @@ int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
 int xlmig__rolling_abandon(libxlmig_ctx *ctx,
                            const struct xlmig__rolling_ops *ops, void *opaque,
                            const char *config);
+
+/*
+ * Is @command a command pool-rolling-upgrade takes (1 to
+ * XLMIG__ROLLING_COMMAND_MAX bytes of printable ASCII)?  0, or
+ * LIBXLMIG_ERR_INVALID_ARGUMENT logged in @ctx saying why.
+ */
+int xlmig__rolling_command_check(libxlmig_ctx *ctx, const char *command);
+
+/*
+ * The test hook's version file (xlmigd.conf's test-version-file,
+ * docs/xlmigd.md "Test hooks"): @len bytes of lines "libxlmig=VERSION"
+ * and "xen=VERSION", each at most once, either may be missing; blank
+ * lines and lines starting with '#' are skipped; a VERSION as version=
+ * takes it (a digit first, then digits, letters and . + - _).  The
+ * parts named replace those of *@v; nothing changes on an error.  0, or
+ * LIBXLMIG_ERR_INVALID_ARGUMENT with @why saying why.  Pure.
+ */
+#define XLMIG__ROLLING_VERSION_FILE_MAX 1024
+int xlmig__rolling_version_parse(const char *text, size_t len,
+                                 struct xlmig__rolling_version *v,
+                                 char *why, size_t why_len);
+
+/*
+ * Read the test hook's version file @path into the parts of *@v it
+ * names (above).  A missing file is no error and changes nothing; a
+ * file that is not good is LIBXLMIG_ERR_INVALID_ARGUMENT (or the read's
+ * error), logged in @ctx naming the file.
+ */
+int xlmig__rolling_version_file(libxlmig_ctx *ctx, const char *path,
+                                struct xlmig__rolling_version *v);
 
 /* The run's order of @hosts: @order_r[k] is the k-th's index.  Pure. */
 void xlmig__rolling_order(const struct xlmig__rolling_host *hosts, size_t n,

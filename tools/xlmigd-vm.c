@@ -32,6 +32,7 @@
 #include "placement.h"
 #include "poolstate.h"
 #include "proc.h"
+#include "rolling.h"
 #include "vmrec.h"
 #include "xlmigd.h"
 
@@ -425,6 +426,18 @@ static int facts_here(libxlmig_ctx *ctx, struct xlmig__host_facts *f)
     if (!rc)
         rc = xlmig__host_facts_local(ctx, V.conf->name, &info,
                                      V.conf->state_dir, f);
+    if (!rc && V.conf->test_version_file[0]) {
+        /* The test hook: the versions a test's "upgrade" wrote. */
+        struct xlmig__rolling_version v;
+
+        xlmig__strlcpy(v.xen, f->xen_version, sizeof(v.xen));
+        xlmig__strlcpy(v.libxlmig, f->version, sizeof(v.libxlmig));
+        rc = xlmig__rolling_version_file(ctx, V.conf->test_version_file, &v);
+        if (!rc) {
+            xlmig__strlcpy(f->xen_version, v.xen, sizeof(f->xen_version));
+            xlmig__strlcpy(f->version, v.libxlmig, sizeof(f->version));
+        }
+    }
     return rc;
 }
 
@@ -575,6 +588,59 @@ int xlmigd_m_vm_locate(struct conn *c, const struct xlmig__rpc_msg *m)
     return xlmigd_finish_reply(c, g);
 }
 
+/*
+ * What a pool mid-upgrade refuses of @method (vm.register, vm.start) on
+ * this host (libxlmig/rolling.h's rules).  For vm.start the pool's
+ * newest version is that of the hosts that answer host.facts now (a host
+ * being upgraded may not).  0, or the refusal logged in @ctx.
+ */
+static int facts_of(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
+                    const char *name, const char *addr,
+                    struct xlmig__host_facts *f);
+
+static int rolling_check(libxlmig_ctx *ctx, const char *method)
+{
+    struct xlmig__pool_hosts *hs;
+    struct xlmig__rolling_host *rh;
+    struct xlmig__rolling_version newest, mine;
+    struct xlmig__host_facts *f;
+    size_t i, n = 0;
+    int rc;
+
+    if (!xlmigd_pool_upgrading() ||
+        xlmig__rolling_rule(method) == XLMIG__ROLLING_ALLOWED)
+        return 0;
+    if (xlmig__rolling_rule(method) == XLMIG__ROLLING_REFUSED)
+        return xlmig__rolling_refuse(ctx, method, V.conf->name);
+    hs = xlmig__zalloc(sizeof(*hs));
+    rh = calloc(XLMIG__POOL_HOSTS_MAX, sizeof(*rh));
+    f = xlmig__zalloc(sizeof(*f));
+    rc = hs && rh && f ? facts_here(ctx, f) : LIBXLMIG_ERR_NO_MEMORY;
+    if (!rc) {
+        xlmig__strlcpy(mine.xen, f->xen_version, sizeof(mine.xen));
+        xlmig__strlcpy(mine.libxlmig, f->version, sizeof(mine.libxlmig));
+        rc = xlmig__pool_hosts(ctx, V.conf, hs);
+    }
+    for (i = 0; !rc && i < hs->n; i++) {
+        if (facts_of(ctx, V.conf, hs->h[i].name, hs->h[i].address, f))
+            continue;           /* being upgraded, maybe: not counted */
+        xlmig__strlcpy(rh[n].version.xen, f->xen_version,
+                       sizeof(rh[n].version.xen));
+        xlmig__strlcpy(rh[n].version.libxlmig, f->version,
+                       sizeof(rh[n].version.libxlmig));
+        n++;
+    }
+    if (!rc) {
+        xlmig__rolling_newest(rh, n, &newest);
+        if (!xlmig__rolling_version_at(&mine, &newest))
+            rc = xlmig__rolling_refuse(ctx, method, V.conf->name);
+    }
+    free(hs);
+    free(rh);
+    free(f);
+    return rc;
+}
+
 int xlmigd_m_vm_register(struct conn *c, const struct xlmig__rpc_msg *m)
 {
     const char *vm = xlmigd_need_str(c, m, "vm");
@@ -585,6 +651,9 @@ int xlmigd_m_vm_register(struct conn *c, const struct xlmig__rpc_msg *m)
 
     if (!vm)
         return 0;
+    rc = rolling_check(c->ctx, "vm.register");
+    if (rc)
+        return reply_last(c, m, rc, vm);
     h = hv_open(c);
     if (!h)
         return reply_last(c, m, LIBXLMIG_ERR_NO_HYPERVISOR, NULL);
@@ -621,6 +690,8 @@ int xlmigd_m_vm_start(struct conn *c, const struct xlmig__rpc_msg *m)
                           d.domid);
     if (!rc)
         rc = xlmigd_host_check_enabled(c->ctx, rec.name, "start");
+    if (!rc)
+        rc = rolling_check(c->ctx, "vm.start");
     /* The worker's task slot carries the VM's uuid here. */
     if (!rc)
         rc = worker_run(c->ctx, "start", rec.uuid, XLMIG__MIG_DST, NULL);

@@ -39,6 +39,7 @@
 #include "poolconf.h"
 #include "poolstate.h"
 #include "proc.h"
+#include "rolling.h"
 #include "rpc.h"
 #include "slots.h"
 #include "sxm.h"
@@ -109,6 +110,8 @@ static struct {
      * until the master has said anything since this daemon started.
      */
     bool here_enabled;
+    /* A member: whether the master last said the pool is mid-upgrade. */
+    bool here_rolling;
 } M = { .here_enabled = true, .lock = PTHREAD_MUTEX_INITIALIZER,
         .cond = PTHREAD_COND_INITIALIZER };
 
@@ -323,6 +326,8 @@ static int m_pool_join(struct conn *c, const struct xlmig__rpc_msg *m)
     mem = xlmig__pool_member_find(&M.st, name);
     if (mem && !strcmp(mem->address, addr)) {
         rc = 0;                 /* already a member: a rejoin */
+    } else if (M.st.rolling_upgrading) {
+        rc = xlmig__rolling_refuse(c->ctx, "pool.join", name);
     } else if (mem) {
         rc = xlmig__error(c->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                           "host %s is a member already, at %s; eject it "
@@ -565,13 +570,16 @@ static int m_host_watch(struct conn *c, const struct xlmig__rpc_msg *m)
 {
     const char *name = xlmigd_need_str(c, m, "name");
     double until = xlmig__now_s() + WATCH_S;
-    bool known = true, has_known, on;
+    bool known = true, has_known, on, rolling, known_rolling = false;
+    bool has_rolling;
     struct watcher *w = NULL;
     yajl_gen g;
     size_t i;
 
     if (!name) return 0;
     has_known = !xlmig__rpc_get_bool(m->params, "enabled", &known);
+    has_rolling = !xlmig__rpc_get_bool(m->params, "rolling_upgrade",
+                                       &known_rolling);
     pthread_mutex_lock(&M.lock);
     for (i = 0; i < MAX_CONNS && !w; i++) {
         if (M.watchers[i].owner == c->owner)
@@ -589,7 +597,9 @@ static int m_host_watch(struct conn *c, const struct xlmig__rpc_msg *m)
     }
     for (;;) {
         on = member_enabled_locked(name);
-        if (!has_known || on != known || xlmigd_stopping ||
+        rolling = M.st.rolling_upgrading;
+        if (!has_known || on != known ||
+            (has_rolling && rolling != known_rolling) || xlmigd_stopping ||
             xlmig__now_s() >= until || xlmigd_peer_gone(c->fd))
             break;
         wait_a_while(&M.cond, &M.lock);
@@ -600,8 +610,91 @@ static int m_host_watch(struct conn *c, const struct xlmig__rpc_msg *m)
     yajl_gen_map_open(g);
     GSTR(g, "enabled");
     yajl_gen_bool(g, on);
+    GSTR(g, "rolling_upgrade");
+    yajl_gen_bool(g, rolling);
     yajl_gen_map_close(g);
     return xlmigd_finish_reply(c, g);
+}
+
+bool xlmigd_pool_upgrading(void)
+{
+    bool on;
+
+    pthread_mutex_lock(&M.lock);
+    on = M.is_master ? M.st.rolling_upgrading : M.here_rolling;
+    pthread_mutex_unlock(&M.lock);
+    return on;
+}
+
+/* pool.rolling_get: the rolling upgrade's state (libxlmig/rolling.h). */
+static int m_rolling_get(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    bool on;
+    char held[XLMIG__POOL_NAME_MAX + 1];
+    yajl_gen g;
+
+    pthread_mutex_lock(&M.lock);
+    on = M.st.rolling_upgrading;
+    xlmig__strlcpy(held, M.st.rolling_held, sizeof(held));
+    pthread_mutex_unlock(&M.lock);
+    g = xlmig__rpc_gen_result(m->id);
+    if (!g) return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    GSTR(g, "upgrading");
+    yajl_gen_bool(g, on);
+    xlmigd_gen_kv_str(g, "held", held);
+    yajl_gen_map_close(g);
+    return xlmigd_finish_reply(c, g);
+}
+
+/*
+ * pool.rolling_set: "upgrading" (bool) and "held" (a host's name or "")
+ * saved before the answer; the pool's hosts learn the mark through
+ * host.watch.
+ */
+static int m_rolling_set(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    const char *held = xlmig__rpc_get_str(m->params, "held");
+    bool on, was;
+    char was_held[XLMIG__POOL_NAME_MAX + 1];
+    int rc;
+
+    if (xlmig__rpc_get_bool(m->params, "upgrading", &on) || !held)
+        return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                  "pool.rolling_set needs \"upgrading\" "
+                                  "(true or false) and \"held\" (a host's "
+                                  "name, or \"\")", NULL);
+    pthread_mutex_lock(&M.lock);
+    was = M.st.rolling_upgrading;
+    xlmig__strlcpy(was_held, M.st.rolling_held, sizeof(was_held));
+    if (held[0] && strcmp(held, M.conf.name) &&
+        !xlmig__pool_member_find(&M.st, held)) {
+        rc = xlmig__error(c->ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
+                          "pool.rolling_set: host %.64s is not in pool %s",
+                          held, M.st.name);
+    } else {
+        M.st.rolling_upgrading = on;
+        xlmig__strlcpy(M.st.rolling_held, held, sizeof(M.st.rolling_held));
+        rc = 0;
+    }
+    if (!rc)
+        rc = save_locked(c->ctx);
+    if (rc) {
+        M.st.rolling_upgrading = was;
+        xlmig__strlcpy(M.st.rolling_held, was_held, sizeof(M.st.rolling_held));
+    } else if (on != was) {
+        pthread_cond_broadcast(&M.cond);    /* host.watch answers */
+    }
+    pthread_mutex_unlock(&M.lock);
+    if (rc)
+        return xlmigd_reply_error(c, m->id, rc,
+                                  libxlmig_ctx_last_error(c->ctx), NULL);
+    if (on != was)
+        xlmigd_log("%s by %s", on ? "the pool is mid-upgrade (a rolling "
+                   "pool upgrade began): pool-join and vm-register are "
+                   "refused, vm-start only on upgraded hosts"
+                   : "the pool is no longer mid-upgrade", c->peer);
+    return xlmigd_reply_ok(c, m->id);
 }
 
 int xlmigd_host_check_enabled(libxlmig_ctx *ctx, const char *vm,
@@ -1390,6 +1483,8 @@ static const struct method {
     { "host.disable", m_host_disable, POOL },
     { "host.enable", m_host_enable, POOL },
     { "host.watch", m_host_watch, POOL },
+    { "pool.rolling_get", m_rolling_get, POOL },
+    { "pool.rolling_set", m_rolling_set, POOL },
     { "pool.param_get", m_param_get, POOL },
     { "pool.param_set", m_param_set, POOL },
     { "pool.stats", m_pool_stats, POOL },
@@ -1412,6 +1507,7 @@ static const struct method {
     { "vm.place", xlmigd_m_vm_place, HOST },
     { "vm.migrate_many", xlmigd_m_vm_migrate_many, HOST },
     { "host.evacuate", xlmigd_m_host_evacuate, HOST },
+    { "host.upgrade", xlmigd_m_host_upgrade, HOST },
     { "vm.task", xlmigd_m_vm_task, HOST },
     { "vm.cancel", xlmigd_m_vm_cancel, HOST },
     { "vm.receive_start", xlmigd_m_vm_receive_start, HOST },
@@ -1794,8 +1890,9 @@ static int member_call(libxlmig_transport *t, uint64_t id, const char *method,
 static int member_watch(libxlmig_transport *t, uint64_t id, bool *old_master)
 {
     struct xlmig__rpc_msg resp;
-    const char *kv[] = { "name", M.conf.name, "enabled", NULL, NULL };
-    bool on = true, was;
+    const char *kv[] = { "name", M.conf.name, "enabled", NULL,
+                         "rolling_upgrade", NULL, NULL };
+    bool on = true, was, rolling = false, was_rolling;
     int rc;
 
     if (*old_master) {
@@ -1804,8 +1901,10 @@ static int member_watch(libxlmig_transport *t, uint64_t id, bool *old_master)
     }
     pthread_mutex_lock(&M.lock);
     was = M.here_enabled;
+    was_rolling = M.here_rolling;
     pthread_mutex_unlock(&M.lock);
     kv[3] = was ? "?true" : "?false";
+    kv[5] = was_rolling ? "?true" : "?false";
     memset(&resp, 0, sizeof(resp));
     rc = xlmig__pool_call(M.ctx, t, M.conf.master, id, "host.watch", kv,
                           NULL, NULL, &resp);
@@ -1820,9 +1919,17 @@ static int member_watch(libxlmig_transport *t, uint64_t id, bool *old_master)
                           "answered host.watch without \"enabled\"",
                           M.conf.master);
     } else if (!rc) {
+        /* A master of before the rolling upgrade: never mid-upgrade. */
+        (void)xlmig__rpc_get_bool(resp.result, "rolling_upgrade", &rolling);
         pthread_mutex_lock(&M.lock);
         M.here_enabled = on;
+        M.here_rolling = rolling;
         pthread_mutex_unlock(&M.lock);
+        if (rolling != was_rolling)
+            xlmigd_log("the master says the pool is %s", rolling
+                       ? "mid-upgrade: vm-register is refused here, "
+                         "vm-start unless this host is upgraded"
+                       : "no longer mid-upgrade");
         if (on != was)
             xlmigd_log("the master says host %s is %s", M.conf.name,
                        on ? "enabled: VMs may start and arrive here again"

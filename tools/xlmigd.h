@@ -66,6 +66,13 @@ bool xlmigd_peer_gone(int fd);
  * cannot be reached, and "enabled" until the master has said anything
  * since this daemon started.  Never waits for the network.
  */
+/*
+ * Is the pool mid-upgrade (a rolling pool upgrade, libxlmig/rolling.h)?
+ * The master's own state; a member's as the master last told it
+ * (host.watch); false until it has said anything.
+ */
+bool xlmigd_pool_upgrading(void);
+
 int xlmigd_host_check_enabled(libxlmig_ctx *ctx, const char *vm,
                               const char *verb);
 
@@ -96,6 +103,8 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_place(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_migrate_many(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m);
+/* host.upgrade: a rolling upgrade's command, run here (xlmigd-upgrade.c). */
+int xlmigd_m_host_upgrade(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_task(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_cancel(struct conn *c, const struct xlmig__rpc_msg *m);
 int xlmigd_m_vm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m);

@@ -901,32 +901,32 @@ static void say_preventing(const struct run *r)
         printf("\n");
 }
 
-/* host-evacuate, or with @check host-get-vms-which-prevent-evacuation. */
-static int evacuate(const struct xe_args *a, bool check)
+/*
+ * host-evacuate of @host (sr= @sr when not NULL, skip-unmovable=@skip),
+ * or with @check host-get-vms-which-prevent-evacuation.  *@moved_r: the
+ * VMs moved; @why (@cap bytes, may be NULL) the first reason of a
+ * failure, as said on stderr.
+ */
+static int evacuate_host(const struct xe_args *a, const char *host,
+                         const char *sr, bool skip, bool check,
+                         unsigned *moved_r, char *why, size_t cap)
 {
-    const char *host = xe_args_get(a, "host");
-    const char *sr = xe_args_get(a, "sr");
     struct xlmig__rpc_msg resp;
     struct xe_vm_session s;
     struct run *r = NULL;
     const char *kv[8];
-    bool ok = true, skip;
     const char *err;
     size_t i, n = 0;
     int st;
 
     memset(&resp, 0, sizeof(resp));
-    if (!host) {
-        fprintf(stderr, "MISSING_PARAMETER: %s needs host=\n", check
-                ? "host-get-vms-which-prevent-evacuation" : "host-evacuate");
-        return XLMIG__EXIT_USAGE;
-    }
-    skip = xe_bool_arg(a, "skip-unmovable", false, &ok);
+    memset(&s, 0, sizeof(s));
+    *moved_r = 0;
+    if (why && cap)
+        why[0] = '\0';
     r = xlmig__zalloc(sizeof(*r));
-    if (!ok || !r) {
-        free(r);
-        return ok ? XLMIG__EXIT_FAILED : XLMIG__EXIT_USAGE;
-    }
+    if (!r)
+        return XLMIG__EXIT_FAILED;
     r->a = a;
     r->cmd = "host-evacuate";
     r->ng = 1;
@@ -936,6 +936,9 @@ static int evacuate(const struct xe_args *a, bool check)
         st = xlmig__pool_host_address(s.ctx, &s.conf, host, r->g[0].addr,
                                       sizeof(r->g[0].addr));
     if (st) {
+        if (why && cap)
+            xlmig__strlcpy(why, s.err[0] ? s.err
+                           : libxlmig_ctx_last_error(s.ctx), cap);
         st = xe_vm_say_error(&s, st);
         goto out;
     }
@@ -948,6 +951,8 @@ static int evacuate(const struct xe_args *a, bool check)
         st = xe_vm_call(&r->g[0].s, "host.evacuate", kv, &resp);
     if (st) {
         fprintf(stderr, "%s\n", group_error(r, 0));
+        if (why && cap)
+            xlmig__strlcpy(why, group_error(r, 0), cap);
         st = XLMIG__EXIT_FAILED;
         goto out;
     }
@@ -963,6 +968,8 @@ static int evacuate(const struct xe_args *a, bool check)
         const char *msg = xlmig__rpc_get_str(resp.result, "message");
 
         fprintf(stderr, "%s\n", msg && *msg ? msg : err);
+        if (why && cap)
+            xlmig__strlcpy(why, msg && *msg ? msg : err, cap);
         for (i = 0; i < r->n; i++) {
             if (r->vms[i].error[0])
                 say_why_not(stderr, &r->vms[i]);
@@ -979,6 +986,12 @@ static int evacuate(const struct xe_args *a, bool check)
     st = follow_all(r, a->minimal);
     if (!st)
         st = summary(r, a->minimal);
+    for (i = 0; i < r->n; i++)
+        *moved_r += r->vms[i].moved;
+    if (st && why && cap)
+        snprintf(why, cap, "the evacuation of host %s moved %u of its %zu "
+                 "running VM(s); see the lines above for the others", host,
+                 *moved_r, r->n);
     if (st != XLMIG__EXIT_INTERRUPTED && !a->minimal) {
         uint64_t na = 0;
 
@@ -990,14 +1003,44 @@ static int evacuate(const struct xe_args *a, bool check)
                    "under way); run host-evacuate again once it has "
                    "arrived");
         (void)xlmig__rpc_get_uint(resp.result, "nr_arriving", &na);
-        if (na && !st)
+        if (na && !st) {
             st = XLMIG__EXIT_FAILED;
+            if (why && cap)
+                snprintf(why, cap, "%" PRIu64 " VM(s) were still arriving "
+                         "on host %s when it was disabled", na, host);
+        }
     }
  out:
     xlmig__rpc_msg_dispose(&resp);
     xe_vm_session_free(&s);
     run_free(r);
     return st;
+}
+
+/* host-evacuate, or with @check host-get-vms-which-prevent-evacuation. */
+static int evacuate(const struct xe_args *a, bool check)
+{
+    const char *host = xe_args_get(a, "host");
+    bool ok = true, skip;
+    unsigned moved;
+
+    if (!host) {
+        fprintf(stderr, "MISSING_PARAMETER: %s needs host=\n", check
+                ? "host-get-vms-which-prevent-evacuation" : "host-evacuate");
+        return XLMIG__EXIT_USAGE;
+    }
+    skip = xe_bool_arg(a, "skip-unmovable", false, &ok);
+    if (!ok)
+        return XLMIG__EXIT_USAGE;
+    return evacuate_host(a, host, xe_args_get(a, "sr"), skip, check, &moved,
+                         NULL, 0);
+}
+
+int xe_host_evacuate(const struct xe_args *a, const char *host,
+                     const char *sr, unsigned *moved_r, char *why,
+                     size_t cap)
+{
+    return evacuate_host(a, host, sr, false, false, moved_r, why, cap);
 }
 
 int xe_cmd_host_evacuate(const struct xe_args *a)

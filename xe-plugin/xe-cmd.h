@@ -116,6 +116,32 @@ extern const char *const xe_keys_task_cancel[];
     { "task-cancel", xe_cmd_task_cancel, xe_keys_task_cancel, \
       "Cancel a migration: a queued one leaves the queue, a running one\n" \
       "loses its slot.\n  uuid=ID        the task (as task-list shows)\n" \
+      XE_CONFIG_HELP }, \
+    { "pool-rolling-upgrade", xe_cmd_pool_rolling_upgrade, \
+      xe_keys_pool_rolling_upgrade, \
+      "Upgrade every host of the pool, one at a time, its VMs elsewhere\n" \
+      "meanwhile: the master first, then the members by name; each host\n" \
+      "not upgraded yet is disabled, evacuated, upgraded by CMD (run on\n" \
+      "it by its xlmigd), waited for, checked (its Xen and libxlmig\n" \
+      "versions), enabled.  Stops at the first failure and says where and\n" \
+      "how to go on (the same command again).  While it runs (and after a\n" \
+      "stop) the pool is mid-upgrade: pool-join and vm-register are\n" \
+      "refused, vm-start only on upgraded hosts\n" \
+      "(NOT_SUPPORTED_DURING_UPGRADE).  docs/specs/rolling-upgrade.md\n" \
+      "  upgrade-command=CMD  what upgrades a host (/bin/sh -c, as root;\n" \
+      "                 printable ASCII, at most 1024 bytes); a command\n" \
+      "                 that reboots the host must not return before\n" \
+      "                 the reboot begins\n" \
+      "  version=V      the libxlmig version a host must reach (default:\n" \
+      "                 the pool's newest, or what the first host comes\n" \
+      "                 back with)\n" \
+      "  xen-version=X  the Xen version a host must reach (same default)\n" \
+      "  upgrade-timeout=S  seconds CMD may run, 1-86400 (default 3600)\n" \
+      "  back-timeout=S     seconds for the host's xlmigd to answer after\n" \
+      "                 CMD, 1-86400 (default 1200)\n" \
+      "  sr=SR          the evacuations' sr= (as host-evacuate's)\n" \
+      "  abandon=true   end the mid-upgrade state without upgrading the\n" \
+      "                 rest; touches no host (only config= with it)\n" \
       XE_CONFIG_HELP }
 
 #define XE_STATE_DIR_HELP \
@@ -244,6 +270,19 @@ int xe_cmd_host_evacuate(const struct xe_args *a);
 int xe_cmd_host_get_vms_which_prevent_evacuation(const struct xe_args *a);
 extern const char *const xe_keys_host_evacuate[];
 extern const char *const xe_keys_host_prevent[];
+/*
+ * host-evacuate of @host as the command does it (sr= @sr when not NULL,
+ * every VM or none: no skip-unmovable), its lines on stdout and stderr;
+ * *@moved_r the VMs moved, also on failure; @why (@cap bytes) the first
+ * reason of a failure.  An XLMIG__EXIT_* status.
+ */
+int xe_host_evacuate(const struct xe_args *a, const char *host,
+                     const char *sr, unsigned *moved_r, char *why,
+                     size_t cap);
+
+/* The rolling pool upgrade (cmd-rolling.c). */
+int xe_cmd_pool_rolling_upgrade(const struct xe_args *a);
+extern const char *const xe_keys_pool_rolling_upgrade[];
 
 #define XE_BATCH_COMMANDS \
     { "host-evacuate", xe_cmd_host_evacuate, xe_keys_host_evacuate, \

@@ -12,7 +12,7 @@
 #
 # Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIG_BUILDDIR, XLMIG_SRCDIR;
 # VMM_ONLY=a,b picks sections (main cancel kill refuse disabled place
-# limit xpool halted worker evacuate bulk), "all" every one.  By default
+# limit xpool halted worker evacuate bulk rolling), "all" every one.  By default
 # (make check) the sections that only stand-ins can show: the workers
 # killed and the master restarted, with the main move, the refusals,
 # maintenance mode (host-disable), placement without host= (a third host
@@ -25,7 +25,7 @@
 # tests/xenhost/tests/vm-migrate.sh), and here with
 # `make check-vm-migrate`.
 set -u
-VMM_ONLY=${VMM_ONLY-main,refuse,disabled,place,halted,worker,evacuate,bulk}
+VMM_ONLY=${VMM_ONLY-main,refuse,disabled,place,halted,worker,evacuate,bulk,rolling}
 [ "$VMM_ONLY" != all ] || VMM_ONLY=""
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -1273,6 +1273,168 @@ fi
 if [ -n "${dpid[3]:-}" ] && kill -0 "${dpid[3]}" 2> /dev/null; then
     "$XE" pool-eject host=h3 config="$C1" > /dev/null 2>&1
     kill "${dpid[3]}"; gone "${dpid[3]}"
+fi
+
+
+# ---- rolling pool upgrade ------------------------------------------------------
+# h1 (master) and h2, each with an SR named ru; the test hook
+# test-version-file: each daemon reports the versions its host's file
+# $d/xN.version names (the upgrade command writes it: the daemon's
+# XLMIG_FAKE_XEN says which host it runs on).  ru1 runs on h1 and moves
+# with each evacuation; ruh is halted on h1.
+if want rolling; then
+for n in 1 2; do
+    conf "$n"
+    printf 'test-version-file = %s/x%s.version\n' "$d" "$n" >> "$d/h$n.conf"
+    rm -f "$d/x$n.version" "$d/x$n.fail"
+    kill "${dpid[$n]}"; gone "${dpid[$n]}"
+    start_daemon "$n"
+    [ -n "$(XLMIG_STATE_DIR=$d/s$n "$XE" sr-list name-label=ru --minimal 2> /dev/null)" ] ||
+        XLMIG_STATE_DIR=$d/s$n "$XE" sr-create name-label=ru device-config:path="$d/ru$n" > /dev/null
+done
+pool_of 2 || not_ok "the pool did not form again" "$d/xlmigd1.log" "$d/xlmigd2.log"
+FILL=5 new_vm ru1
+FILL=5 new_vm ruh
+XLMIG_STATE_DIR= "$XE" vm-register vm=ruh config="$C1" > "$d/reg.out" 2>&1 ||
+    not_ok "vm-register ruh" "$d/reg.out"
+touch "$d/ruh.stop"; gone "${WPIDS[ruh]}"; "$FX" destroy --dir "$X1" ruh > /dev/null 2>&1
+V0=4.99.0
+marked() { python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["settings"]; print("%s,%s" % (str(s["rolling-upgrade-in-progress"]).lower(), s["rolling-upgrade-held"]))' "$S1/pool.json" 2> /dev/null; }
+# ru: pool-rolling-upgrade with these arguments; RC, $d/ru.out, $d/ru.err.
+ru() { "$XE" pool-rolling-upgrade config="$C1" "$@" > "$d/ru.out" 2> "$d/ru.err"; RC=$?; }
+UP='test ! -e "$XLMIG_FAKE_XEN.fail" && printf "libxlmig=9.0.0\nxen=4.99.0\n" > "$XLMIG_FAKE_XEN.version"'
+
+ru; a=$RC; ru upgrade-command=true upgrade-timeout=0; b=$RC
+ru upgrade-command=true version=x1; c=$RC
+if [ $a = 2 ] && [ $b = 2 ] && [ $c = 1 ] && [ "$(marked)" = false, ] &&
+   grep -qx "INVALID_VALUE: version= is not a libxlmig version (a digit first, at most 31 bytes of digits, letters and . + - _, as 0.2.0); nothing was done" "$d/ru.err" &&
+   [ "$(enabled_of h1)$(enabled_of h2)" = truetrue ] && runs_on "$X1" ru1; then
+    ok "pool-rolling-upgrade without upgrade-command=, upgrade-timeout=0, version=x1: refused (exits $a $b $c), nothing done, the pool not mid-upgrade"
+else
+    not_ok "rolling bad input (exits $a $b $c, mark '$(marked)')" "$d/ru.out" "$d/ru.err"
+fi
+
+# A command that fails on the master: h1 disabled, evacuated, stopped.
+ru upgrade-command='echo dependency broken >&2; exit 3' sr=ru
+why=""
+[ "$(marked)" = true,h1 ] || why="$why mark:$(marked)"
+[ "$(enabled_of h1)" = false ] || why="$why h1-enabled"
+runs_on "$d/x2" ru1 || why="$why ru1-not-on-h2"
+if [ $RC = 1 ] && [ -z "$why" ] &&
+   grep -qx "rolling upgrade: h1 (master), h2; target: the version the first host comes back with" "$d/ru.out" &&
+   grep -qx "h1: disabled" "$d/ru.out" && grep -qx "h1: evacuated (1 VM)" "$d/ru.out" &&
+   grep -q "^stopped at h1, step upgrade: UPDATE_APPLY_FAILED: the upgrade command 'echo dependency broken >&2; exit 3' exited with status 3 on host h1 (its output ends: 'dependency broken')" "$d/ru.out" &&
+   grep -qx "not reached: h2" "$d/ru.out" &&
+   grep -qx "to go on: xlmig-xe pool-rolling-upgrade upgrade-command='echo dependency broken >&2; exit 3' sr=ru config=$C1" "$d/ru.out" &&
+   grep -qx "to give up on h1 and use it as it is: xlmig-xe host-enable host=h1 config=$C1" "$d/ru.out" &&
+   grep -q "^UPDATE_APPLY_FAILED: " "$d/ru.err"; then
+    ok "an upgrade command exiting 3 on the master: h1 disabled and evacuated (ru1 to h2's SR ru), stopped at its upgrade with UPDATE_APPLY_FAILED and the command's output, h2 not reached, how to go on; the pool mid-upgrade, h1 held"
+else
+    not_ok "failed upgrade command (exit $RC:$why)" "$d/ru.out" "$d/ru.err" "$d/xlmigd1.log"
+fi
+
+# Mid-upgrade: what the pool refuses.
+sleep 1
+XLMIG_STATE_DIR= "$XE" vm-register vm=ru1 config="$d/h2.conf" > "$d/reg.out" 2>&1; a=$?
+if [ ! -f "$d/h3.conf" ]; then
+    conf 3
+    sed -i -e "s#host3.pem#host2.pem#" -e "s#host3.key#host2.key#" "$d/h3.conf"
+fi
+"$XE" pool-join config="$d/h3.conf" > "$d/join.out" 2>&1; b=$?
+if [ $a = 1 ] && grep -q "^NOT_SUPPORTED_DURING_UPGRADE: vm-register (host h2) is not supported while the pool is mid-upgrade" "$d/reg.out" &&
+   [ "$b" = 1 ] && grep -q "NOT_SUPPORTED_DURING_UPGRADE: .* refused pool.join: pool-join (host h3) is not supported while the pool is mid-upgrade" "$d/join.out" &&
+   ! "$XE" host-list config="$C1" params=name-label --minimal | grep -q h3; then
+    ok "mid-upgrade: vm-register on h2 and pool-join of h3 refused with NOT_SUPPORTED_DURING_UPGRADE"
+else
+    not_ok "mid-upgrade refusals (exits $a $b)" "$d/reg.out" "$d/join.out"
+fi
+
+# A command past its limit: killed, UPDATE_APPLY_TIMEOUT.
+t0=$SECONDS
+ru upgrade-command='sleep 60' upgrade-timeout=2 sr=ru
+if [ $RC = 1 ] && [ $((SECONDS - t0)) -lt 30 ] && [ "$(marked)" = true,h1 ] &&
+   grep -qx "h1: evacuated (0 VMs)" "$d/ru.out" &&
+   grep -q "^stopped at h1, step upgrade: UPDATE_APPLY_TIMEOUT: " "$d/ru.out" &&
+   ! pgrep -f 'sleep 60' > /dev/null; then
+    ok "an upgrade command past upgrade-timeout=2: killed, UPDATE_APPLY_TIMEOUT in $((SECONDS - t0)) s, h1 still held"
+else
+    not_ok "upgrade timeout (exit $RC, $((SECONDS - t0)) s, mark $(marked))" "$d/ru.out" "$d/ru.err"
+fi
+
+# The master upgraded, h2's command fails: vm-start only on upgraded hosts.
+touch "$d/x2.fail"
+ru upgrade-command="$UP" sr=ru
+why=""
+[ "$(marked)" = true,h2 ] || why="$why mark:$(marked)"
+[ "$(enabled_of h1)$(enabled_of h2)" = truefalse ] || why="$why enabled:$(enabled_of h1)$(enabled_of h2)"
+runs_on "$X1" ru1 || why="$why ru1-not-on-h1"
+if [ $RC = 1 ] && [ -z "$why" ] &&
+   grep -qx "h1: back with libxlmig 9.0.0 / Xen $V0 (the target of the hosts after it)" "$d/ru.out" &&
+   grep -qx "h1: enabled" "$d/ru.out" && grep -qx "h2: evacuated (1 VM)" "$d/ru.out" &&
+   grep -q "^stopped at h2, step upgrade: UPDATE_APPLY_FAILED: the upgrade command .* exited with status 1 on host h2" "$d/ru.out"; then
+    ok "the same command fixed on h1, failing on h2: h1 upgraded (libxlmig 9.0.0, the target), enabled, ru1 back on h1; h2 disabled, evacuated, stopped"
+else
+    not_ok "second host fails (exit $RC:$why)" "$d/ru.out" "$d/ru.err" "$d/xlmigd1.log"
+fi
+# ruh's record on h2 too: vm-start there, h2 enabled by the operator
+# (given up on) but not upgraded, is refused.
+"$XE" host-enable host=h2 config="$C1" > /dev/null 2>&1
+RUHREC=$(grep -l '"ruh"' "$S1"/vm/*.json | head -1)
+cp "$RUHREC" "$S2/vm/"
+XLMIG_STATE_DIR= "$XE" vm-start vm=ruh config="$d/h2.conf" > "$d/start.out" 2>&1; a=$?
+rm -f "$S2/vm/$(basename "$RUHREC")"
+if [ $a = 1 ] && grep -q "NOT_SUPPORTED_DURING_UPGRADE: vm-start on host h2 is not supported while the pool is mid-upgrade: h2 is not upgraded yet" "$d/start.out"; then
+    ok "mid-upgrade: vm-start on h2 (enabled again, not upgraded) refused with NOT_SUPPORTED_DURING_UPGRADE"
+else
+    not_ok "vm-start on a host not upgraded (exit $a)" "$d/start.out" "$d/xlmigd2.log"
+fi
+
+# The same command again once h2 is fixed: h1 skipped, h2 upgraded; the
+# daemon of h2 killed by its command (a reboot) and started again.
+rm -f "$d/x2.fail"
+ru upgrade-command="$UP"' && kill -9 $PPID' sr=ru &
+rpid=$!
+back=""
+for _ in $(seq 300); do
+    if ! kill -0 "${dpid[2]}" 2> /dev/null; then
+        sleep 1; start_daemon 2; back=yes; break
+    fi
+    sleep 0.1
+done
+wait $rpid
+RC=$?
+why=""
+[ "$(marked)" = false, ] || why="$why mark:$(marked)"
+[ "$(enabled_of h1)$(enabled_of h2)" = truetrue ] || why="$why enabled:$(enabled_of h1)$(enabled_of h2)"
+runs_on "$X1" ru1 || why="$why ru1-not-on-h1"
+[ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+if [ $RC = 0 ] && [ -n "$back" ] && [ -z "$why" ] &&
+   grep -qx "rolling upgrade: h1 (master), h2; target: libxlmig 9.0.0 / Xen $V0 (the pool's newest)" "$d/ru.out" &&
+   grep -qx "h1: already at libxlmig 9.0.0 / Xen $V0: skipped" "$d/ru.out" &&
+   grep -qx "h2: back with libxlmig 9.0.0 / Xen $V0" "$d/ru.out" &&
+   grep -qx "h2: enabled" "$d/ru.out" &&
+   grep -q "^rolling upgrade done: 1 host upgraded, 1 upgraded already" "$d/ru.out"; then
+    ok "the same pool-rolling-upgrade again: h1 skipped, h2 upgraded through a daemon restart (its connection ended: waited, its new version read), enabled; the pool no longer mid-upgrade, nothing left"
+else
+    not_ok "rerun (exit $RC, restarted '$back':$why)" "$d/ru.out" "$d/ru.err" "$d/xlmigd2.log"
+fi
+
+# Abandon: a stop at the master, then abandon=true.
+ru upgrade-command=false version=9.1.0 sr=ru
+a=$RC
+ru abandon=true
+if [ $a = 1 ] && [ $RC = 0 ] && [ "$(marked)" = false, ] && [ "$(enabled_of h1)" = false ] &&
+   grep -qx "rolling upgrade abandoned: the pool is no longer mid-upgrade" "$d/ru.out" &&
+   grep -q "^h1 stays disabled, as the upgrade left it; to use it again: xlmig-xe host-enable host=h1 config=$C1" "$d/ru.out"; then
+    ok "pool-rolling-upgrade abandon=true after a stop: the pool no longer mid-upgrade, h1 left disabled and said how to enable it"
+else
+    not_ok "abandon (exits $a $RC, mark $(marked))" "$d/ru.out" "$d/ru.err"
+fi
+"$XE" host-enable host=h1 config="$C1" > /dev/null 2>&1
+drop_vm ru1
+drop_vm ruh
+rm -f "$S1"/vm/*.json
+clean_h 2
 fi
 
 finish

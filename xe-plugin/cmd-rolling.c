@@ -382,8 +382,7 @@ int xe_cmd_pool_rolling_upgrade(const struct xe_args *a)
     if (rc && !abandon && res->error[0])
         fprintf(stderr, "%s\n", res->error);
     else if (rc)
-        fprintf(stderr, "%s: %s\n", libxlmig_strerror_name(rc),
-                libxlmig_ctx_last_error(ctx));
+        fprintf(stderr, "%s\n", libxlmig_ctx_last_error(ctx));
  out:
     if (rc == LIBXLMIG_ERR_NO_MEMORY && !ctx)
         fprintf(stderr, "NO_MEMORY: pool-rolling-upgrade\n");

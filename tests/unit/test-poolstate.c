@@ -60,6 +60,9 @@ static void fill_state(struct xlmig__pool_state *st)
                                     "python3 /etc/xlmig/prefer.py 'h2' "
                                     "\"x\\y\""));
     assert_ok(xlmig__pool_param_set(ctx, st, "wlb-hook-timeout", "7"));
+    st->rolling_upgrading = true;
+    xlmig__strlcpy(st->rolling_held, "h2.example.com",
+                   sizeof(st->rolling_held));
     assert_ok(xlmig__pool_member_add(ctx, st, "h1", "192.0.2.1:8555",
                                      1763769600));
     assert_ok(xlmig__pool_member_add(ctx, st, "h2.example.com",
@@ -181,6 +184,8 @@ static void test_round_trip(void **state)
     assert_contains(text, "\"wlb-hook\": \"python3 /etc/xlmig/prefer.py "
                     "'h2' \\\"x\\\\y\\\"\"");
     assert_contains(text, "\"wlb-hook-timeout\": 7");
+    assert_contains(text, "\"rolling-upgrade-in-progress\": true");
+    assert_contains(text, "\"rolling-upgrade-held\": \"h2.example.com\"");
     assert_contains(text, "\"address\": \"[2001:db8::3]:65535\"");
     assert_contains(text, "\"priority\": true");
     xlmig__pool_state_init(&back);
@@ -196,6 +201,12 @@ static void test_round_trip(void **state)
     assert_string_equal(back.wlb_hook, "python3 /etc/xlmig/prefer.py 'h2' "
                         "\"x\\y\"");
     assert_int_equal(back.wlb_hook_timeout, 7);
+    assert_true(back.rolling_upgrading);
+    assert_string_equal(back.rolling_held, "h2.example.com");
+    back.rolling_held[0] = '\0';
+    assert_false(xlmig__pool_state_equal(&st, &back));
+    xlmig__strlcpy(back.rolling_held, "h2.example.com",
+                   sizeof(back.rolling_held));
     free(text);
 
     /* Copies are equal and independent. */
@@ -248,9 +259,12 @@ static void test_decode_example(void **state)
     assert_string_equal(st.name, "p");
     assert_string_equal(st.uuid, "2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D");
     assert_int_equal(st.concurrency, 50);
-    /* A file of before placement: no balancer, its default limit. */
+    /* A file of before placement: no balancer, its default limit; of
+     * before the rolling upgrade: not mid-upgrade. */
     assert_string_equal(st.wlb_hook, "");
     assert_int_equal(st.wlb_hook_timeout, 10);
+    assert_false(st.rolling_upgrading);
+    assert_string_equal(st.rolling_held, "");
     assert_int_equal(st.nr_members, 1);
     assert_string_equal(st.members[0].address, "10.0.0.1:1");
     assert_int_equal(st.members[0].joined, 5);
@@ -1027,6 +1041,18 @@ static const struct bad_case bad_cases[] = {
     { "settings.wlb-hook-timeout", "\"10\"", "is a string, not an integer" },
     { "settings.wlb-hook-timeout", "1.5", "is a number that is not an "
                                           "integer" },
+#define ROLLING_DOC(in, held)                                              \
+    "{\"version\":1,\"kind\":\"pool\",\"name\":\"\",\"uuid\":\"\","     \
+    "\"settings\":{\"migration-compression\":false,"                     \
+    "\"migration-concurrency\":3,\"rolling-upgrade-in-progress\":" in     \
+    ",\"rolling-upgrade-held\":" held "},\"members\":[],\"tasks\":[]}"
+    { NULL, ROLLING_DOC("1", "\"\""),
+      "member \"settings\".\"rolling-upgrade-in-progress\" is an integer, "
+      "not true or false" },
+    { NULL, ROLLING_DOC("true", "\"a b\""),
+      "member \"settings\".\"rolling-upgrade-held\": \"a b\" is not "
+      "valid: byte 1" },
+    { NULL, ROLLING_DOC("true", "false"), "is false, not a string" },
     { NULL, "{\"version\":1,\"kind\":\"pool\",\"name\":\"\",\"uuid\":\"\","
       "\"settings\":{\"migration-compression\":false,"
       "\"migration-concurrency\":3,\"wlb-hook\":\"\",\"wlb-hook\":\"x\"},"

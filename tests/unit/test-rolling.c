@@ -17,6 +17,7 @@
 #include "rolling.h"
 #include "units.h"
 #include "testctx.h"
+#include "testfs.h"
 
 /* ------------------------------------------------------------ the fake */
 
@@ -894,6 +895,7 @@ static void test_rerun_line(void **state)
         .command = "yum -y update xen && echo 'done' ; reboot",
         .xen_version = "4.17.8",
         .config = "/etc/xlmig/my pool.conf",
+        .sr = "local SR",
     };
 
     (void)state;
@@ -903,7 +905,8 @@ static void test_rerun_line(void **state)
     assert_string_equal(res.go_on,
                         "xlmig-xe pool-rolling-upgrade upgrade-command="
                         "'yum -y update xen && echo '\\''done'\\'' ; reboot' "
-                        "xen-version=4.17.8 config='/etc/xlmig/my pool.conf'");
+                        "xen-version=4.17.8 sr='local SR' "
+                        "config='/etc/xlmig/my pool.conf'");
     assert_string_equal(res.give_up, "xlmig-xe host-enable host=h3 "
                         "config='/etc/xlmig/my pool.conf'");
     assert_contains(F.report, "target: Xen 4.17.8 (given)");
@@ -1014,6 +1017,121 @@ static void test_refusals(void **state)
     assert_int_equal(cap.count, 2);
 }
 
+/* The test hook's version file: what it takes and what it refuses. */
+static void test_version_parse(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *why;        /* NULL: taken */
+    } bad[] = {
+        { "libxlmig 0.3.0\n", "line 1 is not KEY=VERSION" },
+        { "libxlmig=0.3.0\nlibxlmig=0.4.0\n", "line 2: expected" },
+        { "qemu=8.0\n", "line 1: expected" },
+        { "xen=\n", "line 1: expected" },
+        { "xen=v4.17\n", "line 1: expected" },
+        { "xen=4.17 8\n", "line 1: expected" },
+        { "xen=4.17;reboot\n", "line 1: expected" },
+        { "\n\n# c\nxen==4\n", "line 4: expected" },
+    };
+    struct xlmig__rolling_version v = { "4.17.7", "0.2.0" };
+    char why[200], big[XLMIG__ROLLING_VERSION_FILE_MAX + 2];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(xlmig__rolling_version_parse("", 0, &v, why,
+                                                  sizeof(why)), 0);
+    assert_string_equal(v.xen, "4.17.7");
+    assert_string_equal(v.libxlmig, "0.2.0");
+    assert_int_equal(xlmig__rolling_version_parse(
+                         "# the test's upgrade\n  libxlmig=0.3.0 \r\n", 37,
+                         &v, why, sizeof(why)), 0);
+    assert_string_equal(v.libxlmig, "0.3.0");
+    assert_string_equal(v.xen, "4.17.7");
+    assert_int_equal(xlmig__rolling_version_parse("xen=4.17.10-rc1\n"
+                                                  "libxlmig=1.0", 28, &v, why,
+                                                  sizeof(why)), 0);
+    assert_string_equal(v.xen, "4.17.10-rc1");
+    assert_string_equal(v.libxlmig, "1.0");
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        struct xlmig__rolling_version w = v;
+
+        assert_int_equal(xlmig__rolling_version_parse(
+                             bad[i].text, strlen(bad[i].text), &w, why,
+                             sizeof(why)), LIBXLMIG_ERR_INVALID_ARGUMENT);
+        assert_contains(why, bad[i].why);
+        assert_memory_equal(&w, &v, sizeof(v));     /* nothing changed */
+    }
+    /* A NUL inside a line, a version one byte too long, a big file. */
+    assert_int_equal(xlmig__rolling_version_parse("xen=4\0.1\n", 9, &v, why,
+                                                  sizeof(why)),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(why, "NUL");
+    memset(big, '1', sizeof(big));
+    memcpy(big, "libxlmig=", 9);
+    assert_int_equal(xlmig__rolling_version_parse(
+                         big, 9 + XLMIG__ROLLING_VERSION_MAX + 1, &v, why,
+                         sizeof(why)), LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__rolling_version_parse(
+                         big, 9 + XLMIG__ROLLING_VERSION_MAX, &v, why,
+                         sizeof(why)), 0);
+    assert_int_equal(xlmig__rolling_version_parse(big, sizeof(big), &v, why,
+                                                  sizeof(why)),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(why, "longer than 1024 bytes");
+}
+
+static void test_version_file(void **state)
+{
+    struct xlmig__rolling_version v = { "4.17.7", "0.2.0" };
+    char path[128];
+
+    (void)state;
+    assert_int_equal(testfs_dir_setup("test-rolling"), 0);
+    snprintf(path, sizeof(path), "%s/version", tmpdir);
+    /* Missing: nothing changes, no error. */
+    assert_ok(xlmig__rolling_version_file(ctx, path, &v));
+    assert_string_equal(v.libxlmig, "0.2.0");
+    write_file(path, "xen=4.17.9\n", 11);
+    assert_ok(xlmig__rolling_version_file(ctx, path, &v));
+    assert_string_equal(v.xen, "4.17.9");
+    assert_string_equal(v.libxlmig, "0.2.0");
+    write_file(path, "xen=new\n", 8);
+    assert_int_equal(xlmig__rolling_version_file(ctx, path, &v),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "test version file ");
+    assert_contains(libxlmig_ctx_last_error(ctx), "(test-version-file, a "
+                    "test hook): line 1: expected libxlmig=VERSION or "
+                    "xen=VERSION");
+    assert_string_equal(v.xen, "4.17.9");
+    rm_tree(tmpdir);
+}
+
+/* The command a host runs: what host.upgrade and the driver take. */
+static void test_command_check(void **state)
+{
+    char big[XLMIG__ROLLING_COMMAND_MAX + 2];
+
+    (void)state;
+    assert_ok(xlmig__rolling_command_check(ctx, "apt-get -y upgrade && "
+                                           "systemctl reboot"));
+    assert_int_equal(xlmig__rolling_command_check(ctx, ""),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__rolling_command_check(ctx, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__rolling_command_check(ctx, "a\nb"),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "byte 1 of "
+                    "upgrade-command is not printable ASCII");
+    memset(big, 'a', sizeof(big));
+    big[XLMIG__ROLLING_COMMAND_MAX] = '\0';
+    assert_ok(xlmig__rolling_command_check(ctx, big));
+    big[XLMIG__ROLLING_COMMAND_MAX] = 'a';
+    big[XLMIG__ROLLING_COMMAND_MAX + 1] = '\0';
+    assert_int_equal(xlmig__rolling_command_check(ctx, big),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_contains(libxlmig_ctx_last_error(ctx), "longer than 1024 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1032,6 +1150,9 @@ int main(void)
         cmocka_unit_test(test_rerun_line),
         cmocka_unit_test(test_abandon),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_version_parse),
+        cmocka_unit_test(test_version_file),
+        cmocka_unit_test(test_command_check),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

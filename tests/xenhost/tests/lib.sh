@@ -657,6 +657,8 @@ _pool_conf() {
             echo "tls-ca = $XLMIG_TLS/$5-ca.pem"
         fi
         echo "state-dir = $XLMIG_STATE"
+        # The test hook a rolling upgrade's test writes (vmm-rolling.sh).
+        echo "test-version-file = $XLMIG_STATE/test-version"
     } > "$1"
 }
 

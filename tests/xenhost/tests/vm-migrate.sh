@@ -26,6 +26,8 @@
 #                   free: vm-assert-can-migrate reports both at once
 #   vmm-limit       four migrations at once with migration-concurrency=3:
 #                   task-list shows three running and one queued; all finish
+#   vmm-rolling     a rolling pool upgrade over both hosts, a guest ticking
+#                   on through two evacuations (vmm-rolling.sh; run last)
 . /xenhost/lib.sh
 
 want() { [ -z "${VMM_ONLY:-}" ] || case ,$VMM_ONLY, in *,$1,*) return 0 ;; *) return 1 ;; esac; }
@@ -137,7 +139,7 @@ fi
 # nested TCG stays short (a long one now and then triple-faults a guest),
 # but more than the 58 MiB of the guest's kernel.
 VMM_MB=${VMM_MB:-96}
-ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit"
+ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit vmm-rolling"
 PLANNED=""
 for n in $ALL; do want "${n#vmm-}" && PLANNED="$PLANNED $n"; done
 case ,${VMM_ONLY:-}, in *,bench,*) PLANNED="$PLANNED vmm-bench-true vmm-bench-false vmm-bench" ;; esac
@@ -573,6 +575,10 @@ if want limit; then
     for n in 1 2 3 4; do vdi_guest_destroy "lim$n"; done
     h2_do clean > /dev/null
 fi
+
+# ---- the rolling pool upgrade (last: both hosts report a new version
+# after it)
+. /xenhost/vmm-rolling.sh
 
 # ---- make bench: vm-migrate, compressed and not, against xl migrate
 # (only when VMM_ONLY names it: tests/xenhost/tests/bench.sh).  The same

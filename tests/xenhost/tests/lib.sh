@@ -569,8 +569,26 @@ start_guest() {
 }
 
 # triple_faults: how many guest triple faults Xen has logged so far.
+# Xen's console ring is small and wraps (loglvl=all: every domain's save
+# and restore records, every fault's register dump): a count of the
+# faults it still holds can stay the same across a new one, as faults
+# older than the last call fall out.  So the count is kept in TF_STATE
+# ("COUNT LAST": LAST the time of the newest fault counted, from
+# run.sh's console_timestamps=boot), and each call adds the faults the
+# ring shows after LAST.
+TF_STATE=/run/xenhost-triple-faults
 triple_faults() {
-    xl dmesg | grep -c 'Triple fault'
+    _tf_n=0 _tf_last=0
+    [ ! -f "$TF_STATE" ] || read -r _tf_n _tf_last < "$TF_STATE"
+    xl dmesg | awk -v n="${_tf_n:-0}" -v last="${_tf_last:-0}" '
+        /Triple fault/ && match($0, /\[ *[0-9]+\.[0-9]+\]/) {
+            ts = substr($0, RSTART + 1, RLENGTH - 2)
+            sub(/^ */, "", ts)
+            # Kept as printed: awk would print the number rounded.
+            if (ts + 0 > last + 0) { n++; if (m == "" || ts + 0 > m + 0) m = ts } }
+        END { print n, (m == "" ? last : m) }' > "$TF_STATE.tmp" &&
+        mv -f "$TF_STATE.tmp" "$TF_STATE"
+    cut -d' ' -f1 "$TF_STATE"
 }
 
 # remote_migrate_retry NAME DISK: remote_migrate, and if the migration

@@ -26,6 +26,15 @@
 #                   free: vm-assert-can-migrate reports both at once
 #   vmm-limit       four migrations at once with migration-concurrency=3:
 #                   task-list shows three running and one queued; all finish
+#   vmm-evacuate    host-evacuate of h1 (migration-concurrency=2): three
+#                   guests can go, one with h1's whole CPU cannot;
+#                   host-get-vms-which-prevent-evacuation names that one,
+#                   the evacuation without skip-unmovable=true is refused
+#                   with nothing moved, with it the three go to h2 (two
+#                   running, one queued), ticking, and h1 stays disabled
+#   vmm-wlb         a wlb-hook ranking h2 first: the recommendations show
+#                   it, vm-migrate without host= follows it; a hook that
+#                   hangs past wlb-hook-timeout: the built-in choice, said
 #   vmm-rolling     a rolling pool upgrade over both hosts, a guest ticking
 #                   on through two evacuations (vmm-rolling.sh; run last)
 . /xenhost/lib.sh
@@ -139,7 +148,7 @@ fi
 # nested TCG stays short (a long one now and then triple-faults a guest),
 # but more than the 58 MiB of the guest's kernel.
 VMM_MB=${VMM_MB:-96}
-ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit vmm-rolling"
+ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit vmm-evacuate vmm-wlb vmm-rolling"
 PLANNED=""
 for n in $ALL; do want "${n#vmm-}" && PLANNED="$PLANNED $n"; done
 case ,${VMM_ONLY:-}, in *,bench,*) PLANNED="$PLANNED vmm-bench-true vmm-bench-false vmm-bench" ;; esac
@@ -574,6 +583,334 @@ if want limit; then
     fi
     for n in 1 2 3 4; do vdi_guest_destroy "lim$n"; done
     h2_do clean > /dev/null
+fi
+
+# ---- pool operations (issue 13): host evacuation and the wlb-hook
+
+# enabled_of HOST: true or false, as host-list says.
+enabled_of() {
+    xlmig-xe host-list params=name-label,enabled --minimal 2> /dev/null |
+        grep "^$1," | cut -d, -f2
+}
+# njournals: how many source journals host 1 has.
+njournals() { find "$XLMIG_STATE/migrate" -name '*.json' 2> /dev/null | wc -l; }
+# nvdis: how many VDIs host 1's local SR has.
+nvdis() { find "$LOCAL_SR_PATH" -name '*.json' 2> /dev/null | wc -l; }
+
+# The evacuation: three guests that can go, one that cannot (booted
+# with h1's whole CPU, which h2 refuses: no lahf_lm there).
+EV_GUESTS="evac1 evac2 evac3"
+EV_STUCK=evacpu
+# ev_all_on_h1: every guest of the case still runs on h1, h1 enabled,
+# no journal started, nothing on h2; appends to WHY.
+ev_all_on_h1() {
+    for _ea in $EV_GUESTS $EV_STUCK; do
+        xl domid "$_ea" > /dev/null 2>&1 || WHY="$WHY $_ea-not-on-h1"
+    done
+    [ "$(enabled_of h1)" = true ] || WHY="$WHY h1-not-enabled"
+    [ "$(njournals)" = "$EV_J0" ] || WHY="$WHY journals:$EV_J0->$(njournals)"
+    h2_empty || WHY="$WHY left-on-h2:$(echo "$H2" | tr '\n' ' ')"
+}
+evac_try() {
+    say "STEP vmm-evacuate: host-evacuate of h1, three guests to h2 and one (h1's whole CPU) that cannot go"
+    for g in $EV_GUESTS; do
+        if ! vdi_guest "$g" "$VMM_MB"; then
+            CASE_DETAIL="guest $g did not start"
+            return 1
+        fi
+    done
+    if ! vdi_guest "$EV_STUCK" "$VMM_MB" ""; then
+        CASE_DETAIL="guest $EV_STUCK (h1's whole CPU) did not start"
+        return 1
+    fi
+    EV_J0=$(njournals)
+    ev_v0=$(nvdis)
+
+    # Which of them keep h1 from being evacuated: the one guest.
+    xlmig-xe host-get-vms-which-prevent-evacuation host=h1 sr="$PEER_SR" \
+        > /tmp/ev-prev.out 2> /tmp/ev-prev.err
+    rc=$?
+    sed 's/^/### | /' /tmp/ev-prev.out /tmp/ev-prev.err
+    if [ $rc != 0 ] || [ "$(grep -c 'name-label ( RO)' /tmp/ev-prev.out)" != 1 ] ||
+        ! grep -q "name-label ( RO): $EV_STUCK\$" /tmp/ev-prev.out ||
+        ! grep -q "reason ( RO): .*VM_INCOMPATIBLE_WITH_THIS_HOST: .*lahf" /tmp/ev-prev.out; then
+        CASE_DETAIL="host-get-vms-which-prevent-evacuation (exit $rc) did not name $EV_STUCK alone with its CPU: $(cat /tmp/ev-prev.out /tmp/ev-prev.err | tr '\n' ' ' | cut -c1-400)"
+        say "vmm-evacuate: $CASE_DETAIL"
+        return 1
+    fi
+    ev_cpu=$(grep -o 'VM_INCOMPATIBLE_WITH_THIS_HOST: .*' /tmp/ev-prev.out | head -n 1 |
+        sed 's/^\(VM_INCOMPATIBLE_WITH_THIS_HOST\): .*: \([^:]*\) missing on .*/\1 (\2 missing on h2)/' |
+        cut -c1-160)
+    WHY=""
+    ev_all_on_h1
+    if [ -n "$WHY" ]; then
+        CASE_DETAIL="host-get-vms-which-prevent-evacuation changed something:$WHY"
+        say "vmm-evacuate: $CASE_DETAIL"
+        return 1
+    fi
+
+    # Without skip-unmovable=true: refused at once, nothing moved.
+    t=$(uptime_s)
+    xlmig-xe host-evacuate host=h1 sr="$PEER_SR" > /tmp/ev.out 2> /tmp/ev.err
+    rc=$?
+    ev_refused_s=$(elapsed "$t")
+    sed 's/^/### | /' /tmp/ev.out /tmp/ev.err
+    WHY=""
+    [ $rc = 1 ] || WHY="$WHY exit-$rc"
+    [ ! -s /tmp/ev.out ] || WHY="$WHY said-something-on-stdout"
+    grep -qx "NO_HOSTS_AVAILABLE: host h1 cannot be evacuated: 1 of its 4 running VM(s) have nowhere to go: $EV_STUCK; nothing was moved and host h1 was not disabled; fix what they lack, or give skip-unmovable=true to move the others" /tmp/ev.err ||
+        WHY="$WHY no-refusal-naming-$EV_STUCK"
+    grep -q "^VM $EV_STUCK ([0-9a-f-]*): .*VM_INCOMPATIBLE_WITH_THIS_HOST" /tmp/ev.err ||
+        WHY="$WHY no-cpu-reason"
+    ev_all_on_h1
+    if [ -n "$WHY" ]; then
+        CASE_DETAIL="host-evacuate without skip-unmovable=true:$WHY"
+        say "vmm-evacuate: $CASE_DETAIL"
+        return 1
+    fi
+
+    # With it: the three go, two at a time, in the priority lane.
+    for g in $EV_GUESTS; do echo "$g $(guest_tick "$g")"; done > /tmp/ev-t0
+    t=$(uptime_s)
+    xlmig-xe host-evacuate host=h1 sr="$PEER_SR" skip-unmovable=true \
+        > /tmp/ev.out 2> /tmp/ev.err &
+    epid=$!
+    seen="" dis=""
+    n=0
+    while [ -z "$seen" ] && alive "$epid" && [ $n -lt 900 ]; do
+        xlmig-xe task-list params=status,priority --minimal > /tmp/ev-tl.out 2> /dev/null
+        if [ "$(grep -c '^running,true$' /tmp/ev-tl.out)" = 2 ] &&
+            [ "$(grep -c '^queued,true$' /tmp/ev-tl.out)" = 1 ]; then
+            seen="2 running, 1 queued"
+            dis=$(enabled_of h1)
+            show xlmig-xe task-list params=uuid,vm,status,phase,progress,priority
+        fi
+        sleep 1
+        n=$((n + 1))
+    done
+    wait "$epid"
+    rc=$?
+    ev_took=$(elapsed "$t")
+    sed 's/^/### | /' /tmp/ev.out
+    grep -v ': VM [^ ]*: [a-z]* [0-9]*%' /tmp/ev.err | sed 's/^/### | /'
+    WHY=""
+    [ -n "$seen" ] || WHY="$WHY task-list-never-showed-2-running-1-queued"
+    [ -z "$seen" ] || [ "$dis" = false ] || WHY="$WHY h1-enabled-while-evacuated"
+    [ $rc = 1 ] || WHY="$WHY exit-$rc"
+    grep -qx "host h1 disabled; 4 running VM(s) to move" /tmp/ev.out || WHY="$WHY no-disabled-line"
+    grep -qx "host-evacuate: 4 VM(s): 3 moved, 1 refused, 0 failed" /tmp/ev.out || WHY="$WHY summary"
+    grep -q "^refused: VM $EV_STUCK: NO_HOSTS_AVAILABLE" /tmp/ev.out || WHY="$WHY $EV_STUCK-not-refused"
+    # The spec: the host stays disabled after its evacuation.
+    [ "$(enabled_of h1)" = false ] || WHY="$WHY h1-not-left-disabled"
+    # The guest left behind stays on h1; it ticks on, unless it died
+    # meanwhile in a triple fault of its own (nested TCG), which is no
+    # fault of the evacuation: said, not failed.
+    xl domid "$EV_STUCK" > /dev/null 2>&1 || WHY="$WHY $EV_STUCK-not-on-h1"
+    ev_st=$(guest_tick "$EV_STUCK")
+    ev_stuck="$EV_STUCK ticks on at h1"
+    if guest_dead "$EV_STUCK"; then
+        ev_stuck="$EV_STUCK still on h1 (it triple-faulted meanwhile, at tick $ev_st: nested TCG)"
+    elif ! wait_tick "$EV_STUCK" $((ev_st + 2 * TICK_HZ)) 120 > /dev/null; then
+        WHY="$WHY $EV_STUCK-stopped"
+    fi
+    gaps="" ev_max=0
+    for g in $EV_GUESTS; do
+        xl domid "$g" > /dev/null 2>&1 && WHY="$WHY $g-still-on-h1"
+        ev_h1=$(guest_tick "$g")
+        wait_tick "$g" $((ev_h1 + 2 * TICK_HZ)) 180 "$PEER_CONSOLE" > /dev/null ||
+            WHY="$WHY $g-no-ticks-on-h2"
+        [ "$(guest_boots "$g" "$PEER_CONSOLE")" = 0 ] || WHY="$WHY $g-rebooted"
+        ev_t0=$(sed -n "s/^$g //p" /tmp/ev-t0)
+        ev_s=$(sed -n "s/^moved: VM $g to host h2 (\([0-9.]*\) s)\$/\1/p" /tmp/ev.out)
+        [ -n "$ev_s" ] || WHY="$WHY $g-not-moved-to-h2"
+        if downtime "$g" "$ev_t0" "${ev_s:-?}" > /dev/null; then
+            say "$g: $DOWNTIME_TEXT"
+            gaps="$gaps $g $DOWNTIME s in ${ev_s:-?} s,"
+            ev_max=$(awk -v a="$ev_max" -v b="$DOWNTIME" 'BEGIN { print (b > a) ? b : a }')
+        else
+            WHY="$WHY $g-no-downtime"
+        fi
+    done
+    [ -z "$(h1_left)" ] || WHY="$WHY left-on-h1:$(h1_left)"
+    [ "$(nvdis)" = $((ev_v0 - 3)) ] || WHY="$WHY vdis-on-h1:$ev_v0->$(nvdis)"
+    h2_do facts > /dev/null
+    [ "$(h2_get domains | tr ' ' '\n' | grep . | sort | tr '\n' ' ')" = "$EV_GUESTS " ] ||
+        WHY="$WHY h2-runs:$(h2_get domains)"
+    [ "$(h2_get vdis)" = 3 ] || WHY="$WHY vdis-on-h2:$(h2_get vdis)"
+    [ "$(h2_get sxm)$(h2_get journals)$(h2_get workers)" = 000 ] ||
+        WHY="$WHY left-on-h2:$(echo "$H2" | tr '\n' ' ')"
+    # Each disk on h2 holds the last tick its guest wrote there.
+    for g in $EV_GUESTS; do
+        h2_do "check $g" > /dev/null
+        ev_w=$(guest_wrote "$g" "$PEER_CONSOLE")
+        ev_d=$(h2_get disk_tick)
+        [ -n "$ev_d" ] && [ "$ev_d" -ge "${ev_w:-999999999}" ] ||
+            WHY="$WHY $g-disk-says-$ev_d-wrote-$ev_w"
+    done
+    show xlmig-xe host-enable host=h1 || WHY="$WHY host-enable-failed"
+    [ "$(enabled_of h1)" = true ] || WHY="$WHY h1-not-enabled-again"
+    if [ -z "$WHY" ]; then
+        CASE_DETAIL="host-get-vms-which-prevent-evacuation named $EV_STUCK alone, $ev_cpu; without skip-unmovable=true refused in $ev_refused_s s, nothing moved; with it: task-list showed $seen (priority lane), 3 moved, 1 refused in $ev_took s, h1 disabled (host-enable after); largest tick gaps:${gaps%,}, at most $ev_max s; $ev_stuck; nothing left over"
+        return 0
+    fi
+    CASE_DETAIL="exit $rc:$WHY (seen '$seen'; gaps:${gaps%,})"
+    say "vmm-evacuate: $CASE_DETAIL"
+    for g in $EV_GUESTS; do
+        ! xl domid "$g" > /dev/null 2>&1 || dump_guest "$g"
+    done
+    sed -n 's/^VM [^ ]*: task \([0-9a-f-]*\),.*/\1/p' /tmp/ev.out |
+        while read -r ev_task; do task_logs "$ev_task"; done
+    return 1
+}
+evac_clean() {
+    for g in $EV_GUESTS $EV_STUCK; do vdi_guest_destroy "$g"; done
+    h2_do clean > /dev/null
+    [ "$(enabled_of h1)" = true ] || xlmig-xe host-enable host=h1
+}
+if want evacuate; then
+    ev_comp=$(xlmig-xe pool-param-get param-name=migration-compression)
+    # Compressed: three guests over the emulated link take minutes less.
+    show xlmig-xe pool-param-set migration-concurrency=2 migration-compression=true
+    retry_tf vmm-evacuate evac_try evac_clean
+    evac_clean
+    show xlmig-xe pool-param-set migration-concurrency=3 migration-compression="${ev_comp:-false}"
+fi
+
+# The wlb-hook: the test's balancer (docs/specs/wlb-hook.md), run by h1's
+# xlmigd, where the guest is; it ranks the host named as its argument
+# first, with WLB_REASON, then the others by free memory, and says what
+# it was asked in WLB_ASKED.  WLB_HANG never answers.
+WLB_HOOK=/tmp/vmm-balancer.py
+WLB_HANG=/tmp/vmm-balancer-hangs.sh
+WLB_ASKED=/tmp/vmm-balancer.asked
+WLB_REASON="preferred by the test balancer"
+wlb_write() {
+    cat > "$WLB_HOOK" << PY
+#!/usr/bin/python3
+import json
+import sys
+
+request = json.load(sys.stdin)
+if request.get("version") != 1:
+    sys.exit("vmm-balancer: request version %r, not 1" % request.get("version"))
+prefer = sys.argv[1] if len(sys.argv) > 1 else None
+hosts = [h for h in request["hosts"] if h["can_take"]]
+with open("$WLB_ASKED", "w") as f:
+    f.write("vm=%s source=%s can_take=%s\n" % (request["vm"]["name"],
+            request["source"], ",".join(h["name"] for h in hosts)))
+hosts.sort(key=lambda h: (h["name"] != prefer,
+                          -h["facts"]["free_memory_kib"], h["name"]))
+recommendations = []
+for h in hosts:
+    if h["name"] == prefer:
+        recommendations.append({"host": h["name"], "score": 1.0,
+                                "reason": "$WLB_REASON"})
+    else:
+        recommendations.append({"host": h["name"], "score": 0.5,
+                                "reason": "%d MiB free"
+                                % (h["facts"]["free_memory_kib"] // 1024)})
+json.dump({"version": 1, "recommendations": recommendations}, sys.stdout)
+PY
+    printf '#!/bin/sh\nsleep 67\n' > "$WLB_HANG"
+    chmod +x "$WLB_HOOK" "$WLB_HANG"
+}
+# wlb_recs: vm-retrieve-wlb-recommendations of wlb1 (sr=h2's SR), its
+# output in /tmp/wlb.out and .err, exit in RRC, seconds in RRS.
+wlb_recs() {
+    _wr_t=$(uptime_s)
+    xlmig-xe vm-retrieve-wlb-recommendations vm=wlb1 sr="$PEER_SR" \
+        > /tmp/wlb.out 2> /tmp/wlb.err
+    RRC=$?
+    RRS=$(elapsed "$_wr_t")
+    sed 's/^/### | /' /tmp/wlb.out /tmp/wlb.err
+}
+wlb_try() {
+    say "STEP vmm-wlb: a wlb-hook preferring h2; vm-migrate without host=; a hook that hangs"
+    if ! vdi_guest wlb1 "$VMM_MB"; then
+        CASE_DETAIL="the guest did not start"
+        return 1
+    fi
+    wlb_write
+    rm -f "$WLB_ASKED"
+    show xlmig-xe pool-param-set wlb-hook="$WLB_HOOK h2" wlb-hook-timeout=10
+    wlb_recs
+    WHY=""
+    [ "$(xlmig-xe pool-param-get param-name=wlb-hook)" = "$WLB_HOOK h2" ] || WHY="$WHY pool-param-get"
+    [ $RRC = 0 ] || WHY="$WHY exit-$RRC"
+    [ ! -s /tmp/wlb.err ] || WHY="$WHY said-something-on-stderr"
+    sed -n 2p /tmp/wlb.out | grep -qx "h2 *: wlb-hook, 1, $WLB_REASON" || WHY="$WHY h2-not-first-by-the-hook"
+    grep -q "^h1 *: refused: INVALID_VALUE" /tmp/wlb.out || WHY="$WHY h1-not-refused"
+    grep -qx "vm=wlb1 source=h1 can_take=h2" "$WLB_ASKED" 2> /dev/null ||
+        WHY="$WHY asked:$(cat "$WLB_ASKED" 2> /dev/null)"
+    if [ -n "$WHY" ]; then
+        CASE_DETAIL="recommendations with the hook:$WHY"
+        say "vmm-wlb: $CASE_DETAIL"
+        return 1
+    fi
+    wlb_rec=$(sed -n 2p /tmp/wlb.out)
+
+    # A hook that hangs past the limit: killed, the built-in choice.
+    show xlmig-xe pool-param-set wlb-hook="$WLB_HANG" wlb-hook-timeout=2
+    wlb_recs
+    WHY=""
+    [ $RRC = 0 ] || WHY="$WHY exit-$RRC"
+    grep -q "^WLB_TIMEOUT: wlb-hook '$WLB_HANG' gave no answer for VM wlb1 within 2.000 s" /tmp/wlb.err ||
+        WHY="$WHY no-WLB_TIMEOUT"
+    grep -q "placing VM wlb1 by the built-in choice (most free memory) instead\$" /tmp/wlb.err ||
+        WHY="$WHY no-fallback-said"
+    sed -n 2p /tmp/wlb.out | grep -qx "h2 *: built-in, [0-9]*, most free memory: [0-9]* MiB" ||
+        WHY="$WHY h2-not-first-built-in"
+    awk -v s="$RRS" 'BEGIN { exit !(s >= 2 && s < 30) }' || WHY="$WHY answered-in-${RRS}s"
+    ! pgrep -fx 'sleep 67' > /dev/null || WHY="$WHY hook-left-running"
+    wlb_fb=$(sed -n 2p /tmp/wlb.out)
+    xlmig-xe vm-assert-can-migrate vm=wlb1 sr="$PEER_SR" > /tmp/wlb-assert.out 2> /tmp/wlb-assert.err
+    rc=$?
+    sed 's/^/### | /' /tmp/wlb-assert.out /tmp/wlb-assert.err
+    [ $rc = 0 ] || WHY="$WHY assert-exit-$rc"
+    grep -qx "VM wlb1 can migrate to host h2 (placed by the built-in choice: most free memory: [0-9]* MiB)" /tmp/wlb-assert.out ||
+        WHY="$WHY assert-not-built-in"
+    grep -q "^WLB_TIMEOUT: .*placing VM wlb1 by the built-in choice" /tmp/wlb-assert.err ||
+        WHY="$WHY assert-did-not-say-WLB_TIMEOUT"
+    if [ -n "$WHY" ]; then
+        CASE_DETAIL="a hook that hangs (wlb-hook-timeout=2):$WHY"
+        say "vmm-wlb: $CASE_DETAIL"
+        return 1
+    fi
+    wlb_hang_s=$RRS
+
+    # vm-migrate without host=: where the hook says.
+    show xlmig-xe pool-param-set wlb-hook="$WLB_HOOK h2" wlb-hook-timeout=10
+    t0=$(guest_tick wlb1)
+    t=$(uptime_s)
+    xlmig-xe vm-migrate vm=wlb1 sr="$PEER_SR" compress=true > /tmp/wlb-mig.out 2> /tmp/wlb-mig.err
+    rc=$?
+    took=$(elapsed "$t")
+    sed 's/^/### | /' /tmp/wlb-mig.out
+    grep -v ': [a-z]* [0-9]*%' /tmp/wlb-mig.err | sed 's/^/### | /'
+    WHY=""
+    sed -n 2p /tmp/wlb-mig.out | grep -qx "VM wlb1 placed on host h2 (wlb-hook: $WLB_REASON)" ||
+        WHY="$WHY not-placed-by-the-hook"
+    ! grep -q "^WLB_" /tmp/wlb-mig.err || WHY="$WHY hook-failed"
+    if [ $rc = 0 ] && [ -z "$WHY" ] && moved_to_h2 wlb1 "$t0" "$took"; then
+        CASE_DETAIL="recommendations '$wlb_rec'; placed and moved to h2 by the hook: $MOVE_DETAIL; a hook hanging past wlb-hook-timeout=2: WLB_TIMEOUT after $wlb_hang_s s, '$wlb_fb', vm-assert-can-migrate placed by the built-in choice"
+        return 0
+    fi
+    CASE_DETAIL="vm-migrate without host= exit $rc:$WHY; $MOVE_DETAIL"
+    say "vmm-wlb: $CASE_DETAIL"
+    dump_guest wlb1
+    task_logs "$(head -n 1 /tmp/wlb-mig.out)"
+    return 1
+}
+wlb_clean() {
+    vdi_guest_destroy wlb1
+    h2_do clean > /dev/null
+}
+if want wlb; then
+    retry_tf vmm-wlb wlb_try wlb_clean
+    wlb_clean
+    show xlmig-xe pool-param-set wlb-hook= wlb-hook-timeout=10
+    [ -z "$(xlmig-xe pool-param-get param-name=wlb-hook)" ] || say "vmm-wlb: the wlb-hook was not cleared"
+    rm -f "$WLB_HOOK" "$WLB_HANG" "$WLB_ASKED"
 fi
 
 # ---- the rolling pool upgrade (last: both hosts report a new version

@@ -989,6 +989,18 @@ static int plan_vm(libxlmig_ctx *ctx, const struct mig_req *q,
         rc = vm_find(ctx, h, q->vm, &d, &rec, &p->running);
     if (rc)
         goto out;
+    if (p->running && (d.state == XLMIG__DOM_SHUTDOWN ||
+                       d.state == XLMIG__DOM_DYING)) {
+        /* A crashed guest kept for inspection (on_crash=preserve) has
+         * nothing to move: refused now, not failed minutes later. */
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1, "VM %s "
+                          "has shut down or crashed (domain %" PRIu32 " is "
+                          "%s): there is nothing running to migrate; "
+                          "destroy the domain (xl destroy %" PRIu32 ") and "
+                          "start the VM again", d.name, d.domid,
+                          xlmig__dom_state_name(d.state), d.domid);
+        goto out;
+    }
     if (p->running) {
         rc = V.hv->config(h, d.domid, &cfg);
         if (!rc)

@@ -459,6 +459,18 @@ bad 2 "^MISSING_PARAMETER: needs vm=" host=h2
 # No host: placed; h2 lacks the disk's SR, so no host can take it.
 bad 1 "^NO_HOSTS_AVAILABLE: no host can take VM web1: h1 (INVALID_VALUE: host h1 is where VM web1 is now); h2 (VDI_NOT_IN_MAP: VDI $VDI" vm=web1
 bad 1 "^INVALID_VALUE: VM web1: remote-master= and remote-config= need host=" vm=web1 remote-master=127.0.0.2:$PORT remote-config="$C1"
+# A crashed domain kept for inspection (on_crash=preserve): refused at once.
+dom=$(grep -l '"name": "web1"' "$X1"/domains/*.json | head -1)
+sed -i 's/"state": "running"/"state": "shutdown"/' "$dom"
+"$XE" vm-migrate vm=web1 host=h2 vdi:"$VDI"=local2 config="$C1" > "$d/bad.out" 2> "$d/bad.err"
+rc=$?
+sed -i 's/"state": "shutdown"/"state": "running"/' "$dom"
+if [ $rc = 1 ] && grep -q "^VM_BAD_POWER_STATE: VM web1 has shut down or crashed (domain [0-9]* is shutdown): there is nothing running to migrate; destroy the domain (xl destroy [0-9]*) and start the VM again" "$d/bad.err" &&
+   [ "$(journals)" = "$j0" ] && [ "$(nvdis 2)" = 0 ] && runs_on "$X1" web1; then
+    ok "a VM whose domain has shut down or crashed: VM_BAD_POWER_STATE at once, no task, nothing on h2"
+else
+    not_ok "a crashed domain (exit $rc)" "$d/bad.err" "$d/bad.out"
+fi
 migrate_bg web1 host=h2 vdi:"$VDI"=local2 bwlimit=1M
 phase_is storage > /dev/null
 j0=$(journals)

@@ -16,6 +16,13 @@
 # Run last: both hosts report libxlmig 9.0.0 after it.
 if want rolling; then
     say "STEP vmm-rolling: pool-rolling-upgrade over h1 and h2 (test-version-file)"
+    # From clean hosts: a guest an earlier case left (one that crashed
+    # is kept by on_crash=preserve) would be evacuated too, or refused.
+    for dom in $(xl list | awk 'NR > 2 { print $1 }'); do
+        say "vmm-rolling: removing $dom, left by an earlier case"
+        vdi_guest_destroy "$dom"
+    done
+    h2_do clean > /dev/null
     RU_CMD="printf 'libxlmig=9.0.0\\n' > $XLMIG_STATE/test-version"
     WHY=""
     ru_detail=""

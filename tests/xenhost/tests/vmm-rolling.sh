@@ -68,6 +68,12 @@ if want rolling; then
         else
             result vmm-rolling FAIL "$WHY; $ru_detail"
             dump_xlmigd 30
+            # The guest's device model on each host (a QEMU that exited
+            # at blockdev-mirror after the first hop was seen once).
+            say "---- /var/log/xen/qemu-dm-rg1.log on h1 (tail)"
+            tail -n 40 /var/log/xen/qemu-dm-rg1.log 2>&1 | sed 's/^/### | /'
+            say "---- /var/log/xen/qemu-dm-rg1.log on h2 (tail)"
+            h2_do "qemu-log rg1" | sed 's/^/### | /'
         fi
     else
         result vmm-rolling FAIL "the guest rg1 did not start"

@@ -85,7 +85,11 @@ h2_serve() {
                     rm -f "$XLMIG_STATE"/vm/*.json
                     h2_facts ;;
                 log) tail -n 40 "$XLMIG_STATE/migrate-in/$2.log" 2>&1 ;;
-                qemu-log) tail -n 40 "/var/log/xen/qemu-dm-$2.log" 2>&1 ;;
+                qemu-log)       # NAME: its device models' logs (an
+                                # incoming domain's is NAME--incoming's)
+                    for f in /var/log/xen/qemu-dm-"$2".log /var/log/xen/qemu-dm-"$2"--*.log; do
+                        [ -f "$f" ] && { echo "== $f"; tail -n 30 "$f"; }
+                    done 2>&1 ;;
                 kill-xlmigd) kill_xlmigd; echo "rc=$?" ;;
                 restart-xlmigd) restart_xlmigd; echo "rc=$?" ;;
                 pool) start_pool "$2"; echo "rc=$?" ;;

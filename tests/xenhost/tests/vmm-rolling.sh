@@ -70,9 +70,12 @@ if want rolling; then
             dump_xlmigd 30
             # The guest's device model on each host (a QEMU that exited
             # at blockdev-mirror after the first hop was seen once).
-            say "---- /var/log/xen/qemu-dm-rg1.log on h1 (tail)"
-            tail -n 40 /var/log/xen/qemu-dm-rg1.log 2>&1 | sed 's/^/### | /'
-            say "---- /var/log/xen/qemu-dm-rg1.log on h2 (tail)"
+            for f in /var/log/xen/qemu-dm-rg1.log /var/log/xen/qemu-dm-rg1--*.log; do
+                [ -f "$f" ] || continue
+                say "---- $f on h1 (tail)"
+                tail -n 30 "$f" 2>&1 | sed 's/^/### | /'
+            done
+            say "---- the device models' logs of rg1 on h2 (tail)"
             h2_do "qemu-log rg1" | sed 's/^/### | /'
         fi
     else

@@ -54,7 +54,8 @@ if want rolling; then
         grep -q '^h1: already at libxlmig 9.0.0 / Xen .*: skipped$' /tmp/ru2.out || WHY="$WHY h1-not-skipped"
         grep -q '^h2: back with libxlmig 9.0.0 / Xen ' /tmp/ru2.out || WHY="$WHY h2-not-upgraded"
         grep -q '^rolling upgrade done: 1 host upgraded, 1 upgraded already' /tmp/ru2.out || WHY="$WHY not-done"
-        [ "$(xlmig-xe host-list params=enabled --minimal)" = true,true ] || WHY="$WHY enabled:$(xlmig-xe host-list params=name-label,enabled --minimal)"
+        [ "$(xlmig-xe host-list params=enabled --minimal | tr ',' '\n' | grep -c '^true$')" = 2 ] ||
+            WHY="$WHY enabled:$(xlmig-xe host-list params=name-label,enabled --minimal | tr '\n' ' ')"
         if xl domid rg1 > /dev/null 2>&1; then
             wait_tick rg1 $((ru_t0 + 10 * TICK_HZ)) 120 > /dev/null || WHY="$WHY rg1-not-ticking-on-h1"
             mirror_consoles rolling

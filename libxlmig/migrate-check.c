@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "jsonfile.h"
 #include "migrate-check.h"
+#include "poolconf.h"
 #include "units.h"
 #include "rpc.h"
 #include "sxm-preflight.h"
@@ -595,4 +596,23 @@ unsigned int xlmig__mig_check(libxlmig_ctx *ctx, const char *state_dir,
         }
     }
     return n;
+}
+
+int xlmig__host_facts_ask(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
+                          const char *name, const char *addr,
+                          struct xlmig__host_facts *f, bool *answered_r)
+{
+    struct xlmig__rpc_msg resp;
+    char why[256];
+    int rc;
+
+    memset(&resp, 0, sizeof(resp));
+    rc = xlmig__pool_call_once(ctx, pc, addr, "host.facts", NULL, &resp);
+    if (answered_r)
+        *answered_r = !rc || resp.is_error;
+    if (!rc && xlmig__host_facts_decode(resp.result, f, why, sizeof(why)))
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: %s",
+                          name, why);
+    xlmig__rpc_msg_dispose(&resp);
+    return rc;
 }

@@ -67,6 +67,18 @@ bool xlmig__host_facts_gen(yajl_gen g, const struct xlmig__host_facts *f);
 int xlmig__host_facts_decode(yajl_val v, struct xlmig__host_facts *f,
                              char *why, size_t why_len);
 
+/*
+ * Host @name's facts, asked of its xlmigd at @addr (host.facts, on a
+ * connection of its own, with @pc's pool material).  0, or the call's
+ * error, or LIBXLMIG_ERR_PROTOCOL for an answer that does not decode;
+ * logged.  *@answered_r (may be NULL): whether the daemon answered at all
+ * (a result or its refusal).
+ */
+struct xlmig__pool_conf;
+int xlmig__host_facts_ask(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
+                          const char *name, const char *addr,
+                          struct xlmig__host_facts *f, bool *answered_r);
+
 /* The SR of @f whose uuid or name is @which, or NULL. */
 int xlmig__host_facts_sr(const struct xlmig__host_facts *f,
                          const char *which);

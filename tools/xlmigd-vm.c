@@ -594,10 +594,6 @@ int xlmigd_m_vm_locate(struct conn *c, const struct xlmig__rpc_msg *m)
  * newest version is that of the hosts that answer host.facts now (a host
  * being upgraded may not).  0, or the refusal logged in @ctx.
  */
-static int facts_of(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
-                    const char *name, const char *addr,
-                    struct xlmig__host_facts *f);
-
 static int rolling_check(libxlmig_ctx *ctx, const char *method)
 {
     struct xlmig__pool_hosts *hs;
@@ -622,7 +618,12 @@ static int rolling_check(libxlmig_ctx *ctx, const char *method)
         rc = xlmig__pool_hosts(ctx, V.conf, hs);
     }
     for (i = 0; !rc && i < hs->n; i++) {
-        if (facts_of(ctx, V.conf, hs->h[i].name, hs->h[i].address, f))
+        if (!strcmp(hs->h[i].name, V.conf->name)) {
+            rh[n++].version = mine;     /* this host: read above */
+            continue;
+        }
+        if (xlmig__host_facts_ask(ctx, V.conf, hs->h[i].name,
+                                  hs->h[i].address, f, NULL))
             continue;           /* being upgraded, maybe: not counted */
         xlmig__strlcpy(rh[n].version.xen, f->xen_version,
                        sizeof(rh[n].version.xen));
@@ -838,23 +839,6 @@ static int plan_vif_map(libxlmig_ctx *ctx, struct xlmig__mig_plan *p,
     return 0;
 }
 
-/* Host @name's facts, asked of its xlmigd at @addr. */
-static int facts_of(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
-                    const char *name, const char *addr,
-                    struct xlmig__host_facts *f)
-{
-    struct xlmig__rpc_msg resp;
-    char why[256];
-    int rc = xlmig__pool_call_once(ctx, pc, addr, "host.facts", NULL,
-                                   &resp);
-
-    if (!rc && xlmig__host_facts_decode(resp.result, f, why, sizeof(why)))
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s: %s",
-                          name, why);
-    xlmig__rpc_msg_dispose(&resp);
-    return rc;
-}
-
 /* Across pools: the CPU level of every host of the destination pool. */
 static int pool_level(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
                       const struct xlmig__pool_hosts *hs,
@@ -867,7 +851,7 @@ static int pool_level(libxlmig_ctx *ctx, const struct xlmig__pool_conf *pc,
     int rc = f ? 0 : LIBXLMIG_ERR_NO_MEMORY;
 
     for (i = 0; !rc && i < hs->n; i++) {
-        rc = facts_of(ctx, pc, hs->h[i].name, hs->h[i].address, &f[i]);
+        rc = xlmig__host_facts_ask(ctx, pc, hs->h[i].name, hs->h[i].address, &f[i], NULL);
         ph[i].name = hs->h[i].name;
         ph[i].cpu.vendor = f[i].vendor;
         ph[i].cpu.features = type == LIBXLMIG_GUEST_PV ? f[i].pv_max
@@ -1114,7 +1098,7 @@ static int plan_make(libxlmig_ctx *ctx, struct mig_req *q,
     xlmig__strlcpy(daddr, hd->address, dcap);
     /* A check, not bad input: reported with the others. */
     p->dst_disabled = !hd->enabled;
-    rc = facts_of(ctx, dc, q->host, daddr, dst);
+    rc = xlmig__host_facts_ask(ctx, dc, q->host, daddr, dst, NULL);
     if (!rc && q->remote_config && *q->remote_config) {
         rc = pool_level(ctx, dc, hs, p->type, level);
         *has_level = !rc;

@@ -49,29 +49,22 @@ static int version_of(libxlmig_ctx *ctx, struct ru *u, const char *name,
                       const char *addr, struct xlmig__rolling_version *v)
 {
     struct xlmig__host_facts *f = xlmig__zalloc(sizeof(*f));
-    struct xlmig__rpc_msg resp;
-    char why[256];
+    bool answered = false;
     int rc;
 
     if (!f)
         return LIBXLMIG_ERR_NO_MEMORY;
-    memset(&resp, 0, sizeof(resp));
-    rc = xlmig__pool_call_once(ctx, &u->conf, addr, "host.facts", NULL,
-                               &resp);
-    if (rc && !resp.is_error)
+    rc = xlmig__host_facts_ask(ctx, &u->conf, name, addr, f, &answered);
+    if (rc && !answered)
         rc = xlmig__error(ctx, LIBXLMIG_ERR_CANNOT_CONTACT_HOST, -1,
                           "host %s (%s) does not answer: %s; start its "
                           "xlmigd (or eject it from the pool), then run "
                           "pool-rolling-upgrade again", name, addr,
                           libxlmig_ctx_last_error(ctx));
-    if (!rc && xlmig__host_facts_decode(resp.result, f, why, sizeof(why)))
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_PROTOCOL, -1, "host %s answered "
-                          "host.facts badly: %s", name, why);
     if (!rc) {
         xlmig__strlcpy(v->xen, f->xen_version, sizeof(v->xen));
         xlmig__strlcpy(v->libxlmig, f->version, sizeof(v->libxlmig));
     }
-    xlmig__rpc_msg_dispose(&resp);
     free(f);
     return rc;
 }

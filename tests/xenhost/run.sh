@@ -23,6 +23,7 @@
 #   XENHOST_MEM2/XENHOST_DOM0_MEM2 (2048 / 1024M),
 #   XENHOST_CPU1/XENHOST_CPU2: QEMU -cpu models.  Host 2 lacks a feature
 #   host 1 has (lahf_lm), so that CPU checks have something to refuse.
+#   XENHOST_TCG_THREAD: QEMU's TCG threading, multi (default) or single.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +40,7 @@ DOM0_MEM=("" "${XENHOST_DOM0_MEM1:-1536M}" "${XENHOST_DOM0_MEM2:-1024M}")
 # +svm,+npt: Xen gets HAP, which PVH guests need.
 QEMU_CPU=("" "${XENHOST_CPU1:-qemu64,+svm,+npt}"
           "${XENHOST_CPU2:-qemu64,+svm,+npt,-lahf_lm}")
+TCG_THREAD=${XENHOST_TCG_THREAD:-multi}
 TAIL_LINES=80               # console lines shown per host on failure
 GRACE=90                    # seconds host 2 may outlive host 1
 # Now and then a nested boot stalls before dom0's /init runs (every vCPU
@@ -148,7 +150,7 @@ start_host() {
     (
         set +e
         timeout -k 10 $((TIMEOUT + 60)) qemu-system-x86_64 \
-            -machine q35 -accel tcg,thread=multi -cpu "${QEMU_CPU[n]}" \
+            -machine q35 -accel "tcg,thread=$TCG_THREAD" -cpu "${QEMU_CPU[n]}" \
             -m "${MEM[n]}" -smp 2 -nodefaults -display none -no-reboot \
             -monitor none -serial stdio -pidfile "$RUNDIR/qemu-h$n.pid" \
             -kernel "$XEN_BIN" -append "$xen_args" \

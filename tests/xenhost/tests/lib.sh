@@ -314,8 +314,9 @@ tick_period() {
 # Prints e.g. "downtime 1.3 s (largest tick gap, ticks 812-813, at the
 # switch), total 45.2 s (other gaps up to 0.6 s)" and sets DOWNTIME
 # (seconds) and DOWNTIME_TEXT (not when called in $(...)); without ticks
-# on both hosts it takes the largest gap of all; returns 1 when there are
-# fewer than two ticks.
+# on both hosts, or with a fourth argument "all" (a guest that went and
+# came back: its source is also its last host), it takes the largest gap
+# of all; returns 1 when there are fewer than two ticks.
 downtime() {
     DOWNTIME="" DOWNTIME_TEXT=""
     guest_log "$1" | tick_table "$2" > /tmp/.downtime-here
@@ -324,7 +325,7 @@ downtime() {
     _dt_h=$(head -n 1 /tmp/.downtime-here | cut -d' ' -f1)
     _dt_p=$(head -n 1 /tmp/.downtime-peer | cut -d' ' -f1)
     _dt_l=""
-    if [ -n "$_dt_h" ] && [ -n "$_dt_p" ]; then
+    if [ -n "$_dt_h" ] && [ -n "$_dt_p" ] && [ "${4:-}" != all ]; then
         if [ "$_dt_h" -le "$_dt_p" ]; then
             _dt_l=$(tail -n 1 /tmp/.downtime-here | cut -d' ' -f1)
         else

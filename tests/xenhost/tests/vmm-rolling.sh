@@ -59,7 +59,7 @@ if want rolling; then
         if xl domid rg1 > /dev/null 2>&1; then
             wait_tick rg1 $((ru_t0 + 10 * TICK_HZ)) 120 > /dev/null || WHY="$WHY rg1-not-ticking-on-h1"
             mirror_consoles rolling
-            downtime rg1 "$ru_t0" "$ru_took" > /dev/null
+            downtime rg1 "$ru_t0" "$ru_took" all > /dev/null
             ru_detail="rg1 ticked from $ru_t0 to $(guest_tick rg1), largest gap ${DOWNTIME:-?} s over both moves"
         else
             WHY="$WHY rg1-not-back-on-h1"

@@ -976,7 +976,10 @@ static int plan_vm(libxlmig_ctx *ctx, const struct mig_req *q,
     if (p->running && (d.state == XLMIG__DOM_SHUTDOWN ||
                        d.state == XLMIG__DOM_DYING)) {
         /* A crashed guest kept for inspection (on_crash=preserve) has
-         * nothing to move: refused now, not failed minutes later. */
+         * nothing to move: refused now, not failed minutes later (named
+         * by name and uuid, as every refusal). */
+        xlmig__strlcpy(p->vm, d.name, sizeof(p->vm));
+        xlmig__strlcpy(p->vm_uuid, d.uuid, sizeof(p->vm_uuid));
         rc = xlmig__error(ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1, "VM %s "
                           "has shut down or crashed (domain %" PRIu32 " is "
                           "%s): there is nothing running to migrate; "
@@ -2314,8 +2317,9 @@ static bool arriving(const struct xlmig__mig_record *in, size_t nin,
     return false;
 }
 
-/* Is there an enabled host in the pool besides this one? */
-static int other_enabled(libxlmig_ctx *ctx, bool *any)
+/* Is there an enabled host in the pool besides this one?  *here_r:
+ * whether this one is enabled. */
+static int other_enabled(libxlmig_ctx *ctx, bool *any, bool *here_r)
 {
     struct xlmig__pool_hosts *hs = xlmig__zalloc(sizeof(*hs));
     size_t i;
@@ -2323,9 +2327,13 @@ static int other_enabled(libxlmig_ctx *ctx, bool *any)
                 : LIBXLMIG_ERR_NO_MEMORY;
 
     *any = false;
-    for (i = 0; !rc && i < hs->n; i++)
-        *any = *any || (hs->h[i].enabled &&
-                        strcmp(hs->h[i].name, V.conf->name));
+    *here_r = true;
+    for (i = 0; !rc && i < hs->n; i++) {
+        if (strcmp(hs->h[i].name, V.conf->name))
+            *any = *any || hs->h[i].enabled;
+        else
+            *here_r = hs->h[i].enabled;
+    }
     free(hs);
     return rc;
 }
@@ -2358,7 +2366,7 @@ int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
     char *ids[XLMIG__BATCH_VMS_MAX], msg[XLMIG__BATCH_MSG_MAX] = "";
     const char *err = "";
     size_t nd = 0, nr = 0, nin = 0, n = 0, nh = 0, na = 0, i, k, refused;
-    bool skip = false, any = false, disabled = false;
+    bool skip = false, any = false, disabled = false, here_enabled = true;
     yajl_gen g;
     int rc;
 
@@ -2420,7 +2428,7 @@ int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
     }
 
     if (!b->q.check) {
-        rc = other_enabled(c->ctx, &any);
+        rc = other_enabled(c->ctx, &any, &here_enabled);
         if (!rc && !any)
             rc = xlmig__error(c->ctx, LIBXLMIG_ERR_NO_HOSTS_AVAILABLE, -1,
                               "host %s is the last enabled host of pool "
@@ -2458,9 +2466,10 @@ int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
         }
         if (len < sizeof(msg))
             snprintf(msg + len, sizeof(msg) - len, "; nothing was moved "
-                     "and host %s was not disabled; fix what they lack, "
-                     "or give skip-unmovable=true to move the others",
-                     V.conf->name);
+                     "and host %s %s; fix what they lack, or give "
+                     "skip-unmovable=true to move the others", V.conf->name,
+                     here_enabled ? "was not disabled"
+                                  : "stays disabled, as it was");
         xlmigd_log("%s", msg);
     } else if (!b->q.check) {
         const char *kv[] = { "name", V.conf->name, NULL };

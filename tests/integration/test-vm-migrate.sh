@@ -464,7 +464,16 @@ dom=$(grep -l '"name": "web1"' "$X1"/domains/*.json | head -1)
 sed -i 's/"state": "running"/"state": "shutdown"/' "$dom"
 "$XE" vm-migrate vm=web1 host=h2 vdi:"$VDI"=local2 config="$C1" > "$d/bad.out" 2> "$d/bad.err"
 rc=$?
+"$XE" host-get-vms-which-prevent-evacuation host=h1 config="$C1" > "$d/prev.out" 2>&1
+WEB1=$(XLMIG_STATE_DIR= "$XE" vm-list config="$C1" params=name-label,uuid --minimal 2> /dev/null | grep '^web1,' | cut -d, -f2)
 sed -i 's/"state": "shutdown"/"state": "running"/' "$dom"
+if [ -n "$WEB1" ] && grep -qx "uuid       ( RO): $WEB1" "$d/prev.out" &&
+   grep -qx "name-label ( RO): web1" "$d/prev.out" &&
+   grep -q "reason ( RO): VM_BAD_POWER_STATE: VM web1 has shut down or crashed" "$d/prev.out"; then
+    ok "host-get-vms-which-prevent-evacuation: the crashed web1 named by its uuid and name, VM_BAD_POWER_STATE"
+else
+    not_ok "prevent-evacuation of a crashed domain (uuid '$WEB1')" "$d/prev.out"
+fi
 if [ $rc = 1 ] && grep -q "^VM_BAD_POWER_STATE: VM web1 has shut down or crashed (domain [0-9]* is shutdown): there is nothing running to migrate; destroy the domain (xl destroy [0-9]*) and start the VM again" "$d/bad.err" &&
    [ "$(journals)" = "$j0" ] && [ "$(nvdis 2)" = 0 ] && runs_on "$X1" web1; then
     ok "a VM whose domain has shut down or crashed: VM_BAD_POWER_STATE at once, no task, nothing on h2"
@@ -1101,6 +1110,21 @@ else
     not_ok "host-evacuate refused (exit $rc:$why)" "$d/evac.out" "$d/evac.err" "$d/xlmigd1.log"
 fi
 
+# The same on a host its operator disabled first (as pool-rolling-upgrade
+# does): the refusal says it stays so.
+"$XE" host-disable host=h1 config="$C1" > /dev/null 2>&1
+"$XE" host-evacuate host=h1 sr=local2 config="$C1" > "$d/evac.out" 2> "$d/evac.err"
+rc=$?
+dis=$(enabled_of h1)
+"$XE" host-enable host=h1 config="$C1" > /dev/null 2>&1
+why=$(nothing_moved)
+if [ $rc = 1 ] && [ -z "$why" ] && [ "$dis" = false ] &&
+   grep -qx "NO_HOSTS_AVAILABLE: host h1 cannot be evacuated: 1 of its 4 running VM(s) have nowhere to go: big1; nothing was moved and host h1 stays disabled, as it was; fix what they lack, or give skip-unmovable=true to move the others" "$d/evac.err"; then
+    ok "host-evacuate of h1 disabled beforehand, big1 unable to go: refused, saying h1 stays disabled as it was; nothing moved"
+else
+    not_ok "host-evacuate of a disabled host refused (exit $rc, enabled $dis:$why)" "$d/evac.out" "$d/evac.err"
+fi
+
 "$XE" host-disable host=h2 config="$C1" > /dev/null 2>&1
 "$XE" host-disable host=h3 config="$C1" > /dev/null 2>&1
 "$XE" host-evacuate host=h1 skip-unmovable=true config="$C1" > "$d/evac.out" 2> "$d/evac.err"
@@ -1429,6 +1453,71 @@ if [ $RC = 0 ] && [ -n "$back" ] && [ -z "$why" ] &&
     ok "the same pool-rolling-upgrade again: h1 skipped, h2 upgraded through a daemon restart (its connection ended: waited, its new version read), enabled; the pool no longer mid-upgrade, nothing left"
 else
     not_ok "rerun (exit $RC, restarted '$back':$why)" "$d/ru.out" "$d/ru.err" "$d/xlmigd2.log"
+fi
+
+# The rolling RPCs called as any pool host may call them (TLS with h1's
+# certificate): bad calls refused by name, nothing changed.
+# rpc N METHOD PARAMS: the response to one request to hN's daemon.
+rpc() {
+    python3 - "$d/tls" "$1" "$PORT" "$2" "$3" <<'PY'
+import json, socket, ssl, struct, sys
+tls, n, port, method, params = sys.argv[1:]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(tls + "/ca.pem")
+ctx.load_cert_chain(tls + "/host1.pem", tls + "/host1.key")
+with socket.create_connection(("127.0.0." + n, int(port)), timeout=60) as s:
+    t = ctx.wrap_socket(s)
+    m = json.dumps({"v": 1, "id": 1, "method": method,
+                    "params": json.loads(params)}).encode()
+    t.sendall(struct.pack(">I", len(m)) + m)
+    def rd(k):
+        b = b""
+        while len(b) < k:
+            c = t.recv(k - len(b))
+            if not c:
+                sys.exit("the connection ended before the response")
+            b += c
+        return b
+    while True:
+        r = json.loads(rd(struct.unpack(">I", rd(4))[0]))
+        if r.get("id") == 1:
+            print(json.dumps(r))
+            break
+PY
+}
+errname() { python3 -c 'import json,sys; r=json.loads(sys.stdin.read() or "{}"); print(r.get("error", {}).get("name", "none"))'; }
+rpc 2 host.upgrade '{"command": "sleep 3; echo slept", "timeout": 30}' > "$d/up1.json" 2>&1 &
+up1=$!
+sleep 1
+a=$(rpc 2 host.upgrade '{"command": "true", "timeout": 30}' 2>&1 | errname)
+b=$(rpc 2 host.upgrade '{"command": "", "timeout": 30}' 2>&1 | errname)
+c=$(rpc 2 host.upgrade "{\"command\": \"echo \\u0007\", \"timeout\": 30}" 2>&1 | errname)
+e=$(rpc 2 host.upgrade '{"command": "true", "timeout": 86401}' 2>&1 | errname)
+wait "$up1"
+f=$(rpc 1 pool.rolling_set '{"upgrading": true, "held": "h9"}' 2>&1 | errname)
+g=$(rpc 1 pool.rolling_set '{"upgrading": true}' 2>&1 | errname)
+if [ "$a" = OTHER_OPERATION_IN_PROGRESS ] && [ "$b $c $e" = "INVALID_ARGUMENT INVALID_ARGUMENT INVALID_ARGUMENT" ] &&
+   python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["result"]; sys.exit(not (r["end"] == "exited" and r["status"] == 0 and "slept" in r["output"]))' "$d/up1.json" 2> /dev/null &&
+   [ "$f $g" = "INVALID_ARGUMENT INVALID_ARGUMENT" ] && [ "$(marked)" = false, ]; then
+    ok "host.upgrade while one runs: OTHER_OPERATION_IN_PROGRESS, the first ends as it would; an empty or unprintable command, a timeout past 86400: refused; pool.rolling_set with a host not in the pool or without held: refused, the pool not marked"
+else
+    not_ok "rolling RPCs (second $a; bad $b $c $e; held $f $g; mark $(marked))" "$d/up1.json"
+fi
+
+# A version file the test hook cannot read: the host's facts fail, named.
+cp "$d/x2.version" "$d/x2.version.good" 2> /dev/null || rm -f "$d/x2.version.good"
+printf 'libxlmig=9.0.0\nxen=\001\n' > "$d/x2.version"
+"$XE" host-list params=name-label,version config="$C1" > "$d/hl.out" 2>&1
+"$XE" vm-assert-can-migrate vm=ru1 host=h2 config="$C1" > "$d/bad.out" 2>&1
+rc=$?
+rm -f "$d/x2.version"
+[ ! -e "$d/x2.version.good" ] || mv "$d/x2.version.good" "$d/x2.version"
+if [ $rc != 0 ] && grep -q "test version file $d/x2.version (test-version-file, a test hook): " "$d/bad.out"; then
+    ok "a test-version-file that does not parse: h2's facts fail naming the file ($(grep -m1 x2.version "$d/bad.out" | cut -c1-160))"
+else
+    not_ok "bad test-version-file (exit $rc)" "$d/bad.out" "$d/hl.out"
 fi
 
 # Abandon: a stop at the master, then abandon=true.

@@ -72,7 +72,18 @@ plan() { echo "### PLAN $*"; }
 result() {
     _r_name=$1 _r_status=$2
     shift 2
+    [ "$_r_status" != FAIL ] || dump_dead_guests
     echo "### RESULT $_r_name: $_r_status${*:+ $*}"
+}
+
+# dump_dead_guests: each guest on this host that has shut down or crashed
+# (kept by on_crash / on_reboot=preserve), with its console's last lines:
+# a guest's panic is in its console, not in Xen's.
+dump_dead_guests() {
+    for _dd in $(xl list 2> /dev/null | awk 'NR > 2 && $5 ~ /[sc]/ { print $1 }'); do
+        say "---- guest $_dd has shut down or crashed ($(xl list "$_dd" 2> /dev/null | awk 'NR == 2 { print "state " $5 }')); its console's end:"
+        guest_log "$_dd" | tail -n 25 | sed 's/^/### | /'
+    done
 }
 
 # elapsed START: seconds since START (an uptime_s value), one decimal.

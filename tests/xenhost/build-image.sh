@@ -142,7 +142,8 @@ APT
 
 # ---------------------------------------------------------------- guest
 
-# build_guest_initrd OUT: static busybox + xen-blkfront.ko + guest-init.
+# build_guest_initrd OUT: static busybox + xen-blkfront.ko + guest-init
+# + the disk writer (guest-writer.c, built static).
 build_guest_initrd() {
     local out=$1 g="$CACHE/tmp-guest"
     rm -rf "$g"
@@ -152,6 +153,8 @@ build_guest_initrd() {
     for a in $(/bin/busybox --list); do
         [ "$a" = busybox ] || ln -s busybox "$g/bin/$a"
     done
+    gcc -static -O2 -Wall -Wextra -Werror -o "$g/bin/tickwriter" \
+        "$HERE/guest-writer.c" || die "cannot build the guest's tickwriter"
     cp "$HERE/guest-init.sh" "$g/init"
     chmod 755 "$g/init"
     cp "$(find "$KDIR/lib/modules/$KVER" -name xen-blkfront.ko)" "$g/"
@@ -336,7 +339,7 @@ TOOLS_VER=$(chroot "$ROOTFS" dpkg-query -W -f='${Version}' xen-utils-4.17)
 
 STAGE_KEY=$(hash_of "$ROOTFS_KEY" "$KVER" "$DOM0_MODULES" \
     "$(declare -f build_stage install_modules build_guest_initrd)" \
-    "$(cat "$HERE/guest-init.sh")")
+    "$(cat "$HERE/guest-init.sh" "$HERE/guest-writer.c")")
 STAGE="$CACHE/stage-$STAGE_KEY"
 [ -f "$STAGE/.done" ] || build_stage "$STAGE" "$ROOTFS"
 

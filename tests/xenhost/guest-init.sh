@@ -9,8 +9,10 @@
 #   TICK-n             (zero-padded to 8 digits) on xvda at offset 1 MiB,
 #                      written with O_DIRECT and fsync'ed, always the latest
 #                      tick, as often as the disk allows (every tick when a
-#                      write takes less than 100 ms); a second, niced loop
-#                      writes, so that a slow disk never delays a tick
+#                      write takes less than 100 ms); a second, niced
+#                      process writes (/bin/tickwriter, guest-writer.c,
+#                      which never forks), so that a slow disk never delays
+#                      a tick
 #   GUEST-WROTE n took=S  on its console once TICK-n is on the disk (after
 #                      the fsync), S the seconds the write and fsync took
 # "GUEST-BOOTED" is printed once per boot, so a test can tell a resumed
@@ -27,30 +29,6 @@ uptime_cs() {
     now=$(( ${up%.*} * 100 + 1${up#*.} - 100 ))
 }
 
-if [ "$1" = writer ]; then
-    # The writer (started below): the latest tick to the disk, niced (it
-    # and its dd's) so that the ticks go first.
-    renice -n 10 -p $$ > /dev/null 2>&1
-    last=""
-    while :; do
-        read -r t < /tmp/.tick
-        case $t in
-            ''|*[!0-9]*|"$last") nap 0.02; continue ;;
-        esac
-        printf 'TICK-%08d' "$t" > /tmp/.sector
-        uptime_cs; w0=$now
-        if dd if=/tmp/.sector of=/dev/xvda bs=512 seek=2048 count=1 \
-            oflag=direct conv=sync,fsync 2>/dev/null; then
-            uptime_cs
-            w=$((now - w0))
-            echo "GUEST-WROTE $t took=$((w / 100)).$((w / 10 % 10))$((w % 10))"
-        else
-            echo "GUEST-DISK-WRITE-FAILED"
-        fi
-        last=$t
-    done
-fi
-
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev
@@ -65,7 +43,7 @@ if [ -b /dev/xvda ]; then
 fi
 mkfifo /tmp/.idle
 : > /tmp/.tick
-[ -b /dev/xvda ] && /init writer &
+[ -b /dev/xvda ] && /bin/tickwriter &
 
 i=0
 uptime_cs

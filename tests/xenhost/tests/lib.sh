@@ -235,6 +235,31 @@ boot_guest() {
     timeout 300 xl create "/etc/xen/$1.cfg" && wait_boot "$1" 300
 }
 
+# revive NAME...: each guest that has died since it booted (under nested
+# TCG a running guest now and then triple-faults or panics while another
+# boots) is destroyed and booted again from its config and disk, up to
+# three times, until all of them tick at once; false when one will not.
+revive() {
+    for _rv_round in 1 2 3; do
+        _rv_dead=""
+        for _rv in "$@"; do
+            guest_dead "$_rv" && _rv_dead="$_rv_dead $_rv"
+        done
+        [ -n "$_rv_dead" ] || return 0
+        for _rv in $_rv_dead; do
+            say "guest $_rv died after it booted ($(xl list "$_rv" 2> /dev/null | awk 'NR == 2 { print "state " $5 }'), nested TCG): booted again ($_rv_round)"
+            guest_log "$_rv" | grep -a -m 3 -i 'panic\|fatal\|BUG' | sed 's/^/### | /'
+            xl destroy "$_rv" 2> /dev/null
+            rm -f "$CONSOLE_LOGS/guest-$_rv".log
+            boot_guest "$_rv" || return 1
+        done
+    done
+    for _rv in "$@"; do
+        guest_dead "$_rv" && return 1
+    done
+    return 0
+}
+
 # wait_wrote NAME MIN TIMEOUT [DIR]: the same for GUEST-WROTE: wait until
 # a tick past MIN is on the guest's disk.
 wait_wrote() { _wait_count guest_wrote GUEST-WROTE "$@"; }

@@ -628,6 +628,10 @@ evac_try() {
         CASE_DETAIL="guest $EV_STUCK (h1's whole CPU) did not start"
         return 1
     fi
+    if ! revive $EV_GUESTS "$EV_STUCK"; then
+        CASE_DETAIL="the four guests did not run at once"
+        return 1
+    fi
     EV_J0=$(njournals)
     ev_v0=$(nvdis)
 

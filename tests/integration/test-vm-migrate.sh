@@ -1459,51 +1459,67 @@ fi
 # certificate): bad calls refused by name, nothing changed.
 # rpc N METHOD PARAMS: the response to one request to hN's daemon.
 rpc() {
-    python3 - "$d/tls" "$1" "$PORT" "$2" "$3" <<'PY'
+    python3 - "$d/tls" "$1" "$PORT" "$2" "$3" "$PUUID" <<'PY'
 import json, socket, ssl, struct, sys
-tls, n, port, method, params = sys.argv[1:]
+tls, n, port, method, params = sys.argv[1:6]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.check_hostname = False
 ctx.load_verify_locations(tls + "/ca.pem")
 ctx.load_cert_chain(tls + "/host1.pem", tls + "/host1.key")
+def send(t, i, method, params):
+    m = json.dumps({"v": 1, "id": i, "method": method,
+                    "params": params}).encode()
+    t.sendall(struct.pack(">I", len(m)) + m)
+def rd(t, k):
+    b = b""
+    while len(b) < k:
+        c = t.recv(k - len(b))
+        if not c:
+            sys.exit("the connection ended before the response")
+        b += c
+    return b
+def response(t, i):
+    while True:
+        r = json.loads(rd(t, struct.unpack(">I", rd(t, 4))[0]))
+        if r.get("id") == i:
+            return r
 with socket.create_connection(("127.0.0." + n, int(port)), timeout=60) as s:
     t = ctx.wrap_socket(s)
-    m = json.dumps({"v": 1, "id": 1, "method": method,
-                    "params": json.loads(params)}).encode()
-    t.sendall(struct.pack(">I", len(m)) + m)
-    def rd(k):
-        b = b""
-        while len(b) < k:
-            c = t.recv(k - len(b))
-            if not c:
-                sys.exit("the connection ended before the response")
-            b += c
-        return b
-    while True:
-        r = json.loads(rd(struct.unpack(">I", rd(4))[0]))
-        if r.get("id") == 1:
-            print(json.dumps(r))
-            break
+    # The server's confirmation byte (docs/specs/channel.md), then hello.
+    if rd(t, 1) != b"\x01":
+        sys.exit("no confirmation byte")
+    send(t, 1, "hello", {"pool_uuid": sys.argv[6]})
+    if "error" in response(t, 1):
+        sys.exit("hello refused")
+    send(t, 2, method, json.loads(params))
+    print(json.dumps(response(t, 2)))
 PY
 }
-errname() { python3 -c 'import json,sys; r=json.loads(sys.stdin.read() or "{}"); print(r.get("error", {}).get("name", "none"))'; }
-rpc 2 host.upgrade '{"command": "sleep 3; echo slept", "timeout": 30}' > "$d/up1.json" 2>&1 &
+errname() { python3 -c 'import json,sys
+try: r = json.loads(sys.stdin.read())
+except ValueError: r = {"error": {"name": "no-response"}}
+print(r.get("error", {}).get("name", "none"))'; }
+rm -f "$d/up1.started" "$d/up1.release"
+# The first command runs until the test has asked again.
+rpc 2 host.upgrade "{\"command\": \"touch $d/up1.started; while [ ! -e $d/up1.release ]; do sleep 0.1; done; echo slept\", \"timeout\": 60}" > "$d/up1.json" 2>&1 &
 up1=$!
-sleep 1
-a=$(rpc 2 host.upgrade '{"command": "true", "timeout": 30}' 2>&1 | errname)
+for _ in $(seq 300); do [ -e "$d/up1.started" ] && break; sleep 0.1; done
+rpc 2 host.upgrade '{"command": "true", "timeout": 30}' > "$d/up2.json" 2>&1
+touch "$d/up1.release"
+a=$(errname < "$d/up2.json")
 b=$(rpc 2 host.upgrade '{"command": "", "timeout": 30}' 2>&1 | errname)
 c=$(rpc 2 host.upgrade "{\"command\": \"echo \\u0007\", \"timeout\": 30}" 2>&1 | errname)
 e=$(rpc 2 host.upgrade '{"command": "true", "timeout": 86401}' 2>&1 | errname)
 wait "$up1"
 f=$(rpc 1 pool.rolling_set '{"upgrading": true, "held": "h9"}' 2>&1 | errname)
 g=$(rpc 1 pool.rolling_set '{"upgrading": true}' 2>&1 | errname)
-if [ "$a" = OTHER_OPERATION_IN_PROGRESS ] && [ "$b $c $e" = "INVALID_ARGUMENT INVALID_ARGUMENT INVALID_ARGUMENT" ] &&
+if [ "$a" = OTHER_OPERATION_IN_PROGRESS ] && [ "$b $c $e" = "INVALID_VALUE INVALID_VALUE INVALID_VALUE" ] &&
    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["result"]; sys.exit(not (r["end"] == "exited" and r["status"] == 0 and "slept" in r["output"]))' "$d/up1.json" 2> /dev/null &&
-   [ "$f $g" = "INVALID_ARGUMENT INVALID_ARGUMENT" ] && [ "$(marked)" = false, ]; then
+   [ "$f $g" = "NOT_FOUND INVALID_VALUE" ] && [ "$(marked)" = false, ]; then
     ok "host.upgrade while one runs: OTHER_OPERATION_IN_PROGRESS, the first ends as it would; an empty or unprintable command, a timeout past 86400: refused; pool.rolling_set with a host not in the pool or without held: refused, the pool not marked"
 else
-    not_ok "rolling RPCs (second $a; bad $b $c $e; held $f $g; mark $(marked))" "$d/up1.json"
+    not_ok "rolling RPCs (second $a; bad $b $c $e; held $f $g; mark $(marked))" "$d/up1.json" "$d/up2.json"
 fi
 
 # A version file the test hook cannot read: the host's facts fail, named.

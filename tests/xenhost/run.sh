@@ -24,6 +24,7 @@
 #   XENHOST_CPU1/XENHOST_CPU2: QEMU -cpu models.  Host 2 lacks a feature
 #   host 1 has (lahf_lm), so that CPU checks have something to refuse.
 #   XENHOST_TCG_THREAD: QEMU's TCG threading, multi (default) or single.
+#   XENHOST_XEN_ARGS: more options for Xen's command line.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -135,7 +136,7 @@ start_host() {
     local n=$1 peer net xen_args dom0_args
     xen_args="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all"
     xen_args+=" dom0_mem=${DOM0_MEM[n]},max:${DOM0_MEM[n]} dom0_max_vcpus=2"
-    xen_args+=" noreboot console_timestamps=boot"
+    xen_args+=" noreboot console_timestamps=boot${XENHOST_XEN_ARGS:+ $XENHOST_XEN_ARGS}"
     # No commas here: QEMU splits the -initrd list on them.
     dom0_args="console=hvc0 earlyprintk=xen loglevel=${XENHOST_DOM0_LOGLEVEL:-6}"
     dom0_args+=" xenhost.host=$n xenhost.hosts=$HOSTS"

@@ -262,6 +262,7 @@ fi
 [ $running = 1 ] || dump_guest "$G"
 
 # ---- (g) CPU checks against host 2, which has fewer CPU features
+if [ $running = 1 ] && ! fresh_if_dead G "$DISK"; then running=0; fi
 if [ "$HOSTS" -gt 1 ]; then
     say "STEP cpu-facts: host CPU facts through libxc, records, pool level"
     export XLMIG_STATE_DIR=/var/lib/xlmig
@@ -319,6 +320,7 @@ if [ "$HOSTS" -gt 1 ]; then
 fi
 
 # ---- (h) live migration to host 2, disk on the share
+if [ $running = 1 ] && ! fresh_if_dead G "$DISK"; then running=0; fi
 if [ "$HOSTS" -gt 1 ]; then
     if [ $running = 1 ]; then
         say "STEP remote-migrate: live migration to host 2"

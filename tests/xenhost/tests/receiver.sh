@@ -32,14 +32,24 @@ start_agent
 # Migrations, one at a time: socat hands each connection to xl as its
 # stdin/stdout.  A failed one is followed by a second chance (host 1 retries
 # once, see remote_migrate_retry); each exit status goes to /tmp/receive.rc.
-rm -f /tmp/receive.rc
+# After one that arrived, host 1 may still ask for a second (the guest
+# died here of a triple fault): $SHARED/.receive-again, removed when this
+# listens again.
+rm -f /tmp/receive.rc "$SHARED/.receive-again"
 (
     for attempt in 1 2; do
         timeout 1500 socat "TCP-LISTEN:$MIGRATE_PORT,reuseaddr" \
             EXEC:"xl migrate-receive -e"
         rc=$?
         echo "$rc" >> /tmp/receive.rc
-        [ $rc -eq 0 ] && break
+        if [ $rc -eq 0 ]; then
+            while [ ! -e "$SHARED/.receive-again" ] &&
+                [ ! -e "$SHARED/.host1-exit" ]; do
+                sleep 1
+            done
+            [ -e "$SHARED/.receive-again" ] || break
+            rm -f "$SHARED/.receive-again"
+        fi
     done
 ) &
 receiver_pid=$!

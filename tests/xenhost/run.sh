@@ -25,6 +25,10 @@
 #   host 1 has (lahf_lm), so that CPU checks have something to refuse.
 #   XENHOST_TCG_THREAD: QEMU's TCG threading, multi (default) or single.
 #   XENHOST_XEN_ARGS: more options for Xen's command line.
+#   XENHOST_QEMU: the QEMU that runs the hosts: "system" (default, the
+#   machine's qemu-system-x86_64) or "backports" (Debian 12 backports'
+#   newer one, fetched and unpacked into the cache by qemu-backports.sh;
+#   the machine's QEMU is left as it is).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,6 +46,17 @@ DOM0_MEM=("" "${XENHOST_DOM0_MEM1:-1536M}" "${XENHOST_DOM0_MEM2:-1024M}")
 QEMU_CPU=("" "${XENHOST_CPU1:-qemu64,+svm,+npt}"
           "${XENHOST_CPU2:-qemu64,+svm,+npt,-lahf_lm}")
 TCG_THREAD=${XENHOST_TCG_THREAD:-multi}
+QEMU_BIN=qemu-system-x86_64
+QEMU_DATA=()
+case ${XENHOST_QEMU:-system} in
+    system) ;;
+    backports)
+        bpo=$("$HERE/qemu-backports.sh" "$CACHE") || exit 1
+        QEMU_BIN=$bpo/usr/bin/qemu-system-x86_64
+        # Its own data first, then the machine's (seabios, ipxe ROMs).
+        QEMU_DATA=(-L "$bpo/usr/share/qemu" -L /usr/share/qemu -L /usr/share/seabios) ;;
+    *) echo "xenhost: XENHOST_QEMU=${XENHOST_QEMU}: system or backports" >&2; exit 2 ;;
+esac
 TAIL_LINES=80               # console lines shown per host on failure
 GRACE=90                    # seconds host 2 may outlive host 1
 # Now and then a nested boot stalls before dom0's /init runs (every vCPU
@@ -150,7 +165,7 @@ start_host() {
     fi
     (
         set +e
-        timeout -k 10 $((TIMEOUT + 60)) qemu-system-x86_64 \
+        timeout -k 10 $((TIMEOUT + 60)) "$QEMU_BIN" "${QEMU_DATA[@]}" \
             -machine q35 -accel "tcg,thread=$TCG_THREAD" -cpu "${QEMU_CPU[n]}" \
             -m "${MEM[n]}" -smp 2 -nodefaults -display none -no-reboot \
             -monitor none -serial stdio -pidfile "$RUNDIR/qemu-h$n.pid" \

@@ -264,6 +264,8 @@ $(B)/dom0-root/.stamp: all
 # The vm-migrate cases on the nested hosts (tests/xenhost/tests/
 # vm-migrate.sh): all, or some, e.g. VMM_CASES=pool,kill-dst.
 VMM_CASES ?= all
+# Seconds the vm-migrate cases may take on the nested hosts in all.
+VMM_TIMEOUT ?= 3600
 
 check-xen: deps
 	@$(MAKE) --no-print-directory $(B)/dom0-root/.stamp
@@ -272,7 +274,7 @@ check-xen: deps
 	    --test2 tests/xenhost/tests/receiver.sh
 	@printf '#!/bin/sh\nVMM_ONLY=%s\n. /xenhost/vm-migrate.sh\n' \
 	    "$(filter-out all,$(VMM_CASES))" > $(B)/vm-migrate-cases.sh
-	tests/xenhost/run.sh --hosts 2 --overlay $(B)/dom0-root --timeout 3600 \
+	tests/xenhost/run.sh --hosts 2 --overlay $(B)/dom0-root --timeout $(VMM_TIMEOUT) \
 	    --test $(B)/vm-migrate-cases.sh --test2 $(B)/vm-migrate-cases.sh
 
 demo: deps

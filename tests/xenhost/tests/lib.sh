@@ -81,7 +81,7 @@ result() {
 # a guest's panic is in its console, not in Xen's.
 dump_dead_guests() {
     for _dd in $(xl list 2> /dev/null | awk 'NR > 2 && $5 ~ /[sc]/ { print $1 }'); do
-        say "---- guest $_dd has shut down or crashed ($(xl list "$_dd" 2> /dev/null | awk 'NR == 2 { print "state " $5 }')); its console's end:"
+        say "---- guest $_dd has shut down or crashed (state $(guest_state "$_dd")); its console's end:"
         guest_log "$_dd" | tail -n 25 | sed 's/^/### | /'
     done
 }
@@ -188,10 +188,14 @@ _wait_count() {
 # second of the guest's time: "2 s more" is $((t0 + 2 * TICK_HZ)).
 wait_tick() { _wait_count guest_tick GUEST-TICK "$@"; }
 
+# guest_state NAME: xl list's state column of this host's domain NAME
+# (e.g. ---sr-), empty when there is none.
+guest_state() { xl list "$1" 2> /dev/null | awk 'NR == 2 { print $5 }'; }
+
 # guest_dead NAME: true when this host's domain NAME is gone, shut down
 # or crashed (xl list's state has s or c): it will not tick again.
 guest_dead() {
-    _gd_s=$(xl list "$1" 2> /dev/null | awk 'NR == 2 { print $5 }')
+    _gd_s=$(guest_state "$1")
     case $_gd_s in
         "" | *s* | *c*) return 0 ;;
     esac
@@ -211,7 +215,7 @@ wait_boot() {
             return 0
         fi
         if guest_dead "$1"; then
-            say "guest $1 died while it booted ($(xl list "$1" 2> /dev/null | awk 'NR == 2 { print "state " $5 }'))"
+            say "guest $1 died while it booted (state $(guest_state "$1"))"
             return 1
         fi
         sleep 1
@@ -247,7 +251,7 @@ revive() {
         done
         [ -n "$_rv_dead" ] || return 0
         for _rv in $_rv_dead; do
-            say "guest $_rv died after it booted ($(xl list "$_rv" 2> /dev/null | awk 'NR == 2 { print "state " $5 }'), nested TCG): booted again ($_rv_round)"
+            say "guest $_rv died after it booted (state $(guest_state "$_rv"), nested TCG): booted again ($_rv_round)"
             guest_log "$_rv" | grep -a -m 3 -i 'panic\|fatal\|BUG' | sed 's/^/### | /'
             xl destroy "$_rv" 2> /dev/null
             rm -f "$CONSOLE_LOGS/guest-$_rv".log

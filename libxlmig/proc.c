@@ -337,6 +337,46 @@ int xlmig__pidfile_read(const char *path, pid_t *pid_r)
     return 0;
 }
 
+/* Does /proc/@pid/cmdline hold @arg as one argument? */
+static bool cmdline_has(pid_t pid, const char *arg)
+{
+    char path[64], buf[65536];
+    size_t len = 0, alen = strlen(arg), i;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    while (len < sizeof(buf) - 1 &&
+           (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    for (i = 0; i < len; i += strlen(buf + i) + 1)
+        if (strlen(buf + i) == alen && !memcmp(buf + i, arg, alen))
+            return true;
+    return false;
+}
+
+bool xlmig__pidfile_daemon(const char *path, pid_t *pid_r,
+                           uint64_t *start_r)
+{
+    pid_t pid;
+    uint64_t start;
+
+    if (xlmig__pidfile_read(path, &pid))
+        return false;
+    start = xlmig__proc_start_time(pid);
+    if (!start || !cmdline_has(pid, path) ||
+        xlmig__proc_start_time(pid) != start)
+        return false;
+    *pid_r = pid;
+    *start_r = start;
+    return true;
+}
+
 bool xlmig__qemu_opt_append(char *buf, size_t cap, size_t *len_r,
                             const char *value)
 {

@@ -62,6 +62,16 @@ int xlmig__proc_stop(pid_t pid, uint64_t start, unsigned int grace_ms);
 int xlmig__pidfile_read(const char *path, pid_t *pid_r);
 
 /*
+ * The daemon that pid file @path names, when it still runs and is the
+ * one that wrote it: its command line has @path as an argument (as
+ * qemu-nbd's --pid-file and qemu-storage-daemon's --pidfile do), so a
+ * reused pid is never taken for it.  True and *pid_r, *start_r.  For a
+ * daemon started by a process killed before it recorded the pid.
+ */
+bool xlmig__pidfile_daemon(const char *path, pid_t *pid_r,
+                           uint64_t *start_r);
+
+/*
  * Append @value to @buf (@cap bytes, NUL-ended, at *len_r) for QEMU's
  * option syntax: every ',' doubled.  false when it does not fit.
  */

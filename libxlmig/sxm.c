@@ -757,6 +757,28 @@ static int qsd_daemon(libxlmig_ctx *ctx, char *const argv[],
     return 0;
 }
 
+/*
+ * A task's daemon not in its record (*pid_r 0): its starter was killed
+ * after the daemon began to serve, before the pid was recorded.  The
+ * pid file @pidfile (NULL: none) still names it; then *pid_r, *start_r
+ * are set from it, so that it is stopped like a recorded one.
+ */
+static void daemon_find(libxlmig_ctx *ctx, const char *task,
+                        const char *what, const char *pidfile,
+                        int64_t *pid_r, uint64_t *start_r)
+{
+    pid_t pid;
+    uint64_t start;
+
+    if (*pid_r || !pidfile || !xlmig__pidfile_daemon(pidfile, &pid, &start))
+        return;
+    xlmig__log(ctx, XTL_INFO, -1, "task %s: %s (pid %d) was started but "
+               "not recorded; found by its pid file %s", task, what,
+               (int)pid, pidfile);
+    *pid_r = pid;
+    *start_r = start;
+}
+
 void xlmig__sxm_nbd_tls(const char *tls_dir, struct xlmig__sxm_nbd_tls *t)
 {
     memset(t, 0, sizeof(*t));
@@ -872,17 +894,21 @@ static void exporter_stop(libxlmig_ctx *ctx, const char *state_dir,
                           const struct xlmig__sxm_record *r)
 {
     char pidfile[PATH_MAX_];
+    bool have_path = !task_path(ctx, state_dir, r->task, "pid", pidfile,
+                                sizeof(pidfile));
+    int64_t pid = r->exporter_pid;
+    uint64_t start = r->exporter_start;
 
-    if (r->exporter_pid &&
-        xlmig__proc_stop((pid_t)r->exporter_pid, r->exporter_start,
-                         STOP_GRACE_MS))
+    daemon_find(ctx, r->task, "the exporter", have_path ? pidfile : NULL,
+                &pid, &start);
+    if (pid && xlmig__proc_stop((pid_t)pid, start, STOP_GRACE_MS))
         xlmig__log(ctx, XTL_WARN, -1, "task %s: the exporter (pid %lld) "
-                   "would not stop", r->task, (long long)r->exporter_pid);
-    if (!task_path(ctx, state_dir, r->task, "pid", pidfile, sizeof(pidfile)))
+                   "would not stop", r->task, (long long)pid);
+    if (have_path)
         unlink_quiet(ctx, pidfile);
     /* Its unix socket, which QEMU leaves behind. */
-    if (r->exporter_pid && !strncmp(r->listen, "unix:", 5) &&
-        !xlmig__proc_alive((pid_t)r->exporter_pid, r->exporter_start))
+    if (pid && !strncmp(r->listen, "unix:", 5) &&
+        !xlmig__proc_alive((pid_t)pid, start))
         unlink_quiet(ctx, r->listen + 5);
 }
 
@@ -1564,13 +1590,16 @@ static void task_daemon_stop(libxlmig_ctx *ctx, const char *state_dir,
                              const char *pid_ext, const char *sock_ext)
 {
     char path[PATH_MAX_];
+    bool have_path = !task_path(ctx, state_dir, task, pid_ext, path,
+                                sizeof(path));
 
+    daemon_find(ctx, task, what, have_path ? path : NULL, pid_r, start_r);
     if (*pid_r && xlmig__proc_stop((pid_t)*pid_r, *start_r, STOP_GRACE_MS))
         xlmig__log(ctx, XTL_WARN, -1, "task %s: %s (pid %lld) would not "
                    "stop", task, what, (long long)*pid_r);
     *pid_r = 0;
     *start_r = 0;
-    if (!task_path(ctx, state_dir, task, pid_ext, path, sizeof(path)))
+    if (have_path)
         unlink_quiet(ctx, path);
     if (!task_path(ctx, state_dir, task, sock_ext, path, sizeof(path)))
         unlink_quiet(ctx, path);

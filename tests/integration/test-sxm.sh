@@ -463,6 +463,67 @@ wait $sp 2> /dev/null
 } > "$d/rec.out" 2>&1
 fault_check "kill -9 of the source in the middle of the copy"
 
+# slow_tool NAME REAL: $d/NAME runs REAL with its arguments (a daemon
+# that forks), then says so in $d/NAME.started and stays 30 s (its pid
+# in that file): who runs it is still waiting when the daemon already
+# serves, its pid only in the daemon's pid file.
+slow_tool() {
+    printf '#!/bin/sh\n"%s" "$@" || exit $?\necho $$ > "%s.started"\nexec sleep 30\n' \
+        "$2" "$d/$1" > "$d/$1"
+    chmod +x "$d/$1"
+    rm -f "$d/$1.started"
+}
+# until_started NAME: $d/NAME.started is there (10 s at most).
+until_started() {
+    for _ in $(seq 200); do
+        [ -s "$d/$1.started" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# kill -9 of the source while its snapshot reader (qemu-nbd) starts:
+# the reader serves, but its pid is not in the record yet; the
+# recovery finds it by its pid file, stops it, then commits.
+fault_setup src-reader-starting
+slow_tool slow-nbd "$(command -v qemu-nbd)"
+XLMIG_QEMU_NBD=$d/slow-nbd XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" \
+    --qmp "$d/qmp.sock" --dest "$DEST" > "$d/send.out" 2> "$d/send.err" &
+sp=$!
+until_started slow-nbd || echo "the reader never started" >> "$d/send.err"
+kill -9 $sp
+wait $sp 2> /dev/null
+kill "$(cat "$d/slow-nbd.started" 2> /dev/null)" 2> /dev/null
+{
+    XLMIG_STATE_DIR=$SA "$XLMIG" sxm-recover --verbose
+    XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-cancel --task "$TASK"
+} > "$d/rec.out" 2>&1
+fault_check "kill -9 of the source while its snapshot reader starts (pid only in its pid file)"
+
+# kill -9 of receive-start while its exporter starts: the exporter
+# serves, its pid not recorded yet; sxm-recover stops it by its pid
+# file and removes parent and leaf.
+new_vdi dst-exporter-starting qcow2
+slow_tool slow-qsd "$(command -v qemu-storage-daemon)"
+XLMIG_QSD=$d/slow-qsd XLMIG_STATE_DIR=$SB "$XLMIG" sxm-receive-start --sr dstsr \
+    --name disk --size "$VSIZE" --listen "$DEST" --format qcow2 > "$d/recv.out" 2> "$d/recv.err" &
+rp=$!
+until_started slow-qsd || echo "the exporter never started" >> "$d/recv.err"
+kill -9 $rp
+wait $rp 2> /dev/null
+kill "$(cat "$d/slow-qsd.started" 2> /dev/null)" 2> /dev/null
+served=no
+pgrep -f "$d/.*$PORT" > /dev/null && served=yes
+XLMIG_STATE_DIR=$SB "$XLMIG" sxm-recover --verbose > "$d/rec.out" 2>&1
+if [ $served = yes ] && grep -q "1 task handled" "$d/rec.out" && nothing_left 0 > "$d/left.out" &&
+   grep -q "the exporter (pid [0-9]*) was started but not recorded; found by its pid file" "$d/rec.out" &&
+   [ -z "$(ls "$SB"/sxm/ 2> /dev/null)" ] && [ -z "$(ls "$d/srB")" ]; then
+    ok "kill -9 of receive-start while its exporter starts: sxm-recover stops the exporter by its pid file and removes what it made"
+else
+    not_ok "receive-start killed while its exporter starts (exporter served: $served)" "$d/recv.err" "$d/rec.out" "$d/left.out"
+fi
+XLMIG_STATE_DIR=$SA "$XE" vdi-destroy uuid="$VDI" > /dev/null 2>&1
+
 # exporter_killed: kill -9 of the destination's exporter while sxm-send
 # ($sp) runs; its exit status (10 s at most, then SIGTERM) in src_rc;
 # then sxm-recover on the destination.

@@ -6,11 +6,14 @@
  * xlmig__proc_filter: stdin in, stdout out (capped: killed at once),
  * stderr's tail, a time limit, no descriptor of ours passed on, and
  * nothing of the child's process group left running.
+ * xlmig__pidfile_daemon: the process a pid file names only when its
+ * command line has that file as an argument (never a reused pid).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -298,6 +301,63 @@ static void test_filter_cannot_exec(void **state)
     no_child_left();
 }
 
+static void pidfile_put(const char *path, long pid)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fprintf(f, "%ld\n", pid);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A daemon found by its pid file; a pid file naming another process,
+ * a dead one or garbage finds none. */
+static void test_pidfile_daemon(void **state)
+{
+    char dir[] = "/tmp/xlmig-pidfile-XXXXXX", path[64], other[64];
+    uint64_t start = 0;
+    pid_t child, pid = 0;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/task.pid", dir);
+    snprintf(other, sizeof(other), "%s/other.pid", dir);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        execlp("sh", "sh", "-c", "sleep 30", "--pidfile", path,
+               (char *)NULL);
+        _exit(127);
+    }
+    /* Until the child has exec'd: its command line names the file. */
+    for (int i = 0; i < 500 && !xlmig__pidfile_daemon(path, &pid, &start);
+         i++) {
+        pidfile_put(path, child);
+        xlmig__sleep_ms(10);
+    }
+    assert_int_equal(pid, child);
+    assert_int_equal(start, xlmig__proc_start_time(child));
+    /* The same pid under another file's name: not that daemon. */
+    pidfile_put(other, child);
+    pid = 0;
+    assert_false(xlmig__pidfile_daemon(other, &pid, &start));
+    assert_int_equal(pid, 0);
+    /* Our own pid: alive, but its command line lacks the file. */
+    pidfile_put(path, getpid());
+    assert_false(xlmig__pidfile_daemon(path, &pid, &start));
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    pidfile_put(path, child);
+    assert_false(xlmig__pidfile_daemon(path, &pid, &start));
+    pidfile_put(path, -5);
+    assert_false(xlmig__pidfile_daemon(path, &pid, &start));
+    unlink(path);
+    assert_false(xlmig__pidfile_daemon(path, &pid, &start));
+    assert_int_equal(pid, 0);
+    unlink(other);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_filter_leftover),
         cmocka_unit_test(test_filter_stderr_tail),
         cmocka_unit_test(test_filter_cannot_exec),
+        cmocka_unit_test(test_pidfile_daemon),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -194,7 +194,7 @@ left() {
     ls "$d"/sr$1/*.overlay.qcow2 "$d"/sr$1/*.lock > /dev/null 2>&1 && why="$why overlay-or-lock"
     grep -l '"state": "running"' "$s"/migrate*/*.json > /dev/null 2>&1 && why="$why running-journal"
     pgrep -f "xlmigd-fake --worker" > /dev/null && why="$why workers"
-    pgrep -f "qemu-storage-daemon.*$s/sxm" > /dev/null && why="$why exporters"
+    pgrep -f "qemu-(storage-daemon|nbd).*$s/sxm" > /dev/null && why="$why sxm-daemons"
     echo "$why"
 }
 nvdis() { ls "$d/sr$1" | grep -c '\.json$'; }

@@ -36,6 +36,7 @@
 #define DONE_TIMEOUT_MS 120000      /* the destination unpauses */
 #define ASK_EVERY_MS 5000           /* outcome unknown: ask again */
 #define LINK_GRACE_MS 5000
+#define DOM_CHECK_S 1.0             /* storage, memory: the domain is there */
 
 /* One VDI's storage motion, in a thread of its own. */
 struct disk {
@@ -67,6 +68,7 @@ struct send {
     int mfd, dfd;
     uint64_t mid, did;                  /* request ids */
     double last_update;
+    double last_dom_check;
     /* storage */
     struct disk disks[XLMIG__MIG_VDIS_MAX];
     size_t nr_disks;
@@ -307,6 +309,40 @@ static int dest_check(struct send *s)
     return 0;
 }
 
+/*
+ * The VM's domain is still there and has not shut down: a guest that
+ * crashed or powered itself off, or a domain destroyed meanwhile (xl
+ * destroy), ends the migration at once with VM_BAD_POWER_STATE, not
+ * with whatever broke next (its QEMU's socket, the stream).  Looked at
+ * every DOM_CHECK_S while storage and memory run (@now: at once).
+ */
+static int domain_check(struct send *s, bool now)
+{
+    struct xlmig__dom d;
+    double t = xlmig__now_s();
+    const char *what;
+
+    if (!s->r.live || !s->hv || (!now && t - s->last_dom_check < DOM_CHECK_S))
+        return 0;
+    s->last_dom_check = t;
+    if (!s->run->hv->find(s->hv, s->r.vm_uuid, &d) &&
+        d.domid == s->r.domid) {
+        if (d.state != XLMIG__DOM_SHUTDOWN && d.state != XLMIG__DOM_DYING)
+            return 0;
+        what = "shut down or crashed";
+    } else {
+        what = "went away (destroyed, or it crashed)";
+    }
+    return xlmig__error(s->ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1,
+                        "migration %s of VM %s: its domain %" PRIu32 " %s "
+                        "during the migration; rolling back: nothing stays "
+                        "at host %s, its disks stay whole here at %s; start "
+                        "the VM again (`xlmig-xe vm-start vm=%s` when it is "
+                        "registered, else `xl create`)", s->r.task, s->r.vm,
+                        s->r.domid, what, s->r.destination, s->r.source,
+                        s->r.vm);
+}
+
 /* ------------------------------------------------------------ storage */
 
 static void disk_progress(void *opaque, const struct xlmig__sxm_progress *p)
@@ -512,6 +548,8 @@ static int storage_sync(struct send *s)
                      (s->disks[i].done && s->r.live);
         }
         pthread_mutex_unlock(&s->lock);
+        if (failed && domain_check(s, true))
+            return LIBXLMIG_ERR_VM_BAD_POWER_STATE;
         if (failed)
             return disk_failed(s) ? disk_failed(s)
                    : xlmig__error(s->ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1,
@@ -522,7 +560,9 @@ static int storage_sync(struct send *s)
             return 0;
         if (stop_asked(s))
             return stopped(s);
-        rc = dest_check(s);
+        rc = domain_check(s, false);
+        if (!rc)
+            rc = dest_check(s);
         if (!rc)
             rc = slot_update(s, false);
         if (rc)
@@ -759,7 +799,9 @@ static int memory(struct send *s)
         }
         if (stop_asked(s))
             return stopped(s);
-        rc = disk_failed(s);
+        rc = domain_check(s, false);
+        if (!rc)
+            rc = disk_failed(s);
         if (!rc)
             rc = dest_check(s);
         if (!rc)
@@ -1104,6 +1146,10 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
 
  fail:
  fail_after_switch:
+    /* Whatever broke, a domain gone meanwhile is the cause to report. */
+    if (rc != LIBXLMIG_ERR_VM_BAD_POWER_STATE && rc != LIBXLMIG_ERR_CANCELLED &&
+        s->r.phase < XLMIG__MIG_SWITCH && domain_check(s, true))
+        rc = LIBXLMIG_ERR_VM_BAD_POWER_STATE;
     failed(s, rc);
     s->r.state = XLMIG__MIG_RUNNING;
     s->r.phase = XLMIG__MIG_ROLLBACK;

@@ -11,13 +11,14 @@
 # Ends with "integration-vm-migrate: N passed, N failed".
 #
 # Environment: XLMIG_BIN, XLMIG_XE_BIN, XLMIG_BUILDDIR, XLMIG_SRCDIR;
-# VMM_ONLY=a,b picks sections (main cancel kill refuse disabled place
-# limit xpool halted worker evacuate bulk rolling), "all" every one.  By default
+# VMM_ONLY=a,b picks sections (main cancel kill crash refuse disabled
+# place limit xpool halted worker evacuate bulk rolling), "all" every one.  By default
 # (make check) the sections that only stand-ins can show: the workers
 # killed and the master restarted, with the main move, the refusals,
 # maintenance mode (host-disable), placement without host= (a third host
 # joins for it: the built-in choice, the wlb-hook and its failures),
-# halted VMs, host evacuation (host-evacuate,
+# the VM's domain destroyed or crashed mid-migration (with h2's daemon
+# killed too), halted VMs, host evacuation (host-evacuate,
 # host-get-vms-which-prevent-evacuation: h3 joins again) and lists of
 # VMs (vm-migrate vm=a,b,c: the bad lists, the summaries, memory counted
 # across a list); cancel, kill -9 of the daemons, the limit and across
@@ -25,7 +26,7 @@
 # tests/xenhost/tests/vm-migrate.sh), and here with
 # `make check-vm-migrate`.
 set -u
-VMM_ONLY=${VMM_ONLY-main,refuse,disabled,place,halted,worker,evacuate,bulk,rolling}
+VMM_ONLY=${VMM_ONLY-main,crash,refuse,disabled,place,halted,worker,evacuate,bulk,rolling}
 [ "$VMM_ONLY" != all ] || VMM_ONLY=""
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -387,6 +388,108 @@ if phase_is memory 60 && sleep 2; then
     fi
 else
     not_ok "kill h2: never in memory" "$d/mig.err"
+    wait_mig
+fi
+reset_vm
+fi
+
+# ---- the VM's domain destroyed (or crashed) mid-migration ------------------
+# The guest stops writing, then its domain is destroyed on h1 (as
+# `xl destroy` or a crash would end it): the migration fails at once
+# naming the VM, nothing is left on either host, the VM runs nowhere
+# and its disk at h1 is whole (equal to its log).
+if want crash; then
+# crashed PHASE: what is wrong after web1's domain went in PHASE.
+crashed() {
+    local why=""
+    absent_on "$X1" web1 || why="$why domain-on-h1"
+    absent_on "$X2" web1 || why="$why domain-on-h2"
+    [ -f "$IMG" ] || why="$why source-vdi-gone"
+    [ "$(nvdis 2)" = 0 ] || why="$why vdis-on-h2:$(nvdis 2)"
+    [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+    grep -q '"state": "failed"' "$S1/migrate/$TASK.json" || why="$why journal-not-failed"
+    same_as_log "$IMG" qcow2 || why="$why disk-differs-from-log"
+    echo "$why"
+}
+# destroy_web1: the guest stopped, then its domain destroyed on h1.
+destroy_web1() {
+    touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+    "$FX" destroy --dir "$X1" web1 > "$d/destroy.out" 2>&1
+    qsd_pid=""
+}
+for phase in storage memory; do
+    new_vm web1
+    migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+    if phase_is $phase 60 && sleep 1; then
+        t0=$(date +%s.%N)
+        destroy_web1
+        wait_mig
+        secs=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+        sleep 2
+        why=$(crashed)
+        if [ "$MRC" = 1 ] && [ -z "$why" ] && grep -q "VM web1" "$d/mig.err"; then
+            ok "web1's domain destroyed during $phase: vm-migrate fails after $secs s ($(grep -v '^vm-migrate:' "$d/mig.err" | head -1 | cut -c1-150)); nothing left on either host, the disk at h1 equal to its log"
+        else
+            not_ok "domain destroyed during $phase (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$S2/migrate-in/$TASK.log" "$d/destroy.out"
+        fi
+    else
+        not_ok "domain destroyed: never in $phase" "$d/mig.err"
+        wait_mig
+    fi
+    reset_vm
+done
+
+# A guest that crashed and is kept for inspection (on_crash=preserve):
+# the domain stays, shut down, its device model serving on.
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+if phase_is storage 60 && sleep 1; then
+    touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+    dom=$(grep -l '"name": "web1"' "$X1"/domains/*.json | head -1)
+    sed -i 's/"state": "running"/"state": "shutdown"/' "$dom"
+    wait_mig
+    sleep 2
+    kept=no
+    "$FX" list --dir "$X1" | grep -q " web1 [0-9a-f-]* shutdown$" && kept=yes
+    "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
+    qsd_pid=""
+    why=$(crashed)
+    if [ "$MRC" = 1 ] && [ -z "$why" ] && [ $kept = yes ] &&
+       grep -q "^VM_BAD_POWER_STATE: migration $TASK of VM web1: its domain [0-9]* shut down or crashed during the migration; rolling back: nothing stays at host h2, its disks stay whole here at h1" "$d/mig.err"; then
+        ok "web1 crashed during storage, its domain kept (on_crash=preserve): VM_BAD_POWER_STATE, the overlay committed back through its still running QEMU; the disk equal to its log, nothing left"
+    else
+        not_ok "crashed and kept during storage (exit $MRC, kept $kept:$why)" "$d/mig.err" "$S1/migrate/$TASK.log"
+    fi
+else
+    not_ok "crashed and kept: never in storage" "$d/mig.err"
+    wait_mig
+fi
+reset_vm
+
+# Both at once, as a nested run saw it: the domain gone during memory
+# and h2's xlmigd killed (started again 2 s later).
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+if phase_is memory 60 && sleep 1; then
+    destroy_web1
+    kill -9 "${dpid[2]}"; gone "${dpid[2]}"
+    sleep 2
+    start_daemon 2
+    for _ in $(seq 300); do kill -0 "$MPID" 2> /dev/null || break; sleep 0.1; done
+    if kill -0 "$MPID" 2> /dev/null; then
+        not_ok "domain destroyed and h2's xlmigd killed: vm-migrate still waits 30 s later" "$d/mig.err" "$S1/migrate/$TASK.log"
+        "$XE" task-cancel uuid="$TASK" config="$C1" > /dev/null 2>&1
+    fi
+    wait_mig
+    sleep 3
+    why=$(crashed)
+    if [ "$MRC" = 1 ] && [ -z "$why" ]; then
+        ok "web1's domain destroyed and h2's xlmigd killed during memory: vm-migrate ends ($(grep -v '^vm-migrate:' "$d/mig.err" | head -1 | cut -c1-120)); h2's daemon, started again, removes what was made; nothing left"
+    else
+        not_ok "domain destroyed and h2 killed (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$S2/migrate-in/$TASK.log" "$d/xlmigd2.log"
+    fi
+else
+    not_ok "domain destroyed and h2 killed: never in memory" "$d/mig.err"
     wait_mig
 fi
 reset_vm

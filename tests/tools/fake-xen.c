@@ -57,6 +57,7 @@ extern const struct xlmig__hv_ops xlmig__hv_fake;
 #define FX_ROUNDS_LIVE "20,5"           /* dirty rounds of a live save */
 #define FX_DM_GRACE_MS 3000             /* SIGTERM to SIGKILL */
 #define FX_SUSPEND_MS_MAX 60000u
+#define FX_GONE_CHECK_PAGES 64u         /* suspend looks for its domain */
 
 /* ------------------------------------------------------------ state */
 
@@ -1495,6 +1496,20 @@ static int fx_sink_write(void *opaque, const void *p, size_t n)
     if (s->in_page) {
         s->in_page = false;
         s->pages++;
+        /* Destroyed meanwhile (xl destroy, or the guest crashed): libxc
+         * can no longer map its pages, and fails. */
+        if (s->pages % FX_GONE_CHECK_PAGES == 0) {
+            char path[FX_PATH_MAX];
+
+            if (!fx_dom_path(s->h, s->domid, "json", path, sizeof(path)) &&
+                access(path, F_OK)) {
+                s->rc = xlmig__error(s->h->ctx, LIBXLMIG_ERR_IO, -1,
+                                     "saving domain %" PRIu32 " (%s): the "
+                                     "domain was destroyed while it was "
+                                     "saved", s->domid, s->name);
+                return -1;
+            }
+        }
     }
     if (s->ms_per_mib) {
         s->owed_ns += (uint64_t)s->ms_per_mib * 1000000u * n >> 20;

@@ -24,6 +24,9 @@
 #   XENHOST_CPU1/XENHOST_CPU2: QEMU -cpu models.  Host 2 lacks a feature
 #   host 1 has (lahf_lm), so that CPU checks have something to refuse.
 #   XENHOST_TCG_THREAD: QEMU's TCG threading, multi (default) or single.
+#   XENHOST_SILENT_LIMIT: seconds host 1 may print nothing once dom0 has
+#   started (default 900; the tests say something at least every few
+#   minutes); past it the run stops as stalled.
 #   XENHOST_XEN_ARGS: more options for Xen's command line.
 #   XENHOST_QEMU: the QEMU that runs the hosts: "system" (default, the
 #   machine's qemu-system-x86_64) or "backports" (Debian 12 backports'
@@ -63,6 +66,7 @@ GRACE=90                    # seconds host 2 may outlive host 1
 # idle, nothing on the console).  A host that has not reached /init after
 # BOOT_LIMIT seconds is restarted, at most BOOT_RETRIES times.
 BOOT_LIMIT=${XENHOST_BOOT_LIMIT:-180}
+SILENT_LIMIT=${XENHOST_SILENT_LIMIT:-900}
 BOOT_RETRIES=2
 
 T0=${EPOCHREALTIME/./}
@@ -255,6 +259,7 @@ start_host 1
 alive() { [ -n "${HOST_JOB[$1]}" ] && kill -0 "${HOST_JOB[$1]}" 2>/dev/null; }
 
 TIMED_OUT=0
+SILENT=0
 deadline=$((SECONDS + TIMEOUT))
 h1_end=""
 while :; do
@@ -275,6 +280,16 @@ while :; do
         alive "$n" && { reboot_stalled "$n" || stalled=1; }
     done
     [ "$stalled" = 0 ] || break
+    # Host 1 runs the tests: silent that long, it has stalled (its
+    # console is written line by line as the tests and Xen speak).
+    if alive 1 && booted 1; then
+        quiet=$(( $(date +%s) - $(stat -c %Y "$LOGDIR/h1-serial.log") ))
+        if [ "$quiet" -ge "$SILENT_LIMIT" ]; then
+            SILENT=1
+            log "host 1 printed nothing for ${quiet}s: stopping the hosts"
+            break
+        fi
+    fi
     # Host 2 serves host 1; once host 1 is gone it gets a grace period.
     if ! alive 1 && [ "$HOSTS" = 2 ]; then
         [ -n "$h1_end" ] || h1_end=$SECONDS
@@ -328,6 +343,7 @@ for n in $(seq "$HOSTS"); do
 done
 [ "$TIMED_OUT" = 0 ] || ERRORS+=("timeout: the run took longer than ${TIMEOUT}s")
 [ "$INTERRUPTED" = 0 ] || ERRORS+=("interrupted")
+[ "$SILENT" = 0 ] || ERRORS+=("host 1 printed nothing for ${SILENT_LIMIT}s (XENHOST_SILENT_LIMIT): it stalled, or a test waited without a word")
 for n in $(seq "$HOSTS"); do
     [ "${BOOT_TRIES[n]}" = 0 ] ||
         log "note: host $n needed ${BOOT_TRIES[n]} restart(s) of a stalled boot"
@@ -354,9 +370,9 @@ for e in "${ERRORS[@]}"; do echo "xenhost: error: $e"; done
 # setup).  When a failed run coincides with one, run everything once more
 # from fresh boots; the retry's verdict is the final one, and the first
 # attempt stays in its log directory.  Failures without a triple fault,
-# timeouts and interruptions are final at once.
+# timeouts, a silent host 1 and interruptions are final at once.
 if [ "$FAIL" -gt 0 ] && [ -z "${XENHOST_RETRIED:-}" ] &&
-    [ "$TIMED_OUT" = 0 ] && [ "$INTERRUPTED" = 0 ] &&
+    [ "$TIMED_OUT" = 0 ] && [ "$INTERRUPTED" = 0 ] && [ "$SILENT" = 0 ] &&
     grep -aq 'Triple fault' "$LOGDIR"/h*-serial.log; then
     echo "xenhost: first attempt: $PASS passed, $FAIL failed, and a guest triple-faulted (nested-TCG flake; $LOGDIR): once more from fresh boots"
     export XENHOST_RETRIED=$LOGDIR

@@ -42,6 +42,12 @@ TICK_HZ=10                          # guest ticks per second (guest-init.sh)
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
+# clock: NOW, this host's uptime in whole seconds, read without starting
+# a process.  Every wait here counts time with it, never turns of its
+# loop: under nested TCG a turn (a fork or two) may take seconds when
+# the host is busy, and a count of turns then waits many times longer.
+clock() { read -r NOW _ck_rest < /proc/uptime; NOW=${NOW%.*}; }
+
 # say MESSAGE: a progress line, shown live by run.sh.
 say() { echo "### [h$HOST $(uptime_s)s] $*"; }
 
@@ -169,8 +175,9 @@ guest_boots() { guest_log "$@" | grep -ac 'GUEST-BOOTED'; }
 # _wait_count FUNC WHAT NAME MIN TIMEOUT [DIR]: wait until FUNC NAME [DIR]
 # exceeds MIN, printing each new value (so a watcher sees the guest run).
 _wait_count() {
-    _wc_n=0 _wc_last=""
-    while [ "$_wc_n" -lt "$5" ]; do
+    _wc_last=""
+    clock; _wc_end=$((NOW + $5))
+    while clock; [ "$NOW" -lt "$_wc_end" ]; do
         _wc_t=$($1 "$3" "$6")
         if [ -n "$_wc_t" ] && [ "$_wc_t" != "$_wc_last" ]; then
             say "guest $3: $2 $_wc_t${6:+ (log in $6)}"
@@ -178,7 +185,6 @@ _wait_count() {
         fi
         [ -n "$_wc_t" ] && [ "$_wc_t" -gt "$4" ] && return 0
         sleep 1
-        _wc_n=$((_wc_n + 1))
     done
     return 1
 }
@@ -207,8 +213,8 @@ guest_dead() {
 # guest that triple-faults under nested TCG does (on_reboot=preserve
 # keeps it, shut down).
 wait_boot() {
-    _wb_n=0
-    while [ "$_wb_n" -lt "$2" ]; do
+    clock; _wb_end=$((NOW + $2))
+    while clock; [ "$NOW" -lt "$_wb_end" ]; do
         _wb_t=$(guest_tick "$1")
         if [ -n "$_wb_t" ] && [ "$_wb_t" -gt 1 ]; then
             say "guest $1: GUEST-TICK $_wb_t"
@@ -219,7 +225,6 @@ wait_boot() {
             return 1
         fi
         sleep 1
-        _wb_n=$((_wb_n + 1))
     done
     say "guest $1: no tick after $2 s"
     return 1
@@ -297,13 +302,12 @@ dump_guest() {
 
 # wait_file FILE TIMEOUT: wait until FILE exists (e.g. on the 9p share).
 wait_file() {
-    _wf_n=0
-    while [ "$_wf_n" -lt "$2" ]; do
+    clock; _wf_end=$((NOW + $2))
+    while clock; [ "$NOW" -lt "$_wf_end" ]; do
         [ -e "$1" ] && return 0
         sleep 1
-        _wf_n=$((_wf_n + 1))
     done
-    return 1
+    [ -e "$1" ]
 }
 
 # ---------------------------------------------------------------- ticks
@@ -804,8 +808,8 @@ _pool_hosts() {
 # master lists this host; XLMIGD_LISTEN: seconds until it listened.
 _xlmigd_ready() {
     _xr_t=$(uptime_s) XLMIGD_LISTEN=""
-    _xr_n=0
-    while [ "$_xr_n" -lt "$(($1 * 5))" ]; do
+    clock; _xr_end=$((NOW + $1))
+    while clock; [ "$NOW" -lt "$_xr_end" ]; do
         xlmigd_running || { say "xlmigd exited"; dump_xlmigd 20; return 1; }
         if [ -z "$XLMIGD_LISTEN" ]; then
             ss -Hltn "sport = :$POOL_PORT" 2>/dev/null | grep -q . &&
@@ -813,7 +817,6 @@ _xlmigd_ready() {
         fi
         [ -n "$XLMIGD_LISTEN" ] && _pool_hosts | grep -qx "h$HOST" && return 0
         sleep 0.2
-        _xr_n=$((_xr_n + 1))
     done
     say "xlmigd not ready after ${1}s"
     dump_xlmigd 20
@@ -858,14 +861,14 @@ start_pool() {
         _pool_state_for "$(_conf_get "$_sp_conf" pool-uuid)"
     else
         say "start_pool: waiting for the master $(_conf_get "$_sp_conf" master)"
-        _sp_n=0
+        clock; _sp_end=$((NOW + ${POOL_WAIT:-900}))
         until _pool_hosts > /dev/null; do
-            if [ "$_sp_n" -ge "${POOL_WAIT:-900}" ]; then
+            clock
+            if [ "$NOW" -ge "$_sp_end" ]; then
                 say "start_pool: the master did not answer in ${POOL_WAIT:-900}s"
                 return 1
             fi
             sleep 2
-            _sp_n=$((_sp_n + 2))
         done
     fi
     _sp_d=$(uptime_s)
@@ -877,11 +880,10 @@ start_pool() {
 # wait_pool_hosts N TIMEOUT: wait until the pool (through xlmigd.conf) has
 # at least N hosts.
 wait_pool_hosts() {
-    _wp_n=0
-    while [ "$_wp_n" -lt "$2" ]; do
+    clock; _wp_end=$((NOW + $2))
+    while clock; [ "$NOW" -lt "$_wp_end" ]; do
         [ "$(_pool_hosts | grep -c .)" -ge "$1" ] && return 0
         sleep 2
-        _wp_n=$((_wp_n + 2))
     done
     return 1
 }
@@ -889,11 +891,11 @@ wait_pool_hosts() {
 # _xlmigd_gone TIMEOUT: wait until the daemon of XLMIGD_PID has exited.
 _xlmigd_gone() {
     _xg_pid=$(cat "$XLMIGD_PID" 2>/dev/null) || return 0
-    _xg_n=0
+    clock; _xg_end=$((NOW + $1))
     while alive "$_xg_pid"; do
-        [ "$_xg_n" -ge "$(($1 * 10))" ] && return 1
+        clock
+        [ "$NOW" -ge "$_xg_end" ] && return 1
         sleep 0.1
-        _xg_n=$((_xg_n + 1))
     done
     wait "$_xg_pid" 2>/dev/null
     return 0

@@ -199,22 +199,31 @@ migrate_bg() {
     shift
     xlmig-xe vm-migrate vm="$_mb" host=h2 "$@" > "/tmp/mig-$_mb.out" 2> "/tmp/mig-$_mb.err" &
     MPID=$!
+    MIG_ERR=/tmp/mig-$_mb.err
     TASK=""
-    _mb_n=0
-    while [ -z "$TASK" ] && [ $_mb_n -lt 100 ]; do
-        TASK=$(head -n 1 "/tmp/mig-$_mb.out" 2>/dev/null)
-        sleep 0.2
-        _mb_n=$((_mb_n + 1))
+    clock; _mb_end=$((NOW + 60))
+    while [ -z "$TASK" ] && clock && [ "$NOW" -lt "$_mb_end" ]; do
+        [ ! -s "/tmp/mig-$_mb.out" ] || read -r TASK < "/tmp/mig-$_mb.out"
+        [ -n "$TASK" ] || sleep 0.2
     done
 }
 
-# phase_is PHASE [TIMEOUT]: the source journal of TASK is in PHASE.
+# phase_is PHASE [TIMEOUT]: the source journal of TASK is in PHASE;
+# every 60 s while it waits, the migration's last progress line.  False
+# at once when the task has ended (it failed, or went past PHASE).
 phase_is() {
-    _pi_n=0
-    while [ $_pi_n -lt $((${2:-120} * 5)) ]; do
+    clock; _pi_end=$((NOW + ${2:-120})) _pi_said=$NOW
+    while clock; [ "$NOW" -lt "$_pi_end" ]; do
         grep -q "\"phase\": \"$1\"" "$XLMIG_STATE/migrate/$TASK.json" 2>/dev/null && return 0
-        sleep 0.2
-        _pi_n=$((_pi_n + 1))
+        if grep -q '"phase": "ended"' "$XLMIG_STATE/migrate/$TASK.json" 2>/dev/null; then
+            say "task $TASK ended before it was in $1: $(grep -v '^vm-migrate:' "$MIG_ERR" 2>/dev/null | head -n 1)"
+            return 1
+        fi
+        if [ $((NOW - _pi_said)) -ge 60 ]; then
+            say "waiting for task $TASK to be in $1: $(tr '\r' '\n' < "$MIG_ERR" 2>/dev/null | grep . | tail -n 1)"
+            _pi_said=$NOW
+        fi
+        sleep 0.5
     done
     return 1
 }
@@ -475,6 +484,7 @@ fault_try() {
         CASE_DETAIL="never in phase $_fp (task '$TASK')"
         kill "$MPID" 2>/dev/null
         sed 's/^/### | /' "/tmp/mig-$FAULT_VM.err" | tail -n 5
+        [ -z "$TASK" ] || task_logs "$TASK"
         [ -z "$TASK" ] || xlmig-xe task-cancel uuid="$TASK" 2>/dev/null
         wait "$MPID"
         fault_clean
@@ -559,8 +569,8 @@ if want limit; then
             pids="$pids $!"
         done
         seen=""
-        n=0
-        while [ -z "$seen" ] && [ $n -lt 600 ]; do
+        clock; lim_end=$((NOW + 300))
+        while [ -z "$seen" ] && clock && [ "$NOW" -lt "$lim_end" ]; do
             st=$(xlmig-xe task-list params=status --minimal 2>/dev/null | tr ',' '\n')
             if [ "$(echo "$st" | grep -c '^running$')" = 3 ] &&
                 [ "$(echo "$st" | grep -c '^queued$')" = 1 ]; then
@@ -568,7 +578,6 @@ if want limit; then
                 show xlmig-xe task-list params=uuid,vm,status,phase,progress
             fi
             sleep 0.5
-            n=$((n + 1))
         done
         rcs=""
         for p in $pids; do wait "$p"; rcs="$rcs$?"; done

@@ -485,6 +485,7 @@ fault_try() {
         kill "$MPID" 2>/dev/null
         sed 's/^/### | /' "/tmp/mig-$FAULT_VM.err" | tail -n 5
         [ -z "$TASK" ] || task_logs "$TASK"
+        dump_guest "$FAULT_VM"
         [ -z "$TASK" ] || xlmig-xe task-cancel uuid="$TASK" 2>/dev/null
         wait "$MPID"
         fault_clean

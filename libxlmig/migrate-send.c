@@ -548,8 +548,6 @@ static int storage_sync(struct send *s)
                      (s->disks[i].done && s->r.live);
         }
         pthread_mutex_unlock(&s->lock);
-        if (failed && domain_check(s, true))
-            return LIBXLMIG_ERR_VM_BAD_POWER_STATE;
         if (failed)
             return disk_failed(s) ? disk_failed(s)
                    : xlmig__error(s->ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1,

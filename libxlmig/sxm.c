@@ -758,25 +758,29 @@ static int qsd_daemon(libxlmig_ctx *ctx, char *const argv[],
 }
 
 /*
- * A task's daemon not in its record (*pid_r 0): its starter was killed
- * after the daemon began to serve, before the pid was recorded.  The
- * pid file @pidfile (NULL: none) still names it; then *pid_r, *start_r
- * are set from it, so that it is stopped like a recorded one.
+ * Stop a task's daemon, *pid_r and *start_r (pid 0: not recorded), named
+ * @what in the warning.  A daemon not in its record, whose starter was
+ * killed after it began to serve and before the pid was recorded, is
+ * found by its pid file @pidfile (NULL: none): *pid_r and *start_r are
+ * then set from it, and it is stopped like a recorded one.
  */
-static void daemon_find(libxlmig_ctx *ctx, const char *task,
+static void daemon_stop(libxlmig_ctx *ctx, const char *task,
                         const char *what, const char *pidfile,
                         int64_t *pid_r, uint64_t *start_r)
 {
     pid_t pid;
     uint64_t start;
 
-    if (*pid_r || !pidfile || !xlmig__pidfile_daemon(pidfile, &pid, &start))
-        return;
-    xlmig__log(ctx, XTL_INFO, -1, "task %s: %s (pid %d) was started but "
-               "not recorded; found by its pid file %s", task, what,
-               (int)pid, pidfile);
-    *pid_r = pid;
-    *start_r = start;
+    if (!*pid_r && pidfile && xlmig__pidfile_daemon(pidfile, &pid, &start)) {
+        xlmig__log(ctx, XTL_INFO, -1, "task %s: %s (pid %d) was started "
+                   "but not recorded; found by its pid file %s", task, what,
+                   (int)pid, pidfile);
+        *pid_r = pid;
+        *start_r = start;
+    }
+    if (*pid_r && xlmig__proc_stop((pid_t)*pid_r, *start_r, STOP_GRACE_MS))
+        xlmig__log(ctx, XTL_WARN, -1, "task %s: %s (pid %lld) would not "
+                   "stop", task, what, (long long)*pid_r);
 }
 
 void xlmig__sxm_nbd_tls(const char *tls_dir, struct xlmig__sxm_nbd_tls *t)
@@ -899,11 +903,8 @@ static void exporter_stop(libxlmig_ctx *ctx, const char *state_dir,
     int64_t pid = r->exporter_pid;
     uint64_t start = r->exporter_start;
 
-    daemon_find(ctx, r->task, "the exporter", have_path ? pidfile : NULL,
+    daemon_stop(ctx, r->task, "the exporter", have_path ? pidfile : NULL,
                 &pid, &start);
-    if (pid && xlmig__proc_stop((pid_t)pid, start, STOP_GRACE_MS))
-        xlmig__log(ctx, XTL_WARN, -1, "task %s: the exporter (pid %lld) "
-                   "would not stop", r->task, (long long)pid);
     if (have_path)
         unlink_quiet(ctx, pidfile);
     /* Its unix socket, which QEMU leaves behind. */
@@ -1593,10 +1594,7 @@ static void task_daemon_stop(libxlmig_ctx *ctx, const char *state_dir,
     bool have_path = !task_path(ctx, state_dir, task, pid_ext, path,
                                 sizeof(path));
 
-    daemon_find(ctx, task, what, have_path ? path : NULL, pid_r, start_r);
-    if (*pid_r && xlmig__proc_stop((pid_t)*pid_r, *start_r, STOP_GRACE_MS))
-        xlmig__log(ctx, XTL_WARN, -1, "task %s: %s (pid %lld) would not "
-                   "stop", task, what, (long long)*pid_r);
+    daemon_stop(ctx, task, what, have_path ? path : NULL, pid_r, start_r);
     *pid_r = 0;
     *start_r = 0;
     if (have_path)

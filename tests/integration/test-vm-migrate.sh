@@ -292,6 +292,8 @@ phase_is() {
     return 1
 }
 wait_mig() { wait "$MPID"; MRC=$?; }
+# stop_web1_writer: web1's guest (its disk writer) stops writing and is gone.
+stop_web1_writer() { touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""; }
 # rolled_back LABEL: the VM runs on h1 on its own VDI, which still
 # takes the guest's writes and equals its log; nothing on h2.
 rolled_back() {
@@ -303,9 +305,7 @@ rolled_back() {
     [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
     # The guest goes on writing to its disk; stop it and compare.
     sleep 0.3
-    touch "$d/web1.stop"
-    gone "$writer_pid"
-    writer_pid=""
+    stop_web1_writer
     "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
     qsd_pid=""
     same_as_log "$IMG" qcow2 || why="$why disk-differs-from-log"
@@ -413,7 +413,7 @@ crashed() {
 }
 # destroy_web1: the guest stopped, then its domain destroyed on h1.
 destroy_web1() {
-    touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+    stop_web1_writer
     "$FX" destroy --dir "$X1" web1 > "$d/destroy.out" 2>&1
     qsd_pid=""
 }
@@ -444,7 +444,7 @@ done
 new_vm web1
 migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
 if phase_is storage 60 && sleep 1; then
-    touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+    stop_web1_writer
     dom=$(grep -l '"name": "web1"' "$X1"/domains/*.json | head -1)
     sed -i 's/"state": "running"/"state": "shutdown"/' "$dom"
     wait_mig
@@ -629,7 +629,7 @@ else
     not_ok "vm-migrate after host-enable (exits $erc $MRC:$why)" "$d/en.out" "$d/mig.err" "$d/xlmigd1.log" "$d/xlmigd2.log"
 fi
 # web1 halted at h2 (its record moved with it): vm-start there.
-touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+stop_web1_writer
 "$FX" destroy --dir "$X2" web1 > /dev/null 2>&1
 "$XE" host-disable host=h2 config="$C1" > "$d/dis.out" 2>&1
 drc=$?
@@ -955,7 +955,7 @@ xbad "^CANNOT_CONTACT_HOST: cannot reach xlmigd at 127.0.0.9:$PORT" \
 sed -e "s#host2.pem#rogue.pem#" -e "s#host2.key#rogue.key#" -e "s#/ca.pem#/other-ca.pem#" \
     "$d/p2.conf" > "$d/p2-wrong.conf"
 xbad "^SESSION_AUTHENTICATION_FAILED" remote-master=127.0.0.2:$PORT remote-config="$d/p2-wrong.conf"
-touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+stop_web1_writer
 "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
 reset_vm
 # One pool again for what follows: h2 rejoins h1's.
@@ -1034,7 +1034,7 @@ if [ $MRC = 1 ] && grep -q "^VM_BAD_POWER_STATE: copy=true needs a halted VM" "$
 else
     not_ok "copy=true of a running VM (exit $MRC)" "$d/mig.err"
 fi
-touch "$d/web1.stop"; gone "$writer_pid"; writer_pid=""
+stop_web1_writer
 "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
 reset_vm
 clean_h2

@@ -5,9 +5,10 @@
  * own event loop in the calling thread.
  *
  * libxl forks its save helper during a suspend or restore and reaps it
- * itself (libxl_sigchld_owner_libxl: a SIGCHLD handler while it has
- * children, reaping only its own); the daemon never calls these, only
- * its single-purpose worker processes do (docs/specs/vm-migrate.md).
+ * itself, by its pid (xlmig__libxl_open: libxl's SIGCHLD handler reaps
+ * only libxl's children, as the worker reaps its own); the daemon never
+ * calls these, only its single-purpose worker processes do
+ * (docs/specs/vm-migrate.md).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,11 +38,10 @@ static int lx_open(libxlmig_ctx *ctx, struct xlmig__hv **h_r)
     if (!h)
         return LIBXLMIG_ERR_NO_MEMORY;
     h->ctx = ctx;
-    if (libxl_ctx_alloc(&h->lctx, LIBXL_VERSION, 0, ctx->logger)) {
+    rc = xlmig__libxl_open(ctx, &h->lctx);
+    if (rc) {
         free(h);
-        return xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
-                            "cannot open libxl; is the Xen toolstack "
-                            "(xenstored) running?");
+        return rc;
     }
     *h_r = h;
     return 0;

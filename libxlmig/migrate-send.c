@@ -316,6 +316,31 @@ static int dest_check(struct send *s)
  * with whatever broke next (its QEMU's socket, the stream).  Looked at
  * every DOM_CHECK_S while storage and memory run (@now: at once).
  */
+/*
+ * The device model serving the disks being moved still listens on its
+ * QMP socket.  When it died (a crash of Xen's QEMU), the guest has lost
+ * its disks' backend, the mirrors with it: said at once, not when the
+ * snapshot's copy ends.
+ */
+static int dm_check(struct send *s)
+{
+    const char *qmp = s->nr_disks ? s->disks[0].qmp : "";
+
+    if (!qmp[0] || xlmig__unix_listening(qmp) != 0)
+        return 0;
+    return xlmig__error(s->ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1,
+                        "migration %s of VM %s: its device model (the QEMU "
+                        "serving its disks, monitor %s) exited during the "
+                        "migration: the guest has lost its disks; rolling "
+                        "back: nothing stays at host %s, its disks are "
+                        "committed back whole here at %s; restart the VM "
+                        "(`xl destroy %" PRIu32 "`, then `xlmig-xe vm-start "
+                        "vm=%s`), and see /var/log/xen/qemu-dm-%s.log for "
+                        "why its QEMU ended", s->r.task, s->r.vm, qmp,
+                        s->r.destination, s->r.source, s->r.domid, s->r.vm,
+                        s->r.vm);
+}
+
 static int domain_check(struct send *s, bool now)
 {
     struct xlmig__dom d;
@@ -328,7 +353,7 @@ static int domain_check(struct send *s, bool now)
     if (!s->run->hv->find(s->hv, s->r.vm_uuid, &d) &&
         d.domid == s->r.domid) {
         if (d.state != XLMIG__DOM_SHUTDOWN && d.state != XLMIG__DOM_DYING)
-            return 0;
+            return dm_check(s);
         what = "shut down or crashed";
     } else {
         what = "went away (destroyed, or it crashed)";
@@ -1144,10 +1169,15 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
 
  fail:
  fail_after_switch:
-    /* Whatever broke, a domain gone meanwhile is the cause to report. */
+    /* Whatever broke, a domain or device model gone meanwhile is the
+     * cause to report. */
     if (rc != LIBXLMIG_ERR_VM_BAD_POWER_STATE && rc != LIBXLMIG_ERR_CANCELLED &&
-        s->r.phase < XLMIG__MIG_SWITCH && domain_check(s, true))
-        rc = LIBXLMIG_ERR_VM_BAD_POWER_STATE;
+        s->r.phase < XLMIG__MIG_SWITCH) {
+        int cause = domain_check(s, true);
+
+        if (cause)
+            rc = cause;
+    }
     failed(s, rc);
     s->r.state = XLMIG__MIG_RUNNING;
     s->r.phase = XLMIG__MIG_ROLLBACK;

@@ -360,6 +360,32 @@ static bool cmdline_has(pid_t pid, const char *arg)
     return false;
 }
 
+int xlmig__unix_listening(const char *path)
+{
+    /* Num RefCount Protocol Flags Type St Inode Path; 00010000 in Flags
+     * is __SO_ACCEPTCON, a listening socket. */
+    FILE *f = fopen("/proc/net/unix", "re");
+    char line[512];
+    int found = 0;
+
+    if (!f)
+        return -1;
+    while (!found && fgets(line, sizeof(line), f)) {
+        unsigned long flags;
+        int n = -1;
+        size_t len;
+
+        if (sscanf(line, "%*s %*s %*s %lx %*x %*x %*u %n", &flags, &n) != 1
+            || n < 0)
+            continue;
+        len = strcspn(line + n, "\n");
+        found = (flags & 0x10000) && len == strlen(path) &&
+                !memcmp(line + n, path, len);
+    }
+    fclose(f);
+    return found;
+}
+
 bool xlmig__pidfile_daemon(const char *path, pid_t *pid_r,
                            uint64_t *start_r)
 {

@@ -72,6 +72,15 @@ bool xlmig__pidfile_daemon(const char *path, pid_t *pid_r,
                            uint64_t *start_r);
 
 /*
+ * Does a process listen on the Unix socket bound at @path (absolute, as
+ * it was bound)?  1 yes, 0 no (the socket file may remain after its
+ * process died), -1 unknown (/proc/net/unix unreadable).  Read from the
+ * kernel's table, so the listener sees no connection: for a QEMU
+ * monitor, which serves one client at a time.
+ */
+int xlmig__unix_listening(const char *path);
+
+/*
  * Append @value to @buf (@cap bytes, NUL-ended, at *len_r) for QEMU's
  * option syntax: every ',' doubled.  false when it does not fit.
  */

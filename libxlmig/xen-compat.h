@@ -17,4 +17,13 @@
 #include <xenctrl.h>
 #include <xenguest.h>
 
+struct libxlmig_ctx;
+
+/*
+ * A libxl context that reaps only libxl's own children (SIGCHLD is
+ * shared with our own children, each reaped by its pid).  Logs, and
+ * returns LIBXLMIG_ERR_XEN_CALL_FAILED, when libxl cannot be opened.
+ */
+int xlmig__libxl_open(struct libxlmig_ctx *ctx, libxl_ctx **lctx_r);
+
 #endif /* XLMIG_XEN_COMPAT_H */

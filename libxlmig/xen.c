@@ -48,6 +48,32 @@ int xlmig__check_hypervisor(libxlmig_ctx *ctx)
     return 0;
 }
 
+/*
+ * libxl's child processes (the save helper) are reaped by libxl, ours
+ * (qemu-img, qemu-nbd, the workers) by us, each by its own pid.  libxl's
+ * default (libxl_sigchld_owner_libxl) reaps any child while a call of it
+ * runs, and requires that the process has no other children then: a
+ * worker saving a domain in one thread while another runs qemu-img
+ * would lose that child's status.  So libxl reaps only its own.
+ */
+static const libxl_childproc_hooks childproc_hooks = {
+    .chldowner = libxl_sigchld_owner_libxl_always_selective_reap,
+};
+
+int xlmig__libxl_open(libxlmig_ctx *ctx, libxl_ctx **lctx_r)
+{
+    int r = libxl_ctx_alloc(lctx_r, LIBXL_VERSION, 0, ctx->logger);
+
+    if (r) {
+        *lctx_r = NULL;
+        return xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
+                            "cannot open libxl (libxl error %d); is the Xen "
+                            "toolstack (xenstored) running?", r);
+    }
+    libxl_childproc_setmode(*lctx_r, &childproc_hooks, NULL);
+    return 0;
+}
+
 /* Read one of Xen's featuresets (XEN_SYSCTL_cpu_featureset_*). */
 static int read_featureset(libxlmig_ctx *ctx, xc_interface *xch,
                            uint32_t index, const char *what,
@@ -221,14 +247,8 @@ int libxlmig_host_info_get(libxlmig_ctx *ctx, libxlmig_host_info *info_r)
     rc = xlmig__check_hypervisor(ctx);
     if (rc) goto out;
 
-    r = libxl_ctx_alloc(&lctx, LIBXL_VERSION, 0, ctx->logger);
-    if (r) {
-        lctx = NULL;
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
-                          "cannot open libxl (libxl error %d); is the Xen "
-                          "toolstack (xenstored) running?", r);
-        goto out;
-    }
+    rc = xlmig__libxl_open(ctx, &lctx);
+    if (rc) goto out;
 
     ver = libxl_get_version_info(lctx);
     if (!ver) {
@@ -348,13 +368,8 @@ int xlmig__vm_cpu_read(libxlmig_ctx *ctx, const char *vm,
     memset(&rec, 0, sizeof(rec));
     rc = xlmig__check_hypervisor(ctx);
     if (rc) goto out;
-    if (libxl_ctx_alloc(&lctx, LIBXL_VERSION, 0, ctx->logger)) {
-        lctx = NULL;
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_XEN_CALL_FAILED, -1,
-                          "cannot open libxl; is the Xen toolstack "
-                          "(xenstored) running?");
-        goto out;
-    }
+    rc = xlmig__libxl_open(ctx, &lctx);
+    if (rc) goto out;
     if (libxl_name_to_domid(lctx, vm, &domid) ||
         libxl_domain_info(lctx, &dinfo, domid)) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,

@@ -493,6 +493,45 @@ else
     wait_mig
 fi
 reset_vm
+
+# The VM's device model (its disks' backend) killed during storage or
+# memory, the
+# domain running on (as a segfault of Xen's QEMU leaves it): the
+# migration fails at once saying so, naming the VM and its device
+# model; nothing is left; the overlay is committed back into the VDI,
+# which checks clean.  (What the guest wrote since its last flush may be
+# lost with its QEMU, as on any crash of a disk backend.)
+for phase in storage memory; do
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+if phase_is $phase 60 && sleep 1; then
+    t0=$(date +%s.%N)
+    kill -9 "$qsd_pid"
+    wait_mig
+    secs=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+    sleep 2
+    stop_web1_writer
+    why=""
+    [ -f "$IMG" ] || why="$why source-vdi-gone"
+    [ "$(nvdis 2)" = 0 ] || why="$why vdis-on-h2:$(nvdis 2)"
+    [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+    absent_on "$X2" web1 || why="$why domain-on-h2"
+    qemu-img check -q "$IMG" > "$d/check.out" 2>&1 || why="$why image-check-failed"
+    grep -q '"state": "failed"' "$S1/migrate/$TASK.json" || why="$why journal-not-failed"
+    if [ "$MRC" = 1 ] && [ -z "$why" ] &&
+       grep -q "^MIRROR_FAILED: migration $TASK of VM web1: its device model (the QEMU serving its disks, monitor [^ ]*qmp-web1.sock) exited during the migration: the guest has lost its disks; rolling back" "$d/mig.err"; then
+        ok "web1's device model killed during $phase: vm-migrate fails after $secs s ($(grep -v '^vm-migrate:' "$d/mig.err" | head -1 | cut -c1-170)); the overlay committed back, the VDI checks clean, nothing left"
+    else
+        not_ok "device model killed during $phase (exit $MRC after $secs s:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$d/check.out"
+    fi
+    "$FX" destroy --dir "$X1" web1 > /dev/null 2>&1
+    qsd_pid=""
+else
+    not_ok "device model killed: never in $phase" "$d/mig.err"
+    wait_mig
+fi
+reset_vm
+done
 fi
 
 # ---- refusals and bad input: nothing moves ---------------------------------

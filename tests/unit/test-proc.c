@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -358,6 +360,42 @@ static void test_pidfile_daemon(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* A Unix socket is listened on only between listen() and close(); a
+ * path that merely starts like it, or its leftover file, is not. */
+static void test_unix_listening(void **state)
+{
+    char dir[] = "/tmp/xlmig-unix-XXXXXX", path[80], longer[88];
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int fd;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/qmp sock", dir);   /* a space too */
+    snprintf(longer, sizeof(longer), "%s-2", path);
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", longer);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(xlmig__unix_listening(longer), 1);
+    assert_int_equal(xlmig__unix_listening(path), 0);
+    close(fd);
+    unlink(longer);
+
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(xlmig__unix_listening(path), 0);     /* bound only */
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(xlmig__unix_listening(path), 1);
+    close(fd);                          /* the file stays, nobody listens */
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(xlmig__unix_listening(path), 0);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_filter_stderr_tail),
         cmocka_unit_test(test_filter_cannot_exec),
         cmocka_unit_test(test_pidfile_daemon),
+        cmocka_unit_test(test_unix_listening),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

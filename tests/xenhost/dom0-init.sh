@@ -58,6 +58,12 @@ else
     say "DOM0-INIT warning: cannot mount the 9p share xlshared"
 fi
 
+# A process that crashes leaves its core on the share, where run.sh
+# finds it: named by host, pid and program (/ written as !).
+ulimit -c unlimited
+echo "$SHARED/core.h$HOST.%p.%E" > /proc/sys/kernel/core_pattern ||
+    say "DOM0-INIT warning: core dumps stay off"
+
 t0=$(uptime_s)
 if /etc/init.d/xen start; then
     say "DOM0-INIT toolstack up in $(elapsed "$t0")s: $(xl info | sed -n 's/^xen_version *: //p')"

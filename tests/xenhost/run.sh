@@ -310,6 +310,18 @@ FAIL=0
 ERRORS=()
 RESULTS=()
 
+# Core dumps (dom0-init.sh's core_pattern) are kept with the logs; one of
+# ours is an error, read with gdb and the build's binaries.
+for c in "$SHARED"/core.h*; do
+    [ -e "$c" ] || continue
+    mv "$c" "$LOGDIR/" 2>/dev/null || continue
+    c=$LOGDIR/${c##*/}
+    case ${c##*/} in
+        *xlmig*) ERRORS+=("${c##*/}: a program of ours crashed; its core: $c") ;;
+        *) log "note: ${c##*/} crashed; its core: $c" ;;
+    esac
+done
+
 for n in $(seq "$HOSTS"); do
     f=$LOGDIR/h$n-serial.log
     touch "$f"

@@ -22,6 +22,10 @@
 #   vmm-kill-dst    kill -9 of h2's xlmigd during memory, then its restart
 #                   (each time the guest ticks on at h1 on an intact disk
 #                   and nothing is left on h2)
+#   vmm-crash       the guest destroyed (xl destroy) during memory: the
+#                   migration fails at once with VM_BAD_POWER_STATE, its
+#                   worker rolls back without crashing, the disk at h1
+#                   holds the last tick written, nothing left anywhere
 #   vmm-refuse      a guest with h1's whole CPU and more memory than h2 has
 #                   free: vm-assert-can-migrate reports both at once
 #   vmm-limit       four migrations at once with migration-concurrency=3:
@@ -153,7 +157,7 @@ fi
 # nested TCG stays short (a long one now and then triple-faults a guest),
 # but more than the 58 MiB of the guest's kernel.
 VMM_MB=${VMM_MB:-96}
-ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-refuse vmm-limit vmm-evacuate vmm-wlb vmm-rolling"
+ALL="vmm-pool vmm-xpool vmm-halted vmm-copy vmm-cancel-storage vmm-cancel-memory vmm-kill-src vmm-kill-dst vmm-crash vmm-refuse vmm-limit vmm-evacuate vmm-wlb vmm-rolling"
 PLANNED=""
 for n in $ALL; do want "${n#vmm-}" && PLANNED="$PLANNED $n"; done
 case ,${VMM_ONLY:-}, in *,bench,*) PLANNED="$PLANNED vmm-bench-true vmm-bench-false vmm-bench" ;; esac
@@ -529,6 +533,65 @@ want cancel-storage && fault vmm-cancel-storage storage cancel_task
 want cancel-memory && fault vmm-cancel-memory memory cancel_task
 want kill-src && fault vmm-kill-src storage kill_src
 want kill-dst && fault vmm-kill-dst memory kill_dst
+
+# ---- the guest's domain destroyed during memory (libxl's save in
+# progress, compressed): the migration ends at once with
+# VM_BAD_POWER_STATE, its worker rolls back (no crash), the disk at h1
+# holds the last tick written, nothing is left on either host.
+CRASH_VM=vmmc
+segfaults() { dmesg 2>/dev/null | grep -c 'segfault.* in xlmigd'; }
+crash_try() {
+    say "STEP vmm-crash: the guest destroyed during memory"
+    if ! vdi_guest "$CRASH_VM" "$VMM_MB"; then
+        CASE_DETAIL="the guest did not start"
+        return 1
+    fi
+    _cr_seg=$(segfaults)
+    migrate_bg "$CRASH_VM" vdi:"$GUEST_VDI"="$PEER_SR" bwlimit=1M compress=true
+    if [ -z "$TASK" ] || ! phase_is memory 300; then
+        CASE_DETAIL="never in phase memory (task '$TASK')"
+        kill "$MPID" 2>/dev/null
+        [ -z "$TASK" ] || task_logs "$TASK"
+        dump_guest "$CRASH_VM"
+        [ -z "$TASK" ] || xlmig-xe task-cancel uuid="$TASK" 2>/dev/null
+        wait "$MPID"
+        return 1
+    fi
+    sleep 2
+    _cr_w=$(guest_wrote "$CRASH_VM")
+    clock; _cr_t0=$NOW
+    show xl destroy "$CRASH_VM"
+    wait "$MPID"
+    rc=$?
+    clock; _cr_took=$((NOW - _cr_t0))
+    sed 's/^/### | /' "$MIG_ERR" | tail -n 4
+    sleep 3
+    WHY=""
+    [ $rc != 0 ] || WHY="$WHY exit-0"
+    grep -q "^VM_BAD_POWER_STATE: migration $TASK of VM $CRASH_VM: its domain [0-9]* " "$MIG_ERR" ||
+        WHY="$WHY not-VM_BAD_POWER_STATE"
+    [ "$(segfaults)" = "$_cr_seg" ] || WHY="$WHY the-worker-crashed"
+    ! xl domid "$CRASH_VM" > /dev/null 2>&1 || WHY="$WHY a-domain-on-h1"
+    [ -z "$(h1_left)" ] || WHY="$WHY left-on-h1:$(h1_left)"
+    h2_empty || WHY="$WHY left-on-h2:$(echo "$H2" | tr '\n' ' ')"
+    _cr_d=$(disk_tick "$GUEST_VDI_FILE")
+    [ -n "$_cr_d" ] && [ "$_cr_d" -ge "${_cr_w:-999999999}" ] ||
+        WHY="$WHY disk-says-$_cr_d-wrote-$_cr_w"
+    CASE_DETAIL="exit $rc after ${_cr_took}s: $(grep -v '^vm-migrate:' "$MIG_ERR" | head -n 1 | cut -c1-90); disk TICK-$_cr_d (written $_cr_w before the destroy); nothing left"
+    [ -z "$WHY" ] && return 0
+    CASE_DETAIL="exit $rc:$WHY"
+    task_logs "$TASK"
+    say "---- dom0 kernel log (tail)"; dmesg | tail -n 5 | sed 's/^/### | /'
+    return 1
+}
+crash_clean() {
+    vdi_guest_destroy "$CRASH_VM"
+    h2_do clean > /dev/null
+}
+if want crash; then
+    retry_tf vmm-crash crash_try crash_clean
+    crash_clean
+fi
 
 # ---- refusals: every failed check at once
 if want refuse; then

@@ -120,32 +120,13 @@ static const struct xlmig__json_kind record_kind = {
  * everything, and their message (without its error name) becomes part
  * of ours.
  */
-static void silent_vmessage(xentoollog_logger *lg, xentoollog_level level,
-                            int errnoval, const char *context,
-                            const char *fmt, va_list al)
-{
-    (void)lg; (void)level; (void)errnoval; (void)context; (void)fmt;
-    (void)al;
-}
-
-static void silent_destroy(xentoollog_logger *lg)
-{
-    (void)lg;
-}
-
-static xentoollog_logger silent_logger = {
-    .vmessage = silent_vmessage,
-    .progress = NULL,
-    .destroy = silent_destroy,
-};
-
 /* NULL when @ctx is NULL (nothing to say then), else @quiet set up. */
 static libxlmig_ctx *quiet_ctx(libxlmig_ctx *ctx, struct libxlmig_ctx *quiet)
 {
     if (!ctx)
         return NULL;
     memset(quiet, 0, sizeof(*quiet));
-    quiet->logger = &silent_logger;
+    quiet->logger = xlmig__silent_logger();
     quiet->privcmd_path = XLMIG__PRIVCMD_PATH;
     return quiet;
 }

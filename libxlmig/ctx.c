@@ -19,6 +19,38 @@ void *xlmig__zalloc(size_t size)
     return calloc(1, size ? size : 1);
 }
 
+static void silent_vmessage(xentoollog_logger *lg, xentoollog_level level,
+                            int errnoval, const char *context,
+                            const char *fmt, va_list al)
+{
+    (void)lg; (void)level; (void)errnoval; (void)context; (void)fmt;
+    (void)al;
+}
+
+static void silent_progress(xentoollog_logger *lg, const char *context,
+                            const char *doing_what, int percent,
+                            unsigned long done, unsigned long total)
+{
+    (void)lg; (void)context; (void)doing_what; (void)percent; (void)done;
+    (void)total;
+}
+
+static void silent_destroy(xentoollog_logger *lg)
+{
+    (void)lg;
+}
+
+xentoollog_logger *xlmig__silent_logger(void)
+{
+    static xentoollog_logger silent = {
+        .vmessage = silent_vmessage,
+        .progress = silent_progress,
+        .destroy = silent_destroy,
+    };
+
+    return &silent;
+}
+
 void xlmig__strlcpy(char *dst, const char *src, size_t len)
 {
     size_t n;

@@ -30,6 +30,13 @@ struct libxlmig_ctx {
     char last_error[1024];
 };
 
+/*
+ * A logger that drops every message, for a context whose errors are not
+ * to be shown: a record's parts (cpurecord.c says them as its own),
+ * shell completion (which must not write on the terminal).  Static.
+ */
+xentoollog_logger *xlmig__silent_logger(void);
+
 /* calloc(1, size); NULL when out of memory.  Free with free(). */
 void *xlmig__zalloc(size_t size);
 

@@ -19,6 +19,14 @@
 
 #include "libxlmig.h"
 
+/*
+ * Each command of xlmig parses with one table of options (struct option,
+ * ended by a NULL name), which `xlmig --complete options` also lists for
+ * shell completion.  A row whose val repeats an earlier row's is another
+ * spelling of that option, one of old: still taken, but neither in
+ * --help nor offered for completion (--compress, --cert, --tls-dir).
+ */
+
 /* Exit statuses of every tool. */
 #define XLMIG__EXIT_OK 0
 #define XLMIG__EXIT_FAILED 1        /* the operation failed (said why) */

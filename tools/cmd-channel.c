@@ -150,29 +150,43 @@ enum {
     O_XL, O_VM, O_FORCE, O_STATE_DIR, O_CPU_RECORD,
 };
 
-static const struct option long_opts[] = {
-    { "codec", required_argument, NULL, O_CODEC },
-    /* The spelling of old (README, scripts): not in --help. */
-    { "compress", required_argument, NULL, O_CODEC },
-    { "level", required_argument, NULL, O_LEVEL },
-    { "threads", required_argument, NULL, O_THREADS },
-    { "no-page-aware", no_argument, NULL, O_NO_PAGE },
-    { "page-cache", required_argument, NULL, O_PAGE_CACHE },
-    { "bwlimit", required_argument, NULL, O_BWLIMIT },
-    XLMIG__CLI_TLS_OPTIONS,
-    { "progress", no_argument, NULL, O_PROGRESS },
-    { "control", required_argument, NULL, O_CONTROL },
+/*
+ * Each command's table is its one list of options: getopt_long() parses
+ * with it and `xlmig --complete options` offers it (an option of the
+ * other command is unknown).  The options both take come first (for
+ * channel-listen they set the direction back to the sender).
+ */
+#define CHANNEL_OPTIONS \
+    { "codec", required_argument, NULL, O_CODEC }, \
+    /* The spelling of old (README, scripts): not in --help. */ \
+    { "compress", required_argument, NULL, O_CODEC }, \
+    { "level", required_argument, NULL, O_LEVEL }, \
+    { "threads", required_argument, NULL, O_THREADS }, \
+    { "no-page-aware", no_argument, NULL, O_NO_PAGE }, \
+    { "page-cache", required_argument, NULL, O_PAGE_CACHE }, \
+    { "bwlimit", required_argument, NULL, O_BWLIMIT }, \
+    XLMIG__CLI_TLS_OPTIONS, \
+    { "progress", no_argument, NULL, O_PROGRESS }, \
+    { "control", required_argument, NULL, O_CONTROL }, \
+    { "state-dir", required_argument, NULL, O_STATE_DIR }, \
+    { "verbose", no_argument, NULL, 'v' }, \
+    { "help", no_argument, NULL, 'h' }
+
+const struct option xlmig_channel_send_options[] = {
+    CHANNEL_OPTIONS,
+    { "vm", required_argument, NULL, O_VM },
+    { "force", no_argument, NULL, O_FORCE },
+    { NULL, 0, NULL, 0 },
+};
+
+const struct option xlmig_channel_listen_options[] = {
+    CHANNEL_OPTIONS,
     { "bind", required_argument, NULL, O_BIND },
     { "port", required_argument, NULL, O_PORT },
     { "port-file", required_argument, NULL, O_PORT_FILE },
     { "once", no_argument, NULL, O_ONCE },
     { "xl", required_argument, NULL, O_XL },
-    { "vm", required_argument, NULL, O_VM },
-    { "force", no_argument, NULL, O_FORCE },
-    { "state-dir", required_argument, NULL, O_STATE_DIR },
     { "cpu-record", required_argument, NULL, O_CPU_RECORD },
-    { "verbose", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
@@ -204,7 +218,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
     optind = 1;
     opterr = 1;
     /* '+': stop at HOST, so that xl's words after it are left alone. */
-    while ((opt = getopt_long(argc, argv, "+hv", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+hv",
+                              send ? xlmig_channel_send_options
+                                   : xlmig_channel_listen_options,
+                              NULL)) != -1) {
         const char *bad = NULL;
 
         switch (opt) {
@@ -253,38 +270,28 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
             o->state_dir = optarg;
             break;
         case O_VM:
+            o->vm = optarg;
+            break;
         case O_FORCE:
-            if (!send)
-                bad = "that option is for channel-send";
-            else if (opt == O_VM)
-                o->vm = optarg;
-            else
-                o->force = true;
+            o->force = true;
             break;
         case O_CPU_RECORD:
-            if (send)
-                bad = "that option is for channel-listen";
-            else
-                o->cpu_record = optarg;
+            o->cpu_record = optarg;
             break;
         case O_BIND:
-        case O_PORT:
+            o->bind = optarg;
+            break;
         case O_PORT_FILE:
+            o->port_file = optarg;
+            break;
         case O_ONCE:
+            o->once = true;
+            break;
         case O_XL:
-            if (send) {
-                bad = "that option is for channel-listen";
-                break;
-            }
-            if (opt == O_BIND)
-                o->bind = optarg;
-            else if (opt == O_PORT_FILE)
-                o->port_file = optarg;
-            else if (opt == O_ONCE)
-                o->once = true;
-            else if (opt == O_XL)
-                o->xl = optarg;
-            else if (!xlmig__cli_uint(optarg, 65535, &v))
+            o->xl = optarg;
+            break;
+        case O_PORT:
+            if (!xlmig__cli_uint(optarg, 65535, &v))
                 bad = "--port takes 0 to 65535";
             else
                 o->port = (int)v;

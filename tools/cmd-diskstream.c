@@ -163,21 +163,22 @@ static int listen_on(const char *me, const char *host, const char *port)
     return fd;
 }
 
+const struct option xlmig_sxm_receive_data_options[] = {
+    { "task", required_argument, NULL, 'T' },
+    { "listen", required_argument, NULL, 'l' },
+    XLMIG__CLI_TLS_OPTIONS,
+    XLMIG_DISKSTREAM_TLS_ALIASES,
+    { "nbd-tls-dir", required_argument, NULL, 'N' },
+    { "dst-uri", required_argument, NULL, 'D' },
+    { "progress", no_argument, NULL, 'p' },
+    { "state-dir", required_argument, NULL, 'S' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_sxm_receive_data(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "task", required_argument, NULL, 'T' },
-        { "listen", required_argument, NULL, 'l' },
-        XLMIG__CLI_TLS_OPTIONS,
-        XLMIG_DISKSTREAM_TLS_ALIASES,
-        { "nbd-tls-dir", required_argument, NULL, 'N' },
-        { "dst-uri", required_argument, NULL, 'D' },
-        { "progress", no_argument, NULL, 'p' },
-        { "state-dir", required_argument, NULL, 'S' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     static const char me[] = "sxm-receive-data";
     const char *task = NULL, *listen_addr = NULL, *state_dir = NULL;
     const char *nbd_tls = NULL, *dst_uri = NULL;
@@ -196,7 +197,9 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     memset(&st, 0, sizeof(st));
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h",
+                              xlmig_sxm_receive_data_options,
+                              NULL)) != -1) {
         if (xlmig__cli_tls_opt(&t, opt, optarg))
             continue;
         switch (opt) {
@@ -342,25 +345,26 @@ static int connect_tcp(const char *me, const char *host, const char *port)
     return fd;
 }
 
+const struct option xlmig_sxm_send_data_options[] = {
+    { "src-uri", required_argument, NULL, 'u' },
+    { "to", required_argument, NULL, 't' },
+    { "codec", required_argument, NULL, 'C' },
+    { "level", required_argument, NULL, 'L' },
+    { "threads", required_argument, NULL, 'j' },
+    { "bwlimit", required_argument, NULL, 'b' },
+    { "chunk", required_argument, NULL, 'c' },
+    { "send-zeros", no_argument, NULL, 'z' },
+    XLMIG__CLI_TLS_OPTIONS,
+    XLMIG_DISKSTREAM_TLS_ALIASES,
+    { "nbd-tls-dir", required_argument, NULL, 'N' },
+    { "progress", no_argument, NULL, 'p' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_sxm_send_data(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "src-uri", required_argument, NULL, 'u' },
-        { "to", required_argument, NULL, 't' },
-        { "codec", required_argument, NULL, 'C' },
-        { "level", required_argument, NULL, 'L' },
-        { "threads", required_argument, NULL, 'j' },
-        { "bwlimit", required_argument, NULL, 'b' },
-        { "chunk", required_argument, NULL, 'c' },
-        { "send-zeros", no_argument, NULL, 'z' },
-        XLMIG__CLI_TLS_OPTIONS,
-        XLMIG_DISKSTREAM_TLS_ALIASES,
-        { "nbd-tls-dir", required_argument, NULL, 'N' },
-        { "progress", no_argument, NULL, 'p' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     static const char me[] = "sxm-send-data";
     const char *to = NULL, *bw = NULL, *chunk = NULL, *level = NULL;
     const char *threads = NULL, *codec = NULL;
@@ -379,7 +383,9 @@ int xlmig_cmd_sxm_send_data(int argc, char **argv)
     memset(&st, 0, sizeof(st));
     libxlmig_channel_params_init(&p);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h",
+                              xlmig_sxm_send_data_options,
+                              NULL)) != -1) {
         if (xlmig__cli_tls_opt(&t, opt, optarg))
             continue;
         switch (opt) {

@@ -56,19 +56,20 @@ static void on_event(const struct xlmig__rpc_msg *ev, void *opaque)
     fflush(stdout);
 }
 
+const struct option xlmig_slot_run_options[] = {
+    { "config", required_argument, NULL, 'c' },
+    { "vm", required_argument, NULL, 'm' },
+    { "source", required_argument, NULL, 's' },
+    { "destination", required_argument, NULL, 'd' },
+    { "hold-ms", required_argument, NULL, 'H' },
+    { "priority", no_argument, NULL, 'p' },
+    { "no-wait", no_argument, NULL, 'n' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_slot_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "vm", required_argument, NULL, 'm' },
-        { "source", required_argument, NULL, 's' },
-        { "destination", required_argument, NULL, 'd' },
-        { "hold-ms", required_argument, NULL, 'H' },
-        { "priority", no_argument, NULL, 'p' },
-        { "no-wait", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *config = NULL, *vm = NULL, *src = NULL, *dst = NULL;
     long hold = 1000;
     bool prio = false, nowait = false;
@@ -82,7 +83,8 @@ int xlmig_cmd_slot_run(int argc, char **argv)
     int opt, rc = 1, i, steps;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", xlmig_slot_run_options,
+                              NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
         case 'm': vm = optarg; break;
@@ -174,6 +176,12 @@ const char xlmig_pool_stats_usage[] =
     "One line: held, queued, limit, held_max (the most held at once), "
     "grants,\nout_of_order (normal-lane grants that broke FIFO order).";
 
+const struct option xlmig_pool_stats_options[] = {
+    { "config", required_argument, NULL, 'c' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_pool_stats(int argc, char **argv)
 {
     static const char *const keys[] = { "held", "queued", "limit",
@@ -185,15 +193,21 @@ int xlmig_cmd_pool_stats(int argc, char **argv)
     libxlmig_ctx *ctx = NULL;
     const char *config = NULL;
     size_t i;
-    int rc = 1;
+    int opt, rc = 1;
 
-    if (argc == 2 && !strcmp(argv[1], "--help")) {
-        printf("Usage: xlmig pool-stats %s\n", xlmig_pool_stats_usage);
-        return 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", xlmig_pool_stats_options,
+                              NULL)) != -1) {
+        if (opt == 'c') {
+            config = optarg;
+        } else if (opt == 'h') {
+            printf("Usage: xlmig pool-stats %s\n", xlmig_pool_stats_usage);
+            return 0;
+        } else {
+            break;
+        }
     }
-    if (argc == 3 && !strcmp(argv[1], "--config"))
-        config = argv[2];
-    else if (argc != 1) {
+    if (opt != -1 || optind < argc) {
         fprintf(stderr, "Usage: xlmig pool-stats %s\n",
                 xlmig_pool_stats_usage);
         return XLMIG__EXIT_USAGE;

@@ -67,22 +67,23 @@ const char xlmig_sxm_receive_start_usage[] =
     "  --verbose           say each step\n"
     "  --help              this text";
 
+const struct option xlmig_sxm_receive_start_options[] = {
+    { "sr", required_argument, NULL, 's' },
+    { "name", required_argument, NULL, 'n' },
+    { "size", required_argument, NULL, 'z' },
+    { "listen", required_argument, NULL, 'l' },
+    { "format", required_argument, NULL, 'f' },
+    { "nbd-tls-dir", required_argument, NULL, 't' },
+    { "tls-dir", required_argument, NULL, 't' },  /* of old, hidden */
+    { "allocated", required_argument, NULL, 'a' },
+    { "state-dir", required_argument, NULL, 'S' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_sxm_receive_start(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "sr", required_argument, NULL, 's' },
-        { "name", required_argument, NULL, 'n' },
-        { "size", required_argument, NULL, 'z' },
-        { "listen", required_argument, NULL, 'l' },
-        { "format", required_argument, NULL, 'f' },
-        { "nbd-tls-dir", required_argument, NULL, 't' },
-        { "tls-dir", required_argument, NULL, 't' },  /* of old, hidden */
-        { "allocated", required_argument, NULL, 'a' },
-        { "state-dir", required_argument, NULL, 'S' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     static const char me[] = "sxm-receive-start";
     const char *allocated = NULL;
     struct xlmig__sxm_recv_req req;
@@ -94,7 +95,9 @@ int xlmig_cmd_sxm_receive_start(int argc, char **argv)
 
     memset(&req, 0, sizeof(req));
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h",
+                              xlmig_sxm_receive_start_options,
+                              NULL)) != -1) {
         switch (opt) {
         case 's': req.sr = optarg; break;
         case 'n': req.name = optarg; break;
@@ -149,16 +152,20 @@ const char xlmig_sxm_receive_cancel_usage[] =
     "--task TASK [--state-dir DIR] [--verbose]\n"
     "Stops serving and removes everything sxm-receive-start made.";
 
+#define TASK_OPTIONS \
+    { "task", required_argument, NULL, 'T' }, \
+    { "state-dir", required_argument, NULL, 'S' }, \
+    { "verbose", no_argument, NULL, 'v' }, \
+    { "help", no_argument, NULL, 'h' }, \
+    { NULL, 0, NULL, 0 }
+
+const struct option xlmig_sxm_receive_finalize_options[] = { TASK_OPTIONS };
+const struct option xlmig_sxm_receive_cancel_options[] = { TASK_OPTIONS };
+
 static int task_cmd(int argc, char **argv, const char *me,
-                    const char *text, bool finalize)
+                    const char *text, const struct option *opts,
+                    bool finalize)
 {
-    static const struct option opts[] = {
-        { "task", required_argument, NULL, 'T' },
-        { "state-dir", required_argument, NULL, 'S' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *task = NULL, *state_dir = NULL;
     char vdi[XLMIG__UUID_LEN + 1];
     libxlmig_ctx *ctx;
@@ -197,13 +204,15 @@ static int task_cmd(int argc, char **argv, const char *me,
 int xlmig_cmd_sxm_receive_finalize(int argc, char **argv)
 {
     return task_cmd(argc, argv, "sxm-receive-finalize",
-                    xlmig_sxm_receive_finalize_usage, true);
+                    xlmig_sxm_receive_finalize_usage,
+                    xlmig_sxm_receive_finalize_options, true);
 }
 
 int xlmig_cmd_sxm_receive_cancel(int argc, char **argv)
 {
     return task_cmd(argc, argv, "sxm-receive-cancel",
-                    xlmig_sxm_receive_cancel_usage, false);
+                    xlmig_sxm_receive_cancel_usage,
+                    xlmig_sxm_receive_cancel_options, false);
 }
 
 /* ------------------------------------------------------------ send */
@@ -515,32 +524,33 @@ static int send_to_host(libxlmig_ctx *ctx, struct xlmig__sxm_send_req *req,
     return rc;
 }
 
+const struct option xlmig_sxm_send_options[] = {
+    { "vdi", required_argument, NULL, 'd' },
+    { "qmp", required_argument, NULL, 'q' },
+    { "dest", required_argument, NULL, 'D' },
+    { "dest-host", required_argument, NULL, 'H' },
+    { "sr", required_argument, NULL, 's' },
+    { "format", required_argument, NULL, 'F' },
+    { "config", required_argument, NULL, 'c' },
+    { "data-via", required_argument, NULL, 'V' },
+    { "codec", required_argument, NULL, 'C' },
+    { "level", required_argument, NULL, 'L' },
+    { "node", required_argument, NULL, 'n' },
+    { "vm", required_argument, NULL, 'm' },
+    { "nbd-tls-dir", required_argument, NULL, 't' },
+    { "tls-dir", required_argument, NULL, 't' },  /* of old, hidden */
+    { "bwlimit", required_argument, NULL, 'b' },
+    { "switch-file", required_argument, NULL, 'f' },
+    { "switch-now", no_argument, NULL, 'N' },
+    { "progress", no_argument, NULL, 'p' },
+    { "state-dir", required_argument, NULL, 'S' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_sxm_send(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "vdi", required_argument, NULL, 'd' },
-        { "qmp", required_argument, NULL, 'q' },
-        { "dest", required_argument, NULL, 'D' },
-        { "dest-host", required_argument, NULL, 'H' },
-        { "sr", required_argument, NULL, 's' },
-        { "format", required_argument, NULL, 'F' },
-        { "config", required_argument, NULL, 'c' },
-        { "data-via", required_argument, NULL, 'V' },
-        { "codec", required_argument, NULL, 'C' },
-        { "level", required_argument, NULL, 'L' },
-        { "node", required_argument, NULL, 'n' },
-        { "vm", required_argument, NULL, 'm' },
-        { "nbd-tls-dir", required_argument, NULL, 't' },
-        { "tls-dir", required_argument, NULL, 't' },  /* of old, hidden */
-        { "bwlimit", required_argument, NULL, 'b' },
-        { "switch-file", required_argument, NULL, 'f' },
-        { "switch-now", no_argument, NULL, 'N' },
-        { "progress", no_argument, NULL, 'p' },
-        { "state-dir", required_argument, NULL, 'S' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     static const char me[] = "sxm-send";
     struct xlmig__sxm_send_req req;
     struct xlmig__sxm_record rec;
@@ -560,7 +570,8 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
     libxlmig_channel_params_init(&cp);
     cp.page_aware = false;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", xlmig_sxm_send_options,
+                              NULL)) != -1) {
         switch (opt) {
         case 'd': req.vdi = optarg; break;
         case 'q': req.qmp = optarg; break;
@@ -656,25 +667,36 @@ const char xlmig_sxm_recover_usage[] =
     "temporary snapshot's overlay committed back into\nthe disk, with "
     "qemu-img when its QEMU is gone).  Prints how many.";
 
+const struct option xlmig_sxm_recover_options[] = {
+    { "state-dir", required_argument, NULL, 'S' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_sxm_recover(int argc, char **argv)
 {
     const char *state_dir = NULL;
     bool verbose = false;
     unsigned int done = 0;
     libxlmig_ctx *ctx;
-    int i, rc;
+    int opt, rc;
 
-    for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help"))
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", xlmig_sxm_recover_options,
+                              NULL)) != -1) {
+        if (opt == 'h')
             return usage(stdout, "sxm-recover", xlmig_sxm_recover_usage, 0);
-        if (!strcmp(argv[i], "--verbose"))
+        if (opt == 'v')
             verbose = true;
-        else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc)
-            state_dir = argv[++i];
+        else if (opt == 'S')
+            state_dir = optarg;
         else
-            return usage(stderr, "sxm-recover", xlmig_sxm_recover_usage,
-                         XLMIG__EXIT_USAGE);
+            break;
     }
+    if (opt != -1 || optind < argc)
+        return usage(stderr, "sxm-recover", xlmig_sxm_recover_usage,
+                     XLMIG__EXIT_USAGE);
     ctx = ctx_new(verbose);
     if (!ctx)
         return XLMIG__EXIT_FAILED;
@@ -690,19 +712,31 @@ const char xlmig_sxm_list_usage[] =
     "One line per task: task, role, phase, VDI name, and the process that "
     "runs it.";
 
+const struct option xlmig_sxm_list_options[] = {
+    { "state-dir", required_argument, NULL, 'S' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int xlmig_cmd_sxm_list(int argc, char **argv)
 {
     struct xlmig__sxm_record *recs = NULL;
     const char *state_dir = NULL;
     libxlmig_ctx *ctx;
     size_t nr = 0, i;
-    int rc;
+    int opt, rc;
 
-    if (argc == 2 && !strcmp(argv[1], "--help"))
-        return usage(stdout, "sxm-list", xlmig_sxm_list_usage, 0);
-    if (argc == 3 && !strcmp(argv[1], "--state-dir"))
-        state_dir = argv[2];
-    else if (argc != 1)
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", xlmig_sxm_list_options,
+                              NULL)) != -1) {
+        if (opt == 'h')
+            return usage(stdout, "sxm-list", xlmig_sxm_list_usage, 0);
+        if (opt == 'S')
+            state_dir = optarg;
+        else
+            break;
+    }
+    if (opt != -1 || optind < argc)
         return usage(stderr, "sxm-list", xlmig_sxm_list_usage,
                      XLMIG__EXIT_USAGE);
     ctx = ctx_new(false);

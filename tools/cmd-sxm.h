@@ -2,6 +2,8 @@
 #ifndef XLMIG_CMD_SXM_H
 #define XLMIG_CMD_SXM_H
 
+#include <getopt.h>
+
 #define XLMIG_SXM_COMMANDS(X) \
     X(sxm_receive_start, "sxm-receive-start") \
     X(sxm_receive_finalize, "sxm-receive-finalize") \
@@ -13,6 +15,7 @@
 #define XLMIG_SXM_DECLARE(id, name) \
     extern const char xlmig_##id##_summary[]; \
     extern const char xlmig_##id##_usage[]; \
+    extern const struct option xlmig_##id##_options[]; \
     int xlmig_cmd_##id(int argc, char **argv);
 XLMIG_SXM_COMMANDS(XLMIG_SXM_DECLARE)
 #undef XLMIG_SXM_DECLARE

@@ -1,9 +1,11 @@
 /*
  * xlmig: the low-level command-line tool of libxlmig.
  *
- * Sub-commands are rows of one table (name, handler, summary, usage),
- * as in xl's xl_cmdtable.c.  Exit status: 0 success, 1 the operation
- * failed (the error's stable name is printed), 2 bad usage.
+ * Sub-commands are rows of one table (name, handler, summary, usage,
+ * options), as in xl's xl_cmdtable.c; each command parses with the
+ * option table of its row, which `xlmig --complete` lists for a shell's
+ * completion (tools/completion/xlmig).  Exit status: 0 success, 1 the
+ * operation failed (the error's stable name is printed), 2 bad usage.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@ struct cmd {
     int (*fn)(int argc, char **argv);
     const char *summary;
     const char *usage;      /* options, one per line after the first */
+    const struct option *opts;  /* what it parses with; NULL: none */
 };
 
 static const struct cmd *find_cmd(const char *name);
@@ -35,20 +38,27 @@ static void say_error(int rc, const char *what)
     fprintf(stderr, "xlmig: %s: %s\n", libxlmig_strerror_name(rc), what);
 }
 
-/* getopt_long over the common options; returns the first free index. */
+static const struct option host_info_opts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "json", no_argument, NULL, 'j' },
+    { "verbose", no_argument, NULL, 'v' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option help_only_opts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* getopt_long over @c's options; returns the first free index. */
 static int parse_opts(int argc, char **argv, const struct cmd *c,
                       int *json_r, int *verbose_r)
 {
-    static const struct option base[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "json", no_argument, NULL, 'j' },
-        { "verbose", no_argument, NULL, 'v' },
-        { NULL, 0, NULL, 0 },
-    };
     int opt;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "hjv", base, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, json_r ? "hjv" : "h", c->opts,
+                              NULL)) != -1) {
         switch (opt) {
         case 'h':
             usage_of(stdout, c);
@@ -168,26 +178,29 @@ static const struct cmd cmd_table[] = {
       "[--json] [--verbose]\n"
       "  --json       print one JSON object instead of 'key: value' lines\n"
       "  --verbose    show libxl's and libxc's log messages\n"
-      "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0." },
+      "Needs the Xen hypervisor (/dev/xen/privcmd) and root in dom0.",
+      host_info_opts },
     { "errors", cmd_errors,
       "List the stable error names that scripts can match on",
-      "" },
+      "", help_only_opts },
     { "channel-send", xlmig_cmd_channel_send, xlmig_channel_send_summary,
-      xlmig_channel_send_usage },
+      xlmig_channel_send_usage, xlmig_channel_send_options },
     { "channel-listen", xlmig_cmd_channel_listen,
-      xlmig_channel_listen_summary, xlmig_channel_listen_usage },
+      xlmig_channel_listen_summary, xlmig_channel_listen_usage,
+      xlmig_channel_listen_options },
     { "slot-run", xlmig_cmd_slot_run, xlmig_slot_run_summary,
-      xlmig_slot_run_usage },
+      xlmig_slot_run_usage, xlmig_slot_run_options },
     { "pool-stats", xlmig_cmd_pool_stats, xlmig_pool_stats_summary,
-      xlmig_pool_stats_usage },
+      xlmig_pool_stats_usage, xlmig_pool_stats_options },
 #define XLMIG_SXM_ENTRY(id, name) \
-    { name, xlmig_cmd_##id, xlmig_##id##_summary, xlmig_##id##_usage },
+    { name, xlmig_cmd_##id, xlmig_##id##_summary, xlmig_##id##_usage, \
+      xlmig_##id##_options },
     XLMIG_SXM_COMMANDS(XLMIG_SXM_ENTRY)
     XLMIG_DISKSTREAM_COMMANDS(XLMIG_SXM_ENTRY)
 #undef XLMIG_SXM_ENTRY
-    { "version", cmd_version, "Show the version", "" },
+    { "version", cmd_version, "Show the version", "", help_only_opts },
     { "help", cmd_help, "Show the commands, or one command's help",
-      "[COMMAND]" },
+      "[COMMAND]", NULL },
 };
 
 #define CMD_TABLE_LEN (sizeof(cmd_table) / sizeof(cmd_table[0]))
@@ -218,7 +231,45 @@ static void usage_all(FILE *f)
                "libxl-based Xen hosts.\n\nCommands:\n");
     for (i = 0; i < CMD_TABLE_LEN; i++)
         fprintf(f, "  %-12s %s\n", cmd_table[i].name, cmd_table[i].summary);
-    fprintf(f, "\n'xlmig COMMAND --help' shows a command's options.\n");
+    fprintf(f, "\n'xlmig COMMAND --help' shows a command's options.\n"
+               "'xlmig --complete commands' and 'xlmig --complete options "
+               "COMMAND' list them\nfor shell completion "
+               "(tools/completion/xlmig).\n");
+}
+
+/*
+ * xlmig --complete commands | options COMMAND: one word a line, what
+ * tools/completion/xlmig offers.  Options come from the table COMMAND
+ * parses with: "--name=" when it takes a value, "--name" when not; a
+ * row whose value repeats an earlier row's is another spelling of that
+ * option (one of old, cli.h) and is not offered.  An unknown COMMAND
+ * has none.  Prints nothing on stderr but a usage error.
+ */
+static int complete(int argc, char **argv)
+{
+    const struct option *o, *p;
+    const struct cmd *c;
+    size_t i;
+
+    if (argc == 1 && !strcmp(argv[0], "commands")) {
+        for (i = 0; i < CMD_TABLE_LEN; i++)
+            printf("%s\n", cmd_table[i].name);
+        return 0;
+    }
+    if (argc != 2 || strcmp(argv[0], "options")) {
+        fprintf(stderr, "Usage: xlmig --complete commands | options "
+                "COMMAND\n");
+        return XLMIG__EXIT_USAGE;
+    }
+    c = find_cmd(argv[1]);
+    for (o = c ? c->opts : NULL; o && o->name; o++) {
+        for (p = c->opts; p < o && (p->flag || p->val != o->val); p++)
+            ;
+        if (p == o)
+            printf("--%s%s\n", o->name,
+                   o->has_arg == required_argument ? "=" : "");
+    }
+    return 0;
 }
 
 static int cmd_help(int argc, char **argv)
@@ -253,6 +304,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version"))
         return cmd_version(1, argv);
+    if (!strcmp(argv[1], "--complete"))
+        return complete(argc - 2, argv + 2);
     c = find_cmd(argv[1]);
     if (!c) {
         fprintf(stderr, "xlmig: unknown command '%s'\n\n", argv[1]);

@@ -55,7 +55,7 @@ XE_SRCS  := xe-plugin/xe-args.c
 # The commands: only in xlmig-xe (they need its xe_print_record).
 XE_CMD_SRCS := xe-plugin/cmd-batch.c xe-plugin/cmd-cpu.c \
                xe-plugin/cmd-pool.c xe-plugin/cmd-rolling.c \
-               xe-plugin/cmd-sr.c xe-plugin/cmd-vm.c
+               xe-plugin/cmd-sr.c xe-plugin/cmd-vm.c xe-plugin/xe-complete.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 XE_OBJS  := $(XE_SRCS:%.c=$(B)/%.o)
 

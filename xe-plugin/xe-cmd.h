@@ -32,6 +32,14 @@ struct xe_cmd {
 int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
                     size_t n);
 
+/*
+ * xlmig-xe --complete ARGS... (xe-complete.c): what a shell's completion
+ * offers, from @table's @n commands, their keys and help, and the local
+ * state.  @argv holds the words after --complete.  Exit status.
+ */
+int xe_complete(const struct xe_cmd *table, size_t n, int argc,
+                char **argv);
+
 /* The CPU commands (cmd-cpu.c). */
 int xe_cmd_host_cpu_info(const struct xe_args *a);
 int xe_cmd_host_cpu_record(const struct xe_args *a);

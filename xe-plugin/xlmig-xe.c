@@ -122,7 +122,10 @@ static void usage_all(FILE *f)
                "[params=a,b]\n\nCommands:\n");
     for (i = 0; i < CMD_TABLE_LEN; i++)
         fprintf(f, "  %s\n", cmd_table[i].name);
-    fprintf(f, "\n'xlmig-xe COMMAND --help' shows a command's arguments.\n");
+    fprintf(f, "\n'xlmig-xe COMMAND --help' shows a command's arguments.\n"
+               "'xlmig-xe --complete commands | keys COMMAND | values "
+               "COMMAND KEY' list\nthem, and what KEY= may be, for shell "
+               "completion (tools/completion/xlmig).\n");
 }
 
 int main(int argc, char **argv)
@@ -142,6 +145,8 @@ int main(int argc, char **argv)
         usage_all(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--complete"))
+        return xe_complete(cmd_table, CMD_TABLE_LEN, argc - 2, argv + 2);
     for (i = 0; i < CMD_TABLE_LEN; i++) {
         if (!strcmp(cmd_table[i].name, argv[1]))
             c = &cmd_table[i];

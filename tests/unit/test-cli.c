@@ -395,6 +395,159 @@ static void test_spellings(void **state)
     }
 }
 
+/*
+ * Each word of @list (one a line) that @keep accepts must be in the
+ * --help of @cmd (run by the binary of @bin_env), as @keep spells it.
+ */
+static void words_in_help(const char *bin_env, const char *cmd,
+                          const char *list,
+                          bool (*keep)(const char *w, char *spelled,
+                                       size_t cap))
+{
+    char args[256], spelled[128], *copy, *w, *save = NULL;
+    struct run help;
+
+    snprintf(args, sizeof(args), "%s --help", cmd);
+    run_cmd(&help, bin_env, args);
+    assert_int_equal(help.status, 0);
+    copy = strdup(list);
+    assert_non_null(copy);
+    for (w = strtok_r(copy, "\n", &save); w;
+         w = strtok_r(NULL, "\n", &save)) {
+        if (keep(w, spelled, sizeof(spelled)) && !strstr(help.out, spelled))
+            fail_msg("%s: %s is offered for completion but not in --help",
+                     cmd, w);
+    }
+    free(copy);
+}
+
+/* xlmig-xe's keys as --help writes them: "vm=", a map's "vdi:". */
+static bool xe_key(const char *w, char *spelled, size_t cap)
+{
+    if (!strcmp(w, "params=") || !strcmp(w, "--minimal"))
+        return false;           /* the grammar's, not the command's */
+    snprintf(spelled, cap, "%s", w);
+    return true;
+}
+
+/* xlmig's options as --help writes them: "--codec" of "--codec=". */
+static bool xlmig_option(const char *w, char *spelled, size_t cap)
+{
+    size_t n = strcspn(w, "=");
+
+    if (!strcmp(w, "--help"))
+        return false;           /* not every usage text names it */
+    snprintf(spelled, cap, "%.*s", (int)n, w);
+    return true;
+}
+
+/*
+ * --complete: what shell completion offers comes from the tables the
+ * parsers use: every command's keys (xlmig-xe) and options (xlmig) are
+ * in its --help, the hidden spellings of old are not offered, and an
+ * option of the other channel command is not taken.
+ */
+static void test_complete(void **state)
+{
+    static const struct cli_case xlmig[] = {
+        { "--complete commands", 0, "\nchannel-send\nchannel-listen\n" },
+        { "--complete options host-info", 0, "--help\n--json\n--verbose\n" },
+        { "--complete options channel-listen", 0, "--bind=\n" },
+        { "--complete options sxm-list", 0, "--state-dir=\n--help\n" },
+        { "--complete", 2, "Usage: xlmig --complete commands" },
+        { "channel-send --bind=x --no-tls h", 2,
+          "unrecognized option '--bind=x'" },
+        { "channel-listen --vm=x --no-tls", 2, "unrecognized option" },
+        { "sxm-list --state-dir", 2, "Usage: xlmig sxm-list" },
+        { "pool-stats extra", 2, "Usage: xlmig pool-stats" },
+    };
+    static const struct cli_case xe[] = {
+        { "--complete commands", 0, "\nvm-migrate\nvm-assert-can-migrate\n" },
+        { "--complete keys vm-migrate", 0, "vm=\nhost=\nhost-uuid=\n" },
+        { "--complete keys vm-migrate", 0, "\nvdi:\nvif:\n" },
+        { "--complete keys sr-create", 0, "\ndevice-config:path=\n" },
+        { "--complete keys host-info", 0, "params=\n--minimal\n" },
+        { "--complete values vdi-create format", 0, "qcow2\nraw\n" },
+        { "--complete values vm-migrate live", 0, "true\nfalse\n" },
+        { "--complete values sr-create capabilities", 0,
+          "@list\nVDI_SNAPSHOT\nVDI_MIRROR\nVDI_MIRROR_IN\n" },
+        { "--complete values pool-param-get param-name", 0,
+          "migration-concurrency\n" },
+        { "--complete values sr-list params", 0,
+          "@list\nuuid\nname-label\ntype\npath\n" },
+        { "--complete values vm-list params", 0, "memory-static-max\n" },
+        { "--complete values host-cpu-record file", 0, "@file\n" },
+        { "--complete values sr-create device-config:path", 0, "@dir\n" },
+        { "--complete", 2, "Usage: xlmig-xe --complete commands" },
+        { "--complete keys", 2, "Usage: xlmig-xe --complete" },
+    };
+    /* Nothing at all: not a key of the command, not a command. */
+    static const char *const empty[] = {
+        "--complete values vm-migrate format",
+        "--complete values vm-frob vm",
+        "--complete keys vm-frob",
+        "--complete values vm-list params=",
+        "--complete values vdi-create name-label",
+    };
+    static const char *const hidden[][2] = {
+        { "channel-send", "--compress=" },
+        { "channel-send", "--bind=" },
+        { "channel-listen", "--vm=" },
+        { "sxm-send-data", "--cert=" },
+        { "sxm-send", "--tls-dir=" },
+        { "sxm-receive-start", "--tls-dir=" },
+    };
+    struct run r, list;
+    char args[256], *copy, *c, *save = NULL;
+    size_t i;
+
+    (void)state;
+    run_cases("XLMIG_BIN", "xlmig", xlmig, ARRAY_LEN(xlmig));
+    run_cases("XLMIG_XE_BIN", "xlmig-xe", xe, ARRAY_LEN(xe));
+    for (i = 0; i < ARRAY_LEN(empty); i++) {
+        run_cmd(&r, "XLMIG_XE_BIN", empty[i]);
+        if (r.status != 0 || r.out[0])
+            fail_msg("xlmig-xe %s: exit %d, '%s', want nothing", empty[i],
+                     r.status, r.out);
+    }
+    for (i = 0; i < ARRAY_LEN(hidden); i++) {
+        char line[64];          /* "\nWORD\n": a whole line */
+
+        snprintf(args, sizeof(args), "--complete options %s", hidden[i][0]);
+        run_cmd(&r, "XLMIG_BIN", args);
+        assert_contains(r.out, "--help\n");
+        snprintf(line, sizeof(line), "\n%s\n", hidden[i][1]);
+        if (!strncmp(r.out, line + 1, strlen(line + 1)) ||
+            strstr(r.out, line))
+            fail_msg("xlmig %s offers %s", args, hidden[i][1]);
+    }
+
+    run_cmd(&list, "XLMIG_BIN", "--complete commands");
+    copy = strdup(list.out);
+    assert_non_null(copy);
+    for (c = strtok_r(copy, "\n", &save); c;
+         c = strtok_r(NULL, "\n", &save)) {
+        snprintf(args, sizeof(args), "--complete options %s", c);
+        run_cmd(&r, "XLMIG_BIN", args);
+        assert_int_equal(r.status, 0);
+        words_in_help("XLMIG_BIN", c, r.out, xlmig_option);
+    }
+    free(copy);
+
+    run_cmd(&list, "XLMIG_XE_BIN", "--complete commands");
+    copy = strdup(list.out);
+    assert_non_null(copy);
+    save = NULL;
+    for (c = strtok_r(copy, "\n", &save); c;
+         c = strtok_r(NULL, "\n", &save)) {
+        snprintf(args, sizeof(args), "--complete keys %s", c);
+        run_cmd(&r, "XLMIG_XE_BIN", args);
+        assert_int_equal(r.status, 0);
+        words_in_help("XLMIG_XE_BIN", c, r.out, xe_key);
+    }
+    free(copy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_tls_choice),
         cmocka_unit_test(test_on_stop),
         cmocka_unit_test(test_spellings),
+        cmocka_unit_test(test_complete),
     };
 
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

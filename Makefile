@@ -14,6 +14,8 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
 B          ?= build
 
@@ -320,13 +322,17 @@ install: all
 	install -d $(DESTDIR)$(SYSTEMDDIR)
 	sed 's|@BINDIR@|$(BINDIR)|' tools/xlmigd.service > \
 	    $(DESTDIR)$(SYSTEMDDIR)/xlmigd.service
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0644 tools/completion/xlmig $(DESTDIR)$(COMPLETIONDIR)/xlmig
+	ln -sf xlmig $(DESTDIR)$(COMPLETIONDIR)/xlmig-xe
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,xlmig xlmig-xe xlmigd) \
 	    $(DESTDIR)$(SYSTEMDDIR)/xlmigd.service \
 	    $(DESTDIR)$(LIBDIR)/libxlmig.a $(DESTDIR)$(LIBDIR)/libxlmig.so* \
 	    $(DESTDIR)$(INCLUDEDIR)/libxlmig.h \
-	    $(DESTDIR)$(LIBDIR)/pkgconfig/libxlmig.pc
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/libxlmig.pc \
+	    $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,xlmig xlmig-xe)
 
 format:
 	clang-format -i libxlmig/*.[ch] tools/*.c xe-plugin/*.[ch] \

@@ -1,7 +1,9 @@
 #!/bin/sh
 # `make install` into a scratch DESTDIR, then build and run a program
 # against the installed header, shared library and pkg-config file, and
-# check that only the public API (libxlmig_*) is exported.
+# check that only the public API (libxlmig_*) is exported; the bash
+# completion loads from where it is installed, and `make uninstall`
+# removes it.
 # Prints "install: N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,9 +23,19 @@ fi
 
 for f in usr/bin/xlmig usr/bin/xlmig-xe usr/include/libxlmig.h \
          usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
-         usr/lib/pkgconfig/libxlmig.pc; do
+         usr/lib/pkgconfig/libxlmig.pc \
+         usr/share/bash-completion/completions/xlmig \
+         usr/share/bash-completion/completions/xlmig-xe; do
     [ -e "$tmp/root/$f" ] && ok "$f installed" || bad "$f missing"
 done
+if bash -n "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" &&
+   bash -c '. "$1" && complete -p xlmig-xe xlmig' _ \
+        "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" \
+        > /dev/null 2>&1; then
+    ok "the completion file loads and completes xlmig-xe and xlmig"
+else
+    bad "the installed completion file does not load"
+fi
 
 cat > "$tmp/use.c" <<'C'
 #include <stdio.h>
@@ -60,6 +72,15 @@ strays=$(printf '%s\n' "$exported" | grep -v '^libxlmig_' || true)
 soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libxlmig.so.0 ] && ok "SONAME libxlmig.so.0" \
     || bad "SONAME is '$soname'"
+
+if make -C "$top" --no-print-directory -s uninstall DESTDIR="$tmp/root" \
+        PREFIX=/usr > "$tmp/uninstall.log" 2>&1 &&
+   ! [ -e "$tmp/root/usr/share/bash-completion/completions/xlmig" ] &&
+   ! [ -L "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" ]; then
+    ok "make uninstall removes the completion files"
+else
+    cat "$tmp/uninstall.log"; bad "completion files left by make uninstall"
+fi
 
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -37,6 +37,7 @@
 #define ASK_EVERY_MS 5000           /* outcome unknown: ask again */
 #define LINK_GRACE_MS 5000
 #define DOM_CHECK_S 1.0             /* storage, memory: the domain is there */
+#define DM_GRACE_S 5.0              /* a device model gone: the domain's end may follow */
 
 /* One VDI's storage motion, in a thread of its own. */
 struct disk {
@@ -69,6 +70,7 @@ struct send {
     uint64_t mid, did;                  /* request ids */
     double last_update;
     double last_dom_check;
+    double dm_gone_at;                  /* the device model found gone */
     /* storage */
     struct disk disks[XLMIG__MIG_VDIS_MAX];
     size_t nr_disks;
@@ -318,16 +320,20 @@ static int dest_check(struct send *s)
  */
 /*
  * The device model serving the disks being moved still listens on its
- * QMP socket.  When it died (a crash of Xen's QEMU), the guest has lost
- * its disks' backend, the mirrors with it: said at once, not when the
- * snapshot's copy ends.
+ * QMP socket: true, or not known.  A device model that died (a crash of
+ * Xen's QEMU) leaves the guest without its disks, the mirrors with them.
  */
-static int dm_check(struct send *s)
+static bool dm_alive(struct send *s)
 {
     const char *qmp = s->nr_disks ? s->disks[0].qmp : "";
 
-    if (!qmp[0] || xlmig__unix_listening(qmp) != 0)
-        return 0;
+    return !qmp[0] || xlmig__unix_listening(qmp) != 0;
+}
+
+/* The device model is gone but the domain ran: said at once, not when
+ * the snapshot's copy ends. */
+static int dm_gone(struct send *s)
+{
     return xlmig__error(s->ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1,
                         "migration %s of VM %s: its device model (the QEMU "
                         "serving its disks, monitor %s) exited during the "
@@ -336,9 +342,9 @@ static int dm_check(struct send *s)
                         "committed back whole here at %s; restart the VM "
                         "(`xl destroy %" PRIu32 "`, then `xlmig-xe vm-start "
                         "vm=%s`), and see /var/log/xen/qemu-dm-%s.log for "
-                        "why its QEMU ended", s->r.task, s->r.vm, qmp,
-                        s->r.destination, s->r.source, s->r.domid, s->r.vm,
-                        s->r.vm);
+                        "why its QEMU ended", s->r.task, s->r.vm,
+                        s->disks[0].qmp, s->r.destination, s->r.source,
+                        s->r.domid, s->r.vm, s->r.vm);
 }
 
 static int domain_check(struct send *s, bool now)
@@ -350,13 +356,29 @@ static int domain_check(struct send *s, bool now)
     if (!s->r.live || !s->hv || (!now && t - s->last_dom_check < DOM_CHECK_S))
         return 0;
     s->last_dom_check = t;
-    if (!s->run->hv->find(s->hv, s->r.vm_uuid, &d) &&
-        d.domid == s->r.domid) {
-        if (d.state != XLMIG__DOM_SHUTDOWN && d.state != XLMIG__DOM_DYING)
-            return dm_check(s);
-        what = "shut down or crashed";
-    } else {
-        what = "went away (destroyed, or it crashed)";
+    for (;;) {
+        if (s->run->hv->find(s->hv, s->r.vm_uuid, &d) ||
+            d.domid != s->r.domid) {
+            what = "went away (destroyed, or it crashed)";
+            break;
+        }
+        if (d.state == XLMIG__DOM_SHUTDOWN || d.state == XLMIG__DOM_DYING) {
+            what = "shut down or crashed";
+            break;
+        }
+        if (dm_alive(s))
+            return 0;
+        /* A domain being destroyed loses its device model first (libxl
+         * stops it, then destroys the domain): the domain's end, when it
+         * comes, is the cause.  Looked at again on the next turn, or
+         * (@now) waited for here. */
+        if (!s->dm_gone_at)
+            s->dm_gone_at = xlmig__now_s();
+        if (xlmig__now_s() - s->dm_gone_at >= DM_GRACE_S)
+            return dm_gone(s);
+        if (!now)
+            return 0;
+        xlmig__sleep_ms(100);
     }
     return xlmig__error(s->ctx, LIBXLMIG_ERR_VM_BAD_POWER_STATE, -1,
                         "migration %s of VM %s: its domain %" PRIu32 " %s "

@@ -532,6 +532,34 @@ else
 fi
 reset_vm
 done
+
+# libxl's order when a domain is destroyed: its device model first, the
+# domain a moment later.  The domain's end is the cause named.
+new_vm web1
+migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+if phase_is storage 60 && sleep 1; then
+    stop_web1_writer
+    kill -9 "$qsd_pid"
+    sleep 1.5
+    "$FX" destroy --dir "$X1" web1 > "$d/destroy.out" 2>&1
+    qsd_pid=""
+    wait_mig
+    sleep 2
+    why=""
+    [ "$(nvdis 2)" = 0 ] || why="$why vdis-on-h2:$(nvdis 2)"
+    [ -z "$(left 1)$(left 2)" ] || why="$why left:$(left 1)/$(left 2)"
+    qemu-img check -q "$IMG" > "$d/check.out" 2>&1 || why="$why image-check-failed"
+    if [ "$MRC" = 1 ] && [ -z "$why" ] &&
+       grep -q "^VM_BAD_POWER_STATE: migration $TASK of VM web1: its domain [0-9]* went away" "$d/mig.err"; then
+        ok "web1 destroyed as libxl does it (device model first, the domain 1.5 s later) during storage: VM_BAD_POWER_STATE names the domain's end, not the device model's; nothing left, the VDI checks clean"
+    else
+        not_ok "device model then domain (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log"
+    fi
+else
+    not_ok "device model then domain: never in storage" "$d/mig.err"
+    wait_mig
+fi
+reset_vm
 fi
 
 # ---- refusals and bad input: nothing moves ---------------------------------

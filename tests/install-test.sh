@@ -19,11 +19,22 @@ else
     cat "$tmp/install.log"; bad "make install"
 fi
 
-for f in usr/bin/xlmig usr/bin/xlmig-xe usr/include/libxlmig.h \
-         usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
-         usr/lib/pkgconfig/libxlmig.pc; do
+for f in usr/bin/xlmig usr/bin/xlmig-xe usr/bin/xlmigd \
+         usr/include/libxlmig.h usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
+         usr/lib/pkgconfig/libxlmig.pc etc/xlmig/xlmigd.conf; do
     [ -e "$tmp/root/$f" ] && ok "$f installed" || bad "$f missing"
 done
+cmp -s "$top/etc/xlmigd.conf" "$tmp/root/etc/xlmig/xlmigd.conf" &&
+    ok "etc/xlmig/xlmigd.conf is etc/xlmigd.conf" ||
+    bad "etc/xlmig/xlmigd.conf differs from etc/xlmigd.conf"
+# An existing configuration is the host's: install keeps it, uninstall
+# leaves it.
+echo "# mine" > "$tmp/root/etc/xlmig/xlmigd.conf"
+make -C "$top" --no-print-directory -s install DESTDIR="$tmp/root" \
+    PREFIX=/usr > "$tmp/install2.log" 2>&1 &&
+    [ "$(cat "$tmp/root/etc/xlmig/xlmigd.conf")" = "# mine" ] &&
+    ok "make install again keeps etc/xlmig/xlmigd.conf" ||
+    bad "make install again replaced etc/xlmig/xlmigd.conf"
 
 cat > "$tmp/use.c" <<'C'
 #include <stdio.h>
@@ -60,6 +71,15 @@ strays=$(printf '%s\n' "$exported" | grep -v '^libxlmig_' || true)
 soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libxlmig.so.0 ] && ok "SONAME libxlmig.so.0" \
     || bad "SONAME is '$soname'"
+
+if make -C "$top" --no-print-directory -s uninstall DESTDIR="$tmp/root" \
+        PREFIX=/usr > "$tmp/uninstall.log" 2>&1 &&
+   [ ! -e "$tmp/root/usr/bin/xlmigd" ] &&
+   [ "$(cat "$tmp/root/etc/xlmig/xlmigd.conf")" = "# mine" ]; then
+    ok "make uninstall removes the files, leaves etc/xlmig/xlmigd.conf"
+else
+    cat "$tmp/uninstall.log"; bad "make uninstall"
+fi
 
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

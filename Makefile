@@ -77,6 +77,9 @@ $(XEN_HDR_OBJS): XEN_STD := -std=gnu11
 SHLIB := $(B)/libxlmig.so.$(VERSION)
 TOOLS := $(B)/xlmig $(B)/xlmig-xe $(B)/xlmigd
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+# Where xlmigd and the pool commands look for their configuration
+# (XLMIG__POOLCONF_DEFAULT in libxlmig/poolconf.h): fixed, not PREFIX's.
+CONFDIR := /etc/xlmig
 
 .PHONY: check-vm-migrate bench-xen all deps check check-unit check-fuzz check-integration check-xen \
         bench demo install uninstall clean fuzz format
@@ -325,7 +328,17 @@ install: all
 	install -d $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0644 tools/completion/xlmig $(DESTDIR)$(COMPLETIONDIR)/xlmig
 	ln -sf xlmig $(DESTDIR)$(COMPLETIONDIR)/xlmig-xe
+	install -d $(DESTDIR)$(CONFDIR)
+	@if [ -e $(DESTDIR)$(CONFDIR)/xlmigd.conf ]; then \
+	    echo "$(DESTDIR)$(CONFDIR)/xlmigd.conf: kept (the default is" \
+	        "etc/xlmigd.conf)"; \
+	else \
+	    echo install -m 0644 etc/xlmigd.conf \
+	        $(DESTDIR)$(CONFDIR)/xlmigd.conf; \
+	    install -m 0644 etc/xlmigd.conf $(DESTDIR)$(CONFDIR)/xlmigd.conf; \
+	fi
 
+# The configuration ($(CONFDIR)/xlmigd.conf) stays: it is the host's.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,xlmig xlmig-xe xlmigd) \
 	    $(DESTDIR)$(SYSTEMDDIR)/xlmigd.service \

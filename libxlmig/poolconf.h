@@ -1,6 +1,6 @@
 /*
  * The pool configuration file of xlmigd and of the commands that talk to
- * the pool master (internal; docs/xlmigd.md):
+ * the pool master (internal; docs/xlmigd.md, etc/xlmigd.conf):
  *
  *   # comments and blank lines are ignored
  *   name = h2                  this host's name (default: its hostname)
@@ -21,14 +21,15 @@
  *                              FILE when it exists (docs/xlmigd.md,
  *                              "Test hooks")
  *
- * Every line is "key = value"; an unknown key, a repeated key, a bad
- * value, a line longer than 1024 bytes or a file bigger than 64 KiB is
- * an error naming the file, the line and what is wrong.
+ * The grammar (comments after values, quoting, the caps) is conffile.h's.
+ * FILEs and DIR are absolute paths.  An unknown key, a repeated key, a
+ * bad value is an error naming the file, the line and the key.
  */
 #ifndef XLMIG_POOLCONF_H
 #define XLMIG_POOLCONF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "addr.h"                   /* the addresses it holds */
 #include "libxlmig.h"
@@ -51,13 +52,30 @@ struct xlmig__pool_conf {
     char test_version_file[256];    /* "": none */
 };
 
+/* The configuration's path: @path, else $XLMIG_CONFIG, else the default. */
+const char *xlmig__pool_conf_path(const char *path);
+
 /*
- * Load @path (NULL: $XLMIG_CONFIG, else XLMIG__POOLCONF_DEFAULT).
- * Needs address, master, pool-uuid, and TLS material (certificates or a
- * key); LIBXLMIG_ERR_INVALID_ARGUMENT naming the file and line otherwise.
+ * Load @path (NULL or "": xlmig__pool_conf_path()'s) into *@c, read whole
+ * (at most XLMIG__CONF_FILE_MAX bytes, refused before anything is
+ * allocated) and parsed by xlmig__pool_conf_parse().  A missing file is
+ * LIBXLMIG_ERR_NOT_FOUND; *@c changes only on success.
  */
 int xlmig__pool_conf_load(libxlmig_ctx *ctx, const char *path,
                           struct xlmig__pool_conf *c);
+
+/*
+ * Parse @len bytes of @text (any bytes), the configuration @label (its
+ * file's name, for messages and @c->path), into *@c.  Needs address,
+ * master, pool-uuid, and TLS material: tls-cert, tls-key and tls-ca, or
+ * psk-file; LIBXLMIG_ERR_INVALID_ARGUMENT otherwise, logged in @ctx
+ * (when not NULL) as "LABEL:LINE: what is wrong" naming the key (or
+ * "LABEL: ..." for what no line holds: a missing key).  *@c changes only
+ * on success.
+ */
+int xlmig__pool_conf_parse(libxlmig_ctx *ctx, const char *label,
+                           const char *text, size_t len,
+                           struct xlmig__pool_conf *c);
 
 /* Is this host the pool master (address equals master)? */
 bool xlmig__pool_conf_is_master(const struct xlmig__pool_conf *c);

@@ -21,13 +21,24 @@ else
     cat "$tmp/install.log"; bad "make install"
 fi
 
-for f in usr/bin/xlmig usr/bin/xlmig-xe usr/include/libxlmig.h \
-         usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
-         usr/lib/pkgconfig/libxlmig.pc \
+for f in usr/bin/xlmig usr/bin/xlmig-xe usr/bin/xlmigd \
+         usr/include/libxlmig.h usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
+         usr/lib/pkgconfig/libxlmig.pc etc/xlmig/xlmigd.conf \
          usr/share/bash-completion/completions/xlmig \
          usr/share/bash-completion/completions/xlmig-xe; do
     [ -e "$tmp/root/$f" ] && ok "$f installed" || bad "$f missing"
 done
+cmp -s "$top/etc/xlmigd.conf" "$tmp/root/etc/xlmig/xlmigd.conf" &&
+    ok "etc/xlmig/xlmigd.conf is etc/xlmigd.conf" ||
+    bad "etc/xlmig/xlmigd.conf differs from etc/xlmigd.conf"
+# An existing configuration is the host's: install keeps it, uninstall
+# leaves it.
+echo "# mine" > "$tmp/root/etc/xlmig/xlmigd.conf"
+make -C "$top" --no-print-directory -s install DESTDIR="$tmp/root" \
+    PREFIX=/usr > "$tmp/install2.log" 2>&1 &&
+    [ "$(cat "$tmp/root/etc/xlmig/xlmigd.conf")" = "# mine" ] &&
+    ok "make install again keeps etc/xlmig/xlmigd.conf" ||
+    bad "make install again replaced etc/xlmig/xlmigd.conf"
 if bash -n "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" &&
    bash -c '. "$1" && complete -p xlmig-xe xlmig' _ \
         "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" \
@@ -76,10 +87,12 @@ soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 if make -C "$top" --no-print-directory -s uninstall DESTDIR="$tmp/root" \
         PREFIX=/usr > "$tmp/uninstall.log" 2>&1 &&
    ! [ -e "$tmp/root/usr/share/bash-completion/completions/xlmig" ] &&
-   ! [ -L "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" ]; then
-    ok "make uninstall removes the completion files"
+   ! [ -L "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" ] &&
+   [ ! -e "$tmp/root/usr/bin/xlmigd" ] &&
+   [ "$(cat "$tmp/root/etc/xlmig/xlmigd.conf")" = "# mine" ]; then
+    ok "make uninstall removes the files and the completion, leaves etc/xlmig/xlmigd.conf"
 else
-    cat "$tmp/uninstall.log"; bad "completion files left by make uninstall"
+    cat "$tmp/uninstall.log"; bad "make uninstall"
 fi
 
 echo "install: $passed passed, $failed failed"

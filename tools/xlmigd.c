@@ -64,6 +64,7 @@ extern const struct xlmig__hv_ops xlmig__hv_fake;
 
 static const char usage_text[] =
     "Usage: xlmigd [--config FILE] [--foreground] [--help]\n"
+    "       xlmigd --check-config [--config FILE]\n"
     "       xlmigd --worker KIND ... (started by xlmigd itself)\n"
     "The libxlmig host daemon: pool membership, authenticated RPC and "
     "the\nper-pool migration slots.  One per host; the host whose "
@@ -73,6 +74,9 @@ static const char usage_text[] =
     XLMIG__POOLCONF_DEFAULT ")\n"
     "  --foreground    run in the foreground (the only mode; for systemd "
     "and tests)\n"
+    "  --check-config  read and check the configuration, start nothing: "
+    "prints\n                  'FILE: ok' (exit 0) or what is wrong "
+    "(exit 2)\n"
     "  --help          this text\n";
 
 /* ------------------------------------------------------------------ */
@@ -2018,6 +2022,28 @@ int xlmigd_spawn(pthread_t *tid, void *(*fn)(void *), void *arg)
     return r;
 }
 
+/*
+ * --check-config: the configuration as the daemon would load it, nothing
+ * started.  Prints "FILE: ok" or (through the context's logger, once) the
+ * error naming the file, the line and the key.
+ */
+static int check_config(const char *config)
+{
+    struct xlmig__pool_conf c;
+    libxlmig_ctx *ctx = NULL;
+    int rc;
+
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &ctx))
+        return XLMIG__EXIT_FAILED;
+    config = xlmig__pool_conf_path(config);
+    rc = xlmig__pool_conf_load(ctx, config, &c);
+    libxlmig_ctx_free(ctx);
+    if (rc)
+        return XLMIG__EXIT_USAGE;   /* a configuration to fix, said why */
+    printf("%s: ok\n", config);
+    return XLMIG__EXIT_OK;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -2029,10 +2055,12 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "foreground", no_argument, NULL, 'f' },
+        { "check-config", no_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL;
+    bool check = false;
     int opt, rc;
 
     if (argc > 1 && !strcmp(argv[1], "--worker"))
@@ -2043,6 +2071,9 @@ int main(int argc, char **argv)
             config = optarg;
             break;
         case 'f':
+            break;
+        case 'k':
+            check = true;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -2057,6 +2088,8 @@ int main(int argc, char **argv)
                 usage_text);
         return XLMIG__EXIT_USAGE;
     }
+    if (check)
+        return check_config(config);
     signal(SIGPIPE, SIG_IGN);
     xlmig__cli_on_stop(on_signal);
     setvbuf(stderr, NULL, _IOLBF, 0);

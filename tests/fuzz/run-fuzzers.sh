@@ -1,7 +1,8 @@
 #!/bin/bash
-# Run each libFuzzer target for a bounded time from its seeds, as many
-# at once as there are CPUs ($FUZZ_JOBS overrides; each target is one
-# process, so two CPUs run two targets in the time of one).
+# Run each libFuzzer target for a bounded time from its seeds (the files
+# of seeds/NAME/, and those seeds/NAME.sh writes), as many at once as
+# there are CPUs ($FUZZ_JOBS overrides; each target is one process, so
+# two CPUs run two targets in the time of one).
 # Usage: run-fuzzers.sh SECONDS TARGET...
 # Prints one line per target, in the order given, then "fuzz: N passed,
 # N failed"; non-zero on a crash.
@@ -21,6 +22,12 @@ run_one() {
     work="$top/$1.d"
     mkdir -p "$work"
     [ -d "$here/seeds/$name" ] && cp "$here/seeds/$name"/* "$work/" 2> /dev/null
+    # Seeds made at run time (seeds/NAME.sh DIR), from files of the tree.
+    if [ -f "$here/seeds/$name.sh" ] &&
+            ! sh "$here/seeds/$name.sh" "$work" > "$top/$1.log" 2>&1; then
+        { echo "fuzz $name: FAILED (its seeds)"; cat "$top/$1.log"; } > "$top/$1.res"
+        return
+    fi
     if "$t" -max_total_time="$secs" -max_len=8192 -timeout=10 \
             -artifact_prefix="$work/" "$work" > "$top/$1.log" 2>&1; then
         echo "fuzz $name: ok ($(grep -Eo 'Done [0-9]+ runs' "$top/$1.log" | tail -1))" > "$top/$1.res"

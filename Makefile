@@ -38,11 +38,14 @@ XEN_PKGS := xenlight xencontrol xenguest xentoollog yajl zlib libzstd liblz4 \
             libxxhash libssl libcrypto libnbd
 PKG_CFLAGS := $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null) -pthread
+# The libxl the tools are built against, for their --version.
+LIBXL_VERSION := $(shell pkg-config --modversion xenlight 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-missing-field-initializers
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) -Ilibxlmig \
-               -Ixe-plugin $(PKG_CFLAGS)
+               -Ixe-plugin $(PKG_CFLAGS) \
+               $(if $(LIBXL_VERSION),-DXLMIG__XENLIGHT_VERSION='"$(LIBXL_VERSION)"')
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -DLIBXLMIG_BUILDING
 LDFLAGS  ?=

@@ -63,7 +63,8 @@ extern const struct xlmig__hv_ops xlmig__hv_fake;
                                      * attached host to confirm */
 
 static const char usage_text[] =
-    "Usage: xlmigd [--config FILE] [--foreground] [--help]\n"
+    "Usage: xlmigd [--config FILE] [--foreground]\n"
+    "       xlmigd --help | --version\n"
     "       xlmigd --worker KIND ... (started by xlmigd itself)\n"
     "The libxlmig host daemon: pool membership, authenticated RPC and "
     "the\nper-pool migration slots.  One per host; the host whose "
@@ -73,7 +74,8 @@ static const char usage_text[] =
     XLMIG__POOLCONF_DEFAULT ")\n"
     "  --foreground    run in the foreground (the only mode; for systemd "
     "and tests)\n"
-    "  --help          this text\n";
+    "  --help          this text\n"
+    "  --version       the version\n";
 
 /* ------------------------------------------------------------------ */
 /* The master's state                                                 */
@@ -2030,6 +2032,8 @@ int main(int argc, char **argv)
         { "config", required_argument, NULL, 'c' },
         { "foreground", no_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "man", no_argument, NULL, 'M' },  /* xlmigd(8): docs/man/ */
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL;
@@ -2046,6 +2050,12 @@ int main(int argc, char **argv)
             break;
         case 'h':
             fputs(usage_text, stdout);
+            return 0;
+        case 'V':
+            xlmig__cli_version(stdout, "xlmigd");
+            return 0;
+        case 'M':
+            xlmig__cli_md_page(stdout, "xlmigd", usage_text);
             return 0;
         default:
             fputs(usage_text, stderr);

@@ -118,9 +118,24 @@ static void md_desc(struct md *m, const char *t, size_t n)
     m->desc_empty = false;
 }
 
+/* An item's line @t (@n bytes, from its term): term, then description. */
+static void md_item(struct md *m, const char *t, size_t n)
+{
+    size_t term;
+
+    for (term = 0; term < n && !(t[term] == ' ' && term + 1 < n &&
+                                 t[term + 1] == ' '); term++)
+        ;
+    md_term(m, t, term);
+    while (term < n && t[term] == ' ')
+        term++;
+    if (term < n)
+        md_desc(m, t + term, n - term);
+}
+
 static void md_line(struct md *m, const char *s, size_t len)
 {
-    size_t ind = 0, n, term;
+    size_t ind = 0, n;
     const char *t;
     bool prose = m->prose;
 
@@ -137,26 +152,17 @@ static void md_line(struct md *m, const char *s, size_t len)
         if (!prose)
             md_close(m);
         md_prose(m, t, n);
+    } else if (m->st == MD_TERM) {
+        md_item(m, t, n);               /* the term goes on */
     } else if (ind > 2) {
-        if (m->st == MD_TERM)
-            md_term(m, t, n);
-        else if (m->st == MD_DESC)
+        if (m->st == MD_DESC)
             md_desc(m, t, n);
         else
             md_prose(m, t, n);
+    } else if (m->st == MD_PARA && !memmem(t, n, "  ", 2)) {
+        md_prose(m, t, n);              /* "Fields: a b\n  c d" */
     } else {
-        for (term = 0; term < n && !(t[term] == ' ' && term + 1 < n &&
-                                     t[term + 1] == ' '); term++)
-            ;
-        if (term == n && m->st == MD_PARA) {
-            md_prose(m, t, n);
-            return;
-        }
-        md_term(m, t, term);
-        while (term < n && t[term] == ' ')
-            term++;
-        if (term < n)
-            md_desc(m, t + term, n - term);
+        md_item(m, t, n);
     }
 }
 

@@ -37,13 +37,22 @@ void xlmig__cli_version(FILE *f, const char *prog)
 /* Help texts as Markdown (the man pages)                             */
 /* ------------------------------------------------------------------ */
 
+/* Does @s[@i] follow a '.' (and what may close a sentence after it)? */
+static bool after_period(const char *s, size_t i)
+{
+    while (i && strchr(")]'\"", s[i - 1]))
+        i--;
+    return i && s[i - 1] == '.';
+}
+
 void xlmig__cli_md_text(FILE *f, const char *s, size_t n)
 {
     static const char punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
     size_t i;
 
     for (i = 0; i < n && s[i]; i++) {
-        if (strchr(punct, s[i]))
+        if (strchr(punct, s[i]) || (s[i] == ' ' && after_period(s, i) &&
+                                    (i + 1 == n || s[i + 1] != ' ')))
             fputc('\\', f);
         fputc(s[i] == '\n' || s[i] == '\t' ? ' ' : s[i], f);
     }

@@ -47,7 +47,9 @@ void xlmig__cli_version(FILE *f, const char *prog);
  * help texts the programs print, in pandoc's Markdown.
  *
  * xlmig__cli_md_text(): @n bytes of @s as inline text, every ASCII
- * punctuation character escaped, so that nothing in it is markup.
+ * punctuation character escaped, so that nothing in it is markup.  One
+ * space after a '.' is a non-breaking one: only two end a sentence, as
+ * the help texts write them ("e.g. this", "xl ... migrate-receive").
  *
  * xlmig__cli_md_help(): a help text as blocks.  It is read as every
  * --help here writes it: a line that starts at column 0 is prose (the

@@ -173,6 +173,9 @@ static void test_help_markdown(void **state)
         { "*not* `code` [link](x) # $HOME <b>_u_\n",
           "\\*not\\* \\`code\\` \\[link\\]\\(x\\) \\# \\$HOME "
           "\\<b\\>\\_u\\_\n\n" },
+        { "See e.g. x ... y.  Then [z...] (a.) b. ",
+          "See e\\.g\\.\\ x \\.\\.\\.\\ y\\.  Then \\[z\\.\\.\\.\\]\\ "
+          "\\(a\\.\\)\\ b\\.\n\n" },
         { "", "" },
     };
     char buf[1024];

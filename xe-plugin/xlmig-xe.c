@@ -6,8 +6,9 @@
  * --minimal prints only the selected values, comma-separated.
  * `xlmig-xe --man` writes the command table, as each command's --help
  * shows it, as the COMMANDS section of xlmig-xe(1)
- * (docs/man/xlmig-xe.1.md).  Exit status: 0 success, 1 the operation failed (the error's stable
- * name comes first on stderr, as xe prints it), 2 bad usage.
+ * (docs/man/xlmig-xe.1.md).  Exit status: 0 success, 1 the operation
+ * failed (the error's stable name comes first on stderr, as xe prints
+ * it), 2 bad usage.
  */
 #include <stdio.h>
 #include <string.h>

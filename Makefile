@@ -5,6 +5,7 @@
 #   make check-xen       end-to-end tests in the nested Xen test host
 #   make bench           benchmarks
 #   make demo            boot the test host and show a live migration
+#   make man             the man pages, in $(B)/man/ (pandoc)
 #   make install         PREFIX=/usr/local DESTDIR=
 #
 # Objects go to $(B)/ (git-ignored).  The sanitizer build lives in
@@ -16,6 +17,7 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR    ?= $(PREFIX)/share
 COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 B          ?= build
 
@@ -38,11 +40,14 @@ XEN_PKGS := xenlight xencontrol xenguest xentoollog yajl zlib libzstd liblz4 \
             libxxhash libssl libcrypto libnbd
 PKG_CFLAGS := $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null) -pthread
+# The libxl the tools are built against, for their --version.
+LIBXL_VERSION := $(shell pkg-config --modversion xenlight 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-missing-field-initializers
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) -Ilibxlmig \
-               -Ixe-plugin $(PKG_CFLAGS)
+               -Ixe-plugin $(PKG_CFLAGS) $(if $(LIBXL_VERSION), \
+               -DXLMIG__XENLIGHT_VERSION='"$(LIBXL_VERSION)"')
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -DLIBXLMIG_BUILDING
 LDFLAGS  ?=
@@ -82,7 +87,7 @@ SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 CONFDIR := /etc/xlmig
 
 .PHONY: check-vm-migrate bench-xen all deps check check-unit check-fuzz check-integration check-xen \
-        bench demo install uninstall clean fuzz format
+        bench demo install uninstall clean fuzz format man
 
 all: $(B)/libxlmig.a $(SHLIB) $(TOOLS) $(B)/libxlmig.pc
 
@@ -166,6 +171,23 @@ $(B)/tools/xlmig.o $(B)/tools/cmd-diskstream.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-diskstream.o: tools/cmd-diskstream.h
 $(XLMIGD_SRCS:%.c=$(B)/%.o) $(XLMIGD_SRCS:%.c=$(B)/san/%.o): tools/xlmigd.h
 
+# ---------------------------------------------------------------- man pages
+# One Markdown source each in docs/man/; the commands and options come
+# from the programs' own tables (`PROGRAM --man`), as their --help does.
+MAN_PAGES := $(B)/man/xlmig.1 $(B)/man/xlmig-xe.1 $(B)/man/xlmigd.8 \
+             $(B)/man/xlmigd.conf.5
+
+man: $(MAN_PAGES)
+
+$(B)/man/xlmig.1: $(B)/xlmig
+$(B)/man/xlmig-xe.1: $(B)/xlmig-xe
+$(B)/man/xlmigd.8: $(B)/xlmigd
+$(B)/man/%: docs/man/%.md scripts/man-page.sh libxlmig/libxlmig.h
+	@mkdir -p $(dir $@)
+	$(call say,MAN,$@)
+	$(Q)scripts/man-page.sh $< $@ $(VERSION) \
+	    $(if $(filter-out %.5,$@),$(filter $(TOOLS),$^) --man)
+
 # ---------------------------------------------------------------- tests
 $(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h tests/tools/*.c)
 	@mkdir -p $(dir $@)
@@ -202,7 +224,7 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libxlmig.a
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(TESTS) $(B)/san/xlmig \
+	@$(MAKE) --no-print-directory all man $(TESTS) $(B)/san/xlmig \
 	    $(B)/san/xlmig-xe $(B)/san/xlmigd $(B)/san/xlmigd-fake $(FUZZERS) \
 	    $(TEST_TOOLS)
 	@tests/summarize.sh check "$(MAKE) --no-print-directory check-unit" \
@@ -218,7 +240,7 @@ check-unit: $(TESTS) $(B)/san/xlmig $(B)/san/xlmig-xe $(TEST_TOOLS)
 
 # End-to-end runs of the CLIs on 127.0.0.1 (tests/integration/test-*.sh).
 check-integration: $(B)/san/xlmig $(B)/san/xlmig-xe $(B)/san/xlmigd \
-                   $(B)/san/xlmigd-fake $(TEST_TOOLS)
+                   $(B)/san/xlmigd-fake $(TEST_TOOLS) $(MAN_PAGES)
 	@XLMIG_BIN=$(CURDIR)/$(B)/san/xlmig \
 	    XLMIG_XE_BIN=$(CURDIR)/$(B)/san/xlmig-xe \
 	    XLMIGD_BIN=$(CURDIR)/$(B)/san/xlmigd XLMIG_SRCDIR=$(CURDIR) \
@@ -311,7 +333,7 @@ bench-xen: deps
 	    echo "bench-xen: the whole log is $(B)/bench-xen.log"; exit $$rc
 
 # ---------------------------------------------------------------- install
-install: all
+install: all man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
@@ -337,6 +359,12 @@ install: all
 	        $(DESTDIR)$(CONFDIR)/xlmigd.conf; \
 	    install -m 0644 etc/xlmigd.conf $(DESTDIR)$(CONFDIR)/xlmigd.conf; \
 	fi
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(B)/man/xlmig.1 $(B)/man/xlmig-xe.1 \
+	    $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(B)/man/xlmigd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(B)/man/xlmigd.8 $(DESTDIR)$(MANDIR)/man8/
 
 # The configuration ($(CONFDIR)/xlmigd.conf) stays: it is the host's.
 uninstall:
@@ -345,7 +373,9 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libxlmig.a $(DESTDIR)$(LIBDIR)/libxlmig.so* \
 	    $(DESTDIR)$(INCLUDEDIR)/libxlmig.h \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/libxlmig.pc \
-	    $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,xlmig xlmig-xe)
+	    $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,xlmig xlmig-xe) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/,man1/xlmig.1 man1/xlmig-xe.1 \
+	                                     man5/xlmigd.conf.5 man8/xlmigd.8)
 
 format:
 	clang-format -i libxlmig/*.[ch] tools/*.c xe-plugin/*.[ch] \

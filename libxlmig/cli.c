@@ -1,4 +1,4 @@
-/* The options the command-line tools share (cli.h). */
+/* What the command-line tools share (cli.h). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +21,229 @@ void xlmig__cli_on_stop(void (*handler)(int))
     sa.sa_handler = handler;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+void xlmig__cli_version(FILE *f, const char *prog)
+{
+#ifdef XLMIG__XENLIGHT_VERSION
+    fprintf(f, "%s %s (built with libxl %s)\n", prog, LIBXLMIG_VERSION_STRING,
+            XLMIG__XENLIGHT_VERSION);
+#else
+    fprintf(f, "%s %s\n", prog, LIBXLMIG_VERSION_STRING);
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Help texts as Markdown (the man pages)                             */
+/* ------------------------------------------------------------------ */
+
+/* Does @s[@i] follow a '.' (and what may close a sentence after it)? */
+static bool after_period(const char *s, size_t i)
+{
+    while (i && strchr(")]'\"", s[i - 1]))
+        i--;
+    return i && s[i - 1] == '.';
+}
+
+void xlmig__cli_md_text(FILE *f, const char *s, size_t n)
+{
+    static const char punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    size_t i;
+
+    for (i = 0; i < n && s[i]; i++) {
+        if (strchr(punct, s[i]) || (s[i] == ' ' && after_period(s, i) &&
+                                    (i + 1 == n || s[i + 1] != ' ')))
+            fputc('\\', f);
+        fputc(s[i] == '\n' || s[i] == '\t' ? ' ' : s[i], f);
+    }
+}
+
+/* Where xlmig__cli_md_help() is in its text. */
+struct md {
+    FILE *f;
+    enum {
+        MD_NONE,            /* between blocks */
+        MD_PARA,            /* in a paragraph */
+        MD_TERM,            /* in an item's term, which goes on */
+        MD_DESC,            /* in an item's description */
+    } st;
+    bool prose;             /* the last line was at column 0 */
+    bool desc_empty;        /* MD_DESC: nothing of it written yet */
+    char term_end;          /* MD_TERM: ',' or '|' */
+};
+
+static void md_close(struct md *m)
+{
+    if (m->st == MD_TERM)
+        fputs("**\n:   ", m->f);
+    if (m->st != MD_NONE)
+        fputs("\n\n", m->f);
+    m->st = MD_NONE;
+}
+
+/* More of a paragraph (a new one from MD_NONE). */
+static void md_prose(struct md *m, const char *t, size_t n)
+{
+    if (m->st == MD_PARA) {
+        fputc(' ', m->f);
+    } else {
+        md_close(m);
+        m->st = MD_PARA;
+    }
+    xlmig__cli_md_text(m->f, t, n);
+}
+
+/* (More of) an item's term; its end unless it ends in ',' or '|'. */
+static void md_term(struct md *m, const char *t, size_t n)
+{
+    if (m->st == MD_TERM) {
+        if (m->term_end == ',')
+            fputc(' ', m->f);
+    } else {
+        md_close(m);
+        fputs("**", m->f);
+    }
+    xlmig__cli_md_text(m->f, t, n);
+    if (n && (t[n - 1] == ',' || t[n - 1] == '|')) {
+        m->st = MD_TERM;
+        m->term_end = t[n - 1];
+        return;
+    }
+    fputs("**\n:   ", m->f);
+    m->st = MD_DESC;
+    m->desc_empty = true;
+}
+
+static void md_desc(struct md *m, const char *t, size_t n)
+{
+    if (m->st == MD_TERM) {
+        fputs("**\n:   ", m->f);
+        m->st = MD_DESC;
+        m->desc_empty = true;
+    }
+    if (!m->desc_empty)
+        fputc(' ', m->f);
+    xlmig__cli_md_text(m->f, t, n);
+    m->desc_empty = false;
+}
+
+/* An item's line @t (@n bytes, from its term): term, then description. */
+static void md_item(struct md *m, const char *t, size_t n)
+{
+    size_t term;
+
+    for (term = 0; term < n && !(t[term] == ' ' && term + 1 < n &&
+                                 t[term + 1] == ' '); term++)
+        ;
+    md_term(m, t, term);
+    while (term < n && t[term] == ' ')
+        term++;
+    if (term < n)
+        md_desc(m, t + term, n - term);
+}
+
+static void md_line(struct md *m, const char *s, size_t len)
+{
+    size_t ind = 0, n;
+    const char *t;
+    bool prose = m->prose;
+
+    while (ind < len && s[ind] == ' ')
+        ind++;
+    t = s + ind;
+    n = len - ind;
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        n--;
+    m->prose = n && ind == 0;
+    if (!n) {
+        md_close(m);
+    } else if (ind == 0) {
+        if (!prose)
+            md_close(m);
+        md_prose(m, t, n);
+    } else if (m->st == MD_TERM) {
+        md_item(m, t, n);               /* the term goes on */
+    } else if (ind > 2) {
+        if (m->st == MD_DESC)
+            md_desc(m, t, n);
+        else
+            md_prose(m, t, n);
+    } else if (m->st == MD_PARA && !memmem(t, n, "  ", 2)) {
+        md_prose(m, t, n);              /* "Fields: a b\n  c d" */
+    } else {
+        md_item(m, t, n);
+    }
+}
+
+/* The first @len bytes of help text @text. */
+static void md_help(FILE *f, const char *text, size_t len)
+{
+    struct md m = { .f = f, .st = MD_NONE };
+    const char *line = text, *end = text + len, *nl;
+
+    while (line < end) {
+        nl = memchr(line, '\n', (size_t)(end - line));
+        md_line(&m, line, nl ? (size_t)(nl - line) : (size_t)(end - line));
+        line = nl ? nl + 1 : end;
+    }
+    md_close(&m);
+}
+
+void xlmig__cli_md_help(FILE *f, const char *text)
+{
+    md_help(f, text, strlen(text));
+}
+
+/* Does @line (after its spaces) begin with "PROG " or is it PROG? */
+static const char *after_prog(const char *line, const char *prog)
+{
+    size_t n = strlen(prog);
+
+    line += strspn(line, " ");
+    if (strncmp(line, prog, n) || (line[n] != ' ' && line[n] != '\n' &&
+                                   line[n] != '\0'))
+        return NULL;
+    return line + n;
+}
+
+/* The first line of @text that is an item, or the end of @text. */
+static const char *first_item(const char *text)
+{
+    const char *line = text;
+
+    while (*line && !(line[0] == ' ' && line[1] == ' ' && line[2] > ' ')) {
+        line = strchr(line, '\n');
+        line = line ? line + 1 : text + strlen(text);
+    }
+    return line;
+}
+
+void xlmig__cli_md_page(FILE *f, const char *prog, const char *text)
+{
+    static const char usage[] = "Usage: ";
+    const char *rest, *nl, *items;
+
+    if (!strncmp(text, usage, strlen(usage))) {
+        fputs("# SYNOPSIS\n\n", f);
+        text += strlen(usage);
+        while ((rest = after_prog(text, prog))) {
+            nl = strchr(rest, '\n');
+            fputs("**", f);
+            xlmig__cli_md_text(f, prog, strlen(prog));
+            fputs("**", f);
+            xlmig__cli_md_text(f, rest, nl ? (size_t)(nl - rest)
+                                            : strlen(rest));
+            fputs("\n\n", f);
+            text = nl ? nl + 1 : rest + strlen(rest);
+        }
+    }
+    items = first_item(text);
+    fputs("# DESCRIPTION\n\n", f);
+    md_help(f, text, (size_t)(items - text));
+    if (*items) {
+        fputs("# OPTIONS\n\n", f);
+        xlmig__cli_md_help(f, items);
+    }
 }
 
 bool xlmig__cli_uint(const char *text, unsigned long max, unsigned long *v_r)

@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "libxlmig.h"
 
@@ -32,6 +33,42 @@
 #define XLMIG__EXIT_FAILED 1        /* the operation failed (said why) */
 #define XLMIG__EXIT_USAGE 2         /* bad usage (said why) */
 #define XLMIG__EXIT_INTERRUPTED 130 /* 128 + SIGINT, as a shell says it */
+
+/*
+ * --version of every tool: "PROG VERSION" (LIBXLMIG_VERSION_STRING),
+ * then the libxl it was built against when the build says
+ * (XLMIG__XENLIGHT_VERSION), on one line of @f.
+ */
+void xlmig__cli_version(FILE *f, const char *prog);
+
+/*
+ * The man pages' generated parts (`xlmig --man`, `xlmig-xe --man`,
+ * `xlmigd --man`; scripts/man-page.sh puts them into docs/man/): the
+ * help texts the programs print, in pandoc's Markdown.
+ *
+ * xlmig__cli_md_text(): @n bytes of @s as inline text, every ASCII
+ * punctuation character escaped, so that nothing in it is markup.  One
+ * space after a '.' is a non-breaking one: only two end a sentence, as
+ * the help texts write them ("e.g. this", "xl ... migrate-receive").
+ *
+ * xlmig__cli_md_help(): a help text as blocks.  It is read as every
+ * --help here writes it: a line that starts at column 0 is prose (the
+ * following ones of the same paragraph); a line indented by two spaces
+ * is an item "  TERM  DESCRIPTION" (two or more spaces after the term;
+ * the description may be missing), and the lines indented deeper go on
+ * with its description.  A term ending in ',' or '|' goes on at the
+ * next line.  A two-space line without a description right after prose
+ * goes on with the prose ("Fields: a b\n  c d").  Prose becomes
+ * paragraphs, items a definition list.
+ *
+ * xlmig__cli_md_page(): a program's whole --help as sections: its
+ * "Usage: PROG ..." line and the lines under it that begin with spaces
+ * then PROG the SYNOPSIS, what follows up to the first item the
+ * DESCRIPTION, the rest the OPTIONS (as md_help).
+ */
+void xlmig__cli_md_text(FILE *f, const char *s, size_t n);
+void xlmig__cli_md_help(FILE *f, const char *text);
+void xlmig__cli_md_page(FILE *f, const char *prog, const char *text);
 
 /*
  * SIGINT and SIGTERM run @handler, without SA_RESTART (a blocking call

@@ -1,25 +1,9 @@
 /*
  * The pool configuration file of xlmigd and of the commands that talk to
- * the pool master (internal; docs/xlmigd.md, etc/xlmigd.conf):
- *
- *   # comments and blank lines are ignored
- *   name = h2                  this host's name (default: its hostname)
- *   address = 10.0.0.2:7700    where this host's xlmigd listens
- *   pool-name = prod
- *   pool-uuid = 6f3c...        the pool's uuid (36 characters)
- *   master = 10.0.0.1:7700     the pool master's xlmigd
- *   tls-cert = FILE            this host's certificate, signed by the
- *   tls-key = FILE             pool CA, its key,
- *   tls-ca = FILE              and the pool CA
- *   psk-file = FILE            or: the pool's pre-shared key (hex)
- *   state-dir = DIR            default /var/lib/xlmig
- *   orphan-grace = 30          seconds a master keeps, after a restart,
- *                              the slot of a migration in flight for its
- *                              holder to come back
- *   test-version-file = FILE   a test hook, not for production: the
- *                              versions host.facts reports are read from
- *                              FILE when it exists (docs/xlmigd.md,
- *                              "Test hooks")
+ * the pool master (internal).  Its keys, their values and defaults are
+ * in xlmigd.conf(5), docs/man/xlmigd.conf.5.md: the parser's table of
+ * keys (poolconf.c) and that page list the same ones (tests/integration/
+ * test-man.sh checks it).
  *
  * The grammar (comments after values, quoting, the caps) is conffile.h's.
  * FILEs and DIR are absolute paths.  An unknown key, a repeated key, a

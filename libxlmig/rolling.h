@@ -286,7 +286,7 @@ int xlmig__rolling_command_check(libxlmig_ctx *ctx, const char *command);
 
 /*
  * The test hook's version file (xlmigd.conf's test-version-file,
- * docs/xlmigd.md "Test hooks"): @len bytes of lines "libxlmig=VERSION"
+ * docs/man/xlmigd.conf.5.md): @len bytes of lines "libxlmig=VERSION"
  * and "xen=VERSION", each at most once, either may be missing; blank
  * lines and lines starting with '#' are skipped; a VERSION as version=
  * takes it (a digit first, then digits, letters and . + - _).  The

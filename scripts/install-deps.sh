@@ -13,6 +13,7 @@ clang libclang-rt-14-dev
 qemu-utils qemu-system-x86 qemu-system-common
 debootstrap cpio busybox-static zstd lz4 socat gzip xz-utils
 iproute2 openssl python3 ca-certificates bash-completion
+pandoc man-db groff-base
 "
 
 missing=""

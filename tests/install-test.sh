@@ -2,8 +2,8 @@
 # `make install` into a scratch DESTDIR, then build and run a program
 # against the installed header, shared library and pkg-config file, and
 # check that only the public API (libxlmig_*) is exported; the bash
-# completion loads from where it is installed, and `make uninstall`
-# removes it.
+# completion loads from where it is installed, the man pages are in
+# MANDIR, and `make uninstall` removes them.
 # Prints "install: N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +25,9 @@ for f in usr/bin/xlmig usr/bin/xlmig-xe usr/bin/xlmigd \
          usr/include/libxlmig.h usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
          usr/lib/pkgconfig/libxlmig.pc etc/xlmig/xlmigd.conf \
          usr/share/bash-completion/completions/xlmig \
-         usr/share/bash-completion/completions/xlmig-xe; do
+         usr/share/bash-completion/completions/xlmig-xe \
+         usr/share/man/man1/xlmig.1 usr/share/man/man1/xlmig-xe.1 \
+         usr/share/man/man5/xlmigd.conf.5 usr/share/man/man8/xlmigd.8; do
     [ -e "$tmp/root/$f" ] && ok "$f installed" || bad "$f missing"
 done
 cmp -s "$top/etc/xlmigd.conf" "$tmp/root/etc/xlmig/xlmigd.conf" &&
@@ -84,16 +86,28 @@ soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libxlmig.so.0 ] && ok "SONAME libxlmig.so.0" \
     || bad "SONAME is '$soname'"
 
+if MANPATH="$tmp/root/usr/share/man" man -w xlmigd.conf 2>/dev/null |
+        grep -qx "$tmp/root/usr/share/man/man5/xlmigd.conf.5"; then
+    ok "man finds the installed pages in MANDIR"
+else
+    bad "man -w xlmigd.conf does not find the installed page"
+fi
+
 if make -C "$top" --no-print-directory -s uninstall DESTDIR="$tmp/root" \
         PREFIX=/usr > "$tmp/uninstall.log" 2>&1 &&
-   ! [ -e "$tmp/root/usr/share/bash-completion/completions/xlmig" ] &&
-   ! [ -L "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" ] &&
    [ ! -e "$tmp/root/usr/bin/xlmigd" ] &&
    [ "$(cat "$tmp/root/etc/xlmig/xlmigd.conf")" = "# mine" ]; then
-    ok "make uninstall removes the files and the completion, leaves etc/xlmig/xlmigd.conf"
+    ok "make uninstall removes the files, leaves etc/xlmig/xlmigd.conf"
 else
     cat "$tmp/uninstall.log"; bad "make uninstall"
 fi
+! [ -e "$tmp/root/usr/share/bash-completion/completions/xlmig" ] &&
+! [ -L "$tmp/root/usr/share/bash-completion/completions/xlmig-xe" ] \
+    && ok "make uninstall removes the completion files" \
+    || bad "completion files left by make uninstall"
+left=$(find "$tmp/root/usr/share/man" -type f 2>/dev/null)
+[ -z "$left" ] && ok "make uninstall removes the man pages" \
+    || bad "man pages left by make uninstall: $left"
 
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

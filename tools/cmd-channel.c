@@ -64,8 +64,9 @@ const char xlmig_channel_send_usage[] =
     "  --page-cache=PAGES   pages remembered for deltas (default 65536)\n"
     "  --bwlimit=RATE       " XLMIG__RATE_HELP "\n"
     XLMIG__CLI_TLS_HELP
-    "                       (none given: " TLS_DIR "/{cert,key,ca}.pem,\n"
-    "                       else " TLS_DIR "/psk)\n"
+    "  (none of these)      TLS with " TLS_DIR "/{cert,key,ca}.pem, else "
+    "with\n"
+    "                       " TLS_DIR "/psk\n"
     "  --progress           a progress line on standard error every "
     "second\n"
     "  --control=PATH       unix socket taking 'bwlimit RATE' and "

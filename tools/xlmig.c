@@ -4,8 +4,10 @@
  * Sub-commands are rows of one table (name, handler, summary, usage,
  * options), as in xl's xl_cmdtable.c; each command parses with the
  * option table of its row, which `xlmig --complete` lists for a shell's
- * completion (tools/completion/xlmig).  Exit status: 0 success, 1 the
- * operation failed (the error's stable name is printed), 2 bad usage.
+ * completion (tools/completion/xlmig), and `xlmig --man` writes as the
+ * COMMANDS section of xlmig(1) (docs/man/xlmig.1.md).  Exit status: 0
+ * success, 1 the operation failed (the error's stable name is printed),
+ * 2 bad usage.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -165,8 +167,7 @@ static int cmd_version(int argc, char **argv)
         usage_of(stderr, find_cmd("version"));
         return XLMIG__EXIT_USAGE;
     }
-    printf("xlmig %s (libxlmig %s)\n", LIBXLMIG_VERSION_STRING,
-           libxlmig_version());
+    xlmig__cli_version(stdout, "xlmig");
     return 0;
 }
 
@@ -226,7 +227,8 @@ static void usage_all(FILE *f)
 {
     size_t i;
 
-    fprintf(f, "Usage: xlmig COMMAND [OPTIONS]\n\n"
+    fprintf(f, "Usage: xlmig COMMAND [OPTIONS]\n"
+               "       xlmig --version | --help\n\n"
                "Low-level tool of libxlmig, the migration extension for "
                "libxl-based Xen hosts.\n\nCommands:\n");
     for (i = 0; i < CMD_TABLE_LEN; i++)
@@ -272,6 +274,37 @@ static int complete(int argc, char **argv)
     return 0;
 }
 
+/*
+ * xlmig --man: the COMMANDS section of xlmig(1) in pandoc's Markdown
+ * (scripts/man-page.sh): each row of the table as `xlmig help COMMAND`
+ * shows it, its summary first.
+ */
+static int man(void)
+{
+    const struct cmd *c;
+    size_t i, n;
+
+    for (i = 0; i < CMD_TABLE_LEN; i++) {
+        c = &cmd_table[i];
+        n = strcspn(c->usage, "\n");
+        fputs("## ", stdout);
+        xlmig__cli_md_text(stdout, c->name, strlen(c->name));
+        fputs("\n\n**xlmig ", stdout);
+        xlmig__cli_md_text(stdout, c->name, strlen(c->name));
+        fputs("**", stdout);
+        if (n) {
+            fputc(' ', stdout);
+            xlmig__cli_md_text(stdout, c->usage, n);
+        }
+        fputs("\n\n", stdout);
+        xlmig__cli_md_text(stdout, c->summary, strlen(c->summary));
+        fputs(".\n\n", stdout);
+        if (c->usage[n])
+            xlmig__cli_md_help(stdout, c->usage + n + 1);
+    }
+    return 0;
+}
+
 static int cmd_help(int argc, char **argv)
 {
     const struct cmd *c;
@@ -306,6 +339,8 @@ int main(int argc, char **argv)
         return cmd_version(1, argv);
     if (!strcmp(argv[1], "--complete"))
         return complete(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "--man") && argc == 2)
+        return man();
     c = find_cmd(argv[1]);
     if (!c) {
         fprintf(stderr, "xlmig: unknown command '%s'\n\n", argv[1]);

@@ -63,8 +63,9 @@ extern const struct xlmig__hv_ops xlmig__hv_fake;
                                      * attached host to confirm */
 
 static const char usage_text[] =
-    "Usage: xlmigd [--config FILE] [--foreground] [--help]\n"
+    "Usage: xlmigd [--config FILE] [--foreground]\n"
     "       xlmigd --check-config [--config FILE]\n"
+    "       xlmigd --help | --version\n"
     "       xlmigd --worker KIND ... (started by xlmigd itself)\n"
     "The libxlmig host daemon: pool membership, authenticated RPC and "
     "the\nper-pool migration slots.  One per host; the host whose "
@@ -77,7 +78,8 @@ static const char usage_text[] =
     "  --check-config  read and check the configuration, start nothing: "
     "prints\n                  'FILE: ok' (exit 0) or what is wrong "
     "(exit 2)\n"
-    "  --help          this text\n";
+    "  --help          this text\n"
+    "  --version       the version\n";
 
 /* ------------------------------------------------------------------ */
 /* The master's state                                                 */
@@ -2057,6 +2059,8 @@ int main(int argc, char **argv)
         { "foreground", no_argument, NULL, 'f' },
         { "check-config", no_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "man", no_argument, NULL, 'M' },  /* xlmigd(8): docs/man/ */
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL;
@@ -2077,6 +2081,12 @@ int main(int argc, char **argv)
             break;
         case 'h':
             fputs(usage_text, stdout);
+            return 0;
+        case 'V':
+            xlmig__cli_version(stdout, "xlmigd");
+            return 0;
+        case 'M':
+            xlmig__cli_md_page(stdout, "xlmigd", usage_text);
             return 0;
         default:
             fputs(usage_text, stderr);

@@ -99,15 +99,17 @@ extern const char *const xe_keys_task_cancel[];
       "End host-disable: VMs may start on host NAME and migrate to it.\n" \
       "  host=NAME      (required)\n" XE_CONFIG_HELP }, \
     { "pool-param-get", xe_cmd_pool_param_get, xe_keys_pool_param_get, \
-      "One pool setting.\n  param-name=migration-concurrency|" \
-      "migration-compression|\n" \
-      "             wlb-hook|wlb-hook-timeout\n" XE_CONFIG_HELP }, \
+      "One pool setting.\n" \
+      "  param-name=KEY  one of migration-concurrency,\n" \
+      "                 migration-compression, wlb-hook, wlb-hook-timeout\n" \
+      "                 (required)\n" \
+      XE_CONFIG_HELP }, \
     { "pool-param-set", xe_cmd_pool_param_set, xe_keys_pool_param_set, \
       "Change pool settings (kept by the master across restarts).\n" \
       "  migration-concurrency=N    migrations at once from this pool, 1-50\n" \
       "                             (default 3); takes effect at once\n" \
-      "  migration-compression=BOOL compress migration streams (default\n" \
-      "                             false)\n" \
+      "  migration-compression=BOOL  compress migration streams\n" \
+      "                             (default false)\n" \
       "  wlb-hook=COMMAND           the workload balancer that ranks hosts\n" \
       "                             for vm-migrate without host= (run by\n" \
       "                             /bin/sh -c on the VM's host: it must\n" \
@@ -345,7 +347,8 @@ extern const char *const xe_keys_pool_rolling_upgrade[];
     "  sr=SR          every disk not named by vdi: moves to SR (uuid or\n" \
     "                 name) of the destination (placed: of each\n" \
     "                 candidate; a list: of each VM's destination)\n" \
-    "  vif:MAC=BRIDGE the VIF's bridge at the destination (default: same)\n" \
+    "  vif:MAC=BRIDGE  the VIF's bridge at the destination (default:\n" \
+    "                 same)\n" \
     "  remote-master=HOST:PORT remote-config=FILE  another pool: its\n" \
     "                 master, and a pool configuration of that pool (its\n" \
     "                 pool-uuid and TLS credentials)\n" \

@@ -4,8 +4,11 @@
  *
  * Output follows xe: a record is a block of "name ( RO): value" lines;
  * --minimal prints only the selected values, comma-separated.
- * Exit status: 0 success, 1 the operation failed (the error's stable
- * name comes first on stderr, as xe prints it), 2 bad usage.
+ * `xlmig-xe --man` writes the command table, as each command's --help
+ * shows it, as the COMMANDS section of xlmig-xe(1)
+ * (docs/man/xlmig-xe.1.md).  Exit status: 0 success, 1 the operation
+ * failed (the error's stable name comes first on stderr, as xe prints
+ * it), 2 bad usage.
  */
 #include <stdio.h>
 #include <string.h>
@@ -114,18 +117,45 @@ static const struct xe_cmd cmd_table[] = {
 
 #define CMD_TABLE_LEN (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
+/* What xe's grammar adds to every command's synopsis. */
+#define XE_GRAMMAR "[--minimal] [params=a,b]"
+
 static void usage_all(FILE *f)
 {
     size_t i;
 
-    fprintf(f, "Usage: xlmig-xe COMMAND [key=value ...] [--minimal] "
-               "[params=a,b]\n\nCommands:\n");
+    fprintf(f, "Usage: xlmig-xe COMMAND [key=value ...] " XE_GRAMMAR "\n"
+               "       xlmig-xe --version | --help\n\nCommands:\n");
     for (i = 0; i < CMD_TABLE_LEN; i++)
         fprintf(f, "  %s\n", cmd_table[i].name);
     fprintf(f, "\n'xlmig-xe COMMAND --help' shows a command's arguments.\n"
                "'xlmig-xe --complete commands | keys COMMAND | values "
                "COMMAND KEY' list\nthem, and what KEY= may be, for shell "
                "completion (tools/completion/xlmig).\n");
+}
+
+/*
+ * xlmig-xe --man: the COMMANDS section of xlmig-xe(1) in pandoc's
+ * Markdown (scripts/man-page.sh): each row of the table as
+ * `xlmig-xe COMMAND --help` shows it.
+ */
+static int man(void)
+{
+    size_t i;
+
+    for (i = 0; i < CMD_TABLE_LEN; i++) {
+        fputs("## ", stdout);
+        xlmig__cli_md_text(stdout, cmd_table[i].name,
+                           strlen(cmd_table[i].name));
+        fputs("\n\n**xlmig-xe ", stdout);
+        xlmig__cli_md_text(stdout, cmd_table[i].name,
+                           strlen(cmd_table[i].name));
+        fputs("** ", stdout);
+        xlmig__cli_md_text(stdout, XE_GRAMMAR, strlen(XE_GRAMMAR));
+        fputs("\n\n", stdout);
+        xlmig__cli_md_help(stdout, cmd_table[i].help);
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -145,8 +175,14 @@ int main(int argc, char **argv)
         usage_all(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version")) {
+        xlmig__cli_version(stdout, "xlmig-xe");
+        return 0;
+    }
     if (!strcmp(argv[1], "--complete"))
         return xe_complete(cmd_table, CMD_TABLE_LEN, argc - 2, argv + 2);
+    if (!strcmp(argv[1], "--man") && argc == 2)
+        return man();
     for (i = 0; i < CMD_TABLE_LEN; i++) {
         if (!strcmp(cmd_table[i].name, argv[1]))
             c = &cmd_table[i];
@@ -167,8 +203,8 @@ int main(int argc, char **argv)
         return XLMIG__EXIT_USAGE;
     }
     if (a.help) {
-        printf("Usage: xlmig-xe %s [--minimal] [params=a,b]\n\n%s\n",
-               c->name, c->help);
+        printf("Usage: xlmig-xe %s " XE_GRAMMAR "\n\n%s\n", c->name,
+               c->help);
         rc = 0;
     } else {
         rc = c->fn(&a);

@@ -4,7 +4,8 @@
  * named by XLMIG_BIN and XLMIG_XE_BIN (the sanitizer builds).  Also the
  * options the tools share (libxlmig/cli.c): the parsers' accepted and
  * refused values, the TLS choice, and each option's one spelling (with
- * the hidden spellings of old still taken) in every command.
+ * the hidden spellings of old still taken) in every command; --version,
+ * and how the man pages read the help texts (--man).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -100,6 +101,92 @@ static void test_xlmig_xe(void **state)
     (void)state;
     run_cases("XLMIG_XE_BIN", "xlmig-xe", cases,
               sizeof(cases) / sizeof(cases[0]));
+}
+
+/* --version: one line "PROG VERSION ...", and --help says it. */
+static void test_version(void **state)
+{
+    static const struct {
+        const char *bin_env, *prog, *args;
+    } cases[] = {
+        { "XLMIG_BIN", "xlmig", "--version" },
+        { "XLMIG_BIN", "xlmig", "version" },
+        { "XLMIG_XE_BIN", "xlmig-xe", "--version" },
+    };
+    char want[64];
+    struct run r;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        snprintf(want, sizeof(want), "%s %s", cases[i].prog,
+                 LIBXLMIG_VERSION_STRING);
+        run_cmd(&r, cases[i].bin_env, cases[i].args);
+        if (r.status != 0 || strncmp(r.out, want, strlen(want)) ||
+            (r.out[strlen(want)] != '\n' && r.out[strlen(want)] != ' ') ||
+            strchr(r.out, '\n') != r.out + strlen(r.out) - 1)
+            fail_msg("%s %s: exit %d, '%s', want one line '%s ...'",
+                     cases[i].prog, cases[i].args, r.status, r.out, want);
+        run_cmd(&r, cases[i].bin_env, "--help");
+        assert_contains(r.out, "--version");
+    }
+}
+
+/* xlmig__cli_md_help() of @text, into @buf. */
+static void md_of(const char *text, char *buf, size_t cap)
+{
+    FILE *f;
+
+    buf[0] = '\0';
+    f = fmemopen(buf, cap, "w");
+    assert_non_null(f);
+    xlmig__cli_md_help(f, text);
+    assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * How the man pages read a help text: prose, items, continuations, a
+ * term that goes on, a "Fields:" list that goes on, markup escaped.
+ */
+static void test_help_markdown(void **state)
+{
+    static const struct { const char *text, *md; } cases[] = {
+        { "One line.", "One line\\.\n\n" },
+        { "A paragraph\nin two lines.\n",
+          "A paragraph in two lines\\.\n\n" },
+        { "  --json       one JSON object\n",
+          "**\\-\\-json**\n:   one JSON object\n\n" },
+        { "  --vm=NAME    the VM: send\n               its CPU\n",
+          "**\\-\\-vm\\=NAME**\n:   the VM\\: send its CPU\n\n" },
+        { "  --tls-cert=F --tls-key=F\n      as before\n",
+          "**\\-\\-tls\\-cert\\=F \\-\\-tls\\-key\\=F**\n"
+          ":   as before\n\n" },
+        { "  a=x|\n    y  which\n", "**a\\=x\\|y**\n:   which\n\n" },
+        { "  --a, --b,\n  --c  as for x\n",
+          "**\\-\\-a\\, \\-\\-b\\, \\-\\-c**\n:   as for x\n\n" },
+        { "  flag=true|false\n  next=N  n\n",
+          "**flag\\=true\\|false**\n:   \n\n**next\\=N**\n:   n\n\n" },
+        { "Fields: a b\n  c d\nNeeds Xen.",
+          "Fields\\: a b c d\n\nNeeds Xen\\.\n\n" },
+        { "Intro:\n  k=V  value\nAfter.\n",
+          "Intro\\:\n\n**k\\=V**\n:   value\n\nAfter\\.\n\n" },
+        { "*not* `code` [link](x) # $HOME <b>_u_\n",
+          "\\*not\\* \\`code\\` \\[link\\]\\(x\\) \\# \\$HOME "
+          "\\<b\\>\\_u\\_\n\n" },
+        { "See e.g. x ... y.  Then [z...] (a.) b. ",
+          "See e\\.g\\.\\ x \\.\\.\\.\\ y\\.  Then \\[z\\.\\.\\.\\]\\ "
+          "\\(a\\.\\)\\ b\\.\n\n" },
+        { "", "" },
+    };
+    char buf[1024];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        md_of(cases[i].text, buf, sizeof(buf));
+        if (strcmp(buf, cases[i].md))
+            fail_msg("case %zu: got\n%s\nwant\n%s", i, buf, cases[i].md);
+    }
 }
 
 static void test_value_parsers(void **state)
@@ -553,6 +640,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xlmig),
         cmocka_unit_test(test_xlmig_xe),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_help_markdown),
         cmocka_unit_test(test_value_parsers),
         cmocka_unit_test(test_tls_choice),
         cmocka_unit_test(test_on_stop),

@@ -44,7 +44,10 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) -Ilibxlmig \
                -Ixe-plugin $(PKG_CFLAGS)
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -DLIBXLMIG_BUILDING
+# CPPFLAGS: e.g. dpkg-buildflags' -D_FORTIFY_SOURCE=2 in a package build.
+CPPFLAGS ?=
+ALL_CFLAGS := $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden \
+              -DLIBXLMIG_BUILDING
 LDFLAGS  ?=
 ALL_LDFLAGS := -Wl,--as-needed -Wl,-z,relro -Wl,-z,now $(LDFLAGS)
 
@@ -117,7 +120,7 @@ $(B)/xlmig: $(B)/tools/xlmig.o $(B)/tools/cmd-channel.o $(B)/tools/cmd-slot.o \
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 XLMIGD_SRCS := tools/xlmigd.c tools/xlmigd-vm.c tools/xlmigd-worker.c \
-               tools/xlmigd-upgrade.c
+               tools/xlmigd-upgrade.c tools/xlmigd-systemd.c
 
 $(B)/xlmigd: $(XLMIGD_SRCS:%.c=$(B)/%.o) $(B)/libxlmig.a
 	$(call say,LD,$@)
@@ -144,6 +147,7 @@ $(B)/san/tests/tools/fake-xen-ops.o: tests/tools/fake-xen.c \
 $(B)/san/xlmigd-fake: $(B)/san/tools/xlmigd-fake.o $(B)/san/tools/xlmigd-vm.o \
                       $(B)/san/tools/xlmigd-worker.o \
                       $(B)/san/tools/xlmigd-upgrade.o \
+                      $(B)/san/tools/xlmigd-systemd.o \
                       $(B)/san/tests/tools/fake-xen-ops.o $(B)/san/libxlmig.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
@@ -162,6 +166,9 @@ $(B)/tools/xlmig.o $(B)/tools/cmd-sxm.o $(B)/san/tools/xlmig.o \
 $(B)/tools/xlmig.o $(B)/tools/cmd-diskstream.o $(B)/san/tools/xlmig.o \
     $(B)/san/tools/cmd-diskstream.o: tools/cmd-diskstream.h
 $(XLMIGD_SRCS:%.c=$(B)/%.o) $(XLMIGD_SRCS:%.c=$(B)/san/%.o): tools/xlmigd.h
+$(B)/tools/xlmigd.o $(B)/tools/xlmigd-systemd.o $(B)/san/tools/xlmigd.o \
+    $(B)/san/tools/xlmigd-systemd.o $(B)/san/tools/xlmigd-fake.o: \
+    tools/xlmigd-systemd.h
 
 # ---------------------------------------------------------------- tests
 $(B)/san/%.o: %.c $(wildcard libxlmig/*.h xe-plugin/*.h tests/unit/*.h tests/tools/*.c)

@@ -80,6 +80,8 @@ $(XEN_HDR_OBJS): XEN_STD := -std=gnu11
 SHLIB := $(B)/libxlmig.so.$(VERSION)
 TOOLS := $(B)/xlmig $(B)/xlmig-xe $(B)/xlmigd
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+# systemd units (tools/, @BINDIR@ in them replaced at install).
+UNITS := xlmigd.service xlmig-channel-listen@.service
 
 .PHONY: check-vm-migrate bench-xen all deps check check-unit check-fuzz check-integration check-xen \
         bench demo install uninstall clean fuzz format
@@ -327,6 +329,8 @@ install: all
 	install -m 0644 libxlmig/libxlmig.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 $(B)/libxlmig.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -d $(DESTDIR)$(SYSTEMDDIR)
+	sed 's|@BINDIR@|$(BINDIR)|' tools/xlmig-channel-listen@.service > \
+	    $(DESTDIR)$(SYSTEMDDIR)/xlmig-channel-listen@.service
 	sed 's|@BINDIR@|$(BINDIR)|' tools/xlmigd.service > \
 	    $(DESTDIR)$(SYSTEMDDIR)/xlmigd.service
 	install -d $(DESTDIR)$(COMPLETIONDIR)
@@ -335,7 +339,7 @@ install: all
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,xlmig xlmig-xe xlmigd) \
-	    $(DESTDIR)$(SYSTEMDDIR)/xlmigd.service \
+	    $(addprefix $(DESTDIR)$(SYSTEMDDIR)/,$(UNITS)) \
 	    $(DESTDIR)$(LIBDIR)/libxlmig.a $(DESTDIR)$(LIBDIR)/libxlmig.so* \
 	    $(DESTDIR)$(INCLUDEDIR)/libxlmig.h \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/libxlmig.pc \

@@ -81,8 +81,6 @@ $(XEN_HDR_OBJS): XEN_STD := -std=gnu11
 SHLIB := $(B)/libxlmig.so.$(VERSION)
 TOOLS := $(B)/xlmig $(B)/xlmig-xe $(B)/xlmigd
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
-# systemd units (tools/, @BINDIR@ in them replaced at install).
-UNITS := xlmigd.service xlmig-channel-listen@.service
 
 .PHONY: check-vm-migrate bench-xen all deps check check-unit check-fuzz check-integration check-xen \
         bench demo install uninstall clean fuzz format deb check-deb
@@ -318,6 +316,9 @@ bench-xen: deps
 	    echo "bench-xen: the whole log is $(B)/bench-xen.log"; exit $$rc
 
 # ---------------------------------------------------------------- install
+# systemd units (tools/, @BINDIR@ in them replaced at install).
+UNITS := xlmigd.service xlmig-channel-listen@.service
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(INCLUDEDIR)

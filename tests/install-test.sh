@@ -21,6 +21,16 @@ else
     cat "$tmp/install.log"; bad "make install"
 fi
 
+# A package build runs make and make install and may not install
+# packages: neither reaches scripts/install-deps.sh (the deps target).
+if make -C "$top" --no-print-directory -n all install DESTDIR="$tmp/n" \
+        PREFIX=/usr > "$tmp/dry.log" 2>&1 &&
+   ! grep -q 'install-deps' "$tmp/dry.log"; then
+    ok "make all install: scripts/install-deps.sh not run"
+else
+    bad "make all install would run scripts/install-deps.sh (or fails)"
+fi
+
 for f in usr/bin/xlmig usr/bin/xlmig-xe usr/include/libxlmig.h \
          usr/lib/libxlmig.a usr/lib/libxlmig.so.0 \
          usr/lib/pkgconfig/libxlmig.pc \

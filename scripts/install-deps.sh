@@ -12,7 +12,8 @@ libxxhash-dev libcmocka-dev libnbd-dev
 clang libclang-rt-14-dev
 qemu-utils qemu-system-x86 qemu-system-common
 debootstrap cpio busybox-static zstd lz4 socat gzip xz-utils
-iproute2 openssl python3 ca-certificates bash-completion
+debhelper lintian
+iproute2 openssl python3 ca-certificates bash-completion systemd
 pandoc man-db groff-base
 "
 

@@ -9,8 +9,9 @@
  * 1.3 with the pool's certificates (pool CA) or pre-shared key: only a
  * member can talk; requests are JSON frames (docs/specs/rpc.md).
  *
- * Runs in the foreground (systemd: tools/xlmigd.service); logs to
- * standard error.
+ * Runs in the foreground (systemd: tools/xlmigd.service, Type=notify);
+ * logs to standard error, each line stamped with the time unless that
+ * is the journal, which stamps it itself.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +47,7 @@
 #include "transport.h"
 #include "uuid.h"
 #include "xlmigd.h"
+#include "xlmigd-systemd.h"
 
 #ifdef XLMIGD_FAKE_XEN
 /* The test build: the stand-in hypervisor (tests/tools/fake-xen.c). */
@@ -130,9 +132,11 @@ void xlmigd_log(const char *fmt, ...)
     time_t now = time(NULL);
     struct tm tm;
 
-    localtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-    fprintf(stderr, "xlmigd %s: ", ts);
+    if (!xlmigd_stderr_is_journal()) {
+        localtime_r(&now, &tm);
+        strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+        fprintf(stderr, "xlmigd %s: ", ts);
+    }
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -1851,6 +1855,7 @@ static int run_master(void)
     if (xlmigd_spawn(&reaper, reaper_main, NULL) || vm_reaper_start())
         return XLMIG__EXIT_FAILED;
     pthread_detach(reaper);
+    xlmigd_sd_notify("READY=1");
 
     rc = serve(lfd);
     close(lfd);
@@ -2001,6 +2006,7 @@ static int run_member(void)
         return XLMIG__EXIT_FAILED;
     }
     pthread_detach(attach);
+    xlmigd_sd_notify("READY=1");
     rc = serve(lfd);
     close(lfd);
     return rc;
@@ -2113,6 +2119,7 @@ int main(int argc, char **argv)
     M.is_master = xlmig__pool_conf_is_master(&M.conf);
     xlmigd_vm_init(&M.conf, M.conf.path, HV_OPS);
     rc = M.is_master ? run_master() : run_member();
+    xlmigd_sd_notify("STOPPING=1");
     xlmigd_vm_stop();
     xlmigd_log("stopped");
     return rc;

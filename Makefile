@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-only
 # libxlmig: top-level, non-recursive Makefile.
 #
 #   make                 library (static + shared), tools, pkg-config file

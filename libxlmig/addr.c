@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* Network addresses: "HOST:PORT" and "[V6]:PORT" (addr.h). */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Network addresses as the tools, the pool configuration and the pool
  * state write them (internal): "HOST:PORT" with an IPv6 HOST in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Batches: every VM of an evacuation or a bulk move planned before the
  * first one moves, free memory accounted (batch.h,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Batches (internal; docs/specs/pool-ops.md): where each VM of a host
  * evacuation or of a bulk vm-migrate goes, planned for all of them

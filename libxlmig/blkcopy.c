@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The bulk copier of storage live migration (blkcopy.h,
  * docs/specs/blkcopy.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* Growable byte buffer with a hard cap. */
 #include <stdlib.h>
 #include <string.h>

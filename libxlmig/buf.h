@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* A growable byte buffer with a hard cap (internal). */
 #ifndef XLMIG_BUF_H
 #define XLMIG_BUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* compress=auto: see channel-adapt.h for the model. */
 #include <pthread.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * compress=auto: choose a codec and level per frame from what the
  * channel measures while it runs (internal).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Wire constants of the stream channel.  The format is specified in
  * docs/specs/channel.md; change both together.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The stream channel: hello, framing, codecs, the page transform,
  * checksums, bandwidth cap and progress (docs/specs/channel.md).

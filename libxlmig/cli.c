@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* What the command-line tools share (cli.h). */
 #include <signal.h>
 #include <stdio.h>

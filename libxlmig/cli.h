@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * What the command-line tools share (internal: xlmig, xlmigd, xlmig-xe;
  * nothing here is exported): their exit statuses, and the options that

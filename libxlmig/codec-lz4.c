@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Codec "lz4": LZ4 block format.  Level 1 is LZ4's default; levels 2-9
  * raise LZ4's acceleration (faster, larger), as `lz4 --fast=N` does.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* Codec "none": the bytes as they are. */
 #include <string.h>
 

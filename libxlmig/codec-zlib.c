@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* Codec "zlib": deflate with zlib's header, levels 1-9. */
 #include <limits.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Codec "zstd": levels from -7 (zstd --fast=7) to 19; negative levels
  * are zstd's fast modes, as `zstd --fast=N` uses.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The table of codecs, indexed by wire id. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * General-purpose codecs of the stream channel (docs/specs/channel.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The grammar of xlmigd.conf (conffile.h, docs/xlmigd.md). */
 #include <stdbool.h>
 #include <stdio.h>

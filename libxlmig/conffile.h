@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The grammar of xlmigd.conf (internal; docs/xlmigd.md, "The file's
  * grammar" says the same to users):

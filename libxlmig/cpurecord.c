@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * CPU records of hosts and VMs in the state directory
  * (docs/specs/cpu-records.md): JSON through yajl, written crash-safely,

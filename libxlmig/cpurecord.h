@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * CPU records kept in the state directory (internal;
  * docs/specs/cpu-records.md):

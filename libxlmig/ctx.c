@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The library context: the logger everything writes to, and the last
  * error for callers that want to show it again.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The disk stream (diskstream.h, docs/specs/diskstream.md): a record
  * stream of a disk's allocated extents inside the stream channel.

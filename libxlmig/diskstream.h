@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * A disk carried through the stream channel (internal;
  * docs/specs/diskstream.md): the allocated extents of a source NBD

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The END hold: relay of libxl's stream that keeps END back (endhold.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The END hold (internal; docs/specs/endhold.md): a relay between the
  * pipe that libxl_domain_suspend() writes the migration stream into and

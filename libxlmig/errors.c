@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The table of stable error names.  Where xapi has an error with the same
  * meaning its name is kept (xen-api ocaml/xapi-consts/api_errors.ml), so

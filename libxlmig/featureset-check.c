@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * CPU compatibility as pure functions: the level of a pool, a host
  * joining it, and whether a VM's recorded CPU fits a destination

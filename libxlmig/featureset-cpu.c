@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * CPU vendors as records name them, and this CPU's own CPUID read into
  * Xen's featureset layout (not Xen's view: docs/specs/featureset.md).

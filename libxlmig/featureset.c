@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * CPU featuresets: XenServer's string form ("%08x" words joined by '-'),
  * set operations, and the names of features, taken from Xen's own

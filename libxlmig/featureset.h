@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Internal helpers of the featureset module (featureset.c,
  * featureset-cpu.c, featureset-check.c).  The public API is in

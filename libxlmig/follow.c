@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The record follower of the page transform (follow.h). */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The record follower of the page transform (docs/specs/channel.md,
  * "Page transform"; layouts in xen-stream-format.h): an incremental

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * A host's facts as named fields, shared by the CLIs' printers so that
  * every output form carries the same names in the same order.

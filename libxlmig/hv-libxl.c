@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The hypervisor operations of hv.h on libxl: what the migration
  * workers call to save, restore and steer domains.  One libxl context

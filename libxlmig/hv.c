@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* What the hypervisor tables share (hv.h): domain states, find(). */
 #include <inttypes.h>
 #include <stdio.h>

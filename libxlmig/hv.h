@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * What a migration needs from the Xen toolstack (internal;
  * docs/specs/vm-migrate.md, "The engine"): one table of operations.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Internal declarations of libxlmig, shared by the library's files, the
  * tools and the tests (which link the static library).  Names are

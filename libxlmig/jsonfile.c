@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * JSON documents and their files (jsonfile.h): the crash-safe writer,
  * the capped reader, and the two passes of yajl over a document, for the

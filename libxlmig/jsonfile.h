@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * JSON documents and the files that hold them, shared by the CPU records
  * (cpurecord.c), the pool state (poolstate.c) and the pool RPC messages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The launch request: encoding, a decoder that checks every length
  * against its cap before using it, the whitelist of the one command a

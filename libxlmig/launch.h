@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The launch request (internal; docs/specs/channel.md, "Launch
  * request"): sent by the connecting side after TLS and before the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * libxlmig: migration extension for libxl-based Xen hosts.
  *

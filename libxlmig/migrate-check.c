@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The checks before a vm-migrate (migrate-check.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The checks before a vm-migrate (internal; docs/specs/vm-migrate.md,
  * "Checks"): a host's facts as its xlmigd reports them, the plan a

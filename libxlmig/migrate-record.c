@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The journals of vm-migrate tasks (migrate.h): one JSON file per task,
  * written crash-safely before every step that leaves something behind.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Undo and recovery of vm-migrate tasks (migrate-run.h;
  * docs/specs/vm-migrate.md, "Exactly one place").

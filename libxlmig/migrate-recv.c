@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The destination worker of a vm-migrate task (docs/specs/vm-migrate.md):
  * the channel, the VM's configuration rewritten for this host, libxl's

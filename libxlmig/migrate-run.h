@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The workers of vm-migrate and what their daemon gives them
  * (internal; docs/specs/vm-migrate.md, "Who does what").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The source worker of a vm-migrate task (docs/specs/vm-migrate.md):
  * slot, storage, memory, switch, commit, cleanup, each phase journalled

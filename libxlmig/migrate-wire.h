@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * What the two migration workers say to each other (internal;
  * docs/specs/vm-migrate.md, "The control messages"): the stream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * vm-migrate (internal; docs/specs/vm-migrate.md): a VM's memory and
  * disks moved to another host, as one task with a journal.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The page transform (pagex.h, docs/specs/channel.md "Page transform").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The page transform of the stream channel (docs/specs/channel.md,
  * "Page transform"): the sender follows the xl / libxl / libxc records

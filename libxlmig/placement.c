@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Placement: the candidates' verdicts, the built-in choice, the
  * wlb-hook's request, answer and run (placement.h,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Placement (internal): which host a VM goes to when nobody named one
  * (vm-migrate without host=, host evacuation) and the ranking that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The pool configuration file and the client connection to a pool peer. */
 #include <errno.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The pool configuration file of xlmigd and of the commands that talk to
  * the pool master (internal).  Its keys, their values and defaults are

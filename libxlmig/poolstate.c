@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The pool master's state file, STATE/pool.json (poolstate.h,
  * docs/specs/pool-state.md): JSON through yajl, written crash-safely,

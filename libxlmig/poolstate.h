@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The crash-safe state of a pool master (internal;
  * docs/specs/pool-state.md):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Child processes: run a program and collect its output; daemons by pid
  * and start time (proc.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Child processes (internal): qemu-img, qemu-nbd and qemu-storage-daemon
  * run with fork/exec, their arguments as an argv array, never a shell.

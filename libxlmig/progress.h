@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Progress as the command-line tools show it (internal): on a terminal,
  * one line redrawn in place with a bar; elsewhere (a log, a pipe),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * A QMP client (internal; docs/specs/qmp-client.md): commands to the
  * QEMU that serves a VM's disks (qemu-storage-daemon, or a device model

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The rolling pool upgrade driver and the pool's mid-upgrade rules
  * (rolling.h, docs/specs/rolling-upgrade.md).

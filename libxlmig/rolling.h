@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The rolling pool upgrade (internal; docs/specs/rolling-upgrade.md):
  * the driver of `xlmig-xe pool-rolling-upgrade upgrade-command=CMD`, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The pool RPC message layer (docs/specs/rpc.md): length-prefixed frames
  * of one JSON message each over a transport, and the messages'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The pool RPC message layer (internal; docs/specs/rpc.md): frames of
  * one JSON message each over a transport, requests, responses and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The migration slot manager of one source pool (internal;
  * docs/specs/pool-state.md, "Migration slots").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Storage repositories of type "file" and their VDIs (sr.h,
  * docs/specs/sr.md): SR records in STATE/srs, VDI metadata beside the

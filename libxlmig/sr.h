@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Storage repositories and their VDIs (internal; docs/specs/sr.md).
  *

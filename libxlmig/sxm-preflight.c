@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The checks before a VDI moves to another SR, and the space the move
  * needs there and on the source (sxm-preflight.h,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Storage live migration: the checks before a VDI moves, and the space
  * the move needs on each SR (internal; docs/specs/sxm-preflight.md).

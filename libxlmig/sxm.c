@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Storage motion: records, the destination's parent and leaf served over
  * NBD, the source's snapshot, mirror and copy over QMP, and recovery

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Storage motion (internal; docs/specs/sxm.md): move a VDI, VM running
  * or not, to another SR, on this host or another, losing nothing.

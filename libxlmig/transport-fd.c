@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The plain transport: a socket, or a pair of pipe ends. */
 #include <errno.h>
 #include <stdlib.h>

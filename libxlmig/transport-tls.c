@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The TLS 1.3 transport (OpenSSL 3): mutual certificate authentication
  * against the pool CA, or a TLS 1.3 external pre-shared key.

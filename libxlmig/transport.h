@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Transports of the stream channel (internal).  A transport is an ops
  * table plus its private state; the channel reads from one thread and

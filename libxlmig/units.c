@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* Sizes and rates with binary suffixes (units.h). */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Sizes and rates as the tools' options and xlmig-xe's keys write them
  * (internal): decimal digits with a binary suffix k, M, G or T.  One

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* UUIDs: made, checked, and naming the records of a directory (uuid.h). */
 #include <dirent.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * UUIDs (internal): the identifiers of SRs, VDIs, VMs and tasks, made,
  * checked, and as the names of the records a state directory keeps

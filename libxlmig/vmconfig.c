@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * A domain's libxl configuration (JSON): what a migration reads from
  * it, and the destination's rewrite (vmconfig.h).

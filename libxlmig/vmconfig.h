@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * A domain's configuration as libxl writes it in JSON
  * (libxl_domain_config_to_json: "c_info", "b_info", "disks", "nics",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * VM records (internal; docs/specs/vm-migrate.md, "Halted VMs"): what
  * a host knows of a VM beyond the domains Xen runs, so that a halted VM

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The one place that knows which libxl API we build against.  Every file
  * that talks to libxl or libxc includes this header instead of libxl.h,

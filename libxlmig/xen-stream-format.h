@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Layouts of the streams that `xl migrate` / `xl save` write, as Xen 4.17
  * defines them (internal).  Our own definitions, written from Xen's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # `make demo`: `xlmig-xe vm-migrate` of a running guest and its disk
 # between two nested Xen hosts, narrated as it happens: the two hosts
 # form a pool, the guest runs on host 1 with its disk on host 1's local

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # Install the Debian 12 packages that building, testing and the nested Xen
 # test host need.  Idempotent: it does nothing when everything is present.
 # Usage: scripts/install-deps.sh [--check]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # Build one man page from its Markdown source in docs/man/ with pandoc.
 #
 #   scripts/man-page.sh SOURCE.md OUT VERSION [PROGRAM --man]

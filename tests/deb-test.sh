@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # The Debian packages (make deb) in a clean Debian 12: lintian finds no
 # error in them; apt installs them into a copy of a minimal bookworm root
 # (debootstrap --variant=minbase, made once and kept in .cache/deb-root);

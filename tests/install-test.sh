@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # `make install` into a scratch DESTDIR, then build and run a program
 # against the installed header, shared library and pkg-config file, and
 # check that only the public API (libxlmig_*) is exported; the bash

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # Run each cmocka runner given as an argument, show its output, and end
 # with one line for all of them: "unit: N passed, N failed".
 # Exits non-zero when any test failed or any runner crashed.

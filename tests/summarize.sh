@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # Run each given command; each ends with a line "<name>: N passed, N failed".
 # Print a last line adding them up, and exit non-zero if any command failed.
 # Usage: summarize.sh LABEL 'command 1' 'command 2' ...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig channel-send / channel-listen (docs/channel-cli.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig channel-send / channel-listen: the stream channel as the
  * transport of upstream `xl migrate -s COMMAND` (docs/channel-cli.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* xlmig sxm-receive-data / sxm-send-data: a disk through the stream
  * channel (docs/specs/diskstream.md). */
 #ifndef XLMIG_CMD_DISKSTREAM_H

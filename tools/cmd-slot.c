@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig slot-run: take a migration slot of the pool from the master's
  * xlmigd, hold it as a migration would (reporting progress), release it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* xlmig slot-run: a migration slot of the pool, held and released. */
 #ifndef XLMIG_CMD_SLOT_H
 #define XLMIG_CMD_SLOT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig sxm-*: storage motion from the command line (docs/specs/sxm.md).
  * The destination's commands make, serve, compose or remove the parent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* xlmig sxm-*: storage motion, both sides, and recovery. */
 #ifndef XLMIG_CMD_SXM_H
 #define XLMIG_CMD_SXM_H

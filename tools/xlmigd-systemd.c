@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmigd under systemd: sd_notify(3)'s datagram protocol and the
  * journal's stream (systemd.exec(5), $JOURNAL_STREAM).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmigd under systemd (tools/xlmigd.service): the readiness protocol
  * and whether standard error goes to the journal.

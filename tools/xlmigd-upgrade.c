@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * host.upgrade: the command of a rolling pool upgrade, run on this host
  * (docs/specs/rolling-upgrade.md).  The caller (xlmig-xe

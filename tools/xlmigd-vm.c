@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmigd's VMs: what it knows of them (vm.list, vm.locate, vm.register,
  * vm.start, host.facts), where one goes when nobody names a host

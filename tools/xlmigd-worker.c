@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmigd --worker KIND: the processes a daemon starts for each
  * migration (docs/specs/vm-migrate.md, "Who does what").  libxl runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmigd: the libxlmig host daemon (docs/xlmigd.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * What the files of xlmigd share (tools/xlmigd.c: the pool, the RPC
  * server and storage moves; tools/xlmigd-vm.c: VMs and their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe's commands on many VMs at once (docs/vm-migrate.md, "Many
  * VMs at once"; docs/specs/pool-ops.md): vm-migrate and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe's CPU commands: host and pool CPU facts, VM boot records and
  * the migration check (docs/specs/featureset.md, cpu-records.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe's pool commands: they talk to the pool master's xlmigd with
  * this host's pool configuration (docs/xlmigd.md).

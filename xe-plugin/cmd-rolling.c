@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe pool-rolling-upgrade: the rolling pool upgrade's driver
  * (libxlmig/rolling.h) with its operations done through the pool's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe's storage commands (libxlmig/sr.h, docs/specs/sr.md):
  * sr-create, sr-forget, sr-list, vdi-create, vdi-destroy, vdi-list,

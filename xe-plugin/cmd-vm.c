@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe's VM commands (docs/vm-migrate.md): vm-migrate,
  * vm-assert-can-migrate, vm-retrieve-wlb-recommendations, vm-list,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* xe's command grammar: see xe-args.h. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xe's command grammar (xen-api ocaml/xapi-cli-server/cli_frontend.ml):
  *   COMMAND key=value ... [--minimal] [--multiple] [params=a,b,...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The command table of xlmig-xe and what commands share (internal). */
 #ifndef XLMIG_XE_CMD_H
 #define XLMIG_XE_CMD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe --complete: what a shell's completion offers
  * (tools/completion/xlmig), one word a line, from the tables the

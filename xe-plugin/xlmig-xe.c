@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * xlmig-xe: the operator's CLI of libxlmig, in xe's grammar:
  *   xlmig-xe COMMAND key=value ... [--minimal] [params=a,b]

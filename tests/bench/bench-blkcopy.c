@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * bench-blkcopy: the driver of the block-copy benchmark; run-bench.sh
  * starts the qemu-nbd servers, times this and `qemu-img convert` side

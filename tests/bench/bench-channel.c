@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * bench-channel: the stream channel against the peer tools, side by side
  * in one run (docs/bench.md).

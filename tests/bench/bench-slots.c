@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * bench-slots: migration slots of a pool master under contention.
  * Starts a real xlmigd (pool master, TLS with a pre-shared key, on

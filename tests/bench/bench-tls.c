@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * bench-tls: channel throughput over loopback TCP with and without TLS
  * 1.3, no compression and no page transform, in the same run.  The

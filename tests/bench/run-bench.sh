@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # make bench: build the benchmark streams from the shared guest RAM corpus
 # (cached in .cache/bench/, git-ignored) and run each benchmark program.
 # Every benchmark compares against the peer tools in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the block-status rules of the bulk copier
  * (xlmig__blkcopy_extents_take() in libxlmig/blkcopy.c), which judge the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the CPU record decoders (libxlmig/cpurecord.c), which
  * read files that may come from another host (`xlmig-xe

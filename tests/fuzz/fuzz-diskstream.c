@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the disk stream decoder (xlmig__diskstream_dec_* in
  * libxlmig/diskstream.c), which judges the records a peer sends.

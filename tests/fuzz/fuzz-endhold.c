@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * libFuzzer target for the END hold's core (libxlmig/endhold.c):
  * arbitrary bytes as the stream, fed once whole and once in chunks of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * libFuzzer target for the featureset, feature-name and vendor parsers
  * (libxlmig/featureset.c, featureset-cpu.c).  Input: one byte choosing

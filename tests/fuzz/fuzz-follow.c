@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * libFuzzer target for the record follower and the page transform
  * (libxlmig/follow.c, pagex.c): arbitrary bytes as the stream, encoded

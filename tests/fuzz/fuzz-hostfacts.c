@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for a host's facts as another host's xlmigd sends them
  * (xlmig__host_facts_decode() in libxlmig/migrate-check.c): the text is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the launch request decoder (libxlmig/launch.c), the
  * first thing a listener parses from an untrusted peer.  Feeds the input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the migration journal decoder
  * (libxlmig/migrate-record.c): journals are read back after a crash, and

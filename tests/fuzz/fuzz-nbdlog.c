@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the log of tests/tools/nbd-writer.c (the guest writer
  * of the storage migration tests): its line reader nw_read_line() and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * libFuzzer target for the page transform's decoder (libxlmig/pagex.c):
  * arbitrary op streams, untrusted.  Input: one byte choosing the cache

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the pool configuration (xlmig__pool_conf_parse() in
  * libxlmig/poolconf.c, on the grammar of libxlmig/conffile.c), which

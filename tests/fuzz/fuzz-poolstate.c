@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the pool state decoder (libxlmig/poolstate.c), which
  * reads STATE/pool.json at every start of the pool master's daemon.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for a migration's preamble (libxlmig/migrate-wire.c), the
  * JSON the source sends before the stream: its tree

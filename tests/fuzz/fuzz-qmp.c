@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the QMP line classifier (libxlmig/qmp.c), which reads
  * what the QEMU serving a VM's disks sends on its QMP socket.  Feeds the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the test hook's version file
  * (xlmig__rolling_version_parse() in libxlmig/rolling.c; xlmigd.conf's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the RPC message decoder (libxlmig/rpc.c), which reads
  * what pool peers send.  Feeds the bytes to xlmig__rpc_decode().  A

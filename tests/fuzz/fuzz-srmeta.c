@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the SR and VDI metadata decoders and the qemu-img info
  * decoder (libxlmig/sr.c), which read files in SR directories that may

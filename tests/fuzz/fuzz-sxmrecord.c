@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the storage motion record decoder (libxlmig/sxm.c):
  * records are read back after a crash from a state directory, and the

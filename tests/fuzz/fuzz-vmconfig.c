@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for a domain's libxl configuration (libxlmig/vmconfig.c),
  * which crosses the network in a migration's preamble.  A refusal must

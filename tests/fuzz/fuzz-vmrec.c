@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for the VM record decoder (libxlmig/vmrec.c): records are
  * files of the state directory, and a halted VM is started again from the

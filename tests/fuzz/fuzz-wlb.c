@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Fuzz target for a wlb-hook's answer (xlmig__wlb_answer_decode() in
  * libxlmig/placement.c; docs/specs/wlb-hook.md): the hook's stdout, any

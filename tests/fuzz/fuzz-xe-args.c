@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * libFuzzer target for xe's argument grammar (xe-plugin/xe-args.c).
  * The input is split at NUL bytes into argv words.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # Run each libFuzzer target for a bounded time from its seeds (the files
 # of seeds/NAME/, and those seeds/NAME.sh writes), as many at once as
 # there are CPUs ($FUZZ_JOBS overrides; each target is one process, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-only
 # Shared by tests/integration/test-*.sh (sourced, bash).  Before sourcing:
 # LABEL (the summary's name: "integration-pool") and $d (a fresh temp
 # directory, removed on exit).  Gives:

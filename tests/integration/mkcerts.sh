@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # Make throw-away TLS material for the tests in DIR (nothing is committed):
 #   ca.pem/.key           the pool CA
 #   host1.pem/.key        host1, signed by the pool CA (SAN host1, 127.0.0.1-3)

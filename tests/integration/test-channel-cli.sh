@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # End-to-end tests of `xlmig channel-send` / `xlmig channel-listen` as the
 # transport of xl's migration protocol, with fake-xl playing both xl's:
 #   fake-xl migrate -s "xlmig channel-send OPTS" --stream S DOM 127.0.0.1:PORT

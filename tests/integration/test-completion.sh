@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # Bash completion of xlmig-xe and xlmig (tools/completion/xlmig), driven
 # as bash drives it: the script sourced in a non-interactive bash,
 # COMP_WORDS split as readline splits the line (at blanks, and each run

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # The configurations the project shows, checked by the daemon that reads
 # them (xlmigd --check-config), so that a doc that drifts from the code
 # fails here:

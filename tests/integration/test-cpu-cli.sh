@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # End-to-end tests of the CPU commands without a hypervisor: records
 # crafted as other hosts would write them, then
 #   xlmig-xe host-cpu-info cpuid=true | host-cpu-import | pool-cpu-info |

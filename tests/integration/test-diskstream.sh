@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # The disk stream through the channel (docs/specs/diskstream.md), with
 # the CLIs on 127.0.0.1: a sparse qcow2 served read-only by qemu-nbd as
 # the snapshot's reader; the destination made by

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # End-to-end tests of tests/tools/fake-xen, the stand-in hypervisor of
 # `make check` (docs/specs/fake-xen.md), with real components: the
 # source domain's device model is a qemu-storage-daemon serving a qcow2

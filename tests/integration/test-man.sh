@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # The man pages (docs/man/*.md, built by `make man` into build/man/):
 # each renders with `man --warnings` as Debian's lintian renders it,
 # without a warning and within 80 columns; its name line is one whatis

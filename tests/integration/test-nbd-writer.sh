@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # End-to-end tests of tests/tools/nbd-writer (the guest writing to its
 # disk in the storage migration tests) against a real qemu-nbd serving a
 # qcow2 on a unix socket in the test's temporary directory:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # End-to-end tests of xlmigd and the pool commands: a master and two
 # members, each a separate xlmigd on its own loopback address
 # (127.0.0.1, .2, .3), TLS with the pool CA's certificates.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # End-to-end tests of the storage commands with the real qemu-img:
 #   xlmig-xe sr-create | sr-list | vdi-create | vdi-list | vdi-destroy |
 #            vdi-param-set | vbd-create | vbd-list | vbd-destroy |

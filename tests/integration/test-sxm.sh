@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # End-to-end storage live migration with the real block layer:
 # qemu-storage-daemon serves the source VDI (as a VM's QEMU would) with
 # its QMP socket and an NBD export through which nbd-writer writes as a

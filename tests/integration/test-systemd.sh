@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # xlmigd and the two protocols of systemd it speaks, without systemd
 # (tools/xlmigd.service):
 #   sd_notify: with NOTIFY_SOCKET naming a Unix datagram socket that the

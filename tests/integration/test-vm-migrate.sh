@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # vm-migrate end to end where no Xen runs: two xlmigd daemons (h1, the
 # master, 127.0.0.1; h2, 127.0.0.2) built on the stand-in hypervisor
 # (build/san/xlmigd-fake, tests/tools/fake-xen.c: real libxl v2 streams,

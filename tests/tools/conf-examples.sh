@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # Write every xlmigd.conf the project shows into DIR, one file each, and
 # print their paths, one a line:
 #   doc-PATH-N.conf    the N-th block tagged ```conf of the Markdown file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * fake-xen: the stand-in hypervisor of `make check`
  * (docs/specs/fake-xen.md).  xlmig__hv_fake is hv.h's table of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * fake-xl: a stand-in for xl that speaks xl's migration protocol byte
  * for byte (xen tools/xl/xl_migrate.c, messages from tools/xl/xl.h), for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * gen-stream: write the byte stream `xl migrate` sends for an x86 HVM
  * guest (Xen 4.17 formats, libxlmig/xen-stream-format.h), built from a

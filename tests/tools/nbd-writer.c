@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * nbd-writer: a guest writing to its disk, for the storage live migration
  * tests.  The disk is an NBD export (qemu-storage-daemon, qemu-nbd)

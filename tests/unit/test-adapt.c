@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * compress=auto's model (libxlmig/channel-adapt.c): with measured encode
  * costs and link rates it must pick the codec that moves the most raw

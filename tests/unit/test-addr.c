@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Network addresses (libxlmig/addr.c): HOST:PORT and [V6]:PORT split
  * with and without a default port, the "tcp:" form, joined back, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Batches (libxlmig/batch.c): the order VMs are planned in (the most
  * memory first, halted last), free memory accounted as VMs are planned

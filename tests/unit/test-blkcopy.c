@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The block copier (libxlmig/blkcopy.c, docs/specs/blkcopy.md), against
  * real qemu-nbd servers (qemu-utils must be installed; the tests fail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The stream channel end to end over socketpairs: every codec and
  * thread count byte-exact, with and without the page transform; bad

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The CLIs as an operator meets them on a machine without Xen: help,
  * usage errors, and the clear "no hypervisor" error.  Runs the binaries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The grammar of xlmigd.conf (libxlmig/conffile.c): every form a line
  * may take with what it gives, every refusal with its line and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * CPU records (libxlmig/cpurecord.c, docs/specs/cpu-records.md): JSON
  * round trips of host and VM records, every way a record is refused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The context: logging through xentoollog and the last error. */
 #include <errno.h>
 #include <stdlib.h>

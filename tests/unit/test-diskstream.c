@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The disk stream (libxlmig/diskstream.c, docs/specs/diskstream.md):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The END hold (libxlmig/endhold.c): over real pipes and sockets, with a
  * writer and a reader thread, every byte of a generated libxl or xl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* The table of stable error names. */
 #include <stdlib.h>
 

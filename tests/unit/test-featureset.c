@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * CPU featuresets (libxlmig/featureset*.c, docs/specs/featureset.md):
  * the string form with xapi's own cases, set operations, feature names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The record follower (libxlmig/follow.c): page positions found exactly
  * however the stream is chunked; what it cannot parse makes it stop,

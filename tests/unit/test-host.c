@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Host facts without a hypervisor: the real libxl and libxc are linked;
  * the error paths are exercised for real on this machine.  The success

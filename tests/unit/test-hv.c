@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * What the hypervisor tables share (libxlmig/hv.c): find() by name,
  * uuid or domid over a table's list(), its refusals, and the domain

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The state directory's files (libxlmig/jsonfile.c): STATE/SUB named,
  * and made with its parent when asked; a path too long and a file in

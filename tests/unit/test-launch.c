@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The launch request: encode/decode round trips, the caps checked
  * before anything is used, byte-at-a-time decoding, malformed requests,

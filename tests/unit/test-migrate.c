@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * vm-migrate's pieces that need no hypervisor (docs/specs/vm-migrate.md):
  *

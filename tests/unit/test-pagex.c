@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The page transform (libxlmig/pagex.c): byte-exact round trips of
  * generated streams however they are cut and flushed, op counts, cache

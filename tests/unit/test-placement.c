@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Placement (libxlmig/placement.c): each host's verdict, the built-in
  * choice (free memory, ties by name, disabled and failing hosts out),

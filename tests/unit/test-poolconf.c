@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The pool configuration (libxlmig/poolconf.c, on conffile.c's grammar):
  * what a file gives, the defaults, every key's check, the rules between

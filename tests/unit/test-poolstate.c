@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The pool master's state (libxlmig/poolstate.c, docs/specs/pool-state.md):
  * JSON round trips (also of the largest state there can be), every way

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Child processes (libxlmig/proc.c): xlmig__proc_spawn with descriptors
  * put in place (stdin, stdout, a fd 3, one already at its number with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The QMP client (libxlmig/qmp.c, docs/specs/qmp-client.md).
  *

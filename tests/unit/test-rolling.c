@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The rolling pool upgrade driver (libxlmig/rolling.c) over a fake ops
  * table that records every call: the order (master first, then by

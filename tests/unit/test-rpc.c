@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The pool RPC message layer (libxlmig/rpc.c, docs/specs/rpc.md):
  * encode -> decode round trips of requests, results, errors and events;

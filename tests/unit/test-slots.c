@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The migration slot manager (libxlmig/slots.c, docs/specs/pool-state.md):
  * explicit cases (60 requests through 3 slots in FIFO order, refusal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * SRs and VDIs (libxlmig/sr.c, docs/specs/sr.md), in a temporary state
  * directory and SR directory, with the real qemu-img: SR create, find,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The storage migration preflight (libxlmig/sxm-preflight.c,
  * docs/specs/sxm-preflight.md): qcow2 sizes against what `qemu-img

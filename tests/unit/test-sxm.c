@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Storage motion (libxlmig/sxm.c): records, addresses, and the
  * destination's life with the real qemu-img and qemu-storage-daemon:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The TLS 1.3 transport over loopback TCP: the channel round trip in
  * both directions at once with certificates and with a pre-shared key;

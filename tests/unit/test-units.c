@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Sizes and rates (libxlmig/units.c): every accepted form with its
  * value, every refused one leaving the output alone, and the messages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * UUIDs (libxlmig/uuid.c): made (version 4, lowercase, each new), the
  * lowercase and either-case checks, record file names, the walk over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * A domain's libxl configuration (libxlmig/vmconfig.c) and the VM
  * records that keep it (libxlmig/vmrec.c): the reader on a realistic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * A library context whose log is captured (testutil.h), for the tests
  * that assert on messages: `cap` and `ctx`, the group setup and teardown

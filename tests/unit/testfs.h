@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * File-system helpers of the unit tests that save and load files: a
  * temporary directory per test (testfs_dir_setup() in a cmocka setup,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Test helpers for byte streams: a blob, threads that feed a blob into
  * an fd or drain an fd into a blob, and an in-memory sink.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * An in-memory sink for generated streams (tests/tools/gen-stream.c's
  * gs_sink): the bytes, and where each page starts.

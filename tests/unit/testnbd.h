@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Helpers of the tests that need real NBD servers (test-blkcopy.c,
  * test-diskstream.c): commands run with their output in TMPDIR/cmd.log,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /* Helpers shared by the unit tests. */
 #ifndef XLMIG_TESTUTIL_H
 #define XLMIG_TESTUTIL_H

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # Build the nested Xen test host's boot files, caching the expensive parts.
 #
 # What it produces (all under $XENHOST_CACHE, default $REPO/.cache/xenhost):

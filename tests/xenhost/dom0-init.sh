@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # PID 1 of a test host's dom0 (the initramfs is dom0's whole root).
 # Brings up devices, the link to the other host, the shared directory and
 # the Xen toolstack, then runs this host's test script /xenhost/test-N.sh

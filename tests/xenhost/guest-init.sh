@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # /init of the test guest (busybox initramfs).  It proves the guest is alive
 # and its disk works:
 #   GUEST-TICK n up=U  on its console every 100 ms (10 a second), n from 0,

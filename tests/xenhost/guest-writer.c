@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * The test guest's disk writer (/bin/tickwriter, started by guest-init.sh):
  * the latest tick the init wrote to /tmp/.tick goes to /dev/xvda at 1 MiB

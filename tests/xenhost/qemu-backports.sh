@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # qemu-backports.sh CACHE: Debian 12 backports' qemu-system-x86 (and its
 # data), unpacked into CACHE/qemu-bpo-VERSION without installing it, so
 # the nested hosts can run on a newer TCG than bookworm's 7.2 while the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-only
 # Boot one or two nested Xen test hosts under QEMU (TCG) and run a test
 # script in each host's dom0.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # The seeds of fuzz-poolconf, made when it runs (none is committed): the
 # configurations the project shows (tests/tools/conf-examples.sh) and
 # some it refuses, a NUL byte and an overlong line among them.

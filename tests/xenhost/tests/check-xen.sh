@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # check-xen: the Xen stack the project builds on works, end to end, on a
 # real (nested) Xen 4.17 host.  Runs in host 1's dom0 (see run.sh):
 #   host-info      `xlmig host-info` runs and reports Xen 4.17

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # `make demo`, run in both hosts' dom0 by scripts/demo.sh: vm-migrate of a
 # running guest with its disk from host 1's local SR to host 2's,
 # compressed, narrated step by step (the phases and percent as the user

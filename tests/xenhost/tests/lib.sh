@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-only
 # Helpers for test scripts that run inside a test host's dom0.
 # Sourced as /xenhost/lib.sh (POSIX sh: dom0 runs them with /bin/sh).
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # Host 2's default test script: the receiving end of a cross-host live
 # migration.  It listens on 10.77.0.2:$MIGRATE_PORT with "xl
 # migrate-receive", copies its guests' console logs onto the share so host 1

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # vm-ground: the ground the vm-migrate tests stand on, checked on both
 # hosts (run it as both hosts' script):
 #   tests/xenhost/run.sh --hosts 2 --overlay build/dom0-root \

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # vm-migrate on two real (nested) Xen hosts, each with a local SR of its
 # own, both running xlmigd (lib.sh's pool helpers).  Run as both hosts'
 # script; host 1 drives, host 2 serves and answers host 1's requests

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-only
 # vmm-rolling: a rolling pool upgrade over the two nested hosts, sourced by
 # vm-migrate.sh on host 1 (its helpers: h2_do, h2_get, PEER_SR).  The
 # "upgrade" is the test hook of xlmigd.conf (test-version-file, set by

@@ -180,80 +180,113 @@ bool xlmig__blkcopy_all_zero(const unsigned char *p, size_t n)
 
 /* ------------------------------------------------------------ new/free */
 
+/* Check @o before anything is allocated: URIs, chunk and in-flight
+ * count (defaults applied into *chunk_r / *inflight_r), TLS files. */
+static int opts_check(libxlmig_ctx *ctx, const struct xlmig__blkcopy_opts *o,
+                      bool *tls_src_r, bool *tls_dst_r, size_t *chunk_r,
+                      unsigned int *inflight_r)
+{
+    char path[XLMIG__BLKCOPY_PATH_MAX + 32];
+    bool tls_src = false, tls_dst = false;
+    unsigned int inflight;
+    size_t chunk;
+
+    if (!o || !o->src_uri || !o->dst_uri)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "block copy: a source and a destination NBD URI "
+                            "are needed");
+    if (!xlmig__blkcopy_uri_scheme(o->src_uri, &tls_src) ||
+        !xlmig__blkcopy_uri_scheme(o->dst_uri, &tls_dst) ||
+        strnlen(o->src_uri, XLMIG__BLKCOPY_URI_MAX) >= XLMIG__BLKCOPY_URI_MAX ||
+        strnlen(o->dst_uri, XLMIG__BLKCOPY_URI_MAX) >= XLMIG__BLKCOPY_URI_MAX)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "block copy from %.200s to %.200s: each URI must "
+                            "be nbd://, nbd+unix://, nbds:// or nbds+unix:// "
+                            "and shorter than %u bytes",
+                            o->src_uri, o->dst_uri, XLMIG__BLKCOPY_URI_MAX);
+    chunk = o->chunk ? o->chunk : XLMIG__BLKCOPY_CHUNK_DEFAULT;
+    inflight = o->inflight ? o->inflight : XLMIG__BLKCOPY_INFLIGHT_DEFAULT;
+    if (chunk < XLMIG__BLKCOPY_CHUNK_MIN || chunk > XLMIG__BLKCOPY_CHUNK_MAX ||
+        chunk % 4096 || inflight > XLMIG__BLKCOPY_INFLIGHT_MAX ||
+        (uint64_t)chunk * inflight > XLMIG__BLKCOPY_BUFFERS_MAX)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "block copy to %s: chunk %zu bytes and %u in "
+                            "flight: the chunk must be a multiple of 4 KiB "
+                            "from 64 KiB to 32 MiB, at most %u in flight, "
+                            "and chunk x in flight at most 256 MiB",
+                            o->dst_uri, chunk, inflight,
+                            XLMIG__BLKCOPY_INFLIGHT_MAX);
+    if (o->tls_certs_dir && o->tls_psk_file)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "block copy to %s: give TLS certificates or a "
+                            "pre-shared key, not both", o->dst_uri);
+    if ((o->tls_certs_dir || o->tls_psk_file || o->tls_username) &&
+        !tls_src && !tls_dst)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "block copy to %s: TLS options were given but "
+                            "neither URI asks for TLS; use nbds:// or "
+                            "nbds+unix://", o->dst_uri);
+    if (o->tls_certs_dir) {
+        snprintf(path, sizeof(path), "%.*s/ca-cert.pem",
+                 XLMIG__BLKCOPY_PATH_MAX, o->tls_certs_dir);
+        if (access(path, R_OK))
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, errno,
+                                "block copy to %s: the TLS directory %s has "
+                                "no readable ca-cert.pem (it needs "
+                                "ca-cert.pem, client-cert.pem and "
+                                "client-key.pem)", o->dst_uri,
+                                o->tls_certs_dir);
+    }
+    if (o->tls_psk_file && access(o->tls_psk_file, R_OK))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, errno,
+                            "block copy to %s: cannot read the TLS pre-shared "
+                            "key file %s", o->dst_uri, o->tls_psk_file);
+    *tls_src_r = tls_src;
+    *tls_dst_r = tls_dst;
+    *chunk_r = chunk;
+    *inflight_r = inflight;
+    return 0;
+}
+
+/* The copy's buffers: @c->inflight slots of @c->chunk bytes each, and
+ * the two extent lists.  @dst names the destination in the error. */
+static int buffers_alloc(struct xlmig__blkcopy *c, const char *dst)
+{
+    size_t chunk = c->chunk, i;
+    unsigned int inflight = c->inflight;
+    bool bad = false;
+
+    c->bufs = aligned_alloc(4096, chunk * inflight);
+    c->slots = calloc(inflight, sizeof(*c->slots));
+    for (i = 0; i < 2; i++) {
+        c->bs[i].c = c;
+        c->bs[i].ext = calloc(XLMIG__BLKCOPY_EXTENTS_MAX,
+                              sizeof(*c->bs[i].ext));
+        if (!c->bs[i].ext)
+            bad = true;
+    }
+    if (!c->bufs || !c->slots || bad)
+        return xlmig__error(c->ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
+                            "block copy to %s: cannot allocate %zu bytes of "
+                            "buffers", dst, chunk * inflight);
+    for (i = 0; i < inflight; i++) {
+        c->slots[i].c = c;
+        c->slots[i].buf = c->bufs + i * chunk;
+    }
+    return 0;
+}
+
 int xlmig__blkcopy_new(libxlmig_ctx *ctx, const struct xlmig__blkcopy_opts *o,
                        struct xlmig__blkcopy **c_r)
 {
     struct xlmig__blkcopy *c = NULL;
     bool bad = false, tls_src = false, tls_dst = false;
-    size_t chunk, i;
     unsigned int inflight;
-    char path[XLMIG__BLKCOPY_PATH_MAX + 32];
+    size_t chunk;
     int rc;
 
-    if (!o || !o->src_uri || !o->dst_uri) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "block copy: a source and a destination NBD URI "
-                          "are needed");
-        goto out;
-    }
-    if (!xlmig__blkcopy_uri_scheme(o->src_uri, &tls_src) ||
-        !xlmig__blkcopy_uri_scheme(o->dst_uri, &tls_dst) ||
-        strnlen(o->src_uri, XLMIG__BLKCOPY_URI_MAX) >= XLMIG__BLKCOPY_URI_MAX ||
-        strnlen(o->dst_uri, XLMIG__BLKCOPY_URI_MAX) >= XLMIG__BLKCOPY_URI_MAX) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "block copy from %.200s to %.200s: each URI must "
-                          "be nbd://, nbd+unix://, nbds:// or nbds+unix:// "
-                          "and shorter than %u bytes",
-                          o->src_uri, o->dst_uri, XLMIG__BLKCOPY_URI_MAX);
-        goto out;
-    }
-    chunk = o->chunk ? o->chunk : XLMIG__BLKCOPY_CHUNK_DEFAULT;
-    inflight = o->inflight ? o->inflight : XLMIG__BLKCOPY_INFLIGHT_DEFAULT;
-    if (chunk < XLMIG__BLKCOPY_CHUNK_MIN || chunk > XLMIG__BLKCOPY_CHUNK_MAX ||
-        chunk % 4096 || inflight > XLMIG__BLKCOPY_INFLIGHT_MAX ||
-        (uint64_t)chunk * inflight > XLMIG__BLKCOPY_BUFFERS_MAX) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "block copy to %s: chunk %zu bytes and %u in "
-                          "flight: the chunk must be a multiple of 4 KiB "
-                          "from 64 KiB to 32 MiB, at most %u in flight, "
-                          "and chunk x in flight at most 256 MiB",
-                          o->dst_uri, chunk, inflight,
-                          XLMIG__BLKCOPY_INFLIGHT_MAX);
-        goto out;
-    }
-    if (o->tls_certs_dir && o->tls_psk_file) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "block copy to %s: give TLS certificates or a "
-                          "pre-shared key, not both", o->dst_uri);
-        goto out;
-    }
-    if ((o->tls_certs_dir || o->tls_psk_file || o->tls_username) &&
-        !tls_src && !tls_dst) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "block copy to %s: TLS options were given but "
-                          "neither URI asks for TLS; use nbds:// or "
-                          "nbds+unix://", o->dst_uri);
-        goto out;
-    }
-    if (o->tls_certs_dir) {
-        snprintf(path, sizeof(path), "%.*s/ca-cert.pem",
-                 XLMIG__BLKCOPY_PATH_MAX, o->tls_certs_dir);
-        if (access(path, R_OK)) {
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, errno,
-                              "block copy to %s: the TLS directory %s has "
-                              "no readable ca-cert.pem (it needs "
-                              "ca-cert.pem, client-cert.pem and "
-                              "client-key.pem)", o->dst_uri, o->tls_certs_dir);
-            goto out;
-        }
-    }
-    if (o->tls_psk_file && access(o->tls_psk_file, R_OK)) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, errno,
-                          "block copy to %s: cannot read the TLS pre-shared "
-                          "key file %s", o->dst_uri, o->tls_psk_file);
-        goto out;
-    }
-
+    rc = opts_check(ctx, o, &tls_src, &tls_dst, &chunk, &inflight);
+    if (rc) goto out;
     c = xlmig__zalloc(sizeof(*c));
     if (!c) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
@@ -283,26 +316,8 @@ int xlmig__blkcopy_new(libxlmig_ctx *ctx, const struct xlmig__blkcopy_opts *o,
                           "or user name (or out of memory)", o->dst_uri);
         goto out;
     }
-
-    c->bufs = aligned_alloc(4096, chunk * inflight);
-    c->slots = calloc(inflight, sizeof(*c->slots));
-    for (i = 0; i < 2; i++) {
-        c->bs[i].c = c;
-        c->bs[i].ext = calloc(XLMIG__BLKCOPY_EXTENTS_MAX,
-                              sizeof(*c->bs[i].ext));
-        if (!c->bs[i].ext)
-            bad = true;
-    }
-    if (!c->bufs || !c->slots || bad) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
-                          "block copy to %s: cannot allocate %zu bytes of "
-                          "buffers", o->dst_uri, chunk * inflight);
-        goto out;
-    }
-    for (i = 0; i < inflight; i++) {
-        c->slots[i].c = c;
-        c->slots[i].buf = c->bufs + i * chunk;
-    }
+    rc = buffers_alloc(c, o->dst_uri);
+    if (rc) goto out;
 
     *c_r = c;
     c = NULL;                   /* the caller owns it now */

@@ -1015,25 +1015,22 @@ static void sanitize(char *dst, size_t dlen, const uint8_t *src, size_t n)
     dst[o] = '\0';
 }
 
-/*
- * Read, check and decode one frame.  Returns 1 for END, 0 for a data
- * frame whose bytes are in *data_r / *len_r, or a negative rc.
- */
-static int recv_frame(struct receiver *r, const uint8_t **data_r,
-                      size_t *len_r)
-{
-    libxlmig_channel *ch = r->ch;
-    uint8_t h[XLMIG__FRAME_HDR_LEN];
+/* One frame's header, its fields as read (hdr_check checks them). */
+struct frame_hdr {
+    uint8_t type, codec, flags;
     uint32_t wire_len, raw_len, out_len;
     uint64_t seq, data_csum, frame_csum;
-    const struct xlmig__codec_ops *c;
-    const uint8_t *raw;
-    XXH3_state_t st;
+};
+
+/* Read the next frame's header into @h: the stream's end there, or a
+ * short header, is an error. */
+static int hdr_read(struct receiver *r, uint8_t h[XLMIG__FRAME_HDR_LEN])
+{
+    libxlmig_channel *ch = r->ch;
     size_t got;
-    uint8_t type, codec, flags;
     int rc;
 
-    rc = xlmig__transport_read_exact(ch->t, h, sizeof(h), &got);
+    rc = xlmig__transport_read_exact(ch->t, h, XLMIG__FRAME_HDR_LEN, &got);
     if (rc) return rc;
     if (got == 0) {
         if (r->seq == 0)
@@ -1045,21 +1042,32 @@ static int recv_frame(struct receiver *r, const uint8_t **data_r,
                             " without END: the peer stopped or the "
                             "connection broke", dir_in(ch), r->seq - 1);
     }
-    if (got < sizeof(h))
+    if (got < XLMIG__FRAME_HDR_LEN)
         return FRAME_ERR(r, "truncated header (%zu of %d bytes)", got,
                          XLMIG__FRAME_HDR_LEN);
+    return 0;
+}
 
-    type = h[0];
-    codec = h[1];
-    flags = h[2];
-    wire_len = xlmig__get_be32(h + 4);
-    raw_len = xlmig__get_be32(h + 8);
-    out_len = xlmig__get_be32(h + 12);
-    seq = xlmig__get_be64(h + 16);
-    data_csum = xlmig__get_be64(h + 24);
-    frame_csum = xlmig__get_be64(h + 32);
+/* Decode @h into *fh; everything checked before anything is
+ * allocated. */
+static int hdr_check(struct receiver *r, const uint8_t *h,
+                     struct frame_hdr *fh)
+{
+    uint8_t type = h[0], codec = h[1], flags = h[2];
+    uint32_t wire_len = xlmig__get_be32(h + 4);
+    uint32_t raw_len = xlmig__get_be32(h + 8);
+    uint32_t out_len = xlmig__get_be32(h + 12);
 
-    /* Everything checked before anything is allocated. */
+    fh->type = type;
+    fh->codec = codec;
+    fh->flags = flags;
+    fh->wire_len = wire_len;
+    fh->raw_len = raw_len;
+    fh->out_len = out_len;
+    fh->seq = xlmig__get_be64(h + 16);
+    fh->data_csum = xlmig__get_be64(h + 24);
+    fh->frame_csum = xlmig__get_be64(h + 32);
+
     if (type < XLMIG__FRAME_DATA || type > XLMIG__FRAME_ABORT)
         return FRAME_ERR(r, "unknown frame type %u", type);
     if (codec >= XLMIG__CODEC_COUNT)
@@ -1087,6 +1095,19 @@ static int recv_frame(struct receiver *r, const uint8_t **data_r,
          wire_len > XLMIG__ABORT_MAX))
         return FRAME_ERR(r, "malformed %s frame",
                          type == XLMIG__FRAME_END ? "END" : "ABORT");
+    return 0;
+}
+
+/* Read the payload into r->wire and count it; then the frame's
+ * checksum (over header @h and payload) and its sequence number. */
+static int payload_read(struct receiver *r, const uint8_t *h,
+                        const struct frame_hdr *fh)
+{
+    libxlmig_channel *ch = r->ch;
+    uint32_t wire_len = fh->wire_len;
+    XXH3_state_t st;
+    size_t got;
+    int rc;
 
     r->wire.len = 0;
     rc = xlmig__buf_reserve(&r->wire, wire_len, XLMIG__WIRE_MAX);
@@ -1105,55 +1126,61 @@ static int recv_frame(struct receiver *r, const uint8_t **data_r,
     XXH3_64bits_reset(&st);
     XXH3_64bits_update(&st, h, 32);
     XXH3_64bits_update(&st, r->wire.data, wire_len);
-    if (XXH3_64bits_digest(&st) != frame_csum)
+    if (XXH3_64bits_digest(&st) != fh->frame_csum)
         return FRAME_ERR(r, "checksum mismatch: the frame is corrupted");
-    if (seq < r->seq)
-        return FRAME_ERR(r, "sequence %" PRIu64 " replayed", seq);
-    if (seq > r->seq)
+    if (fh->seq < r->seq)
+        return FRAME_ERR(r, "sequence %" PRIu64 " replayed", fh->seq);
+    if (fh->seq > r->seq)
         return FRAME_ERR(r, "sequence %" PRIu64 ": frames %" PRIu64 " to %"
-                         PRIu64 " are missing", seq, r->seq, seq - 1);
+                         PRIu64 " are missing", fh->seq, r->seq, fh->seq - 1);
+    return 0;
+}
 
-    if (type == XLMIG__FRAME_END) {
-        r->seq++;
-        return 1;
-    }
-    if (type == XLMIG__FRAME_ABORT) {
-        char why[XLMIG__ABORT_MAX + 1];
+/* A DATA payload through its codec: *raw_r is raw_len bytes (where
+ * they lie for the none codec, else in r->raw). */
+static int payload_decode(struct receiver *r, const struct frame_hdr *fh,
+                          const uint8_t **raw_r)
+{
+    const struct xlmig__codec_ops *c = xlmig__codecs[fh->codec];
+    uint8_t codec = fh->codec;
+    int rc;
 
-        sanitize(why, sizeof(why), r->wire.data, wire_len);
-        return xlmig__error(ch->ctx, LIBXLMIG_ERR_CANCELLED, -1,
-                            "the peer (%s) aborted the stream after "
-                            "frame %" PRIu64 ": %s", dir_in(ch), seq,
-                            why[0] ? why : "no reason given");
-    }
-
-    c = xlmig__codecs[codec];
     if (codec == XLMIG__CODEC_NONE) {
         /* Used where it lies: no copy. */
-        if (wire_len != raw_len)
+        if (fh->wire_len != fh->raw_len)
             return FRAME_ERR(r, "none payload does not decode to %" PRIu32
-                             " bytes", raw_len);
-        raw = r->wire.data;
-    } else {
-        if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
-            return LIBXLMIG_ERR_NO_MEMORY;
-        r->raw.len = 0;
-        rc = xlmig__buf_reserve(&r->raw, raw_len, XLMIG__RAW_MAX);
-        if (rc) return rc;
-        rc = c->decode(r->codec_state[codec], r->wire.data, wire_len,
-                       r->raw.data, raw_len);
-        if (rc)
-            return FRAME_ERR(r, "%s payload does not decode to %" PRIu32
-                             " bytes", c->name, raw_len);
-        r->raw.len = raw_len;
-        raw = r->raw.data;
+                             " bytes", fh->raw_len);
+        *raw_r = r->wire.data;
+        return 0;
     }
+    if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    r->raw.len = 0;
+    rc = xlmig__buf_reserve(&r->raw, fh->raw_len, XLMIG__RAW_MAX);
+    if (rc) return rc;
+    rc = c->decode(r->codec_state[codec], r->wire.data, fh->wire_len,
+                   r->raw.data, fh->raw_len);
+    if (rc)
+        return FRAME_ERR(r, "%s payload does not decode to %" PRIu32
+                         " bytes", c->name, fh->raw_len);
+    r->raw.len = fh->raw_len;
+    *raw_r = r->raw.data;
+    return 0;
+}
 
-    if (flags & XLMIG__FRAME_FLAG_PAGE) {
+/* The frame's output from @raw: the page ops applied when flagged
+ * (into r->out); its data checksum checked. */
+static int payload_output(struct receiver *r, const struct frame_hdr *fh,
+                          const uint8_t *raw, const uint8_t **data_r)
+{
+    uint32_t out_len = fh->out_len;
+    int rc;
+
+    if (fh->flags & XLMIG__FRAME_FLAG_PAGE) {
         char why[256] = "";
 
         r->out.len = 0;
-        rc = xlmig__pagex_decode(r->px, raw, raw_len, &r->out,
+        rc = xlmig__pagex_decode(r->px, raw, fh->raw_len, &r->out,
                                  out_len, why, sizeof(why));
         if (rc)
             return FRAME_ERR(r, "page ops rejected: %s", why);
@@ -1164,9 +1191,50 @@ static int recv_frame(struct receiver *r, const uint8_t **data_r,
     } else {
         *data_r = raw;
     }
-    if (XXH3_64bits(*data_r, out_len) != data_csum)
+    if (XXH3_64bits(*data_r, out_len) != fh->data_csum)
         return FRAME_ERR(r, "data checksum mismatch after decoding");
-    *len_r = out_len;
+    return 0;
+}
+
+/*
+ * Read, check and decode one frame.  Returns 1 for END, 0 for a data
+ * frame whose bytes are in *data_r / *len_r, or a negative rc.
+ */
+static int recv_frame(struct receiver *r, const uint8_t **data_r,
+                      size_t *len_r)
+{
+    libxlmig_channel *ch = r->ch;
+    uint8_t h[XLMIG__FRAME_HDR_LEN];
+    struct frame_hdr fh;
+    const uint8_t *raw = NULL;
+    int rc;
+
+    rc = hdr_read(r, h);
+    if (rc) return rc;
+    rc = hdr_check(r, h, &fh);
+    if (rc) return rc;
+    rc = payload_read(r, h, &fh);
+    if (rc) return rc;
+
+    if (fh.type == XLMIG__FRAME_END) {
+        r->seq++;
+        return 1;
+    }
+    if (fh.type == XLMIG__FRAME_ABORT) {
+        char why[XLMIG__ABORT_MAX + 1];
+
+        sanitize(why, sizeof(why), r->wire.data, fh.wire_len);
+        return xlmig__error(ch->ctx, LIBXLMIG_ERR_CANCELLED, -1,
+                            "the peer (%s) aborted the stream after "
+                            "frame %" PRIu64 ": %s", dir_in(ch), fh.seq,
+                            why[0] ? why : "no reason given");
+    }
+
+    rc = payload_decode(r, &fh, &raw);
+    if (rc) return rc;
+    rc = payload_output(r, &fh, raw, data_r);
+    if (rc) return rc;
+    *len_r = fh.out_len;
     r->seq++;
     return 0;
 }

@@ -661,6 +661,25 @@ static void run_init(struct run *r, libxlmig_ctx *ctx,
     r->last_progress = r->t0 - 1;
 }
 
+/* Nothing to do on our end of the pipe yet: report, wait up to 50 ms. */
+static void pipe_wait(struct run *r, int fd, short events)
+{
+    struct pollfd pfd = { .fd = fd, .events = events };
+
+    report(r, false);
+    (void)poll(&pfd, 1, 50);
+}
+
+/* End the run (both directions): stop the channel, close the disk,
+ * hand back the counters. */
+static void run_end(struct run *r, struct xlmig__diskstream_stats *st_r)
+{
+    run_dispose(r);
+    r->st.seconds = xlmig__now_s() - r->t0;
+    if (st_r)
+        *st_r = r->st;
+}
+
 /* ------------------------------------------------------------ sender */
 
 struct bs {
@@ -760,14 +779,11 @@ static int emit(struct run *r, const void *buf, size_t len)
             return rc;
         w = write(r->pfd[1], p, len);
         if (w < 0) {
-            struct pollfd pfd = { .fd = r->pfd[1], .events = POLLOUT };
-
             if (errno != EAGAIN && errno != EINTR)
                 return xlmig__error(r->ctx, LIBXLMIG_ERR_IO, errno,
                                     "disk stream to %s: writing to the "
                                     "channel's pipe", r->peer);
-            report(r, false);
-            (void)poll(&pfd, 1, 50);
+            pipe_wait(r, r->pfd[1], POLLOUT);
             continue;
         }
         p += w;
@@ -857,145 +873,177 @@ static int send_piece(struct run *r, const uint8_t *buf, uint64_t off,
                        buf + (run - off));
 }
 
+/* The sender's state beside its run. */
+struct sender {
+    struct run r;
+    struct bs *b;               /* the extents being sent */
+    uint8_t *buf;               /* one chunk read from the source */
+    size_t chunk;
+    bool meta;                  /* the source reports allocation */
+    uint64_t sent_data;         /* DATA bytes sent: the END record's */
+};
+
+/* Check the chunk size, open the source, take its size, allocate. */
+static int send_open(struct sender *sd)
+{
+    struct run *r = &sd->r;
+    const struct xlmig__diskstream_opts *o = r->o;
+    int64_t sz;
+    int rc;
+
+    sd->chunk = o->chunk ? o->chunk : XLMIG__DISKSTREAM_CHUNK_DEFAULT;
+    if (sd->chunk < XLMIG__DISKSTREAM_CHUNK_MIN ||
+        sd->chunk > XLMIG__DISKSTREAM_DATA_MAX || sd->chunk % 4096)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "disk stream: chunk %zu bytes: it must be a "
+                            "multiple of 4 KiB from 64 KiB to 32 MiB",
+                            sd->chunk);
+    rc = nbd_open(r->ctx, o, o->src_uri, true, &r->h);
+    if (rc)
+        return rc;
+    sz = nbd_get_size(r->h);
+    if (sz < 0 || (uint64_t)sz > XLMIG__DISKSTREAM_SIZE_MAX)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "disk stream: the source %s has no size or more "
+                            "than 64 TiB (%s)", o->src_uri,
+                            sz < 0 ? nbd_why() : "too big");
+    r->size = r->st.virtual_size = (uint64_t)sz;
+    sd->meta = nbd_can_meta_context(r->h,
+                                    LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+    if (!sd->meta)
+        xlmig__log(r->ctx, XTL_WARN, -1, "disk stream: the source %s does "
+                   "not report allocation: sending all %" PRIu64 " bytes",
+                   o->src_uri, r->size);
+    sd->b = malloc(sizeof(*sd->b));
+    sd->buf = malloc(sd->chunk);
+    if (!sd->b || !sd->buf)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "disk "
+                            "stream: cannot allocate %zu bytes", sd->chunk);
+    return 0;
+}
+
+/* Pass 1: the allocated bytes to send (data_total). */
+static int send_count(struct sender *sd)
+{
+    struct run *r = &sd->r;
+    uint64_t off;
+    size_t i;
+    int rc;
+
+    for (off = 0; off < r->size; off = sd->b->end) {
+        if (cancelled(r))
+            return cancelled_error(r);
+        rc = extents_at(r, sd->meta, off, sd->b);
+        if (rc)
+            return rc;
+        for (i = 0; i < sd->b->n; i++) {
+            if (!sd->b->ext[i].zero)
+                r->st.data_total += sd->b->ext[i].len;
+        }
+    }
+    return 0;
+}
+
+/* One extent's records: ZERO when asked for, else its bytes read a
+ * chunk at a time and sent. */
+static int send_extent(struct sender *sd,
+                       const struct xlmig__blkcopy_extent *e)
+{
+    struct run *r = &sd->r;
+    uint64_t pos = e->off, end = e->off + e->len;
+    int rc;
+
+    if (e->zero)
+        return r->o->send_zeros ? emit_zero(r, e->off, e->len) : 0;
+    while (pos < end) {
+        uint64_t lim = (pos / sd->chunk + 1) * sd->chunk, n;
+
+        n = (lim < end ? lim : end) - pos;
+        if (cancelled(r))
+            return cancelled_error(r);
+        if (nbd_pread(r->h, sd->buf, (size_t)n, pos, 0) < 0)
+            return xlmig__error(r->ctx, LIBXLMIG_ERR_IO, nbd_errno_or(-1),
+                                "disk stream: reading %" PRIu64 " "
+                                "bytes at offset %" PRIu64 " of the "
+                                "source %s failed: %s; is its NBD "
+                                "server still running?", n, pos,
+                                r->o->src_uri, nbd_why());
+        rc = send_piece(r, sd->buf, pos, n, &sd->sent_data);
+        if (rc)
+            return rc;
+        r->st.data_done += n;
+        if (r->st.data_done > r->st.data_total)
+            r->st.data_total = r->st.data_done;
+        report(r, false);
+        pos += n;
+    }
+    return 0;
+}
+
+/* Pass 2: the header, then every extent's records. */
+static int send_records(struct sender *sd)
+{
+    struct run *r = &sd->r;
+    uint8_t hdr[XLMIG__DISKSTREAM_HDR_LEN];
+    uint64_t off;
+    size_t i;
+    int rc;
+
+    xlmig__diskstream_put_header(hdr, r->size, r->o->send_zeros
+                                 ? XLMIG__DISKSTREAM_FLAG_ZEROS : 0);
+    rc = emit(r, hdr, sizeof(hdr));
+    if (rc)
+        return rc;
+    for (off = 0; off < r->size; off = sd->b->end) {
+        rc = extents_at(r, sd->meta, off, sd->b);
+        if (rc)
+            return rc;
+        for (i = 0; i < sd->b->n; i++) {
+            rc = send_extent(sd, &sd->b->ext[i]);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int xlmig__diskstream_send(libxlmig_ctx *ctx,
                            const struct xlmig__diskstream_opts *o,
                            struct xlmig__diskstream_stats *st_r)
 {
-    struct run r;
-    struct bs *b = NULL;
-    uint8_t *buf = NULL, hdr[XLMIG__DISKSTREAM_HDR_LEN];
-    uint64_t off, sent_data = 0;
-    size_t chunk, i;
-    bool meta;
-    int64_t sz;
+    struct sender sd = { 0 };
+    struct run *r = &sd.r;
     int rc;
 
-    run_init(&r, ctx, o, true);
-    chunk = o->chunk ? o->chunk : XLMIG__DISKSTREAM_CHUNK_DEFAULT;
-    if (chunk < XLMIG__DISKSTREAM_CHUNK_MIN ||
-        chunk > XLMIG__DISKSTREAM_DATA_MAX || chunk % 4096) {
-        libxlmig_transport_free(o->transport);
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "disk stream: chunk %zu bytes: it must be a "
-                          "multiple of 4 KiB from 64 KiB to 32 MiB", chunk);
-        goto out;
-    }
-    rc = nbd_open(ctx, o, o->src_uri, true, &r.h);
+    run_init(r, ctx, o, true);
+    rc = send_open(&sd);
+    if (!rc)
+        rc = send_count(&sd);
     if (rc) {
         libxlmig_transport_free(o->transport);
         goto out;
     }
-    sz = nbd_get_size(r.h);
-    if (sz < 0 || (uint64_t)sz > XLMIG__DISKSTREAM_SIZE_MAX) {
-        libxlmig_transport_free(o->transport);
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "disk stream: the source %s has no size or more "
-                          "than 64 TiB (%s)", o->src_uri,
-                          sz < 0 ? nbd_why() : "too big");
-        goto out;
-    }
-    r.size = r.st.virtual_size = (uint64_t)sz;
-    meta = nbd_can_meta_context(r.h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
-    if (!meta)
-        xlmig__log(ctx, XTL_WARN, -1, "disk stream: the source %s does not "
-                   "report allocation: sending all %" PRIu64 " bytes",
-                   o->src_uri, r.size);
-    b = malloc(sizeof(*b));
-    buf = malloc(chunk);
-    if (!b || !buf) {
-        libxlmig_transport_free(o->transport);
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "disk stream: "
-                          "cannot allocate %zu bytes", chunk);
-        goto out;
-    }
-
-    /* Pass 1: data_total. */
-    for (off = 0; off < r.size; off = b->end) {
-        if (cancelled(&r)) {
-            libxlmig_transport_free(o->transport);
-            rc = cancelled_error(&r);
-            goto out;
-        }
-        rc = extents_at(&r, meta, off, b);
-        if (rc) {
-            libxlmig_transport_free(o->transport);
-            goto out;
-        }
-        for (i = 0; i < b->n; i++) {
-            if (!b->ext[i].zero)
-                r.st.data_total += b->ext[i].len;
-        }
-    }
-
-    rc = chan_start(&r);        /* owns the transport from here */
+    rc = chan_start(r);         /* owns the transport from here */
     if (rc) goto out;
-    report(&r, true);
-    xlmig__diskstream_put_header(hdr, r.size, o->send_zeros
-                                 ? XLMIG__DISKSTREAM_FLAG_ZEROS : 0);
-    rc = emit(&r, hdr, sizeof(hdr));
+    report(r, true);
+    rc = send_records(&sd);
     if (rc) goto out;
-
-    /* Pass 2: the records. */
-    for (off = 0; off < r.size; off = b->end) {
-        rc = extents_at(&r, meta, off, b);
-        if (rc) goto out;
-        for (i = 0; i < b->n; i++) {
-            const struct xlmig__blkcopy_extent *e = &b->ext[i];
-            uint64_t pos = e->off, end = e->off + e->len;
-
-            if (e->zero) {
-                if (o->send_zeros) {
-                    rc = emit_zero(&r, e->off, e->len);
-                    if (rc) goto out;
-                }
-                continue;
-            }
-            while (pos < end) {
-                uint64_t lim = (pos / chunk + 1) * chunk, n;
-
-                n = (lim < end ? lim : end) - pos;
-                if (cancelled(&r)) {
-                    rc = cancelled_error(&r);
-                    goto out;
-                }
-                if (nbd_pread(r.h, buf, (size_t)n, pos, 0) < 0) {
-                    rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, nbd_errno_or(-1),
-                                      "disk stream: reading %" PRIu64 " "
-                                      "bytes at offset %" PRIu64 " of the "
-                                      "source %s failed: %s; is its NBD "
-                                      "server still running?", n, pos,
-                                      o->src_uri, nbd_why());
-                    goto out;
-                }
-                rc = send_piece(&r, buf, pos, n, &sent_data);
-                if (rc) goto out;
-                r.st.data_done += n;
-                if (r.st.data_done > r.st.data_total)
-                    r.st.data_total = r.st.data_done;
-                report(&r, false);
-                pos += n;
-            }
-        }
-    }
-    rc = emit_record(&r, sent_data, 0, XLMIG__DISKSTREAM_END, NULL);
+    rc = emit_record(r, sd.sent_data, 0, XLMIG__DISKSTREAM_END, NULL);
     if (rc) goto out;
-    rc = chan_stop(&r, false);  /* EOF: the channel sends END */
+    rc = chan_stop(r, false);   /* EOF: the channel sends END */
     if (rc) goto out;           /* logged by the channel */
-    r.st.data_total = r.st.data_done;
-    report(&r, true);
+    r->st.data_total = r->st.data_done;
+    report(r, true);
     xlmig__log(ctx, XTL_INFO, -1, "disk stream: %s to %s: %" PRIu64 " data "
                "bytes of %" PRIu64 " as %" PRIu64 " stream bytes, %" PRIu64
-               " on the wire, in %.2f s", o->src_uri, r.peer,
-               r.st.data_done, r.size, r.st.stream_bytes, r.st.wire_bytes,
-               r.st.seconds);
+               " on the wire, in %.2f s", o->src_uri, r->peer,
+               r->st.data_done, r->size, r->st.stream_bytes,
+               r->st.wire_bytes, r->st.seconds);
     rc = 0;
  out:
-    run_dispose(&r);
-    r.st.seconds = xlmig__now_s() - r.t0;
-    if (st_r)
-        *st_r = r.st;
-    free(buf);
-    free(b);
+    run_end(r, st_r);
+    free(sd.buf);
+    free(sd.b);
     return rc;
 }
 
@@ -1118,6 +1166,126 @@ static int bad_record(struct run *r, const struct xlmig__diskstream_dec *d)
                         d->consumed, r->o->dst_uri);
 }
 
+/* Open the destination (writable, with a size) and allocate the read
+ * and staging buffers. */
+static int recv_open(struct run *r, struct stage *s, uint8_t **rbuf_r)
+{
+    const struct xlmig__diskstream_opts *o = r->o;
+    int64_t sz;
+    int rc;
+
+    rc = nbd_open(r->ctx, o, o->dst_uri, false, &r->h);
+    if (rc)
+        return rc;
+    sz = nbd_get_size(r->h);
+    if (sz < 0 || nbd_is_read_only(r->h) == 1)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "disk stream: the destination %s is %s; export "
+                            "it writable", o->dst_uri,
+                            sz < 0 ? "without a size" : "read-only");
+    r->size = r->st.virtual_size = (uint64_t)sz;
+    *rbuf_r = malloc(READ_BUF);
+    s->buf = malloc(STAGE_BUF);
+    if (!*rbuf_r || !s->buf)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "disk "
+                            "stream: out of memory");
+    return 0;
+}
+
+/* Act on one decoded record: check the size, stage DATA, write ZERO,
+ * flush at END (*got_end_r). */
+static int recv_event(struct run *r, struct stage *s,
+                      const struct xlmig__diskstream_ev *ev, bool *got_end_r)
+{
+    int rc = 0;
+
+    switch (ev->type) {
+    case XLMIG__DISKSTREAM_EV_HEADER:
+        if (ev->size != r->size)
+            return xlmig__error(r->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "disk stream from %s: the source disk "
+                                "is %" PRIu64 " bytes but the "
+                                "destination %s is %" PRIu64 " bytes; "
+                                "make the destination with the "
+                                "source's virtual size", r->peer,
+                                ev->size, r->o->dst_uri, r->size);
+        break;
+    case XLMIG__DISKSTREAM_EV_DATA:
+        rc = stage_data(r, s, ev);
+        break;
+    case XLMIG__DISKSTREAM_EV_ZERO:
+        rc = write_zero(r, s, ev->offset, ev->len);
+        break;
+    case XLMIG__DISKSTREAM_EV_END:
+        rc = stage_flush(r, s);
+        if (!rc)
+            rc = flush_dst(r);
+        if (rc)
+            return rc;
+        r->st.data_total = ev->offset;
+        *got_end_r = true;
+        break;
+    case XLMIG__DISKSTREAM_EV_NONE:
+        break;
+    }
+    return rc;
+}
+
+/* Decode and act on the @len bytes just read into @rbuf. */
+static int recv_bytes(struct run *r, struct xlmig__diskstream_dec *d,
+                      struct stage *s, const uint8_t *rbuf, size_t len,
+                      bool *got_end_r)
+{
+    size_t pos = 0;
+    int rc;
+
+    while (pos < len) {
+        struct xlmig__diskstream_ev ev;
+        size_t used;
+
+        rc = xlmig__diskstream_dec_next(d, rbuf + pos, len - pos, &used,
+                                        &ev);
+        if (rc)
+            return bad_record(r, d);
+        pos += used;
+        rc = recv_event(r, s, &ev, got_end_r);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Read the channel's pipe to its end, decoding as it comes. */
+static int recv_records(struct run *r, struct xlmig__diskstream_dec *d,
+                        struct stage *s, uint8_t *rbuf, bool *got_end_r)
+{
+    int rc;
+
+    for (;;) {
+        ssize_t got;
+
+        if (cancelled(r))
+            return cancelled_error(r);
+        got = read(r->pfd[0], rbuf, READ_BUF);
+        if (got < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                return xlmig__error(r->ctx, LIBXLMIG_ERR_IO, errno,
+                                    "disk stream from %s: reading the "
+                                    "channel's pipe", r->peer);
+            pipe_wait(r, r->pfd[0], POLLIN);
+            continue;
+        }
+        if (got == 0)
+            return 0;
+        r->st.stream_bytes += (uint64_t)got;
+        rc = recv_bytes(r, d, s, rbuf, (size_t)got, got_end_r);
+        if (rc)
+            return rc;
+        r->st.records = d->records;
+        report(r, false);
+    }
+}
+
 int xlmig__diskstream_recv(libxlmig_ctx *ctx,
                            const struct xlmig__diskstream_opts *o,
                            struct xlmig__diskstream_stats *st_r)
@@ -1126,111 +1294,21 @@ int xlmig__diskstream_recv(libxlmig_ctx *ctx,
     struct stage s = { 0 };
     struct run r;
     uint8_t *rbuf = NULL;
-    bool got_end = false, eof = false;
-    int64_t sz;
+    bool got_end = false;
     int rc;
 
     run_init(&r, ctx, o, false);
-    rc = nbd_open(ctx, o, o->dst_uri, false, &r.h);
+    rc = recv_open(&r, &s, &rbuf);
     if (rc) {
         libxlmig_transport_free(o->transport);
-        goto out;
-    }
-    sz = nbd_get_size(r.h);
-    if (sz < 0 || nbd_is_read_only(r.h) == 1) {
-        libxlmig_transport_free(o->transport);
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "disk stream: the destination %s is %s; export it "
-                          "writable", o->dst_uri,
-                          sz < 0 ? "without a size" : "read-only");
-        goto out;
-    }
-    r.size = r.st.virtual_size = (uint64_t)sz;
-    rbuf = malloc(READ_BUF);
-    s.buf = malloc(STAGE_BUF);
-    if (!rbuf || !s.buf) {
-        libxlmig_transport_free(o->transport);
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "disk stream: "
-                          "out of memory");
         goto out;
     }
     rc = chan_start(&r);
     if (rc) goto out;
     xlmig__diskstream_dec_init(&d, 0);
+    rc = recv_records(&r, &d, &s, rbuf, &got_end);
+    if (rc) goto out;
 
-    while (!eof) {
-        struct pollfd pfd = { .fd = r.pfd[0], .events = POLLIN };
-        ssize_t got;
-        size_t pos = 0;
-
-        if (cancelled(&r)) {
-            rc = cancelled_error(&r);
-            goto out;
-        }
-        got = read(r.pfd[0], rbuf, READ_BUF);
-        if (got < 0) {
-            if (errno != EAGAIN && errno != EINTR) {
-                rc = xlmig__error(ctx, LIBXLMIG_ERR_IO, errno, "disk stream "
-                                  "from %s: reading the channel's pipe",
-                                  r.peer);
-                goto out;
-            }
-            report(&r, false);
-            (void)poll(&pfd, 1, 50);
-            continue;
-        }
-        if (got == 0) {
-            eof = true;
-            break;
-        }
-        r.st.stream_bytes += (uint64_t)got;
-        while (pos < (size_t)got) {
-            struct xlmig__diskstream_ev ev;
-            size_t used;
-
-            rc = xlmig__diskstream_dec_next(&d, rbuf + pos,
-                                            (size_t)got - pos, &used, &ev);
-            if (rc) {
-                rc = bad_record(&r, &d);
-                goto out;
-            }
-            pos += used;
-            switch (ev.type) {
-            case XLMIG__DISKSTREAM_EV_HEADER:
-                if (ev.size != r.size) {
-                    rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                                      "disk stream from %s: the source disk "
-                                      "is %" PRIu64 " bytes but the "
-                                      "destination %s is %" PRIu64 " bytes; "
-                                      "make the destination with the "
-                                      "source's virtual size", r.peer,
-                                      ev.size, o->dst_uri, r.size);
-                    goto out;
-                }
-                break;
-            case XLMIG__DISKSTREAM_EV_DATA:
-                rc = stage_data(&r, &s, &ev);
-                if (rc) goto out;
-                break;
-            case XLMIG__DISKSTREAM_EV_ZERO:
-                rc = write_zero(&r, &s, ev.offset, ev.len);
-                if (rc) goto out;
-                break;
-            case XLMIG__DISKSTREAM_EV_END:
-                rc = stage_flush(&r, &s);
-                if (!rc)
-                    rc = flush_dst(&r);
-                if (rc) goto out;
-                r.st.data_total = ev.offset;
-                got_end = true;
-                break;
-            case XLMIG__DISKSTREAM_EV_NONE:
-                break;
-            }
-        }
-        r.st.records = d.records;
-        report(&r, false);
-    }
     /* The channel ended: its verdict first (a cut stream is its error). */
     rc = chan_stop(&r, false);
     if (rc) goto out;
@@ -1251,10 +1329,7 @@ int xlmig__diskstream_recv(libxlmig_ctx *ctx,
                r.st.wire_bytes, r.st.seconds);
     rc = 0;
  out:
-    run_dispose(&r);
-    r.st.seconds = xlmig__now_s() - r.t0;
-    if (st_r)
-        *st_r = r.st;
+    run_end(&r, st_r);
     free(rbuf);
     free(s.buf);
     return rc;

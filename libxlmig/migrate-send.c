@@ -1085,6 +1085,129 @@ static void finish(struct send *s, int rc)
     (void)xlmig__mig_record_save(s->ctx, s->run->state_dir, &s->r);
 }
 
+/* Queued: journal it, check what moves, take a slot, open the
+ * destination pool's link. */
+static int send_begin(struct send *s)
+{
+    int rc;
+
+    rc = journal(s, XLMIG__MIG_QUEUED);
+    if (!rc)
+        rc = prepare(s);
+    if (!rc)
+        rc = slot_acquire(s);
+    if (rc)
+        return rc;
+    rc = xlmig__pool_open_fd(s->ctx, s->run->dconf, s->r.dest_address,
+                             &s->dt, &s->dfd);
+    s->did = 2;
+    return rc;
+}
+
+/* Storage: every disk to move, mirrored and copied, in sync. */
+static int send_storage(struct send *s)
+{
+    int rc;
+
+    rc = journal(s, s->r.nr_vdis ? XLMIG__MIG_STORAGE : XLMIG__MIG_MEMORY);
+    if (!rc)
+        rc = slot_update(s, true);
+    if (!rc)
+        rc = storage_prepare(s);
+    if (!rc)
+        rc = storage_start(s);
+    if (!rc)
+        rc = storage_sync(s);
+    return rc;
+}
+
+/* Memory, live, through the channel; the switch; END held, then
+ * sent. */
+static int send_memory(struct send *s)
+{
+    int rc;
+
+    rc = journal(s, XLMIG__MIG_MEMORY);
+    if (!rc)
+        rc = slot_update(s, true);
+    if (!rc)
+        rc = memory(s);
+    if (!rc)
+        rc = do_switch(s);
+    if (!rc && s->hold) {
+        rc = xlmig__endhold_finish(s->hold);
+        s->hold = NULL;
+    }
+    return rc;
+}
+
+/* The VM runs at the destination: clean up here, journal it done, and
+ * say how long each step took. */
+static void send_succeeded(struct send *s)
+{
+    libxlmig_ctx *ctx = s->ctx;
+    int rc;
+
+    s->r.downtime_ms = (uint64_t)((s->t_done - s->t_held) * 1000);
+    rc = xlmig__mig_src_cleanup(ctx, s->run, s->hv, &s->r);
+    if (rc)
+        xlmig__log(ctx, XTL_WARN, -1, "migration %s: VM %s runs at %s; "
+                   "the cleanup here was not complete: %s", s->r.task,
+                   s->r.vm, s->r.destination, libxlmig_ctx_last_error(ctx));
+    slot_release(s);
+    finish(s, 0);
+    xlmig__log(ctx, XTL_NOTICE, -1, "migration %s: VM %s moved to %s in "
+               "%.1f s; from the guest's suspension being complete: mirrors "
+               "ended %.0f ms, destination disks composed %.0f ms, restored "
+               "there %.0f ms, running there %.0f ms", s->r.task, s->r.vm,
+               s->r.destination, s->r.total_ms / 1000.0,
+               (s->t_mirrors - s->t_held) * 1000,
+               (s->t_composed - s->t_held) * 1000,
+               (s->t_ready - s->t_held) * 1000,
+               (s->t_done - s->t_held) * 1000);
+}
+
+/* Failed with @rc: journal it, roll both ends back, release the slot.
+ * Returns the error to report (a domain gone meanwhile wins). */
+static int send_roll_back(struct send *s, int rc)
+{
+    /* Whatever broke, a domain or device model gone meanwhile is the
+     * cause to report. */
+    if (rc != LIBXLMIG_ERR_VM_BAD_POWER_STATE && rc != LIBXLMIG_ERR_CANCELLED &&
+        s->r.phase < XLMIG__MIG_SWITCH) {
+        int cause = domain_check(s, true);
+
+        if (cause)
+            rc = cause;
+    }
+    failed(s, rc);
+    s->r.state = XLMIG__MIG_RUNNING;
+    s->r.phase = XLMIG__MIG_ROLLBACK;
+    (void)xlmig__mig_record_save(s->ctx, s->run->state_dir, &s->r);
+    memory_undo(s);
+    storage_join(s, true);
+    xlmig__mig_dst_abort(s->ctx, s->run, &s->r, s->dt);
+    slot_release(s);
+    finish(s, rc);
+    return rc;
+}
+
+/* Close the link, transports, disks' contexts and the hypervisor. */
+static void send_close(struct send *s)
+{
+    size_t i;
+
+    if (s->link)
+        (void)xlmig__mig_link_close(s->link, 0);
+    libxlmig_transport_free(s->dt);
+    libxlmig_transport_free(s->mt);
+    for (i = 0; i < s->nr_disks; i++)
+        libxlmig_ctx_free(s->disks[i].ctx);
+    if (s->hv)
+        s->run->hv->close(s->hv);
+    free(s->config);
+}
+
 int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
 {
     struct send *s;
@@ -1107,44 +1230,11 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
         goto out_free;
     s->r.worker_pid = getpid();
     s->r.worker_start = xlmig__proc_start_time(getpid());
-    rc = journal(s, XLMIG__MIG_QUEUED);
+    rc = send_begin(s);
     if (!rc)
-        rc = prepare(s);
+        rc = send_storage(s);
     if (!rc)
-        rc = slot_acquire(s);
-    if (rc)
-        goto fail;
-    rc = xlmig__pool_open_fd(ctx, run->dconf, s->r.dest_address, &s->dt,
-                             &s->dfd);
-    s->did = 2;
-    if (rc)
-        goto fail;
-
-    /* Storage: every disk to move, mirrored and copied, in sync. */
-    rc = journal(s, s->r.nr_vdis ? XLMIG__MIG_STORAGE : XLMIG__MIG_MEMORY);
-    if (!rc)
-        rc = slot_update(s, true);
-    if (!rc)
-        rc = storage_prepare(s);
-    if (!rc)
-        rc = storage_start(s);
-    if (!rc)
-        rc = storage_sync(s);
-    if (rc)
-        goto fail;
-
-    /* Memory, live, through the channel; END held. */
-    rc = journal(s, XLMIG__MIG_MEMORY);
-    if (!rc)
-        rc = slot_update(s, true);
-    if (!rc)
-        rc = memory(s);
-    if (!rc)
-        rc = do_switch(s);
-    if (!rc && s->hold) {
-        rc = xlmig__endhold_finish(s->hold);
-        s->hold = NULL;
-    }
+        rc = send_memory(s);
     if (rc)
         goto fail;
 
@@ -1168,62 +1258,16 @@ int xlmig__mig_send_run(libxlmig_ctx *ctx, const struct xlmig__mig_run *run)
     if (!committed) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_VM_MIGRATE_FAILED, -1, "host %s "
                           "did not take VM %s", s->r.destination, s->r.vm);
-        goto fail_after_switch;
+        goto fail;
     }
-    s->r.downtime_ms = (uint64_t)((s->t_done - s->t_held) * 1000);
-    rc = xlmig__mig_src_cleanup(ctx, run, s->hv, &s->r);
-    if (rc)
-        xlmig__log(ctx, XTL_WARN, -1, "migration %s: VM %s runs at %s; "
-                   "the cleanup here was not complete: %s", s->r.task,
-                   s->r.vm, s->r.destination, libxlmig_ctx_last_error(ctx));
+    send_succeeded(s);
     rc = 0;
-    slot_release(s);
-    finish(s, 0);
-    xlmig__log(ctx, XTL_NOTICE, -1, "migration %s: VM %s moved to %s in "
-               "%.1f s; from the guest's suspension being complete: mirrors "
-               "ended %.0f ms, destination disks composed %.0f ms, restored "
-               "there %.0f ms, running there %.0f ms", s->r.task, s->r.vm,
-               s->r.destination, s->r.total_ms / 1000.0,
-               (s->t_mirrors - s->t_held) * 1000,
-               (s->t_composed - s->t_held) * 1000,
-               (s->t_ready - s->t_held) * 1000,
-               (s->t_done - s->t_held) * 1000);
     goto out;
 
  fail:
- fail_after_switch:
-    /* Whatever broke, a domain or device model gone meanwhile is the
-     * cause to report. */
-    if (rc != LIBXLMIG_ERR_VM_BAD_POWER_STATE && rc != LIBXLMIG_ERR_CANCELLED &&
-        s->r.phase < XLMIG__MIG_SWITCH) {
-        int cause = domain_check(s, true);
-
-        if (cause)
-            rc = cause;
-    }
-    failed(s, rc);
-    s->r.state = XLMIG__MIG_RUNNING;
-    s->r.phase = XLMIG__MIG_ROLLBACK;
-    (void)xlmig__mig_record_save(ctx, run->state_dir, &s->r);
-    memory_undo(s);
-    storage_join(s, true);
-    xlmig__mig_dst_abort(ctx, run, &s->r, s->dt);
-    slot_release(s);
-    finish(s, rc);
+    rc = send_roll_back(s, rc);
  out:
-    if (s->link)
-        (void)xlmig__mig_link_close(s->link, 0);
-    libxlmig_transport_free(s->dt);
-    libxlmig_transport_free(s->mt);
-    {
-        size_t i;
-
-        for (i = 0; i < s->nr_disks; i++)
-            libxlmig_ctx_free(s->disks[i].ctx);
-    }
-    if (s->hv)
-        run->hv->close(s->hv);
-    free(s->config);
+    send_close(s);
  out_free:
     pthread_mutex_destroy(&s->lock);
     free(s);

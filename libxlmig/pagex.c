@@ -565,131 +565,187 @@ static int out_room(struct xlmig__buf *out, size_t n, size_t limit,
     return 0;
 }
 
+/* One decode call: where its ops write and where a complaint goes. */
+struct decoder {
+    struct xlmig__pagex *px;
+    struct xlmig__buf *out;
+    size_t out_limit;
+    char *why;
+    size_t why_len;
+};
+
+/* LITERAL at byte @at (@f its fields, @left bytes after the opcode):
+ * its bytes copied out; *used_r the op's length. */
+static int decode_literal(const struct decoder *d, const uint8_t *f,
+                          size_t left, size_t at, size_t *used_r)
+{
+    uint8_t *p;
+    uint32_t n;
+    int rc;
+
+    if (left < 4)
+        return bad(d->why, d->why_len, at, "truncated LITERAL");
+    n = xlmig__get_be32(f);
+    if (n > left - 4)
+        return bad(d->why, d->why_len, at,
+                   "truncated LITERAL: %u bytes, %zu left", n, left - 4);
+    rc = out_room(d->out, n, d->out_limit, &p, d->why, d->why_len, at);
+    if (rc)
+        return rc;
+    memcpy(p, f + 4, n);
+    *used_r = OP_LITERAL_LEN + n;
+    return 0;
+}
+
+/* ZERO, DROP or PAGE (@op): a page out and into the cache, or a cache
+ * slot emptied; *used_r the op's length. */
+static int decode_pfn_op(const struct decoder *d, uint8_t op,
+                         const uint8_t *f, size_t left, size_t at,
+                         size_t *used_r)
+{
+    size_t need = op == XLMIG__OP_PAGE ? OP_PAGE_LEN - 1 : 8;
+    struct slot s;
+    uint64_t pfn;
+    uint8_t *p;
+    int rc;
+
+    if (left < need)
+        return bad(d->why, d->why_len, at, "truncated %s", op_name(op));
+    pfn = xlmig__get_be64(f);
+    if (op == XLMIG__OP_DROP) {
+        cache_drop(d->px, pfn);
+        *used_r = OP_PFN_LEN;
+        return 0;
+    }
+    rc = out_room(d->out, PAGE, d->out_limit, &p, d->why, d->why_len, at);
+    if (rc)
+        return rc;
+    rc = slot_of(d->px, pfn, true, &s);
+    if (rc)
+        return rc;
+    if (op == XLMIG__OP_ZERO) {
+        memset(p, 0, PAGE);
+        slot_set(&s, pfn, SLOT_ZERO, NULL);
+        *used_r = OP_PFN_LEN;
+    } else {
+        memcpy(p, f + 8, PAGE);
+        slot_set(&s, pfn, SLOT_DATA, f + 8);
+        *used_r = OP_PAGE_LEN;
+    }
+    return 0;
+}
+
+/* Check every run of a DELTA with @nruns runs, before anything is
+ * touched; *rpos_r where its runs end (from @f). */
+static int delta_runs_check(const struct decoder *d, const uint8_t *f,
+                            size_t left, size_t at, size_t nruns,
+                            size_t *rpos_r)
+{
+    size_t i, rpos = OP_DELTA_HDR_LEN - 1;
+
+    for (i = 0; i < nruns; i++) {
+        uint16_t off, rlen;
+
+        if (left - rpos < RUN_HDR_LEN)
+            return bad(d->why, d->why_len, at,
+                       "truncated DELTA: run %zu of %zu", i, nruns);
+        off = xlmig__get_be16(f + rpos);
+        rlen = xlmig__get_be16(f + rpos + 2);
+        if ((uint32_t)off + rlen > PAGE)
+            return bad(d->why, d->why_len, at,
+                       "DELTA run %zu (offset %u, length %u) "
+                       "outside the page", i, off, rlen);
+        if (left - rpos - RUN_HDR_LEN < rlen)
+            return bad(d->why, d->why_len, at,
+                       "truncated DELTA: run %zu of %zu", i, nruns);
+        rpos += RUN_HDR_LEN + rlen;
+    }
+    *rpos_r = rpos;
+    return 0;
+}
+
+/* DELTA: its runs applied to the cached page, which goes out; *used_r
+ * the op's length. */
+static int decode_delta(const struct decoder *d, const uint8_t *f,
+                        size_t left, size_t at, size_t *used_r)
+{
+    size_t nruns, i, rpos;
+    uint8_t *cached, *p;
+    struct slot s;
+    uint64_t pfn;
+    int rc;
+
+    if (left < OP_DELTA_HDR_LEN - 1)
+        return bad(d->why, d->why_len, at, "truncated DELTA");
+    pfn = xlmig__get_be64(f);
+    nruns = xlmig__get_be16(f + 8);
+    rc = delta_runs_check(d, f, left, at, nruns, &rpos);
+    if (rc)
+        return rc;
+    if (!d->px->nslots)
+        return bad(d->why, d->why_len, at, "DELTA without a page cache");
+    slot_of(d->px, pfn, false, &s);     /* never allocates */
+    if (!slot_holds(&s, pfn)) {
+        if (s.b && s.b->state[s.i] != SLOT_EMPTY)
+            return bad(d->why, d->why_len, at,
+                       "DELTA for pfn 0x%llx, but its cache slot "
+                       "holds pfn 0x%llx",
+                       (unsigned long long)pfn,
+                       (unsigned long long)s.b->tag[s.i]);
+        return bad(d->why, d->why_len, at,
+                   "DELTA for pfn 0x%llx, but its cache slot is "
+                   "empty", (unsigned long long)pfn);
+    }
+    rc = out_room(d->out, PAGE, d->out_limit, &p, d->why, d->why_len, at);
+    if (rc)
+        return rc;
+    cached = slot_writable(&s);
+    rpos = OP_DELTA_HDR_LEN - 1;
+    for (i = 0; i < nruns; i++) {
+        uint16_t off = xlmig__get_be16(f + rpos);
+        uint16_t rlen = xlmig__get_be16(f + rpos + 2);
+
+        memcpy(cached + off, f + rpos + RUN_HDR_LEN, rlen);
+        rpos += RUN_HDR_LEN + rlen;
+    }
+    memcpy(p, cached, PAGE);
+    *used_r = 1 + rpos;
+    return 0;
+}
+
 int xlmig__pagex_decode(struct xlmig__pagex *px, const uint8_t *ops,
                         size_t len, struct xlmig__buf *out, size_t out_limit,
                         char *why, size_t why_len)
 {
+    const struct decoder d = { px, out, out_limit, why, why_len };
     size_t pos = 0;
 
     if (why && why_len)
         why[0] = '\0';
     while (pos < len) {
-        size_t at = pos, left = len - pos - 1;
+        size_t at = pos, left = len - pos - 1, used = 0;
         const uint8_t *f = ops + pos + 1;
         uint8_t op = ops[pos];
-        uint64_t pfn = 0;
-        struct slot s;
-        uint8_t *p;
         int rc;
 
         switch (op) {
-        case XLMIG__OP_LITERAL: {
-            uint32_t n;
-
-            if (left < 4)
-                return bad(why, why_len, at, "truncated LITERAL");
-            n = xlmig__get_be32(f);
-            if (n > left - 4)
-                return bad(why, why_len, at,
-                           "truncated LITERAL: %u bytes, %zu left", n,
-                           left - 4);
-            rc = out_room(out, n, out_limit, &p, why, why_len, at);
-            if (rc)
-                return rc;
-            memcpy(p, f + 4, n);
-            pos += OP_LITERAL_LEN + n;
+        case XLMIG__OP_LITERAL:
+            rc = decode_literal(&d, f, left, at, &used);
             break;
-        }
         case XLMIG__OP_ZERO:
         case XLMIG__OP_DROP:
-        case XLMIG__OP_PAGE: {
-            size_t need = op == XLMIG__OP_PAGE ? OP_PAGE_LEN - 1 : 8;
-
-            if (left < need)
-                return bad(why, why_len, at, "truncated %s", op_name(op));
-            pfn = xlmig__get_be64(f);
-            if (op == XLMIG__OP_DROP) {
-                cache_drop(px, pfn);
-                pos += OP_PFN_LEN;
-                break;
-            }
-            rc = out_room(out, PAGE, out_limit, &p, why, why_len, at);
-            if (rc)
-                return rc;
-            rc = slot_of(px, pfn, true, &s);
-            if (rc)
-                return rc;
-            if (op == XLMIG__OP_ZERO) {
-                memset(p, 0, PAGE);
-                slot_set(&s, pfn, SLOT_ZERO, NULL);
-                pos += OP_PFN_LEN;
-            } else {
-                memcpy(p, f + 8, PAGE);
-                slot_set(&s, pfn, SLOT_DATA, f + 8);
-                pos += OP_PAGE_LEN;
-            }
+        case XLMIG__OP_PAGE:
+            rc = decode_pfn_op(&d, op, f, left, at, &used);
             break;
-        }
-        case XLMIG__OP_DELTA: {
-            size_t nruns, i, rpos;
-            uint8_t *cached;
-
-            if (left < OP_DELTA_HDR_LEN - 1)
-                return bad(why, why_len, at, "truncated DELTA");
-            pfn = xlmig__get_be64(f);
-            nruns = xlmig__get_be16(f + 8);
-            /* Check every run before touching anything. */
-            rpos = OP_DELTA_HDR_LEN - 1;
-            for (i = 0; i < nruns; i++) {
-                uint16_t off, rlen;
-
-                if (left - rpos < RUN_HDR_LEN)
-                    return bad(why, why_len, at,
-                               "truncated DELTA: run %zu of %zu", i, nruns);
-                off = xlmig__get_be16(f + rpos);
-                rlen = xlmig__get_be16(f + rpos + 2);
-                if ((uint32_t)off + rlen > PAGE)
-                    return bad(why, why_len, at,
-                               "DELTA run %zu (offset %u, length %u) "
-                               "outside the page", i, off, rlen);
-                if (left - rpos - RUN_HDR_LEN < rlen)
-                    return bad(why, why_len, at,
-                               "truncated DELTA: run %zu of %zu", i, nruns);
-                rpos += RUN_HDR_LEN + rlen;
-            }
-            if (!px->nslots)
-                return bad(why, why_len, at, "DELTA without a page cache");
-            slot_of(px, pfn, false, &s);        /* never allocates */
-            if (!slot_holds(&s, pfn)) {
-                if (s.b && s.b->state[s.i] != SLOT_EMPTY)
-                    return bad(why, why_len, at,
-                               "DELTA for pfn 0x%llx, but its cache slot "
-                               "holds pfn 0x%llx",
-                               (unsigned long long)pfn,
-                               (unsigned long long)s.b->tag[s.i]);
-                return bad(why, why_len, at,
-                           "DELTA for pfn 0x%llx, but its cache slot is "
-                           "empty", (unsigned long long)pfn);
-            }
-            rc = out_room(out, PAGE, out_limit, &p, why, why_len, at);
-            if (rc)
-                return rc;
-            cached = slot_writable(&s);
-            rpos = OP_DELTA_HDR_LEN - 1;
-            for (i = 0; i < nruns; i++) {
-                uint16_t off = xlmig__get_be16(f + rpos);
-                uint16_t rlen = xlmig__get_be16(f + rpos + 2);
-
-                memcpy(cached + off, f + rpos + RUN_HDR_LEN, rlen);
-                rpos += RUN_HDR_LEN + rlen;
-            }
-            memcpy(p, cached, PAGE);
-            pos += 1 + rpos;
+        case XLMIG__OP_DELTA:
+            rc = decode_delta(&d, f, left, at, &used);
             break;
-        }
         default:
             return bad(why, why_len, at, "unknown opcode %u", op);
         }
+        if (rc)
+            return rc;
+        pos += used;
     }
     return 0;
 }

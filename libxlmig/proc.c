@@ -497,38 +497,38 @@ static bool filter_read(struct xlmig__proc_filter_io *io, int fd, bool is_out,
     return true;
 }
 
-int xlmig__proc_filter(const char *path, char *const argv[],
-                       struct xlmig__proc_filter_io *io)
-{
-    int sv[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 };
-    bool in_open, out_open = true, err_open = true, exited = false;
-    size_t sent = 0, elen = 0, i;
-    double deadline, end;
-    pid_t pid = -1;
-    int rc = LIBXLMIG_ERR_IO, r, poll_errno = 0;
+/* One filter run: the child and our ends of its three streams. */
+struct filter_run {
+    int sv[2], po[2], pe[2];    /* its stdin (a socket), stdout, stderr */
+    bool in_open, out_open, err_open;
+    size_t sent, elen;          /* stdin bytes sent; stderr tail length */
+    pid_t pid;
+};
 
-    io->out_len = 0;
-    io->out_over = io->timed_out = io->err_cut = false;
-    io->status = 0;
-    io->pid = -1;
-    io->err[0] = '\0';
+/* Make the child's streams and start it in its own process group; on
+ * failure io->err says why. */
+static int filter_spawn(const char *path, char *const argv[],
+                        struct xlmig__proc_filter_io *io,
+                        struct filter_run *f)
+{
     /* Its stdin is a socket, so that we write with MSG_NOSIGNAL: a child
      * that leaves it unread must not SIGPIPE a daemon. */
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
-        pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv) ||
+        pipe2(f->po, O_CLOEXEC) || pipe2(f->pe, O_CLOEXEC)) {
         snprintf(io->err, sizeof(io->err), "cannot make a pipe: %s",
                  strerror(errno));
-        goto out;
+        return LIBXLMIG_ERR_IO;
     }
-    pid = fork();
-    if (pid < 0) {
+    f->pid = fork();
+    if (f->pid < 0) {
         snprintf(io->err, sizeof(io->err), "cannot fork: %s",
                  strerror(errno));
-        goto out;
+        return LIBXLMIG_ERR_IO;
     }
-    if (pid == 0) {
+    if (f->pid == 0) {
         (void)setpgid(0, 0);
-        if (dup2(sv[1], 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+        if (dup2(f->sv[1], 0) < 0 || dup2(f->po[1], 1) < 0 ||
+            dup2(f->pe[1], 2) < 0)
             _exit(127);
         (void)close_range(3, ~0U, 0);   /* a daemon's sockets stay ours */
         xlmig__child_signals_reset();
@@ -539,90 +539,140 @@ int xlmig__proc_filter(const char *path, char *const argv[],
         dprintf(2, "cannot run %s: %s\n", path, strerror(errno));
         _exit(127);
     }
-    (void)setpgid(pid, pid);    /* the child does it too: whoever is first */
-    io->pid = pid;
-    rc = 0;
-    close(sv[1]);
-    close(po[1]);
-    close(pe[1]);
-    sv[1] = po[1] = pe[1] = -1;
-    (void)fcntl(po[0], F_SETFL, O_NONBLOCK);
-    (void)fcntl(pe[0], F_SETFL, O_NONBLOCK);
-    in_open = io->in_len > 0;
-    if (!in_open) {
-        close(sv[0]);
-        sv[0] = -1;
+    /* The child does it too: whoever is first. */
+    (void)setpgid(f->pid, f->pid);
+    io->pid = f->pid;
+    close(f->sv[1]);
+    close(f->po[1]);
+    close(f->pe[1]);
+    f->sv[1] = f->po[1] = f->pe[1] = -1;
+    (void)fcntl(f->po[0], F_SETFL, O_NONBLOCK);
+    (void)fcntl(f->pe[0], F_SETFL, O_NONBLOCK);
+    f->in_open = io->in_len > 0;
+    if (!f->in_open) {
+        close(f->sv[0]);
+        f->sv[0] = -1;
     }
+    return 0;
+}
 
-    /* Until the leader exits: it may leave a child holding its stdout. */
-    deadline = xlmig__now_s() + io->timeout_ms / 1000.0;
-    while (!exited) {
+/* Send what of io->in its stdin takes now; all sent, or it stopped
+ * reading: its stdin is closed. */
+static void filter_write(struct xlmig__proc_filter_io *io,
+                         struct filter_run *f)
+{
+    ssize_t n = send(f->sv[0], io->in + f->sent, io->in_len - f->sent,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    if (n > 0)
+        f->sent += (size_t)n;
+    /* All sent: end of file.  It stopped reading: so be it. */
+    if (f->sent == io->in_len ||
+        (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(f->sv[0]);
+        f->sv[0] = -1;
+        f->in_open = false;
+    }
+}
+
+/*
+ * Feed and read the child until the leader exits (it may leave a child
+ * holding its stdout), its output is over io->out_cap, the timeout
+ * passes or poll fails (*poll_errno_r, else 0).  true if it exited.
+ */
+static bool filter_pump(struct xlmig__proc_filter_io *io,
+                        struct filter_run *f, int *poll_errno_r)
+{
+    double deadline = xlmig__now_s() + io->timeout_ms / 1000.0;
+    int r;
+
+    *poll_errno_r = 0;
+    for (;;) {
         struct pollfd pf[3] = {
-            { .fd = in_open ? sv[0] : -1, .events = POLLOUT },
-            { .fd = out_open ? po[0] : -1, .events = POLLIN },
-            { .fd = err_open ? pe[0] : -1, .events = POLLIN },
+            { .fd = f->in_open ? f->sv[0] : -1, .events = POLLOUT },
+            { .fd = f->out_open ? f->po[0] : -1, .events = POLLIN },
+            { .fd = f->err_open ? f->pe[0] : -1, .events = POLLIN },
         };
         double left = deadline - xlmig__now_s();
         siginfo_t si;
 
         if (left <= 0) {
             io->timed_out = true;
-            break;
+            return false;
         }
         if (poll(pf, 3, left < 0.05 ? (int)(left * 1000) + 1 : 50) < 0 &&
             errno != EINTR) {
-            poll_errno = errno;
-            break;
+            *poll_errno_r = errno;
+            return false;
         }
-        if (in_open && pf[0].revents) {
-            ssize_t n = send(sv[0], io->in + sent, io->in_len - sent,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-
-            if (n > 0)
-                sent += (size_t)n;
-            /* All sent: end of file.  It stopped reading: so be it. */
-            if (sent == io->in_len ||
-                (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                close(sv[0]);
-                sv[0] = -1;
-                in_open = false;
-            }
-        }
-        if (out_open && pf[1].revents)
-            out_open = filter_read(io, po[0], true, &elen);
-        if (err_open && pf[2].revents)
-            err_open = filter_read(io, pe[0], false, &elen);
+        if (f->in_open && pf[0].revents)
+            filter_write(io, f);
+        if (f->out_open && pf[1].revents)
+            f->out_open = filter_read(io, f->po[0], true, &f->elen);
+        if (f->err_open && pf[2].revents)
+            f->err_open = filter_read(io, f->pe[0], false, &f->elen);
         if (io->out_over)
-            break;
+            return false;
         /* Exited, not reaped: its group's id stays reserved for kill().
          * (ECHILD: reaped by someone else, SIGCHLD ignored.) */
         memset(&si, 0, sizeof(si));
-        r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
-        if ((r == 0 && si.si_pid == pid) || (r < 0 && errno == ECHILD))
-            exited = true;
+        r = waitid(P_PID, (id_t)f->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        if ((r == 0 && si.si_pid == f->pid) || (r < 0 && errno == ECHILD))
+            return true;
     }
+}
 
-    /* Whatever runs of it goes; what it wrote before is still read. */
-    (void)kill(-pid, SIGKILL);
+/* Kill whatever runs of it, read what it wrote before (2 s at most),
+ * reap it. */
+static void filter_reap(struct xlmig__proc_filter_io *io,
+                        struct filter_run *f, bool exited)
+{
+    double end;
+
+    (void)kill(-f->pid, SIGKILL);
     if (!exited)
-        (void)kill(pid, SIGKILL);
+        (void)kill(f->pid, SIGKILL);
     end = xlmig__now_s() + 2;
-    while ((out_open || err_open) && xlmig__now_s() < end) {
+    while ((f->out_open || f->err_open) && xlmig__now_s() < end) {
         struct pollfd pf[2] = {
-            { .fd = out_open ? po[0] : -1, .events = POLLIN },
-            { .fd = err_open ? pe[0] : -1, .events = POLLIN },
+            { .fd = f->out_open ? f->po[0] : -1, .events = POLLIN },
+            { .fd = f->err_open ? f->pe[0] : -1, .events = POLLIN },
         };
 
         if (poll(pf, 2, 100) < 0 && errno != EINTR)
             break;
-        if (out_open && pf[0].revents)
-            out_open = filter_read(io, po[0], true, &elen);
-        if (err_open && pf[1].revents)
-            err_open = filter_read(io, pe[0], false, &elen);
+        if (f->out_open && pf[0].revents)
+            f->out_open = filter_read(io, f->po[0], true, &f->elen);
+        if (f->err_open && pf[1].revents)
+            f->err_open = filter_read(io, f->pe[0], false, &f->elen);
     }
-    while (waitpid(pid, &io->status, 0) < 0 && errno == EINTR)
+    while (waitpid(f->pid, &io->status, 0) < 0 && errno == EINTR)
         ;
-    tail_finish(io, elen);
+}
+
+int xlmig__proc_filter(const char *path, char *const argv[],
+                       struct xlmig__proc_filter_io *io)
+{
+    struct filter_run f = {
+        .sv = { -1, -1 }, .po = { -1, -1 }, .pe = { -1, -1 },
+        .out_open = true, .err_open = true, .pid = -1,
+    };
+    int rc, poll_errno;
+    bool exited;
+    size_t i;
+
+    io->out_len = 0;
+    io->out_over = io->timed_out = io->err_cut = false;
+    io->status = 0;
+    io->pid = -1;
+    io->err[0] = '\0';
+    rc = filter_spawn(path, argv, io, &f);
+    if (rc) goto out;
+
+    exited = filter_pump(io, &f, &poll_errno);
+    /* Whatever runs of it goes; what it wrote before is still read. */
+    filter_reap(io, &f, exited);
+    tail_finish(io, f.elen);
     if (poll_errno) {
         snprintf(io->err, sizeof(io->err), "cannot watch it (poll: %s); it "
                  "was killed", strerror(poll_errno));
@@ -630,12 +680,12 @@ int xlmig__proc_filter(const char *path, char *const argv[],
     }
  out:
     for (i = 0; i < 2; i++) {
-        if (sv[i] >= 0)
-            close(sv[i]);
-        if (po[i] >= 0)
-            close(po[i]);
-        if (pe[i] >= 0)
-            close(pe[i]);
+        if (f.sv[i] >= 0)
+            close(f.sv[i]);
+        if (f.po[i] >= 0)
+            close(f.po[i]);
+        if (f.pe[i] >= 0)
+            close(f.pe[i]);
     }
     return rc;
 }

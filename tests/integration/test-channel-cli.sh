@@ -13,15 +13,11 @@
 # (default build), XLMIG_SRCDIR (default: the repository).
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
+. "$(dirname "$0")/paths.sh"
 FAKEXL=$bld/tests/tools/fake-xl
 GENSTREAM=$bld/tests/tools/gen-stream
 CORPUS=${XLMIG_CORPUS:-/work/shared/corpus/guest-busy-256m.raw.zst}
 
-case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
 
 d=$(mktemp -d /tmp/xlmig-integration.XXXXXX)
 LABEL=integration

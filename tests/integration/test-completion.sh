@@ -17,18 +17,11 @@
 # XLMIG_BUILDDIR, XLMIG_SRCDIR.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
-XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
-XLMIGD=$bld/san/xlmigd-fake
+. "$(dirname "$0")/paths.sh"
+XLMIGD=$(abs_path "$bld/san/xlmigd-fake")
 FX=$bld/tests/tools/fake-xen
 SCRIPT=$src/tools/completion/xlmig
 BASH_COMPLETION=/usr/share/bash-completion/bash_completion
-case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
-case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
-case $XLMIGD in /*) ;; *) XLMIGD=$PWD/$XLMIGD ;; esac
 case $FX in /*) ;; *) FX=$PWD/$FX ;; esac
 
 d=$(mktemp -d /tmp/xlmig-compl.XXXXXX)

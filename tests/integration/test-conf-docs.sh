@@ -18,10 +18,7 @@
 # XLMIG_SRCDIR.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XLMIGD=${XLMIGD_BIN:-$bld/san/xlmigd}
+. "$(dirname "$0")/paths.sh"
 
 d=$(mktemp -d /tmp/xlmig-conf.XXXXXX)
 LABEL=integration-conf-docs

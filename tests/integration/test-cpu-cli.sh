@@ -13,14 +13,8 @@
 # XLMIG_BUILDDIR (default build), XLMIG_SRCDIR (default: the repository).
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
-XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
+. "$(dirname "$0")/paths.sh"
 FAKEXL=$bld/tests/tools/fake-xl
-case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
-case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
 
 d=$(mktemp -d /tmp/xlmig-cpu.XXXXXX)
 LABEL=integration-cpu

@@ -16,13 +16,7 @@
 # DS_SIZE (default 256M).
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
-XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
-case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
-case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
+. "$(dirname "$0")/paths.sh"
 SIZE=${DS_SIZE:-256M}
 
 d=$(mktemp -d /tmp/xlmig-ds.XXXXXX)

@@ -23,9 +23,7 @@
 # Environment: XLMIG_BUILDDIR (default build), XLMIG_SRCDIR.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
+. "$(dirname "$0")/paths.sh"
 FX=$bld/tests/tools/fake-xen
 NW=$bld/tests/tools/nbd-writer
 case $FX in /*) ;; *) FX=$PWD/$FX ;; esac

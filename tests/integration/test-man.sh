@@ -16,12 +16,7 @@
 # build/san/...), XLMIG_BUILDDIR, XLMIG_SRCDIR.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
-XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
-XLMIGD=${XLMIGD_BIN:-$bld/san/xlmigd}
+. "$(dirname "$0")/paths.sh"
 MAN=$bld/man
 
 d=$(mktemp -d /tmp/xlmig-man.XXXXXX)

@@ -17,9 +17,7 @@
 # repository).
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
+. "$(dirname "$0")/paths.sh"
 NW=$bld/tests/tools/nbd-writer
 case $NW in /*) ;; *) NW=$PWD/$NW ;; esac
 

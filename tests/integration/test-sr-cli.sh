@@ -14,11 +14,7 @@
 # XLMIG_SRCDIR.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
-case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
+. "$(dirname "$0")/paths.sh"
 
 d=$(mktemp -d /tmp/xlmig-sr.XXXXXX)
 LABEL=integration-sr

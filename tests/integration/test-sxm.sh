@@ -19,16 +19,8 @@
 # SXM_SIZE (default 1G), SXM_QUICK=1 for fewer cases.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XLMIG=${XLMIG_BIN:-$bld/san/xlmig}
-XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
-XLMIGD=${XLMIGD_BIN:-$bld/san/xlmigd}
+. "$(dirname "$0")/paths.sh"
 WRITER=$bld/tests/tools/nbd-writer
-case $XLMIG in /*) ;; *) XLMIG=$PWD/$XLMIG ;; esac
-case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
-case $XLMIGD in /*) ;; *) XLMIGD=$PWD/$XLMIGD ;; esac
 SIZE=${SXM_SIZE:-1G}
 
 d=$(mktemp -d /tmp/xlmig-sxm.XXXXXX)

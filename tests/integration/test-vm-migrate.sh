@@ -30,15 +30,10 @@ set -u
 VMM_ONLY=${VMM_ONLY-main,crash,refuse,disabled,place,halted,worker,evacuate,bulk,rolling}
 [ "$VMM_ONLY" != all ] || VMM_ONLY=""
 
-here=$(cd "$(dirname "$0")" && pwd)
-src=${XLMIG_SRCDIR:-$(cd "$here/../.." && pwd)}
-bld=${XLMIG_BUILDDIR:-$src/build}
-XE=${XLMIG_XE_BIN:-$bld/san/xlmig-xe}
-XLMIGD=$bld/san/xlmigd-fake
+. "$(dirname "$0")/paths.sh"
+XLMIGD=$(abs_path "$bld/san/xlmigd-fake")
 FX=$bld/tests/tools/fake-xen
 WRITER=$bld/tests/tools/nbd-writer
-case $XE in /*) ;; *) XE=$PWD/$XE ;; esac
-case $XLMIGD in /*) ;; *) XLMIGD=$PWD/$XLMIGD ;; esac
 case $FX in /*) ;; *) FX=$PWD/$FX ;; esac
 case $WRITER in /*) ;; *) WRITER=$PWD/$WRITER ;; esac
 

@@ -31,9 +31,11 @@
 #include "migrate-run.h"
 #include "migrate-wire.h"
 #include "placement.h"
+#include "pool-client.h"
 #include "poolstate.h"
 #include "proc.h"
 #include "rolling.h"
+#include "transport.h"
 #include "vmrec.h"
 #include "xlmigd.h"
 

@@ -86,7 +86,7 @@ static int pool_take(void *opaque, size_t key, const char *v, char *why,
                        sizeof(c->address));
         return 0;
     case K_POOL_UUID:
-        if (!xlmig__uuid_ok_any_case(v)) {
+        if (!xlmig__uuid_valid(v, XLMIG__UUID_ANY_CASE)) {
             snprintf(why, why_len, "pool-uuid '%.64s' is not a uuid (36 "
                      "characters: 8-4-4-4-12 hexadecimal digits)", v);
             return LIBXLMIG_ERR_INVALID_ARGUMENT;

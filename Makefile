@@ -81,7 +81,8 @@ FUZZ_SECONDS ?= 8
 # extension: the files that include them are built as gnu11, all others
 # as strict C11.
 XEN_HDR_OBJS := $(B)/libxlmig/xen.o $(B)/san/libxlmig/xen.o \
-                $(B)/libxlmig/hv-libxl.o $(B)/san/libxlmig/hv-libxl.o
+                $(B)/libxlmig/hv-libxl.o $(B)/san/libxlmig/hv-libxl.o \
+                $(B)/libxlmig/uuid.o $(B)/san/libxlmig/uuid.o
 $(XEN_HDR_OBJS): XEN_STD := -std=gnu11
 
 SHLIB := $(B)/libxlmig.so.$(VERSION)

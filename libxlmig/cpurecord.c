@@ -77,12 +77,6 @@ int xlmig__record_name_check(libxlmig_ctx *ctx, const char *what,
                             what ? what : "name", quoted, why, NAME_RULE);
 }
 
-/* A UUID, hex digits in either case (uuid.h), or "". */
-static bool uuid_ok(const char *s)
-{
-    return !s[0] || xlmig__uuid_ok_any_case(s);
-}
-
 static const char *guest_type_string(libxlmig_guest_type t)
 {
     switch (t) {
@@ -368,7 +362,7 @@ int xlmig__vm_record_decode(libxlmig_ctx *ctx, const char *label,
 
     rc = member_string(ctx, label, root, "uuid", &s);
     if (rc) goto out;
-    if (!uuid_ok(s)) {
+    if (!xlmig__uuid_valid(s, XLMIG__UUID_ANY_CASE | XLMIG__UUID_EMPTY_OK)) {
         xlmig__quote(s, 0, quoted, sizeof(quoted));
         rc = record_error(ctx, label, "member \"uuid\": \"%s\" is not a "
                           "UUID; expected 36 characters as "
@@ -458,7 +452,8 @@ static int vm_record_ok(libxlmig_ctx *ctx, const struct xlmig__vm_record *r)
     if (rc)
         return rc;
     if (strnlen(r->uuid, sizeof(r->uuid)) == sizeof(r->uuid) ||
-        !uuid_ok(r->uuid)) {
+        !xlmig__uuid_valid(r->uuid,
+                           XLMIG__UUID_ANY_CASE | XLMIG__UUID_EMPTY_OK)) {
         xlmig__quote(r->uuid, 0, quoted, sizeof(quoted));
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "CPU record of VM %s: \"%s\" is not a UUID",

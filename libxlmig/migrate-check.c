@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "jsonfile.h"
 #include "migrate-check.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "units.h"
 #include "rpc.h"

@@ -16,6 +16,7 @@
 #include "migrate.h"
 #include "migrate-run.h"
 #include "migrate-wire.h"
+#include "pool-client.h"
 #include "proc.h"
 #include "rpc.h"
 #include "sxm.h"

@@ -20,6 +20,7 @@
 #include "migrate.h"
 #include "migrate-run.h"
 #include "migrate-wire.h"
+#include "net.h"
 #include "proc.h"
 #include "rpc.h"
 #include "sr.h"

@@ -25,6 +25,8 @@
 #include "migrate-check.h"
 #include "migrate-run.h"
 #include "migrate-wire.h"
+#include "net.h"
+#include "pool-client.h"
 #include "proc.h"
 #include "rpc.h"
 #include "sxm.h"

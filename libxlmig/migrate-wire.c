@@ -16,6 +16,7 @@
 #include "jsonfile.h"
 #include "migrate.h"
 #include "migrate-wire.h"
+#include "net.h"
 #include "proc.h"
 #include "rpc.h"
 #include "transport.h"

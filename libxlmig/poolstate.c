@@ -74,12 +74,6 @@ static bool wlb_hook_ok(const char *s, char *why, size_t len, size_t *at_r)
     return true;
 }
 
-/* A UUID, hex digits in either case (uuid.h), or "". */
-static bool uuid_ok(const char *s)
-{
-    return !s[0] || xlmig__uuid_ok_any_case(s);
-}
-
 /* ------------------------------------------------------------ state */
 
 void xlmig__pool_state_init(struct xlmig__pool_state *st)
@@ -284,7 +278,8 @@ static int identity_check(libxlmig_ctx *ctx, const char *name,
                                 "\"\" before the pool is named", quoted, why,
                                 NAME_RULE);
     }
-    if (!uuid || !uuid_ok(uuid)) {
+    if (!xlmig__uuid_valid(uuid, XLMIG__UUID_ANY_CASE |
+                                 XLMIG__UUID_EMPTY_OK)) {
         xlmig__quote(uuid, 0, quoted, sizeof(quoted));
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool uuid \"%s\" is not valid; %s, or \"\" "
@@ -807,7 +802,8 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
     rc = member(&rd, root, "", "uuid", J_STRING, &v);
     if (rc)
         goto out;
-    if (!uuid_ok(YAJL_GET_STRING(v))) {
+    if (!xlmig__uuid_valid(YAJL_GET_STRING(v), XLMIG__UUID_ANY_CASE |
+                                               XLMIG__UUID_EMPTY_OK)) {
         xlmig__quote(YAJL_GET_STRING(v), 0, quoted, sizeof(quoted));
         rc = state_error(ctx, label, "member \"uuid\": \"%s\" is not a "
                          "uuid; %s, or \"\" before the pool is created",

@@ -557,82 +557,94 @@ static int judge_version(struct run *r, const char *host,
 }
 
 /*
- * Host @k of the order, its turn: skipped when upgraded, else each step.
- * 0, or the error that stops the run (logged), with r->res->step set.
+ * The steps of one host's turn (do_host()), in their order.  Each sets
+ * r->res->step to its own and returns 0, or the error that stops the run
+ * (logged).  @h is the host's result, @lh what the pool said of it.
  */
-static int do_host(struct run *r, size_t k)
+
+/*
+ * Host @h is at the target already: skipped, or, held by a run that
+ * stopped before enabling it again, enabled.
+ */
+static int host_at_target(struct run *r,
+                          struct xlmig__rolling_host_result *h,
+                          const struct xlmig__rolling_host *lh, bool held)
 {
-    struct xlmig__rolling_result *res = r->res;
-    struct xlmig__rolling_host_result *h = &res->hosts[k];
-    const struct xlmig__rolling_host *lh = &r->hosts[r->order[k]];
-    struct xlmig__rolling_cmd_result cr;
-    struct xlmig__rolling_version after;
     char vt[VTEXT_MAX];
-    bool held = !strcmp(r->st.held, h->name), by_run, back = false;
-    unsigned int moved = 0;
     int rc;
 
-    r->disable_asked = false;
-    if (r->target_known &&
-        xlmig__rolling_version_at(&h->before, &res->target)) {
-        h->after = h->before;
-        if (!held) {
-            h->outcome = XLMIG__ROLLING_SKIPPED;
-            say(r, "%s: already at %s: skipped", h->name,
-                version_text(&h->before, vt, sizeof(vt)));
-            return 0;
-        }
-        /* Upgraded by a run that stopped before enabling it again. */
-        h->outcome = XLMIG__ROLLING_STOPPED;
-        h->disabled_by_run = true;
-        res->step = XLMIG__ROLLING_STEP_ENABLE;
-        if (!lh->enabled) {
-            hook_begin(r);
-            rc = hook_end(r, r->ops->enable(r->ctx, r->opaque, h->name),
-                          "enable", h->name);
-            if (rc)
-                return rc;
-            say(r, "%s: at %s already: enabled", h->name,
-                version_text(&h->before, vt, sizeof(vt)));
-        } else {
-            say(r, "%s: at %s and enabled already: skipped", h->name,
-                version_text(&h->before, vt, sizeof(vt)));
-        }
-        h->disabled = false;
-        r->st.held[0] = '\0';
+    h->after = h->before;
+    if (!held) {
+        h->outcome = XLMIG__ROLLING_SKIPPED;
+        say(r, "%s: already at %s: skipped", h->name,
+            version_text(&h->before, vt, sizeof(vt)));
+        return 0;
+    }
+    /* Upgraded by a run that stopped before enabling it again. */
+    h->outcome = XLMIG__ROLLING_STOPPED;
+    h->disabled_by_run = true;
+    r->res->step = XLMIG__ROLLING_STEP_ENABLE;
+    if (!lh->enabled) {
+        hook_begin(r);
+        rc = hook_end(r, r->ops->enable(r->ctx, r->opaque, h->name),
+                      "enable", h->name);
+        if (rc)
+            return rc;
+        say(r, "%s: at %s already: enabled", h->name,
+            version_text(&h->before, vt, sizeof(vt)));
+    } else {
+        say(r, "%s: at %s and enabled already: skipped", h->name,
+            version_text(&h->before, vt, sizeof(vt)));
+    }
+    h->disabled = false;
+    r->st.held[0] = '\0';
+    rc = save_state(r);
+    if (rc)
+        return rc;
+    h->outcome = XLMIG__ROLLING_UPGRADED;
+    return 0;
+}
+
+/*
+ * Disable @h when this run does it (@by_run: held in the state first, so
+ * that a run after a crash enables it again); else say it stays so.
+ */
+static int host_disable(struct run *r, struct xlmig__rolling_host_result *h,
+                        bool by_run, bool held)
+{
+    int rc;
+
+    r->res->step = XLMIG__ROLLING_STEP_DISABLE;
+    if (!by_run) {
+        say(r, "%s: disabled already (not by this upgrade): it stays "
+            "disabled after", h->name);
+        return 0;
+    }
+    h->disabled_by_run = true;
+    if (!held) {
+        xlmig__strlcpy(r->st.held, h->name, sizeof(r->st.held));
         rc = save_state(r);
         if (rc)
             return rc;
-        h->outcome = XLMIG__ROLLING_UPGRADED;
-        return 0;
     }
+    r->disable_asked = true;
+    hook_begin(r);
+    rc = hook_end(r, r->ops->disable(r->ctx, r->opaque, h->name),
+                  "disable", h->name);
+    if (rc)
+        return rc;
+    h->disabled = true;
+    say(r, "%s: disabled", h->name);
+    return 0;
+}
 
-    h->outcome = XLMIG__ROLLING_STOPPED;
-    by_run = lh->enabled || held;
+/* Move @h's VMs away. */
+static int host_evacuate(struct run *r, struct xlmig__rolling_host_result *h)
+{
+    unsigned int moved = 0;
+    int rc;
 
-    res->step = XLMIG__ROLLING_STEP_DISABLE;
-    if (by_run) {
-        h->disabled_by_run = true;
-        if (!held) {
-            xlmig__strlcpy(r->st.held, h->name, sizeof(r->st.held));
-            rc = save_state(r);
-            if (rc)
-                return rc;
-        }
-        r->disable_asked = true;
-        hook_begin(r);
-        rc = hook_end(r, r->ops->disable(r->ctx, r->opaque, h->name),
-                      "disable", h->name);
-        if (rc)
-            return rc;
-        h->disabled = true;
-        say(r, "%s: disabled", h->name);
-    } else {
-        say(r, "%s: disabled already (not by this upgrade): it stays "
-            "disabled after", h->name);
-    }
-
-    res->step = XLMIG__ROLLING_STEP_EVACUATE;
+    r->res->step = XLMIG__ROLLING_STEP_EVACUATE;
     hook_begin(r);
     rc = r->ops->evacuate(r->ctx, r->opaque, h->name, &moved);
     h->moved = moved;
@@ -641,24 +653,39 @@ static int do_host(struct run *r, size_t k)
         return rc;
     h->evacuated = true;
     say(r, "%s: evacuated (%u VM%s)", h->name, moved, moved == 1 ? "" : "s");
+    return 0;
+}
 
-    res->step = XLMIG__ROLLING_STEP_UPGRADE;
+/* Run the upgrade command on @h and judge how it ended (*cr). */
+static int host_upgrade(struct run *r, struct xlmig__rolling_host_result *h,
+                        struct xlmig__rolling_cmd_result *cr)
+{
+    int rc;
+
+    r->res->step = XLMIG__ROLLING_STEP_UPGRADE;
     say(r, "%s: upgrading", h->name);
-    memset(&cr, 0, sizeof(cr));
+    memset(cr, 0, sizeof(*cr));
     hook_begin(r);
     rc = hook_end(r, r->ops->upgrade(r->ctx, r->opaque, h->name,
                                      r->p->command, r->upgrade_timeout_s,
-                                     &cr),
+                                     cr),
                   "upgrade", h->name);
     if (rc)
         return rc;
     h->upgrade_ran = true;
-    cr.output[sizeof(cr.output) - 1] = '\0';
-    rc = judge_command(r, h->name, &cr);
-    if (rc)
-        return rc;
+    cr->output[sizeof(cr->output) - 1] = '\0';
+    return judge_command(r, h->name, cr);
+}
 
-    res->step = XLMIG__ROLLING_STEP_WAIT;
+/* Wait for @h's xlmigd to answer again after the command (@cr). */
+static int host_wait_back(struct run *r,
+                          const struct xlmig__rolling_host_result *h,
+                          const struct xlmig__rolling_cmd_result *cr)
+{
+    bool back = false;
+    int rc;
+
+    r->res->step = XLMIG__ROLLING_STEP_WAIT;
     hook_begin(r);
     rc = hook_end(r, r->ops->wait_back(r->ctx, r->opaque, h->name,
                                        r->back_timeout_s, &back),
@@ -672,9 +699,23 @@ static int do_host(struct run *r, size_t k)
                             "xlmigd up (see its console), then run the same "
                             "pool-rolling-upgrade again, or raise "
                             "back-timeout", h->name, r->back_timeout_s,
-                            cr.end == XLMIG__ROLLING_CMD_HOST_GONE
+                            cr->end == XLMIG__ROLLING_CMD_HOST_GONE
                                 ? "(the host went away while it ran)"
                                 : "(it exited 0)", h->name);
+    return 0;
+}
+
+/*
+ * Ask @h its versions now and judge them against before; the first host
+ * upgraded sets the target of those after it.
+ */
+static int host_check_version(struct run *r,
+                              struct xlmig__rolling_host_result *h)
+{
+    struct xlmig__rolling_result *res = r->res;
+    struct xlmig__rolling_version after;
+    char vt[VTEXT_MAX];
+    int rc;
 
     res->step = XLMIG__ROLLING_STEP_VERSION;
     memset(&after, 0, sizeof(after));
@@ -698,23 +739,64 @@ static int do_host(struct run *r, size_t k)
         say(r, "%s: back with %s", h->name,
             version_text(&after, vt, sizeof(vt)));
     }
+    return 0;
+}
 
-    res->step = XLMIG__ROLLING_STEP_ENABLE;
-    if (by_run) {
-        hook_begin(r);
-        rc = hook_end(r, r->ops->enable(r->ctx, r->opaque, h->name),
-                      "enable", h->name);
-        if (rc)
-            return rc;
-        h->disabled = false;
-        say(r, "%s: enabled", h->name);
-        r->st.held[0] = '\0';
-        rc = save_state(r);
-        if (rc)
-            return rc;
-    } else {
+/* Enable @h again when this run disabled it (@by_run), and let it go. */
+static int host_enable(struct run *r, struct xlmig__rolling_host_result *h,
+                       bool by_run)
+{
+    int rc;
+
+    r->res->step = XLMIG__ROLLING_STEP_ENABLE;
+    if (!by_run) {
         say(r, "%s: left disabled, as it was before the upgrade", h->name);
+        return 0;
     }
+    hook_begin(r);
+    rc = hook_end(r, r->ops->enable(r->ctx, r->opaque, h->name),
+                  "enable", h->name);
+    if (rc)
+        return rc;
+    h->disabled = false;
+    say(r, "%s: enabled", h->name);
+    r->st.held[0] = '\0';
+    return save_state(r);
+}
+
+/*
+ * Host @k of the order, its turn: skipped when upgraded, else each step.
+ * 0, or the error that stops the run (logged), with r->res->step set.
+ */
+static int do_host(struct run *r, size_t k)
+{
+    struct xlmig__rolling_result *res = r->res;
+    struct xlmig__rolling_host_result *h = &res->hosts[k];
+    const struct xlmig__rolling_host *lh = &r->hosts[r->order[k]];
+    struct xlmig__rolling_cmd_result cr;
+    bool held = !strcmp(r->st.held, h->name), by_run;
+    int rc;
+
+    r->disable_asked = false;
+    if (r->target_known &&
+        xlmig__rolling_version_at(&h->before, &res->target))
+        return host_at_target(r, h, lh, held);
+
+    h->outcome = XLMIG__ROLLING_STOPPED;
+    by_run = lh->enabled || held;
+    rc = host_disable(r, h, by_run, held);
+    if (!rc)
+        rc = host_evacuate(r, h);
+    if (!rc)
+        rc = host_upgrade(r, h, &cr);
+    if (!rc)
+        rc = host_wait_back(r, h, &cr);
+    if (!rc)
+        rc = host_check_version(r, h);
+    if (!rc)
+        rc = host_enable(r, h, by_run);
+    if (rc)
+        return rc;
     h->outcome = XLMIG__ROLLING_UPGRADED;
     return 0;
 }
@@ -836,66 +918,51 @@ static void say_stop(struct run *r)
             res->hosts[res->stopped].name, res->give_up);
 }
 
-int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
-                       void *opaque, const struct xlmig__rolling_params *p,
-                       struct xlmig__rolling_result *res)
+/*
+ * The steps of xlmig__rolling_run(), in their order.  Those returning an
+ * int return 0 or the error that stops the run (logged).
+ */
+
+/* The parameters, the hosts, the pool's state: nothing touched yet. */
+static int run_gather(struct run *r, size_t *n_r)
 {
-    struct run *r = NULL;
-    struct xlmig__rolling_version given;
-    char vt[VTEXT_MAX];
-    size_t n = 0, k, o;
-    bool work, alike = true;
     int rc;
 
-    if (!ctx)
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    if (!ops || !ops->list_hosts || !ops->state_get || !ops->state_set ||
-        !ops->disable || !ops->evacuate || !ops->upgrade ||
-        !ops->wait_back || !ops->version || !ops->enable || !ops->report ||
-        !p || !res)
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "the rolling upgrade needs every hook, its "
-                            "parameters and a result: a bug; report it");
-    memset(res, 0, sizeof(*res));
-    res->step = XLMIG__ROLLING_STEP_START;
-    r = xlmig__zalloc(sizeof(*r));
-    if (!r) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "no memory for "
-                          "the rolling upgrade; nothing was done");
-        goto out;
-    }
-    r->ctx = ctx;
-    r->ops = ops;
-    r->opaque = opaque;
-    r->p = p;
-    r->res = res;
-
-    /* The parameters, the hosts, the pool's state: nothing touched yet. */
     rc = check_params(r);
     if (rc)
-        goto out_stop;
-    rerun_line(p, res->go_on, sizeof(res->go_on));
+        return rc;
+    rerun_line(r->p, r->res->go_on, sizeof(r->res->go_on));
     r->hosts = xlmig__zalloc(XLMIG__ROLLING_HOSTS_MAX * sizeof(*r->hosts));
-    if (!r->hosts) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "no memory for "
-                          "the rolling upgrade; nothing was done");
-        goto out_stop;
-    }
+    if (!r->hosts)
+        return xlmig__error(r->ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "no memory "
+                            "for the rolling upgrade; nothing was done");
     hook_begin(r);
-    rc = hook_end(r, ops->list_hosts(ctx, opaque, r->hosts,
-                                     XLMIG__ROLLING_HOSTS_MAX, &n),
+    rc = hook_end(r, r->ops->list_hosts(r->ctx, r->opaque, r->hosts,
+                                        XLMIG__ROLLING_HOSTS_MAX, n_r),
                   "list_hosts", NULL);
     if (rc)
-        goto out_stop;
-    rc = check_hosts(r, n);
+        return rc;
+    rc = check_hosts(r, *n_r);
     if (rc)
-        goto out_stop;
+        return rc;
     hook_begin(r);
-    rc = hook_end(r, ops->state_get(ctx, opaque, &r->st), "state_get",
-                  NULL);
+    rc = hook_end(r, r->ops->state_get(r->ctx, r->opaque, &r->st),
+                  "state_get", NULL);
     if (rc)
-        goto out_stop;
+        return rc;
     r->st.held[sizeof(r->st.held) - 1] = '\0';
+    return 0;
+}
+
+/*
+ * The results of the @n hosts in their order, as they are before; true
+ * when every host has the same versions.
+ */
+static bool run_results_init(struct run *r, size_t n)
+{
+    struct xlmig__rolling_result *res = r->res;
+    bool alike = true;
+    size_t k;
 
     xlmig__rolling_order(r->hosts, n, r->order);
     res->n = n;
@@ -910,8 +977,22 @@ int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
         if (k && !version_same(&lh->version, &r->hosts[r->order[0]].version))
             alike = false;
     }
+    return alike;
+}
 
-    /* The target: the operator's, or the pool's newest, or to come. */
+/*
+ * The target: the operator's, or the pool's newest (hosts not @alike),
+ * or to come (the first host's after its upgrade).  Whether there is
+ * work: a host short of it, or one held by a run that stopped.
+ */
+static bool run_choose_target(struct run *r, size_t n, bool alike)
+{
+    const struct xlmig__rolling_params *p = r->p;
+    struct xlmig__rolling_result *res = r->res;
+    struct xlmig__rolling_version given;
+    bool work;
+    size_t k;
+
     memset(&given, 0, sizeof(given));
     if (p->version)
         xlmig__strlcpy(given.libxlmig, p->version, sizeof(given.libxlmig));
@@ -930,30 +1011,42 @@ int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
     for (k = 0; k < n && !work; k++)
         work = !xlmig__rolling_version_at(&res->hosts[k].before,
                                           &res->target);
+    return work;
+}
 
-    if (!work) {
-        /* A rerun after the last host: the mark, if left, goes. */
-        res->step = XLMIG__ROLLING_STEP_FINISH;
-        res->stopped = n;
-        if (r->st.upgrading) {
-            r->st.upgrading = false;
-            rc = save_state(r);
-            if (rc)
-                goto out_stop;
-        }
-        for (k = 0; k < n; k++) {
-            res->hosts[k].outcome = XLMIG__ROLLING_SKIPPED;
-            res->hosts[k].after = res->hosts[k].before;
-        }
-        say(r, "every host is at %s already: nothing to do",
-            version_text(&res->target, vt, sizeof(vt)));
-        res->step = XLMIG__ROLLING_STEP_NONE;
-        rc = 0;
-        goto out;
+/* Nothing to do (a rerun after the last host): the mark, if left, goes. */
+static int run_nothing_to_do(struct run *r, size_t n)
+{
+    struct xlmig__rolling_result *res = r->res;
+    char vt[VTEXT_MAX];
+    size_t k;
+    int rc;
+
+    res->step = XLMIG__ROLLING_STEP_FINISH;
+    res->stopped = n;
+    if (r->st.upgrading) {
+        r->st.upgrading = false;
+        rc = save_state(r);
+        if (rc)
+            return rc;
     }
+    for (k = 0; k < n; k++) {
+        res->hosts[k].outcome = XLMIG__ROLLING_SKIPPED;
+        res->hosts[k].after = res->hosts[k].before;
+    }
+    say(r, "every host is at %s already: nothing to do",
+        version_text(&res->target, vt, sizeof(vt)));
+    res->step = XLMIG__ROLLING_STEP_NONE;
+    return 0;
+}
 
-    /* The plan. */
-    o = 0;
+/* The plan: the hosts in their order, the target. */
+static void say_plan(struct run *r, size_t n)
+{
+    struct xlmig__rolling_result *res = r->res;
+    char vt[VTEXT_MAX];
+    size_t k, o = 0;
+
     add(r->line, sizeof(r->line), &o, "rolling upgrade:");
     for (k = 0; k < n; k++)
         add(r->line, sizeof(r->line), &o, "%s %s%s", k ? "," : "",
@@ -964,19 +1057,31 @@ int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
     else
         add(r->line, sizeof(r->line), &o, "; target: the version the "
             "first host comes back with");
-    ops->report(opaque, r->line);
+    r->ops->report(r->opaque, r->line);
+}
+
+/*
+ * The pool marked mid-upgrade, each host's turn in order, then the mark
+ * cleared and the outcome said.
+ */
+static int run_hosts(struct run *r, size_t n)
+{
+    struct xlmig__rolling_result *res = r->res;
+    char vt[VTEXT_MAX];
+    size_t k, o;
+    int rc;
 
     r->st.upgrading = true;
     rc = save_state(r);
     if (rc)
-        goto out_stop;
+        return rc;
     r->mark_set = true;
 
     for (k = 0; k < n; k++) {
         res->stopped = k;
         rc = do_host(r, k);
         if (rc)
-            goto out_stop;
+            return rc;
     }
     res->stopped = n;
 
@@ -985,18 +1090,28 @@ int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
     r->st.held[0] = '\0';
     rc = save_state(r);
     if (rc)
-        goto out_stop;
+        return rc;
     res->step = XLMIG__ROLLING_STEP_NONE;
     for (k = 0, o = 0; k < n; k++)
         o += res->hosts[k].outcome == XLMIG__ROLLING_UPGRADED;
     say(r, "rolling upgrade done: %zu host%s upgraded, %zu upgraded "
         "already; every host at %s or newer", o, o == 1 ? "" : "s", n - o,
         version_text(&res->target, vt, sizeof(vt)));
-    rc = 0;
-    goto out;
+    return 0;
+}
 
- out_stop:
-    xlmig__strlcpy(res->error, libxlmig_ctx_last_error(ctx),
+/*
+ * After a stop: the error, the command that goes on (abandon=true when
+ * only the mark is left) and the one that gives up on the stopped host
+ * (host-enable, when this run left it disabled, or maybe did).
+ */
+static void run_stopped(struct run *r)
+{
+    const struct xlmig__rolling_params *p = r->p;
+    struct xlmig__rolling_result *res = r->res;
+    size_t o;
+
+    xlmig__strlcpy(res->error, libxlmig_ctx_last_error(r->ctx),
                    sizeof(res->error));
     if (res->step == XLMIG__ROLLING_STEP_FINISH) {
         /* Every host upgraded: only the mark is left to clear. */
@@ -1027,6 +1142,58 @@ int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
         }
     }
     say_stop(r);
+}
+
+int xlmig__rolling_run(libxlmig_ctx *ctx, const struct xlmig__rolling_ops *ops,
+                       void *opaque, const struct xlmig__rolling_params *p,
+                       struct xlmig__rolling_result *res)
+{
+    struct run *r = NULL;
+    size_t n = 0;
+    bool alike;
+    int rc;
+
+    if (!ctx)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    if (!ops || !ops->list_hosts || !ops->state_get || !ops->state_set ||
+        !ops->disable || !ops->evacuate || !ops->upgrade ||
+        !ops->wait_back || !ops->version || !ops->enable || !ops->report ||
+        !p || !res)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "the rolling upgrade needs every hook, its "
+                            "parameters and a result: a bug; report it");
+    memset(res, 0, sizeof(*res));
+    res->step = XLMIG__ROLLING_STEP_START;
+    r = xlmig__zalloc(sizeof(*r));
+    if (!r) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "no memory for "
+                          "the rolling upgrade; nothing was done");
+        goto out;
+    }
+    r->ctx = ctx;
+    r->ops = ops;
+    r->opaque = opaque;
+    r->p = p;
+    r->res = res;
+
+    rc = run_gather(r, &n);
+    if (rc)
+        goto out_stop;
+    alike = run_results_init(r, n);
+    if (!run_choose_target(r, n, alike)) {
+        rc = run_nothing_to_do(r, n);
+        if (rc)
+            goto out_stop;
+        goto out;
+    }
+    say_plan(r, n);
+    rc = run_hosts(r, n);
+    if (rc)
+        goto out_stop;
+    goto out;
+
+ out_stop:
+    run_stopped(r);
  out:
     res->rc = rc;
     if (r)

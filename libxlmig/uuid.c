@@ -2,55 +2,38 @@
 /* UUIDs: made, checked, and naming the records of a directory (uuid.h). */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "uuid.h"
+#include "xen-compat.h"             /* libxl_uuid_generate() */
 
 int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1])
 {
-    unsigned char b[16];
-    size_t got = 0;
-    int fd;
+    libxl_uuid u;
 
-    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return xlmig__error(ctx, LIBXLMIG_ERR_IO, errno,
-                            "cannot open /dev/urandom for a new UUID");
-    while (got < sizeof(b)) {
-        ssize_t r = read(fd, b + got, sizeof(b) - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : -1;
-
-            close(fd);
-            return xlmig__error(ctx, LIBXLMIG_ERR_IO, e,
-                                "cannot read /dev/urandom for a new UUID");
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-    snprintf(out, XLMIG__UUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
+    /*
+     * libxl's generator is libuuid's uuid_generate(): random (version 4)
+     * from getrandom() or /dev/urandom, or else one made of the time and
+     * the MAC address (version 1), which we do not take.
+     */
+    libxl_uuid_generate(&u);
+    if ((u.uuid[6] & 0xf0) != 0x40 || (u.uuid[8] & 0xc0) != 0x80)
+        return xlmig__error(ctx, LIBXLMIG_ERR_IO, -1, "cannot make a new "
+                            "UUID: no random source (is /dev/urandom "
+                            "there and readable?)");
+    snprintf(out, XLMIG__UUID_LEN + 1, LIBXL_UUID_FMT, LIBXL_UUID_BYTES(u));
     return 0;
 }
 
-/* 8-4-4-4-12 hex digits, lowercase only unless @any_case. */
-static bool uuid_form(const char *s, bool any_case)
+bool xlmig__uuid_valid(const char *s, unsigned flags)
 {
     size_t i;
 
+    if (s && !s[0])
+        return flags & XLMIG__UUID_EMPTY_OK;
     if (!s || strnlen(s, XLMIG__UUID_LEN + 1) != XLMIG__UUID_LEN)
         return false;
     for (i = 0; i < XLMIG__UUID_LEN; i++) {
@@ -60,21 +43,12 @@ static bool uuid_form(const char *s, bool any_case)
             if (c != '-')
                 return false;
         } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (any_case && c >= 'A' && c <= 'F'))) {
+                     ((flags & XLMIG__UUID_ANY_CASE) && c >= 'A' &&
+                      c <= 'F'))) {
             return false;
         }
     }
     return true;
-}
-
-bool xlmig__uuid_ok(const char *s)
-{
-    return uuid_form(s, false);
-}
-
-bool xlmig__uuid_ok_any_case(const char *s)
-{
-    return uuid_form(s, true);
 }
 
 bool xlmig__uuid_file_name(const char *name, const char *suffix,

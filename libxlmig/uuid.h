@@ -15,17 +15,33 @@
 
 #define XLMIG__UUID_LEN 36
 
-/* A new random (version 4) UUID, lowercase, from /dev/urandom. */
+/*
+ * A new random (version 4) UUID, lowercase, made by libxl
+ * (libxl_uuid_generate()); LIBXLMIG_ERR_IO when the system has no random
+ * source to make one.
+ */
 int xlmig__uuid_generate(libxlmig_ctx *ctx, char out[XLMIG__UUID_LEN + 1]);
 
-/* 36 characters 8-4-4-4-12 of lowercase hex digits (as we make them). */
-bool xlmig__uuid_ok(const char *s);
-
 /*
- * The same with hex digits of either case, as an operator may write a
- * pool's uuid (the pool configuration, the pool state, CPU records).
+ * The one check of a UUID's form: 36 characters, 8-4-4-4-12 hex digits
+ * separated by '-'.  The case rule: lowercase only, as we make them and
+ * as the records, their file names, tasks, VMs, SRs and VDIs are named
+ * (one spelling for one identifier, so that names compare with strcmp);
+ * with XLMIG__UUID_ANY_CASE, hex digits of either case, for the uuids
+ * that come from an operator or from elsewhere and are kept as given
+ * (the pool's uuid in the configuration and the pool state, a domain's
+ * in a CPU record).  XLMIG__UUID_EMPTY_OK also takes "" (not known yet).
+ * NULL is never one.
  */
-bool xlmig__uuid_ok_any_case(const char *s);
+#define XLMIG__UUID_ANY_CASE 1u
+#define XLMIG__UUID_EMPTY_OK 2u
+bool xlmig__uuid_valid(const char *s, unsigned flags);
+
+/* xlmig__uuid_valid(@s, 0): a lowercase UUID, as we make them. */
+static inline bool xlmig__uuid_ok(const char *s)
+{
+    return xlmig__uuid_valid(s, 0);
+}
 
 /*
  * Is directory entry @name "UUID" followed by @suffix (".json",

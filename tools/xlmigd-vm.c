@@ -31,9 +31,11 @@
 #include "migrate-run.h"
 #include "migrate-wire.h"
 #include "placement.h"
+#include "pool-client.h"
 #include "poolstate.h"
 #include "proc.h"
 #include "rolling.h"
+#include "transport.h"
 #include "vmrec.h"
 #include "xlmigd.h"
 
@@ -1760,6 +1762,97 @@ static int task_submit(libxlmig_ctx *ctx, const struct mig_req *q,
     return 0;
 }
 
+/*
+ * vm.migrate's answer: the VM, the task ("" when none started), the host,
+ * the placement when this master chose the host (@pl), and the failures
+ * @coll collected (NULL: none).
+ */
+static int reply_migrate(struct conn *c, const struct xlmig__rpc_msg *m,
+                         const char *vm, const char *task, const char *host,
+                         const struct placement *pl,
+                         const struct xlmig__collect *coll)
+{
+    yajl_gen g = xlmig__rpc_gen_result(m->id);
+    size_t i;
+
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "vm", vm);
+    xlmigd_gen_kv_str(g, "task", task);
+    xlmigd_gen_kv_str(g, "host", host);
+    if (pl)
+        gen_placed(g, pl);
+    yajl_gen_string(g, (const unsigned char *)"failures", 8);
+    yajl_gen_array_open(g);
+    for (i = 0; coll && i < coll->n; i++)
+        yajl_gen_string(g, (const unsigned char *)coll->msgs[i],
+                        strlen(coll->msgs[i]));
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return xlmigd_finish_reply(c, g);
+}
+
+/*
+ * No host named: choose one (*pl_r, the caller frees it) and take it as
+ * if it had been.  0, or the request answered (*replied_r) or failed.
+ */
+static int migrate_place(struct conn *c, const struct xlmig__rpc_msg *m,
+                         struct mig_req *q, struct xlmig__mig_plan *p,
+                         struct xlmig__host_facts *src,
+                         struct placement **pl_r, bool *replied_r)
+{
+    struct placement *pl;
+    int rc;
+
+    pl = *pl_r = xlmig__zalloc(sizeof(*pl));
+    rc = pl ? place_here(c->ctx, q, p, src, pl) : LIBXLMIG_ERR_NO_MEMORY;
+    if (rc) {
+        *replied_r = true;
+        return reply_last(c, m, rc, q->vm);
+    }
+    if (pl->rc) {
+        *replied_r = true;
+        return reply_no_hosts(c, m, p, pl);
+    }
+    /* The chosen host, then as if it had been named. */
+    q->host = pl->rk.recs[0].name;
+    return 0;
+}
+
+/*
+ * Every check of the migration, every failure kept: when one fails, or
+ * only the checks were asked for (check=true), the answer lists them
+ * (*replied_r).
+ */
+static int migrate_check(struct conn *c, const struct xlmig__rpc_msg *m,
+                         const struct mig_req *q,
+                         const struct xlmig__mig_plan *p,
+                         const struct xlmig__host_facts *src,
+                         const struct xlmig__host_facts *dst,
+                         const libxlmig_cpu_flags *level,
+                         const struct placement *pl, bool *replied_r)
+{
+    struct xlmig__collect coll;
+    libxlmig_ctx *cctx = NULL;
+    unsigned int fails;
+    int rc = 0;
+
+    xlmig__collect_init(&coll, NULL);
+    if (libxlmig_ctx_new(&coll.vtable, LIBXLMIG_LOG_WARN, &cctx))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    fails = xlmig__mig_check(cctx, V.conf->state_dir, p, src, dst, level);
+    if (fails || q->check) {
+        *replied_r = true;
+        if (fails)
+            xlmigd_log("migration of VM %s to %s refused: %u check(s) "
+                       "failed", p->vm, q->host, fails);
+        rc = reply_migrate(c, m, p->vm, "", q->host, pl, &coll);
+    }
+    libxlmig_ctx_free(cctx);
+    return rc;
+}
+
 int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
 {
     struct mig_req q;
@@ -1769,14 +1862,9 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
     struct xlmig__mig_record *r = NULL;
     struct placement *pl = NULL;
     struct placed pd;
-    struct xlmig__collect coll;
     libxlmig_cpu_flags level;
-    libxlmig_ctx *cctx = NULL;
     char daddr[256];
-    bool has_level = false;
-    unsigned int fails;
-    yajl_gen g;
-    size_t i;
+    bool has_level = false, replied = false;
     int rc;
 
     if (!mig_req_read(c, m, &q))
@@ -1791,18 +1879,9 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
         goto out;
     }
     if (!q.host) {
-        pl = xlmig__zalloc(sizeof(*pl));
-        rc = pl ? place_here(c->ctx, &q, p, src, pl) : LIBXLMIG_ERR_NO_MEMORY;
-        if (rc) {
-            rc = reply_last(c, m, rc, q.vm);
+        rc = migrate_place(c, m, &q, p, src, &pl, &replied);
+        if (rc || replied)
             goto out;
-        }
-        if (pl->rc) {
-            rc = reply_no_hosts(c, m, p, pl);
-            goto out;
-        }
-        /* The chosen host, then as if it had been named. */
-        q.host = pl->rk.recs[0].name;
     }
     rc = plan_make(c->ctx, &q, p, dc, dst, daddr, sizeof(daddr), &level,
                    &has_level);
@@ -1812,39 +1891,10 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
         rc = reply_last(c, m, rc, NULL);
         goto out;
     }
-    /* Every check, every failure kept. */
-    xlmig__collect_init(&coll, NULL);
-    if (libxlmig_ctx_new(&coll.vtable, LIBXLMIG_LOG_WARN, &cctx)) {
-        rc = LIBXLMIG_ERR_NO_MEMORY;
+    rc = migrate_check(c, m, &q, p, src, dst, has_level ? &level : NULL, pl,
+                       &replied);
+    if (rc || replied)
         goto out;
-    }
-    fails = xlmig__mig_check(cctx, V.conf->state_dir, p, src, dst,
-                             has_level ? &level : NULL);
-    if (fails || q.check) {
-        g = xlmig__rpc_gen_result(m->id);
-        if (!g) {
-            rc = LIBXLMIG_ERR_NO_MEMORY;
-            goto out;
-        }
-        yajl_gen_map_open(g);
-        xlmigd_gen_kv_str(g, "vm", p->vm);
-        xlmigd_gen_kv_str(g, "task", "");
-        xlmigd_gen_kv_str(g, "host", q.host);
-        if (pl)
-            gen_placed(g, pl);
-        yajl_gen_string(g, (const unsigned char *)"failures", 8);
-        yajl_gen_array_open(g);
-        for (i = 0; i < coll.n; i++)
-            yajl_gen_string(g, (const unsigned char *)coll.msgs[i],
-                            strlen(coll.msgs[i]));
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-        if (fails)
-            xlmigd_log("migration of VM %s to %s refused: %u check(s) "
-                       "failed", p->vm, q.host, fails);
-        rc = xlmigd_finish_reply(c, g);
-        goto out;
-    }
 
     /* The journal, then the worker. */
     if (pl) {
@@ -1860,25 +1910,9 @@ int xlmigd_m_vm_migrate(struct conn *c, const struct xlmig__rpc_msg *m)
         rc = reply_last(c, m, rc, NULL);
         goto out;
     }
-    g = xlmig__rpc_gen_result(m->id);
-    if (!g) {
-        rc = LIBXLMIG_ERR_NO_MEMORY;
-        goto out;
-    }
-    yajl_gen_map_open(g);
-    xlmigd_gen_kv_str(g, "vm", r->vm);
-    xlmigd_gen_kv_str(g, "task", r->task);
-    xlmigd_gen_kv_str(g, "host", q.host);
-    if (pl)
-        gen_placed(g, pl);
-    yajl_gen_string(g, (const unsigned char *)"failures", 8);
-    yajl_gen_array_open(g);
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-    rc = xlmigd_finish_reply(c, g);
+    rc = reply_migrate(c, m, r->vm, r->task, q.host, pl, NULL);
  out:
     free(pl);
-    libxlmig_ctx_free(cctx);
     free(p);
     free(dc);
     free(dst);
@@ -2357,20 +2391,204 @@ static void gen_listed(yajl_gen g, const char *what,
     xlmigd_gen_kv_uint(g, what[0] == 'h' ? "nr_halted" : "nr_arriving", n);
 }
 
-int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
+/* What host.evacuate finds here. */
+struct evac {
+    struct xlmig__dom *doms;            /* running here (nd) */
+    struct xlmig__vmrec *recs;          /* VM records here (nr) */
+    struct xlmig__mig_record *in;       /* receive journals (nin) */
+    struct xlmig__vmrec *halted;        /* records not running (nh) */
+    struct xlmig__vmrec *coming;        /* running, arriving now (na) */
+    size_t nd, nr, nin, nh, na;
+    char *ids[XLMIG__BATCH_VMS_MAX];    /* to move: uuids in doms (n) */
+    size_t n;
+};
+
+static void evac_dispose(struct evac *e)
 {
-    struct xlmig__dom *doms = NULL;
-    struct xlmig__vmrec *recs = NULL, *halted = NULL, *coming = NULL;
-    struct xlmig__mig_record *in = NULL;
+    free(e->coming);
+    free(e->halted);
+    free(e->in);
+    free(e->recs);
+    free(e->doms);
+}
+
+/*
+ * The VMs here: running (each a candidate, but those arriving now) and
+ * halted.  0, or the request answered (*replied_r) or failed.
+ */
+static int evac_list(struct conn *c, const struct xlmig__rpc_msg *m,
+                     struct evac *e, bool *replied_r)
+{
     struct xlmig__hv *h = NULL;
-    struct batch *b = NULL;
-    char *ids[XLMIG__BATCH_VMS_MAX], msg[XLMIG__BATCH_MSG_MAX] = "";
-    const char *err = "";
-    size_t nd = 0, nr = 0, nin = 0, n = 0, nh = 0, na = 0, i, k, refused;
-    bool skip = false, any = false, disabled = false, here_enabled = true;
-    yajl_gen g;
+    size_t i, k;
     int rc;
 
+    rc = V.hv->open(c->ctx, &h);
+    if (!rc)
+        rc = V.hv->list(h, &e->doms, &e->nd);
+    V.hv->close(h);
+    if (!rc)
+        rc = xlmig__vmrec_list(c->ctx, V.conf->state_dir, &e->recs, &e->nr);
+    if (!rc)
+        rc = xlmig__mig_record_list(c->ctx, V.conf->state_dir,
+                                    XLMIG__MIG_DST, &e->in, &e->nin);
+    if (rc) {
+        *replied_r = true;
+        return reply_last(c, m, rc, NULL);
+    }
+    e->halted = calloc(e->nr + 1, sizeof(*e->halted));
+    e->coming = calloc(e->nd + 1, sizeof(*e->coming));
+    if (!e->halted || !e->coming)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    for (i = 0; i < e->nd; i++) {
+        if (arriving(e->in, e->nin, e->doms[i].uuid)) {
+            xlmig__strlcpy(e->coming[e->na].name, e->doms[i].name,
+                           sizeof(e->coming[0].name));
+            xlmig__strlcpy(e->coming[e->na++].uuid, e->doms[i].uuid,
+                           sizeof(e->coming[0].uuid));
+            continue;
+        }
+        if (e->n == XLMIG__BATCH_VMS_MAX) {
+            *replied_r = true;
+            return xlmigd_reply_error(c, m->id,
+                                      LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                      "host runs more VMs than one "
+                                      "evacuation may move (64): move "
+                                      "some with vm-migrate first",
+                                      V.conf->name);
+        }
+        e->ids[e->n++] = e->doms[i].uuid;
+    }
+    for (i = 0; i < e->nr; i++) {
+        for (k = 0; k < e->nd && strcmp(e->doms[k].uuid, e->recs[i].uuid);
+             k++)
+            ;
+        if (k == e->nd)
+            e->halted[e->nh++] = e->recs[i];
+    }
+    return 0;
+}
+
+/*
+ * Is another host enabled, for the VMs to go to?  *here_r: whether this
+ * one is.  0, or the request answered (*replied_r).
+ */
+static int evac_others(struct conn *c, const struct xlmig__rpc_msg *m,
+                       bool *here_r, bool *replied_r)
+{
+    bool any = false;
+    int rc;
+
+    rc = other_enabled(c->ctx, &any, here_r);
+    if (!rc && !any)
+        rc = xlmig__error(c->ctx, LIBXLMIG_ERR_NO_HOSTS_AVAILABLE, -1,
+                          "host %s is the last enabled host of pool "
+                          "%s: its VMs would have nowhere to go; "
+                          "enable another host (host-enable) or add "
+                          "one (pool-join), then evacuate host %s; "
+                          "nothing was done", V.conf->name,
+                          V.conf->pool_uuid, V.conf->name);
+    if (!rc)
+        return 0;
+    *replied_r = true;
+    return reply_last(c, m, rc, V.conf->name);
+}
+
+/*
+ * @refused of the @n running VMs have nowhere to go (and no
+ * skip-unmovable): the refusal's message into @msg, logged; its error.
+ */
+static const char *evac_refusal(const struct batch *b, size_t n,
+                                size_t refused, bool here_enabled,
+                                char *msg, size_t cap)
+{
+    const char *err = libxlmig_strerror_name(LIBXLMIG_ERR_NO_HOSTS_AVAILABLE);
+    size_t len, i, k;
+
+    len = (size_t)snprintf(msg, cap, "%s: host %s cannot be evacuated: "
+                           "%zu of its %zu running VM(s) have nowhere to "
+                           "go:", err, V.conf->name, refused, n);
+    for (i = 0, k = 0; i < n && len < cap; i++) {
+        if (b->vms[i].placed)
+            continue;
+        len += (size_t)snprintf(msg + len, cap - len, "%s %s",
+                                k++ ? "," : "", b->plans[i].vm);
+    }
+    if (len < cap)
+        snprintf(msg + len, cap - len, "; nothing was moved and host %s "
+                 "%s; fix what they lack, or give skip-unmovable=true to "
+                 "move the others", V.conf->name,
+                 here_enabled ? "was not disabled"
+                              : "stays disabled, as it was");
+    xlmigd_log("%s", msg);
+    return err;
+}
+
+/*
+ * This host disabled first (nothing arrives while they leave), then the
+ * batch of its @n running VMs, @refused of them left (skip-unmovable).
+ * 0, or the request answered (*replied_r).
+ */
+static int evac_start(struct conn *c, const struct xlmig__rpc_msg *m,
+                      struct batch *b, size_t n, size_t refused,
+                      bool *replied_r)
+{
+    const char *kv[] = { "name", V.conf->name, NULL };
+    struct xlmig__rpc_msg resp;
+    int rc;
+
+    rc = xlmig__pool_call_once(c->ctx, V.conf, NULL, "host.disable", kv,
+                               &resp);
+    xlmig__rpc_msg_dispose(&resp);
+    if (rc) {
+        rc = xlmig__error(c->ctx, rc, -1, "cannot disable host %s to "
+                          "evacuate it (%s); nothing was moved",
+                          V.conf->name, libxlmig_ctx_last_error(c->ctx));
+        *replied_r = true;
+        return reply_last(c, m, rc, V.conf->name);
+    }
+    xlmigd_log("evacuating host %s: disabled; %zu running VM(s), %zu "
+               "of them refused%s", V.conf->name, n, refused,
+               refused ? " (skip-unmovable)" : "");
+    if (n)
+        batch_submit(b, batch_compresses(b));
+    return 0;
+}
+
+/* host.evacuate's answer. */
+static int reply_evacuate(struct conn *c, const struct xlmig__rpc_msg *m,
+                          const char *err, const char *msg, bool disabled,
+                          const struct evac *e, const struct batch *b)
+{
+    yajl_gen g = xlmig__rpc_gen_result(m->id);
+
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    yajl_gen_map_open(g);
+    xlmigd_gen_kv_str(g, "from", V.conf->name);
+    xlmigd_gen_kv_str(g, "error", err);
+    xlmigd_gen_kv_str(g, "message", msg);
+    yajl_gen_string(g, (const unsigned char *)"disabled", 8);
+    yajl_gen_bool(g, disabled);
+    gen_listed(g, "halted", e->halted, e->nh);
+    gen_listed(g, "arriving", e->coming, e->na);
+    gen_batch(g, b);
+    yajl_gen_map_close(g);
+    return xlmigd_finish_reply(c, g);
+}
+
+int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
+{
+    struct evac e;
+    struct batch *b = NULL;
+    char msg[XLMIG__BATCH_MSG_MAX] = "";
+    const char *err = "";
+    size_t refused;
+    bool skip = false, disabled = false, here_enabled = true;
+    bool replied = false;
+    int rc;
+
+    memset(&e, 0, sizeof(e));
     b = xlmig__zalloc(sizeof(*b));
     if (!b)
         return LIBXLMIG_ERR_NO_MEMORY;
@@ -2384,67 +2602,16 @@ int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
     b->q.live = true;
     b->q.priority = true;
 
-    /* Running here: each a candidate, but those arriving now. */
-    rc = V.hv->open(c->ctx, &h);
-    if (!rc)
-        rc = V.hv->list(h, &doms, &nd);
-    V.hv->close(h);
-    if (!rc)
-        rc = xlmig__vmrec_list(c->ctx, V.conf->state_dir, &recs, &nr);
-    if (!rc)
-        rc = xlmig__mig_record_list(c->ctx, V.conf->state_dir,
-                                    XLMIG__MIG_DST, &in, &nin);
-    if (rc) {
-        rc = reply_last(c, m, rc, NULL);
+    rc = evac_list(c, m, &e, &replied);
+    if (rc || replied)
         goto out;
-    }
-    halted = calloc(nr + 1, sizeof(*halted));
-    coming = calloc(nd + 1, sizeof(*coming));
-    if (!halted || !coming) {
-        rc = LIBXLMIG_ERR_NO_MEMORY;
-        goto out;
-    }
-    for (i = 0; i < nd; i++) {
-        if (arriving(in, nin, doms[i].uuid)) {
-            xlmig__strlcpy(coming[na].name, doms[i].name,
-                           sizeof(coming[na].name));
-            xlmig__strlcpy(coming[na++].uuid, doms[i].uuid,
-                           sizeof(coming[0].uuid));
-            continue;
-        }
-        if (n == XLMIG__BATCH_VMS_MAX) {
-            rc = xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                                    "host runs more VMs than one "
-                                    "evacuation may move (64): move some "
-                                    "with vm-migrate first", V.conf->name);
-            goto out;
-        }
-        ids[n++] = doms[i].uuid;
-    }
-    for (i = 0; i < nr; i++) {
-        for (k = 0; k < nd && strcmp(doms[k].uuid, recs[i].uuid); k++)
-            ;
-        if (k == nd)
-            halted[nh++] = recs[i];
-    }
-
     if (!b->q.check) {
-        rc = other_enabled(c->ctx, &any, &here_enabled);
-        if (!rc && !any)
-            rc = xlmig__error(c->ctx, LIBXLMIG_ERR_NO_HOSTS_AVAILABLE, -1,
-                              "host %s is the last enabled host of pool "
-                              "%s: its VMs would have nowhere to go; "
-                              "enable another host (host-enable) or add "
-                              "one (pool-join), then evacuate host %s; "
-                              "nothing was done", V.conf->name,
-                              V.conf->pool_uuid, V.conf->name);
-        if (rc) {
-            rc = reply_last(c, m, rc, V.conf->name);
+        rc = evac_others(c, m, &here_enabled, &replied);
+        if (rc || replied)
             goto out;
-        }
     }
-    if (n) {
-        rc = batch_prepare(b, ids, n, NULL);
+    if (e.n) {
+        rc = batch_prepare(b, e.ids, e.n, NULL);
         if (rc) {
             rc = reply_last(c, m, rc, NULL);
             goto out;
@@ -2452,70 +2619,16 @@ int xlmigd_m_host_evacuate(struct conn *c, const struct xlmig__rpc_msg *m)
     }
     refused = batch_refused(b);
     if (!b->q.check && refused && !skip) {
-        size_t len;
-
-        err = libxlmig_strerror_name(LIBXLMIG_ERR_NO_HOSTS_AVAILABLE);
-        len = (size_t)snprintf(msg, sizeof(msg), "%s: host %s cannot be "
-                               "evacuated: %zu of its %zu running VM(s) "
-                               "have nowhere to go:", err, V.conf->name,
-                               refused, n);
-        for (i = 0, k = 0; i < n && len < sizeof(msg); i++) {
-            if (b->vms[i].placed)
-                continue;
-            len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s %s",
-                                    k++ ? "," : "", b->plans[i].vm);
-        }
-        if (len < sizeof(msg))
-            snprintf(msg + len, sizeof(msg) - len, "; nothing was moved "
-                     "and host %s %s; fix what they lack, or give "
-                     "skip-unmovable=true to move the others", V.conf->name,
-                     here_enabled ? "was not disabled"
-                                  : "stays disabled, as it was");
-        xlmigd_log("%s", msg);
+        err = evac_refusal(b, e.n, refused, here_enabled, msg, sizeof(msg));
     } else if (!b->q.check) {
-        const char *kv[] = { "name", V.conf->name, NULL };
-        struct xlmig__rpc_msg resp;
-
-        /* Disabled first: nothing arrives while they leave. */
-        rc = xlmig__pool_call_once(c->ctx, V.conf, NULL, "host.disable", kv,
-                                   &resp);
-        xlmig__rpc_msg_dispose(&resp);
-        if (rc) {
-            rc = xlmig__error(c->ctx, rc, -1, "cannot disable host %s to "
-                              "evacuate it (%s); nothing was moved",
-                              V.conf->name, libxlmig_ctx_last_error(c->ctx));
-            rc = reply_last(c, m, rc, V.conf->name);
+        rc = evac_start(c, m, b, e.n, refused, &replied);
+        if (rc || replied)
             goto out;
-        }
         disabled = true;
-        xlmigd_log("evacuating host %s: disabled; %zu running VM(s), %zu "
-                   "of them refused%s", V.conf->name, n, refused,
-                   refused ? " (skip-unmovable)" : "");
-        if (n)
-            batch_submit(b, batch_compresses(b));
     }
-    g = xlmig__rpc_gen_result(m->id);
-    if (!g) {
-        rc = LIBXLMIG_ERR_NO_MEMORY;
-        goto out;
-    }
-    yajl_gen_map_open(g);
-    xlmigd_gen_kv_str(g, "from", V.conf->name);
-    xlmigd_gen_kv_str(g, "error", err);
-    xlmigd_gen_kv_str(g, "message", msg);
-    yajl_gen_string(g, (const unsigned char *)"disabled", 8);
-    yajl_gen_bool(g, disabled);
-    gen_listed(g, "halted", halted, nh);
-    gen_listed(g, "arriving", coming, na);
-    gen_batch(g, b);
-    yajl_gen_map_close(g);
-    rc = xlmigd_finish_reply(c, g);
+    rc = reply_evacuate(c, m, err, msg, disabled, &e, b);
  out:
-    free(coming);
-    free(halted);
-    free(in);
-    free(recs);
-    free(doms);
+    evac_dispose(&e);
     free(b);
     return rc;
 }

@@ -38,6 +38,8 @@
 #include "internal.h"
 #include "diskstream.h"
 #include "migrate-check.h"
+#include "net.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "poolstate.h"
 #include "proc.h"

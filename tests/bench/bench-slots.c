@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "rpc.h"
 

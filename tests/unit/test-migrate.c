@@ -38,6 +38,7 @@
 #include "testctx.h"
 #include "testfs.h"
 #include "testutil.h"
+#include "transport.h"
 
 static int dir_setup(void **state)
 {

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "pool-client.h"
 #include "poolconf.h"
 #include "proc.h"
 #include "sr.h"

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * UUIDs (libxlmig/uuid.c): made (version 4, lowercase, each new), the
- * lowercase and either-case checks, record file names, the walk over
- * such names, and the listing of a directory of UUID.json records (other names passed over, the
- * cap, a missing directory, a failing load, the order).
+ * one check with its case rules (lowercase, either case, "" too), record
+ * file names, the walk over such names, and the listing of a directory of
+ * UUID.json records (other names passed over, the cap, a missing
+ * directory, a failing load, the order).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,28 +35,40 @@ static void test_generate(void **state)
 
 static void test_forms(void **state)
 {
-    static const struct { const char *s; bool lower, any; } cases[] = {
-        { U1, true, true },
-        { "2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D", false, true },
-        { "2d5E2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d", false, true },
-        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5", false, false },
-        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5dd", false, false },
-        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5g", false, false },
-        { "2d5e2b1c06a1f-4c3e-9b7a-0e1f2a3b4c5d", false, false },
-        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c-d", false, false },
-        { "../../../../etc/passwd-aaaaaaaaaaaaa", false, false },
-        { "", false, false },
+    /* What each case rule takes: lowercase, either case, "" too. */
+    static const struct { const char *s; bool lower, any, any_empty; }
+    cases[] = {
+        { U1, true, true, true },
+        { "2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D", false, true, true },
+        { "2d5E2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d", false, true, true },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5", false, false, false },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5dd", false, false, false },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5g", false, false, false },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5G", false, false, false },
+        { "2d5e2b1c06a1f-4c3e-9b7a-0e1f2a3b4c5d", false, false, false },
+        { "2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c-d", false, false, false },
+        { "../../../../etc/passwd-aaaaaaaaaaaaa", false, false, false },
+        { " 2d5e2b1c-6a1f-4c3e-9b7a-0e1f2a3b4c5d", false, false, false },
+        { "", false, false, true },
     };
+    const unsigned any = XLMIG__UUID_ANY_CASE;
+    const unsigned any_empty = XLMIG__UUID_ANY_CASE | XLMIG__UUID_EMPTY_OK;
     size_t i;
 
     (void)state;
     for (i = 0; i < ARRAY_LEN(cases); i++) {
         if (xlmig__uuid_ok(cases[i].s) != cases[i].lower ||
-            xlmig__uuid_ok_any_case(cases[i].s) != cases[i].any)
+            xlmig__uuid_valid(cases[i].s, 0) != cases[i].lower ||
+            xlmig__uuid_valid(cases[i].s, any) != cases[i].any ||
+            xlmig__uuid_valid(cases[i].s, any_empty) != cases[i].any_empty)
             fail_msg("\"%s\"", cases[i].s);
     }
+    /* "" with the lowercase rule and "" allowed. */
+    assert_true(xlmig__uuid_valid("", XLMIG__UUID_EMPTY_OK));
+    assert_false(xlmig__uuid_valid("2D5E2B1C-6A1F-4C3E-9B7A-0E1F2A3B4C5D",
+                                   XLMIG__UUID_EMPTY_OK));
     assert_false(xlmig__uuid_ok(NULL));
-    assert_false(xlmig__uuid_ok_any_case(NULL));
+    assert_false(xlmig__uuid_valid(NULL, any_empty));
 }
 
 static void test_file_name(void **state)

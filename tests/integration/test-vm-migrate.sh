@@ -115,7 +115,8 @@ cleanup_extra() {
              "$S2"/sxm/*.pid "$d"/s3/sxm/*.pid; do
         [ -f "$f" ] && kill -9 "$(cat "$f")" 2> /dev/null
     done
-    pkill -9 -f "xlmigd-fake --worker" 2> /dev/null
+    # this test's workers only (their --config is in $d)
+    pkill -9 -f "^xlmigd --worker .* --config $d/" 2> /dev/null
 }
 
 # config FILE NAME DISK: the VM's libxl configuration.

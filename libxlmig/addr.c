@@ -8,7 +8,7 @@
 
 #include "addr.h"
 #include "internal.h"
-#include "jsonfile.h"
+#include "names.h"
 
 static bool hex_digit(char c)
 {

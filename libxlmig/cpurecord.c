@@ -22,6 +22,7 @@
 #include "cpurecord.h"
 #include "featureset.h"
 #include "internal.h"
+#include "names.h"
 #include "jsonfile.h"
 #include "uuid.h"
 
@@ -44,37 +45,6 @@ const char *xlmig__state_dir(const char *explicit_dir)
     if (env && env[0])
         return env;
     return XLMIG__STATE_DIR_DEFAULT;
-}
-
-/*
- * Whether @name is a usable record name; when not, @why (@len bytes)
- * says what is wrong and *at_r the offset to quote around.
- */
-static bool name_ok(const char *name, char *why, size_t len, size_t *at_r)
-{
-    if (!name) {
-        snprintf(why, len, "no name given");
-        *at_r = 0;
-        return false;
-    }
-    return xlmig__word_ok(name, XLMIG__RECORD_NAME_MAX, true, why, len, at_r);
-}
-
-#define NAME_RULE "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' " \
-                  "and '-', not starting with '.' or '-'"
-
-int xlmig__record_name_check(libxlmig_ctx *ctx, const char *what,
-                             const char *name)
-{
-    char why[96], quoted[XLMIG__QUOTE_MAX + 8];
-    size_t at;
-
-    if (name_ok(name, why, sizeof(why), &at))
-        return 0;
-    xlmig__quote(name, at, quoted, sizeof(quoted));
-    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                            "%s \"%s\" cannot name a CPU record: %s; %s",
-                            what ? what : "name", quoted, why, NAME_RULE);
 }
 
 static const char *guest_type_string(libxlmig_guest_type t)
@@ -194,11 +164,11 @@ static int member_name(libxlmig_ctx *ctx, const char *label, yajl_val obj,
     rc = member_string(ctx, label, obj, key, &s);
     if (rc)
         return rc;
-    if (!name_ok(s, why, sizeof(why), &at)) {
+    if (!xlmig__name_ok(s, why, sizeof(why), &at)) {
         xlmig__quote(s, at, quoted, sizeof(quoted));
         return record_error(ctx, label, "member \"%s\": \"%s\" is not a "
                             "valid name: %s; %s", key, quoted, why,
-                            NAME_RULE);
+                            XLMIG__NAME_RULE);
     }
     xlmig__strlcpy(out, s, XLMIG__RECORD_NAME_MAX + 1);
     return 0;
@@ -423,7 +393,7 @@ static int host_record_ok(libxlmig_ctx *ctx,
 {
     int rc;
 
-    rc = xlmig__record_name_check(ctx, "host name", r->name);
+    rc = xlmig__name_check(ctx, "host name", r->name);
     if (rc)
         return rc;
     if (!libxlmig_cpu_vendor_string(r->vendor))
@@ -448,7 +418,7 @@ static int vm_record_ok(libxlmig_ctx *ctx, const struct xlmig__vm_record *r)
     char quoted[XLMIG__QUOTE_MAX + 8];
     int rc;
 
-    rc = xlmig__record_name_check(ctx, "VM name", r->name);
+    rc = xlmig__name_check(ctx, "VM name", r->name);
     if (rc)
         return rc;
     if (strnlen(r->uuid, sizeof(r->uuid)) == sizeof(r->uuid) ||
@@ -470,7 +440,7 @@ static int vm_record_ok(libxlmig_ctx *ctx, const struct xlmig__vm_record *r)
     rc = featureset_ok(ctx, "featureset", r->name, &r->cpu.features);
     if (rc)
         return rc;
-    rc = xlmig__record_name_check(ctx, "host name of the VM's record",
+    rc = xlmig__name_check(ctx, "host name of the VM's record",
                                   r->host);
     if (rc)
         return rc;
@@ -718,7 +688,7 @@ int xlmig__host_record_load(libxlmig_ctx *ctx, const char *state_dir,
     if (!r)
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "no host record to load into");
-    rc = xlmig__record_name_check(ctx, "host name", name);
+    rc = xlmig__name_check(ctx, "host name", name);
     if (rc) goto out;
     rc = record_read(ctx, xlmig__state_dir(state_dir), KIND_HOST, name,
                      path, &text, &len);
@@ -745,7 +715,7 @@ int xlmig__vm_record_load(libxlmig_ctx *ctx, const char *state_dir,
     if (!r)
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "no VM record to load into");
-    rc = xlmig__record_name_check(ctx, "VM name", name);
+    rc = xlmig__name_check(ctx, "VM name", name);
     if (rc) goto out;
     rc = record_read(ctx, xlmig__state_dir(state_dir), KIND_VM, name, path,
                      &text, &len);
@@ -767,7 +737,7 @@ int xlmig__vm_record_remove(libxlmig_ctx *ctx, const char *state_dir,
     char dir[RECORD_PATH_MAX], path[RECORD_PATH_MAX];
     int rc;
 
-    rc = xlmig__record_name_check(ctx, "VM name", name);
+    rc = xlmig__name_check(ctx, "VM name", name);
     if (rc)
         return rc;
     rc = record_paths(ctx, xlmig__state_dir(state_dir), "vms", name, dir,
@@ -854,7 +824,7 @@ int xlmig__host_records_list(libxlmig_ctx *ctx, const char *state_dir,
         }
         memcpy(names[nr], de->d_name, n - JSON_SUFFIX_LEN);
         names[nr][n - JSON_SUFFIX_LEN] = '\0';
-        if (name_ok(names[nr], why, sizeof(why), &at))
+        if (xlmig__name_ok(names[nr], why, sizeof(why), &at))
             nr++;
     }
     if (!nr) {

@@ -22,10 +22,11 @@
 #include <stdint.h>
 
 #include "libxlmig.h"
+#include "names.h"
 
 #define XLMIG__RECORD_VERSION 1
 #define XLMIG__RECORD_FILE_MAX (64u << 10)  /* bytes of one record file */
-#define XLMIG__RECORD_NAME_MAX 64           /* bytes of a name, no NUL */
+#define XLMIG__RECORD_NAME_MAX XLMIG__NAME_MAX  /* bytes, no NUL */
 #define XLMIG__STATE_DIR_DEFAULT "/var/lib/xlmig"
 
 /* A host's record. */
@@ -54,14 +55,8 @@ struct xlmig__vm_record {
  */
 const char *xlmig__state_dir(const char *explicit_dir);
 
-/*
- * Is @name usable as a record name (and so as a file name): 1 to 64
- * bytes of [A-Za-z0-9._-], not starting with '.' or '-'.  When not,
- * LIBXLMIG_ERR_INVALID_ARGUMENT with a message naming @what ("VM name")
- * and the text.
- */
-int xlmig__record_name_check(libxlmig_ctx *ctx, const char *what,
-                             const char *name);
+/* A record's name is a name (names.h): xlmig__name_check(). */
+#define xlmig__record_name_check xlmig__name_check
 
 /*
  * Encode a record as its JSON text (NUL-ended) into @buf of @cap bytes;

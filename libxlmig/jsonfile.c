@@ -502,54 +502,6 @@ int xlmig__file_read(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
     return rc;
 }
 
-/* ------------------------------------------------------------ names */
-
-bool xlmig__name_byte_ok(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-/*
- * Whether @s is 1 to @max bytes of name bytes (and, when @strict, does
- * not start with '.' or '-'); when not, @why says what is wrong and
- * *at_r the offset to quote around.
- */
-bool xlmig__word_ok(const char *s, size_t max, bool strict, char *why,
-                    size_t len, size_t *at_r)
-{
-    size_t n, i;
-
-    *at_r = 0;
-    if (!s) {
-        snprintf(why, len, "nothing given");
-        return false;
-    }
-    n = strnlen(s, max + 1);
-    if (n == 0) {
-        snprintf(why, len, "it is empty");
-        return false;
-    }
-    if (n > max) {
-        snprintf(why, len, "it is longer than %zu bytes", max);
-        *at_r = max;
-        return false;
-    }
-    if (strict && (s[0] == '.' || s[0] == '-')) {
-        snprintf(why, len, "it starts with '%c'", s[0]);
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        if (!xlmig__name_byte_ok(s[i])) {
-            snprintf(why, len, "byte %zu is not a letter, digit, '.', '_' "
-                     "or '-'", i);
-            *at_r = i;
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ------------------------------------------------------------ writing */
 
 yajl_gen xlmig__gen_new(void)

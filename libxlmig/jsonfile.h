@@ -140,16 +140,6 @@ int xlmig__file_write(libxlmig_ctx *ctx, const char *dir, const char *path,
 int xlmig__file_read(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
                      const char *path, char **text_r, size_t *len_r);
 
-/*
- * Names in records (hosts, VMs, pools, SRs, VDIs, phases): bytes of
- * [A-Za-z0-9._-].  xlmig__word_ok: whether @s is 1 to @max such bytes
- * (and, when @strict, does not start with '.' or '-'); when not, @why
- * (@len bytes) says what is wrong and *at_r the offset to quote around.
- */
-bool xlmig__name_byte_ok(char c);
-bool xlmig__word_ok(const char *s, size_t max, bool strict, char *why,
-                    size_t len, size_t *at_r);
-
 /* ------------------------------------------------------------ writing */
 
 /*

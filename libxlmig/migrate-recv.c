@@ -232,7 +232,7 @@ static int take(struct recv *v)
 
         memset(&cr, 0, sizeof(cr));
         if (!v->run->hv->cpu(v->hv, v->domid, &cr.cpu) &&
-            !xlmig__record_name_check(NULL, "VM name", v->r.vm)) {
+            !xlmig__name_check(NULL, "VM name", v->r.vm)) {
             xlmig__strlcpy(cr.name, v->r.vm, sizeof(cr.name));
             xlmig__strlcpy(cr.uuid, v->r.vm_uuid, sizeof(cr.uuid));
             cr.type = LIBXLMIG_GUEST_HVM;

@@ -22,6 +22,7 @@
 #include "cpurecord.h"
 #include "featureset.h"
 #include "internal.h"
+#include "names.h"
 #include "jsonfile.h"
 #include "poolstate.h"
 #include "sr.h"
@@ -31,8 +32,6 @@
 
 #define QUOTED_MAX (XLMIG__QUOTE_MAX + 8)
 
-#define NAME_RULE "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' " \
-                  "and '-', not starting with '.' or '-'"
 #define PHASE_RULE "a phase is 1 to 32 bytes of A-Z, a-z, 0-9, '.', '_' " \
                    "and '-'"
 #define UUID_RULE "a uuid is 36 characters as " \
@@ -42,11 +41,6 @@
                       "for none"
 
 /* ------------------------------------------------------------ values */
-
-static bool name_ok(const char *s, char *why, size_t len, size_t *at_r)
-{
-    return xlmig__word_ok(s, XLMIG__POOL_NAME_MAX, true, why, len, at_r);
-}
 
 static bool phase_ok(const char *s, char *why, size_t len, size_t *at_r)
 {
@@ -174,14 +168,14 @@ static int member_check(libxlmig_ctx *ctx, const char *what,
     char why[128], quoted[QUOTED_MAX];
     size_t at = 0;
 
-    if (!TERMINATED(m->name) || !name_ok(m->name, why, sizeof(why), &at)) {
+    if (!TERMINATED(m->name) || !xlmig__name_ok(m->name, why, sizeof(why), &at)) {
         if (!TERMINATED(m->name))
             snprintf(why, sizeof(why), "it is not NUL-terminated");
         xlmig__quote(TERMINATED(m->name) ? m->name : "", at, quoted,
                      sizeof(quoted));
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "%s: host name \"%s\" is not valid: %s; %s",
-                                what, quoted, why, NAME_RULE);
+                                what, quoted, why, XLMIG__NAME_RULE);
     }
     if (!TERMINATED(m->address) ||
         !xlmig__hostport_ok(m->address, why, sizeof(why), &at)) {
@@ -211,13 +205,13 @@ static int task_name_check(libxlmig_ctx *ctx, const char *what,
     if (!memchr(value, '\0', size)) {
         snprintf(why, sizeof(why), "it is not NUL-terminated");
         value = "";
-    } else if (name_ok(value, why, sizeof(why), &at)) {
+    } else if (xlmig__name_ok(value, why, sizeof(why), &at)) {
         return 0;
     }
     xlmig__quote(value, at, quoted, sizeof(quoted));
     return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                             "%s: %s \"%s\" is not valid: %s; %s", what,
-                            label, quoted, why, NAME_RULE);
+                            label, quoted, why, XLMIG__NAME_RULE);
 }
 
 static int task_check(libxlmig_ctx *ctx, const char *what,
@@ -269,14 +263,14 @@ static int identity_check(libxlmig_ctx *ctx, const char *name,
     char why[128], quoted[QUOTED_MAX];
     size_t at = 0;
 
-    if (!name || (name[0] && !name_ok(name, why, sizeof(why), &at))) {
+    if (!name || (name[0] && !xlmig__name_ok(name, why, sizeof(why), &at))) {
         if (!name)
             snprintf(why, sizeof(why), "nothing given");
         xlmig__quote(name, at, quoted, sizeof(quoted));
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool name \"%s\" is not valid: %s; %s, or "
                                 "\"\" before the pool is named", quoted, why,
-                                NAME_RULE);
+                                XLMIG__NAME_RULE);
     }
     if (!xlmig__uuid_valid(uuid, XLMIG__UUID_ANY_CASE |
                                  XLMIG__UUID_EMPTY_OK)) {
@@ -333,10 +327,10 @@ int xlmig__pool_state_check(libxlmig_ctx *ctx,
                                 XLMIG__POOL_WLB_TIMEOUT_MAX);
     if (!TERMINATED(st->rolling_held) ||
         (st->rolling_held[0] &&
-         !name_ok(st->rolling_held, why, sizeof(why), &at)))
+         !xlmig__name_ok(st->rolling_held, why, sizeof(why), &at)))
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool state: the rolling upgrade's held host "
-                                "is not a host name; %s", NAME_RULE);
+                                "is not a host name; %s", XLMIG__NAME_RULE);
     if (st->nr_members > XLMIG__POOL_MEMBERS_MAX)
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool state: %zu members, more than %d",
@@ -599,8 +593,8 @@ static int read_settings(const struct reader *rd, yajl_val root,
     if (rc)
         return rc;
     if (has_member(obj, "rolling-upgrade-held")) {
-        rc = member_word(rd, obj, in, "rolling-upgrade-held", name_ok, true,
-                         NAME_RULE, st->rolling_held,
+        rc = member_word(rd, obj, in, "rolling-upgrade-held", xlmig__name_ok, true,
+                         XLMIG__NAME_RULE, st->rolling_held,
                          sizeof(st->rolling_held));
         if (rc)
             return rc;
@@ -632,7 +626,7 @@ static int read_members(const struct reader *rd, yajl_val root,
             return state_error(rd->ctx, rd->label, "member \"members\"[%zu] "
                                "is %s, not an object", i,
                                xlmig__json_type_name(obj));
-        rc = member_word(rd, obj, in, "name", name_ok, false, NAME_RULE,
+        rc = member_word(rd, obj, in, "name", xlmig__name_ok, false, XLMIG__NAME_RULE,
                          m->name, sizeof(m->name));
         if (!rc)
             rc = member_word(rd, obj, in, "address", xlmig__hostport_ok,
@@ -673,14 +667,14 @@ static int read_task(const struct reader *rd, yajl_val obj, size_t i,
     if (rc)
         return rc;
     t->id = (uint64_t)n;
-    rc = member_word(rd, obj, in, "vm", name_ok, false, NAME_RULE, t->vm,
+    rc = member_word(rd, obj, in, "vm", xlmig__name_ok, false, XLMIG__NAME_RULE, t->vm,
                      sizeof(t->vm));
     if (!rc)
-        rc = member_word(rd, obj, in, "source", name_ok, false, NAME_RULE,
+        rc = member_word(rd, obj, in, "source", xlmig__name_ok, false, XLMIG__NAME_RULE,
                          t->source, sizeof(t->source));
     if (!rc)
-        rc = member_word(rd, obj, in, "destination", name_ok, false,
-                         NAME_RULE, t->destination, sizeof(t->destination));
+        rc = member_word(rd, obj, in, "destination", xlmig__name_ok, false,
+                         XLMIG__NAME_RULE, t->destination, sizeof(t->destination));
     if (!rc)
         rc = member_word(rd, obj, in, "phase", phase_ok, false, PHASE_RULE,
                          t->phase, sizeof(t->phase));
@@ -794,8 +788,8 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
                          "\"pool\"", quoted);
         goto out;
     }
-    rc = member_word(&rd, root, "", "name", name_ok, true,
-                     NAME_RULE ", or \"\" before the pool is named",
+    rc = member_word(&rd, root, "", "name", xlmig__name_ok, true,
+                     XLMIG__NAME_RULE ", or \"\" before the pool is named",
                      tmp.name, sizeof(tmp.name));
     if (rc)
         goto out;
@@ -1243,11 +1237,11 @@ int xlmig__pool_member_add(libxlmig_ctx *ctx, struct xlmig__pool_state *st,
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "no pool state");
     /* Checked before copying: a long name is refused, never cut. */
-    if (!name_ok(name, why, sizeof(why), &at)) {
+    if (!xlmig__name_ok(name, why, sizeof(why), &at)) {
         xlmig__quote(name, at, quoted, sizeof(quoted));
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool member: host name \"%s\" is not "
-                                "valid: %s; %s", quoted, why, NAME_RULE);
+                                "valid: %s; %s", quoted, why, XLMIG__NAME_RULE);
     }
     if (!xlmig__hostport_ok(address, why, sizeof(why), &at)) {
         xlmig__quote(address, at, quoted, sizeof(quoted));

@@ -26,6 +26,7 @@
 
 #include "addr.h"
 #include "libxlmig.h"
+#include "names.h"
 #include "slots.h"
 
 #define XLMIG__POOL_STATE_VERSION 1
@@ -37,7 +38,7 @@
  * saved and read back.
  */
 #define XLMIG__POOL_STATE_FILE_MAX (2u << 20)
-#define XLMIG__POOL_NAME_MAX 64         /* bytes of a name, no NUL */
+#define XLMIG__POOL_NAME_MAX XLMIG__NAME_MAX  /* bytes, no NUL */
 #define XLMIG__POOL_UUID_SIZE 37        /* 36 characters and the NUL */
 #define XLMIG__POOL_ADDRESS_MAX XLMIG__HOSTPORT_MAX  /* 255, addr.h */
 #define XLMIG__POOL_PHASE_MAX 32        /* bytes of a task's phase, no NUL */

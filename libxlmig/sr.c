@@ -24,6 +24,7 @@
 #include "cpurecord.h"
 #include "featureset.h"
 #include "internal.h"
+#include "names.h"
 #include "jsonfile.h"
 #include "proc.h"
 #include "sr.h"
@@ -118,33 +119,6 @@ const char *xlmig__vdi_other_vm(const struct xlmig__vdi *vdi, const char *vm,
 }
 
 /* ------------------------------------------------------------ checks */
-
-#define NAME_RULE "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' " \
-                  "and '-', not starting with '.' or '-'"
-
-/* Whether @name is a usable SR or VDI name; @why says why not. */
-static bool name_ok(const char *name, char *why, size_t len, size_t *at_r)
-{
-    if (!name) {
-        snprintf(why, len, "no name given");
-        *at_r = 0;
-        return false;
-    }
-    return xlmig__word_ok(name, XLMIG__SR_NAME_MAX, true, why, len, at_r);
-}
-
-static int name_check(libxlmig_ctx *ctx, const char *what, const char *name)
-{
-    char why[96], quoted[XLMIG__QUOTE_MAX + 8];
-    size_t at;
-
-    if (name_ok(name, why, sizeof(why), &at))
-        return 0;
-    xlmig__quote(name, at, quoted, sizeof(quoted));
-    return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                            "%s \"%s\" is not a valid name: %s; %s", what,
-                            quoted, why, NAME_RULE);
-}
 
 int xlmig__sr_path_check(libxlmig_ctx *ctx, const char *path)
 {
@@ -334,7 +308,7 @@ static int member_name(libxlmig_ctx *ctx, const char *label, yajl_val obj,
 
     if (rc)
         return rc;
-    if (!name_ok(s, why, sizeof(why), &at)) {
+    if (!xlmig__name_ok(s, why, sizeof(why), &at)) {
         xlmig__quote(s, at, quoted, sizeof(quoted));
         return meta_error(ctx, label, "member \"name\": \"%s\" is not a "
                           "valid name: %s", quoted, why);
@@ -482,7 +456,7 @@ static int member_vbds(libxlmig_ctx *ctx, const char *label, yajl_val root,
             rc = member_string(ctx, sub, e, "device", &dev);
         if (rc)
             return rc;
-        if (!name_ok(vm, why, sizeof(why), &at)) {
+        if (!xlmig__name_ok(vm, why, sizeof(why), &at)) {
             xlmig__quote(vm, at, quoted, sizeof(quoted));
             return meta_error(ctx, sub, "member \"vm\": \"%s\" is not a "
                               "valid VM name: %s", quoted, why);
@@ -617,7 +591,7 @@ static bool sr_ok(const struct xlmig__sr *r)
     char why[96];
     size_t at;
 
-    return xlmig__uuid_ok(r->uuid) && name_ok(r->name, why, sizeof(why), &at) &&
+    return xlmig__uuid_ok(r->uuid) && xlmig__name_ok(r->name, why, sizeof(why), &at) &&
            !xlmig__sr_path_check(NULL, r->path) &&
            !(r->caps & ~XLMIG__SR_CAPS_ALL);
 }
@@ -629,7 +603,7 @@ static bool vdi_ok(const struct xlmig__vdi *v)
     unsigned int i, j;
 
     if (!(xlmig__uuid_ok(v->uuid) && xlmig__uuid_ok(v->sr_uuid) &&
-          name_ok(v->name, why, sizeof(why), &at) &&
+          xlmig__name_ok(v->name, why, sizeof(why), &at) &&
           xlmig__vdi_format_name(v->format) &&
           xlmig__vdi_on_boot_name(v->on_boot) && v->virtual_size >= 1 &&
           v->virtual_size <= XLMIG__VDI_SIZE_MAX &&
@@ -637,7 +611,7 @@ static bool vdi_ok(const struct xlmig__vdi *v)
         return false;
     for (i = 0; i < v->nr_vbds; i++) {
         if (!memchr(v->vbds[i].vm, '\0', sizeof(v->vbds[i].vm)) ||
-            !name_ok(v->vbds[i].vm, why, sizeof(why), &at) ||
+            !xlmig__name_ok(v->vbds[i].vm, why, sizeof(why), &at) ||
             !memchr(v->vbds[i].device, '\0', sizeof(v->vbds[i].device)) ||
             !xlmig__vbd_device_ok(v->vbds[i].device))
             return false;
@@ -930,7 +904,7 @@ int xlmig__sr_create(libxlmig_ctx *ctx, const char *state_dir,
     int rc;
 
     memset(&sr, 0, sizeof(sr));
-    rc = name_check(ctx, "SR name", name);
+    rc = xlmig__name_check(ctx, "SR name", name);
     if (rc) goto out;
     if (type && strcmp(type, "file")) {
         xlmig__quote(type, 0, quoted, sizeof(quoted));
@@ -1197,7 +1171,7 @@ int xlmig__vdi_create(libxlmig_ctx *ctx, const char *state_dir,
 
     memset(&vdi, 0, sizeof(vdi));
     memset(&sr, 0, sizeof(sr));
-    rc = name_check(ctx, "VDI name", name);
+    rc = xlmig__name_check(ctx, "VDI name", name);
     if (rc) goto out;
     rc = xlmig__size_parse(ctx, "virtual size", size_text, &size);
     if (rc) goto out;
@@ -1407,7 +1381,7 @@ int xlmig__vbd_create(libxlmig_ctx *ctx, const char *state_dir,
     unsigned int k;
     int lock_fd = -1, rc;
 
-    rc = name_check(ctx, "VM name", vm);
+    rc = xlmig__name_check(ctx, "VM name", vm);
     if (rc) goto out;
     if (!xlmig__vbd_device_ok(device)) {
         xlmig__quote(device, 0, quoted, sizeof(quoted));
@@ -1494,7 +1468,7 @@ int xlmig__vbd_destroy(libxlmig_ctx *ctx, const char *state_dir,
     unsigned int k;
     int lock_fd = -1, rc;
 
-    rc = name_check(ctx, "VM name", vm);
+    rc = xlmig__name_check(ctx, "VM name", vm);
     if (rc) goto out;
     rc = vdi_lock(ctx, state_dir, &lock_fd);
     if (rc) goto out;

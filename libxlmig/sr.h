@@ -29,11 +29,12 @@
 #include <stdint.h>
 
 #include "libxlmig.h"
+#include "names.h"
 #include "uuid.h"                   /* the uuids it holds */
 
 #define XLMIG__SR_VERSION 1
 #define XLMIG__SR_FILE_MAX (16u << 10)      /* bytes of an SR or VDI file */
-#define XLMIG__SR_NAME_MAX 64               /* bytes of a name, no NUL */
+#define XLMIG__SR_NAME_MAX XLMIG__NAME_MAX  /* bytes, no NUL */
 #define XLMIG__SR_PATH_MAX 1024             /* bytes of an SR path + NUL */
 #define XLMIG__VDI_SIZE_MAX (64ull << 40)   /* 64 TiB */
 #define XLMIG__SRS_MAX 1024                 /* SRs in one state dir */
@@ -60,7 +61,7 @@ enum xlmig__vdi_on_boot { XLMIG__VDI_PERSIST, XLMIG__VDI_RESET };
 
 /*
  * A VBD: VM @vm uses the VDI as device @device.  VM names follow
- * xlmig__record_name_check(); devices xlmig__vbd_device_ok().
+ * xlmig__name_check(); devices xlmig__vbd_device_ok().
  */
 struct xlmig__vbd {
     char vm[XLMIG__SR_NAME_MAX + 1];
@@ -136,7 +137,7 @@ int xlmig__vdi_decode(libxlmig_ctx *ctx, const char *label,
                       const uint8_t *json, size_t len, struct xlmig__vdi *v);
 
 /*
- * Register SR @name (xlmig__record_name_check() rules) of type "file"
+ * Register SR @name (xlmig__name_check() rules) of type "file"
  * at directory @path (made, 0700, when missing; its parent must exist)
  * with capabilities @caps (0: all), in STATE/srs/UUID.json where STATE
  * is xlmig__state_dir(@state_dir).  A name or a path another SR has is

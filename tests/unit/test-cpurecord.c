@@ -602,13 +602,13 @@ static void test_name_check(void **state)
     (void)state;
     for (i = 0; i < ARRAY_LEN(good); i++) {
         reset_log();
-        assert_int_equal(xlmig__record_name_check(ctx, "VM name", good[i]),
+        assert_int_equal(xlmig__name_check(ctx, "VM name", good[i]),
                          0);
         assert_int_equal(cap.count, 0);
     }
     for (i = 0; i < ARRAY_LEN(bad); i++) {
         reset_log();
-        assert_int_equal(xlmig__record_name_check(ctx, "VM name",
+        assert_int_equal(xlmig__name_check(ctx, "VM name",
                                                   bad[i].name),
                          LIBXLMIG_ERR_INVALID_ARGUMENT);
         assert_contains(libxlmig_ctx_last_error(ctx),
@@ -616,7 +616,7 @@ static void test_name_check(void **state)
         assert_contains(libxlmig_ctx_last_error(ctx), bad[i].want);
         assert_contains(libxlmig_ctx_last_error(ctx), "1 to 64 bytes");
         assert_int_equal(cap.count, 1);
-        assert_int_equal(xlmig__record_name_check(NULL, NULL, bad[i].name),
+        assert_int_equal(xlmig__name_check(NULL, NULL, bad[i].name),
                          LIBXLMIG_ERR_INVALID_ARGUMENT);
     }
 }

@@ -554,7 +554,7 @@ static void test_members(void **state)
         { "-h", "h:1", "it starts with '-'" },
         { "h/1", "h:1", "byte 1 is not a letter" },
         { NAME65, "h:1", "longer than 64 bytes" },
-        { NULL, "h:1", "nothing given" },
+        { NULL, "h:1", "no name given" },
         { "h9", "", "address \"\" of host h9 is not valid: it is empty" },
         { "h9", NULL, "nothing given" },
         { "h9", "h9", "it has no ':PORT'" },

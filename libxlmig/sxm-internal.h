@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * Storage motion, internal to its files (sxm*.c): what they share.
+ * sxm.h is the interface to the rest of libxlmig, the tools and the
+ * tests; this header is not.
+ *
+ *   sxm-record.c   the task records: phases, encoding, reading, writing
+ *   sxm.c          addresses, a VDI's files, the tools and daemons, TLS
+ *   sxm-dest.c     the destination: receive start, finalize, cancel
+ *   sxm-qmp.c      the source's QMP commands: jobs, nodes, the overlay
+ *   sxm-source.c   the source: snapshot, mirror, copy, switch, roll back
+ *   sxm-local.c    the move on this host (both sides here)
+ *   sxm-recover.c  recovery of the tasks whose owner is gone
+ */
+#ifndef XLMIG_SXM_INTERNAL_H
+#define XLMIG_SXM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "internal.h"
+#include "jsonfile.h"
+#include "qmp.h"
+#include "sr.h"
+#include "sxm.h"
+
+#define PATH_MAX_ XLMIG__JSONFILE_PATH_MAX
+#define SXM_DIR "sxm"
+#define EXPORT_LEAF "leaf"
+#define EXPORT_PARENT "parent"
+#define LEAF_OPTS "extended_l2=on,cluster_size=16k"
+#define MIRROR_GRANULARITY 65536
+#define POLL_MS 200
+#define QMP_HOLD_MS 5000            /* the switch's connection, to have */
+#define STOP_POLL_MS 50             /* cancel and peer looked at */
+#define MIRROR_END_MS 5000          /* a broken mirror concludes */
+#define JOB_END_MS 60000            /* a cancelled or completed job ends */
+#define STOP_GRACE_MS 3000          /* SIGTERM, then SIGKILL */
+
+struct names {
+    char ov[40], ovf[40], leaf[40], mirror[40], commit[40], tls[40];
+};
+
+/*
+ * The QEMU serving the disk, through its QMP socket.  The socket serves
+ * one client at a time and the toolstack (libxl) needs it too, so each
+ * command has a connection of its own (xlmig__qmp_call_once): between
+ * commands nothing is held.  Events go only to the client connected
+ * when they come, so none is waited for: the jobs are made with
+ * auto-dismiss off, and one that ended stays, "concluded" with its
+ * error, until job_finish() reads it and dismisses it.  The switch, a
+ * dozen commands while the guest stands still and libxl is done with
+ * the socket, holds one connection for them all (@held): a connection
+ * costs more than its command (greeting, capabilities), and that time
+ * is downtime.
+ */
+struct qemu {
+    libxlmig_ctx *ctx;
+    const char *sock;
+    struct xlmig__qmp *held;        /* NULL: a connection per command */
+};
+
+struct job {
+    bool found, ready;
+    uint64_t len, offset;
+    char status[32];
+    char error[512];            /* why it failed (QEMU's words), or "" */
+};
+
+struct node_info {
+    bool found, has_backing;
+};
+
+/* A string into @g. */
+static inline bool gs(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) ==
+           yajl_gen_status_ok;
+}
+
+/* A key and its string value into @g. */
+static inline bool gkv(yajl_gen g, const char *k, const char *v)
+{
+    return gs(g, k) && gs(g, v);
+}
+
+/* "auto-dismiss": false, so that the job's end and error stay to read. */
+static inline bool g_keep_job(yajl_gen g)
+{
+    return gs(g, "auto-dismiss") && yajl_gen_bool(g, 0) == yajl_gen_status_ok;
+}
+
+/* ---------------------------------------------------- sxm-record.c */
+
+/* STATE/sxm/TASK.EXT into @out. */
+int task_path(libxlmig_ctx *ctx, const char *state_dir, const char *task,
+              const char *ext, char *out, size_t cap);
+
+/* Write @r to STATE/sxm/TASK.json (the directory made when missing). */
+int record_save(libxlmig_ctx *ctx, const char *state_dir,
+                const struct xlmig__sxm_record *r);
+
+/* The tests' fault injection: stall when XLMIG_SXM_TEST_STALL=@phase. */
+void test_stall(enum xlmig__sxm_phase phase);
+
+/* Set @r's phase to @phase, save it, then test_stall(@phase). */
+int record_phase(libxlmig_ctx *ctx, const char *state_dir,
+                 struct xlmig__sxm_record *r, enum xlmig__sxm_phase phase);
+
+/* Remove task @task's record (a warning when it cannot be). */
+void record_remove(libxlmig_ctx *ctx, const char *state_dir,
+                   const char *task);
+
+/* Read task @task's record into @r: NOT_FOUND (logged) when none. */
+int record_load(libxlmig_ctx *ctx, const char *state_dir, const char *task,
+                struct xlmig__sxm_record *r);
+
+/* ---------------------------------------------------- sxm.c */
+
+/* Split a checked address: @host and @port for tcp, *path_r for unix. */
+bool addr_split(const char *addr, char *host, size_t host_cap, char *port,
+                size_t port_cap, const char **path_r);
+
+/* Is @addr a storage motion address (not longer than SXM_ADDR_MAX)? */
+bool addr_ok(const char *addr);
+
+/* The NBD URI of export @export at @addr (libnbd's syntax). */
+int addr_uri(const char *addr, const char *export, bool tls, char *uri,
+             size_t cap);
+
+/* unlink(@path); a warning unless it is done or was not there. */
+void unlink_quiet(libxlmig_ctx *ctx, const char *path);
+
+/* Remove VDI @uuid's image (@fmt), metadata and lock from @sr. */
+void vdi_files_remove(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                      const char *uuid, enum xlmig__vdi_format fmt);
+
+/* Write VDI @v's metadata, and a lock naming @task when @task. */
+int vdi_meta_write(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                   const struct xlmig__vdi *v, const char *task);
+
+/* Run tool @bin with @argv; its error output logged after @what. */
+int run_tool(libxlmig_ctx *ctx, const char *bin, char *const argv[],
+             const char *what);
+
+/* QEMU's --object for TLS directory @dir (id xlmig-tls) into @buf. */
+bool tls_object(const char *dir, bool server, char *buf, size_t cap);
+
+/* Run a qemu-storage-daemon that daemonizes; its pid and start time. */
+int qsd_daemon(libxlmig_ctx *ctx, char *const argv[], const char *what,
+               const char *pidfile, int64_t *pid_r, uint64_t *start_r);
+
+/* Stop a task's daemon, recorded or found by its pid file. */
+void daemon_stop(libxlmig_ctx *ctx, const char *task, const char *what,
+                 const char *pidfile, int64_t *pid_r, uint64_t *start_r);
+
+/* ---------------------------------------------------- sxm-dest.c */
+
+/* Undo a destination: exporter, leaf, parent, record, lease. */
+int dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
+                 struct xlmig__sxm_record *r);
+
+/* Commit the leaf into the parent, which becomes the VDI (into @vdi_r). */
+int dst_compose(libxlmig_ctx *ctx, const char *state_dir,
+                struct xlmig__sxm_record *r, char vdi_r[XLMIG__UUID_LEN + 1]);
+
+/* ---------------------------------------------------- sxm-qmp.c */
+
+/* The names of a task's nodes, jobs and TLS object in the QEMU. */
+void names_of(const char *task, struct names *n);
+
+/* Close the connection @qm holds, if any. */
+void q_release(struct qemu *qm);
+
+/* Finish the arguments and the command of @g, and run it. */
+int q_call(const struct qemu *qm, yajl_gen g, bool ok, yajl_val *ret);
+
+/* Run command @cmd with one string argument @k: @v. */
+int q_simple(const struct qemu *qm, const char *cmd, const char *k,
+             const char *v);
+
+/* Has the job concluded (ended, waiting to be dismissed)? */
+bool job_concluded(const struct job *j);
+
+/* The state of block job @id into @j (j->found false: none). */
+int job_query(const struct qemu *qm, const char *id, struct job *j);
+
+/* Wait up to @ms for job @id to conclude and dismiss it; its error. */
+int job_finish(libxlmig_ctx *ctx, const struct qemu *qm, const char *id,
+               const char *vdi, unsigned int ms, char *why, size_t cap);
+
+/* Look at the named nodes: @want, the format node of @file, ours. */
+int nodes_query(const struct qemu *qm, const char *want,
+                struct node_info *wi, const char *file, const char *drv,
+                char *node_r, size_t node_cap, bool *xlmig_r);
+
+/* Is node @name there, with a backing child? */
+int overlay_state(const struct qemu *qm, const char *name,
+                  struct node_info *ni);
+
+/* Commit the temporary snapshot's overlay back into the disk. */
+int overlay_commit(libxlmig_ctx *ctx, const struct qemu *qm,
+                   const struct names *n, const char *vdi);
+
+/* Delete what of ours is in the QEMU: overlay, leaf client, TLS. */
+int nodes_del(libxlmig_ctx *ctx, const struct qemu *qm,
+              const struct names *n, const char *vdi, bool tls);
+
+/* Cancel mirror @id, whatever its state, and dismiss it. */
+int mirror_stop(libxlmig_ctx *ctx, const struct qemu *qm, const char *id,
+                const char *vdi);
+
+/* ---------------------------------------------------- sxm-source.c */
+
+/* Undo a source: reader, mirror, overlay, nodes, files, record. */
+int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
+                 struct xlmig__sxm_record *r);
+
+#endif /* XLMIG_SXM_INTERNAL_H */

@@ -56,7 +56,8 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
     size_t len, n = 0;
     int rc;
 
-    rc = task_path(ctx, state_dir, r->task, "pid", pidfile, sizeof(pidfile));
+    rc = xlmig__sxm_task_path(ctx, state_dir, r->task, "pid", pidfile,
+                              sizeof(pidfile));
     if (rc)
         return rc;
     if (xlmig__vdi_path(sr, r->parent, xlmig__vdi_format_name(r->format),
@@ -66,7 +67,7 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
                     &upath))
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "task %s: path or address too long", r->task);
-    unlink_quiet(ctx, pidfile);
+    xlmig__sxm_unlink_quiet(ctx, pidfile);
     /* QEMU would unlink a socket in the way and take its place. */
     if (upath && !access(upath, F_OK))
         return xlmig__error(ctx, LIBXLMIG_ERR_IO, EADDRINUSE, "VDI %s: "
@@ -95,7 +96,7 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
                                host, port);
     }
     if (tls_dir) {
-        if (!tls_object(tls_dir, true, tls, sizeof(tls)) ||
+        if (!xlmig__sxm_tls_object(tls_dir, true, tls, sizeof(tls)) ||
             len + 25 >= sizeof(srv))
             return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                                 "TLS directory %s: path too long", tls_dir);
@@ -130,27 +131,27 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
              "at %s with %s (check that the address is free and "
              "qemu-system-common is installed)", r->vdi_name, r->listen,
              xlmig__qsd_bin());
-    return qsd_daemon(ctx, argv, what, pidfile, &r->exporter_pid,
-                      &r->exporter_start);
+    return xlmig__sxm_qsd_daemon(ctx, argv, what, pidfile, &r->exporter_pid,
+                                 &r->exporter_start);
 }
 
 static void exporter_stop(libxlmig_ctx *ctx, const char *state_dir,
                           const struct xlmig__sxm_record *r)
 {
     char pidfile[PATH_MAX_];
-    bool have_path = !task_path(ctx, state_dir, r->task, "pid", pidfile,
-                                sizeof(pidfile));
+    bool have_path = !xlmig__sxm_task_path(ctx, state_dir, r->task, "pid",
+                                           pidfile, sizeof(pidfile));
     int64_t pid = r->exporter_pid;
     uint64_t start = r->exporter_start;
 
-    daemon_stop(ctx, r->task, "the exporter", have_path ? pidfile : NULL,
-                &pid, &start);
+    xlmig__sxm_daemon_stop(ctx, r->task, "the exporter",
+                           have_path ? pidfile : NULL, &pid, &start);
     if (have_path)
-        unlink_quiet(ctx, pidfile);
+        xlmig__sxm_unlink_quiet(ctx, pidfile);
     /* Its unix socket, which QEMU leaves behind. */
     if (pid && !strncmp(r->listen, "unix:", 5) &&
         !xlmig__proc_alive((pid_t)pid, start))
-        unlink_quiet(ctx, r->listen + 5);
+        xlmig__sxm_unlink_quiet(ctx, r->listen + 5);
 }
 
 /*
@@ -163,19 +164,20 @@ static void lease_remove(libxlmig_ctx *ctx, const char *state_dir,
 {
     char path[PATH_MAX_];
 
-    if (!task_path(ctx, state_dir, task, "lease", path, sizeof(path)))
-        unlink_quiet(ctx, path);
+    if (!xlmig__sxm_task_path(ctx, state_dir, task, "lease", path,
+                              sizeof(path)))
+        xlmig__sxm_unlink_quiet(ctx, path);
 }
 
 /* Undo a destination: exporter, leaf, parent, record, lease. */
-int dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
-                        struct xlmig__sxm_record *r)
+int xlmig__sxm_dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
+                            struct xlmig__sxm_record *r)
 {
     struct xlmig__sr sr;
     int rc;
 
     if (r->phase != XLMIG__SXM_ROLLBACK) {
-        rc = record_phase(ctx, state_dir, r, XLMIG__SXM_ROLLBACK);
+        rc = xlmig__sxm_record_phase(ctx, state_dir, r, XLMIG__SXM_ROLLBACK);
         if (rc)
             return rc;
     }
@@ -183,9 +185,9 @@ int dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
     rc = xlmig__sr_find(ctx, state_dir, r->sr, &sr);
     if (rc)
         return rc;
-    vdi_files_remove(ctx, &sr, r->leaf, XLMIG__VDI_QCOW2);
-    vdi_files_remove(ctx, &sr, r->parent, r->format);
-    record_remove(ctx, state_dir, r->task);
+    xlmig__sxm_vdi_files_remove(ctx, &sr, r->leaf, XLMIG__VDI_QCOW2);
+    xlmig__sxm_vdi_files_remove(ctx, &sr, r->parent, r->format);
+    xlmig__sxm_record_remove(ctx, state_dir, r->task);
     lease_remove(ctx, state_dir, r->task);
     xlmig__log(ctx, XTL_INFO, -1, "task %s: parent %s and leaf %s of VDI "
                "%s removed from SR %s", r->task, r->parent, r->leaf,
@@ -280,11 +282,11 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
                           "SR %s: path too long", sr.name);
         goto out;
     }
-    rc = record_save(ctx, req->state_dir, &r);
+    rc = xlmig__sxm_record_save(ctx, req->state_dir, &r);
     if (rc)
         goto out;
     saved = true;
-    test_stall(XLMIG__SXM_CREATING);
+    xlmig__sxm_test_stall(XLMIG__SXM_CREATING);
 
     memset(&parent, 0, sizeof(parent));
     xlmig__strlcpy(parent.uuid, r.parent, sizeof(parent.uuid));
@@ -303,7 +305,7 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
              (unsigned long long)r.virtual_size);
     snprintf(what, sizeof(what), "VDI %s: cannot create its parent in SR %s",
              req->name, sr.name);
-    rc = vdi_meta_write(ctx, &sr, &parent, r.task);
+    rc = xlmig__sxm_vdi_meta_write(ctx, &sr, &parent, r.task);
     if (rc)
         goto out;
     {
@@ -311,13 +313,13 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
                          (char *)xlmig__vdi_format_name(r.format), ppath,
                          size_arg, NULL };
 
-        rc = run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
         if (rc)
             goto out;
     }
     snprintf(what, sizeof(what), "VDI %s: cannot create its leaf in SR %s",
              req->name, sr.name);
-    rc = vdi_meta_write(ctx, &sr, &leaf, r.task);
+    rc = xlmig__sxm_vdi_meta_write(ctx, &sr, &leaf, r.task);
     if (rc)
         goto out;
     snprintf(backing, sizeof(backing), "%s", ppath);
@@ -327,14 +329,14 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
                          (char *)xlmig__vdi_format_name(r.format), lpath,
                          size_arg, NULL };
 
-        rc = run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
         if (rc)
             goto out;
     }
     rc = exporter_start(ctx, req->state_dir, &sr, &r, req->tls_dir);
     if (rc)
         goto out;
-    rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_EXPORTED);
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_EXPORTED);
     if (rc)
         goto out;
     xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s: parent %s and leaf %s "
@@ -344,14 +346,14 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
         *rec_r = r;
  out:
     if (rc && saved)
-        (void)dst_rollback(ctx, req->state_dir, &r);
+        (void)xlmig__sxm_dst_rollback(ctx, req->state_dir, &r);
     return rc;
 }
 
 static int dst_load(libxlmig_ctx *ctx, const char *state_dir,
                     const char *task, struct xlmig__sxm_record *r)
 {
-    int rc = record_load(ctx, state_dir, task, r);
+    int rc = xlmig__sxm_record_load(ctx, state_dir, task, r);
 
     if (!rc && r->role != XLMIG__SXM_DST)
         rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
@@ -360,9 +362,9 @@ static int dst_load(libxlmig_ctx *ctx, const char *state_dir,
     return rc;
 }
 
-int dst_compose(libxlmig_ctx *ctx, const char *state_dir,
-                       struct xlmig__sxm_record *r,
-                       char vdi_r[XLMIG__UUID_LEN + 1])
+int xlmig__sxm_dst_compose(libxlmig_ctx *ctx, const char *state_dir,
+                           struct xlmig__sxm_record *r,
+                           char vdi_r[XLMIG__UUID_LEN + 1])
 {
     char lpath[PATH_MAX_], what[PATH_MAX_ + 600];
     struct xlmig__sr sr;
@@ -376,7 +378,7 @@ int dst_compose(libxlmig_ctx *ctx, const char *state_dir,
      * finishes the compose. */
     r->owner_pid = getpid();
     r->owner_start = xlmig__proc_start_time(getpid());
-    rc = record_phase(ctx, state_dir, r, XLMIG__SXM_COMPOSING);
+    rc = xlmig__sxm_record_phase(ctx, state_dir, r, XLMIG__SXM_COMPOSING);
     if (rc)
         return rc;
     exporter_stop(ctx, state_dir, r);
@@ -392,15 +394,15 @@ int dst_compose(libxlmig_ctx *ctx, const char *state_dir,
                  "parent %s in SR %s (the task stays; run `xlmig "
                  "sxm-receive-finalize` again)", r->vdi_name, r->leaf,
                  r->parent, sr.name);
-        rc = run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
         if (rc)
             return rc;
     }
-    vdi_files_remove(ctx, &sr, r->leaf, XLMIG__VDI_QCOW2);
+    xlmig__sxm_vdi_files_remove(ctx, &sr, r->leaf, XLMIG__VDI_QCOW2);
     if (!xlmig__vdi_path(&sr, r->parent, "lock", lpath, sizeof(lpath)))
-        unlink_quiet(ctx, lpath);
+        xlmig__sxm_unlink_quiet(ctx, lpath);
     (void)xlmig__dir_sync(ctx, sr.path);
-    record_remove(ctx, state_dir, r->task);
+    xlmig__sxm_record_remove(ctx, state_dir, r->task);
     lease_remove(ctx, state_dir, r->task);
     xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s composed: %s in SR %s",
                r->task, r->vdi_name, r->parent, sr.name);
@@ -424,7 +426,7 @@ int xlmig__sxm_recv_finalize(libxlmig_ctx *ctx, const char *state_dir,
                             "destination can be finalized; `xlmig "
                             "sxm-recover` cleans it up", task, r.vdi_name,
                             xlmig__sxm_phase_name(r.phase));
-    return dst_compose(ctx, state_dir, &r, vdi_r);
+    return xlmig__sxm_dst_compose(ctx, state_dir, &r, vdi_r);
 }
 
 int xlmig__sxm_recv_cancel(libxlmig_ctx *ctx, const char *state_dir,
@@ -441,5 +443,5 @@ int xlmig__sxm_recv_cancel(libxlmig_ctx *ctx, const char *state_dir,
                             "switched to it); finish it with `xlmig "
                             "sxm-receive-finalize --task %s`", task,
                             r.vdi_name, task);
-    return dst_rollback(ctx, state_dir, &r);
+    return xlmig__sxm_dst_rollback(ctx, state_dir, &r);
 }

@@ -41,7 +41,7 @@
 #define JOB_END_MS 60000            /* a cancelled or completed job ends */
 #define STOP_GRACE_MS 3000          /* SIGTERM, then SIGKILL */
 
-struct names {
+struct xlmig__sxm_names {
     char ov[40], ovf[40], leaf[40], mirror[40], commit[40], tls[40];
 };
 
@@ -52,26 +52,26 @@ struct names {
  * commands nothing is held.  Events go only to the client connected
  * when they come, so none is waited for: the jobs are made with
  * auto-dismiss off, and one that ended stays, "concluded" with its
- * error, until job_finish() reads it and dismisses it.  The switch, a
- * dozen commands while the guest stands still and libxl is done with
- * the socket, holds one connection for them all (@held): a connection
- * costs more than its command (greeting, capabilities), and that time
- * is downtime.
+ * error, until xlmig__sxm_job_finish() reads it and dismisses it.  The
+ * switch, a dozen commands while the guest stands still and libxl is
+ * done with the socket, holds one connection for them all (@held): a
+ * connection costs more than its command (greeting, capabilities), and
+ * that time is downtime.
  */
-struct qemu {
+struct xlmig__sxm_qemu {
     libxlmig_ctx *ctx;
     const char *sock;
     struct xlmig__qmp *held;        /* NULL: a connection per command */
 };
 
-struct job {
+struct xlmig__sxm_job {
     bool found, ready;
     uint64_t len, offset;
     char status[32];
     char error[512];            /* why it failed (QEMU's words), or "" */
 };
 
-struct node_info {
+struct xlmig__sxm_node_info {
     bool found, has_backing;
 };
 
@@ -97,27 +97,29 @@ static inline bool g_keep_job(yajl_gen g)
 /* ---------------------------------------------------- sxm-record.c */
 
 /* STATE/sxm/TASK.EXT into @out. */
-int task_path(libxlmig_ctx *ctx, const char *state_dir, const char *task,
-              const char *ext, char *out, size_t cap);
+int xlmig__sxm_task_path(libxlmig_ctx *ctx, const char *state_dir,
+                         const char *task, const char *ext, char *out,
+                         size_t cap);
 
 /* Write @r to STATE/sxm/TASK.json (the directory made when missing). */
-int record_save(libxlmig_ctx *ctx, const char *state_dir,
-                const struct xlmig__sxm_record *r);
+int xlmig__sxm_record_save(libxlmig_ctx *ctx, const char *state_dir,
+                           const struct xlmig__sxm_record *r);
 
 /* The tests' fault injection: stall when XLMIG_SXM_TEST_STALL=@phase. */
-void test_stall(enum xlmig__sxm_phase phase);
+void xlmig__sxm_test_stall(enum xlmig__sxm_phase phase);
 
-/* Set @r's phase to @phase, save it, then test_stall(@phase). */
-int record_phase(libxlmig_ctx *ctx, const char *state_dir,
-                 struct xlmig__sxm_record *r, enum xlmig__sxm_phase phase);
+/* Set @r's phase to @phase, save it, then xlmig__sxm_test_stall(@phase). */
+int xlmig__sxm_record_phase(libxlmig_ctx *ctx, const char *state_dir,
+                            struct xlmig__sxm_record *r,
+                            enum xlmig__sxm_phase phase);
 
 /* Remove task @task's record (a warning when it cannot be). */
-void record_remove(libxlmig_ctx *ctx, const char *state_dir,
-                   const char *task);
+void xlmig__sxm_record_remove(libxlmig_ctx *ctx, const char *state_dir,
+                              const char *task);
 
 /* Read task @task's record into @r: NOT_FOUND (logged) when none. */
-int record_load(libxlmig_ctx *ctx, const char *state_dir, const char *task,
-                struct xlmig__sxm_record *r);
+int xlmig__sxm_record_load(libxlmig_ctx *ctx, const char *state_dir,
+                           const char *task, struct xlmig__sxm_record *r);
 
 /* ---------------------------------------------------- sxm.c */
 
@@ -126,98 +128,108 @@ bool addr_split(const char *addr, char *host, size_t host_cap, char *port,
                 size_t port_cap, const char **path_r);
 
 /* Is @addr a storage motion address (not longer than SXM_ADDR_MAX)? */
-bool addr_ok(const char *addr);
+bool xlmig__sxm_addr_ok(const char *addr);
 
 /* The NBD URI of export @export at @addr (libnbd's syntax). */
 int addr_uri(const char *addr, const char *export, bool tls, char *uri,
              size_t cap);
 
 /* unlink(@path); a warning unless it is done or was not there. */
-void unlink_quiet(libxlmig_ctx *ctx, const char *path);
+void xlmig__sxm_unlink_quiet(libxlmig_ctx *ctx, const char *path);
 
 /* Remove VDI @uuid's image (@fmt), metadata and lock from @sr. */
-void vdi_files_remove(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
-                      const char *uuid, enum xlmig__vdi_format fmt);
+void xlmig__sxm_vdi_files_remove(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                                 const char *uuid, enum xlmig__vdi_format fmt);
 
 /* Write VDI @v's metadata, and a lock naming @task when @task. */
-int vdi_meta_write(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
-                   const struct xlmig__vdi *v, const char *task);
+int xlmig__sxm_vdi_meta_write(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                              const struct xlmig__vdi *v, const char *task);
 
 /* Run tool @bin with @argv; its error output logged after @what. */
-int run_tool(libxlmig_ctx *ctx, const char *bin, char *const argv[],
-             const char *what);
+int xlmig__sxm_run_tool(libxlmig_ctx *ctx, const char *bin, char *const argv[],
+                        const char *what);
 
 /* QEMU's --object for TLS directory @dir (id xlmig-tls) into @buf. */
-bool tls_object(const char *dir, bool server, char *buf, size_t cap);
+bool xlmig__sxm_tls_object(const char *dir, bool server, char *buf, size_t cap);
 
 /* Run a qemu-storage-daemon that daemonizes; its pid and start time. */
-int qsd_daemon(libxlmig_ctx *ctx, char *const argv[], const char *what,
-               const char *pidfile, int64_t *pid_r, uint64_t *start_r);
+int xlmig__sxm_qsd_daemon(libxlmig_ctx *ctx, char *const argv[],
+                          const char *what, const char *pidfile, int64_t *pid_r,
+                          uint64_t *start_r);
 
 /* Stop a task's daemon, recorded or found by its pid file. */
-void daemon_stop(libxlmig_ctx *ctx, const char *task, const char *what,
-                 const char *pidfile, int64_t *pid_r, uint64_t *start_r);
+void xlmig__sxm_daemon_stop(libxlmig_ctx *ctx, const char *task,
+                            const char *what, const char *pidfile,
+                            int64_t *pid_r, uint64_t *start_r);
 
 /* ---------------------------------------------------- sxm-dest.c */
 
 /* Undo a destination: exporter, leaf, parent, record, lease. */
-int dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
-                 struct xlmig__sxm_record *r);
+int xlmig__sxm_dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
+                            struct xlmig__sxm_record *r);
 
 /* Commit the leaf into the parent, which becomes the VDI (into @vdi_r). */
-int dst_compose(libxlmig_ctx *ctx, const char *state_dir,
-                struct xlmig__sxm_record *r, char vdi_r[XLMIG__UUID_LEN + 1]);
+int xlmig__sxm_dst_compose(libxlmig_ctx *ctx, const char *state_dir,
+                           struct xlmig__sxm_record *r,
+                           char vdi_r[XLMIG__UUID_LEN + 1]);
 
 /* ---------------------------------------------------- sxm-qmp.c */
 
 /* The names of a task's nodes, jobs and TLS object in the QEMU. */
-void names_of(const char *task, struct names *n);
+void xlmig__sxm_names_of(const char *task, struct xlmig__sxm_names *n);
 
 /* Close the connection @qm holds, if any. */
-void q_release(struct qemu *qm);
+void xlmig__sxm_q_release(struct xlmig__sxm_qemu *qm);
 
 /* Finish the arguments and the command of @g, and run it. */
-int q_call(const struct qemu *qm, yajl_gen g, bool ok, yajl_val *ret);
+int xlmig__sxm_q_call(const struct xlmig__sxm_qemu *qm, yajl_gen g, bool ok,
+                      yajl_val *ret);
 
 /* Run command @cmd with one string argument @k: @v. */
-int q_simple(const struct qemu *qm, const char *cmd, const char *k,
-             const char *v);
+int xlmig__sxm_q_simple(const struct xlmig__sxm_qemu *qm, const char *cmd,
+                        const char *k, const char *v);
 
 /* Has the job concluded (ended, waiting to be dismissed)? */
-bool job_concluded(const struct job *j);
+bool xlmig__sxm_job_concluded(const struct xlmig__sxm_job *j);
 
 /* The state of block job @id into @j (j->found false: none). */
-int job_query(const struct qemu *qm, const char *id, struct job *j);
+int xlmig__sxm_job_query(const struct xlmig__sxm_qemu *qm, const char *id,
+                         struct xlmig__sxm_job *j);
 
 /* Wait up to @ms for job @id to conclude and dismiss it; its error. */
-int job_finish(libxlmig_ctx *ctx, const struct qemu *qm, const char *id,
-               const char *vdi, unsigned int ms, char *why, size_t cap);
+int xlmig__sxm_job_finish(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                          const char *id, const char *vdi, unsigned int ms,
+                          char *why, size_t cap);
 
 /* Look at the named nodes: @want, the format node of @file, ours. */
-int nodes_query(const struct qemu *qm, const char *want,
-                struct node_info *wi, const char *file, const char *drv,
-                char *node_r, size_t node_cap, bool *xlmig_r);
+int xlmig__sxm_nodes_query(const struct xlmig__sxm_qemu *qm, const char *want,
+                           struct xlmig__sxm_node_info *wi, const char *file,
+                           const char *drv, char *node_r, size_t node_cap,
+                           bool *xlmig_r);
 
 /* Is node @name there, with a backing child? */
-int overlay_state(const struct qemu *qm, const char *name,
-                  struct node_info *ni);
+int xlmig__sxm_overlay_state(const struct xlmig__sxm_qemu *qm, const char *name,
+                             struct xlmig__sxm_node_info *ni);
 
 /* Commit the temporary snapshot's overlay back into the disk. */
-int overlay_commit(libxlmig_ctx *ctx, const struct qemu *qm,
-                   const struct names *n, const char *vdi);
+int xlmig__sxm_overlay_commit(libxlmig_ctx *ctx,
+                              const struct xlmig__sxm_qemu *qm,
+                              const struct xlmig__sxm_names *n,
+                              const char *vdi);
 
 /* Delete what of ours is in the QEMU: overlay, leaf client, TLS. */
-int nodes_del(libxlmig_ctx *ctx, const struct qemu *qm,
-              const struct names *n, const char *vdi, bool tls);
+int xlmig__sxm_nodes_del(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                         const struct xlmig__sxm_names *n, const char *vdi,
+                         bool tls);
 
 /* Cancel mirror @id, whatever its state, and dismiss it. */
-int mirror_stop(libxlmig_ctx *ctx, const struct qemu *qm, const char *id,
-                const char *vdi);
+int xlmig__sxm_mirror_stop(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                           const char *id, const char *vdi);
 
 /* ---------------------------------------------------- sxm-source.c */
 
 /* Undo a source: reader, mirror, overlay, nodes, files, record. */
-int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
-                 struct xlmig__sxm_record *r);
+int xlmig__sxm_src_rollback(libxlmig_ctx *ctx, const char *state_dir,
+                            struct xlmig__sxm_record *r);
 
 #endif /* XLMIG_SXM_INTERNAL_H */

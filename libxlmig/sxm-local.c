@@ -71,14 +71,15 @@ static int move_identity(libxlmig_ctx *ctx, const char *state_dir,
  * with sync=none to a new node of it, completed at once.  The guest is
  * paused and the two images are equal, so nothing is copied.
  */
-static int pivot(libxlmig_ctx *ctx, const struct qemu *qm, const char *node,
-                 const char *task, const char *newvdi, const char *img,
-                 const char *fmt, const char *vdi)
+static int pivot(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                 const char *node, const char *task, const char *newvdi,
+                 const char *img, const char *fmt, const char *vdi)
 {
     char nn[48], nf[48], job[48], why[512];
     unsigned int waited;
-    struct job j;
+    struct xlmig__sxm_job j;
     yajl_gen g;
+    bool ok;
     int rc;
 
     /* The disk's nodes from now on: named after the new VDI. */
@@ -86,35 +87,37 @@ static int pivot(libxlmig_ctx *ctx, const struct qemu *qm, const char *node,
     snprintf(nf, sizeof(nf), "vdi-%.8s-file", newvdi);
     snprintf(job, sizeof(job), "xlmig-%.8s-pivot", task);
     g = xlmig__qmp_gen("blockdev-add");
-    rc = q_call(qm, g, g && gkv(g, "driver", fmt) && gkv(g, "node-name", nn)
-                && gs(g, "file") && yajl_gen_map_open(g) == yajl_gen_status_ok
-                && gkv(g, "driver", "file") && gkv(g, "node-name", nf) &&
-                gkv(g, "filename", img) &&
-                yajl_gen_map_close(g) == yajl_gen_status_ok, NULL);
+    ok = g && gkv(g, "driver", fmt) && gkv(g, "node-name", nn) &&
+         gs(g, "file") && yajl_gen_map_open(g) == yajl_gen_status_ok &&
+         gkv(g, "driver", "file") && gkv(g, "node-name", nf) &&
+         gkv(g, "filename", img) &&
+         yajl_gen_map_close(g) == yajl_gen_status_ok;
+    rc = xlmig__sxm_q_call(qm, g, ok, NULL);
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: the VM's QEMU cannot open "
                             "the new VDI %s", vdi, img);
     g = xlmig__qmp_gen("blockdev-mirror");
-    rc = q_call(qm, g, g && gkv(g, "job-id", job) && gkv(g, "device", node) &&
-                gkv(g, "target", nn) && gkv(g, "sync", "none") &&
-                g_keep_job(g), NULL);
+    ok = g && gkv(g, "job-id", job) && gkv(g, "device", node) &&
+         gkv(g, "target", nn) && gkv(g, "sync", "none") && g_keep_job(g);
+    rc = xlmig__sxm_q_call(qm, g, ok, NULL);
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot switch the disk "
                             "to %s", vdi, img);
     for (waited = 0; waited < JOB_END_MS; waited += 20) {
-        rc = job_query(qm, job, &j);
+        rc = xlmig__sxm_job_query(qm, job, &j);
         if (rc)
             return rc;
-        if (j.ready || !j.found || job_concluded(&j))
+        if (j.ready || !j.found || xlmig__sxm_job_concluded(&j))
             break;
         xlmig__sleep_ms(20);
     }
     if (j.ready)
-        rc = q_simple(qm, "job-complete", "id", job);
-    else if (j.found && !job_concluded(&j))
+        rc = xlmig__sxm_q_simple(qm, "job-complete", "id", job);
+    else if (j.found && !xlmig__sxm_job_concluded(&j))
         rc = LIBXLMIG_ERR_TIMEOUT;      /* never ready */
     if (!rc)
-        rc = job_finish(ctx, qm, job, vdi, JOB_END_MS, why, sizeof(why));
+        rc = xlmig__sxm_job_finish(ctx, qm, job, vdi, JOB_END_MS, why,
+                                   sizeof(why));
     if (!rc && (why[0] || !j.ready))
         rc = LIBXLMIG_ERR_IO;
     if (rc)
@@ -182,7 +185,8 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         char name[64];
 
         snprintf(name, sizeof(name), "move-%.8s.sock", tag);
-        rc = task_path(ctx, req->state_dir, tag, "sock", sock, sizeof(sock));
+        rc = xlmig__sxm_task_path(ctx, req->state_dir, tag, "sock", sock,
+                                  sizeof(sock));
         if (rc)
             return rc;
         (void)name;
@@ -231,7 +235,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         goto out;
     dst_made = false;           /* the VDI is whole; it stays */
     if (req->qmp) {
-        struct qemu qm = { .ctx = ctx, .sock = req->qmp };
+        struct xlmig__sxm_qemu qm = { .ctx = ctx, .sock = req->qmp };
 
         if (xlmig__vdi_path(&dsr, newvdi, xlmig__vdi_format_name(fmt), img,
                             sizeof(img))) {
@@ -248,7 +252,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         }
     }
     if (src_saved) {
-        record_remove(ctx, req->state_dir, src.task);
+        xlmig__sxm_record_remove(ctx, req->state_dir, src.task);
         src_saved = false;
     }
     if (!req->keep)
@@ -257,7 +261,7 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
         xlmig__strlcpy(vdi_r, newvdi, XLMIG__UUID_LEN + 1);
  out:
     if (rc && src_saved)
-        (void)src_rollback(ctx, req->state_dir, &src);
+        (void)xlmig__sxm_src_rollback(ctx, req->state_dir, &src);
     if (rc && dst_made)
         (void)xlmig__sxm_recv_cancel(ctx, req->state_dir, dst.task);
     return rc;

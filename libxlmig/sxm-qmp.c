@@ -37,7 +37,7 @@
 
 /* ------------------------------------------------------------ source: QMP */
 
-void names_of(const char *task, struct names *n)
+void xlmig__sxm_names_of(const char *task, struct xlmig__sxm_names *n)
 {
     snprintf(n->ov, sizeof(n->ov), "xlmig-%.8s-ov", task);
     snprintf(n->ovf, sizeof(n->ovf), "xlmig-%.8s-ovf", task);
@@ -47,14 +47,15 @@ void names_of(const char *task, struct names *n)
     snprintf(n->tls, sizeof(n->tls), "xlmig-%.8s-tls", task);
 }
 
-void q_release(struct qemu *qm)
+void xlmig__sxm_q_release(struct xlmig__sxm_qemu *qm)
 {
     xlmig__qmp_close(qm->held);
     qm->held = NULL;
 }
 
 /* Finish the arguments and the command of @g, and run it. */
-int q_call(const struct qemu *qm, yajl_gen g, bool ok, yajl_val *ret)
+int xlmig__sxm_q_call(const struct xlmig__sxm_qemu *qm, yajl_gen g, bool ok,
+                      yajl_val *ret)
 {
     if (!g)
         return LIBXLMIG_ERR_NO_MEMORY;
@@ -70,20 +71,21 @@ int q_call(const struct qemu *qm, yajl_gen g, bool ok, yajl_val *ret)
     return xlmig__qmp_call_once(qm->ctx, qm->sock, 0, g, ret);
 }
 
-int q_simple(const struct qemu *qm, const char *cmd, const char *k,
-                    const char *v)
+int xlmig__sxm_q_simple(const struct xlmig__sxm_qemu *qm, const char *cmd,
+                        const char *k, const char *v)
 {
     yajl_gen g = xlmig__qmp_gen(cmd);
 
-    return q_call(qm, g, g && gkv(g, k, v), NULL);
+    return xlmig__sxm_q_call(qm, g, g && gkv(g, k, v), NULL);
 }
 
-bool job_concluded(const struct job *j)
+bool xlmig__sxm_job_concluded(const struct xlmig__sxm_job *j)
 {
     return !strcmp(j->status, "concluded");
 }
 
-int job_query(const struct qemu *qm, const char *id, struct job *j)
+int xlmig__sxm_job_query(const struct xlmig__sxm_qemu *qm, const char *id,
+                         struct xlmig__sxm_job *j)
 {
     yajl_gen g = xlmig__qmp_gen("query-block-jobs");
     yajl_val ret = NULL;
@@ -91,7 +93,7 @@ int job_query(const struct qemu *qm, const char *id, struct job *j)
     int rc;
 
     memset(j, 0, sizeof(*j));
-    rc = q_call(qm, g, true, &ret);
+    rc = xlmig__sxm_q_call(qm, g, true, &ret);
     if (rc)
         return rc;
     for (i = 0; YAJL_IS_ARRAY(ret) && i < ret->u.array.len; i++) {
@@ -128,22 +130,22 @@ int job_query(const struct qemu *qm, const char *id, struct job *j)
  * (QEMU's words; "" when none, or when the job was gone already) into
  * @why.
  */
-int job_finish(libxlmig_ctx *ctx, const struct qemu *qm,
-                      const char *id, const char *vdi, unsigned int ms,
-                      char *why, size_t cap)
+int xlmig__sxm_job_finish(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                          const char *id, const char *vdi, unsigned int ms,
+                          char *why, size_t cap)
 {
     unsigned int waited;
-    struct job j;
+    struct xlmig__sxm_job j;
     int rc;
 
     why[0] = '\0';
     for (waited = 0;; waited += 50) {
-        rc = job_query(qm, id, &j);
+        rc = xlmig__sxm_job_query(qm, id, &j);
         if (rc)
             return rc;
         if (!j.found)
             return 0;
-        if (job_concluded(&j))
+        if (xlmig__sxm_job_concluded(&j))
             break;
         if (waited >= ms)
             return xlmig__error(ctx, LIBXLMIG_ERR_TIMEOUT, -1, "VDI %s: "
@@ -152,7 +154,7 @@ int job_finish(libxlmig_ctx *ctx, const struct qemu *qm,
         xlmig__sleep_ms(50);
     }
     xlmig__strlcpy(why, j.error, cap);
-    rc = q_simple(qm, "job-dismiss", "id", id);
+    rc = xlmig__sxm_q_simple(qm, "job-dismiss", "id", id);
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot dismiss the ended "
                             "block job %s", vdi, id);
@@ -164,14 +166,15 @@ int job_finish(libxlmig_ctx *ctx, const struct qemu *qm,
  * format node (driver @drv) of that file into @node_r; *xlmig_r when
  * any node of ours (xlmig-) is there.
  */
-int nodes_query(const struct qemu *qm, const char *want,
-                       struct node_info *wi, const char *file,
-                       const char *drv, char *node_r, size_t node_cap,
-                       bool *xlmig_r)
+int xlmig__sxm_nodes_query(const struct xlmig__sxm_qemu *qm, const char *want,
+                           struct xlmig__sxm_node_info *wi, const char *file,
+                           const char *drv, char *node_r, size_t node_cap,
+                           bool *xlmig_r)
 {
     yajl_gen g = xlmig__qmp_gen("query-named-block-nodes");
     yajl_val ret = NULL;
     size_t i;
+    bool ok;
     int rc;
 
     if (wi)
@@ -180,8 +183,8 @@ int nodes_query(const struct qemu *qm, const char *want,
         node_r[0] = '\0';
     if (xlmig_r)
         *xlmig_r = false;
-    rc = q_call(qm, g, g && gs(g, "flat") &&
-                yajl_gen_bool(g, 1) == yajl_gen_status_ok, &ret);
+    ok = g && gs(g, "flat") && yajl_gen_bool(g, 1) == yajl_gen_status_ok;
+    rc = xlmig__sxm_q_call(qm, g, ok, &ret);
     if (rc)
         return rc;
     for (i = 0; YAJL_IS_ARRAY(ret) && i < ret->u.array.len; i++) {
@@ -215,8 +218,8 @@ int nodes_query(const struct qemu *qm, const char *want,
  * the chain)?  From the block graph (x-debug-query-block-graph, the
  * only query that shows a node's children; QEMU 2.12 and later).
  */
-int overlay_state(const struct qemu *qm, const char *name,
-                         struct node_info *ni)
+int xlmig__sxm_overlay_state(const struct xlmig__sxm_qemu *qm, const char *name,
+                             struct xlmig__sxm_node_info *ni)
 {
     const char *npath[] = { "nodes", NULL }, *epath[] = { "edges", NULL };
     yajl_gen g = xlmig__qmp_gen("x-debug-query-block-graph");
@@ -226,7 +229,7 @@ int overlay_state(const struct qemu *qm, const char *name,
     int rc;
 
     memset(ni, 0, sizeof(*ni));
-    rc = q_call(qm, g, true, &ret);
+    rc = xlmig__sxm_q_call(qm, g, true, &ret);
     if (rc)
         return rc;
     nodes = yajl_tree_get(ret, npath, yajl_t_array);
@@ -256,35 +259,37 @@ int overlay_state(const struct qemu *qm, const char *name,
 
 /* Commit overlay @ov into what is below it; the job ends by itself
  * (when @ov has no parent) or is completed when ready. */
-int overlay_commit(libxlmig_ctx *ctx, const struct qemu *qm,
-                          const struct names *n, const char *vdi)
+int xlmig__sxm_overlay_commit(libxlmig_ctx *ctx,
+                              const struct xlmig__sxm_qemu *qm,
+                              const struct xlmig__sxm_names *n, const char *vdi)
 {
     unsigned int waited;
     char why[512];
-    struct job j;
+    struct xlmig__sxm_job j;
     int rc;
 
-    rc = job_query(qm, n->commit, &j);
+    rc = xlmig__sxm_job_query(qm, n->commit, &j);
     if (rc)
         return rc;
     if (!j.found) {
         yajl_gen g = xlmig__qmp_gen("block-commit");
+        bool ok = g && gkv(g, "job-id", n->commit) &&
+                  gkv(g, "device", n->ov) && g_keep_job(g);
 
-        rc = q_call(qm, g, g && gkv(g, "job-id", n->commit) &&
-                    gkv(g, "device", n->ov) && g_keep_job(g), NULL);
+        rc = xlmig__sxm_q_call(qm, g, ok, NULL);
         if (rc)
             return xlmig__error(ctx, rc, -1, "VDI %s: cannot commit the "
                                 "temporary snapshot's overlay %s back into "
                                 "the disk", vdi, n->ov);
     }
     for (waited = 0; waited < 10 * JOB_END_MS; waited += 50) {
-        rc = job_query(qm, n->commit, &j);
+        rc = xlmig__sxm_job_query(qm, n->commit, &j);
         if (rc)
             return rc;
-        if (!j.found || job_concluded(&j))
+        if (!j.found || xlmig__sxm_job_concluded(&j))
             break;
         if (j.ready) {
-            rc = q_simple(qm, "job-complete", "id", n->commit);
+            rc = xlmig__sxm_q_simple(qm, "job-complete", "id", n->commit);
             if (rc)
                 return xlmig__error(ctx, rc, -1, "VDI %s: cannot complete "
                                     "commit job %s", vdi, n->commit);
@@ -292,7 +297,8 @@ int overlay_commit(libxlmig_ctx *ctx, const struct qemu *qm,
         }
         xlmig__sleep_ms(50);
     }
-    rc = job_finish(ctx, qm, n->commit, vdi, JOB_END_MS, why, sizeof(why));
+    rc = xlmig__sxm_job_finish(ctx, qm, n->commit, vdi, JOB_END_MS, why,
+                               sizeof(why));
     if (rc)
         return rc;
     if (why[0])
@@ -302,26 +308,28 @@ int overlay_commit(libxlmig_ctx *ctx, const struct qemu *qm,
 }
 
 /* Delete what of ours is in the QEMU: overlay, leaf client, TLS. */
-int nodes_del(libxlmig_ctx *ctx, const struct qemu *qm,
-                     const struct names *n, const char *vdi, bool tls)
+int xlmig__sxm_nodes_del(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                         const struct xlmig__sxm_names *n, const char *vdi,
+                         bool tls)
 {
-    struct node_info ov, leaf;
+    struct xlmig__sxm_node_info ov, leaf;
     int rc;
 
-    rc = overlay_state(qm, n->ov, &ov);
+    rc = xlmig__sxm_overlay_state(qm, n->ov, &ov);
     if (!rc)
-        rc = overlay_state(qm, n->leaf, &leaf);
+        rc = xlmig__sxm_overlay_state(qm, n->leaf, &leaf);
     if (rc)
         return rc;
-    if (ov.found && (rc = q_simple(qm, "blockdev-del", "node-name", n->ov)))
+    if (ov.found &&
+        (rc = xlmig__sxm_q_simple(qm, "blockdev-del", "node-name", n->ov)))
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot remove the "
                             "temporary snapshot's overlay node %s", vdi,
                             n->ov);
     if (leaf.found &&
-        (rc = q_simple(qm, "blockdev-del", "node-name", n->leaf)))
+        (rc = xlmig__sxm_q_simple(qm, "blockdev-del", "node-name", n->leaf)))
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot remove node %s",
                             vdi, n->leaf);
-    if (tls && (rc = q_simple(qm, "object-del", "id", n->tls)))
+    if (tls && (rc = xlmig__sxm_q_simple(qm, "object-del", "id", n->tls)))
         return xlmig__error(ctx, rc, -1, "VDI %s: cannot remove TLS "
                             "object %s", vdi, n->tls);
     return 0;
@@ -331,26 +339,28 @@ int nodes_del(libxlmig_ctx *ctx, const struct qemu *qm,
  * Cancel mirror @id, whatever its state, and dismiss it once it has
  * ended (a mirror that broke has concluded already).
  */
-int mirror_stop(libxlmig_ctx *ctx, const struct qemu *qm,
-                       const char *id, const char *vdi)
+int xlmig__sxm_mirror_stop(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                           const char *id, const char *vdi)
 {
     char why[512];
-    struct job j;
+    struct xlmig__sxm_job j;
     int rc;
 
-    rc = job_query(qm, id, &j);
+    rc = xlmig__sxm_job_query(qm, id, &j);
     if (rc || !j.found)
         return rc;
-    if (!job_concluded(&j) && strcmp(j.status, "aborting")) {
+    if (!xlmig__sxm_job_concluded(&j) && strcmp(j.status, "aborting")) {
         yajl_gen g = xlmig__qmp_gen("block-job-cancel");
+        bool ok = g && gkv(g, "device", id) && gs(g, "force") &&
+                  yajl_gen_bool(g, 1) == yajl_gen_status_ok;
 
-        rc = q_call(qm, g, g && gkv(g, "device", id) && gs(g, "force") &&
-                    yajl_gen_bool(g, 1) == yajl_gen_status_ok, NULL);
+        rc = xlmig__sxm_q_call(qm, g, ok, NULL);
         /* A job that broke between the query and the cancel has
          * concluded by itself: that is an end too. */
-        if (rc && (job_query(qm, id, &j) || !j.found ||
-                   !job_concluded(&j)))
+        if (rc && (xlmig__sxm_job_query(qm, id, &j) || !j.found ||
+                   !xlmig__sxm_job_concluded(&j)))
             return rc;
     }
-    return job_finish(ctx, qm, id, vdi, JOB_END_MS, why, sizeof(why));
+    return xlmig__sxm_job_finish(ctx, qm, id, vdi, JOB_END_MS, why,
+                                 sizeof(why));
 }

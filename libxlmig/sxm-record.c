@@ -257,7 +257,7 @@ int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
             rc = member_bad(ctx, label, "format", 0);
             goto out;
         }
-        if (!addr_ok(r.listen)) {
+        if (!xlmig__sxm_addr_ok(r.listen)) {
             rc = member_bad(ctx, label, "listen", 0);
             goto out;
         }
@@ -283,7 +283,7 @@ int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
             rc = member_bad(ctx, label, "qmp or node", 0);
             goto out;
         }
-        if (!addr_ok(r.dest)) {
+        if (!xlmig__sxm_addr_ok(r.dest)) {
             rc = member_bad(ctx, label, "dest", 0);
             goto out;
         }
@@ -339,9 +339,9 @@ static int sxm_dir(libxlmig_ctx *ctx, const char *state_dir, char *dir,
 }
 
 /* STATE/sxm/TASK.EXT */
-int task_path(libxlmig_ctx *ctx, const char *state_dir,
-                     const char *task, const char *ext, char *out,
-                     size_t cap)
+int xlmig__sxm_task_path(libxlmig_ctx *ctx, const char *state_dir,
+                         const char *task, const char *ext, char *out,
+                         size_t cap)
 {
     char dir[PATH_MAX_];
     int rc = sxm_dir(ctx, state_dir, dir, sizeof(dir), false), n;
@@ -355,8 +355,8 @@ int task_path(libxlmig_ctx *ctx, const char *state_dir,
     return 0;
 }
 
-int record_save(libxlmig_ctx *ctx, const char *state_dir,
-                       const struct xlmig__sxm_record *r)
+int xlmig__sxm_record_save(libxlmig_ctx *ctx, const char *state_dir,
+                           const struct xlmig__sxm_record *r)
 {
     char dir[PATH_MAX_], path[PATH_MAX_], text[XLMIG__SXM_RECORD_MAX];
     size_t len;
@@ -365,7 +365,8 @@ int record_save(libxlmig_ctx *ctx, const char *state_dir,
     rc = sxm_dir(ctx, state_dir, dir, sizeof(dir), true);
     if (rc)
         return rc;
-    rc = task_path(ctx, state_dir, r->task, "json", path, sizeof(path));
+    rc = xlmig__sxm_task_path(ctx, state_dir, r->task, "json", path,
+                              sizeof(path));
     if (rc)
         return rc;
     rc = xlmig__sxm_record_encode(r, text, sizeof(text), &len);
@@ -380,7 +381,7 @@ int record_save(libxlmig_ctx *ctx, const char *state_dir,
  * environment, a task stops for a minute right after recording PHASE
  * (saying so on stderr), so that a test can kill it there.
  */
-void test_stall(enum xlmig__sxm_phase phase)
+void xlmig__sxm_test_stall(enum xlmig__sxm_phase phase)
 {
     const char *env = getenv("XLMIG_SXM_TEST_STALL");
 
@@ -391,34 +392,34 @@ void test_stall(enum xlmig__sxm_phase phase)
     xlmig__sleep_ms(60000);
 }
 
-int record_phase(libxlmig_ctx *ctx, const char *state_dir,
-                        struct xlmig__sxm_record *r,
-                        enum xlmig__sxm_phase phase)
+int xlmig__sxm_record_phase(libxlmig_ctx *ctx, const char *state_dir,
+                            struct xlmig__sxm_record *r,
+                            enum xlmig__sxm_phase phase)
 {
     int rc;
 
     r->phase = phase;
-    rc = record_save(ctx, state_dir, r);
+    rc = xlmig__sxm_record_save(ctx, state_dir, r);
     if (!rc)
-        test_stall(phase);
+        xlmig__sxm_test_stall(phase);
     return rc;
 }
 
-void record_remove(libxlmig_ctx *ctx, const char *state_dir,
-                          const char *task)
+void xlmig__sxm_record_remove(libxlmig_ctx *ctx, const char *state_dir,
+                              const char *task)
 {
     char dir[PATH_MAX_], path[PATH_MAX_];
 
     if (sxm_dir(ctx, state_dir, dir, sizeof(dir), false) ||
-        task_path(ctx, state_dir, task, "json", path, sizeof(path)))
+        xlmig__sxm_task_path(ctx, state_dir, task, "json", path, sizeof(path)))
         return;
     if (unlink(path) && errno != ENOENT)
         xlmig__log(ctx, XTL_WARN, errno, "cannot remove %s", path);
     (void)xlmig__dir_sync(ctx, dir);
 }
 
-int record_load(libxlmig_ctx *ctx, const char *state_dir,
-                       const char *task, struct xlmig__sxm_record *r)
+int xlmig__sxm_record_load(libxlmig_ctx *ctx, const char *state_dir,
+                           const char *task, struct xlmig__sxm_record *r)
 {
     char path[PATH_MAX_], quoted[XLMIG__QUOTE_MAX + 8];
     char *text = NULL;
@@ -431,7 +432,7 @@ int record_load(libxlmig_ctx *ctx, const char *state_dir,
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "task \"%s\" is not a task uuid", quoted);
     }
-    rc = task_path(ctx, state_dir, task, "json", path, sizeof(path));
+    rc = xlmig__sxm_task_path(ctx, state_dir, task, "json", path, sizeof(path));
     if (rc)
         return rc;
     if (lstat(path, &st) && errno == ENOENT)
@@ -498,7 +499,7 @@ int xlmig__sxm_list(libxlmig_ctx *ctx, const char *state_dir,
                 goto out;
             }
         }
-        rc = record_load(ctx, state_dir, task, &recs[nr]);
+        rc = xlmig__sxm_record_load(ctx, state_dir, task, &recs[nr]);
         if (rc)
             goto out;
         nr++;

@@ -60,11 +60,11 @@ int xlmig__sxm_recover(libxlmig_ctx *ctx, const char *state_dir,
             continue;
         }
         if (r->role == XLMIG__SXM_DST && r->phase == XLMIG__SXM_COMPOSING)
-            rc = dst_compose(ctx, state_dir, r, NULL);
+            rc = xlmig__sxm_dst_compose(ctx, state_dir, r, NULL);
         else if (r->role == XLMIG__SXM_DST)
-            rc = dst_rollback(ctx, state_dir, r);
+            rc = xlmig__sxm_dst_rollback(ctx, state_dir, r);
         else
-            rc = src_rollback(ctx, state_dir, r);
+            rc = xlmig__sxm_src_rollback(ctx, state_dir, r);
         if (rc && !first)
             first = rc;
         if (!rc)

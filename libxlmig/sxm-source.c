@@ -51,16 +51,18 @@ static void task_daemon_stop(libxlmig_ctx *ctx, const char *state_dir,
                              const char *pid_ext, const char *sock_ext)
 {
     char path[PATH_MAX_];
-    bool have_path = !task_path(ctx, state_dir, task, pid_ext, path,
-                                sizeof(path));
+    bool have_path = !xlmig__sxm_task_path(ctx, state_dir, task, pid_ext, path,
+                                           sizeof(path));
 
-    daemon_stop(ctx, task, what, have_path ? path : NULL, pid_r, start_r);
+    xlmig__sxm_daemon_stop(ctx, task, what, have_path ? path : NULL, pid_r,
+                           start_r);
     *pid_r = 0;
     *start_r = 0;
     if (have_path)
-        unlink_quiet(ctx, path);
-    if (!task_path(ctx, state_dir, task, sock_ext, path, sizeof(path)))
-        unlink_quiet(ctx, path);
+        xlmig__sxm_unlink_quiet(ctx, path);
+    if (!xlmig__sxm_task_path(ctx, state_dir, task, sock_ext, path,
+                              sizeof(path)))
+        xlmig__sxm_unlink_quiet(ctx, path);
 }
 
 static void reader_stop(libxlmig_ctx *ctx, const char *state_dir,
@@ -92,22 +94,22 @@ static int overlay_path(libxlmig_ctx *ctx, const char *state_dir,
  * record.  When its QEMU is gone (no socket, or nothing listens) the
  * overlay file is committed with qemu-img.
  */
-int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
-                        struct xlmig__sxm_record *r)
+int xlmig__sxm_src_rollback(libxlmig_ctx *ctx, const char *state_dir,
+                            struct xlmig__sxm_record *r)
 {
     char ovpath[PATH_MAX_], what[PATH_MAX_ + 600];
-    struct qemu qm = { .ctx = ctx, .sock = r->qmp };
+    struct xlmig__sxm_qemu qm = { .ctx = ctx, .sock = r->qmp };
     struct xlmig__qmp *probe = NULL;
     struct xlmig__sr sr;
     struct xlmig__vdi vdi;
-    struct node_info ov;
-    struct names n;
+    struct xlmig__sxm_node_info ov;
+    struct xlmig__sxm_names n;
     struct stat st;
     int rc;
 
-    names_of(r->task, &n);
+    xlmig__sxm_names_of(r->task, &n);
     if (r->phase != XLMIG__SXM_ROLLBACK) {
-        rc = record_phase(ctx, state_dir, r, XLMIG__SXM_ROLLBACK);
+        rc = xlmig__sxm_record_phase(ctx, state_dir, r, XLMIG__SXM_ROLLBACK);
         if (rc)
             return rc;
     }
@@ -116,7 +118,7 @@ int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
     if (rc)
         return rc;
     if (r->offline) {
-        record_remove(ctx, state_dir, r->task);
+        xlmig__sxm_record_remove(ctx, state_dir, r->task);
         xlmig__log(ctx, XTL_INFO, -1, "task %s: copy of VDI %s stopped; "
                    "the VDI is as it was", r->task, vdi.name);
         return 0;
@@ -126,18 +128,18 @@ int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
     rc = xlmig__qmp_connect(ctx, r->qmp, 10000, &probe);
     xlmig__qmp_close(probe);
     if (!rc) {
-        rc = mirror_stop(ctx, &qm, n.mirror, vdi.name);
+        rc = xlmig__sxm_mirror_stop(ctx, &qm, n.mirror, vdi.name);
         if (rc)
             return rc;
-        rc = overlay_state(&qm, n.ov, &ov);
+        rc = xlmig__sxm_overlay_state(&qm, n.ov, &ov);
         if (rc)
             return rc;
         if (ov.found && ov.has_backing) {
-            rc = overlay_commit(ctx, &qm, &n, vdi.name);
+            rc = xlmig__sxm_overlay_commit(ctx, &qm, &n, vdi.name);
             if (rc)
                 return rc;
         }
-        rc = nodes_del(ctx, &qm, &n, vdi.name, r->tls);
+        rc = xlmig__sxm_nodes_del(ctx, &qm, &n, vdi.name, r->tls);
         if (rc)
             return rc;
     } else if (rc != LIBXLMIG_ERR_NOT_FOUND && rc != LIBXLMIG_ERR_IO) {
@@ -156,15 +158,15 @@ int src_rollback(libxlmig_ctx *ctx, const char *state_dir,
             snprintf(what, sizeof(what), "VDI %s: cannot commit the overlay "
                      "%s back (the record stays; run `xlmig sxm-recover` "
                      "again)", vdi.name, ovpath);
-            rc = run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+            rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
             if (rc)
                 return rc;
         }
     }
     proxy_stop(ctx, state_dir, r);
-    unlink_quiet(ctx, ovpath);
+    xlmig__sxm_unlink_quiet(ctx, ovpath);
     (void)xlmig__dir_sync(ctx, sr.path);
-    record_remove(ctx, state_dir, r->task);
+    xlmig__sxm_record_remove(ctx, state_dir, r->task);
     xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s rolled back; it is whole "
                "in SR %s", r->task, vdi.name, sr.name);
     return 0;
@@ -191,18 +193,18 @@ static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
     size_t len, n = 0;
     int rc;
 
-    if ((rc = task_path(ctx, state_dir, r->task, "proxy.pid", pidfile,
-                        sizeof(pidfile))) ||
-        (rc = task_path(ctx, state_dir, r->task, "leaf.sock", sock,
-                        sock_cap)))
+    if ((rc = xlmig__sxm_task_path(ctx, state_dir, r->task, "proxy.pid",
+                                   pidfile, sizeof(pidfile))) ||
+        (rc = xlmig__sxm_task_path(ctx, state_dir, r->task, "leaf.sock", sock,
+                                   sock_cap)))
         return rc;
     if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "VDI %s: the state directory must be short "
                             "enough for a socket: %s", r->vdi_name, sock);
-    unlink_quiet(ctx, pidfile);
-    unlink_quiet(ctx, sock);
-    if (!tls_object(tls_dir, false, tls, sizeof(tls)))
+    xlmig__sxm_unlink_quiet(ctx, pidfile);
+    xlmig__sxm_unlink_quiet(ctx, sock);
+    if (!xlmig__sxm_tls_object(tls_dir, false, tls, sizeof(tls)))
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "TLS directory %s: path too long", tls_dir);
     snprintf(bl, sizeof(bl), "driver=nbd,node-name=leaf,server.type=inet,"
@@ -228,11 +230,11 @@ static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
     snprintf(what, sizeof(what), "VDI %s: cannot reach the destination's "
              "leaf at %s:%s over TLS with %s", r->vdi_name, host, port,
              xlmig__qsd_bin());
-    rc = qsd_daemon(ctx, argv, what, pidfile, &r->proxy_pid,
-                    &r->proxy_start);
+    rc = xlmig__sxm_qsd_daemon(ctx, argv, what, pidfile, &r->proxy_pid,
+                               &r->proxy_start);
     /* Recorded, so that a roll back stops it, whatever happened. */
     if (r->proxy_pid) {
-        int rs = record_save(ctx, state_dir, r);
+        int rs = xlmig__sxm_record_save(ctx, state_dir, r);
 
         rc = rc ? rc : rs;
     }
@@ -251,9 +253,10 @@ static void proxy_stop(libxlmig_ctx *ctx, const char *state_dir,
  * blockdev-add of the NBD client node of the destination's leaf: over
  * the proxy when the leaf is behind TLS, else straight to it.
  */
-static int leaf_node_add(libxlmig_ctx *ctx, const struct qemu *qm,
-                         const struct names *n, const char *state_dir,
-                         struct xlmig__sxm_record *r, const char *tls_dir)
+static int leaf_node_add(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                         const struct xlmig__sxm_names *n,
+                         const char *state_dir, struct xlmig__sxm_record *r,
+                         const char *tls_dir)
 {
     char host[256], port[8], sock[PATH_MAX_];
     const char *upath;
@@ -284,7 +287,7 @@ static int leaf_node_add(libxlmig_ctx *ctx, const struct qemu *qm,
         ok = gkv(g, "type", "inet") && gkv(g, "host", host) &&
              gkv(g, "port", port);
     ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
-    rc = q_call(qm, g, ok, NULL);
+    rc = xlmig__sxm_q_call(qm, g, ok, NULL);
     if (rc)
         return xlmig__error(ctx, rc, -1, "VDI %s: the VM's QEMU cannot "
                             "connect to the destination's leaf at %s%s",
@@ -478,10 +481,10 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
     memset(&w, 0, sizeof(w));
     w.req = req;
     atomic_init(&w.done, false);
-    if ((rc = task_path(ctx, state_dir, r->task, "snap.sock", sock,
-                        sizeof(sock))) ||
-        (rc = task_path(ctx, state_dir, r->task, "reader.pid", pidfile,
-                        sizeof(pidfile))))
+    if ((rc = xlmig__sxm_task_path(ctx, state_dir, r->task, "snap.sock", sock,
+                                   sizeof(sock))) ||
+        (rc = xlmig__sxm_task_path(ctx, state_dir, r->task, "reader.pid",
+                                   pidfile, sizeof(pidfile))))
         return rc;
     if (xlmig__vdi_path(sr, vdi->uuid, xlmig__vdi_format_name(vdi->format),
                         img, sizeof(img)) ||
@@ -489,8 +492,8 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "VDI %s: path too long (the state directory "
                             "must be short enough for a socket)", vdi->name);
-    unlink_quiet(ctx, sock);
-    unlink_quiet(ctx, pidfile);
+    xlmig__sxm_unlink_quiet(ctx, sock);
+    xlmig__sxm_unlink_quiet(ctx, pidfile);
     {
         char *argv[] = { "qemu-nbd", "--fork", "--pid-file", pidfile, "-r",
                          "-f", (char *)xlmig__vdi_format_name(vdi->format),
@@ -499,7 +502,7 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
 
         snprintf(what, sizeof(what), "VDI %s: cannot serve its temporary "
                  "snapshot %s with %s", vdi->name, img, xlmig__qemu_nbd_bin());
-        rc = run_tool(ctx, xlmig__qemu_nbd_bin(), argv, what);
+        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_nbd_bin(), argv, what);
         if (rc)
             return rc;
     }
@@ -508,7 +511,7 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
                             what, pidfile);
     r->reader_pid = pid;
     r->reader_start = xlmig__proc_start_time(pid);
-    rc = record_save(ctx, state_dir, r);
+    rc = xlmig__sxm_record_save(ctx, state_dir, r);
     if (rc)
         return rc;
     snprintf(src_uri, sizeof(src_uri), "nbd+unix:///snapshot?socket=%s",
@@ -580,20 +583,21 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
  * Mirror job @n->mirror is there and healthy: else MIRROR_FAILED with
  * QEMU's reason, read from the job that concluded (then dismissed).
  */
-static int mirror_check(libxlmig_ctx *ctx, const struct qemu *qm,
-                        const struct names *n, const char *vdi,
-                        const char *dest, struct job *j)
+static int mirror_check(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                        const struct xlmig__sxm_names *n, const char *vdi,
+                        const char *dest, struct xlmig__sxm_job *j)
 {
     char why[512] = "";
-    int rc = job_query(qm, n->mirror, j);
+    int rc = xlmig__sxm_job_query(qm, n->mirror, j);
 
     if (rc)
         return rc;
-    if (j->found && strcmp(j->status, "aborting") && !job_concluded(j))
+    if (j->found && strcmp(j->status, "aborting") &&
+        !xlmig__sxm_job_concluded(j))
         return 0;
     if (j->found)
-        (void)job_finish(ctx, qm, n->mirror, vdi, MIRROR_END_MS, why,
-                         sizeof(why));
+        (void)xlmig__sxm_job_finish(ctx, qm, n->mirror, vdi, MIRROR_END_MS, why,
+                                    sizeof(why));
     return xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: the "
                         "mirror to the destination's leaf at %s broke%s%s; "
                         "the VDI stays where it is", vdi, dest,
@@ -604,12 +608,12 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                     struct xlmig__sxm_record *rec_r)
 {
     struct xlmig__sxm_record r;
-    struct qemu qm = { .ctx = ctx, .sock = req->qmp };
+    struct xlmig__sxm_qemu qm = { .ctx = ctx, .sock = req->qmp };
     struct xlmig__sr sr;
     struct xlmig__vdi vdi;
     struct copy_progress cp;
-    struct names n;
-    struct job j;
+    struct xlmig__sxm_names n;
+    struct xlmig__sxm_job j;
     char img[PATH_MAX_], ovpath[PATH_MAX_], what[PATH_MAX_ + 600];
     bool saved = false, ours = false, stopped;
     int rc, sw;
@@ -651,7 +655,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     rc = xlmig__uuid_generate(ctx, r.task);
     if (rc)
         return rc;
-    names_of(r.task, &n);
+    xlmig__sxm_names_of(r.task, &n);
     r.role = XLMIG__SXM_SRC;
     r.phase = XLMIG__SXM_STARTING;
     xlmig__strlcpy(r.vdi_name, vdi.name, sizeof(r.vdi_name));
@@ -667,9 +671,9 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     rc = stop_asked(req);
     if (rc)
         goto stop;
-    rc = nodes_query(&qm, NULL, NULL, img,
-                     xlmig__vdi_format_name(vdi.format), r.node,
-                     sizeof(r.node), &ours);
+    rc = xlmig__sxm_nodes_query(&qm, NULL, NULL, img,
+                                xlmig__vdi_format_name(vdi.format), r.node,
+                                sizeof(r.node), &ours);
     if (rc)
         goto out;
     if (ours) {
@@ -697,7 +701,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                       &vdi);
     if (rc)
         goto out;
-    rc = record_save(ctx, req->state_dir, &r);
+    rc = xlmig__sxm_record_save(ctx, req->state_dir, &r);
     if (rc)
         goto out;
     saved = true;
@@ -705,7 +709,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         *rec_r = r;
 
     /* 1. The temporary snapshot. */
-    rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SNAPSHOT);
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SNAPSHOT);
     if (rc)
         goto out;
     {
@@ -715,7 +719,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
 
         snprintf(what, sizeof(what), "VDI %s: cannot create the temporary "
                  "snapshot's overlay in SR %s", vdi.name, sr.name);
-        rc = run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
         if (rc)
             goto out;
     }
@@ -732,12 +736,12 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                   yajl_gen_map_close(g) == yajl_gen_status_ok &&
                   gs(g, "backing") && yajl_gen_null(g) == yajl_gen_status_ok;
 
-        rc = q_call(&qm, g, ok, NULL);
+        rc = xlmig__sxm_q_call(&qm, g, ok, NULL);
         if (rc)
             goto out;
         g = xlmig__qmp_gen("blockdev-snapshot");
-        rc = q_call(&qm, g, g && gkv(g, "node", r.node) &&
-                    gkv(g, "overlay", n.ov), NULL);
+        ok = g && gkv(g, "node", r.node) && gkv(g, "overlay", n.ov);
+        rc = xlmig__sxm_q_call(&qm, g, ok, NULL);
         if (rc) {
             rc = xlmig__error(ctx, rc, -1, "VDI %s: cannot take the "
                               "temporary snapshot of node %s", vdi.name,
@@ -750,7 +754,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         goto stop;
 
     /* 2. The mirror of the writes since then. */
-    rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_MIRRORING);
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_MIRRORING);
     if (rc)
         goto out;
     rc = leaf_node_add(ctx, &qm, &n, req->state_dir, &r, req->tls_dir);
@@ -772,7 +776,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
             ok = gs(g, "speed") && yajl_gen_integer(g, (long long)
                                                     req->bwlimit) ==
                                        yajl_gen_status_ok;
-        rc = q_call(&qm, g, ok, NULL);
+        rc = xlmig__sxm_q_call(&qm, g, ok, NULL);
         if (rc) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: "
                               "cannot start the mirror to %s", vdi.name,
@@ -785,7 +789,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         goto stop;
 
     /* 3. The copy of the snapshot. */
-    rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_COPYING);
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_COPYING);
     if (rc)
         goto out;
     cp.p.phase = XLMIG__SXM_COPYING;
@@ -809,7 +813,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     }
 
     /* 4. In sync: wait for the caller's switch. */
-    rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SYNCED);
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SYNCED);
     if (rc)
         goto out;
     cp.p.phase = XLMIG__SXM_SYNCED;
@@ -841,7 +845,7 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     }
 
     /* 5. Switch: the guest is paused; end the mirror in sync. */
-    rc = record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SWITCHING);
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SWITCHING);
     if (rc)
         goto out;
     cp.p.phase = XLMIG__SXM_SWITCHING;
@@ -849,14 +853,14 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
      * when this one cannot be had). */
     if (xlmig__qmp_connect(ctx, qm.sock, QMP_HOLD_MS, &qm.held))
         qm.held = NULL;
-    rc = q_simple(&qm, "block-job-cancel", "device", n.mirror);
+    rc = xlmig__sxm_q_simple(&qm, "block-job-cancel", "device", n.mirror);
     if (rc)
         goto out;
     {
         char why[512];
 
-        rc = job_finish(ctx, &qm, n.mirror, vdi.name, JOB_END_MS, why,
-                        sizeof(why));
+        rc = xlmig__sxm_job_finish(ctx, &qm, n.mirror, vdi.name, JOB_END_MS,
+                                   why, sizeof(why));
         if (rc)
             goto out;
         if (why[0]) {
@@ -867,17 +871,17 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         }
     }
     /* 6. The temporary snapshot goes: the overlay is committed back. */
-    rc = overlay_commit(ctx, &qm, &n, vdi.name);
+    rc = xlmig__sxm_overlay_commit(ctx, &qm, &n, vdi.name);
     if (rc)
         goto out;
-    rc = nodes_del(ctx, &qm, &n, vdi.name, r.tls);
-    q_release(&qm);
+    rc = xlmig__sxm_nodes_del(ctx, &qm, &n, vdi.name, r.tls);
+    xlmig__sxm_q_release(&qm);
     if (rc)
         goto out;
     proxy_stop(ctx, req->state_dir, &r);
-    unlink_quiet(ctx, ovpath);
+    xlmig__sxm_unlink_quiet(ctx, ovpath);
     (void)xlmig__dir_sync(ctx, sr.path);
-    record_remove(ctx, req->state_dir, r.task);
+    xlmig__sxm_record_remove(ctx, req->state_dir, r.task);
     if (req->progress) {
         cp.p.phase = XLMIG__SXM_SWITCHING;
         cp.p.seconds = xlmig__now_s() - cp.t0;
@@ -894,9 +898,9 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
         rc = xlmig__error(ctx, LIBXLMIG_ERR_CANCELLED, -1, "VDI %s: the "
                           "move was cancelled; rolling back", vdi.name);
  out:
-    q_release(&qm);             /* the roll back connects per command */
+    xlmig__sxm_q_release(&qm);  /* the roll back connects per command */
     if (rc && saved) {
-        int rb = src_rollback(ctx, req->state_dir, &r);
+        int rb = xlmig__sxm_src_rollback(ctx, req->state_dir, &r);
 
         if (rb)
             xlmig__log(ctx, XTL_ERROR, -1, "task %s: VDI %s: the roll back "
@@ -941,14 +945,14 @@ int xlmig__sxm_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req)
     xlmig__strlcpy(src.dest, req->dest, sizeof(src.dest));
     src.owner_pid = getpid();
     src.owner_start = xlmig__proc_start_time(getpid());
-    rc = record_phase(ctx, req->state_dir, &src, XLMIG__SXM_COPYING);
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &src, XLMIG__SXM_COPYING);
     if (rc)
         return rc;
     rc = snapshot_copy(ctx, req->state_dir, &src, &sr, &vdi, req, &cp,
                        &stopped);
     if (rc)
-        (void)src_rollback(ctx, req->state_dir, &src);
+        (void)xlmig__sxm_src_rollback(ctx, req->state_dir, &src);
     else
-        record_remove(ctx, req->state_dir, src.task);
+        xlmig__sxm_record_remove(ctx, req->state_dir, src.task);
     return rc;
 }

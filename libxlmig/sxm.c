@@ -99,7 +99,7 @@ bool addr_split(const char *addr, char *host, size_t host_cap,
     return true;
 }
 
-bool addr_ok(const char *addr)
+bool xlmig__sxm_addr_ok(const char *addr)
 {
     char host[256], port[8];
     const char *path;
@@ -112,7 +112,7 @@ int xlmig__sxm_addr_check(libxlmig_ctx *ctx, const char *addr)
 {
     char quoted[XLMIG__QUOTE_MAX + 8];
 
-    if (addr_ok(addr))
+    if (xlmig__sxm_addr_ok(addr))
         return 0;
     if (!ctx)
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
@@ -145,7 +145,7 @@ int addr_uri(const char *addr, const char *export, bool tls,
 int xlmig__sxm_export_uri(const char *addr, const char *export, bool tls,
                           char *uri, size_t cap)
 {
-    if (!addr_ok(addr) || !export)
+    if (!xlmig__sxm_addr_ok(addr) || !export)
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     return addr_uri(addr, export, tls, uri, cap);
 }
@@ -153,31 +153,31 @@ int xlmig__sxm_export_uri(const char *addr, const char *export, bool tls,
 
 /* ------------------------------------------------------------ files */
 
-void unlink_quiet(libxlmig_ctx *ctx, const char *path)
+void xlmig__sxm_unlink_quiet(libxlmig_ctx *ctx, const char *path)
 {
     if (unlink(path) && errno != ENOENT)
         xlmig__log(ctx, XTL_WARN, errno, "cannot remove %s", path);
 }
 
 /* Remove VDI @uuid's image (@fmt), metadata and lock from @sr. */
-void vdi_files_remove(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
-                             const char *uuid, enum xlmig__vdi_format fmt)
+void xlmig__sxm_vdi_files_remove(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                                 const char *uuid, enum xlmig__vdi_format fmt)
 {
     char path[PATH_MAX_];
 
     if (!xlmig__vdi_path(sr, uuid, xlmig__vdi_format_name(fmt), path,
                          sizeof(path)))
-        unlink_quiet(ctx, path);
+        xlmig__sxm_unlink_quiet(ctx, path);
     if (!xlmig__vdi_path(sr, uuid, "json", path, sizeof(path)))
-        unlink_quiet(ctx, path);
+        xlmig__sxm_unlink_quiet(ctx, path);
     if (!xlmig__vdi_path(sr, uuid, "lock", path, sizeof(path)))
-        unlink_quiet(ctx, path);
+        xlmig__sxm_unlink_quiet(ctx, path);
     (void)xlmig__dir_sync(ctx, sr->path);
 }
 
 /* Write VDI @v's metadata, and a lock naming @task when @task. */
-int vdi_meta_write(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
-                          const struct xlmig__vdi *v, const char *task)
+int xlmig__sxm_vdi_meta_write(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                              const struct xlmig__vdi *v, const char *task)
 {
     char path[PATH_MAX_], text[XLMIG__SR_FILE_MAX + 1], lock[128];
     size_t len;
@@ -202,8 +202,8 @@ int vdi_meta_write(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
     return xlmig__file_write(ctx, sr->path, path, text, len);
 }
 
-int run_tool(libxlmig_ctx *ctx, const char *bin, char *const argv[],
-                    const char *what)
+int xlmig__sxm_run_tool(libxlmig_ctx *ctx, const char *bin, char *const argv[],
+                        const char *what)
 {
     char err[XLMIG__PROC_ERR_MAX + 64];
     int rc = xlmig__proc_run(bin, argv, NULL, 0, NULL, err, sizeof(err));
@@ -232,7 +232,7 @@ static bool tls_dir_is_psk(const char *dir)
  * xlmig-tls) into @buf: x509 (a server verifies its peer) or PSK (a
  * client speaks as XLMIG__SXM_PSK_USER).  False when it does not fit.
  */
-bool tls_object(const char *dir, bool server, char *buf, size_t cap)
+bool xlmig__sxm_tls_object(const char *dir, bool server, char *buf, size_t cap)
 {
     bool psk = tls_dir_is_psk(dir);
     size_t len = (size_t)snprintf(buf, cap, "tls-creds-%s,id=xlmig-tls,"
@@ -250,12 +250,12 @@ bool tls_object(const char *dir, bool server, char *buf, size_t cap)
  * @pidfile) and read its pid and start time: the daemon serves on once
  * this returns 0.  @what begins the messages.
  */
-int qsd_daemon(libxlmig_ctx *ctx, char *const argv[],
-                      const char *what, const char *pidfile,
-                      int64_t *pid_r, uint64_t *start_r)
+int xlmig__sxm_qsd_daemon(libxlmig_ctx *ctx, char *const argv[],
+                          const char *what, const char *pidfile, int64_t *pid_r,
+                          uint64_t *start_r)
 {
     pid_t pid;
-    int rc = run_tool(ctx, xlmig__qsd_bin(), argv, what);
+    int rc = xlmig__sxm_run_tool(ctx, xlmig__qsd_bin(), argv, what);
 
     if (rc)
         return rc;
@@ -276,9 +276,9 @@ int qsd_daemon(libxlmig_ctx *ctx, char *const argv[],
  * found by its pid file @pidfile (NULL: none): *pid_r and *start_r are
  * then set from it, and it is stopped like a recorded one.
  */
-void daemon_stop(libxlmig_ctx *ctx, const char *task,
-                        const char *what, const char *pidfile,
-                        int64_t *pid_r, uint64_t *start_r)
+void xlmig__sxm_daemon_stop(libxlmig_ctx *ctx, const char *task,
+                            const char *what, const char *pidfile,
+                            int64_t *pid_r, uint64_t *start_r)
 {
     pid_t pid;
     uint64_t start;

@@ -21,6 +21,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "addr.h"
 #include "blkcopy.h"
 #include "cpurecord.h"
 #include "diskstream.h"
@@ -63,8 +64,8 @@ static int exporter_start(libxlmig_ctx *ctx, const char *state_dir,
     if (xlmig__vdi_path(sr, r->parent, xlmig__vdi_format_name(r->format),
                         ppath, sizeof(ppath)) ||
         xlmig__vdi_path(sr, r->leaf, "qcow2", lpath, sizeof(lpath)) ||
-        !addr_split(r->listen, host, sizeof(host), port, sizeof(port),
-                    &upath))
+        xlmig__endpoint_split(r->listen, host, sizeof(host), port,
+                              sizeof(port), &upath))
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "task %s: path or address too long", r->task);
     xlmig__sxm_unlink_quiet(ctx, pidfile);

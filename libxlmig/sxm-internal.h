@@ -123,16 +123,8 @@ int xlmig__sxm_record_load(libxlmig_ctx *ctx, const char *state_dir,
 
 /* ---------------------------------------------------- sxm.c */
 
-/* Split a checked address: @host and @port for tcp, *path_r for unix. */
-bool addr_split(const char *addr, char *host, size_t host_cap, char *port,
-                size_t port_cap, const char **path_r);
-
-/* Is @addr a storage motion address (not longer than SXM_ADDR_MAX)? */
+/* Is @addr an endpoint (addr.h) not longer than XLMIG__SXM_ADDR_MAX? */
 bool xlmig__sxm_addr_ok(const char *addr);
-
-/* The NBD URI of export @export at @addr (libnbd's syntax). */
-int addr_uri(const char *addr, const char *export, bool tls, char *uri,
-             size_t cap);
 
 /* unlink(@path); a warning unless it is done or was not there. */
 void xlmig__sxm_unlink_quiet(libxlmig_ctx *ctx, const char *path);

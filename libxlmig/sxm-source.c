@@ -21,6 +21,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "addr.h"
 #include "blkcopy.h"
 #include "cpurecord.h"
 #include "diskstream.h"
@@ -228,7 +229,7 @@ static int proxy_start(libxlmig_ctx *ctx, const char *state_dir,
                 ",node-name=leaf,writable=on";
     argv[n] = NULL;
     snprintf(what, sizeof(what), "VDI %s: cannot reach the destination's "
-             "leaf at %s:%s over TLS with %s", r->vdi_name, host, port,
+             "leaf at %s over TLS with %s", r->vdi_name, r->dest,
              xlmig__qsd_bin());
     rc = xlmig__sxm_qsd_daemon(ctx, argv, what, pidfile, &r->proxy_pid,
                                &r->proxy_start);
@@ -264,7 +265,8 @@ static int leaf_node_add(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
     bool ok;
     int rc;
 
-    if (!addr_split(r->dest, host, sizeof(host), port, sizeof(port), &upath))
+    if (xlmig__endpoint_split(r->dest, host, sizeof(host), port, sizeof(port),
+                              &upath))
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     if (tls_dir) {
         if (upath)
@@ -517,8 +519,9 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
     snprintf(src_uri, sizeof(src_uri), "nbd+unix:///snapshot?socket=%s",
              sock);
     if (!req->data_via) {
-        rc = addr_uri(r->dest, EXPORT_PARENT, req->tls_dir != NULL, dst_uri,
-                      sizeof(dst_uri));
+        rc = xlmig__sxm_export_uri(r->dest, EXPORT_PARENT,
+                                   req->tls_dir != NULL, dst_uri,
+                                   sizeof(dst_uri));
         if (rc)
             goto out;
         memset(&o, 0, sizeof(o));

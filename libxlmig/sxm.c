@@ -21,6 +21,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "addr.h"
 #include "blkcopy.h"
 #include "cpurecord.h"
 #include "diskstream.h"
@@ -37,75 +38,14 @@
 
 /* ------------------------------------------------------------ addresses */
 
-static bool host_ok(const char *h, size_t len)
-{
-    size_t i;
-
-    if (!len || len > 253)
-        return false;
-    for (i = 0; i < len; i++) {
-        char c = h[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '-'))
-            return false;
-    }
-    return h[0] != '-' && h[0] != '.';
-}
-
-/* Split a checked address; *host_r/@port_r for tcp, @path for unix. */
-bool addr_split(const char *addr, char *host, size_t host_cap,
-                       char *port, size_t port_cap, const char **path_r)
-{
-    const char *colon;
-    size_t hlen, plen, i;
-
-    *path_r = NULL;
-    if (!addr)
-        return false;
-    if (!strncmp(addr, "unix:", 5)) {
-        const char *p = addr + 5;
-        struct sockaddr_un sun;
-
-        if (p[0] != '/' || strlen(p) >= sizeof(sun.sun_path))
-            return false;
-        for (i = 0; p[i]; i++) {
-            if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
-                return false;
-        }
-        *path_r = p;
-        return true;
-    }
-    if (strncmp(addr, "tcp:", 4))
-        return false;
-    addr += 4;
-    colon = strrchr(addr, ':');
-    if (!colon)
-        return false;
-    hlen = (size_t)(colon - addr);
-    plen = strlen(colon + 1);
-    if (!host_ok(addr, hlen) || hlen >= host_cap || !plen || plen > 5 ||
-        plen >= port_cap)
-        return false;
-    for (i = 0; i < plen; i++) {
-        if (colon[1 + i] < '0' || colon[1 + i] > '9')
-            return false;
-    }
-    if (atoi(colon + 1) < 1 || atoi(colon + 1) > 65535 || colon[1] == '0')
-        return false;
-    memcpy(host, addr, hlen);
-    host[hlen] = '\0';
-    memcpy(port, colon + 1, plen + 1);
-    return true;
-}
-
 bool xlmig__sxm_addr_ok(const char *addr)
 {
     char host[256], port[8];
     const char *path;
 
     return addr && strlen(addr) <= XLMIG__SXM_ADDR_MAX &&
-           addr_split(addr, host, sizeof(host), port, sizeof(port), &path);
+           !xlmig__endpoint_split(addr, host, sizeof(host), port,
+                                  sizeof(port), &path);
 }
 
 int xlmig__sxm_addr_check(libxlmig_ctx *ctx, const char *addr)
@@ -118,38 +58,33 @@ int xlmig__sxm_addr_check(libxlmig_ctx *ctx, const char *addr)
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     xlmig__quote(addr ? addr : "", 0, quoted, sizeof(quoted));
     return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                        "address \"%s\" is not tcp:HOST:PORT (an IPv4 "
-                        "address or a host name, port 1-65535) or "
-                        "unix:/ABSOLUTE/PATH", quoted);
-}
-
-/* The NBD URI of export @export at @addr (libnbd's syntax). */
-int addr_uri(const char *addr, const char *export, bool tls,
-                    char *uri, size_t cap)
-{
-    char host[256], port[8];
-    const char *path;
-    int n;
-
-    if (!addr_split(addr, host, sizeof(host), port, sizeof(port), &path))
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    if (path)
-        n = snprintf(uri, cap, "nbd%s+unix:///%s?socket=%s", tls ? "s" : "",
-                     export, path);
-    else
-        n = snprintf(uri, cap, "nbd%s://%s:%s/%s", tls ? "s" : "", host, port,
-                     export);
-    return n < 0 || (size_t)n >= cap ? LIBXLMIG_ERR_INVALID_ARGUMENT : 0;
+                        "address \"%s\" is not tcp:HOST:PORT (a host name, "
+                        "an IPv4 address or an IPv6 address in brackets, "
+                        "port 1-65535) or unix:/ABSOLUTE/PATH", quoted);
 }
 
 int xlmig__sxm_export_uri(const char *addr, const char *export, bool tls,
                           char *uri, size_t cap)
 {
-    if (!xlmig__sxm_addr_ok(addr) || !export)
-        return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    return addr_uri(addr, export, tls, uri, cap);
-}
+    char host[256], port[8], hostport[XLMIG__HOSTPORT_MAX + 1];
+    const char *path;
+    int n;
 
+    if (!xlmig__sxm_addr_ok(addr) || !export ||
+        xlmig__endpoint_split(addr, host, sizeof(host), port, sizeof(port),
+                              &path))
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    if (path) {
+        n = snprintf(uri, cap, "nbd%s+unix:///%s?socket=%s", tls ? "s" : "",
+                     export, path);
+    } else {
+        /* An IPv6 address goes in brackets in a URI. */
+        xlmig__join_hostport(host, port, hostport, sizeof(hostport));
+        n = snprintf(uri, cap, "nbd%s://%s/%s", tls ? "s" : "", hostport,
+                     export);
+    }
+    return n < 0 || (size_t)n >= cap ? LIBXLMIG_ERR_INVALID_ARGUMENT : 0;
+}
 
 /* ------------------------------------------------------------ files */
 

@@ -196,19 +196,21 @@ int xlmig__sxm_dst_rollback(libxlmig_ctx *ctx, const char *state_dir,
     return 0;
 }
 
-int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
-                          const struct xlmig__sxm_recv_req *req,
-                          struct xlmig__sxm_record *rec_r)
+/*
+ * The destination's checks before anything is made: the address, the
+ * name, the size, the format (into *fmt_r), the SR (into @sr), that it
+ * takes mirrors, and its free space for the parent and the leaf.
+ */
+static int recv_check(libxlmig_ctx *ctx,
+                      const struct xlmig__sxm_recv_req *req,
+                      enum xlmig__vdi_format *fmt_r, struct xlmig__sr *sr)
 {
-    struct xlmig__sxm_record r;
-    struct xlmig__sr sr;
-    struct xlmig__vdi parent, leaf;
-    char ppath[PATH_MAX_], lpath[PATH_MAX_], size_arg[32], what[PATH_MAX_ + 600];
-    char backing[PATH_MAX_ + 16];
-    bool saved = false;
+    struct xlmig__sxm_need need;
+    struct xlmig__sr_space space;
+    uint64_t alloc = req->src_allocated ? req->src_allocated
+                                        : req->virtual_size;
     int rc;
 
-    memset(&r, 0, sizeof(r));
     rc = xlmig__sxm_addr_check(ctx, req->listen);
     if (rc)
         return rc;
@@ -222,46 +224,113 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
                             "from 512 to 64 TiB", req->name,
                             (unsigned long long)req->virtual_size);
     if (!req->format || !strcmp(req->format, "qcow2")) {
-        r.format = XLMIG__VDI_QCOW2;
+        *fmt_r = XLMIG__VDI_QCOW2;
     } else if (!strcmp(req->format, "raw")) {
-        r.format = XLMIG__VDI_RAW;
+        *fmt_r = XLMIG__VDI_RAW;
     } else {
         return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "VDI %s: format must be qcow2 or raw",
                             req->name);
     }
-    rc = xlmig__sr_find(ctx, req->state_dir, req->sr, &sr);
+    rc = xlmig__sr_find(ctx, req->state_dir, req->sr, sr);
     if (rc)
         return rc;
-    if (!(sr.caps & XLMIG__SR_CAP_VDI_MIRROR_IN))
+    if (!(sr->caps & XLMIG__SR_CAP_VDI_MIRROR_IN))
         return xlmig__error(ctx, LIBXLMIG_ERR_SR_DOES_NOT_SUPPORT_MIGRATION,
                             -1, "SR %s (%s) lacks VDI_MIRROR_IN: it cannot "
-                            "receive VDI %s", sr.name, sr.uuid, req->name);
-    {
-        struct xlmig__sxm_need need;
-        struct xlmig__sr_space space;
-        uint64_t alloc = req->src_allocated ? req->src_allocated
-                                            : req->virtual_size;
+                            "receive VDI %s", sr->name, sr->uuid, req->name);
+    rc = xlmig__sr_space(ctx, sr, &space);
+    if (rc)
+        return rc;
+    rc = xlmig__sxm_needs(req->virtual_size, alloc, *fmt_r, true, NULL,
+                          &need);
+    if (rc)
+        return xlmig__error(ctx, rc, -1, "VDI %s: cannot size its move",
+                            req->name);
+    if (need.dst_bytes > space.free_space)
+        return xlmig__error(ctx,
+                            LIBXLMIG_ERR_SR_DESTINATION_SPACE_INSUFFICIENT,
+                            -1, "SR %s (%s) has %llu MiB free; VDI %s "
+                            "needs %llu MiB there (parent and leaf); free "
+                            "space or choose another SR", sr->name,
+                            sr->uuid,
+                            (unsigned long long)(space.free_space >> 20),
+                            req->name,
+                            (unsigned long long)(need.dst_bytes >> 20));
+    return 0;
+}
 
-        rc = xlmig__sr_space(ctx, &sr, &space);
+/*
+ * Make @r's parent (@ppath, in the format asked for) and its leaf
+ * (@lpath, qcow2 over the parent) of VDI @name in @sr: each its
+ * metadata and lock first, then its image.
+ */
+static int vdis_make(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
+                     const struct xlmig__sxm_record *r, const char *name,
+                     const char *ppath, const char *lpath)
+{
+    struct xlmig__vdi parent, leaf;
+    char size_arg[32], what[PATH_MAX_ + 600], backing[PATH_MAX_ + 16];
+    int rc;
+
+    memset(&parent, 0, sizeof(parent));
+    xlmig__strlcpy(parent.uuid, r->parent, sizeof(parent.uuid));
+    xlmig__strlcpy(parent.name, name, sizeof(parent.name));
+    xlmig__strlcpy(parent.sr_uuid, sr->uuid, sizeof(parent.sr_uuid));
+    parent.format = r->format;
+    parent.virtual_size = r->virtual_size;
+    parent.on_boot = XLMIG__VDI_PERSIST;
+    leaf = parent;
+    xlmig__strlcpy(leaf.uuid, r->leaf, sizeof(leaf.uuid));
+    leaf.format = XLMIG__VDI_QCOW2;
+    snprintf(leaf.name, sizeof(leaf.name), "%.*s.leaf",
+             (int)(sizeof(leaf.name) - 6), name);
+
+    snprintf(size_arg, sizeof(size_arg), "%llu",
+             (unsigned long long)r->virtual_size);
+    snprintf(what, sizeof(what), "VDI %s: cannot create its parent in SR %s",
+             name, sr->name);
+    rc = xlmig__sxm_vdi_meta_write(ctx, sr, &parent, r->task);
+    if (rc)
+        return rc;
+    {
+        char *argv[] = { "qemu-img", "create", "-q", "-f",
+                         (char *)xlmig__vdi_format_name(r->format),
+                         (char *)ppath, size_arg, NULL };
+
+        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
         if (rc)
             return rc;
-        rc = xlmig__sxm_needs(req->virtual_size, alloc, r.format, true, NULL,
-                              &need);
-        if (rc)
-            return xlmig__error(ctx, rc, -1, "VDI %s: cannot size its move",
-                                req->name);
-        if (need.dst_bytes > space.free_space)
-            return xlmig__error(ctx,
-                                LIBXLMIG_ERR_SR_DESTINATION_SPACE_INSUFFICIENT,
-                                -1, "SR %s (%s) has %llu MiB free; VDI %s "
-                                "needs %llu MiB there (parent and leaf); free "
-                                "space or choose another SR", sr.name,
-                                sr.uuid,
-                                (unsigned long long)(space.free_space >> 20),
-                                req->name,
-                                (unsigned long long)(need.dst_bytes >> 20));
     }
+    snprintf(what, sizeof(what), "VDI %s: cannot create its leaf in SR %s",
+             name, sr->name);
+    rc = xlmig__sxm_vdi_meta_write(ctx, sr, &leaf, r->task);
+    if (rc)
+        return rc;
+    snprintf(backing, sizeof(backing), "%s", ppath);
+    {
+        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o",
+                         LEAF_OPTS, "-b", backing, "-F",
+                         (char *)xlmig__vdi_format_name(r->format),
+                         (char *)lpath, size_arg, NULL };
+
+        return xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+    }
+}
+
+int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
+                          const struct xlmig__sxm_recv_req *req,
+                          struct xlmig__sxm_record *rec_r)
+{
+    struct xlmig__sxm_record r;
+    struct xlmig__sr sr;
+    char ppath[PATH_MAX_], lpath[PATH_MAX_];
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    rc = recv_check(ctx, req, &r.format, &sr);
+    if (rc)
+        return rc;
     if ((rc = xlmig__uuid_generate(ctx, r.task)) ||
         (rc = xlmig__uuid_generate(ctx, r.parent)) ||
         (rc = xlmig__uuid_generate(ctx, r.leaf)))
@@ -278,62 +347,17 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
     r.owner_start = xlmig__proc_start_time(getpid());
     if (xlmig__vdi_path(&sr, r.parent, xlmig__vdi_format_name(r.format),
                         ppath, sizeof(ppath)) ||
-        xlmig__vdi_path(&sr, r.leaf, "qcow2", lpath, sizeof(lpath))) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                          "SR %s: path too long", sr.name);
-        goto out;
-    }
+        xlmig__vdi_path(&sr, r.leaf, "qcow2", lpath, sizeof(lpath)))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "SR %s: path too long", sr.name);
     rc = xlmig__sxm_record_save(ctx, req->state_dir, &r);
     if (rc)
-        goto out;
-    saved = true;
+        return rc;
     xlmig__sxm_test_stall(XLMIG__SXM_CREATING);
 
-    memset(&parent, 0, sizeof(parent));
-    xlmig__strlcpy(parent.uuid, r.parent, sizeof(parent.uuid));
-    xlmig__strlcpy(parent.name, req->name, sizeof(parent.name));
-    xlmig__strlcpy(parent.sr_uuid, sr.uuid, sizeof(parent.sr_uuid));
-    parent.format = r.format;
-    parent.virtual_size = r.virtual_size;
-    parent.on_boot = XLMIG__VDI_PERSIST;
-    leaf = parent;
-    xlmig__strlcpy(leaf.uuid, r.leaf, sizeof(leaf.uuid));
-    leaf.format = XLMIG__VDI_QCOW2;
-    snprintf(leaf.name, sizeof(leaf.name), "%.*s.leaf",
-             (int)(sizeof(leaf.name) - 6), req->name);
-
-    snprintf(size_arg, sizeof(size_arg), "%llu",
-             (unsigned long long)r.virtual_size);
-    snprintf(what, sizeof(what), "VDI %s: cannot create its parent in SR %s",
-             req->name, sr.name);
-    rc = xlmig__sxm_vdi_meta_write(ctx, &sr, &parent, r.task);
+    rc = vdis_make(ctx, &sr, &r, req->name, ppath, lpath);
     if (rc)
         goto out;
-    {
-        char *argv[] = { "qemu-img", "create", "-q", "-f",
-                         (char *)xlmig__vdi_format_name(r.format), ppath,
-                         size_arg, NULL };
-
-        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
-        if (rc)
-            goto out;
-    }
-    snprintf(what, sizeof(what), "VDI %s: cannot create its leaf in SR %s",
-             req->name, sr.name);
-    rc = xlmig__sxm_vdi_meta_write(ctx, &sr, &leaf, r.task);
-    if (rc)
-        goto out;
-    snprintf(backing, sizeof(backing), "%s", ppath);
-    {
-        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o",
-                         LEAF_OPTS, "-b", backing, "-F",
-                         (char *)xlmig__vdi_format_name(r.format), lpath,
-                         size_arg, NULL };
-
-        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
-        if (rc)
-            goto out;
-    }
     rc = exporter_start(ctx, req->state_dir, &sr, &r, req->tls_dir);
     if (rc)
         goto out;
@@ -346,7 +370,7 @@ int xlmig__sxm_recv_start(libxlmig_ctx *ctx,
     if (rec_r)
         *rec_r = r;
  out:
-    if (rc && saved)
+    if (rc)
         (void)xlmig__sxm_dst_rollback(ctx, req->state_dir, &r);
     return rc;
 }

@@ -137,6 +137,68 @@ static int pivot(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
     return 0;
 }
 
+/*
+ * The move's checks: the VDI (into @sr, @vdi), the SR it goes to (into
+ * @dsr), the format (into *fmt_r: the VDI's, or the one asked for), and
+ * the preflight; *alloc_r the VDI's allocated bytes.
+ */
+static int move_check(libxlmig_ctx *ctx,
+                      const struct xlmig__sxm_move_req *req,
+                      struct xlmig__sr *sr, struct xlmig__vdi *vdi,
+                      struct xlmig__sr *dsr, enum xlmig__vdi_format *fmt_r,
+                      uint64_t *alloc_r)
+{
+    struct xlmig__sr_space space, dspace;
+    uint64_t virt;
+    int rc;
+
+    rc = xlmig__vdi_find(ctx, req->state_dir, req->vdi, sr, vdi);
+    if (rc)
+        return rc;
+    rc = xlmig__sr_find(ctx, req->state_dir, req->sr, dsr);
+    if (rc)
+        return rc;
+    *fmt_r = vdi->format;
+    if (req->format && !strcmp(req->format, "raw"))
+        *fmt_r = XLMIG__VDI_RAW;
+    else if (req->format && !strcmp(req->format, "qcow2"))
+        *fmt_r = XLMIG__VDI_QCOW2;
+    else if (req->format)
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "VDI %s: format must be qcow2 or raw", vdi->name);
+    if ((rc = xlmig__vdi_sizes(ctx, sr, vdi, &virt, alloc_r)) ||
+        (rc = xlmig__sr_space(ctx, sr, &space)) ||
+        (rc = xlmig__sr_space(ctx, dsr, &dspace)))
+        return rc;
+    return xlmig__sxm_preflight(ctx, sr, &space, vdi, *alloc_r, dsr, &dspace,
+                                *fmt_r, req->qmp != NULL, req->vm, NULL);
+}
+
+/*
+ * Where the destination is served: a new unix socket of the state
+ * directory, "unix:STATE/sxm/TAG.sock", into @listen.
+ */
+static int move_listen(libxlmig_ctx *ctx, const char *state_dir,
+                       char *listen, size_t cap)
+{
+    char sock[PATH_MAX_], tag[XLMIG__UUID_LEN + 1];
+    int rc;
+
+    rc = xlmig__uuid_generate(ctx, tag);
+    if (rc)
+        return rc;
+    rc = xlmig__sxm_task_path(ctx, state_dir, tag, "sock", sock,
+                              sizeof(sock));
+    if (rc)
+        return rc;
+    if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "state directory too long for a socket: %s",
+                            sock);
+    snprintf(listen, cap, "unix:%s", sock);
+    return 0;
+}
+
 int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
                     char vdi_r[XLMIG__UUID_LEN + 1])
 {
@@ -145,57 +207,21 @@ int xlmig__sxm_move(libxlmig_ctx *ctx, const struct xlmig__sxm_move_req *req,
     struct xlmig__sxm_record dst, src;
     struct xlmig__sr sr, dsr;
     struct xlmig__vdi vdi;
-    struct xlmig__sr_space space, dspace;
-    char listen[PATH_MAX_ + 8], sock[PATH_MAX_], newvdi[XLMIG__UUID_LEN + 1];
-    char img[PATH_MAX_], tag[XLMIG__UUID_LEN + 1];
+    char listen[PATH_MAX_ + 8], newvdi[XLMIG__UUID_LEN + 1], img[PATH_MAX_];
     enum xlmig__vdi_format fmt;
-    uint64_t virt, alloc;
+    uint64_t alloc;
     bool dst_made = false, src_saved = false;
     int rc;
 
     memset(&dst, 0, sizeof(dst));
     memset(&src, 0, sizeof(src));
-    rc = xlmig__vdi_find(ctx, req->state_dir, req->vdi, &sr, &vdi);
-    if (rc)
-        return rc;
-    rc = xlmig__sr_find(ctx, req->state_dir, req->sr, &dsr);
-    if (rc)
-        return rc;
-    fmt = vdi.format;
-    if (req->format && !strcmp(req->format, "raw"))
-        fmt = XLMIG__VDI_RAW;
-    else if (req->format && !strcmp(req->format, "qcow2"))
-        fmt = XLMIG__VDI_QCOW2;
-    else if (req->format)
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "VDI %s: format must be qcow2 or raw", vdi.name);
-    if ((rc = xlmig__vdi_sizes(ctx, &sr, &vdi, &virt, &alloc)) ||
-        (rc = xlmig__sr_space(ctx, &sr, &space)) ||
-        (rc = xlmig__sr_space(ctx, &dsr, &dspace)))
-        return rc;
-    rc = xlmig__sxm_preflight(ctx, &sr, &space, &vdi, alloc, &dsr, &dspace,
-                              fmt, req->qmp != NULL, req->vm, NULL);
+    rc = move_check(ctx, req, &sr, &vdi, &dsr, &fmt, &alloc);
     if (rc)
         return rc;
     /* Served here, on a unix socket of the state directory. */
-    rc = xlmig__uuid_generate(ctx, tag);
+    rc = move_listen(ctx, req->state_dir, listen, sizeof(listen));
     if (rc)
         return rc;
-    {
-        char name[64];
-
-        snprintf(name, sizeof(name), "move-%.8s.sock", tag);
-        rc = xlmig__sxm_task_path(ctx, req->state_dir, tag, "sock", sock,
-                                  sizeof(sock));
-        if (rc)
-            return rc;
-        (void)name;
-    }
-    if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "state directory too long for a socket: %s",
-                            sock);
-    snprintf(listen, sizeof(listen), "unix:%s", sock);
     memset(&rreq, 0, sizeof(rreq));
     rreq.state_dir = req->state_dir;
     rreq.sr = dsr.uuid;

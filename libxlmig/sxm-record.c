@@ -177,15 +177,166 @@ static bool name_text_ok(const char *s)
     return true;
 }
 
+/*
+ * The members of both roles, "version" to "owner-start", from @root into
+ * @r: false, the error (logged) in *rc_r, when one is missing or wrong.
+ */
+static bool decode_common(libxlmig_ctx *ctx, const char *label,
+                          yajl_val root, struct xlmig__sxm_record *r,
+                          int *rc_r)
+{
+    char role[8], phase[16];
+    unsigned int i;
+    long long v;
+
+    if (!get_int(ctx, label, root, "version", 1, 1, &v, rc_r) ||
+        !get_str(ctx, label, root, "task", r->task, sizeof(r->task), rc_r) ||
+        !get_str(ctx, label, root, "role", role, sizeof(role), rc_r) ||
+        !get_str(ctx, label, root, "phase", phase, sizeof(phase), rc_r) ||
+        !get_str(ctx, label, root, "vdi-name", r->vdi_name,
+                 sizeof(r->vdi_name), rc_r) ||
+        !get_int(ctx, label, root, "virtual-size", 1,
+                 (long long)XLMIG__VDI_SIZE_MAX, &v, rc_r))
+        return false;
+    r->virtual_size = (uint64_t)v;
+    if (!xlmig__uuid_ok(r->task)) {
+        *rc_r = member_bad(ctx, label, "task", 0);
+        return false;
+    }
+    if (!name_text_ok(r->vdi_name)) {
+        *rc_r = member_bad(ctx, label, "vdi-name", 0);
+        return false;
+    }
+    if (!strcmp(role, "dst")) {
+        r->role = XLMIG__SXM_DST;
+    } else if (!strcmp(role, "src")) {
+        r->role = XLMIG__SXM_SRC;
+    } else {
+        *rc_r = member_bad(ctx, label, "role", 0);
+        return false;
+    }
+    for (i = 0; i < XLMIG__SXM_PHASES; i++) {
+        if (!strcmp(phase, phase_names[i]))
+            break;
+    }
+    if (i == XLMIG__SXM_PHASES) {
+        *rc_r = member_bad(ctx, label, "phase", 0);
+        return false;
+    }
+    r->phase = (enum xlmig__sxm_phase)i;
+    if (!get_int(ctx, label, root, "owner-pid", 0, 0x3fffffff, &v, rc_r))
+        return false;
+    r->owner_pid = v;
+    if (!get_int(ctx, label, root, "owner-start", 0, INT64_MAX, &v, rc_r))
+        return false;
+    r->owner_start = (uint64_t)v;
+    return true;
+}
+
+/* A destination's members, "sr" to "exporter-start": as decode_common(). */
+static bool decode_dst(libxlmig_ctx *ctx, const char *label, yajl_val root,
+                       struct xlmig__sxm_record *r, int *rc_r)
+{
+    char format[8];
+    long long v;
+
+    if (!get_str(ctx, label, root, "sr", r->sr, sizeof(r->sr), rc_r) ||
+        !get_str(ctx, label, root, "parent", r->parent, sizeof(r->parent),
+                 rc_r) ||
+        !get_str(ctx, label, root, "leaf", r->leaf, sizeof(r->leaf), rc_r) ||
+        !get_str(ctx, label, root, "format", format, sizeof(format),
+                 rc_r) ||
+        !get_str(ctx, label, root, "listen", r->listen, sizeof(r->listen),
+                 rc_r))
+        return false;
+    if (!xlmig__uuid_ok(r->sr) || !xlmig__uuid_ok(r->parent) ||
+        !xlmig__uuid_ok(r->leaf)) {
+        *rc_r = member_bad(ctx, label, "sr, parent or leaf", 0);
+        return false;
+    }
+    if (!strcmp(format, "qcow2")) {
+        r->format = XLMIG__VDI_QCOW2;
+    } else if (!strcmp(format, "raw")) {
+        r->format = XLMIG__VDI_RAW;
+    } else {
+        *rc_r = member_bad(ctx, label, "format", 0);
+        return false;
+    }
+    if (!xlmig__sxm_addr_ok(r->listen)) {
+        *rc_r = member_bad(ctx, label, "listen", 0);
+        return false;
+    }
+    if (!get_int(ctx, label, root, "exporter-pid", 0, 0x3fffffff, &v,
+                 rc_r))
+        return false;
+    r->exporter_pid = v;
+    if (!get_int(ctx, label, root, "exporter-start", 0, INT64_MAX, &v,
+                 rc_r))
+        return false;
+    r->exporter_start = (uint64_t)v;
+    return true;
+}
+
+/* A source's members, "vdi" to "offline": as decode_common(). */
+static bool decode_src(libxlmig_ctx *ctx, const char *label, yajl_val root,
+                       struct xlmig__sxm_record *r, int *rc_r)
+{
+    long long v;
+
+    if (!get_str(ctx, label, root, "vdi", r->vdi, sizeof(r->vdi), rc_r) ||
+        !get_str(ctx, label, root, "qmp", r->qmp, sizeof(r->qmp), rc_r) ||
+        !get_str(ctx, label, root, "node", r->node, sizeof(r->node), rc_r) ||
+        !get_str(ctx, label, root, "dest", r->dest, sizeof(r->dest), rc_r))
+        return false;
+    if (!xlmig__uuid_ok(r->vdi)) {
+        *rc_r = member_bad(ctx, label, "vdi", 0);
+        return false;
+    }
+    if (!name_text_ok(r->qmp) || !name_text_ok(r->node)) {
+        *rc_r = member_bad(ctx, label, "qmp or node", 0);
+        return false;
+    }
+    if (!xlmig__sxm_addr_ok(r->dest)) {
+        *rc_r = member_bad(ctx, label, "dest", 0);
+        return false;
+    }
+    if (!get_int(ctx, label, root, "reader-pid", 0, 0x3fffffff, &v, rc_r))
+        return false;
+    r->reader_pid = v;
+    if (!get_int(ctx, label, root, "reader-start", 0, INT64_MAX, &v,
+                 rc_r))
+        return false;
+    r->reader_start = (uint64_t)v;
+    /* The leaf's proxy: absent in records older than it. */
+    if (xlmig__json_get_integer(root, "proxy-pid", 0, 0, &v) !=
+        LIBXLMIG_ERR_NOT_FOUND) {
+        if (!get_int(ctx, label, root, "proxy-pid", 0, 0x3fffffff, &v,
+                     rc_r))
+            return false;
+        r->proxy_pid = v;
+        if (!get_int(ctx, label, root, "proxy-start", 0, INT64_MAX, &v,
+                     rc_r))
+            return false;
+        r->proxy_start = (uint64_t)v;
+    }
+    if (!get_bool(ctx, label, root, "tls", &r->tls, rc_r) ||
+        !get_bool(ctx, label, root, "offline", &r->offline, rc_r))
+        return false;
+    if (r->offline ? strcmp(r->qmp, "-") || strcmp(r->node, "-")
+                   : r->qmp[0] != '/') {
+        *rc_r = member_bad(ctx, label, "qmp or node", 0);
+        return false;
+    }
+    return true;
+}
+
 int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
                              const uint8_t *json, size_t len,
                              struct xlmig__sxm_record *out)
 {
     struct xlmig__sxm_record r;
-    char role[8], phase[16], format[8];
     yajl_val root = NULL;
-    long long v;
-    unsigned int i;
+    bool ok;
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -193,131 +344,15 @@ int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
     if (rc)
         return rc;
     rc = sxm_kind.invalid_rc;
-    if (!get_int(ctx, label, root, "version", 1, 1, &v, &rc) ||
-        !get_str(ctx, label, root, "task", r.task, sizeof(r.task), &rc) ||
-        !get_str(ctx, label, root, "role", role, sizeof(role), &rc) ||
-        !get_str(ctx, label, root, "phase", phase, sizeof(phase), &rc) ||
-        !get_str(ctx, label, root, "vdi-name", r.vdi_name,
-                 sizeof(r.vdi_name), &rc) ||
-        !get_int(ctx, label, root, "virtual-size", 1,
-                 (long long)XLMIG__VDI_SIZE_MAX, &v, &rc))
-        goto out;
-    r.virtual_size = (uint64_t)v;
-    if (!xlmig__uuid_ok(r.task)) {
-        rc = member_bad(ctx, label, "task", 0);
-        goto out;
+    ok = decode_common(ctx, label, root, &r, &rc);
+    if (ok && r.role == XLMIG__SXM_DST)
+        ok = decode_dst(ctx, label, root, &r, &rc);
+    else if (ok)
+        ok = decode_src(ctx, label, root, &r, &rc);
+    if (ok) {
+        *out = r;
+        rc = 0;
     }
-    if (!name_text_ok(r.vdi_name)) {
-        rc = member_bad(ctx, label, "vdi-name", 0);
-        goto out;
-    }
-    if (!strcmp(role, "dst")) {
-        r.role = XLMIG__SXM_DST;
-    } else if (!strcmp(role, "src")) {
-        r.role = XLMIG__SXM_SRC;
-    } else {
-        rc = member_bad(ctx, label, "role", 0);
-        goto out;
-    }
-    for (i = 0; i < XLMIG__SXM_PHASES; i++) {
-        if (!strcmp(phase, phase_names[i]))
-            break;
-    }
-    if (i == XLMIG__SXM_PHASES) {
-        rc = member_bad(ctx, label, "phase", 0);
-        goto out;
-    }
-    r.phase = (enum xlmig__sxm_phase)i;
-    if (!get_int(ctx, label, root, "owner-pid", 0, 0x3fffffff, &v, &rc))
-        goto out;
-    r.owner_pid = v;
-    if (!get_int(ctx, label, root, "owner-start", 0, INT64_MAX, &v, &rc))
-        goto out;
-    r.owner_start = (uint64_t)v;
-    if (r.role == XLMIG__SXM_DST) {
-        if (!get_str(ctx, label, root, "sr", r.sr, sizeof(r.sr), &rc) ||
-            !get_str(ctx, label, root, "parent", r.parent, sizeof(r.parent),
-                     &rc) ||
-            !get_str(ctx, label, root, "leaf", r.leaf, sizeof(r.leaf), &rc) ||
-            !get_str(ctx, label, root, "format", format, sizeof(format),
-                     &rc) ||
-            !get_str(ctx, label, root, "listen", r.listen, sizeof(r.listen),
-                     &rc))
-            goto out;
-        if (!xlmig__uuid_ok(r.sr) || !xlmig__uuid_ok(r.parent) ||
-            !xlmig__uuid_ok(r.leaf)) {
-            rc = member_bad(ctx, label, "sr, parent or leaf", 0);
-            goto out;
-        }
-        if (!strcmp(format, "qcow2")) {
-            r.format = XLMIG__VDI_QCOW2;
-        } else if (!strcmp(format, "raw")) {
-            r.format = XLMIG__VDI_RAW;
-        } else {
-            rc = member_bad(ctx, label, "format", 0);
-            goto out;
-        }
-        if (!xlmig__sxm_addr_ok(r.listen)) {
-            rc = member_bad(ctx, label, "listen", 0);
-            goto out;
-        }
-        if (!get_int(ctx, label, root, "exporter-pid", 0, 0x3fffffff, &v,
-                     &rc))
-            goto out;
-        r.exporter_pid = v;
-        if (!get_int(ctx, label, root, "exporter-start", 0, INT64_MAX, &v,
-                     &rc))
-            goto out;
-        r.exporter_start = (uint64_t)v;
-    } else {
-        if (!get_str(ctx, label, root, "vdi", r.vdi, sizeof(r.vdi), &rc) ||
-            !get_str(ctx, label, root, "qmp", r.qmp, sizeof(r.qmp), &rc) ||
-            !get_str(ctx, label, root, "node", r.node, sizeof(r.node), &rc) ||
-            !get_str(ctx, label, root, "dest", r.dest, sizeof(r.dest), &rc))
-            goto out;
-        if (!xlmig__uuid_ok(r.vdi)) {
-            rc = member_bad(ctx, label, "vdi", 0);
-            goto out;
-        }
-        if (!name_text_ok(r.qmp) || !name_text_ok(r.node)) {
-            rc = member_bad(ctx, label, "qmp or node", 0);
-            goto out;
-        }
-        if (!xlmig__sxm_addr_ok(r.dest)) {
-            rc = member_bad(ctx, label, "dest", 0);
-            goto out;
-        }
-        if (!get_int(ctx, label, root, "reader-pid", 0, 0x3fffffff, &v, &rc))
-            goto out;
-        r.reader_pid = v;
-        if (!get_int(ctx, label, root, "reader-start", 0, INT64_MAX, &v,
-                     &rc))
-            goto out;
-        r.reader_start = (uint64_t)v;
-        /* The leaf's proxy: absent in records older than it. */
-        if (xlmig__json_get_integer(root, "proxy-pid", 0, 0, &v) !=
-            LIBXLMIG_ERR_NOT_FOUND) {
-            if (!get_int(ctx, label, root, "proxy-pid", 0, 0x3fffffff, &v,
-                         &rc))
-                goto out;
-            r.proxy_pid = v;
-            if (!get_int(ctx, label, root, "proxy-start", 0, INT64_MAX, &v,
-                         &rc))
-                goto out;
-            r.proxy_start = (uint64_t)v;
-        }
-        if (!get_bool(ctx, label, root, "tls", &r.tls, &rc) ||
-            !get_bool(ctx, label, root, "offline", &r.offline, &rc))
-            goto out;
-        if (r.offline ? strcmp(r.qmp, "-") || strcmp(r.node, "-")
-                      : r.qmp[0] != '/') {
-            rc = member_bad(ctx, label, "qmp or node", 0);
-            goto out;
-        }
-    }
-    *out = r;
-    rc = 0;
- out:
     yajl_tree_free(root);
     return rc;
 }

@@ -465,7 +465,8 @@ static int snapshot_copy(libxlmig_ctx *ctx, const char *state_dir,
                          const struct xlmig__sxm_send_req *req,
                          struct copy_progress *cp, bool *stopped_r)
 {
-    char sock[PATH_MAX_], pidfile[PATH_MAX_], img[PATH_MAX_], what[PATH_MAX_ + 600];
+    char sock[PATH_MAX_], pidfile[PATH_MAX_], img[PATH_MAX_];
+    char what[PATH_MAX_ + 600];
     char src_uri[PATH_MAX_ + 64], dst_uri[XLMIG__SXM_ADDR_MAX + 64];
     struct xlmig__sxm_nbd_tls nt;
     struct xlmig__blkcopy_opts o;
@@ -607,6 +608,361 @@ static int mirror_check(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
                         why[0] ? ": " : "", why);
 }
 
+/*
+ * The source's checks before anything is made (the destination's are
+ * receive-start's): the address, the VDI (into @sr, @vdi), the QMP
+ * socket, the image's path (into @img), and the preflight.
+ */
+static int send_check(libxlmig_ctx *ctx,
+                      const struct xlmig__sxm_send_req *req,
+                      struct xlmig__sr *sr, struct xlmig__vdi *vdi,
+                      char *img, size_t img_cap)
+{
+    struct xlmig__sr_space space, none = { 0, 0, UINT64_MAX };
+    struct xlmig__sr dst;
+    uint64_t virt, alloc;
+    int rc;
+
+    rc = xlmig__sxm_addr_check(ctx, req->dest);
+    if (rc)
+        return rc;
+    rc = xlmig__vdi_find(ctx, req->state_dir, req->vdi, sr, vdi);
+    if (rc)
+        return rc;
+    if (!req->qmp || req->qmp[0] != '/' ||
+        strlen(req->qmp) >= sizeof(((struct xlmig__sxm_record *)0)->qmp))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "VDI %s: the QMP socket must be an absolute path",
+                            vdi->name);
+    if (xlmig__vdi_path(sr, vdi->uuid, xlmig__vdi_format_name(vdi->format),
+                        img, img_cap))
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "SR %s: path too long", sr->name);
+    rc = xlmig__vdi_sizes(ctx, sr, vdi, &virt, &alloc);
+    if (!rc)
+        rc = xlmig__sr_space(ctx, sr, &space);
+    if (rc)
+        return rc;
+    dst = *sr;
+    memset(dst.uuid, 'f', XLMIG__UUID_LEN);
+    dst.caps = XLMIG__SR_CAPS_ALL;
+    return xlmig__sxm_preflight(ctx, sr, &space, vdi, alloc, &dst, &none,
+                                vdi->format, true, req->vm, NULL);
+}
+
+/* A new source record @r (phase starting) of @vdi, owned by this process. */
+static int send_record_new(libxlmig_ctx *ctx,
+                           const struct xlmig__sxm_send_req *req,
+                           const struct xlmig__vdi *vdi,
+                           struct xlmig__sxm_record *r)
+{
+    int rc = xlmig__uuid_generate(ctx, r->task);
+
+    if (rc)
+        return rc;
+    r->role = XLMIG__SXM_SRC;
+    r->phase = XLMIG__SXM_STARTING;
+    xlmig__strlcpy(r->vdi_name, vdi->name, sizeof(r->vdi_name));
+    r->virtual_size = vdi->virtual_size;
+    xlmig__strlcpy(r->vdi, vdi->uuid, sizeof(r->vdi));
+    xlmig__strlcpy(r->qmp, req->qmp, sizeof(r->qmp));
+    xlmig__strlcpy(r->dest, req->dest, sizeof(r->dest));
+    r->owner_pid = getpid();
+    r->owner_start = xlmig__proc_start_time(getpid());
+    return 0;
+}
+
+/*
+ * The disk's node in the QEMU into r->node: req->node, else the format
+ * node of @img.  VDI_IN_USE when the QEMU has nodes of another move.
+ */
+static int disk_node_find(libxlmig_ctx *ctx,
+                          const struct xlmig__sxm_qemu *qm,
+                          const struct xlmig__sxm_send_req *req,
+                          const struct xlmig__vdi *vdi, const char *img,
+                          struct xlmig__sxm_record *r)
+{
+    bool ours = false;
+    int rc;
+
+    rc = xlmig__sxm_nodes_query(qm, NULL, NULL, img,
+                                xlmig__vdi_format_name(vdi->format), r->node,
+                                sizeof(r->node), &ours);
+    if (rc)
+        return rc;
+    if (ours)
+        return xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1, "VDI %s: the "
+                            "QEMU at %s has nodes of another storage move "
+                            "(xlmig-*); let it end, or run `xlmig "
+                            "sxm-recover`", vdi->name, req->qmp);
+    if (req->node) {
+        if (strlen(req->node) >= sizeof(r->node))
+            return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                                "node name too long");
+        xlmig__strlcpy(r->node, req->node, sizeof(r->node));
+    } else if (!r->node[0]) {
+        return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "VDI %s: the "
+                            "QEMU at %s has no %s node of %s; is that the "
+                            "QEMU serving this VDI?", vdi->name, req->qmp,
+                            xlmig__vdi_format_name(vdi->format), img);
+    }
+    return 0;
+}
+
+/*
+ * 1. The temporary snapshot: overlay @ovpath over @img, opened in the
+ * QEMU and put on top of the disk's node.  *stopped_r when stop_asked()
+ * ended it (the rc is its answer).
+ */
+static int phase_snapshot(libxlmig_ctx *ctx,
+                          const struct xlmig__sxm_qemu *qm,
+                          const struct xlmig__sxm_names *n,
+                          const struct xlmig__sxm_send_req *req,
+                          struct xlmig__sxm_record *r,
+                          const struct xlmig__sr *sr,
+                          const struct xlmig__vdi *vdi, const char *img,
+                          const char *ovpath, bool *stopped_r)
+{
+    char what[PATH_MAX_ + 600];
+    yajl_gen g;
+    bool ok;
+    int rc;
+
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, r, XLMIG__SXM_SNAPSHOT);
+    if (rc)
+        return rc;
+    {
+        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b",
+                         (char *)img, "-F",
+                         (char *)xlmig__vdi_format_name(vdi->format),
+                         (char *)ovpath, NULL };
+
+        snprintf(what, sizeof(what), "VDI %s: cannot create the temporary "
+                 "snapshot's overlay in SR %s", vdi->name, sr->name);
+        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
+        if (rc)
+            return rc;
+    }
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
+    g = xlmig__qmp_gen("blockdev-add");
+    ok = g && gkv(g, "driver", "qcow2") && gkv(g, "node-name", n->ov) &&
+         gs(g, "file") && yajl_gen_map_open(g) == yajl_gen_status_ok &&
+         gkv(g, "driver", "file") && gkv(g, "node-name", n->ovf) &&
+         gkv(g, "filename", ovpath) &&
+         yajl_gen_map_close(g) == yajl_gen_status_ok && gs(g, "backing") &&
+         yajl_gen_null(g) == yajl_gen_status_ok;
+    rc = xlmig__sxm_q_call(qm, g, ok, NULL);
+    if (rc)
+        return rc;
+    g = xlmig__qmp_gen("blockdev-snapshot");
+    ok = g && gkv(g, "node", r->node) && gkv(g, "overlay", n->ov);
+    rc = xlmig__sxm_q_call(qm, g, ok, NULL);
+    if (rc)
+        return xlmig__error(ctx, rc, -1, "VDI %s: cannot take the temporary "
+                            "snapshot of node %s", vdi->name, r->node);
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
+    return 0;
+ stop:
+    *stopped_r = true;
+    return rc;
+}
+
+/*
+ * 2. The mirror of the writes since the snapshot: from the overlay into
+ * the destination's leaf.  *stopped_r as phase_snapshot().
+ */
+static int phase_mirror(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                        const struct xlmig__sxm_names *n,
+                        const struct xlmig__sxm_send_req *req,
+                        struct xlmig__sxm_record *r,
+                        const struct xlmig__vdi *vdi, bool *stopped_r)
+{
+    yajl_gen g;
+    bool ok;
+    int rc;
+
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, r,
+                                 XLMIG__SXM_MIRRORING);
+    if (rc)
+        return rc;
+    rc = leaf_node_add(ctx, qm, n, req->state_dir, r, req->tls_dir);
+    if (rc)
+        return rc;
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
+    g = xlmig__qmp_gen("blockdev-mirror");
+    ok = g && gkv(g, "job-id", n->mirror) && gkv(g, "device", n->ov) &&
+         gkv(g, "target", n->leaf) && gkv(g, "sync", "top") &&
+         gkv(g, "copy-mode", "write-blocking") && g_keep_job(g) &&
+         gs(g, "granularity") &&
+         yajl_gen_integer(g, MIRROR_GRANULARITY) == yajl_gen_status_ok;
+    if (ok && req->bwlimit)
+        ok = gs(g, "speed") &&
+             yajl_gen_integer(g, (long long)req->bwlimit) ==
+                 yajl_gen_status_ok;
+    rc = xlmig__sxm_q_call(qm, g, ok, NULL);
+    if (rc)
+        return xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: "
+                            "cannot start the mirror to %s", vdi->name,
+                            req->dest);
+    rc = stop_asked(req);
+    if (rc)
+        goto stop;
+    return 0;
+ stop:
+    *stopped_r = true;
+    return rc;
+}
+
+/*
+ * 3. The copy of the snapshot into the destination's parent, while the
+ * mirror runs.  A copy that failed is said once: the destination gone,
+ * or the mirror broken, or the copy itself.  *stopped_r as
+ * phase_snapshot().
+ */
+static int phase_copy(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                      const struct xlmig__sxm_names *n,
+                      const struct xlmig__sxm_send_req *req,
+                      struct xlmig__sxm_record *r, const struct xlmig__sr *sr,
+                      const struct xlmig__vdi *vdi, struct copy_progress *cp,
+                      bool *stopped_r)
+{
+    struct xlmig__sxm_job j;
+    int rc, why;
+
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, r, XLMIG__SXM_COPYING);
+    if (rc)
+        return rc;
+    cp->p.phase = XLMIG__SXM_COPYING;
+    rc = snapshot_copy(ctx, req->state_dir, r, sr, vdi, req, cp, stopped_r);
+    if (!rc || *stopped_r)
+        return rc;
+    /* A copy broken by a destination that went away: say so once. */
+    why = stop_asked(req);
+    if (why && why != LIBXLMIG_ERR_CANCELLED)
+        return why;
+    if (!mirror_check(ctx, qm, n, vdi->name, req->dest, &j))
+        return xlmig__error(ctx, rc, -1, "VDI %s: the copy of the "
+                            "temporary snapshot failed; rolling back",
+                            vdi->name);
+    return LIBXLMIG_ERR_MIRROR_FAILED;
+}
+
+/*
+ * 4. In sync: the mirror is watched, its progress told, until the
+ * caller's switch_ready() says to switch.  *stopped_r as
+ * phase_snapshot(), also when switch_ready() cancels.
+ */
+static int phase_synced(libxlmig_ctx *ctx, const struct xlmig__sxm_qemu *qm,
+                        const struct xlmig__sxm_names *n,
+                        const struct xlmig__sxm_send_req *req,
+                        struct xlmig__sxm_record *r,
+                        const struct xlmig__vdi *vdi,
+                        struct copy_progress *cp, bool *stopped_r)
+{
+    struct xlmig__sxm_job j;
+    int rc, sw;
+
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, r, XLMIG__SXM_SYNCED);
+    if (rc)
+        return rc;
+    cp->p.phase = XLMIG__SXM_SYNCED;
+    for (;;) {
+        rc = mirror_check(ctx, qm, n, vdi->name, req->dest, &j);
+        if (rc)
+            return rc;
+        cp->p.mirror_total = j.len;
+        cp->p.mirror_done = j.offset;
+        cp->p.in_sync = j.ready;
+        cp->p.seconds = xlmig__now_s() - cp->t0;
+        if (req->progress)
+            req->progress(req->opaque, &cp->p);
+        rc = stop_asked(req);
+        if (rc)
+            goto stop;
+        if (j.ready) {
+            sw = req->switch_ready ? req->switch_ready(req->opaque) : 1;
+            if (sw < 0) {
+                rc = LIBXLMIG_ERR_CANCELLED;
+                goto stop;
+            }
+            if (sw > 0)
+                return 0;
+        }
+        rc = idle(req, POLL_MS);
+        if (rc)
+            goto stop;
+    }
+ stop:
+    *stopped_r = true;
+    return rc;
+}
+
+/*
+ * 5. and 6. The switch, the guest paused: the mirror ended in sync, the
+ * temporary snapshot's overlay committed back, our nodes, the proxy, the
+ * overlay file and the record removed.  @qm holds one connection for
+ * the switch's commands when it can; released here on success, by the
+ * caller on failure.
+ */
+static int phase_switch(libxlmig_ctx *ctx, struct xlmig__sxm_qemu *qm,
+                        const struct xlmig__sxm_names *n,
+                        const struct xlmig__sxm_send_req *req,
+                        struct xlmig__sxm_record *r,
+                        const struct xlmig__sr *sr,
+                        const struct xlmig__vdi *vdi, const char *ovpath,
+                        struct copy_progress *cp)
+{
+    char why[512];
+    int rc;
+
+    rc = xlmig__sxm_record_phase(ctx, req->state_dir, r,
+                                 XLMIG__SXM_SWITCHING);
+    if (rc)
+        return rc;
+    cp->p.phase = XLMIG__SXM_SWITCHING;
+    /* One connection for the switch's commands (a connection per command
+     * when this one cannot be had). */
+    if (xlmig__qmp_connect(ctx, qm->sock, QMP_HOLD_MS, &qm->held))
+        qm->held = NULL;
+    rc = xlmig__sxm_q_simple(qm, "block-job-cancel", "device", n->mirror);
+    if (rc)
+        return rc;
+    rc = xlmig__sxm_job_finish(ctx, qm, n->mirror, vdi->name, JOB_END_MS,
+                               why, sizeof(why));
+    if (rc)
+        return rc;
+    if (why[0])
+        return xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: "
+                            "the mirror's last writes failed: %s", vdi->name,
+                            why);
+    /* 6. The temporary snapshot goes: the overlay is committed back. */
+    rc = xlmig__sxm_overlay_commit(ctx, qm, n, vdi->name);
+    if (rc)
+        return rc;
+    rc = xlmig__sxm_nodes_del(ctx, qm, n, vdi->name, r->tls);
+    xlmig__sxm_q_release(qm);
+    if (rc)
+        return rc;
+    proxy_stop(ctx, req->state_dir, r);
+    xlmig__sxm_unlink_quiet(ctx, ovpath);
+    (void)xlmig__dir_sync(ctx, sr->path);
+    xlmig__sxm_record_remove(ctx, req->state_dir, r->task);
+    if (req->progress) {
+        cp->p.phase = XLMIG__SXM_SWITCHING;
+        cp->p.seconds = xlmig__now_s() - cp->t0;
+        req->progress(req->opaque, &cp->p);
+    }
+    xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s is in sync at %s; the "
+               "destination can be finalized", r->task, vdi->name, req->dest);
+    return 0;
+}
+
 int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
                     struct xlmig__sxm_record *rec_r)
 {
@@ -616,90 +972,29 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     struct xlmig__vdi vdi;
     struct copy_progress cp;
     struct xlmig__sxm_names n;
-    struct xlmig__sxm_job j;
-    char img[PATH_MAX_], ovpath[PATH_MAX_], what[PATH_MAX_ + 600];
-    bool saved = false, ours = false, stopped;
-    int rc, sw;
+    char img[PATH_MAX_], ovpath[PATH_MAX_];
+    bool saved = false, stopped = false;
+    int rc;
 
     memset(&r, 0, sizeof(r));
     memset(&cp, 0, sizeof(cp));
-    rc = xlmig__sxm_addr_check(ctx, req->dest);
-    if (rc)
-        return rc;
-    rc = xlmig__vdi_find(ctx, req->state_dir, req->vdi, &sr, &vdi);
-    if (rc)
-        return rc;
-    if (!req->qmp || req->qmp[0] != '/' || strlen(req->qmp) >= sizeof(r.qmp))
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "VDI %s: the QMP socket must be an absolute path",
-                            vdi.name);
-    if (xlmig__vdi_path(&sr, vdi.uuid, xlmig__vdi_format_name(vdi.format),
-                        img, sizeof(img)))
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "SR %s: path too long", sr.name);
-    /* The source's checks; the destination's are receive-start's. */
-    {
-        struct xlmig__sr_space space, none = { 0, 0, UINT64_MAX };
-        struct xlmig__sr dst = sr;
-        uint64_t virt, alloc;
-
-        rc = xlmig__vdi_sizes(ctx, &sr, &vdi, &virt, &alloc);
-        if (!rc)
-            rc = xlmig__sr_space(ctx, &sr, &space);
-        if (rc)
-            return rc;
-        memset(dst.uuid, 'f', XLMIG__UUID_LEN);
-        dst.caps = XLMIG__SR_CAPS_ALL;
-        rc = xlmig__sxm_preflight(ctx, &sr, &space, &vdi, alloc, &dst, &none,
-                                  vdi.format, true, req->vm, NULL);
-        if (rc)
-            return rc;
-    }
-    rc = xlmig__uuid_generate(ctx, r.task);
+    rc = send_check(ctx, req, &sr, &vdi, img, sizeof(img));
+    if (!rc)
+        rc = send_record_new(ctx, req, &vdi, &r);
     if (rc)
         return rc;
     xlmig__sxm_names_of(r.task, &n);
-    r.role = XLMIG__SXM_SRC;
-    r.phase = XLMIG__SXM_STARTING;
-    xlmig__strlcpy(r.vdi_name, vdi.name, sizeof(r.vdi_name));
-    r.virtual_size = vdi.virtual_size;
-    xlmig__strlcpy(r.vdi, vdi.uuid, sizeof(r.vdi));
-    xlmig__strlcpy(r.qmp, req->qmp, sizeof(r.qmp));
-    xlmig__strlcpy(r.dest, req->dest, sizeof(r.dest));
-    r.owner_pid = getpid();
-    r.owner_start = xlmig__proc_start_time(getpid());
     cp.req = req;
     cp.t0 = xlmig__now_s();
 
     rc = stop_asked(req);
-    if (rc)
-        goto stop;
-    rc = xlmig__sxm_nodes_query(&qm, NULL, NULL, img,
-                                xlmig__vdi_format_name(vdi.format), r.node,
-                                sizeof(r.node), &ours);
-    if (rc)
-        goto out;
-    if (ours) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1, "VDI %s: the "
-                          "QEMU at %s has nodes of another storage move "
-                          "(xlmig-*); let it end, or run `xlmig "
-                          "sxm-recover`", vdi.name, req->qmp);
+    if (rc) {
+        stopped = true;
         goto out;
     }
-    if (req->node) {
-        if (strlen(req->node) >= sizeof(r.node)) {
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                              "node name too long");
-            goto out;
-        }
-        xlmig__strlcpy(r.node, req->node, sizeof(r.node));
-    } else if (!r.node[0]) {
-        rc = xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1, "VDI %s: the QEMU "
-                          "at %s has no %s node of %s; is that the QEMU "
-                          "serving this VDI?", vdi.name, req->qmp,
-                          xlmig__vdi_format_name(vdi.format), img);
+    rc = disk_node_find(ctx, &qm, req, &vdi, img, &r);
+    if (rc)
         goto out;
-    }
     rc = overlay_path(ctx, req->state_dir, &r, ovpath, sizeof(ovpath), &sr,
                       &vdi);
     if (rc)
@@ -711,196 +1006,24 @@ int xlmig__sxm_send(libxlmig_ctx *ctx, const struct xlmig__sxm_send_req *req,
     if (rec_r)
         *rec_r = r;
 
-    /* 1. The temporary snapshot. */
-    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SNAPSHOT);
-    if (rc)
-        goto out;
-    {
-        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b",
-                         img, "-F", (char *)xlmig__vdi_format_name(vdi.format),
-                         ovpath, NULL };
+    rc = phase_snapshot(ctx, &qm, &n, req, &r, &sr, &vdi, img, ovpath,
+                        &stopped);
+    if (!rc)
+        rc = phase_mirror(ctx, &qm, &n, req, &r, &vdi, &stopped);
+    if (!rc)
+        rc = phase_copy(ctx, &qm, &n, req, &r, &sr, &vdi, &cp, &stopped);
+    if (!rc)
+        rc = phase_synced(ctx, &qm, &n, req, &r, &vdi, &cp, &stopped);
+    if (!rc)
+        rc = phase_switch(ctx, &qm, &n, req, &r, &sr, &vdi, ovpath, &cp);
+    if (!rc)
+        goto done;
 
-        snprintf(what, sizeof(what), "VDI %s: cannot create the temporary "
-                 "snapshot's overlay in SR %s", vdi.name, sr.name);
-        rc = xlmig__sxm_run_tool(ctx, xlmig__qemu_img_bin(), argv, what);
-        if (rc)
-            goto out;
-    }
-    rc = stop_asked(req);
-    if (rc)
-        goto stop;
-    {
-        yajl_gen g = xlmig__qmp_gen("blockdev-add");
-        bool ok = g && gkv(g, "driver", "qcow2") && gkv(g, "node-name", n.ov)
-                  && gs(g, "file") &&
-                  yajl_gen_map_open(g) == yajl_gen_status_ok &&
-                  gkv(g, "driver", "file") && gkv(g, "node-name", n.ovf) &&
-                  gkv(g, "filename", ovpath) &&
-                  yajl_gen_map_close(g) == yajl_gen_status_ok &&
-                  gs(g, "backing") && yajl_gen_null(g) == yajl_gen_status_ok;
-
-        rc = xlmig__sxm_q_call(&qm, g, ok, NULL);
-        if (rc)
-            goto out;
-        g = xlmig__qmp_gen("blockdev-snapshot");
-        ok = g && gkv(g, "node", r.node) && gkv(g, "overlay", n.ov);
-        rc = xlmig__sxm_q_call(&qm, g, ok, NULL);
-        if (rc) {
-            rc = xlmig__error(ctx, rc, -1, "VDI %s: cannot take the "
-                              "temporary snapshot of node %s", vdi.name,
-                              r.node);
-            goto out;
-        }
-    }
-    rc = stop_asked(req);
-    if (rc)
-        goto stop;
-
-    /* 2. The mirror of the writes since then. */
-    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_MIRRORING);
-    if (rc)
-        goto out;
-    rc = leaf_node_add(ctx, &qm, &n, req->state_dir, &r, req->tls_dir);
-    if (rc)
-        goto out;
-    rc = stop_asked(req);
-    if (rc)
-        goto stop;
-    {
-        yajl_gen g = xlmig__qmp_gen("blockdev-mirror");
-        bool ok = g && gkv(g, "job-id", n.mirror) && gkv(g, "device", n.ov) &&
-                  gkv(g, "target", n.leaf) && gkv(g, "sync", "top") &&
-                  gkv(g, "copy-mode", "write-blocking") && g_keep_job(g) &&
-                  gs(g, "granularity") &&
-                  yajl_gen_integer(g, MIRROR_GRANULARITY) ==
-                      yajl_gen_status_ok;
-
-        if (ok && req->bwlimit)
-            ok = gs(g, "speed") && yajl_gen_integer(g, (long long)
-                                                    req->bwlimit) ==
-                                       yajl_gen_status_ok;
-        rc = xlmig__sxm_q_call(&qm, g, ok, NULL);
-        if (rc) {
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: "
-                              "cannot start the mirror to %s", vdi.name,
-                              req->dest);
-            goto out;
-        }
-    }
-    rc = stop_asked(req);
-    if (rc)
-        goto stop;
-
-    /* 3. The copy of the snapshot. */
-    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_COPYING);
-    if (rc)
-        goto out;
-    cp.p.phase = XLMIG__SXM_COPYING;
-    rc = snapshot_copy(ctx, req->state_dir, &r, &sr, &vdi, req, &cp,
-                       &stopped);
-    if (stopped)
-        goto stop;
-    if (rc) {
-        /* A copy broken by a destination that went away: say so once. */
-        int why = stop_asked(req);
-
-        if (why && why != LIBXLMIG_ERR_CANCELLED)
-            rc = why;
-        else if (!mirror_check(ctx, &qm, &n, vdi.name, req->dest, &j))
-            rc = xlmig__error(ctx, rc, -1, "VDI %s: the copy of the "
-                              "temporary snapshot failed; rolling back",
-                              vdi.name);
-        else
-            rc = LIBXLMIG_ERR_MIRROR_FAILED;
-        goto out;
-    }
-
-    /* 4. In sync: wait for the caller's switch. */
-    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SYNCED);
-    if (rc)
-        goto out;
-    cp.p.phase = XLMIG__SXM_SYNCED;
-    for (;;) {
-        rc = mirror_check(ctx, &qm, &n, vdi.name, req->dest, &j);
-        if (rc)
-            goto out;
-        cp.p.mirror_total = j.len;
-        cp.p.mirror_done = j.offset;
-        cp.p.in_sync = j.ready;
-        cp.p.seconds = xlmig__now_s() - cp.t0;
-        if (req->progress)
-            req->progress(req->opaque, &cp.p);
-        rc = stop_asked(req);
-        if (rc)
-            goto stop;
-        if (j.ready) {
-            sw = req->switch_ready ? req->switch_ready(req->opaque) : 1;
-            if (sw < 0) {
-                rc = LIBXLMIG_ERR_CANCELLED;
-                goto stop;
-            }
-            if (sw > 0)
-                break;
-        }
-        rc = idle(req, POLL_MS);
-        if (rc)
-            goto stop;
-    }
-
-    /* 5. Switch: the guest is paused; end the mirror in sync. */
-    rc = xlmig__sxm_record_phase(ctx, req->state_dir, &r, XLMIG__SXM_SWITCHING);
-    if (rc)
-        goto out;
-    cp.p.phase = XLMIG__SXM_SWITCHING;
-    /* One connection for the switch's commands (a connection per command
-     * when this one cannot be had). */
-    if (xlmig__qmp_connect(ctx, qm.sock, QMP_HOLD_MS, &qm.held))
-        qm.held = NULL;
-    rc = xlmig__sxm_q_simple(&qm, "block-job-cancel", "device", n.mirror);
-    if (rc)
-        goto out;
-    {
-        char why[512];
-
-        rc = xlmig__sxm_job_finish(ctx, &qm, n.mirror, vdi.name, JOB_END_MS,
-                                   why, sizeof(why));
-        if (rc)
-            goto out;
-        if (why[0]) {
-            rc = xlmig__error(ctx, LIBXLMIG_ERR_MIRROR_FAILED, -1, "VDI %s: "
-                              "the mirror's last writes failed: %s",
-                              vdi.name, why);
-            goto out;
-        }
-    }
-    /* 6. The temporary snapshot goes: the overlay is committed back. */
-    rc = xlmig__sxm_overlay_commit(ctx, &qm, &n, vdi.name);
-    if (rc)
-        goto out;
-    rc = xlmig__sxm_nodes_del(ctx, &qm, &n, vdi.name, r.tls);
-    xlmig__sxm_q_release(&qm);
-    if (rc)
-        goto out;
-    proxy_stop(ctx, req->state_dir, &r);
-    xlmig__sxm_unlink_quiet(ctx, ovpath);
-    (void)xlmig__dir_sync(ctx, sr.path);
-    xlmig__sxm_record_remove(ctx, req->state_dir, r.task);
-    if (req->progress) {
-        cp.p.phase = XLMIG__SXM_SWITCHING;
-        cp.p.seconds = xlmig__now_s() - cp.t0;
-        req->progress(req->opaque, &cp.p);
-    }
-    xlmig__log(ctx, XTL_INFO, -1, "task %s: VDI %s is in sync at %s; the "
-               "destination can be finalized", r.task, vdi.name, req->dest);
-    rc = 0;
-    goto done;
-
- stop:
+ out:
     /* The peer's end was logged by peer_check; a cancel is said here. */
-    if (rc == LIBXLMIG_ERR_CANCELLED)
+    if (stopped && rc == LIBXLMIG_ERR_CANCELLED)
         rc = xlmig__error(ctx, LIBXLMIG_ERR_CANCELLED, -1, "VDI %s: the "
                           "move was cancelled; rolling back", vdi.name);
- out:
     xlmig__sxm_q_release(&qm);  /* the roll back connects per command */
     if (rc && saved) {
         int rb = xlmig__sxm_src_rollback(ctx, req->state_dir, &r);

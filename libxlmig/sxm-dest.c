@@ -4,37 +4,20 @@
  * served over NBD (receive start), composed into one VDI (finalize) or
  * removed (cancel) (sxm.h, docs/specs/sxm.md).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
 #include "addr.h"
-#include "blkcopy.h"
 #include "cpurecord.h"
-#include "diskstream.h"
-#include "featureset.h"
-#include "internal.h"
-#include "jsonfile.h"
 #include "poolconf.h"
 #include "proc.h"
-#include "qmp.h"
-#include "sr.h"
 #include "sxm-preflight.h"
 #include "sxm-internal.h"
-#include "sxm.h"
+
+#define LEAF_OPTS "extended_l2=on,cluster_size=16k"
 
 /* ------------------------------------------------------------ destination */
 

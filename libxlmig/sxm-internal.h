@@ -29,17 +29,9 @@
 #include "sxm.h"
 
 #define PATH_MAX_ XLMIG__JSONFILE_PATH_MAX
-#define SXM_DIR "sxm"
-#define EXPORT_LEAF "leaf"
+#define EXPORT_LEAF "leaf"          /* the destination's NBD exports */
 #define EXPORT_PARENT "parent"
-#define LEAF_OPTS "extended_l2=on,cluster_size=16k"
-#define MIRROR_GRANULARITY 65536
-#define POLL_MS 200
-#define QMP_HOLD_MS 5000            /* the switch's connection, to have */
-#define STOP_POLL_MS 50             /* cancel and peer looked at */
-#define MIRROR_END_MS 5000          /* a broken mirror concludes */
 #define JOB_END_MS 60000            /* a cancelled or completed job ends */
-#define STOP_GRACE_MS 3000          /* SIGTERM, then SIGKILL */
 
 struct xlmig__sxm_names {
     char ov[40], ovf[40], leaf[40], mirror[40], commit[40], tls[40];

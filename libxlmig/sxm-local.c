@@ -4,36 +4,13 @@
  * host over a unix socket, then the VM's disk switched to the copy
  * (sxm.h, docs/specs/sxm.md).
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
-#include "blkcopy.h"
-#include "cpurecord.h"
-#include "diskstream.h"
-#include "featureset.h"
-#include "internal.h"
-#include "jsonfile.h"
-#include "poolconf.h"
 #include "proc.h"
-#include "qmp.h"
-#include "sr.h"
 #include "sxm-preflight.h"
 #include "sxm-internal.h"
-#include "sxm.h"
 
 /* ------------------------------------------------------------ this host */
 

@@ -6,34 +6,18 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
-#include "blkcopy.h"
 #include "cpurecord.h"
-#include "diskstream.h"
 #include "featureset.h"
-#include "internal.h"
-#include "jsonfile.h"
-#include "poolconf.h"
 #include "proc.h"
-#include "qmp.h"
-#include "sr.h"
-#include "sxm-preflight.h"
 #include "sxm-internal.h"
-#include "sxm.h"
+
+#define SXM_DIR "sxm"
 
 static const struct xlmig__json_kind sxm_kind = {
     .what = "storage motion record",
@@ -64,7 +48,6 @@ const char *xlmig__sxm_phase_name(enum xlmig__sxm_phase p)
 {
     return (unsigned int)p < XLMIG__SXM_PHASES ? phase_names[p] : NULL;
 }
-
 
 /* ------------------------------------------------------------ records */
 

@@ -4,37 +4,29 @@
  * of the writes since, the copy of the snapshot, the switch, and the
  * roll back (sxm.h, docs/specs/sxm.md).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 #include "addr.h"
 #include "blkcopy.h"
-#include "cpurecord.h"
 #include "diskstream.h"
-#include "featureset.h"
-#include "internal.h"
-#include "jsonfile.h"
 #include "poolconf.h"
 #include "proc.h"
-#include "qmp.h"
-#include "sr.h"
 #include "sxm-preflight.h"
 #include "sxm-internal.h"
-#include "sxm.h"
+
+#define MIRROR_GRANULARITY 65536
+#define POLL_MS 200
+#define QMP_HOLD_MS 5000            /* the switch's connection, to have */
+#define STOP_POLL_MS 50             /* cancel and peer looked at */
+#define MIRROR_END_MS 5000          /* a broken mirror concludes */
 
 /* ------------------------------------------------------------ source */
 

@@ -4,37 +4,18 @@
  * NBD URI, the files of a VDI, the tools and daemons it runs, and TLS
  * (sxm.h, sxm-internal.h, docs/specs/sxm.md).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
 #include "addr.h"
-#include "blkcopy.h"
-#include "cpurecord.h"
-#include "diskstream.h"
 #include "featureset.h"
-#include "internal.h"
-#include "jsonfile.h"
 #include "poolconf.h"
 #include "proc.h"
-#include "qmp.h"
-#include "sr.h"
-#include "sxm-preflight.h"
 #include "sxm-internal.h"
-#include "sxm.h"
+
+#define STOP_GRACE_MS 3000          /* SIGTERM, then SIGKILL */
 
 /* ------------------------------------------------------------ addresses */
 

@@ -4,7 +4,6 @@
  * disk over QMP: block jobs, named nodes, the temporary snapshot's
  * overlay (sxm-internal.h, docs/specs/sxm.md).
  */
-
 #include <stdio.h>
 #include <string.h>
 

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
-/* Network addresses: "HOST:PORT" and "[V6]:PORT" (addr.h). */
+/*
+ * Network addresses: "HOST:PORT" and "[V6]:PORT", and the NBD endpoints
+ * "tcp:HOST:PORT" and "unix:/PATH" (addr.h).
+ */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "addr.h"
 #include "internal.h"
@@ -101,6 +105,40 @@ int xlmig__split_tcp(const char *s, char *host, size_t hlen, char *port,
     if (!s || strncmp(s, "tcp:", 4))
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     return split(s + 4, 0, host, hlen, port, plen);
+}
+
+int xlmig__endpoint_split(const char *s, char *host, size_t hlen, char *port,
+                          size_t plen, const char **path_r)
+{
+    struct sockaddr_un sun;
+    const char *p;
+    char why[8];
+    size_t at, i;
+
+    *path_r = NULL;
+    if (!s || !hlen || !plen)
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    if (!strncmp(s, "unix:", 5)) {
+        p = s + 5;
+        if (p[0] != '/' || strlen(p) >= sizeof(sun.sun_path))
+            return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        for (i = 0; p[i]; i++) {
+            if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
+                return LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+        host[0] = '\0';
+        port[0] = '\0';
+        *path_r = p;
+        return 0;
+    }
+    if (strncmp(s, "tcp:", 4) || !xlmig__hostport_ok(s + 4, why, sizeof(why),
+                                                     &at))
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    /* The port as the daemons and URIs will write it: no leading zero. */
+    p = strrchr(s, ':');
+    if (p[1] == '0')
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    return xlmig__split_tcp(s, host, hlen, port, plen);
 }
 
 void xlmig__join_hostport(const char *host, const char *port, char *buf,

@@ -2,8 +2,9 @@
 /*
  * Network addresses as the tools, the pool configuration and the pool
  * state write them (internal): "HOST:PORT" with an IPv6 HOST in
- * brackets, "[V6]:PORT".  The one home of their parsing and printing;
- * the TCP sockets themselves are in poolconf.h.
+ * brackets, "[V6]:PORT"; and the storage motion's NBD endpoints,
+ * "tcp:HOST:PORT" or "unix:/PATH".  The one home of their parsing and
+ * printing; the TCP sockets themselves are in poolconf.h.
  */
 #ifndef XLMIG_ADDR_H
 #define XLMIG_ADDR_H
@@ -48,6 +49,21 @@ int xlmig__split_hostport_dflt(const char *s, unsigned int default_port,
  */
 int xlmig__split_tcp(const char *s, char *host, size_t hlen, char *port,
                      size_t plen);
+
+/*
+ * An NBD endpoint, as the storage motion's records and requests write
+ * it: "tcp:HOST:PORT" or "unix:/PATH".  After "tcp:", HOST:PORT as
+ * xlmig__hostport_ok() takes it (a host name, an IPv4 address or an
+ * IPv6 address in brackets, 255 bytes at most) with PORT written
+ * without leading zeros; split as xlmig__split_hostport() into @host
+ * (an IPv6 address without its brackets) and @port, *path_r NULL.
+ * After "unix:", an absolute PATH of printable ASCII without spaces,
+ * shorter than a socket's path may be (107 bytes): *path_r points at
+ * it in @s, @host and @port are "".  0, or LIBXLMIG_ERR_INVALID_ARGUMENT
+ * (nothing logged) for anything else or a part that does not fit.
+ */
+int xlmig__endpoint_split(const char *s, char *host, size_t hlen, char *port,
+                          size_t plen, const char **path_r);
 
 /*
  * The inverse: "HOST:PORT", or "[HOST]:PORT" when HOST holds a ':' (an

@@ -195,6 +195,172 @@ static void caps_words(unsigned int missing, char *out, size_t len)
     }
 }
 
+/*
+ * Where the VDI goes, and the VDI itself: not to its own SR; no changed
+ * block tracking, no encryption, no on-boot=reset, no other VM's VBD.
+ */
+static void check_vdi(struct verdict *v, const struct xlmig__sr *src_sr,
+                      const struct xlmig__vdi *vdi,
+                      const struct xlmig__sr *dst_sr, const char *vm)
+{
+    const struct xlmig__vbd *vbd;
+    const char *other;
+
+    /* Where it goes. */
+    if (!strcmp(src_sr->uuid, dst_sr->uuid))
+        failed(v, xlmig__error(v->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                               "VDI %s (%s) is in SR %s (%s) already: "
+                               "the source and destination SR are the "
+                               "same; choose another destination SR",
+                               vdi->name, vdi->uuid, src_sr->name,
+                               src_sr->uuid));
+
+    /* The VDI itself. */
+    if (vdi->cbt_enabled)
+        failed(v, xlmig__error(v->ctx, LIBXLMIG_ERR_VDI_CBT_ENABLED, -1,
+                               "VDI %s (%s) in SR %s has changed block "
+                               "tracking enabled, which a move cannot "
+                               "carry over; disable it first: xlmig-xe "
+                               "vdi-param-set uuid=%s cbt-enabled=false",
+                               vdi->name, vdi->uuid, src_sr->name,
+                               vdi->uuid));
+    if (vdi->encrypted)
+        failed(v, xlmig__error(v->ctx, LIBXLMIG_ERR_VDI_IS_ENCRYPTED, -1,
+                               "VDI %s (%s) in SR %s is encrypted, and "
+                               "storage migration does not move encrypted "
+                               "VDIs (as in XenServer); copy its data "
+                               "into an unencrypted VDI first, or leave "
+                               "it on SR %s",
+                               vdi->name, vdi->uuid, src_sr->name,
+                               src_sr->name));
+    if (vdi->on_boot == XLMIG__VDI_RESET)
+        failed(v, xlmig__error(
+                       v->ctx, RESET_RC, -1,
+                       "VDI %s (%s) in SR %s has on-boot=reset (its "
+                       "changes are dropped at each boot: there is no "
+                       "lasting state to move); set on-boot=persist "
+                       "first: xlmig-xe vdi-param-set uuid=%s "
+                       "on-boot=persist", vdi->name, vdi->uuid,
+                       src_sr->name, vdi->uuid));
+    other = xlmig__vdi_other_vm(vdi, vm, &vbd);
+    if (other && vm)
+        failed(v, xlmig__error(v->ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
+                               "VDI %s (%s) in SR %s is shared with VM %s "
+                               "(as %s), which would keep using the copy "
+                               "left behind; detach it from %s first "
+                               "(xlmig-xe vbd-destroy vm=%s vdi-uuid=%s)",
+                               vdi->name, vdi->uuid, src_sr->name, other,
+                               vbd->device, other, other, vdi->uuid));
+    else if (other)
+        failed(v, xlmig__error(v->ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
+                               "VDI %s (%s) in SR %s is used by VM %s (as "
+                               "%s); move it with its VM, or detach it "
+                               "first (xlmig-xe vbd-destroy vm=%s "
+                               "vdi-uuid=%s)", vdi->name, vdi->uuid,
+                               src_sr->name, other, vbd->device, other,
+                               vdi->uuid));
+}
+
+/* The SRs' capabilities: snapshot and mirror at a live source, mirror-in
+ * at the destination. */
+static void check_caps(struct verdict *v, const struct xlmig__sr *src_sr,
+                       const struct xlmig__vdi *vdi,
+                       const struct xlmig__sr *dst_sr, bool live,
+                       const char *mode)
+{
+    unsigned int want, missing;
+    char words[64];
+
+    if (live) {
+        want = XLMIG__SR_CAP_VDI_SNAPSHOT | XLMIG__SR_CAP_VDI_MIRROR;
+        missing = want & ~src_sr->caps;
+        if (missing) {
+            caps_words(missing, words, sizeof(words));
+            failed(v, xlmig__error(
+                           v->ctx, LIBXLMIG_ERR_SR_DOES_NOT_SUPPORT_MIGRATION,
+                           -1, "source SR %s (%s) lacks %s, which a live "
+                           "move of VDI %s (%s) needs (a temporary "
+                           "snapshot, and mirroring of the VM's writes); "
+                           "shut the VM down to move it offline, or keep "
+                           "it on SR %s", src_sr->name, src_sr->uuid,
+                           words, vdi->name, vdi->uuid, src_sr->name));
+        }
+    }
+    missing = XLMIG__SR_CAP_VDI_MIRROR_IN & ~dst_sr->caps;
+    if (missing) {
+        caps_words(missing, words, sizeof(words));
+        failed(v, xlmig__error(
+                       v->ctx, LIBXLMIG_ERR_SR_DOES_NOT_SUPPORT_MIGRATION, -1,
+                       "destination SR %s (%s) lacks %s, which the %s "
+                       "move of VDI %s (%s) into it needs; choose an SR "
+                       "that has it (xlmig-xe sr-list shows "
+                       "capabilities)", dst_sr->name, dst_sr->uuid, words,
+                       mode, vdi->name, vdi->uuid));
+    }
+}
+
+/* The space the parts @p (@need in all) take at the destination and, for
+ * a live move, at the source. */
+static void check_space(struct verdict *v, const struct xlmig__sr *src_sr,
+                        const struct xlmig__sr_space *src_space,
+                        const struct xlmig__vdi *vdi,
+                        const struct xlmig__sr *dst_sr,
+                        const struct xlmig__sr_space *dst_space, bool live,
+                        const char *mode, const struct xlmig__sxm_parts *p,
+                        const struct xlmig__sxm_need *need)
+{
+    char meta[64];
+
+    /* Space: whole MiB needed, free rounded down. */
+    meta[0] = '\0';
+    if (p->parent_meta)
+        snprintf(meta, sizeof(meta), ", %llu MiB of qcow2 metadata",
+                 (unsigned long long)div_round_up(p->parent_meta,
+                                                  XLMIG__MIB));
+    if (need->dst_bytes > dst_space->free_space)
+        failed(v, xlmig__error(
+                       v->ctx, LIBXLMIG_ERR_SR_DESTINATION_SPACE_INSUFFICIENT,
+                       -1, "destination SR %s (%s) has %llu MiB free, but "
+                       "the %s move of VDI %s (%s, %llu MiB) needs %llu "
+                       "MiB there: the parent %llu MiB (%llu MiB "
+                       "allocated at the source%s) and the leaf %llu MiB "
+                       "(room for "
+                       "%llu MiB of writes); free %llu MiB on SR %s or "
+                       "choose another SR", dst_sr->name, dst_sr->uuid,
+                       (unsigned long long)mib(dst_space->free_space), mode,
+                       vdi->name, vdi->uuid,
+                       (unsigned long long)div_round_up(vdi->virtual_size,
+                                                        XLMIG__MIB),
+                       (unsigned long long)mib(need->dst_bytes),
+                       (unsigned long long)mib(p->parent),
+                       (unsigned long long)mib(p->parent_data), meta,
+                       (unsigned long long)mib(p->leaf),
+                       (unsigned long long)div_round_up(p->growth,
+                                                        XLMIG__MIB),
+                       (unsigned long long)div_round_up(
+                           need->dst_bytes - dst_space->free_space,
+                           XLMIG__MIB),
+                       dst_sr->name));
+    if (live && need->src_bytes > src_space->free_space)
+        failed(v, xlmig__error(
+                       v->ctx, LIBXLMIG_ERR_SR_SOURCE_SPACE_INSUFFICIENT, -1,
+                       "source SR %s (%s) has %llu MiB free, but the "
+                       "temporary snapshot of VDI %s (%s) for a live move "
+                       "needs %llu MiB there (an overlay that takes "
+                       "%llu MiB of the VM's writes during the move); "
+                       "free %llu MiB on SR %s, or shut the VM down and "
+                       "move it offline", src_sr->name, src_sr->uuid,
+                       (unsigned long long)mib(src_space->free_space),
+                       vdi->name, vdi->uuid,
+                       (unsigned long long)mib(need->src_bytes),
+                       (unsigned long long)div_round_up(p->growth,
+                                                        XLMIG__MIB),
+                       (unsigned long long)div_round_up(
+                           need->src_bytes - src_space->free_space,
+                           XLMIG__MIB),
+                       src_sr->name));
+}
+
 int xlmig__sxm_preflight(libxlmig_ctx *ctx, const struct xlmig__sr *src_sr,
                          const struct xlmig__sr_space *src_space,
                          const struct xlmig__vdi *vdi, uint64_t src_allocated,
@@ -207,10 +373,8 @@ int xlmig__sxm_preflight(libxlmig_ctx *ctx, const struct xlmig__sr *src_sr,
     struct verdict v = zero;
     struct xlmig__sxm_parts p;
     struct xlmig__sxm_need need;
-    const struct xlmig__vbd *vbd;
-    const char *other, *mode = live ? "live" : "offline";
-    char why[96], words[64], meta[64];
-    unsigned int want, missing;
+    const char *mode = live ? "live" : "offline";
+    char why[96];
     size_t at;
     int rc;
 
@@ -247,136 +411,10 @@ int xlmig__sxm_preflight(libxlmig_ctx *ctx, const struct xlmig__sr *src_sr,
     if (need_r)
         *need_r = need;
 
-    /* Where it goes. */
-    if (!strcmp(src_sr->uuid, dst_sr->uuid))
-        failed(&v, xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                                "VDI %s (%s) is in SR %s (%s) already: "
-                                "the source and destination SR are the "
-                                "same; choose another destination SR",
-                                vdi->name, vdi->uuid, src_sr->name,
-                                src_sr->uuid));
-
-    /* The VDI itself. */
-    if (vdi->cbt_enabled)
-        failed(&v, xlmig__error(ctx, LIBXLMIG_ERR_VDI_CBT_ENABLED, -1,
-                                "VDI %s (%s) in SR %s has changed block "
-                                "tracking enabled, which a move cannot "
-                                "carry over; disable it first: xlmig-xe "
-                                "vdi-param-set uuid=%s cbt-enabled=false",
-                                vdi->name, vdi->uuid, src_sr->name,
-                                vdi->uuid));
-    if (vdi->encrypted)
-        failed(&v, xlmig__error(ctx, LIBXLMIG_ERR_VDI_IS_ENCRYPTED, -1,
-                                "VDI %s (%s) in SR %s is encrypted, and "
-                                "storage migration does not move encrypted "
-                                "VDIs (as in XenServer); copy its data "
-                                "into an unencrypted VDI first, or leave "
-                                "it on SR %s",
-                                vdi->name, vdi->uuid, src_sr->name,
-                                src_sr->name));
-    if (vdi->on_boot == XLMIG__VDI_RESET)
-        failed(&v, xlmig__error(
-                       ctx, RESET_RC, -1,
-                       "VDI %s (%s) in SR %s has on-boot=reset (its "
-                       "changes are dropped at each boot: there is no "
-                       "lasting state to move); set on-boot=persist "
-                       "first: xlmig-xe vdi-param-set uuid=%s "
-                       "on-boot=persist", vdi->name, vdi->uuid,
-                       src_sr->name, vdi->uuid));
-    other = xlmig__vdi_other_vm(vdi, vm, &vbd);
-    if (other && vm)
-        failed(&v, xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
-                                "VDI %s (%s) in SR %s is shared with VM %s "
-                                "(as %s), which would keep using the copy "
-                                "left behind; detach it from %s first "
-                                "(xlmig-xe vbd-destroy vm=%s vdi-uuid=%s)",
-                                vdi->name, vdi->uuid, src_sr->name, other,
-                                vbd->device, other, other, vdi->uuid));
-    else if (other)
-        failed(&v, xlmig__error(ctx, LIBXLMIG_ERR_VDI_IN_USE, -1,
-                                "VDI %s (%s) in SR %s is used by VM %s (as "
-                                "%s); move it with its VM, or detach it "
-                                "first (xlmig-xe vbd-destroy vm=%s "
-                                "vdi-uuid=%s)", vdi->name, vdi->uuid,
-                                src_sr->name, other, vbd->device, other,
-                                vdi->uuid));
-
-    /* The SRs' capabilities. */
-    if (live) {
-        want = XLMIG__SR_CAP_VDI_SNAPSHOT | XLMIG__SR_CAP_VDI_MIRROR;
-        missing = want & ~src_sr->caps;
-        if (missing) {
-            caps_words(missing, words, sizeof(words));
-            failed(&v, xlmig__error(
-                           ctx, LIBXLMIG_ERR_SR_DOES_NOT_SUPPORT_MIGRATION,
-                           -1, "source SR %s (%s) lacks %s, which a live "
-                           "move of VDI %s (%s) needs (a temporary "
-                           "snapshot, and mirroring of the VM's writes); "
-                           "shut the VM down to move it offline, or keep "
-                           "it on SR %s", src_sr->name, src_sr->uuid,
-                           words, vdi->name, vdi->uuid, src_sr->name));
-        }
-    }
-    missing = XLMIG__SR_CAP_VDI_MIRROR_IN & ~dst_sr->caps;
-    if (missing) {
-        caps_words(missing, words, sizeof(words));
-        failed(&v, xlmig__error(
-                       ctx, LIBXLMIG_ERR_SR_DOES_NOT_SUPPORT_MIGRATION, -1,
-                       "destination SR %s (%s) lacks %s, which the %s "
-                       "move of VDI %s (%s) into it needs; choose an SR "
-                       "that has it (xlmig-xe sr-list shows "
-                       "capabilities)", dst_sr->name, dst_sr->uuid, words,
-                       mode, vdi->name, vdi->uuid));
-    }
-
-    /* Space: whole MiB needed, free rounded down. */
-    meta[0] = '\0';
-    if (p.parent_meta)
-        snprintf(meta, sizeof(meta), ", %llu MiB of qcow2 metadata",
-                 (unsigned long long)div_round_up(p.parent_meta,
-                                                  XLMIG__MIB));
-    if (need.dst_bytes > dst_space->free_space)
-        failed(&v, xlmig__error(
-                       ctx, LIBXLMIG_ERR_SR_DESTINATION_SPACE_INSUFFICIENT,
-                       -1, "destination SR %s (%s) has %llu MiB free, but "
-                       "the %s move of VDI %s (%s, %llu MiB) needs %llu "
-                       "MiB there: the parent %llu MiB (%llu MiB "
-                       "allocated at the source%s) and the leaf %llu MiB "
-                       "(room for "
-                       "%llu MiB of writes); free %llu MiB on SR %s or "
-                       "choose another SR", dst_sr->name, dst_sr->uuid,
-                       (unsigned long long)mib(dst_space->free_space), mode,
-                       vdi->name, vdi->uuid,
-                       (unsigned long long)div_round_up(vdi->virtual_size,
-                                                        XLMIG__MIB),
-                       (unsigned long long)mib(need.dst_bytes),
-                       (unsigned long long)mib(p.parent),
-                       (unsigned long long)mib(p.parent_data), meta,
-                       (unsigned long long)mib(p.leaf),
-                       (unsigned long long)div_round_up(p.growth,
-                                                        XLMIG__MIB),
-                       (unsigned long long)div_round_up(
-                           need.dst_bytes - dst_space->free_space,
-                           XLMIG__MIB),
-                       dst_sr->name));
-    if (live && need.src_bytes > src_space->free_space)
-        failed(&v, xlmig__error(
-                       ctx, LIBXLMIG_ERR_SR_SOURCE_SPACE_INSUFFICIENT, -1,
-                       "source SR %s (%s) has %llu MiB free, but the "
-                       "temporary snapshot of VDI %s (%s) for a live move "
-                       "needs %llu MiB there (an overlay that takes "
-                       "%llu MiB of the VM's writes during the move); "
-                       "free %llu MiB on SR %s, or shut the VM down and "
-                       "move it offline", src_sr->name, src_sr->uuid,
-                       (unsigned long long)mib(src_space->free_space),
-                       vdi->name, vdi->uuid,
-                       (unsigned long long)mib(need.src_bytes),
-                       (unsigned long long)div_round_up(p.growth,
-                                                        XLMIG__MIB),
-                       (unsigned long long)div_round_up(
-                           need.src_bytes - src_space->free_space,
-                           XLMIG__MIB),
-                       src_sr->name));
+    check_vdi(&v, src_sr, vdi, dst_sr, vm);
+    check_caps(&v, src_sr, vdi, dst_sr, live, mode);
+    check_space(&v, src_sr, src_space, vdi, dst_sr, dst_space, live, mode,
+                &p, &need);
 
     /* Several failures: the caller's last error is the first one, whose
      * code we return. */

@@ -118,9 +118,11 @@ int xlmig__sxm_record_decode(libxlmig_ctx *ctx, const char *label,
                              struct xlmig__sxm_record *r);
 
 /*
- * An address for NBD: "tcp:HOST:PORT" (HOST an IPv4 address or a name
- * of [A-Za-z0-9.-], PORT 1..65535) or "unix:PATH" (absolute, shorter
- * than a socket path may be).  0 when @addr is one.
+ * An address for NBD: "tcp:HOST:PORT" (HOST a name, an IPv4 address or
+ * an IPv6 address in brackets, PORT 1..65535) or "unix:PATH" (absolute,
+ * shorter than a socket path may be), XLMIG__SXM_ADDR_MAX bytes at
+ * most: the grammar of xlmig__endpoint_split() (addr.h).  0 when @addr
+ * is one; else INVALID_ARGUMENT, logged when @ctx is not NULL.
  */
 int xlmig__sxm_addr_check(libxlmig_ctx *ctx, const char *addr);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * Fuzz target for the storage motion record decoder (libxlmig/sxm.c):
+ * Fuzz target for the storage motion record decoder (sxm-record.c):
  * records are read back after a crash from a state directory, and the
  * addresses in them decide where we connect.  Whatever decodes must
  * encode and decode again to the same record, with a valid phase and

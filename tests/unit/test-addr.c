@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
  * Network addresses (libxlmig/addr.c): HOST:PORT and [V6]:PORT split
- * with and without a default port, the "tcp:" form, joined back, a
- * socket address named, and the pool's address rule; every accepted
- * and refused form in a table.
+ * with and without a default port, the "tcp:" form, the storage
+ * motion's endpoints (tcp: and unix:), joined back, a socket address
+ * named, and the pool's address rule; every accepted and refused form
+ * in a table.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -136,6 +137,121 @@ static void test_split_tcp(void **state)
                     host, port, "split_tcp");
 }
 
+static void test_endpoint_split(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *host, *port, *path;     /* all NULL: refused */
+    } cases[] = {
+        { "tcp:127.0.0.1:10809", "127.0.0.1", "10809", NULL },
+        { "tcp:host-2.example:1", "host-2.example", "1", NULL },
+        { "tcp:h:65535", "h", "65535", NULL },
+        { "tcp:a_b.example:80", "a_b.example", "80", NULL },
+        { "tcp:[::1]:7000", "::1", "7000", NULL },
+        { "tcp:[2001:db8::1]:8022", "2001:db8::1", "8022", NULL },
+        { "tcp:[::ffff:192.0.2.1]:7", "::ffff:192.0.2.1", "7", NULL },
+        { "unix:/run/x.sock", "", "", "/run/x.sock" },
+        { "unix:/", "", "", "/" },
+        { "", NULL, NULL, NULL },
+        { "tcp:", NULL, NULL, NULL },
+        { "tcp:h", NULL, NULL, NULL },
+        { "tcp:h:", NULL, NULL, NULL },
+        { "tcp::80", NULL, NULL, NULL },
+        { "tcp:h:0", NULL, NULL, NULL },
+        { "tcp:h:65536", NULL, NULL, NULL },
+        { "tcp:h:123456", NULL, NULL, NULL },
+        { "tcp:h:012", NULL, NULL, NULL },      /* no leading zero */
+        { "tcp:h:00080", NULL, NULL, NULL },
+        { "tcp:h:8o", NULL, NULL, NULL },
+        { "tcp:h:+80", NULL, NULL, NULL },
+        { "tcp:-h:80", NULL, NULL, NULL },
+        { "tcp:.h:80", NULL, NULL, NULL },
+        { "tcp:h h:80", NULL, NULL, NULL },
+        { "tcp:h/1:80", NULL, NULL, NULL },
+        { "tcp:2001:db8::1:80", NULL, NULL, NULL },  /* v6 not in [] */
+        { "tcp:[::1]", NULL, NULL, NULL },
+        { "tcp:[::1]:", NULL, NULL, NULL },
+        { "tcp:[::1:80", NULL, NULL, NULL },
+        { "tcp:[::g]:80", NULL, NULL, NULL },
+        { "tcp:[]:80", NULL, NULL, NULL },
+        { "TCP:h:1", NULL, NULL, NULL },
+        { "udp:1.2.3.4:5", NULL, NULL, NULL },
+        { "h:80", NULL, NULL, NULL },
+        { "unix:", NULL, NULL, NULL },
+        { "unix:rel.sock", NULL, NULL, NULL },
+        { "unix:/a b", NULL, NULL, NULL },
+        { "unix:/a\tb", NULL, NULL, NULL },
+        { "unix:/a\x7f", NULL, NULL, NULL },
+        { "unix:/caf\xc3\xa9", NULL, NULL, NULL },
+    };
+    struct sockaddr_un sun;
+    char host[256], port[8], in[400];
+    const char *path;
+    size_t i, max_path = sizeof(sun.sun_path) - 1;
+    int rc;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        path = "untouched";
+        rc = xlmig__endpoint_split(cases[i].in, host, sizeof(host), port,
+                                   sizeof(port), &path);
+        if (!cases[i].host) {
+            if (rc != LIBXLMIG_ERR_INVALID_ARGUMENT)
+                fail_msg("endpoint_split took \"%s\"", cases[i].in);
+            assert_null(path);
+            continue;
+        }
+        if (rc)
+            fail_msg("endpoint_split refused \"%s\"", cases[i].in);
+        assert_string_equal(host, cases[i].host);
+        assert_string_equal(port, cases[i].port);
+        if (cases[i].path)
+            assert_string_equal(path, cases[i].path);
+        else
+            assert_null(path);
+    }
+    assert_int_equal(xlmig__endpoint_split(NULL, host, sizeof(host), port,
+                                           sizeof(port), &path),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    /* A socket path: 107 bytes taken (the NUL fills sun_path), 108 not. */
+    memcpy(in, "unix:/", 6);
+    memset(in + 6, 'p', max_path - 1);
+    in[5 + max_path] = '\0';
+    assert_int_equal(xlmig__endpoint_split(in, host, sizeof(host), port,
+                                           sizeof(port), &path), 0);
+    assert_int_equal(strlen(path), max_path);
+    in[5 + max_path] = 'p';
+    in[6 + max_path] = '\0';
+    assert_int_equal(xlmig__endpoint_split(in, host, sizeof(host), port,
+                                           sizeof(port), &path),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    /* HOST:PORT of XLMIG__HOSTPORT_MAX (255) bytes taken, 256 not. */
+    memcpy(in, "tcp:", 4);
+    memset(in + 4, 'a', XLMIG__HOSTPORT_MAX - 3);
+    memcpy(in + 4 + XLMIG__HOSTPORT_MAX - 3, ":80", 4);
+    assert_int_equal(strlen(in + 4), XLMIG__HOSTPORT_MAX);
+    assert_int_equal(xlmig__endpoint_split(in, host, sizeof(host), port,
+                                           sizeof(port), &path), 0);
+    assert_int_equal(strlen(host), XLMIG__HOSTPORT_MAX - 3);
+    memset(in + 4, 'a', XLMIG__HOSTPORT_MAX - 2);
+    memcpy(in + 4 + XLMIG__HOSTPORT_MAX - 2, ":80", 4);
+    assert_int_equal(xlmig__endpoint_split(in, host, sizeof(host), port,
+                                           sizeof(port), &path),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    /* What does not fit the caller's buffers is refused, never cut. */
+    assert_int_equal(xlmig__endpoint_split("tcp:abcdefgh:80", host, 8, port,
+                                           sizeof(port), &path),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__endpoint_split("tcp:abcdefg:80", host, 8, port,
+                                           sizeof(port), &path), 0);
+    assert_int_equal(xlmig__endpoint_split("tcp:h:12345", host, sizeof(host),
+                                           port, 5, &path),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+}
+
 static void test_join(void **state)
 {
     static const char *const forms[] = {
@@ -229,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_split_tcp),
+        cmocka_unit_test(test_endpoint_split),
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_sockaddr_label),
         cmocka_unit_test(test_hostport_ok),

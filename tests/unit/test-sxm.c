@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * Storage motion (libxlmig/sxm.c): records, addresses, and the
+ * Storage motion (libxlmig/sxm*.c): records, addresses, and the
  * destination's life with the real qemu-img and qemu-storage-daemon:
  * receive-start serves parent and leaf over NBD on a unix socket,
  * finalize composes them into one VDI, cancel and recovery leave
@@ -57,13 +57,13 @@ static void test_addresses(void **state)
 {
     static const char *const good[] = {
         "tcp:127.0.0.1:10809", "tcp:host-2.example:1", "tcp:h:65535",
-        "unix:/run/x.sock",
+        "unix:/run/x.sock", "tcp:[2001:db8::1]:10809", "tcp:a_b:80",
     };
     static const char *const bad[] = {
         "", "tcp:", "tcp:127.0.0.1", "tcp:127.0.0.1:0", "tcp:h:65536",
         "tcp:h:012", "tcp::80", "tcp:-h:80", "tcp:h h:80", "tcp:h:8o",
         "unix:", "unix:rel.sock", "unix:/a b", "udp:1.2.3.4:5",
-        "tcp:h:123456",
+        "tcp:h:123456", "tcp:2001:db8::1:10809", "tcp:[::1]",
         "unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
@@ -78,6 +78,49 @@ static void test_addresses(void **state)
                          LIBXLMIG_ERR_INVALID_ARGUMENT);
         assert_non_null(strstr(cap.text, "tcp:HOST:PORT"));
     }
+}
+
+static void test_export_uri(void **state)
+{
+    static const struct {
+        const char *addr, *export;
+        bool tls;
+        const char *uri;            /* NULL: refused */
+    } cases[] = {
+        { "tcp:10.0.0.2:10809", "parent", false,
+          "nbd://10.0.0.2:10809/parent" },
+        { "tcp:h2.example:7", "leaf", true, "nbds://h2.example:7/leaf" },
+        { "tcp:[2001:db8::1]:10809", "parent", true,
+          "nbds://[2001:db8::1]:10809/parent" },
+        { "unix:/run/x.sock", "leaf", false,
+          "nbd+unix:///leaf?socket=/run/x.sock" },
+        { "unix:/run/x.sock", "parent", true,
+          "nbds+unix:///parent?socket=/run/x.sock" },
+        { "tcp:h:012", "parent", false, NULL },
+        { "h:80", "parent", false, NULL },
+        { "tcp:h:80", NULL, false, NULL },
+    };
+    char uri[128];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = xlmig__sxm_export_uri(cases[i].addr, cases[i].export,
+                                       cases[i].tls, uri, sizeof(uri));
+
+        if (!cases[i].uri) {
+            assert_int_equal(rc, LIBXLMIG_ERR_INVALID_ARGUMENT);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(uri, cases[i].uri);
+    }
+    /* A URI that does not fit is refused. */
+    assert_int_equal(xlmig__sxm_export_uri("tcp:10.0.0.2:10809", "parent",
+                                           false, uri, 27),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__sxm_export_uri("tcp:10.0.0.2:10809", "parent",
+                                           false, uri, 28), 0);
 }
 
 static struct xlmig__sxm_record a_src(void)
@@ -484,6 +527,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_export_uri),
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_child_signals),
         cmocka_unit_test_setup_teardown(test_receive_finalize, dir_setup,

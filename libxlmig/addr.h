@@ -4,7 +4,7 @@
  * state write them (internal): "HOST:PORT" with an IPv6 HOST in
  * brackets, "[V6]:PORT"; and the storage motion's NBD endpoints,
  * "tcp:HOST:PORT" or "unix:/PATH".  The one home of their parsing and
- * printing; the TCP sockets themselves are in poolconf.h.
+ * printing; the TCP sockets themselves are in net.h.
  */
 #ifndef XLMIG_ADDR_H
 #define XLMIG_ADDR_H

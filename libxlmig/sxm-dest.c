@@ -12,7 +12,6 @@
 
 #include "addr.h"
 #include "cpurecord.h"
-#include "poolconf.h"
 #include "proc.h"
 #include "sxm-preflight.h"
 #include "sxm-internal.h"
@@ -197,7 +196,7 @@ static int recv_check(libxlmig_ctx *ctx,
     rc = xlmig__sxm_addr_check(ctx, req->listen);
     if (rc)
         return rc;
-    rc = xlmig__record_name_check(ctx, "VDI name", req->name);
+    rc = xlmig__name_check(ctx, "VDI name", req->name);
     if (rc)
         return rc;
     if (!req->virtual_size || req->virtual_size > XLMIG__VDI_SIZE_MAX ||

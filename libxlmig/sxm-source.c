@@ -17,7 +17,7 @@
 #include "addr.h"
 #include "blkcopy.h"
 #include "diskstream.h"
-#include "poolconf.h"
+#include "net.h"
 #include "proc.h"
 #include "sxm-preflight.h"
 #include "sxm-internal.h"

@@ -11,7 +11,6 @@
 
 #include "addr.h"
 #include "featureset.h"
-#include "poolconf.h"
 #include "proc.h"
 #include "sxm-internal.h"
 

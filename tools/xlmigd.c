@@ -1357,7 +1357,8 @@ static int m_sxm_receive_start(struct conn *c, const struct xlmig__rpc_msg *m)
         if (free_port(host, port, sizeof(port)))
             return xlmigd_reply_error(c, m->id, LIBXLMIG_ERR_IO, "no free TCP port "
                                "to serve the storage move on", NULL);
-        snprintf(listen, sizeof(listen), "tcp:%s:%s", host, port);
+        memcpy(listen, "tcp:", 4);         /* "[V6]:PORT" for IPv6 */
+        xlmig__join_hostport(host, port, listen + 4, sizeof(listen) - 4);
         req.listen = listen;
         rc = xlmig__sxm_recv_start(c->ctx, &req, &rec);
         if (!rc || tries == 2 || rc != LIBXLMIG_ERR_IO)

@@ -711,21 +711,28 @@ int xlmig_cmd_sxm_recover(int argc, char **argv)
 
 const char xlmig_sxm_list_summary[] = "List the storage moves in progress";
 const char xlmig_sxm_list_usage[] =
-    "[--state-dir DIR]\n"
+    "[--state-dir DIR] [--json]\n"
     "One line per task: task, role, phase, VDI name, and the process that "
-    "runs it.";
+    "runs it.\n"
+    "  --json         a JSON array of objects: task, role, phase, "
+    "vdi-name-label,\n"
+    "                 pid (a number)";
 
 const struct option xlmig_sxm_list_options[] = {
     { "state-dir", required_argument, NULL, 'S' },
+    { "json", no_argument, NULL, 'j' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
 int xlmig_cmd_sxm_list(int argc, char **argv)
 {
+    static const char *const numbers[] = { "pid", NULL };
     struct xlmig__sxm_record *recs = NULL;
+    struct xlmig__cli_json out;
     const char *state_dir = NULL;
     libxlmig_ctx *ctx;
+    bool json = false;
     size_t nr = 0, i;
     int opt, rc;
 
@@ -736,6 +743,8 @@ int xlmig_cmd_sxm_list(int argc, char **argv)
             return usage(stdout, "sxm-list", xlmig_sxm_list_usage, 0);
         if (opt == 'S')
             state_dir = optarg;
+        else if (opt == 'j')
+            json = true;
         else
             break;
     }
@@ -746,7 +755,36 @@ int xlmig_cmd_sxm_list(int argc, char **argv)
     if (!ctx)
         return XLMIG__EXIT_FAILED;
     rc = xlmig__sxm_list(ctx, state_dir, &recs, &nr);
-    for (i = 0; !rc && i < nr; i++)
+    if (!rc && json) {
+        if (!xlmig__cli_json_begin(&out, stdout, numbers, NULL))
+            rc = LIBXLMIG_ERR_NO_MEMORY;
+        for (i = 0; !rc && i < nr; i++) {
+            struct xlmig__kv kv[5];
+            const struct xlmig__kv *sel[5] = { &kv[0], &kv[1], &kv[2],
+                                               &kv[3], &kv[4] };
+
+            kv[0].key = "task";
+            xlmig__strlcpy(kv[0].value, recs[i].task, sizeof(kv[0].value));
+            kv[1].key = "role";
+            xlmig__strlcpy(kv[1].value, recs[i].role == XLMIG__SXM_DST
+                                        ? "dst" : "src",
+                           sizeof(kv[1].value));
+            kv[2].key = "phase";
+            xlmig__strlcpy(kv[2].value,
+                           xlmig__sxm_phase_name(recs[i].phase),
+                           sizeof(kv[2].value));
+            kv[3].key = "vdi-name-label";
+            xlmig__strlcpy(kv[3].value, recs[i].vdi_name,
+                           sizeof(kv[3].value));
+            kv[4].key = "pid";
+            snprintf(kv[4].value, sizeof(kv[4].value), "%lld",
+                     (long long)recs[i].owner_pid);
+            if (!xlmig__cli_json_record(&out, sel, 5))
+                rc = LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+        xlmig__cli_json_end(&out);
+    }
+    for (i = 0; !rc && !json && i < nr; i++)
         printf("%s %s %s %s pid=%lld\n", recs[i].task,
                recs[i].role == XLMIG__SXM_DST ? "dst" : "src",
                xlmig__sxm_phase_name(recs[i].phase), recs[i].vdi_name,

@@ -215,7 +215,7 @@ extern const char *const xe_keys_task_cancel[];
       "Record this host's CPU for the pool", false, \
       "Record this host's CPU (Xen's vendor, PV max and HVM max\n" \
       "featuresets) as STATE/hosts/NAME.json, for pool levelling and checks.\n" \
-      "  name=NAME      the host's name (default: its hostname)\n" \
+      "  host=NAME      the host's name (default: its hostname)\n" \
       "  file=PATH      also write a copy there (to take to other hosts)\n" \
       XE_STATE_DIR_HELP \
       "Needs Xen.  Prints the record's path." }, \

@@ -218,7 +218,6 @@ int xe_cmd_task_list(const struct xe_args *a)
     static const char *const l[] = { "uuid", "vm", "source", "destination",
                                      "status", "phase", "progress",
                                      "priority", NULL };
-
     static const char *const numbers[] = { "progress", NULL };
     static const char *const flags[] = { "priority", NULL };
 

@@ -451,7 +451,7 @@ send_slow() {
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
         --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
     sp=$!
-    wait_line "copying: copy [1-9]" "$d/send.out"
+    wait_line "sxm-send: copying [1-9]" "$d/send.err"  # progress: stderr
 }
 
 # send_synced: sxm-send in the background (pid in sp) that never
@@ -805,7 +805,7 @@ host_send_slow() {
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
         --sr dstsr --config "$d/h1.conf" "$@" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
     sp=$!
-    wait_line "copying: copy [1-9]" "$d/send.out"
+    wait_line "sxm-send: copying [1-9]" "$d/send.err"  # progress: stderr
 }
 wait_dst_empty() {
     for _ in $(seq 100); do

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <yajl/yajl_gen.h>
+
 #include "cli.h"
 #include "codec.h"
 #include "featureset.h"
@@ -417,4 +419,182 @@ libxlmig_tls_params *xlmig__cli_tls_params(struct xlmig__cli_tls *t,
 {
     t->p.peer_label = peer_label;
     return t->no_tls ? NULL : &t->p;
+}
+
+/* ------------------------------------------------------------------ */
+/* --json of the listings                                             */
+/* ------------------------------------------------------------------ */
+
+static bool in_list(const char *const *names, const char *name)
+{
+    size_t i;
+
+    for (i = 0; names && names[i]; i++) {
+        if (!strcmp(names[i], name))
+            return true;
+    }
+    return false;
+}
+
+/* Is @s a JSON number (RFC 8259: -?int frac? exp?)? */
+static bool json_number(const char *s)
+{
+    const char *p = s;
+
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        if (!(*++p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+/* A generator indented by two spaces, validating UTF-8; NULL: no memory. */
+static yajl_gen new_gen(void)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+
+    if (g && (!yajl_gen_config(g, yajl_gen_beautify, 1) ||
+              !yajl_gen_config(g, yajl_gen_indent_string, "  ") ||
+              !yajl_gen_config(g, yajl_gen_validate_utf8, 1))) {
+        yajl_gen_free(g);
+        g = NULL;
+    }
+    return g;
+}
+
+bool xlmig__cli_json_begin(struct xlmig__cli_json *j, FILE *f,
+                           const char *const *numbers,
+                           const char *const *flags)
+{
+    yajl_gen g = new_gen();
+
+    memset(j, 0, sizeof(*j));
+    if (!g || yajl_gen_array_open(g) != yajl_gen_status_ok) {
+        if (g)
+            yajl_gen_free(g);
+        fprintf(stderr, "NO_MEMORY: cannot start the JSON output\n");
+        return false;
+    }
+    j->f = f;
+    j->g = g;
+    j->numbers = numbers;
+    j->flags = flags;
+    return true;
+}
+
+static bool gen_str(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) ==
+           yajl_gen_status_ok;
+}
+
+bool xlmig__cli_json_record(struct xlmig__cli_json *j,
+                            const struct xlmig__kv *const *fields, size_t n)
+{
+    yajl_gen g = j->g;
+    bool ok = true;
+    size_t i;
+
+    if (!g || yajl_gen_map_open(g) != yajl_gen_status_ok)
+        return false;
+    j->nr++;
+    for (i = 0; i < n; i++) {
+        const char *k = fields[i]->key, *v = fields[i]->value;
+        yajl_gen_status st;
+
+        if (!gen_str(g, k))
+            return false;       /* our own names: cannot happen */
+        if (in_list(j->numbers, k) && !*v)
+            st = yajl_gen_null(g);
+        else if (in_list(j->numbers, k) && json_number(v))
+            st = yajl_gen_number(g, v, strlen(v));
+        else if (in_list(j->flags, k) &&
+                 (!strcmp(v, "true") || !strcmp(v, "false")))
+            st = yajl_gen_bool(g, !strcmp(v, "true"));
+        else
+            st = yajl_gen_string(g, (const unsigned char *)v, strlen(v));
+        if (st != yajl_gen_status_ok) {
+            /* The object stays whole: null in its place, said once. */
+            fprintf(stderr, "INVALID_VALUE: field '%s' is not valid UTF-8 "
+                    "(null in the JSON); list it without --json\n", k);
+            (void)yajl_gen_null(g);
+            ok = false;
+        }
+    }
+    return yajl_gen_map_close(g) == yajl_gen_status_ok && ok;
+}
+
+void xlmig__cli_json_end(struct xlmig__cli_json *j)
+{
+    yajl_gen g = j->g;
+    const unsigned char *out;
+    size_t len;
+
+    if (!g)
+        return;
+    (void)yajl_gen_array_close(g);
+    if (!j->nr)
+        fputs("[]\n", j->f);   /* not beautify's "[\n\n]" */
+    else if (yajl_gen_get_buf(g, &out, &len) == yajl_gen_status_ok) {
+        fwrite(out, 1, len, j->f);
+        if (!len || out[len - 1] != '\n')
+            fputc('\n', j->f);
+    }
+    fflush(j->f);
+    yajl_gen_free(g);
+    j->g = NULL;
+}
+
+bool xlmig__cli_json_object(FILE *f, const struct xlmig__kv *kv, size_t n,
+                            const char *const *numbers,
+                            const char *const *flags)
+{
+    const struct xlmig__kv *sel[64];
+    struct xlmig__cli_json j;
+    const unsigned char *out;
+    size_t len, i;
+    bool ok;
+
+    if (n > sizeof(sel) / sizeof(sel[0]))
+        return false;
+    for (i = 0; i < n; i++)
+        sel[i] = &kv[i];
+    memset(&j, 0, sizeof(j));
+    j.f = f;
+    j.g = new_gen();
+    j.numbers = numbers;
+    j.flags = flags;
+    if (!j.g)
+        fprintf(stderr, "NO_MEMORY: cannot start the JSON output\n");
+    ok = j.g && xlmig__cli_json_record(&j, sel, n) &&
+         yajl_gen_get_buf(j.g, &out, &len) == yajl_gen_status_ok;
+    if (ok) {
+        fwrite(out, 1, len, f);
+        if (!len || out[len - 1] != '\n')
+            fputc('\n', f);
+        fflush(f);
+    }
+    if (j.g)
+        yajl_gen_free(j.g);
+    return ok;
 }

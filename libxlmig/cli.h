@@ -162,4 +162,45 @@ bool xlmig__cli_tls_check(struct xlmig__cli_tls *t, const char *default_dir,
 libxlmig_tls_params *xlmig__cli_tls_params(struct xlmig__cli_tls *t,
                                            const char *peer_label);
 
+/*
+ * --json of every listing (xlmig-xe's *-list, xlmig pool-stats and
+ * sxm-list): one JSON array of objects on @f, one object per record,
+ * its keys the field names (as params= selects them), written by yajl's
+ * generator.  A field named in @numbers is a JSON number when its text
+ * is one (null when empty), one in @flags true or false when its text
+ * is; every other value a string.  Both lists NULL-ended, either NULL.
+ *
+ *   xlmig__cli_json_begin()   the array opened; false when out of memory
+ *   xlmig__cli_json_record()  @n fields (pointers into the caller's
+ *                             records); false when a value is not UTF-8
+ *                             (said on stderr, naming the field)
+ *   xlmig__cli_json_end()     the array closed and written, even after
+ *                             a failed record (the records before it);
+ *                             the generator freed.  Idempotent.
+ */
+struct xlmig__kv;
+struct xlmig__cli_json {
+    FILE *f;
+    void *g;                    /* yajl_gen; NULL: nothing open */
+    const char *const *numbers;
+    const char *const *flags;
+    size_t nr;                  /* records so far */
+};
+
+bool xlmig__cli_json_begin(struct xlmig__cli_json *j, FILE *f,
+                           const char *const *numbers,
+                           const char *const *flags);
+bool xlmig__cli_json_record(struct xlmig__cli_json *j,
+                            const struct xlmig__kv *const *fields, size_t n);
+void xlmig__cli_json_end(struct xlmig__cli_json *j);
+
+/*
+ * One record alone (host-info, pool-stats) as one JSON object on @f,
+ * its @n (at most 64) fields typed as above.  False when out of memory
+ * or a value is not UTF-8 (said on stderr).
+ */
+bool xlmig__cli_json_object(FILE *f, const struct xlmig__kv *kv, size_t n,
+                            const char *const *numbers,
+                            const char *const *flags);
+
 #endif /* XLMIG_CLI_H */

@@ -37,8 +37,9 @@
 #include "cmd-channel.h"
 #include "cpurecord.h"
 #include "internal.h"
-#include "proc.h"
 #include "poolconf.h"
+#include "proc.h"
+#include "progress.h"
 #include "launch.h"
 #include "transport.h"
 #include "units.h"
@@ -68,8 +69,11 @@ const char xlmig_channel_send_usage[] =
     "  (none of these)      TLS with " TLS_DIR "/{cert,key,ca}.pem, else "
     "with\n"
     "                       " TLS_DIR "/psk\n"
-    "  --progress           a progress line on standard error every "
-    "second\n"
+    "  --progress           progress on standard error: a line redrawn "
+    "each second\n"
+    "                       on a terminal, else a line every 10 s; the "
+    "totals at the\n"
+    "                       end\n"
     "  --control=PATH       unix socket taking 'bwlimit RATE' and "
     "'progress' lines\n"
     "  --vm=NAME            the VM being migrated: send the CPU it booted "
@@ -325,7 +329,6 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
 /* The channel the progress and control threads look at, or NULL. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static libxlmig_channel *live_ch;
-static const char *live_cmd = "channel";
 static char control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static void set_live(libxlmig_channel *ch)
@@ -335,20 +338,13 @@ static void set_live(libxlmig_channel *ch)
     pthread_mutex_unlock(&live_lock);
 }
 
-static void human(char *buf, size_t len, double v)
-{
-    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    unsigned int u = 0;
-
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, len, "%.1f %s", v, unit[u]);
-}
-
-/* One progress line of the live channel into @buf; false if none. */
-static bool progress_line(char *buf, size_t len)
+/*
+ * The live channel's counters into *p; false if there is none.  With
+ * @full the whole line (the control socket's "progress", the last
+ * word), else what the progress printer shows after the bytes and rate.
+ */
+static bool progress_line(char *buf, size_t len, bool full,
+                          libxlmig_channel_progress *p_r)
 {
     libxlmig_channel_progress p;
     char in[32], out[32], rate[32], lim[32], rcv[32], dlv[32];
@@ -361,35 +357,68 @@ static bool progress_line(char *buf, size_t len)
     }
     libxlmig_channel_get_progress(live_ch, &p);
     pthread_mutex_unlock(&live_lock);
-    human(in, sizeof(in), (double)p.bytes_in);
-    human(out, sizeof(out), (double)p.bytes_out);
-    human(rcv, sizeof(rcv), (double)p.bytes_received);
-    human(dlv, sizeof(dlv), (double)p.bytes_delivered);
-    human(rate, sizeof(rate), (double)p.rate);
+    xlmig__progress_human(in, sizeof(in), (double)p.bytes_in);
+    xlmig__progress_human(out, sizeof(out), (double)p.bytes_out);
+    xlmig__progress_human(rcv, sizeof(rcv), (double)p.bytes_received);
+    xlmig__progress_human(dlv, sizeof(dlv), (double)p.bytes_delivered);
+    xlmig__progress_human(rate, sizeof(rate), (double)p.rate);
     if (p.bwlimit)
-        human(lim, sizeof(lim), (double)p.bwlimit);
+        xlmig__progress_human(lim, sizeof(lim), (double)p.bwlimit);
     else
         snprintf(lim, sizeof(lim), "none");
     ratio = p.bytes_out ? (double)p.bytes_in / (double)p.bytes_out : 0;
-    snprintf(buf, len, "sent: in %s out %s ratio %.2f pages %" PRIu64
-             " zero %" PRIu64 " delta %" PRIu64 " rate %s/s bwlimit %s%s; "
-             "received: %s wire, %s stream",
-             in, out, ratio, p.pages, p.zero_pages, p.delta_pages, rate,
-             lim, p.bwlimit ? "/s" : "", rcv, dlv);
+    if (full)
+        snprintf(buf, len, "sent: in %s out %s ratio %.2f pages %" PRIu64
+                 " zero %" PRIu64 " delta %" PRIu64 " rate %s/s bwlimit "
+                 "%s%s; received: %s wire, %s stream",
+                 in, out, ratio, p.pages, p.zero_pages, p.delta_pages, rate,
+                 lim, p.bwlimit ? "/s" : "", rcv, dlv);
+    else
+        snprintf(buf, len, "out %s ratio %.2f pages %" PRIu64 " zero %"
+                 PRIu64 " delta %" PRIu64 " bwlimit %s%s; received: %s "
+                 "wire, %s stream", out, ratio, p.pages, p.zero_pages,
+                 p.delta_pages, lim, p.bwlimit ? "/s" : "", rcv, dlv);
+    if (p_r)
+        *p_r = p;
     return true;
 }
 
+/*
+ * --progress: the printer of every tool (progress.h) on standard error,
+ * fed each second by its own thread; pr_lock keeps it and the last word
+ * apart.
+ */
+static pthread_mutex_t pr_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xlmig__progress pr;
+static char pr_label[64];
+
 static void *progress_main(void *arg)
 {
+    libxlmig_channel_progress p;
     char line[512];
 
     (void)arg;
     for (;;) {
         sleep(1);
-        if (progress_line(line, sizeof(line)))
-            fprintf(stderr, "xlmig %s: %s\n", live_cmd, line);
+        if (!progress_line(line, sizeof(line), false, &p))
+            continue;
+        pthread_mutex_lock(&pr_lock);
+        xlmig__progress_bytes(&pr, "stream", p.bytes_in, 0, p.rate, line);
+        pthread_mutex_unlock(&pr_lock);
     }
     return NULL;
+}
+
+/* The last word of --progress: "xlmig CMD: done: sent: ...". */
+static void progress_done(void)
+{
+    char line[512];
+
+    if (!progress_line(line, sizeof(line), true, NULL))
+        return;
+    pthread_mutex_lock(&pr_lock);
+    xlmig__progress_say(&pr, "done: %s", line);
+    pthread_mutex_unlock(&pr_lock);
 }
 
 static void control_reply(int fd, const char *line)
@@ -411,7 +440,7 @@ static void control_reply(int fd, const char *line)
     } else if (!strcmp(line, "progress")) {
         char p[512];
 
-        if (progress_line(p, sizeof(p)))
+        if (progress_line(p, sizeof(p), true, NULL))
             snprintf(reply, sizeof(reply), "%s\n", p);
         else
             snprintf(reply, sizeof(reply), "no stream yet\n");
@@ -467,7 +496,6 @@ static int start_helpers(const struct opts *o)
 {
     pthread_t th;
 
-    live_cmd = o->cmd;
     if (o->control) {
         struct sockaddr_un a = { .sun_family = AF_UNIX };
         int fd;
@@ -496,6 +524,8 @@ static int start_helpers(const struct opts *o)
         pthread_detach(th);
     }
     if (o->progress) {
+        snprintf(pr_label, sizeof(pr_label), "xlmig %s", o->cmd);
+        xlmig__progress_init(&pr, stderr, pr_label, false);
         if (pthread_create(&th, NULL, progress_main, NULL)) {
             fprintf(stderr, "xlmig %s: cannot start a thread\n", o->cmd);
             return -1;
@@ -909,12 +939,8 @@ int xlmig_cmd_channel_send(int argc, char **argv)
     r.send_in = STDIN_FILENO;
     r.recv_out = STDOUT_FILENO;
     status = relay_run(&r, send_on_fail, NULL, o.cmd);
-    if (o.progress) {
-        char line[512];
-
-        if (progress_line(line, sizeof(line)))
-            fprintf(stderr, "xlmig %s: done: %s\n", o.cmd, line);
-    }
+    if (o.progress)
+        progress_done();
     if (status)
         fprintf(stderr, "xlmig %s: the stream to %s failed%s\n", o.cmd,
                 label, r.recv_rc ? "; the receiving side did not finish"

@@ -22,6 +22,7 @@
 #include "diskstream.h"
 #include "internal.h"
 #include "poolconf.h"
+#include "progress.h"
 #include "sr.h"
 #include "sxm.h"
 #include "units.h"
@@ -71,21 +72,19 @@ static bool tls_check(const char *me, struct xlmig__cli_tls *t)
     return false;
 }
 
+/* --progress: the printer of every tool (progress.h) on standard error. */
 static void progress_line(void *opaque,
                           const struct xlmig__diskstream_stats *st)
 {
-    const char *who = opaque;
-    static double last = -1;
+    struct xlmig__progress *pr = opaque;
+    char wire[32], detail[64];
 
-    if (st->seconds - last < 1.0 && st->data_done < st->data_total)
-        return;
-    last = st->seconds;
-    fprintf(stderr, "%s: %.1f/%.1f MiB of data (%.0f%%), %.1f MiB on the "
-            "wire, %.1f s\n", who, (double)st->data_done / MIB,
-            (double)st->data_total / MIB,
-            st->data_total ? 100.0 * (double)st->data_done /
-                             (double)st->data_total : 100.0,
-            (double)st->wire_bytes / MIB, st->seconds);
+    xlmig__progress_human(wire, sizeof(wire), (double)st->wire_bytes);
+    snprintf(detail, sizeof(detail), "%s on the wire", wire);
+    xlmig__progress_bytes(pr, "data", st->data_done, st->data_total,
+                          st->seconds > 0 ? (uint64_t)((double)st->data_done
+                                                       / st->seconds) : 0,
+                          detail);
 }
 
 /* ------------------------------------------------------ receive-data */
@@ -106,7 +105,8 @@ const char xlmig_sxm_receive_data_usage[] =
     "                      (tests, benchmarks)\n"
     "  --nbd-tls-dir DIR   the exporter serves TLS: DIR holds ca-cert.pem\n"
     "                      client-cert.pem client-key.pem\n"
-    "  --progress          a progress line about every second (stderr)\n"
+    "  --progress          progress on stderr: a bar on a terminal, else "
+    "plain lines\n"
     "  --state-dir DIR     records (default $XLMIG_STATE_DIR or "
     "/var/lib/xlmig)\n"
     "  --verbose           say each step\n"
@@ -181,6 +181,7 @@ const struct option xlmig_sxm_receive_data_options[] = {
 int xlmig_cmd_sxm_receive_data(int argc, char **argv)
 {
     static const char me[] = "sxm-receive-data";
+    struct xlmig__progress pr;
     const char *task = NULL, *listen_addr = NULL, *state_dir = NULL;
     const char *nbd_tls = NULL, *dst_uri = NULL;
     struct xlmig__diskstream_opts o;
@@ -285,8 +286,10 @@ int xlmig_cmd_sxm_receive_data(int argc, char **argv)
     o.peer_label = peer;
     o.cancel = &ds_cancel;
     o.progress = progress ? progress_line : NULL;
-    o.opaque = (void *)me;
+    xlmig__progress_init(&pr, stderr, me, !progress);
+    o.opaque = &pr;
     rc = xlmig__diskstream_recv(ctx, &o, &st);
+    xlmig__progress_end(&pr);
     if (!rc)
         printf("%s: task %s: %" PRIu64 " data bytes in %" PRIu64 " records "
                "written into parent VDI %s (%" PRIu64 " zeroed), %" PRIu64
@@ -323,7 +326,8 @@ const char xlmig_sxm_send_data_usage[] =
     "\n                      that does not read as zeros)\n"
     "  --nbd-tls-dir DIR   the source URI is nbds: ca-cert.pem "
     "client-cert.pem\n                      client-key.pem\n"
-    "  --progress          a progress line about every second (stderr)\n"
+    "  --progress          progress on stderr: a bar on a terminal, else "
+    "plain lines\n"
     "  --verbose           say each step\n"
     "  --help              this text\n"
     "SIGINT or SIGTERM cancels.";
@@ -367,6 +371,7 @@ const struct option xlmig_sxm_send_data_options[] = {
 int xlmig_cmd_sxm_send_data(int argc, char **argv)
 {
     static const char me[] = "sxm-send-data";
+    struct xlmig__progress pr;
     const char *to = NULL, *bw = NULL, *chunk = NULL, *level = NULL;
     const char *threads = NULL, *codec = NULL;
     struct xlmig__diskstream_opts o;
@@ -459,8 +464,10 @@ int xlmig_cmd_sxm_send_data(int argc, char **argv)
     o.peer_label = peer;
     o.cancel = &ds_cancel;
     o.progress = progress ? progress_line : NULL;
-    o.opaque = (void *)me;
+    xlmig__progress_init(&pr, stderr, me, !progress);
+    o.opaque = &pr;
     rc = xlmig__diskstream_send(ctx, &o, &st);
+    xlmig__progress_end(&pr);
     if (!rc)
         printf("%s: %" PRIu64 " data bytes of %" PRIu64 " (%" PRIu64 " found "
                "zero), %" PRIu64 " stream bytes, %" PRIu64 " bytes on the "

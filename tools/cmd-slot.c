@@ -173,12 +173,14 @@ int xlmig_cmd_slot_run(int argc, char **argv)
 const char xlmig_pool_stats_summary[] =
     "Show how the pool master has served migration slots";
 const char xlmig_pool_stats_usage[] =
-    "[--config FILE]\n"
+    "[--config FILE] [--json]\n"
     "One line: held, queued, limit, held_max (the most held at once), "
-    "grants,\nout_of_order (normal-lane grants that broke FIFO order).";
+    "grants,\nout_of_order (normal-lane grants that broke FIFO order).\n"
+    "  --json         one JSON object, those keys, numbers as values";
 
 const struct option xlmig_pool_stats_options[] = {
     { "config", required_argument, NULL, 'c' },
+    { "json", no_argument, NULL, 'j' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -188,11 +190,16 @@ int xlmig_cmd_pool_stats(int argc, char **argv)
     static const char *const keys[] = { "held", "queued", "limit",
                                         "held_max", "grants",
                                         "out_of_order" };
+    static const char *const keys_p[] = { "held", "queued", "limit",
+                                          "held_max", "grants",
+                                          "out_of_order", NULL };
     struct xlmig__pool_conf conf;
     struct xlmig__rpc_msg resp;
     libxlmig_transport *t = NULL;
     libxlmig_ctx *ctx = NULL;
+    struct xlmig__kv kv[6];
     const char *config = NULL;
+    bool json = false;
     size_t i;
     int opt, rc = 1;
 
@@ -201,6 +208,8 @@ int xlmig_cmd_pool_stats(int argc, char **argv)
                               NULL)) != -1) {
         if (opt == 'c') {
             config = optarg;
+        } else if (opt == 'j') {
+            json = true;
         } else if (opt == 'h') {
             printf("Usage: xlmig pool-stats %s\n", xlmig_pool_stats_usage);
             return 0;
@@ -225,9 +234,17 @@ int xlmig_cmd_pool_stats(int argc, char **argv)
         uint64_t v = 0;
 
         (void)xlmig__rpc_get_uint(resp.result, keys[i], &v);
-        printf("%s%s %" PRIu64, i ? " " : "", keys[i], v);
+        kv[i].key = keys[i];
+        snprintf(kv[i].value, sizeof(kv[i].value), "%" PRIu64, v);
     }
-    printf("\n");
+    if (json) {
+        if (!xlmig__cli_json_object(stdout, kv, 6, keys_p, NULL))
+            goto out;
+    } else {
+        for (i = 0; i < 6; i++)
+            printf("%s%s %s", i ? " " : "", kv[i].key, kv[i].value);
+        printf("\n");
+    }
     rc = 0;
  out:
     xlmig__rpc_msg_dispose(&resp);

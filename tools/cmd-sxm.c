@@ -20,6 +20,7 @@
 #include "cmd-sxm.h"
 #include "internal.h"
 #include "poolconf.h"
+#include "progress.h"
 #include "sr.h"
 #include "sxm.h"
 #include "units.h"
@@ -270,7 +271,9 @@ const char xlmig_sxm_send_usage[] =
     "  --switch-file PATH  switch when PATH exists\n"
     "  --switch-now       switch as soon as in sync (a paused or idle "
     "guest)\n"
-    "  --progress         a progress line about every second\n"
+    "  --progress         progress on standard error: a bar on a "
+    "terminal, else\n"
+    "                     a line per phase and per 10% of the copy\n"
     "  --state-dir DIR    records (default $XLMIG_STATE_DIR, else the "
     "pool's\n"
     "                     state-dir with --dest-host)\n"
@@ -295,7 +298,7 @@ static void on_switch(int sig)
 struct send_ui {
     const char *switch_file;
     bool switch_now, progress, said_sync;
-    double last;
+    struct xlmig__progress pr;  /* --progress, on standard error */
     /* --dest-host: the connection to the destination's xlmigd, which
      * holds the destination's lease; its socket, watched for its end */
     libxlmig_ctx *ctx;
@@ -371,24 +374,21 @@ static int send_data_ack(void *opaque)
 static void send_progress(void *opaque, const struct xlmig__sxm_progress *p)
 {
     struct send_ui *ui = opaque;
+    char mt[32], md[32], detail[96];
 
     if (p->in_sync && !ui->said_sync) {
         ui->said_sync = true;
+        xlmig__progress_end(&ui->pr);   /* a bar's line closed first */
         printf("sxm-send: in sync after %.1f s; waiting for the switch\n",
                p->seconds);
         fflush(stdout);
     }
-    if (!ui->progress || p->seconds - ui->last < 1.0)
-        return;
-    ui->last = p->seconds;
-    printf("sxm-send: %s: copy %.1f/%.1f MiB (%.0f%%), mirror %.1f/%.1f "
-           "MiB%s, %.1f s\n", xlmig__sxm_phase_name(p->phase),
-           (double)p->copy_done / MIB, (double)p->copy_total / MIB,
-           p->copy_total ? 100.0 * (double)p->copy_done /
-           (double)p->copy_total : 100.0,
-           (double)p->mirror_done / MIB, (double)p->mirror_total / MIB,
-           p->in_sync ? " (in sync)" : "", p->seconds);
-    fflush(stdout);
+    xlmig__progress_human(md, sizeof(md), (double)p->mirror_done);
+    xlmig__progress_human(mt, sizeof(mt), (double)p->mirror_total);
+    snprintf(detail, sizeof(detail), "mirror %s/%s%s", md, mt,
+             p->in_sync ? " (in sync)" : "");
+    xlmig__progress_bytes(&ui->pr, xlmig__sxm_phase_name(p->phase),
+                          p->copy_done, p->copy_total, 0, detail);
 }
 
 static int send_switch_ready(void *opaque)
@@ -638,6 +638,7 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_switch;
     sigaction(SIGUSR1, &sa, NULL);
+    xlmig__progress_init(&ui.pr, stderr, "sxm-send", !ui.progress);
     req.progress = send_progress;
     req.switch_ready = send_switch_ready;
     req.opaque = &ui;
@@ -646,8 +647,10 @@ int xlmig_cmd_sxm_send(int argc, char **argv)
         req.data_params = &cp;
         rc = send_to_host(ctx, &req, config, host, sr, format,
                           via && !strcmp(via, "channel"));
+        xlmig__progress_end(&ui.pr);
     } else {
         rc = xlmig__sxm_send(ctx, &req, &rec);
+        xlmig__progress_end(&ui.pr);
         if (!rc)
             printf("sxm-send: VDI %s (%s) moved to %s; task %s\n",
                    rec.vdi_name, rec.vdi, rec.dest, rec.task);
@@ -711,21 +714,28 @@ int xlmig_cmd_sxm_recover(int argc, char **argv)
 
 const char xlmig_sxm_list_summary[] = "List the storage moves in progress";
 const char xlmig_sxm_list_usage[] =
-    "[--state-dir DIR]\n"
+    "[--state-dir DIR] [--json]\n"
     "One line per task: task, role, phase, VDI name, and the process that "
-    "runs it.";
+    "runs it.\n"
+    "  --json         a JSON array of objects: task, role, phase, "
+    "vdi-name-label,\n"
+    "                 pid (a number)";
 
 const struct option xlmig_sxm_list_options[] = {
     { "state-dir", required_argument, NULL, 'S' },
+    { "json", no_argument, NULL, 'j' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
 int xlmig_cmd_sxm_list(int argc, char **argv)
 {
+    static const char *const numbers[] = { "pid", NULL };
     struct xlmig__sxm_record *recs = NULL;
+    struct xlmig__cli_json out;
     const char *state_dir = NULL;
     libxlmig_ctx *ctx;
+    bool json = false;
     size_t nr = 0, i;
     int opt, rc;
 
@@ -736,6 +746,8 @@ int xlmig_cmd_sxm_list(int argc, char **argv)
             return usage(stdout, "sxm-list", xlmig_sxm_list_usage, 0);
         if (opt == 'S')
             state_dir = optarg;
+        else if (opt == 'j')
+            json = true;
         else
             break;
     }
@@ -746,7 +758,36 @@ int xlmig_cmd_sxm_list(int argc, char **argv)
     if (!ctx)
         return XLMIG__EXIT_FAILED;
     rc = xlmig__sxm_list(ctx, state_dir, &recs, &nr);
-    for (i = 0; !rc && i < nr; i++)
+    if (!rc && json) {
+        if (!xlmig__cli_json_begin(&out, stdout, numbers, NULL))
+            rc = LIBXLMIG_ERR_NO_MEMORY;
+        for (i = 0; !rc && i < nr; i++) {
+            struct xlmig__kv kv[5];
+            const struct xlmig__kv *sel[5] = { &kv[0], &kv[1], &kv[2],
+                                               &kv[3], &kv[4] };
+
+            kv[0].key = "task";
+            xlmig__strlcpy(kv[0].value, recs[i].task, sizeof(kv[0].value));
+            kv[1].key = "role";
+            xlmig__strlcpy(kv[1].value, recs[i].role == XLMIG__SXM_DST
+                                        ? "dst" : "src",
+                           sizeof(kv[1].value));
+            kv[2].key = "phase";
+            xlmig__strlcpy(kv[2].value,
+                           xlmig__sxm_phase_name(recs[i].phase),
+                           sizeof(kv[2].value));
+            kv[3].key = "vdi-name-label";
+            xlmig__strlcpy(kv[3].value, recs[i].vdi_name,
+                           sizeof(kv[3].value));
+            kv[4].key = "pid";
+            snprintf(kv[4].value, sizeof(kv[4].value), "%lld",
+                     (long long)recs[i].owner_pid);
+            if (!xlmig__cli_json_record(&out, sel, 5))
+                rc = LIBXLMIG_ERR_INVALID_ARGUMENT;
+        }
+        xlmig__cli_json_end(&out);
+    }
+    for (i = 0; !rc && !json && i < nr; i++)
         printf("%s %s %s %s pid=%lld\n", recs[i].task,
                recs[i].role == XLMIG__SXM_DST ? "dst" : "src",
                xlmig__sxm_phase_name(recs[i].phase), recs[i].vdi_name,

@@ -84,31 +84,6 @@ static int parse_opts(int argc, char **argv, const struct cmd *c,
     exit(XLMIG__EXIT_USAGE);
 }
 
-static int print_json(const struct xlmig__kv *kv, size_t n)
-{
-    yajl_gen g = yajl_gen_alloc(NULL);
-    const unsigned char *buf;
-    size_t len, i;
-    int ok = 1;
-
-    if (!g)
-        return LIBXLMIG_ERR_NO_MEMORY;
-    yajl_gen_config(g, yajl_gen_beautify, 1);
-    ok &= yajl_gen_map_open(g) == yajl_gen_status_ok;
-    for (i = 0; i < n; i++) {
-        ok &= yajl_gen_string(g, (const unsigned char *)kv[i].key,
-                              strlen(kv[i].key)) == yajl_gen_status_ok;
-        ok &= yajl_gen_string(g, (const unsigned char *)kv[i].value,
-                              strlen(kv[i].value)) == yajl_gen_status_ok;
-    }
-    ok &= yajl_gen_map_close(g) == yajl_gen_status_ok;
-    ok &= yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok;
-    if (ok)
-        fwrite(buf, 1, len, stdout);
-    yajl_gen_free(g);
-    return ok ? 0 : LIBXLMIG_ERR_INTERNAL;
-}
-
 static int cmd_host_info(int argc, char **argv)
 {
     libxlmig_ctx *ctx = NULL;
@@ -133,7 +108,8 @@ static int cmd_host_info(int argc, char **argv)
 
     n = xlmig__host_info_fields(&info, kv);
     if (json) {
-        rc = print_json(kv, n);
+        rc = xlmig__cli_json_object(stdout, kv, n, NULL, NULL)
+                 ? 0 : LIBXLMIG_ERR_INTERNAL;
     } else {
         for (i = 0; i < n; i++)
             printf("%-23s: %s\n", kv[i].key, kv[i].value);

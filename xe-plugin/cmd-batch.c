@@ -25,6 +25,7 @@
 #include "internal.h"
 #include "poolconf.h"
 #include "proc.h"
+#include "progress.h"
 #include "rpc.h"
 #include "units.h"
 #include "xe-args.h"
@@ -454,9 +455,10 @@ static void say_going_on(const struct run *r)
  */
 static int follow_all(struct run *r, bool quiet)
 {
-    double t0 = xlmig__now_s();
+    struct xlmig__progress pr;
     size_t i, pending;
 
+    xlmig__progress_init(&pr, stderr, r->cmd, quiet);
     xlmig__cli_on_stop(on_interrupt);
     for (;;) {
         if (interrupted) {
@@ -498,11 +500,13 @@ static int follow_all(struct run *r, bool quiet)
             }
             g->lost = 0;
             if (strcmp(tv.phase, v->phase)) {
+                char who[8 + XLMIG__DOM_NAME_MAX];
+
                 xlmig__strlcpy(v->phase, tv.phase, sizeof(v->phase));
-                if (!quiet)
-                    fprintf(stderr, "%s: VM %s: %s %" PRIu64 "%% (%.1f s)"
-                            "\n", r->cmd, v->name, tv.phase, tv.progress,
-                            t - t0);
+                snprintf(who, sizeof(who), "VM %s", v->name);
+                xlmig__progress_task(&pr, who, tv.phase,
+                                     tv.progress > 100
+                                         ? 100 : (unsigned int)tv.progress);
             }
             if (!strcmp(tv.state, "running")) {
                 pending++;

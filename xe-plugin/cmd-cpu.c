@@ -19,7 +19,7 @@
 
 const char *const xe_keys_host_cpu_info[] = { "host", "cpuid", "state-dir",
                                               NULL };
-const char *const xe_keys_host_cpu_record[] = { "name", "file", "state-dir",
+const char *const xe_keys_host_cpu_record[] = { "host", "file", "state-dir",
                                                 NULL };
 const char *const xe_keys_host_cpu_import[] = { "file", "state-dir", NULL };
 const char *const xe_keys_pool_cpu_info[] = { "host", "file", "state-dir",
@@ -227,8 +227,8 @@ int xe_cmd_host_cpu_record(const struct xe_args *a)
     char name[256];
     int rc;
 
-    if (xe_args_get(a, "name"))
-        xlmig__strlcpy(name, xe_args_get(a, "name"), sizeof(name));
+    if (xe_args_get(a, "host"))
+        xlmig__strlcpy(name, xe_args_get(a, "host"), sizeof(name));
     else
         this_host(name, sizeof(name));
     ctx = new_ctx();

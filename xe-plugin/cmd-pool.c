@@ -137,7 +137,7 @@ int xe_cmd_host_enable(const struct xe_args *a)
 }
 
 /* Print each element of the array @arr as one record of @fields. */
-static int print_records(const struct xe_args *a, yajl_val arr,
+static int print_records(struct xe_list *out, yajl_val arr,
                          const char *const *fields, const char *const *labels)
 {
     size_t i, f;
@@ -168,16 +168,19 @@ static int print_records(const struct xe_args *a, yajl_val arr,
                 kv[n].value[0] = '\0';
             n++;
         }
-        rc = xe_print_record(a, kv, n);
+        rc = xe_list_add(out, kv, n);
     }
     return rc;
 }
 
+/* A listing of the master's @method: @numbers and @flags as xe_list's. */
 static int list_cmd(const struct xe_args *a, const char *method,
-                    const char *const *fields, const char *const *labels)
+                    const char *const *fields, const char *const *labels,
+                    const char *const *numbers, const char *const *flags)
 {
     struct session s;
     struct xlmig__rpc_msg resp;
+    struct xe_list out;
     int rc;
 
     memset(&resp, 0, sizeof(resp));
@@ -185,7 +188,11 @@ static int list_cmd(const struct xe_args *a, const char *method,
     if (!rc)
         rc = call(&s, method, NULL, &resp);
     if (!rc)
-        rc = print_records(a, resp.result, fields, labels);
+        rc = xe_list_begin(&out, a, numbers, flags);
+    if (!rc) {
+        rc = print_records(&out, resp.result, fields, labels);
+        xe_list_end(&out);
+    }
     xlmig__rpc_msg_dispose(&resp);
     close_session(&s);
     return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
@@ -197,8 +204,10 @@ int xe_cmd_host_list(const struct xe_args *a)
                                      "enabled", NULL };
     static const char *const l[] = { "name-label", "address", "master",
                                      "joined", "enabled", NULL };
+    static const char *const numbers[] = { "joined", NULL };
+    static const char *const flags[] = { "master", "enabled", NULL };
 
-    return list_cmd(a, "host.list", f, l);
+    return list_cmd(a, "host.list", f, l, numbers, flags);
 }
 
 int xe_cmd_task_list(const struct xe_args *a)
@@ -209,8 +218,10 @@ int xe_cmd_task_list(const struct xe_args *a)
     static const char *const l[] = { "uuid", "vm", "source", "destination",
                                      "status", "phase", "progress",
                                      "priority", NULL };
+    static const char *const numbers[] = { "progress", NULL };
+    static const char *const flags[] = { "priority", NULL };
 
-    return list_cmd(a, "task.list", f, l);
+    return list_cmd(a, "task.list", f, l, numbers, flags);
 }
 
 int xe_cmd_task_cancel(const struct xe_args *a)

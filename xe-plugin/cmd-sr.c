@@ -80,21 +80,32 @@ static const char *need(const struct xe_args *a, const char *cmd,
 /*
  * Records for a list command: --minimal prints the selected field
  * (params=, default uuid) of every record on one line, comma-separated,
- * as xe does; otherwise one block per record.
+ * as xe does; otherwise as xe_list_add() does (one block per record, or
+ * --json's array).
  */
 struct listing {
     const struct xe_args *a;
     const char *minimal_key;    /* --minimal's field; NULL: "uuid" */
     size_t nr;
-    bool failed;
+    struct xe_list out;
 };
+
+static int list_begin(struct listing *l, const struct xe_args *a,
+                      const char *minimal_key, const char *const *numbers,
+                      const char *const *flags)
+{
+    l->a = a;
+    l->minimal_key = minimal_key;
+    l->nr = 0;
+    return xe_list_begin(&l->out, a, numbers, flags);
+}
 
 static int list_add(struct listing *l, const struct xlmig__kv *kv, size_t n)
 {
     size_t i, j;
 
     if (!l->a->minimal)
-        return xe_print_record(l->a, kv, n);
+        return xe_list_add(&l->out, kv, n);
     for (i = 0; i < (l->a->nr_params ? l->a->nr_params : 1); i++) {
         const char *want = l->a->nr_params ? l->a->params[i]
                            : l->minimal_key ? l->minimal_key : "uuid";
@@ -111,10 +122,12 @@ static int list_add(struct listing *l, const struct xlmig__kv *kv, size_t n)
     return 0;
 }
 
-static void list_end(struct listing *l)
+/* After the records; @ok: all of them were printed. */
+static void list_end(struct listing *l, bool ok)
 {
-    if (l->a->minimal)
+    if (l->a->minimal && ok)
         printf("\n");
+    xe_list_end(&l->out);
 }
 
 static void kv_set(struct xlmig__kv *kv, size_t *n, const char *key,
@@ -236,7 +249,10 @@ static bool sr_selected(const struct xe_args *a, const struct xlmig__sr *sr)
 
 int xe_cmd_sr_list(const struct xe_args *a)
 {
-    struct listing l = { .a = a };
+    static const char *const numbers[] = { "physical-size",
+                                           "physical-utilisation",
+                                           "free-space", NULL };
+    struct listing l;
     struct xlmig__sr *srs = NULL;
     libxlmig_ctx *ctx = new_ctx();
     size_t nr = 0, i;
@@ -244,6 +260,11 @@ int xe_cmd_sr_list(const struct xe_args *a)
 
     if (!ctx)
         return XLMIG__EXIT_FAILED;
+    rc = list_begin(&l, a, NULL, numbers, NULL);
+    if (rc) {
+        libxlmig_ctx_free(ctx);
+        return XLMIG__EXIT_FAILED;
+    }
     rc = xlmig__sr_list(ctx, xe_args_get(a, "state-dir"), &srs, &nr);
     for (i = 0; !rc && i < nr; i++) {
         struct xlmig__kv kv[8];
@@ -268,8 +289,7 @@ int xe_cmd_sr_list(const struct xe_args *a)
         kv_set(kv, &n, "capabilities", "%s", caps);
         rc = list_add(&l, kv, n);
     }
-    if (!rc)
-        list_end(&l);
+    list_end(&l, !rc);
     free(srs);
     libxlmig_ctx_free(ctx);
     return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
@@ -359,7 +379,12 @@ int xe_cmd_vdi_list(const struct xe_args *a)
 {
     const char *want = xe_args_get(a, "sr-uuid");
     const char *state = xe_args_get(a, "state-dir");
-    struct listing l = { .a = a };
+    static const char *const numbers[] = { "virtual-size",
+                                           "physical-utilisation", "vbds",
+                                           NULL };
+    static const char *const flags[] = { "sharable", "cbt-enabled",
+                                         "encrypted", NULL };
+    struct listing l;
     struct xlmig__sr *srs = NULL, one;
     libxlmig_ctx *ctx = new_ctx();
     size_t nr = 0, i;
@@ -367,6 +392,11 @@ int xe_cmd_vdi_list(const struct xe_args *a)
 
     if (!ctx)
         return XLMIG__EXIT_FAILED;
+    rc = list_begin(&l, a, NULL, numbers, flags);
+    if (rc) {
+        libxlmig_ctx_free(ctx);
+        return XLMIG__EXIT_FAILED;
+    }
     if (want) {
         rc = xlmig__sr_find(ctx, state, want, &one);
         if (!rc)
@@ -376,8 +406,7 @@ int xe_cmd_vdi_list(const struct xe_args *a)
         for (i = 0; !rc && i < nr; i++)
             rc = list_vdis(ctx, &l, &srs[i]);
     }
-    if (!rc)
-        list_end(&l);
+    list_end(&l, !rc);
     free(srs);
     libxlmig_ctx_free(ctx);
     return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
@@ -516,7 +545,7 @@ static int list_vbds(libxlmig_ctx *ctx, struct listing *l,
 
 int xe_cmd_vbd_list(const struct xe_args *a)
 {
-    struct listing l = { .a = a, .minimal_key = "vdi-uuid" };
+    struct listing l;
     struct xlmig__sr *srs = NULL;
     libxlmig_ctx *ctx = new_ctx();
     size_t nr = 0, i;
@@ -524,11 +553,15 @@ int xe_cmd_vbd_list(const struct xe_args *a)
 
     if (!ctx)
         return XLMIG__EXIT_FAILED;
+    rc = list_begin(&l, a, "vdi-uuid", NULL, NULL);
+    if (rc) {
+        libxlmig_ctx_free(ctx);
+        return XLMIG__EXIT_FAILED;
+    }
     rc = xlmig__sr_list(ctx, xe_args_get(a, "state-dir"), &srs, &nr);
     for (i = 0; !rc && i < nr; i++)
         rc = list_vbds(ctx, &l, &srs[i]);
-    if (!rc)
-        list_end(&l);
+    list_end(&l, !rc);
     free(srs);
     libxlmig_ctx_free(ctx);
     return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;

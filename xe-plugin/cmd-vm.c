@@ -602,7 +602,7 @@ int xe_cmd_vm_retrieve_wlb_recommendations(const struct xe_args *a)
 
 /* ------------------------------------------------------------ others */
 
-static void vm_record(const struct xe_args *a, yajl_val o)
+static int vm_record(struct xe_list *out, yajl_val o)
 {
     static const char *const f[] = { "uuid", "name", "power_state", "host",
                                      "domid", "memory_mib" };
@@ -624,15 +624,18 @@ static void vm_record(const struct xe_args *a, yajl_val o)
         else
             kv[i].value[0] = '\0';
     }
-    (void)xe_print_record(a, kv, 6);
+    return xe_list_add(out, kv, 6);
 }
 
 int xe_cmd_vm_list(const struct xe_args *a)
 {
+    static const char *const numbers[] = { "dom-id", "memory-static-max",
+                                           NULL };
     struct xlmig__pool_hosts hs;
     struct xe_vm_session s;
+    struct xe_list out;
     size_t i, k;
-    int rc;
+    int rc, rc_out = 0;
 
     rc = xe_vm_session_open(&s, a);
     if (!rc)
@@ -642,7 +645,11 @@ int xe_cmd_vm_list(const struct xe_args *a)
         xe_vm_session_free(&s);
         return rc;
     }
-    for (i = 0; i < hs.n; i++) {
+    if (xe_list_begin(&out, a, numbers, NULL)) {
+        xe_vm_session_free(&s);
+        return XLMIG__EXIT_FAILED;
+    }
+    for (i = 0; i < hs.n && !rc_out; i++) {
         struct xlmig__rpc_msg resp;
 
         memset(&resp, 0, sizeof(resp));
@@ -653,13 +660,14 @@ int xe_cmd_vm_list(const struct xe_args *a)
             rc = LIBXLMIG_ERR_IO;   /* said; the others are listed */
             continue;
         }
-        for (k = 0; YAJL_IS_ARRAY(resp.result) &&
+        for (k = 0; !rc_out && YAJL_IS_ARRAY(resp.result) &&
                     k < resp.result->u.array.len; k++)
-            vm_record(a, resp.result->u.array.values[k]);
+            rc_out = vm_record(&out, resp.result->u.array.values[k]);
         xlmig__rpc_msg_dispose(&resp);
     }
+    xe_list_end(&out);
     xe_vm_session_free(&s);
-    return rc ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
+    return rc || rc_out ? XLMIG__EXIT_FAILED : XLMIG__EXIT_OK;
 }
 
 static int one_vm(const struct xe_args *a, const char *method, bool here)

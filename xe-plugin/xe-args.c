@@ -81,6 +81,10 @@ static int parse_word(struct xe_args *a, const char *w, char *err,
         a->minimal = true;
         return 0;
     }
+    if (!strcmp(w, "--json")) {
+        a->json = true;
+        return 0;
+    }
     if (!strcmp(w, "--multiple")) {
         a->multiple = true;
         return 0;
@@ -165,6 +169,11 @@ int xe_args_parse(struct xe_args *a, int argc, char *const *argv, char *err,
             xe_args_dispose(a);
             return rc;
         }
+    }
+    if (a->json && a->minimal) {
+        snprintf(err, err_len, "--json and --minimal: one or the other");
+        xe_args_dispose(a);
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
     }
     return 0;
 }

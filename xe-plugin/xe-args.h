@@ -2,6 +2,7 @@
 /*
  * xe's command grammar (xen-api ocaml/xapi-cli-server/cli_frontend.ml):
  *   COMMAND key=value ... [--minimal] [--multiple] [params=a,b,...]
+ * and, on a listing, --json instead of --minimal (not both).
  * Parsed from untrusted argv: every count and length is capped before
  * anything is copied.
  */
@@ -23,6 +24,7 @@ struct xe_kv {
 
 struct xe_args {
     bool minimal;
+    bool json;                  /* --json: a listing as a JSON array */
     bool multiple;
     bool help;
     size_t nr_kv;

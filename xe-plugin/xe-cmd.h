@@ -17,10 +17,16 @@
 
 #define XE_RECORD_FIELDS_MAX 32
 
+/*
+ * One row per command (xl's xl_cmdtable.c): dispatch, `xlmig-xe --help`
+ * (name and summary), `COMMAND --help` and the man page come from it.
+ */
 struct xe_cmd {
     const char *name;
     int (*fn)(const struct xe_args *a);
     const char *const *keys;     /* accepted key=value keys, NULL-ended */
+    const char *summary;         /* one line, no full stop */
+    bool listing;                /* a *-list: takes --json */
     const char *help;
 };
 
@@ -32,6 +38,30 @@ struct xe_cmd {
  */
 int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
                     size_t n);
+
+/*
+ * The records of a listing (every *-list), printed as xe_print_record()
+ * does, or with --json as one JSON array of objects (cli.h's
+ * xlmig__cli_json_*: params= selects the keys; a field named in
+ * @numbers is a number, one in @flags true/false).
+ *   xe_list_begin()  0, or an error said on stderr
+ *   xe_list_add()    one record; an error (said) ends the listing
+ *   xe_list_end()    closes the JSON array (also after an error)
+ */
+struct xe_list {
+    const struct xe_args *a;
+    struct xlmig__cli_json json;
+};
+
+int xe_list_begin(struct xe_list *l, const struct xe_args *a,
+                  const char *const *numbers, const char *const *flags);
+int xe_list_add(struct xe_list *l, const struct xlmig__kv *kv, size_t n);
+void xe_list_end(struct xe_list *l);
+
+/* What --json adds to a listing's help. */
+#define XE_JSON_HELP \
+    "  --json         a JSON array of objects, keys the field names\n" \
+    "                 (params= selects them); not with --minimal\n"
 
 /*
  * xlmig-xe --complete ARGS... (xe-complete.c): what a shell's completion
@@ -80,32 +110,39 @@ extern const char *const xe_keys_task_cancel[];
 
 #define XE_POOL_COMMANDS \
     { "pool-join", xe_cmd_pool_join, xe_keys_pool_join, \
+      "Join this host to its configured pool", false, \
       "Join this host (name and address of its pool configuration) to the\n" \
       "pool of its configured master.\n" \
       "  master-address=HOST:PORT  ask this xlmigd instead of the configured\n" \
       "                 master\n" XE_CONFIG_HELP }, \
     { "pool-eject", xe_cmd_pool_eject, xe_keys_pool_eject, \
+      "Remove a host from the pool", false, \
       "Remove host NAME from the pool.\n  host=NAME      (required)\n" \
       XE_CONFIG_HELP }, \
     { "host-list", xe_cmd_host_list, xe_keys_host_list, \
+      "List the pool's hosts", true, \
       "The pool's hosts.  Fields: name-label address master joined\n" \
-      "  enabled\n" XE_CONFIG_HELP }, \
+      "  enabled\n" XE_CONFIG_HELP XE_JSON_HELP }, \
     { "host-disable", xe_cmd_host_disable, xe_keys_host_enable, \
+      "Put a host into maintenance mode", false, \
       "Maintenance mode: no VM may start on host NAME or migrate to it\n" \
       "(HOST_DISABLED) until host-enable; its running VMs stay, and a\n" \
       "migration already under way finishes.  Kept by the master across\n" \
       "restarts; nothing changes for a host disabled already.\n" \
       "  host=NAME      (required)\n" XE_CONFIG_HELP }, \
     { "host-enable", xe_cmd_host_enable, xe_keys_host_enable, \
+      "End a host's maintenance mode", false, \
       "End host-disable: VMs may start on host NAME and migrate to it.\n" \
       "  host=NAME      (required)\n" XE_CONFIG_HELP }, \
     { "pool-param-get", xe_cmd_pool_param_get, xe_keys_pool_param_get, \
+      "Show one pool setting", false, \
       "One pool setting.\n" \
       "  param-name=KEY  one of migration-concurrency,\n" \
       "                 migration-compression, wlb-hook, wlb-hook-timeout\n" \
       "                 (required)\n" \
       XE_CONFIG_HELP }, \
     { "pool-param-set", xe_cmd_pool_param_set, xe_keys_pool_param_set, \
+      "Change pool settings", false, \
       "Change pool settings (kept by the master across restarts).\n" \
       "  migration-concurrency=N    migrations at once from this pool, 1-50\n" \
       "                             (default 3); takes effect at once\n" \
@@ -121,15 +158,18 @@ extern const char *const xe_keys_task_cancel[];
       "                             10); then the built-in choice is taken\n" \
       XE_CONFIG_HELP }, \
     { "task-list", xe_cmd_task_list, xe_keys_task_list, \
+      "List the pool's migrations in flight", true, \
       "Migrations of the pool in flight (running, queued, recovered).\n" \
       "Fields: uuid vm source destination status phase progress priority\n" \
-      XE_CONFIG_HELP }, \
+      XE_CONFIG_HELP XE_JSON_HELP }, \
     { "task-cancel", xe_cmd_task_cancel, xe_keys_task_cancel, \
+      "Cancel a migration", false, \
       "Cancel a migration: a queued one leaves the queue, a running one\n" \
       "loses its slot.\n  uuid=ID        the task (as task-list shows)\n" \
       XE_CONFIG_HELP }, \
     { "pool-rolling-upgrade", xe_cmd_pool_rolling_upgrade, \
       xe_keys_pool_rolling_upgrade, \
+      "Upgrade every host of the pool, one at a time", false, \
       "Upgrade every host of the pool, one at a time, its VMs elsewhere\n" \
       "meanwhile: the master first, then the members by name; each host\n" \
       "not upgraded yet is disabled, evacuated, upgraded by CMD (run on\n" \
@@ -161,6 +201,7 @@ extern const char *const xe_keys_task_cancel[];
 
 #define XE_CPU_COMMANDS \
     { "host-cpu-info", xe_cmd_host_cpu_info, xe_keys_host_cpu_info, \
+      "Show what a host's CPU offers guests", false, \
       "Show what a host's CPU offers guests, with feature names.\n" \
       "  (no key)       this host, as Xen reports it (libxc); needs Xen\n" \
       "  host=NAME      the stored record of host NAME instead\n" \
@@ -171,18 +212,21 @@ extern const char *const xe_keys_task_cancel[];
       "  features_pv_max features_hvm_max features_pv_default\n" \
       "  features_hvm_default recorded (those that apply)" }, \
     { "host-cpu-record", xe_cmd_host_cpu_record, xe_keys_host_cpu_record, \
+      "Record this host's CPU for the pool", false, \
       "Record this host's CPU (Xen's vendor, PV max and HVM max\n" \
       "featuresets) as STATE/hosts/NAME.json, for pool levelling and checks.\n" \
-      "  name=NAME      the host's name (default: its hostname)\n" \
+      "  host=NAME      the host's name (default: its hostname)\n" \
       "  file=PATH      also write a copy there (to take to other hosts)\n" \
       XE_STATE_DIR_HELP \
       "Needs Xen.  Prints the record's path." }, \
     { "host-cpu-import", xe_cmd_host_cpu_import, xe_keys_host_cpu_import, \
+      "Check and store another host's CPU record", false, \
       "Check and store another host's record (from host-cpu-record file=).\n" \
       "  file=PATH      the record (required)\n" \
       XE_STATE_DIR_HELP \
       "Prints the host's name." }, \
     { "pool-cpu-info", xe_cmd_pool_cpu_info, xe_keys_pool_cpu_info, \
+      "The pool's common CPU level", false, \
       "The pool's CPU level from the stored host records: their common\n" \
       "vendor and the intersection of their PV and HVM featuresets; then,\n" \
       "for each host, the features the pool would regain without it.\n" \
@@ -195,6 +239,7 @@ extern const char *const xe_keys_task_cancel[];
       "Fields: hosts vendor features_pv features_hvm; per host: name-label\n" \
       "  lowers_pv lowers_hvm" }, \
     { "vm-cpu-record", xe_cmd_vm_cpu_record, xe_keys_vm_cpu_record, \
+      "Record the CPU a running VM booted with", false, \
       "Record the CPU running VM NAME booted with (vendor and featureset\n" \
       "of its domain's CPU policy: xapi's last_boot_CPU_flags) as\n" \
       "STATE/vms/NAME.json.  Migrations through 'xlmig channel-send --vm'\n" \
@@ -203,6 +248,7 @@ extern const char *const xe_keys_task_cancel[];
       XE_STATE_DIR_HELP \
       "Needs Xen." }, \
     { "vm-cpu-check", xe_cmd_vm_cpu_check, xe_keys_vm_cpu_check, \
+      "May a VM's CPU move to a host?", false, \
       "May VM NAME move to host H?  Same vendor, and the features it\n" \
       "booted with all offered by H (HVM/PVH: H's HVM max featureset, PV:\n" \
       "its PV max).  Refused with VM_INCOMPATIBLE_WITH_THIS_HOST naming\n" \
@@ -297,6 +343,7 @@ extern const char *const xe_keys_pool_rolling_upgrade[];
 
 #define XE_BATCH_COMMANDS \
     { "host-evacuate", xe_cmd_host_evacuate, xe_keys_host_evacuate, \
+      "Move every running VM off a host", false, \
       "Move every running VM of host NAME to other hosts of the pool:\n" \
       "each VM's destination planned before the first moves (memory\n" \
       "accounted, as vm-migrate without host= places, the wlb-hook\n" \
@@ -318,6 +365,7 @@ extern const char *const xe_keys_pool_rolling_upgrade[];
       XE_CONFIG_HELP }, \
     { "host-get-vms-which-prevent-evacuation", \
       xe_cmd_host_get_vms_which_prevent_evacuation, xe_keys_host_prevent, \
+      "Which VMs could not leave a host", false, \
       "The running VMs of host NAME that an evacuation could not move\n" \
       "now, planned as host-evacuate plans them (nothing moves, the host\n" \
       "is not disabled): one record each, uuid, name-label and every\n" \
@@ -364,6 +412,7 @@ extern const char *const xe_keys_pool_rolling_upgrade[];
 
 #define XE_VM_COMMANDS \
     { "vm-migrate", xe_cmd_vm_migrate, xe_keys_vm_migrate, \
+      "Move a VM, memory and disks, to another host", false, \
       "Move a VM, memory and disks, to another host of this pool or of\n" \
       "another pool: every check first, a slot of the pool's migration\n" \
       "limit, the disks by storage motion, the memory live through the\n" \
@@ -378,6 +427,7 @@ extern const char *const xe_keys_pool_rolling_upgrade[];
       "  --minimal      only the task's uuid (a list: the uuids)" }, \
     { "vm-assert-can-migrate", xe_cmd_vm_assert_can_migrate, \
       xe_keys_vm_migrate, \
+      "Every check of vm-migrate, nothing moved", false, \
       "Every check of vm-migrate, nothing moved: each failure on its own\n" \
       "line, by its stable name (VM_INCOMPATIBLE_WITH_THIS_HOST,\n" \
       "HOST_NOT_ENOUGH_FREE_MEMORY, VDI_NOT_IN_MAP, ...); exit 1 if any.\n" \
@@ -386,6 +436,7 @@ extern const char *const xe_keys_pool_rolling_upgrade[];
       XE_VM_MIGRATE_ARGS }, \
     { "vm-retrieve-wlb-recommendations", \
       xe_cmd_vm_retrieve_wlb_recommendations, xe_keys_vm_wlb, \
+      "Where a VM would go without host=", false, \
       "Where VM NAME would go without host=: one line per host of the\n" \
       "pool, the hosts that can take it best first, each with the source\n" \
       "of the ranking (wlb-hook: the pool's balancer; built-in: the most\n" \
@@ -399,14 +450,17 @@ extern const char *const xe_keys_pool_rolling_upgrade[];
       "  --minimal      only the ranked hosts' names, comma-separated\n" \
       XE_CONFIG_HELP }, \
     { "vm-list", xe_cmd_vm_list, xe_keys_vm_list, \
+      "List the pool's VMs", true, \
       "The VMs of every host of the pool, running or halted (recorded).\n" \
       "Fields: uuid name-label power-state resident-on dom-id\n" \
-      "  memory-static-max (MiB)\n" XE_CONFIG_HELP }, \
+      "  memory-static-max (MiB)\n" XE_CONFIG_HELP XE_JSON_HELP }, \
     { "vm-register", xe_cmd_vm_register, xe_keys_vm_one, \
+      "Record a VM running on this host", false, \
       "Record a VM running on this host (its libxl configuration), so\n" \
       "that it stays known when halted: vm-list, vm-migrate, vm-start.\n" \
       "  vm=NAME|UUID   (required)\n" XE_CONFIG_HELP }, \
     { "vm-start", xe_cmd_vm_start, xe_keys_vm_one, \
+      "Boot a halted VM from its record", false, \
       "Boot a halted VM from its record, on the host that has it.\n" \
       "  vm=NAME|UUID   (required)\n" XE_CONFIG_HELP }
 
@@ -442,6 +496,7 @@ extern const char *const xe_keys_vbd_list[];
 
 #define XE_SR_COMMANDS \
     { "sr-create", xe_cmd_sr_create, xe_keys_sr_create, \
+      "Register a storage repository", false, \
       "Register a storage repository: a directory of VDI images\n" \
       "(UUID.qcow2, UUID.raw) with their metadata (UUID.json).\n" \
       "  name-label=NAME          the SR's name (required; 1 to 64 of\n" \
@@ -453,17 +508,20 @@ extern const char *const xe_keys_vbd_list[];
       "                           VDI_MIRROR_IN (default all three)\n" \
       XE_SR_STATE_HELP "Prints the new SR's uuid." }, \
     { "sr-forget", xe_cmd_sr_forget, xe_keys_sr_forget, \
+      "Unregister a storage repository", false, \
       "Unregister an SR; its directory and images stay as they are.\n" \
       "  uuid=UUID      the SR (required)\n" XE_SR_STATE_HELP }, \
     { "sr-list", xe_cmd_sr_list, xe_keys_sr_list, \
+      "List the registered SRs", true, \
       "The registered SRs, with the space of their file systems (bytes).\n" \
       "  uuid=, name-label=   only the SRs that match\n" \
       "  --minimal      only the uuids (or the params= fields),\n" \
       "                 comma-separated on one line\n" \
-      XE_SR_STATE_HELP \
+      XE_JSON_HELP XE_SR_STATE_HELP \
       "Fields: uuid name-label type path physical-size physical-utilisation\n" \
       "  free-space capabilities" }, \
     { "vdi-create", xe_cmd_vdi_create, xe_keys_vdi_create, \
+      "Create an empty VDI", false, \
       "Create an empty VDI with qemu-img.\n" \
       "  sr-uuid=SR     the SR, by uuid or name-label (required)\n" \
       "  name-label=NAME  (required)\n" \
@@ -472,19 +530,22 @@ extern const char *const xe_keys_vbd_list[];
       "  format=qcow2|raw  (default qcow2)\n" \
       XE_SR_STATE_HELP "Prints the new VDI's uuid." }, \
     { "vdi-destroy", xe_cmd_vdi_destroy, xe_keys_vdi_destroy, \
+      "Destroy a VDI", false, \
       "Destroy a VDI: its image and metadata.  Refused (VDI_IN_USE) while\n" \
       "its lock file UUID.lock exists or a VM has a VBD on it.\n" \
       "  uuid=UUID      the VDI (required)\n" XE_SR_STATE_HELP }, \
     { "vdi-list", xe_cmd_vdi_list, xe_keys_vdi_list, \
+      "List the VDIs", true, \
       "The VDIs, with their sizes as qemu-img reports them (bytes).\n" \
       "  sr-uuid=SR     only those of this SR (uuid or name-label)\n" \
       "  uuid=, name-label=   only the VDIs that match\n" \
       "  --minimal      only the uuids (or the params= fields),\n" \
       "                 comma-separated on one line\n" \
-      XE_SR_STATE_HELP \
+      XE_JSON_HELP XE_SR_STATE_HELP \
       "Fields: uuid name-label sr-uuid virtual-size physical-utilisation\n" \
       "  format on-boot sharable cbt-enabled encrypted vbds" }, \
     { "vdi-param-set", xe_cmd_vdi_param_set, xe_keys_vdi_param_set, \
+      "Change a VDI's flags", false, \
       "Change a VDI's flags (at least one).  Storage migration refuses a\n" \
       "VDI with on-boot=reset, cbt-enabled=true or encrypted=true.\n" \
       "  uuid=UUID      the VDI (required)\n" \
@@ -495,6 +556,7 @@ extern const char *const xe_keys_vbd_list[];
       "                 while VBDs of two VMs are on it)\n" \
       XE_SR_STATE_HELP }, \
     { "vbd-create", xe_cmd_vbd_create, xe_keys_vbd_create, \
+      "Record that a VM uses a VDI", false, \
       "Record that a VM uses a VDI as a device (kept in the VDI's\n" \
       "metadata; at most 16 VBDs per VDI).  Refused with VDI_IN_USE when\n" \
       "another VM has the VDI and it is not sharable.\n" \
@@ -505,17 +567,20 @@ extern const char *const xe_keys_vbd_list[];
       "                 device of a VM)\n" \
       XE_SR_STATE_HELP }, \
     { "vbd-destroy", xe_cmd_vbd_destroy, xe_keys_vbd_destroy, \
+      "Record that a VM no longer uses a VDI", false, \
       "Record that a VM no longer uses a VDI.\n" \
       "  vm=NAME        the VM (required)\n" \
       "  vdi-uuid=UUID  the VDI (required)\n" XE_SR_STATE_HELP }, \
     { "vbd-list", xe_cmd_vbd_list, xe_keys_vbd_list, \
+      "List which VMs use which VDIs", true, \
       "Which VMs use which VDIs.\n" \
       "  vdi-uuid=, vm=   only the VBDs that match\n" \
       "  --minimal      only the VDI uuids (or the params= fields),\n" \
       "                 comma-separated on one line\n" \
-      XE_SR_STATE_HELP \
+      XE_JSON_HELP XE_SR_STATE_HELP \
       "Fields: vm device vdi-uuid vdi-name-label sr-uuid" }, \
     { "vdi-copy", xe_cmd_vdi_copy, xe_keys_vdi_copy, \
+      "Copy a VDI to another SR of this host", false, \
       "Copy a VDI that no running VM writes to another SR of this host,\n" \
       "allocated extents only, optionally changing its format.\n" \
       "  uuid=UUID      the VDI (required)\n" \
@@ -524,6 +589,7 @@ extern const char *const xe_keys_vbd_list[];
       "  bwlimit=RATE   " XLMIG__RATE_HELP "\n" \
       XE_SR_STATE_HELP "Prints the new VDI's uuid." }, \
     { "vdi-pool-migrate", xe_cmd_vdi_pool_migrate, xe_keys_vdi_pool_migrate, \
+      "Move a VDI to another SR of this host", false, \
       "Move a VDI to another SR of this host; the VDI gets a new uuid,\n" \
       "keeps its name, flags and VBDs; the old one is destroyed.\n" \
       "  uuid=UUID      the VDI (required)\n" \

@@ -9,6 +9,7 @@
  *                                  map's prefix as it is: "vdi:"), then
  *                                  what xe's grammar adds to every
  *                                  command: "params=", "--minimal"
+ *                                  (and a listing's "--json")
  *   --complete values COMMAND KEY [WORD...]
  *                                  what KEY= may be: names and uuids of
  *                                  the local state (SRs, VDIs, VMs, hosts)
@@ -614,7 +615,7 @@ int xe_complete(const struct xe_cmd *table, size_t n, int argc, char **argv)
             printf("%s%s\n", c->keys[i],
                    c->keys[i][len - 1] == ':' ? "" : "=");
         }
-        printf("params=\n--minimal\n");
+        printf("params=\n--minimal\n%s", c->listing ? "--json\n" : "");
         return XLMIG__EXIT_OK;
     }
     if (strnlen(argv[2], XE_ARGS_KEY_MAX + 1) > XE_ARGS_KEY_MAX)

@@ -4,7 +4,8 @@
  *   xlmig-xe COMMAND key=value ... [--minimal] [params=a,b]
  *
  * Output follows xe: a record is a block of "name ( RO): value" lines;
- * --minimal prints only the selected values, comma-separated.
+ * --minimal prints only the selected values, comma-separated; a
+ * listing's --json one JSON array of objects (xe_list_*).
  * `xlmig-xe --man` writes the command table, as each command's --help
  * shows it, as the COMMANDS section of xlmig-xe(1)
  * (docs/man/xlmig-xe.1.md).  Exit status: 0 success, 1 the operation
@@ -20,11 +21,16 @@
 #include "xe-cmd.h"
 
 
-int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
-                    size_t n)
+/*
+ * The fields params= selects from @kv (all of them without params= or
+ * with params=all), into @sel (XE_ARGS_PARAMS_MAX + XE_RECORD_FIELDS_MAX
+ * entries); an unknown name is said and refused.
+ */
+static int select_fields(const struct xe_args *a, const struct xlmig__kv *kv,
+                         size_t n, const struct xlmig__kv **sel,
+                         size_t *nsel_r)
 {
-    const struct xlmig__kv *sel[XE_ARGS_PARAMS_MAX + XE_RECORD_FIELDS_MAX];
-    size_t nsel = 0, i, j, width = 0;
+    size_t nsel = 0, i, j;
 
     if (a->nr_params == 1 && !strcmp(a->params[0], "all"))
         goto all;
@@ -43,7 +49,20 @@ int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
         for (i = 0; i < n && nsel < XE_RECORD_FIELDS_MAX; i++)
             sel[nsel++] = &kv[i];
     }
+    *nsel_r = nsel;
+    return 0;
+}
 
+int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
+                    size_t n)
+{
+    const struct xlmig__kv *sel[XE_ARGS_PARAMS_MAX + XE_RECORD_FIELDS_MAX];
+    size_t nsel = 0, i, width = 0;
+    int rc;
+
+    rc = select_fields(a, kv, n, sel, &nsel);
+    if (rc)
+        return rc;
     if (a->minimal) {
         for (i = 0; i < nsel; i++)
             printf("%s%s", i ? "," : "", sel[i]->value);
@@ -64,6 +83,36 @@ int xe_print_record(const struct xe_args *a, const struct xlmig__kv *kv,
     }
     printf("\n");
     return 0;
+}
+
+int xe_list_begin(struct xe_list *l, const struct xe_args *a,
+                  const char *const *numbers, const char *const *flags)
+{
+    memset(l, 0, sizeof(*l));
+    l->a = a;
+    if (a->json && !xlmig__cli_json_begin(&l->json, stdout, numbers, flags))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    return 0;
+}
+
+int xe_list_add(struct xe_list *l, const struct xlmig__kv *kv, size_t n)
+{
+    const struct xlmig__kv *sel[XE_ARGS_PARAMS_MAX + XE_RECORD_FIELDS_MAX];
+    size_t nsel = 0;
+    int rc;
+
+    if (!l->a->json)
+        return xe_print_record(l->a, kv, n);
+    rc = select_fields(l->a, kv, n, sel, &nsel);
+    if (rc)
+        return rc;
+    return xlmig__cli_json_record(&l->json, sel, nsel)
+               ? 0 : LIBXLMIG_ERR_INVALID_ARGUMENT;
+}
+
+void xe_list_end(struct xe_list *l)
+{
+    xlmig__cli_json_end(&l->json);
 }
 
 static int cmd_host_info(const struct xe_args *a)
@@ -100,6 +149,7 @@ static const char *const no_keys[] = { NULL };
 
 static const struct xe_cmd cmd_table[] = {
     { "host-info", cmd_host_info, no_keys,
+      "Show this Xen host's facts", false,
       "Show this Xen host's facts as an xe record.\n"
       "  params=a,b   only these fields ('all' for every field)\n"
       "  --minimal    only the values, comma-separated\n"
@@ -120,6 +170,12 @@ static const struct xe_cmd cmd_table[] = {
 
 /* What xe's grammar adds to every command's synopsis. */
 #define XE_GRAMMAR "[--minimal] [params=a,b]"
+#define XE_GRAMMAR_LIST "[--minimal | --json] [params=a,b]"
+
+static const char *grammar(const struct xe_cmd *c)
+{
+    return c->listing ? XE_GRAMMAR_LIST : XE_GRAMMAR;
+}
 
 static void usage_all(FILE *f)
 {
@@ -127,9 +183,17 @@ static void usage_all(FILE *f)
 
     fprintf(f, "Usage: xlmig-xe COMMAND [key=value ...] " XE_GRAMMAR "\n"
                "       xlmig-xe --version | --help\n\nCommands:\n");
-    for (i = 0; i < CMD_TABLE_LEN; i++)
-        fprintf(f, "  %s\n", cmd_table[i].name);
-    fprintf(f, "\n'xlmig-xe COMMAND --help' shows a command's arguments.\n"
+    for (i = 0; i < CMD_TABLE_LEN; i++) {
+        /* The longest name (38) gets a line of its own. */
+        if (strlen(cmd_table[i].name) > 22)
+            fprintf(f, "  %s\n  %-22s %s\n", cmd_table[i].name, "",
+                    cmd_table[i].summary);
+        else
+            fprintf(f, "  %-22s %s\n", cmd_table[i].name,
+                    cmd_table[i].summary);
+    }
+    fprintf(f, "\n'xlmig-xe COMMAND --help' shows a command's arguments; "
+               "the listings (*-list)\ntake --json too.\n"
                "'xlmig-xe --complete commands | keys COMMAND | values "
                "COMMAND KEY' list\nthem, and what KEY= may be, for shell "
                "completion (tools/completion/xlmig).\n");
@@ -137,13 +201,22 @@ static void usage_all(FILE *f)
 
 /*
  * xlmig-xe --man: the COMMANDS section of xlmig-xe(1) in pandoc's
- * Markdown (scripts/man-page.sh): each row of the table as
- * `xlmig-xe COMMAND --help` shows it.
+ * Markdown (scripts/man-page.sh): the commands with their summaries,
+ * then each row of the table as `xlmig-xe COMMAND --help` shows it.
  */
 static int man(void)
 {
     size_t i;
 
+    for (i = 0; i < CMD_TABLE_LEN; i++) {
+        fputs("**", stdout);
+        xlmig__cli_md_text(stdout, cmd_table[i].name,
+                           strlen(cmd_table[i].name));
+        fputs("**\n:   ", stdout);
+        xlmig__cli_md_text(stdout, cmd_table[i].summary,
+                           strlen(cmd_table[i].summary));
+        fputs("\n\n", stdout);
+    }
     for (i = 0; i < CMD_TABLE_LEN; i++) {
         fputs("## ", stdout);
         xlmig__cli_md_text(stdout, cmd_table[i].name,
@@ -152,7 +225,8 @@ static int man(void)
         xlmig__cli_md_text(stdout, cmd_table[i].name,
                            strlen(cmd_table[i].name));
         fputs("** ", stdout);
-        xlmig__cli_md_text(stdout, XE_GRAMMAR, strlen(XE_GRAMMAR));
+        xlmig__cli_md_text(stdout, grammar(&cmd_table[i]),
+                           strlen(grammar(&cmd_table[i])));
         fputs("\n\n", stdout);
         xlmig__cli_md_help(stdout, cmd_table[i].help);
     }
@@ -197,6 +271,11 @@ int main(int argc, char **argv)
     rc = xe_args_parse(&a, argc - 2, argv + 2, err, sizeof(err));
     if (!rc)
         rc = xe_args_only(&a, c->keys, err, sizeof(err));
+    if (!rc && a.json && !c->listing) {
+        snprintf(err, sizeof(err), "--json: only the listings (*-list) "
+                 "take it, not %s", c->name);
+        rc = LIBXLMIG_ERR_INVALID_ARGUMENT;
+    }
     if (rc) {
         fprintf(stderr, "%s: %s\nSee 'xlmig-xe %s --help'.\n",
                 libxlmig_strerror_name(rc), err, c->name);
@@ -204,7 +283,7 @@ int main(int argc, char **argv)
         return XLMIG__EXIT_USAGE;
     }
     if (a.help) {
-        printf("Usage: xlmig-xe %s " XE_GRAMMAR "\n\n%s\n", c->name,
+        printf("Usage: xlmig-xe %s %s\n\n%s\n", c->name, grammar(c),
                c->help);
         rc = 0;
     } else {

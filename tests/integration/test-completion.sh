@@ -157,6 +157,10 @@ else
 fi
 expect "xlmig-xe vdi-list --minimal --m: --minimal once" \
     "xlmig-xe vdi-list --minimal --m"
+expect "xlmig-xe sr-list --j: a listing takes --json" \
+    "xlmig-xe sr-list --j" --json
+expect "xlmig-xe sr-create --j: only the listings take --json" \
+    "xlmig-xe sr-create --j"
 expect "xlmig-xe vdi-list params=uuid,na: the fields vdi-list's help lists" \
     "xlmig-xe vdi-list params=uuid,na" "uuid,name-label"
 expect "xlmig-xe vdi-create format=: the formats" \

@@ -83,6 +83,31 @@ else
     not_ok "pool of three (host-list: '$names')" "$d/xlmigd1.log" "$d/xlmigd2.log"
 fi
 
+"$XE" host-list config="$d/h2.conf" --json > "$d/hlj.out" 2>&1
+rc=$?
+"$XE" task-list config="$d/h1.conf" --json params=uuid,vm > "$d/tlj.out" 2>&1
+rct=$?
+"$XLMIG" pool-stats --config "$d/h1.conf" --json > "$d/psj.out" 2>&1
+rcs=$?
+if [ $rc -eq 0 ] && [ $rct -eq 0 ] && [ $rcs -eq 0 ] && python3 -c '
+import json, sys
+hl = json.load(open(sys.argv[1]))
+assert sorted(h["name-label"] for h in hl) == ["h1", "h2", "h3"], hl
+by = {h["name-label"]: h for h in hl}
+assert by["h1"]["master"] is True and by["h2"]["master"] is False, hl
+assert all(h["enabled"] is True and isinstance(h["joined"], int) for h in hl)
+assert by["h1"]["address"].startswith("127.0.0.1:"), hl
+assert json.load(open(sys.argv[2])) == []
+ps = json.load(open(sys.argv[3]))
+assert list(ps) == ["held", "queued", "limit", "held_max", "grants",
+                    "out_of_order"], ps
+assert ps["held"] == 0 and all(isinstance(v, int) for v in ps.values()), ps
+' "$d/hlj.out" "$d/tlj.out" "$d/psj.out" 2> "$d/json.py"; then
+    ok "host-list --json (master and enabled as true/false), task-list --json (none: []), pool-stats --json"
+else
+    not_ok "--json (exit $rc, $rct, $rcs)" "$d/hlj.out" "$d/tlj.out" "$d/psj.out" "$d/json.py"
+fi
+
 # ---- eject and join -----------------------------------------------------------
 "$XE" pool-eject host=h3 config="$d/h2.conf" > "$d/eject.out" 2>&1
 after=$("$XE" host-list config="$d/h1.conf" params=name-label --minimal 2>&1 | sort | tr '\n' ' ')

@@ -62,6 +62,35 @@ else
     not_ok "sr-list --minimal ('$min', '$one')"
 fi
 
+# --json: an array of objects, params= its keys, numbers as numbers, and a
+# path with a quote and a backslash escaped by the generator.
+QP="$d/q\"uo\\te"
+SR3=$("$XE" sr-create name-label=quoted device-config:path="$QP" 2>&1)
+"$XE" sr-list --json > "$d/srj.out" 2> "$d/srj.err"
+rc=$?
+"$XE" sr-list --json name-label=quoted params=path,free-space > "$d/srj1.out" 2>&1
+"$XE" sr-list --json --minimal > "$d/srjm.out" 2>&1
+rcm=$?
+if [ $rc -eq 0 ] && [ $rcm -eq 2 ] && grep -q 'one or the other' "$d/srjm.out" &&
+   python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+one = json.load(open(sys.argv[2]))
+by = {r["name-label"]: r for r in a}
+assert len(a) == 3, a
+assert by["local"]["uuid"] == sys.argv[3] and by["local"]["type"] == "file"
+assert by["quoted"]["path"] == sys.argv[4], by["quoted"]
+assert isinstance(by["local"]["free-space"], int) and by["local"]["free-space"] > 0
+assert by["other"]["capabilities"] == "VDI_SNAPSHOT"
+assert one == [{"path": sys.argv[4], "free-space": one[0]["free-space"]}], one
+assert list(one[0]) == ["path", "free-space"]
+' "$d/srj.out" "$d/srj1.out" "$SR" "$QP" 2> "$d/srj.py"; then
+    ok "sr-list --json: every SR, numbers as numbers, a path with \" and \\ escaped; params= its keys; not with --minimal"
+else
+    not_ok "sr-list --json (exit $rc, $rcm)" "$d/srj.out" "$d/srj1.out" "$d/srj.err" "$d/srj.py" "$d/srjm.out"
+fi
+"$XE" sr-forget uuid="$SR3" > /dev/null 2>&1
+
 # ---- vdi-create and vdi-list -------------------------------------------
 Q=$("$XE" vdi-create sr-uuid="$SR" name-label=disk-q virtual-size=10GiB 2> "$d/q.err")
 rcq=$?
@@ -94,6 +123,21 @@ if [ "$names" = "disk-q,disk-r" ] &&
     ok "vdi-list params= and --minimal"
 else
     not_ok "vdi-list params= ('$names')"
+fi
+"$XE" vdi-list --json name-label=disk-r > "$d/vj.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert len(a) == 1, a
+r = a[0]
+assert r["uuid"] == sys.argv[2] and r["name-label"] == "disk-r", r
+assert r["virtual-size"] == 16777216 and r["format"] == "raw", r
+assert r["sharable"] is False and r["encrypted"] is False and r["vbds"] == 0, r
+' "$d/vj.out" "$R" 2> "$d/vj.py"; then
+    ok "vdi-list --json: sizes and counts as numbers, flags as true/false"
+else
+    not_ok "vdi-list --json (exit $rc)" "$d/vj.out" "$d/vj.py"
 fi
 "$XE" vdi-list params=nosuch > "$d/np.out" 2>&1
 rc=$?
@@ -187,6 +231,18 @@ if [ "$devs" = "xvda,xvdb" ] &&
 else
     not_ok "vbd-list ('$devs')" "$d/vbl.out" "$d/vb2.out"
 fi
+"$XE" vbd-list vm=web1 --json params=device,vdi-uuid > "$d/vbj.out" 2>&1
+if python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert sorted(a, key=lambda r: r["device"]) == [
+    {"device": "xvda", "vdi-uuid": sys.argv[2]},
+    {"device": "xvdb", "vdi-uuid": sys.argv[3]}], a
+' "$d/vbj.out" "$Q" "$R" 2> "$d/vbj.py"; then
+    ok "vbd-list --json params=device,vdi-uuid"
+else
+    not_ok "vbd-list --json" "$d/vbj.out" "$d/vbj.py"
+fi
 check_refusal "vdi-destroy of a VDI a VM has: VDI_IN_USE naming the VM" 1 \
     "VDI_IN_USE: VDI disk-q ($Q) in SR local is in use: VM web1 has it as xvda" \
     vdi-destroy uuid="$Q"
@@ -258,9 +314,12 @@ for c in sr-create sr-forget sr-list vdi-create vdi-destroy vdi-list \
          vdi-param-set vbd-create vbd-destroy vbd-list; do
     "$XE" $c --help > "$d/h.out" 2>&1 && grep -q "state-dir=DIR" "$d/h.out" || h=1
 done
-if [ $h -eq 0 ] && "$XE" --help | grep -q '^  vdi-create$' &&
-   "$XE" --help | grep -q '^  vbd-list$'; then
-    ok "--help of every storage command"
+for c in sr-list vdi-list vbd-list; do
+    "$XE" $c --help 2>&1 | grep -q -- "--json" || h=1
+done
+if [ $h -eq 0 ] && "$XE" --help | grep -q '^  vdi-create  *Create an empty VDI$' &&
+   "$XE" --help | grep -q '^  vbd-list  *List which VMs use which VDIs$'; then
+    ok "--help of every storage command (listings with --json), each with its summary in the overview"
 else
     not_ok "--help" "$d/h.out"
 fi

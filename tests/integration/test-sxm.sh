@@ -312,6 +312,19 @@ for _ in $(seq 600); do
     kill -0 $pm 2> /dev/null || break
     sleep 0.1
 done
+XLMIG_STATE_DIR=$SA "$XLMIG" sxm-list --json > "$d/sxl.json" 2>&1
+if python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+r = [t for t in a if t["role"] == "src" and t["phase"] == "synced"]
+assert len(r) == 1, a
+assert isinstance(r[0]["pid"], int) and r[0]["pid"] > 0, r
+assert set(r[0]) == {"task", "role", "phase", "vdi-name-label", "pid"}, r
+' "$d/sxl.json" 2> "$d/sxl.py"; then
+    ok "sxm-list --json: the synced source task, its pid a number"
+else
+    not_ok "sxm-list --json" "$d/sxl.json" "$d/sxl.py"
+fi
 sleep 1
 stop_writer                     # the guest pauses
 touch "$d/switch"
@@ -430,7 +443,7 @@ send_slow() {
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" \
         --dest "$DEST" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
     sp=$!
-    wait_line "copying: copy [1-9]" "$d/send.out"
+    wait_line "sxm-send: copying [1-9]" "$d/send.err"  # progress: stderr
 }
 
 # send_synced: sxm-send in the background (pid in sp) that never
@@ -784,7 +797,7 @@ host_send_slow() {
     XLMIG_STATE_DIR=$SA "$XLMIG" sxm-send --vdi "$VDI" --qmp "$d/qmp.sock" --dest-host h2 \
         --sr dstsr --config "$d/h1.conf" "$@" --bwlimit 20M --progress > "$d/send.out" 2> "$d/send.err" &
     sp=$!
-    wait_line "copying: copy [1-9]" "$d/send.out"
+    wait_line "sxm-send: copying [1-9]" "$d/send.err"  # progress: stderr
 }
 wait_dst_empty() {
     for _ in $(seq 100); do

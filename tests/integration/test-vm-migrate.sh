@@ -706,6 +706,22 @@ if [ $drc = 0 ] && [ $src = 1 ] && absent_on "$X2" web1 &&
 else
     not_ok "vm-start on a disabled host (exits $drc $src)" "$d/start.err" "$d/xlmigd2.log"
 fi
+"$XE" vm-list config="$C1" --json > "$d/vml.json" 2>&1
+if python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+w = [v for v in a if v["name-label"] == "web1"]
+assert len(w) == 1, a
+w = w[0]
+assert w["power-state"] == "halted" and w["resident-on"] == "h2", w
+assert isinstance(w["memory-static-max"], int), w
+assert w["dom-id"] is None or isinstance(w["dom-id"], int), w
+assert len(w["uuid"]) == 36, w
+' "$d/vml.json" 2> "$d/vml.py"; then
+    ok "vm-list --json: halted web1 on h2, its dom-id and memory numbers"
+else
+    not_ok "vm-list --json" "$d/vml.json" "$d/vml.py"
+fi
 "$XE" host-enable host=h2 config="$C1" > "$d/en.out" 2>&1
 erc=$?
 "$XE" vm-start vm=web1 config="$C1" > "$d/start.out" 2> "$d/start.err"
@@ -958,6 +974,7 @@ for _ in $(seq 300); do
     if [ "$r" = 3 ] && [ "$q" = 1 ]; then
         seen="3 running, 1 queued"
         "$XE" task-list config="$C1" > "$d/tl-full.out" 2>&1
+        "$XE" task-list config="$C1" --json > "$d/tl.json" 2>&1
         break
     fi
     sleep 0.1
@@ -972,6 +989,18 @@ if [ -n "$seen" ] && [ $lrc = 0 ] && [ $all = 1 ] && [ -z "$(left 1)$(left 2)" ]
     ok "four migrations asked at once, migration-concurrency=3: task-list showed $seen; all four finished, each VM runs on h2"
 else
     not_ok "the limit (seen '$seen', exits $lrc, all on h2: $all, left: $(left 1)/$(left 2))" "$d/lim1.err" "$d/lim4.err" "$d/tl-full.out" "$d/xlmigd1.log"
+fi
+if [ -n "$seen" ] && python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+st = sorted(t["status"] for t in a)
+assert st.count("running") >= 3 and "queued" in st, a
+assert all(isinstance(t["progress"], int) and t["vm"].startswith("lim") for t in a), a
+assert all(t["priority"] in (True, False) for t in a), a
+' "$d/tl.json" 2> "$d/tl.py"; then
+    ok "task-list --json at that moment: the tasks as objects, progress a number, priority true/false"
+else
+    not_ok "task-list --json" "$d/tl.json" "$d/tl.py"
 fi
 clean_h2
 fi
@@ -1318,6 +1347,7 @@ for _ in $(seq 300); do
        [ "$(grep -c '^queued,true$' "$d/tl.out")" = 1 ] && [ "$(grep -c . "$d/tl.out")" = 3 ]; then
         seen=yes
         "$XE" task-list config="$C1" > "$d/tl-full.out" 2>&1
+        "$XE" task-list config="$C1" --json > "$d/tl.json" 2>&1
         break
     fi
     sleep 0.1

@@ -14,7 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "cli.h"
+#include "internal.h"
 #include "testutil.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -97,6 +100,11 @@ static void test_xlmig_xe(void **state)
         { "host-info vm", 2, "INVALID_VALUE: 'vm' is not of the form" },
         { "host-info vm=x", 2, "unknown argument 'vm='" },
         { "host-info --minimal", 1, "XEN_NOT_AVAILABLE" },
+        { "--help", 0, "  sr-list                List the registered SRs" },
+        { "sr-list --help", 0, "[--minimal | --json]" },
+        { "host-info --json", 2, "--json: only the listings" },
+        { "sr-list --json --minimal", 2,
+          "--json and --minimal: one or the other" },
     };
 
     (void)state;
@@ -484,6 +492,81 @@ static void test_spellings(void **state)
 }
 
 /*
+ * --json of the listings: yajl escapes what needs it (a quote, a
+ * backslash, a control character), a number field is a number (null
+ * when empty, a string when it is not one), a flag true/false; a value
+ * that is not UTF-8 is refused but the document stays whole; no records
+ * is "[]".
+ */
+static void test_json_listing(void **state)
+{
+    static const char *const numbers[] = { "size", "dom-id", NULL };
+    static const char *const flags[] = { "on", NULL };
+    struct xlmig__kv kv[5] = {
+        { "name", "we\"ird\\na\nme" }, { "size", "1048576" },
+        { "dom-id", "" }, { "on", "true" }, { "free", "12" },
+    };
+    const struct xlmig__kv *sel[5] = { &kv[0], &kv[1], &kv[2], &kv[3],
+                                       &kv[4] };
+    struct xlmig__cli_json j;
+    const char *p0[] = { NULL, NULL }, *p1[] = { NULL, NULL };
+    char *buf = NULL, err[128];
+    size_t len = 0;
+    yajl_val doc, o;
+    FILE *f;
+
+    (void)state;
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_true(xlmig__cli_json_begin(&j, f, numbers, flags));
+    assert_true(xlmig__cli_json_record(&j, sel, 5));
+    xlmig__strlcpy(kv[1].value, "n/a", sizeof(kv[1].value));
+    xlmig__strlcpy(kv[0].value, "bad\xff", sizeof(kv[0].value));
+    assert_false(xlmig__cli_json_record(&j, sel, 2));
+    xlmig__cli_json_end(&j);
+    xlmig__cli_json_end(&j);    /* idempotent */
+    fclose(f);
+
+    doc = yajl_tree_parse(buf, err, sizeof(err));
+    if (!doc)
+        fail_msg("not JSON (%s):\n%s", err, buf);
+    assert_true(YAJL_IS_ARRAY(doc));
+    assert_int_equal(doc->u.array.len, 2);
+    o = doc->u.array.values[0];
+    p0[0] = "name";
+    assert_string_equal(YAJL_GET_STRING(yajl_tree_get(o, p0, yajl_t_string)),
+                        "we\"ird\\na\nme");
+    p0[0] = "size";
+    assert_true(YAJL_IS_INTEGER(yajl_tree_get(o, p0, yajl_t_any)));
+    assert_int_equal(YAJL_GET_INTEGER(yajl_tree_get(o, p0, yajl_t_any)),
+                     1048576);
+    p0[0] = "dom-id";
+    assert_true(YAJL_IS_NULL(yajl_tree_get(o, p0, yajl_t_any)));
+    p0[0] = "on";
+    assert_true(YAJL_IS_TRUE(yajl_tree_get(o, p0, yajl_t_any)));
+    p0[0] = "free";             /* not declared a number: a string */
+    assert_string_equal(YAJL_GET_STRING(yajl_tree_get(o, p0, yajl_t_string)),
+                        "12");
+    o = doc->u.array.values[1];
+    p1[0] = "name";
+    assert_true(YAJL_IS_NULL(yajl_tree_get(o, p1, yajl_t_any)));
+    p1[0] = "size";
+    assert_string_equal(YAJL_GET_STRING(yajl_tree_get(o, p1, yajl_t_string)),
+                        "n/a");
+    yajl_tree_free(doc);
+    free(buf);
+
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_true(xlmig__cli_json_begin(&j, f, NULL, NULL));
+    xlmig__cli_json_end(&j);
+    fclose(f);
+    assert_string_equal(buf, "[]\n");
+    free(buf);
+}
+
+/*
  * Each word of @list (one a line) that @keep accepts must be in the
  * --help of @cmd (run by the binary of @bin_env), as @keep spells it.
  */
@@ -541,7 +624,7 @@ static void test_complete(void **state)
         { "--complete commands", 0, "\nchannel-send\nchannel-listen\n" },
         { "--complete options host-info", 0, "--help\n--json\n--verbose\n" },
         { "--complete options channel-listen", 0, "--bind=\n" },
-        { "--complete options sxm-list", 0, "--state-dir=\n--help\n" },
+        { "--complete options sxm-list", 0, "--state-dir=\n--json\n--help\n" },
         { "--complete", 2, "Usage: xlmig --complete commands" },
         { "channel-send --bind=x --no-tls h", 2,
           "unrecognized option '--bind=x'" },
@@ -647,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_tls_choice),
         cmocka_unit_test(test_on_stop),
         cmocka_unit_test(test_spellings),
+        cmocka_unit_test(test_json_listing),
         cmocka_unit_test(test_complete),
     };
 

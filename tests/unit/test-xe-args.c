@@ -75,6 +75,8 @@ static void test_invalid(void **state)
         { { "params=a," }, "trailing ','" },
         { { "params=a", "params=b" }, "params= given twice" },
         { { "ok=1", "--bogus" }, "'--bogus' is not of the form" },
+        { { "--json", "--minimal" }, "--json and --minimal" },
+        { { "--minimal", "params=a", "--json" }, "--json and --minimal" },
     };
     size_t i;
 
@@ -95,6 +97,25 @@ static void test_invalid(void **state)
         assert_int_equal(a.nr_kv, 0);
         assert_int_equal(a.nr_params, 0);
     }
+}
+
+static void test_json(void **state)
+{
+    const char *argv[] = { "--json", "params=uuid,name-label" };
+    struct xe_args a;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(xe_args_parse(&a, 2, (char *const *)argv, err,
+                                   sizeof(err)), 0);
+    assert_true(a.json);
+    assert_false(a.minimal);
+    assert_int_equal(a.nr_params, 2);
+    xe_args_dispose(&a);
+    assert_int_equal(xe_args_parse(&a, 1, (char *const *)argv + 1, err,
+                                   sizeof(err)), 0);
+    assert_false(a.json);
+    xe_args_dispose(&a);
 }
 
 static void test_caps(void **state)
@@ -157,6 +178,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_json),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_only),
     };

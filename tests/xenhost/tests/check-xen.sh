@@ -268,7 +268,7 @@ if [ "$HOSTS" -gt 1 ]; then
     say "STEP cpu-facts: host CPU facts through libxc, records, pool level"
     export XLMIG_STATE_DIR=/var/lib/xlmig
     show xlmig-xe host-cpu-info params=vendor,features_hvm_max
-    if show xlmig-xe host-cpu-record name=h1 &&
+    if show xlmig-xe host-cpu-record host=h1 &&
         wait_file "$SHARED/h2.cpu.json" 300 &&
         show xlmig-xe host-cpu-import file="$SHARED/h2.cpu.json" &&
         show xlmig-xe pool-cpu-info > /tmp/pool-cpu.out; then

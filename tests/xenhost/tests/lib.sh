@@ -1003,7 +1003,7 @@ peer_fact() { sed -n "s/^$1=//p" "$SHARED/h$PEER.facts" 2>/dev/null; }
 # the other host's record once it is on the share (TIMEOUT seconds,
 # default 300); vm-cpu-check host=hP needs it.  Run it on both hosts.
 cpu_records() {
-    xlmig-xe host-cpu-record name="h$HOST" file="/tmp/h$HOST.cpu.json" > /dev/null &&
+    xlmig-xe host-cpu-record host="h$HOST" file="/tmp/h$HOST.cpu.json" > /dev/null &&
         cp "/tmp/h$HOST.cpu.json" "$SHARED/.h$HOST.cpu.tmp" &&
         mv -f "$SHARED/.h$HOST.cpu.tmp" "$SHARED/h$HOST.cpu.json" || {
         say "cpu_records: host-cpu-record failed"; return 1; }

@@ -12,13 +12,13 @@ mkdir -p "$H2_CONSOLE"
 
 # This host's CPU record for host 1's checks, and a channel listener that
 # refuses VMs this CPU cannot run (QEMU gives host 2 fewer features).
-say "STEP cpu-record: xlmig-xe host-cpu-record name=h2"
+say "STEP cpu-record: xlmig-xe host-cpu-record host=h2"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > /tmp/cpu.psk
 cp /tmp/cpu.psk "$SHARED/.cpu.psk"
 xlmig channel-listen --bind 10.77.0.2 --port "$CPU_CHECK_PORT" \
     --psk-file /tmp/cpu.psk > /tmp/cpu-listen.out 2>&1 &
 cpu_listen_pid=$!
-if show xlmig-xe host-cpu-record name=h2 file=/tmp/h2.cpu.json &&
+if show xlmig-xe host-cpu-record host=h2 file=/tmp/h2.cpu.json &&
     cp /tmp/h2.cpu.json "$SHARED/.h2.cpu.tmp" &&
     mv "$SHARED/.h2.cpu.tmp" "$SHARED/h2.cpu.json"; then
     result cpu-record OK "($(xlmig-xe host-cpu-info params=vendor --minimal))"

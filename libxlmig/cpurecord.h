@@ -55,8 +55,7 @@ struct xlmig__vm_record {
  */
 const char *xlmig__state_dir(const char *explicit_dir);
 
-/* A record's name is a name (names.h): xlmig__name_check(). */
-#define xlmig__record_name_check xlmig__name_check
+/* A record's name is a name: xlmig__name_check() (names.h). */
 
 /*
  * Encode a record as its JSON text (NUL-ended) into @buf of @cap bytes;

@@ -67,11 +67,4 @@ bool xlmig__pool_conf_is_master(const struct xlmig__pool_conf *c);
 void xlmig__pool_conf_tls(const struct xlmig__pool_conf *c,
                           libxlmig_tls_params *p, const char *peer_label);
 
-/*
- * For the callers that still find the sockets and the pool's client
- * here (they moved to net.h and pool-client.h): include those instead.
- */
-#include "net.h"
-#include "pool-client.h"
-
 #endif /* XLMIG_POOLCONF_H */

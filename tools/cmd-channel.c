@@ -37,6 +37,7 @@
 #include "cmd-channel.h"
 #include "cpurecord.h"
 #include "internal.h"
+#include "net.h"
 #include "poolconf.h"
 #include "proc.h"
 #include "progress.h"
@@ -720,7 +721,7 @@ static int vm_meta(libxlmig_ctx *ctx, const struct opts *o,
     int rc;
 
     memset(m, 0, sizeof(*m));
-    rc = xlmig__record_name_check(ctx, "VM name (--vm)", o->vm);
+    rc = xlmig__name_check(ctx, "VM name (--vm)", o->vm);
     if (rc) return rc;
     rc = xlmig__vm_record_load(ctx, dir, o->vm, &rec);
     if (rc == LIBXLMIG_ERR_NOT_FOUND) {

@@ -21,6 +21,7 @@
 #include "cmd-diskstream.h"
 #include "diskstream.h"
 #include "internal.h"
+#include "net.h"
 #include "poolconf.h"
 #include "progress.h"
 #include "sr.h"

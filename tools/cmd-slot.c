@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cmd-slot.h"
 #include "internal.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "rpc.h"
 

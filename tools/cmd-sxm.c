@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "cmd-sxm.h"
 #include "internal.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "progress.h"
 #include "sr.h"

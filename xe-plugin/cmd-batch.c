@@ -23,6 +23,7 @@
 
 #include "batch.h"
 #include "internal.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "proc.h"
 #include "progress.h"

@@ -234,7 +234,7 @@ int xe_cmd_host_cpu_record(const struct xe_args *a)
     ctx = new_ctx();
     if (!ctx)
         return XLMIG__EXIT_FAILED;
-    rc = xlmig__record_name_check(ctx, "host name", name);
+    rc = xlmig__name_check(ctx, "host name", name);
     if (!rc)
         rc = host_from_xen(ctx, name, &r, &info);
     if (!rc)
@@ -507,7 +507,7 @@ int xe_cmd_vm_cpu_record(const struct xe_args *a)
     ctx = new_ctx();
     if (!ctx)
         return XLMIG__EXIT_FAILED;
-    rc = xlmig__record_name_check(ctx, "VM name", vm);
+    rc = xlmig__name_check(ctx, "VM name", vm);
     if (!rc)
         rc = xlmig__vm_cpu_read(ctx, vm, &r);
     if (!rc)
@@ -540,7 +540,7 @@ int xe_cmd_vm_cpu_check(const struct xe_args *a)
     ctx = new_ctx();
     if (!ctx)
         return XLMIG__EXIT_FAILED;
-    rc = xlmig__record_name_check(ctx, "VM name", vm);
+    rc = xlmig__name_check(ctx, "VM name", vm);
     if (rc) goto out;
     if (!records_only) {
         /* Running?  (A halted VM is not checked, as xapi does.) */

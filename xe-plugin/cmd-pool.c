@@ -11,6 +11,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "internal.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "rpc.h"
 #include "sr.h"

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "migrate-check.h"
+#include "pool-client.h"
 #include "proc.h"
 #include "rolling.h"
 #include "xe-cmd.h"

@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "migrate-wire.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "proc.h"
 #include "progress.h"

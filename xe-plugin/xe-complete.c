@@ -43,6 +43,7 @@
 #include "cpurecord.h"
 #include "internal.h"
 #include "jsonfile.h"
+#include "pool-client.h"
 #include "poolconf.h"
 #include "poolstate.h"
 #include "rpc.h"

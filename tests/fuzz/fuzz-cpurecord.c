@@ -30,7 +30,7 @@ static void check_name(const char *name)
     size_t n = strnlen(name, XLMIG__RECORD_NAME_MAX + 1);
 
     if (n < 1 || n > XLMIG__RECORD_NAME_MAX ||
-        xlmig__record_name_check(NULL, "name", name))
+        xlmig__name_check(NULL, "name", name))
         abort();
 }
 

@@ -174,21 +174,8 @@ bool xlmig__hostport_ok(const char *s, char *why, size_t len, size_t *at_r)
     size_t n, hlen, i, plen;
     unsigned long port = 0;
 
-    *at_r = 0;
-    if (!s) {
-        snprintf(why, len, "nothing given");
+    if (!xlmig__text_len_ok(s, XLMIG__HOSTPORT_MAX, &n, why, len, at_r))
         return false;
-    }
-    n = strnlen(s, XLMIG__HOSTPORT_MAX + 1);
-    if (n == 0) {
-        snprintf(why, len, "it is empty");
-        return false;
-    }
-    if (n > XLMIG__HOSTPORT_MAX) {
-        snprintf(why, len, "it is longer than %d bytes", XLMIG__HOSTPORT_MAX);
-        *at_r = XLMIG__HOSTPORT_MAX;
-        return false;
-    }
     colon = strrchr(s, ':');
     if (!colon) {
         snprintf(why, len, "it has no ':PORT'");

@@ -13,6 +13,27 @@ bool xlmig__name_byte_ok(char c)
            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
+bool xlmig__text_len_ok(const char *s, size_t max, size_t *n_r, char *why,
+                        size_t len, size_t *at_r)
+{
+    *at_r = 0;
+    if (!s) {
+        snprintf(why, len, "nothing given");
+        return false;
+    }
+    *n_r = strnlen(s, max + 1);
+    if (*n_r == 0) {
+        snprintf(why, len, "it is empty");
+        return false;
+    }
+    if (*n_r > max) {
+        snprintf(why, len, "it is longer than %zu bytes", max);
+        *at_r = max;
+        return false;
+    }
+    return true;
+}
+
 /*
  * Whether @s is 1 to @max bytes of name bytes (and, when @strict, does
  * not start with '.' or '-'); when not, @why says what is wrong and
@@ -23,21 +44,8 @@ bool xlmig__word_ok(const char *s, size_t max, bool strict, char *why,
 {
     size_t n, i;
 
-    *at_r = 0;
-    if (!s) {
-        snprintf(why, len, "nothing given");
+    if (!xlmig__text_len_ok(s, max, &n, why, len, at_r))
         return false;
-    }
-    n = strnlen(s, max + 1);
-    if (n == 0) {
-        snprintf(why, len, "it is empty");
-        return false;
-    }
-    if (n > max) {
-        snprintf(why, len, "it is longer than %zu bytes", max);
-        *at_r = max;
-        return false;
-    }
     if (strict && (s[0] == '.' || s[0] == '-')) {
         snprintf(why, len, "it starts with '%c'", s[0]);
         return false;

@@ -20,6 +20,14 @@
     "a name is 1 to 64 bytes of A-Z, a-z, 0-9, '.', '_' and '-', not " \
     "starting with '.' or '-'"
 
+/*
+ * The first checks of a text field: given, not empty, at most @max
+ * bytes (*n_r its length).  When not, @why (@len bytes) says which and
+ * *at_r the offset to quote around.
+ */
+bool xlmig__text_len_ok(const char *s, size_t max, size_t *n_r, char *why,
+                        size_t len, size_t *at_r);
+
 /* A byte of a name or word: [A-Za-z0-9._-]. */
 bool xlmig__name_byte_ok(char c);
 

@@ -35,18 +35,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-const char *xlmig__state_dir(const char *explicit_dir)
-{
-    const char *env;
-
-    if (explicit_dir)
-        return explicit_dir;
-    env = getenv("XLMIG_STATE_DIR");
-    if (env && env[0])
-        return env;
-    return XLMIG__STATE_DIR_DEFAULT;
-}
-
 static const char *guest_type_string(libxlmig_guest_type t)
 {
     switch (t) {

@@ -27,7 +27,6 @@
 #define XLMIG__RECORD_VERSION 1
 #define XLMIG__RECORD_FILE_MAX (64u << 10)  /* bytes of one record file */
 #define XLMIG__RECORD_NAME_MAX XLMIG__NAME_MAX  /* bytes, no NUL */
-#define XLMIG__STATE_DIR_DEFAULT "/var/lib/xlmig"
 
 /* A host's record. */
 struct xlmig__host_record {
@@ -47,13 +46,6 @@ struct xlmig__vm_record {
     char host[XLMIG__RECORD_NAME_MAX + 1];  /* recorded on */
     int64_t recorded;
 };
-
-/*
- * The state directory: @explicit_dir when not NULL, else $XLMIG_STATE_DIR
- * when set and not empty, else XLMIG__STATE_DIR_DEFAULT.  Static or
- * borrowed string.
- */
-const char *xlmig__state_dir(const char *explicit_dir);
 
 /* A record's name is a name: xlmig__name_check() (names.h). */
 

@@ -332,6 +332,18 @@ int xlmig__dir_make(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
     return 0;
 }
 
+const char *xlmig__state_dir(const char *explicit_dir)
+{
+    const char *env;
+
+    if (explicit_dir)
+        return explicit_dir;
+    env = getenv("XLMIG_STATE_DIR");
+    if (env && env[0])
+        return env;
+    return XLMIG__STATE_DIR_DEFAULT;
+}
+
 int xlmig__state_subdir(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
                         const char *state_dir, const char *sub, bool make,
                         char *dir, size_t cap)

@@ -111,8 +111,18 @@ int xlmig__dir_sync(libxlmig_ctx *ctx, const char *dir);
 int xlmig__dir_make(libxlmig_ctx *ctx, const struct xlmig__json_kind *kind,
                     const char *dir);
 
+/* Where the state is kept when nothing else says. */
+#define XLMIG__STATE_DIR_DEFAULT "/var/lib/xlmig"
+
 /*
- * STATE/@sub, STATE being xlmig__state_dir(@state_dir) (cpurecord.h),
+ * The state directory: @explicit_dir when not NULL, else $XLMIG_STATE_DIR
+ * when set and not empty, else XLMIG__STATE_DIR_DEFAULT.  Static or
+ * borrowed string.
+ */
+const char *xlmig__state_dir(const char *explicit_dir);
+
+/*
+ * STATE/@sub, STATE being xlmig__state_dir(@state_dir),
  * into @dir of @cap bytes; with @make, STATE and STATE/@sub are made
  * when missing (xlmig__dir_make(), with @kind's words).  A path longer
  * than @cap is LIBXLMIG_ERR_INVALID_ARGUMENT naming the state directory.

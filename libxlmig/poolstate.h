@@ -12,7 +12,7 @@
  * rename, fsync of the directory), read with its size capped before
  * anything is allocated.  A file that does not parse is an error naming
  * the file and the member (LIBXLMIG_ERR_POOL_STATE_INVALID), never a
- * partial load.  STATE is xlmig__state_dir(@state_dir) (cpurecord.h).
+ * partial load.  STATE is xlmig__state_dir(@state_dir) (jsonfile.h).
  *
  * Plain data and files: no threads, no locks; the daemon calls these
  * under its own lock and is the only writer of the file.

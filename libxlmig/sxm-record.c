@@ -14,6 +14,7 @@
 
 #include "cpurecord.h"
 #include "featureset.h"
+#include "jsonfile.h"
 #include "proc.h"
 #include "sxm-internal.h"
 

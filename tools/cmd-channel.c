@@ -37,6 +37,7 @@
 #include "cmd-channel.h"
 #include "cpurecord.h"
 #include "internal.h"
+#include "jsonfile.h"
 #include "net.h"
 #include "poolconf.h"
 #include "proc.h"

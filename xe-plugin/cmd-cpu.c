@@ -14,6 +14,7 @@
 
 #include "cpurecord.h"
 #include "internal.h"
+#include "jsonfile.h"
 #include "xe-args.h"
 #include "xe-cmd.h"
 

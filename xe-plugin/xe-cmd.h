@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "cpurecord.h"
+#include "jsonfile.h"
 #include "poolconf.h"
 #include "internal.h"
 #include "rpc.h"

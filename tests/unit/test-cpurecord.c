@@ -17,6 +17,7 @@
 
 #include "cpurecord.h"
 #include "internal.h"
+#include "jsonfile.h"
 #include "testctx.h"
 #include "testfs.h"
 #include "testutil.h"

@@ -80,48 +80,6 @@ void xlmig__mig_dst_undo(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
     libxlmig_ctx_free(quiet);
 }
 
-void xlmig__mig_dst_abort(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
-                          const struct xlmig__mig_record *r,
-                          libxlmig_transport *t)
-{
-    libxlmig_transport *own = NULL;
-    libxlmig_ctx *quiet = NULL;
-    struct xlmig__rpc_msg resp;
-    const char *kv[] = { "task", r->task, NULL };
-    size_t i;
-    int fd;
-
-    if (!r->dest_address[0] ||
-        libxlmig_ctx_new(NULL, LIBXLMIG_LOG_CRITICAL,
-                         &quiet))
-        return;
-    ctx = quiet;    /* what it cannot do is said by the destination */
-    if (!t) {
-        if (xlmig__pool_open_fd(ctx, run->dconf, r->dest_address, &own,
-                                &fd)) {
-            libxlmig_ctx_free(quiet);
-            return;         /* its own recovery, at its restart, covers it */
-        }
-        t = own;
-    }
-    for (i = 0; i < r->nr_vdis; i++) {
-        const char *k2[] = { "task", r->vdis[i].dst_task, NULL };
-
-        if (!r->vdis[i].dst_task[0] || r->vdis[i].finalized)
-            continue;
-        memset(&resp, 0, sizeof(resp));
-        (void)xlmig__pool_call(ctx, t, r->dest_address, 90,
-                               "sxm.receive_cancel", k2, NULL, NULL, &resp);
-        xlmig__rpc_msg_dispose(&resp);
-    }
-    memset(&resp, 0, sizeof(resp));
-    (void)xlmig__pool_call(ctx, t, r->dest_address, 91, "vm.receive_abort",
-                           kv, NULL, NULL, &resp);
-    xlmig__rpc_msg_dispose(&resp);
-    libxlmig_transport_free(own);
-    libxlmig_ctx_free(quiet);
-}
-
 static void ended(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
                   struct xlmig__mig_record *r, int rc, const char *why)
 {

@@ -1007,38 +1007,6 @@ static int commit(struct send *s, bool *committed_r)
     return outcome(s, committed_r);
 }
 
-/* ------------------------------------------------------------ cleanup */
-
-int xlmig__mig_src_cleanup(libxlmig_ctx *ctx, const struct xlmig__mig_run *run,
-                           struct xlmig__hv *hv, struct xlmig__mig_record *r)
-{
-    struct xlmig__dom d;
-    size_t i;
-    int rc = 0;
-
-    r->phase = XLMIG__MIG_CLEANUP;
-    (void)xlmig__mig_record_save(ctx, run->state_dir, r);
-    if (r->live && !run->hv->find(hv, r->vm_uuid, &d) &&
-        strcmp(d.name, r->vm) == 0 && run->hv->destroy(hv, d.domid))
-        rc = LIBXLMIG_ERR_XEN_CALL_FAILED;
-    for (i = 0; i < r->nr_vdis && !r->copy; i++) {
-        const struct xlmig__mig_vdi *v = &r->vdis[i];
-        struct xlmig__vdi vdi;
-
-        if (!v->sr[0] || xlmig__vdi_find(ctx, run->state_dir, v->vdi, NULL,
-                                         &vdi))
-            continue;
-        (void)xlmig__vbd_destroy(ctx, run->state_dir, v->vdi, r->vm, NULL);
-        if (xlmig__vdi_destroy(ctx, run->state_dir, v->vdi))
-            rc = rc ? rc : LIBXLMIG_ERR_IO;
-    }
-    if (!r->copy) {
-        (void)xlmig__vm_record_remove(ctx, run->state_dir, r->vm);
-        (void)xlmig__vmrec_remove(ctx, run->state_dir, r->vm_uuid);
-    }
-    return rc;
-}
-
 /* ------------------------------------------------------------ run */
 
 static int prepare(struct send *s)

@@ -182,22 +182,12 @@ else
 fi
 
 # ---- the units, as installed there -----------------------------------------------
-# systemd-analyze verify wants the programs at ExecStart=: copies of the
-# units point into the root.
-mkdir -p "$root/verify"
-for u in xlmigd.service xlmig-channel-listen@.service; do
-    sed "s|=/usr/bin/|=$root/usr/bin/|" "$root/lib/systemd/system/$u" \
-        > "$root/verify/$u"
-done
-if ! command -v systemd-analyze > /dev/null; then
-    bad "systemd-analyze missing on this host"
-elif systemd-analyze verify --man=no "$root/verify/xlmigd.service" \
-        "$root/verify/xlmig-channel-listen@8022.service" \
-        > "$root/verify.log" 2>&1 && ! [ -s "$root/verify.log" ]; then
-    ok "systemd-analyze verify of the installed units"
-else
-    cat "$root/verify.log"; bad "systemd-analyze verify of the installed units"
-fi
+"$top/tests/verify-units.sh" "$root" lib/systemd/system "$root/verify"
+case $? in
+0) ok "systemd-analyze verify of the installed units" ;;
+2) bad "systemd-analyze missing on this host" ;;
+*) bad "systemd-analyze verify of the installed units" ;;
+esac
 
 # ---- and away again --------------------------------------------------------------
 if in_root apt-get purge -y -q xlmig libxlmig-dev libxlmig0 \

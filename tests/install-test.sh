@@ -61,30 +61,22 @@ else
     bad "the installed completion file does not load"
 fi
 
-# The systemd units as installed, checked by systemd-analyze verify
-# against copies whose ExecStart= points into the scratch root (verify
-# wants the program to exist); --man=no: the man pages are not
-# installed on this host.
-units="xlmigd.service xlmig-channel-listen@.service"
-mkdir -p "$tmp/units"
-for u in $units; do
-    f=$tmp/root/usr/lib/systemd/system/$u
-    if grep -q '^ExecStart=/usr/bin/xlmig' "$f" 2>/dev/null; then
+# The systemd units as installed, then systemd-analyze verify of them
+# (tests/verify-units.sh).
+for u in xlmigd.service xlmig-channel-listen@.service; do
+    if grep -q '^ExecStart=/usr/bin/xlmig' \
+            "$tmp/root/usr/lib/systemd/system/$u" 2>/dev/null; then
         ok "$u installed, ExecStart= in /usr/bin"
     else
         bad "$u missing or its ExecStart= not in /usr/bin"
     fi
-    sed "s|=/usr/bin/|=$tmp/root/usr/bin/|" "$f" > "$tmp/units/$u" 2>/dev/null
 done
-if ! command -v systemd-analyze > /dev/null; then
-    bad "systemd-analyze missing (scripts/install-deps.sh installs systemd)"
-elif systemd-analyze verify --man=no "$tmp/units/xlmigd.service" \
-        "$tmp/units/xlmig-channel-listen@8022.service" \
-        > "$tmp/verify.log" 2>&1 && ! [ -s "$tmp/verify.log" ]; then
-    ok "systemd-analyze verify: xlmigd.service, xlmig-channel-listen@8022.service"
-else
-    cat "$tmp/verify.log"; bad "systemd-analyze verify of the units"
-fi
+"$top/tests/verify-units.sh" "$tmp/root" usr/lib/systemd/system "$tmp/units"
+case $? in
+0) ok "systemd-analyze verify: xlmigd.service, xlmig-channel-listen@8022.service" ;;
+2) bad "systemd-analyze missing (scripts/install-deps.sh installs systemd)" ;;
+*) bad "systemd-analyze verify of the units" ;;
+esac
 
 cat > "$tmp/use.c" <<'C'
 #include <stdio.h>

@@ -19,6 +19,7 @@
  * only then hand its bytes on.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -889,6 +890,20 @@ static void submit_last(struct sender *s, uint8_t type, const char *why)
     submit(s, j, true);
 }
 
+/*
+ * A pipe between xl and the channel holds 64 KiB by default: a read or
+ * a write of at most that much, and a wake-up of the other side, per
+ * 64 KiB.  Ask for 1 MiB (the kernel's default cap for an unprivileged
+ * process, /proc/sys/fs/pipe-max-size); best effort: a socket or a file
+ * is left as it is, and a refusal costs only speed.
+ */
+#define PIPE_BYTES (1024 * 1024)
+
+static void pipe_widen(int fd)
+{
+    (void)fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES);
+}
+
 int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
 {
     struct sender s;
@@ -899,6 +914,7 @@ int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
     int rc;
 
     memset(&s, 0, sizeof(s));
+    pipe_widen(in_fd);
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.cond, NULL);
     s.ch = ch;
@@ -1247,6 +1263,7 @@ int libxlmig_channel_recv_fd(libxlmig_channel *ch, int out_fd)
 
     memset(&r, 0, sizeof(r));
     r.ch = ch;
+    pipe_widen(out_fd);
     if (ch->peer_cache_pages || (ch->peer_transforms &
                                  XLMIG__CH_TRANSFORM_PAGE)) {
         rc = xlmig__pagex_new(ch->peer_cache_pages, &r.px);

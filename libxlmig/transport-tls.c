@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,41 +79,66 @@ static void wait_fd(int fd, short events, int ms)
 }
 
 /*
- * OpenSSL writes to the socket with write(): a peer that has gone away
- * would raise SIGPIPE.  Block it in this thread around SSL calls and
- * swallow one raised by us, so the library never depends on how the
- * process handles SIGPIPE.
+ * OpenSSL's socket BIO writes with write(): to a peer that has gone away
+ * that raises SIGPIPE.  Ours writes with send(MSG_NOSIGNAL) instead (the
+ * error comes back as EPIPE), so the library never depends on how the
+ * process handles SIGPIPE, and no SSL call pays for signal-mask system
+ * calls around it.  Everything else is BIO_s_socket()'s.
  */
-struct sigpipe_state {
-    sigset_t old;
-    bool was_pending;
-};
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
 
-static void sigpipe_block(struct sigpipe_state *st)
+static int nosig_write(BIO *b, const char *buf, int len)
 {
-    sigset_t set, pending;
+    int fd = (int)BIO_get_fd(b, NULL);
+    ssize_t n;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pending);
-    st->was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &st->old);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    do
+        n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_write(b);
+    return (int)n;
 }
 
-static void sigpipe_restore(struct sigpipe_state *st)
+static void nosig_init(void)
 {
-    sigset_t set, pending;
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD *m;
+    int type = BIO_get_new_index();
 
-    sigpending(&pending);
-    if (!st->was_pending && sigismember(&pending, SIGPIPE)) {
-        struct timespec zero = { 0, 0 };
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
-            ;
+    if (type < 0)
+        return;
+    m = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                     "xlmig socket");
+    if (!m)
+        return;
+    if (!BIO_meth_set_write(m, nosig_write) ||
+        !BIO_meth_set_read(m, BIO_meth_get_read(sock)) ||
+        !BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) ||
+        !BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) ||
+        !BIO_meth_set_create(m, BIO_meth_get_create(sock)) ||
+        !BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock))) {
+        BIO_meth_free(m);
+        return;
     }
-    pthread_sigmask(SIG_SETMASK, &st->old, NULL);
+    nosig_method = m;
+}
+
+/* A BIO on socket @fd (left open when freed), or NULL. */
+static BIO *nosig_bio(int fd)
+{
+    BIO *b;
+
+    if (pthread_once(&nosig_once, nosig_init) || !nosig_method)
+        return NULL;
+    b = BIO_new(nosig_method);
+    if (b)
+        BIO_set_fd(b, fd, BIO_NOCLOSE);
+    return b;
 }
 
 /* The reason of the last OpenSSL error of this thread, or "". */
@@ -413,7 +437,6 @@ static int do_handshake(libxlmig_ctx *ctx, struct tls_priv *p,
                         unsigned int timeout_ms)
 {
     uint64_t deadline = now_ms() + timeout_ms;
-    struct sigpipe_state sp;
 
     for (;;) {
         int r, err, sys_errno;
@@ -421,13 +444,11 @@ static int do_handshake(libxlmig_ctx *ctx, struct tls_priv *p,
         uint64_t now;
 
         ERR_clear_error();
-        sigpipe_block(&sp);
         errno = 0;
         r = SSL_do_handshake(p->ssl);
         sys_errno = errno;
         err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(p->ssl, r);
         e = ERR_peek_last_error();
-        sigpipe_restore(&sp);
         if (err == SSL_ERROR_NONE)
             return 0;
         if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
@@ -462,7 +483,6 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
                   size_t len, size_t *n_r, uint64_t deadline)
 {
     struct tls_priv *p = t->priv;
-    struct sigpipe_state sp;
 
     for (;;) {
         int ok, err, sys_errno;
@@ -471,7 +491,6 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
 
         pthread_mutex_lock(&p->lock);
         ERR_clear_error();
-        sigpipe_block(&sp);
         errno = 0;
         if (writing)
             ok = SSL_write_ex(p->ssl, buf, len, n_r);
@@ -481,7 +500,6 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
         err = ok ? SSL_ERROR_NONE : SSL_get_error(p->ssl, 0);
         e = ERR_peek_last_error();
         ERR_clear_error();
-        sigpipe_restore(&sp);
         if (err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL)
             p->failed = true;
         pthread_mutex_unlock(&p->lock);
@@ -569,7 +587,6 @@ static int tls_shutdown_write(libxlmig_transport *t)
 {
     struct tls_priv *p = t->priv;
     uint64_t deadline = now_ms() + DEFAULT_TIMEOUT_MS;
-    struct sigpipe_state sp;
 
     for (;;) {
         int r, err = SSL_ERROR_NONE;
@@ -580,12 +597,10 @@ static int tls_shutdown_write(libxlmig_transport *t)
             return 0;
         }
         ERR_clear_error();
-        sigpipe_block(&sp);
         r = SSL_shutdown(p->ssl);
         if (r < 0)
             err = SSL_get_error(p->ssl, r);
         ERR_clear_error();
-        sigpipe_restore(&sp);
         if (r >= 0)
             p->shut = true;     /* close_notify is out */
         else if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
@@ -610,12 +625,9 @@ static void tls_priv_free(struct tls_priv *p)
         return;
     if (p->ssl) {
         if (!p->failed && !p->shut && SSL_is_init_finished(p->ssl)) {
-            struct sigpipe_state sp;
 
             /* Best effort, never blocks: the socket is non-blocking. */
-            sigpipe_block(&sp);
             (void)SSL_shutdown(p->ssl);
-            sigpipe_restore(&sp);
             ERR_clear_error();
         }
         SSL_free(p->ssl);
@@ -675,15 +687,12 @@ static int confirm(libxlmig_ctx *ctx, libxlmig_transport *t,
     for (;;) {
         int ok, err, sys_errno;
         unsigned long e;
-        struct sigpipe_state sp;
 
-        sigpipe_block(&sp);
         errno = 0;
         ok = SSL_read_ex(p->ssl, &b, 1, &n);
         sys_errno = errno;
         err = ok ? SSL_ERROR_NONE : SSL_get_error(p->ssl, 0);
         e = ERR_peek_last_error();
-        sigpipe_restore(&sp);
         if (err == SSL_ERROR_NONE)
             break;
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
@@ -718,6 +727,7 @@ int libxlmig_transport_tls_new(libxlmig_ctx *ctx, int sockfd, bool server,
 {
     struct tls_priv *p = NULL;
     libxlmig_transport *t = NULL;
+    BIO *bio;
     unsigned int timeout_ms;
     int rc, fl;
 
@@ -762,11 +772,13 @@ int libxlmig_transport_tls_new(libxlmig_ctx *ctx, int sockfd, bool server,
     rc = ssl_ctx_setup(ctx, p, prm);
     if (rc) goto out;
     p->ssl = SSL_new(p->sctx);
-    if (!p->ssl || !SSL_set_fd(p->ssl, sockfd)) {
+    bio = p->ssl ? nosig_bio(sockfd) : NULL;
+    if (!bio) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
                           "cannot create a TLS session");
         goto out;
     }
+    SSL_set_bio(p->ssl, bio, bio);      /* the session owns it now */
     SSL_set_app_data(p->ssl, p);
     if (prm->peer_name && !p->psk_mode &&
         !SSL_set1_host(p->ssl, prm->peer_name)) {

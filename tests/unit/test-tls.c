@@ -448,6 +448,39 @@ static void test_shutdown_write(void **state)
     end_dispose(&cli);
 }
 
+/*
+ * The peer has gone away and SIGPIPE is at its default (which would end
+ * the process): writing fails with an error, and nothing is raised.
+ */
+static void test_peer_gone_no_sigpipe(void **state)
+{
+    struct end srv, cli;
+    static char big[256 * 1024];
+    void (*old)(int);
+    sigset_t pending;
+    int i, rc = 0;
+
+    (void)state;
+    old = signal(SIGPIPE, SIG_DFL);
+    end_init(&srv, true);
+    end_init(&cli, false);
+    setup_mode(&srv, PSK, "");
+    setup_mode(&cli, PSK, "");
+    tls_pair(&srv, &cli);
+    assert_int_equal(srv.rc, 0);
+    assert_int_equal(cli.rc, 0);
+    libxlmig_transport_free(srv.t);     /* the server's socket closes */
+    srv.t = NULL;
+    for (i = 0; i < 64 && !rc; i++)
+        rc = cli.t->ops->write(cli.t, big, sizeof(big));
+    assert_int_not_equal(rc, 0);
+    assert_int_equal(sigpending(&pending), 0);
+    assert_false(sigismember(&pending, SIGPIPE));
+    signal(SIGPIPE, old);
+    end_dispose(&srv);
+    end_dispose(&cli);
+}
+
 static void test_bad_material(void **state)
 {
     static const struct {
@@ -501,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_shutdown_write),
+        cmocka_unit_test(test_peer_gone_no_sigpipe),
         cmocka_unit_test(test_bad_material),
     };
 

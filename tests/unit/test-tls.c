@@ -255,6 +255,18 @@ static void setup_mode(struct end *e, enum mode m, const char *host)
     e->prm.ca_file = P("ca.pem");
 }
 
+/* A server and a client joined by TLS with the pre-shared key. */
+static void psk_pair(struct end *srv, struct end *cli)
+{
+    end_init(srv, true);
+    end_init(cli, false);
+    setup_mode(srv, PSK, "");
+    setup_mode(cli, PSK, "");
+    tls_pair(srv, cli);
+    assert_int_equal(srv->rc, 0);
+    assert_int_equal(cli->rc, 0);
+}
+
 static void test_round_trip(void **state)
 {
     static const struct {
@@ -427,13 +439,7 @@ static void test_shutdown_write(void **state)
     size_t got;
 
     (void)state;
-    end_init(&srv, true);
-    end_init(&cli, false);
-    setup_mode(&srv, PSK, "");
-    setup_mode(&cli, PSK, "");
-    tls_pair(&srv, &cli);
-    assert_int_equal(srv.rc, 0);
-    assert_int_equal(cli.rc, 0);
+    psk_pair(&srv, &cli);
     assert_int_equal(cli.t->ops->write(cli.t, "ping", 4), 0);
     assert_int_equal(cli.t->ops->shutdown_write(cli.t), 0);
     assert_int_equal(xlmig__transport_read_exact(srv.t, buf, 8, &got), 0);
@@ -462,13 +468,7 @@ static void test_peer_gone_no_sigpipe(void **state)
 
     (void)state;
     old = signal(SIGPIPE, SIG_DFL);
-    end_init(&srv, true);
-    end_init(&cli, false);
-    setup_mode(&srv, PSK, "");
-    setup_mode(&cli, PSK, "");
-    tls_pair(&srv, &cli);
-    assert_int_equal(srv.rc, 0);
-    assert_int_equal(cli.rc, 0);
+    psk_pair(&srv, &cli);
     libxlmig_transport_free(srv.t);     /* the server's socket closes */
     srv.t = NULL;
     for (i = 0; i < 64 && !rc; i++)

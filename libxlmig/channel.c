@@ -677,7 +677,12 @@ static void *writer_main(void *arg)
         unsent_before = ch->adaptive && waited && ch->t->ops->unsent
                             ? ch->t->ops->unsent(ch->t) : -1;
         bucket_take(ch, &b, XLMIG__FRAME_HDR_LEN);
-        rc = ch->t->ops->write(ch->t, j->wire.data, XLMIG__FRAME_HDR_LEN);
+        /* The header goes out with the payload's first piece. */
+        rc = j->payload_len
+                 ? xlmig__transport_write_more(ch->t, j->wire.data,
+                                               XLMIG__FRAME_HDR_LEN)
+                 : ch->t->ops->write(ch->t, j->wire.data,
+                                     XLMIG__FRAME_HDR_LEN);
         for (off = 0; off < j->payload_len && !rc; off += WRITE_PIECE) {
             size_t n = j->payload_len - off < WRITE_PIECE
                            ? j->payload_len - off : WRITE_PIECE;

@@ -51,6 +51,7 @@ struct tls_priv {
     bool shut;                  /* close_notify sent */
     SSL_CTX *sctx;
     SSL *ssl;
+    BIO *wbio;                  /* the write buffer; the session owns it */
     pthread_mutex_t lock;       /* every SSL call on ssl */
     bool lock_ready;
     uint8_t psk[PSK_MAX];
@@ -139,6 +140,47 @@ static BIO *nosig_bio(int fd)
     if (b)
         BIO_set_fd(b, fd, BIO_NOCLOSE);
     return b;
+}
+
+/*
+ * What the session reads from: socket @fd behind a 256 KiB buffer, or
+ * NULL.  OpenSSL's own read-ahead (one read for many records) moves what
+ * is left in its buffer to the front after each record; with a buffer
+ * this size that memmove was half of a receiver's instructions.  With
+ * read-ahead off, OpenSSL asks for a record's header, then its body; the
+ * buffer answers both from one socket read of up to 256 KiB, and copies
+ * each byte once.  It asks the socket only when it is empty, so waiting
+ * for the socket after SSL_ERROR_WANT_READ never leaves bytes unread.
+ */
+#define READ_BUFFER (256 * 1024)
+
+/*
+ * What the session writes to: socket @fd behind a 256 KiB buffer that
+ * tls_write() flushes before it returns (tls_write_more() leaves it for
+ * the next write).  OpenSSL writes each 16 KiB record on its own: one
+ * send() per record without the buffer, one per 64 KiB piece of a frame
+ * or per full buffer with it.
+ */
+#define WRITE_BUFFER (256 * 1024)
+
+static BIO *buffered_bio(int fd, bool reading)
+{
+    BIO *buf = BIO_new(BIO_f_buffer());
+    BIO *sock = buf ? nosig_bio(fd) : NULL;
+    long ok;
+
+    if (!sock) {
+        BIO_free(buf);
+        return NULL;
+    }
+    ok = reading ? BIO_set_read_buffer_size(buf, READ_BUFFER)
+                 : BIO_set_write_buffer_size(buf, WRITE_BUFFER);
+    if (!ok) {
+        BIO_free(sock);
+        BIO_free(buf);
+        return NULL;
+    }
+    return BIO_push(buf, sock);
 }
 
 /* The reason of the last OpenSSL error of this thread, or "". */
@@ -333,9 +375,6 @@ static int ssl_ctx_setup(libxlmig_ctx *ctx, struct tls_priv *p,
                             "this OpenSSL cannot do TLS 1.3");
     SSL_CTX_set_mode(p->sctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    /* Whole socket reads, not a header and a body per record. */
-    SSL_CTX_set_read_ahead(p->sctx, 1);
-    SSL_CTX_set_default_read_buffer_len(p->sctx, 256 * 1024);
     SSL_CTX_set_num_tickets(p->sctx, 0);    /* no resumption */
     SSL_CTX_set_session_cache_mode(p->sctx, SSL_SESS_CACHE_OFF);
 
@@ -565,7 +604,41 @@ static ssize_t tls_read(libxlmig_transport *t, void *buf, size_t len)
     return r ? (ssize_t)n : 0;
 }
 
-static int tls_write(libxlmig_transport *t, const void *buf, size_t len)
+/*
+ * Send what the write buffer holds, waiting for the socket as needed
+ * (until @deadline in ms, 0: none).  Returns 0 or a negative
+ * LIBXLMIG_ERR_*.
+ */
+static int wbuf_flush(libxlmig_transport *t, uint64_t deadline)
+{
+    struct tls_priv *p = t->priv;
+
+    for (;;) {
+        int r, sys_errno;
+        bool retry;
+
+        pthread_mutex_lock(&p->lock);
+        errno = 0;
+        r = BIO_flush(p->wbio);
+        sys_errno = errno;
+        retry = r <= 0 && BIO_should_retry(p->wbio);
+        if (r <= 0 && !retry)
+            p->failed = true;
+        pthread_mutex_unlock(&p->lock);
+        if (r > 0)
+            return 0;
+        if (!retry)
+            return xlmig__error(t->ctx, LIBXLMIG_ERR_IO, sys_errno,
+                                "writing to %s: the connection broke",
+                                p->peer);
+        if (deadline && now_ms() >= deadline)
+            return xlmig__error(t->ctx, LIBXLMIG_ERR_TIMEOUT, -1,
+                                "%s took nothing in time", p->peer);
+        wait_fd(p->fd, POLLOUT, POLL_SLICE_MS);
+    }
+}
+
+static int tls_write_more(libxlmig_transport *t, const void *buf, size_t len)
 {
     const uint8_t *q = buf;
 
@@ -581,6 +654,13 @@ static int tls_write(libxlmig_transport *t, const void *buf, size_t len)
         len -= n;
     }
     return 0;
+}
+
+static int tls_write(libxlmig_transport *t, const void *buf, size_t len)
+{
+    int rc = tls_write_more(t, buf, len);
+
+    return rc ? rc : wbuf_flush(t, 0);
 }
 
 static int tls_shutdown_write(libxlmig_transport *t)
@@ -608,7 +688,7 @@ static int tls_shutdown_write(libxlmig_transport *t)
         pthread_mutex_unlock(&p->lock);
 
         if (r >= 0)
-            return 0;
+            return wbuf_flush(t, deadline);
         if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
             return xlmig__error(t->ctx, LIBXLMIG_ERR_IO, -1,
                                 "sending close_notify to %s", p->peer);
@@ -628,6 +708,7 @@ static void tls_priv_free(struct tls_priv *p)
 
             /* Best effort, never blocks: the socket is non-blocking. */
             (void)SSL_shutdown(p->ssl);
+            (void)BIO_flush(p->wbio);
             ERR_clear_error();
         }
         SSL_free(p->ssl);
@@ -651,14 +732,21 @@ static void tls_dispose(libxlmig_transport *t)
 static long tls_unsent(libxlmig_transport *t)
 {
     struct tls_priv *p = t->priv;
+    long n = xlmig__socket_unsent(p->fd);
 
-    return xlmig__socket_unsent(p->fd);
+    if (n >= 0) {
+        pthread_mutex_lock(&p->lock);
+        n += (long)BIO_wpending(p->wbio);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return n;
 }
 
 static const struct xlmig__transport_ops tls_ops = {
     .name = "tls",
     .read = tls_read,
     .write = tls_write,
+    .write_more = tls_write_more,
     .shutdown_write = tls_shutdown_write,
     .unsent = tls_unsent,
     .dispose = tls_dispose,
@@ -727,7 +815,7 @@ int libxlmig_transport_tls_new(libxlmig_ctx *ctx, int sockfd, bool server,
 {
     struct tls_priv *p = NULL;
     libxlmig_transport *t = NULL;
-    BIO *bio;
+    BIO *rbio = NULL, *wbio = NULL;
     unsigned int timeout_ms;
     int rc, fl;
 
@@ -772,13 +860,19 @@ int libxlmig_transport_tls_new(libxlmig_ctx *ctx, int sockfd, bool server,
     rc = ssl_ctx_setup(ctx, p, prm);
     if (rc) goto out;
     p->ssl = SSL_new(p->sctx);
-    bio = p->ssl ? nosig_bio(sockfd) : NULL;
-    if (!bio) {
+    if (p->ssl) {
+        rbio = buffered_bio(sockfd, true);
+        wbio = buffered_bio(sockfd, false);
+    }
+    if (!rbio || !wbio) {
+        BIO_free_all(rbio);
+        BIO_free_all(wbio);
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
                           "cannot create a TLS session");
         goto out;
     }
-    SSL_set_bio(p->ssl, bio, bio);      /* the session owns it now */
+    SSL_set_bio(p->ssl, rbio, wbio);    /* the session owns them now */
+    p->wbio = wbio;
     SSL_set_app_data(p->ssl, p);
     if (prm->peer_name && !p->psk_mode &&
         !SSL_set1_host(p->ssl, prm->peer_name)) {

@@ -41,7 +41,6 @@
 #include "pagex.h"
 #include "transport.h"
 
-#define DEFAULT_CACHE_PAGES 65536u
 #define MAX_THREADS 64u
 #define WRITE_PIECE (64u << 10)
 
@@ -114,7 +113,7 @@ void libxlmig_channel_params_init(libxlmig_channel_params *p)
     p->codec = "zstd";
     p->level = LIBXLMIG_LEVEL_DEFAULT;
     p->page_aware = true;
-    p->page_cache_pages = DEFAULT_CACHE_PAGES;
+    p->page_cache_pages = LIBXLMIG_PAGE_CACHE_AUTO;
 }
 
 static unsigned int online_cpus(void)
@@ -159,7 +158,8 @@ static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
                             "level %d is out of range for %s (%d to %d)",
                             ch->level, ch->codec->name,
                             ch->codec->min_level, ch->codec->max_level);
-    if (p->page_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES)
+    if (p->page_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES &&
+        p->page_cache_pages != LIBXLMIG_PAGE_CACHE_AUTO)
         return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "page cache of %" PRIu32 " pages is over the "
                             "limit of %u", p->page_cache_pages,
@@ -174,7 +174,12 @@ static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
                             "%u threads is over the limit of %u",
                             p->threads, MAX_THREADS);
     ch->page = p->page_aware;
-    ch->cache_pages = p->page_cache_pages;
+    ch->cache_pages = p->page_cache_pages == LIBXLMIG_PAGE_CACHE_AUTO
+                          ? xlmig__pagex_auto_pages() : p->page_cache_pages;
+    xlmig__log(ch->ctx, XTL_DEBUG, -1, "page cache: %" PRIu32 " pages%s",
+               ch->cache_pages,
+               p->page_cache_pages == LIBXLMIG_PAGE_CACHE_AUTO
+                   ? " (a sixth of the memory available)" : "");
     ch->threads = p->threads ? p->threads : online_cpus();
     ch->chunk = p->chunk_size ? p->chunk_size : XLMIG__CHUNK_DEFAULT;
     atomic_store(&ch->bwlimit, p->bwlimit);

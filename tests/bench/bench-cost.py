@@ -25,6 +25,9 @@ Methods:
   none, lz4, zstd, auto
               channel-send | channel-listen with that codec, TLS 1.3
               with a pre-shared key, the page transform (the default)
+  auto@Ng     auto once more behind a relay that lets N Gb/s through:
+              auto measures the link it sends on, and is judged at N
+              Gb/s on this run (--auto-rates, default 1,10,25)
   zstd-cacheN the zstd method with a page cache of N MiB on both sides
 
 Usage: bench-cost.py --xlmig PATH [--runs N] [--json FILE] STREAM...
@@ -69,10 +72,12 @@ def die(msg):
 
 class Relay:
     """One TCP connection from the sender, passed on to the receiver,
-    counting the bytes each way."""
+    counting the bytes each way; the sender's way at most rate_bps bytes
+    a second when given (a token bucket with 10 ms of burst)."""
 
-    def __init__(self, to_port):
+    def __init__(self, to_port, rate_bps=0):
         self.to_port = to_port
+        self.rate = rate_bps
         self.ls = socket.socket()
         self.ls.bind(("127.0.0.1", 0))
         self.ls.listen(1)
@@ -83,14 +88,24 @@ class Relay:
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
 
-    def pump(self, a, b, attr):
-        buf = bytearray(1 << 20)
+    def pump(self, a, b, attr, rate=0):
+        size = 1 << 20
+        if rate:
+            size = max(4096, min(size, int(rate / 100)))
+        buf = bytearray(size)
         view = memoryview(buf)
+        t_next = time.monotonic()
         try:
             while True:
                 n = a.recv_into(buf)
                 if n == 0:
                     break
+                if rate:
+                    # n bytes may leave once the link has carried the last
+                    now = time.monotonic()
+                    if t_next > now:
+                        time.sleep(t_next - now)
+                    t_next = max(t_next, now - 0.01) + n / rate
                 b.sendall(view[:n])
                 setattr(self, attr, getattr(self, attr) + n)
         except OSError as e:
@@ -110,7 +125,7 @@ class Relay:
         b = socket.create_connection(("127.0.0.1", self.to_port))
         back = threading.Thread(target=self.pump, args=(b, a, "back"))
         back.start()
-        self.pump(a, b, "fwd")
+        self.pump(a, b, "fwd", self.rate)
         back.join()
         a.close()
         b.close()
@@ -187,7 +202,7 @@ class Bench:
             die("%s | %s failed (%d, %d)" % (snd_cmd[0], rcv_cmd[0], rs, rr))
         return dict(wire=wire, scpu=cs, rcpu=cr, srss=ms, rrss=mr, wall=wall)
 
-    def run_channel(self, stream, codec, tls=True, cache_mib=None):
+    def run_channel(self, stream, codec, tls=True, cache_mib=None, rate=0):
         x = self.a.xlmig
         opts = []
         opts += ["--psk-file=" + self.psk] if tls else ["--no-tls"]
@@ -204,7 +219,7 @@ class Bench:
              "--port", "0", "--port-file", pf, "--xl", self.xl] + opts,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         port = wait_port(pf, lst, "channel-listen")
-        relay = Relay(port)
+        relay = Relay(port, rate)
         cat = self.feeder(stream)
         t0 = time.monotonic()
         snd = subprocess.Popen(
@@ -261,6 +276,11 @@ def main():
     ap.add_argument("--caches", default="0,16,64,256",
                     help="page cache sizes in MiB for the busy-rounds "
                          "stream (zstd), '' for none")
+    ap.add_argument("--auto-rates", default="1,10,25",
+                    help="link rates in Gb/s at which auto runs again "
+                         "behind a relay that lets no more through, so "
+                         "that it measures the link it is judged on; '' "
+                         "for none")
     ap.add_argument("--json", help="write every run's figures here")
     ap.add_argument("streams", nargs="+")
     a = ap.parse_args()
@@ -285,6 +305,10 @@ def main():
             elif m == "plain-none":
                 r = b.run_channel(stream, "none", tls=False)
                 r.update(spar=threads, rpar=1)
+            elif m.startswith("auto@"):
+                gbps = int(m[5:-1])
+                r = b.run_channel(stream, "auto", rate=gbps * 1e9 / 8)
+                r.update(spar=threads, rpar=1)
             elif m.startswith("zstd-cache"):
                 r = b.run_channel(stream, "zstd", cache_mib=int(m[10:]))
                 r.update(spar=threads, rpar=1)
@@ -298,6 +322,8 @@ def main():
             name = os.path.basename(stream).rsplit(".", 1)[0]
             size = os.path.getsize(stream)
             ms = list(methods)
+            if "auto" in methods and a.auto_rates:
+                ms += ["auto@%sg" % g for g in a.auto_rates.split(",")]
             if name == "busy-rounds" and a.caches:
                 ms += ["zstd-cache%d" % int(c) for c in a.caches.split(",")]
             runs = {m: [] for m in ms}
@@ -381,8 +407,12 @@ def verdicts(results, aes):
                 verdict(t <= 0.6 * x,
                         "%s: 1 Gb/s, T=4: t <= 0.6x xapi's pipe: %s %.2f s "
                         "vs %.2f s (%.2fx)" % (name, best, t, x, t / x))
+        def auto_at(gbps):
+            """auto's run behind a link of that rate, else unthrottled"""
+            return med.get("auto@%dg" % gbps, med["auto"])
+
         if "auto" in med and "none" in med:
-            ta = t_of(med["auto"], 10, 4, res["size"])
+            ta = t_of(auto_at(10), 10, 4, res["size"])
             tn = t_of(med["none"], 10, 4, res["size"])
             verdict(ta <= tn, "%s: 10 Gb/s, T=4: t of auto <= t of none: "
                     "%.2f s vs %.2f s" % (name, ta, tn))
@@ -390,7 +420,7 @@ def verdicts(results, aes):
                 fixed = {m: t_of(med[m], gbps, 4, res["size"])
                          for m in ("none", "lz4", "zstd") if m in med}
                 bm = min(fixed, key=fixed.get)
-                ta = t_of(med["auto"], gbps, 4, res["size"])
+                ta = t_of(auto_at(gbps), gbps, 4, res["size"])
                 verdict(ta <= 1.1 * fixed[bm],
                         "%s: %d Gb/s, T=4: auto within 10%% of the best "
                         "fixed codec (%s %.2f s): %.2f s"

@@ -34,13 +34,14 @@ done
 size=$(stat -c %s "$d/busy-rounds.stream")
 
 python3 "$COST" --xlmig "$XLMIG" --runs 1 --methods cat,xapi,plain-none,none,zstd,auto \
-    --caches 0,16 --json "$d/cost.json" "$d/busy-rounds.stream" \
+    --caches 0,16 --auto-rates 1,25 --json "$d/cost.json" "$d/busy-rounds.stream" \
     > "$d/out" 2>&1
 rc=$?
 rows() {    # every method has its row of figures
     local m
     grep -Eq '^cat +[0-9.]+ +1\.000 ' "$d/out" || return 1
-    for m in xapi plain-none none zstd auto zstd-cache0 zstd-cache16; do
+    for m in xapi plain-none none zstd auto auto@1g auto@25g zstd-cache0 \
+             zstd-cache16; do
         grep -Eq "^$m +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+M +[0-9]+M " \
             "$d/out" || return 1
     done

@@ -19,6 +19,7 @@
  * only then hand its bytes on.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -40,7 +41,6 @@
 #include "pagex.h"
 #include "transport.h"
 
-#define DEFAULT_CACHE_PAGES 65536u
 #define MAX_THREADS 64u
 #define WRITE_PIECE (64u << 10)
 
@@ -113,7 +113,7 @@ void libxlmig_channel_params_init(libxlmig_channel_params *p)
     p->codec = "zstd";
     p->level = LIBXLMIG_LEVEL_DEFAULT;
     p->page_aware = true;
-    p->page_cache_pages = DEFAULT_CACHE_PAGES;
+    p->page_cache_pages = LIBXLMIG_PAGE_CACHE_AUTO;
 }
 
 static unsigned int online_cpus(void)
@@ -158,7 +158,8 @@ static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
                             "level %d is out of range for %s (%d to %d)",
                             ch->level, ch->codec->name,
                             ch->codec->min_level, ch->codec->max_level);
-    if (p->page_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES)
+    if (p->page_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES &&
+        p->page_cache_pages != LIBXLMIG_PAGE_CACHE_AUTO)
         return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "page cache of %" PRIu32 " pages is over the "
                             "limit of %u", p->page_cache_pages,
@@ -173,7 +174,12 @@ static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
                             "%u threads is over the limit of %u",
                             p->threads, MAX_THREADS);
     ch->page = p->page_aware;
-    ch->cache_pages = p->page_cache_pages;
+    ch->cache_pages = p->page_cache_pages == LIBXLMIG_PAGE_CACHE_AUTO
+                          ? xlmig__pagex_auto_pages() : p->page_cache_pages;
+    xlmig__log(ch->ctx, XTL_DEBUG, -1, "page cache: %" PRIu32 " pages%s",
+               ch->cache_pages,
+               p->page_cache_pages == LIBXLMIG_PAGE_CACHE_AUTO
+                   ? " (a sixth of the memory available)" : "");
     ch->threads = p->threads ? p->threads : online_cpus();
     ch->chunk = p->chunk_size ? p->chunk_size : XLMIG__CHUNK_DEFAULT;
     atomic_store(&ch->bwlimit, p->bwlimit);
@@ -353,7 +359,15 @@ void libxlmig_channel_get_progress(libxlmig_channel *ch,
 struct sender {
     libxlmig_channel *ch;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    /*
+     * One condition per role, so that a hand-off wakes only the thread
+     * that can act on it (a broadcast to all cost about 18 futex calls
+     * per job): the reader waits for a free slot, the workers for a
+     * filled job, the writer for the next job in order to be done.
+     */
+    pthread_cond_t free_cond;
+    pthread_cond_t work_cond;
+    pthread_cond_t done_cond;
     struct job *jobs;
     unsigned int njobs;
     uint64_t next_fill;         /* seq the reader fills next */
@@ -368,12 +382,20 @@ static struct job *slot(struct sender *s, uint64_t seq)
     return &s->jobs[seq % s->njobs];
 }
 
+/* Wake every thread (an error, or the end): call with the lock held. */
+static void wake_all(struct sender *s)
+{
+    pthread_cond_broadcast(&s->free_cond);
+    pthread_cond_broadcast(&s->work_cond);
+    pthread_cond_broadcast(&s->done_cond);
+}
+
 static void sender_fail(struct sender *s, int rc)
 {
     pthread_mutex_lock(&s->lock);
     if (!s->rc)
         s->rc = rc;
-    pthread_cond_broadcast(&s->cond);
+    wake_all(s);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -498,17 +520,21 @@ static void *worker_main(void *arg)
         if (s->rc || (!j && s->no_more))
             break;
         if (!j) {
-            pthread_cond_wait(&s->cond, &s->lock);
+            pthread_cond_wait(&s->work_cond, &s->lock);
             continue;
         }
         j->state = JOB_BUSY;
         pthread_mutex_unlock(&s->lock);
         rc = encode_job(w, j);
         pthread_mutex_lock(&s->lock);
-        if (rc && !s->rc)
-            s->rc = rc;
         j->state = JOB_DONE;
-        pthread_cond_broadcast(&s->cond);
+        if (rc && !s->rc) {
+            s->rc = rc;
+            wake_all(s);
+        } else if (j == slot(s, s->next_write)) {
+            /* The writer waits for this one; later ones it finds done. */
+            pthread_cond_signal(&s->done_cond);
+        }
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -667,7 +693,7 @@ static void *writer_main(void *arg)
             break;
         if (s->next_write == s->next_fill || j->state != JOB_DONE) {
             waited = true;
-            pthread_cond_wait(&s->cond, &s->lock);
+            pthread_cond_wait(&s->done_cond, &s->lock);
             continue;
         }
         pthread_mutex_unlock(&s->lock);
@@ -676,7 +702,12 @@ static void *writer_main(void *arg)
         unsent_before = ch->adaptive && waited && ch->t->ops->unsent
                             ? ch->t->ops->unsent(ch->t) : -1;
         bucket_take(ch, &b, XLMIG__FRAME_HDR_LEN);
-        rc = ch->t->ops->write(ch->t, j->wire.data, XLMIG__FRAME_HDR_LEN);
+        /* The header goes out with the payload's first piece. */
+        rc = j->payload_len
+                 ? xlmig__transport_write_more(ch->t, j->wire.data,
+                                               XLMIG__FRAME_HDR_LEN)
+                 : ch->t->ops->write(ch->t, j->wire.data,
+                                     XLMIG__FRAME_HDR_LEN);
         for (off = 0; off < j->payload_len && !rc; off += WRITE_PIECE) {
             size_t n = j->payload_len - off < WRITE_PIECE
                            ? j->payload_len - off : WRITE_PIECE;
@@ -694,11 +725,14 @@ static void *writer_main(void *arg)
         }
 
         pthread_mutex_lock(&s->lock);
-        if (rc && !s->rc)
-            s->rc = rc;
         j->state = JOB_FREE;
         s->next_write++;
-        pthread_cond_broadcast(&s->cond);
+        if (rc && !s->rc) {
+            s->rc = rc;
+            wake_all(s);
+        } else {
+            pthread_cond_signal(&s->free_cond);
+        }
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -718,7 +752,7 @@ static struct job *take_free(struct sender *s)
         }
         if (j->state == JOB_FREE && s->next_fill - s->next_write < s->njobs)
             break;
-        pthread_cond_wait(&s->cond, &s->lock);
+        pthread_cond_wait(&s->free_cond, &s->lock);
     }
     pthread_mutex_unlock(&s->lock);
     return j;
@@ -729,9 +763,12 @@ static void submit(struct sender *s, struct job *j, bool last)
     pthread_mutex_lock(&s->lock);
     j->seq = s->next_fill++;
     j->state = JOB_FILLED;
-    if (last)
+    if (last) {
         s->no_more = true;
-    pthread_cond_broadcast(&s->cond);
+        wake_all(s);            /* idle workers end, the writer too */
+    } else {
+        pthread_cond_signal(&s->work_cond);
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -868,7 +905,9 @@ static void sender_dispose(struct sender *s)
     }
     free(s->jobs);
     xlmig__pagex_free(s->px);
-    pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->free_cond);
+    pthread_cond_destroy(&s->work_cond);
+    pthread_cond_destroy(&s->done_cond);
     pthread_mutex_destroy(&s->lock);
 }
 
@@ -889,6 +928,20 @@ static void submit_last(struct sender *s, uint8_t type, const char *why)
     submit(s, j, true);
 }
 
+/*
+ * A pipe between xl and the channel holds 64 KiB by default: a read or
+ * a write of at most that much, and a wake-up of the other side, per
+ * 64 KiB.  Ask for 1 MiB (the kernel's default cap for an unprivileged
+ * process, /proc/sys/fs/pipe-max-size); best effort: a socket or a file
+ * is left as it is, and a refusal costs only speed.
+ */
+#define PIPE_BYTES (1024 * 1024)
+
+static void pipe_widen(int fd)
+{
+    (void)fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES);
+}
+
 int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
 {
     struct sender s;
@@ -899,8 +952,11 @@ int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
     int rc;
 
     memset(&s, 0, sizeof(s));
+    pipe_widen(in_fd);
     pthread_mutex_init(&s.lock, NULL);
-    pthread_cond_init(&s.cond, NULL);
+    pthread_cond_init(&s.free_cond, NULL);
+    pthread_cond_init(&s.work_cond, NULL);
+    pthread_cond_init(&s.done_cond, NULL);
     s.ch = ch;
     s.njobs = 2 * ch->threads + 2;
     s.jobs = xlmig__zalloc(sizeof(*s.jobs) * s.njobs);
@@ -952,7 +1008,7 @@ int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
         sender_fail(&s, rc ? rc : LIBXLMIG_ERR_INTERNAL);
     pthread_mutex_lock(&s.lock);
     s.no_more = true;
-    pthread_cond_broadcast(&s.cond);
+    wake_all(&s);
     pthread_mutex_unlock(&s.lock);
     for (i = 0; i < nstarted; i++)
         pthread_join(workers[i].tid, NULL);
@@ -1247,6 +1303,7 @@ int libxlmig_channel_recv_fd(libxlmig_channel *ch, int out_fd)
 
     memset(&r, 0, sizeof(r));
     r.ch = ch;
+    pipe_widen(out_fd);
     if (ch->peer_cache_pages || (ch->peer_transforms &
                                  XLMIG__CH_TRANSFORM_PAGE)) {
         rc = xlmig__pagex_new(ch->peer_cache_pages, &r.px);

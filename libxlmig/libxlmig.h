@@ -515,6 +515,14 @@ LIBXLMIG_API int libxlmig_transport_fd_new(libxlmig_ctx *ctx, int rfd,
 /* Frees a transport not handed to a channel.  NULL-safe. */
 LIBXLMIG_API void libxlmig_transport_free(libxlmig_transport *t);
 
+/*
+ * The default page cache: a sixth of the memory the host has available
+ * (MemAvailable), so that the three migrations a pool lets a host run at
+ * once (its default limit) take at most half of it;
+ * at most 65536 pages (256 MiB), 65536 when /proc/meminfo cannot be read.
+ */
+#define LIBXLMIG_PAGE_CACHE_AUTO UINT32_MAX
+
 /* Default level of the chosen codec. */
 #define LIBXLMIG_LEVEL_DEFAULT (-1000)
 
@@ -522,8 +530,8 @@ typedef struct libxlmig_channel_params {
     const char *codec;          /* "none", "zlib", "zstd", "lz4", "auto" */
     int level;                  /* codec level, or LIBXLMIG_LEVEL_DEFAULT */
     bool page_aware;            /* follow the records: zero pages, deltas */
-    uint32_t page_cache_pages;  /* pages remembered for deltas (default
-                                   65536 = 256 MiB; 0: no deltas) */
+    uint32_t page_cache_pages;  /* pages remembered for deltas (0: no
+                                   deltas), or LIBXLMIG_PAGE_CACHE_AUTO */
     unsigned int threads;       /* encoding threads; 0: one per CPU */
     uint64_t bwlimit;           /* bytes/s on the wire; 0: no limit */
     uint32_t chunk_size;        /* stream bytes per frame; 0: 1 MiB */

@@ -67,6 +67,32 @@ struct xlmig__pagex {
 
 static const uint8_t zero_page[PAGE];
 
+#define AUTO_MAX_PAGES 65536u     /* 256 MiB */
+#define AUTO_SHARE 6u               /* three migrations in half of it */
+
+uint32_t xlmig__pagex_pages_for(unsigned long long avail_kb)
+{
+    unsigned long long pages = avail_kb / AUTO_SHARE /
+                               (XLMIG__PAGE_SIZE / 1024);
+
+    return pages < AUTO_MAX_PAGES ? (uint32_t)pages : AUTO_MAX_PAGES;
+}
+
+uint32_t xlmig__pagex_auto_pages(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    char line[128];
+    unsigned long long kb = 0;
+    bool found = false;
+
+    if (!f)
+        return AUTO_MAX_PAGES;
+    while (!found && fgets(line, sizeof(line), f))
+        found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+    fclose(f);
+    return found ? xlmig__pagex_pages_for(kb) : AUTO_MAX_PAGES;
+}
+
 int xlmig__pagex_new(uint32_t cache_pages, struct xlmig__pagex **px_r)
 {
     struct xlmig__pagex *px = NULL;

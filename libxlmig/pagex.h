@@ -55,6 +55,14 @@ struct xlmig__pagex;
  * NO_MEMORY.
  */
 int xlmig__pagex_new(uint32_t cache_pages, struct xlmig__pagex **px_r);
+
+/*
+ * LIBXLMIG_PAGE_CACHE_AUTO's size (libxlmig.h): for a host with
+ * @avail_kb kB available, and on this host (/proc/meminfo's
+ * MemAvailable; 65536 when it cannot be read).
+ */
+uint32_t xlmig__pagex_pages_for(unsigned long long avail_kb);
+uint32_t xlmig__pagex_auto_pages(void);
 void xlmig__pagex_free(struct xlmig__pagex *px);
 
 /*

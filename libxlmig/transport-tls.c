@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +51,7 @@ struct tls_priv {
     bool shut;                  /* close_notify sent */
     SSL_CTX *sctx;
     SSL *ssl;
+    BIO *wbio;                  /* the write buffer; the session owns it */
     pthread_mutex_t lock;       /* every SSL call on ssl */
     bool lock_ready;
     uint8_t psk[PSK_MAX];
@@ -80,41 +80,107 @@ static void wait_fd(int fd, short events, int ms)
 }
 
 /*
- * OpenSSL writes to the socket with write(): a peer that has gone away
- * would raise SIGPIPE.  Block it in this thread around SSL calls and
- * swallow one raised by us, so the library never depends on how the
- * process handles SIGPIPE.
+ * OpenSSL's socket BIO writes with write(): to a peer that has gone away
+ * that raises SIGPIPE.  Ours writes with send(MSG_NOSIGNAL) instead (the
+ * error comes back as EPIPE), so the library never depends on how the
+ * process handles SIGPIPE, and no SSL call pays for signal-mask system
+ * calls around it.  Everything else is BIO_s_socket()'s.
  */
-struct sigpipe_state {
-    sigset_t old;
-    bool was_pending;
-};
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
 
-static void sigpipe_block(struct sigpipe_state *st)
+static int nosig_write(BIO *b, const char *buf, int len)
 {
-    sigset_t set, pending;
+    int fd = (int)BIO_get_fd(b, NULL);
+    ssize_t n;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pending);
-    st->was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &st->old);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    do
+        n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_write(b);
+    return (int)n;
 }
 
-static void sigpipe_restore(struct sigpipe_state *st)
+static void nosig_init(void)
 {
-    sigset_t set, pending;
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD *m;
+    int type = BIO_get_new_index();
 
-    sigpending(&pending);
-    if (!st->was_pending && sigismember(&pending, SIGPIPE)) {
-        struct timespec zero = { 0, 0 };
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
-            ;
+    if (type < 0)
+        return;
+    m = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                     "xlmig socket");
+    if (!m)
+        return;
+    if (!BIO_meth_set_write(m, nosig_write) ||
+        !BIO_meth_set_read(m, BIO_meth_get_read(sock)) ||
+        !BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) ||
+        !BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) ||
+        !BIO_meth_set_create(m, BIO_meth_get_create(sock)) ||
+        !BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock))) {
+        BIO_meth_free(m);
+        return;
     }
-    pthread_sigmask(SIG_SETMASK, &st->old, NULL);
+    nosig_method = m;
+}
+
+/* A BIO on socket @fd (left open when freed), or NULL. */
+static BIO *nosig_bio(int fd)
+{
+    BIO *b;
+
+    if (pthread_once(&nosig_once, nosig_init) || !nosig_method)
+        return NULL;
+    b = BIO_new(nosig_method);
+    if (b)
+        BIO_set_fd(b, fd, BIO_NOCLOSE);
+    return b;
+}
+
+/*
+ * What the session reads from: socket @fd behind a 256 KiB buffer, or
+ * NULL.  OpenSSL's own read-ahead (one read for many records) moves what
+ * is left in its buffer to the front after each record; with a buffer
+ * this size that memmove was half of a receiver's instructions.  With
+ * read-ahead off, OpenSSL asks for a record's header, then its body; the
+ * buffer answers both from one socket read of up to 256 KiB, and copies
+ * each byte once.  It asks the socket only when it is empty, so waiting
+ * for the socket after SSL_ERROR_WANT_READ never leaves bytes unread.
+ */
+#define READ_BUFFER (256 * 1024)
+
+/*
+ * What the session writes to: socket @fd behind a 256 KiB buffer that
+ * tls_write() flushes before it returns (tls_write_more() leaves it for
+ * the next write).  OpenSSL writes each 16 KiB record on its own: one
+ * send() per record without the buffer, one per 64 KiB piece of a frame
+ * or per full buffer with it.
+ */
+#define WRITE_BUFFER (256 * 1024)
+
+static BIO *buffered_bio(int fd, bool reading)
+{
+    BIO *buf = BIO_new(BIO_f_buffer());
+    BIO *sock = buf ? nosig_bio(fd) : NULL;
+    long ok;
+
+    if (!sock) {
+        BIO_free(buf);
+        return NULL;
+    }
+    ok = reading ? BIO_set_read_buffer_size(buf, READ_BUFFER)
+                 : BIO_set_write_buffer_size(buf, WRITE_BUFFER);
+    if (!ok) {
+        BIO_free(sock);
+        BIO_free(buf);
+        return NULL;
+    }
+    return BIO_push(buf, sock);
 }
 
 /* The reason of the last OpenSSL error of this thread, or "". */
@@ -309,9 +375,6 @@ static int ssl_ctx_setup(libxlmig_ctx *ctx, struct tls_priv *p,
                             "this OpenSSL cannot do TLS 1.3");
     SSL_CTX_set_mode(p->sctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    /* Whole socket reads, not a header and a body per record. */
-    SSL_CTX_set_read_ahead(p->sctx, 1);
-    SSL_CTX_set_default_read_buffer_len(p->sctx, 256 * 1024);
     SSL_CTX_set_num_tickets(p->sctx, 0);    /* no resumption */
     SSL_CTX_set_session_cache_mode(p->sctx, SSL_SESS_CACHE_OFF);
 
@@ -413,7 +476,6 @@ static int do_handshake(libxlmig_ctx *ctx, struct tls_priv *p,
                         unsigned int timeout_ms)
 {
     uint64_t deadline = now_ms() + timeout_ms;
-    struct sigpipe_state sp;
 
     for (;;) {
         int r, err, sys_errno;
@@ -421,13 +483,11 @@ static int do_handshake(libxlmig_ctx *ctx, struct tls_priv *p,
         uint64_t now;
 
         ERR_clear_error();
-        sigpipe_block(&sp);
         errno = 0;
         r = SSL_do_handshake(p->ssl);
         sys_errno = errno;
         err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(p->ssl, r);
         e = ERR_peek_last_error();
-        sigpipe_restore(&sp);
         if (err == SSL_ERROR_NONE)
             return 0;
         if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
@@ -462,7 +522,6 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
                   size_t len, size_t *n_r, uint64_t deadline)
 {
     struct tls_priv *p = t->priv;
-    struct sigpipe_state sp;
 
     for (;;) {
         int ok, err, sys_errno;
@@ -471,7 +530,6 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
 
         pthread_mutex_lock(&p->lock);
         ERR_clear_error();
-        sigpipe_block(&sp);
         errno = 0;
         if (writing)
             ok = SSL_write_ex(p->ssl, buf, len, n_r);
@@ -481,7 +539,6 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
         err = ok ? SSL_ERROR_NONE : SSL_get_error(p->ssl, 0);
         e = ERR_peek_last_error();
         ERR_clear_error();
-        sigpipe_restore(&sp);
         if (err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL)
             p->failed = true;
         pthread_mutex_unlock(&p->lock);
@@ -547,7 +604,41 @@ static ssize_t tls_read(libxlmig_transport *t, void *buf, size_t len)
     return r ? (ssize_t)n : 0;
 }
 
-static int tls_write(libxlmig_transport *t, const void *buf, size_t len)
+/*
+ * Send what the write buffer holds, waiting for the socket as needed
+ * (until @deadline in ms, 0: none).  Returns 0 or a negative
+ * LIBXLMIG_ERR_*.
+ */
+static int wbuf_flush(libxlmig_transport *t, uint64_t deadline)
+{
+    struct tls_priv *p = t->priv;
+
+    for (;;) {
+        int r, sys_errno;
+        bool retry;
+
+        pthread_mutex_lock(&p->lock);
+        errno = 0;
+        r = BIO_flush(p->wbio);
+        sys_errno = errno;
+        retry = r <= 0 && BIO_should_retry(p->wbio);
+        if (r <= 0 && !retry)
+            p->failed = true;
+        pthread_mutex_unlock(&p->lock);
+        if (r > 0)
+            return 0;
+        if (!retry)
+            return xlmig__error(t->ctx, LIBXLMIG_ERR_IO, sys_errno,
+                                "writing to %s: the connection broke",
+                                p->peer);
+        if (deadline && now_ms() >= deadline)
+            return xlmig__error(t->ctx, LIBXLMIG_ERR_TIMEOUT, -1,
+                                "%s took nothing in time", p->peer);
+        wait_fd(p->fd, POLLOUT, POLL_SLICE_MS);
+    }
+}
+
+static int tls_write_more(libxlmig_transport *t, const void *buf, size_t len)
 {
     const uint8_t *q = buf;
 
@@ -565,11 +656,17 @@ static int tls_write(libxlmig_transport *t, const void *buf, size_t len)
     return 0;
 }
 
+static int tls_write(libxlmig_transport *t, const void *buf, size_t len)
+{
+    int rc = tls_write_more(t, buf, len);
+
+    return rc ? rc : wbuf_flush(t, 0);
+}
+
 static int tls_shutdown_write(libxlmig_transport *t)
 {
     struct tls_priv *p = t->priv;
     uint64_t deadline = now_ms() + DEFAULT_TIMEOUT_MS;
-    struct sigpipe_state sp;
 
     for (;;) {
         int r, err = SSL_ERROR_NONE;
@@ -580,12 +677,10 @@ static int tls_shutdown_write(libxlmig_transport *t)
             return 0;
         }
         ERR_clear_error();
-        sigpipe_block(&sp);
         r = SSL_shutdown(p->ssl);
         if (r < 0)
             err = SSL_get_error(p->ssl, r);
         ERR_clear_error();
-        sigpipe_restore(&sp);
         if (r >= 0)
             p->shut = true;     /* close_notify is out */
         else if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
@@ -593,7 +688,7 @@ static int tls_shutdown_write(libxlmig_transport *t)
         pthread_mutex_unlock(&p->lock);
 
         if (r >= 0)
-            return 0;
+            return wbuf_flush(t, deadline);
         if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
             return xlmig__error(t->ctx, LIBXLMIG_ERR_IO, -1,
                                 "sending close_notify to %s", p->peer);
@@ -610,12 +705,10 @@ static void tls_priv_free(struct tls_priv *p)
         return;
     if (p->ssl) {
         if (!p->failed && !p->shut && SSL_is_init_finished(p->ssl)) {
-            struct sigpipe_state sp;
 
             /* Best effort, never blocks: the socket is non-blocking. */
-            sigpipe_block(&sp);
             (void)SSL_shutdown(p->ssl);
-            sigpipe_restore(&sp);
+            (void)BIO_flush(p->wbio);
             ERR_clear_error();
         }
         SSL_free(p->ssl);
@@ -639,14 +732,21 @@ static void tls_dispose(libxlmig_transport *t)
 static long tls_unsent(libxlmig_transport *t)
 {
     struct tls_priv *p = t->priv;
+    long n = xlmig__socket_unsent(p->fd);
 
-    return xlmig__socket_unsent(p->fd);
+    if (n >= 0) {
+        pthread_mutex_lock(&p->lock);
+        n += (long)BIO_wpending(p->wbio);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return n;
 }
 
 static const struct xlmig__transport_ops tls_ops = {
     .name = "tls",
     .read = tls_read,
     .write = tls_write,
+    .write_more = tls_write_more,
     .shutdown_write = tls_shutdown_write,
     .unsent = tls_unsent,
     .dispose = tls_dispose,
@@ -675,15 +775,12 @@ static int confirm(libxlmig_ctx *ctx, libxlmig_transport *t,
     for (;;) {
         int ok, err, sys_errno;
         unsigned long e;
-        struct sigpipe_state sp;
 
-        sigpipe_block(&sp);
         errno = 0;
         ok = SSL_read_ex(p->ssl, &b, 1, &n);
         sys_errno = errno;
         err = ok ? SSL_ERROR_NONE : SSL_get_error(p->ssl, 0);
         e = ERR_peek_last_error();
-        sigpipe_restore(&sp);
         if (err == SSL_ERROR_NONE)
             break;
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
@@ -718,6 +815,7 @@ int libxlmig_transport_tls_new(libxlmig_ctx *ctx, int sockfd, bool server,
 {
     struct tls_priv *p = NULL;
     libxlmig_transport *t = NULL;
+    BIO *rbio = NULL, *wbio = NULL;
     unsigned int timeout_ms;
     int rc, fl;
 
@@ -762,11 +860,19 @@ int libxlmig_transport_tls_new(libxlmig_ctx *ctx, int sockfd, bool server,
     rc = ssl_ctx_setup(ctx, p, prm);
     if (rc) goto out;
     p->ssl = SSL_new(p->sctx);
-    if (!p->ssl || !SSL_set_fd(p->ssl, sockfd)) {
+    if (p->ssl) {
+        rbio = buffered_bio(sockfd, true);
+        wbio = buffered_bio(sockfd, false);
+    }
+    if (!rbio || !wbio) {
+        BIO_free_all(rbio);
+        BIO_free_all(wbio);
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
                           "cannot create a TLS session");
         goto out;
     }
+    SSL_set_bio(p->ssl, rbio, wbio);    /* the session owns them now */
+    p->wbio = wbio;
     SSL_set_app_data(p->ssl, p);
     if (prm->peer_name && !p->psk_mode &&
         !SSL_set1_host(p->ssl, prm->peer_name)) {

@@ -31,6 +31,13 @@ struct xlmig__transport_ops {
     int (*write)(libxlmig_transport *t, const void *buf, size_t len);
 
     /*
+     * As write, but the bytes may wait in the transport's buffer for the
+     * next write (which sends them, and its own, together).  Optional:
+     * xlmig__transport_write_more() falls back to write.
+     */
+    int (*write_more)(libxlmig_transport *t, const void *buf, size_t len);
+
+    /*
      * No more writes: the peer's read sees a clean end once it has read
      * everything.  Returns 0 or a negative LIBXLMIG_ERR_*.
      */
@@ -52,6 +59,14 @@ struct libxlmig_transport {
     libxlmig_ctx *ctx;
     void *priv;
 };
+
+/* ops->write_more where the transport has it, else ops->write. */
+static inline int xlmig__transport_write_more(libxlmig_transport *t,
+                                              const void *buf, size_t len)
+{
+    return t->ops->write_more ? t->ops->write_more(t, buf, len)
+                              : t->ops->write(t, buf, len);
+}
 
 /* Read exactly @len bytes; *got_r says how many came before an EOF. */
 int xlmig__transport_read_exact(libxlmig_transport *t, void *buf,

@@ -65,7 +65,8 @@ const char xlmig_channel_send_usage[] =
     "  --threads=N          compression threads (default: one per CPU)\n"
     "  --no-page-aware      do not follow the stream's pages (no zero "
     "pages/deltas)\n"
-    "  --page-cache=PAGES   pages remembered for deltas (default 65536)\n"
+    "  --page-cache=PAGES   pages remembered for deltas, or auto (default: a\n"
+    "                       sixth of the memory available, at most 65536)\n"
     "  --bwlimit=RATE       " XLMIG__RATE_HELP "\n"
     XLMIG__CLI_TLS_HELP
     "  (none of these)      TLS with " TLS_DIR "/{cert,key,ca}.pem, else "
@@ -258,8 +259,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool send)
             o->ch.page_aware = false;
             break;
         case O_PAGE_CACHE:
-            if (!xlmig__cli_uint(optarg, 1u << 20, &v))
-                bad = "--page-cache takes 0 to 1048576 pages";
+            if (!strcmp(optarg, "auto"))
+                o->ch.page_cache_pages = LIBXLMIG_PAGE_CACHE_AUTO;
+            else if (!xlmig__cli_uint(optarg, 1u << 20, &v))
+                bad = "--page-cache takes 0 to 1048576 pages, or auto";
             else
                 o->ch.page_cache_pages = (uint32_t)v;
             break;

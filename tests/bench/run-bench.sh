@@ -4,8 +4,8 @@
 # (cached in .cache/bench/, git-ignored) and run each benchmark program.
 # Every benchmark compares against the peer tools in the same run.
 #
-#   run-bench.sh [NAME...]   only these (channel, tls, slots, blkcopy,
-#                            diskstream, sxm);
+#   run-bench.sh [NAME...]   only these (channel, cost, tls, slots,
+#                            blkcopy, diskstream, sxm);
 #                            all when none is named
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -370,7 +370,9 @@ bench_sxm() {
     trap - EXIT
 }
 
-if want channel; then
+# The benchmark streams, built once into $cache: the images of the
+# corpus, checked, and the streams xl would send of them.
+streams() {
     image guest-idle-512m 897cf0a46b5a42196fb7d0252edfccfa5049cf856a95f5b7a0d7c0ef1c3e5a33
     image guest-busy-256m 2e4f8d2509853ee393198de1e53b58095a7454f7e9c2f01d0deedbc6a05b133c
 
@@ -384,8 +386,19 @@ if want channel; then
     stream idle-full "$cache/guest-idle-512m.raw"
     stream busy-full "$cache/guest-busy-256m.raw"
     stream busy-rounds --rounds 30,10,3 --seed 1 "$cache/guest-busy-256m.raw"
+}
 
+if want channel; then
+    streams
     "$B/bench/bench-channel" --rates 1g,10g "$cache/idle-full.stream" \
+        "$cache/busy-full.stream" "$cache/busy-rounds.stream"
+fi
+if want cost; then
+    # What moving a stream costs each side, in CPU-s per GB, bytes on the
+    # wire, peak RSS, and the time on two hosts (docs/bench.md).
+    streams
+    python3 "$top/tests/bench/bench-cost.py" --xlmig "$B/xlmig" \
+        --json "$B/bench-cost.json" "$cache/idle-full.stream" \
         "$cache/busy-full.stream" "$cache/busy-rounds.stream"
 fi
 for b in "$B"/bench/bench-*; do

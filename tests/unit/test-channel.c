@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "channel-format.h"
 #include "internal.h"
+#include "pagex.h"
 #include "transport.h"
 #include "testio.h"
 #include "testutil.h"
@@ -564,6 +565,54 @@ static void test_bwlimit(void **state)
     free(in.data);
 }
 
+/* ---- the page cache's size ----------------------------------------- */
+
+/* The pages the sender logged for its cache, or -1. */
+static long logged_cache_pages(const struct side *s, bool *automatic_r)
+{
+    const char *m = strstr(s->cap.text, "page cache: ");
+
+    if (!m)
+        return -1;
+    *automatic_r = strstr(m, "(a sixth of the memory available)") != NULL;
+    return strtol(m + strlen("page cache: "), NULL, 10);
+}
+
+/*
+ * By default the cache is a sixth of the memory available, at most
+ * 65536 pages (256 MiB); a size given is taken as it is.
+ */
+static void test_page_cache_size(void **state)
+{
+    libxlmig_channel_params p;
+    struct side snd, rcv;
+    bool automatic = false;
+
+    (void)state;
+    /* 1 GiB available: 170 MiB each, three take half of it. */
+    assert_int_equal(xlmig__pagex_pages_for(1048576), 43690);
+    assert_int_equal(xlmig__pagex_pages_for(6 * 4 * 100), 100);
+    assert_int_equal(xlmig__pagex_pages_for(23), 0);
+    assert_int_equal(xlmig__pagex_pages_for(6 * 4 * 65536), 65536);
+    assert_int_equal(xlmig__pagex_pages_for(64ull << 30), 65536);
+
+    libxlmig_channel_params_init(&p);
+    assert_int_equal(p.page_cache_pages, LIBXLMIG_PAGE_CACHE_AUTO);
+    open_pair(&snd, &rcv, &p);
+    assert_int_equal(logged_cache_pages(&snd, &automatic),
+                     xlmig__pagex_auto_pages());
+    assert_true(automatic);
+    side_dispose(&snd);
+    side_dispose(&rcv);
+
+    p.page_cache_pages = 100;
+    open_pair(&snd, &rcv, &p);
+    assert_int_equal(logged_cache_pages(&snd, &automatic), 100);
+    assert_false(automatic);
+    side_dispose(&snd);
+    side_dispose(&rcv);
+}
+
 int main(void)
 {
     /* The pumps write to pipes whose readers may have stopped. */
@@ -575,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_bad_frames),
         cmocka_unit_test(test_bwlimit),
+        cmocka_unit_test(test_page_cache_size),
     };
 
     return cmocka_run_group_tests_name("channel", tests, NULL, NULL);

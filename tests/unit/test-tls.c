@@ -255,6 +255,18 @@ static void setup_mode(struct end *e, enum mode m, const char *host)
     e->prm.ca_file = P("ca.pem");
 }
 
+/* A server and a client joined by TLS with the pre-shared key. */
+static void psk_pair(struct end *srv, struct end *cli)
+{
+    end_init(srv, true);
+    end_init(cli, false);
+    setup_mode(srv, PSK, "");
+    setup_mode(cli, PSK, "");
+    tls_pair(srv, cli);
+    assert_int_equal(srv->rc, 0);
+    assert_int_equal(cli->rc, 0);
+}
+
 static void test_round_trip(void **state)
 {
     static const struct {
@@ -427,13 +439,7 @@ static void test_shutdown_write(void **state)
     size_t got;
 
     (void)state;
-    end_init(&srv, true);
-    end_init(&cli, false);
-    setup_mode(&srv, PSK, "");
-    setup_mode(&cli, PSK, "");
-    tls_pair(&srv, &cli);
-    assert_int_equal(srv.rc, 0);
-    assert_int_equal(cli.rc, 0);
+    psk_pair(&srv, &cli);
     assert_int_equal(cli.t->ops->write(cli.t, "ping", 4), 0);
     assert_int_equal(cli.t->ops->shutdown_write(cli.t), 0);
     assert_int_equal(xlmig__transport_read_exact(srv.t, buf, 8, &got), 0);
@@ -444,6 +450,33 @@ static void test_shutdown_write(void **state)
     assert_int_equal(xlmig__transport_read_exact(cli.t, buf, 8, &got), 0);
     assert_int_equal(got, 4);
     assert_memory_equal(buf, "pong", 4);
+    end_dispose(&srv);
+    end_dispose(&cli);
+}
+
+/*
+ * The peer has gone away and SIGPIPE is at its default (which would end
+ * the process): writing fails with an error, and nothing is raised.
+ */
+static void test_peer_gone_no_sigpipe(void **state)
+{
+    struct end srv, cli;
+    static char big[256 * 1024];
+    void (*old)(int);
+    sigset_t pending;
+    int i, rc = 0;
+
+    (void)state;
+    old = signal(SIGPIPE, SIG_DFL);
+    psk_pair(&srv, &cli);
+    libxlmig_transport_free(srv.t);     /* the server's socket closes */
+    srv.t = NULL;
+    for (i = 0; i < 64 && !rc; i++)
+        rc = cli.t->ops->write(cli.t, big, sizeof(big));
+    assert_int_not_equal(rc, 0);
+    assert_int_equal(sigpending(&pending), 0);
+    assert_false(sigismember(&pending, SIGPIPE));
+    signal(SIGPIPE, old);
     end_dispose(&srv);
     end_dispose(&cli);
 }
@@ -501,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_shutdown_write),
+        cmocka_unit_test(test_peer_gone_no_sigpipe),
         cmocka_unit_test(test_bad_material),
     };
 

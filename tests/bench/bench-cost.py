@@ -29,6 +29,7 @@ Methods:
               auto measures the link it sends on, and is judged at N
               Gb/s on this run (--auto-rates, default 1,10,25)
   zstd-cacheN the zstd method with a page cache of N MiB on both sides
+              (and so CODEC-cacheN for the others, with --methods)
 
 Usage: bench-cost.py --xlmig PATH [--runs N] [--json FILE] STREAM...
 """
@@ -309,8 +310,9 @@ def main():
                 gbps = int(m[5:-1])
                 r = b.run_channel(stream, "auto", rate=gbps * 1e9 / 8)
                 r.update(spar=threads, rpar=1)
-            elif m.startswith("zstd-cache"):
-                r = b.run_channel(stream, "zstd", cache_mib=int(m[10:]))
+            elif "-cache" in m:
+                codec, mib = m.split("-cache")
+                r = b.run_channel(stream, codec, cache_mib=int(mib))
                 r.update(spar=threads, rpar=1)
             else:
                 r = b.run_channel(stream, m)
@@ -426,8 +428,8 @@ def verdicts(results, aes):
                         "fixed codec (%s %.2f s): %.2f s"
                         % (name, gbps, bm, fixed[bm], ta))
         for m in med:
-            if m.startswith("zstd-cache"):
-                cache = int(m[10:])
+            if "-cache" in m:
+                cache = int(m.split("-cache")[1])
                 r = med[m]
                 extra = max(r["srss"], r["rrss"]) - cache
                 verdict(extra <= 64,

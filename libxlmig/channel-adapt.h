@@ -3,8 +3,9 @@
  * compress=auto: choose a codec and level per frame from what the
  * channel measures while it runs (internal).
  *
- * The model: a frame's raw bytes cost enc_ns_per_byte of one thread to
- * compress and ratio * bytes of link time.  With T threads the pipeline
+ * The model: a frame's raw bytes cost enc_ns_per_byte of one thread's
+ * CPU time to compress (CPU time, so that waiting for a CPU on a busy
+ * host does not count against a codec) and ratio * bytes of link time.  With T threads the pipeline
  * moves min(T / enc_ns_per_byte, link_bytes_per_s / ratio) raw bytes a
  * second; we pick the candidate that maximises it.  Every candidate's
  * figures are refreshed by trying it now and then, so a change in the
@@ -27,7 +28,8 @@ void xlmig__adapt_free(struct xlmig__adapt *a);
 void xlmig__adapt_choose(struct xlmig__adapt *a,
                          const struct xlmig__codec_ops **c_r, int *level_r);
 
-/* A worker compressed @raw bytes to @wire in @ns.  Thread-safe. */
+/* A worker compressed @raw bytes to @wire in @ns of its CPU time.
+ * Thread-safe. */
 void xlmig__adapt_report_encode(struct xlmig__adapt *a,
                                 const struct xlmig__codec_ops *c, int level,
                                 size_t raw, size_t wire, uint64_t ns);

@@ -107,6 +107,19 @@ static uint64_t now_ns(void)
 /* Parameters and hello                                               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * CPU time of the calling thread.  compress=auto weighs a codec by what
+ * encoding costs the CPU, not by how long it took: on a busy host a
+ * worker also waits for a CPU, which says nothing about the codec.
+ */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void libxlmig_channel_params_init(libxlmig_channel_params *p)
 {
     memset(p, 0, sizeof(*p));
@@ -472,7 +485,7 @@ static int encode_job(struct worker *w, struct job *j)
                             XLMIG__FRAME_HDR_LEN + XLMIG__WIRE_MAX * 2);
     if (rc) return rc;
     if (ch->adaptive)
-        t0 = now_ns();
+        t0 = thread_cpu_ns();
     if (c->id == XLMIG__CODEC_NONE) {
         wlen = raw_len;
     } else {
@@ -483,7 +496,7 @@ static int encode_job(struct worker *w, struct job *j)
     }
     if (ch->adaptive)
         xlmig__adapt_report_encode(ch->adapt, c, level, raw_len, wlen,
-                                   now_ns() - t0);
+                                   thread_cpu_ns() - t0);
     j->codec = c->id;
     j->wire.len = XLMIG__FRAME_HDR_LEN;
     if (c->id == XLMIG__CODEC_NONE || wlen >= raw_len) {

@@ -50,13 +50,18 @@ static ssize_t fd_read(libxlmig_transport *t, void *buf, size_t len)
     return r;
 }
 
-/* send() without SIGPIPE on a socket; plain write() on anything else. */
-static int send_all(int fd, const void *buf, size_t len)
+/*
+ * send() without SIGPIPE on a socket; plain write() on anything else.
+ * With @more, MSG_MORE: the kernel holds the bytes back to go out with
+ * the next send (a frame's header with its payload, not a packet alone).
+ */
+static int send_all(int fd, const void *buf, size_t len, bool more)
 {
     const uint8_t *p = buf;
+    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
 
     while (len) {
-        ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
+        ssize_t r = send(fd, p, len, flags);
 
         if (r < 0) {
             if (errno == EINTR)
@@ -71,15 +76,26 @@ static int send_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-static int fd_write(libxlmig_transport *t, const void *buf, size_t len)
+static int fd_send(libxlmig_transport *t, const void *buf, size_t len,
+                   bool more)
 {
     struct fd_priv *f = t->priv;
-    int r = send_all(f->wfd, buf, len);
+    int r = send_all(f->wfd, buf, len, more);
 
     if (r)
         return xlmig__error(t->ctx, LIBXLMIG_ERR_IO, -r,
                             "writing to the peer");
     return 0;
+}
+
+static int fd_write(libxlmig_transport *t, const void *buf, size_t len)
+{
+    return fd_send(t, buf, len, false);
+}
+
+static int fd_write_more(libxlmig_transport *t, const void *buf, size_t len)
+{
+    return fd_send(t, buf, len, true);
 }
 
 static int fd_shutdown_write(libxlmig_transport *t)
@@ -134,6 +150,7 @@ static const struct xlmig__transport_ops fd_ops = {
     .name = "tcp",
     .read = fd_read,
     .write = fd_write,
+    .write_more = fd_write_more,
     .shutdown_write = fd_shutdown_write,
     .unsent = fd_unsent,
     .dispose = fd_dispose,

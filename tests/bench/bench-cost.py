@@ -25,6 +25,8 @@ Methods:
   none, lz4, zstd, auto
               channel-send | channel-listen with that codec, TLS 1.3
               with a pre-shared key, the page transform (the default)
+              auto runs with --threads=4 (--auto-threads): it plans for
+              the CPUs it is told the host has, and is judged at T=4
   auto@Ng     auto once more behind a relay that lets N Gb/s through:
               auto measures the link it sends on, and is judged at N
               Gb/s on this run (--auto-rates, default 1,10,25)
@@ -206,6 +208,9 @@ class Bench:
     def run_channel(self, stream, codec, tls=True, cache_mib=None, rate=0):
         x = self.a.xlmig
         opts = []
+        # auto plans for the CPUs it is told it has: the T it is judged at
+        snd_opts = ["--threads=%d" % self.a.auto_threads] \
+            if codec == "auto" else []
         opts += ["--psk-file=" + self.psk] if tls else ["--no-tls"]
         if cache_mib is not None:
             opts.append("--page-cache=%d" % (cache_mib * MiB // 4096))
@@ -224,7 +229,7 @@ class Bench:
         cat = self.feeder(stream)
         t0 = time.monotonic()
         snd = subprocess.Popen(
-            [x, "channel-send", "--codec=" + codec] + opts +
+            [x, "channel-send", "--codec=" + codec] + snd_opts + opts +
             ["127.0.0.1:%d" % relay.port],
             stdin=cat.stdout, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
@@ -282,6 +287,10 @@ def main():
                          "behind a relay that lets no more through, so "
                          "that it measures the link it is judged on; '' "
                          "for none")
+    ap.add_argument("--auto-threads", type=int, default=4,
+                    help="encoding threads auto is given (--threads), the "
+                         "CPUs per side its verdicts are judged at "
+                         "(default 4)")
     ap.add_argument("--json", help="write every run's figures here")
     ap.add_argument("streams", nargs="+")
     a = ap.parse_args()

@@ -1154,22 +1154,46 @@ else
 fi
 reset_vm
 
-new_vm web1
-migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
-if phase_is memory 60 && sleep 2; then
-    kill -9 "$(worker_of "$S2/migrate-in/$TASK.json")"
-    wait_mig
-    sleep 3
-    why=$(rolled_back)
-    if [ "$MRC" = 1 ] && [ -z "$why" ]; then
-        ok "kill -9 of the destination worker during memory: the source rolls back, h2's daemon removes what the worker made; the VM runs on at h1"
+# kill_dst_worker: the case below; "" in kd_why when it went as it
+# should, else why not; kd_dm the pid of web1's device model.
+kill_dst_worker() {
+    new_vm web1
+    kd_dm=$qsd_pid
+    migrate_bg web1 host=h2 vdi:"$VDI"=local2 compress=false bwlimit=1M
+    if phase_is memory 60 && sleep 2; then
+        kill -9 "$(worker_of "$S2/migrate-in/$TASK.json")"
+        wait_mig
+        sleep 3
+        kd_why=$(rolled_back)
+        [ "$MRC" = 1 ] || kd_why="exit $MRC:$kd_why"
     else
-        not_ok "kill -9 destination worker (exit $MRC:$why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$S2/migrate-in/$TASK.log" "$d/xlmigd2.log"
+        kd_why="never in memory"; wait_mig
     fi
-else
-    not_ok "destination worker: never in memory" "$d/mig.err"; wait_mig
+    reset_vm
+}
+# dm_segfaulted PID: the kernel logged a segfault of that
+# qemu-storage-daemon (it needs dmesg, as root).
+dm_segfaulted() {
+    [ -n "$1" ] && dmesg 2> /dev/null | grep -q "qemu-storage-da\[$1\]: segfault"
+}
+kill_dst_worker
+if [ -n "$kd_why" ] && dm_segfaulted "$kd_dm"; then
+    # Debian's QEMU 7.2 now and then segfaults when the NBD server its
+    # mirror writes to goes away (the nested hosts' device model does
+    # too: tests/xenhost/README.md, "Known limits").  The VM lost its
+    # disk there, and the roll back cannot finish without it: what is
+    # left is sxm-recover's to clear, as the error says; then once more.
+    echo "note - web1's qemu-storage-daemon (pid $kd_dm) segfaulted during the case ($kd_why); sxm-recover on both hosts, then the case once more"
+    XLMIG_STATE_DIR=$S1 "$XLMIG" sxm-recover > "$d/recover1.out" 2>&1
+    XLMIG_STATE_DIR=$S2 "$XLMIG" sxm-recover > "$d/recover2.out" 2>&1
+    clean_h2
+    kill_dst_worker
 fi
-reset_vm
+if [ -z "$kd_why" ]; then
+    ok "kill -9 of the destination worker during memory: the source rolls back, h2's daemon removes what the worker made; the VM runs on at h1"
+else
+    not_ok "kill -9 destination worker ($kd_why)" "$d/mig.err" "$S1/migrate/$TASK.log" "$S2/migrate-in/$TASK.log" "$d/xlmigd2.log"
+fi
 
 # The master (h1, the source too) stopped and started while a migration
 # waits in storage: the worker goes on alone, resumes its slot, finishes.

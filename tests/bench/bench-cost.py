@@ -398,7 +398,7 @@ def verdicts(results, aes):
             rr = (med["none"]["rcpu"] - med["plain-none"]["rcpu"]) / g
             verdict(max(s, rr) <= 1.5 * aes,
                     "%s: TLS adds <= 1.5x openssl's AES-256-GCM (%.2f "
-                    "CPU-s/GB): sender +%.2f, receiver +%.2f"
+                    "CPU-s/GB): sender %+.2f, receiver %+.2f"
                     % (name, aes, s, rr))
         for c in ("lz4", "zstd", "auto"):
             if c in med:

@@ -5,9 +5,10 @@
  *
  * The model: a frame's raw bytes cost enc_ns_per_byte of one thread's
  * CPU time to compress (CPU time, so that waiting for a CPU on a busy
- * host does not count against a codec) and ratio * bytes of link time.  With T threads the pipeline
- * moves min(T / enc_ns_per_byte, link_bytes_per_s / ratio) raw bytes a
- * second; we pick the candidate that maximises it.  Every candidate's
+ * host does not count against a codec) and ratio * bytes of link time.
+ * With T threads the pipeline moves min(T / enc_ns_per_byte,
+ * link_bytes_per_s / ratio) raw bytes a second; we pick the candidate
+ * that maximises it.  Every candidate's
  * figures are refreshed by trying it now and then, so a change in the
  * data or the link is noticed.
  */

@@ -95,17 +95,19 @@ static const char *dir_in(const libxlmig_channel *ch)
     return ch->sender ? "receiver to sender" : "sender to receiver";
 }
 
-static uint64_t now_ns(void)
+/* Clock @id in ns. */
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ------------------------------------------------------------------ */
-/* Parameters and hello                                               */
-/* ------------------------------------------------------------------ */
+static uint64_t now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
 
 /*
  * CPU time of the calling thread.  compress=auto weighs a codec by what
@@ -114,11 +116,12 @@ static uint64_t now_ns(void)
  */
 static uint64_t thread_cpu_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
+
+/* ------------------------------------------------------------------ */
+/* Parameters and hello                                               */
+/* ------------------------------------------------------------------ */
 
 void libxlmig_channel_params_init(libxlmig_channel_params *p)
 {
@@ -139,6 +142,7 @@ static unsigned int online_cpus(void)
 static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
 {
     libxlmig_channel_params def;
+    bool auto_cache;
 
     if (!p) {
         libxlmig_channel_params_init(&def);
@@ -171,8 +175,8 @@ static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
                             "level %d is out of range for %s (%d to %d)",
                             ch->level, ch->codec->name,
                             ch->codec->min_level, ch->codec->max_level);
-    if (p->page_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES &&
-        p->page_cache_pages != LIBXLMIG_PAGE_CACHE_AUTO)
+    auto_cache = p->page_cache_pages == LIBXLMIG_PAGE_CACHE_AUTO;
+    if (p->page_cache_pages > XLMIG__PAGEX_MAX_CACHE_PAGES && !auto_cache)
         return xlmig__error(ch->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "page cache of %" PRIu32 " pages is over the "
                             "limit of %u", p->page_cache_pages,
@@ -187,12 +191,11 @@ static int apply_params(libxlmig_channel *ch, const libxlmig_channel_params *p)
                             "%u threads is over the limit of %u",
                             p->threads, MAX_THREADS);
     ch->page = p->page_aware;
-    ch->cache_pages = p->page_cache_pages == LIBXLMIG_PAGE_CACHE_AUTO
-                          ? xlmig__pagex_auto_pages() : p->page_cache_pages;
+    ch->cache_pages = auto_cache ? xlmig__pagex_auto_pages()
+                                 : p->page_cache_pages;
     xlmig__log(ch->ctx, XTL_DEBUG, -1, "page cache: %" PRIu32 " pages%s",
                ch->cache_pages,
-               p->page_cache_pages == LIBXLMIG_PAGE_CACHE_AUTO
-                   ? " (a sixth of the memory available)" : "");
+               auto_cache ? " (a sixth of the memory available)" : "");
     ch->threads = p->threads ? p->threads : online_cpus();
     ch->chunk = p->chunk_size ? p->chunk_size : XLMIG__CHUNK_DEFAULT;
     atomic_store(&ch->bwlimit, p->bwlimit);

@@ -51,6 +51,13 @@ import time
 GB = 1e9
 MiB = 1 << 20
 RATES = (1, 10, 25)            # link, Gb/s
+SENDER_THREADS_MAX = 64        # channel-send: one thread per CPU, up to 64
+# The peer tools: (sender, receiver), each one process on one CPU.
+PEERS = {
+    "cat": (["cat"], ["cat"]),
+    "xapi": (["zstd", "-q", "--fast=1", "-T1", "-c"],
+             ["zstd", "-q", "-d", "-c"]),
+}
 TS = (2, 4, 8)                 # CPUs per side
 
 # The fake xl that channel-listen starts: it drains the stream into
@@ -266,7 +273,7 @@ def aes_gcm_cpu_per_gb():
     die("openssl speed printed no aes-256-gcm line")
 
 
-def t_of(r, gbps, T, size):
+def t_of(r, gbps, T):
     """Seconds on two hosts: the slowest of the link and the two sides."""
     link = r["wire"] / (gbps * 1e9 / 8)
     return max(link, r["scpu"] / min(T, r["spar"]),
@@ -296,36 +303,35 @@ def main():
     a = ap.parse_args()
     if a.runs < 1 or a.runs > 99:
         die("--runs takes 1 to 99")
+    if a.auto_threads < 1 or a.auto_threads > SENDER_THREADS_MAX:
+        die("--auto-threads takes 1 to %d" % SENDER_THREADS_MAX)
     for s in a.streams:
         if not os.path.isfile(s):
             die("no stream " + s)
-    threads = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="bench-cost.") as work:
         b = Bench(a, work)
         methods = a.methods.split(",")
 
         def run(stream, m):
-            if m == "cat":
-                r = b.run_pipe(stream, ["cat"], ["cat"])
+            """One run of method m; spar/rpar: the CPUs each side can use
+            (the channel's sender one thread per CPU, up to its 64, auto
+            the threads it is given; everything else one)."""
+            if m in PEERS:
+                r = b.run_pipe(stream, *PEERS[m])
                 r.update(spar=1, rpar=1)
-            elif m == "xapi":
-                r = b.run_pipe(stream, ["zstd", "-q", "--fast=1", "-T1", "-c"],
-                               ["zstd", "-q", "-d", "-c"])
-                r.update(spar=1, rpar=1)
-            elif m == "plain-none":
-                r = b.run_channel(stream, "none", tls=False)
-                r.update(spar=threads, rpar=1)
+                return r
+            codec, kw, spar = m, {}, SENDER_THREADS_MAX
+            if m == "plain-none":
+                codec, kw = "none", dict(tls=False)
             elif m.startswith("auto@"):
-                gbps = int(m[5:-1])
-                r = b.run_channel(stream, "auto", rate=gbps * 1e9 / 8)
-                r.update(spar=threads, rpar=1)
+                codec, kw = "auto", dict(rate=int(m[5:-1]) * 1e9 / 8)
             elif "-cache" in m:
                 codec, mib = m.split("-cache")
-                r = b.run_channel(stream, codec, cache_mib=int(mib))
-                r.update(spar=threads, rpar=1)
-            else:
-                r = b.run_channel(stream, m)
-                r.update(spar=threads, rpar=1)
+                kw = dict(cache_mib=int(mib))
+            if codec == "auto":
+                spar = a.auto_threads
+            r = b.run_channel(stream, codec, **kw)
+            r.update(spar=spar, rpar=1)
             return r
 
         results = {}
@@ -372,7 +378,7 @@ def report(name, size, med, ms, runs):
             r["rcpu"] / g, r["srss"], r["rrss"], r["wall"])
         for gbps in RATES:
             for T in TS:
-                line += " %7.2f" % t_of(r, gbps, T, size)
+                line += " %7.2f" % t_of(r, gbps, T)
         print(line)
     print("(wall: one 2-core machine, sender, relay and receiver sharing "
           "it; t: two hosts, from the CPU and wire figures)")
@@ -408,13 +414,13 @@ def verdicts(results, aes):
                         "%s: %s decodes >= 3x faster than it encodes per "
                         "core: %.2fx" % (name, c, ratio))
         if name.startswith("busy") and "xapi" in med:
-            x = t_of(med["xapi"], 1, 4, res["size"])
+            x = t_of(med["xapi"], 1, 4)
             best = min((m for m in med if m in ("none", "lz4", "zstd",
                                                 "auto")),
-                       key=lambda m: t_of(med[m], 1, 4, res["size"]),
+                       key=lambda m: t_of(med[m], 1, 4),
                        default=None)
             if best:
-                t = t_of(med[best], 1, 4, res["size"])
+                t = t_of(med[best], 1, 4)
                 verdict(t <= 0.6 * x,
                         "%s: 1 Gb/s, T=4: t <= 0.6x xapi's pipe: %s %.2f s "
                         "vs %.2f s (%.2fx)" % (name, best, t, x, t / x))
@@ -423,15 +429,15 @@ def verdicts(results, aes):
             return med.get("auto@%dg" % gbps, med["auto"])
 
         if "auto" in med and "none" in med:
-            ta = t_of(auto_at(10), 10, 4, res["size"])
-            tn = t_of(med["none"], 10, 4, res["size"])
+            ta = t_of(auto_at(10), 10, 4)
+            tn = t_of(med["none"], 10, 4)
             verdict(ta <= tn, "%s: 10 Gb/s, T=4: t of auto <= t of none: "
                     "%.2f s vs %.2f s" % (name, ta, tn))
             for gbps in RATES:
-                fixed = {m: t_of(med[m], gbps, 4, res["size"])
+                fixed = {m: t_of(med[m], gbps, 4)
                          for m in ("none", "lz4", "zstd") if m in med}
                 bm = min(fixed, key=fixed.get)
-                ta = t_of(auto_at(gbps), gbps, 4, res["size"])
+                ta = t_of(auto_at(gbps), gbps, 4)
                 verdict(ta <= 1.1 * fixed[bm],
                         "%s: %d Gb/s, T=4: auto within 10%% of the best "
                         "fixed codec (%s %.2f s): %.2f s"

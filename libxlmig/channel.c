@@ -442,13 +442,45 @@ struct worker {
     struct sender *s;
     pthread_t tid;
     void *codec_state[XLMIG__CODEC_COUNT];
+    struct xlmig__buf trial;        /* compress=auto's trials on the side */
 };
+
+/* compress=auto's trial of @p->trial on @raw (sent as @p->codec in
+ * @sent_wire bytes and @sent_ns): encoded, measured and reported, not
+ * sent. */
+static int trial_encode(struct worker *w, const struct xlmig__adapt_pick *p,
+                        const uint8_t *raw, size_t raw_len, size_t sent_wire,
+                        uint64_t sent_ns)
+{
+    libxlmig_channel *ch = w->s->ch;
+    const struct xlmig__codec_ops *c = p->trial;
+    size_t wlen = raw_len;
+    uint64_t t0;
+    int rc;
+
+    if (!w->codec_state[c->id] && c->state_new(&w->codec_state[c->id]))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    t0 = thread_cpu_ns();
+    if (c->id != XLMIG__CODEC_NONE) {
+        w->trial.len = 0;
+        rc = xlmig__buf_reserve(&w->trial, c->bound(raw_len),
+                                XLMIG__WIRE_MAX * 2);
+        if (rc) return rc;
+        rc = c->encode(w->codec_state[c->id], p->trial_level, raw, raw_len,
+                       w->trial.data, w->trial.cap, &wlen);
+        if (rc) return rc;
+    }
+    xlmig__adapt_report_trial(ch->adapt, p, raw_len, sent_wire, sent_ns,
+                              wlen, thread_cpu_ns() - t0);
+    return 0;
+}
 
 /* Compress one job into its wire buffer.  Runs in a worker thread. */
 static int encode_job(struct worker *w, struct job *j)
 {
     libxlmig_channel *ch = w->s->ch;
     const struct xlmig__codec_ops *c = ch->codec;
+    struct xlmig__adapt_pick pick = { .trial = NULL };
     const uint8_t *raw;
     size_t raw_len, wlen = 0;
     uint64_t data_csum, t0 = 0;
@@ -477,8 +509,11 @@ static int encode_job(struct worker *w, struct job *j)
     raw_len = (j->flags & XLMIG__FRAME_FLAG_PAGE) ? j->ops.len : j->out_len;
     data_csum = XXH3_64bits(j->in.data, j->out_len);
 
-    if (ch->adaptive)
-        xlmig__adapt_choose(ch->adapt, &c, &level);
+    if (ch->adaptive) {
+        xlmig__adapt_choose(ch->adapt, &pick);
+        c = pick.codec;
+        level = pick.level;
+    }
     if (!w->codec_state[c->id] && c->state_new(&w->codec_state[c->id]))
         return LIBXLMIG_ERR_NO_MEMORY;
     /* Codec none sends raw where it lies: no copy, so no room needed. */
@@ -497,9 +532,15 @@ static int encode_job(struct worker *w, struct job *j)
                        j->wire.cap - XLMIG__FRAME_HDR_LEN, &wlen);
         if (rc) return rc;
     }
-    if (ch->adaptive)
-        xlmig__adapt_report_encode(ch->adapt, c, level, raw_len, wlen,
-                                   thread_cpu_ns() - t0);
+    if (ch->adaptive) {
+        uint64_t ns = thread_cpu_ns() - t0;
+
+        xlmig__adapt_report_encode(ch->adapt, c, level, raw_len, wlen, ns);
+        if (pick.trial) {
+            rc = trial_encode(w, &pick, raw, raw_len, wlen, ns);
+            if (rc) return rc;
+        }
+    }
     j->codec = c->id;
     j->wire.len = XLMIG__FRAME_HDR_LEN;
     if (c->id == XLMIG__CODEC_NONE || wlen >= raw_len) {
@@ -1035,6 +1076,7 @@ int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
             if (workers[i].codec_state[c])
                 xlmig__codecs[c]->state_free(workers[i].codec_state[c]);
         }
+        xlmig__buf_dispose(&workers[i].trial);
     }
     if (!rc)
         rc = s.rc;

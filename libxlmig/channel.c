@@ -741,7 +741,7 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&s->lock);
     for (;;) {
         struct job *j = slot(s, s->next_write);
-        size_t off;
+        size_t off, piece;
         int rc = 0;
 
         if (s->rc)
@@ -765,9 +765,12 @@ static void *writer_main(void *arg)
                                                XLMIG__FRAME_HDR_LEN)
                  : ch->t->ops->write(ch->t, j->wire.data,
                                      XLMIG__FRAME_HDR_LEN);
-        for (off = 0; off < j->payload_len && !rc; off += WRITE_PIECE) {
-            size_t n = j->payload_len - off < WRITE_PIECE
-                           ? j->payload_len - off : WRITE_PIECE;
+        /* Under a bandwidth cap in pieces, so that the cap paces them;
+         * without one in a single write (one send(2) over plain TCP). */
+        piece = atomic_load(&ch->bwlimit) ? WRITE_PIECE : j->payload_len;
+        for (off = 0; off < j->payload_len && !rc; off += piece) {
+            size_t n = j->payload_len - off < piece
+                           ? j->payload_len - off : piece;
 
             bucket_take(ch, &b, n);
             rc = ch->t->ops->write(ch->t, j->payload + off, n);

@@ -218,10 +218,24 @@ static int take(struct recv *v)
     }
     for (i = 0; i < v->r.nr_vdis; i++) {
         const struct xlmig__mig_vdi *mv = &v->r.vdis[i];
+        int e;
 
-        if (mv->vdev[0])
-            (void)xlmig__vbd_create(v->ctx, v->run->state_dir, mv->dst_vdi,
-                                    v->r.vm, mv->vdev, NULL);
+        if (!mv->vdev[0])
+            continue;
+        v->ctx->last_error[0] = '\0';  /* no older error said as its */
+        e = xlmig__vbd_create(v->ctx, v->run->state_dir, mv->dst_vdi,
+                              v->r.vm, mv->vdev, NULL);
+        if (e) {
+            xlmig__log(v->ctx, XTL_ERROR, -1, "migration %s: VM %s: no VBD "
+                       "%s on VDI %s recorded: %s: %s; add it with "
+                       "`xlmig-xe vbd-create vm=%s vdi-uuid=%s device=%s`",
+                       v->r.task, v->r.vm, mv->vdev, mv->dst_vdi,
+                       libxlmig_strerror_name(e),
+                       v->ctx->last_error[0] ? v->ctx->last_error
+                                             : "(no message)", v->r.vm,
+                       mv->dst_vdi, mv->vdev);
+            rc = rc ? rc : e;
+        }
     }
     if (v->final_config &&
         xlmig__vmrec_save(v->ctx, v->run->state_dir, v->r.vm_uuid, v->r.vm,

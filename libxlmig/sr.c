@@ -823,6 +823,11 @@ int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
         }
         snprintf(path, sizeof(path), "%s/%s" JSON_SUFFIX, dir, uuid);
         rc = sr_load_file(ctx, path, &srs[nr]);
+        if (rc == LIBXLMIG_ERR_NOT_FOUND) {
+            /* Forgotten since readdir() named it: not listed. */
+            rc = 0;
+            continue;
+        }
         if (rc) goto out;
         if (strcmp(srs[nr].uuid, uuid)) {
             rc = meta_error(ctx, path, "member \"uuid\" is %s but the file "
@@ -1080,6 +1085,15 @@ int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
         }
         snprintf(path, sizeof(path), "%s/%s" JSON_SUFFIX, sr->path, uuid);
         rc = vdi_load_file(ctx, path, &vdis[nr]);
+        if (rc == LIBXLMIG_ERR_NOT_FOUND) {
+            /* Removed since readdir() named it (a storage move's leaf
+             * once composed, a parent rolled back, a vdi-destroy):
+             * storage motion and listings take no lock, and a VDI that
+             * is gone is not listed; failing would fail vbd-create's
+             * device check while another VM's disk is composed here. */
+            rc = 0;
+            continue;
+        }
         if (rc) goto out;
         if (strcmp(vdis[nr].uuid, uuid)) {
             rc = meta_error(ctx, path, "member \"uuid\" is %s but the file "
@@ -1133,6 +1147,10 @@ int xlmig__vdi_find(libxlmig_ctx *ctx, const char *state_dir,
             lstat(path, &st))
             continue;
         rc = vdi_load_file(ctx, path, &vdi);
+        if (rc == LIBXLMIG_ERR_NOT_FOUND) {
+            rc = 0;             /* removed since lstat(): not here */
+            continue;
+        }
         if (rc) goto out;
         if (strcmp(vdi.uuid, uuid)) {
             rc = meta_error(ctx, path, "member \"uuid\" is %s but the file "

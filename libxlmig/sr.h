@@ -154,7 +154,8 @@ int xlmig__sr_forget(libxlmig_ctx *ctx, const char *state_dir,
 /*
  * Every registered SR, sorted by name, into a malloc'd array (*srs_r,
  * free() it; NULL when none) of *nr_r entries.  A file that does not
- * decode fails the call, naming it.
+ * decode fails the call, naming it; one removed while the list is made
+ * is left out.
  */
 int xlmig__sr_list(libxlmig_ctx *ctx, const char *state_dir,
                    struct xlmig__sr **srs_r, size_t *nr_r);
@@ -196,6 +197,8 @@ int xlmig__vdi_destroy(libxlmig_ctx *ctx, const char *state_dir,
 /*
  * The VDIs of @sr (those with a metadata file), sorted by name then
  * uuid, into a malloc'd array (*vdis_r, free() it) of *nr_r entries.
+ * No lock is taken: a metadata file removed between readdir() and its
+ * read (storage motion's leaf, a vdi-destroy) is a VDI gone, left out.
  */
 int xlmig__vdi_list(libxlmig_ctx *ctx, const struct xlmig__sr *sr,
                     struct xlmig__vdi **vdis_r, size_t *nr_r);

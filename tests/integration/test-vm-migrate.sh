@@ -1251,18 +1251,32 @@ restart_h1() {
     SUSPEND_MS=${1:-0} start_daemon 1
     pool_of 3
 }
+# landed_err FILE: "; stderr: ..." (its first 400 bytes, one line), or
+# "; no stderr".
+landed_err() {
+    if [ -s "$1" ]; then
+        printf '; stderr: %s' "$(head -c 400 "$1" | tr '\n' ' ')"
+    else
+        printf '; no stderr'
+    fi
+}
 # landed N NAME: what is wrong with NAME having moved to hN with its disk
 # (empty when all is right): it runs there only, its VBD on a VDI of hN's
-# SR equal to its guest's log, its source VDI gone.
+# SR equal to its guest's log, its source VDI gone.  Without the VBD,
+# vbd-list's exit status and stderr ($d/vbd-list-NAME.err) are said, and
+# the receive worker's complaint about it, if any.
 landed() {
-    local n=$1 why="" v
+    local n=$1 why="" v rc
     runs_on "$d/x$n" "$2" || why="$why not-running-on-h$n"
     absent_on "$X1" "$2" || why="$why still-on-h1"
-    v=$(XLMIG_STATE_DIR=$d/s$n "$XE" vbd-list vm="$2" params=vdi-uuid --minimal 2> /dev/null)
+    v=$(XLMIG_STATE_DIR=$d/s$n "$XE" vbd-list vm="$2" params=vdi-uuid --minimal 2> "$d/vbd-list-$2.err")
+    rc=$?
     if [ -n "$v" ] && [ -f "$d/sr$n/$v.qcow2" ]; then
         same_as_log "$d/sr$n/$v.qcow2" qcow2 "$2" || why="$why disk-differs-from-log"
+    elif [ -z "$v" ]; then
+        why="$why no-vdi-on-h$n (vbd-list vm=$2: exit $rc$(landed_err "$d/vbd-list-$2.err")$(grep -h "VM $2: no VBD" "$d"/s$n/migrate-in/*.log 2> /dev/null | head -n 1 | sed 's/^/; h'"$n"' worker: /'))"
     else
-        why="$why no-vdi-on-h$n"
+        why="$why no-vdi-on-h$n (vbd-list vm=$2: VDI $v, no $d/sr$n/$v.qcow2$(landed_err "$d/vbd-list-$2.err"))"
     fi
     [ ! -e "$d/sr1/${VDIS[$2]}.qcow2" ] || why="$why source-vdi-left"
     echo "$why"

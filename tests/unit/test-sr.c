@@ -8,8 +8,9 @@
  * metadata round trips and rejects; UUIDs.  VBDs: the "vbds" member
  * (old files without it still read), create and destroy with their
  * refusals (a VDI in use by another VM, a duplicate device, 16 at
- * most), vdi-param-set, destroy refused while a VM has the VDI, and
- * concurrent VBD changes serialised by the lock.
+ * most), vdi-param-set, destroy refused while a VM has the VDI,
+ * concurrent VBD changes serialised by the lock, and VBDs made and VDIs
+ * listed while storage motion makes and removes other VDIs' metadata.
  */
 #include <errno.h>
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 
 #include "internal.h"
 #include "sr.h"
+#include "sxm-internal.h"
 #include "testctx.h"
 #include "testfs.h"
 #include "testutil.h"
@@ -766,6 +768,125 @@ static void test_vbd_concurrent(void **state)
     assert_int_equal(v.nr_vbds, ARRAY_LEN(pids));
 }
 
+/*
+ * Storage motion makes and removes VDI metadata in an SR without the
+ * lock (a destination's parent and leaf made, the leaf removed once
+ * composed).  While a process does that over and over, four VMs each
+ * get a VBD on a VDI of their own, drop it and get it again, and list
+ * the VDIs: a metadata file removed between readdir() and its read is
+ * a VDI no longer there, never a failed listing or a VBD not recorded.
+ */
+#define CHURN_LEAVES 16
+#define VBD_ROUNDS 20
+
+static void churn_leaves(const struct xlmig__sr *sr,
+                         const struct xlmig__vdi *like, pid_t parent)
+{
+    struct xlmig__vdi leaf[CHURN_LEAVES];
+    libxlmig_ctx *c = NULL;
+    size_t k;
+
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c))
+        _exit(2);
+    /* Until told, or the test is gone. */
+    while (access(at("stop"), F_OK) && getppid() == parent) {
+        for (k = 0; k < CHURN_LEAVES; k++) {
+            leaf[k] = *like;
+            leaf[k].format = XLMIG__VDI_QCOW2;
+            snprintf(leaf[k].name, sizeof(leaf[k].name), "moving%zu.leaf", k);
+            if (xlmig__uuid_generate(c, leaf[k].uuid) ||
+                xlmig__sxm_vdi_meta_write(c, sr, &leaf[k], NULL))
+                _exit(3);
+        }
+        for (k = 0; k < CHURN_LEAVES; k++)
+            xlmig__sxm_vdi_files_remove(c, sr, leaf[k].uuid,
+                                        XLMIG__VDI_QCOW2);
+    }
+    libxlmig_ctx_free(c);
+    _exit(0);
+}
+
+/* VM @vm takes VDI @uuid as xvda VBD_ROUNDS times; 0, or the round. */
+static int vbd_rounds(const char *uuid, const char *vm)
+{
+    struct xlmig__vdi *vdis = NULL;
+    libxlmig_ctx *c = NULL;
+    size_t nr = 0;
+    int round;
+
+    if (libxlmig_ctx_new(NULL, LIBXLMIG_LOG_ERROR, &c))
+        return 100;
+    for (round = 1; round <= VBD_ROUNDS; round++) {
+        struct xlmig__sr s;
+
+        if (xlmig__vbd_create(c, STATE, uuid, vm, "xvda", NULL) ||
+            xlmig__sr_find(c, STATE, "sr1", &s) ||
+            xlmig__vdi_list(c, &s, &vdis, &nr))
+            break;
+        free(vdis);
+        vdis = NULL;
+        if (round < VBD_ROUNDS &&
+            xlmig__vbd_destroy(c, STATE, uuid, vm, NULL))
+            break;
+    }
+    libxlmig_ctx_free(c);
+    return round > VBD_ROUNDS ? 0 : round;
+}
+
+static void test_vbd_while_vdis_go(void **state)
+{
+    struct xlmig__sr sr = make_sr();
+    struct xlmig__vdi d[4], v, *vdis = NULL;
+    pid_t parent, churn, pids[ARRAY_LEN(d)];
+    char vm[16];
+    size_t i, nr = 0;
+    int status, failed[ARRAY_LEN(d)];
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(d); i++) {
+        snprintf(vm, sizeof(vm), "disk%zu", i);
+        assert_ok(xlmig__vdi_create(ctx, STATE, "sr1", vm, "1M", "raw",
+                                    &d[i]));
+    }
+    parent = getpid();
+    churn = fork();
+    assert_true(churn >= 0);
+    if (churn == 0)
+        churn_leaves(&sr, &d[0], parent);
+    for (i = 0; i < ARRAY_LEN(pids); i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            snprintf(vm, sizeof(vm), "vm%zu", i);
+            _exit(vbd_rounds(d[i].uuid, vm));
+        }
+    }
+    /* Every process ended before any verdict: none outlives the test. */
+    for (i = 0; i < ARRAY_LEN(pids); i++) {
+        if (waitpid(pids[i], &failed[i], 0) != pids[i])
+            failed[i] = -1;
+    }
+    write_file(at("stop"), "", 0);
+    assert_int_equal(waitpid(churn, &status, 0), churn);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (i = 0; i < ARRAY_LEN(pids); i++) {
+        if (!WIFEXITED(failed[i]) || WEXITSTATUS(failed[i]))
+            fail_msg("VM vm%zu: round %d of %d failed", i,
+                     WIFEXITED(failed[i]) ? WEXITSTATUS(failed[i]) : -1,
+                     VBD_ROUNDS);
+    }
+    for (i = 0; i < ARRAY_LEN(d); i++) {
+        snprintf(vm, sizeof(vm), "vm%zu", i);
+        v = stored(d[i].uuid);
+        assert_int_equal(v.nr_vbds, 1);
+        assert_string_equal(v.vbds[0].vm, vm);
+        assert_string_equal(v.vbds[0].device, "xvda");
+    }
+    assert_ok(xlmig__vdi_list(ctx, &sr, &vdis, &nr));
+    assert_int_equal(nr, ARRAY_LEN(d));
+    free(vdis);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +908,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vdi_param_set, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_vbd_concurrent, dir_setup,
+                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_vbd_while_vdis_go, dir_setup,
                                         dir_teardown),
     };
 

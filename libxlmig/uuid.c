@@ -2,9 +2,11 @@
 /* UUIDs: made, checked, and naming the records of a directory (uuid.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "uuid.h"
@@ -82,6 +84,18 @@ int xlmig__uuid_dir_next(DIR *d, const char *suffix,
     }
 }
 
+/* Whether @dh's directory still has UUID.json. */
+static bool record_exists(DIR *dh, const char *uuid)
+{
+    char name[XLMIG__UUID_LEN + sizeof(".json")];
+
+    snprintf(name, sizeof(name), "%s.json", uuid);
+    struct stat st;
+
+    return fstatat(dirfd(dh), name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+           errno != ENOENT;
+}
+
 int xlmig__uuid_records(libxlmig_ctx *ctx, const char *dir, size_t size,
                         size_t max, xlmig__uuid_load_fn *load, void *opaque,
                         int (*cmp)(const void *, const void *),
@@ -119,6 +133,11 @@ int xlmig__uuid_records(libxlmig_ctx *ctx, const char *dir, size_t size,
             cap = ncap;
         }
         rc = load(ctx, opaque, uuid, recs + nr * size);
+        if (rc == LIBXLMIG_ERR_NOT_FOUND && !record_exists(dh, uuid)) {
+            /* Removed since readdir() listed it: gone, not an error. */
+            rc = 0;
+            continue;
+        }
         if (rc)
             break;
         nr++;

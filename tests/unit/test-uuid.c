@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testctx.h"
@@ -201,6 +202,53 @@ static void test_records(void **state)
     assert_contains(cap.text, "cannot read");
 }
 
+/* Removes @opaque's uuid's file, as a writer pruning it between the
+ * listing's readdir() and its read does, and fails to find it; with
+ * "keep" in front of the uuid, fails to find a file that is still there. */
+static int load_gone(libxlmig_ctx *c, void *opaque, const char *uuid,
+                     void *r)
+{
+    const char *gone = opaque;
+    bool keep = !strncmp(gone, "keep", 4);
+
+    if (!strcmp(keep ? gone + 4 : gone, uuid)) {
+        char name[64];
+
+        snprintf(name, sizeof(name), "%s.json", uuid);
+        if (!keep)
+            assert_int_equal(unlink(at(name)), 0);
+        return xlmig__error(c, LIBXLMIG_ERR_NOT_FOUND, -1, "no %s", uuid);
+    }
+    return load_rec(c, NULL, uuid, r);
+}
+
+/* A record removed while the directory is listed is left out; one the
+ * loader cannot find although it is there still fails the listing. */
+static void test_records_removed_meanwhile(void **state)
+{
+    struct rec *recs;
+    void *v;
+    size_t nr;
+
+    (void)state;
+    write_file(at(U1 ".json"), "{}", 2);
+    write_file(at(U2 ".json"), "{}", 2);
+    write_file(at(U3 ".json"), "{}", 2);
+    assert_ok(xlmig__uuid_records(ctx, tmpdir, sizeof(struct rec), 10,
+                                  load_gone, (void *)U2, rec_cmp, &v, &nr));
+    recs = v;
+    assert_int_equal(nr, 2);
+    assert_string_equal(recs[0].uuid, U1);
+    assert_string_equal(recs[1].uuid, U3);
+    free(recs);
+
+    assert_int_equal(xlmig__uuid_records(ctx, tmpdir, sizeof(struct rec), 10,
+                                         load_gone, (void *)("keep" U3),
+                                         rec_cmp, &v, &nr),
+                     LIBXLMIG_ERR_NOT_FOUND);
+    assert_int_equal(nr, 0);
+}
+
 /* More records than one growth step, unsorted (the directory's order). */
 static void test_records_many(void **state)
 {
@@ -243,6 +291,8 @@ int main(void)
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_records_many, dir_setup,
                                         dir_teardown),
+        cmocka_unit_test_setup_teardown(test_records_removed_meanwhile,
+                                        dir_setup, dir_teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -15,8 +15,11 @@
  * variable guard it (a handful of slots: contention is negligible next
  * to compressing a MiB).
  *
- * Receiving is one thread: read a frame whole, check it, decode it, and
- * only then hand its bytes on.
+ * Receiving is two stages in two threads, so that reading and decoding
+ * each have a CPU: a network thread reads each frame whole and checks
+ * its checksum and seq; the caller's thread decodes frames in seq order
+ * and hands a frame's bytes on only once all of it has checked out.  A
+ * small ring of frames lies between them ("Receiving" below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1092,24 +1095,72 @@ int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
 /* Receiving                                                          */
 /* ------------------------------------------------------------------ */
 
-struct receiver {
-    libxlmig_channel *ch;
-    struct xlmig__pagex *px;
-    void *codec_state[XLMIG__CODEC_COUNT];
-    struct xlmig__buf wire;
-    struct xlmig__buf raw;
-    struct xlmig__buf out;
-    uint64_t seq;               /* expected next */
+/*
+ * Two stages, each on its own CPU, laid out here in the order data
+ * flows:
+ *   network (its own thread)   reads a frame whole, checks its header,
+ *                              checksum and seq, puts it in the ring;
+ *   decode (the caller's)      takes frames in seq order: codec, page
+ *                              ops (sequential: they own the page
+ *                              cache), data checksum, then hands the
+ *                              bytes on.
+ * The ring is RING_SLOTS frames whose buffers are reused; one mutex and
+ * a condition per direction guard it.
+ *
+ * One error is reported, the first in stream order.  The network stage
+ * holds its errors (xlmig__error_hold(), the transport's included) and
+ * ends; the decode stage reports the held one once it has handed on
+ * every frame before it.  When the decode stage fails, it reports its
+ * own, stops the network stage (cancel_read wakes a blocked read) and
+ * drops whatever that held.
+ */
+#define RING_SLOTS 4u
+
+/* One frame's header, its fields as read (hdr_check checks them). */
+struct frame_hdr {
+    uint8_t type, codec, flags;
+    uint32_t wire_len, raw_len, out_len;
+    uint64_t seq, data_csum, frame_csum;
 };
 
-#define FRAME_ERR(r, ...) \
-    frame_error((r), __VA_ARGS__)
+/* A checked frame between the stages. */
+struct rframe {
+    struct frame_hdr fh;
+    struct xlmig__buf wire;     /* its payload */
+};
 
-static int frame_error(struct receiver *r, const char *fmt, ...)
-    XLMIG__PRINTF(2, 3);
+struct receiver {
+    libxlmig_channel *ch;
+    struct xlmig__pagex *px;    /* set before the network stage starts */
+
+    pthread_mutex_t lock;       /* guards the ring and what follows */
+    pthread_cond_t filled_cond; /* decode waits: a frame, or the end */
+    pthread_cond_t free_cond;   /* network waits: a free slot, or stop */
+    struct rframe ring[RING_SLOTS];
+    uint64_t next_fill;         /* frames the network stage put in */
+    uint64_t next_take;         /* frames the decode stage is done with */
+    bool net_done;              /* the network stage put its last frame
+                                   in, or failed */
+    int net_rc;                 /* how it failed */
+    struct xlmig__held_error net_err;   /* its error, held */
+    bool stop;                  /* the decode stage failed */
+
+    /* The network stage's own. */
+    uint64_t seq;               /* expected next */
+
+    /* The decode stage's own. */
+    void *codec_state[XLMIG__CODEC_COUNT];
+    struct xlmig__buf raw;
+    struct xlmig__buf out;
+    uint64_t cpu0_ns;           /* its thread's CPU time at the start */
+};
+
+static int frame_error(libxlmig_channel *ch, uint64_t seq, const char *fmt,
+                       ...) XLMIG__PRINTF(3, 4);
 
 /* Log "frame N (direction): reason" once and return PROTOCOL. */
-static int frame_error(struct receiver *r, const char *fmt, ...)
+static int frame_error(libxlmig_channel *ch, uint64_t seq, const char *fmt,
+                       ...)
 {
     char why[512];
     va_list ap;
@@ -1117,9 +1168,8 @@ static int frame_error(struct receiver *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    return xlmig__error(r->ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
-                        "frame %" PRIu64 " (%s): %s", r->seq,
-                        dir_in(r->ch), why);
+    return xlmig__error(ch->ctx, LIBXLMIG_ERR_PROTOCOL, -1,
+                        "frame %" PRIu64 " (%s): %s", seq, dir_in(ch), why);
 }
 
 /* Printable copy of an untrusted reason, for messages. */
@@ -1132,12 +1182,7 @@ static void sanitize(char *dst, size_t dlen, const uint8_t *src, size_t n)
     dst[o] = '\0';
 }
 
-/* One frame's header, its fields as read (hdr_check checks them). */
-struct frame_hdr {
-    uint8_t type, codec, flags;
-    uint32_t wire_len, raw_len, out_len;
-    uint64_t seq, data_csum, frame_csum;
-};
+/* ---- the network stage ------------------------------------------- */
 
 /* Read the next frame's header into @h: the stream's end there, or a
  * short header, is an error. */
@@ -1160,8 +1205,8 @@ static int hdr_read(struct receiver *r, uint8_t h[XLMIG__FRAME_HDR_LEN])
                             "connection broke", dir_in(ch), r->seq - 1);
     }
     if (got < XLMIG__FRAME_HDR_LEN)
-        return FRAME_ERR(r, "truncated header (%zu of %d bytes)", got,
-                         XLMIG__FRAME_HDR_LEN);
+        return frame_error(ch, r->seq, "truncated header (%zu of %d bytes)",
+                           got, XLMIG__FRAME_HDR_LEN);
     return 0;
 }
 
@@ -1170,6 +1215,8 @@ static int hdr_read(struct receiver *r, uint8_t h[XLMIG__FRAME_HDR_LEN])
 static int hdr_check(struct receiver *r, const uint8_t *h,
                      struct frame_hdr *fh)
 {
+    libxlmig_channel *ch = r->ch;
+    uint64_t seq = r->seq;
     uint8_t type = h[0], codec = h[1], flags = h[2];
     uint32_t wire_len = xlmig__get_be32(h + 4);
     uint32_t raw_len = xlmig__get_be32(h + 8);
@@ -1186,78 +1233,186 @@ static int hdr_check(struct receiver *r, const uint8_t *h,
     fh->frame_csum = xlmig__get_be64(h + 32);
 
     if (type < XLMIG__FRAME_DATA || type > XLMIG__FRAME_ABORT)
-        return FRAME_ERR(r, "unknown frame type %u", type);
+        return frame_error(ch, seq, "unknown frame type %u", type);
     if (codec >= XLMIG__CODEC_COUNT)
-        return FRAME_ERR(r, "unknown codec %u", codec);
+        return frame_error(ch, seq, "unknown codec %u", codec);
     if (flags & ~XLMIG__FRAME_FLAG_PAGE)
-        return FRAME_ERR(r, "unknown flags 0x%02x", flags);
+        return frame_error(ch, seq, "unknown flags 0x%02x", flags);
     if (h[3])
-        return FRAME_ERR(r, "reserved byte set");
+        return frame_error(ch, seq, "reserved byte set");
     if (wire_len > XLMIG__WIRE_MAX)
-        return FRAME_ERR(r, "oversized: %" PRIu32 " payload bytes, the "
-                         "limit is %u", wire_len, XLMIG__WIRE_MAX);
+        return frame_error(ch, seq, "oversized: %" PRIu32 " payload bytes, "
+                           "the limit is %u", wire_len, XLMIG__WIRE_MAX);
     if (raw_len > XLMIG__RAW_MAX || out_len > XLMIG__OUT_MAX)
-        return FRAME_ERR(r, "oversized: decodes to %" PRIu32 "/%" PRIu32
-                         " bytes, the limits are %u/%u", raw_len, out_len,
-                         XLMIG__RAW_MAX, XLMIG__OUT_MAX);
+        return frame_error(ch, seq, "oversized: decodes to %" PRIu32 "/%"
+                           PRIu32 " bytes, the limits are %u/%u", raw_len,
+                           out_len, XLMIG__RAW_MAX, XLMIG__OUT_MAX);
     if (!(flags & XLMIG__FRAME_FLAG_PAGE) && raw_len != out_len)
-        return FRAME_ERR(r, "raw length %" PRIu32 " differs from output "
-                         "length %" PRIu32 " without the page transform",
-                         raw_len, out_len);
+        return frame_error(ch, seq, "raw length %" PRIu32 " differs from "
+                           "output length %" PRIu32 " without the page "
+                           "transform", raw_len, out_len);
     if ((flags & XLMIG__FRAME_FLAG_PAGE) && !r->px)
-        return FRAME_ERR(r, "page transform used, but the peer announced "
-                         "no page cache");
+        return frame_error(ch, seq, "page transform used, but the peer "
+                           "announced no page cache");
     if (type != XLMIG__FRAME_DATA &&
         (codec || flags || (type == XLMIG__FRAME_END && wire_len) ||
          wire_len > XLMIG__ABORT_MAX))
-        return FRAME_ERR(r, "malformed %s frame",
-                         type == XLMIG__FRAME_END ? "END" : "ABORT");
+        return frame_error(ch, seq, "malformed %s frame",
+                           type == XLMIG__FRAME_END ? "END" : "ABORT");
     return 0;
 }
 
-/* Read the payload into r->wire and count it; then the frame's
+/* What the network stage has read, and its CPU time so far. */
+static void progress_net(libxlmig_channel *ch, size_t bytes)
+{
+    uint64_t cpu = thread_cpu_ns();
+
+    pthread_mutex_lock(&ch->plock);
+    ch->prog.bytes_received += bytes;
+    ch->prog.recv_net_cpu_ns = cpu;
+    pthread_mutex_unlock(&ch->plock);
+}
+
+/* Read the payload into f->wire and count it; then the frame's
  * checksum (over header @h and payload) and its sequence number. */
 static int payload_read(struct receiver *r, const uint8_t *h,
-                        const struct frame_hdr *fh)
+                        struct rframe *f)
 {
     libxlmig_channel *ch = r->ch;
+    const struct frame_hdr *fh = &f->fh;
     uint32_t wire_len = fh->wire_len;
     XXH3_state_t st;
     size_t got;
     int rc;
 
-    r->wire.len = 0;
-    rc = xlmig__buf_reserve(&r->wire, wire_len, XLMIG__WIRE_MAX);
+    f->wire.len = 0;
+    rc = xlmig__buf_reserve(&f->wire, wire_len, XLMIG__WIRE_MAX);
     if (rc) return rc;
-    rc = xlmig__transport_read_exact(ch->t, r->wire.data, wire_len, &got);
+    rc = xlmig__transport_read_exact(ch->t, f->wire.data, wire_len, &got);
     if (rc) return rc;
     if (got < wire_len)
-        return FRAME_ERR(r, "truncated: the stream ended after %zu of %"
-                         PRIu32 " payload bytes", got, wire_len);
-    r->wire.len = wire_len;
-    pthread_mutex_lock(&ch->plock);
-    ch->prog.bytes_received += XLMIG__FRAME_HDR_LEN + wire_len;
-    pthread_mutex_unlock(&ch->plock);
+        return frame_error(ch, r->seq, "truncated: the stream ended after "
+                           "%zu of %" PRIu32 " payload bytes", got,
+                           wire_len);
+    f->wire.len = wire_len;
+    progress_net(ch, XLMIG__FRAME_HDR_LEN + wire_len);
 
     XXH3_INITSTATE(&st);
     XXH3_64bits_reset(&st);
     XXH3_64bits_update(&st, h, 32);
-    XXH3_64bits_update(&st, r->wire.data, wire_len);
+    XXH3_64bits_update(&st, f->wire.data, wire_len);
     if (XXH3_64bits_digest(&st) != fh->frame_csum)
-        return FRAME_ERR(r, "checksum mismatch: the frame is corrupted");
+        return frame_error(ch, r->seq, "checksum mismatch: the frame is "
+                           "corrupted");
     if (fh->seq < r->seq)
-        return FRAME_ERR(r, "sequence %" PRIu64 " replayed", fh->seq);
+        return frame_error(ch, r->seq, "sequence %" PRIu64 " replayed",
+                           fh->seq);
     if (fh->seq > r->seq)
-        return FRAME_ERR(r, "sequence %" PRIu64 ": frames %" PRIu64 " to %"
-                         PRIu64 " are missing", fh->seq, r->seq, fh->seq - 1);
+        return frame_error(ch, r->seq, "sequence %" PRIu64 ": frames %"
+                           PRIu64 " to %" PRIu64 " are missing", fh->seq,
+                           r->seq, fh->seq - 1);
     return 0;
 }
 
+/* Read and check one frame into @f. */
+static int frame_read(struct receiver *r, struct rframe *f)
+{
+    uint8_t h[XLMIG__FRAME_HDR_LEN];
+    int rc;
+
+    rc = hdr_read(r, h);
+    if (rc) return rc;
+    rc = hdr_check(r, h, &f->fh);
+    if (rc) return rc;
+    rc = payload_read(r, h, f);
+    if (rc) return rc;
+    r->seq++;
+    return 0;
+}
+
+/* The slot to fill next, once there is one; NULL after stop. */
+static struct rframe *slot_to_fill(struct receiver *r)
+{
+    struct rframe *f = NULL;
+
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop && r->next_fill - r->next_take == RING_SLOTS)
+        pthread_cond_wait(&r->free_cond, &r->lock);
+    if (!r->stop)
+        f = &r->ring[r->next_fill % RING_SLOTS];
+    pthread_mutex_unlock(&r->lock);
+    return f;
+}
+
+/* Hand the filled slot to the decode stage; @last: END or ABORT. */
+static void slot_filled(struct receiver *r, bool last)
+{
+    pthread_mutex_lock(&r->lock);
+    r->next_fill++;
+    if (last)
+        r->net_done = true;
+    pthread_cond_signal(&r->filled_cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * The network stage: frames into the ring until END or ABORT (put in
+ * like any other), a failure (held in r->net_err, its code in
+ * r->net_rc) or stop.
+ */
+static void *net_main(void *arg)
+{
+    struct receiver *r = arg;
+    bool last = false;
+    int rc = 0;
+
+    xlmig__error_hold(&r->net_err);
+    while (!last) {
+        struct rframe *f = slot_to_fill(r);
+
+        if (!f)
+            break;
+        rc = frame_read(r, f);
+        if (rc) break;
+        last = f->fh.type != XLMIG__FRAME_DATA;
+        slot_filled(r, last);
+    }
+    xlmig__error_unhold();
+    if (!last) {
+        pthread_mutex_lock(&r->lock);
+        r->net_done = true;
+        r->net_rc = rc;
+        pthread_cond_signal(&r->filled_cond);
+        pthread_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+/*
+ * The decode stage failed: stop the network stage, waking it from a
+ * read or from waiting for a slot.
+ */
+static void net_stop(struct receiver *r)
+{
+    bool running;
+
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    running = !r->net_done;
+    pthread_cond_signal(&r->free_cond);
+    pthread_mutex_unlock(&r->lock);
+    if (running)
+        xlmig__transport_cancel_read(r->ch->t);
+}
+
+/* ---- the decode stage -------------------------------------------- */
+
 /* A DATA payload through its codec: *raw_r is raw_len bytes (where
  * they lie for the none codec, else in r->raw). */
-static int payload_decode(struct receiver *r, const struct frame_hdr *fh,
+static int payload_decode(struct receiver *r, const struct rframe *f,
                           const uint8_t **raw_r)
 {
+    const struct frame_hdr *fh = &f->fh;
     const struct xlmig__codec_ops *c = xlmig__codecs[fh->codec];
     uint8_t codec = fh->codec;
     int rc;
@@ -1265,9 +1420,9 @@ static int payload_decode(struct receiver *r, const struct frame_hdr *fh,
     if (codec == XLMIG__CODEC_NONE) {
         /* Used where it lies: no copy. */
         if (fh->wire_len != fh->raw_len)
-            return FRAME_ERR(r, "none payload does not decode to %" PRIu32
-                             " bytes", fh->raw_len);
-        *raw_r = r->wire.data;
+            return frame_error(r->ch, fh->seq, "none payload does not "
+                               "decode to %" PRIu32 " bytes", fh->raw_len);
+        *raw_r = f->wire.data;
         return 0;
     }
     if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
@@ -1275,11 +1430,11 @@ static int payload_decode(struct receiver *r, const struct frame_hdr *fh,
     r->raw.len = 0;
     rc = xlmig__buf_reserve(&r->raw, fh->raw_len, XLMIG__RAW_MAX);
     if (rc) return rc;
-    rc = c->decode(r->codec_state[codec], r->wire.data, fh->wire_len,
+    rc = c->decode(r->codec_state[codec], f->wire.data, fh->wire_len,
                    r->raw.data, fh->raw_len);
     if (rc)
-        return FRAME_ERR(r, "%s payload does not decode to %" PRIu32
-                         " bytes", c->name, fh->raw_len);
+        return frame_error(r->ch, fh->seq, "%s payload does not decode to "
+                           "%" PRIu32 " bytes", c->name, fh->raw_len);
     r->raw.len = fh->raw_len;
     *raw_r = r->raw.data;
     return 0;
@@ -1300,105 +1455,191 @@ static int payload_output(struct receiver *r, const struct frame_hdr *fh,
         rc = xlmig__pagex_decode(r->px, raw, fh->raw_len, &r->out,
                                  out_len, why, sizeof(why));
         if (rc)
-            return FRAME_ERR(r, "page ops rejected: %s", why);
+            return frame_error(r->ch, fh->seq, "page ops rejected: %s", why);
         if (r->out.len != out_len)
-            return FRAME_ERR(r, "page ops give %zu bytes, the header says %"
-                             PRIu32, r->out.len, out_len);
+            return frame_error(r->ch, fh->seq, "page ops give %zu bytes, "
+                               "the header says %" PRIu32, r->out.len,
+                               out_len);
         *data_r = r->out.data;
     } else {
         *data_r = raw;
     }
     if (XXH3_64bits(*data_r, out_len) != fh->data_csum)
-        return FRAME_ERR(r, "data checksum mismatch after decoding");
+        return frame_error(r->ch, fh->seq, "data checksum mismatch after "
+                           "decoding");
     return 0;
 }
 
 /*
- * Read, check and decode one frame.  Returns 1 for END, 0 for a data
- * frame whose bytes are in *data_r / *len_r, or a negative rc.
+ * Decode one frame the network stage has checked.  Returns 1 for END,
+ * 0 for a data frame whose bytes are in *data_r / *len_r, or a negative
+ * rc.
  */
-static int recv_frame(struct receiver *r, const uint8_t **data_r,
-                      size_t *len_r)
+static int frame_decode(struct receiver *r, const struct rframe *f,
+                        const uint8_t **data_r, size_t *len_r)
 {
     libxlmig_channel *ch = r->ch;
-    uint8_t h[XLMIG__FRAME_HDR_LEN];
-    struct frame_hdr fh;
+    const struct frame_hdr *fh = &f->fh;
     const uint8_t *raw = NULL;
     int rc;
 
-    rc = hdr_read(r, h);
-    if (rc) return rc;
-    rc = hdr_check(r, h, &fh);
-    if (rc) return rc;
-    rc = payload_read(r, h, &fh);
-    if (rc) return rc;
-
-    if (fh.type == XLMIG__FRAME_END) {
-        r->seq++;
+    if (fh->type == XLMIG__FRAME_END)
         return 1;
-    }
-    if (fh.type == XLMIG__FRAME_ABORT) {
+    if (fh->type == XLMIG__FRAME_ABORT) {
         char why[XLMIG__ABORT_MAX + 1];
 
-        sanitize(why, sizeof(why), r->wire.data, fh.wire_len);
+        sanitize(why, sizeof(why), f->wire.data, fh->wire_len);
         return xlmig__error(ch->ctx, LIBXLMIG_ERR_CANCELLED, -1,
                             "the peer (%s) aborted the stream after "
-                            "frame %" PRIu64 ": %s", dir_in(ch), fh.seq,
+                            "frame %" PRIu64 ": %s", dir_in(ch), fh->seq,
                             why[0] ? why : "no reason given");
     }
-
-    rc = payload_decode(r, &fh, &raw);
+    rc = payload_decode(r, f, &raw);
     if (rc) return rc;
-    rc = payload_output(r, &fh, raw, data_r);
+    rc = payload_output(r, fh, raw, data_r);
     if (rc) return rc;
-    *len_r = fh.out_len;
-    r->seq++;
+    *len_r = fh->out_len;
     return 0;
+}
+
+/*
+ * The next frame in order, once the network stage has put it in; NULL
+ * when that stage has ended without one more (it failed).
+ */
+static const struct rframe *slot_to_take(struct receiver *r)
+{
+    const struct rframe *f = NULL;
+
+    pthread_mutex_lock(&r->lock);
+    while (r->next_take == r->next_fill && !r->net_done)
+        pthread_cond_wait(&r->filled_cond, &r->lock);
+    if (r->next_take < r->next_fill)
+        f = &r->ring[r->next_take % RING_SLOTS];
+    pthread_mutex_unlock(&r->lock);
+    return f;
+}
+
+/* The decode stage is done with the oldest frame: its slot is free. */
+static void slot_taken(struct receiver *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->next_take++;
+    pthread_cond_signal(&r->free_cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The network stage's failure, reported now that every frame before it
+ * has been handed on. */
+static int net_failure(struct receiver *r)
+{
+    if (r->net_err.rc)
+        xlmig__error_replay(r->ch->ctx, &r->net_err);
+    return r->net_rc ? r->net_rc : LIBXLMIG_ERR_INTERNAL;
+}
+
+/* What the decode stage has handed on, and its CPU time so far. */
+static void progress_delivered(struct receiver *r, size_t len)
+{
+    libxlmig_channel *ch = r->ch;
+    uint64_t cpu = thread_cpu_ns() - r->cpu0_ns;
+
+    pthread_mutex_lock(&ch->plock);
+    ch->prog.bytes_delivered += len;
+    ch->prog.frames_in++;
+    ch->prog.recv_decode_cpu_ns = cpu;
+    pthread_mutex_unlock(&ch->plock);
+}
+
+/* The decode stage: frames from the ring to @out_fd, until END or the
+ * first failure. */
+static int decode_run(struct receiver *r, int out_fd)
+{
+    libxlmig_channel *ch = r->ch;
+
+    for (;;) {
+        const struct rframe *f = slot_to_take(r);
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        int rc;
+
+        if (!f)
+            return net_failure(r);
+        rc = frame_decode(r, f, &data, &len);
+        if (rc == 1)
+            return 0;
+        if (rc) return rc;
+        rc = xlmig__write_all(out_fd, data, len);
+        if (rc)
+            return xlmig__error(ch->ctx, LIBXLMIG_ERR_IO, -rc,
+                                "handing on the received stream");
+        slot_taken(r);
+        progress_delivered(r, len);
+    }
+}
+
+static void receiver_init(struct receiver *r, libxlmig_channel *ch)
+{
+    unsigned int i;
+
+    memset(r, 0, sizeof(*r));
+    r->ch = ch;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->filled_cond, NULL);
+    pthread_cond_init(&r->free_cond, NULL);
+    for (i = 0; i < RING_SLOTS; i++)
+        xlmig__buf_init(&r->ring[i].wire);
+    xlmig__buf_init(&r->raw);
+    xlmig__buf_init(&r->out);
+    r->cpu0_ns = thread_cpu_ns();
+}
+
+static void receiver_dispose(struct receiver *r)
+{
+    unsigned int i;
+
+    for (i = 0; i < XLMIG__CODEC_COUNT; i++) {
+        if (r->codec_state[i])
+            xlmig__codecs[i]->state_free(r->codec_state[i]);
+    }
+    for (i = 0; i < RING_SLOTS; i++)
+        xlmig__buf_dispose(&r->ring[i].wire);
+    xlmig__buf_dispose(&r->raw);
+    xlmig__buf_dispose(&r->out);
+    xlmig__pagex_free(r->px);
+    pthread_cond_destroy(&r->filled_cond);
+    pthread_cond_destroy(&r->free_cond);
+    pthread_mutex_destroy(&r->lock);
 }
 
 int libxlmig_channel_recv_fd(libxlmig_channel *ch, int out_fd)
 {
     struct receiver r;
-    unsigned int c;
-    int rc;
+    pthread_t net;
+    bool net_started = false;
+    int rc, err;
 
-    memset(&r, 0, sizeof(r));
-    r.ch = ch;
+    receiver_init(&r, ch);
     pipe_widen(out_fd);
     if (ch->peer_cache_pages || (ch->peer_transforms &
                                  XLMIG__CH_TRANSFORM_PAGE)) {
         rc = xlmig__pagex_new(ch->peer_cache_pages, &r.px);
         if (rc) goto out;
     }
-    for (;;) {
-        const uint8_t *data = NULL;
-        size_t len = 0;
+    err = pthread_create(&net, NULL, net_main, &r);
+    if (err) {
+        rc = xlmig__error(ch->ctx, LIBXLMIG_ERR_NO_MEMORY, err,
+                          "cannot start the receiver's network thread");
+        goto out;
+    }
+    net_started = true;
 
-        rc = recv_frame(&r, &data, &len);
-        if (rc == 1) {
-            rc = 0;
-            break;
-        }
-        if (rc) goto out;
-        rc = xlmig__write_all(out_fd, data, len);
-        if (rc) {
-            rc = xlmig__error(ch->ctx, LIBXLMIG_ERR_IO, -rc,
-                              "handing on the received stream");
-            goto out;
-        }
-        pthread_mutex_lock(&ch->plock);
-        ch->prog.bytes_delivered += len;
-        ch->prog.frames_in++;
-        pthread_mutex_unlock(&ch->plock);
-    }
+    rc = decode_run(&r, out_fd);
  out:
-    for (c = 0; c < XLMIG__CODEC_COUNT; c++) {
-        if (r.codec_state[c])
-            xlmig__codecs[c]->state_free(r.codec_state[c]);
+    if (net_started) {
+        if (rc)
+            net_stop(&r);
+        pthread_join(net, NULL);
     }
-    xlmig__pagex_free(r.px);
-    xlmig__buf_dispose(&r.wire);
-    xlmig__buf_dispose(&r.raw);
-    xlmig__buf_dispose(&r.out);
+    receiver_dispose(&r);
     return rc;
 }

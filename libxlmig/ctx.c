@@ -138,6 +138,28 @@ void xlmig__log(libxlmig_ctx *ctx, xentoollog_level level, int errnoval,
     va_end(ap);
 }
 
+/*
+ * The errors this thread holds back, or NULL (xlmig__error_hold()).
+ * Per thread, so that a thread holding its errors never changes how
+ * another one's are reported.
+ */
+static _Thread_local struct xlmig__held_error *held;
+
+/* "message[: strerror]" into @dst, truncated to fit. */
+static void error_text(char *dst, size_t cap, int errnoval, const char *fmt,
+                       va_list ap) XLMIG__PRINTF(4, 0);
+
+static void error_text(char *dst, size_t cap, int errnoval, const char *fmt,
+                       va_list ap)
+{
+    size_t n;
+
+    vsnprintf(dst, cap, fmt, ap);
+    n = strlen(dst);
+    if (errnoval > 0 && n + 1 < cap)
+        snprintf(dst + n, cap - n, ": %s", strerror(errnoval));
+}
+
 int xlmig__error(libxlmig_ctx *ctx, int rc, int errnoval,
                  const char *fmt, ...)
 {
@@ -145,17 +167,41 @@ int xlmig__error(libxlmig_ctx *ctx, int rc, int errnoval,
     va_list ap;
     size_t n;
 
+    if (held) {
+        /* Kept for the thread that reports it; only the first. */
+        if (!held->rc) {
+            held->rc = rc;
+            va_start(ap, fmt);
+            error_text(held->msg, sizeof(held->msg), errnoval, fmt, ap);
+            va_end(ap);
+        }
+        return rc;
+    }
     /* "NAME: message[: strerror]", truncated to fit. */
     n = (size_t)snprintf(ctx->last_error, cap, "%s: ",
                          libxlmig_strerror_name(rc));
     if (n < cap) {
         va_start(ap, fmt);
-        vsnprintf(ctx->last_error + n, cap - n, fmt, ap);
+        error_text(ctx->last_error + n, cap - n, errnoval, fmt, ap);
         va_end(ap);
     }
-    n = strlen(ctx->last_error);
-    if (errnoval > 0 && n < cap)
-        snprintf(ctx->last_error + n, cap - n, ": %s", strerror(errnoval));
     xtl_log(ctx->logger, XTL_ERROR, -1, "libxlmig", "%s", ctx->last_error);
     return rc;
+}
+
+void xlmig__error_hold(struct xlmig__held_error *h)
+{
+    h->rc = 0;
+    h->msg[0] = '\0';
+    held = h;
+}
+
+void xlmig__error_unhold(void)
+{
+    held = NULL;
+}
+
+int xlmig__error_replay(libxlmig_ctx *ctx, const struct xlmig__held_error *h)
+{
+    return xlmig__error(ctx, h->rc, -1, "%s", h->msg);
 }

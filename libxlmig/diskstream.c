@@ -430,6 +430,13 @@ static long guard_unsent(libxlmig_transport *t)
     return g->inner->ops->unsent ? g->inner->ops->unsent(g->inner) : -1;
 }
 
+static void guard_cancel_read(libxlmig_transport *t)
+{
+    struct guard *g = t->priv;
+
+    xlmig__transport_cancel_read(g->inner);
+}
+
 static void guard_dispose(libxlmig_transport *t)
 {
     struct guard *g = t->priv;
@@ -447,6 +454,7 @@ static const struct xlmig__transport_ops guard_ops = {
     .write = guard_write,
     .shutdown_write = guard_shutdown_write,
     .unsent = guard_unsent,
+    .cancel_read = guard_cancel_read,
     .dispose = guard_dispose,
 };
 

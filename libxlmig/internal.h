@@ -57,6 +57,31 @@ void xlmig__log(libxlmig_ctx *ctx, xentoollog_level level, int errnoval,
 int xlmig__error(libxlmig_ctx *ctx, int rc, int errnoval,
                  const char *fmt, ...) XLMIG__PRINTF(4, 5);
 
+/*
+ * An error held back: a helper thread's first error, which another
+ * thread reports later, in order, with xlmig__error_replay().  The
+ * context's last error is not thread-safe, and an error is reported
+ * once: so a helper whose errors another thread may also meet (the
+ * channel's network stage) holds them instead.
+ */
+struct xlmig__held_error {
+    int rc;                     /* 0: none held */
+    char msg[1024];             /* "message[: strerror]", without the name */
+};
+
+/*
+ * From here until xlmig__error_unhold(), every xlmig__error() made on the
+ * calling thread, by any code (a transport's too), logs nothing and
+ * leaves every context alone: the first one is kept in @h (emptied
+ * here), the others are dropped.  @h must outlive the hold.
+ */
+void xlmig__error_hold(struct xlmig__held_error *h);
+void xlmig__error_unhold(void);
+
+/* Report the error held in @h (h->rc set) as xlmig__error() would have;
+ * returns h->rc. */
+int xlmig__error_replay(libxlmig_ctx *ctx, const struct xlmig__held_error *h);
+
 /* Point the hypervisor check at another path (tests only). */
 void xlmig__ctx_set_privcmd_path(libxlmig_ctx *ctx, const char *path);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /* The plain transport: a socket, or a pair of pipe ends. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -13,6 +14,7 @@
 struct fd_priv {
     int rfd;
     int wfd;
+    atomic_bool read_cancelled;     /* fd_cancel_read() was called */
 };
 
 int xlmig__write_all(int fd, const void *buf, size_t len)
@@ -39,8 +41,12 @@ static ssize_t fd_read(libxlmig_transport *t, void *buf, size_t len)
     ssize_t r;
 
     do {
+        if (atomic_load(&f->read_cancelled))
+            return LIBXLMIG_ERR_CANCELLED;
         r = read(f->rfd, buf, len);
     } while (r < 0 && errno == EINTR);
+    if (r <= 0 && atomic_load(&f->read_cancelled))
+        return LIBXLMIG_ERR_CANCELLED;  /* the EOF is shutdown's */
     if (r < 0) {
         if (errno == ECONNRESET)
             return 0;           /* the caller reports the missing END */
@@ -116,6 +122,15 @@ static int fd_shutdown_write(libxlmig_transport *t)
     return 0;
 }
 
+static void fd_cancel_read(libxlmig_transport *t)
+{
+    struct fd_priv *f = t->priv;
+
+    atomic_store(&f->read_cancelled, true);
+    /* A socket's reader wakes with EOF; a pipe has no such call. */
+    (void)shutdown(f->rfd, SHUT_RD);
+}
+
 static void fd_dispose(libxlmig_transport *t)
 {
     struct fd_priv *f = t->priv;
@@ -153,6 +168,7 @@ static const struct xlmig__transport_ops fd_ops = {
     .write_more = fd_write_more,
     .shutdown_write = fd_shutdown_write,
     .unsent = fd_unsent,
+    .cancel_read = fd_cancel_read,
     .dispose = fd_dispose,
 };
 

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct tls_priv {
     bool psk_mode;
     bool failed;                /* a fatal SSL error: no close_notify */
     bool shut;                  /* close_notify sent */
+    atomic_bool read_cancelled; /* tls_cancel_read() was called */
     SSL_CTX *sctx;
     SSL *ssl;
     BIO *wbio;                  /* the write buffer; the session owns it */
@@ -515,7 +517,8 @@ static int do_handshake(libxlmig_ctx *ctx, struct tls_priv *p,
 /*
  * One SSL_read_ex / SSL_write_ex under the lock, retried on WANT_*
  * with the lock dropped while waiting.  Returns 1 with *n_r bytes done,
- * 0 at the peer's end (reads), or a negative rc (logged).  With
+ * 0 at the peer's end (reads), or a negative rc (logged; a read after
+ * tls_cancel_read() gets LIBXLMIG_ERR_CANCELLED, not logged).  With
  * @deadline (ms, 0: none) it gives up with LIBXLMIG_ERR_TIMEOUT.
  */
 static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
@@ -528,6 +531,8 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
         unsigned long e;
         char ebuf[256];
 
+        if (!writing && atomic_load(&p->read_cancelled))
+            return LIBXLMIG_ERR_CANCELLED;
         pthread_mutex_lock(&p->lock);
         ERR_clear_error();
         errno = 0;
@@ -542,6 +547,9 @@ static int ssl_io(libxlmig_transport *t, bool writing, void *buf,
         if (err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL)
             p->failed = true;
         pthread_mutex_unlock(&p->lock);
+        if (!writing && err != SSL_ERROR_NONE &&
+            atomic_load(&p->read_cancelled))
+            return LIBXLMIG_ERR_CANCELLED;  /* shutdown's EOF, or a wait */
 
         switch (err) {
         case SSL_ERROR_NONE:
@@ -742,6 +750,18 @@ static long tls_unsent(libxlmig_transport *t)
     return n;
 }
 
+/*
+ * Reads wait in poll(), not in OpenSSL: SHUT_RD wakes that wait at once,
+ * and ssl_io() then sees the flag before it calls SSL_read again.
+ */
+static void tls_cancel_read(libxlmig_transport *t)
+{
+    struct tls_priv *p = t->priv;
+
+    atomic_store(&p->read_cancelled, true);
+    (void)shutdown(p->fd, SHUT_RD);
+}
+
 static const struct xlmig__transport_ops tls_ops = {
     .name = "tls",
     .read = tls_read,
@@ -749,6 +769,7 @@ static const struct xlmig__transport_ops tls_ops = {
     .write_more = tls_write_more,
     .shutdown_write = tls_shutdown_write,
     .unsent = tls_unsent,
+    .cancel_read = tls_cancel_read,
     .dispose = tls_dispose,
 };
 

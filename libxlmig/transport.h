@@ -50,6 +50,16 @@ struct xlmig__transport_ops {
      */
     long (*unsent)(libxlmig_transport *t);
 
+    /*
+     * Stop reading: a read blocked in another thread returns soon, and
+     * every read from here on returns LIBXLMIG_ERR_CANCELLED at once,
+     * not logged (the caller knows why it cancelled).  Writes go on as
+     * before.  Safe from any thread while another reads, and more than
+     * once.  A socket's blocked read is woken (shutdown(SHUT_RD)); one
+     * blocked on a pipe ends only when bytes or EOF come.
+     */
+    void (*cancel_read)(libxlmig_transport *t);
+
     /* Close and free the private state (not the transport struct). */
     void (*dispose)(libxlmig_transport *t);
 };
@@ -66,6 +76,13 @@ static inline int xlmig__transport_write_more(libxlmig_transport *t,
 {
     return t->ops->write_more ? t->ops->write_more(t, buf, len)
                               : t->ops->write(t, buf, len);
+}
+
+/* ops->cancel_read where there is a transport with one. */
+static inline void xlmig__transport_cancel_read(libxlmig_transport *t)
+{
+    if (t && t->ops->cancel_read)
+        t->ops->cancel_read(t);
 }
 
 /* Read exactly @len bytes; *got_r says how many came before an EOF. */

@@ -375,9 +375,12 @@ static bool progress_line(char *buf, size_t len, bool full,
     if (full)
         snprintf(buf, len, "sent: in %s out %s ratio %.2f pages %" PRIu64
                  " zero %" PRIu64 " delta %" PRIu64 " rate %s/s bwlimit "
-                 "%s%s; received: %s wire, %s stream",
+                 "%s%s; received: %s wire, %s stream; receive CPU: "
+                 "network %.3f s, decode %.3f s",
                  in, out, ratio, p.pages, p.zero_pages, p.delta_pages, rate,
-                 lim, p.bwlimit ? "/s" : "", rcv, dlv);
+                 lim, p.bwlimit ? "/s" : "", rcv, dlv,
+                 (double)p.recv_net_cpu_ns / 1e9,
+                 (double)p.recv_decode_cpu_ns / 1e9);
     else
         snprintf(buf, len, "out %s ratio %.2f pages %" PRIu64 " zero %"
                  PRIu64 " delta %" PRIu64 " bwlimit %s%s; received: %s "
@@ -1094,6 +1097,8 @@ static int serve(struct opts *o, int fd, const char *peer)
     r.recv_out = x.in_w;
     x.in_w = -1;                /* relay_recv closes it */
     status = relay_run(&r, listen_on_fail, &x, o->cmd);
+    if (o->progress)
+        progress_done();
  out:
     if (x.in_w >= 0)
         close(x.in_w);

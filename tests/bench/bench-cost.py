@@ -11,10 +11,16 @@ and each side's CPU (user + system) and peak resident memory come from
 wait4(2), the kernel's own account of that process. From those the time
 on two hosts follows, which one 2-core machine cannot show directly:
 
-    t(L, T) = max(wire / L, sender CPU / Ts, receiver CPU / Tr)
+    t(L, T) = max(wire / L, sender CPU / Ts, receiver time(T))
 
-with Ts, Tr the CPUs each side can use out of T: a side that runs its
-work in one thread (unzstd, zstd -T1, our receiver) uses one, whatever T.
+with Ts the CPUs the sender can use out of T: a side that runs its work
+in one thread (unzstd, zstd -T1) uses one, whatever T. The receiver's
+time: the peer tools' receivers are one thread, their CPU whatever T.
+Ours is a pipeline of two threads, a network stage (read and check
+frames) and a decode stage (decode, hand on), which channel-listen's
+last --progress line gives the CPU time of; with T >= 2 it takes
+max(network stage CPU, decode stage CPU, receiver CPU / T), with T = 1
+its CPU.
 Every CPU figure is the median of --runs runs (default 3); runs of the
 methods alternate, so that a slow spell of the machine hits all of them.
 
@@ -58,6 +64,8 @@ PEERS = {
     "xapi": (["zstd", "-q", "--fast=1", "-T1", "-c"],
              ["zstd", "-q", "-d", "-c"]),
 }
+# channel-listen --progress's last line: the CPU of its receiving stages
+STAGES = re.compile(r"receive CPU: network ([0-9.]+) s, decode ([0-9.]+) s")
 TS = (2, 4, 8)                 # CPUs per side
 
 # The fake xl that channel-listen starts: it drains the stream into
@@ -267,7 +275,8 @@ class Bench:
             os.unlink(rusage_f)
         lst = subprocess.Popen(
             [x, "channel-listen", "--once", "--bind", "127.0.0.1",
-             "--port", "0", "--port-file", pf, "--xl", self.xl] + opts,
+             "--port", "0", "--port-file", pf, "--xl", self.xl,
+             "--progress"] + opts,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             preexec_fn=as_receiver)
         port = wait_port(pf, lst, "channel-listen")
@@ -296,8 +305,14 @@ class Bench:
                 xl_cpu = float(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             die("the fake xl left no account of its CPU time")
+        stages = STAGES.findall(lerr.decode(errors="replace"))
+        if not stages:
+            die("channel-listen gave no CPU time of its receiving stages "
+                "(its last --progress line):\n" +
+                lerr.decode(errors="replace"))
+        rnet, rdec = (float(v) for v in stages[-1])
         return dict(wire=relay.fwd, scpu=cs, rcpu=cr - xl_cpu, srss=ms,
-                    rrss=mr, wall=wall)
+                    rrss=mr, wall=wall, rnet=rnet, rdec=rdec)
 
 
 def aes_gcm_cpu_per_gb():
@@ -312,11 +327,20 @@ def aes_gcm_cpu_per_gb():
     die("openssl speed printed no aes-256-gcm line")
 
 
+def recv_time(r, T):
+    """The receiver's seconds with T CPUs. One thread (rpar 1) takes its
+    CPU. A pipeline of stages, each a thread (rpar 2: our network and
+    decode stages), goes as fast as its slowest stage once each has a
+    CPU, and no faster than its CPU spread over all T."""
+    if r["rpar"] == 1 or T == 1:
+        return r["rcpu"]
+    return max(r["rnet"], r["rdec"], r["rcpu"] / T)
+
+
 def t_of(r, gbps, T):
     """Seconds on two hosts: the slowest of the link and the two sides."""
     link = r["wire"] / (gbps * 1e9 / 8)
-    return max(link, r["scpu"] / min(T, r["spar"]),
-               r["rcpu"] / min(T, r["rpar"]))
+    return max(link, r["scpu"] / min(T, r["spar"]), recv_time(r, T))
 
 
 def main():
@@ -361,12 +385,13 @@ def main():
         methods = a.methods.split(",")
 
         def run(stream, m):
-            """One run of method m; spar/rpar: the CPUs each side can use
-            (the channel's sender one thread per CPU, up to its 64, auto
-            the threads it is given; everything else one)."""
+            """One run of method m; spar: the CPUs the sender can use (the
+            channel's one thread per CPU, up to its 64, auto the threads
+            it is given; the peer tools one); rpar: the receiver's
+            threads (the channel's two stages; the peer tools one)."""
             if m in PEERS:
                 r = b.run_pipe(stream, *PEERS[m])
-                r.update(spar=1, rpar=1)
+                r.update(spar=1, rpar=1, rnet=0, rdec=0)
                 return r
             codec, kw, spar = m, {}, SENDER_THREADS_MAX
             if m == "plain-none":
@@ -379,7 +404,7 @@ def main():
             if codec == "auto":
                 spar = a.auto_threads
             r = b.run_channel(stream, codec, **kw)
-            r.update(spar=spar, rpar=1)
+            r.update(spar=spar, rpar=2)
             return r
 
         results = {}
@@ -412,24 +437,27 @@ def report(name, size, med, ms, runs):
     g = size / GB
     print("\nbench-cost: %s, %.0f MB, medians of %d; CPU-s per GB of stream"
           % (name, size / 1e6, runs))
-    hdr = "%-13s %9s %6s %7s %7s %7s %7s %6s" % (
-        "method", "wire MB", "ratio", "snd/GB", "rcv/GB", "sndRSS",
-        "rcvRSS", "wall")
+    hdr = "%-13s %9s %6s %7s %7s %7s %7s %7s %7s %6s" % (
+        "method", "wire MB", "ratio", "snd/GB", "rcv/GB", "net/GB",
+        "dec/GB", "sndRSS", "rcvRSS", "wall")
     for gbps in RATES:
         for T in TS:
             hdr += " %7s" % ("t%dG/T%d" % (gbps, T))
     print(hdr)
     for m in ms:
         r = med[m]
-        line = "%-13s %9.1f %6.3f %7.2f %7.2f %6.0fM %6.0fM %5.2fs" % (
+        stage = ("%7.2f %7.2f" % (r["rnet"] / g, r["rdec"] / g)
+                 if r["rpar"] > 1 else "%7s %7s" % ("-", "-"))
+        line = "%-13s %9.1f %6.3f %7.2f %7.2f %s %6.0fM %6.0fM %5.2fs" % (
             m, r["wire"] / 1e6, r["wire"] / size, r["scpu"] / g,
-            r["rcpu"] / g, r["srss"], r["rrss"], r["wall"])
+            r["rcpu"] / g, stage, r["srss"], r["rrss"], r["wall"])
         for gbps in RATES:
             for T in TS:
                 line += " %7.2f" % t_of(r, gbps, T)
         print(line)
-    print("(wall: one 2-core machine, sender, relay and receiver sharing "
-          "it; t: two hosts, from the CPU and wire figures)")
+    print("(net/dec: our receiver's network and decode stages; wall: one "
+          "2-core machine, sender, relay and receiver sharing it; t: two "
+          "hosts, from the CPU and wire figures)")
 
 
 def verdict(ok, text):

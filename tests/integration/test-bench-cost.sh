@@ -4,7 +4,8 @@
 # figures hold together, on a small generated stream, once per method:
 #   every method's row and the verdict lines are printed;
 #   the JSON has, for every run, CPU > 0 on each side, wire bytes that
-#   match the codec (cat: the stream exactly; zstd: fewer), a peak RSS;
+#   match the codec (cat: the stream exactly; zstd: fewer), a peak RSS,
+#   and for our receiver the CPU of its two stages, within its own;
 #   a side that fails is reported, not measured.
 # The figures themselves are make bench's (docs/bench.md, "bench-cost").
 # Ends with "integration-bench-cost: N passed, N failed".
@@ -42,7 +43,7 @@ rows() {    # every method has its row of figures
     grep -Eq '^cat +[0-9.]+ +1\.000 ' "$d/out" || return 1
     for m in xapi plain-none none zstd auto auto@1g auto@25g zstd-cache0 \
              zstd-cache16; do
-        grep -Eq "^$m +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+M +[0-9]+M " \
+        grep -Eq "^$m +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +([0-9.]+|-) +([0-9.]+|-) +[0-9]+M +[0-9]+M " \
             "$d/out" || return 1
     done
 }
@@ -72,6 +73,13 @@ for m, runs in res["runs"].items():
     r = runs[0]
     assert r["scpu"] > 0 and r["rcpu"] > 0, (m, r)
     assert r["srss"] > 1 and r["rrss"] > 1, (m, r)
+    if m in ("cat", "xapi"):
+        assert r["rpar"] == 1, (m, r)
+    else:
+        # our receiver's two stages, each a part of its CPU
+        assert r["rpar"] == 2, (m, r)
+        assert r["rnet"] > 0 and r["rdec"] > 0, (m, r)
+        assert r["rnet"] + r["rdec"] <= r["rcpu"] * 1.05 + 0.01, (m, r)
     if m == "cat":
         assert r["wire"] == size, (m, r["wire"], size)
     elif m.startswith("zstd") or m == "xapi":

@@ -79,13 +79,16 @@ done
 for mode in psk notls; do
     name=$mode
     if [ $mode = psk ]; then o=$PSK; else o=--no-tls; fi
-    start_listener "$name" $o
+    start_listener "$name" $o --progress
     # --compress: the spelling of old of --codec, still taken.
     migrate "$name" "--compress=zstd --progress $o"
     wait_listener
+    # The listener's last word has the CPU time of its receiving stages.
     if [ "$MRC" -eq 0 ] && [ "$LRC" -eq 0 ] &&
        grep -q "^fake-xl migrate-receive: ok" "$FAKE_XL_LOG" &&
-       grep -q "xlmig channel-send: done: sent: in" "$d/$name.xl"; then
+       grep -q "xlmig channel-send: done: sent: in" "$d/$name.xl" &&
+       grep -Eq "xlmig channel-listen: done: sent: .*; receive CPU: network [0-9]+\.[0-9]{3} s, decode [0-9]+\.[0-9]{3} s" "$d/$name.listen" &&
+       ! grep -q "receive CPU: network 0.000 s, decode 0.000 s" "$d/$name.listen"; then
         ok "migration with $o"
     else
         not_ok "migration with $o" "$d/$name.xl" "$d/$name.listen" "$FAKE_XL_LOG"

@@ -4,7 +4,9 @@
  * thread count byte-exact, with and without the page transform; bad
  * input (truncated, corrupted, replayed, oversized, missing frames,
  * bad hello) refused with an error naming the frame and the reason and
- * nothing of a bad frame handed on; the bandwidth cap; progress.
+ * nothing of a bad frame handed on; the receiver's two stages (frames
+ * before a failure handed on, one error, a failed hand-on stops the
+ * network stage); the bandwidth cap; progress.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,10 +121,12 @@ static void *send_thread(void *arg)
     return NULL;
 }
 
-/* Send @in through a fresh channel pair; return what came out. */
+/* Send @in through a fresh channel pair; return what came out, and
+ * each side's progress at the end when asked. */
 static struct blob round_trip(const libxlmig_channel_params *p,
                               const struct blob *in,
-                              libxlmig_channel_progress *sprog)
+                              libxlmig_channel_progress *sprog,
+                              libxlmig_channel_progress *rprog)
 {
     struct side snd, rcv;
     int in_pipe[2], out_pipe[2];
@@ -151,6 +155,8 @@ static struct blob round_trip(const libxlmig_channel_params *p,
                  rcv.cap.text);
     if (sprog)
         libxlmig_channel_get_progress(snd.ch, sprog);
+    if (rprog)
+        libxlmig_channel_get_progress(rcv.ch, rprog);
     side_dispose(&snd);
     side_dispose(&rcv);
     return drain.got;
@@ -180,7 +186,7 @@ static void test_round_trip_every_codec_and_thread_count(void **state)
                 p.threads = threads[t];
                 p.page_aware = pages[pg];
                 p.chunk_size = 256 * 1024;
-                out = round_trip(&p, &in, &prog);
+                out = round_trip(&p, &in, &prog, NULL);
                 if (out.len != in.len || memcmp(out.data, in.data, in.len))
                     fail_msg("%s x%u page=%d: output differs (%zu vs %zu)",
                              codecs[c], threads[t], pages[pg], out.len,
@@ -209,7 +215,7 @@ static void test_round_trip_sizes(void **state)
 
         libxlmig_channel_params_init(&p);
         p.threads = 2;
-        out = round_trip(&p, &in, NULL);
+        out = round_trip(&p, &in, NULL, NULL);
         assert_int_equal(out.len, in.len);
         assert_memory_equal(out.data, in.data, in.len);
         free(out.data);
@@ -236,7 +242,7 @@ static void test_levels(void **state)
         libxlmig_channel_params_init(&p);
         p.codec = cases[i].codec;
         p.level = cases[i].level;
-        out = round_trip(&p, &in, NULL);
+        out = round_trip(&p, &in, NULL, NULL);
         assert_int_equal(out.len, in.len);
         assert_memory_equal(out.data, in.data, in.len);
         free(out.data);
@@ -359,9 +365,11 @@ static void reseal(uint8_t *h)
     xlmig__put_be64(h + 32, XXH3_64bits_digest(&st));
 }
 
-/* Feed @wire to a receiver; return rc, error text and what came out. */
+/* Feed @wire to a receiver; return rc, error text and what came out
+ * (@out NULL: xl has gone, its end of the pipe closed), and with @log_r
+ * a copy of the receiver's side (its log). */
 static int feed_receiver(const struct blob *wire, char *err, size_t elen,
-                         struct blob *out)
+                         struct blob *out, struct side *log_r)
 {
     struct side rcv;
     int sv[2], out_pipe[2], rc;
@@ -374,7 +382,12 @@ static int feed_receiver(const struct blob *wire, char *err, size_t elen,
     assert_int_equal(libxlmig_transport_fd_new(rcv.ctx, sv[0], sv[0],
                                                &rcv.t), 0);
     rc = libxlmig_channel_open(rcv.ctx, rcv.t, false, NULL, &rcv.ch);
-    if (!rc) {
+    if (!rc && !out) {
+        assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
+        close(out_pipe[0]);
+        rc = libxlmig_channel_recv_fd(rcv.ch, out_pipe[1]);
+        close(out_pipe[1]);
+    } else if (!rc) {
         assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
         drain = (struct pump){ .fd = out_pipe[0] };
         pthread_create(&td, NULL, pump_drain_main, &drain);
@@ -382,11 +395,13 @@ static int feed_receiver(const struct blob *wire, char *err, size_t elen,
         close(out_pipe[1]);
         pthread_join(td, NULL);
         *out = drain.got;
-    } else {
+    } else if (out) {
         out->data = NULL;
         out->len = 0;
     }
     snprintf(err, elen, "%s", libxlmig_ctx_last_error(rcv.ctx));
+    if (log_r)
+        *log_r = rcv;           /* its log; the pointers are gone */
     side_dispose(&rcv);
     pthread_join(tf, NULL);
     return rc;
@@ -500,7 +515,7 @@ static void test_bad_frames(void **state)
             reseal(f3);
             break;
         }
-        rc = feed_receiver(&w, err, sizeof(err), &out);
+        rc = feed_receiver(&w, err, sizeof(err), &out, NULL);
         if (rc != cases[i].rc)
             fail_msg("mutation %d: rc %d, want %d: %s", cases[i].m, rc,
                      cases[i].rc, err);
@@ -524,6 +539,243 @@ static void test_bad_frames(void **state)
     }
     free(good.data);
     free(in.data);
+}
+
+/* ---- the receiver's two stages ------------------------------------ */
+
+/* Errors @s logged: lines "IO_ERROR: ...", "PROTOCOL_ERROR: ". */
+static int errors_logged(const struct side *s)
+{
+    const char *p = s->cap.text;
+    int n = 0;
+
+    while ((p = strstr(p, "_ERROR: ")) != NULL) {
+        n++;
+        p++;
+    }
+    return n;
+}
+
+/* Stream bytes in frames 0..n-1 of a captured stream. */
+static size_t out_before(const struct blob *w, const size_t *off, size_t n)
+{
+    size_t k, sum = 0;
+
+    for (k = 0; k < n; k++)
+        sum += xlmig__get_be32(w->data + off[k] + 12);
+    return sum;
+}
+
+/*
+ * Frames go through the ring and out in order; the receiver's progress
+ * has each stage's CPU time.
+ */
+static void test_recv_stages(void **state)
+{
+    libxlmig_channel_params p;
+    libxlmig_channel_progress rp;
+    struct blob in = make_data(4u << 20, 17), out;
+
+    (void)state;
+    libxlmig_channel_params_init(&p);
+    p.chunk_size = 64 * 1024;   /* many more frames than slots */
+    out = round_trip(&p, &in, NULL, &rp);
+    assert_int_equal(out.len, in.len);
+    assert_memory_equal(out.data, in.data, in.len);
+    assert_int_equal(rp.bytes_delivered, in.len);
+    assert_true(rp.frames_in >= 64);
+    assert_true(rp.recv_net_cpu_ns > 0);
+    assert_true(rp.recv_decode_cpu_ns > 0);
+    free(out.data);
+    free(in.data);
+}
+
+/*
+ * A peer that vanishes mid-stream, with frames still in the ring: every
+ * whole frame before it is handed on, then the error is the stream's
+ * end without END, and no other.
+ */
+static void test_recv_peer_vanishes(void **state)
+{
+    struct blob in = make_data(40 * 64 * 1024, 19);
+    struct blob good = capture_stream(&in, "zstd", false), w, out;
+    size_t off[64], nf = frame_offsets(&good, off, 64);
+    struct side cnt;
+    char err[1024], want[128];
+    int rc;
+
+    (void)state;
+    assert_true(nf >= 36);
+    w = (struct blob){ good.data, off[30] };    /* frames 0..29 */
+    rc = feed_receiver(&w, err, sizeof(err), &out, &cnt);
+    assert_int_equal(rc, LIBXLMIG_ERR_PROTOCOL);
+    snprintf(want, sizeof(want), "the stream (sender to receiver) ended "
+             "after frame 29 without END");
+    assert_contains(err, want);
+    assert_int_equal(errors_logged(&cnt), 1);
+    assert_int_equal(out.len, out_before(&good, off, 30));
+    assert_memory_equal(out.data, in.data, out.len);
+    free(out.data);
+    free(good.data);
+    free(in.data);
+}
+
+/*
+ * A corrupted frame deep in the stream, the ring full behind it: the
+ * frames before it are handed on, nothing of it or after it, and the
+ * one error is its checksum's.
+ */
+static void test_recv_corrupt_frame(void **state)
+{
+    struct blob in = make_data(40 * 64 * 1024, 23);
+    struct blob good = capture_stream(&in, "lz4", false), out;
+    size_t off[64], nf = frame_offsets(&good, off, 64);
+    struct side cnt;
+    char err[1024];
+    int rc;
+
+    (void)state;
+    assert_true(nf >= 36);
+    good.data[off[20] + XLMIG__FRAME_HDR_LEN + 7] ^= 0x10;
+    rc = feed_receiver(&good, err, sizeof(err), &out, &cnt);
+    assert_int_equal(rc, LIBXLMIG_ERR_PROTOCOL);
+    assert_contains(err, "frame 20 (sender to receiver): checksum mismatch");
+    assert_int_equal(errors_logged(&cnt), 1);
+    assert_int_equal(out.len, out_before(&good, off, 20));
+    assert_memory_equal(out.data, in.data, out.len);
+    free(out.data);
+    free(good.data);
+    free(in.data);
+}
+
+/*
+ * Two failures, handing on frame 0 (xl has gone) and frame 2's
+ * checksum, which the network stage may well meet first: the one error
+ * reported is the first in stream order, the hand-on's.
+ */
+static void test_recv_first_failure_reported(void **state)
+{
+    struct blob in = make_data(16 * 64 * 1024, 31);
+    struct blob good = capture_stream(&in, "zstd", false);
+    size_t off[64], nf = frame_offsets(&good, off, 64);
+    struct side cnt;
+    char err[1024];
+    int rc, run;
+
+    (void)state;
+    assert_true(nf >= 8);
+    good.data[off[2] + XLMIG__FRAME_HDR_LEN + 3] ^= 0x01;
+    for (run = 0; run < 20; run++) {
+        rc = feed_receiver(&good, err, sizeof(err), NULL, &cnt);
+        assert_int_equal(rc, LIBXLMIG_ERR_IO);
+        assert_contains(err, "handing on the received stream");
+        assert_int_equal(errors_logged(&cnt), 1);
+    }
+    free(good.data);
+    free(in.data);
+}
+
+struct recvjob {
+    libxlmig_channel *ch;
+    int fd;
+    int rc;
+};
+
+static void *recv_thread(void *arg)
+{
+    struct recvjob *j = arg;
+
+    j->rc = libxlmig_channel_recv_fd(j->ch, j->fd);
+    return NULL;
+}
+
+/* Feeds p->data to p->fd; then, with hold >= 0, waits for the test to
+ * close hold's other end before it closes fd (the sender stalls). */
+struct stall_feed {
+    struct pump p;
+    int hold;
+};
+
+static void *stall_feed_main(void *arg)
+{
+    struct stall_feed *f = arg;
+    char c;
+
+    (void)xlmig__write_all(f->p.fd, f->p.data, f->p.len);
+    if (f->hold >= 0) {
+        while (read(f->hold, &c, 1) > 0)
+            ;
+        close(f->hold);
+    }
+    close(f->p.fd);
+    return NULL;
+}
+
+/*
+ * Handing on fails (xl closed its pipe) while the sender keeps sending,
+ * or while it sends nothing more and the network stage waits in a read:
+ * receive returns within seconds with the one error naming the hand-on.
+ * A cancel that does not wake the network stage hangs the receiver; the
+ * join gives up after 10 s.
+ */
+static void test_recv_handing_on_fails(void **state)
+{
+    static const struct {
+        size_t len;             /* stream bytes fed */
+        bool stall;             /* then hold the input open */
+    } cases[] = {
+        { 32u << 20, false },
+        { 16 * 1024, true },
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        libxlmig_channel_params p;
+        struct side snd, rcv;
+        struct blob in = make_data(cases[i].len, 29);
+        int in_pipe[2], out_pipe[2], hold[2] = { -1, -1 };
+        struct stall_feed feed;
+        struct sendjob sj;
+        struct recvjob rj;
+        struct timespec dl;
+        pthread_t tf, ts, tr;
+
+        libxlmig_channel_params_init(&p);
+        p.chunk_size = 64 * 1024;
+        p.threads = 2;
+        open_pair(&snd, &rcv, &p);
+        assert_int_equal(pipe2(in_pipe, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
+        close(out_pipe[0]);     /* xl is gone */
+        if (cases[i].stall)
+            assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+        feed = (struct stall_feed){ { .fd = in_pipe[1], .data = in.data,
+                                      .len = in.len }, hold[0] };
+        sj = (struct sendjob){ .ch = snd.ch, .fd = in_pipe[0] };
+        rj = (struct recvjob){ .ch = rcv.ch, .fd = out_pipe[1] };
+        pthread_create(&tf, NULL, stall_feed_main, &feed);
+        pthread_create(&ts, NULL, send_thread, &sj);
+        pthread_create(&tr, NULL, recv_thread, &rj);
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += 10;
+        if (pthread_timedjoin_np(tr, NULL, &dl))
+            fail_msg("case %zu: receive did not return 10 s after handing "
+                     "on failed", i);
+        assert_int_equal(rj.rc, LIBXLMIG_ERR_IO);
+        assert_contains(libxlmig_ctx_last_error(rcv.ctx),
+                        "handing on the received stream: Broken pipe");
+        assert_int_equal(errors_logged(&rcv), 1);
+        /* The sender ends: its input ends, its peer is gone. */
+        if (hold[1] >= 0)
+            close(hold[1]);
+        side_dispose(&rcv);
+        pthread_join(tf, NULL);
+        pthread_join(ts, NULL);
+        close(out_pipe[1]);
+        side_dispose(&snd);
+        free(in.data);
+    }
 }
 
 /* ---- bandwidth cap ---------------------------------------------- */
@@ -556,7 +808,7 @@ static void test_bwlimit(void **state)
     p.page_aware = false;
     p.bwlimit = 3 * 1024 * 1024;
     t0 = now_s();
-    out = round_trip(&p, &in, NULL);
+    out = round_trip(&p, &in, NULL, NULL);
     dt = now_s() - t0;
     assert_int_equal(out.len, in.len);
     if (dt < 0.35)
@@ -623,6 +875,11 @@ int main(void)
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_recv_stages),
+        cmocka_unit_test(test_recv_peer_vanishes),
+        cmocka_unit_test(test_recv_corrupt_frame),
+        cmocka_unit_test(test_recv_first_failure_reported),
+        cmocka_unit_test(test_recv_handing_on_fails),
         cmocka_unit_test(test_bwlimit),
         cmocka_unit_test(test_page_cache_size),
     };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /* The context: logging through xentoollog and the last error. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -87,6 +88,65 @@ static void test_long_error_truncated_safely(void **state)
     libxlmig_ctx_free(ctx);
 }
 
+struct holder {
+    libxlmig_ctx *ctx;
+    struct xlmig__held_error h;
+};
+
+/* A helper thread that holds its errors, meets two, and ends. */
+static void *holder_main(void *arg)
+{
+    struct holder *t = arg;
+
+    xlmig__error_hold(&t->h);
+    xlmig__error(t->ctx, LIBXLMIG_ERR_PROTOCOL, -1, "frame %d: bad", 3);
+    xlmig__error(t->ctx, LIBXLMIG_ERR_IO, EPIPE, "a later one");
+    xlmig__error_unhold();
+    return NULL;
+}
+
+/*
+ * A thread holding its errors logs nothing and leaves the last error
+ * alone; its first is kept, and reported once when replayed.  Other
+ * threads, and the same thread after unhold, report as usual.
+ */
+static void test_held_error(void **state)
+{
+    struct capture_logger cap;
+    struct holder t;
+    pthread_t th;
+
+    (void)state;
+    capture_init(&cap);
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(libxlmig_ctx_new(&cap.vtable, LIBXLMIG_LOG_DEBUG,
+                                      &t.ctx), 0);
+    assert_int_equal(pthread_create(&th, NULL, holder_main, &t), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(cap.count, 0);
+    assert_string_equal(libxlmig_ctx_last_error(t.ctx), "");
+    assert_int_equal(t.h.rc, LIBXLMIG_ERR_PROTOCOL);
+    assert_string_equal(t.h.msg, "frame 3: bad");
+
+    assert_int_equal(xlmig__error_replay(t.ctx, &t.h),
+                     LIBXLMIG_ERR_PROTOCOL);
+    assert_int_equal(cap.count, 1);
+    assert_string_equal(libxlmig_ctx_last_error(t.ctx),
+                        "PROTOCOL_ERROR: frame 3: bad");
+
+    /* errno's text is kept with the message. */
+    xlmig__error_hold(&t.h);
+    xlmig__error(t.ctx, LIBXLMIG_ERR_IO, EPIPE, "handing on");
+    xlmig__error_unhold();
+    assert_int_equal(cap.count, 1);
+    assert_string_equal(t.h.msg, "handing on: Broken pipe");
+    xlmig__error(t.ctx, LIBXLMIG_ERR_IO, -1, "after unhold");
+    assert_int_equal(cap.count, 2);
+    assert_string_equal(libxlmig_ctx_last_error(t.ctx),
+                        "IO_ERROR: after unhold");
+    libxlmig_ctx_free(t.ctx);
+}
+
 static void test_strlcpy(void **state)
 {
     char b[4];
@@ -113,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_own_logger),
         cmocka_unit_test(test_error_logged_once_with_name),
         cmocka_unit_test(test_long_error_truncated_safely),
+        cmocka_unit_test(test_held_error),
         cmocka_unit_test(test_strlcpy),
         cmocka_unit_test(test_version),
     };

@@ -1099,11 +1099,12 @@ int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
  * Two stages, each on its own CPU, laid out here in the order data
  * flows:
  *   network (its own thread)   reads a frame whole, checks its header,
- *                              checksum and seq, puts it in the ring;
- *   decode (the caller's)      takes frames in seq order: codec, page
- *                              ops (sequential: they own the page
- *                              cache), data checksum, then hands the
- *                              bytes on.
+ *                              checksum and seq, undoes its codec (a
+ *                              frame's codec needs nothing of the
+ *                              frames before it), puts it in the ring;
+ *   decode (the caller's)      takes frames in seq order: page ops
+ *                              (sequential: they own the page cache),
+ *                              data checksum, then hands the bytes on.
  * The ring is RING_SLOTS frames whose buffers are reused; one mutex and
  * a condition per direction guard it.
  *
@@ -1127,6 +1128,8 @@ struct frame_hdr {
 struct rframe {
     struct frame_hdr fh;
     struct xlmig__buf wire;     /* its payload */
+    struct xlmig__buf raw;      /* the payload through its codec (not for
+                                   none: that is used where it lies) */
 };
 
 struct receiver {
@@ -1147,10 +1150,9 @@ struct receiver {
 
     /* The network stage's own. */
     uint64_t seq;               /* expected next */
+    void *codec_state[XLMIG__CODEC_COUNT];
 
     /* The decode stage's own. */
-    void *codec_state[XLMIG__CODEC_COUNT];
-    struct xlmig__buf raw;
     struct xlmig__buf out;
     uint64_t cpu0_ns;           /* its thread's CPU time at the start */
 };
@@ -1314,7 +1316,38 @@ static int payload_read(struct receiver *r, const uint8_t *h,
     return 0;
 }
 
-/* Read and check one frame into @f. */
+/* A DATA payload through its codec, into f->raw (the none codec's
+ * bytes stay where they lie). */
+static int payload_decode(struct receiver *r, struct rframe *f)
+{
+    const struct frame_hdr *fh = &f->fh;
+    const struct xlmig__codec_ops *c = xlmig__codecs[fh->codec];
+    uint8_t codec = fh->codec;
+    int rc;
+
+    if (codec == XLMIG__CODEC_NONE) {
+        /* Used where it lies: no copy. */
+        if (fh->wire_len != fh->raw_len)
+            return frame_error(r->ch, fh->seq, "none payload does not "
+                               "decode to %" PRIu32 " bytes", fh->raw_len);
+        return 0;
+    }
+    if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
+        return xlmig__error(r->ch->ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
+                            "no memory to decode %s", c->name);
+    f->raw.len = 0;
+    rc = xlmig__buf_reserve(&f->raw, fh->raw_len, XLMIG__RAW_MAX);
+    if (rc) return rc;
+    rc = c->decode(r->codec_state[codec], f->wire.data, fh->wire_len,
+                   f->raw.data, fh->raw_len);
+    if (rc)
+        return frame_error(r->ch, fh->seq, "%s payload does not decode to "
+                           "%" PRIu32 " bytes", c->name, fh->raw_len);
+    f->raw.len = fh->raw_len;
+    return 0;
+}
+
+/* Read, check and (DATA) undo the codec of one frame into @f. */
 static int frame_read(struct receiver *r, struct rframe *f)
 {
     uint8_t h[XLMIG__FRAME_HDR_LEN];
@@ -1326,6 +1359,10 @@ static int frame_read(struct receiver *r, struct rframe *f)
     if (rc) return rc;
     rc = payload_read(r, h, f);
     if (rc) return rc;
+    if (f->fh.type == XLMIG__FRAME_DATA) {
+        rc = payload_decode(r, f);
+        if (rc) return rc;
+    }
     r->seq++;
     return 0;
 }
@@ -1407,39 +1444,6 @@ static void net_stop(struct receiver *r)
 
 /* ---- the decode stage -------------------------------------------- */
 
-/* A DATA payload through its codec: *raw_r is raw_len bytes (where
- * they lie for the none codec, else in r->raw). */
-static int payload_decode(struct receiver *r, const struct rframe *f,
-                          const uint8_t **raw_r)
-{
-    const struct frame_hdr *fh = &f->fh;
-    const struct xlmig__codec_ops *c = xlmig__codecs[fh->codec];
-    uint8_t codec = fh->codec;
-    int rc;
-
-    if (codec == XLMIG__CODEC_NONE) {
-        /* Used where it lies: no copy. */
-        if (fh->wire_len != fh->raw_len)
-            return frame_error(r->ch, fh->seq, "none payload does not "
-                               "decode to %" PRIu32 " bytes", fh->raw_len);
-        *raw_r = f->wire.data;
-        return 0;
-    }
-    if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
-        return LIBXLMIG_ERR_NO_MEMORY;
-    r->raw.len = 0;
-    rc = xlmig__buf_reserve(&r->raw, fh->raw_len, XLMIG__RAW_MAX);
-    if (rc) return rc;
-    rc = c->decode(r->codec_state[codec], f->wire.data, fh->wire_len,
-                   r->raw.data, fh->raw_len);
-    if (rc)
-        return frame_error(r->ch, fh->seq, "%s payload does not decode to "
-                           "%" PRIu32 " bytes", c->name, fh->raw_len);
-    r->raw.len = fh->raw_len;
-    *raw_r = r->raw.data;
-    return 0;
-}
-
 /* The frame's output from @raw: the page ops applied when flagged
  * (into r->out); its data checksum checked. */
 static int payload_output(struct receiver *r, const struct frame_hdr *fh,
@@ -1480,7 +1484,6 @@ static int frame_decode(struct receiver *r, const struct rframe *f,
 {
     libxlmig_channel *ch = r->ch;
     const struct frame_hdr *fh = &f->fh;
-    const uint8_t *raw = NULL;
     int rc;
 
     if (fh->type == XLMIG__FRAME_END)
@@ -1494,9 +1497,8 @@ static int frame_decode(struct receiver *r, const struct rframe *f,
                             "frame %" PRIu64 ": %s", dir_in(ch), fh->seq,
                             why[0] ? why : "no reason given");
     }
-    rc = payload_decode(r, f, &raw);
-    if (rc) return rc;
-    rc = payload_output(r, fh, raw, data_r);
+    rc = payload_output(r, fh, fh->codec == XLMIG__CODEC_NONE
+                                   ? f->wire.data : f->raw.data, data_r);
     if (rc) return rc;
     *len_r = fh->out_len;
     return 0;
@@ -1586,9 +1588,10 @@ static void receiver_init(struct receiver *r, libxlmig_channel *ch)
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->filled_cond, NULL);
     pthread_cond_init(&r->free_cond, NULL);
-    for (i = 0; i < RING_SLOTS; i++)
+    for (i = 0; i < RING_SLOTS; i++) {
         xlmig__buf_init(&r->ring[i].wire);
-    xlmig__buf_init(&r->raw);
+        xlmig__buf_init(&r->ring[i].raw);
+    }
     xlmig__buf_init(&r->out);
     r->cpu0_ns = thread_cpu_ns();
 }
@@ -1601,9 +1604,10 @@ static void receiver_dispose(struct receiver *r)
         if (r->codec_state[i])
             xlmig__codecs[i]->state_free(r->codec_state[i]);
     }
-    for (i = 0; i < RING_SLOTS; i++)
+    for (i = 0; i < RING_SLOTS; i++) {
         xlmig__buf_dispose(&r->ring[i].wire);
-    xlmig__buf_dispose(&r->raw);
+        xlmig__buf_dispose(&r->ring[i].raw);
+    }
     xlmig__buf_dispose(&r->out);
     xlmig__pagex_free(r->px);
     pthread_cond_destroy(&r->filled_cond);

@@ -553,8 +553,8 @@ typedef struct libxlmig_channel_progress {
     uint64_t rate;              /* wire bytes/s, recent */
     uint64_t bwlimit;           /* bytes/s now in force; 0: none */
     /* CPU time of receive's two stages (each a thread of its own): */
-    uint64_t recv_net_cpu_ns;   /* reading and checking frames */
-    uint64_t recv_decode_cpu_ns; /* decoding them, handing them on */
+    uint64_t recv_net_cpu_ns;   /* reading and checking frames, codecs */
+    uint64_t recv_decode_cpu_ns; /* page ops, handing them on */
 } libxlmig_channel_progress;
 
 typedef struct libxlmig_channel libxlmig_channel;

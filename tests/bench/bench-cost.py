@@ -83,42 +83,6 @@ with open(os.path.join(os.path.dirname(sys.argv[0]), "xl.rusage"), "w") as f:
 '''
 
 
-def as_sender():
-    """In a sender's child: the normal scheduling class."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except OSError:
-        pass
-
-
-def as_receiver():
-    """In a receiver's child: the class the relay has (real-time when
-    the bench could take it)."""
-    try:
-        os.sched_setscheduler(0, RT[0], os.sched_param(RT[1]))
-    except OSError:
-        pass
-
-
-# The scheduling class and priority of the relay and the receivers.
-RT = [os.SCHED_OTHER, 0]
-
-
-def take_rt():
-    """Real-time priority for this process (the relay's threads) and the
-    receivers: on one machine the sender's threads would otherwise take
-    CPU time the receiver and the link need, and what the sender (auto)
-    measures of the link would be their share of the CPUs, not the
-    link. On two hosts the receiver has CPUs of its own. Returns
-    whether it could (root can)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-    except OSError:
-        return False
-    RT[:] = [os.SCHED_FIFO, 1]
-    return True
-
-
 def die(msg):
     print("bench-cost: " + msg, file=sys.stderr)
     sys.exit(1)
@@ -226,18 +190,16 @@ class Bench:
 
     def feeder(self, stream):
         """cat STREAM into a pipe: the sender reads a pipe, as from xl."""
-        return subprocess.Popen(["cat", stream], stdout=subprocess.PIPE,
-                                preexec_fn=as_sender)
+        return subprocess.Popen(["cat", stream], stdout=subprocess.PIPE)
 
     def run_pipe(self, stream, snd_cmd, rcv_cmd):
         """SENDER | relay | RECEIVER, for the peer tools."""
         cat = self.feeder(stream)
         snd = subprocess.Popen(snd_cmd, stdin=cat.stdout,
-                               stdout=subprocess.PIPE, preexec_fn=as_sender)
+                               stdout=subprocess.PIPE)
         cat.stdout.close()
         rcv = subprocess.Popen(rcv_cmd, stdin=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL,
-                               preexec_fn=as_receiver)
+                               stdout=subprocess.DEVNULL)
         t0 = time.monotonic()
         wire = 0
         buf = bytearray(1 << 20)
@@ -277,8 +239,7 @@ class Bench:
             [x, "channel-listen", "--once", "--bind", "127.0.0.1",
              "--port", "0", "--port-file", pf, "--xl", self.xl,
              "--progress"] + opts,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=as_receiver)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         port = wait_port(pf, lst, "channel-listen")
         relay = Relay(port, rate)
         cat = self.feeder(stream)
@@ -287,7 +248,7 @@ class Bench:
             [x, "channel-send", "--codec=" + codec] + snd_opts + opts +
             ["127.0.0.1:%d" % relay.port],
             stdin=cat.stdout, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, preexec_fn=as_sender)
+            stderr=subprocess.PIPE)
         cat.stdout.close()
         serr = snd.stderr.read()
         rs, cs, ms = wait_rusage(snd)
@@ -361,9 +322,6 @@ def main():
                     help="encoding threads auto is given (--threads), the "
                          "CPUs per side its verdicts are judged at "
                          "(default 4)")
-    ap.add_argument("--no-rt", action="store_true",
-                    help="leave the relay and the receivers at normal "
-                         "priority")
     ap.add_argument("--json", help="write every run's figures here")
     ap.add_argument("streams", nargs="+")
     a = ap.parse_args()
@@ -374,12 +332,6 @@ def main():
     for s in a.streams:
         if not os.path.isfile(s):
             die("no stream " + s)
-    if a.no_rt:
-        print("bench-cost: relay and receivers at normal priority (--no-rt)")
-    elif not take_rt():
-        print("bench-cost: no real-time priority for the relay and the "
-              "receivers (it takes root): the sender's threads compete "
-              "with them, and auto measures that, not the link")
     with tempfile.TemporaryDirectory(prefix="bench-cost.") as work:
         b = Bench(a, work)
         methods = a.methods.split(",")

@@ -31,6 +31,7 @@ Methods:
   none, lz4, zstd, auto
               channel-send | channel-listen with that codec, TLS 1.3
               with a pre-shared key, the page transform (the default)
+  CODEC:L     the same with the codec at level L (--level): zstd:3
               auto runs with --threads=4 (--auto-threads): it plans for
               the CPUs it is told the host has, and is judged at T=4
   auto@Ng     auto once more behind a relay that lets N Gb/s through:
@@ -67,6 +68,8 @@ PEERS = {
 # channel-listen --progress's last line: the CPU of its receiving stages
 STAGES = re.compile(r"receive CPU: network ([0-9.]+) s, decode ([0-9.]+) s")
 TS = (2, 4, 8)                 # CPUs per side
+# Our fixed choices: codecs at their default level, and zstd at 3.
+FIXED = ("none", "lz4", "zstd", "zstd:3")
 
 # The fake xl that channel-listen starts: it drains the stream into
 # /dev/null with splice(2), so that it costs almost nothing, and writes
@@ -91,12 +94,20 @@ def die(msg):
 class Relay:
     """One TCP connection from the sender, passed on to the receiver,
     counting the bytes each way; the sender's way at most rate_bps bytes
-    a second when given (a token bucket with 10 ms of burst)."""
+    a second when given (a token bucket with 10 ms of burst, behind a
+    receive buffer of 4 ms)."""
 
     def __init__(self, to_port, rate_bps=0):
         self.to_port = to_port
         self.rate = rate_bps
         self.ls = socket.socket()
+        if rate_bps:
+            # What the link holds: 4 ms of it.  Left to grow (TCP's
+            # autotuning, up to megabytes), the relay's receive buffer
+            # would take the first megabytes at loopback speed, and a
+            # sender measuring the link would see it faster than it is.
+            self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                               max(65536, int(rate_bps * 0.004)))
         self.ls.bind(("127.0.0.1", 0))
         self.ls.listen(1)
         self.port = self.ls.getsockname()[1]
@@ -220,7 +231,8 @@ class Bench:
             die("%s | %s failed (%d, %d)" % (snd_cmd[0], rcv_cmd[0], rs, rr))
         return dict(wire=wire, scpu=cs, rcpu=cr, srss=ms, rrss=mr, wall=wall)
 
-    def run_channel(self, stream, codec, tls=True, cache_mib=None, rate=0):
+    def run_channel(self, stream, codec, tls=True, cache_mib=None, rate=0,
+                    level=None):
         x = self.a.xlmig
         opts = []
         # auto plans for the CPUs it is told it has: the T it is judged at
@@ -246,6 +258,7 @@ class Bench:
         t0 = time.monotonic()
         snd = subprocess.Popen(
             [x, "channel-send", "--codec=" + codec] + snd_opts + opts +
+            (["--level=%d" % level] if level is not None else []) +
             ["127.0.0.1:%d" % relay.port],
             stdin=cat.stdout, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
@@ -309,7 +322,7 @@ def main():
     ap.add_argument("--xlmig", required=True)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--methods",
-                    default="cat,xapi,plain-none,none,lz4,zstd,auto")
+                    default="cat,xapi,plain-none,none,lz4,zstd,zstd:3,auto")
     ap.add_argument("--caches", default="0,16,64,256",
                     help="page cache sizes in MiB for the busy-rounds "
                          "stream (zstd), '' for none")
@@ -346,6 +359,9 @@ def main():
                 r.update(spar=1, rpar=1, rnet=0, rdec=0)
                 return r
             codec, kw, spar = m, {}, SENDER_THREADS_MAX
+            if ":" in m:
+                codec, level = m.split(":")
+                kw = dict(level=int(level))
             if m == "plain-none":
                 codec, kw = "none", dict(tls=False)
             elif m.startswith("auto@"):
@@ -434,7 +450,7 @@ def verdicts(results, aes):
                     "%s: TLS adds <= 1.5x openssl's AES-256-GCM (%.2f "
                     "CPU-s/GB): sender %+.2f, receiver %+.2f"
                     % (name, aes, s, rr))
-        for c in ("lz4", "zstd", "auto"):
+        for c in ("lz4", "zstd", "zstd:3", "auto"):
             if c in med:
                 r = med[c]
                 ratio = r["scpu"] / r["rcpu"] if r["rcpu"] > 0 else 0
@@ -452,8 +468,7 @@ def verdicts(results, aes):
 
         if name.startswith("busy") and "xapi" in med:
             x = t_of(med["xapi"], 1, 4)
-            best = min((m for m in med if m in ("none", "lz4", "zstd",
-                                                "auto")),
+            best = min((m for m in med if m in FIXED + ("auto",)),
                        key=lambda m: t_of(at(m, 1), 1, 4),
                        default=None)
             if best:
@@ -468,7 +483,7 @@ def verdicts(results, aes):
                     "%.2f s vs %.2f s" % (name, ta, tn))
             for gbps in RATES:
                 fixed = {m: t_of(med[m], gbps, 4)
-                         for m in ("none", "lz4", "zstd") if m in med}
+                         for m in FIXED if m in med}
                 bm = min(fixed, key=fixed.get)
                 ta = t_of(auto_at(gbps), gbps, 4)
                 verdict(ta <= 1.1 * fixed[bm],

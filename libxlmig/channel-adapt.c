@@ -11,7 +11,15 @@ struct candidate {
     const struct xlmig__codec_ops *codec;
     int level;
     double ns_per_byte;         /* encode cost, one thread; 0: unknown */
-    double ratio;               /* wire / raw */
+    double ratio;               /* wire / raw, from its own frames */
+    /*
+     * Tried on the side last: the candidate sent meanwhile, and this
+     * one's wire bytes over that one's on the same frames.  Its ratio is
+     * then ref's now times rel, so that the stream's content changing
+     * since the trial (a first pass, then deltas) moves both alike.
+     */
+    struct candidate *ref;
+    double rel;
     uint64_t last_tried;        /* frame number */
     uint64_t chosen;            /* frames sent with it */
     uint64_t trials;            /* frames encoded with it on the side */
@@ -57,6 +65,17 @@ void xlmig__adapt_free(struct xlmig__adapt *a)
     free(a);
 }
 
+/* What @c sends per raw byte, as far as the model knows. */
+static double ratio_of(const struct candidate *c)
+{
+    double r;
+
+    if (!c->ref || c->ref->ratio <= 0)
+        return c->ratio;
+    r = c->ref->ratio * c->rel;
+    return r < 1.0 ? r : 1.0;
+}
+
 /* Raw bytes per second the encoders would move with @c. */
 static double cpu_rate(const struct xlmig__adapt *a,
                        const struct candidate *c)
@@ -68,9 +87,8 @@ static double cpu_rate(const struct xlmig__adapt *a,
 static double link_rate(const struct xlmig__adapt *a,
                         const struct candidate *c)
 {
-    double link = a->link_bps > 0 ? a->link_bps / (c->ratio > 0 ? c->ratio
-                                                                : 1.0)
-                                  : 1e12;
+    double ratio = ratio_of(c) > 0 ? ratio_of(c) : 1.0;
+    double link = a->link_bps > 0 ? a->link_bps / ratio : 1e12;
 
     /*
      * Nothing known about the link yet: assume it is slow until it shows
@@ -79,7 +97,7 @@ static double link_rate(const struct xlmig__adapt *a,
      * (xlmig__adapt_report_link_idle()); a slow one gives a rate.
      */
     if (a->link_bps <= 0 && !a->link_idle)
-        link = 100e6 / (c->ratio > 0 ? c->ratio : 1.0);
+        link = 100e6 / ratio;
     return link;
 }
 
@@ -161,9 +179,15 @@ void xlmig__adapt_choose(struct xlmig__adapt *a, struct xlmig__adapt_pick *p)
     pthread_mutex_unlock(&a->lock);
 }
 
-/* Fold a sample into a candidate's figures. */
+/* Fold a sample of its own frames into a candidate's figures. */
 static void learn(struct candidate *k, double npb, double ratio)
 {
+    if (k->ref) {
+        /* From here its own frames say what it sends, starting from
+         * what the trials said. */
+        k->ratio = ratio_of(k);
+        k->ref = NULL;
+    }
     if (k->ns_per_byte == 0) {
         k->ns_per_byte = npb;
         k->ratio = ratio;
@@ -210,7 +234,7 @@ void xlmig__adapt_report_trial(struct xlmig__adapt *a,
                                size_t wire, uint64_t ns)
 {
     struct candidate *s, *k;
-    double npb, ratio;
+    double npb, rel;
 
     if (!raw || !sent_wire)
         return;
@@ -221,14 +245,24 @@ void xlmig__adapt_report_trial(struct xlmig__adapt *a,
     pthread_mutex_lock(&a->lock);
     s = find(a, p->codec, p->level);
     k = find(a, p->trial, p->trial_level);
-    if (s && k && s->ns_per_byte > 0) {
-        /* The trial against the frame sent, scaled to what the sent
-         * codec's figures say of the stream as a whole. */
-        ratio = s->ratio * (double)wire / (double)sent_wire;
+    if (s && k && s != k && s->ns_per_byte > 0) {
+        /* The trial against the frame sent: its cost scaled to what the
+         * sent codec's figures say of the stream as a whole, its bytes
+         * kept relative to the sent codec's (ratio_of()). */
+        rel = (double)wire / (double)sent_wire;
         npb = sent_ns >= TRIAL_MIN_NS
                   ? s->ns_per_byte * (double)(ns ? ns : 1) / (double)sent_ns
                   : (double)(ns ? ns : 1) / (double)raw;
-        learn(k, npb, ratio > 1.0 ? 1.0 : ratio);
+        if (k->ns_per_byte == 0)
+            k->ns_per_byte = npb;
+        else
+            k->ns_per_byte += ALPHA * (npb - k->ns_per_byte);
+        if (k->ref == s) {
+            k->rel += ALPHA * (rel - k->rel);
+        } else {
+            k->ref = s;
+            k->rel = rel;
+        }
     }
     pthread_mutex_unlock(&a->lock);
 }
@@ -285,7 +319,7 @@ void xlmig__adapt_summary(struct xlmig__adapt *a, char *buf, size_t len)
                                 k->codec->name, k->level,
                                 (unsigned long long)k->chosen,
                                 (unsigned long long)k->trials,
-                                k->ns_per_byte, k->ratio);
+                                k->ns_per_byte, ratio_of(k));
     }
     pthread_mutex_unlock(&a->lock);
 }

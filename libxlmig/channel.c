@@ -671,7 +671,12 @@ static void progress_out(libxlmig_channel *ch, const struct job *j)
  * old rule, whole frames that were ready when the previous one ended.
  */
 #define LINK_WINDOW_NS 50000000u
-#define LINK_FIRST_NS 10000000u     /* the first sample: decide early */
+/*
+ * Measured only after this much was written: the first megabytes fill
+ * the buffers on the way (ours, the peer's, a relay's), which take them
+ * faster than the link carries them.
+ */
+#define LINK_WARMUP_BYTES (4u << 20)
 
 struct linkmeter {
     bool anchored;
@@ -697,14 +702,14 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
         m->last_end = t;
         return;
     }
-    if (waited && unsent_before == 0 && m->written > bytes) {
+    if (waited && unsent_before == 0 && m->written >= LINK_WARMUP_BYTES) {
         /*
          * We waited for the encoders and the link had taken everything
          * meanwhile: the encoders are the bottleneck, not the link.
          */
         xlmig__adapt_report_link_idle(ch->adapt);
     }
-    if (waited || !m->anchored) {
+    if (waited || !m->anchored || m->written < LINK_WARMUP_BYTES) {
         /* The queue may have run dry before this frame: start here. */
         m->anchored = true;
         m->t_ns = t;
@@ -714,7 +719,7 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
     }
     m->blocked_ns += out_ns;
     dt = t - m->t_ns;
-    if (dt < (m->sampled ? LINK_WINDOW_NS : LINK_FIRST_NS))
+    if (dt < LINK_WINDOW_NS)
         return;
     if (m->blocked_ns * 2 >= dt) {
         uint64_t taken = m->written - (uint64_t)unsent;

@@ -168,6 +168,48 @@ static void test_trial_judged_against_its_frame(void **state)
     xlmig__adapt_free(a);
 }
 
+/* zstd 3 sent, @trial at @level tried on the same frames: @rel times
+ * zstd 3's bytes. */
+static void trial(struct xlmig__adapt *a, const struct xlmig__codec_ops *c,
+                  int level, double rel)
+{
+    struct xlmig__adapt_pick p = {
+        .codec = &xlmig__codec_zstd, .level = 3, .trial = c,
+        .trial_level = level,
+    };
+    size_t raw = 1 << 20, sent = raw / 4;
+
+    xlmig__adapt_report_trial(a, &p, raw, sent, 4 * raw,
+                              (size_t)((double)sent * rel), raw);
+}
+
+static void test_trials_follow_the_content(void **state)
+{
+    struct xlmig__adapt *a = NULL;
+    unsigned int i;
+
+    (void)state;
+    assert_int_equal(xlmig__adapt_new(8, &a), 0);
+    count(a, 5, &xlmig__codec_none, 0);
+    teach_all(a);
+    link_rate(a, 125);
+    /* Each of the others tried beside zstd 3, each sending more. */
+    trial(a, &xlmig__codec_none, 0, 2.8);
+    trial(a, &xlmig__codec_lz4, 1, 1.4);
+    trial(a, &xlmig__codec_zstd, 1, 1.1);
+    trial(a, &xlmig__codec_zstd, 6, 1.05);
+    /*
+     * Then the stream turns to frames that compress half as well (a
+     * first pass, then deltas): zstd 3's own frames say 0.70.  The
+     * others were tried when it sent 0.35, but they send more than it
+     * on the same frames, so it stays the best.
+     */
+    for (i = 0; i < 20; i++)
+        teach(a, &xlmig__codec_zstd, 3, 4.0, 0.70);
+    assert_true(count(a, 64, &xlmig__codec_zstd, 3) == 64);
+    xlmig__adapt_free(a);
+}
+
 static void test_busy_cpus_explore_by_sending(void **state)
 {
     struct xlmig__adapt *a = NULL;
@@ -258,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_slow_link_compresses),
         cmocka_unit_test(test_slow_link_tries_on_the_side),
         cmocka_unit_test(test_trial_judged_against_its_frame),
+        cmocka_unit_test(test_trials_follow_the_content),
         cmocka_unit_test(test_busy_cpus_explore_by_sending),
         cmocka_unit_test(test_fast_link_sends_raw),
         cmocka_unit_test(test_unmeasured_link_compresses),

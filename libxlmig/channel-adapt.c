@@ -34,7 +34,9 @@ struct xlmig__adapt {
     unsigned int threads;
     struct candidate cand[NCAND];
     double link_bps;            /* wire bytes/s the link drained; 0: ? */
-    bool link_idle;             /* the link kept up with us (while 0) */
+    double link_floor;          /* wire bytes/s the link took without
+                                   making us wait, since link_bps was
+                                   last measured; 0: none */
     uint64_t frames;
 };
 
@@ -76,6 +78,22 @@ static double ratio_of(const struct candidate *c)
     return r < 1.0 ? r : 1.0;
 }
 
+/*
+ * The wire bytes a second the model takes the link to carry.  Measured
+ * while it was the bottleneck, that rate; but a link that took more
+ * without making us wait is faster than that, and one that took all we
+ * sent is at least as fast: assume twice what it took, so that a
+ * faster link is found in a few steps (each lets more through).  With
+ * nothing known yet, assume a slow link (100 MB/s), so that the first
+ * frames compress (a middle choice) instead of flooding a slow link raw.
+ */
+static double link_bps(const struct xlmig__adapt *a)
+{
+    if (a->link_bps > 0)
+        return a->link_floor > a->link_bps ? 2 * a->link_floor : a->link_bps;
+    return 2 * a->link_floor > 100e6 ? 2 * a->link_floor : 100e6;
+}
+
 /* Raw bytes per second the encoders would move with @c. */
 static double cpu_rate(const struct xlmig__adapt *a,
                        const struct candidate *c)
@@ -88,17 +106,8 @@ static double link_rate(const struct xlmig__adapt *a,
                         const struct candidate *c)
 {
     double ratio = ratio_of(c) > 0 ? ratio_of(c) : 1.0;
-    double link = a->link_bps > 0 ? a->link_bps / ratio : 1e12;
 
-    /*
-     * Nothing known about the link yet: assume it is slow until it shows
-     * otherwise, so the first frames compress (a middle choice) instead
-     * of flooding a slow link raw.  A link that keeps up says so quickly
-     * (xlmig__adapt_report_link_idle()); a slow one gives a rate.
-     */
-    if (a->link_bps <= 0 && !a->link_idle)
-        link = 100e6 / ratio;
-    return link;
+    return link_bps(a) / ratio;
 }
 
 /* Raw bytes per second the pipeline would move with @c. */
@@ -278,13 +287,18 @@ void xlmig__adapt_report_write(struct xlmig__adapt *a, size_t bytes,
     pthread_mutex_lock(&a->lock);
     a->link_bps = a->link_bps == 0 ? bps
                                    : a->link_bps + ALPHA * (bps - a->link_bps);
+    a->link_floor = 0;          /* the link is the bottleneck now */
     pthread_mutex_unlock(&a->lock);
 }
 
-void xlmig__adapt_report_link_idle(struct xlmig__adapt *a)
+void xlmig__adapt_report_link_idle(struct xlmig__adapt *a, size_t bytes,
+                                   uint64_t ns)
 {
+    double bps = ns ? (double)bytes * 1e9 / (double)ns : 0;
+
     pthread_mutex_lock(&a->lock);
-    a->link_idle = true;
+    if (bps > a->link_floor)
+        a->link_floor = bps;
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -308,8 +322,8 @@ void xlmig__adapt_summary(struct xlmig__adapt *a, char *buf, size_t len)
         return;
     buf[0] = '\0';
     pthread_mutex_lock(&a->lock);
-    pos += (size_t)snprintf(buf, len, "link %.0f MB/s;",
-                            a->link_bps / 1e6);
+    pos += (size_t)snprintf(buf, len, "link %.0f MB/s (taken %.0f MB/s);",
+                            a->link_bps / 1e6, a->link_floor / 1e6);
     for (i = 0; i < NCAND && pos < len; i++) {
         const struct candidate *k = &a->cand[i];
 

@@ -61,11 +61,13 @@ void xlmig__adapt_report_write(struct xlmig__adapt *a, size_t bytes,
                                uint64_t ns);
 
 /*
- * The link took everything we wrote at once: it is no bottleneck now.
- * Until a rate is measured the model assumes a slow link (so that it
- * compresses); this lifts that assumption.  Thread-safe.
+ * The link took the @bytes we wrote in @ns without making us wait: it
+ * is no bottleneck now, and at least that fast.  Until a rate is
+ * measured the model assumes a slow link (so that it compresses); this
+ * raises that assumption.  Thread-safe.
  */
-void xlmig__adapt_report_link_idle(struct xlmig__adapt *a);
+void xlmig__adapt_report_link_idle(struct xlmig__adapt *a, size_t bytes,
+                                   uint64_t ns);
 
 /* Which candidate was chosen how often, for tests and progress. */
 void xlmig__adapt_counts(struct xlmig__adapt *a, uint64_t *counts,

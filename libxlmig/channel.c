@@ -686,6 +686,11 @@ struct linkmeter {
     uint64_t written;           /* everything written so far */
     uint64_t last_end;          /* fallback: end of the previous frame */
     bool sampled;               /* a sample went to the model */
+    /* Since when the link has drained all we wrote whenever we waited
+     * for the encoders, and what it had taken then; 0: not since the
+     * last sample. */
+    uint64_t idle_t_ns;
+    uint64_t idle_taken;
 };
 
 static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
@@ -705,9 +710,23 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
     if (waited && unsent_before == 0 && m->written >= LINK_WARMUP_BYTES) {
         /*
          * We waited for the encoders and the link had taken everything
-         * meanwhile: the encoders are the bottleneck, not the link.
+         * meanwhile: the encoders are the bottleneck, not the link, which
+         * carried what went before at least as fast as we wrote it.
+         * Said over whole windows: over less, buffers on the way make
+         * it look faster than it is.
          */
-        xlmig__adapt_report_link_idle(ch->adapt);
+        uint64_t before = m->written - bytes;
+
+        if (!m->idle_t_ns) {
+            m->idle_t_ns = t;
+            m->idle_taken = before;
+        } else if (t - m->idle_t_ns >= LINK_WINDOW_NS) {
+            xlmig__adapt_report_link_idle(ch->adapt,
+                                          before - m->idle_taken,
+                                          t - m->idle_t_ns);
+            m->idle_t_ns = t;
+            m->idle_taken = before;
+        }
     }
     if (waited || !m->anchored || m->written < LINK_WARMUP_BYTES) {
         /* The queue may have run dry before this frame: start here. */
@@ -727,9 +746,12 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
         if (taken > m->taken) {
             xlmig__adapt_report_write(ch->adapt, taken - m->taken, dt);
             m->sampled = true;
+            m->idle_t_ns = 0;
         }
     } else if (m->blocked_ns * 10 < dt) {
-        xlmig__adapt_report_link_idle(ch->adapt);
+        uint64_t taken = m->written - (uint64_t)unsent;
+
+        xlmig__adapt_report_link_idle(ch->adapt, taken - m->taken, dt);
     }
     m->t_ns = t;
     m->taken = m->written - (uint64_t)unsent;

@@ -269,8 +269,32 @@ static void test_idle_link_sends_raw(void **state)
     count(a, 5, &xlmig__codec_none, 0);
     teach_all(a);
     /* The link took everything at once: it is no bottleneck. */
-    xlmig__adapt_report_link_idle(a);
+    xlmig__adapt_report_link_idle(a, 2000 * 1000000, 1000000000u);
     assert_true(count(a, 64, &xlmig__codec_none, 0) >= 56);
+    xlmig__adapt_free(a);
+}
+
+static void test_link_found_in_steps(void **state)
+{
+    struct xlmig__adapt *a = NULL;
+
+    (void)state;
+    assert_int_equal(xlmig__adapt_new(2, &a), 0);
+    count(a, 5, &xlmig__codec_none, 0);
+    teach_all(a);
+    /*
+     * The link took 40 MB/s without making us wait: that says little
+     * (the encoders were slower), the slow link assumed at the start
+     * (100 MB/s) stands, and zstd 3 is best.
+     */
+    xlmig__adapt_report_link_idle(a, 40 * 1000000, 1000000000u);
+    assert_true(count(a, 64, &xlmig__codec_zstd, 3) >= 56);
+    /* It took 800 MB/s: assumed twice that, none moves the most. */
+    xlmig__adapt_report_link_idle(a, 800 * 1000000, 1000000000u);
+    assert_true(count(a, 64, &xlmig__codec_none, 0) >= 56);
+    /* Then it made us wait at 125 MB/s: that is the link now. */
+    link_rate(a, 125);
+    assert_true(count(a, 64, &xlmig__codec_zstd, 3) >= 56);
     xlmig__adapt_free(a);
 }
 
@@ -305,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_fast_link_sends_raw),
         cmocka_unit_test(test_unmeasured_link_compresses),
         cmocka_unit_test(test_idle_link_sends_raw),
+        cmocka_unit_test(test_link_found_in_steps),
         cmocka_unit_test(test_summary_names_candidates),
     };
 

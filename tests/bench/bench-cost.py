@@ -466,7 +466,7 @@ def verdicts(results, aes):
             """method m's figures for a link of that rate"""
             return auto_at(gbps) if m == "auto" else med[m]
 
-        if name.startswith("busy") and "xapi" in med:
+        if "rounds" in name and "xapi" in med:
             x = t_of(med["xapi"], 1, 4)
             best = min((m for m in med if m in FIXED + ("auto",)),
                        key=lambda m: t_of(at(m, 1), 1, 4),

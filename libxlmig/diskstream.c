@@ -448,6 +448,13 @@ static void guard_dispose(libxlmig_transport *t)
     t->priv = NULL;
 }
 
+static bool guard_sealed(libxlmig_transport *t)
+{
+    struct guard *g = t->priv;
+
+    return xlmig__transport_sealed(g->inner);
+}
+
 static const struct xlmig__transport_ops guard_ops = {
     .name = "guard",
     .read = guard_read,
@@ -455,6 +462,7 @@ static const struct xlmig__transport_ops guard_ops = {
     .shutdown_write = guard_shutdown_write,
     .unsent = guard_unsent,
     .cancel_read = guard_cancel_read,
+    .sealed = guard_sealed,
     .dispose = guard_dispose,
 };
 

@@ -8,6 +8,7 @@
 #ifndef XLMIG_TRANSPORT_H
 #define XLMIG_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -60,6 +61,14 @@ struct xlmig__transport_ops {
      */
     void (*cancel_read)(libxlmig_transport *t);
 
+    /*
+     * Whether what read() returns was authenticated on the way (TLS's
+     * AEAD: a byte changed on the way fails the read instead).  The
+     * channel's receiver then leaves out the frame checksum, which
+     * guards the same bytes.  Optional: NULL is false.
+     */
+    bool (*sealed)(libxlmig_transport *t);
+
     /* Close and free the private state (not the transport struct). */
     void (*dispose)(libxlmig_transport *t);
 };
@@ -83,6 +92,12 @@ static inline void xlmig__transport_cancel_read(libxlmig_transport *t)
 {
     if (t && t->ops->cancel_read)
         t->ops->cancel_read(t);
+}
+
+/* ops->sealed, false where there is none. */
+static inline bool xlmig__transport_sealed(libxlmig_transport *t)
+{
+    return t && t->ops->sealed && t->ops->sealed(t);
 }
 
 /* Read exactly @len bytes; *got_r says how many came before an EOF. */

@@ -365,6 +365,59 @@ static void reseal(uint8_t *h)
     xlmig__put_be64(h + 32, XXH3_64bits_digest(&st));
 }
 
+/*
+ * A transport that says it is sealed (as TLS is) around a plain one:
+ * the receiver then leaves out the frame checksum.
+ */
+static bool feed_sealed;
+
+static ssize_t sealed_read(libxlmig_transport *t, void *buf, size_t len)
+{
+    libxlmig_transport *in = t->priv;
+
+    return in->ops->read(in, buf, len);
+}
+
+static int sealed_write(libxlmig_transport *t, const void *buf, size_t len)
+{
+    libxlmig_transport *in = t->priv;
+
+    return in->ops->write(in, buf, len);
+}
+
+static int sealed_shutdown_write(libxlmig_transport *t)
+{
+    libxlmig_transport *in = t->priv;
+
+    return in->ops->shutdown_write(in);
+}
+
+static void sealed_cancel_read(libxlmig_transport *t)
+{
+    xlmig__transport_cancel_read(t->priv);
+}
+
+static bool sealed_yes(libxlmig_transport *t)
+{
+    (void)t;
+    return true;
+}
+
+static void sealed_dispose(libxlmig_transport *t)
+{
+    libxlmig_transport_free(t->priv);
+}
+
+static const struct xlmig__transport_ops sealed_ops = {
+    .name = "sealed",
+    .read = sealed_read,
+    .write = sealed_write,
+    .shutdown_write = sealed_shutdown_write,
+    .cancel_read = sealed_cancel_read,
+    .sealed = sealed_yes,
+    .dispose = sealed_dispose,
+};
+
 /* Feed @wire to a receiver; return rc, error text and what came out
  * (@out NULL: xl has gone, its end of the pipe closed), and with @log_r
  * a copy of the receiver's side (its log). */
@@ -381,6 +434,12 @@ static int feed_receiver(const struct blob *wire, char *err, size_t elen,
     pthread_create(&tf, NULL, pump_feed_peer_main, &feed);
     assert_int_equal(libxlmig_transport_fd_new(rcv.ctx, sv[0], sv[0],
                                                &rcv.t), 0);
+    if (feed_sealed) {
+        libxlmig_transport *in = rcv.t;
+
+        assert_int_equal(xlmig__transport_new(rcv.ctx, &sealed_ops, in,
+                                              &rcv.t), 0);
+    }
     rc = libxlmig_channel_open(rcv.ctx, rcv.t, false, NULL, &rcv.ch);
     if (!rc && !out) {
         assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
@@ -537,6 +596,52 @@ static void test_bad_frames(void **state)
         free(out.data);
         free(w.data);
     }
+    free(good.data);
+    free(in.data);
+}
+
+/*
+ * Over a sealed transport (TLS) the frame checksum is left out: a frame
+ * whose checksum bytes alone are wrong goes through, and everything
+ * else is still checked, the data checksum after decoding among it.
+ */
+static void test_sealed_skips_frame_checksum(void **state)
+{
+    struct blob in = make_data(512 * 1024, 12);
+    struct blob good = capture_stream(&in, "zstd", false);
+    size_t off[64], nf = frame_offsets(&good, off, 64);
+    struct blob w = { malloc(good.len), good.len }, out;
+    char err[1024];
+    int rc;
+
+    (void)state;
+    assert_true(nf >= 6);
+    memcpy(w.data, good.data, good.len);
+    w.data[off[3] + 39] ^= 0x10;            /* frame 3's frame_csum */
+
+    /* Plain: caught. */
+    rc = feed_receiver(&w, err, sizeof(err), &out, NULL);
+    assert_int_equal(rc, LIBXLMIG_ERR_PROTOCOL);
+    assert_contains(err, "frame 3 (sender to receiver): checksum mismatch");
+    free(out.data);
+
+    /* Sealed: all of it handed on. */
+    feed_sealed = true;
+    rc = feed_receiver(&w, err, sizeof(err), &out, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(out.len, in.len);
+    assert_memory_equal(out.data, in.data, in.len);
+    free(out.data);
+
+    /* Sealed, the data checksum wrong too: caught after decoding. */
+    w.data[off[3] + 24] ^= 0x01;
+    rc = feed_receiver(&w, err, sizeof(err), &out, NULL);
+    feed_sealed = false;
+    assert_int_equal(rc, LIBXLMIG_ERR_PROTOCOL);
+    assert_contains(err, "frame 3 (sender to receiver): data checksum "
+                         "mismatch");
+    free(out.data);
+    free(w.data);
     free(good.data);
     free(in.data);
 }
@@ -875,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_sealed_skips_frame_checksum),
         cmocka_unit_test(test_recv_stages),
         cmocka_unit_test(test_recv_peer_vanishes),
         cmocka_unit_test(test_recv_corrupt_frame),

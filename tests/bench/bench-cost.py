@@ -43,7 +43,9 @@ Methods:
 Usage: bench-cost.py --xlmig PATH [--runs N] [--json FILE] STREAM...
 """
 import argparse
+import ctypes
 import json
+import mmap
 import os
 import re
 import resource
@@ -289,6 +291,35 @@ class Bench:
                     rrss=mr, wall=wall, rnet=rnet, rdec=rdec)
 
 
+def first_touch_cpu_per_gb(mib=64):
+    """CPU-s per GB this machine spends writing fresh memory (the kernel
+    zeroes each page on its first touch: what a page cache costs once per
+    migration) with 4 KiB pages and with huge pages, and writing it once
+    more; the median of three of each."""
+    n = mib * MiB
+
+    def once(huge):
+        m = mmap.mmap(-1, n,
+                      flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        if huge and hasattr(mmap, "MADV_HUGEPAGE"):
+            m.madvise(mmap.MADV_HUGEPAGE)
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+        t0 = time.process_time()
+        ctypes.memset(addr, 1, n)
+        t1 = time.process_time()
+        ctypes.memset(addr, 2, n)
+        t2 = time.process_time()
+        del addr
+        m.close()
+        return (t1 - t0) * GB / n, (t2 - t1) * GB / n
+
+    small = [once(False) for _ in range(3)]
+    huge = [once(True) for _ in range(3)]
+    return (statistics.median(f for f, _ in small),
+            statistics.median(f for f, _ in huge),
+            statistics.median(a for _, a in small + huge))
+
+
 def aes_gcm_cpu_per_gb():
     """CPU-s per GB of AES-256-GCM in 16 KB blocks, from openssl speed."""
     out = subprocess.run(
@@ -395,6 +426,11 @@ def main():
             results[name] = dict(size=size, runs=runs, median=med)
             report(name, size, med, ms, a.runs)
         aes = aes_gcm_cpu_per_gb()
+        print("\nbench-cost: this machine writes fresh memory for %.2f "
+              "CPU-s/GB (4 KiB pages), %.2f (huge pages), and the same "
+              "memory again for %.2f: the kernel zeroes a page on its "
+              "first touch, which the page caches pay once" %
+              first_touch_cpu_per_gb())
         verdicts(results, aes)
         if a.json:
             with open(a.json, "w") as f:

@@ -53,6 +53,12 @@ else
     not_ok "bench-cost's table (exit $rc)" "$d/out"
 fi
 
+if grep -Eq '^bench-cost: this machine writes fresh memory for [0-9.]+ CPU-s/GB \(4 KiB pages\), [0-9.]+ \(huge pages\), and the same memory again for [0-9.]+' "$d/out"; then
+    ok "the cost of fresh memory on this machine"
+else
+    not_ok "no line on fresh memory's cost" "$d/out"
+fi
+
 for v in "codec none with TLS" "TLS adds" "zstd decodes" \
          "1 Gb/s, T=4: t <= 0.6x xapi" "t of auto <= t of none" \
          "page cache 16 MiB"; do

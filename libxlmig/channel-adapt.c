@@ -188,22 +188,25 @@ void xlmig__adapt_choose(struct xlmig__adapt *a, struct xlmig__adapt_pick *p)
     pthread_mutex_unlock(&a->lock);
 }
 
+/* A figure moved toward a new @sample, or set to it when @first. */
+static double ewma(double old, double sample, bool first)
+{
+    return first ? sample : old + ALPHA * (sample - old);
+}
+
 /* Fold a sample of its own frames into a candidate's figures. */
 static void learn(struct candidate *k, double npb, double ratio)
 {
+    bool first = k->ns_per_byte == 0;
+
     if (k->ref) {
         /* From here its own frames say what it sends, starting from
          * what the trials said. */
         k->ratio = ratio_of(k);
         k->ref = NULL;
     }
-    if (k->ns_per_byte == 0) {
-        k->ns_per_byte = npb;
-        k->ratio = ratio;
-    } else {
-        k->ns_per_byte += ALPHA * (npb - k->ns_per_byte);
-        k->ratio += ALPHA * (ratio - k->ratio);
-    }
+    k->ns_per_byte = ewma(k->ns_per_byte, npb, first);
+    k->ratio = ewma(k->ratio, ratio, first);
 }
 
 static struct candidate *find(struct xlmig__adapt *a,
@@ -262,16 +265,9 @@ void xlmig__adapt_report_trial(struct xlmig__adapt *a,
         npb = sent_ns >= TRIAL_MIN_NS
                   ? s->ns_per_byte * (double)(ns ? ns : 1) / (double)sent_ns
                   : (double)(ns ? ns : 1) / (double)raw;
-        if (k->ns_per_byte == 0)
-            k->ns_per_byte = npb;
-        else
-            k->ns_per_byte += ALPHA * (npb - k->ns_per_byte);
-        if (k->ref == s) {
-            k->rel += ALPHA * (rel - k->rel);
-        } else {
-            k->ref = s;
-            k->rel = rel;
-        }
+        k->ns_per_byte = ewma(k->ns_per_byte, npb, k->ns_per_byte == 0);
+        k->rel = ewma(k->rel, rel, k->ref != s);
+        k->ref = s;
     }
     pthread_mutex_unlock(&a->lock);
 }
@@ -285,8 +281,7 @@ void xlmig__adapt_report_write(struct xlmig__adapt *a, size_t bytes,
         return;
     bps = (double)bytes * 1e9 / (double)(ns ? ns : 1);
     pthread_mutex_lock(&a->lock);
-    a->link_bps = a->link_bps == 0 ? bps
-                                   : a->link_bps + ALPHA * (bps - a->link_bps);
+    a->link_bps = ewma(a->link_bps, bps, a->link_bps == 0);
     a->link_floor = 0;          /* the link is the bottleneck now */
     pthread_mutex_unlock(&a->lock);
 }

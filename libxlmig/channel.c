@@ -11,15 +11,17 @@
  *   workers (params.threads)       checksum and compress jobs, any order;
  *   writer (one thread)            writes finished jobs in seq order,
  *                                  under the bandwidth cap.
- * Job slots form a ring indexed by seq; one mutex and one condition
- * variable guard it (a handful of slots: contention is negligible next
- * to compressing a MiB).
+ * Job slots form a ring indexed by seq; one mutex guards it, with a
+ * condition variable per role, so that only a thread that can act is
+ * woken (a handful of slots: contention is negligible next to
+ * compressing a MiB).
  *
  * Receiving is two stages in two threads, so that reading and decoding
- * each have a CPU: a network thread reads each frame whole and checks
- * its checksum and seq; the caller's thread decodes frames in seq order
- * and hands a frame's bytes on only once all of it has checked out.  A
- * small ring of frames lies between them ("Receiving" below).
+ * each have a CPU: a network thread reads each frame whole, checks its
+ * checksum and seq and undoes its codec; the caller's thread applies
+ * the page ops in seq order and hands a frame's bytes on only once all
+ * of it has checked out.  A small ring of frames lies between them
+ * ("Receiving" below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +122,27 @@ static uint64_t now_ns(void)
 static uint64_t thread_cpu_ns(void)
 {
     return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* @c's state among a thread's @states, made on its first use; 0 or
+ * LIBXLMIG_ERR_NO_MEMORY. */
+static int codec_state(void *states[XLMIG__CODEC_COUNT],
+                       const struct xlmig__codec_ops *c)
+{
+    if (!states[c->id] && c->state_new(&states[c->id]))
+        return LIBXLMIG_ERR_NO_MEMORY;
+    return 0;
+}
+
+/* Free what codec_state() made in @states. */
+static void codec_states_free(void *states[XLMIG__CODEC_COUNT])
+{
+    unsigned int i;
+
+    for (i = 0; i < XLMIG__CODEC_COUNT; i++) {
+        if (states[i])
+            xlmig__codecs[i]->state_free(states[i]);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -461,8 +484,8 @@ static int trial_encode(struct worker *w, const struct xlmig__adapt_pick *p,
     uint64_t t0;
     int rc;
 
-    if (!w->codec_state[c->id] && c->state_new(&w->codec_state[c->id]))
-        return LIBXLMIG_ERR_NO_MEMORY;
+    rc = codec_state(w->codec_state, c);
+    if (rc) return rc;
     t0 = thread_cpu_ns();
     if (c->id != XLMIG__CODEC_NONE) {
         w->trial.len = 0;
@@ -517,8 +540,8 @@ static int encode_job(struct worker *w, struct job *j)
         c = pick.codec;
         level = pick.level;
     }
-    if (!w->codec_state[c->id] && c->state_new(&w->codec_state[c->id]))
-        return LIBXLMIG_ERR_NO_MEMORY;
+    rc = codec_state(w->codec_state, c);
+    if (rc) return rc;
     /* Codec none sends raw where it lies: no copy, so no room needed. */
     rc = xlmig__buf_reserve(&j->wire, XLMIG__FRAME_HDR_LEN +
                             (c->id == XLMIG__CODEC_NONE ? 0
@@ -685,7 +708,6 @@ struct linkmeter {
     uint64_t blocked_ns;        /* time in write() and the cap since */
     uint64_t written;           /* everything written so far */
     uint64_t last_end;          /* fallback: end of the previous frame */
-    bool sampled;               /* a sample went to the model */
     /* Since when the link has drained all we wrote whenever we waited
      * for the encoders, and what it had taken then; 0: not since the
      * last sample. */
@@ -697,7 +719,7 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
                        bool waited, long unsent_before, size_t bytes,
                        uint64_t out_ns)
 {
-    uint64_t t = now_ns(), dt;
+    uint64_t t = now_ns(), dt, taken;
     long unsent = ch->t->ops->unsent ? ch->t->ops->unsent(ch->t) : -1;
 
     m->written += bytes;
@@ -740,21 +762,17 @@ static void link_frame(libxlmig_channel *ch, struct linkmeter *m,
     dt = t - m->t_ns;
     if (dt < LINK_WINDOW_NS)
         return;
+    taken = m->written - (uint64_t)unsent;
     if (m->blocked_ns * 2 >= dt) {
-        uint64_t taken = m->written - (uint64_t)unsent;
-
         if (taken > m->taken) {
             xlmig__adapt_report_write(ch->adapt, taken - m->taken, dt);
-            m->sampled = true;
             m->idle_t_ns = 0;
         }
     } else if (m->blocked_ns * 10 < dt) {
-        uint64_t taken = m->written - (uint64_t)unsent;
-
         xlmig__adapt_report_link_idle(ch->adapt, taken - m->taken, dt);
     }
     m->t_ns = t;
-    m->taken = m->written - (uint64_t)unsent;
+    m->taken = taken;
     m->blocked_ns = 0;
 }
 
@@ -1103,12 +1121,7 @@ int libxlmig_channel_send_fd(libxlmig_channel *ch, int in_fd)
     for (i = 0; i < nstarted; i++)
         pthread_join(workers[i].tid, NULL);
     for (i = 0; workers && i < ch->threads; i++) {
-        unsigned int c;
-
-        for (c = 0; c < XLMIG__CODEC_COUNT; c++) {
-            if (workers[i].codec_state[c])
-                xlmig__codecs[c]->state_free(workers[i].codec_state[c]);
-        }
+        codec_states_free(workers[i].codec_state);
         xlmig__buf_dispose(&workers[i].trial);
     }
     if (!rc)
@@ -1365,7 +1378,7 @@ static int payload_decode(struct receiver *r, struct rframe *f)
                                "decode to %" PRIu32 " bytes", fh->raw_len);
         return 0;
     }
-    if (!r->codec_state[codec] && c->state_new(&r->codec_state[codec]))
+    if (codec_state(r->codec_state, c))
         return xlmig__error(r->ch->ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
                             "no memory to decode %s", c->name);
     f->raw.len = 0;
@@ -1634,10 +1647,7 @@ static void receiver_dispose(struct receiver *r)
 {
     unsigned int i;
 
-    for (i = 0; i < XLMIG__CODEC_COUNT; i++) {
-        if (r->codec_state[i])
-            xlmig__codecs[i]->state_free(r->codec_state[i]);
-    }
+    codec_states_free(r->codec_state);
     for (i = 0; i < RING_SLOTS; i++) {
         xlmig__buf_dispose(&r->ring[i].wire);
         xlmig__buf_dispose(&r->ring[i].raw);

@@ -88,10 +88,9 @@ int xlmig__uuid_dir_next(DIR *d, const char *suffix,
 static bool record_exists(DIR *dh, const char *uuid)
 {
     char name[XLMIG__UUID_LEN + sizeof(".json")];
-
-    snprintf(name, sizeof(name), "%s.json", uuid);
     struct stat st;
 
+    snprintf(name, sizeof(name), "%s.json", uuid);
     return fstatat(dirfd(dh), name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
            errno != ENOENT;
 }

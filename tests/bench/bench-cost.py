@@ -16,9 +16,9 @@ on two hosts follows, which one 2-core machine cannot show directly:
 with Ts the CPUs the sender can use out of T: a side that runs its work
 in one thread (unzstd, zstd -T1) uses one, whatever T. The receiver's
 time: the peer tools' receivers are one thread, their CPU whatever T.
-Ours is a pipeline of two threads, a network stage (read and check
-frames) and a decode stage (decode, hand on), which channel-listen's
-last --progress line gives the CPU time of; with T >= 2 it takes
+Ours is a pipeline of two threads, a network stage (read, check and
+decompress frames) and a decode stage (page ops, hand on), whose CPU
+times channel-listen's last --progress line gives; with T >= 2 it takes
 max(network stage CPU, decode stage CPU, receiver CPU / T), with T = 1
 its CPU.
 Every CPU figure is the median of --runs runs (default 3); runs of the

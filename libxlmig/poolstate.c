@@ -602,6 +602,27 @@ static int read_settings(const struct reader *rd, yajl_val root,
     return 0;
 }
 
+/* One host of the pool, object @obj (the caller checked it is one); @in
+ * as member() takes it ("\"members\"[3]." or "" for a part of its own). */
+static int read_member(const struct reader *rd, yajl_val obj, const char *in,
+                       struct xlmig__pool_member *m)
+{
+    int rc;
+
+    rc = member_word(rd, obj, in, "name", xlmig__name_ok, false,
+                     XLMIG__NAME_RULE, m->name, sizeof(m->name));
+    if (!rc)
+        rc = member_word(rd, obj, in, "address", xlmig__hostport_ok,
+                         false, XLMIG__HOSTPORT_RULE, m->address,
+                         sizeof(m->address));
+    if (!rc)
+        rc = member_time(rd, obj, in, "joined", &m->joined);
+    /* Files written before host-disable existed: enabled. */
+    if (!rc)
+        rc = member_bool_opt(rd, obj, in, "enabled", true, &m->enabled);
+    return rc;
+}
+
 static int read_members(const struct reader *rd, yajl_val root,
                         struct xlmig__pool_state *st)
 {
@@ -618,25 +639,14 @@ static int read_members(const struct reader *rd, yajl_val root,
                            arr->u.array.len, XLMIG__POOL_MEMBERS_MAX);
     for (i = 0; i < arr->u.array.len; i++) {
         struct xlmig__pool_member *m = &st->members[i];
-        yajl_val obj = arr->u.array.values[i];
         char in[48];
 
         snprintf(in, sizeof(in), "\"members\"[%zu].", i);
-        if (!YAJL_IS_OBJECT(obj))
+        if (!YAJL_IS_OBJECT(arr->u.array.values[i]))
             return state_error(rd->ctx, rd->label, "member \"members\"[%zu] "
                                "is %s, not an object", i,
-                               xlmig__json_type_name(obj));
-        rc = member_word(rd, obj, in, "name", xlmig__name_ok, false, XLMIG__NAME_RULE,
-                         m->name, sizeof(m->name));
-        if (!rc)
-            rc = member_word(rd, obj, in, "address", xlmig__hostport_ok,
-                             false, XLMIG__HOSTPORT_RULE, m->address,
-                             sizeof(m->address));
-        if (!rc)
-            rc = member_time(rd, obj, in, "joined", &m->joined);
-        /* Files written before host-disable existed: enabled. */
-        if (!rc)
-            rc = member_bool_opt(rd, obj, in, "enabled", true, &m->enabled);
+                               xlmig__json_type_name(arr->u.array.values[i]));
+        rc = read_member(rd, arr->u.array.values[i], in, m);
         if (rc)
             return rc;
         for (j = 0; j < i; j++) {
@@ -651,17 +661,14 @@ static int read_members(const struct reader *rd, yajl_val root,
     return 0;
 }
 
-static int read_task(const struct reader *rd, yajl_val obj, size_t i,
+/* One migration, object @obj (the caller checked it is one); @in as for
+ * read_member(). */
+static int read_task(const struct reader *rd, yajl_val obj, const char *in,
                      struct xlmig__pool_task *t)
 {
-    char in[48];
     long long n;
     int rc;
 
-    snprintf(in, sizeof(in), "\"tasks\"[%zu].", i);
-    if (!YAJL_IS_OBJECT(obj))
-        return state_error(rd->ctx, rd->label, "member \"tasks\"[%zu] is %s, "
-                           "not an object", i, xlmig__json_type_name(obj));
     rc = member_int(rd, obj, in, "id", 1, (long long)XLMIG__POOL_TASK_ID_MAX,
                     &n);
     if (rc)
@@ -729,7 +736,15 @@ static int read_tasks(const struct reader *rd, yajl_val root,
     for (i = 0; i < n; i++) {
         struct xlmig__pool_task *t = &st->tasks[i];
 
-        rc = read_task(rd, arr->u.array.values[i], i, t);
+        yajl_val obj = arr->u.array.values[i];
+        char in[48];
+
+        snprintf(in, sizeof(in), "\"tasks\"[%zu].", i);
+        if (!YAJL_IS_OBJECT(obj))
+            return state_error(rd->ctx, rd->label, "member \"tasks\"[%zu] is "
+                               "%s, not an object", i,
+                               xlmig__json_type_name(obj));
+        rc = read_task(rd, obj, in, t);
         if (rc)
             return rc;
         for (j = 0; j < i; j++) {
@@ -744,15 +759,59 @@ static int read_tasks(const struct reader *rd, yajl_val root,
     return 0;
 }
 
+/* The pool's own members: version, kind, name, uuid and settings (all of
+ * pool.json but its hosts and migrations). */
+static int read_head(const struct reader *rd, yajl_val root,
+                     struct xlmig__pool_state *st)
+{
+    char quoted[QUOTED_MAX];
+    const char *k;
+    yajl_val v;
+    int rc;
+
+    rc = member(rd, root, "", "version", J_INTEGER, &v);
+    if (rc)
+        return rc;
+    if (YAJL_GET_INTEGER(v) != XLMIG__POOL_STATE_VERSION)
+        return state_error(rd->ctx, rd->label, "version %lld, but this "
+                           "libxlmig reads version %d only",
+                           (long long)YAJL_GET_INTEGER(v),
+                           XLMIG__POOL_STATE_VERSION);
+    rc = member(rd, root, "", "kind", J_STRING, &v);
+    if (rc)
+        return rc;
+    k = YAJL_GET_STRING(v);
+    if (strcmp(k, "pool")) {
+        xlmig__quote(k, 0, quoted, sizeof(quoted));
+        return state_error(rd->ctx, rd->label, "member \"kind\" is \"%s\", "
+                           "expected \"pool\"", quoted);
+    }
+    rc = member_word(rd, root, "", "name", xlmig__name_ok, true,
+                     XLMIG__NAME_RULE ", or \"\" before the pool is named",
+                     st->name, sizeof(st->name));
+    if (rc)
+        return rc;
+    rc = member(rd, root, "", "uuid", J_STRING, &v);
+    if (rc)
+        return rc;
+    if (!xlmig__uuid_valid(YAJL_GET_STRING(v), XLMIG__UUID_ANY_CASE |
+                                               XLMIG__UUID_EMPTY_OK)) {
+        xlmig__quote(YAJL_GET_STRING(v), 0, quoted, sizeof(quoted));
+        return state_error(rd->ctx, rd->label, "member \"uuid\": \"%s\" is "
+                           "not a uuid; %s, or \"\" before the pool is "
+                           "created", quoted, UUID_RULE);
+    }
+    xlmig__strlcpy(st->uuid, YAJL_GET_STRING(v), sizeof(st->uuid));
+    return read_settings(rd, root, st);
+}
+
 int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
                              const uint8_t *json, size_t len,
                              struct xlmig__pool_state *st)
 {
     struct xlmig__pool_state tmp;
     struct reader rd;
-    yajl_val root = NULL, v;
-    char quoted[QUOTED_MAX];
-    const char *k;
+    yajl_val root = NULL;
     int rc;
 
     xlmig__pool_state_init(&tmp);
@@ -769,43 +828,7 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
     rc = xlmig__json_load(ctx, &state_kind, label, json, len, &root);
     if (rc)
         goto out;
-    rc = member(&rd, root, "", "version", J_INTEGER, &v);
-    if (rc)
-        goto out;
-    if (YAJL_GET_INTEGER(v) != XLMIG__POOL_STATE_VERSION) {
-        rc = state_error(ctx, label, "version %lld, but this libxlmig reads "
-                         "version %d only", (long long)YAJL_GET_INTEGER(v),
-                         XLMIG__POOL_STATE_VERSION);
-        goto out;
-    }
-    rc = member(&rd, root, "", "kind", J_STRING, &v);
-    if (rc)
-        goto out;
-    k = YAJL_GET_STRING(v);
-    if (strcmp(k, "pool")) {
-        xlmig__quote(k, 0, quoted, sizeof(quoted));
-        rc = state_error(ctx, label, "member \"kind\" is \"%s\", expected "
-                         "\"pool\"", quoted);
-        goto out;
-    }
-    rc = member_word(&rd, root, "", "name", xlmig__name_ok, true,
-                     XLMIG__NAME_RULE ", or \"\" before the pool is named",
-                     tmp.name, sizeof(tmp.name));
-    if (rc)
-        goto out;
-    rc = member(&rd, root, "", "uuid", J_STRING, &v);
-    if (rc)
-        goto out;
-    if (!xlmig__uuid_valid(YAJL_GET_STRING(v), XLMIG__UUID_ANY_CASE |
-                                               XLMIG__UUID_EMPTY_OK)) {
-        xlmig__quote(YAJL_GET_STRING(v), 0, quoted, sizeof(quoted));
-        rc = state_error(ctx, label, "member \"uuid\": \"%s\" is not a "
-                         "uuid; %s, or \"\" before the pool is created",
-                         quoted, UUID_RULE);
-        goto out;
-    }
-    xlmig__strlcpy(tmp.uuid, YAJL_GET_STRING(v), sizeof(tmp.uuid));
-    rc = read_settings(&rd, root, &tmp);
+    rc = read_head(&rd, root, &tmp);
     if (rc)
         goto out;
     rc = read_members(&rd, root, &tmp);
@@ -817,6 +840,83 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
     xlmig__pool_state_dispose(st);
     *st = tmp;
     xlmig__pool_state_init(&tmp);   /* st owns the tasks now */
+ out:
+    xlmig__pool_state_dispose(&tmp);
+    yajl_tree_free(root);
+    return rc;
+}
+
+int xlmig__pool_part_decode(libxlmig_ctx *ctx, const char *label,
+                            enum xlmig__pool_part part, const uint8_t *json,
+                            size_t len, struct xlmig__pool_state *st)
+{
+    struct xlmig__pool_state tmp;
+    struct xlmig__pool_member m;
+    struct xlmig__pool_task t;
+    struct reader rd = { .ctx = ctx, .label = label ? label : "(unnamed)" };
+    yajl_val root = NULL;
+    int rc;
+
+    if (!st || !json)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "pool state part decode: no state or text");
+    xlmig__pool_state_init(&tmp);
+    rc = xlmig__json_load(ctx, &state_kind, rd.label, json, len, &root);
+    if (rc)
+        goto out;
+    switch (part) {
+    case XLMIG__POOL_PART_HEAD:
+        rc = read_head(&rd, root, &tmp);
+        if (rc)
+            goto out;
+        xlmig__strlcpy(st->name, tmp.name, sizeof(st->name));
+        xlmig__strlcpy(st->uuid, tmp.uuid, sizeof(st->uuid));
+        st->compression = tmp.compression;
+        st->concurrency = tmp.concurrency;
+        memcpy(st->wlb_hook, tmp.wlb_hook, sizeof(st->wlb_hook));
+        st->wlb_hook_timeout = tmp.wlb_hook_timeout;
+        st->rolling_upgrading = tmp.rolling_upgrading;
+        memcpy(st->rolling_held, tmp.rolling_held, sizeof(st->rolling_held));
+        break;
+    case XLMIG__POOL_PART_MEMBER:
+        memset(&m, 0, sizeof(m));
+        rc = read_member(&rd, root, "", &m);
+        if (rc)
+            goto out;
+        if (xlmig__pool_member_find(st, m.name)) {
+            rc = state_error(ctx, rd.label, "host %s is a member already",
+                             m.name);
+            goto out;
+        }
+        if (st->nr_members >= XLMIG__POOL_MEMBERS_MAX) {
+            rc = state_error(ctx, rd.label, "one host more than the %d a "
+                             "pool may have", XLMIG__POOL_MEMBERS_MAX);
+            goto out;
+        }
+        st->members[st->nr_members++] = m;
+        break;
+    case XLMIG__POOL_PART_TASK:
+        memset(&t, 0, sizeof(t));
+        rc = read_task(&rd, root, "", &t);
+        if (rc)
+            goto out;
+        if (xlmig__pool_task_find(st, t.id)) {
+            rc = state_error(ctx, rd.label, "task %" PRIu64 " is there "
+                             "already", t.id);
+            goto out;
+        }
+        rc = xlmig__pool_task_add(NULL, st, &t);
+        if (rc == LIBXLMIG_ERR_TOO_MANY_MIGRATIONS)
+            rc = state_error(ctx, rd.label, "one task more than the %d a "
+                             "pool may have", XLMIG__POOL_TASKS_MAX);
+        else if (rc)
+            rc = xlmig__error_opt(ctx, rc, "pool state %s: task %" PRIu64
+                                  " cannot be added", rd.label, t.id);
+        break;
+    default:
+        rc = xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                              "pool state part %d: no such part", (int)part);
+    }
  out:
     xlmig__pool_state_dispose(&tmp);
     yajl_tree_free(root);
@@ -873,6 +973,81 @@ static bool gen_task(yajl_gen g, const struct xlmig__pool_task *t)
            yajl_gen_map_close(g) == yajl_gen_status_ok;
 }
 
+/* The members read_head() reads, in an object left open. */
+static bool gen_head(yajl_gen g, const struct xlmig__pool_state *st)
+{
+    return gen_integer(g, "version", XLMIG__POOL_STATE_VERSION) &&
+           gen_string(g, "kind", "pool") &&
+           gen_string(g, "name", st->name) &&
+           gen_string(g, "uuid", st->uuid) &&
+           gen_key(g, "settings") &&
+           yajl_gen_map_open(g) == yajl_gen_status_ok &&
+           gen_bool(g, "migration-compression", st->compression) &&
+           gen_integer(g, "migration-concurrency", st->concurrency) &&
+           gen_string(g, "wlb-hook", st->wlb_hook) &&
+           gen_integer(g, "wlb-hook-timeout", st->wlb_hook_timeout) &&
+           gen_bool(g, "rolling-upgrade-in-progress", st->rolling_upgrading) &&
+           gen_string(g, "rolling-upgrade-held", st->rolling_held) &&
+           yajl_gen_map_close(g) == yajl_gen_status_ok;
+}
+
+/* What @g holds, as a malloc'd NUL-ended copy. */
+static int gen_take(yajl_gen g, char **text_r, size_t *len_r)
+{
+    const unsigned char *out;
+    size_t len;
+    char *text;
+
+    if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
+        return LIBXLMIG_ERR_INTERNAL;
+    text = malloc(len + 1);
+    if (!text)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    memcpy(text, out, len);
+    text[len] = '\0';
+    *text_r = text;
+    *len_r = len;
+    return 0;
+}
+
+int xlmig__pool_part_encode(const struct xlmig__pool_state *st,
+                            enum xlmig__pool_part part, size_t i,
+                            char **text_r, size_t *len_r)
+{
+    yajl_gen g = NULL;
+    bool ok;
+    int rc;
+
+    if (!st || !text_r || !len_r ||
+        (part == XLMIG__POOL_PART_MEMBER && i >= st->nr_members) ||
+        (part == XLMIG__POOL_PART_TASK && i >= st->nr_tasks))
+        return LIBXLMIG_ERR_INVALID_ARGUMENT;
+    rc = xlmig__pool_state_check(NULL, st);
+    if (rc)
+        return rc;
+    g = yajl_gen_alloc(NULL);
+    if (!g)
+        return LIBXLMIG_ERR_NO_MEMORY;
+    ok = yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    switch (part) {
+    case XLMIG__POOL_PART_HEAD:
+        ok = ok && yajl_gen_map_open(g) == yajl_gen_status_ok &&
+             gen_head(g, st) && yajl_gen_map_close(g) == yajl_gen_status_ok;
+        break;
+    case XLMIG__POOL_PART_MEMBER:
+        ok = ok && gen_member(g, &st->members[i]);
+        break;
+    case XLMIG__POOL_PART_TASK:
+        ok = ok && gen_task(g, &st->tasks[i]);
+        break;
+    default:
+        ok = false;
+    }
+    rc = ok ? gen_take(g, text_r, len_r) : LIBXLMIG_ERR_INTERNAL;
+    yajl_gen_free(g);
+    return rc;
+}
+
 int xlmig__pool_state_encode(const struct xlmig__pool_state *st,
                              char **text_r, size_t *len_r)
 {
@@ -895,19 +1070,7 @@ int xlmig__pool_state_encode(const struct xlmig__pool_state *st,
          yajl_gen_config(g, yajl_gen_indent_string, "  ") &&
          yajl_gen_config(g, yajl_gen_validate_utf8, 1) &&
          yajl_gen_map_open(g) == yajl_gen_status_ok &&
-         gen_integer(g, "version", XLMIG__POOL_STATE_VERSION) &&
-         gen_string(g, "kind", "pool") &&
-         gen_string(g, "name", st->name) &&
-         gen_string(g, "uuid", st->uuid) &&
-         gen_key(g, "settings") &&
-         yajl_gen_map_open(g) == yajl_gen_status_ok &&
-         gen_bool(g, "migration-compression", st->compression) &&
-         gen_integer(g, "migration-concurrency", st->concurrency) &&
-         gen_string(g, "wlb-hook", st->wlb_hook) &&
-         gen_integer(g, "wlb-hook-timeout", st->wlb_hook_timeout) &&
-         gen_bool(g, "rolling-upgrade-in-progress", st->rolling_upgrading) &&
-         gen_string(g, "rolling-upgrade-held", st->rolling_held) &&
-         yajl_gen_map_close(g) == yajl_gen_status_ok &&
+         gen_head(g, st) &&
          gen_key(g, "members") &&
          yajl_gen_array_open(g) == yajl_gen_status_ok;
     for (i = 0; ok && i < st->nr_members; i++)

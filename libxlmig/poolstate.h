@@ -178,6 +178,34 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
                              struct xlmig__pool_state *st);
 
 /*
+ * Parts of a state, each a JSON object of its own (the pool's state on
+ * etcd keeps each in a key: docs/specs/pool-etcd.md):
+ *   HEAD     version, kind, name, uuid and settings: pool.json without
+ *            its members and tasks
+ *   MEMBER   one host, as an entry of pool.json's "members"
+ *   TASK     one migration, as an entry of its "tasks"
+ * _encode writes part @part (@i: which member or task) of *st, which
+ * must pass xlmig__pool_state_check(), as compact JSON (malloc'd, NUL-
+ * ended); LIBXLMIG_ERR_INVALID_ARGUMENT for a bad @i or state.
+ * _decode reads one part into *st: HEAD sets the name, uuid and
+ * settings; MEMBER and TASK are added after the others.  A part that
+ * does not decode, a host or task *st has already, or one beyond the
+ * caps is LIBXLMIG_ERR_POOL_STATE_INVALID naming @label, and *st is
+ * untouched.  Read with the caps and rules of pool.json.
+ */
+enum xlmig__pool_part {
+    XLMIG__POOL_PART_HEAD,
+    XLMIG__POOL_PART_MEMBER,
+    XLMIG__POOL_PART_TASK,
+};
+int xlmig__pool_part_encode(const struct xlmig__pool_state *st,
+                            enum xlmig__pool_part part, size_t i,
+                            char **text_r, size_t *len_r);
+int xlmig__pool_part_decode(libxlmig_ctx *ctx, const char *label,
+                            enum xlmig__pool_part part, const uint8_t *json,
+                            size_t len, struct xlmig__pool_state *st);
+
+/*
  * Load STATE/pool.json into *st (initialised; replaced on success,
  * untouched on error).  A missing file (or state directory) is not an
  * error: *st gets the defaults and *missing_r (may be NULL) is true.

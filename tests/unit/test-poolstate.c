@@ -1418,6 +1418,123 @@ static void test_decode_bytes(void **state)
 
 /* ------------------------------------------------------------ files */
 
+/* ------------------------------------------------------------ parts */
+
+static int part_decode(const char *json, enum xlmig__pool_part part,
+                       struct xlmig__pool_state *st)
+{
+    return xlmig__pool_part_decode(ctx, "key/x", part, (const uint8_t *)json,
+                                   strlen(json), st);
+}
+
+/* Every part encoded on its own and decoded in order gives the state
+ * back, for a small state and the largest. */
+static void parts_round_trip(const struct xlmig__pool_state *st)
+{
+    struct xlmig__pool_state back;
+    char *text;
+    size_t len, i;
+
+    xlmig__pool_state_init(&back);
+    assert_ok(xlmig__pool_part_encode(st, XLMIG__POOL_PART_HEAD, 0, &text,
+                                      &len));
+    assert_int_equal(strlen(text), len);
+    assert_null(strstr(text, "\"members\""));
+    assert_ok(xlmig__pool_part_decode(ctx, "head", XLMIG__POOL_PART_HEAD,
+                                      (const uint8_t *)text, len, &back));
+    free(text);
+    for (i = 0; i < st->nr_members; i++) {
+        assert_ok(xlmig__pool_part_encode(st, XLMIG__POOL_PART_MEMBER, i,
+                                          &text, &len));
+        assert_ok(xlmig__pool_part_decode(ctx, "m", XLMIG__POOL_PART_MEMBER,
+                                          (const uint8_t *)text, len,
+                                          &back));
+        free(text);
+    }
+    for (i = 0; i < st->nr_tasks; i++) {
+        assert_ok(xlmig__pool_part_encode(st, XLMIG__POOL_PART_TASK, i,
+                                          &text, &len));
+        assert_ok(xlmig__pool_part_decode(ctx, "t", XLMIG__POOL_PART_TASK,
+                                          (const uint8_t *)text, len,
+                                          &back));
+        free(text);
+    }
+    assert_true(xlmig__pool_state_equal(st, &back));
+    xlmig__pool_state_dispose(&back);
+}
+
+static void test_parts(void **state)
+{
+    struct xlmig__pool_state st, other;
+    char *text;
+    size_t len;
+
+    (void)state;
+    fill_state(&st);
+    parts_round_trip(&st);
+    assert_int_equal(xlmig__pool_part_encode(&st, XLMIG__POOL_PART_MEMBER, 3,
+                                             &text, &len),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__pool_part_encode(&st, XLMIG__POOL_PART_TASK, 2,
+                                             &text, &len),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    /* What a part may not be: named, and the state left as it was. */
+    xlmig__pool_state_init(&other);
+    assert_ok(xlmig__pool_state_copy(ctx, &other, &st));
+    reset_log();
+    assert_int_equal(part_decode("{\"name\":\"h1\",\"address\":\"a:1\","
+                                 "\"joined\":1}", XLMIG__POOL_PART_MEMBER,
+                                 &st), LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_non_null(strstr(cap.text, "key/x"));
+    assert_non_null(strstr(cap.text, "host h1 is a member already"));
+    assert_int_equal(part_decode("{\"name\":\"-h\",\"address\":\"a:1\","
+                                 "\"joined\":1}", XLMIG__POOL_PART_MEMBER,
+                                 &st), LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_int_equal(part_decode("[1]", XLMIG__POOL_PART_MEMBER, &st),
+                     LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_int_equal(part_decode("{\"id\":7,\"vm\":\"v\",\"source\":\"a\","
+                                 "\"destination\":\"b\",\"phase\":\"q\","
+                                 "\"progress\":0,\"created\":0,"
+                                 "\"priority\":false}", XLMIG__POOL_PART_TASK,
+                                 &st), LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_non_null(strstr(cap.text, "task 7 is there already"));
+    assert_int_equal(part_decode("{\"id\":8,\"vm\":\"v\",\"source\":\"a\","
+                                 "\"destination\":\"b\",\"phase\":\"q\","
+                                 "\"progress\":101,\"created\":0,"
+                                 "\"priority\":false}", XLMIG__POOL_PART_TASK,
+                                 &st), LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_int_equal(part_decode("{\"version\":2,\"kind\":\"pool\"}",
+                                 XLMIG__POOL_PART_HEAD, &st),
+                     LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_int_equal(part_decode("{\"version\":1,\"kind\":\"pool\","
+                                 "\"name\":\"p\",\"uuid\":\"\",\"settings\":"
+                                 "{\"migration-compression\":false,"
+                                 "\"migration-concurrency\":51}}",
+                                 XLMIG__POOL_PART_HEAD, &st),
+                     LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_non_null(strstr(cap.text, "migration-concurrency"));
+    assert_true(xlmig__pool_state_equal(&st, &other));
+    xlmig__pool_state_dispose(&other);
+    xlmig__pool_state_dispose(&st);
+
+    fill_largest(&st);
+    parts_round_trip(&st);
+    /* One more host or task than a pool may have. */
+    reset_log();
+    assert_int_equal(part_decode("{\"name\":\"extra\",\"address\":\"a:1\","
+                                 "\"joined\":1}", XLMIG__POOL_PART_MEMBER,
+                                 &st), LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_non_null(strstr(cap.text, "more than the 64"));
+    assert_int_equal(part_decode("{\"id\":1,\"vm\":\"v\",\"source\":\"a\","
+                                 "\"destination\":\"b\",\"phase\":\"q\","
+                                 "\"progress\":0,\"created\":0,"
+                                 "\"priority\":false}", XLMIG__POOL_PART_TASK,
+                                 &st), LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_non_null(strstr(cap.text, "more than the 4096"));
+    xlmig__pool_state_dispose(&st);
+}
+
 static int dir_setup(void **state)
 {
     (void)state;
@@ -1764,6 +1881,7 @@ int main(void)
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_decode_caps),
         cmocka_unit_test(test_decode_bytes),
+        cmocka_unit_test(test_parts),
         cmocka_unit_test_setup_teardown(test_load_missing, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_save_load, dir_setup,

@@ -13,6 +13,8 @@
 #                                 comma-separated; DIR/pids: a pid a line
 #   etcd-cluster.sh stop DIR      kill every member (-9), wait for them
 #   etcd-cluster.sh kill DIR N    kill -9 member N (1..3)
+#   etcd-cluster.sh pause DIR N   stop member N (SIGSTOP): its connections
+#                                 stay open and say nothing
 #   etcd-cluster.sh restart DIR N start member N again on its data and
 #                                 wait until it is healthy
 #
@@ -35,7 +37,7 @@ die() {
 }
 
 usage() {
-    die "usage: etcd-cluster.sh start|stop DIR, kill|restart DIR N"
+    die "usage: etcd-cluster.sh start|stop DIR, kill|pause|restart DIR N"
 }
 
 # Whether TCP port $1 is free on every address (anything listening on
@@ -173,6 +175,12 @@ kill)
         sleep 0.05
     done
     sed -i "${3}s/.*/0/" "$d/pids"
+    ;;
+pause)
+    [ $# -eq 3 ] || usage
+    p=$(member_pid "$3")
+    [ -n "$p" ] && [ "$p" != 0 ] || die "member $3 is not running"
+    kill -STOP "$p"
     ;;
 restart)
     [ $# -eq 3 ] || usage

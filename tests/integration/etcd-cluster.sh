@@ -111,7 +111,8 @@ wait_healthy() {
     while ! etcdctl_tls --endpoints "$eps" endpoint health \
             > "$d/health.log" 2>&1; do
         if [ $SECONDS -ge $deadline ]; then
-            die "$eps not healthy after $HEALTH_TIMEOUT_S s: $(tr '\n' ' ' < "$d/health.log") (logs: $d/m*.log)"
+            die "$eps not healthy after $HEALTH_TIMEOUT_S s:" \
+                "$(tr '\n' ' ' < "$d/health.log") (logs: $d/m*.log)"
         fi
         sleep 0.1
     done
@@ -144,7 +145,8 @@ start)
         start_member "$n" new
     done
     echo "$(client_url 1),$(client_url 2),$(client_url 3)" > "$d/endpoints"
-    if ! (wait_healthy "$(client_url 1)" "$(client_url 2)" "$(client_url 3)"); then
+    if ! (wait_healthy "$(client_url 1)" "$(client_url 2)" \
+            "$(client_url 3)"); then
         "$0" stop "$d"
         exit 1
     fi

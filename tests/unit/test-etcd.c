@@ -83,7 +83,8 @@ static void cluster_log(char *buf, size_t len_max)
     if (f) {
         fseek(f, 0, SEEK_END);
         size = ftell(f);
-        fseek(f, size > (long)len_max - 1 ? size - (long)len_max + 1 : 0, SEEK_SET);
+        fseek(f, size > (long)len_max - 1 ? size - (long)len_max + 1 : 0,
+              SEEK_SET);
         len = fread(buf, 1, len_max - 1, f);
         fclose(f);
     }
@@ -1119,7 +1120,8 @@ static void test_parsers(void **state)
         { 5, "{\"header\":{\"cluster_id\":\"18446744073709551615\"},"
              "\"version\":\"3.4.23\",\"leader\":\"2\",\"raftTerm\":\"3\","
              "\"dbSize\":\"4\"}", NULL },
-        { 5, "{\"header\":{},\"version\":\"3.4.23.4.5.6.7.8.9.10.11.12.13.14\"}",
+        { 5, "{\"header\":{},"
+             "\"version\":\"3.4.23.4.5.6.7.8.9.10.11.12.13.14\"}",
           "no \"version\" string" },
         { 5, "{\"header\":{\"member_id\":\"-1\"},\"version\":\"3\"}",
           "not an unsigned" },

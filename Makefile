@@ -39,7 +39,7 @@ SONAME_MAJOR := 0
 VERSION := $(shell sed -n 's/^\#define LIBXLMIG_VERSION_STRING "\(.*\)"/\1/p' libxlmig/libxlmig.h)
 
 XEN_PKGS := xenlight xencontrol xenguest xentoollog yajl zlib libzstd liblz4 \
-            libxxhash libssl libcrypto libnbd
+            libxxhash libssl libcrypto libnbd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null) -pthread
 # The libxl the tools are built against, for their --version.

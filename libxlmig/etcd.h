@@ -209,4 +209,54 @@ struct xlmig__etcd_status {
 int xlmig__etcd_status(struct xlmig__etcd *e, size_t i,
                        struct xlmig__etcd_status *st);
 
+/* ------------------------------------------------------------ internal */
+
+/*
+ * The parsers of etcd's replies, pure (the fuzz target's and the tests'):
+ * @json is @len bytes of untrusted text, at most XLMIG__ETCD_REPLY_MAX
+ * (more is refused).  0, or LIBXLMIG_ERR_PROTOCOL (or NO_MEMORY) with
+ * why in @why (@why_len bytes), logging nothing; outputs are zero on
+ * error.  int64 and uint64 fields may be JSON strings (grpc-gateway's
+ * form) or integers; a field that is absent is zero (proto3 omits
+ * defaults); "header" must be there in every reply.
+ */
+#define XLMIG__ETCD_WHY_MAX 256
+
+/* /v3/kv/range: @kvs_r as xlmig__etcd_get() gives it (kvs_free() it). */
+int xlmig__etcd_parse_range(const char *json, size_t len,
+                            struct xlmig__etcd_kvs *kvs_r, char *why,
+                            size_t why_len);
+/* /v3/kv/put and /v3/kv/deleterange: the header's revision and (for a
+ * delete) "deleted". */
+int xlmig__etcd_parse_write(const char *json, size_t len,
+                            int64_t *revision_r, int64_t *deleted_r,
+                            char *why, size_t why_len);
+/* /v3/kv/txn: "succeeded" and the header's revision. */
+int xlmig__etcd_parse_txn(const char *json, size_t len, bool *succeeded_r,
+                          int64_t *revision_r, char *why, size_t why_len);
+/* /v3/lease/grant, or /v3/lease/keepalive (its reply in "result"): the
+ * lease's "ID" and "TTL". */
+int xlmig__etcd_parse_lease(const char *json, size_t len, int64_t *id_r,
+                            int64_t *ttl_r, char *why, size_t why_len);
+
+/* One line of /v3/watch's stream. */
+struct xlmig__etcd_watch_msg {
+    bool error;                 /* {"error": ...}: the stream failed */
+    bool created;
+    bool canceled;
+    int64_t revision;           /* the header's */
+    int64_t compact_revision;   /* canceled: the oldest revision kept */
+    bool event;                 /* it holds at least one event */
+    bool deleted;               /* the first event is a delete */
+    int64_t event_revision;     /* the first event's mod_revision */
+    char reason[XLMIG__ETCD_WHY_MAX]; /* error, canceled: etcd's words */
+};
+int xlmig__etcd_parse_watch_line(const char *json, size_t len,
+                                 struct xlmig__etcd_watch_msg *m, char *why,
+                                 size_t why_len);
+/* /v3/maintenance/status: the fields of @st but reachable and error. */
+int xlmig__etcd_parse_status(const char *json, size_t len,
+                             struct xlmig__etcd_status *st, char *why,
+                             size_t why_len);
+
 #endif

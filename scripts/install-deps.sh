@@ -9,7 +9,8 @@ set -eu
 PKGS="
 build-essential pkg-config
 libxen-dev libyajl-dev zlib1g-dev libssl-dev libzstd-dev liblz4-dev
-libxxhash-dev libcmocka-dev libnbd-dev
+libxxhash-dev libcmocka-dev libnbd-dev libcurl4-openssl-dev
+etcd-server etcd-client
 clang libclang-rt-14-dev
 qemu-utils qemu-system-x86 qemu-system-common
 debootstrap cpio busybox-static zstd lz4 socat gzip xz-utils

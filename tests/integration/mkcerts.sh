@@ -4,6 +4,7 @@
 #   ca.pem/.key           the pool CA
 #   host1.pem/.key        host1, signed by the pool CA (SAN host1, 127.0.0.1-3)
 #   host2.pem/.key        host2, signed by the pool CA (SAN host2, 127.0.0.1-3)
+#   host3.pem/.key        host3, signed by the pool CA (SAN host3, 127.0.0.1-3)
 #   other-ca.pem/.key     another pool's CA
 #   rogue.pem/.key        a host of the other pool
 #   psk, psk-other        32-byte pre-shared keys as hex
@@ -40,6 +41,7 @@ ca ca
 ca other-ca
 host host1 ca
 host host2 ca
+host host3 ca
 host rogue other-ca
 openssl rand -hex 32 > psk
 openssl rand -hex 32 > psk-other

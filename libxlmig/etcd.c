@@ -1230,6 +1230,7 @@ int xlmig__etcd_get(struct xlmig__etcd *e, const char *key, size_t key_len,
     if (rc)
         return rc;
     if (r->limit > XLMIG__ETCD_RANGE_MAX || r->max_create_revision < 0 ||
+        r->revision < 0 ||
         (r->sort != XLMIG__ETCD_SORT_KEY && r->sort != XLMIG__ETCD_SORT_CREATE))
         return xlmig__error(e->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
                             "etcd range: %s", r->limit > XLMIG__ETCD_RANGE_MAX
@@ -1237,6 +1238,8 @@ int xlmig__etcd_get(struct xlmig__etcd *e, const char *key, size_t key_len,
                                   "return"
                                 : r->max_create_revision < 0
                                 ? "a negative max_create_revision"
+                                : r->revision < 0
+                                ? "a negative revision"
                                 : "an unknown sort");
     limit = r->limit ? r->limit : XLMIG__ETCD_RANGE_MAX;
     g = xlmig__gen_new();
@@ -1256,6 +1259,8 @@ int xlmig__etcd_get(struct xlmig__etcd *e, const char *key, size_t key_len,
                                    r->max_create_revision)) &&
                       (!r->count_only ||
                        xlmig__gen_key_bool(g, "count_only", true)) &&
+                      (!r->revision ||
+                       gen_key_i64(g, "revision", r->revision)) &&
                       gen_close(g),
                   &text, &len);
     if (!rc)

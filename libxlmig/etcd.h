@@ -99,7 +99,11 @@ struct xlmig__etcd_range {
     bool descend;                       /* largest first */
     int64_t max_create_revision;        /* > 0: only keys created at or
                                          * before it */
-    bool count_only;                    /* no keys, only kvs->count */
+    bool count_only;                    /* no keys, only kvs->count
+                                         * (etcd's count of the whole
+                                         * range: max_create_revision
+                                         * does not apply to it) */
+    int64_t revision;                   /* > 0: as the store was at it */
 };
 
 /*

@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * A pool's state on etcd (etcd-state.h): one key per part of the state,
+ * changed by compare-and-swap.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etcd-slots.h"
+#include "etcd-state.h"
+#include "internal.h"
+
+#define KEY_MAX (XLMIG__ETCD_PREFIX_MAX + 64)
+/* Two per changed part (a compare and an op) at most; TXN_OPS_MAX each. */
+#define CHANGES_MAX XLMIG__ETCD_TXN_OPS_MAX
+/* Keys that are no part, remembered to be written over. */
+#define SKIPPED_MAX 16
+
+/* Where each part read came from: its key's mod revision (0: absent). */
+struct revs {
+    int64_t head;
+    int64_t member[XLMIG__POOL_MEMBERS_MAX];   /* as st->members */
+    int64_t *task;                              /* as st->tasks */
+    int64_t revision;                           /* the store's, read at */
+    /* Keys left out (not a part): a change that writes one writes over
+     * it, guarded by its mod revision as any other. */
+    struct {
+        char key[KEY_MAX];
+        int64_t mod;
+    } skipped[SKIPPED_MAX];
+    size_t nr_skipped;
+};
+
+static int prefix_ok(libxlmig_ctx *ctx, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    if (!n || n > XLMIG__ETCD_PREFIX_MAX || prefix[n - 1] == '/')
+        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "pool key prefix \"%.64s\": 1 to %d bytes, not "
+                            "ending with '/'", prefix,
+                            XLMIG__ETCD_PREFIX_MAX);
+    return 0;
+}
+
+static size_t head_key(char *k, const char *prefix)
+{
+    return (size_t)snprintf(k, KEY_MAX, "%s/pool", prefix);
+}
+
+static size_t member_key(char *k, const char *prefix, const char *name)
+{
+    return (size_t)snprintf(k, KEY_MAX, "%s/members/%s", prefix, name);
+}
+
+static size_t task_key(char *k, const char *prefix, uint64_t id)
+{
+    return (size_t)snprintf(k, KEY_MAX, "%s/tasks/%016" PRIx64, prefix, id);
+}
+
+/* A key's bytes for a message: printable, cut at 200. */
+static void key_text(const struct xlmig__etcd_kv *kv, char *buf, size_t cap)
+{
+    size_t i, n = kv->key_len < cap - 1 ? kv->key_len : cap - 1;
+
+    for (i = 0; i < n; i++)
+        buf[i] = kv->key[i] >= 0x20 && kv->key[i] < 0x7f ? kv->key[i] : '?';
+    buf[n] = 0;
+}
+
+static void skipped(libxlmig_ctx *ctx, struct revs *rv,
+                    const struct xlmig__etcd_kv *kv, const char *why)
+{
+    char k[201];
+
+    key_text(kv, k, sizeof(k));
+    xlmig__log(ctx, XTL_WARN, -1, "pool state on etcd: key %s left out: %s",
+               k, why);
+    if (rv->nr_skipped < SKIPPED_MAX && kv->key_len < KEY_MAX &&
+        !memchr(kv->key, 0, kv->key_len)) {
+        memcpy(rv->skipped[rv->nr_skipped].key, kv->key, kv->key_len);
+        rv->skipped[rv->nr_skipped].key[kv->key_len] = 0;
+        rv->skipped[rv->nr_skipped++].mod = kv->mod_revision;
+    }
+}
+
+/* The mod revision of a key left out, 0 when @k is none. */
+static int64_t skipped_rev(const struct revs *rv, const char *k)
+{
+    size_t i;
+
+    for (i = 0; i < rv->nr_skipped; i++)
+        if (!strcmp(rv->skipped[i].key, k))
+            return rv->skipped[i].mod;
+    return 0;
+}
+
+/* The keys under @sub, at @rev (0: now), sorted by creation. */
+static int read_range(struct xlmig__etcd *e, const char *prefix,
+                      const char *sub, bool one, int64_t rev,
+                      struct xlmig__etcd_kvs *kvs)
+{
+    char k[KEY_MAX];
+    struct xlmig__etcd_range r = {
+        .prefix = !one, .sort = XLMIG__ETCD_SORT_CREATE, .revision = rev,
+    };
+    size_t n = (size_t)snprintf(k, sizeof(k), "%s/%s", prefix, sub);
+
+    return xlmig__etcd_get(e, k, n, &r, kvs);
+}
+
+static int load(libxlmig_ctx *ctx, struct xlmig__etcd *e, const char *prefix,
+                struct xlmig__pool_state *st, struct revs *rv,
+                bool *missing_r)
+{
+    struct xlmig__etcd_kvs kvs = { 0 };
+    struct xlmig__pool_state tmp;
+    char label[KEY_MAX + 8], expect[KEY_MAX];
+    size_t i, n;
+    int rc;
+
+    xlmig__pool_state_init(&tmp);
+    memset(rv, 0, sizeof(*rv));
+    *missing_r = true;
+
+    /* The head fixes the revision the rest is read at. */
+    rc = read_range(e, prefix, "pool", true, 0, &kvs);
+    if (rc)
+        goto out;
+    rv->revision = kvs.revision;
+    if (kvs.n == 1) {
+        snprintf(label, sizeof(label), "%s/pool", prefix);
+        rc = xlmig__pool_part_decode(ctx, label, XLMIG__POOL_PART_HEAD,
+                                     (const uint8_t *)kvs.kv[0].value,
+                                     kvs.kv[0].value_len, &tmp);
+        if (rc == LIBXLMIG_ERR_NO_MEMORY)
+            goto out;
+        if (rc) {
+            /* A head that does not decode is the whole pool's: named, and
+             * read as the defaults, which the next change writes over. */
+            skipped(ctx, rv, &kvs.kv[0], "not a pool head");
+            xlmig__pool_state_init(&tmp);
+        }
+        *missing_r = false;
+        rv->head = kvs.kv[0].mod_revision;
+    }
+    xlmig__etcd_kvs_free(&kvs);
+
+    rc = read_range(e, prefix, "members/", false, rv->revision, &kvs);
+    if (rc)
+        goto out;
+    for (i = 0; i < kvs.n; i++) {
+        const struct xlmig__etcd_kv *kv = &kvs.kv[i];
+
+        n = tmp.nr_members;
+        snprintf(label, sizeof(label), "%.*s",
+                 (int)(kv->key_len < KEY_MAX ? kv->key_len : KEY_MAX),
+                 kv->key);
+        rc = xlmig__pool_part_decode(ctx, label, XLMIG__POOL_PART_MEMBER,
+                                     (const uint8_t *)kv->value,
+                                     kv->value_len, &tmp);
+        if (rc == LIBXLMIG_ERR_NO_MEMORY)
+            goto out;
+        if (rc) {
+            skipped(ctx, rv, kv, "not a host of the pool");
+            continue;
+        }
+        member_key(expect, prefix, tmp.members[n].name);
+        if (strlen(expect) != kv->key_len ||
+            memcmp(expect, kv->key, kv->key_len)) {
+            skipped(ctx, rv, kv, "its host has another name");
+            tmp.nr_members--;
+            continue;
+        }
+        rv->member[n] = kv->mod_revision;
+    }
+    xlmig__etcd_kvs_free(&kvs);
+
+    rc = read_range(e, prefix, "tasks/", false, rv->revision, &kvs);
+    if (rc)
+        goto out;
+    if (kvs.n) {
+        rv->task = calloc(kvs.n, sizeof(*rv->task));
+        if (!rv->task) {
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "pool state "
+                              "on etcd: no memory for %zu tasks", kvs.n);
+            goto out;
+        }
+    }
+    for (i = 0; i < kvs.n; i++) {
+        const struct xlmig__etcd_kv *kv = &kvs.kv[i];
+
+        n = tmp.nr_tasks;
+        snprintf(label, sizeof(label), "%.*s",
+                 (int)(kv->key_len < KEY_MAX ? kv->key_len : KEY_MAX),
+                 kv->key);
+        rc = xlmig__pool_part_decode(ctx, label, XLMIG__POOL_PART_TASK,
+                                     (const uint8_t *)kv->value,
+                                     kv->value_len, &tmp);
+        if (rc == LIBXLMIG_ERR_NO_MEMORY)
+            goto out;
+        if (rc) {
+            skipped(ctx, rv, kv, "not a migration of the pool");
+            continue;
+        }
+        task_key(expect, prefix, tmp.tasks[n].id);
+        if (strlen(expect) != kv->key_len ||
+            memcmp(expect, kv->key, kv->key_len)) {
+            skipped(ctx, rv, kv, "its migration has another id");
+            (void)xlmig__pool_task_remove(NULL, &tmp, tmp.tasks[n].id);
+            continue;
+        }
+        rv->task[n] = kv->mod_revision;
+    }
+    xlmig__pool_state_dispose(st);
+    *st = tmp;
+    xlmig__pool_state_init(&tmp);
+    rc = 0;
+out:
+    xlmig__etcd_kvs_free(&kvs);
+    xlmig__pool_state_dispose(&tmp);
+    if (rc) {
+        free(rv->task);
+        rv->task = NULL;
+    }
+    return rc;
+}
+
+int xlmig__etcd_state_load(libxlmig_ctx *ctx, struct xlmig__etcd *e,
+                           const char *prefix, struct xlmig__pool_state *st,
+                           bool *missing_r)
+{
+    struct revs rv;
+    bool missing;
+    int rc = prefix_ok(ctx, prefix);
+
+    if (rc)
+        return rc;
+    rc = load(ctx, e, prefix, st, &rv, &missing);
+    free(rv.task);
+    if (!rc && missing_r)
+        *missing_r = missing;
+    return rc;
+}
+
+/* ---------------------------------------------------------- the change */
+
+/* A transaction being built: its compares and ops, and the texts and
+ * keys they point into. */
+struct txn {
+    struct xlmig__etcd_cmp cmp[CHANGES_MAX];
+    struct xlmig__etcd_op op[CHANGES_MAX];
+    char key[CHANGES_MAX][KEY_MAX];
+    char *text[CHANGES_MAX];
+    size_t n;
+    bool put_limit;                     /* the head's limit changed */
+};
+
+static void txn_free(struct txn *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        free(t->text[i]);
+    t->n = 0;
+}
+
+/*
+ * Add "key @k is as it was (@rev; 0: absent), then put @text (taken) /
+ * delete it (@text NULL)".
+ */
+static int txn_add(libxlmig_ctx *ctx, struct txn *t, const char *k,
+                   int64_t rev, char *text, size_t len)
+{
+    size_t i = t->n;
+
+    if (i == CHANGES_MAX) {
+        free(text);
+        return xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1, "pool state "
+                            "on etcd: more than %d parts changed at once",
+                            CHANGES_MAX);
+    }
+    xlmig__strlcpy(t->key[i], k, KEY_MAX);
+    t->text[i] = text;
+    t->cmp[i] = (struct xlmig__etcd_cmp){
+        .key = t->key[i], .key_len = strlen(t->key[i]),
+        .target = rev ? XLMIG__ETCD_CMP_MOD : XLMIG__ETCD_CMP_VERSION,
+        .result = XLMIG__ETCD_EQUAL, .number = rev,
+    };
+    t->op[i] = (struct xlmig__etcd_op){
+        .kind = text ? XLMIG__ETCD_OP_PUT : XLMIG__ETCD_OP_DELETE,
+        .key = t->key[i], .key_len = t->cmp[i].key_len,
+        .value = text, .value_len = len,
+    };
+    t->n++;
+    return 0;
+}
+
+/* Part @i of @a and part @j of @b: the same text? */
+static int part_diff(const struct xlmig__pool_state *a, size_t i,
+                     const struct xlmig__pool_state *b, size_t j,
+                     enum xlmig__pool_part part, char **text_r,
+                     size_t *len_r, bool *same_r)
+{
+    char *old = NULL;
+    size_t olen;
+    int rc;
+
+    rc = xlmig__pool_part_encode(b, part, j, text_r, len_r);
+    if (rc || !a)
+        return rc;
+    rc = xlmig__pool_part_encode(a, part, i, &old, &olen);
+    if (rc) {
+        free(*text_r);
+        *text_r = NULL;
+        return rc;
+    }
+    *same_r = olen == *len_r && !memcmp(old, *text_r, olen);
+    free(old);
+    return 0;
+}
+
+/* What turns @was (read as @rv) into @now, into @t. */
+static int build(libxlmig_ctx *ctx, const char *prefix,
+                 const struct xlmig__pool_state *was, const struct revs *rv,
+                 bool missing, struct xlmig__pool_state *now, struct txn *t)
+{
+    char k[KEY_MAX], *text;
+    size_t i, j, len;
+    bool same = false;
+    int rc;
+
+    rc = xlmig__pool_state_check(ctx, now);
+    if (rc)
+        return rc;
+    rc = part_diff(missing ? NULL : was, 0, now, 0, XLMIG__POOL_PART_HEAD,
+                   &text, &len, &same);
+    if (rc)
+        goto bad;
+    if (missing || !same) {
+        head_key(k, prefix);
+        rc = txn_add(ctx, t, k, rv->head, text, len);   /* a head left out
+                                                         * has its rev too */
+        if (rc)
+            return rc;
+        t->put_limit = missing || was->concurrency != now->concurrency;
+    } else {
+        free(text);
+    }
+
+    for (j = 0; j < now->nr_members; j++) {
+        const struct xlmig__pool_member *m = &now->members[j];
+
+        for (i = 0; i < was->nr_members; i++)
+            if (!strcmp(was->members[i].name, m->name))
+                break;
+        rc = part_diff(i < was->nr_members ? was : NULL, i, now, j,
+                       XLMIG__POOL_PART_MEMBER, &text, &len, &same);
+        if (rc)
+            goto bad;
+        if (i < was->nr_members && same) {
+            free(text);
+            continue;
+        }
+        member_key(k, prefix, m->name);
+        rc = txn_add(ctx, t, k, i < was->nr_members ? rv->member[i]
+                                                    : skipped_rev(rv, k),
+                     text, len);
+        if (rc)
+            return rc;
+    }
+    for (i = 0; i < was->nr_members; i++) {
+        if (xlmig__pool_member_find(now, was->members[i].name))
+            continue;
+        member_key(k, prefix, was->members[i].name);
+        rc = txn_add(ctx, t, k, rv->member[i], NULL, 0);
+        if (rc)
+            return rc;
+    }
+
+    for (j = 0; j < now->nr_tasks; j++) {
+        const struct xlmig__pool_task *tk = &now->tasks[j];
+
+        for (i = 0; i < was->nr_tasks; i++)
+            if (was->tasks[i].id == tk->id)
+                break;
+        rc = part_diff(i < was->nr_tasks ? was : NULL, i, now, j,
+                       XLMIG__POOL_PART_TASK, &text, &len, &same);
+        if (rc)
+            goto bad;
+        if (i < was->nr_tasks && same) {
+            free(text);
+            continue;
+        }
+        task_key(k, prefix, tk->id);
+        rc = txn_add(ctx, t, k, i < was->nr_tasks ? rv->task[i]
+                                                  : skipped_rev(rv, k),
+                     text, len);
+        if (rc)
+            return rc;
+    }
+    for (i = 0; i < was->nr_tasks; i++) {
+        if (xlmig__pool_task_find(now, was->tasks[i].id))
+            continue;
+        task_key(k, prefix, was->tasks[i].id);
+        rc = txn_add(ctx, t, k, rv->task[i], NULL, 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+bad:
+    return xlmig__error(ctx, rc, -1, "pool state on etcd: a part of the "
+                        "changed state cannot be written");
+}
+
+int xlmig__etcd_state_update(libxlmig_ctx *ctx, struct xlmig__etcd *e,
+                             const char *prefix,
+                             xlmig__etcd_state_change *change, void *arg,
+                             struct xlmig__pool_state *st_r)
+{
+    struct xlmig__pool_state was, now;
+    struct txn *t = NULL;
+    struct revs *rv = NULL;
+    char limit_key[KEY_MAX], limit[16];
+    unsigned tries;
+    bool missing, ok;
+    int rc;
+
+    xlmig__pool_state_init(&was);
+    xlmig__pool_state_init(&now);
+    rc = prefix_ok(ctx, prefix);
+    if (rc)
+        return rc;
+    t = xlmig__zalloc(sizeof(*t));
+    rv = xlmig__zalloc(sizeof(*rv));
+    if (!t || !rv)
+        return xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "pool state "
+                            "on etcd: no memory for a change");
+    snprintf(limit_key, sizeof(limit_key), "%s/slots/limit", prefix);
+    for (tries = 0; tries < XLMIG__ETCD_STATE_TRIES; tries++) {
+        size_t nops;
+
+        free(rv->task);
+        rv->task = NULL;
+        txn_free(t);
+        rc = load(ctx, e, prefix, &was, rv, &missing);
+        if (rc)
+            goto out;
+        rc = xlmig__pool_state_copy(ctx, &now, &was);
+        if (rc)
+            goto out;
+        rc = change(ctx, &now, arg);
+        if (rc)
+            goto out;
+        rc = build(ctx, prefix, &was, rv, missing, &now, t);
+        if (rc)
+            goto out;
+        if (!t->n)
+            break;                      /* nothing changed */
+        nops = t->n;
+        if (t->put_limit && nops < CHANGES_MAX) {
+            /* The slots' copy of the limit, with the head (whose compare
+             * guards it). */
+            snprintf(limit, sizeof(limit), "%u", now.concurrency);
+            t->op[nops++] = (struct xlmig__etcd_op){
+                .kind = XLMIG__ETCD_OP_PUT, .key = limit_key,
+                .key_len = strlen(limit_key), .value = limit,
+                .value_len = strlen(limit),
+            };
+        }
+        rc = xlmig__etcd_txn(e, t->cmp, t->n, t->op, nops, NULL, 0, &ok,
+                             NULL);
+        if (rc)
+            goto out;
+        if (ok)
+            break;
+        /* Someone changed what we read: do it again on what is there. */
+    }
+    if (tries == XLMIG__ETCD_STATE_TRIES) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS, -1,
+                          "pool state on etcd under %s: changed by others "
+                          "%d times while this change was made; try again",
+                          prefix, XLMIG__ETCD_STATE_TRIES);
+        goto out;
+    }
+    if (st_r) {
+        xlmig__pool_state_dispose(st_r);
+        *st_r = now;
+        xlmig__pool_state_init(&now);
+    }
+    rc = 0;
+out:
+    if (t)
+        txn_free(t);
+    free(t);
+    if (rv)
+        free(rv->task);
+    free(rv);
+    xlmig__pool_state_dispose(&was);
+    xlmig__pool_state_dispose(&now);
+    return rc;
+}

@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * A pool on etcd: its state (libxlmig/etcd-state.c) and its migration
+ * slots (libxlmig/etcd-slots.c), against a real three-member etcd
+ * cluster with TLS on 127.0.0.1-3 that the test starts
+ * (tests/integration/etcd-cluster.sh; the test fails without etcd).
+ * State: created from nothing, two hosts changing it at once (no change
+ * lost), keys that are no part (named, left out, written over), a change
+ * that fails (nothing written), the slots' limit kept with the head.
+ * Slots: 60 racers against limit 3 (never more than 3 held, first in
+ * first out, all finish), the same with a member killed mid-race, a
+ * holder whose lease expires (its slot frees with nobody's help), a
+ * limit raised (a waiter wakes) and lowered (nothing revoked), a key
+ * that is no slot (counted in its place, named, no crash), enqueue
+ * repeated and taken, and a waiter cancelled.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "etcd-slots.h"
+#include "etcd-state.h"
+#include "internal.h"
+#include "testctx.h"
+
+#define SCRIPT "tests/integration/etcd-cluster.sh"
+#define RACERS 60
+#define LIMIT 3
+
+static char dir[64];
+static char endpoints[1024];
+static char ca[128], cert[128], key[128];
+static int prefix_seq;
+
+static int cluster(const char *verb, int member)
+{
+    char cmd[512];
+
+    if (member)
+        snprintf(cmd, sizeof(cmd), "sh %s %s %s %d >&2", SCRIPT, verb, dir,
+                 member);
+    else
+        snprintf(cmd, sizeof(cmd), "sh %s %s %s >&2", SCRIPT, verb, dir);
+    return system(cmd);
+}
+
+static int setup(void **state)
+{
+    char path[128];
+    FILE *f;
+    size_t n;
+
+    if (group_setup(state))
+        return -1;
+    strcpy(dir, "/tmp/test-etcd-pool.XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    if (cluster("start", 0)) {
+        fprintf(stderr, "test-etcd-pool: %s start %s failed (is Debian's "
+                "etcd-server installed?)\n", SCRIPT, dir);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/endpoints", dir);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    n = fread(endpoints, 1, sizeof(endpoints) - 1, f);
+    fclose(f);
+    while (n && (endpoints[n - 1] == '\n' || endpoints[n - 1] == ' '))
+        n--;
+    endpoints[n] = 0;
+    snprintf(ca, sizeof(ca), "%s/certs/ca.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/certs/host1.pem", dir);
+    snprintf(key, sizeof(key), "%s/certs/host1.key", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+
+    if (dir[0]) {
+        cluster("stop", 0);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd))
+            fprintf(stderr, "test-etcd-pool: could not remove %s\n", dir);
+    }
+    return group_teardown(state);
+}
+
+static struct xlmig__etcd *client(libxlmig_ctx *c)
+{
+    struct xlmig__etcd_conf conf = {
+        .endpoints = endpoints, .ca_file = ca, .cert_file = cert,
+        .key_file = key, .timeout_ms = 2000,
+    };
+    struct xlmig__etcd *e = NULL;
+
+    if (xlmig__etcd_new(c, &conf, &e))
+        fail_msg("etcd client: %s", libxlmig_ctx_last_error(c));
+    return e;
+}
+
+/* A prefix of its own for each test. */
+static void new_prefix(char *p, size_t len)
+{
+    snprintf(p, len, "/xlmig-test/%d/pool%d", (int)getpid(), ++prefix_seq);
+}
+
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ------------------------------------------------------------ state */
+
+static int add_h1(libxlmig_ctx *c, struct xlmig__pool_state *st, void *arg)
+{
+    int rc = xlmig__pool_identity_set(c, st, "pool-a",
+                                      "6f1c0d52-3c1e-4b8e-9a7e-2b1f0c9d8e7a");
+
+    (void)arg;
+    if (!rc)
+        rc = xlmig__pool_member_add(c, st, "h1", "127.0.0.1:8555", 1);
+    return rc;
+}
+
+static void test_state_created(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__pool_state st, written;
+    unsigned limit = 0;
+    bool missing = false;
+    char p[128];
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    xlmig__pool_state_init(&st);
+    xlmig__pool_state_init(&written);
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &st, &missing));
+    assert_true(missing);
+    assert_int_equal(st.nr_members, 0);
+    assert_int_equal(st.concurrency, XLMIG__POOL_CONCURRENCY_DEFAULT);
+    assert_ok(xlmig__etcd_state_update(ctx, e, p, add_h1, NULL, &written));
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &st, &missing));
+    assert_false(missing);
+    assert_true(xlmig__pool_state_equal(&st, &written));
+    assert_string_equal(st.members[0].address, "127.0.0.1:8555");
+    assert_ok(xlmig__etcd_slots_limit_get(ctx, e, p, 9, &limit));
+    assert_int_equal(limit, XLMIG__POOL_CONCURRENCY_DEFAULT);
+    /* The same change again: the host is there, and nothing is written. */
+    assert_int_equal(xlmig__etcd_state_update(ctx, e, p, add_h1, NULL, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    xlmig__pool_state_dispose(&st);
+    xlmig__pool_state_dispose(&written);
+    xlmig__etcd_free(e);
+}
+
+/* Read-modify-write of a setting and a task per call: a lost update
+ * shows as a count short at the end. */
+struct bump {
+    const char *param;
+    uint64_t task;
+};
+
+static int bump_change(libxlmig_ctx *c, struct xlmig__pool_state *st,
+                       void *arg)
+{
+    struct bump *b = arg;
+    struct xlmig__pool_task t;
+    char v[XLMIG__POOL_PARAM_VALUE_MAX];
+    int rc;
+
+    rc = xlmig__pool_param_get(c, st, b->param, v, sizeof(v));
+    if (rc)
+        return rc;
+    snprintf(v, sizeof(v), "%lu", strtoul(v, NULL, 10) + 1);
+    rc = xlmig__pool_param_set(c, st, b->param, v);
+    if (rc)
+        return rc;
+    memset(&t, 0, sizeof(t));
+    t.id = b->task;
+    strcpy(t.vm, "vm");
+    strcpy(t.source, "h1");
+    strcpy(t.destination, "h2");
+    strcpy(t.phase, "queued");
+    return xlmig__pool_task_add(c, st, &t);
+}
+
+#define BUMPS 20
+static char bump_prefix[128];
+
+static void *bumper_main(void *arg)
+{
+    struct bump b = { .param = arg };
+    struct capture_logger lg;
+    libxlmig_ctx *c = NULL;
+    struct xlmig__etcd *e;
+    intptr_t failed = 0;
+    int i;
+
+    capture_init(&lg);
+    if (libxlmig_ctx_new(&lg.vtable, LIBXLMIG_LOG_DEBUG, &c))
+        return (void *)1;
+    e = client(c);
+    for (i = 0; i < BUMPS; i++) {
+        b.task = (strcmp(b.param, "wlb-hook-timeout") ? 1000u : 2000u) +
+                 (uint64_t)i;
+        if (xlmig__etcd_state_update(c, e, bump_prefix, bump_change, &b,
+                                     NULL)) {
+            fprintf(stderr, "bump %s %d: %s\n", b.param, i,
+                    libxlmig_ctx_last_error(c));
+            failed = 1;
+            break;
+        }
+    }
+    xlmig__etcd_free(e);
+    libxlmig_ctx_free(c);
+    return (void *)failed;
+}
+
+static int set_low(libxlmig_ctx *c, struct xlmig__pool_state *st, void *arg)
+{
+    int rc = xlmig__pool_param_set(c, st, "migration-concurrency", "1");
+
+    (void)arg;
+    return rc ? rc : xlmig__pool_param_set(c, st, "wlb-hook-timeout", "1");
+}
+
+static void test_state_two_writers(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__pool_state st;
+    pthread_t a, b;
+    void *ra, *rb;
+    unsigned limit = 0;
+
+    (void)state;
+    new_prefix(bump_prefix, sizeof(bump_prefix));
+    assert_ok(xlmig__etcd_state_update(ctx, e, bump_prefix, set_low, NULL,
+                                       NULL));
+    assert_int_equal(pthread_create(&a, NULL, bumper_main,
+                                    (void *)"migration-concurrency"), 0);
+    assert_int_equal(pthread_create(&b, NULL, bumper_main,
+                                    (void *)"wlb-hook-timeout"), 0);
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    assert_null(ra);
+    assert_null(rb);
+    xlmig__pool_state_init(&st);
+    assert_ok(xlmig__etcd_state_load(ctx, e, bump_prefix, &st, NULL));
+    assert_int_equal(st.concurrency, 1 + BUMPS);
+    assert_int_equal(st.wlb_hook_timeout, 1 + BUMPS);
+    assert_int_equal(st.nr_tasks, 2 * BUMPS);
+    assert_ok(xlmig__etcd_slots_limit_get(ctx, e, bump_prefix, 9, &limit));
+    assert_int_equal(limit, 1 + BUMPS);
+    xlmig__pool_state_dispose(&st);
+    xlmig__etcd_free(e);
+}
+
+static int add_hx(libxlmig_ctx *c, struct xlmig__pool_state *st, void *arg)
+{
+    (void)arg;
+    return xlmig__pool_member_add(c, st, "hx", "127.0.0.2:8555", 2);
+}
+
+static int bad_param(libxlmig_ctx *c, struct xlmig__pool_state *st,
+                     void *arg)
+{
+    int rc = xlmig__pool_member_add(c, st, "h9", "127.0.0.3:8555", 3);
+
+    (void)arg;
+    return rc ? rc : xlmig__pool_param_set(c, st, "migration-concurrency",
+                                           "51");
+}
+
+static void test_state_bad_keys(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__pool_state st;
+    char p[128], k[256];
+    size_t kl;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    assert_ok(xlmig__etcd_state_update(ctx, e, p, add_h1, NULL, NULL));
+    kl = (size_t)snprintf(k, sizeof(k), "%s/members/hx", p);
+    assert_ok(xlmig__etcd_put(e, k, kl, "{\"name\":", 8, 0, NULL));
+    kl = (size_t)snprintf(k, sizeof(k), "%s/members/hy", p);
+    {
+        static const char hz[] = "{\"name\":\"hz\",\"address\":\"a:1\","
+                                 "\"joined\":1}";
+
+        assert_ok(xlmig__etcd_put(e, k, kl, hz, strlen(hz), 0, NULL));
+    }
+    kl = (size_t)snprintf(k, sizeof(k), "%s/tasks/zz", p);
+    assert_ok(xlmig__etcd_put(e, k, kl, "\x00\x01", 2, 0, NULL));
+    xlmig__pool_state_init(&st);
+    reset_log();
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &st, NULL));
+    assert_int_equal(st.nr_members, 1);
+    assert_int_equal(st.nr_tasks, 0);
+    assert_non_null(strstr(cap.text, "members/hx left out"));
+    assert_non_null(strstr(cap.text, "members/hy left out: its host has "
+                                     "another name"));
+    assert_non_null(strstr(cap.text, "tasks/zz left out"));
+    /* A host of that name added: written over the key that was no part. */
+    assert_ok(xlmig__etcd_state_update(ctx, e, p, add_hx, NULL, NULL));
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &st, NULL));
+    assert_int_equal(st.nr_members, 2);
+    assert_non_null(xlmig__pool_member_find(&st, "hx"));
+    /* A change that fails: its error, and nothing of it written. */
+    assert_int_equal(xlmig__etcd_state_update(ctx, e, p, bad_param, NULL,
+                                              NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &st, NULL));
+    assert_null(xlmig__pool_member_find(&st, "h9"));
+    assert_int_equal(xlmig__etcd_state_load(ctx, e, "/bad/", &st, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    xlmig__pool_state_dispose(&st);
+    xlmig__etcd_free(e);
+}
+
+/* ------------------------------------------------------------ the race */
+
+struct racer {
+    int i;
+    int64_t rev;            /* its place, once queued */
+    bool releasing;
+    bool granted;
+    int rc;
+    char why[256];
+};
+
+static struct race {
+    pthread_mutex_t lock;
+    char prefix[128];
+    struct racer r[RACERS];
+    int held, max_held;
+    int violations;
+    char violation[256];
+    int kill_member;        /* > 0: kill it after this many grants */
+    int grants;
+} race;
+
+static void *racer_main(void *arg)
+{
+    struct racer *me = arg;
+    struct capture_logger lg;
+    libxlmig_ctx *c = NULL;
+    struct xlmig__etcd *e = NULL;
+    struct xlmig__etcd_slot slot;
+    int64_t lease = 0;
+    char host[16];
+    int i, ahead_open, kill = 0;
+
+    capture_init(&lg);
+    if (libxlmig_ctx_new(&lg.vtable, LIBXLMIG_LOG_DEBUG, &c)) {
+        me->rc = -1;
+        return NULL;
+    }
+    {
+        struct xlmig__etcd_conf conf = {
+            .endpoints = endpoints, .ca_file = ca, .cert_file = cert,
+            .key_file = key, .timeout_ms = 2000,
+        };
+        me->rc = xlmig__etcd_new(c, &conf, &e);
+    }
+    if (!me->rc)
+        me->rc = xlmig__etcd_lease_grant(e, 60, &lease);
+    snprintf(host, sizeof(host), "host%d", me->i % 3 + 1);
+    if (!me->rc)
+        me->rc = xlmig__etcd_slot_enqueue(c, e, race.prefix,
+                                          (uint64_t)me->i + 1, host, lease,
+                                          &slot);
+    if (me->rc)
+        goto out;
+    pthread_mutex_lock(&race.lock);
+    me->rev = slot.create_revision;
+    pthread_mutex_unlock(&race.lock);
+
+    me->rc = xlmig__etcd_slot_wait(c, e, race.prefix, &slot, LIMIT, 60000,
+                                   NULL, NULL);
+    if (me->rc)
+        goto out;
+    pthread_mutex_lock(&race.lock);
+    /* Racers queued before it and not releasing: fewer than the limit,
+     * or it was granted out of turn or beyond the limit. */
+    ahead_open = 0;
+    for (i = 0; i < RACERS; i++)
+        if (race.r[i].rev && race.r[i].rev < me->rev && !race.r[i].releasing)
+            ahead_open++;
+    if (ahead_open >= LIMIT && !race.violations++)
+        snprintf(race.violation, sizeof(race.violation), "racer %d (place "
+                 "%" PRId64 ") granted with %d before it still open",
+                 me->i, me->rev, ahead_open);
+    me->granted = true;
+    race.held++;
+    if (race.held > race.max_held)
+        race.max_held = race.held;
+    if (++race.grants == RACERS / 3 && race.kill_member)
+        kill = race.kill_member;
+    pthread_mutex_unlock(&race.lock);
+    if (kill)
+        cluster("kill", kill);
+    usleep(20000);
+    pthread_mutex_lock(&race.lock);
+    race.held--;
+    me->releasing = true;
+    pthread_mutex_unlock(&race.lock);
+    me->rc = xlmig__etcd_slot_release(c, e, &slot);
+out:
+    if (me->rc)
+        snprintf(me->why, sizeof(me->why), "%s",
+                 libxlmig_ctx_last_error(c) ? libxlmig_ctx_last_error(c)
+                                            : "?");
+    if (lease)
+        (void)xlmig__etcd_lease_revoke(e, lease);
+    xlmig__etcd_free(e);
+    libxlmig_ctx_free(c);
+    return NULL;
+}
+
+static void run_race(int kill_member)
+{
+    pthread_t t[RACERS];
+    struct xlmig__etcd *e = client(ctx);
+    unsigned held = 9, waiting = 9;
+    int i;
+
+    memset(&race, 0, sizeof(race));
+    pthread_mutex_init(&race.lock, NULL);
+    new_prefix(race.prefix, sizeof(race.prefix));
+    race.kill_member = kill_member;
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, race.prefix, LIMIT));
+    for (i = 0; i < RACERS; i++) {
+        race.r[i].i = i;
+        assert_int_equal(pthread_create(&t[i], NULL, racer_main,
+                                        &race.r[i]), 0);
+    }
+    for (i = 0; i < RACERS; i++)
+        pthread_join(t[i], NULL);
+    if (kill_member)
+        assert_int_equal(cluster("restart", kill_member), 0);
+    for (i = 0; i < RACERS; i++)
+        if (race.r[i].rc || !race.r[i].granted)
+            fail_msg("racer %d: %d: %s", i, race.r[i].rc, race.r[i].why);
+    if (race.violations)
+        fail_msg("%d out of turn or beyond the limit, first: %s",
+                 race.violations, race.violation);
+    assert_int_equal(race.max_held, LIMIT);
+    /* Nothing left behind. */
+    assert_ok(xlmig__etcd_slots_stats(ctx, e, race.prefix, LIMIT, &held,
+                                      &waiting));
+    assert_int_equal(held, 0);
+    assert_int_equal(waiting, 0);
+    xlmig__etcd_free(e);
+    pthread_mutex_destroy(&race.lock);
+}
+
+static void test_sixty_racers(void **state)
+{
+    (void)state;
+    run_race(0);
+}
+
+static void test_sixty_racers_member_killed(void **state)
+{
+    (void)state;
+    run_race(1);        /* the first endpoint, the one every client tries
+                         * first */
+}
+
+/* ------------------------------------------------------- single cases */
+
+struct waiter {
+    struct xlmig__etcd_slot *slot;
+    const char *prefix;
+    unsigned limit;
+    volatile bool cancel;
+    int rc;
+    uint64_t done_ms;
+};
+
+static void *waiter_main(void *arg)
+{
+    struct waiter *w = arg;
+    struct capture_logger lg;
+    libxlmig_ctx *c = NULL;
+    struct xlmig__etcd *e;
+
+    capture_init(&lg);
+    if (libxlmig_ctx_new(&lg.vtable, LIBXLMIG_LOG_DEBUG, &c)) {
+        w->rc = -1;
+        return NULL;
+    }
+    e = client(c);
+    w->rc = xlmig__etcd_slot_wait(c, e, w->prefix, w->slot, w->limit, 20000,
+                                  &w->cancel, NULL);
+    w->done_ms = ms_now();
+    xlmig__etcd_free(e);
+    libxlmig_ctx_free(c);
+    return NULL;
+}
+
+static void test_lease_expiry_frees_slot(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_slot a, b;
+    int64_t la, lb;
+    char p[128];
+    unsigned ahead = 0;
+    uint64_t t0, took;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 1));
+    assert_ok(xlmig__etcd_lease_grant(e, 2, &la));     /* never renewed:
+                                                         * a host killed */
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &lb));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 1, "host1", la, &a));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 0, NULL, NULL));
+    assert_true(a.held);
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host2", lb, &b));
+    assert_int_equal(xlmig__etcd_slot_wait(ctx, e, p, &b, 1, 0, NULL,
+                                           &ahead), LIBXLMIG_ERR_TIMEOUT);
+    assert_int_equal(ahead, 1);
+    t0 = ms_now();
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &b, 1, 15000, NULL, NULL));
+    took = ms_now() - t0;
+    assert_true(b.held);
+    /* Freed by the lease's expiry: not at once, within a few seconds. */
+    assert_true(took >= 500);
+    assert_true(took < 8000);
+    /* The holder that lost it: its slot is gone, its release harmless. */
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &b));
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &b));    /* idempotent */
+    (void)xlmig__etcd_lease_revoke(e, lb);
+    xlmig__etcd_free(e);
+}
+
+static void test_limit_raised_wakes_waiter(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_slot a, b;
+    struct waiter w = { 0 };
+    pthread_t t;
+    int64_t lease;
+    char p[128];
+    uint64_t t0;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 1));
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &lease));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 1, "host1", lease, &a));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 0, NULL, NULL));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host2", lease, &b));
+    w.slot = &b;
+    w.prefix = p;
+    w.limit = 1;
+    assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
+    usleep(500000);
+    assert_false(b.held);
+    t0 = ms_now();
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 2));
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_true(b.held);
+    assert_true(w.done_ms - t0 < 2000);     /* woken, not by a time-out */
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &b));
+    (void)xlmig__etcd_lease_revoke(e, lease);
+    xlmig__etcd_free(e);
+}
+
+static void test_limit_lowered_revokes_nothing(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_slot a, b, c;
+    unsigned held, waiting, ahead;
+    int64_t lease;
+    char p[128];
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 2));
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &lease));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 1, "host1", lease, &a));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host1", lease, &b));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 3, "host1", lease, &c));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 3, 0, NULL, NULL));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &b, 3, 0, NULL, NULL));
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 1));
+    assert_ok(xlmig__etcd_slots_stats(ctx, e, p, 3, &held, &waiting));
+    assert_int_equal(held, 2);
+    assert_int_equal(waiting, 1);
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
+    assert_int_equal(xlmig__etcd_slot_wait(ctx, e, p, &c, 3, 300, NULL,
+                                           &ahead), LIBXLMIG_ERR_TIMEOUT);
+    assert_int_equal(ahead, 1);
+    assert_true(b.held);                    /* kept its slot */
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &b));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &c, 3, 2000, NULL, NULL));
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &c));
+    (void)xlmig__etcd_lease_revoke(e, lease);
+    xlmig__etcd_free(e);
+}
+
+static void test_key_that_is_no_slot(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_slot a;
+    unsigned held, waiting, ahead, limit;
+    int64_t lease;
+    char p[128], k[256];
+    size_t kl;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    kl = (size_t)snprintf(k, sizeof(k), "%s/slots/q/zzz", p);
+    assert_ok(xlmig__etcd_put(e, k, kl, "\xff{not json", 10, 0, NULL));
+    kl = (size_t)snprintf(k, sizeof(k), "%s/slots/limit", p);
+    assert_ok(xlmig__etcd_put(e, k, kl, "many", 4, 0, NULL));
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &lease));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 7, "host3", lease, &a));
+    reset_log();
+    assert_ok(xlmig__etcd_slots_limit_get(ctx, e, p, 1, &limit));
+    assert_int_equal(limit, 1);
+    assert_non_null(strstr(cap.text, "is not a migration concurrency"));
+    reset_log();
+    assert_ok(xlmig__etcd_slots_stats(ctx, e, p, 1, &held, &waiting));
+    assert_non_null(strstr(cap.text, "slots/q/zzz: not a migration slot"));
+    assert_int_equal(held, 1);              /* the bad key, in its place */
+    assert_int_equal(waiting, 1);
+    assert_int_equal(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 0, NULL,
+                                           &ahead), LIBXLMIG_ERR_TIMEOUT);
+    assert_int_equal(ahead, 1);
+    kl = (size_t)snprintf(k, sizeof(k), "%s/slots/q/zzz", p);
+    assert_ok(xlmig__etcd_delete(e, k, kl, false, NULL));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 2000, NULL, NULL));
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
+    (void)xlmig__etcd_lease_revoke(e, lease);
+    xlmig__etcd_free(e);
+}
+
+static void test_enqueue_again_and_taken(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_slot a, again, other;
+    int64_t l1, l2;
+    char p[128];
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &l1));
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &l2));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 42, "host1", l1, &a));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 42, "host1", l1, &again));
+    assert_int_equal(again.create_revision, a.create_revision);
+    reset_log();
+    assert_int_equal(xlmig__etcd_slot_enqueue(ctx, e, p, 42, "host2", l2,
+                                              &other),
+                     LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS);
+    assert_non_null(strstr(cap.text, "task 42"));
+    assert_int_equal(xlmig__etcd_slot_enqueue(ctx, e, p, 43, "bad/name",
+                                              l1, &other),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__etcd_slot_enqueue(ctx, e, "", 43, "host1", l1,
+                                              &other),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xlmig__etcd_slots_limit_set(ctx, e, p, 0),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
+    (void)xlmig__etcd_lease_revoke(e, l1);
+    (void)xlmig__etcd_lease_revoke(e, l2);
+    xlmig__etcd_free(e);
+}
+
+static void test_waiter_cancelled(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_slot a, b;
+    struct waiter w = { 0 };
+    pthread_t t;
+    int64_t lease;
+    char p[128];
+    uint64_t t0;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &lease));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 1, "host1", lease, &a));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 0, NULL, NULL));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host1", lease, &b));
+    w.slot = &b;
+    w.prefix = p;
+    w.limit = 1;
+    assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
+    usleep(300000);
+    t0 = ms_now();
+    w.cancel = true;
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, LIBXLMIG_ERR_CANCELLED);
+    assert_true(w.done_ms - t0 < 1500);
+    assert_false(b.held);
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &b));
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
+    (void)xlmig__etcd_lease_revoke(e, lease);
+    xlmig__etcd_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_created),
+        cmocka_unit_test(test_state_two_writers),
+        cmocka_unit_test(test_state_bad_keys),
+        cmocka_unit_test(test_enqueue_again_and_taken),
+        cmocka_unit_test(test_key_that_is_no_slot),
+        cmocka_unit_test(test_limit_lowered_revokes_nothing),
+        cmocka_unit_test(test_limit_raised_wakes_waiter),
+        cmocka_unit_test(test_waiter_cancelled),
+        cmocka_unit_test(test_lease_expiry_frees_slot),
+        cmocka_unit_test(test_sixty_racers),
+        cmocka_unit_test(test_sixty_racers_member_killed),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

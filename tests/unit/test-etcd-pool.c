@@ -411,7 +411,7 @@ static void *racer_main(void *arg)
     pthread_mutex_unlock(&race.lock);
     if (kill)
         cluster("kill", kill);
-    usleep(20000);
+    usleep(50000);
     pthread_mutex_lock(&race.lock);
     race.held--;
     me->releasing = true;

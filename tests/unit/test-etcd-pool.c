@@ -42,10 +42,10 @@ static int cluster(const char *verb, int member)
     char cmd[512];
 
     if (member)
-        snprintf(cmd, sizeof(cmd), "sh %s %s %s %d >&2", SCRIPT, verb, dir,
+        snprintf(cmd, sizeof(cmd), "bash %s %s %s %d >&2", SCRIPT, verb, dir,
                  member);
     else
-        snprintf(cmd, sizeof(cmd), "sh %s %s %s >&2", SCRIPT, verb, dir);
+        snprintf(cmd, sizeof(cmd), "bash %s %s %s >&2", SCRIPT, verb, dir);
     return system(cmd);
 }
 

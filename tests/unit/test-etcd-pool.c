@@ -12,7 +12,9 @@
  * holder whose lease expires (its slot frees with nobody's help), a
  * limit raised (a waiter wakes) and lowered (nothing revoked), a key
  * that is no slot (counted in its place, named, no crash), enqueue
- * repeated and taken, and a waiter cancelled.
+ * repeated and taken, a waiter cancelled, and two members of three
+ * gone (a named error at once, the held slot kept, the queue going on
+ * when one is back).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -719,6 +721,48 @@ static void test_waiter_cancelled(void **state)
     xlmig__etcd_free(e);
 }
 
+/* Two members of three gone: no grant, and a named error at once, while
+ * a held slot stays held; with one back, the queue goes on, the limit
+ * kept. */
+static void test_quorum_lost(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_slot a, c;
+    unsigned ahead = 0;
+    int64_t lease;
+    char p[128];
+    uint64_t t0;
+    int rc;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 1));
+    assert_ok(xlmig__etcd_lease_grant(e, 60, &lease));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 1, "host1", lease, &a));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 0, NULL, NULL));
+    assert_int_equal(cluster("kill", 2), 0);
+    assert_int_equal(cluster("kill", 3), 0);
+    reset_log();
+    t0 = ms_now();
+    rc = xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host2", lease, &c);
+    assert_int_equal(rc, LIBXLMIG_ERR_CANNOT_CONTACT_HOST);
+    assert_true(ms_now() - t0 < 10000);
+    assert_non_null(strstr(cap.text, "127.0.0.2"));
+    assert_non_null(strstr(cap.text, "127.0.0.3"));
+    assert_true(a.held);
+    assert_int_equal(cluster("restart", 2), 0);
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host2", lease, &c));
+    assert_int_equal(xlmig__etcd_slot_wait(ctx, e, p, &c, 1, 200, NULL,
+                                           &ahead), LIBXLMIG_ERR_TIMEOUT);
+    assert_int_equal(ahead, 1);             /* the slot held throughout */
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
+    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &c, 1, 5000, NULL, NULL));
+    assert_ok(xlmig__etcd_slot_release(ctx, e, &c));
+    assert_int_equal(cluster("restart", 3), 0);
+    (void)xlmig__etcd_lease_revoke(e, lease);
+    xlmig__etcd_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_lease_expiry_frees_slot),
         cmocka_unit_test(test_sixty_racers),
         cmocka_unit_test(test_sixty_racers_member_killed),
+        cmocka_unit_test(test_quorum_lost),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,7 +4,7 @@
 # (cached in .cache/bench/, git-ignored) and run each benchmark program.
 # Every benchmark compares against the peer tools in the same run.
 #
-#   run-bench.sh [NAME...]   only these (channel, cost, tls, slots,
+#   run-bench.sh [NAME...]   only these (channel, cost, tls, slots, slots-etcd,
 #                            blkcopy, diskstream, sxm);
 #                            all when none is named
 set -eu

@@ -145,6 +145,30 @@ out:
     return rc;
 }
 
+/* The limit a PREFIX/slots/limit key holds (NULL: absent), or
+ * @default_limit, named in the log, when it holds none. */
+static unsigned limit_of(libxlmig_ctx *ctx, const struct xlmig__etcd_kv *kv,
+                         unsigned default_limit)
+{
+    char *end = NULL;
+    unsigned long v;
+
+    if (!kv)
+        return default_limit;
+    v = strtoul(kv->value, &end, 10);
+    if (kv->value_len == 0 || kv->value_len > 2 || *end ||
+        kv->value[0] < '0' || kv->value[0] > '9' ||
+        v < XLMIG__SLOTS_LIMIT_MIN || v > XLMIG__SLOTS_LIMIT_MAX) {
+        xlmig__log(ctx, XTL_WARN, -1, "%.*s: \"%.16s\" is not a migration "
+                   "concurrency (%d to %d); using %u",
+                   (int)(kv->key_len > 300 ? 300 : kv->key_len), kv->key,
+                   kv->value, XLMIG__SLOTS_LIMIT_MIN, XLMIG__SLOTS_LIMIT_MAX,
+                   default_limit);
+        return default_limit;
+    }
+    return (unsigned)v;
+}
+
 int xlmig__etcd_slots_limit_get(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                                 const char *prefix, unsigned default_limit,
                                 unsigned *limit_r)
@@ -160,19 +184,9 @@ int xlmig__etcd_slots_limit_get(libxlmig_ctx *ctx, struct xlmig__etcd *e,
         return rc;
     klen = key_of(key, sizeof(key), prefix, "limit");
     rc = xlmig__etcd_get(e, key, klen, NULL, &kvs);
-    if (!rc && kvs.n == 1) {
-        char *end = NULL;
-        unsigned long v = strtoul(kvs.kv[0].value, &end, 10);
-
-        if (kvs.kv[0].value_len == 0 || kvs.kv[0].value_len > 2 ||
-            *end || v < XLMIG__SLOTS_LIMIT_MIN || v > XLMIG__SLOTS_LIMIT_MAX)
-            xlmig__log(ctx, XTL_WARN, -1, "%s: \"%.16s\" is not a migration "
-                       "concurrency (%d to %d); using %u", key,
-                       kvs.kv[0].value, XLMIG__SLOTS_LIMIT_MIN,
-                       XLMIG__SLOTS_LIMIT_MAX, default_limit);
-        else
-            *limit_r = (unsigned)v;
-    }
+    if (!rc)
+        *limit_r = limit_of(ctx, kvs.n == 1 ? &kvs.kv[0] : NULL,
+                            default_limit);
     xlmig__etcd_kvs_free(&kvs);
     return rc;
 }
@@ -197,43 +211,82 @@ int xlmig__etcd_slots_limit_set(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     return xlmig__etcd_put(e, key, klen, value, (size_t)n, 0, NULL);
 }
 
-/*
- * How many keys of the queue come before @s, and the store's revision
- * then; whether @s's key still exists.
- */
-static int look(struct xlmig__etcd *e, const char *qprefix, size_t qlen,
-                const struct xlmig__etcd_slot *s, int64_t *ahead_r,
-                int64_t *rev_r, bool *exists_r)
+enum slot_state { SLOT_WAITING, SLOT_HELD, SLOT_BAD };
+
+/* What a key of the queue says it is. */
+static enum slot_state state_of(const struct xlmig__etcd_kv *kv)
 {
+    char state[16], why[128];
+    yajl_val root = NULL;
+    enum slot_state st = SLOT_BAD;
+
+    if (!xlmig__json_tree(&slot_kind, (const uint8_t *)kv->value,
+                          kv->value_len, &root, why, sizeof(why)) &&
+        YAJL_IS_OBJECT(root) &&
+        !xlmig__json_get_string(root, "state", state, sizeof(state)))
+        st = !strcmp(state, "held") ? SLOT_HELD
+           : !strcmp(state, "waiting") ? SLOT_WAITING : SLOT_BAD;
+    yajl_tree_free(root);
+    return st;
+}
+
+/* The queue as @s sees it, read at one revision. */
+struct view {
+    bool exists;                /* its key, with its place */
+    int64_t ahead;              /* keys before it */
+    unsigned limit;
+    int64_t revision;           /* the store's, read at */
+    /* The key just before it (if any), and whether it waits too. */
+    char pred[XLMIG__ETCD_KEY_MAX];
+    size_t pred_len;
+    bool pred_waits;
+};
+
+static int look(libxlmig_ctx *ctx, struct xlmig__etcd *e, const char *prefix,
+                const struct xlmig__etcd_slot *s, unsigned default_limit,
+                struct view *v)
+{
+    char qprefix[XLMIG__ETCD_PREFIX_MAX + 32];
+    char lkey[XLMIG__ETCD_PREFIX_MAX + 32];
     /* Not count_only: etcd counts the whole range then, whatever
      * max_create_revision says; the keys themselves are filtered. */
-    struct xlmig__etcd_range r = {
-        .prefix = true, .max_create_revision = s->create_revision - 1,
+    const struct xlmig__etcd_range before = {
+        .prefix = true, .sort = XLMIG__ETCD_SORT_CREATE,
+        .max_create_revision = s->create_revision - 1,
     };
-    struct xlmig__etcd_kvs kvs = { 0 };
+    struct xlmig__etcd_read reads[3] = {
+        { .key = s->key, .key_len = s->key_len },
+        { .key = qprefix, .range = &before },
+        { .key = lkey },
+    };
+    struct xlmig__etcd_kvs kvs[3];
+    const struct xlmig__etcd_kv *last;
     int rc;
 
-    *exists_r = false;
-    rc = xlmig__etcd_get(e, s->key, s->key_len, NULL, &kvs);
+    memset(v, 0, sizeof(*v));
+    reads[1].key_len = key_of(qprefix, sizeof(qprefix), prefix, "q/");
+    reads[2].key_len = key_of(lkey, sizeof(lkey), prefix, "limit");
+    rc = xlmig__etcd_get_many(e, reads, 3, kvs);
     if (rc)
-        goto out;
-    *exists_r = kvs.n == 1 && kvs.kv[0].create_revision == s->create_revision;
-    xlmig__etcd_kvs_free(&kvs);
-    if (!*exists_r)
-        goto out;
-    if (s->create_revision <= 1) {      /* nothing can come before it */
-        *ahead_r = 0;
-        *rev_r = 0;
-        goto out;
+        return rc;
+    v->revision = kvs[0].revision;
+    v->exists = kvs[0].n == 1 &&
+                kvs[0].kv[0].create_revision == s->create_revision;
+    v->ahead = (int64_t)kvs[1].n;
+    v->limit = limit_of(ctx, kvs[2].n == 1 ? &kvs[2].kv[0] : NULL,
+                        default_limit);
+    if (kvs[1].n) {
+        last = &kvs[1].kv[kvs[1].n - 1];
+        if (last->key_len <= sizeof(v->pred)) {
+            memcpy(v->pred, last->key, last->key_len);
+            v->pred_len = last->key_len;
+        }
+        v->pred_waits = state_of(last) == SLOT_WAITING;
     }
-    rc = xlmig__etcd_get(e, qprefix, qlen, &r, &kvs);
-    if (rc)
-        goto out;
-    *ahead_r = (int64_t)kvs.n;
-    *rev_r = kvs.revision;
-out:
-    xlmig__etcd_kvs_free(&kvs);
-    return rc;
+    xlmig__etcd_kvs_free(&kvs[0]);
+    xlmig__etcd_kvs_free(&kvs[1]);
+    xlmig__etcd_kvs_free(&kvs[2]);
+    return 0;
 }
 
 /* Mark @s held: it keeps its key, lease and place (a put keeps the
@@ -273,39 +326,13 @@ static int mark_held(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     return 0;
 }
 
-/* The key just before @s in the queue: its copy in @key, 0 when none. */
-static int predecessor(struct xlmig__etcd *e, const char *qprefix,
-                       size_t qlen, const struct xlmig__etcd_slot *s,
-                       char *key, size_t cap, size_t *klen_r,
-                       int64_t *rev_r)
-{
-    struct xlmig__etcd_range r = {
-        .prefix = true, .limit = 1, .sort = XLMIG__ETCD_SORT_CREATE,
-        .descend = true, .max_create_revision = s->create_revision - 1,
-    };
-    struct xlmig__etcd_kvs kvs = { 0 };
-    int rc;
-
-    *klen_r = 0;
-    rc = xlmig__etcd_get(e, qprefix, qlen, &r, &kvs);
-    if (!rc && kvs.n == 1 && kvs.kv[0].key_len < cap) {
-        memcpy(key, kvs.kv[0].key, kvs.kv[0].key_len);
-        *klen_r = kvs.kv[0].key_len;
-    }
-    *rev_r = kvs.revision;
-    xlmig__etcd_kvs_free(&kvs);
-    return rc;
-}
-
 int xlmig__etcd_slot_wait(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                           const char *prefix, struct xlmig__etcd_slot *slot,
                           unsigned default_limit, unsigned timeout_ms,
                           const volatile bool *cancel, unsigned *ahead_r)
 {
-    char qprefix[XLMIG__ETCD_PREFIX_MAX + 32];
     char sprefix[XLMIG__ETCD_PREFIX_MAX + 32];
-    char pkey[XLMIG__ETCD_KEY_MAX];
-    size_t qlen, slen, plen;
+    size_t slen;
     uint64_t deadline = now_ms() + timeout_ms;
     int rc;
 
@@ -320,13 +347,12 @@ int xlmig__etcd_slot_wait(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                             "queued", slot->task);
     if (slot->held)
         return 0;
-    qlen = key_of(qprefix, sizeof(qprefix), prefix, "q/");
     slen = key_of(sprefix, sizeof(sprefix), prefix, "");
 
     for (;;) {
-        unsigned limit;
-        int64_t ahead = 0, rev = 0, wrev = 0;
-        bool exists, deleted;
+        struct view v;
+        int64_t wrev = 0;
+        bool deleted;
         uint64_t now;
         unsigned slice;
 
@@ -334,48 +360,35 @@ int xlmig__etcd_slot_wait(libxlmig_ctx *ctx, struct xlmig__etcd *e,
             return xlmig__error(ctx, LIBXLMIG_ERR_CANCELLED, -1,
                                 "task %" PRIu64 " stopped waiting for a "
                                 "migration slot", slot->task);
-        /* The queue first: a limit changed after this look is caught by
-         * the watch, which starts at its revision. */
-        rc = look(e, qprefix, qlen, slot, &ahead, &rev, &exists);
+        /* Its key, the keys before it and the limit, at one revision:
+         * the watch below starts right after it, so nothing that
+         * changes meanwhile is missed. */
+        rc = look(ctx, e, prefix, slot, default_limit, &v);
         if (rc)
             return rc;
-        rc = xlmig__etcd_slots_limit_get(ctx, e, prefix, default_limit,
-                                         &limit);
-        if (rc)
-            return rc;
-        if (!exists)
+        if (!v.exists)
             return xlmig__error(ctx, LIBXLMIG_ERR_NOT_FOUND, -1,
                                 "migration slot of task %" PRIu64 " is gone "
                                 "(its lease %" PRId64 " expired); queue it "
                                 "again", slot->task, slot->lease);
-        if (ahead < (int64_t)limit)
+        if (v.ahead < (int64_t)v.limit)
             return mark_held(ctx, e, slot);
         if (ahead_r)
-            *ahead_r = ahead > UINT32_MAX ? UINT32_MAX : (unsigned)ahead;
+            *ahead_r = v.ahead > UINT32_MAX ? UINT32_MAX : (unsigned)v.ahead;
         now = now_ms();
         if (now >= deadline)
             return LIBXLMIG_ERR_TIMEOUT;    /* not yet: not an error */
         slice = deadline - now > WATCH_SLICE_MS ? WATCH_SLICE_MS
                                                 : (unsigned)(deadline - now);
-        if (ahead == (int64_t)limit) {
+        if (v.pred_waits)
+            /* Behind another waiter: its grant or its end comes first. */
+            rc = xlmig__etcd_watch(e, v.pred, v.pred_len, false,
+                                   v.revision + 1, slice, cancel, &deleted,
+                                   &wrev);
+        else
             /* The first waiter: any release, or a new limit. */
-            rc = xlmig__etcd_watch(e, sprefix, slen, true, rev + 1, slice,
-                                   cancel, &deleted, &wrev);
-        } else {
-            int64_t prev;
-
-            rc = predecessor(e, qprefix, qlen, slot, pkey, sizeof(pkey),
-                             &plen, &prev);
-            if (rc)
-                return rc;
-            /* Anything changed between the two reads (the key before it
-             * gone, a holder ahead released) may have made it the first
-             * waiter, which watches more than one key: look again. */
-            if (!plen || prev != rev)
-                continue;
-            rc = xlmig__etcd_watch(e, pkey, plen, false, rev + 1, slice,
-                                   cancel, &deleted, &wrev);
-        }
+            rc = xlmig__etcd_watch(e, sprefix, slen, true, v.revision + 1,
+                                   slice, cancel, &deleted, &wrev);
         if (rc == LIBXLMIG_ERR_TIMEOUT)
             continue;                   /* the deadline is checked above */
         if (rc)
@@ -428,23 +441,17 @@ int xlmig__etcd_slots_stats(libxlmig_ctx *ctx, struct xlmig__etcd *e,
         return rc;
     qlen = key_of(qprefix, sizeof(qprefix), prefix, "q/");
     rc = xlmig__etcd_get(e, qprefix, qlen, &r, &kvs);
-    if (rc)
-        goto out;
-    for (i = 0; i < kvs.n; i++) {
+    for (i = 0; !rc && i < kvs.n; i++) {
         const struct xlmig__etcd_kv *kv = &kvs.kv[i];
-        char state[16], why[128];
-        yajl_val root = NULL;
-        int prc;
 
-        prc = xlmig__json_tree(&slot_kind, (const uint8_t *)kv->value,
-                               kv->value_len, &root, why, sizeof(why));
-        if (!prc && !YAJL_IS_OBJECT(root))
-            prc = LIBXLMIG_ERR_POOL_STATE_INVALID;
-        if (!prc)
-            prc = xlmig__json_get_string(root, "state", state,
-                                         sizeof(state));
-        yajl_tree_free(root);
-        if (prc || (strcmp(state, "held") && strcmp(state, "waiting"))) {
+        switch (state_of(kv)) {
+        case SLOT_HELD:
+            held++;
+            break;
+        case SLOT_WAITING:
+            waiting++;
+            break;
+        case SLOT_BAD:
             xlmig__log(ctx, XTL_WARN, -1, "%.*s: not a migration slot "
                        "(skipped: counted in its place)",
                        (int)(kv->key_len > 300 ? 300 : kv->key_len),
@@ -453,13 +460,9 @@ int xlmig__etcd_slots_stats(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                 held++;
             else
                 waiting++;
-        } else if (!strcmp(state, "held")) {
-            held++;
-        } else {
-            waiting++;
+            break;
         }
     }
-out:
     xlmig__etcd_kvs_free(&kvs);
     if (held_r)
         *held_r = held;

@@ -386,13 +386,15 @@ static int parse_kv(yajl_val o, struct xlmig__etcd_kv *kv, char *why,
     return rc;
 }
 
+static int range_from(yajl_val top, struct xlmig__etcd_kvs *kvs_r,
+                      char *why, size_t why_len);
+
 int xlmig__etcd_parse_range(const char *json, size_t len,
                             struct xlmig__etcd_kvs *kvs_r, char *why,
                             size_t why_len)
 {
     struct xlmig__etcd_kvs kvs = { 0 };
-    yajl_val root, top, arr;
-    size_t i;
+    yajl_val root, top;
     int rc;
 
     memset(kvs_r, 0, sizeof(*kvs_r));
@@ -400,6 +402,25 @@ int xlmig__etcd_parse_range(const char *json, size_t len,
                     why_len);
     if (rc)
         return rc;
+    rc = range_from(top, &kvs, why, why_len);
+    if (!rc) {
+        *kvs_r = kvs;           /* the caller's now */
+        memset(&kvs, 0, sizeof(kvs));
+    }
+    xlmig__etcd_kvs_free(&kvs);
+    yajl_tree_free(root);
+    return rc;
+}
+
+/* The keys of a range's answer @top (its header read by the caller). */
+static int range_from(yajl_val top, struct xlmig__etcd_kvs *kvs_r,
+                      char *why, size_t why_len)
+{
+    struct xlmig__etcd_kvs kvs = { .revision = kvs_r->revision };
+    yajl_val arr;
+    size_t i;
+    int rc;
+
     rc = LIBXLMIG_ERR_PROTOCOL;
     if (!get_i64(top, "count", &kvs.count, why, why_len) ||
         !get_bool(top, "more", &kvs.more, why, why_len))
@@ -441,7 +462,6 @@ int xlmig__etcd_parse_range(const char *json, size_t len,
 
 out:
     xlmig__etcd_kvs_free(&kvs);
-    yajl_tree_free(root);
     return rc;
 }
 
@@ -493,6 +513,57 @@ int xlmig__etcd_parse_txn(const char *json, size_t len, bool *succeeded_r,
         *succeeded_r = ok;
         *revision_r = rev;
     }
+    yajl_tree_free(root);
+    return rc;
+}
+
+int xlmig__etcd_parse_reads(const char *json, size_t len, size_t n,
+                            struct xlmig__etcd_kvs *kvs_r, char *why,
+                            size_t why_len)
+{
+    yajl_val root, top, resp;
+    int64_t rev;
+    size_t i;
+    bool ok;
+    int rc;
+
+    for (i = 0; i < n; i++)
+        memset(&kvs_r[i], 0, sizeof(kvs_r[i]));
+    rc = reply_tree(json, len, false, &root, &top, &rev, why, why_len);
+    if (rc)
+        return rc;
+    rc = LIBXLMIG_ERR_PROTOCOL;
+    resp = find(top, "responses");
+    if (!get_bool(top, "succeeded", &ok, why, why_len))
+        goto out;
+    if (!ok) {
+        say(why, why_len, "a transaction of reads only did not succeed");
+        goto out;
+    }
+    if (n && (!resp || !YAJL_IS_ARRAY(resp) || resp->u.array.len != n)) {
+        say(why, why_len, "%zu answers for %zu reads",
+            resp && YAJL_IS_ARRAY(resp) ? resp->u.array.len : 0, n);
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        yajl_val r = resp->u.array.values[i];
+
+        r = YAJL_IS_OBJECT(r) ? find(r, "response_range") : NULL;
+        if (!YAJL_IS_OBJECT(r)) {
+            say(why, why_len, "answer %zu is no range", i);
+            goto out;
+        }
+        kvs_r[i].revision = rev;
+        rc = range_from(r, &kvs_r[i], why, why_len);
+        if (rc)
+            goto out;
+        rc = LIBXLMIG_ERR_PROTOCOL;
+    }
+    rc = 0;
+out:
+    if (rc)
+        for (i = 0; i < n; i++)
+            xlmig__etcd_kvs_free(&kvs_r[i]);
     yajl_tree_free(root);
     return rc;
 }
@@ -1211,6 +1282,50 @@ static int check_value(struct xlmig__etcd *e, const char *call,
     return 0;
 }
 
+/* A range's checks, for xlmig__etcd_get() and _get_many(). */
+static int check_range(struct xlmig__etcd *e, const char *call,
+                       const char *key, size_t key_len,
+                       const struct xlmig__etcd_range *r)
+{
+    int rc = check_key(e, call, key, key_len, r->prefix);
+
+    if (rc)
+        return rc;
+    if (r->limit > XLMIG__ETCD_RANGE_MAX || r->max_create_revision < 0 ||
+        r->revision < 0 ||
+        (r->sort != XLMIG__ETCD_SORT_KEY && r->sort != XLMIG__ETCD_SORT_CREATE))
+        return xlmig__error(e->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "etcd %s: %s", call,
+                            r->limit > XLMIG__ETCD_RANGE_MAX
+                                ? "a limit over the 4096 keys a range may "
+                                  "return"
+                                : r->max_create_revision < 0
+                                ? "a negative max_create_revision"
+                                : r->revision < 0
+                                ? "a negative revision"
+                                : "an unknown sort");
+    return 0;
+}
+
+/* The members of a RangeRequest, in an object left open. */
+static bool gen_range_request(yajl_gen g, const char *key, size_t key_len,
+                              const struct xlmig__etcd_range *r)
+{
+    size_t limit = r->limit ? r->limit : XLMIG__ETCD_RANGE_MAX;
+
+    return gen_range(g, key, key_len, r->prefix) &&
+           gen_key_i64(g, "limit", (int64_t)limit) &&
+           xlmig__gen_key_string(g, "sort_order",
+                                 r->descend ? "DESCEND" : "ASCEND") &&
+           xlmig__gen_key_string(g, "sort_target",
+                                 r->sort == XLMIG__ETCD_SORT_CREATE
+                                     ? "CREATE" : "KEY") &&
+           (!r->max_create_revision ||
+            gen_key_i64(g, "max_create_revision", r->max_create_revision)) &&
+           (!r->count_only || xlmig__gen_key_bool(g, "count_only", true)) &&
+           (!r->revision || gen_key_i64(g, "revision", r->revision));
+}
+
 int xlmig__etcd_get(struct xlmig__etcd *e, const char *key, size_t key_len,
                     const struct xlmig__etcd_range *r,
                     struct xlmig__etcd_kvs *kvs_r)
@@ -1226,42 +1341,14 @@ int xlmig__etcd_get(struct xlmig__etcd *e, const char *key, size_t key_len,
     memset(kvs_r, 0, sizeof(*kvs_r));
     if (!r)
         r = &one;
-    rc = check_key(e, "range", key, key_len, r->prefix);
+    rc = check_range(e, "range", key, key_len, r);
     if (rc)
         return rc;
-    if (r->limit > XLMIG__ETCD_RANGE_MAX || r->max_create_revision < 0 ||
-        r->revision < 0 ||
-        (r->sort != XLMIG__ETCD_SORT_KEY && r->sort != XLMIG__ETCD_SORT_CREATE))
-        return xlmig__error(e->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "etcd range: %s", r->limit > XLMIG__ETCD_RANGE_MAX
-                                ? "a limit over the 4096 keys a range may "
-                                  "return"
-                                : r->max_create_revision < 0
-                                ? "a negative max_create_revision"
-                                : r->revision < 0
-                                ? "a negative revision"
-                                : "an unknown sort");
     limit = r->limit ? r->limit : XLMIG__ETCD_RANGE_MAX;
     g = xlmig__gen_new();
     rc = gen_text(e, "range", g,
                   g && gen_open(g, NULL) &&
-                      gen_range(g, key, key_len, r->prefix) &&
-                      gen_key_i64(g, "limit", (int64_t)limit) &&
-                      xlmig__gen_key_string(g, "sort_order",
-                                            r->descend ? "DESCEND"
-                                                       : "ASCEND") &&
-                      xlmig__gen_key_string(g, "sort_target",
-                                            r->sort == XLMIG__ETCD_SORT_CREATE
-                                                ? "CREATE"
-                                                : "KEY") &&
-                      (!r->max_create_revision ||
-                       gen_key_i64(g, "max_create_revision",
-                                   r->max_create_revision)) &&
-                      (!r->count_only ||
-                       xlmig__gen_key_bool(g, "count_only", true)) &&
-                      (!r->revision ||
-                       gen_key_i64(g, "revision", r->revision)) &&
-                      gen_close(g),
+                      gen_range_request(g, key, key_len, r) && gen_close(g),
                   &text, &len);
     if (!rc)
         rc = request(e, "range", "/v3/kv/range", text, len, &reply, &i);
@@ -1605,6 +1692,72 @@ int xlmig__etcd_txn(struct xlmig__etcd *e,
             rc = bad_reply(e, i, "txn", rc, why);
         else if (revision_r)
             *revision_r = rev;
+    }
+    if (g)
+        yajl_gen_free(g);
+    free(reply.p);
+    return rc;
+}
+
+int xlmig__etcd_get_many(struct xlmig__etcd *e,
+                         const struct xlmig__etcd_read *reads, size_t n,
+                         struct xlmig__etcd_kvs *kvs_r)
+{
+    static const struct xlmig__etcd_range one = { 0 };
+    struct sink reply = { 0 };
+    char why[XLMIG__ETCD_WHY_MAX];
+    yajl_gen g = NULL;
+    const char *text = NULL;
+    size_t len = 0, i = 0, k;
+    bool ok;
+    int rc = 0;
+
+    for (k = 0; k < n; k++)
+        memset(&kvs_r[k], 0, sizeof(kvs_r[k]));
+    if (!n || n > XLMIG__ETCD_TXN_OPS_MAX)
+        return xlmig__error(e->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "etcd reads: %zu of them; 1 to %u, given", n,
+                            XLMIG__ETCD_TXN_OPS_MAX);
+    for (k = 0; !rc && k < n; k++)
+        rc = check_range(e, "reads", reads[k].key, reads[k].key_len,
+                         reads[k].range ? reads[k].range : &one);
+    if (rc)
+        return rc;
+    g = xlmig__gen_new();
+    ok = g && gen_open(g, NULL) && gen_key(g, "success") &&
+         yajl_gen_array_open(g) == yajl_gen_status_ok;
+    for (k = 0; ok && k < n; k++)
+        ok = gen_open(g, NULL) && gen_open(g, "request_range") &&
+             gen_range_request(g, reads[k].key, reads[k].key_len,
+                               reads[k].range ? reads[k].range : &one) &&
+             gen_close(g) && gen_close(g);
+    ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok && gen_close(g);
+    rc = gen_text(e, "reads", g, ok, &text, &len);
+    if (!rc)
+        rc = request(e, "reads", "/v3/kv/txn", text, len, &reply, &i);
+    if (!rc) {
+        rc = xlmig__etcd_parse_reads(reply.p, reply.len, n, kvs_r, why,
+                                     sizeof(why));
+        for (k = 0; !rc && k < n; k++) {
+            size_t limit = reads[k].range && reads[k].range->limit
+                               ? reads[k].range->limit
+                               : XLMIG__ETCD_RANGE_MAX;
+
+            if (kvs_r[k].n > limit ||
+                (reads[k].range && reads[k].range->count_only &&
+                 kvs_r[k].n)) {
+                snprintf(why, sizeof(why), "read %zu: %zu keys for a limit "
+                         "of %zu%s", k, kvs_r[k].n, limit,
+                         reads[k].range && reads[k].range->count_only
+                             ? " and a count" : "");
+                rc = LIBXLMIG_ERR_PROTOCOL;
+            }
+        }
+        if (rc) {
+            for (k = 0; k < n; k++)
+                xlmig__etcd_kvs_free(&kvs_r[k]);
+            rc = bad_reply(e, i, "reads", rc, why);
+        }
     }
     if (g)
         yajl_gen_free(g);

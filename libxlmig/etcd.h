@@ -115,6 +115,21 @@ int xlmig__etcd_get(struct xlmig__etcd *e, const char *key, size_t key_len,
                     const struct xlmig__etcd_range *r,
                     struct xlmig__etcd_kvs *kvs_r);
 
+/*
+ * Several reads at one revision, in one request (a transaction of reads
+ * only): @kvs_r[i] (n of them, each freed by the caller, also on error)
+ * for @reads[i], each with the store's revision of the read.  1 to
+ * TXN_OPS_MAX reads.
+ */
+struct xlmig__etcd_read {
+    const char *key;
+    size_t key_len;
+    const struct xlmig__etcd_range *range;  /* NULL: the one key */
+};
+int xlmig__etcd_get_many(struct xlmig__etcd *e,
+                         const struct xlmig__etcd_read *reads, size_t n,
+                         struct xlmig__etcd_kvs *kvs_r);
+
 /* Put @key = @value, bound to @lease (0: none).  *revision_r (may be
  * NULL): the store's revision after the put. */
 int xlmig__etcd_put(struct xlmig__etcd *e, const char *key, size_t key_len,
@@ -236,6 +251,9 @@ int xlmig__etcd_parse_write(const char *json, size_t len,
                             int64_t *revision_r, int64_t *deleted_r,
                             char *why, size_t why_len);
 /* /v3/kv/txn: "succeeded" and the header's revision. */
+int xlmig__etcd_parse_reads(const char *json, size_t len, size_t n,
+                            struct xlmig__etcd_kvs *kvs_r, char *why,
+                            size_t why_len);
 int xlmig__etcd_parse_txn(const char *json, size_t len, bool *succeeded_r,
                           int64_t *revision_r, char *why, size_t why_len);
 /* /v3/lease/grant, or /v3/lease/keepalive (its reply in "result"): the

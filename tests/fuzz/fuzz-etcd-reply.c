@@ -3,9 +3,9 @@
  * Fuzz target for the parsers of etcd's gateway replies
  * (xlmig__etcd_parse_*() in libxlmig/etcd.c; docs/specs/pool-etcd.md),
  * which read what any endpoint of the pool's etcd sends.  The first byte
- * picks the parser (r range, w put/delete, t txn, l lease, W a watch
- * line, s status; any other byte: all of them in turn), the rest is the
- * reply.  A refusal must be PROTOCOL_ERROR (or NO_MEMORY) with a reason
+ * picks the parser (r range, w put/delete, t txn, R a transaction of
+ * reads, l lease, W a watch line, s status; any other byte: all of them
+ * in turn), the rest is the reply.  A refusal must be PROTOCOL_ERROR (or NO_MEMORY) with a reason
  * and leave the outputs zero.  What parses must hold what etcd.h
  * promises: keys of 1 to KEY_MAX bytes and values of at most VALUE_MAX,
  * NUL-terminated, at most RANGE_MAX of them and no more than the count;
@@ -87,6 +87,25 @@ static void txn(const char *j, size_t n)
     }
 }
 
+/* A transaction of reads: 1 to 3 ranges, as the slots read them. */
+static void reads(const char *j, size_t n)
+{
+    char why[XLMIG__ETCD_WHY_MAX] = "";
+    struct xlmig__etcd_kvs kvs[3];
+    size_t i, k = 1 + n % 3;
+    int rc = xlmig__etcd_parse_reads(j, n, k, kvs, why, sizeof(why));
+
+    for (i = 0; i < k; i++) {
+        if (rc && (kvs[i].n || kvs[i].kv))
+            abort();
+        if (!rc && kvs[i].count < (int64_t)kvs[i].n)
+            abort();
+        xlmig__etcd_kvs_free(&kvs[i]);
+    }
+    if (rc)
+        refused(rc, why);
+}
+
 static void lease(const char *j, size_t n)
 {
     char why[XLMIG__ETCD_WHY_MAX] = "";
@@ -164,6 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 't':
         txn(j, n);
         break;
+    case 'R':
+        reads(j, n);
+        break;
     case 'l':
         lease(j, n);
         break;
@@ -177,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         range(j, n);
         write_reply(j, n);
         txn(j, n);
+        reads(j, n);
         lease(j, n);
         watch_line(j, n);
         status(j, n);

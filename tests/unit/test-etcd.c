@@ -404,6 +404,61 @@ static void test_range_options(void **state)
     assert_contains(cap.text, "a limit over the 4096 keys");
 }
 
+/* A range at a past revision, and several reads at one revision. */
+static void test_range_revision_and_reads(void **state)
+{
+    const struct xlmig__etcd_range before = {
+        .prefix = true, .sort = XLMIG__ETCD_SORT_CREATE,
+    };
+    struct xlmig__etcd_read reads[3] = {
+        { .key = "/reads/a", .key_len = 8 },
+        { .key = "/reads/", .key_len = 7, .range = &before },
+        { .key = "/reads/none", .key_len = 11 },
+    };
+    struct xlmig__etcd_range past = { .prefix = true };
+    struct xlmig__etcd_kvs kvs, many[3];
+    int64_t r1, r2;
+
+    (void)state;
+    need_cluster();
+    put("/reads/a", "1", &r1);
+    put("/reads/b", "2", &r2);
+    put("/reads/a", "3", NULL);
+    /* As the store was after the first put. */
+    past.revision = r1;
+    assert_ok(xlmig__etcd_get(e, "/reads/", 7, &past, &kvs));
+    assert_int_equal(kvs.n, 1);
+    assert_string_equal(kvs.kv[0].value, "1");
+    xlmig__etcd_kvs_free(&kvs);
+    past.revision = -1;
+    assert_int_equal(xlmig__etcd_get(e, "/reads/", 7, &past, &kvs),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    assert_ok(xlmig__etcd_get_many(e, reads, 3, many));
+    assert_int_equal(many[0].n, 1);
+    assert_string_equal(many[0].kv[0].value, "3");
+    assert_int_equal(many[1].n, 2);
+    assert_string_equal(many[1].kv[0].key, "/reads/a");   /* created first */
+    assert_string_equal(many[1].kv[1].value, "2");
+    assert_int_equal(many[2].n, 0);
+    assert_true(many[0].revision >= r2 + 1);
+    assert_int_equal(many[0].revision, many[1].revision);
+    assert_int_equal(many[1].revision, many[2].revision);
+    xlmig__etcd_kvs_free(&many[0]);
+    xlmig__etcd_kvs_free(&many[1]);
+    xlmig__etcd_kvs_free(&many[2]);
+
+    /* Refused before anything is sent. */
+    assert_int_equal(xlmig__etcd_get_many(e, reads, 0, many),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    past.revision = 0;
+    past.limit = XLMIG__ETCD_RANGE_MAX + 1;
+    reads[1].range = &past;
+    assert_int_equal(xlmig__etcd_get_many(e, reads, 3, many),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(many[0].n, 0);
+}
+
 static void test_binary(void **state)
 {
     static const char nul_key[] = "/bin/a\0b";
@@ -1203,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_cluster_running),
         cmocka_unit_test(test_put_get_delete),
         cmocka_unit_test(test_range_options),
+        cmocka_unit_test(test_range_revision_and_reads),
         cmocka_unit_test(test_binary),
         cmocka_unit_test(test_txn),
         cmocka_unit_test(test_txn_race),

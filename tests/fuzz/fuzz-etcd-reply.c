@@ -6,11 +6,11 @@
  * picks the parser (r range, w put/delete, t txn, R a transaction of
  * reads, l lease, W a watch line, s status; any other byte: all of them
  * in turn), the rest is the reply.  A refusal must be PROTOCOL_ERROR
- * (or NO_MEMORY) with a reason and leave the outputs zero.  What parses must hold what etcd.h
- * promises: keys of 1 to KEY_MAX bytes and values of at most VALUE_MAX,
- * NUL-terminated, at most RANGE_MAX of them and no more than the count;
- * a watch event with its revision; a status version of 1 to 31 bytes
- * without control characters.
+ * (or NO_MEMORY) with a reason and leave the outputs zero.  What
+ * parses must hold what etcd.h promises: keys of 1 to KEY_MAX bytes and
+ * values of at most VALUE_MAX, NUL-terminated, at most RANGE_MAX of them
+ * and no more than the count; a watch event with its revision; a status
+ * version of 1 to 31 bytes without control characters.
  */
 #include <stdint.h>
 #include <stdlib.h>

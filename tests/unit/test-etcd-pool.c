@@ -14,7 +14,10 @@
  * that is no slot (counted in its place, named, no crash), enqueue
  * repeated and taken, a waiter cancelled, and two members of three
  * gone (a named error at once, the held slot kept, the queue going on
- * when one is back).
+ * when one is back).  Sessions (libxlmig/etcd-session.c): a lease kept
+ * past its TTL (a member killed meanwhile), its keys gone when renewals
+ * stop (at once when it is revoked), and lost when etcd cannot be
+ * reached for longer than its TTL.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "etcd-session.h"
 #include "etcd-slots.h"
 #include "etcd-state.h"
 #include "internal.h"
@@ -763,6 +767,94 @@ static void test_quorum_lost(void **state)
     xlmig__etcd_free(e);
 }
 
+/* ------------------------------------------------------------ sessions */
+
+static bool key_exists(struct xlmig__etcd *e, const char *k)
+{
+    struct xlmig__etcd_kvs kvs;
+    bool there;
+
+    assert_ok(xlmig__etcd_get(e, k, strlen(k), NULL, &kvs));
+    there = kvs.n == 1;
+    xlmig__etcd_kvs_free(&kvs);
+    return there;
+}
+
+/* Whether @k is gone within @ms. */
+static bool gone_within(struct xlmig__etcd *e, const char *k, unsigned ms)
+{
+    uint64_t until = ms_now() + ms;
+
+    while (key_exists(e, k)) {
+        if (ms_now() > until)
+            return false;
+        usleep(100000);
+    }
+    return true;
+}
+
+static void signal_members(const char *sig)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof(cmd), "kill -%s $(cat %s/pids)", sig, dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_session(void **state)
+{
+    struct xlmig__etcd_conf conf = {
+        .endpoints = endpoints, .ca_file = ca, .cert_file = cert,
+        .key_file = key, .timeout_ms = 1000,
+    };
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__etcd_session *s = NULL;
+    char p[128], k[160], why[256];
+    uint64_t t0;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    snprintf(k, sizeof(k), "%s/bound", p);
+    assert_int_equal(xlmig__etcd_session_start(ctx, &conf, 0, &s),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+
+    /* Renewed past its TTL, a member killed meanwhile. */
+    assert_ok(xlmig__etcd_session_start(ctx, &conf, 1, &s));
+    assert_ok(xlmig__etcd_put(e, k, strlen(k), "x", 1,
+                              xlmig__etcd_session_lease(s), NULL));
+    assert_int_equal(cluster("kill", 1), 0);
+    usleep(3000000);
+    assert_true(key_exists(e, k));
+    assert_true(xlmig__etcd_session_alive(s));
+    assert_int_equal(cluster("restart", 1), 0);
+    /* Renewals stopped as when the host dies: gone when it expires. */
+    xlmig__etcd_session_stop(s, false);
+    assert_true(key_exists(e, k));
+    t0 = ms_now();
+    assert_true(gone_within(e, k, 6000));
+    assert_true(ms_now() - t0 >= 200);
+
+    /* Left: gone at once. */
+    assert_ok(xlmig__etcd_session_start(ctx, &conf, 1, &s));
+    assert_ok(xlmig__etcd_put(e, k, strlen(k), "x", 1,
+                              xlmig__etcd_session_lease(s), NULL));
+    xlmig__etcd_session_stop(s, true);
+    assert_false(key_exists(e, k));
+
+    /* etcd unreachable for longer than the TTL: lost, and says why. */
+    assert_ok(xlmig__etcd_session_start(ctx, &conf, 2, &s));
+    signal_members("STOP");
+    t0 = ms_now();
+    while (xlmig__etcd_session_alive(s) && ms_now() - t0 < 15000)
+        usleep(100000);
+    signal_members("CONT");
+    assert_false(xlmig__etcd_session_alive(s));
+    xlmig__etcd_session_why(s, why, sizeof(why));
+    assert_non_null(strstr(why, "no renewal"));
+    xlmig__etcd_session_stop(s, false);
+    xlmig__etcd_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_sixty_racers),
         cmocka_unit_test(test_sixty_racers_member_killed),
         cmocka_unit_test(test_quorum_lost),
+        cmocka_unit_test(test_session),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -111,6 +111,21 @@ static int read_range(struct xlmig__etcd *e, const char *prefix,
     return xlmig__etcd_get(e, k, n, &r, kvs);
 }
 
+/* Keys in the order they were created, by key among those created at
+ * once (in one transaction): hosts and migrations in the order they were
+ * added, as xlmig__etcd_state_import() writes them. */
+static int by_creation(const void *a, const void *b)
+{
+    const struct xlmig__etcd_kv *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c;
+
+    if (x->create_revision != y->create_revision)
+        return x->create_revision < y->create_revision ? -1 : 1;
+    c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
 static int load(libxlmig_ctx *ctx, struct xlmig__etcd *e, const char *prefix,
                 struct xlmig__pool_state *st, struct revs *rv,
                 bool *missing_r)
@@ -151,6 +166,8 @@ static int load(libxlmig_ctx *ctx, struct xlmig__etcd *e, const char *prefix,
     rc = read_range(e, prefix, "members/", false, rv->revision, &kvs);
     if (rc)
         goto out;
+    if (kvs.n > 1)
+        qsort(kvs.kv, kvs.n, sizeof(*kvs.kv), by_creation);
     for (i = 0; i < kvs.n; i++) {
         const struct xlmig__etcd_kv *kv = &kvs.kv[i];
 
@@ -181,6 +198,8 @@ static int load(libxlmig_ctx *ctx, struct xlmig__etcd *e, const char *prefix,
     rc = read_range(e, prefix, "tasks/", false, rv->revision, &kvs);
     if (rc)
         goto out;
+    if (kvs.n > 1)
+        qsort(kvs.kv, kvs.n, sizeof(*kvs.kv), by_creation);
     if (kvs.n) {
         rv->task = calloc(kvs.n, sizeof(*rv->task));
         if (!rv->task) {
@@ -500,5 +519,134 @@ out:
     free(rv);
     xlmig__pool_state_dispose(&was);
     xlmig__pool_state_dispose(&now);
+    return rc;
+}
+
+/* ------------------------------------------------------------ import */
+
+/* Put parts @from..@to - 1 of kind @part of @st, each only if absent, in
+ * one transaction. */
+static int import_batch(libxlmig_ctx *ctx, struct xlmig__etcd *e,
+                        const char *prefix,
+                        const struct xlmig__pool_state *st,
+                        enum xlmig__pool_part part, size_t from, size_t to,
+                        struct txn *t)
+{
+    char k[KEY_MAX], *text;
+    size_t i, len;
+    bool ok;
+    int rc = 0;
+
+    txn_free(t);
+    for (i = from; !rc && i < to; i++) {
+        rc = xlmig__pool_part_encode(st, part, i, &text, &len);
+        if (rc)
+            return xlmig__error(ctx, rc, -1, "pool state: part %zu cannot "
+                                "be written", i);
+        if (part == XLMIG__POOL_PART_MEMBER)
+            member_key(k, prefix, st->members[i].name);
+        else
+            task_key(k, prefix, st->tasks[i].id);
+        rc = txn_add(ctx, t, k, 0, text, len);
+    }
+    if (!rc)
+        rc = xlmig__etcd_txn(e, t->cmp, t->n, t->op, t->n, NULL, 0, &ok,
+                             NULL);
+    if (!rc && !ok)
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS, -1,
+                          "pool state under %s: a host or migration being "
+                          "copied there is there already (another copy "
+                          "under way?)", prefix);
+    txn_free(t);
+    return rc;
+}
+
+int xlmig__etcd_state_import(libxlmig_ctx *ctx, struct xlmig__etcd *e,
+                             const char *prefix,
+                             const struct xlmig__pool_state *st)
+{
+    struct xlmig__etcd_kvs kvs = { 0 };
+    struct txn *t = NULL;
+    char k[KEY_MAX], limit[16], *text = NULL;
+    size_t i, len, n;
+    bool ok;
+    int rc;
+
+    rc = prefix_ok(ctx, prefix);
+    if (rc)
+        return rc;
+    rc = xlmig__pool_state_check(ctx, st);
+    if (rc)
+        return rc;
+    /* Nothing of a pool there already: its hosts, tasks or head. */
+    n = (size_t)snprintf(k, sizeof(k), "%s/", prefix);
+    rc = xlmig__etcd_get(e, k, n, &(struct xlmig__etcd_range){
+                             .prefix = true, .count_only = true }, &kvs);
+    if (rc)
+        return rc;
+    if (kvs.count) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS, -1,
+                          "pool state: %" PRId64 " keys under %s already; "
+                          "a pool is kept there (remove them, or choose "
+                          "another prefix)", kvs.count, prefix);
+        goto out;
+    }
+    t = xlmig__zalloc(sizeof(*t));
+    if (!t) {
+        rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "pool state: "
+                          "no memory to copy it");
+        goto out;
+    }
+    /* Keys written at once share a revision and are read back by key
+     * among those: a run of keys that ascend goes in one transaction. */
+    for (i = 0; !rc && i < st->nr_members; i = n) {
+        for (n = i + 1; n < st->nr_members && n - i < CHANGES_MAX &&
+                        strcmp(st->members[n - 1].name,
+                               st->members[n].name) < 0; n++)
+            ;
+        rc = import_batch(ctx, e, prefix, st, XLMIG__POOL_PART_MEMBER, i, n,
+                          t);
+    }
+    for (i = 0; !rc && i < st->nr_tasks; i = n) {
+        for (n = i + 1; n < st->nr_tasks && n - i < CHANGES_MAX &&
+                        st->tasks[n - 1].id < st->tasks[n].id; n++)
+            ;
+        rc = import_batch(ctx, e, prefix, st, XLMIG__POOL_PART_TASK, i, n,
+                          t);
+    }
+    if (rc)
+        goto out;
+    /* The head last: with it, the pool is there. */
+    rc = xlmig__pool_part_encode(st, XLMIG__POOL_PART_HEAD, 0, &text, &len);
+    if (rc) {
+        rc = xlmig__error(ctx, rc, -1, "pool state: its head cannot be "
+                          "written");
+        goto out;
+    }
+    head_key(k, prefix);
+    rc = txn_add(ctx, t, k, 0, text, len);
+    text = NULL;
+    if (!rc) {
+        char lkey[KEY_MAX];
+
+        snprintf(lkey, sizeof(lkey), "%s/slots/limit", prefix);
+        snprintf(limit, sizeof(limit), "%u", st->concurrency);
+        t->op[1] = (struct xlmig__etcd_op){
+            .kind = XLMIG__ETCD_OP_PUT, .key = lkey, .key_len = strlen(lkey),
+            .value = limit, .value_len = strlen(limit),
+        };
+        rc = xlmig__etcd_txn(e, t->cmp, 1, t->op, 2, NULL, 0, &ok, NULL);
+        if (!rc && !ok)
+            rc = xlmig__error(ctx, LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS,
+                              -1, "pool state under %s: its head was "
+                              "written meanwhile (another copy under way?)",
+                              prefix);
+    }
+out:
+    free(text);
+    if (t)
+        txn_free(t);
+    free(t);
+    xlmig__etcd_kvs_free(&kvs);
     return rc;
 }

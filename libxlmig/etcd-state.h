@@ -61,4 +61,18 @@ int xlmig__etcd_state_update(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                              xlmig__etcd_state_change *change, void *arg,
                              struct xlmig__pool_state *st_r);
 
+/*
+ * Copy a whole state (a pool kept in pool.json until now) to PREFIX,
+ * where nothing may be yet (else OTHER_OPERATION_IN_PROGRESS naming the
+ * prefix and what is there): the hosts and the migrations in order, in
+ * transactions of up to ETCD_TXN_OPS_MAX keys, then the head and the
+ * slots' limit.  Until the head is written the pool reads as missing
+ * (xlmig__etcd_state_load()'s *missing_r), so a copy cut half-way is
+ * never taken for the pool; it is removed with the prefix and made
+ * again.
+ */
+int xlmig__etcd_state_import(libxlmig_ctx *ctx, struct xlmig__etcd *e,
+                             const char *prefix,
+                             const struct xlmig__pool_state *st);
+
 #endif

@@ -186,6 +186,13 @@ int main(int argc, char **argv)
     strcpy(dir, "/tmp/bench-slots-etcd.XXXXXX");
     if (!lat || !mkdtemp(dir))
         die("setup");
+    {
+        char pid[24];
+
+        /* The cluster goes with this process, however it ends. */
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        setenv("XLMIG_CLUSTER_OWNER", pid, 1);
+    }
     if (cluster("start"))
         die("no etcd cluster (" SCRIPT " start failed; etcd-server "
             "installed?)");

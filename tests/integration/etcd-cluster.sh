@@ -18,6 +18,9 @@
 #   etcd-cluster.sh restart DIR N start member N again on its data and
 #                                 wait until it is healthy
 #
+# With XLMIG_CLUSTER_OWNER=PID, start also leaves a watcher that stops
+# the cluster once PID (the test) is gone, however it ended.
+#
 # Each member logs to DIR/mN.log and keeps its data in DIR/mN.data.
 set -eu
 
@@ -145,6 +148,17 @@ start)
         start_member "$n" new
     done
     echo "$(client_url 1),$(client_url 2),$(client_url 3)" > "$d/endpoints"
+    # A cluster lives no longer than its owner, when one is named: a test
+    # that crashed stops nothing itself.
+    if [ -n "${XLMIG_CLUSTER_OWNER:-}" ]; then
+        (
+            while kill -0 "$XLMIG_CLUSTER_OWNER" 2> /dev/null &&
+                    [ -f "$d/pids" ]; do
+                sleep 1
+            done
+            "$0" stop "$d"
+        ) > /dev/null 2>&1 < /dev/null &
+    fi
     if ! (wait_healthy "$(client_url 1)" "$(client_url 2)" \
             "$(client_url 3)"); then
         "$0" stop "$d"

@@ -6,7 +6,9 @@
  * (tests/integration/etcd-cluster.sh; the test fails without etcd).
  * State: created from nothing, two hosts changing it at once (no change
  * lost), keys that are no part (named, left out, written over), a change
- * that fails (nothing written), the slots' limit kept with the head.
+ * that fails (nothing written), the slots' limit kept with the head, a
+ * whole state copied in (hosts and migrations in order, over many
+ * transactions; never over a pool).
  * Slots: 60 racers against limit 3 (never more than 3 held, first in
  * first out, all finish), the same with a member killed mid-race, a
  * holder whose lease expires (its slot frees with nobody's help), a
@@ -66,6 +68,13 @@ static int setup(void **state)
     strcpy(dir, "/tmp/test-etcd-pool.XXXXXX");
     if (!mkdtemp(dir))
         return -1;
+    {
+        char pid[24];
+
+        /* The cluster goes with this process, however it ends. */
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        setenv("XLMIG_CLUSTER_OWNER", pid, 1);
+    }
     if (cluster("start", 0)) {
         fprintf(stderr, "test-etcd-pool: %s start %s failed (is Debian's "
                 "etcd-server installed?)\n", SCRIPT, dir);
@@ -332,6 +341,57 @@ static void test_state_bad_keys(void **state)
     assert_int_equal(xlmig__etcd_state_load(ctx, e, "/bad/", &st, NULL),
                      LIBXLMIG_ERR_INVALID_ARGUMENT);
     xlmig__pool_state_dispose(&st);
+    xlmig__etcd_free(e);
+}
+
+/* A pool kept in pool.json copied to etcd whole: every host and every
+ * migration, in order, across many transactions; never over a pool. */
+static void test_state_import(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__pool_state st, back;
+    char p[128], name[16], addr[32];
+    unsigned limit = 0;
+    bool missing = true;
+    size_t i;
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    xlmig__pool_state_init(&st);
+    xlmig__pool_state_init(&back);
+    assert_ok(xlmig__pool_identity_set(ctx, &st, "pool-big",
+                                       "0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f"));
+    assert_ok(xlmig__pool_param_set(ctx, &st, "migration-concurrency", "7"));
+    for (i = 0; i < XLMIG__POOL_MEMBERS_MAX; i++) {
+        snprintf(name, sizeof(name), "h%zu", i);
+        snprintf(addr, sizeof(addr), "10.0.0.%zu:7700", i);
+        assert_ok(xlmig__pool_member_add(ctx, &st, name, addr, (int64_t)i));
+    }
+    for (i = 0; i < 300; i++) {
+        struct xlmig__pool_task t;
+
+        memset(&t, 0, sizeof(t));
+        t.id = 5 + i * 3;
+        snprintf(t.vm, sizeof(t.vm), "vm%zu", i);
+        strcpy(t.source, "h1");
+        strcpy(t.destination, "h2");
+        strcpy(t.phase, i % 2 ? "running" : "queued");
+        t.progress = (unsigned)(i % 101);
+        t.priority = i % 7 == 0;
+        assert_ok(xlmig__pool_task_add(ctx, &st, &t));
+    }
+    assert_ok(xlmig__etcd_state_import(ctx, e, p, &st));
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &back, &missing));
+    assert_false(missing);
+    assert_true(xlmig__pool_state_equal(&st, &back));
+    assert_ok(xlmig__etcd_slots_limit_get(ctx, e, p, 3, &limit));
+    assert_int_equal(limit, 7);
+    reset_log();
+    assert_int_equal(xlmig__etcd_state_import(ctx, e, p, &st),
+                     LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS);
+    assert_non_null(strstr(cap.text, "a pool is kept there"));
+    xlmig__pool_state_dispose(&st);
+    xlmig__pool_state_dispose(&back);
     xlmig__etcd_free(e);
 }
 
@@ -861,6 +921,7 @@ int main(void)
         cmocka_unit_test(test_state_created),
         cmocka_unit_test(test_state_two_writers),
         cmocka_unit_test(test_state_bad_keys),
+        cmocka_unit_test(test_state_import),
         cmocka_unit_test(test_enqueue_again_and_taken),
         cmocka_unit_test(test_key_that_is_no_slot),
         cmocka_unit_test(test_limit_lowered_revokes_nothing),

@@ -217,6 +217,13 @@ static int setup(void **state)
     snprintf(cert, sizeof(cert), "%s/certs/host1.pem", tmpdir);
     snprintf(key, sizeof(key), "%s/certs/host1.key", tmpdir);
     /* A cluster that does not start fails every test that needs it. */
+    {
+        char pid[24];
+
+        /* The cluster goes with this process, however it ends. */
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        setenv("XLMIG_CLUSTER_OWNER", pid, 1);
+    }
     if (cluster("start", 0) == 0) {
         read_endpoints();
         cluster_up = url[2][0] && !client(ctx, endpoints, ca, true, &e);

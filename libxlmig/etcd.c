@@ -2092,8 +2092,10 @@ int xlmig__etcd_watch(struct xlmig__etcd *e, const char *key, size_t key_len,
             *revision_r = w.event_revision;
             return 0;
         case WATCH_TIMEOUT:
-            return xlmig__error(e->ctx, LIBXLMIG_ERR_TIMEOUT, -1,
-                                "etcd watch: no change in %u ms", timeout_ms);
+            /* An answer, not an error: waiters watch in slices. */
+            xlmig__log(e->ctx, XTL_DEBUG, -1, "etcd watch: no change in %u "
+                       "ms", timeout_ms);
+            return LIBXLMIG_ERR_TIMEOUT;
         case WATCH_CANCELLED:
             return xlmig__error(e->ctx, LIBXLMIG_ERR_CANCELLED, -1,
                                 "etcd watch: cancelled");

@@ -201,7 +201,8 @@ int xlmig__etcd_txn(struct xlmig__etcd *e,
  * Watch: wait until @key (or, with @prefix, a key under it) changes at
  * or after revision @start_revision (0: from now), for at most
  * @timeout_ms, and return the first change: *deleted_r whether it was a
- * delete, *revision_r its revision.  TIMEOUT when nothing changed;
+ * delete, *revision_r its revision.  TIMEOUT when nothing changed (an
+ * answer, logged at debug level, not an error);
  * CANCELLED when *@cancel (may be NULL) became true meanwhile (checked at
  * least every 100 ms).  An endpoint that goes away mid-watch is noticed
  * at once and the watch goes on on the next one, from the revision

@@ -54,6 +54,10 @@ struct xlmig__etcd {
     char *key_file;
     unsigned timeout_ms;
     CURL *curl;                 /* the calls' (not the watch's) */
+    /* After xlmig__etcd_check(): the pool's cluster, and the endpoints
+     * that belong to another, which are never used. */
+    uint64_t cluster_id;
+    bool foreign[XLMIG__ETCD_ENDPOINTS_MAX];
 };
 
 static const struct xlmig__json_kind reply_kind = {
@@ -1144,6 +1148,11 @@ static int request(struct xlmig__etcd *e, const char *call, const char *path,
     int rc;
 
     for (i = 0; i < e->n; i++) {
+        if (e->foreign[i]) {
+            summary_add(sum, sizeof(sum), e->endpoints[i],
+                        "serves another etcd cluster (not used)");
+            continue;
+        }
         switch (post(e, i, path, body, body_len, reply, &rc, why,
                      sizeof(why))) {
         case ANSWERED:
@@ -2075,6 +2084,14 @@ int xlmig__etcd_watch(struct xlmig__etcd *e, const char *key, size_t key_len,
         const char *text;
         size_t len = 0;
 
+        if (e->foreign[i]) {
+            summary_add(sum, sizeof(sum), e->endpoints[i],
+                        "serves another etcd cluster (not used)");
+            down++;
+            i = (i + 1) % e->n;
+            continue;
+        }
+
         rc = watch_body(key, key_len, prefix, start, &g, &text, &len);
         if (rc) {
             if (g)
@@ -2121,4 +2138,72 @@ int xlmig__etcd_watch(struct xlmig__etcd *e, const char *key, size_t key_len,
     return xlmig__error(e->ctx, LIBXLMIG_ERR_CANNOT_CONTACT_HOST, -1,
                         "etcd watch: no endpoint answered: %s; check that "
                         "etcd runs there and trusts our certificate", sum);
+}
+
+int xlmig__etcd_check(struct xlmig__etcd *e, uint64_t *cluster_id_r)
+{
+    struct xlmig__etcd_status st[XLMIG__ETCD_ENDPOINTS_MAX];
+    char sum[SUMMARY_MAX] = "";
+    size_t i, j, votes, best = 0, best_votes = 0, reachable = 0;
+    bool tie = false;
+    int rc;
+
+    if (cluster_id_r)
+        *cluster_id_r = 0;
+    for (i = 0; i < e->n; i++) {
+        rc = xlmig__etcd_status(e, i, &st[i]);
+        if (rc)
+            return rc;
+        if (!st[i].reachable) {
+            summary_add(sum, sizeof(sum), e->endpoints[i], st[i].error);
+            continue;
+        }
+        reachable++;
+    }
+    if (!reachable)
+        return xlmig__error(e->ctx, LIBXLMIG_ERR_CANNOT_CONTACT_HOST, -1,
+                            "etcd: no endpoint answered: %s; check that "
+                            "etcd runs there and trusts our certificate",
+                            sum);
+    /* The cluster most reachable endpoints serve; a tie is no answer. */
+    for (i = 0; i < e->n; i++) {
+        if (!st[i].reachable)
+            continue;
+        for (votes = 0, j = 0; j < e->n; j++)
+            votes += st[j].reachable &&
+                     st[j].cluster_id == st[i].cluster_id;
+        if (votes > best_votes) {
+            best = i;
+            best_votes = votes;
+            tie = false;
+        } else if (votes == best_votes &&
+                   st[i].cluster_id != st[best].cluster_id) {
+            tie = true;
+        }
+    }
+    if (tie)
+        return xlmig__error(e->ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
+                            "etcd: the endpoints answer for different "
+                            "clusters, as many for each (%s: cluster "
+                            "%016" PRIx64 "); list only the pool's cluster",
+                            e->endpoints[best], st[best].cluster_id);
+    e->cluster_id = st[best].cluster_id;
+    for (i = 0; i < e->n; i++) {
+        e->foreign[i] = st[i].reachable &&
+                        st[i].cluster_id != e->cluster_id;
+        if (e->foreign[i])
+            xlmig__log(e->ctx, XTL_WARN, -1, "etcd %s serves cluster "
+                       "%016" PRIx64 ", not the pool's %016" PRIx64
+                       " (which %zu of the endpoints serve): not used",
+                       e->endpoints[i], st[i].cluster_id, e->cluster_id,
+                       best_votes);
+    }
+    if (cluster_id_r)
+        *cluster_id_r = e->cluster_id;
+    return 0;
+}
+
+bool xlmig__etcd_endpoint_foreign(const struct xlmig__etcd *e, size_t i)
+{
+    return i < e->n && e->foreign[i];
 }

@@ -213,6 +213,18 @@ int xlmig__etcd_watch(struct xlmig__etcd *e, const char *key, size_t key_len,
                       unsigned timeout_ms, const volatile bool *cancel,
                       bool *deleted_r, int64_t *revision_r);
 
+/*
+ * Ask every endpoint which cluster it serves, and keep to the one most
+ * of those that answer serve (*cluster_id_r, may be NULL): an endpoint of
+ * another cluster (another pool's etcd, a member restored from other
+ * data) is named in the log and never used by this client again.
+ * CANNOT_CONTACT_HOST naming each endpoint when none answers;
+ * INVALID_ARGUMENT when as many answer for one cluster as for another.
+ * Before it, every endpoint is used.
+ */
+int xlmig__etcd_check(struct xlmig__etcd *e, uint64_t *cluster_id_r);
+bool xlmig__etcd_endpoint_foreign(const struct xlmig__etcd *e, size_t i);
+
 /* One endpoint's health (/v3/maintenance/status). */
 struct xlmig__etcd_status {
     bool reachable;

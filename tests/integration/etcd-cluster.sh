@@ -19,7 +19,9 @@
 #                                 wait until it is healthy
 #
 # With XLMIG_CLUSTER_OWNER=PID, start also leaves a watcher that stops
-# the cluster once PID (the test) is gone, however it ended.
+# the cluster once PID (the test) is gone, however it ended.  With
+# XLMIG_CLUSTER_CERTS=DIR, the members take the TLS material of DIR (as
+# mkcerts.sh makes it) instead of new: another cluster of the same CA.
 #
 # Each member logs to DIR/mN.log and keeps its data in DIR/mN.data.
 set -eu
@@ -141,7 +143,12 @@ start)
         die "$ETCDCTL is not installed (etcd-client)"
     mkdir -p "$d"
     d=$(cd "$d" && pwd)
-    sh "$here/mkcerts.sh" "$d/certs"
+    if [ -n "${XLMIG_CLUSTER_CERTS:-}" ]; then
+        mkdir -p "$d/certs"
+        cp "$XLMIG_CLUSTER_CERTS"/* "$d/certs/"
+    else
+        sh "$here/mkcerts.sh" "$d/certs"
+    fi
     pick_ports
     rm -f "$d/pids"
     for n in 1 2 3; do

@@ -1069,6 +1069,65 @@ static void test_tls_refused(void **state)
     assert_absent("/tls");
 }
 
+/* Another cluster of the same CA among the endpoints (a member restored
+ * from another pool's data): found, named, never used; a tie refused. */
+static void test_other_cluster(void **state)
+{
+    const char *src = getenv("XLMIG_SRCDIR");
+    char other[128], cmd[768], eps[1024], b1[160], buf[2048];
+    struct xlmig__etcd *c = NULL;
+    uint64_t id = 0;
+    FILE *f;
+    size_t n;
+    int64_t rev;
+
+    (void)state;
+    need_cluster();
+    if (!src || !src[0])
+        src = ".";
+    snprintf(other, sizeof(other), "%s/other", tmpdir);
+    snprintf(cmd, sizeof(cmd), "XLMIG_CLUSTER_CERTS=%s/certs bash "
+             "%s/tests/integration/etcd-cluster.sh start %s >> "
+             "%s/cluster.log 2>&1", tmpdir, src, other, tmpdir);
+    if (system(cmd)) {
+        cluster_log(buf, sizeof(buf));
+        fail_msg("the other cluster did not start:\n%s", buf);
+    }
+    snprintf(cmd, sizeof(cmd), "%s/endpoints", other);
+    f = fopen(cmd, "r");
+    assert_non_null(f);
+    n = fread(b1, 1, sizeof(b1) - 1, f);
+    fclose(f);
+    b1[n] = '\0';
+    assert_non_null(strchr(b1, ','));
+    *strchr(b1, ',') = '\0';          /* its first member */
+
+    /* Its member first: the pool's two others outvote it. */
+    snprintf(eps, sizeof(eps), "%s,%s,%s", b1, url[0], url[1]);
+    assert_ok(client(ctx, eps, ca, true, &c));
+    reset_log();
+    assert_ok(xlmig__etcd_check(c, &id));
+    assert_true(id != 0);
+    assert_contains(cap.text, b1);
+    assert_contains(cap.text, "not used");
+    assert_true(xlmig__etcd_endpoint_foreign(c, 0));
+    assert_false(xlmig__etcd_endpoint_foreign(c, 1));
+    assert_ok(xlmig__etcd_put(c, "/which", 6, "pool", 4, 0, &rev));
+    xlmig__etcd_free(c);
+    assert_value("/which", "pool");         /* in the pool's cluster */
+
+    /* One of each: no way to tell which is the pool's. */
+    snprintf(eps, sizeof(eps), "%s,%s", b1, url[0]);
+    assert_ok(client(ctx, eps, ca, true, &c));
+    assert_int_equal(xlmig__etcd_check(c, NULL),
+                     LIBXLMIG_ERR_INVALID_ARGUMENT);
+    xlmig__etcd_free(c);
+
+    snprintf(cmd, sizeof(cmd), "bash %s/tests/integration/etcd-cluster.sh "
+             "stop %s >> %s/cluster.log 2>&1", src, other, tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_config(void **state)
 {
     static const struct {
@@ -1281,6 +1340,7 @@ int main(void)
         cmocka_unit_test(test_watch_member_killed),
         cmocka_unit_test(test_all_down),
         cmocka_unit_test(test_tls_refused),
+        cmocka_unit_test(test_other_cluster),
     };
 
     return cmocka_run_group_tests_name("etcd", tests, setup, teardown);

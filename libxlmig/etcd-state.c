@@ -3,6 +3,7 @@
  * A pool's state on etcd (etcd-state.h): one key per part of the state,
  * changed by compare-and-swap.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -627,15 +628,25 @@ int xlmig__etcd_state_import(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     rc = txn_add(ctx, t, k, 0, text, len);
     text = NULL;
     if (!rc) {
-        char lkey[KEY_MAX];
+        char lkey[KEY_MAX], nkey[KEY_MAX], next[24];
+        uint64_t top = 0;
 
+        for (i = 0; i < st->nr_tasks; i++)
+            if (st->tasks[i].id > top)
+                top = st->tasks[i].id;
         snprintf(lkey, sizeof(lkey), "%s/slots/limit", prefix);
         snprintf(limit, sizeof(limit), "%u", st->concurrency);
+        snprintf(nkey, sizeof(nkey), "%s/next-task", prefix);
+        snprintf(next, sizeof(next), "%" PRIu64, top + 1);
         t->op[1] = (struct xlmig__etcd_op){
             .kind = XLMIG__ETCD_OP_PUT, .key = lkey, .key_len = strlen(lkey),
             .value = limit, .value_len = strlen(limit),
         };
-        rc = xlmig__etcd_txn(e, t->cmp, 1, t->op, 2, NULL, 0, &ok, NULL);
+        t->op[2] = (struct xlmig__etcd_op){
+            .kind = XLMIG__ETCD_OP_PUT, .key = nkey, .key_len = strlen(nkey),
+            .value = next, .value_len = strlen(next),
+        };
+        rc = xlmig__etcd_txn(e, t->cmp, 1, t->op, 3, NULL, 0, &ok, NULL);
         if (!rc && !ok)
             rc = xlmig__error(ctx, LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS,
                               -1, "pool state under %s: its head was "
@@ -649,4 +660,75 @@ out:
     free(t);
     xlmig__etcd_kvs_free(&kvs);
     return rc;
+}
+
+/* ------------------------------------------------------------ task ids */
+
+int xlmig__etcd_state_next_task(libxlmig_ctx *ctx, struct xlmig__etcd *e,
+                                const char *prefix, uint64_t *id_r)
+{
+    char k[KEY_MAX], value[24];
+    unsigned tries;
+    size_t klen;
+    int rc;
+
+    *id_r = 0;
+    rc = prefix_ok(ctx, prefix);
+    if (rc)
+        return rc;
+    klen = (size_t)snprintf(k, sizeof(k), "%s/next-task", prefix);
+    for (tries = 0; tries < XLMIG__ETCD_STATE_TRIES; tries++) {
+        struct xlmig__etcd_kvs kvs = { 0 };
+        unsigned long long next = 1;
+        int64_t mod = 0;
+        char *end = NULL;
+        bool ok;
+
+        rc = xlmig__etcd_get(e, k, klen, NULL, &kvs);
+        if (rc)
+            return rc;
+        if (kvs.n == 1) {
+            mod = kvs.kv[0].mod_revision;
+            errno = 0;
+            next = strtoull(kvs.kv[0].value, &end, 10);
+            if (errno || !kvs.kv[0].value_len || *end ||
+                kvs.kv[0].value[0] < '1' || kvs.kv[0].value[0] > '9' ||
+                next > XLMIG__POOL_TASK_ID_MAX) {
+                xlmig__etcd_kvs_free(&kvs);
+                return xlmig__error(ctx, LIBXLMIG_ERR_POOL_STATE_INVALID, -1,
+                                    "pool state on etcd: %s is not a task "
+                                    "id; set it above the greatest task id",
+                                    k);
+            }
+        }
+        xlmig__etcd_kvs_free(&kvs);
+        if (next >= XLMIG__POOL_TASK_ID_MAX)
+            return xlmig__error(ctx, LIBXLMIG_ERR_TOO_MANY_MIGRATIONS, -1,
+                                "pool state on etcd: no task id is left "
+                                "(%s)", k);
+        snprintf(value, sizeof(value), "%llu", next + 1);
+        {
+            const struct xlmig__etcd_cmp same = {
+                .key = k, .key_len = klen,
+                .target = mod ? XLMIG__ETCD_CMP_MOD : XLMIG__ETCD_CMP_VERSION,
+                .result = XLMIG__ETCD_EQUAL, .number = mod,
+            };
+            const struct xlmig__etcd_op put = {
+                .kind = XLMIG__ETCD_OP_PUT, .key = k, .key_len = klen,
+                .value = value, .value_len = strlen(value),
+            };
+
+            rc = xlmig__etcd_txn(e, &same, 1, &put, 1, NULL, 0, &ok, NULL);
+        }
+        if (rc)
+            return rc;
+        if (ok) {
+            *id_r = next;
+            return 0;
+        }
+    }
+    return xlmig__error(ctx, LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS, -1,
+                        "pool state on etcd: %s changed by others %d times "
+                        "while a task id was taken; try again", k,
+                        XLMIG__ETCD_STATE_TRIES);
 }

@@ -12,6 +12,7 @@
  *                           created them
  *   PREFIX/slots/limit      migration-concurrency again, for the slots
  *                           (etcd-slots.h), written with the head
+ *   PREFIX/next-task        the next task id, decimal
  *
  * Every change is a compare-and-swap: the keys it writes or deletes must
  * be as they were read (same mod revision, or absent), or nothing is
@@ -62,11 +63,20 @@ int xlmig__etcd_state_update(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                              struct xlmig__pool_state *st_r);
 
 /*
+ * A task id no other host of the pool gets (PREFIX/next-task, counted
+ * up by compare-and-swap; 1 first).  POOL_STATE_INVALID when the key
+ * holds no id.
+ */
+int xlmig__etcd_state_next_task(libxlmig_ctx *ctx, struct xlmig__etcd *e,
+                                const char *prefix, uint64_t *id_r);
+
+/*
  * Copy a whole state (a pool kept in pool.json until now) to PREFIX,
  * where nothing may be yet (else OTHER_OPERATION_IN_PROGRESS naming the
  * prefix and what is there): the hosts and the migrations in order, in
  * transactions of up to ETCD_TXN_OPS_MAX keys, then the head and the
- * slots' limit.  Until the head is written the pool reads as missing
+ * slots' limit (and PREFIX/next-task above the greatest task id).
+ * Until the head is written the pool reads as missing
  * (xlmig__etcd_state_load()'s *missing_r), so a copy cut half-way is
  * never taken for the pool; it is removed with the prefix and made
  * again.

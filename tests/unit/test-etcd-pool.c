@@ -8,7 +8,7 @@
  * lost), keys that are no part (named, left out, written over), a change
  * that fails (nothing written), the slots' limit kept with the head, a
  * whole state copied in (hosts and migrations in order, over many
- * transactions; never over a pool).
+ * transactions; never over a pool), task ids taken by four at once.
  * Slots: 60 racers against limit 3 (never more than 3 held, first in
  * first out, all finish), the same with a member killed mid-race, a
  * holder whose lease expires (its slot frees with nobody's help), a
@@ -386,12 +386,79 @@ static void test_state_import(void **state)
     assert_true(xlmig__pool_state_equal(&st, &back));
     assert_ok(xlmig__etcd_slots_limit_get(ctx, e, p, 3, &limit));
     assert_int_equal(limit, 7);
+    /* New migrations take ids above every copied one. */
+    {
+        uint64_t id = 0;
+
+        assert_ok(xlmig__etcd_state_next_task(ctx, e, p, &id));
+        assert_int_equal(id, 5 + 299 * 3 + 1);
+    }
     reset_log();
     assert_int_equal(xlmig__etcd_state_import(ctx, e, p, &st),
                      LIBXLMIG_ERR_OTHER_OPERATION_IN_PROGRESS);
     assert_non_null(strstr(cap.text, "a pool is kept there"));
     xlmig__pool_state_dispose(&st);
     xlmig__pool_state_dispose(&back);
+    xlmig__etcd_free(e);
+}
+
+/* Task ids taken by four hosts at once: each once, none skipped. */
+#define ID_TAKERS 4
+#define IDS_EACH 25
+static char ids_prefix[128];
+static uint64_t ids[ID_TAKERS][IDS_EACH];
+
+static void *id_taker(void *arg)
+{
+    uint64_t *mine = arg;
+    struct capture_logger lg;
+    libxlmig_ctx *c = NULL;
+    struct xlmig__etcd *e;
+    intptr_t failed = 0;
+    int i;
+
+    capture_init(&lg);
+    if (libxlmig_ctx_new(&lg.vtable, LIBXLMIG_LOG_DEBUG, &c))
+        return (void *)1;
+    e = client(c);
+    for (i = 0; i < IDS_EACH && !failed; i++)
+        failed = xlmig__etcd_state_next_task(c, e, ids_prefix, &mine[i]) != 0;
+    xlmig__etcd_free(e);
+    libxlmig_ctx_free(c);
+    return (void *)failed;
+}
+
+static void test_next_task(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    bool seen[ID_TAKERS * IDS_EACH + 1] = { false };
+    pthread_t t[ID_TAKERS];
+    char k[192];
+    uint64_t id;
+    void *r;
+    int i, j;
+
+    (void)state;
+    new_prefix(ids_prefix, sizeof(ids_prefix));
+    for (i = 0; i < ID_TAKERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, id_taker, ids[i]), 0);
+    for (i = 0; i < ID_TAKERS; i++) {
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    for (i = 0; i < ID_TAKERS; i++)
+        for (j = 0; j < IDS_EACH; j++) {
+            id = ids[i][j];
+            assert_true(id >= 1 && id <= ID_TAKERS * IDS_EACH);
+            assert_false(seen[id]);
+            seen[id] = true;
+        }
+    snprintf(k, sizeof(k), "%s/next-task", ids_prefix);
+    assert_ok(xlmig__etcd_put(e, k, strlen(k), "07", 2, 0, NULL));
+    reset_log();
+    assert_int_equal(xlmig__etcd_state_next_task(ctx, e, ids_prefix, &id),
+                     LIBXLMIG_ERR_POOL_STATE_INVALID);
+    assert_non_null(strstr(cap.text, "next-task is not a task id"));
     xlmig__etcd_free(e);
 }
 
@@ -922,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_state_two_writers),
         cmocka_unit_test(test_state_bad_keys),
         cmocka_unit_test(test_state_import),
+        cmocka_unit_test(test_next_task),
         cmocka_unit_test(test_enqueue_again_and_taken),
         cmocka_unit_test(test_key_that_is_no_slot),
         cmocka_unit_test(test_limit_lowered_revokes_nothing),

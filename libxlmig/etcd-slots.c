@@ -26,7 +26,7 @@ static const struct xlmig__json_kind slot_kind = {
     .depth_max = 2,
 };
 
-static int prefix_check(libxlmig_ctx *ctx, const char *prefix)
+int xlmig__etcd_prefix_check(libxlmig_ctx *ctx, const char *prefix)
 {
     size_t n = strlen(prefix);
 
@@ -81,7 +81,7 @@ int xlmig__etcd_slot_enqueue(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     int rc;
 
     memset(s, 0, sizeof(*s));
-    rc = prefix_check(ctx, prefix);
+    rc = xlmig__etcd_prefix_check(ctx, prefix);
     if (rc)
         return rc;
     if (!task || lease <= 0)
@@ -179,7 +179,7 @@ int xlmig__etcd_slots_limit_get(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     int rc;
 
     *limit_r = default_limit;
-    rc = prefix_check(ctx, prefix);
+    rc = xlmig__etcd_prefix_check(ctx, prefix);
     if (rc)
         return rc;
     klen = key_of(key, sizeof(key), prefix, "limit");
@@ -198,7 +198,7 @@ int xlmig__etcd_slots_limit_set(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     size_t klen;
     int rc, n;
 
-    rc = prefix_check(ctx, prefix);
+    rc = xlmig__etcd_prefix_check(ctx, prefix);
     if (rc)
         return rc;
     if (limit < XLMIG__SLOTS_LIMIT_MIN || limit > XLMIG__SLOTS_LIMIT_MAX)
@@ -338,7 +338,7 @@ int xlmig__etcd_slot_wait(libxlmig_ctx *ctx, struct xlmig__etcd *e,
 
     if (ahead_r)
         *ahead_r = 0;
-    rc = prefix_check(ctx, prefix);
+    rc = xlmig__etcd_prefix_check(ctx, prefix);
     if (rc)
         return rc;
     if (!slot->create_revision)

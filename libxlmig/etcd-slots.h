@@ -44,6 +44,10 @@
 #define XLMIG__ETCD_PREFIX_MAX 256          /* bytes, no NUL */
 #define XLMIG__ETCD_OWNER_MAX 64            /* bytes, no NUL */
 
+/* A pool's key prefix: 1 to PREFIX_MAX bytes, not ending with '/';
+ * INVALID_ARGUMENT naming it otherwise. */
+int xlmig__etcd_prefix_check(libxlmig_ctx *ctx, const char *prefix);
+
 /* One migration's place in the queue. */
 struct xlmig__etcd_slot {
     char key[XLMIG__ETCD_PREFIX_MAX + 32];

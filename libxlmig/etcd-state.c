@@ -34,18 +34,6 @@ struct revs {
     size_t nr_skipped;
 };
 
-static int prefix_ok(libxlmig_ctx *ctx, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    if (!n || n > XLMIG__ETCD_PREFIX_MAX || prefix[n - 1] == '/')
-        return xlmig__error(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT, -1,
-                            "pool key prefix \"%.64s\": 1 to %d bytes, not "
-                            "ending with '/'", prefix,
-                            XLMIG__ETCD_PREFIX_MAX);
-    return 0;
-}
-
 static size_t head_key(char *k, const char *prefix)
 {
     return (size_t)snprintf(k, KEY_MAX, "%s/pool", prefix);
@@ -254,7 +242,7 @@ int xlmig__etcd_state_load(libxlmig_ctx *ctx, struct xlmig__etcd *e,
 {
     struct revs rv;
     bool missing;
-    int rc = prefix_ok(ctx, prefix);
+    int rc = xlmig__etcd_prefix_check(ctx, prefix);
 
     if (rc)
         return rc;
@@ -450,7 +438,7 @@ int xlmig__etcd_state_update(libxlmig_ctx *ctx, struct xlmig__etcd *e,
 
     xlmig__pool_state_init(&was);
     xlmig__pool_state_init(&now);
-    rc = prefix_ok(ctx, prefix);
+    rc = xlmig__etcd_prefix_check(ctx, prefix);
     if (rc)
         return rc;
     t = xlmig__zalloc(sizeof(*t));
@@ -573,7 +561,7 @@ int xlmig__etcd_state_import(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     bool ok;
     int rc;
 
-    rc = prefix_ok(ctx, prefix);
+    rc = xlmig__etcd_prefix_check(ctx, prefix);
     if (rc)
         return rc;
     rc = xlmig__pool_state_check(ctx, st);
@@ -673,7 +661,7 @@ int xlmig__etcd_state_next_task(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     int rc;
 
     *id_r = 0;
-    rc = prefix_ok(ctx, prefix);
+    rc = xlmig__etcd_prefix_check(ctx, prefix);
     if (rc)
         return rc;
     klen = (size_t)snprintf(k, sizeof(k), "%s/next-task", prefix);

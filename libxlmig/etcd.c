@@ -68,19 +68,6 @@ static const struct xlmig__json_kind reply_kind = {
     .depth_max = DEPTH_MAX,
 };
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-    XLMIG__PRINTF(3, 4);
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || !why_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 /* Text from etcd or libcurl into @out (@cap bytes) for our messages:
  * control characters and DEL as '?', cut to fit. */
 static void copy_safe(const char *s, char *out, size_t cap)
@@ -142,32 +129,32 @@ static int b64_decode(const char *s, size_t n, size_t max, const char *what,
     *out_r = NULL;
     *len_r = 0;
     if (n > B64_LEN(max)) {
-        say(why, why_len, "%s has %zu base64 characters, more than the %zu "
+        xlmig__say(why, why_len, "%s has %zu base64 characters, more than the %zu "
             "of %zu bytes", what, n, (size_t)B64_LEN(max), max);
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (n % 4) {
-        say(why, why_len, "%s is not base64 (%zu characters)", what, n);
+        xlmig__say(why, why_len, "%s is not base64 (%zu characters)", what, n);
         return LIBXLMIG_ERR_PROTOCOL;
     }
     while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
         pad++;
     for (i = 0; i < n - pad; i++) {
         if (!b64_char(s[i])) {
-            say(why, why_len, "%s is not base64 (character %zu)", what, i);
+            xlmig__say(why, why_len, "%s is not base64 (character %zu)", what, i);
             return LIBXLMIG_ERR_PROTOCOL;
         }
     }
     out = malloc(n / 4 * 3 + 1);
     if (!out) {
-        say(why, why_len, "no memory for %s", what);
+        xlmig__say(why, why_len, "no memory for %s", what);
         return LIBXLMIG_ERR_NO_MEMORY;
     }
     r = n ? EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)s,
                             (int)n) : 0;
     if (r < 0 || (size_t)r != n / 4 * 3 || (size_t)r - pad > max) {
         free(out);
-        say(why, why_len, "%s is not base64 of at most %zu bytes", what,
+        xlmig__say(why, why_len, "%s is not base64 of at most %zu bytes", what,
             max);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -179,20 +166,6 @@ static int b64_decode(const char *s, size_t n, size_t max, const char *what,
 
 /* ------------------------------------------------------------ parsing */
 
-/* The member @key of object @obj, or NULL. */
-static yajl_val find(yajl_val obj, const char *key)
-{
-    size_t i;
-
-    if (!obj || !YAJL_IS_OBJECT(obj))
-        return NULL;
-    for (i = 0; i < obj->u.object.len; i++) {
-        if (!strcmp(obj->u.object.keys[i], key))
-            return obj->u.object.values[i];
-    }
-    return NULL;
-}
-
 /*
  * A 64-bit integer member: grpc-gateway writes them as strings of
  * decimal digits; a JSON integer is taken too; absent is 0.
@@ -200,7 +173,7 @@ static yajl_val find(yajl_val obj, const char *key)
 static bool get_num(yajl_val obj, const char *key, bool is_signed,
                     int64_t *s_r, uint64_t *u_r, char *why, size_t why_len)
 {
-    yajl_val v = find(obj, key);
+    yajl_val v = xlmig__json_find(obj, key);
     const char *p;
     char *end;
 
@@ -244,7 +217,7 @@ static bool get_num(yajl_val obj, const char *key, bool is_signed,
     return true;
 
 bad:
-    say(why, why_len, "member \"%s\" is not a%s 64-bit integer", key,
+    xlmig__say(why, why_len, "member \"%s\" is not a%s 64-bit integer", key,
         is_signed ? "" : "n unsigned");
     return false;
 }
@@ -265,13 +238,13 @@ static bool get_u64(yajl_val obj, const char *key, uint64_t *v, char *why,
 static bool get_bool(yajl_val obj, const char *key, bool *v, char *why,
                      size_t why_len)
 {
-    yajl_val m = find(obj, key);
+    yajl_val m = xlmig__json_find(obj, key);
 
     *v = false;
     if (!m)
         return true;
     if (!YAJL_IS_TRUE(m) && !YAJL_IS_FALSE(m)) {
-        say(why, why_len, "member \"%s\" is %s, not a boolean", key,
+        xlmig__say(why, why_len, "member \"%s\" is %s, not a boolean", key,
             xlmig__json_type_name(m));
         return false;
     }
@@ -283,12 +256,12 @@ static bool get_bool(yajl_val obj, const char *key, bool *v, char *why,
 static int get_bytes(yajl_val obj, const char *key, size_t max, char **out_r,
                      size_t *len_r, char *why, size_t why_len)
 {
-    yajl_val m = find(obj, key);
+    yajl_val m = xlmig__json_find(obj, key);
 
     if (m && !YAJL_IS_STRING(m)) {
         *out_r = NULL;
         *len_r = 0;
-        say(why, why_len, "member \"%s\" is %s, not a string", key,
+        xlmig__say(why, why_len, "member \"%s\" is %s, not a string", key,
             xlmig__json_type_name(m));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -310,7 +283,7 @@ static int reply_tree(const char *json, size_t len, bool unwrap,
 
     *root_r = *top_r = NULL;
     if (len > XLMIG__ETCD_REPLY_MAX) {
-        say(why, why_len, "%zu bytes, more than the %u a reply may have", len,
+        xlmig__say(why, why_len, "%zu bytes, more than the %u a reply may have", len,
             XLMIG__ETCD_REPLY_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -320,20 +293,20 @@ static int reply_tree(const char *json, size_t len, bool unwrap,
         return rc;
     top = root;
     if (!YAJL_IS_OBJECT(top)) {
-        say(why, why_len, "the reply is %s, not an object",
+        xlmig__say(why, why_len, "the reply is %s, not an object",
             xlmig__json_type_name(top));
         goto bad;
     }
-    if (unwrap && find(top, "result"))
-        top = find(top, "result");
+    if (unwrap && xlmig__json_find(top, "result"))
+        top = xlmig__json_find(top, "result");
     if (!YAJL_IS_OBJECT(top)) {
-        say(why, why_len, "its \"result\" is %s, not an object",
+        xlmig__say(why, why_len, "its \"result\" is %s, not an object",
             xlmig__json_type_name(top));
         goto bad;
     }
-    header = find(top, "header");
+    header = xlmig__json_find(top, "header");
     if (!YAJL_IS_OBJECT(header)) {
-        say(why, why_len, "the reply has no \"header\" object");
+        xlmig__say(why, why_len, "the reply has no \"header\" object");
         goto bad;
     }
     if (revision_r && !get_i64(header, "revision", revision_r, why, why_len))
@@ -367,14 +340,14 @@ static int parse_kv(yajl_val o, struct xlmig__etcd_kv *kv, char *why,
     int rc;
 
     if (!YAJL_IS_OBJECT(o)) {
-        say(why, why_len, "a key-value is %s, not an object",
+        xlmig__say(why, why_len, "a key-value is %s, not an object",
             xlmig__json_type_name(o));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     rc = get_bytes(o, "key", XLMIG__ETCD_KEY_MAX, &kv->key, &kv->key_len,
                    why, why_len);
     if (!rc && !kv->key_len) {
-        say(why, why_len, "a key-value has no key");
+        xlmig__say(why, why_len, "a key-value has no key");
         rc = LIBXLMIG_ERR_PROTOCOL;
     }
     if (!rc)
@@ -429,21 +402,21 @@ static int range_from(yajl_val top, struct xlmig__etcd_kvs *kvs_r,
     if (!get_i64(top, "count", &kvs.count, why, why_len) ||
         !get_bool(top, "more", &kvs.more, why, why_len))
         goto out;
-    arr = find(top, "kvs");
+    arr = xlmig__json_find(top, "kvs");
     if (arr && !YAJL_IS_ARRAY(arr)) {
-        say(why, why_len, "member \"kvs\" is %s, not an array",
+        xlmig__say(why, why_len, "member \"kvs\" is %s, not an array",
             xlmig__json_type_name(arr));
         goto out;
     }
     if (arr && arr->u.array.len > XLMIG__ETCD_RANGE_MAX) {
-        say(why, why_len, "%zu keys, more than the %u a range may return",
+        xlmig__say(why, why_len, "%zu keys, more than the %u a range may return",
             arr->u.array.len, XLMIG__ETCD_RANGE_MAX);
         goto out;
     }
     if (arr && arr->u.array.len) {
         kvs.kv = calloc(arr->u.array.len, sizeof(*kvs.kv));
         if (!kvs.kv) {
-            say(why, why_len, "no memory for %zu keys", arr->u.array.len);
+            xlmig__say(why, why_len, "no memory for %zu keys", arr->u.array.len);
             rc = LIBXLMIG_ERR_NO_MEMORY;
             goto out;
         }
@@ -455,7 +428,7 @@ static int range_from(yajl_val top, struct xlmig__etcd_kvs *kvs_r,
         }
     }
     if (kvs.count < (int64_t)kvs.n) {
-        say(why, why_len, "a count of %" PRId64 " with %zu keys", kvs.count,
+        xlmig__say(why, why_len, "a count of %" PRId64 " with %zu keys", kvs.count,
             kvs.n);
         rc = LIBXLMIG_ERR_PROTOCOL;
         goto out;
@@ -483,7 +456,7 @@ int xlmig__etcd_parse_write(const char *json, size_t len,
         return rc;
     if (!get_i64(top, "deleted", &deleted, why, why_len) || deleted < 0) {
         if (deleted < 0)
-            say(why, why_len, "a negative \"deleted\"");
+            xlmig__say(why, why_len, "a negative \"deleted\"");
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else {
         *revision_r = rev;
@@ -506,11 +479,11 @@ int xlmig__etcd_parse_txn(const char *json, size_t len, bool *succeeded_r,
     rc = reply_tree(json, len, false, &root, &top, &rev, why, why_len);
     if (rc)
         return rc;
-    resp = find(top, "responses");
+    resp = xlmig__json_find(top, "responses");
     if (!get_bool(top, "succeeded", &ok, why, why_len)) {
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else if (resp && !YAJL_IS_ARRAY(resp)) {
-        say(why, why_len, "member \"responses\" is %s, not an array",
+        xlmig__say(why, why_len, "member \"responses\" is %s, not an array",
             xlmig__json_type_name(resp));
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else {
@@ -537,24 +510,24 @@ int xlmig__etcd_parse_reads(const char *json, size_t len, size_t n,
     if (rc)
         return rc;
     rc = LIBXLMIG_ERR_PROTOCOL;
-    resp = find(top, "responses");
+    resp = xlmig__json_find(top, "responses");
     if (!get_bool(top, "succeeded", &ok, why, why_len))
         goto out;
     if (!ok) {
-        say(why, why_len, "a transaction of reads only did not succeed");
+        xlmig__say(why, why_len, "a transaction of reads only did not succeed");
         goto out;
     }
     if (n && (!resp || !YAJL_IS_ARRAY(resp) || resp->u.array.len != n)) {
-        say(why, why_len, "%zu answers for %zu reads",
+        xlmig__say(why, why_len, "%zu answers for %zu reads",
             resp && YAJL_IS_ARRAY(resp) ? resp->u.array.len : 0, n);
         goto out;
     }
     for (i = 0; i < n; i++) {
         yajl_val r = resp->u.array.values[i];
 
-        r = YAJL_IS_OBJECT(r) ? find(r, "response_range") : NULL;
+        r = YAJL_IS_OBJECT(r) ? xlmig__json_find(r, "response_range") : NULL;
         if (!YAJL_IS_OBJECT(r)) {
-            say(why, why_len, "answer %zu is no range", i);
+            xlmig__say(why, why_len, "answer %zu is no range", i);
             goto out;
         }
         kvs_r[i].revision = rev;
@@ -583,19 +556,19 @@ int xlmig__etcd_parse_lease(const char *json, size_t len, int64_t *id_r,
     rc = reply_tree(json, len, true, &root, &top, NULL, why, why_len);
     if (rc)
         return rc;
-    err = find(top, "error");
+    err = xlmig__json_find(top, "error");
     if (err && (!YAJL_IS_STRING(err) || err->u.string[0])) {
         char clean[128];
 
         copy_safe(YAJL_IS_STRING(err) ? err->u.string : "(not a string)",
                   clean, sizeof(clean));
-        say(why, why_len, "the lease call failed: %s", clean);
+        xlmig__say(why, why_len, "the lease call failed: %s", clean);
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else if (!get_i64(top, "ID", &id, why, why_len) ||
                !get_i64(top, "TTL", &ttl, why, why_len)) {
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else if (id < 0) {
-        say(why, why_len, "a negative lease ID");
+        xlmig__say(why, why_len, "a negative lease ID");
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else {
         *id_r = id;
@@ -609,10 +582,10 @@ int xlmig__etcd_parse_lease(const char *json, size_t len, int64_t *id_r,
  * call ({"error": "...", "message": "...", "code": N}) as text. */
 static void error_text(yajl_val err_or_root, char *out, size_t cap)
 {
-    yajl_val msg = find(err_or_root, "message");
+    yajl_val msg = xlmig__json_find(err_or_root, "message");
 
     if (!YAJL_IS_STRING(msg) || !msg->u.string[0])
-        msg = find(err_or_root, "error");
+        msg = xlmig__json_find(err_or_root, "error");
     copy_safe(YAJL_IS_STRING(msg) ? msg->u.string : "(no message)", out, cap);
 }
 
@@ -625,7 +598,7 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
 
     memset(m, 0, sizeof(*m));
     if (len > XLMIG__ETCD_REPLY_MAX) {
-        say(why, why_len, "%zu bytes, more than the %u a line may have", len,
+        xlmig__say(why, why_len, "%zu bytes, more than the %u a line may have", len,
             XLMIG__ETCD_REPLY_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -635,14 +608,14 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
         return rc;
     rc = LIBXLMIG_ERR_PROTOCOL;
     if (!YAJL_IS_OBJECT(root)) {
-        say(why, why_len, "the line is %s, not an object",
+        xlmig__say(why, why_len, "the line is %s, not an object",
             xlmig__json_type_name(root));
         goto out;
     }
-    err = find(root, "error");
+    err = xlmig__json_find(root, "error");
     if (err) {
         if (!YAJL_IS_OBJECT(err)) {
-            say(why, why_len, "member \"error\" is %s, not an object",
+            xlmig__say(why, why_len, "member \"error\" is %s, not an object",
                 xlmig__json_type_name(err));
             goto out;
         }
@@ -651,13 +624,13 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
         rc = 0;
         goto out;
     }
-    top = find(root, "result");
-    if (!YAJL_IS_OBJECT(top) || !YAJL_IS_OBJECT(find(top, "header"))) {
-        say(why, why_len, "the line has no \"result\" object with a "
+    top = xlmig__json_find(root, "result");
+    if (!YAJL_IS_OBJECT(top) || !YAJL_IS_OBJECT(xlmig__json_find(top, "header"))) {
+        xlmig__say(why, why_len, "the line has no \"result\" object with a "
             "\"header\"");
         goto out;
     }
-    if (!get_i64(find(top, "header"), "revision", &m->revision, why,
+    if (!get_i64(xlmig__json_find(top, "header"), "revision", &m->revision, why,
                  why_len) ||
         !get_bool(top, "created", &m->created, why, why_len) ||
         !get_bool(top, "canceled", &m->canceled, why, why_len) ||
@@ -665,35 +638,35 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
                  why_len))
         goto out;
     if (m->canceled) {
-        yajl_val r = find(top, "cancel_reason");
+        yajl_val r = xlmig__json_find(top, "cancel_reason");
 
         copy_safe(YAJL_IS_STRING(r) ? r->u.string : "", m->reason,
                   sizeof(m->reason));
     }
-    events = find(top, "events");
+    events = xlmig__json_find(top, "events");
     if (events && !YAJL_IS_ARRAY(events)) {
-        say(why, why_len, "member \"events\" is %s, not an array",
+        xlmig__say(why, why_len, "member \"events\" is %s, not an array",
             xlmig__json_type_name(events));
         goto out;
     }
     if (events && events->u.array.len) {
         ev = events->u.array.values[0];
-        type = find(ev, "type");
-        if (!YAJL_IS_OBJECT(ev) || !YAJL_IS_OBJECT(find(ev, "kv"))) {
-            say(why, why_len, "an event without a \"kv\" object");
+        type = xlmig__json_find(ev, "type");
+        if (!YAJL_IS_OBJECT(ev) || !YAJL_IS_OBJECT(xlmig__json_find(ev, "kv"))) {
+            xlmig__say(why, why_len, "an event without a \"kv\" object");
             goto out;
         }
         if (type && !(YAJL_IS_STRING(type) &&
                       (!strcmp(type->u.string, "PUT") ||
                        !strcmp(type->u.string, "DELETE")))) {
-            say(why, why_len, "an event of a type neither PUT nor DELETE");
+            xlmig__say(why, why_len, "an event of a type neither PUT nor DELETE");
             goto out;
         }
-        if (!get_i64(find(ev, "kv"), "mod_revision", &m->event_revision, why,
+        if (!get_i64(xlmig__json_find(ev, "kv"), "mod_revision", &m->event_revision, why,
                      why_len))
             goto out;
         if (m->event_revision <= 0) {
-            say(why, why_len, "an event without its revision");
+            xlmig__say(why, why_len, "an event without its revision");
             goto out;
         }
         m->event = true;
@@ -720,16 +693,16 @@ int xlmig__etcd_parse_status(const char *json, size_t len,
     if (rc)
         return rc;
     rc = LIBXLMIG_ERR_PROTOCOL;
-    version = find(top, "version");
+    version = xlmig__json_find(top, "version");
     if (!YAJL_IS_STRING(version) || !version->u.string[0] ||
         strlen(version->u.string) >= sizeof(st->version)) {
-        say(why, why_len, "no \"version\" string of 1 to %zu characters",
+        xlmig__say(why, why_len, "no \"version\" string of 1 to %zu characters",
             sizeof(st->version) - 1);
         goto out;
     }
-    if (!get_u64(find(top, "header"), "cluster_id", &st->cluster_id, why,
+    if (!get_u64(xlmig__json_find(top, "header"), "cluster_id", &st->cluster_id, why,
                  why_len) ||
-        !get_u64(find(top, "header"), "member_id", &st->member_id, why,
+        !get_u64(xlmig__json_find(top, "header"), "member_id", &st->member_id, why,
                  why_len) ||
         !get_u64(top, "leader", &st->leader, why, why_len) ||
         !get_i64(top, "raftTerm", &st->raft_term, why, why_len) ||
@@ -765,18 +738,18 @@ static bool url_ok(const char *url, char *why, size_t why_len)
 
     for (i = 0; url[i]; i++) {
         if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f) {
-            say(why, why_len, "a space or control character in it");
+            xlmig__say(why, why_len, "a space or control character in it");
             goto out;
         }
     }
     if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
-        say(why, why_len, "not http:// or https://");
+        xlmig__say(why, why_len, "not http:// or https://");
         goto out;
     }
     if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
-        say(why, why_len, "not a URL with a host");
+        xlmig__say(why, why_len, "not a URL with a host");
         goto out;
     }
     if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
@@ -784,7 +757,7 @@ static bool url_ok(const char *url, char *why, size_t why_len)
         curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK ||
         (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
          strcmp(path, "/")) || url[strlen(url) - 1] == '/') {
-        say(why, why_len, "more than a scheme, a host and a port");
+        xlmig__say(why, why_len, "more than a scheme, a host and a port");
         goto out;
     }
     ok = true;
@@ -1015,7 +988,7 @@ static void curl_why(CURLcode c, const char *errbuf, char *why,
 
     copy_safe(errbuf[0] ? errbuf : curl_easy_strerror(c), clean,
               sizeof(clean));
-    say(why, why_len, "%s", clean);
+    xlmig__say(why, why_len, "%s", clean);
 }
 
 /* What an etcd error reply (a non-200 answer's body) says, and the rc
@@ -1031,7 +1004,7 @@ static int etcd_error(const struct sink *body, long http, char *why,
                                        body->len, &root, NULL, 0) &&
         YAJL_IS_OBJECT(root)) {
         error_text(root, text, sizeof(text));
-        code = find(root, "code");
+        code = xlmig__json_find(root, "code");
         if (YAJL_IS_INTEGER(code)) {
             switch (YAJL_GET_INTEGER(code)) {
             case 5:             /* NotFound */
@@ -1049,7 +1022,7 @@ static int etcd_error(const struct sink *body, long http, char *why,
             }
         }
     }
-    say(why, why_len, "HTTP %ld: %s", http, text[0] ? text : "(no message)");
+    xlmig__say(why, why_len, "HTTP %ld: %s", http, text[0] ? text : "(no message)");
     yajl_tree_free(root);
     return rc;
 }
@@ -1081,7 +1054,7 @@ static enum outcome post(struct xlmig__etcd *e, size_t i, const char *path,
     reply->max = XLMIG__ETCD_REPLY_MAX;
     headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!headers) {
-        say(why, why_len, "no memory");
+        xlmig__say(why, why_len, "no memory");
         *rc_r = LIBXLMIG_ERR_NO_MEMORY;
         return FAILED;
     }
@@ -1098,12 +1071,12 @@ static enum outcome post(struct xlmig__etcd *e, size_t i, const char *path,
     c = curl_easy_perform(e->curl);
     curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &http);
     if (reply->over || c == CURLE_FILESIZE_EXCEEDED) {
-        say(why, why_len, "a reply of more than %u bytes",
+        xlmig__say(why, why_len, "a reply of more than %u bytes",
             XLMIG__ETCD_REPLY_MAX);
         *rc_r = LIBXLMIG_ERR_PROTOCOL;
         out = FAILED;
     } else if (c == CURLE_WRITE_ERROR) {
-        say(why, why_len, "no memory for the reply");
+        xlmig__say(why, why_len, "no memory for the reply");
         *rc_r = LIBXLMIG_ERR_NO_MEMORY;
         out = FAILED;
     } else if (c != CURLE_OK) {
@@ -1842,20 +1815,20 @@ static void watch_line(struct watch *w, const char *text, size_t len)
     if (rc) {
         w->done = true;
         w->rc = rc;
-        say(w->why, sizeof(w->why), "%s%s",
+        xlmig__say(w->why, sizeof(w->why), "%s%s",
             rc == LIBXLMIG_ERR_PROTOCOL ? "a bad reply: " : "", why);
         return;
     }
     if (m.error) {
         w->done = w->down = true;
-        say(w->why, sizeof(w->why), "the watch failed: %s", m.reason);
+        xlmig__say(w->why, sizeof(w->why), "the watch failed: %s", m.reason);
         return;
     }
     if (!w->created) {
         if (!m.created) {
             w->done = true;
             w->rc = LIBXLMIG_ERR_PROTOCOL;
-            say(w->why, sizeof(w->why), "a bad reply: the first message is "
+            xlmig__say(w->why, sizeof(w->why), "a bad reply: the first message is "
                 "not the watch's creation");
             return;
         }
@@ -1866,12 +1839,12 @@ static void watch_line(struct watch *w, const char *text, size_t len)
         w->done = true;
         if (m.compact_revision > 0) {
             w->rc = LIBXLMIG_ERR_NOT_FOUND;
-            say(w->why, sizeof(w->why), "the revisions before %" PRId64
+            xlmig__say(w->why, sizeof(w->why), "the revisions before %" PRId64
                 " are compacted; read the key again and watch from the "
                 "revision of that read", m.compact_revision);
         } else {
             w->down = true;
-            say(w->why, sizeof(w->why), "etcd cancelled the watch: %s",
+            xlmig__say(w->why, sizeof(w->why), "etcd cancelled the watch: %s",
                 m.reason[0] ? m.reason : "(no reason)");
         }
         return;
@@ -1902,7 +1875,7 @@ static size_t watch_write(char *data, size_t size, size_t nmemb,
             w->done = true;
             w->rc = w->line.over ? LIBXLMIG_ERR_PROTOCOL
                                  : LIBXLMIG_ERR_NO_MEMORY;
-            say(w->why, sizeof(w->why), w->line.over
+            xlmig__say(w->why, sizeof(w->why), w->line.over
                     ? "a bad reply: a line of more than 8 MiB"
                     : "no memory for a line of the watch");
             break;
@@ -1950,7 +1923,7 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
     m = curl_multi_init();
     headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!w->h || !m || !headers) {
-        say(w->why, sizeof(w->why), "no memory for a watch");
+        xlmig__say(w->why, sizeof(w->why), "no memory for a watch");
         *rc_r = LIBXLMIG_ERR_NO_MEMORY;
         end = WATCH_FAILED;
         goto out;
@@ -1967,7 +1940,7 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
         uint64_t now;
 
         if (curl_multi_perform(m, &running) != CURLM_OK) {
-            say(w->why, sizeof(w->why), "libcurl's multi interface failed");
+            xlmig__say(w->why, sizeof(w->why), "libcurl's multi interface failed");
             *rc_r = LIBXLMIG_ERR_INTERNAL;
             end = WATCH_FAILED;
             goto out_remove;
@@ -1984,7 +1957,7 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
             goto out_remove;
         }
         if (!w->created && now - started >= e->timeout_ms) {
-            say(w->why, sizeof(w->why), "no answer in %u ms", e->timeout_ms);
+            xlmig__say(w->why, sizeof(w->why), "no answer in %u ms", e->timeout_ms);
             end = WATCH_DOWN;
             goto out_remove;
         }
@@ -2005,7 +1978,7 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
     } else if (w->done) {
         end = WATCH_EVENT;
     } else if (w->body.over) {
-        say(w->why, sizeof(w->why), "a reply of more than %u bytes",
+        xlmig__say(w->why, sizeof(w->why), "a reply of more than %u bytes",
             XLMIG__ETCD_REPLY_MAX);
         *rc_r = LIBXLMIG_ERR_PROTOCOL;
         end = WATCH_FAILED;
@@ -2014,12 +1987,12 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
         end = WATCH_DOWN;
     } else if (w->http >= 500 || (w->http == 200 && w->created)) {
         if (w->http == 200)
-            say(w->why, sizeof(w->why), "the stream ended");
+            xlmig__say(w->why, sizeof(w->why), "the stream ended");
         else
             etcd_error(&w->body, w->http, w->why, sizeof(w->why));
         end = WATCH_DOWN;
     } else if (w->http == 200) {
-        say(w->why, sizeof(w->why), "a bad reply: the stream ended before "
+        xlmig__say(w->why, sizeof(w->why), "a bad reply: the stream ended before "
             "the watch was made");
         *rc_r = LIBXLMIG_ERR_PROTOCOL;
         end = WATCH_FAILED;

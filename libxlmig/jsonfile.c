@@ -21,9 +21,20 @@
 
 /* ------------------------------------------------------------ parsing */
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-    XLMIG__PRINTF(3, 4);
-static void say(char *why, size_t why_len, const char *fmt, ...)
+yajl_val xlmig__json_find(yajl_val obj, const char *key)
+{
+    size_t i;
+
+    if (!YAJL_IS_OBJECT(obj))
+        return NULL;
+    for (i = 0; i < obj->u.object.len; i++) {
+        if (!strcmp(obj->u.object.keys[i], key))
+            return obj->u.object.values[i];
+    }
+    return NULL;
+}
+
+void xlmig__say(char *why, size_t why_len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -104,7 +115,7 @@ static int json_scan(const struct xlmig__json_kind *kind, const uint8_t *json,
 
     h = yajl_alloc(&scan_callbacks, NULL, &s);
     if (!h) {
-        say(why, why_len, "no memory for the JSON parser");
+        xlmig__say(why, why_len, "no memory for the JSON parser");
         return LIBXLMIG_ERR_NO_MEMORY;
     }
     st = yajl_parse(h, json, len);
@@ -114,12 +125,12 @@ static int json_scan(const struct xlmig__json_kind *kind, const uint8_t *json,
         goto out;
     rc = kind->invalid_rc;
     if (s.too_deep) {
-        say(why, why_len, "the JSON is nested deeper than %u levels",
+        xlmig__say(why, why_len, "the JSON is nested deeper than %u levels",
             kind->depth_max);
     } else if (s.nul) {
-        say(why, why_len, "a JSON string holds a NUL character (\\u0000)");
+        xlmig__say(why, why_len, "a JSON string holds a NUL character (\\u0000)");
     } else if (s.bad_string) {
-        say(why, why_len, "%s", kind->string_bad);
+        xlmig__say(why, why_len, "%s", kind->string_bad);
     } else {
         unsigned char *e = yajl_get_error(h, 0, NULL, 0);
         size_t at = yajl_get_bytes_consumed(h), n;
@@ -131,7 +142,7 @@ static int json_scan(const struct xlmig__json_kind *kind, const uint8_t *json,
             yajl_free_error(h, e);
         for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' ');)
             msg[--n] = '\0';
-        say(why, why_len, "not valid JSON (near byte %zu): %s", at, msg);
+        xlmig__say(why, why_len, "not valid JSON (near byte %zu): %s", at, msg);
     }
  out:
     yajl_free(h);
@@ -147,7 +158,7 @@ int xlmig__json_tree(const struct xlmig__json_kind *kind, const uint8_t *json,
     int rc;
 
     if (nul) {
-        say(why, why_len, "a NUL byte at offset %zu; %s is JSON text",
+        xlmig__say(why, why_len, "a NUL byte at offset %zu; %s is JSON text",
             (size_t)(nul - json), kind->a_what);
         return kind->invalid_rc;
     }
@@ -156,7 +167,7 @@ int xlmig__json_tree(const struct xlmig__json_kind *kind, const uint8_t *json,
         goto out;
     text = malloc(len + 1);
     if (!text) {
-        say(why, why_len, "no memory for %zu bytes", len + 1);
+        xlmig__say(why, why_len, "no memory for %zu bytes", len + 1);
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
     }
@@ -166,7 +177,7 @@ int xlmig__json_tree(const struct xlmig__json_kind *kind, const uint8_t *json,
     root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
     if (!root) {
         /* The first pass took it: only memory can fail here. */
-        say(why, why_len, "cannot build the JSON tree: %.120s", errbuf);
+        xlmig__say(why, why_len, "cannot build the JSON tree: %.120s", errbuf);
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
     }

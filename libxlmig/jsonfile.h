@@ -171,6 +171,15 @@ int xlmig__gen_finish(yajl_gen g, char *buf, size_t cap, size_t *len_r);
 
 /* ------------------------------------------------------------ reading */
 
+/* Member @key of object @obj (the first of that name), or NULL; NULL
+ * also when @obj is NULL or no object. */
+yajl_val xlmig__json_find(yajl_val obj, const char *key);
+
+/* vsnprintf() into @why (@why_len bytes) when it is not NULL: the "why"
+ * of the parsers. */
+void xlmig__say(char *why, size_t why_len, const char *fmt, ...)
+    XLMIG__PRINTF(3, 4);
+
 /*
  * Member @key of object @obj as a string of 1 to @cap - 1 bytes copied
  * into @buf: 0; LIBXLMIG_ERR_NOT_FOUND when absent;

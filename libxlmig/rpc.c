@@ -33,19 +33,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-    XLMIG__PRINTF(3, 4);
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || !why_len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 /*
  * The length of the UTF-8 character at @s (@n bytes left), RFC 3629
  * strictly: no overlong forms, no surrogates, nothing above U+10FFFF.
@@ -249,7 +236,7 @@ static int tree_check(yajl_val v, char *why, size_t why_len)
         const char **keys = malloc(n * sizeof(*keys));
 
         if (!keys) {
-            say(why, why_len, "no memory to check %zu members", n);
+            xlmig__say(why, why_len, "no memory to check %zu members", n);
             return LIBXLMIG_ERR_NO_MEMORY;
         }
         memcpy(keys, v->u.object.keys, n * sizeof(*keys));
@@ -259,7 +246,7 @@ static int tree_check(yajl_val v, char *why, size_t why_len)
                 char quoted[QUOTED_MAX];
 
                 xlmig__quote(keys[i], 0, quoted, sizeof(quoted));
-                say(why, why_len, "member \"%s\" appears more than once in "
+                xlmig__say(why, why_len, "member \"%s\" appears more than once in "
                     "an object", quoted);
                 free(keys);
                 return LIBXLMIG_ERR_PROTOCOL;
@@ -275,20 +262,6 @@ static int tree_check(yajl_val v, char *why, size_t why_len)
     return 0;
 }
 
-/* Member @key of object @obj (no duplicates), or NULL. */
-static yajl_val find(yajl_val obj, const char *key)
-{
-    size_t i;
-
-    if (!YAJL_IS_OBJECT(obj))
-        return NULL;
-    for (i = 0; i < obj->u.object.len; i++) {
-        if (!strcmp(obj->u.object.keys[i], key))
-            return obj->u.object.values[i];
-    }
-    return NULL;
-}
-
 /* A name member ("method", "event", "name" of an error) into @out. */
 static int decode_name(yajl_val v, const char *what, bool error_name,
                        char out[XLMIG__RPC_NAME_MAX + 1], char *why,
@@ -297,7 +270,7 @@ static int decode_name(yajl_val v, const char *what, bool error_name,
     char quoted[QUOTED_MAX];
 
     if (!YAJL_IS_STRING(v)) {
-        say(why, why_len, "%s is %s, not a string", what,
+        xlmig__say(why, why_len, "%s is %s, not a string", what,
             json_type_name(v));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -305,7 +278,7 @@ static int decode_name(yajl_val v, const char *what, bool error_name,
                      : xlmig__rpc_method_name_ok(v->u.string))) {
         xlmig__quote(v->u.string, XLMIG__RPC_NAME_MAX, quoted,
                      sizeof(quoted));
-        say(why, why_len, "%s \"%s\" is not a valid name: %s", what, quoted,
+        xlmig__say(why, why_len, "%s \"%s\" is not a valid name: %s", what, quoted,
             error_name ? ERROR_RULE : METHOD_RULE);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -321,25 +294,25 @@ static int decode_error(yajl_val e, struct xlmig__rpc_msg *m, char *why,
     int rc;
 
     if (!YAJL_IS_OBJECT(e)) {
-        say(why, why_len, "member \"error\" is %s, not an object",
+        xlmig__say(why, why_len, "member \"error\" is %s, not an object",
             json_type_name(e));
         return LIBXLMIG_ERR_PROTOCOL;
     }
-    v = find(e, "name");
+    v = xlmig__json_find(e, "name");
     if (!v) {
-        say(why, why_len, "the error has no \"name\"");
+        xlmig__say(why, why_len, "the error has no \"name\"");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     rc = decode_name(v, "the error's \"name\"", true, m->err_name, why,
                      why_len);
     if (rc)
         return rc;
-    v = find(e, "message");
+    v = xlmig__json_find(e, "message");
     if (v) {
         size_t n;
 
         if (!YAJL_IS_STRING(v)) {
-            say(why, why_len, "the error's \"message\" is %s, not a string",
+            xlmig__say(why, why_len, "the error's \"message\" is %s, not a string",
                 json_type_name(v));
             return LIBXLMIG_ERR_PROTOCOL;
         }
@@ -348,16 +321,16 @@ static int decode_error(yajl_val e, struct xlmig__rpc_msg *m, char *why,
         memcpy(m->err_message, v->u.string, n);
         m->err_message[n] = '\0';
     }
-    v = find(e, "params");
+    v = xlmig__json_find(e, "params");
     if (!v)
         return 0;
     if (!YAJL_IS_ARRAY(v)) {
-        say(why, why_len, "the error's \"params\" is %s, not an array",
+        xlmig__say(why, why_len, "the error's \"params\" is %s, not an array",
             json_type_name(v));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (v->u.array.len > XLMIG__RPC_ERR_PARAMS_MAX) {
-        say(why, why_len, "the error has %zu params, more than %d",
+        xlmig__say(why, why_len, "the error has %zu params, more than %d",
             v->u.array.len, XLMIG__RPC_ERR_PARAMS_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -366,13 +339,13 @@ static int decode_error(yajl_val e, struct xlmig__rpc_msg *m, char *why,
         size_t n;
 
         if (!YAJL_IS_STRING(p)) {
-            say(why, why_len, "param %zu of the error is %s, not a string",
+            xlmig__say(why, why_len, "param %zu of the error is %s, not a string",
                 i, json_type_name(p));
             return LIBXLMIG_ERR_PROTOCOL;
         }
         n = strlen(p->u.string);
         if (n > XLMIG__RPC_ERR_PARAM_MAX) {
-            say(why, why_len, "param %zu of the error has %zu bytes, more "
+            xlmig__say(why, why_len, "param %zu of the error has %zu bytes, more "
                 "than %d", i, n, XLMIG__RPC_ERR_PARAM_MAX);
             return LIBXLMIG_ERR_PROTOCOL;
         }
@@ -395,7 +368,7 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
     int rc;
 
     if (!YAJL_IS_OBJECT(root)) {
-        say(why, why_len, "the message is %s, not a JSON object",
+        xlmig__say(why, why_len, "the message is %s, not a JSON object",
             json_type_name(root));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -403,29 +376,29 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
     if (rc)
         return rc;
 
-    v = find(root, "v");
+    v = xlmig__json_find(root, "v");
     if (!v) {
-        say(why, why_len, "member \"v\" (the version) is missing");
+        xlmig__say(why, why_len, "member \"v\" (the version) is missing");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (!YAJL_IS_INTEGER(v)) {
-        say(why, why_len, "member \"v\" (the version) is %s, not the "
+        xlmig__say(why, why_len, "member \"v\" (the version) is %s, not the "
             "integer %d", describe(v, buf, sizeof(buf)), XLMIG__RPC_VERSION);
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (YAJL_GET_INTEGER(v) != XLMIG__RPC_VERSION) {
-        say(why, why_len, "version %lld, but this libxlmig speaks version "
+        xlmig__say(why, why_len, "version %lld, but this libxlmig speaks version "
             "%d only", (long long)YAJL_GET_INTEGER(v), XLMIG__RPC_VERSION);
         return LIBXLMIG_ERR_PROTOCOL;
     }
 
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        yajl_val k = find(root, kinds[i]);
+        yajl_val k = xlmig__json_find(root, kinds[i]);
 
         if (!k)
             continue;
         if (kind) {
-            say(why, why_len, "the message has both \"%s\" and \"%s\"; "
+            xlmig__say(why, why_len, "the message has both \"%s\" and \"%s\"; "
                 "exactly one of \"method\", \"result\", \"error\" and "
                 "\"event\" says what it is", kind, kinds[i]);
             return LIBXLMIG_ERR_PROTOCOL;
@@ -434,7 +407,7 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
         kind_val = k;
     }
     if (!kind) {
-        say(why, why_len, "the message has none of \"method\", \"result\", "
+        xlmig__say(why, why_len, "the message has none of \"method\", \"result\", "
             "\"error\" and \"event\"");
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -445,32 +418,32 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
     else
         m->kind = XLMIG__RPC_RESPONSE;
 
-    id = find(root, "id");
+    id = xlmig__json_find(root, "id");
     if (m->kind == XLMIG__RPC_EVENT) {
         if (id) {
-            say(why, why_len, "an event has no \"id\"");
+            xlmig__say(why, why_len, "an event has no \"id\"");
             return LIBXLMIG_ERR_PROTOCOL;
         }
     } else {
         if (!id) {
-            say(why, why_len, "member \"id\" is missing from a %s",
+            xlmig__say(why, why_len, "member \"id\" is missing from a %s",
                 m->kind == XLMIG__RPC_REQUEST ? "request" : "response");
             return LIBXLMIG_ERR_PROTOCOL;
         }
         if (!uint_of(id, &m->id)) {
-            say(why, why_len, "member \"id\" is %s, not an integer from 0 "
+            xlmig__say(why, why_len, "member \"id\" is %s, not an integer from 0 "
                 "to " UINT64_MAX_TEXT, describe(id, buf, sizeof(buf)));
             return LIBXLMIG_ERR_PROTOCOL;
         }
     }
 
-    params = find(root, "params");
+    params = xlmig__json_find(root, "params");
     if (params && m->kind == XLMIG__RPC_RESPONSE) {
-        say(why, why_len, "a response has no \"params\"");
+        xlmig__say(why, why_len, "a response has no \"params\"");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (params && !YAJL_IS_OBJECT(params)) {
-        say(why, why_len, "member \"params\" is %s, not an object",
+        xlmig__say(why, why_len, "member \"params\" is %s, not an object",
             json_type_name(params));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -507,20 +480,20 @@ int xlmig__rpc_decode(const char *json, size_t len, struct xlmig__rpc_msg *m,
     yajl_val root = NULL;
     int rc;
 
-    say(why, why_len, "%s", "");
+    xlmig__say(why, why_len, "%s", "");
     if (!m || !json) {
-        say(why, why_len, "no message or no text to decode");
+        xlmig__say(why, why_len, "no message or no text to decode");
         if (m)
             memset(m, 0, sizeof(*m));
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     }
     memset(m, 0, sizeof(*m));
     if (len == 0) {
-        say(why, why_len, "the message is empty");
+        xlmig__say(why, why_len, "the message is empty");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (len > XLMIG__RPC_FRAME_MAX) {
-        say(why, why_len, "the message has %zu bytes, more than the %u a "
+        xlmig__say(why, why_len, "the message has %zu bytes, more than the %u a "
             "message may have", len, XLMIG__RPC_FRAME_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -843,7 +816,7 @@ yajl_val xlmig__rpc_get(yajl_val obj, const char *key)
 {
     if (!key)
         return NULL;
-    return find(obj, key);
+    return xlmig__json_find(obj, key);
 }
 
 const char *xlmig__rpc_get_str(yajl_val obj, const char *key)

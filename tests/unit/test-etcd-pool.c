@@ -681,40 +681,6 @@ static void test_lease_expiry_frees_slot(void **state)
     xlmig__etcd_free(e);
 }
 
-static void test_limit_raised_wakes_waiter(void **state)
-{
-    struct xlmig__etcd *e = client(ctx);
-    struct xlmig__etcd_slot a, b;
-    struct waiter w = { 0 };
-    pthread_t t;
-    int64_t lease;
-    char p[128];
-    uint64_t t0;
-
-    (void)state;
-    new_prefix(p, sizeof(p));
-    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 1));
-    assert_ok(xlmig__etcd_lease_grant(e, 60, &lease));
-    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 1, "host1", lease, &a));
-    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 0, NULL, NULL));
-    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host2", lease, &b));
-    w.slot = &b;
-    w.prefix = p;
-    w.limit = 1;
-    assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
-    usleep(500000);
-    assert_false(b.held);
-    t0 = ms_now();
-    assert_ok(xlmig__etcd_slots_limit_set(ctx, e, p, 2));
-    pthread_join(t, NULL);
-    assert_int_equal(w.rc, 0);
-    assert_true(b.held);
-    assert_true(w.done_ms - t0 < 2000);     /* woken, not by a time-out */
-    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
-    assert_ok(xlmig__etcd_slot_release(ctx, e, &b));
-    (void)xlmig__etcd_lease_revoke(e, lease);
-    xlmig__etcd_free(e);
-}
 
 static void test_limit_lowered_revokes_nothing(void **state)
 {
@@ -819,37 +785,76 @@ static void test_enqueue_again_and_taken(void **state)
     xlmig__etcd_free(e);
 }
 
-static void test_waiter_cancelled(void **state)
-{
-    struct xlmig__etcd *e = client(ctx);
-    struct xlmig__etcd_slot a, b;
-    struct waiter w = { 0 };
-    pthread_t t;
-    int64_t lease;
+/* Task 1 holds the only slot under a new prefix, task 2 waits for it in a
+ * thread of its own. */
+struct one_waits {
+    struct xlmig__etcd *e;
     char p[128];
+    int64_t lease;
+    struct xlmig__etcd_slot a, b;
+    struct waiter w;
+    pthread_t t;
+};
+
+static void one_waits_start(struct one_waits *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->e = client(ctx);
+    new_prefix(o->p, sizeof(o->p));
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, o->e, o->p, 1));
+    assert_ok(xlmig__etcd_lease_grant(o->e, 60, &o->lease));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, o->e, o->p, 1, "host1",
+                                       o->lease, &o->a));
+    assert_ok(xlmig__etcd_slot_wait(ctx, o->e, o->p, &o->a, 1, 0, NULL,
+                                    NULL));
+    assert_ok(xlmig__etcd_slot_enqueue(ctx, o->e, o->p, 2, "host2",
+                                       o->lease, &o->b));
+    o->w.slot = &o->b;
+    o->w.prefix = o->p;
+    o->w.limit = 1;
+    assert_int_equal(pthread_create(&o->t, NULL, waiter_main, &o->w), 0);
+    usleep(300000);
+    assert_false(o->b.held);
+}
+
+static void one_waits_end(struct one_waits *o)
+{
+    assert_ok(xlmig__etcd_slot_release(ctx, o->e, &o->a));
+    assert_ok(xlmig__etcd_slot_release(ctx, o->e, &o->b));
+    (void)xlmig__etcd_lease_revoke(o->e, o->lease);
+    xlmig__etcd_free(o->e);
+}
+
+static void test_limit_raised_wakes_waiter(void **state)
+{
+    struct one_waits o;
     uint64_t t0;
 
     (void)state;
-    new_prefix(p, sizeof(p));
-    assert_ok(xlmig__etcd_lease_grant(e, 60, &lease));
-    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 1, "host1", lease, &a));
-    assert_ok(xlmig__etcd_slot_wait(ctx, e, p, &a, 1, 0, NULL, NULL));
-    assert_ok(xlmig__etcd_slot_enqueue(ctx, e, p, 2, "host1", lease, &b));
-    w.slot = &b;
-    w.prefix = p;
-    w.limit = 1;
-    assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
-    usleep(300000);
+    one_waits_start(&o);
     t0 = ms_now();
-    w.cancel = true;
-    pthread_join(t, NULL);
-    assert_int_equal(w.rc, LIBXLMIG_ERR_CANCELLED);
-    assert_true(w.done_ms - t0 < 1500);
-    assert_false(b.held);
-    assert_ok(xlmig__etcd_slot_release(ctx, e, &b));
-    assert_ok(xlmig__etcd_slot_release(ctx, e, &a));
-    (void)xlmig__etcd_lease_revoke(e, lease);
-    xlmig__etcd_free(e);
+    assert_ok(xlmig__etcd_slots_limit_set(ctx, o.e, o.p, 2));
+    pthread_join(o.t, NULL);
+    assert_int_equal(o.w.rc, 0);
+    assert_true(o.b.held);
+    assert_true(o.w.done_ms - t0 < 2000);   /* woken, not by a time-out */
+    one_waits_end(&o);
+}
+
+static void test_waiter_cancelled(void **state)
+{
+    struct one_waits o;
+    uint64_t t0;
+
+    (void)state;
+    one_waits_start(&o);
+    t0 = ms_now();
+    o.w.cancel = true;
+    pthread_join(o.t, NULL);
+    assert_int_equal(o.w.rc, LIBXLMIG_ERR_CANCELLED);
+    assert_true(o.w.done_ms - t0 < 1500);
+    assert_false(o.b.held);
+    one_waits_end(&o);
 }
 
 /* Two members of three gone: no grant, and a named error at once, while

@@ -38,6 +38,10 @@
 #include "internal.h"
 #include "jsonfile.h"
 
+/* The parsers' helpers (jsonfile.h), by their short names. */
+#define say xlmig__say
+#define find xlmig__json_find
+
 #define REPLY_START 4096u
 #define WATCH_TICK_MS 100u
 #define DEPTH_MAX 16u
@@ -54,6 +58,12 @@ struct xlmig__etcd {
     char *key_file;
     unsigned timeout_ms;
     CURL *curl;                 /* the calls' (not the watch's) */
+    /* The watch's, kept from one watch to the next, and the TLS sessions
+     * both share: a new watch resumes a session instead of a whole
+     * handshake (client certificate and all). */
+    CURL *wcurl;
+    CURLM *wmulti;
+    CURLSH *share;
     /* After xlmig__etcd_check(): the pool's cluster, and the endpoints
      * that belong to another, which are never used. */
     uint64_t cluster_id;
@@ -129,32 +139,32 @@ static int b64_decode(const char *s, size_t n, size_t max, const char *what,
     *out_r = NULL;
     *len_r = 0;
     if (n > B64_LEN(max)) {
-        xlmig__say(why, why_len, "%s has %zu base64 characters, more than the %zu "
+        say(why, why_len, "%s has %zu base64 characters, more than the %zu "
             "of %zu bytes", what, n, (size_t)B64_LEN(max), max);
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (n % 4) {
-        xlmig__say(why, why_len, "%s is not base64 (%zu characters)", what, n);
+        say(why, why_len, "%s is not base64 (%zu characters)", what, n);
         return LIBXLMIG_ERR_PROTOCOL;
     }
     while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
         pad++;
     for (i = 0; i < n - pad; i++) {
         if (!b64_char(s[i])) {
-            xlmig__say(why, why_len, "%s is not base64 (character %zu)", what, i);
+            say(why, why_len, "%s is not base64 (character %zu)", what, i);
             return LIBXLMIG_ERR_PROTOCOL;
         }
     }
     out = malloc(n / 4 * 3 + 1);
     if (!out) {
-        xlmig__say(why, why_len, "no memory for %s", what);
+        say(why, why_len, "no memory for %s", what);
         return LIBXLMIG_ERR_NO_MEMORY;
     }
     r = n ? EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)s,
                             (int)n) : 0;
     if (r < 0 || (size_t)r != n / 4 * 3 || (size_t)r - pad > max) {
         free(out);
-        xlmig__say(why, why_len, "%s is not base64 of at most %zu bytes", what,
+        say(why, why_len, "%s is not base64 of at most %zu bytes", what,
             max);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -173,7 +183,7 @@ static int b64_decode(const char *s, size_t n, size_t max, const char *what,
 static bool get_num(yajl_val obj, const char *key, bool is_signed,
                     int64_t *s_r, uint64_t *u_r, char *why, size_t why_len)
 {
-    yajl_val v = xlmig__json_find(obj, key);
+    yajl_val v = find(obj, key);
     const char *p;
     char *end;
 
@@ -217,7 +227,7 @@ static bool get_num(yajl_val obj, const char *key, bool is_signed,
     return true;
 
 bad:
-    xlmig__say(why, why_len, "member \"%s\" is not a%s 64-bit integer", key,
+    say(why, why_len, "member \"%s\" is not a%s 64-bit integer", key,
         is_signed ? "" : "n unsigned");
     return false;
 }
@@ -238,13 +248,13 @@ static bool get_u64(yajl_val obj, const char *key, uint64_t *v, char *why,
 static bool get_bool(yajl_val obj, const char *key, bool *v, char *why,
                      size_t why_len)
 {
-    yajl_val m = xlmig__json_find(obj, key);
+    yajl_val m = find(obj, key);
 
     *v = false;
     if (!m)
         return true;
     if (!YAJL_IS_TRUE(m) && !YAJL_IS_FALSE(m)) {
-        xlmig__say(why, why_len, "member \"%s\" is %s, not a boolean", key,
+        say(why, why_len, "member \"%s\" is %s, not a boolean", key,
             xlmig__json_type_name(m));
         return false;
     }
@@ -256,12 +266,12 @@ static bool get_bool(yajl_val obj, const char *key, bool *v, char *why,
 static int get_bytes(yajl_val obj, const char *key, size_t max, char **out_r,
                      size_t *len_r, char *why, size_t why_len)
 {
-    yajl_val m = xlmig__json_find(obj, key);
+    yajl_val m = find(obj, key);
 
     if (m && !YAJL_IS_STRING(m)) {
         *out_r = NULL;
         *len_r = 0;
-        xlmig__say(why, why_len, "member \"%s\" is %s, not a string", key,
+        say(why, why_len, "member \"%s\" is %s, not a string", key,
             xlmig__json_type_name(m));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -283,7 +293,7 @@ static int reply_tree(const char *json, size_t len, bool unwrap,
 
     *root_r = *top_r = NULL;
     if (len > XLMIG__ETCD_REPLY_MAX) {
-        xlmig__say(why, why_len, "%zu bytes, more than the %u a reply may have", len,
+        say(why, why_len, "%zu bytes, more than the %u a reply may have", len,
             XLMIG__ETCD_REPLY_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -293,20 +303,20 @@ static int reply_tree(const char *json, size_t len, bool unwrap,
         return rc;
     top = root;
     if (!YAJL_IS_OBJECT(top)) {
-        xlmig__say(why, why_len, "the reply is %s, not an object",
+        say(why, why_len, "the reply is %s, not an object",
             xlmig__json_type_name(top));
         goto bad;
     }
-    if (unwrap && xlmig__json_find(top, "result"))
-        top = xlmig__json_find(top, "result");
+    if (unwrap && find(top, "result"))
+        top = find(top, "result");
     if (!YAJL_IS_OBJECT(top)) {
-        xlmig__say(why, why_len, "its \"result\" is %s, not an object",
+        say(why, why_len, "its \"result\" is %s, not an object",
             xlmig__json_type_name(top));
         goto bad;
     }
-    header = xlmig__json_find(top, "header");
+    header = find(top, "header");
     if (!YAJL_IS_OBJECT(header)) {
-        xlmig__say(why, why_len, "the reply has no \"header\" object");
+        say(why, why_len, "the reply has no \"header\" object");
         goto bad;
     }
     if (revision_r && !get_i64(header, "revision", revision_r, why, why_len))
@@ -340,14 +350,14 @@ static int parse_kv(yajl_val o, struct xlmig__etcd_kv *kv, char *why,
     int rc;
 
     if (!YAJL_IS_OBJECT(o)) {
-        xlmig__say(why, why_len, "a key-value is %s, not an object",
+        say(why, why_len, "a key-value is %s, not an object",
             xlmig__json_type_name(o));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     rc = get_bytes(o, "key", XLMIG__ETCD_KEY_MAX, &kv->key, &kv->key_len,
                    why, why_len);
     if (!rc && !kv->key_len) {
-        xlmig__say(why, why_len, "a key-value has no key");
+        say(why, why_len, "a key-value has no key");
         rc = LIBXLMIG_ERR_PROTOCOL;
     }
     if (!rc)
@@ -402,21 +412,21 @@ static int range_from(yajl_val top, struct xlmig__etcd_kvs *kvs_r,
     if (!get_i64(top, "count", &kvs.count, why, why_len) ||
         !get_bool(top, "more", &kvs.more, why, why_len))
         goto out;
-    arr = xlmig__json_find(top, "kvs");
+    arr = find(top, "kvs");
     if (arr && !YAJL_IS_ARRAY(arr)) {
-        xlmig__say(why, why_len, "member \"kvs\" is %s, not an array",
+        say(why, why_len, "member \"kvs\" is %s, not an array",
             xlmig__json_type_name(arr));
         goto out;
     }
     if (arr && arr->u.array.len > XLMIG__ETCD_RANGE_MAX) {
-        xlmig__say(why, why_len, "%zu keys, more than the %u a range may return",
+        say(why, why_len, "%zu keys, more than the %u a range may return",
             arr->u.array.len, XLMIG__ETCD_RANGE_MAX);
         goto out;
     }
     if (arr && arr->u.array.len) {
         kvs.kv = calloc(arr->u.array.len, sizeof(*kvs.kv));
         if (!kvs.kv) {
-            xlmig__say(why, why_len, "no memory for %zu keys", arr->u.array.len);
+            say(why, why_len, "no memory for %zu keys", arr->u.array.len);
             rc = LIBXLMIG_ERR_NO_MEMORY;
             goto out;
         }
@@ -428,7 +438,7 @@ static int range_from(yajl_val top, struct xlmig__etcd_kvs *kvs_r,
         }
     }
     if (kvs.count < (int64_t)kvs.n) {
-        xlmig__say(why, why_len, "a count of %" PRId64 " with %zu keys", kvs.count,
+        say(why, why_len, "a count of %" PRId64 " with %zu keys", kvs.count,
             kvs.n);
         rc = LIBXLMIG_ERR_PROTOCOL;
         goto out;
@@ -456,7 +466,7 @@ int xlmig__etcd_parse_write(const char *json, size_t len,
         return rc;
     if (!get_i64(top, "deleted", &deleted, why, why_len) || deleted < 0) {
         if (deleted < 0)
-            xlmig__say(why, why_len, "a negative \"deleted\"");
+            say(why, why_len, "a negative \"deleted\"");
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else {
         *revision_r = rev;
@@ -479,11 +489,11 @@ int xlmig__etcd_parse_txn(const char *json, size_t len, bool *succeeded_r,
     rc = reply_tree(json, len, false, &root, &top, &rev, why, why_len);
     if (rc)
         return rc;
-    resp = xlmig__json_find(top, "responses");
+    resp = find(top, "responses");
     if (!get_bool(top, "succeeded", &ok, why, why_len)) {
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else if (resp && !YAJL_IS_ARRAY(resp)) {
-        xlmig__say(why, why_len, "member \"responses\" is %s, not an array",
+        say(why, why_len, "member \"responses\" is %s, not an array",
             xlmig__json_type_name(resp));
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else {
@@ -510,24 +520,24 @@ int xlmig__etcd_parse_reads(const char *json, size_t len, size_t n,
     if (rc)
         return rc;
     rc = LIBXLMIG_ERR_PROTOCOL;
-    resp = xlmig__json_find(top, "responses");
+    resp = find(top, "responses");
     if (!get_bool(top, "succeeded", &ok, why, why_len))
         goto out;
     if (!ok) {
-        xlmig__say(why, why_len, "a transaction of reads only did not succeed");
+        say(why, why_len, "a transaction of reads only did not succeed");
         goto out;
     }
     if (n && (!resp || !YAJL_IS_ARRAY(resp) || resp->u.array.len != n)) {
-        xlmig__say(why, why_len, "%zu answers for %zu reads",
+        say(why, why_len, "%zu answers for %zu reads",
             resp && YAJL_IS_ARRAY(resp) ? resp->u.array.len : 0, n);
         goto out;
     }
     for (i = 0; i < n; i++) {
         yajl_val r = resp->u.array.values[i];
 
-        r = YAJL_IS_OBJECT(r) ? xlmig__json_find(r, "response_range") : NULL;
+        r = YAJL_IS_OBJECT(r) ? find(r, "response_range") : NULL;
         if (!YAJL_IS_OBJECT(r)) {
-            xlmig__say(why, why_len, "answer %zu is no range", i);
+            say(why, why_len, "answer %zu is no range", i);
             goto out;
         }
         kvs_r[i].revision = rev;
@@ -556,19 +566,19 @@ int xlmig__etcd_parse_lease(const char *json, size_t len, int64_t *id_r,
     rc = reply_tree(json, len, true, &root, &top, NULL, why, why_len);
     if (rc)
         return rc;
-    err = xlmig__json_find(top, "error");
+    err = find(top, "error");
     if (err && (!YAJL_IS_STRING(err) || err->u.string[0])) {
         char clean[128];
 
         copy_safe(YAJL_IS_STRING(err) ? err->u.string : "(not a string)",
                   clean, sizeof(clean));
-        xlmig__say(why, why_len, "the lease call failed: %s", clean);
+        say(why, why_len, "the lease call failed: %s", clean);
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else if (!get_i64(top, "ID", &id, why, why_len) ||
                !get_i64(top, "TTL", &ttl, why, why_len)) {
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else if (id < 0) {
-        xlmig__say(why, why_len, "a negative lease ID");
+        say(why, why_len, "a negative lease ID");
         rc = LIBXLMIG_ERR_PROTOCOL;
     } else {
         *id_r = id;
@@ -582,10 +592,10 @@ int xlmig__etcd_parse_lease(const char *json, size_t len, int64_t *id_r,
  * call ({"error": "...", "message": "...", "code": N}) as text. */
 static void error_text(yajl_val err_or_root, char *out, size_t cap)
 {
-    yajl_val msg = xlmig__json_find(err_or_root, "message");
+    yajl_val msg = find(err_or_root, "message");
 
     if (!YAJL_IS_STRING(msg) || !msg->u.string[0])
-        msg = xlmig__json_find(err_or_root, "error");
+        msg = find(err_or_root, "error");
     copy_safe(YAJL_IS_STRING(msg) ? msg->u.string : "(no message)", out, cap);
 }
 
@@ -598,7 +608,7 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
 
     memset(m, 0, sizeof(*m));
     if (len > XLMIG__ETCD_REPLY_MAX) {
-        xlmig__say(why, why_len, "%zu bytes, more than the %u a line may have", len,
+        say(why, why_len, "%zu bytes, more than the %u a line may have", len,
             XLMIG__ETCD_REPLY_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -608,14 +618,14 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
         return rc;
     rc = LIBXLMIG_ERR_PROTOCOL;
     if (!YAJL_IS_OBJECT(root)) {
-        xlmig__say(why, why_len, "the line is %s, not an object",
+        say(why, why_len, "the line is %s, not an object",
             xlmig__json_type_name(root));
         goto out;
     }
-    err = xlmig__json_find(root, "error");
+    err = find(root, "error");
     if (err) {
         if (!YAJL_IS_OBJECT(err)) {
-            xlmig__say(why, why_len, "member \"error\" is %s, not an object",
+            say(why, why_len, "member \"error\" is %s, not an object",
                 xlmig__json_type_name(err));
             goto out;
         }
@@ -624,13 +634,13 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
         rc = 0;
         goto out;
     }
-    top = xlmig__json_find(root, "result");
-    if (!YAJL_IS_OBJECT(top) || !YAJL_IS_OBJECT(xlmig__json_find(top, "header"))) {
-        xlmig__say(why, why_len, "the line has no \"result\" object with a "
+    top = find(root, "result");
+    if (!YAJL_IS_OBJECT(top) || !YAJL_IS_OBJECT(find(top, "header"))) {
+        say(why, why_len, "the line has no \"result\" object with a "
             "\"header\"");
         goto out;
     }
-    if (!get_i64(xlmig__json_find(top, "header"), "revision", &m->revision, why,
+    if (!get_i64(find(top, "header"), "revision", &m->revision, why,
                  why_len) ||
         !get_bool(top, "created", &m->created, why, why_len) ||
         !get_bool(top, "canceled", &m->canceled, why, why_len) ||
@@ -638,35 +648,35 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
                  why_len))
         goto out;
     if (m->canceled) {
-        yajl_val r = xlmig__json_find(top, "cancel_reason");
+        yajl_val r = find(top, "cancel_reason");
 
         copy_safe(YAJL_IS_STRING(r) ? r->u.string : "", m->reason,
                   sizeof(m->reason));
     }
-    events = xlmig__json_find(top, "events");
+    events = find(top, "events");
     if (events && !YAJL_IS_ARRAY(events)) {
-        xlmig__say(why, why_len, "member \"events\" is %s, not an array",
+        say(why, why_len, "member \"events\" is %s, not an array",
             xlmig__json_type_name(events));
         goto out;
     }
     if (events && events->u.array.len) {
         ev = events->u.array.values[0];
-        type = xlmig__json_find(ev, "type");
-        if (!YAJL_IS_OBJECT(ev) || !YAJL_IS_OBJECT(xlmig__json_find(ev, "kv"))) {
-            xlmig__say(why, why_len, "an event without a \"kv\" object");
+        type = find(ev, "type");
+        if (!YAJL_IS_OBJECT(ev) || !YAJL_IS_OBJECT(find(ev, "kv"))) {
+            say(why, why_len, "an event without a \"kv\" object");
             goto out;
         }
         if (type && !(YAJL_IS_STRING(type) &&
                       (!strcmp(type->u.string, "PUT") ||
                        !strcmp(type->u.string, "DELETE")))) {
-            xlmig__say(why, why_len, "an event of a type neither PUT nor DELETE");
+            say(why, why_len, "an event of a type neither PUT nor DELETE");
             goto out;
         }
-        if (!get_i64(xlmig__json_find(ev, "kv"), "mod_revision", &m->event_revision, why,
+        if (!get_i64(find(ev, "kv"), "mod_revision", &m->event_revision, why,
                      why_len))
             goto out;
         if (m->event_revision <= 0) {
-            xlmig__say(why, why_len, "an event without its revision");
+            say(why, why_len, "an event without its revision");
             goto out;
         }
         m->event = true;
@@ -693,16 +703,16 @@ int xlmig__etcd_parse_status(const char *json, size_t len,
     if (rc)
         return rc;
     rc = LIBXLMIG_ERR_PROTOCOL;
-    version = xlmig__json_find(top, "version");
+    version = find(top, "version");
     if (!YAJL_IS_STRING(version) || !version->u.string[0] ||
         strlen(version->u.string) >= sizeof(st->version)) {
-        xlmig__say(why, why_len, "no \"version\" string of 1 to %zu characters",
+        say(why, why_len, "no \"version\" string of 1 to %zu characters",
             sizeof(st->version) - 1);
         goto out;
     }
-    if (!get_u64(xlmig__json_find(top, "header"), "cluster_id", &st->cluster_id, why,
+    if (!get_u64(find(top, "header"), "cluster_id", &st->cluster_id, why,
                  why_len) ||
-        !get_u64(xlmig__json_find(top, "header"), "member_id", &st->member_id, why,
+        !get_u64(find(top, "header"), "member_id", &st->member_id, why,
                  why_len) ||
         !get_u64(top, "leader", &st->leader, why, why_len) ||
         !get_i64(top, "raftTerm", &st->raft_term, why, why_len) ||
@@ -738,18 +748,18 @@ static bool url_ok(const char *url, char *why, size_t why_len)
 
     for (i = 0; url[i]; i++) {
         if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f) {
-            xlmig__say(why, why_len, "a space or control character in it");
+            say(why, why_len, "a space or control character in it");
             goto out;
         }
     }
     if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
-        xlmig__say(why, why_len, "not http:// or https://");
+        say(why, why_len, "not http:// or https://");
         goto out;
     }
     if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
-        xlmig__say(why, why_len, "not a URL with a host");
+        say(why, why_len, "not a URL with a host");
         goto out;
     }
     if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
@@ -757,7 +767,7 @@ static bool url_ok(const char *url, char *why, size_t why_len)
         curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK ||
         (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
          strcmp(path, "/")) || url[strlen(url) - 1] == '/') {
-        xlmig__say(why, why_len, "more than a scheme, a host and a port");
+        say(why, why_len, "more than a scheme, a host and a port");
         goto out;
     }
     ok = true;
@@ -873,7 +883,14 @@ int xlmig__etcd_new(libxlmig_ctx *ctx, const struct xlmig__etcd_conf *conf,
     if (rc)
         goto out;
     e->curl = curl_easy_init();
-    if (!e->curl) {
+    e->share = curl_share_init();
+    if (e->share &&
+        curl_share_setopt(e->share, CURLSHOPT_SHARE,
+                          CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        curl_share_cleanup(e->share);
+        e->share = NULL;
+    }
+    if (!e->curl || !e->share) {
         rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1,
                           "etcd: libcurl cannot make a handle");
         goto out;
@@ -900,6 +917,12 @@ void xlmig__etcd_free(struct xlmig__etcd *e)
     free(e->key_file);
     if (e->curl)
         curl_easy_cleanup(e->curl);
+    if (e->wmulti)
+        curl_multi_cleanup(e->wmulti);
+    if (e->wcurl)
+        curl_easy_cleanup(e->wcurl);
+    if (e->share)
+        curl_share_cleanup(e->share);
     free(e);
 }
 
@@ -960,6 +983,7 @@ static void set_common(struct xlmig__etcd *e, CURL *h, const char *url,
                        struct curl_slist *headers, char *errbuf)
 {
     curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_SHARE, e->share);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -988,7 +1012,7 @@ static void curl_why(CURLcode c, const char *errbuf, char *why,
 
     copy_safe(errbuf[0] ? errbuf : curl_easy_strerror(c), clean,
               sizeof(clean));
-    xlmig__say(why, why_len, "%s", clean);
+    say(why, why_len, "%s", clean);
 }
 
 /* What an etcd error reply (a non-200 answer's body) says, and the rc
@@ -1004,7 +1028,7 @@ static int etcd_error(const struct sink *body, long http, char *why,
                                        body->len, &root, NULL, 0) &&
         YAJL_IS_OBJECT(root)) {
         error_text(root, text, sizeof(text));
-        code = xlmig__json_find(root, "code");
+        code = find(root, "code");
         if (YAJL_IS_INTEGER(code)) {
             switch (YAJL_GET_INTEGER(code)) {
             case 5:             /* NotFound */
@@ -1022,7 +1046,7 @@ static int etcd_error(const struct sink *body, long http, char *why,
             }
         }
     }
-    xlmig__say(why, why_len, "HTTP %ld: %s", http, text[0] ? text : "(no message)");
+    say(why, why_len, "HTTP %ld: %s", http, text[0] ? text : "(no message)");
     yajl_tree_free(root);
     return rc;
 }
@@ -1054,7 +1078,7 @@ static enum outcome post(struct xlmig__etcd *e, size_t i, const char *path,
     reply->max = XLMIG__ETCD_REPLY_MAX;
     headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!headers) {
-        xlmig__say(why, why_len, "no memory");
+        say(why, why_len, "no memory");
         *rc_r = LIBXLMIG_ERR_NO_MEMORY;
         return FAILED;
     }
@@ -1071,12 +1095,12 @@ static enum outcome post(struct xlmig__etcd *e, size_t i, const char *path,
     c = curl_easy_perform(e->curl);
     curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &http);
     if (reply->over || c == CURLE_FILESIZE_EXCEEDED) {
-        xlmig__say(why, why_len, "a reply of more than %u bytes",
+        say(why, why_len, "a reply of more than %u bytes",
             XLMIG__ETCD_REPLY_MAX);
         *rc_r = LIBXLMIG_ERR_PROTOCOL;
         out = FAILED;
     } else if (c == CURLE_WRITE_ERROR) {
-        xlmig__say(why, why_len, "no memory for the reply");
+        say(why, why_len, "no memory for the reply");
         *rc_r = LIBXLMIG_ERR_NO_MEMORY;
         out = FAILED;
     } else if (c != CURLE_OK) {
@@ -1815,20 +1839,20 @@ static void watch_line(struct watch *w, const char *text, size_t len)
     if (rc) {
         w->done = true;
         w->rc = rc;
-        xlmig__say(w->why, sizeof(w->why), "%s%s",
+        say(w->why, sizeof(w->why), "%s%s",
             rc == LIBXLMIG_ERR_PROTOCOL ? "a bad reply: " : "", why);
         return;
     }
     if (m.error) {
         w->done = w->down = true;
-        xlmig__say(w->why, sizeof(w->why), "the watch failed: %s", m.reason);
+        say(w->why, sizeof(w->why), "the watch failed: %s", m.reason);
         return;
     }
     if (!w->created) {
         if (!m.created) {
             w->done = true;
             w->rc = LIBXLMIG_ERR_PROTOCOL;
-            xlmig__say(w->why, sizeof(w->why), "a bad reply: the first message is "
+            say(w->why, sizeof(w->why), "a bad reply: the first message is "
                 "not the watch's creation");
             return;
         }
@@ -1839,12 +1863,12 @@ static void watch_line(struct watch *w, const char *text, size_t len)
         w->done = true;
         if (m.compact_revision > 0) {
             w->rc = LIBXLMIG_ERR_NOT_FOUND;
-            xlmig__say(w->why, sizeof(w->why), "the revisions before %" PRId64
+            say(w->why, sizeof(w->why), "the revisions before %" PRId64
                 " are compacted; read the key again and watch from the "
                 "revision of that read", m.compact_revision);
         } else {
             w->down = true;
-            xlmig__say(w->why, sizeof(w->why), "etcd cancelled the watch: %s",
+            say(w->why, sizeof(w->why), "etcd cancelled the watch: %s",
                 m.reason[0] ? m.reason : "(no reason)");
         }
         return;
@@ -1875,7 +1899,7 @@ static size_t watch_write(char *data, size_t size, size_t nmemb,
             w->done = true;
             w->rc = w->line.over ? LIBXLMIG_ERR_PROTOCOL
                                  : LIBXLMIG_ERR_NO_MEMORY;
-            xlmig__say(w->why, sizeof(w->why), w->line.over
+            say(w->why, sizeof(w->why), w->line.over
                     ? "a bad reply: a line of more than 8 MiB"
                     : "no memory for a line of the watch");
             break;
@@ -1919,11 +1943,15 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
     *rc_r = 0;
     w->line.max = XLMIG__ETCD_REPLY_MAX;
     w->body.max = XLMIG__ETCD_REPLY_MAX;
-    w->h = curl_easy_init();
-    m = curl_multi_init();
+    if (!e->wcurl)
+        e->wcurl = curl_easy_init();
+    if (!e->wmulti)
+        e->wmulti = curl_multi_init();
+    w->h = e->wcurl;
+    m = e->wmulti;
     headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!w->h || !m || !headers) {
-        xlmig__say(w->why, sizeof(w->why), "no memory for a watch");
+        say(w->why, sizeof(w->why), "no memory for a watch");
         *rc_r = LIBXLMIG_ERR_NO_MEMORY;
         end = WATCH_FAILED;
         goto out;
@@ -1940,7 +1968,7 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
         uint64_t now;
 
         if (curl_multi_perform(m, &running) != CURLM_OK) {
-            xlmig__say(w->why, sizeof(w->why), "libcurl's multi interface failed");
+            say(w->why, sizeof(w->why), "libcurl's multi interface failed");
             *rc_r = LIBXLMIG_ERR_INTERNAL;
             end = WATCH_FAILED;
             goto out_remove;
@@ -1957,7 +1985,7 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
             goto out_remove;
         }
         if (!w->created && now - started >= e->timeout_ms) {
-            xlmig__say(w->why, sizeof(w->why), "no answer in %u ms", e->timeout_ms);
+            say(w->why, sizeof(w->why), "no answer in %u ms", e->timeout_ms);
             end = WATCH_DOWN;
             goto out_remove;
         }
@@ -1978,7 +2006,7 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
     } else if (w->done) {
         end = WATCH_EVENT;
     } else if (w->body.over) {
-        xlmig__say(w->why, sizeof(w->why), "a reply of more than %u bytes",
+        say(w->why, sizeof(w->why), "a reply of more than %u bytes",
             XLMIG__ETCD_REPLY_MAX);
         *rc_r = LIBXLMIG_ERR_PROTOCOL;
         end = WATCH_FAILED;
@@ -1987,12 +2015,12 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
         end = WATCH_DOWN;
     } else if (w->http >= 500 || (w->http == 200 && w->created)) {
         if (w->http == 200)
-            xlmig__say(w->why, sizeof(w->why), "the stream ended");
+            say(w->why, sizeof(w->why), "the stream ended");
         else
             etcd_error(&w->body, w->http, w->why, sizeof(w->why));
         end = WATCH_DOWN;
     } else if (w->http == 200) {
-        xlmig__say(w->why, sizeof(w->why), "a bad reply: the stream ended before "
+        say(w->why, sizeof(w->why), "a bad reply: the stream ended before "
             "the watch was made");
         *rc_r = LIBXLMIG_ERR_PROTOCOL;
         end = WATCH_FAILED;
@@ -2003,11 +2031,10 @@ static enum watch_end watch_one(struct xlmig__etcd *e, size_t i,
 
 out_remove:
     curl_multi_remove_handle(m, w->h);
+    /* The handles stay for the next watch; the headers are ours. */
+    curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(w->h, CURLOPT_ERRORBUFFER, NULL);
 out:
-    if (m)
-        curl_multi_cleanup(m);
-    if (w->h)
-        curl_easy_cleanup(w->h);
     w->h = NULL;
     curl_slist_free_all(headers);
     return end;

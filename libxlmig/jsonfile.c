@@ -19,6 +19,8 @@
 #include "featureset.h"
 #include "jsonfile.h"
 
+#define say xlmig__say
+
 /* ------------------------------------------------------------ parsing */
 
 yajl_val xlmig__json_find(yajl_val obj, const char *key)
@@ -115,7 +117,7 @@ static int json_scan(const struct xlmig__json_kind *kind, const uint8_t *json,
 
     h = yajl_alloc(&scan_callbacks, NULL, &s);
     if (!h) {
-        xlmig__say(why, why_len, "no memory for the JSON parser");
+        say(why, why_len, "no memory for the JSON parser");
         return LIBXLMIG_ERR_NO_MEMORY;
     }
     st = yajl_parse(h, json, len);
@@ -125,12 +127,12 @@ static int json_scan(const struct xlmig__json_kind *kind, const uint8_t *json,
         goto out;
     rc = kind->invalid_rc;
     if (s.too_deep) {
-        xlmig__say(why, why_len, "the JSON is nested deeper than %u levels",
+        say(why, why_len, "the JSON is nested deeper than %u levels",
             kind->depth_max);
     } else if (s.nul) {
-        xlmig__say(why, why_len, "a JSON string holds a NUL character (\\u0000)");
+        say(why, why_len, "a JSON string holds a NUL character (\\u0000)");
     } else if (s.bad_string) {
-        xlmig__say(why, why_len, "%s", kind->string_bad);
+        say(why, why_len, "%s", kind->string_bad);
     } else {
         unsigned char *e = yajl_get_error(h, 0, NULL, 0);
         size_t at = yajl_get_bytes_consumed(h), n;
@@ -142,7 +144,7 @@ static int json_scan(const struct xlmig__json_kind *kind, const uint8_t *json,
             yajl_free_error(h, e);
         for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' ');)
             msg[--n] = '\0';
-        xlmig__say(why, why_len, "not valid JSON (near byte %zu): %s", at, msg);
+        say(why, why_len, "not valid JSON (near byte %zu): %s", at, msg);
     }
  out:
     yajl_free(h);
@@ -158,7 +160,7 @@ int xlmig__json_tree(const struct xlmig__json_kind *kind, const uint8_t *json,
     int rc;
 
     if (nul) {
-        xlmig__say(why, why_len, "a NUL byte at offset %zu; %s is JSON text",
+        say(why, why_len, "a NUL byte at offset %zu; %s is JSON text",
             (size_t)(nul - json), kind->a_what);
         return kind->invalid_rc;
     }
@@ -167,7 +169,7 @@ int xlmig__json_tree(const struct xlmig__json_kind *kind, const uint8_t *json,
         goto out;
     text = malloc(len + 1);
     if (!text) {
-        xlmig__say(why, why_len, "no memory for %zu bytes", len + 1);
+        say(why, why_len, "no memory for %zu bytes", len + 1);
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
     }
@@ -177,7 +179,7 @@ int xlmig__json_tree(const struct xlmig__json_kind *kind, const uint8_t *json,
     root = yajl_tree_parse(text, errbuf, sizeof(errbuf));
     if (!root) {
         /* The first pass took it: only memory can fail here. */
-        xlmig__say(why, why_len, "cannot build the JSON tree: %.120s", errbuf);
+        say(why, why_len, "cannot build the JSON tree: %.120s", errbuf);
         rc = LIBXLMIG_ERR_NO_MEMORY;
         goto out;
     }

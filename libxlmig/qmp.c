@@ -30,6 +30,10 @@
 #include "qmp.h"
 #include "rpc.h"
 
+/* The parsers' helpers (jsonfile.h), by their short names. */
+#define say xlmig__say
+#define find xlmig__json_find
+
 #define DEFAULT_TIMEOUT_MS 30000u
 #define BUF_START 65536u
 #define BUF_MAX (XLMIG__QMP_LINE_MAX + 2u)   /* the line and "\r\n" */
@@ -49,7 +53,7 @@ static const struct xlmig__json_kind line_kind = {
 
 const char *xlmig__qmp_get_str(yajl_val obj, const char *key)
 {
-    yajl_val v = key ? xlmig__json_find(obj, key) : NULL;
+    yajl_val v = key ? find(obj, key) : NULL;
 
     return YAJL_IS_STRING(v) ? v->u.string : NULL;
 }
@@ -84,7 +88,7 @@ static void copy_safe(const char *s, char *out, size_t cap)
 /* An integer member 0..UINT_MAX of @obj; false when absent or not one. */
 static bool get_uint(yajl_val obj, const char *key, unsigned int *v)
 {
-    yajl_val m = xlmig__json_find(obj, key);
+    yajl_val m = find(obj, key);
 
     if (!YAJL_IS_INTEGER(m) || YAJL_GET_INTEGER(m) < 0 ||
         YAJL_GET_INTEGER(m) > UINT_MAX)
@@ -99,26 +103,26 @@ static int decode_greeting(yajl_val qmp, struct xlmig__qmp_msg *m, char *why,
     yajl_val version, qemu, caps;
 
     if (!YAJL_IS_OBJECT(qmp)) {
-        xlmig__say(why, why_len, "member \"QMP\" of the greeting is %s, not an "
+        say(why, why_len, "member \"QMP\" of the greeting is %s, not an "
             "object", xlmig__json_type_name(qmp));
         return LIBXLMIG_ERR_PROTOCOL;
     }
-    caps = xlmig__json_find(qmp, "capabilities");
+    caps = find(qmp, "capabilities");
     if (!YAJL_IS_ARRAY(caps)) {
-        xlmig__say(why, why_len, "the greeting has no \"capabilities\" array");
+        say(why, why_len, "the greeting has no \"capabilities\" array");
         return LIBXLMIG_ERR_PROTOCOL;
     }
-    version = xlmig__json_find(qmp, "version");
+    version = find(qmp, "version");
     if (!YAJL_IS_OBJECT(version)) {
-        xlmig__say(why, why_len, "the greeting has no \"version\" object");
+        say(why, why_len, "the greeting has no \"version\" object");
         return LIBXLMIG_ERR_PROTOCOL;
     }
-    qemu = xlmig__json_find(version, "qemu");
+    qemu = find(version, "qemu");
     if (qemu && (!get_uint(qemu, "major", &m->major) ||
                  !get_uint(qemu, "minor", &m->minor) ||
                  !get_uint(qemu, "micro", &m->micro))) {
         m->major = m->minor = m->micro = 0;
-        xlmig__say(why, why_len, "the greeting's version.qemu lacks an integer "
+        say(why, why_len, "the greeting's version.qemu lacks an integer "
             "major, minor or micro");
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -133,12 +137,12 @@ static int decode_error(yajl_val err, struct xlmig__qmp_msg *m, char *why,
     const char *desc = xlmig__qmp_get_str(err, "desc");
 
     if (!YAJL_IS_OBJECT(err)) {
-        xlmig__say(why, why_len, "member \"error\" is %s, not an object",
+        say(why, why_len, "member \"error\" is %s, not an object",
             xlmig__json_type_name(err));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (!cls || !cls[0] || !desc) {
-        xlmig__say(why, why_len, "an error lacks its string \"%s\"",
+        say(why, why_len, "an error lacks its string \"%s\"",
             !cls || !cls[0] ? "class" : "desc");
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -151,23 +155,23 @@ static int decode_error(yajl_val err, struct xlmig__qmp_msg *m, char *why,
 static int decode_event(yajl_val name, yajl_val root,
                         struct xlmig__qmp_msg *m, char *why, size_t why_len)
 {
-    yajl_val data = xlmig__json_find(root, "data"), ts = xlmig__json_find(root, "timestamp");
+    yajl_val data = find(root, "data"), ts = find(root, "timestamp");
 
     if (!YAJL_IS_STRING(name) || !name->u.string[0]) {
-        xlmig__say(why, why_len, "an event's name is %s, not a non-empty string",
+        say(why, why_len, "an event's name is %s, not a non-empty string",
             YAJL_IS_STRING(name) ? "empty" : xlmig__json_type_name(name));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (data && !YAJL_IS_OBJECT(data)) {
-        xlmig__say(why, why_len, "the data of event %.64s is %s, not an object",
+        say(why, why_len, "the data of event %.64s is %s, not an object",
             name->u.string, xlmig__json_type_name(data));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (ts) {
-        yajl_val s = xlmig__json_find(ts, "seconds"), us = xlmig__json_find(ts, "microseconds");
+        yajl_val s = find(ts, "seconds"), us = find(ts, "microseconds");
 
         if (!YAJL_IS_INTEGER(s) || !YAJL_IS_INTEGER(us)) {
-            xlmig__say(why, why_len, "the timestamp of event %.64s lacks integer "
+            say(why, why_len, "the timestamp of event %.64s lacks integer "
                 "seconds and microseconds", name->u.string);
             return LIBXLMIG_ERR_PROTOCOL;
         }
@@ -188,17 +192,17 @@ static int decode_root(yajl_val root, struct xlmig__qmp_msg *m, char *why,
     size_t i;
 
     if (!YAJL_IS_OBJECT(root)) {
-        xlmig__say(why, why_len, "the line is %s, not a JSON object",
+        say(why, why_len, "the line is %s, not a JSON object",
             xlmig__json_type_name(root));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        yajl_val k = xlmig__json_find(root, kinds[i]);
+        yajl_val k = find(root, kinds[i]);
 
         if (!k)
             continue;
         if (kind) {
-            xlmig__say(why, why_len, "the line has both \"%s\" and \"%s\"", kind,
+            say(why, why_len, "the line has both \"%s\" and \"%s\"", kind,
                 kinds[i]);
             return LIBXLMIG_ERR_PROTOCOL;
         }
@@ -206,7 +210,7 @@ static int decode_root(yajl_val root, struct xlmig__qmp_msg *m, char *why,
         kind_val = k;
     }
     if (!kind) {
-        xlmig__say(why, why_len, "the line has none of \"QMP\", \"return\", "
+        say(why, why_len, "the line has none of \"QMP\", \"return\", "
             "\"error\" and \"event\"");
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -218,10 +222,10 @@ static int decode_root(yajl_val root, struct xlmig__qmp_msg *m, char *why,
         m->kind = XLMIG__QMP_EVENT;
         return decode_event(kind_val, root, m, why, why_len);
     }
-    id = xlmig__json_find(root, "id");
+    id = find(root, "id");
     if (id) {
         if (!YAJL_IS_STRING(id)) {
-            xlmig__say(why, why_len, "member \"id\" is %s; ours are strings",
+            say(why, why_len, "member \"id\" is %s; ours are strings",
                 xlmig__json_type_name(id));
             return LIBXLMIG_ERR_PROTOCOL;
         }
@@ -243,9 +247,9 @@ int xlmig__qmp_decode(const char *line, size_t len, struct xlmig__qmp_msg *m,
     yajl_val root = NULL;
     int rc;
 
-    xlmig__say(why, why_len, "%s", "");
+    say(why, why_len, "%s", "");
     if (!m || !line) {
-        xlmig__say(why, why_len, "no line or no message to decode into");
+        say(why, why_len, "no line or no message to decode into");
         if (m)
             memset(m, 0, sizeof(*m));
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
@@ -256,11 +260,11 @@ int xlmig__qmp_decode(const char *line, size_t len, struct xlmig__qmp_msg *m,
     if (len && line[len - 1] == '\r')
         len--;
     if (len == 0) {
-        xlmig__say(why, why_len, "the line is empty");
+        say(why, why_len, "the line is empty");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (len > XLMIG__QMP_LINE_MAX) {
-        xlmig__say(why, why_len, "the line has %zu bytes, more than the %u a QMP "
+        say(why, why_len, "the line has %zu bytes, more than the %u a QMP "
             "line may have", len, XLMIG__QMP_LINE_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -662,10 +666,10 @@ static int finish_command(yajl_gen g, const char *id, char *cmd,
     rc = xlmig__json_tree(&kind, out, len, &root, NULL, 0);
     if (rc)
         return rc;
-    exe = xlmig__json_find(root, "execute");
+    exe = find(root, "execute");
     if (!YAJL_IS_OBJECT(root) || root->u.object.len != 3 ||
         !YAJL_IS_STRING(exe) || !command_name_ok(exe->u.string) ||
-        !YAJL_IS_OBJECT(xlmig__json_find(root, "arguments")) ||
+        !YAJL_IS_OBJECT(find(root, "arguments")) ||
         !xlmig__qmp_get_str(root, "id")) {
         rc = LIBXLMIG_ERR_INVALID_ARGUMENT;
         goto out;

@@ -27,6 +27,10 @@
 #include "rpc.h"
 #include "transport.h"
 
+/* The parsers' helpers (jsonfile.h), by their short names. */
+#define say xlmig__say
+#define find xlmig__json_find
+
 #define FRAME_HDR_LEN 4
 #define QUOTED_MAX (XLMIG__QUOTE_MAX + 8)
 #define UINT64_MAX_TEXT "18446744073709551615"
@@ -236,7 +240,7 @@ static int tree_check(yajl_val v, char *why, size_t why_len)
         const char **keys = malloc(n * sizeof(*keys));
 
         if (!keys) {
-            xlmig__say(why, why_len, "no memory to check %zu members", n);
+            say(why, why_len, "no memory to check %zu members", n);
             return LIBXLMIG_ERR_NO_MEMORY;
         }
         memcpy(keys, v->u.object.keys, n * sizeof(*keys));
@@ -246,7 +250,7 @@ static int tree_check(yajl_val v, char *why, size_t why_len)
                 char quoted[QUOTED_MAX];
 
                 xlmig__quote(keys[i], 0, quoted, sizeof(quoted));
-                xlmig__say(why, why_len, "member \"%s\" appears more than once in "
+                say(why, why_len, "member \"%s\" appears more than once in "
                     "an object", quoted);
                 free(keys);
                 return LIBXLMIG_ERR_PROTOCOL;
@@ -270,7 +274,7 @@ static int decode_name(yajl_val v, const char *what, bool error_name,
     char quoted[QUOTED_MAX];
 
     if (!YAJL_IS_STRING(v)) {
-        xlmig__say(why, why_len, "%s is %s, not a string", what,
+        say(why, why_len, "%s is %s, not a string", what,
             json_type_name(v));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -278,7 +282,7 @@ static int decode_name(yajl_val v, const char *what, bool error_name,
                      : xlmig__rpc_method_name_ok(v->u.string))) {
         xlmig__quote(v->u.string, XLMIG__RPC_NAME_MAX, quoted,
                      sizeof(quoted));
-        xlmig__say(why, why_len, "%s \"%s\" is not a valid name: %s", what, quoted,
+        say(why, why_len, "%s \"%s\" is not a valid name: %s", what, quoted,
             error_name ? ERROR_RULE : METHOD_RULE);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -294,25 +298,25 @@ static int decode_error(yajl_val e, struct xlmig__rpc_msg *m, char *why,
     int rc;
 
     if (!YAJL_IS_OBJECT(e)) {
-        xlmig__say(why, why_len, "member \"error\" is %s, not an object",
+        say(why, why_len, "member \"error\" is %s, not an object",
             json_type_name(e));
         return LIBXLMIG_ERR_PROTOCOL;
     }
-    v = xlmig__json_find(e, "name");
+    v = find(e, "name");
     if (!v) {
-        xlmig__say(why, why_len, "the error has no \"name\"");
+        say(why, why_len, "the error has no \"name\"");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     rc = decode_name(v, "the error's \"name\"", true, m->err_name, why,
                      why_len);
     if (rc)
         return rc;
-    v = xlmig__json_find(e, "message");
+    v = find(e, "message");
     if (v) {
         size_t n;
 
         if (!YAJL_IS_STRING(v)) {
-            xlmig__say(why, why_len, "the error's \"message\" is %s, not a string",
+            say(why, why_len, "the error's \"message\" is %s, not a string",
                 json_type_name(v));
             return LIBXLMIG_ERR_PROTOCOL;
         }
@@ -321,16 +325,16 @@ static int decode_error(yajl_val e, struct xlmig__rpc_msg *m, char *why,
         memcpy(m->err_message, v->u.string, n);
         m->err_message[n] = '\0';
     }
-    v = xlmig__json_find(e, "params");
+    v = find(e, "params");
     if (!v)
         return 0;
     if (!YAJL_IS_ARRAY(v)) {
-        xlmig__say(why, why_len, "the error's \"params\" is %s, not an array",
+        say(why, why_len, "the error's \"params\" is %s, not an array",
             json_type_name(v));
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (v->u.array.len > XLMIG__RPC_ERR_PARAMS_MAX) {
-        xlmig__say(why, why_len, "the error has %zu params, more than %d",
+        say(why, why_len, "the error has %zu params, more than %d",
             v->u.array.len, XLMIG__RPC_ERR_PARAMS_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -339,13 +343,13 @@ static int decode_error(yajl_val e, struct xlmig__rpc_msg *m, char *why,
         size_t n;
 
         if (!YAJL_IS_STRING(p)) {
-            xlmig__say(why, why_len, "param %zu of the error is %s, not a string",
+            say(why, why_len, "param %zu of the error is %s, not a string",
                 i, json_type_name(p));
             return LIBXLMIG_ERR_PROTOCOL;
         }
         n = strlen(p->u.string);
         if (n > XLMIG__RPC_ERR_PARAM_MAX) {
-            xlmig__say(why, why_len, "param %zu of the error has %zu bytes, more "
+            say(why, why_len, "param %zu of the error has %zu bytes, more "
                 "than %d", i, n, XLMIG__RPC_ERR_PARAM_MAX);
             return LIBXLMIG_ERR_PROTOCOL;
         }
@@ -368,7 +372,7 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
     int rc;
 
     if (!YAJL_IS_OBJECT(root)) {
-        xlmig__say(why, why_len, "the message is %s, not a JSON object",
+        say(why, why_len, "the message is %s, not a JSON object",
             json_type_name(root));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -376,29 +380,29 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
     if (rc)
         return rc;
 
-    v = xlmig__json_find(root, "v");
+    v = find(root, "v");
     if (!v) {
-        xlmig__say(why, why_len, "member \"v\" (the version) is missing");
+        say(why, why_len, "member \"v\" (the version) is missing");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (!YAJL_IS_INTEGER(v)) {
-        xlmig__say(why, why_len, "member \"v\" (the version) is %s, not the "
+        say(why, why_len, "member \"v\" (the version) is %s, not the "
             "integer %d", describe(v, buf, sizeof(buf)), XLMIG__RPC_VERSION);
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (YAJL_GET_INTEGER(v) != XLMIG__RPC_VERSION) {
-        xlmig__say(why, why_len, "version %lld, but this libxlmig speaks version "
+        say(why, why_len, "version %lld, but this libxlmig speaks version "
             "%d only", (long long)YAJL_GET_INTEGER(v), XLMIG__RPC_VERSION);
         return LIBXLMIG_ERR_PROTOCOL;
     }
 
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        yajl_val k = xlmig__json_find(root, kinds[i]);
+        yajl_val k = find(root, kinds[i]);
 
         if (!k)
             continue;
         if (kind) {
-            xlmig__say(why, why_len, "the message has both \"%s\" and \"%s\"; "
+            say(why, why_len, "the message has both \"%s\" and \"%s\"; "
                 "exactly one of \"method\", \"result\", \"error\" and "
                 "\"event\" says what it is", kind, kinds[i]);
             return LIBXLMIG_ERR_PROTOCOL;
@@ -407,7 +411,7 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
         kind_val = k;
     }
     if (!kind) {
-        xlmig__say(why, why_len, "the message has none of \"method\", \"result\", "
+        say(why, why_len, "the message has none of \"method\", \"result\", "
             "\"error\" and \"event\"");
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -418,32 +422,32 @@ static int decode_envelope(yajl_val root, struct xlmig__rpc_msg *m,
     else
         m->kind = XLMIG__RPC_RESPONSE;
 
-    id = xlmig__json_find(root, "id");
+    id = find(root, "id");
     if (m->kind == XLMIG__RPC_EVENT) {
         if (id) {
-            xlmig__say(why, why_len, "an event has no \"id\"");
+            say(why, why_len, "an event has no \"id\"");
             return LIBXLMIG_ERR_PROTOCOL;
         }
     } else {
         if (!id) {
-            xlmig__say(why, why_len, "member \"id\" is missing from a %s",
+            say(why, why_len, "member \"id\" is missing from a %s",
                 m->kind == XLMIG__RPC_REQUEST ? "request" : "response");
             return LIBXLMIG_ERR_PROTOCOL;
         }
         if (!uint_of(id, &m->id)) {
-            xlmig__say(why, why_len, "member \"id\" is %s, not an integer from 0 "
+            say(why, why_len, "member \"id\" is %s, not an integer from 0 "
                 "to " UINT64_MAX_TEXT, describe(id, buf, sizeof(buf)));
             return LIBXLMIG_ERR_PROTOCOL;
         }
     }
 
-    params = xlmig__json_find(root, "params");
+    params = find(root, "params");
     if (params && m->kind == XLMIG__RPC_RESPONSE) {
-        xlmig__say(why, why_len, "a response has no \"params\"");
+        say(why, why_len, "a response has no \"params\"");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (params && !YAJL_IS_OBJECT(params)) {
-        xlmig__say(why, why_len, "member \"params\" is %s, not an object",
+        say(why, why_len, "member \"params\" is %s, not an object",
             json_type_name(params));
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -480,20 +484,20 @@ int xlmig__rpc_decode(const char *json, size_t len, struct xlmig__rpc_msg *m,
     yajl_val root = NULL;
     int rc;
 
-    xlmig__say(why, why_len, "%s", "");
+    say(why, why_len, "%s", "");
     if (!m || !json) {
-        xlmig__say(why, why_len, "no message or no text to decode");
+        say(why, why_len, "no message or no text to decode");
         if (m)
             memset(m, 0, sizeof(*m));
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
     }
     memset(m, 0, sizeof(*m));
     if (len == 0) {
-        xlmig__say(why, why_len, "the message is empty");
+        say(why, why_len, "the message is empty");
         return LIBXLMIG_ERR_PROTOCOL;
     }
     if (len > XLMIG__RPC_FRAME_MAX) {
-        xlmig__say(why, why_len, "the message has %zu bytes, more than the %u a "
+        say(why, why_len, "the message has %zu bytes, more than the %u a "
             "message may have", len, XLMIG__RPC_FRAME_MAX);
         return LIBXLMIG_ERR_PROTOCOL;
     }
@@ -816,7 +820,7 @@ yajl_val xlmig__rpc_get(yajl_val obj, const char *key)
 {
     if (!key)
         return NULL;
-    return xlmig__json_find(obj, key);
+    return find(obj, key);
 }
 
 const char *xlmig__rpc_get_str(yajl_val obj, const char *key)

@@ -279,6 +279,20 @@ static int get_bytes(yajl_val obj, const char *key, size_t max, char **out_r,
                       max, key, out_r, len_r, why, why_len);
 }
 
+/* The tree of a reply (or a watch line: @what) of at most REPLY_MAX
+ * bytes. */
+static int capped_tree(const char *json, size_t len, const char *what,
+                       yajl_val *root_r, char *why, size_t why_len)
+{
+    if (len > XLMIG__ETCD_REPLY_MAX) {
+        say(why, why_len, "%zu bytes, more than the %u a %s may have", len,
+            XLMIG__ETCD_REPLY_MAX, what);
+        return LIBXLMIG_ERR_PROTOCOL;
+    }
+    return xlmig__json_tree(&reply_kind, (const uint8_t *)json, len, root_r,
+                            why, why_len);
+}
+
 /*
  * The tree of a reply: capped, an object, with a "header" object whose
  * revision goes to *revision_r (may be NULL).  @unwrap: the object in
@@ -292,13 +306,7 @@ static int reply_tree(const char *json, size_t len, bool unwrap,
     int rc;
 
     *root_r = *top_r = NULL;
-    if (len > XLMIG__ETCD_REPLY_MAX) {
-        say(why, why_len, "%zu bytes, more than the %u a reply may have", len,
-            XLMIG__ETCD_REPLY_MAX);
-        return LIBXLMIG_ERR_PROTOCOL;
-    }
-    rc = xlmig__json_tree(&reply_kind, (const uint8_t *)json, len, &root, why,
-                          why_len);
+    rc = capped_tree(json, len, "reply", &root, why, why_len);
     if (rc)
         return rc;
     top = root;
@@ -607,13 +615,7 @@ int xlmig__etcd_parse_watch_line(const char *json, size_t len,
     int rc;
 
     memset(m, 0, sizeof(*m));
-    if (len > XLMIG__ETCD_REPLY_MAX) {
-        say(why, why_len, "%zu bytes, more than the %u a line may have", len,
-            XLMIG__ETCD_REPLY_MAX);
-        return LIBXLMIG_ERR_PROTOCOL;
-    }
-    rc = xlmig__json_tree(&reply_kind, (const uint8_t *)json, len, &root, why,
-                          why_len);
+    rc = capped_tree(json, len, "line", &root, why, why_len);
     if (rc)
         return rc;
     rc = LIBXLMIG_ERR_PROTOCOL;

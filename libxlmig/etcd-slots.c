@@ -68,6 +68,25 @@ static int slot_value(const struct xlmig__etcd_slot *s, bool held,
     return 0;
 }
 
+enum slot_state { SLOT_WAITING, SLOT_HELD, SLOT_BAD };
+
+/* What a key of the queue says it is. */
+static enum slot_state state_of(const struct xlmig__etcd_kv *kv)
+{
+    char state[16], why[128];
+    yajl_val root = NULL;
+    enum slot_state st = SLOT_BAD;
+
+    if (!xlmig__json_tree(&slot_kind, (const uint8_t *)kv->value,
+                          kv->value_len, &root, why, sizeof(why)) &&
+        YAJL_IS_OBJECT(root) &&
+        !xlmig__json_get_string(root, "state", state, sizeof(state)))
+        st = !strcmp(state, "held") ? SLOT_HELD
+           : !strcmp(state, "waiting") ? SLOT_WAITING : SLOT_BAD;
+    yajl_tree_free(root);
+    return st;
+}
+
 int xlmig__etcd_slot_enqueue(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                              const char *prefix, uint64_t task,
                              const char *owner, int64_t lease,
@@ -136,7 +155,7 @@ int xlmig__etcd_slot_enqueue(libxlmig_ctx *ctx, struct xlmig__etcd *e,
         goto out;
     }
     s->create_revision = kvs.kv[0].create_revision;
-    s->held = strstr(kvs.kv[0].value, "\"held\"") != NULL;
+    s->held = state_of(&kvs.kv[0]) == SLOT_HELD;
     rc = 0;
 out:
     xlmig__etcd_kvs_free(&kvs);
@@ -209,25 +228,6 @@ int xlmig__etcd_slots_limit_set(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     klen = key_of(key, sizeof(key), prefix, "limit");
     n = snprintf(value, sizeof(value), "%u", limit);
     return xlmig__etcd_put(e, key, klen, value, (size_t)n, 0, NULL);
-}
-
-enum slot_state { SLOT_WAITING, SLOT_HELD, SLOT_BAD };
-
-/* What a key of the queue says it is. */
-static enum slot_state state_of(const struct xlmig__etcd_kv *kv)
-{
-    char state[16], why[128];
-    yajl_val root = NULL;
-    enum slot_state st = SLOT_BAD;
-
-    if (!xlmig__json_tree(&slot_kind, (const uint8_t *)kv->value,
-                          kv->value_len, &root, why, sizeof(why)) &&
-        YAJL_IS_OBJECT(root) &&
-        !xlmig__json_get_string(root, "state", state, sizeof(state)))
-        st = !strcmp(state, "held") ? SLOT_HELD
-           : !strcmp(state, "waiting") ? SLOT_WAITING : SLOT_BAD;
-    yajl_tree_free(root);
-    return st;
 }
 
 /* The queue as @s sees it, read at one revision. */

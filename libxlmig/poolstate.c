@@ -283,17 +283,13 @@ static int identity_check(libxlmig_ctx *ctx, const char *name,
     return 0;
 }
 
-int xlmig__pool_state_check(libxlmig_ctx *ctx,
-                            const struct xlmig__pool_state *st)
+/* The pool's own fields: its name, uuid and settings. */
+static int head_check(libxlmig_ctx *ctx, const struct xlmig__pool_state *st)
 {
-    const char *what = "pool state";
     char why[128], quoted[QUOTED_MAX];
-    size_t i, j, at = 0;
+    size_t at = 0;
     int rc;
 
-    if (!st)
-        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
-                                "no pool state");
     if (!TERMINATED(st->name) || !TERMINATED(st->uuid))
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool state: the pool's name or uuid is not "
@@ -331,6 +327,22 @@ int xlmig__pool_state_check(libxlmig_ctx *ctx,
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool state: the rolling upgrade's held host "
                                 "is not a host name; %s", XLMIG__NAME_RULE);
+    return 0;
+}
+
+int xlmig__pool_state_check(libxlmig_ctx *ctx,
+                            const struct xlmig__pool_state *st)
+{
+    const char *what = "pool state";
+    size_t i, j;
+    int rc;
+
+    if (!st)
+        return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
+                                "no pool state");
+    rc = head_check(ctx, st);
+    if (rc)
+        return rc;
     if (st->nr_members > XLMIG__POOL_MEMBERS_MAX)
         return xlmig__error_opt(ctx, LIBXLMIG_ERR_INVALID_ARGUMENT,
                                 "pool state: %zu members, more than %d",
@@ -1022,7 +1034,14 @@ int xlmig__pool_part_encode(const struct xlmig__pool_state *st,
         (part == XLMIG__POOL_PART_MEMBER && i >= st->nr_members) ||
         (part == XLMIG__POOL_PART_TASK && i >= st->nr_tasks))
         return LIBXLMIG_ERR_INVALID_ARGUMENT;
-    rc = xlmig__pool_state_check(NULL, st);
+    /* The part's own checks: the whole state's would be done once per
+     * part, its duplicate search quadratic in the tasks. */
+    rc = part == XLMIG__POOL_PART_HEAD ? head_check(NULL, st)
+       : part == XLMIG__POOL_PART_MEMBER
+           ? member_check(NULL, "pool state", &st->members[i])
+       : part == XLMIG__POOL_PART_TASK
+           ? task_check(NULL, "pool state", &st->tasks[i])
+           : LIBXLMIG_ERR_INVALID_ARGUMENT;
     if (rc)
         return rc;
     g = yajl_gen_alloc(NULL);

@@ -184,9 +184,11 @@ int xlmig__pool_state_decode(libxlmig_ctx *ctx, const char *label,
  *            its members and tasks
  *   MEMBER   one host, as an entry of pool.json's "members"
  *   TASK     one migration, as an entry of its "tasks"
- * _encode writes part @part (@i: which member or task) of *st, which
- * must pass xlmig__pool_state_check(), as compact JSON (malloc'd, NUL-
- * ended); LIBXLMIG_ERR_INVALID_ARGUMENT for a bad @i or state.
+ * _encode writes part @part (@i: which member or task) of *st as compact
+ * JSON (malloc'd, NUL-ended), after the checks xlmig__pool_state_check()
+ * makes of that part (not of the others: a caller writing every part
+ * checks the whole state once); LIBXLMIG_ERR_INVALID_ARGUMENT for a bad
+ * @i or part.
  * _decode reads one part into *st: HEAD sets the name, uuid and
  * settings; MEMBER and TASK are added after the others.  A part that
  * does not decode, a host or task *st has already, or one beyond the

@@ -14,7 +14,8 @@
 #include "internal.h"
 
 #define KEY_MAX (XLMIG__ETCD_PREFIX_MAX + 64)
-/* Two per changed part (a compare and an op) at most; TXN_OPS_MAX each. */
+/* A transaction's compares and ops, TXN_OPS_MAX of either: one of each
+ * per part it changes, and the last op kept for the slots' limit. */
 #define CHANGES_MAX XLMIG__ETCD_TXN_OPS_MAX
 /* Keys that are no part, remembered to be written over. */
 #define SKIPPED_MAX 16
@@ -24,7 +25,6 @@ struct revs {
     int64_t head;
     int64_t member[XLMIG__POOL_MEMBERS_MAX];   /* as st->members */
     int64_t *task;                              /* as st->tasks */
-    int64_t revision;                           /* the store's, read at */
     /* Keys left out (not a part): a change that writes one writes over
      * it, guarded by its mod revision as any other. */
     struct {
@@ -86,20 +86,6 @@ static int64_t skipped_rev(const struct revs *rv, const char *k)
     return 0;
 }
 
-/* The keys under @sub, at @rev (0: now), sorted by creation. */
-static int read_range(struct xlmig__etcd *e, const char *prefix,
-                      const char *sub, bool one, int64_t rev,
-                      struct xlmig__etcd_kvs *kvs)
-{
-    char k[KEY_MAX];
-    struct xlmig__etcd_range r = {
-        .prefix = !one, .sort = XLMIG__ETCD_SORT_CREATE, .revision = rev,
-    };
-    size_t n = (size_t)snprintf(k, sizeof(k), "%s/%s", prefix, sub);
-
-    return xlmig__etcd_get(e, k, n, &r, kvs);
-}
-
 /* Keys in the order they were created, by key among those created at
  * once (in one transaction): hosts and migrations in the order they were
  * added, as xlmig__etcd_state_import() writes them. */
@@ -115,119 +101,126 @@ static int by_creation(const void *a, const void *b)
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
+/*
+ * The hosts (@part MEMBER) or migrations (TASK) in @kvs, in the order
+ * they were created, added to @st; each one's mod revision in @mods, as
+ * it stands in @st.  A key that is no such part, or names another, is
+ * left out.  Fails only for want of memory.
+ */
+static int read_parts(libxlmig_ctx *ctx, const char *prefix,
+                      enum xlmig__pool_part part, struct xlmig__etcd_kvs *kvs,
+                      struct xlmig__pool_state *st, struct revs *rv,
+                      int64_t *mods)
+{
+    bool host = part == XLMIG__POOL_PART_MEMBER;
+    char label[KEY_MAX + 8], expect[KEY_MAX];
+    size_t i, n;
+    int rc;
+
+    if (kvs->n > 1)
+        qsort(kvs->kv, kvs->n, sizeof(*kvs->kv), by_creation);
+    for (i = 0; i < kvs->n; i++) {
+        const struct xlmig__etcd_kv *kv = &kvs->kv[i];
+
+        n = host ? st->nr_members : st->nr_tasks;
+        snprintf(label, sizeof(label), "%.*s",
+                 (int)(kv->key_len < KEY_MAX ? kv->key_len : KEY_MAX),
+                 kv->key);
+        rc = xlmig__pool_part_decode(ctx, label, part,
+                                     (const uint8_t *)kv->value,
+                                     kv->value_len, st);
+        if (rc == LIBXLMIG_ERR_NO_MEMORY)
+            return rc;
+        if (rc) {
+            skipped(ctx, rv, kv, host ? "not a host of the pool"
+                                      : "not a migration of the pool");
+            continue;
+        }
+        if (host)
+            member_key(expect, prefix, st->members[n].name);
+        else
+            task_key(expect, prefix, st->tasks[n].id);
+        if (strlen(expect) != kv->key_len ||
+            memcmp(expect, kv->key, kv->key_len)) {
+            skipped(ctx, rv, kv, host ? "its host has another name"
+                                      : "its migration has another id");
+            if (host)
+                st->nr_members--;
+            else
+                (void)xlmig__pool_task_remove(NULL, st, st->tasks[n].id);
+            continue;
+        }
+        mods[n] = kv->mod_revision;
+    }
+    return 0;
+}
+
+/* The state and where each part came from, in one request: one view. */
 static int load(libxlmig_ctx *ctx, struct xlmig__etcd *e, const char *prefix,
                 struct xlmig__pool_state *st, struct revs *rv,
                 bool *missing_r)
 {
-    struct xlmig__etcd_kvs kvs = { 0 };
+    const struct xlmig__etcd_range under = {
+        .prefix = true, .sort = XLMIG__ETCD_SORT_CREATE,
+    };
+    char keys[3][KEY_MAX], label[KEY_MAX + 8];
+    struct xlmig__etcd_read reads[3] = {
+        { .key = keys[0] },
+        { .key = keys[1], .range = &under },
+        { .key = keys[2], .range = &under },
+    };
+    struct xlmig__etcd_kvs kvs[3];
     struct xlmig__pool_state tmp;
-    char label[KEY_MAX + 8], expect[KEY_MAX];
-    size_t i, n;
     int rc;
 
     xlmig__pool_state_init(&tmp);
     memset(rv, 0, sizeof(*rv));
     *missing_r = true;
-
-    /* The head fixes the revision the rest is read at. */
-    rc = read_range(e, prefix, "pool", true, 0, &kvs);
+    reads[0].key_len = head_key(keys[0], prefix);
+    reads[1].key_len = (size_t)snprintf(keys[1], KEY_MAX, "%s/members/",
+                                        prefix);
+    reads[2].key_len = (size_t)snprintf(keys[2], KEY_MAX, "%s/tasks/",
+                                        prefix);
+    rc = xlmig__etcd_get_many(e, reads, 3, kvs);
     if (rc)
-        goto out;
-    rv->revision = kvs.revision;
-    if (kvs.n == 1) {
+        return rc;
+    if (kvs[0].n == 1) {
         snprintf(label, sizeof(label), "%s/pool", prefix);
         rc = xlmig__pool_part_decode(ctx, label, XLMIG__POOL_PART_HEAD,
-                                     (const uint8_t *)kvs.kv[0].value,
-                                     kvs.kv[0].value_len, &tmp);
+                                     (const uint8_t *)kvs[0].kv[0].value,
+                                     kvs[0].kv[0].value_len, &tmp);
         if (rc == LIBXLMIG_ERR_NO_MEMORY)
             goto out;
-        if (rc) {
-            /* A head that does not decode is the whole pool's: named, and
-             * read as the defaults, which the next change writes over. */
-            skipped(ctx, rv, &kvs.kv[0], "not a pool head");
-            xlmig__pool_state_init(&tmp);
-        }
+        /* A head that does not decode is the whole pool's: named, and
+         * read as the defaults, which the next change writes over. */
+        if (rc)
+            skipped(ctx, rv, &kvs[0].kv[0], "not a pool head");
         *missing_r = false;
-        rv->head = kvs.kv[0].mod_revision;
+        rv->head = kvs[0].kv[0].mod_revision;
     }
-    xlmig__etcd_kvs_free(&kvs);
-
-    rc = read_range(e, prefix, "members/", false, rv->revision, &kvs);
+    rc = read_parts(ctx, prefix, XLMIG__POOL_PART_MEMBER, &kvs[1], &tmp, rv,
+                    rv->member);
     if (rc)
         goto out;
-    if (kvs.n > 1)
-        qsort(kvs.kv, kvs.n, sizeof(*kvs.kv), by_creation);
-    for (i = 0; i < kvs.n; i++) {
-        const struct xlmig__etcd_kv *kv = &kvs.kv[i];
-
-        n = tmp.nr_members;
-        snprintf(label, sizeof(label), "%.*s",
-                 (int)(kv->key_len < KEY_MAX ? kv->key_len : KEY_MAX),
-                 kv->key);
-        rc = xlmig__pool_part_decode(ctx, label, XLMIG__POOL_PART_MEMBER,
-                                     (const uint8_t *)kv->value,
-                                     kv->value_len, &tmp);
-        if (rc == LIBXLMIG_ERR_NO_MEMORY)
-            goto out;
-        if (rc) {
-            skipped(ctx, rv, kv, "not a host of the pool");
-            continue;
-        }
-        member_key(expect, prefix, tmp.members[n].name);
-        if (strlen(expect) != kv->key_len ||
-            memcmp(expect, kv->key, kv->key_len)) {
-            skipped(ctx, rv, kv, "its host has another name");
-            tmp.nr_members--;
-            continue;
-        }
-        rv->member[n] = kv->mod_revision;
-    }
-    xlmig__etcd_kvs_free(&kvs);
-
-    rc = read_range(e, prefix, "tasks/", false, rv->revision, &kvs);
-    if (rc)
-        goto out;
-    if (kvs.n > 1)
-        qsort(kvs.kv, kvs.n, sizeof(*kvs.kv), by_creation);
-    if (kvs.n) {
-        rv->task = calloc(kvs.n, sizeof(*rv->task));
+    if (kvs[2].n) {
+        rv->task = calloc(kvs[2].n, sizeof(*rv->task));
         if (!rv->task) {
             rc = xlmig__error(ctx, LIBXLMIG_ERR_NO_MEMORY, -1, "pool state "
-                              "on etcd: no memory for %zu tasks", kvs.n);
+                              "on etcd: no memory for %zu tasks", kvs[2].n);
             goto out;
         }
     }
-    for (i = 0; i < kvs.n; i++) {
-        const struct xlmig__etcd_kv *kv = &kvs.kv[i];
-
-        n = tmp.nr_tasks;
-        snprintf(label, sizeof(label), "%.*s",
-                 (int)(kv->key_len < KEY_MAX ? kv->key_len : KEY_MAX),
-                 kv->key);
-        rc = xlmig__pool_part_decode(ctx, label, XLMIG__POOL_PART_TASK,
-                                     (const uint8_t *)kv->value,
-                                     kv->value_len, &tmp);
-        if (rc == LIBXLMIG_ERR_NO_MEMORY)
-            goto out;
-        if (rc) {
-            skipped(ctx, rv, kv, "not a migration of the pool");
-            continue;
-        }
-        task_key(expect, prefix, tmp.tasks[n].id);
-        if (strlen(expect) != kv->key_len ||
-            memcmp(expect, kv->key, kv->key_len)) {
-            skipped(ctx, rv, kv, "its migration has another id");
-            (void)xlmig__pool_task_remove(NULL, &tmp, tmp.tasks[n].id);
-            continue;
-        }
-        rv->task[n] = kv->mod_revision;
-    }
+    rc = read_parts(ctx, prefix, XLMIG__POOL_PART_TASK, &kvs[2], &tmp, rv,
+                    rv->task);
+    if (rc)
+        goto out;
     xlmig__pool_state_dispose(st);
     *st = tmp;
     xlmig__pool_state_init(&tmp);
-    rc = 0;
 out:
-    xlmig__etcd_kvs_free(&kvs);
+    xlmig__etcd_kvs_free(&kvs[0]);
+    xlmig__etcd_kvs_free(&kvs[1]);
+    xlmig__etcd_kvs_free(&kvs[2]);
     xlmig__pool_state_dispose(&tmp);
     if (rc) {
         free(rv->task);
@@ -284,11 +277,11 @@ static int txn_add(libxlmig_ctx *ctx, struct txn *t, const char *k,
 {
     size_t i = t->n;
 
-    if (i == CHANGES_MAX) {
+    if (i == CHANGES_MAX - 1) {        /* the last is the slots' limit's */
         free(text);
         return xlmig__error(ctx, LIBXLMIG_ERR_UNSUPPORTED, -1, "pool state "
                             "on etcd: more than %d parts changed at once",
-                            CHANGES_MAX);
+                            CHANGES_MAX - 1);
     }
     xlmig__strlcpy(t->key[i], k, KEY_MAX);
     t->text[i] = text;
@@ -468,7 +461,7 @@ int xlmig__etcd_state_update(libxlmig_ctx *ctx, struct xlmig__etcd *e,
         if (!t->n)
             break;                      /* nothing changed */
         nops = t->n;
-        if (t->put_limit && nops < CHANGES_MAX) {
+        if (t->put_limit) {
             /* The slots' copy of the limit, with the head (whose compare
              * guards it). */
             snprintf(limit, sizeof(limit), "%u", now.concurrency);
@@ -589,7 +582,7 @@ int xlmig__etcd_state_import(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     /* Keys written at once share a revision and are read back by key
      * among those: a run of keys that ascend goes in one transaction. */
     for (i = 0; !rc && i < st->nr_members; i = n) {
-        for (n = i + 1; n < st->nr_members && n - i < CHANGES_MAX &&
+        for (n = i + 1; n < st->nr_members && n - i < CHANGES_MAX - 1 &&
                         strcmp(st->members[n - 1].name,
                                st->members[n].name) < 0; n++)
             ;
@@ -597,7 +590,7 @@ int xlmig__etcd_state_import(libxlmig_ctx *ctx, struct xlmig__etcd *e,
                           t);
     }
     for (i = 0; !rc && i < st->nr_tasks; i = n) {
-        for (n = i + 1; n < st->nr_tasks && n - i < CHANGES_MAX &&
+        for (n = i + 1; n < st->nr_tasks && n - i < CHANGES_MAX - 1 &&
                         st->tasks[n - 1].id < st->tasks[n].id; n++)
             ;
         rc = import_batch(ctx, e, prefix, st, XLMIG__POOL_PART_TASK, i, n,

@@ -74,7 +74,7 @@ int xlmig__etcd_state_next_task(libxlmig_ctx *ctx, struct xlmig__etcd *e,
  * Copy a whole state (a pool kept in pool.json until now) to PREFIX,
  * where nothing may be yet (else OTHER_OPERATION_IN_PROGRESS naming the
  * prefix and what is there): the hosts and the migrations in order, in
- * transactions of up to ETCD_TXN_OPS_MAX keys, then the head and the
+ * transactions of up to ETCD_TXN_OPS_MAX - 1 keys, then the head and the
  * slots' limit (and PREFIX/next-task above the greatest task id).
  * Until the head is written the pool reads as missing
  * (xlmig__etcd_state_load()'s *missing_r), so a copy cut half-way is

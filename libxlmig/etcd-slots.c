@@ -175,13 +175,17 @@ static unsigned limit_of(libxlmig_ctx *ctx, const struct xlmig__etcd_kv *kv,
     if (!kv)
         return default_limit;
     v = strtoul(kv->value, &end, 10);
-    if (kv->value_len == 0 || kv->value_len > 2 || *end ||
+    if (kv->value_len == 0 || kv->value_len > 2 ||
+        end != kv->value + kv->value_len ||
         kv->value[0] < '0' || kv->value[0] > '9' ||
         v < XLMIG__SLOTS_LIMIT_MIN || v > XLMIG__SLOTS_LIMIT_MAX) {
-        xlmig__log(ctx, XTL_WARN, -1, "%.*s: \"%.16s\" is not a migration "
-                   "concurrency (%d to %d); using %u",
-                   (int)(kv->key_len > 300 ? 300 : kv->key_len), kv->key,
-                   kv->value, XLMIG__SLOTS_LIMIT_MIN, XLMIG__SLOTS_LIMIT_MAX,
+        char k[301], text[17];
+
+        xlmig__etcd_key_text(kv, k, sizeof(k));
+        xlmig__etcd_value_text(kv, text, sizeof(text));
+        xlmig__log(ctx, XTL_WARN, -1, "%s: \"%s\" is not a migration "
+                   "concurrency (%d to %d); using %u", k, text,
+                   XLMIG__SLOTS_LIMIT_MIN, XLMIG__SLOTS_LIMIT_MAX,
                    default_limit);
         return default_limit;
     }
@@ -443,6 +447,7 @@ int xlmig__etcd_slots_stats(libxlmig_ctx *ctx, struct xlmig__etcd *e,
     rc = xlmig__etcd_get(e, qprefix, qlen, &r, &kvs);
     for (i = 0; !rc && i < kvs.n; i++) {
         const struct xlmig__etcd_kv *kv = &kvs.kv[i];
+        char k[301];
 
         switch (state_of(kv)) {
         case SLOT_HELD:
@@ -452,10 +457,9 @@ int xlmig__etcd_slots_stats(libxlmig_ctx *ctx, struct xlmig__etcd *e,
             waiting++;
             break;
         case SLOT_BAD:
-            xlmig__log(ctx, XTL_WARN, -1, "%.*s: not a migration slot "
-                       "(skipped: counted in its place)",
-                       (int)(kv->key_len > 300 ? 300 : kv->key_len),
-                       kv->key);
+            xlmig__etcd_key_text(kv, k, sizeof(k));
+            xlmig__log(ctx, XTL_WARN, -1, "%s: not a migration slot "
+                       "(skipped: counted in its place)", k);
             if (i < limit)
                 held++;
             else

@@ -49,22 +49,12 @@ static size_t task_key(char *k, const char *prefix, uint64_t id)
     return (size_t)snprintf(k, KEY_MAX, "%s/tasks/%016" PRIx64, prefix, id);
 }
 
-/* A key's bytes for a message: printable, cut at 200. */
-static void key_text(const struct xlmig__etcd_kv *kv, char *buf, size_t cap)
-{
-    size_t i, n = kv->key_len < cap - 1 ? kv->key_len : cap - 1;
-
-    for (i = 0; i < n; i++)
-        buf[i] = kv->key[i] >= 0x20 && kv->key[i] < 0x7f ? kv->key[i] : '?';
-    buf[n] = 0;
-}
-
 static void skipped(libxlmig_ctx *ctx, struct revs *rv,
                     const struct xlmig__etcd_kv *kv, const char *why)
 {
     char k[201];
 
-    key_text(kv, k, sizeof(k));
+    xlmig__etcd_key_text(kv, k, sizeof(k));
     xlmig__log(ctx, XTL_WARN, -1, "pool state on etcd: key %s left out: %s",
                k, why);
     if (rv->nr_skipped < SKIPPED_MAX && kv->key_len < KEY_MAX &&
@@ -123,9 +113,7 @@ static int read_parts(libxlmig_ctx *ctx, const char *prefix,
         const struct xlmig__etcd_kv *kv = &kvs->kv[i];
 
         n = host ? st->nr_members : st->nr_tasks;
-        snprintf(label, sizeof(label), "%.*s",
-                 (int)(kv->key_len < KEY_MAX ? kv->key_len : KEY_MAX),
-                 kv->key);
+        xlmig__etcd_key_text(kv, label, sizeof(label));
         rc = xlmig__pool_part_decode(ctx, label, part,
                                      (const uint8_t *)kv->value,
                                      kv->value_len, st);

@@ -80,16 +80,35 @@ static const struct xlmig__json_kind reply_kind = {
 
 /* Text from etcd or libcurl into @out (@cap bytes) for our messages:
  * control characters and DEL as '?', cut to fit. */
-static void copy_safe(const char *s, char *out, size_t cap)
+/* @len bytes of @s for a message into @out (@cap bytes, NUL-ended): a
+ * control character, and a NUL, as '?'; cut to fit. */
+static void bytes_text(const char *s, size_t len, char *out, size_t cap)
 {
     size_t i;
 
-    for (i = 0; s[i] && i + 1 < cap; i++) {
+    for (i = 0; i < len && i + 1 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
 
         out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
     }
     out[i] = '\0';
+}
+
+void xlmig__etcd_key_text(const struct xlmig__etcd_kv *kv, char *out,
+                          size_t cap)
+{
+    bytes_text(kv->key, kv->key_len, out, cap);
+}
+
+void xlmig__etcd_value_text(const struct xlmig__etcd_kv *kv, char *out,
+                            size_t cap)
+{
+    bytes_text(kv->value, kv->value_len, out, cap);
+}
+
+static void copy_safe(const char *s, char *out, size_t cap)
+{
+    bytes_text(s, strlen(s), out, cap);
 }
 
 static uint64_t now_ms(void)

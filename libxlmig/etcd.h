@@ -86,6 +86,13 @@ struct xlmig__etcd_kvs {
 };
 void xlmig__etcd_kvs_free(struct xlmig__etcd_kvs *kvs);  /* and zeroes it */
 
+/* A key's (a value's) bytes for a message, in @out of @cap bytes: a
+ * control character or a NUL as '?', cut to fit, NUL-ended. */
+void xlmig__etcd_key_text(const struct xlmig__etcd_kv *kv, char *out,
+                          size_t cap);
+void xlmig__etcd_value_text(const struct xlmig__etcd_kv *kv, char *out,
+                            size_t cap);
+
 enum xlmig__etcd_sort {
     XLMIG__ETCD_SORT_KEY = 0,           /* by key (etcd's default) */
     XLMIG__ETCD_SORT_CREATE,            /* by create_revision */

@@ -6,7 +6,8 @@
  * (tests/integration/etcd-cluster.sh; the test fails without etcd).
  * State: created from nothing, two hosts changing it at once (no change
  * lost), keys that are no part (named, left out, written over), a change
- * that fails (nothing written), the slots' limit kept with the head, a
+ * that fails (nothing written), one too big for a transaction (refused,
+ * nothing written), the slots' limit kept with the head, a
  * whole state copied in (hosts and migrations in order, over many
  * transactions; never over a pool), task ids taken by four at once.
  * Slots: 60 racers against limit 3 (never more than 3 held, first in
@@ -340,6 +341,51 @@ static void test_state_bad_keys(void **state)
     assert_null(xlmig__pool_member_find(&st, "h9"));
     assert_int_equal(xlmig__etcd_state_load(ctx, e, "/bad/", &st, NULL),
                      LIBXLMIG_ERR_INVALID_ARGUMENT);
+    xlmig__pool_state_dispose(&st);
+    xlmig__etcd_free(e);
+}
+
+/* A change of more parts than one transaction holds: refused, and
+ * nothing of it written; one part fewer goes through. */
+static int add_hosts(libxlmig_ctx *c, struct xlmig__pool_state *st,
+                     void *arg)
+{
+    size_t i, n = *(size_t *)arg;
+    char name[32], addr[48];
+    int rc = xlmig__pool_identity_set(c, st, "pool-many", "");
+
+    for (i = 0; !rc && i < n; i++) {
+        snprintf(name, sizeof(name), "m%zu", i);
+        snprintf(addr, sizeof(addr), "10.1.0.%zu:7700", i);
+        rc = xlmig__pool_member_add(c, st, name, addr, 1);
+    }
+    return rc;
+}
+
+static void test_state_change_too_big(void **state)
+{
+    struct xlmig__etcd *e = client(ctx);
+    struct xlmig__pool_state st;
+    size_t n = XLMIG__ETCD_TXN_OPS_MAX - 1;    /* and the head */
+    bool missing = false;
+    char p[128];
+
+    (void)state;
+    new_prefix(p, sizeof(p));
+    reset_log();
+    assert_int_equal(xlmig__etcd_state_update(ctx, e, p, add_hosts, &n,
+                                              NULL),
+                     LIBXLMIG_ERR_UNSUPPORTED);
+    assert_non_null(strstr(cap.text, "parts changed at once"));
+    xlmig__pool_state_init(&st);
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &st, &missing));
+    assert_true(missing);
+    assert_int_equal(st.nr_members, 0);
+    n--;
+    assert_ok(xlmig__etcd_state_update(ctx, e, p, add_hosts, &n, NULL));
+    assert_ok(xlmig__etcd_state_load(ctx, e, p, &st, &missing));
+    assert_false(missing);
+    assert_int_equal(st.nr_members, n);
     xlmig__pool_state_dispose(&st);
     xlmig__etcd_free(e);
 }
@@ -993,6 +1039,7 @@ int main(void)
         cmocka_unit_test(test_state_created),
         cmocka_unit_test(test_state_two_writers),
         cmocka_unit_test(test_state_bad_keys),
+        cmocka_unit_test(test_state_change_too_big),
         cmocka_unit_test(test_state_import),
         cmocka_unit_test(test_next_task),
         cmocka_unit_test(test_enqueue_again_and_taken),
